@@ -1,0 +1,44 @@
+use serde::de::Deserializer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::tolerant::text;
+
+/// A person's identifier: `{identifier_type, identifier_value}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    /// The type, e.g. `UIN`, `BRN`, `NATIONAL_ID`.
+    #[serde(alias = "type", deserialize_with = "text")]
+    pub identifier_type: String,
+    /// The value.
+    #[serde(alias = "value", deserialize_with = "text")]
+    pub identifier_value: String,
+}
+
+impl Identifier {
+    /// An identifier.
+    pub fn new(identifier_type: impl Into<String>, identifier_value: impl Into<String>) -> Self {
+        Identifier { identifier_type: identifier_type.into(), identifier_value: identifier_value.into() }
+    }
+}
+
+/// Reads identifiers written as a list, a single object, or a bare value
+/// (a bare value has no type and is read as type `ID`). Blank entries are dropped.
+pub fn identifier_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Identifier>, D::Error> {
+    let values: Vec<Value> = crate::tolerant::one_or_many(deserializer)?;
+    let mut identifiers = Vec::with_capacity(values.len());
+    for value in values {
+        match value {
+            Value::String(text) if !text.trim().is_empty() => identifiers.push(Identifier::new("ID", text)),
+            Value::Number(number) => identifiers.push(Identifier::new("ID", number.to_string())),
+            Value::Object(_) => {
+                let identifier: Identifier = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
+                if !identifier.identifier_value.trim().is_empty() {
+                    identifiers.push(identifier);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(identifiers)
+}

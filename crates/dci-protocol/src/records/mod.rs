@@ -1,0 +1,13 @@
+//! Registry records: the CRVS person, the IBR beneficiary and the two
+//! disability-registry shapes, each read tolerantly, with the normalised views
+//! the engine's metrics are derived from.
+
+mod crvs;
+mod dr;
+mod ibr;
+mod identifier;
+
+pub use crvs::{CrvsPerson, PersonName, Place, Sex};
+pub use dr::{DisabilityFacts, DisabilityRecord, FunctionalLimitation, LimitationType, PwdDetail};
+pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, IbrMember, Programme};
+pub use identifier::{Identifier, identifier_list};
