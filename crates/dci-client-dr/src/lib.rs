@@ -1,0 +1,94 @@
+//! The disability-registry client: the disability facts of many persons in
+//! one batched search, from either record shape (Washington Group
+//! `disability_info` or `PWD_Person`), and the `disabled` yes/no check.
+//!
+//! The mapping of PWD levels onto the Washington Group scale is documented on
+//! [`dci_protocol::records::DisabilityRecord`]; when a person has several
+//! records, [`merge`] combines them.
+
+use dci_client::{ClientError, DciClient};
+use dci_protocol::records::{DisabilityFacts, DisabilityRecord, Identifier};
+use dci_protocol::{Query, SearchCriteria};
+
+/// A client of a disability registry.
+#[derive(Clone, Debug)]
+pub struct DrClient {
+    client: DciClient,
+}
+
+/// Combines the facts of several records of one person: disabled if any
+/// record says so, the highest level, the union of the domains.
+pub fn merge(records: &[DisabilityRecord]) -> DisabilityFacts {
+    let mut merged = DisabilityFacts::default();
+    for facts in records.iter().map(DisabilityRecord::facts) {
+        merged.has_disability |= facts.has_disability;
+        merged.level = merged.level.max(facts.level);
+        for kind in facts.types {
+            if !merged.types.contains(&kind) {
+                merged.types.push(kind);
+            }
+        }
+    }
+    merged
+}
+
+impl DrClient {
+    /// Wraps a client whose data source points at a disability registry.
+    pub fn new(client: DciClient) -> Self {
+        DrClient { client }
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &DciClient {
+        &self.client
+    }
+
+    /// The disability facts of each person, in batched messages; `None` when
+    /// the registry has no record of the person. One result per identifier, in order.
+    pub async fn disability_of_many(
+        &self,
+        identifiers: &[Identifier],
+    ) -> Vec<Result<Option<DisabilityFacts>, ClientError>> {
+        let registry = self.client.source().registry;
+        let criteria = identifiers
+            .iter()
+            .map(|id| {
+                SearchCriteria::new(Query::id(&id.identifier_type, &id.identifier_value))
+                    .for_registry(registry.reg_type(), registry.record_type())
+            })
+            .collect();
+        self.client
+            .search_many::<DisabilityRecord>(criteria)
+            .await
+            .into_iter()
+            .map(|result| result.map(|found| (!found.records.is_empty()).then(|| merge(&found.records))))
+            .collect()
+    }
+
+    /// Whether the person is registered as disabled, via `/registry/sync/disabled`.
+    pub async fn disabled(&self, person_id: &str) -> Result<bool, ClientError> {
+        self.client.disabled(person_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dci_protocol::records::LimitationType;
+    use serde_json::json;
+
+    #[test]
+    fn records_of_one_person_merge() {
+        let wg: DisabilityRecord = serde_json::from_value(json!({"disability_info": [
+            {"disability_limitation_type": "HEAR_SS", "functional_severity": "2"}]}))
+        .expect("record");
+        let pwd: DisabilityRecord = serde_json::from_value(json!({"disability_status": "0",
+            "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}))
+        .expect("record");
+        let merged = merge(&[wg, pwd]);
+        assert!(merged.has_disability);
+        assert_eq!(merged.level, 3);
+        assert_eq!(merged.types, vec![LimitationType::Hearing, LimitationType::Vision]);
+        assert_eq!(merge(&[]), DisabilityFacts::default());
+    }
+}

@@ -1,0 +1,429 @@
+//! [`DciClient`]: search, batched search, pagination, yes/no checks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier, Signer};
+use dci_protocol::{
+    DciTimestamp, DisabledRequest, DisabledResponse, EnrolledRequest, EnrolledResponse, Jwks, Locale, Query,
+    RequestHeader, ResponsePagination, SearchCriteria, SearchRequest, SearchRequestItem, SearchResponse,
+    SearchResponseItem, Status, YesNo, YesNoCriteria, action,
+};
+use futures::stream::{self, StreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::{DataSource, SigningScheme};
+use crate::error::ClientError;
+use crate::http::Answer;
+use crate::token::TokenCache;
+
+/// Counters of one client, for operators and tests.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub messages: AtomicU64,
+    pub items: AtomicU64,
+    pub http_requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// A snapshot of a client's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    /// DCI messages sent (one per `search_many` batch, page or yes/no check).
+    pub messages: u64,
+    /// Search items sent.
+    pub items: u64,
+    /// HTTP requests to data endpoints, retries included.
+    pub http_requests: u64,
+    /// Retries after transient failures.
+    pub retries: u64,
+    /// Token requests.
+    pub token_requests: u64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) source: DataSource,
+    pub(crate) http: reqwest::Client,
+    pub(crate) tokens: TokenCache,
+    pub(crate) signer: Option<Box<dyn Signer>>,
+    verifier: tokio::sync::RwLock<Option<Arc<Ed25519Verifier>>>,
+    pub(crate) stats: Counters,
+}
+
+/// An async client of one DCI registry. Cheap to clone; clones share the
+/// connection pool, the token and the counters.
+#[derive(Clone)]
+pub struct DciClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DciClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DciClient").field("source", &self.inner.source).finish_non_exhaustive()
+    }
+}
+
+/// The answer to one search item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found<R> {
+    /// The records of the page returned.
+    pub records: Vec<R>,
+    /// The page, when the registry said.
+    pub pagination: Option<ResponsePagination>,
+}
+
+/// What [`DciClient::test_connection`] found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ConnectionReport {
+    /// Time to obtain a token.
+    pub token_ms: u64,
+    /// Time of the probe search.
+    pub search_ms: u64,
+    /// Records the probe found (normally 0).
+    pub records: usize,
+    /// Whether the response signature was verified.
+    pub signature_verified: bool,
+}
+
+/// Identifier value used by [`DciClient::test_connection`]; no real person has it.
+pub const PROBE_IDENTIFIER: &str = "elig-connection-test";
+
+impl DciClient {
+    /// A client for `source`: resolves its secrets and builds its HTTP connection pool.
+    pub fn new(source: DataSource) -> Result<Self, ClientError> {
+        let config = |message: String| ClientError::Config { registry: source.registry, message };
+        if source.batch_size == 0 || source.max_in_flight == 0 {
+            return Err(config("batch_size and max_in_flight must be at least 1".into()));
+        }
+        let secret = source.client_secret.resolve("client_secret").map_err(config)?;
+        let signer: Option<Box<dyn Signer>> = match source.signing.scheme {
+            SigningScheme::None => None,
+            SigningScheme::Ed25519 => {
+                let key = source
+                    .signing
+                    .key
+                    .as_ref()
+                    .ok_or_else(|| config("signing.scheme is ed25519 but signing.key is not set".into()))?
+                    .resolve("signing.key")
+                    .map_err(config)?;
+                let signer = Ed25519Signer::from_base64_seed(&source.sender_id, &source.signing.key_id, key.expose())
+                    .map_err(|e| config(format!("signing.key: {e}")))?;
+                Some(Box::new(signer))
+            }
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(source.timeouts.connect_ms))
+            .pool_max_idle_per_host(source.max_in_flight.max(1) * 2)
+            .tcp_nodelay(true)
+            .user_agent(concat!("elig-dci-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(DciClient {
+            inner: Arc::new(Inner {
+                tokens: TokenCache::new(secret),
+                source,
+                http,
+                signer,
+                verifier: tokio::sync::RwLock::new(None),
+                stats: Counters::default(),
+            }),
+        })
+    }
+
+    /// The data source.
+    pub fn source(&self) -> &DataSource {
+        &self.inner.source
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ClientStats {
+        let counters = &self.inner.stats;
+        ClientStats {
+            messages: counters.messages.load(Ordering::Relaxed),
+            items: counters.items.load(Ordering::Relaxed),
+            http_requests: counters.http_requests.load(Ordering::Relaxed),
+            retries: counters.retries.load(Ordering::Relaxed),
+            token_requests: self.inner.tokens.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Searches with one criteria.
+    pub async fn search<R: DeserializeOwned>(&self, criteria: SearchCriteria) -> Result<Found<R>, ClientError> {
+        self.search_many(vec![criteria]).await.pop().unwrap_or_else(|| {
+            Err(ClientError::Protocol {
+                registry: self.inner.source.registry,
+                request: "search".into(),
+                message: "no answer".into(),
+            })
+        })
+    }
+
+    /// Searches with many criteria: messages of at most `batch_size` items, at
+    /// most `max_in_flight` messages at once, answers matched by `reference_id`.
+    /// Returns one result per criteria, in input order; a rejected item fails
+    /// only itself.
+    pub async fn search_many<R: DeserializeOwned>(
+        &self,
+        criteria: Vec<SearchCriteria>,
+    ) -> Vec<Result<Found<R>, ClientError>> {
+        let source = &self.inner.source;
+        let total = criteria.len();
+        let mut batches: Vec<(usize, Vec<SearchCriteria>)> = Vec::new();
+        let mut criteria = criteria.into_iter();
+        let mut start = 0;
+        loop {
+            let batch: Vec<SearchCriteria> = criteria.by_ref().take(source.batch_size).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let len = batch.len();
+            batches.push((start, batch));
+            start += len;
+        }
+        let mut results: Vec<Option<Result<Found<R>, ClientError>>> = (0..total).map(|_| None).collect();
+        let mut answers = stream::iter(batches)
+            .map(|(start, batch)| async move { (start, self.search_message::<R>(batch).await) })
+            .buffer_unordered(source.max_in_flight);
+        while let Some((start, batch_results)) = answers.next().await {
+            for (offset, result) in batch_results.into_iter().enumerate() {
+                results[start + offset] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    Err(ClientError::Protocol {
+                        registry: source.registry,
+                        request: "search".into(),
+                        message: "no answer".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Sends one search message carrying `batch`; one result per item.
+    async fn search_message<R: DeserializeOwned>(
+        &self,
+        batch: Vec<SearchCriteria>,
+    ) -> Vec<Result<Found<R>, ClientError>> {
+        let inner = &self.inner;
+        let source = &inner.source;
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let request = format!("search message {message_id} ({} items)", batch.len());
+        let now = DciTimestamp::now();
+        let references: Vec<String> = (0..batch.len()).map(|i| format!("{message_id}-{i}")).collect();
+        let items = batch
+            .into_iter()
+            .zip(&references)
+            .map(|(criteria, reference_id)| SearchRequestItem {
+                reference_id: reference_id.clone(),
+                timestamp: Some(now),
+                search_criteria: criteria,
+                locale: Some(Locale::english()),
+            })
+            .collect::<Vec<_>>();
+        let header = self.header(&message_id, now, items.len());
+        let message = SearchRequest { transaction_id: message_id.clone(), search_request: items };
+        inner.stats.messages.fetch_add(1, Ordering::Relaxed);
+        inner.stats.items.fetch_add(references.len() as u64, Ordering::Relaxed);
+        let answer: Result<Answer<SearchResponse<R>>, ClientError> =
+            inner.exchange(&source.paths.search, &request, &header, &message).await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => return references.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let mut by_reference: HashMap<String, SearchResponseItem<R>> =
+            answer.message.search_response.into_iter().map(|item| (item.reference_id.clone(), item)).collect();
+        references
+            .iter()
+            .map(|reference_id| match by_reference.remove(reference_id) {
+                None => Err(ClientError::Protocol {
+                    registry: source.registry,
+                    request: request.clone(),
+                    message: format!("no answer for reference_id {reference_id}"),
+                }),
+                Some(item) if item.status == Status::Rejected => Err(ClientError::Rejected {
+                    registry: source.registry,
+                    request: request.clone(),
+                    reference_id: reference_id.clone(),
+                    code: item
+                        .status_reason_code
+                        .clone()
+                        .unwrap_or(dci_protocol::SearchReasonCode::Other("unspecified".into())),
+                    message: item.status_reason_message.clone().unwrap_or_default(),
+                }),
+                Some(item) => Ok(Found {
+                    pagination: item.pagination,
+                    records: item.data.map(|d| d.reg_records).unwrap_or_default(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Follows the pages of one search until the last, at most `max_pages`.
+    pub async fn search_all_pages<R: DeserializeOwned>(
+        &self,
+        criteria: SearchCriteria,
+        page_size: u32,
+    ) -> Result<Vec<R>, ClientError> {
+        let source = &self.inner.source;
+        let mut records = Vec::new();
+        for page in 1..=source.max_pages {
+            let found: Found<R> = self.search(criteria.clone().with_pagination(page_size, page)).await?;
+            let count = found.records.len();
+            records.extend(found.records);
+            let more = match found.pagination {
+                Some(pagination) => pagination.has_more(),
+                None => count as u32 >= page_size && count > 0,
+            };
+            if !more {
+                return Ok(records);
+            }
+        }
+        Err(ClientError::TooManyPages {
+            registry: source.registry,
+            request: "paginated search".into(),
+            max_pages: source.max_pages,
+        })
+    }
+
+    /// IBR: whether `person_id` is enrolled (in `programme_id`, if given), via `/registry/sync/enrolled`.
+    pub async fn enrolled(&self, person_id: &str, programme_id: Option<&str>) -> Result<bool, ClientError> {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let message = EnrolledRequest {
+            transaction_id: message_id.clone(),
+            enrolled_criteria: YesNoCriteria::enrolled(person_id, programme_id),
+        };
+        let path = self.inner.source.paths.enrolled.clone();
+        let answer: Answer<EnrolledResponse> = self.yes_no(&path, "enrolled", &message_id, &message).await?;
+        let answers = answer
+            .message
+            .enrolled_response
+            .into_iter()
+            .map(|a| (a.status, a.status_reason_message, a.enrolled_status));
+        self.single_answer(&message_id, "enrolled", answers)
+    }
+
+    /// DR: whether `person_id` is registered as disabled, via `/registry/sync/disabled`.
+    pub async fn disabled(&self, person_id: &str) -> Result<bool, ClientError> {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let message = DisabledRequest {
+            transaction_id: message_id.clone(),
+            disabled_criteria: YesNoCriteria::disabled(person_id),
+        };
+        let path = self.inner.source.paths.disabled.clone();
+        let answer: Answer<DisabledResponse> = self.yes_no(&path, "disabled", &message_id, &message).await?;
+        let answers = answer
+            .message
+            .disabled_response
+            .into_iter()
+            .map(|a| (a.status, a.status_reason_message, a.disabled_status));
+        self.single_answer(&message_id, "disabled", answers)
+    }
+
+    async fn yes_no<B: serde::Serialize, M: DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+        message_id: &str,
+        message: &B,
+    ) -> Result<Answer<M>, ClientError> {
+        let now = DciTimestamp::now();
+        let header = self.header(message_id, now, 1);
+        self.inner.stats.messages.fetch_add(1, Ordering::Relaxed);
+        self.inner.exchange(path, &format!("{what} message {message_id}"), &header, message).await
+    }
+
+    fn single_answer(
+        &self,
+        message_id: &str,
+        what: &str,
+        mut answers: impl Iterator<Item = (Status, Option<String>, YesNo)>,
+    ) -> Result<bool, ClientError> {
+        let registry = self.inner.source.registry;
+        let request = format!("{what} message {message_id}");
+        match answers.next() {
+            None => Err(ClientError::Protocol { registry, request, message: "no answer in the response".into() }),
+            Some((Status::Rejected, reason, _)) => Err(ClientError::Rejected {
+                registry,
+                request,
+                reference_id: message_id.to_owned(),
+                code: dci_protocol::SearchReasonCode::Other("rjct".into()),
+                message: reason.unwrap_or_default(),
+            }),
+            Some((_, _, answer)) => Option::<bool>::from(answer.clone()).ok_or_else(|| ClientError::Protocol {
+                registry,
+                request,
+                message: format!("{what}_status {answer} is not yes or no"),
+            }),
+        }
+    }
+
+    /// Checks the data source works: obtains a token and runs a harmless
+    /// search for an identifier no person has.
+    pub async fn test_connection(&self) -> Result<ConnectionReport, ClientError> {
+        let inner = &self.inner;
+        let started = Instant::now();
+        inner.tokens.get(&inner.http, &inner.source, None).await?;
+        let token_ms = started.elapsed().as_millis() as u64;
+        let started = Instant::now();
+        let id_type = inner.source.id_type_priority.first().cloned().unwrap_or_else(|| "UIN".into());
+        let criteria = SearchCriteria::new(Query::id(id_type, PROBE_IDENTIFIER))
+            .for_registry(inner.source.registry.reg_type(), inner.source.registry.record_type());
+        let found: Found<Value> = self.search(criteria).await?;
+        Ok(ConnectionReport {
+            token_ms,
+            search_ms: started.elapsed().as_millis() as u64,
+            records: found.records.len(),
+            signature_verified: inner.source.verify_responses,
+        })
+    }
+
+    fn header(&self, message_id: &str, now: DciTimestamp, items: usize) -> RequestHeader {
+        let source = &self.inner.source;
+        let mut header = RequestHeader::new(message_id, now, action::SEARCH, source.sender_id.clone(), items as u64);
+        header.receiver_id = source.receiver_id.clone();
+        header
+    }
+}
+
+impl Inner {
+    /// The verifier built from the registry's JWKS, fetched on first use (or again when `refetch`).
+    pub(crate) async fn verifier(&self, request: &str, refetch: bool) -> Result<Arc<Ed25519Verifier>, ClientError> {
+        if !refetch && let Some(verifier) = self.verifier.read().await.as_ref() {
+            return Ok(verifier.clone());
+        }
+        let mut slot = self.verifier.write().await;
+        if !refetch && let Some(verifier) = slot.as_ref() {
+            return Ok(verifier.clone());
+        }
+        let url = self.source.url(&self.source.paths.jwks);
+        let response = self
+            .http
+            .get(&url)
+            .timeout(Duration::from_millis(self.source.timeouts.request_ms))
+            .send()
+            .await
+            .map_err(|e| crate::http::transport_error(&self.source, request, e))?;
+        let protocol = |message: String| ClientError::Protocol {
+            registry: self.source.registry,
+            request: request.to_owned(),
+            message,
+        };
+        if !response.status().is_success() {
+            return Err(protocol(format!("JWKS {url} answered HTTP {}", response.status())));
+        }
+        let jwks: Jwks = response.json().await.map_err(|e| protocol(format!("JWKS {url}: {e}")))?;
+        let verifier = Arc::new(Ed25519Verifier::from_jwks(&jwks));
+        if verifier.is_empty() {
+            return Err(protocol(format!("JWKS {url} has no Ed25519 key")));
+        }
+        *slot = Some(verifier.clone());
+        Ok(verifier)
+    }
+}

@@ -1,0 +1,346 @@
+//! `DataSource`: how to reach one registry, as written in `elig.toml`.
+
+use std::fmt;
+use std::time::Duration;
+
+use dci_protocol::records::Identifier;
+use serde::{Deserialize, Serialize};
+
+/// The kind of registry a data source speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryType {
+    /// Civil registration and vital statistics.
+    Crvs,
+    /// Integrated beneficiary registry.
+    Ibr,
+    /// Disability registry.
+    Dr,
+}
+
+impl RegistryType {
+    /// The DCI `reg_type` value.
+    pub fn reg_type(self) -> &'static str {
+        match self {
+            RegistryType::Crvs => dci_protocol::reg_type::CIVIL,
+            RegistryType::Ibr => dci_protocol::reg_type::IBR,
+            RegistryType::Dr => dci_protocol::reg_type::DR,
+        }
+    }
+
+    /// The DCI `reg_record_type` asked for in searches.
+    pub fn record_type(self) -> &'static str {
+        match self {
+            RegistryType::Crvs => dci_protocol::record_type::PERSON,
+            RegistryType::Ibr => dci_protocol::record_type::BENEFICIARY,
+            RegistryType::Dr => dci_protocol::record_type::DISABLED_PERSON,
+        }
+    }
+
+    /// Short lowercase name (`crvs`, `ibr`, `dr`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistryType::Crvs => "crvs",
+            RegistryType::Ibr => "ibr",
+            RegistryType::Dr => "dr",
+        }
+    }
+}
+
+impl fmt::Display for RegistryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A secret value. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a secret comes from: an environment variable (recommended) or the
+/// configuration file itself. Written `{ env = "CRVS_CLIENT_SECRET" }` or
+/// `{ value = "..." }` in TOML.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    /// Read from this environment variable when the client is built.
+    Env(String),
+    /// Given inline (tests, demos).
+    Value(String),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(name) => write!(f, "Env({name:?})"),
+            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// Resolves the secret; `what` names it in the error.
+    pub fn resolve(&self, what: &str) -> Result<Secret, String> {
+        match self {
+            SecretSource::Value(value) => Ok(Secret::new(value.clone())),
+            SecretSource::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+                _ => Err(format!("{what}: environment variable {name} is not set")),
+            },
+        }
+    }
+}
+
+/// Body encoding of the token request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenEncoding {
+    /// `application/x-www-form-urlencoded` (the spec).
+    #[default]
+    Form,
+    /// JSON (OpenCRVS).
+    Json,
+}
+
+/// Paths of the endpoints, relative to `base_url`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointPaths {
+    /// Sync search.
+    pub search: String,
+    /// IBR enrolled check.
+    pub enrolled: String,
+    /// DR disabled check.
+    pub disabled: String,
+    /// Token endpoint (ignored when `token_url` is set).
+    pub token: String,
+    /// JWKS.
+    pub jwks: String,
+}
+
+impl Default for EndpointPaths {
+    fn default() -> Self {
+        EndpointPaths {
+            search: "/registry/sync/search".into(),
+            enrolled: "/registry/sync/enrolled".into(),
+            disabled: "/registry/sync/disabled".into(),
+            token: "/oauth2/client/token".into(),
+            jwks: "/.well-known/jwks.json".into(),
+        }
+    }
+}
+
+/// Signature scheme for outgoing messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningScheme {
+    /// Unsigned.
+    #[default]
+    None,
+    /// OpenSPP Ed25519.
+    Ed25519,
+}
+
+/// How outgoing messages are signed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SigningConfig {
+    /// The scheme.
+    pub scheme: SigningScheme,
+    /// Key id (the middle part of `kidId`).
+    pub key_id: String,
+    /// The 32-byte Ed25519 seed, base64.
+    pub key: Option<SecretSource>,
+}
+
+/// Retry policy for transient failures (connect errors, timeouts, 5xx, 429).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry.
+    pub initial_backoff_ms: u64,
+    /// Longest delay between attempts.
+    pub max_backoff_ms: u64,
+    /// Growth factor of the delay.
+    pub multiplier: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 4, initial_backoff_ms: 100, max_backoff_ms: 5_000, multiplier: 2.0 }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry `retry` (1 = first retry), with full jitter in [50 %, 100 %].
+    pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
+        let exponent = retry.saturating_sub(1).min(30) as i32;
+        let base = (self.initial_backoff_ms as f64) * self.multiplier.max(1.0).powi(exponent);
+        let capped = base.min(self.max_backoff_ms as f64);
+        Duration::from_millis((capped * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))) as u64)
+    }
+}
+
+/// Timeouts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Timeouts {
+    /// TCP (and TLS) connect.
+    pub connect_ms: u64,
+    /// One HTTP exchange.
+    pub request_ms: u64,
+    /// One call, all retries included.
+    pub call_deadline_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect_ms: 5_000, request_ms: 30_000, call_deadline_ms: 120_000 }
+    }
+}
+
+fn default_priority() -> Vec<String> {
+    ["UIN", "DRN", "NATIONAL_ID", "NID", "BRN"].into_iter().map(String::from).collect()
+}
+
+fn default_batch_size() -> usize {
+    100
+}
+
+fn default_in_flight() -> usize {
+    4
+}
+
+fn default_max_pages() -> u32 {
+    100
+}
+
+fn default_sender() -> String {
+    "elig".into()
+}
+
+/// How to reach one registry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSource {
+    /// The registry kind.
+    pub registry: RegistryType,
+    /// Base URL; endpoint paths are appended (`https://crvs.example.org/dci_api/v1`).
+    pub base_url: String,
+    /// Endpoint paths.
+    #[serde(default)]
+    pub paths: EndpointPaths,
+    /// Absolute token URL, when the token endpoint lives elsewhere.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Token request encoding.
+    #[serde(default)]
+    pub token_encoding: TokenEncoding,
+    /// OAuth2 client id.
+    pub client_id: String,
+    /// OAuth2 client secret.
+    pub client_secret: SecretSource,
+    /// Our id, written as `sender_id`.
+    #[serde(default = "default_sender")]
+    pub sender_id: String,
+    /// The registry's id, written as `receiver_id`.
+    #[serde(default)]
+    pub receiver_id: Option<String>,
+    /// Signing of outgoing messages.
+    #[serde(default)]
+    pub signing: SigningConfig,
+    /// Verify response signatures against the registry's JWKS.
+    #[serde(default)]
+    pub verify_responses: bool,
+    /// Identifier types usable with this registry, most preferred first.
+    #[serde(default = "default_priority")]
+    pub id_type_priority: Vec<String>,
+    /// Search items per message.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Messages in flight at once.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Hard cap on pages followed by `search_all_pages`.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u32,
+}
+
+impl DataSource {
+    /// A data source with defaults for everything but the essentials.
+    pub fn new(
+        registry: RegistryType,
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: SecretSource,
+    ) -> Self {
+        DataSource {
+            registry,
+            base_url: base_url.into(),
+            paths: EndpointPaths::default(),
+            token_url: None,
+            token_encoding: TokenEncoding::Form,
+            client_id: client_id.into(),
+            client_secret: secret,
+            sender_id: default_sender(),
+            receiver_id: None,
+            signing: SigningConfig::default(),
+            verify_responses: false,
+            id_type_priority: default_priority(),
+            batch_size: default_batch_size(),
+            max_in_flight: default_in_flight(),
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            max_pages: default_max_pages(),
+        }
+    }
+
+    /// The identifier to look a person up by: the first whose type comes
+    /// earliest in `id_type_priority` (types compared case-insensitively).
+    pub fn pick_identifier<'a>(&self, identifiers: &'a [Identifier]) -> Option<&'a Identifier> {
+        self.id_type_priority.iter().find_map(|wanted| {
+            identifiers
+                .iter()
+                .find(|id| id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty())
+        })
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.trim_end_matches('/'), path)
+    }
+
+    pub(crate) fn token_endpoint(&self) -> String {
+        self.token_url.clone().unwrap_or_else(|| self.url(&self.paths.token))
+    }
+}
