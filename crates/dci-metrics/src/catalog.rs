@@ -1,0 +1,393 @@
+//! The metric catalog: what `dci.<registry>.<metric>` names exist, their
+//! types, registries, TTLs, and what they are when the registry does not
+//! know the person.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{MetricType, MetricValue};
+
+/// What a metric is when the registry has no record of the person.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WhenNotFound {
+    /// This value (e.g. `is_enrolled` is `false`).
+    Value(MetricValue),
+    /// Unknown: absence proves nothing (e.g. `is_alive`).
+    Unknown,
+}
+
+/// One metric of a registry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSpec {
+    /// The field name after `dci.<registry>.`, e.g. `is_alive`.
+    pub field: &'static str,
+    /// CEL type.
+    pub cel_type: MetricType,
+    /// Default TTL.
+    pub ttl: Duration,
+    /// What it means.
+    pub description: &'static str,
+    /// Value when the person is not in the registry.
+    pub when_not_found: WhenNotFound,
+}
+
+/// A registry and the metrics one lookup of a person in it yields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrySpec {
+    /// Short id used in `dci.<id>.*`, e.g. `crvs`.
+    pub id: &'static str,
+    /// Human name.
+    pub title: &'static str,
+    /// Its metrics, in the order resolvers produce their values.
+    pub metrics: Vec<MetricSpec>,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn metric(
+    field: &'static str,
+    cel_type: MetricType,
+    ttl: Duration,
+    description: &'static str,
+    when_not_found: WhenNotFound,
+) -> MetricSpec {
+    MetricSpec { field, cel_type, ttl, description, when_not_found }
+}
+
+/// The CRVS metrics: `is_alive`, `is_registered`, `birth_date`, `death_date`.
+pub fn crvs_spec() -> RegistrySpec {
+    use MetricType::*;
+    use WhenNotFound::*;
+    RegistrySpec {
+        id: "crvs",
+        title: "Civil registration (CRVS)",
+        metrics: vec![
+            metric("is_alive", Bool, DAY, "a CRVS record exists and has no death_date", Unknown),
+            metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false))),
+            metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown),
+            metric("death_date", TimestampOrNull, DAY, "death_date of the CRVS record; null when alive", Unknown),
+        ],
+    }
+}
+
+/// The IBR metrics: `is_enrolled`, `program_count`, `programmes`.
+pub fn ibr_spec() -> RegistrySpec {
+    use MetricType::*;
+    use WhenNotFound::*;
+    RegistrySpec {
+        id: "ibr",
+        title: "Integrated beneficiary registry (IBR)",
+        metrics: vec![
+            metric(
+                "is_enrolled",
+                Bool,
+                HOUR,
+                "at least one enrolment with status active",
+                Value(MetricValue::Bool(false)),
+            ),
+            metric("program_count", Int, HOUR, "number of active enrolments", Value(MetricValue::Int(0))),
+            metric(
+                "programmes",
+                StringList,
+                HOUR,
+                "names of the programmes with an active enrolment",
+                Value(MetricValue::strings::<&str>([])),
+            ),
+        ],
+    }
+}
+
+/// The disability-registry metrics: `has_disability`, `disability_level`, `disability_types`.
+pub fn dr_spec() -> RegistrySpec {
+    use MetricType::*;
+    use WhenNotFound::*;
+    RegistrySpec {
+        id: "dr",
+        title: "Disability registry (DR)",
+        metrics: vec![
+            metric(
+                "has_disability",
+                Bool,
+                DAY,
+                "any functional limitation of severity >= 2, or an approved PWD registration",
+                Value(MetricValue::Bool(false)),
+            ),
+            metric(
+                "disability_level",
+                Int,
+                DAY,
+                "highest functional severity, Washington Group scale 1-4 (PWD levels mapped onto it); 0 when none",
+                Value(MetricValue::Int(0)),
+            ),
+            metric(
+                "disability_types",
+                StringList,
+                DAY,
+                "limitation types of severity >= 2: VISION HEARING MOBILITY COGNITION SELF_CARE COMMUNICATION",
+                Value(MetricValue::strings::<&str>([])),
+            ),
+        ],
+    }
+}
+
+/// Index of a registry in the catalog.
+pub type RegistryIndex = usize;
+
+/// A metric's place in the catalog: its registry, and its position among that registry's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MetricId {
+    /// The registry.
+    pub registry: RegistryIndex,
+    /// Position in the registry's values.
+    pub field: usize,
+}
+
+/// A deployment's adjustments to the catalog (`[metrics]` in `elig.toml`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// TTL overrides in seconds, by metric (`"dci.ibr.is_enrolled" = 600`) or
+    /// registry (`"dci.ibr" = 600`).
+    pub ttl_secs: BTreeMap<String, u64>,
+    /// Metrics rules may not use (`["dci.crvs.death_date"]`).
+    pub disabled: Vec<String>,
+    /// How long "not in the registry" is remembered, in seconds (default: the registry's TTL).
+    pub not_found_ttl_secs: Option<u64>,
+}
+
+/// A catalog entry as shown to users (`GET /v1/metrics`, `elig check`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricInfo {
+    /// Full name, `dci.crvs.is_alive`.
+    pub name: String,
+    /// CEL type.
+    #[serde(rename = "type")]
+    pub cel_type: MetricType,
+    /// Registry id.
+    pub registry: String,
+    /// TTL in seconds.
+    pub ttl_secs: u64,
+    /// What it means.
+    pub description: String,
+    /// Value when the person is not in the registry: a JSON value, or `"unknown"`.
+    pub when_not_found: serde_json::Value,
+    /// Whether rules may use it here.
+    pub enabled: bool,
+}
+
+/// Why a catalog configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("metrics configuration: {0}")]
+pub struct CatalogError(pub String);
+
+/// The metrics known to this deployment.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    registries: Vec<RegistrySpec>,
+    ttl: Vec<Vec<Duration>>,
+    not_found_ttl: Option<Duration>,
+    enabled: Vec<Vec<bool>>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog::new(vec![crvs_spec(), ibr_spec(), dr_spec()])
+    }
+}
+
+impl Catalog {
+    /// A catalog of these registries, with their default TTLs, everything enabled.
+    pub fn new(registries: Vec<RegistrySpec>) -> Self {
+        let ttl = registries.iter().map(|r| r.metrics.iter().map(|m| m.ttl).collect()).collect();
+        let enabled = registries.iter().map(|r| vec![true; r.metrics.len()]).collect();
+        Catalog { registries, ttl, not_found_ttl: None, enabled }
+    }
+
+    /// Applies a deployment's overrides.
+    pub fn configure(mut self, config: &CatalogConfig) -> Result<Self, CatalogError> {
+        for (name, secs) in &config.ttl_secs {
+            let ttl = Duration::from_secs(*secs);
+            if let Some(id) = self.metric(name) {
+                self.ttl[id.registry][id.field] = ttl;
+            } else if let Some(registry) = name.strip_prefix("dci.").and_then(|r| self.registry_index(r)) {
+                self.ttl[registry].iter_mut().for_each(|t| *t = ttl);
+            } else {
+                return Err(CatalogError(format!("ttl_secs: no metric or registry named {name:?}")));
+            }
+        }
+        for name in &config.disabled {
+            let id = self.metric(name).ok_or_else(|| CatalogError(format!("disabled: no metric named {name:?}")))?;
+            self.enabled[id.registry][id.field] = false;
+        }
+        self.not_found_ttl = config.not_found_ttl_secs.map(Duration::from_secs);
+        Ok(self)
+    }
+
+    /// The registries.
+    pub fn registries(&self) -> &[RegistrySpec] {
+        &self.registries
+    }
+
+    /// The index of registry `id`.
+    pub fn registry_index(&self, id: &str) -> Option<RegistryIndex> {
+        self.registries.iter().position(|r| r.id == id)
+    }
+
+    /// The metric named `dci.<registry>.<field>`, enabled or not.
+    pub fn metric(&self, name: &str) -> Option<MetricId> {
+        let rest = name.strip_prefix("dci.")?;
+        let (registry, field) = rest.split_once('.')?;
+        self.field(registry, field)
+    }
+
+    /// The metric `field` of `registry`.
+    pub fn field(&self, registry: &str, field: &str) -> Option<MetricId> {
+        let index = self.registry_index(registry)?;
+        let field = self.registries[index].metrics.iter().position(|m| m.field == field)?;
+        Some(MetricId { registry: index, field })
+    }
+
+    /// The specification of a metric.
+    pub fn spec(&self, id: MetricId) -> &MetricSpec {
+        &self.registries[id.registry].metrics[id.field]
+    }
+
+    /// The full name of a metric.
+    pub fn name(&self, id: MetricId) -> String {
+        format!("dci.{}.{}", self.registries[id.registry].id, self.spec(id).field)
+    }
+
+    /// Whether rules may use the metric.
+    pub fn is_enabled(&self, id: MetricId) -> bool {
+        self.enabled[id.registry][id.field]
+    }
+
+    /// How long a lookup in `registry` stays fresh: the shortest TTL of its enabled metrics.
+    pub fn registry_ttl(&self, registry: RegistryIndex) -> Duration {
+        self.ttl[registry]
+            .iter()
+            .zip(&self.enabled[registry])
+            .filter(|(_, enabled)| **enabled)
+            .map(|(ttl, _)| *ttl)
+            .min()
+            .unwrap_or_else(|| self.ttl[registry].iter().copied().min().unwrap_or(Duration::ZERO))
+    }
+
+    /// How long "not in the registry" stays fresh.
+    pub fn not_found_ttl(&self, registry: RegistryIndex) -> Duration {
+        self.not_found_ttl.unwrap_or_else(|| self.registry_ttl(registry))
+    }
+
+    /// The enabled metric names closest to `name` (for "did you mean"), best first.
+    pub fn suggest(&self, name: &str) -> Option<String> {
+        let mut best: Option<(usize, String)> = None;
+        for (r, registry) in self.registries.iter().enumerate() {
+            for (f, metric) in registry.metrics.iter().enumerate() {
+                if !self.enabled[r][f] {
+                    continue;
+                }
+                let candidate = format!("dci.{}.{}", registry.id, metric.field);
+                let distance = edit_distance(name, &candidate);
+                if best.as_ref().is_none_or(|(d, _)| distance < *d) {
+                    best = Some((distance, candidate));
+                }
+            }
+        }
+        best.filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2)).map(|(_, c)| c)
+    }
+
+    /// The catalog as users see it.
+    pub fn describe(&self) -> Vec<MetricInfo> {
+        let mut out = Vec::new();
+        for (r, registry) in self.registries.iter().enumerate() {
+            for (f, metric) in registry.metrics.iter().enumerate() {
+                out.push(MetricInfo {
+                    name: format!("dci.{}.{}", registry.id, metric.field),
+                    cel_type: metric.cel_type,
+                    registry: registry.id.to_owned(),
+                    ttl_secs: self.ttl[r][f].as_secs(),
+                    description: metric.description.to_owned(),
+                    when_not_found: match &metric.when_not_found {
+                        WhenNotFound::Value(value) => value.to_json(),
+                        WhenNotFound::Unknown => serde_json::Value::String("unknown".into()),
+                    },
+                    enabled: self.enabled[r][f],
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_catalog_has_the_documented_metrics() {
+        let catalog = Catalog::default();
+        let names: Vec<String> = catalog.describe().into_iter().map(|m| m.name).collect();
+        assert_eq!(
+            names,
+            [
+                "dci.crvs.is_alive",
+                "dci.crvs.is_registered",
+                "dci.crvs.birth_date",
+                "dci.crvs.death_date",
+                "dci.ibr.is_enrolled",
+                "dci.ibr.program_count",
+                "dci.ibr.programmes",
+                "dci.dr.has_disability",
+                "dci.dr.disability_level",
+                "dci.dr.disability_types"
+            ]
+        );
+        let ibr = catalog.registry_index("ibr").expect("ibr");
+        assert_eq!(catalog.registry_ttl(ibr), Duration::from_secs(3600));
+        let alive = catalog.spec(catalog.metric("dci.crvs.is_alive").expect("metric"));
+        assert_eq!(alive.when_not_found, WhenNotFound::Unknown);
+    }
+
+    #[test]
+    fn overrides_change_ttls_and_disable_metrics() {
+        let config = CatalogConfig {
+            ttl_secs: [("dci.ibr".to_owned(), 600), ("dci.crvs.is_alive".to_owned(), 60)].into(),
+            disabled: vec!["dci.crvs.death_date".into()],
+            not_found_ttl_secs: Some(30),
+        };
+        let catalog = Catalog::default().configure(&config).expect("valid");
+        assert_eq!(catalog.registry_ttl(catalog.registry_index("ibr").expect("ibr")), Duration::from_secs(600));
+        assert_eq!(catalog.registry_ttl(catalog.registry_index("crvs").expect("crvs")), Duration::from_secs(60));
+        assert!(!catalog.is_enabled(catalog.metric("dci.crvs.death_date").expect("metric")));
+        assert_eq!(catalog.not_found_ttl(0), Duration::from_secs(30));
+        let bad = CatalogConfig { disabled: vec!["dci.crvs.nope".into()], ..Default::default() };
+        assert!(Catalog::default().configure(&bad).is_err());
+    }
+
+    #[test]
+    fn suggestions_find_near_misses_only() {
+        let catalog = Catalog::default();
+        assert_eq!(catalog.suggest("dci.crvs.is_alve").as_deref(), Some("dci.crvs.is_alive"));
+        assert_eq!(catalog.suggest("dci.dr.disabilty_level").as_deref(), Some("dci.dr.disability_level"));
+        assert_eq!(catalog.suggest("dci.ibr.program_counts").as_deref(), Some("dci.ibr.program_count"));
+        assert_eq!(catalog.suggest("dci.tax.income"), None);
+    }
+}

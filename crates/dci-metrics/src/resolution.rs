@@ -1,0 +1,164 @@
+//! What is known about one person in one registry, and the evaluator's
+//! synchronous read of a metric from it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, MetricId, WhenNotFound};
+use crate::value::MetricValue;
+
+/// Why a value is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCause {
+    /// Not fetched (yet): the registry was not asked.
+    NotFetched,
+    /// The registry answered with an error (HTTP, protocol, authentication, signature).
+    RegistryError,
+    /// The registry did not answer in time.
+    Timeout,
+    /// The registry rejected the lookup.
+    Rejected,
+    /// The person has no identifier this registry accepts.
+    NoIdentifier,
+    /// The registry does not know the person, and for this metric that proves nothing.
+    NotFound,
+    /// The registry is considered down (circuit breaker open): not asked.
+    RegistryUnavailable,
+    /// The registry's record has no usable value for this metric.
+    NotRecorded,
+    /// A field absent from the beneficiary's own data.
+    MissingField,
+}
+
+impl UnknownCause {
+    /// The snake_case name used in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownCause::NotFetched => "not_fetched",
+            UnknownCause::RegistryError => "registry_error",
+            UnknownCause::Timeout => "timeout",
+            UnknownCause::Rejected => "rejected",
+            UnknownCause::NoIdentifier => "no_identifier",
+            UnknownCause::NotFound => "not_found",
+            UnknownCause::RegistryUnavailable => "registry_unavailable",
+            UnknownCause::NotRecorded => "not_recorded",
+            UnknownCause::MissingField => "missing_field",
+        }
+    }
+}
+
+impl fmt::Display for UnknownCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed lookup: the cause, and what the registry or client said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The cause.
+    pub cause: UnknownCause,
+    /// Details for explanations (never a secret).
+    pub message: Arc<str>,
+}
+
+/// The values one registry gives for one person, in the order of its catalog entry.
+pub type Facts = Arc<[MetricValue]>;
+
+/// Where a resolution came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The fact cache.
+    Cache,
+    /// The registry, in this evaluation.
+    Registry,
+}
+
+/// What is known about one person in one registry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolution {
+    /// The registry has not been asked.
+    NotFetched,
+    /// The person has no identifier the registry accepts.
+    NoIdentifier,
+    /// The registry has a record.
+    Found(Facts, Source),
+    /// The registry has no record.
+    NotFound(Source),
+    /// The lookup failed.
+    Failed(Failure),
+}
+
+/// The value of one metric for one person, as the evaluator reads it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MetricRead<'a> {
+    /// Known.
+    Value(&'a MetricValue),
+    /// Unknown, and why.
+    Unknown(UnknownCause),
+}
+
+impl Resolution {
+    /// Reads metric `id` (which must belong to this resolution's registry). Allocation-free.
+    #[inline]
+    pub fn read<'a>(&'a self, catalog: &'a Catalog, id: MetricId) -> MetricRead<'a> {
+        match self {
+            Resolution::Found(facts, _) => match facts.get(id.field) {
+                Some(MetricValue::NotRecorded) | None => MetricRead::Unknown(UnknownCause::NotRecorded),
+                Some(value) => MetricRead::Value(value),
+            },
+            Resolution::NotFound(_) => match &catalog.spec(id).when_not_found {
+                WhenNotFound::Value(value) => MetricRead::Value(value),
+                WhenNotFound::Unknown => MetricRead::Unknown(UnknownCause::NotFound),
+            },
+            Resolution::NotFetched => MetricRead::Unknown(UnknownCause::NotFetched),
+            Resolution::NoIdentifier => MetricRead::Unknown(UnknownCause::NoIdentifier),
+            Resolution::Failed(failure) => MetricRead::Unknown(failure.cause),
+        }
+    }
+
+    /// Whether fetching could still change this resolution.
+    pub fn is_fetchable(&self) -> bool {
+        matches!(self, Resolution::NotFetched)
+    }
+
+    /// Where the known facts came from, if known.
+    pub fn source(&self) -> Option<Source> {
+        match self {
+            Resolution::Found(_, source) | Resolution::NotFound(source) => Some(*source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_reads_follow_the_catalog() {
+        let catalog = Catalog::default();
+        let alive = catalog.metric("dci.crvs.is_alive").expect("metric");
+        let registered = catalog.metric("dci.crvs.is_registered").expect("metric");
+        let absent = Resolution::NotFound(Source::Registry);
+        assert_eq!(absent.read(&catalog, alive), MetricRead::Unknown(UnknownCause::NotFound));
+        assert_eq!(absent.read(&catalog, registered), MetricRead::Value(&MetricValue::Bool(false)));
+        let found = Resolution::Found(
+            Arc::from(vec![
+                MetricValue::Bool(true),
+                MetricValue::Bool(true),
+                MetricValue::NotRecorded,
+                MetricValue::Null,
+            ]),
+            Source::Cache,
+        );
+        assert_eq!(found.read(&catalog, alive), MetricRead::Value(&MetricValue::Bool(true)));
+        let birth = catalog.metric("dci.crvs.birth_date").expect("metric");
+        assert_eq!(found.read(&catalog, birth), MetricRead::Unknown(UnknownCause::NotRecorded));
+        assert_eq!(Resolution::NoIdentifier.read(&catalog, alive), MetricRead::Unknown(UnknownCause::NoIdentifier));
+    }
+}

@@ -1,0 +1,514 @@
+//! [`MetricStore`]: the TTL cache of registry facts, and bulk prefetch through
+//! the resolvers (dedupe, cache hits, batched fetch of the misses, merging of
+//! identical lookups already in flight, circuit breaker per registry).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use dci_protocol::records::Identifier;
+use moka::Expiry;
+use moka::future::Cache;
+use serde::{Deserialize, Serialize};
+
+use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+use crate::catalog::{Catalog, RegistryIndex};
+use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
+use crate::resolver::{Lookup, RegistryResolver};
+
+/// Identifier types tried, in order, for a registry with no configured resolver.
+pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "NID", "BRN"];
+
+/// Bounds and behaviour of the store (`[cache]` in `elig.toml`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Most entries (one per person and registry) kept.
+    pub max_entries: u64,
+    /// Circuit breaker of each registry.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { max_entries: 4_000_000, breaker: BreakerConfig::default() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CacheKey {
+    registry: u8,
+    /// `TYPE \u{1f} value`, the type uppercased.
+    id: Arc<str>,
+}
+
+impl CacheKey {
+    fn new(registry: RegistryIndex, identifier: &Identifier) -> Self {
+        let mut id = String::with_capacity(identifier.identifier_type.len() + identifier.identifier_value.len() + 1);
+        for c in identifier.identifier_type.chars() {
+            id.push(c.to_ascii_uppercase());
+        }
+        id.push('\u{1f}');
+        id.push_str(&identifier.identifier_value);
+        CacheKey { registry: registry as u8, id: Arc::from(id) }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Cached {
+    Found(Facts),
+    NotFound,
+}
+
+struct FactExpiry {
+    found: Vec<Duration>,
+    not_found: Vec<Duration>,
+}
+
+impl Expiry<CacheKey, Cached> for FactExpiry {
+    fn expire_after_create(&self, key: &CacheKey, value: &Cached, _created_at: Instant) -> Option<Duration> {
+        let registry = usize::from(key.registry);
+        Some(match value {
+            Cached::Found(_) => self.found.get(registry).copied().unwrap_or_default(),
+            Cached::NotFound => self.not_found.get(registry).copied().unwrap_or_default(),
+        })
+    }
+}
+
+/// What one prefetch did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PrefetchReport {
+    /// The registry.
+    pub registry: String,
+    /// Identifiers asked for.
+    pub requested: usize,
+    /// Distinct identifiers among them.
+    pub unique: usize,
+    /// Answered from the cache.
+    pub cache_hits: usize,
+    /// Answered by a lookup another caller had in flight.
+    pub merged: usize,
+    /// Sent to the registry.
+    pub fetched: usize,
+    /// Messages sent to the registry.
+    pub round_trips: u64,
+    /// Failed lookups, by cause.
+    pub failures: BTreeMap<UnknownCause, usize>,
+    /// Wall time.
+    #[serde(serialize_with = "millis")]
+    pub elapsed: Duration,
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+/// The result of a prefetch: one resolution per identifier asked for, in order.
+#[derive(Clone, Debug)]
+pub struct Prefetch {
+    /// Aligned with the identifiers.
+    pub resolutions: Vec<Resolution>,
+    /// What it took.
+    pub report: PrefetchReport,
+}
+
+/// Counters of one registry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RegistryStats {
+    /// The registry.
+    pub registry: String,
+    /// Whether a resolver (data source) is configured.
+    pub configured: bool,
+    /// Messages sent.
+    pub round_trips: u64,
+    /// Identifiers sent.
+    pub items_fetched: u64,
+    /// Failed lookups, by cause.
+    pub failures: BTreeMap<UnknownCause, u64>,
+    /// The breaker.
+    pub breaker: Option<BreakerState>,
+}
+
+/// Counters of the store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StoreStats {
+    /// Entries in the cache.
+    pub cache_entries: u64,
+    /// Lookups answered by the cache.
+    pub cache_hits: u64,
+    /// Lookups the cache could not answer.
+    pub cache_misses: u64,
+    /// Entries inserted.
+    pub inserts: u64,
+    /// Entries evicted for space (not expiry).
+    pub evictions: u64,
+    /// Per registry.
+    pub registries: Vec<RegistryStats>,
+}
+
+struct Registry {
+    resolver: Arc<dyn RegistryResolver>,
+    breaker: CircuitBreaker,
+    round_trips: AtomicU64,
+    items: AtomicU64,
+    failures: Mutex<BTreeMap<UnknownCause, u64>>,
+}
+
+/// A lookup in flight, shared by the prefetches that want the same persons.
+struct Flight {
+    results: OnceLock<Vec<Resolution>>,
+    done: tokio::sync::Notify,
+}
+
+impl Flight {
+    async fn wait(&self, index: usize) -> Resolution {
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(results) = self.results.get() {
+                return results.get(index).cloned().unwrap_or(Resolution::NotFetched);
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Completes a flight when dropped, even when its prefetch is cancelled, so
+/// that callers waiting on it never hang.
+struct FlightGuard<'a> {
+    store: &'a MetricStore,
+    flight: Arc<Flight>,
+    keys: Vec<CacheKey>,
+}
+
+impl FlightGuard<'_> {
+    fn complete(&self, results: Vec<Resolution>) {
+        let _ = self.flight.results.set(results);
+        self.flight.done.notify_waiters();
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.flight.results.get().is_none() {
+            let cancelled = Resolution::Failed(Failure {
+                cause: UnknownCause::RegistryError,
+                message: Arc::from("lookup cancelled"),
+            });
+            self.complete(vec![cancelled; self.keys.len()]);
+        }
+        let mut inflight = self.store.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for key in &self.keys {
+            if inflight.get(key).is_some_and(|(flight, _)| Arc::ptr_eq(flight, &self.flight)) {
+                inflight.remove(key);
+            }
+        }
+    }
+}
+
+/// The fact cache and the prefetch machinery. Share one per process (`Arc`).
+pub struct MetricStore {
+    catalog: Arc<Catalog>,
+    registries: Vec<Option<Registry>>,
+    cache: Cache<CacheKey, Cached>,
+    inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    inserts: AtomicU64,
+    evictions: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for MetricStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricStore").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl MetricStore {
+    /// A store over `catalog`, with a resolver for some of its registries
+    /// (matched by `spec().id`); registries without one answer "unavailable".
+    pub fn new(catalog: Arc<Catalog>, resolvers: Vec<Arc<dyn RegistryResolver>>, config: &StoreConfig) -> Self {
+        let registries = catalog
+            .registries()
+            .iter()
+            .map(|spec| {
+                resolvers.iter().find(|r| r.spec().id == spec.id).map(|resolver| Registry {
+                    resolver: resolver.clone(),
+                    breaker: CircuitBreaker::new(config.breaker.clone()),
+                    round_trips: AtomicU64::new(0),
+                    items: AtomicU64::new(0),
+                    failures: Mutex::new(BTreeMap::new()),
+                })
+            })
+            .collect();
+        let count = catalog.registries().len();
+        let expiry = FactExpiry {
+            found: (0..count).map(|r| catalog.registry_ttl(r)).collect(),
+            not_found: (0..count).map(|r| catalog.not_found_ttl(r)).collect(),
+        };
+        let evictions = Arc::new(AtomicU64::new(0));
+        let evicted = evictions.clone();
+        let cache = Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(expiry)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == moka::notification::RemovalCause::Size {
+                    evicted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
+        MetricStore {
+            catalog,
+            registries,
+            cache,
+            inflight: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
+            evictions,
+        }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Whether a resolver is configured for `registry`.
+    pub fn is_configured(&self, registry: RegistryIndex) -> bool {
+        self.registries.get(registry).is_some_and(Option::is_some)
+    }
+
+    /// The identifier to look a person up by in `registry`: the first of the
+    /// person's identifiers whose type comes earliest in the registry's priority list.
+    pub fn choose_identifier<'a>(
+        &self,
+        registry: RegistryIndex,
+        identifiers: &'a [Identifier],
+    ) -> Option<&'a Identifier> {
+        fn pick<'a, 'p>(
+            priority: impl Iterator<Item = &'p str>,
+            identifiers: &'a [Identifier],
+        ) -> Option<&'a Identifier> {
+            let mut priority = priority;
+            priority.find_map(|wanted| {
+                identifiers.iter().find(|id| {
+                    id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty()
+                })
+            })
+        }
+        match self.registries.get(registry).and_then(Option::as_ref) {
+            Some(state) => pick(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
+            None => pick(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
+        }
+    }
+
+    /// The breaker state of each configured registry.
+    pub fn breaker_states(&self) -> Vec<(String, Option<BreakerState>)> {
+        self.catalog
+            .registries()
+            .iter()
+            .zip(&self.registries)
+            .map(|(spec, state)| (spec.id.to_owned(), state.as_ref().map(|s| s.breaker.state())))
+            .collect()
+    }
+
+    /// Resolves these persons in `registry`: duplicates are asked once, cache
+    /// hits are not asked, misses go to the registry in batched messages, and
+    /// persons another prefetch is already fetching are awaited, not fetched
+    /// twice. Failures are never cached.
+    pub async fn prefetch(&self, registry: RegistryIndex, identifiers: &[Identifier]) -> Prefetch {
+        let started = Instant::now();
+        let mut report = PrefetchReport {
+            registry: self.catalog.registries().get(registry).map(|r| r.id.to_owned()).unwrap_or_default(),
+            requested: identifiers.len(),
+            ..Default::default()
+        };
+        let mut unique: Vec<(CacheKey, &Identifier)> = Vec::new();
+        let mut index_of: HashMap<CacheKey, usize> = HashMap::with_capacity(identifiers.len());
+        let slots: Vec<usize> = identifiers
+            .iter()
+            .map(|identifier| {
+                let key = CacheKey::new(registry, identifier);
+                *index_of.entry(key.clone()).or_insert_with(|| {
+                    unique.push((key, identifier));
+                    unique.len() - 1
+                })
+            })
+            .collect();
+        drop(index_of);
+        report.unique = unique.len();
+
+        let mut results: Vec<Option<Resolution>> = vec![None; unique.len()];
+        for (index, (key, _)) in unique.iter().enumerate() {
+            if let Some(cached) = self.cache.get(key).await {
+                results[index] = Some(match cached {
+                    Cached::Found(facts) => Resolution::Found(facts, Source::Cache),
+                    Cached::NotFound => Resolution::NotFound(Source::Cache),
+                });
+            }
+        }
+        let misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
+        report.cache_hits = unique.len() - misses.len();
+        self.hits.fetch_add(report.cache_hits as u64, Ordering::Relaxed);
+        self.misses.fetch_add(misses.len() as u64, Ordering::Relaxed);
+
+        match self.registries.get(registry).and_then(Option::as_ref) {
+            None => {
+                let failure = Failure {
+                    cause: UnknownCause::RegistryUnavailable,
+                    message: Arc::from(format!("no data source is configured for registry {}", report.registry)),
+                };
+                for index in misses {
+                    results[index] = Some(Resolution::Failed(failure.clone()));
+                }
+                *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() +=
+                    report.unique - report.cache_hits;
+            }
+            Some(state) => self.fetch(registry, state, &unique, &misses, &mut results, &mut report).await,
+        }
+
+        report.elapsed = started.elapsed();
+        let resolutions = slots.into_iter().map(|u| results[u].clone().unwrap_or(Resolution::NotFetched)).collect();
+        Prefetch { resolutions, report }
+    }
+
+    async fn fetch(
+        &self,
+        registry: RegistryIndex,
+        state: &Registry,
+        unique: &[(CacheKey, &Identifier)],
+        misses: &[usize],
+        results: &mut [Option<Resolution>],
+        report: &mut PrefetchReport,
+    ) {
+        let flight = Arc::new(Flight { results: OnceLock::new(), done: tokio::sync::Notify::new() });
+        let mut mine: Vec<usize> = Vec::new();
+        let mut theirs: Vec<(usize, Arc<Flight>, usize)> = Vec::new();
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for &index in misses {
+                let key = &unique[index].0;
+                match inflight.get(key) {
+                    Some((other, position)) => theirs.push((index, other.clone(), *position)),
+                    None => {
+                        inflight.insert(key.clone(), (flight.clone(), mine.len()));
+                        mine.push(index);
+                    }
+                }
+            }
+        }
+        let guard = FlightGuard { store: self, flight, keys: mine.iter().map(|&i| unique[i].0.clone()).collect() };
+
+        let mut fetched: Vec<Resolution> = Vec::with_capacity(mine.len());
+        for chunk in mine.chunks(state.resolver.chunk_size().max(1)) {
+            if !state.breaker.allow() {
+                let failure = Failure {
+                    cause: UnknownCause::RegistryUnavailable,
+                    message: Arc::from(format!(
+                        "registry {} is failing; not asked until its cool-down ends",
+                        report.registry
+                    )),
+                };
+                fetched.extend(chunk.iter().map(|_| Resolution::Failed(failure.clone())));
+                *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() += chunk.len();
+                continue;
+            }
+            let identifiers: Vec<Identifier> = chunk.iter().map(|&i| unique[i].1.clone()).collect();
+            let lookups = state.resolver.lookup(&identifiers).await;
+            let round_trips = state.resolver.round_trips(identifiers.len());
+            report.round_trips += round_trips;
+            report.fetched += identifiers.len();
+            state.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+            state.items.fetch_add(identifiers.len() as u64, Ordering::Relaxed);
+            let registry_down = !lookups.is_empty()
+                && lookups.iter().all(|lookup| {
+                    matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout))
+                });
+            if registry_down {
+                state.breaker.record_failure();
+            } else {
+                state.breaker.record_success();
+            }
+            for (position, &index) in chunk.iter().enumerate() {
+                let lookup = lookups.get(position).cloned().unwrap_or_else(|| {
+                    Lookup::Failed(Failure {
+                        cause: UnknownCause::RegistryError,
+                        message: Arc::from("the resolver gave no answer"),
+                    })
+                });
+                let key = unique[index].0.clone();
+                let resolution = match lookup {
+                    Lookup::Found(values) => {
+                        let facts: Facts = Arc::from(values);
+                        self.cache.insert(key, Cached::Found(facts.clone())).await;
+                        self.inserts.fetch_add(1, Ordering::Relaxed);
+                        Resolution::Found(facts, Source::Registry)
+                    }
+                    Lookup::NotFound => {
+                        self.cache.insert(key, Cached::NotFound).await;
+                        self.inserts.fetch_add(1, Ordering::Relaxed);
+                        Resolution::NotFound(Source::Registry)
+                    }
+                    Lookup::Failed(failure) => {
+                        *report.failures.entry(failure.cause).or_default() += 1;
+                        let mut failures = state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        *failures.entry(failure.cause).or_default() += 1;
+                        Resolution::Failed(failure)
+                    }
+                };
+                fetched.push(resolution);
+            }
+        }
+        let _ = registry;
+        guard.complete(fetched.clone());
+        drop(guard);
+        for (&index, resolution) in mine.iter().zip(fetched) {
+            results[index] = Some(resolution);
+        }
+        for (index, flight, position) in theirs {
+            results[index] = Some(flight.wait(position).await);
+            report.merged += 1;
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            cache_entries: self.cache.entry_count(),
+            cache_hits: self.hits.load(Ordering::Relaxed),
+            cache_misses: self.misses.load(Ordering::Relaxed),
+            inserts: self.inserts.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            registries: self
+                .catalog
+                .registries()
+                .iter()
+                .zip(&self.registries)
+                .map(|(spec, state)| match state {
+                    None => RegistryStats { registry: spec.id.to_owned(), ..Default::default() },
+                    Some(state) => RegistryStats {
+                        registry: spec.id.to_owned(),
+                        configured: true,
+                        round_trips: state.round_trips.load(Ordering::Relaxed),
+                        items_fetched: state.items.load(Ordering::Relaxed),
+                        failures: state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
+                        breaker: Some(state.breaker.state()),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Drops every cached fact.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Runs pending cache maintenance (expiry, eviction counts) now; for tests and reports.
+    pub async fn sync(&self) {
+        self.cache.run_pending_tasks().await;
+    }
+}

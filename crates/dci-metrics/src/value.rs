@@ -1,0 +1,94 @@
+//! Metric values and types.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// The CEL type of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricType {
+    /// `bool`
+    Bool,
+    /// `int`
+    Int,
+    /// `double`
+    Double,
+    /// `string`
+    String,
+    /// `google.protobuf.Timestamp`
+    Timestamp,
+    /// a timestamp, or `null`
+    TimestampOrNull,
+    /// `list(string)`
+    StringList,
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MetricType::Bool => "bool",
+            MetricType::Int => "int",
+            MetricType::Double => "double",
+            MetricType::String => "string",
+            MetricType::Timestamp => "timestamp",
+            MetricType::TimestampOrNull => "timestamp or null",
+            MetricType::StringList => "list(string)",
+        })
+    }
+}
+
+/// A metric's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricValue {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Double(f64),
+    /// Text.
+    String(Arc<str>),
+    /// An instant.
+    Timestamp(DateTime<FixedOffset>),
+    /// `null` (e.g. the death date of a living person).
+    Null,
+    /// A list of strings.
+    StringList(Arc<[Arc<str>]>),
+    /// The registry's record has no usable value for this metric.
+    NotRecorded,
+}
+
+impl MetricValue {
+    /// A list of strings.
+    pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Self {
+        MetricValue::StringList(items.into_iter().map(|s| Arc::from(s.as_ref())).collect())
+    }
+
+    /// The value as JSON (timestamps as RFC 3339), for explanations and APIs.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            MetricValue::Bool(b) => Value::Bool(*b),
+            MetricValue::Int(n) => Value::from(*n),
+            MetricValue::Double(x) => serde_json::Number::from_f64(*x).map(Value::Number).unwrap_or(Value::Null),
+            MetricValue::String(s) => Value::String(s.to_string()),
+            MetricValue::Timestamp(t) => Value::String(t.to_rfc3339()),
+            MetricValue::Null | MetricValue::NotRecorded => Value::Null,
+            MetricValue::StringList(items) => {
+                Value::Array(items.iter().map(|s| Value::String(s.to_string())).collect())
+            }
+        }
+    }
+}
+
+impl fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricValue::NotRecorded => f.write_str("(not recorded)"),
+            other => write!(f, "{}", other.to_json()),
+        }
+    }
+}
