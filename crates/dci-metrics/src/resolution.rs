@@ -31,6 +31,8 @@ pub enum UnknownCause {
     NotRecorded,
     /// A field absent from the beneficiary's own data.
     MissingField,
+    /// A value given as `null` where a value is needed (e.g. `age_years(null)`).
+    NullValue,
 }
 
 impl UnknownCause {
@@ -46,6 +48,7 @@ impl UnknownCause {
             UnknownCause::RegistryUnavailable => "registry_unavailable",
             UnknownCause::NotRecorded => "not_recorded",
             UnknownCause::MissingField => "missing_field",
+            UnknownCause::NullValue => "null_value",
         }
     }
 }

@@ -1,0 +1,530 @@
+//! Bulk evaluation: decide locally first, then fetch — one registry at a
+//! time, only for the beneficiaries whose decision still depends on it — and
+//! re-evaluate, until every decision is made or nothing more can be learnt.
+//!
+//! CPU work runs on the rayon pool, fetching on tokio; a tokio worker never
+//! evaluates CEL and a rayon thread never waits on the network.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cel::{Context, Env};
+use chrono::NaiveDate;
+use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution, UnknownCause};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::bind::{Household, MetricNames, Needs};
+use crate::compile::{Compiler, Level, Rule};
+use crate::evaluate::{Decision, Outcome, Verdict, decide, verdict};
+use crate::functions;
+
+/// How to evaluate a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvaluationOptions {
+    /// The date ages and relative dates are computed against.
+    pub as_of: NaiveDate,
+    /// Add the value of each top-level clause to every decision.
+    pub explain: bool,
+    /// Fetch only what can change a decision (the default). Off: fetch every
+    /// registry the rules mention for every person first (for comparison).
+    pub demand_driven: bool,
+}
+
+impl EvaluationOptions {
+    /// Demand-driven, without explanations.
+    pub fn new(as_of: NaiveDate) -> Self {
+        EvaluationOptions { as_of, explain: false, demand_driven: true }
+    }
+}
+
+/// The result for one input item.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ItemResult {
+    /// The beneficiary was read; one decision per rule, in rule order.
+    Decided {
+        /// The beneficiary's id.
+        id: String,
+        /// One per rule.
+        decisions: Vec<Decision>,
+    },
+    /// The beneficiary's data could not be read.
+    Invalid {
+        /// What is wrong, naming the field.
+        error: BeneficiaryError,
+    },
+}
+
+/// Decisions per outcome, for one rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RuleCounts {
+    /// The rule.
+    pub rule: String,
+    /// `eligible` decisions.
+    pub eligible: u64,
+    /// `ineligible` decisions.
+    pub ineligible: u64,
+    /// `undetermined` decisions.
+    pub undetermined: u64,
+    /// `error` decisions.
+    pub error: u64,
+}
+
+impl RuleCounts {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Eligible => self.eligible += 1,
+            Outcome::Ineligible => self.ineligible += 1,
+            Outcome::Undetermined => self.undetermined += 1,
+            Outcome::Error => self.error += 1,
+        }
+    }
+}
+
+/// What one registry was asked in a batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RegistryUse {
+    /// The registry.
+    pub registry: String,
+    /// Fetch rounds (the registry was needed again after re-evaluation).
+    pub rounds: u32,
+    /// Persons looked up (after dropping those without a usable identifier).
+    pub requested: usize,
+    /// Persons without a usable identifier.
+    pub no_identifier: usize,
+    /// Answered by the cache.
+    pub cache_hits: usize,
+    /// Answered by a lookup already in flight for another request.
+    pub merged: usize,
+    /// Sent to the registry.
+    pub fetched: usize,
+    /// Messages sent.
+    pub round_trips: u64,
+    /// Failed lookups by cause.
+    pub failures: BTreeMap<UnknownCause, usize>,
+    /// Time spent fetching, in milliseconds.
+    pub fetch_ms: u64,
+}
+
+/// Where the time went, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Timings {
+    /// Evaluations (all rounds).
+    pub evaluate_ms: u64,
+    /// Waiting for registries.
+    pub fetch_ms: u64,
+    /// Detailed re-evaluation (missing values, errors, explanations).
+    pub detail_ms: u64,
+    /// Everything.
+    pub total_ms: u64,
+}
+
+/// Statistics of a batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BatchStats {
+    /// Items in the batch.
+    pub items: usize,
+    /// Items whose data could not be read.
+    pub invalid: usize,
+    /// Decisions per outcome, per rule.
+    pub rules: Vec<RuleCounts>,
+    /// Registry use, in the order registries were asked.
+    pub registries: Vec<RegistryUse>,
+    /// CEL evaluations run (all rounds, detail included).
+    pub evaluations: u64,
+    /// Time per phase.
+    pub timings: Timings,
+}
+
+/// The results of a batch, in input order, and its statistics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchResult {
+    /// One per input item, in order.
+    pub items: Vec<ItemResult>,
+    /// What it took.
+    pub stats: BatchStats,
+}
+
+/// Evaluates rules over beneficiaries, fetching registry metrics through a [`MetricStore`].
+#[derive(Clone, Debug)]
+pub struct Engine {
+    compiler: Compiler,
+    store: Arc<MetricStore>,
+}
+
+/// The state of one batch, moved between the rayon pool and tokio.
+struct Work {
+    env: Arc<Env>,
+    catalog: Arc<Catalog>,
+    names: Arc<MetricNames>,
+    rules: Vec<Rule>,
+    as_of: NaiveDate,
+    beneficiaries: Vec<Beneficiary>,
+    /// First person index of each beneficiary.
+    offsets: Vec<usize>,
+    /// Registries in fetch order; `facts` has one slot per entry.
+    order: Vec<RegistryIndex>,
+    slot_of: Vec<Option<usize>>,
+    facts: Vec<Resolution>,
+}
+
+impl Work {
+    fn root(&self) -> Context<'static, 'static> {
+        let mut root = Context::with_env(self.env.clone());
+        if let Err(error) = functions::install(&mut root, self.as_of) {
+            panic!("the function library clashes with the CEL environment: {error}");
+        }
+        root
+    }
+
+    fn household(&self, beneficiary: usize) -> Household<'_> {
+        let slots = self.order.len();
+        let persons = self.beneficiaries[beneficiary].persons();
+        let start = self.offsets[beneficiary] * slots;
+        Household {
+            beneficiary: &self.beneficiaries[beneficiary],
+            facts: &self.facts[start..start + persons * slots],
+            slots,
+            slot_of: &self.slot_of,
+            catalog: &self.catalog,
+            names: &self.names,
+        }
+    }
+
+    fn verdicts(&self, pairs: &[usize]) -> Vec<Verdict> {
+        let root = self.root();
+        let rules = self.rules.len();
+        pairs.par_iter().map(|&pair| verdict(&root, &self.rules[pair % rules], &self.household(pair / rules))).collect()
+    }
+
+    fn decisions(&self, pairs: &[usize], explain: bool) -> Vec<Decision> {
+        let root = self.root();
+        let rules = self.rules.len();
+        pairs
+            .par_iter()
+            .map(|&pair| decide(&root, &self.rules[pair % rules], &self.household(pair / rules), explain))
+            .collect()
+    }
+}
+
+/// Runs CPU work on the rayon pool and awaits it without blocking a tokio worker.
+async fn on_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let _ = sender.send(result);
+    });
+    match receiver.await {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the rayon pool dropped an evaluation job"),
+    }
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+impl Engine {
+    /// An engine compiling with `compiler` and fetching through `store`.
+    pub fn new(compiler: Compiler, store: Arc<MetricStore>) -> Self {
+        Engine { compiler, store }
+    }
+
+    /// The compiler.
+    pub fn compiler(&self) -> &Compiler {
+        &self.compiler
+    }
+
+    /// The metric store.
+    pub fn store(&self) -> &Arc<MetricStore> {
+        &self.store
+    }
+
+    /// Evaluates `rules` over `items`. Results come back in input order; an
+    /// invalid item gets its own error and the others are decided; a registry
+    /// failure makes decisions that depend on it `undetermined`, never `ineligible`.
+    pub async fn evaluate_batch(
+        &self,
+        rules: &[Rule],
+        items: Vec<Result<Beneficiary, BeneficiaryError>>,
+        options: &EvaluationOptions,
+    ) -> BatchResult {
+        let started = Instant::now();
+        let catalog = self.compiler.catalog().clone();
+        let mut stats = BatchStats {
+            items: items.len(),
+            rules: rules.iter().map(|r| RuleCounts { rule: r.name().to_owned(), ..Default::default() }).collect(),
+            ..Default::default()
+        };
+        let mut placement: Vec<Result<usize, BeneficiaryError>> = Vec::with_capacity(items.len());
+        let mut beneficiaries = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(beneficiary) => {
+                    placement.push(Ok(beneficiaries.len()));
+                    beneficiaries.push(beneficiary);
+                }
+                Err(error) => {
+                    stats.invalid += 1;
+                    placement.push(Err(error));
+                }
+            }
+        }
+        let mut order: Vec<RegistryIndex> = Vec::new();
+        for rule in rules {
+            for registry in &rule.demand().order {
+                if !order.contains(registry) {
+                    order.push(*registry);
+                }
+            }
+        }
+        let mut slot_of = vec![None; catalog.registries().len()];
+        for (slot, registry) in order.iter().enumerate() {
+            slot_of[*registry] = Some(slot);
+        }
+        let mut offsets = Vec::with_capacity(beneficiaries.len());
+        let mut persons = 0;
+        for beneficiary in &beneficiaries {
+            offsets.push(persons);
+            persons += beneficiary.persons();
+        }
+        let mut work = Work {
+            env: self.compiler.env().clone(),
+            names: Arc::new(MetricNames::new(&catalog)),
+            catalog,
+            rules: rules.to_vec(),
+            as_of: options.as_of,
+            beneficiaries,
+            offsets,
+            facts: vec![Resolution::NotFetched; persons * order.len()],
+            order,
+            slot_of,
+        };
+        let rule_count = rules.len();
+        let pair_count = work.beneficiaries.len() * rule_count;
+
+        if !options.demand_driven {
+            for registry in work.order.clone() {
+                let wanted = self.everyone(&work, registry);
+                let fetch = Instant::now();
+                self.fetch(&mut work, registry, wanted, &mut stats).await;
+                stats.timings.fetch_ms += ms(fetch);
+            }
+        }
+
+        let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];
+        let mut todo: Vec<usize> = (0..pair_count).collect();
+        loop {
+            let evaluate = Instant::now();
+            let pairs = std::mem::take(&mut todo);
+            let (returned, results) = on_pool(move || {
+                let results = work.verdicts(&pairs);
+                (work, (pairs, results))
+            })
+            .await;
+            work = returned;
+            stats.timings.evaluate_ms += ms(evaluate);
+            stats.evaluations += results.0.len() as u64;
+            for (pair, result) in results.0.into_iter().zip(results.1) {
+                verdicts[pair] = result;
+            }
+            let pending: Vec<(usize, Needs)> = verdicts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| if let Verdict::Pending(n) = v { Some((i, *n)) } else { None })
+                .collect();
+            let Some(registry) = work.order.iter().copied().find(|r| {
+                pending.iter().any(|(_, needs)| (needs.registrant | needs.member_registries) & (1 << r) != 0)
+            }) else {
+                break;
+            };
+            let wanted = self.wanted(&work, registry, &pending);
+            let fetch = Instant::now();
+            let fetched = self.fetch(&mut work, registry, wanted, &mut stats).await;
+            stats.timings.fetch_ms += ms(fetch);
+            if fetched == 0 {
+                break; // nothing left to learn for these decisions
+            }
+            todo = pending
+                .iter()
+                .filter(|(_, needs)| (needs.registrant | needs.member_registries) & (1 << registry) != 0)
+                .map(|(i, _)| *i)
+                .collect();
+        }
+
+        let detail = Instant::now();
+        let explain = options.explain;
+        let needs_detail: Vec<usize> =
+            (0..pair_count).filter(|&i| explain || !matches!(verdicts[i], Verdict::Decided(_))).collect();
+        let detailed_count = needs_detail.len();
+        let (returned, detailed) = on_pool(move || {
+            let decisions = work.decisions(&needs_detail, explain);
+            (work, (needs_detail, decisions))
+        })
+        .await;
+        work = returned;
+        stats.evaluations += detailed_count as u64
+            * (1 + if explain { rules.first().map_or(0, |r| r.clauses().len()) as u64 } else { 0 });
+        stats.timings.detail_ms = ms(detail);
+        let mut decisions: Vec<Option<Decision>> = vec![None; pair_count];
+        for (pair, decision) in detailed.0.into_iter().zip(detailed.1) {
+            decisions[pair] = Some(decision);
+        }
+
+        let mut results = Vec::with_capacity(placement.len());
+        for place in placement {
+            match place {
+                Err(error) => results.push(ItemResult::Invalid { error }),
+                Ok(index) => {
+                    let decisions: Vec<Decision> = (0..rule_count)
+                        .map(|rule| {
+                            let pair = index * rule_count + rule;
+                            decisions[pair].take().unwrap_or_else(|| Decision {
+                                outcome: match verdicts[pair] {
+                                    Verdict::Decided(true) => Outcome::Eligible,
+                                    Verdict::Decided(false) => Outcome::Ineligible,
+                                    Verdict::Error => Outcome::Error,
+                                    Verdict::Undetermined | Verdict::Pending(_) => Outcome::Undetermined,
+                                },
+                                missing: Vec::new(),
+                                error: None,
+                                clauses: None,
+                            })
+                        })
+                        .collect();
+                    for (rule, decision) in decisions.iter().enumerate() {
+                        stats.rules[rule].add(decision.outcome);
+                    }
+                    results.push(ItemResult::Decided { id: work.beneficiaries[index].id.clone(), decisions });
+                }
+            }
+        }
+        stats.timings.total_ms = ms(started);
+        BatchResult { items: results, stats }
+    }
+
+    /// Every person a rule could ask `registry` about (demand-driven fetching off).
+    fn everyone(&self, work: &Work, registry: RegistryIndex) -> Vec<usize> {
+        let registrant = work
+            .rules
+            .iter()
+            .any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == Level::Registrant));
+        let members = work
+            .rules
+            .iter()
+            .any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == Level::Member));
+        let mut persons = Vec::new();
+        for (b, beneficiary) in work.beneficiaries.iter().enumerate() {
+            let first = work.offsets[b];
+            if registrant {
+                persons.push(first);
+            }
+            if members {
+                persons.extend((1..beneficiary.persons()).map(|k| first + k));
+            }
+        }
+        persons
+    }
+
+    /// The persons the pending decisions need `registry` for.
+    fn wanted(&self, work: &Work, registry: RegistryIndex, pending: &[(usize, Needs)]) -> Vec<usize> {
+        let rules = work.rules.len();
+        let persons_total = work.facts.len() / work.order.len().max(1);
+        let mut chosen = vec![false; persons_total];
+        let mut persons = Vec::new();
+        let bit = 1u32 << registry;
+        for (pair, needs) in pending {
+            let b = pair / rules;
+            let first = work.offsets[b];
+            if needs.registrant & bit != 0 && !chosen[first] {
+                chosen[first] = true;
+                persons.push(first);
+            }
+            if needs.member_registries & bit != 0 {
+                for k in 0..work.beneficiaries[b].members.len() {
+                    let flag = 1u64 << k.min(63);
+                    let person = first + 1 + k;
+                    if needs.members & flag != 0 && !chosen[person] {
+                        chosen[person] = true;
+                        persons.push(person);
+                    }
+                }
+            }
+        }
+        persons
+    }
+
+    /// Resolves `registry` for `persons` whose facts are not fetched yet;
+    /// returns how many persons it resolved.
+    async fn fetch(
+        &self,
+        work: &mut Work,
+        registry: RegistryIndex,
+        persons: Vec<usize>,
+        stats: &mut BatchStats,
+    ) -> usize {
+        let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return 0 };
+        let slots = work.order.len();
+        let registry_name = work.catalog.registries()[registry].id.to_owned();
+        let position = match stats.registries.iter().position(|r| r.registry == registry_name) {
+            Some(position) => position,
+            None => {
+                stats.registries.push(RegistryUse { registry: registry_name, ..Default::default() });
+                stats.registries.len() - 1
+            }
+        };
+        let usage = &mut stats.registries[position];
+        usage.rounds += 1;
+        let mut lookups: Vec<usize> = Vec::new();
+        let mut identifiers = Vec::new();
+        let mut resolved = 0;
+        for person in persons {
+            if !work.facts[person * slots + slot].is_fetchable() {
+                continue;
+            }
+            let beneficiary = person_data(work, person);
+            match self.store.choose_identifier(registry, &beneficiary.identifiers) {
+                Some(identifier) => {
+                    identifiers.push(identifier.clone());
+                    lookups.push(person);
+                }
+                None => {
+                    work.facts[person * slots + slot] = Resolution::NoIdentifier;
+                    usage.no_identifier += 1;
+                    resolved += 1;
+                }
+            }
+        }
+        if !identifiers.is_empty() {
+            let prefetch = self.store.prefetch(registry, &identifiers).await;
+            add_report(usage, &prefetch.report);
+            for (person, resolution) in lookups.into_iter().zip(prefetch.resolutions) {
+                work.facts[person * slots + slot] = resolution;
+                resolved += 1;
+            }
+        }
+        resolved
+    }
+}
+
+fn person_data(work: &Work, person: usize) -> &Beneficiary {
+    let b = work.offsets.partition_point(|&offset| offset <= person) - 1;
+    let beneficiary = &work.beneficiaries[b];
+    beneficiary.person(person - work.offsets[b]).unwrap_or(beneficiary)
+}
+
+fn add_report(usage: &mut RegistryUse, report: &PrefetchReport) {
+    usage.requested += report.requested;
+    usage.cache_hits += report.cache_hits;
+    usage.merged += report.merged;
+    usage.fetched += report.fetched;
+    usage.round_trips += report.round_trips;
+    usage.fetch_ms += report.elapsed.as_millis() as u64;
+    for (cause, count) in &report.failures {
+        *usage.failures.entry(*cause).or_default() += count;
+    }
+}

@@ -1,0 +1,525 @@
+//! Binding a beneficiary and its registry facts into CEL, lazily: `r` (and
+//! `me`), its fields, `members`, `dci.*` and `m.dci.*` are resolved on access
+//! from the beneficiary's own JSON and the prefetched facts; nothing is copied
+//! up front. Reads of unknown values are noted in a [`Tracker`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use cel::ExecutionError;
+use cel::common::traits::{Indexer, Iterable, Iterator as CelIterator, Sizer};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp, CelUInt, LIST_TYPE,
+    MAP_TYPE, Type,
+};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, UnknownCause};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::beneficiary::{Beneficiary, json_kind};
+use crate::compile::{DCI, MEMBERS, REGISTRANT};
+use crate::unknown::unknown_error;
+
+/// A value the evaluation needed but did not have.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Missing {
+    /// What: `dci.crvs.is_alive`, `members[1].dci.dr.has_disability`, `birthdate`.
+    pub name: String,
+    /// Why.
+    pub cause: UnknownCause,
+}
+
+/// Names of every metric, `[registry][field]`, built once per batch.
+pub(crate) struct MetricNames {
+    names: Vec<Vec<String>>,
+}
+
+impl MetricNames {
+    pub(crate) fn new(catalog: &Catalog) -> Self {
+        let names = catalog
+            .registries()
+            .iter()
+            .map(|r| r.metrics.iter().map(|m| format!("dci.{}.{}", r.id, m.field)).collect())
+            .collect();
+        MetricNames { names }
+    }
+
+    fn get(&self, registry: usize, field: usize) -> &str {
+        self.names.get(registry).and_then(|r| r.get(field)).map(String::as_str).unwrap_or("dci")
+    }
+}
+
+/// Everything known about one household for one evaluation.
+pub(crate) struct Household<'a> {
+    pub beneficiary: &'a Beneficiary,
+    /// `facts[person * slots + slot]`; person 0 is the registrant.
+    pub facts: &'a [Resolution],
+    /// Facts per person.
+    pub slots: usize,
+    /// Catalog registry index → slot in `facts`.
+    pub slot_of: &'a [Option<usize>],
+    pub catalog: &'a Catalog,
+    pub names: &'a MetricNames,
+}
+
+impl Household<'_> {
+    fn resolution(&self, person: usize, registry: usize) -> &Resolution {
+        const NOT_FETCHED: &Resolution = &Resolution::NotFetched;
+        match self.slot_of.get(registry).copied().flatten() {
+            Some(slot) => self.facts.get(person * self.slots + slot).unwrap_or(NOT_FETCHED),
+            None => NOT_FETCHED,
+        }
+    }
+}
+
+/// A field read, for error messages that name the field.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldRead {
+    pub name: String,
+    pub kind: &'static str,
+    pub preview: String,
+}
+
+#[derive(Default)]
+pub(crate) struct Details {
+    pub missing: Vec<Missing>,
+    pub fields: Vec<FieldRead>,
+}
+
+/// Unknowns met in one evaluation: registries still to fetch, and (in detail
+/// mode) every missing value and field read.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    registrant: AtomicU32,
+    member_registries: AtomicU32,
+    members: AtomicU64,
+    missing_field: AtomicBool,
+    details: Option<Mutex<Details>>,
+}
+
+/// Registries an undecided evaluation still needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    /// Bit per catalog registry, for the registrant.
+    pub registrant: u32,
+    /// Bit per catalog registry, for members.
+    pub member_registries: u32,
+    /// Bit per member (bit 63: members 63 and beyond).
+    pub members: u64,
+}
+
+impl Needs {
+    pub fn is_empty(&self) -> bool {
+        self.registrant == 0 && self.member_registries == 0
+    }
+}
+
+impl Tracker {
+    pub(crate) fn detailed() -> Self {
+        Tracker { details: Some(Mutex::new(Details::default())), ..Default::default() }
+    }
+
+    pub(crate) fn needs(&self) -> Needs {
+        Needs {
+            registrant: self.registrant.load(Ordering::Relaxed),
+            member_registries: self.member_registries.load(Ordering::Relaxed),
+            members: self.members.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn read_missing_field(&self) -> bool {
+        self.missing_field.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn into_details(self) -> Details {
+        self.details.map(|d| d.into_inner().unwrap_or_else(|p| p.into_inner())).unwrap_or_default()
+    }
+
+    fn note_unknown(&self, person: usize, registry: usize, cause: UnknownCause, name: impl FnOnce() -> String) {
+        if cause == UnknownCause::NotFetched && registry < 32 {
+            if person == 0 {
+                self.registrant.fetch_or(1 << registry, Ordering::Relaxed);
+            } else {
+                self.member_registries.fetch_or(1 << registry, Ordering::Relaxed);
+                self.members.fetch_or(1 << (person - 1).min(63), Ordering::Relaxed);
+            }
+        }
+        self.note_missing(cause, name);
+    }
+
+    fn note_missing(&self, cause: UnknownCause, name: impl FnOnce() -> String) {
+        if cause == UnknownCause::MissingField {
+            self.missing_field.store(true, Ordering::Relaxed);
+        }
+        if let Some(details) = &self.details {
+            let missing = Missing { name: name(), cause };
+            let mut details = details.lock().unwrap_or_else(|p| p.into_inner());
+            if !details.missing.contains(&missing) {
+                details.missing.push(missing);
+            }
+        }
+    }
+
+    fn note_field(&self, name: impl FnOnce() -> String, value: &Value) {
+        if let Some(details) = &self.details {
+            let mut details = details.lock().unwrap_or_else(|p| p.into_inner());
+            let mut preview = value.to_string();
+            if preview.len() > 40 {
+                preview = preview.chars().take(37).collect::<String>() + "...";
+            }
+            details.fields.push(FieldRead { name: name(), kind: json_kind(value), preview });
+        }
+    }
+}
+
+/// The household and the tracker, shared by the values of one evaluation.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub household: &'a Household<'a>,
+    pub tracker: &'a Tracker,
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scope")
+    }
+}
+
+fn person_prefix(person: usize) -> String {
+    if person == 0 { String::new() } else { format!("members[{}].", person - 1) }
+}
+
+fn key_of<'k>(idx: &'k dyn Val) -> Option<&'k str> {
+    idx.downcast_ref::<CelString>().map(|s| s.inner())
+}
+
+/// JSON from the beneficiary's data as a CEL value (strings borrowed).
+fn json_value<'a>(value: &'a Value) -> Box<dyn Val + 'a> {
+    match value {
+        Value::Null => Box::new(CelNull),
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        Value::String(s) => Box::new(CelString::from(s.as_str())),
+        Value::Array(items) => Box::new(CelList::from(items.iter().map(json_value).collect::<Vec<_>>())),
+        Value::Object(map) => {
+            let entries: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> =
+                map.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json_value(v))).collect();
+            Box::new(CelMap::from(entries))
+        }
+    }
+}
+
+/// A metric value as a CEL value (strings borrowed).
+fn metric_value<'a>(value: &'a MetricValue) -> Box<dyn Val + 'a> {
+    match value {
+        MetricValue::Bool(b) => Box::new(CelBool::from(*b)),
+        MetricValue::Int(n) => Box::new(CelInt::from(*n)),
+        MetricValue::Double(x) => Box::new(CelDouble::from(*x)),
+        MetricValue::String(s) => Box::new(CelString::from(&**s)),
+        MetricValue::Timestamp(t) => Box::new(CelTimestamp::from(*t)),
+        MetricValue::Null | MetricValue::NotRecorded => Box::new(CelNull),
+        MetricValue::StringList(items) => Box::new(CelList::from(
+            items.iter().map(|s| Box::new(CelString::from(&**s)) as Box<dyn Val + 'a>).collect::<Vec<_>>(),
+        )),
+    }
+}
+
+/// Reads a metric of a person; unknown → noted, and a marker error.
+fn read_metric<'a>(
+    scope: Scope<'a>,
+    person: usize,
+    registry: usize,
+    field: &str,
+) -> Result<Box<dyn Val + 'a>, ExecutionError> {
+    let household = scope.household;
+    let Some(id) =
+        household.catalog.registries().get(registry).and_then(|r| r.metrics.iter().position(|m| m.field == field))
+    else {
+        return Err(ExecutionError::no_such_key(field));
+    };
+    let id = dci_metrics::MetricId { registry, field: id };
+    match household.resolution(person, registry).read(household.catalog, id) {
+        MetricRead::Value(value) => Ok(metric_value(value)),
+        MetricRead::Unknown(cause) => {
+            let name = household.names.get(registry, id.field);
+            scope.tracker.note_unknown(person, registry, cause, || format!("{}{name}", person_prefix(person)));
+            Err(unknown_error(cause, &format!("{}{name}", person_prefix(person))))
+        }
+    }
+}
+
+/// A person: the registrant (`r`) or a member (`m`).
+#[derive(Clone, Debug)]
+pub(crate) struct PersonVal<'a> {
+    scope: Scope<'a>,
+    person: usize,
+}
+
+impl<'a> PersonVal<'a> {
+    fn data(&self) -> Option<&'a Beneficiary> {
+        self.scope.household.beneficiary.person(self.person)
+    }
+
+    fn field(&self, key: &str) -> Result<Box<dyn Val + 'a>, ExecutionError> {
+        if key == DCI {
+            return Ok(Box::new(DciVal { scope: self.scope, person: self.person }));
+        }
+        if key == MEMBERS && self.person == 0 {
+            return Ok(Box::new(MembersVal::new(self.scope)));
+        }
+        match self.data().and_then(|data| data.fields.get(key)) {
+            Some(value) => {
+                self.scope.tracker.note_field(|| format!("{}{key}", person_prefix(self.person)), value);
+                Ok(json_value(value))
+            }
+            None => {
+                self.scope
+                    .tracker
+                    .note_missing(UnknownCause::MissingField, || format!("{}{key}", person_prefix(self.person)));
+                Err(ExecutionError::no_such_key(key))
+            }
+        }
+    }
+}
+
+impl Val for PersonVal<'_> {
+    fn get_type(&self) -> &Type {
+        &MAP_TYPE
+    }
+    fn cel_type() -> &'static Type {
+        &MAP_TYPE
+    }
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl Indexer for PersonVal<'_> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key_of(idx).ok_or_else(|| ExecutionError::unsupported_key_type(cel::Value::Null))?;
+        self.field(key).map(CowVal::Owned)
+    }
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key_of(idx).ok_or_else(|| ExecutionError::unsupported_key_type(cel::Value::Null))?;
+        self.field(key)
+    }
+}
+
+/// `dci` of a person.
+#[derive(Clone, Debug)]
+struct DciVal<'a> {
+    scope: Scope<'a>,
+    person: usize,
+}
+
+impl Val for DciVal<'_> {
+    fn get_type(&self) -> &Type {
+        &MAP_TYPE
+    }
+    fn cel_type() -> &'static Type {
+        &MAP_TYPE
+    }
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl Indexer for DciVal<'_> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key_of(idx).unwrap_or_default();
+        match self.scope.household.catalog.registry_index(key) {
+            Some(registry) => Ok(CowVal::owned(RegistryVal { scope: self.scope, person: self.person, registry })),
+            None => Err(ExecutionError::no_such_key(key)),
+        }
+    }
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.get(idx).map(CowVal::into_owned)
+    }
+}
+
+/// `dci.<registry>` of a person.
+#[derive(Clone, Debug)]
+struct RegistryVal<'a> {
+    scope: Scope<'a>,
+    person: usize,
+    registry: usize,
+}
+
+impl Val for RegistryVal<'_> {
+    fn get_type(&self) -> &Type {
+        &MAP_TYPE
+    }
+    fn cel_type() -> &'static Type {
+        &MAP_TYPE
+    }
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl Indexer for RegistryVal<'_> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key_of(idx).unwrap_or_default();
+        read_metric(self.scope, self.person, self.registry, key).map(CowVal::Owned)
+    }
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key_of(idx).unwrap_or_default();
+        read_metric(self.scope, self.person, self.registry, key)
+    }
+}
+
+/// `members`: the household members, each a [`PersonVal`].
+#[derive(Clone, Debug)]
+struct MembersVal<'a> {
+    members: Vec<PersonVal<'a>>,
+}
+
+impl<'a> MembersVal<'a> {
+    fn new(scope: Scope<'a>) -> Self {
+        let count = scope.household.beneficiary.members.len();
+        MembersVal { members: (1..=count).map(|person| PersonVal { scope, person }).collect() }
+    }
+}
+
+impl Val for MembersVal<'_> {
+    fn get_type(&self) -> &Type {
+        &LIST_TYPE
+    }
+    fn cel_type() -> &'static Type {
+        &LIST_TYPE
+    }
+    fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+    fn as_sizer(&self) -> Option<&dyn Sizer> {
+        Some(self)
+    }
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl Sizer for MembersVal<'_> {
+    fn size(&self) -> CelInt {
+        CelInt::from(self.members.len() as i64)
+    }
+}
+
+struct MembersIter<'b, 'a> {
+    members: std::slice::Iter<'b, PersonVal<'a>>,
+}
+
+impl<'b, 'v, 'a: 'v> CelIterator<'b, 'v> for MembersIter<'b, 'a> {
+    fn next(&mut self) -> Option<&'b (dyn Val + 'v)> {
+        self.members.next().map(|m| m as &(dyn Val + 'v))
+    }
+}
+
+impl Iterable for MembersVal<'_> {
+    fn iter<'b, 'v>(&'b self) -> Box<dyn CelIterator<'b, 'v> + 'b>
+    where
+        Self: 'v,
+    {
+        Box::new(MembersIter { members: self.members.iter() })
+    }
+}
+
+/// Resolves `r`, `me`, `dci`, `members` and the fast paths `r.<field>` and
+/// `dci.<registry>.<metric>` (known values only: unknowns take the slow path,
+/// which notes them).
+pub(crate) struct Resolver<'a> {
+    pub scope: Scope<'a>,
+}
+
+impl VariableResolver for Resolver<'_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let scope = self.scope;
+        match name {
+            REGISTRANT => return Some(CowVal::owned(PersonVal { scope, person: 0 })),
+            DCI => return Some(CowVal::owned(DciVal { scope, person: 0 })),
+            MEMBERS => return Some(CowVal::owned(MembersVal::new(scope))),
+            _ => {}
+        }
+        if let Some(path) = name.strip_prefix("dci.") {
+            let (registry, field) = path.split_once('.')?;
+            let household = scope.household;
+            let id = household.catalog.field(registry, field)?;
+            return match household.resolution(0, id.registry).read(household.catalog, id) {
+                MetricRead::Value(value) => Some(CowVal::Owned(metric_value(value))),
+                MetricRead::Unknown(_) => None,
+            };
+        }
+        if let Some(field) = name.strip_prefix("r.")
+            && !field.contains('.')
+            && field != DCI
+            && field != MEMBERS
+        {
+            let value = scope.household.beneficiary.fields.get(field)?;
+            scope.tracker.note_field(|| field.to_owned(), value);
+            return Some(CowVal::Owned(json_value(value)));
+        }
+        None
+    }
+}

@@ -1,0 +1,679 @@
+//! Compiling a rule: dialect normalisation (tokens), CEL parse (with our
+//! macros), AST rewrites (`me` → `r`, bare fields → `r.<field>`), static
+//! checks, demand analysis and clause split. A [`Rule`] is immutable,
+//! `Send + Sync` and cheap to clone.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use cel::Env;
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, SelectExpr, operators};
+use dci_metrics::{Catalog, MetricId, RegistryIndex};
+use serde::Serialize;
+
+use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
+use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
+use crate::{dialect, macros};
+
+/// Limits checked before a rule is parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest rule, in bytes.
+    pub max_length: usize,
+    /// Deepest nesting of brackets.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_length: 10_000, max_depth: 24 }
+    }
+}
+
+/// The registrant's root variable.
+pub(crate) const REGISTRANT: &str = "r";
+const REGISTRANT_ALIAS: &str = "me";
+/// The metrics root.
+pub(crate) const DCI: &str = "dci";
+/// The household members.
+pub(crate) const MEMBERS: &str = "members";
+
+/// Whose metric: the registrant's, or a household member's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// `dci.*`, `r.dci.*`
+    Registrant,
+    /// `m.dci.*` inside a macro over `members`
+    Member,
+}
+
+/// A metric a rule reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MetricUse {
+    /// Full name, `dci.dr.has_disability`.
+    pub name: String,
+    /// Whose.
+    pub level: Level,
+    #[serde(skip)]
+    pub(crate) id: MetricId,
+}
+
+/// The registries a rule may need, in the order the rule mentions them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Demand {
+    /// Registries asked about the registrant.
+    pub registrant: Vec<String>,
+    /// Registries asked about household members.
+    pub members: Vec<String>,
+    /// Every registry, first mention first.
+    #[serde(skip)]
+    pub(crate) order: Vec<RegistryIndex>,
+}
+
+/// A top-level clause of a rule (split at the top-level `&&` or `||`).
+#[derive(Clone, Debug)]
+pub struct Clause {
+    /// The clause's text.
+    pub text: String,
+    /// Its byte range in the rule.
+    pub span: Range<usize>,
+    pub(crate) expr: IdedExpr,
+}
+
+#[derive(Debug)]
+struct RuleInner {
+    name: String,
+    source: Arc<str>,
+    expr: IdedExpr,
+    clauses: Vec<Clause>,
+    connective: Option<&'static str>,
+    demand: Demand,
+    metrics: Vec<MetricUse>,
+    fields: Vec<String>,
+    warnings: Vec<RuleDiagnostic>,
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    inner: Arc<RuleInner>,
+}
+
+impl Rule {
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// The author's text.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+    /// Registries the rule may need.
+    pub fn demand(&self) -> &Demand {
+        &self.inner.demand
+    }
+    /// Metrics the rule reads.
+    pub fn metrics(&self) -> &[MetricUse] {
+        &self.inner.metrics
+    }
+    /// Registrant fields the rule reads (`r.<field>` or bare).
+    pub fn fields(&self) -> &[String] {
+        &self.inner.fields
+    }
+    /// Warnings found while compiling.
+    pub fn warnings(&self) -> &[RuleDiagnostic] {
+        &self.inner.warnings
+    }
+    /// The top-level clauses.
+    pub fn clauses(&self) -> &[Clause] {
+        &self.inner.clauses
+    }
+    /// `&&` or `||` when the rule has several top-level clauses.
+    pub fn connective(&self) -> Option<&'static str> {
+        self.inner.connective
+    }
+    pub(crate) fn expr(&self) -> &IdedExpr {
+        &self.inner.expr
+    }
+}
+
+/// Why a rule does not compile: every diagnostic found (errors and warnings).
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("rule {name:?} is invalid: {}", summary(.diagnostics))]
+pub struct RuleError {
+    /// The rule's name.
+    pub name: String,
+    /// The diagnostics, errors first.
+    pub diagnostics: Vec<RuleDiagnostic>,
+}
+
+fn summary(diagnostics: &[RuleDiagnostic]) -> String {
+    diagnostics.iter().find(|d| d.severity == Severity::Error).map(ToString::to_string).unwrap_or_default()
+}
+
+/// Compiles rules against a catalog. Build one per process and share it: it
+/// holds the CEL environment (standard library, extensions, our macros).
+#[derive(Clone)]
+pub struct Compiler {
+    env: Arc<Env>,
+    catalog: Arc<Catalog>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiler").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl Compiler {
+    /// A compiler for rules over `catalog`'s metrics.
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        let mut env = Env::stdlib();
+        let installed = env
+            .add_extension(cel::extensions::strings)
+            .and_then(|_| env.add_extension(cel::extensions::math))
+            .and_then(|_| env.add_extension(cel::extensions::lists))
+            .and_then(|_| macros::install(&mut env));
+        if let Err(error) = installed {
+            // Only a clash between our macros and the crate's own can cause this: a bug, not input.
+            panic!("cannot build the CEL environment: {error}");
+        }
+        Compiler { env: Arc::new(env), catalog, limits: Limits::default() }
+    }
+
+    /// Sets the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub(crate) fn env(&self) -> &Arc<Env> {
+        &self.env
+    }
+
+    /// Compiles `source` as the rule `name`.
+    pub fn compile(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
+        let text: Arc<str> = Arc::from(source);
+        let fail = |diagnostics: Vec<RuleDiagnostic>| RuleError { name: name.to_owned(), diagnostics };
+        if source.len() > self.limits.max_length {
+            return Err(fail(vec![RuleDiagnostic::new(
+                Severity::Error,
+                "too_long",
+                format!("the rule is {} bytes long; the limit is {}", source.len(), self.limits.max_length),
+                &text,
+                self.limits.max_length..source.len(),
+            )]));
+        }
+        let depth = dialect::nesting_depth(source);
+        if depth > self.limits.max_depth {
+            return Err(fail(vec![RuleDiagnostic::new(
+                Severity::Error,
+                "too_deep",
+                format!("brackets nest {depth} deep; the limit is {}", self.limits.max_depth),
+                &text,
+                0..source.len(),
+            )]));
+        }
+        if source.trim().is_empty() {
+            return Err(fail(vec![RuleDiagnostic::new(Severity::Error, "syntax", "the rule is empty", &text, 0..0)]));
+        }
+        let normalised = dialect::normalise(source);
+        let mut warnings: Vec<RuleDiagnostic> = normalised
+            .warnings
+            .iter()
+            .map(|w| {
+                RuleDiagnostic::new(Severity::Warning, "not_precedence", w.message.clone(), &text, w.span.clone())
+                    .with_help(w.help.clone())
+            })
+            .collect();
+        let program = match self.env.compile(&normalised.text) {
+            Ok(program) => program,
+            Err(errors) => {
+                let mut diagnostics: Vec<RuleDiagnostic> = errors
+                    .errors
+                    .iter()
+                    .map(|error| {
+                        let (line, column) = (error.pos.0.max(1) as usize, error.pos.1.max(1) as usize);
+                        let start = offset_of(source, line, column);
+                        let end = source[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+                        let message = error.msg.trim_start_matches("Syntax error: ").to_owned();
+                        RuleDiagnostic::new(Severity::Error, "syntax", message, &text, start..end)
+                    })
+                    .collect();
+                diagnostics.append(&mut warnings);
+                return Err(fail(diagnostics));
+            }
+        };
+        let mut spans: HashMap<u64, Range<usize>> = HashMap::new();
+        collect_spans(program.expression(), &mut |id| {
+            if let Some((start, stop)) = program.source_info().offset_for(id) {
+                spans.insert(id, start as usize..(stop as usize + 1).min(source.len()));
+            }
+        });
+        let mut next_id = spans.keys().copied().max().unwrap_or(0) + 1_000_000;
+        let mut expr = program.expression().clone();
+        rewrite(&mut expr, &mut Vec::new(), &mut next_id, &mut spans);
+
+        let mut checker = Checker {
+            catalog: &self.catalog,
+            source: &text,
+            spans: &spans,
+            errors: Vec::new(),
+            uses: Vec::new(),
+            fields: Vec::new(),
+        };
+        checker.check(&expr, &mut Vec::new());
+        if !checker.errors.is_empty() {
+            let mut diagnostics = std::mem::take(&mut checker.errors);
+            diagnostics.extend(warnings);
+            return Err(fail(diagnostics));
+        }
+        let mut uses = std::mem::take(&mut checker.uses);
+        let fields = std::mem::take(&mut checker.fields);
+        uses.sort_by_key(|(_, _, position)| *position);
+        let mut demand = Demand::default();
+        let mut metrics: Vec<MetricUse> = Vec::new();
+        for (id, level, _) in &uses {
+            let registry = self.catalog.registries()[id.registry].id.to_owned();
+            if !demand.order.contains(&id.registry) {
+                demand.order.push(id.registry);
+            }
+            let list = match level {
+                Level::Registrant => &mut demand.registrant,
+                Level::Member => &mut demand.members,
+            };
+            if !list.contains(&registry) {
+                list.push(registry);
+            }
+            let name = self.catalog.name(*id);
+            if !metrics.iter().any(|m| m.name == name && m.level == *level) {
+                metrics.push(MetricUse { name, level: *level, id: *id });
+            }
+        }
+        let (connective, parts) = split_clauses(&expr);
+        let clauses = parts
+            .into_iter()
+            .map(|part| {
+                let span = subtree_span(part, &spans).unwrap_or(0..source.len());
+                Clause { text: source[span.clone()].trim().to_owned(), span, expr: part.clone() }
+            })
+            .collect();
+        Ok(Rule {
+            inner: Arc::new(RuleInner {
+                name: name.to_owned(),
+                source: text,
+                expr,
+                clauses,
+                connective,
+                demand,
+                metrics,
+                fields,
+                warnings,
+            }),
+        })
+    }
+}
+
+fn children(expr: &IdedExpr) -> Vec<&IdedExpr> {
+    match &expr.expr {
+        Expr::Call(call) => call.target.iter().map(|t| t.as_ref()).chain(call.args.iter()).collect(),
+        Expr::Select(select) => vec![select.operand.as_ref()],
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(e) => vec![&e.key, &e.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Struct(s) => s
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(e) => vec![&e.key, &e.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
+fn collect_spans(expr: &IdedExpr, add: &mut impl FnMut(u64)) {
+    add(expr.id);
+    for child in children(expr) {
+        collect_spans(child, add);
+    }
+}
+
+/// The byte range covered by every node of a subtree.
+fn subtree_span(expr: &IdedExpr, spans: &HashMap<u64, Range<usize>>) -> Option<Range<usize>> {
+    let mut covered: Option<Range<usize>> = None;
+    collect_spans(expr, &mut |id| {
+        if let Some(span) = spans.get(&id) {
+            covered = Some(match &covered {
+                None => span.clone(),
+                Some(c) => c.start.min(span.start)..c.end.max(span.end),
+            });
+        }
+    });
+    covered
+}
+
+/// `me` → `r`; a bare identifier that is not a variable, a type or a
+/// namespace → `r.<identifier>`.
+fn rewrite(expr: &mut IdedExpr, bound: &mut Vec<String>, next_id: &mut u64, spans: &mut HashMap<u64, Range<usize>>) {
+    match &mut expr.expr {
+        Expr::Ident(name) => {
+            if bound.iter().any(|b| b == name) {
+                return;
+            }
+            if name == REGISTRANT_ALIAS {
+                *name = REGISTRANT.to_owned();
+                return;
+            }
+            if [REGISTRANT, DCI, MEMBERS].contains(&name.as_str())
+                || TYPE_NAMES.contains(&name.as_str())
+                || name.starts_with('@')
+            {
+                return;
+            }
+            let field = std::mem::take(name);
+            let operand_id = *next_id;
+            *next_id += 1;
+            if let Some(span) = spans.get(&expr.id).cloned() {
+                spans.insert(operand_id, span);
+            }
+            expr.expr = Expr::Select(SelectExpr {
+                operand: Box::new(IdedExpr { id: operand_id, expr: Expr::Ident(REGISTRANT.to_owned()) }),
+                field,
+                test: false,
+            });
+        }
+        Expr::Call(call) => {
+            if let Some(target) = call.target.as_mut() {
+                let namespace_call =
+                    matches!(&target.expr, Expr::Ident(n) if NAMESPACES.contains(&n.as_str()) && !bound.contains(n));
+                if !namespace_call {
+                    rewrite(target, bound, next_id, spans);
+                }
+            }
+            for arg in &mut call.args {
+                rewrite(arg, bound, next_id, spans);
+            }
+        }
+        Expr::Select(select) => rewrite(&mut select.operand, bound, next_id, spans),
+        Expr::List(list) => list.elements.iter_mut().for_each(|e| rewrite(e, bound, next_id, spans)),
+        Expr::Map(map) => {
+            for entry in &mut map.entries {
+                match &mut entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        rewrite(&mut e.key, bound, next_id, spans);
+                        rewrite(&mut e.value, bound, next_id, spans);
+                    }
+                    EntryExpr::StructField(f) => rewrite(&mut f.value, bound, next_id, spans),
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &mut s.entries {
+                if let EntryExpr::StructField(f) = &mut entry.expr {
+                    rewrite(&mut f.value, bound, next_id, spans);
+                }
+            }
+        }
+        Expr::Comprehension(c) => {
+            rewrite(&mut c.iter_range, bound, next_id, spans);
+            rewrite(&mut c.accu_init, bound, next_id, spans);
+            bound.push(c.iter_var.clone());
+            bound.push(c.accu_var.clone());
+            if let Some(second) = &c.iter_var2 {
+                bound.push(second.clone());
+            }
+            rewrite(&mut c.loop_cond, bound, next_id, spans);
+            rewrite(&mut c.loop_step, bound, next_id, spans);
+            rewrite(&mut c.result, bound, next_id, spans);
+            bound.truncate(bound.len() - 2 - usize::from(c.iter_var2.is_some()));
+        }
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// The segments of `a.b.c` (root first), when the chain is made of field selections on an identifier.
+fn name_chain(expr: &IdedExpr) -> Option<Vec<&str>> {
+    let mut segments = Vec::new();
+    let mut current = expr;
+    loop {
+        match &current.expr {
+            Expr::Ident(name) => {
+                segments.push(name.as_str());
+                segments.reverse();
+                return Some(segments);
+            }
+            Expr::Select(select) if !select.test => {
+                segments.push(select.field.as_str());
+                current = &select.operand;
+            }
+            _ => return None,
+        }
+    }
+}
+
+struct Checker<'a> {
+    catalog: &'a Catalog,
+    source: &'a Arc<str>,
+    spans: &'a HashMap<u64, Range<usize>>,
+    errors: Vec<RuleDiagnostic>,
+    uses: Vec<(MetricId, Level, usize)>,
+    fields: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn span(&self, expr: &IdedExpr) -> Range<usize> {
+        subtree_span(expr, self.spans).unwrap_or(0..self.source.len())
+    }
+
+    fn error(&mut self, code: &'static str, message: String, span: Range<usize>, help: Option<String>) {
+        let mut diagnostic = RuleDiagnostic::new(Severity::Error, code, message, self.source, span);
+        if let Some(help) = help {
+            diagnostic = diagnostic.with_help(help);
+        }
+        if !self.errors.iter().any(|e| e.span == diagnostic.span && e.code == diagnostic.code) {
+            self.errors.push(diagnostic);
+        }
+    }
+
+    /// Checks a `dci.<registry>.<metric>` path (the segments after `dci`).
+    fn check_metric(&mut self, expr: &IdedExpr, path: &[&str], level: Level, written: &str) {
+        let span = self.span(expr);
+        let Some(registry) = path.first() else {
+            self.error(
+                "misplaced_dci",
+                format!("`{written}` is not a value: name a registry and a metric, e.g. dci.crvs.is_alive"),
+                span,
+                None,
+            );
+            return;
+        };
+        let registries: Vec<&str> = self.catalog.registries().iter().map(|r| r.id).collect();
+        if self.catalog.registry_index(registry).is_none() {
+            let full = format!("dci.{}", path.join("."));
+            self.error(
+                "unknown_registry",
+                format!("unknown registry `{registry}` in `{written}`"),
+                span,
+                Some(match self.catalog.suggest(&full) {
+                    Some(near) => format!("did you mean `{near}`? Registries: {}", registries.join(", ")),
+                    None => format!("registries: {}", registries.join(", ")),
+                }),
+            );
+            return;
+        }
+        let Some(field) = path.get(1) else {
+            self.error(
+                "misplaced_dci",
+                format!("`{written}` is a registry, not a value: name one of its metrics"),
+                span,
+                None,
+            );
+            return;
+        };
+        let name = format!("dci.{registry}.{field}");
+        match self.catalog.field(registry, field) {
+            None => {
+                let help = self.catalog.suggest(&name).map(|near| format!("did you mean `{near}`?"));
+                self.error("unknown_metric", format!("unknown metric `{name}`"), span, help);
+            }
+            Some(id) if !self.catalog.is_enabled(id) => {
+                self.error("disabled_metric", format!("metric `{name}` is disabled in this deployment"), span, None);
+            }
+            Some(id) if path.len() > 2 => {
+                let _ = id;
+                self.error("unknown_metric", format!("`{name}` has no field `{}`", path[2]), span, None);
+            }
+            Some(id) => self.uses.push((id, level, span.start)),
+        }
+    }
+
+    /// Checks a chain of names (`dci.crvs.is_alive`, `r.poverty_score`, `m.dci.dr.x`).
+    fn check_chain(&mut self, expr: &IdedExpr, chain: &[&str], bound: &[String]) {
+        let written = chain.join(".");
+        let root = chain[0];
+        let is_variable = bound.iter().any(|name| name == root);
+        if is_variable {
+            if chain.get(1) == Some(&DCI) {
+                self.check_metric(expr, &chain[2..], Level::Member, &written);
+            }
+            return;
+        }
+        match root {
+            DCI => self.check_metric(expr, &chain[1..], Level::Registrant, &written),
+            REGISTRANT if chain.get(1) == Some(&DCI) => {
+                self.check_metric(expr, &chain[2..], Level::Registrant, &written)
+            }
+            REGISTRANT => {
+                if let Some(field) = chain.get(1)
+                    && !self.fields.iter().any(|f| f == field)
+                {
+                    self.fields.push((*field).to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check(&mut self, expr: &IdedExpr, bound: &mut Vec<String>) {
+        match &expr.expr {
+            Expr::Ident(_) | Expr::Select(_) => {
+                let chain = match &expr.expr {
+                    Expr::Select(select) if select.test => name_chain(&select.operand).map(|mut chain| {
+                        chain.push(select.field.as_str());
+                        chain
+                    }),
+                    _ => name_chain(expr),
+                };
+                match chain {
+                    Some(chain) => self.check_chain(expr, &chain, bound),
+                    None => {
+                        for child in children(expr) {
+                            self.check(child, bound);
+                        }
+                    }
+                }
+            }
+            Expr::Call(call) => {
+                let name = call.func_name.as_str();
+                let is_operator =
+                    name.starts_with('_') || name.starts_with('@') || name.starts_with("!_") || name.starts_with("-_");
+                if !is_operator {
+                    self.check_call(expr, call, bound);
+                }
+                if let Some(target) = &call.target {
+                    let namespace_call = matches!(&target.expr, Expr::Ident(n) if NAMESPACES.contains(&n.as_str()));
+                    if !namespace_call {
+                        self.check(target, bound);
+                    }
+                }
+                for arg in &call.args {
+                    self.check(arg, bound);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.check(&c.iter_range, bound);
+                self.check(&c.accu_init, bound);
+                bound.push(c.iter_var.clone());
+                bound.push(c.accu_var.clone());
+                self.check(&c.loop_cond, bound);
+                self.check(&c.loop_step, bound);
+                self.check(&c.result, bound);
+                bound.truncate(bound.len() - 2);
+            }
+            _ => {
+                for child in children(expr) {
+                    self.check(child, bound);
+                }
+            }
+        }
+    }
+
+    fn check_call(&mut self, expr: &IdedExpr, call: &cel::common::ast::CallExpr, bound: &[String]) {
+        let span = self.spans.get(&expr.id).cloned().unwrap_or_else(|| self.span(expr));
+        let arity = call.args.len();
+        let namespace = call.target.as_deref().and_then(|t| match &t.expr {
+            Expr::Ident(n) if NAMESPACES.contains(&n.as_str()) && !bound.iter().any(|b| b == n) => Some(n.clone()),
+            _ => None,
+        });
+        let (qualified, arities, member) = match (&call.target, namespace) {
+            (Some(_), Some(namespace)) => {
+                let qualified = format!("{namespace}.{}", call.func_name);
+                let arities = global_arities(&qualified);
+                (qualified, arities, false)
+            }
+            (Some(_), None) => (call.func_name.clone(), member_arities(&call.func_name), true),
+            (None, _) => (call.func_name.clone(), global_arities(&call.func_name), false),
+        };
+        match arities {
+            None => {
+                let help = suggest_function(&call.func_name, member).map(|near| format!("did you mean `{near}`?"));
+                let what = if member { "method" } else { "function" };
+                self.error("unknown_function", format!("unknown {what} `{qualified}`"), span, help);
+            }
+            Some(arities) if !arities.contains(&arity) => {
+                let expected = arities.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ");
+                self.error("arity", format!("`{qualified}` takes {expected} argument(s), not {arity}"), span, None);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// The top-level clauses: operands of the top `&&` (or `||`) chain.
+fn split_clauses(expr: &IdedExpr) -> (Option<&'static str>, Vec<&IdedExpr>) {
+    fn flatten<'e>(expr: &'e IdedExpr, op: &str, out: &mut Vec<&'e IdedExpr>) {
+        match &expr.expr {
+            Expr::Call(call) if call.func_name == op && call.args.len() == 2 && call.target.is_none() => {
+                flatten(&call.args[0], op, out);
+                flatten(&call.args[1], op, out);
+            }
+            _ => out.push(expr),
+        }
+    }
+    for (op, shown) in [(operators::LOGICAL_AND, "&&"), (operators::LOGICAL_OR, "||")] {
+        if matches!(&expr.expr, Expr::Call(call) if call.func_name == op) {
+            let mut parts = Vec::new();
+            flatten(expr, op, &mut parts);
+            return (Some(shown), parts);
+        }
+    }
+    (None, vec![expr])
+}

@@ -1,0 +1,173 @@
+//! Rule diagnostics: a code, a message, the place (line:column and byte span)
+//! and a caret snippet; rendered plainly or through `miette`.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The rule cannot be used.
+    Error,
+    /// The rule works, but may not mean what the author thinks.
+    Warning,
+}
+
+/// One problem found in a rule, with its place in the author's text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleDiagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// A stable code: `syntax`, `unknown_metric`, `unknown_registry`,
+    /// `disabled_metric`, `unknown_function`, `arity`, `misplaced_dci`,
+    /// `too_long`, `too_deep`, `not_precedence`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when we can tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Byte range in the rule's text.
+    pub span: Range<usize>,
+    /// The line of the rule with a caret under the problem.
+    pub snippet: String,
+    #[serde(skip)]
+    source: Arc<str>,
+}
+
+impl RuleDiagnostic {
+    pub(crate) fn new(
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+        source: &Arc<str>,
+        span: Range<usize>,
+    ) -> Self {
+        let start = floor_boundary(source, span.start.min(source.len()));
+        let end = floor_boundary(source, span.end.clamp(start, source.len()));
+        let (line, column) = line_column(source, start);
+        let snippet = caret_snippet(source, start..end, line, column);
+        RuleDiagnostic {
+            severity,
+            code,
+            message: message.into(),
+            help: None,
+            line,
+            column,
+            span: start..end,
+            snippet,
+            source: source.clone(),
+        }
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `error[code] at 1:10: message`, the snippet, and the help.
+    pub fn render(&self) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out =
+            format!("{kind}[{}] at {}:{}: {}\n{}", self.code, self.line, self.column, self.message, self.snippet);
+        if let Some(help) = &self.help {
+            out.push_str(&format!("\n  help: {help}"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for RuleDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for RuleDiagnostic {}
+
+impl miette::Diagnostic for RuleDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = miette::SourceSpan::from((self.span.start, self.span.len().max(1)));
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(Some(self.code.to_owned()), span))))
+    }
+}
+
+fn floor_boundary(source: &str, mut index: usize) -> usize {
+    while index > 0 && !source.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// 1-based line and character column of a byte offset.
+pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..floor_boundary(source, offset.min(source.len()))];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The byte offset of a 1-based line and character column (clamped to the text).
+pub(crate) fn offset_of(source: &str, line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line.max(1) {
+        match source[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return source.len(),
+        }
+    }
+    let line_text = &source[start..source[start..].find('\n').map_or(source.len(), |i| start + i)];
+    start + line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i)
+}
+
+fn caret_snippet(source: &str, span: Range<usize>, line: usize, column: usize) -> String {
+    let line_start = source[..span.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = source[span.start..].find('\n').map_or(source.len(), |i| span.start + i);
+    let text = &source[line_start..line_end];
+    let width = source[span.start..span.end.min(line_end)].chars().count().max(1);
+    let gutter = line.to_string();
+    format!("{gutter} | {text}\n{} | {}{}", " ".repeat(gutter.len()), " ".repeat(column - 1), "^".repeat(width))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_not_bytes() {
+        let source: Arc<str> = Arc::from("r.name == 'é'\n  and dci.crvs.is_alve");
+        let start = source.find("dci").expect("found");
+        let diagnostic =
+            RuleDiagnostic::new(Severity::Error, "unknown_metric", "no metric", &source, start..source.len());
+        assert_eq!((diagnostic.line, diagnostic.column), (2, 7));
+        assert_eq!(diagnostic.snippet, "2 |   and dci.crvs.is_alve\n  |       ^^^^^^^^^^^^^^^^");
+        assert_eq!(offset_of(&source, 2, 7), start);
+        assert_eq!(line_column("é == x", offset_of("é == x", 1, 3)), (1, 3));
+    }
+}

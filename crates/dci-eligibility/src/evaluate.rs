@@ -1,0 +1,259 @@
+//! One evaluation: a rule's expression over one household, classified into
+//! a verdict; and the detailed re-evaluation that lists what is missing and,
+//! on request, the value of each top-level clause.
+
+use cel::common::ast::IdedExpr;
+use cel::{Context, ExecutionError, Value};
+use serde::Serialize;
+
+use crate::bind::{Details, Household, Missing, Needs, Resolver, Scope, Tracker};
+use crate::compile::Rule;
+use crate::unknown::as_unknown;
+
+/// The outcome of a rule for a beneficiary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The rule evaluated to `true`.
+    Eligible,
+    /// The rule evaluated to `false`.
+    Ineligible,
+    /// The value depends on something unknown (see `missing`).
+    Undetermined,
+    /// The rule cannot be applied to this beneficiary's data (see `error`).
+    Error,
+}
+
+impl Outcome {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "eligible",
+            Outcome::Ineligible => "ineligible",
+            Outcome::Undetermined => "undetermined",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The value of one top-level clause, for explanations.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClauseResult {
+    /// The clause's text.
+    pub clause: String,
+    /// `true`, `false`, `"unknown"` or `"error"` (or another value the clause gave).
+    pub value: serde_json::Value,
+    /// What the clause missed, when unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Missing>,
+    /// The error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The decision of one rule for one beneficiary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// For `undetermined`: each missing value and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Missing>,
+    /// For `error`: what went wrong, naming the field or operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// With `explain`: the value of each top-level clause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clauses: Option<Vec<ClauseResult>>,
+}
+
+/// What a fast evaluation concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Verdict {
+    Decided(bool),
+    /// Undecided, and fetching these registries may decide it.
+    Pending(Needs),
+    Undetermined,
+    Error,
+}
+
+/// Evaluates `expr` over `household`, noting unknowns in `tracker`.
+pub(crate) fn run(
+    root: &Context<'_, '_>,
+    expr: &IdedExpr,
+    household: &Household<'_>,
+    tracker: &Tracker,
+) -> Result<Value, ExecutionError> {
+    let resolver = Resolver { scope: Scope { household, tracker } };
+    let mut context = root.new_inner_scope();
+    context.set_variable_resolver(&resolver);
+    Value::resolve(expr, &context)
+}
+
+/// Whether an error stands for an unknown value (a registry value, a missing field, a null).
+fn is_unknown(error: &ExecutionError, tracker: &Tracker) -> bool {
+    as_unknown(error).is_some() || (matches!(error, ExecutionError::NoSuchKey(_)) && tracker.read_missing_field())
+}
+
+/// Fast evaluation: the verdict only.
+pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Verdict {
+    let tracker = Tracker::default();
+    let result = run(root, rule.expr(), household, &tracker);
+    match result {
+        Ok(Value::Bool(b)) => Verdict::Decided(b),
+        Ok(_) => Verdict::Error,
+        Err(error) => {
+            let needs = tracker.needs();
+            if !needs.is_empty() {
+                Verdict::Pending(needs)
+            } else if is_unknown(&error, &tracker) {
+                Verdict::Undetermined
+            } else {
+                Verdict::Error
+            }
+        }
+    }
+}
+
+/// Detailed evaluation: the decision with missing values, error message and,
+/// when `explain`, the clauses.
+pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>, explain: bool) -> Decision {
+    let tracker = Tracker::detailed();
+    let result = run(root, rule.expr(), household, &tracker);
+    let unknown = match &result {
+        Err(error) => is_unknown(error, &tracker),
+        Ok(_) => false,
+    };
+    let details = tracker.into_details();
+    let (outcome, missing, error) = match result {
+        Ok(Value::Bool(true)) => (Outcome::Eligible, Vec::new(), None),
+        Ok(Value::Bool(false)) => (Outcome::Ineligible, Vec::new(), None),
+        Ok(other) => {
+            (Outcome::Error, Vec::new(), Some(format!("the rule gives {}, not true or false", value_kind(&other))))
+        }
+        Err(error) if unknown => (Outcome::Undetermined, missing_of(&error, details.missing), None),
+        Err(error) => (Outcome::Error, Vec::new(), Some(describe_error(&error, &details))),
+    };
+    let clauses = explain.then(|| explain_clauses(root, rule, household));
+    Decision { outcome, missing, error, clauses }
+}
+
+fn missing_of(error: &ExecutionError, mut missing: Vec<Missing>) -> Vec<Missing> {
+    if let Some((cause, name)) = as_unknown(error)
+        && !missing.iter().any(|m| m.name == name)
+    {
+        missing.push(Missing { name: name.to_owned(), cause });
+    }
+    missing
+}
+
+fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Vec<ClauseResult> {
+    rule.clauses()
+        .iter()
+        .map(|clause| {
+            let tracker = Tracker::detailed();
+            let result = run(root, &clause.expr, household, &tracker);
+            let unknown = matches!(&result, Err(e) if is_unknown(e, &tracker));
+            let details = tracker.into_details();
+            let (value, missing, error) = match result {
+                Ok(value) => (value_json(&value), Vec::new(), None),
+                Err(error) if unknown => {
+                    (serde_json::Value::String("unknown".into()), missing_of(&error, details.missing), None)
+                }
+                Err(error) => {
+                    (serde_json::Value::String("error".into()), Vec::new(), Some(describe_error(&error, &details)))
+                }
+            };
+            ClauseResult { clause: clause.text.clone(), value, missing, error }
+        })
+        .collect()
+}
+
+fn value_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(n) => serde_json::Value::from(*n),
+        Value::UInt(n) => serde_json::Value::from(*n),
+        Value::Float(x) => {
+            serde_json::Number::from_f64(*x).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+        }
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Null => serde_json::Value::Null,
+        Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
+        Value::List(items) => serde_json::Value::Array(items.iter().map(value_json).collect()),
+        other => serde_json::Value::String(format!("{other:?}")),
+    }
+}
+
+fn value_kind(value: &Value) -> &'static str {
+    match value {
+        Value::List(_) => "a list",
+        Value::Map(_) => "a map",
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Null => "null",
+        Value::Timestamp(_) => "a timestamp",
+        Value::Duration(_) => "a duration",
+        Value::Bytes(_) => "bytes",
+        _ => "a value",
+    }
+}
+
+/// CEL's type name → the JSON kind of a field holding such a value.
+fn json_kind_of(cel_type: &str) -> &'static str {
+    match cel_type {
+        "string" => "a string",
+        "int" | "uint" | "double" => "a number",
+        "bool" => "a boolean",
+        "null_type" => "null",
+        "list" => "a list",
+        "map" => "an object",
+        _ => "",
+    }
+}
+
+fn operator(name: &str) -> String {
+    match name {
+        "_[_]" => "[]".to_owned(),
+        "_?_:_" => "?:".to_owned(),
+        "_._" => "field selection".to_owned(),
+        other => other.trim_matches('_').trim_end_matches('_').to_owned(),
+    }
+}
+
+/// A message for a runtime error that names the operation and the fields involved.
+fn describe_error(error: &ExecutionError, details: &Details) -> String {
+    match error {
+        ExecutionError::NoSuchOverload(overload) => {
+            let types = overload.argument_types();
+            let kinds: Vec<&str> = types.iter().map(|t| json_kind_of(t)).filter(|k| !k.is_empty()).collect();
+            let culprits: Vec<String> = details
+                .fields
+                .iter()
+                .filter(|field| kinds.contains(&field.kind))
+                .map(|field| format!("{} is {} ({})", field.name, field.kind, field.preview))
+                .collect();
+            let mut message =
+                format!("`{}` cannot be applied to ({})", operator(overload.function()), types.join(", "));
+            if !culprits.is_empty() {
+                message.push_str(": ");
+                message.push_str(&dedup(culprits).join("; "));
+            }
+            message
+        }
+        ExecutionError::DivisionByZero(_) => "division by zero".to_owned(),
+        ExecutionError::RemainderByZero(_) => "remainder by zero".to_owned(),
+        ExecutionError::Overflow(op, _, _) => format!("integer overflow in `{op}`"),
+        ExecutionError::FunctionError { function, message } => format!("{function}: {message}"),
+        ExecutionError::UndeclaredReference(name) => format!("unknown name `{name}`"),
+        ExecutionError::NoSuchKey(key) => format!("no key `{key}`"),
+        ExecutionError::ValuesNotComparable(a, b) => format!("cannot compare {a:?} with {b:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn dedup(mut items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|item| seen.insert(item.clone()));
+    items
+}

@@ -1,0 +1,279 @@
+//! The function library rules may use beyond standard CEL, bound to the
+//! evaluation's as-of date (nothing reads the clock):
+//!
+//! | function | result |
+//! |---|---|
+//! | `age_years(d)`, `age_months(d)`, `age_days(d)` | whole years / months / days from `d` to the as-of date; one less before the anniversary |
+//! | `today()` | the as-of date (midnight UTC) as a timestamp |
+//! | `days_ago(n)`, `months_ago(n)`, `years_ago(n)` | the as-of date moved back; a day past the end of the month is clamped (Feb 29 − 1 year = Feb 28) |
+//! | `between(x, lo, hi)` | `lo <= x && x <= hi` for numbers, strings or timestamps |
+//! | `date(s)` | a `YYYY-MM-DD` (or RFC 3339) string as a timestamp |
+//!
+//! `d` may be a `YYYY-MM-DD` string, an RFC 3339 string or a timestamp; `null`
+//! makes the result unknown (the outcome is undetermined, not an error).
+//! A person born on 29 February has their birthday on 1 March in other years.
+
+use cel::{Context, DeclarationError, ExecutionError, Value};
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
+use dci_metrics::UnknownCause;
+use std::cmp::Ordering;
+
+use crate::macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
+use crate::unknown::unknown_error;
+
+/// Our functions and their arities (for the static checks).
+pub(crate) const LIBRARY: &[(&str, usize)] = &[
+    ("age_years", 1),
+    ("age_months", 1),
+    ("age_days", 1),
+    ("today", 0),
+    ("days_ago", 1),
+    ("months_ago", 1),
+    ("years_ago", 1),
+    ("between", 3),
+    ("date", 1),
+    (SUM_FN, 1),
+    (AVG_FN, 1),
+    (MIN_FN, 1),
+    (MAX_FN, 1),
+];
+
+fn midnight(date: NaiveDate) -> DateTime<FixedOffset> {
+    date.and_time(NaiveTime::MIN).and_utc().fixed_offset()
+}
+
+/// Reads a date argument: a `YYYY-MM-DD` or RFC 3339 string, or a timestamp.
+/// `Ok(None)` for null.
+fn date_of(function: &str, value: &Value) -> Result<Option<NaiveDate>, ExecutionError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Timestamp(instant) => Ok(Some(instant.date_naive())),
+        Value::String(text) => {
+            let text = text.trim();
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.date_naive()))
+                .map(Some)
+                .ok_or_else(|| {
+                    ExecutionError::function_error(function, format!("{text:?} is not a date (YYYY-MM-DD or RFC 3339)"))
+                })
+        }
+        other => Err(ExecutionError::function_error(function, format!("expects a date, got {}", type_name(other)))),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::List(_) => "a list",
+        Value::Map(_) => "a map",
+        Value::Function(..) => "a function",
+        Value::Int(_) => "an int",
+        Value::UInt(_) => "a uint",
+        Value::Float(_) => "a double",
+        Value::String(_) => "a string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "a bool",
+        Value::Duration(_) => "a duration",
+        Value::Timestamp(_) => "a timestamp",
+        Value::Opaque(_) => "an opaque value",
+        Value::Struct(_) => "a struct",
+        Value::Null => "null",
+    }
+}
+
+/// Whole years from `from` to `to`, one less before the anniversary.
+pub fn whole_years(from: NaiveDate, to: NaiveDate) -> i64 {
+    let mut years = i64::from(to.year() - from.year());
+    if (to.month(), to.day()) < (from.month(), from.day()) {
+        years -= 1;
+    }
+    years
+}
+
+/// Whole months from `from` to `to`, one less before the day of the month is reached.
+pub fn whole_months(from: NaiveDate, to: NaiveDate) -> i64 {
+    let mut months = i64::from(to.year() - from.year()) * 12 + i64::from(to.month()) - i64::from(from.month());
+    if to.day() < from.day() {
+        months -= 1;
+    }
+    months
+}
+
+fn shift_months(date: NaiveDate, months: i64) -> Result<NaiveDate, String> {
+    let magnitude = u32::try_from(months.unsigned_abs()).map_err(|_| format!("{months} months is out of range"))?;
+    let moved = if months >= 0 {
+        date.checked_sub_months(Months::new(magnitude))
+    } else {
+        date.checked_add_months(Months::new(magnitude))
+    };
+    moved.ok_or_else(|| format!("{months} months before {date} is out of range"))
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(n) => Some(*n as f64),
+        Value::UInt(n) => Some(*n as f64),
+        Value::Float(x) => Some(*x),
+        _ => None,
+    }
+}
+
+fn compare(function: &str, a: &Value, b: &Value) -> Result<Ordering, ExecutionError> {
+    let incomparable =
+        || ExecutionError::function_error(function, format!("cannot compare {} with {}", type_name(a), type_name(b)));
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::String(x), Value::String(y)) => Ok(x.cmp(y)),
+        (Value::Timestamp(x), Value::Timestamp(y)) => Ok(x.cmp(y)),
+        (Value::Timestamp(x), Value::String(_)) => {
+            let y = date_of(function, b)?.ok_or_else(incomparable)?;
+            Ok(x.cmp(&midnight(y)))
+        }
+        (Value::String(_), Value::Timestamp(y)) => {
+            let x = date_of(function, a)?.ok_or_else(incomparable)?;
+            Ok(midnight(x).cmp(y))
+        }
+        _ => match (number(a), number(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).ok_or_else(incomparable),
+            _ => Err(incomparable()),
+        },
+    }
+}
+
+fn elements(function: &str, list: &Value) -> Result<Vec<Value>, ExecutionError> {
+    match list {
+        Value::List(items) => Ok(items.iter().filter(|v| !matches!(v, Value::Null)).cloned().collect()),
+        other => Err(ExecutionError::function_error(function, format!("expects a list, got {}", type_name(other)))),
+    }
+}
+
+fn sum(function: &str, items: &[Value]) -> Result<Value, ExecutionError> {
+    if items.iter().all(|v| matches!(v, Value::Int(_))) {
+        let mut total: i64 = 0;
+        for item in items {
+            if let Value::Int(n) = item {
+                total = total
+                    .checked_add(*n)
+                    .ok_or_else(|| ExecutionError::function_error(function, "integer overflow"))?;
+            }
+        }
+        return Ok(Value::Int(total));
+    }
+    let mut total = 0.0;
+    for item in items {
+        total += number(item)
+            .ok_or_else(|| ExecutionError::function_error(function, format!("cannot add {}", type_name(item))))?;
+    }
+    Ok(Value::Float(total))
+}
+
+fn extreme(function: &str, items: Vec<Value>, wanted: Ordering) -> Result<Value, ExecutionError> {
+    let mut best: Option<Value> = None;
+    for item in items {
+        best = Some(match best {
+            None => item,
+            Some(current) => {
+                if compare(function, &item, &current)? == wanted {
+                    item
+                } else {
+                    current
+                }
+            }
+        });
+    }
+    Ok(best.unwrap_or(Value::Null))
+}
+
+/// Adds the library to `context`, bound to `as_of`.
+pub(crate) fn install(context: &mut Context<'_, '_>, as_of: NaiveDate) -> Result<(), DeclarationError> {
+    let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
+        move |d: Value| -> Result<Value, ExecutionError> {
+            match date_of(name, &d)? {
+                Some(date) => Ok(Value::Int(measure(date, as_of))),
+                None => Err(unknown_error(UnknownCause::NullValue, &format!("{name}(null)"))),
+            }
+        }
+    };
+    context.add_function("age_years", age("age_years", whole_years))?;
+    context.add_function("age_months", age("age_months", whole_months))?;
+    context.add_function("age_days", age("age_days", |from, to| (to - from).num_days()))?;
+    context.add_function("today", move || Value::Timestamp(midnight(as_of)))?;
+    context.add_function("days_ago", move |n: i64| -> Result<Value, ExecutionError> {
+        let date = chrono::Duration::try_days(n)
+            .and_then(|days| as_of.checked_sub_signed(days))
+            .ok_or_else(|| ExecutionError::function_error("days_ago", format!("{n} days is out of range")))?;
+        Ok(Value::Timestamp(midnight(date)))
+    })?;
+    context.add_function("months_ago", move |n: i64| -> Result<Value, ExecutionError> {
+        shift_months(as_of, n)
+            .map(|d| Value::Timestamp(midnight(d)))
+            .map_err(|e| ExecutionError::function_error("months_ago", e))
+    })?;
+    context.add_function("years_ago", move |n: i64| -> Result<Value, ExecutionError> {
+        let months = n.checked_mul(12).ok_or_else(|| ExecutionError::function_error("years_ago", "out of range"))?;
+        shift_months(as_of, months)
+            .map(|d| Value::Timestamp(midnight(d)))
+            .map_err(|e| ExecutionError::function_error("years_ago", e))
+    })?;
+    context.add_function("between", |x: Value, lo: Value, hi: Value| -> Result<Value, ExecutionError> {
+        if [&x, &lo, &hi].iter().any(|v| matches!(v, Value::Null)) {
+            return Err(unknown_error(UnknownCause::NullValue, "between(null)"));
+        }
+        Ok(Value::Bool(
+            compare("between", &lo, &x)? != Ordering::Greater && compare("between", &x, &hi)? != Ordering::Greater,
+        ))
+    })?;
+    context.add_function("date", |s: Value| -> Result<Value, ExecutionError> {
+        match date_of("date", &s)? {
+            Some(date) => Ok(Value::Timestamp(midnight(date))),
+            None => Err(unknown_error(UnknownCause::NullValue, "date(null)")),
+        }
+    })?;
+    context.add_function(SUM_FN, |list: Value| -> Result<Value, ExecutionError> {
+        sum("sum", &elements("sum", &list)?)
+    })?;
+    context.add_function(AVG_FN, |list: Value| -> Result<Value, ExecutionError> {
+        let items = elements("avg", &list)?;
+        if items.is_empty() {
+            return Ok(Value::Null);
+        }
+        let total = match sum("avg", &items)? {
+            Value::Int(n) => n as f64,
+            Value::Float(x) => x,
+            _ => 0.0,
+        };
+        Ok(Value::Float(total / items.len() as f64))
+    })?;
+    context.add_function(MIN_FN, |list: Value| -> Result<Value, ExecutionError> {
+        extreme("min", elements("min", &list)?, Ordering::Less)
+    })?;
+    context.add_function(MAX_FN, |list: Value| -> Result<Value, ExecutionError> {
+        extreme("max", elements("max", &list)?, Ordering::Greater)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn ages_count_whole_units_before_the_anniversary() {
+        assert_eq!(whole_years(d("1966-01-02"), d("2026-01-01")), 59);
+        assert_eq!(whole_years(d("1966-01-01"), d("2026-01-01")), 60);
+        assert_eq!(whole_years(d("2000-02-29"), d("2026-02-28")), 25);
+        assert_eq!(whole_years(d("2000-02-29"), d("2026-03-01")), 26);
+        assert_eq!(whole_months(d("2025-01-31"), d("2025-02-28")), 0);
+        assert_eq!(whole_months(d("2025-01-15"), d("2026-01-15")), 12);
+    }
+
+    #[test]
+    fn months_ago_clamps_to_the_end_of_the_month() {
+        assert_eq!(shift_months(d("2024-02-29"), 12), Ok(d("2023-02-28")));
+        assert_eq!(shift_months(d("2026-03-31"), 1), Ok(d("2026-02-28")));
+    }
+}

@@ -1,0 +1,119 @@
+//! Functions a rule may call: CEL's standard library, the strings, math and
+//! lists extensions, and this crate's library. The static checks use these
+//! lists; a unit test checks each name is really callable.
+
+use crate::functions::LIBRARY;
+
+/// Global functions of CEL and its extensions, with their accepted arities.
+pub(crate) const GLOBAL: &[(&str, &[usize])] = &[
+    ("size", &[1]),
+    ("int", &[1]),
+    ("uint", &[1]),
+    ("double", &[1]),
+    ("string", &[1]),
+    ("bool", &[1]),
+    ("bytes", &[1]),
+    ("timestamp", &[1]),
+    ("duration", &[1]),
+    ("dyn", &[1]),
+    ("type", &[1]),
+    ("matches", &[2]),
+    ("optional.of", &[1]),
+    ("optional.none", &[0]),
+    ("optional.ofNonZeroValue", &[1]),
+    ("math.greatest", &[1, 2, 3, 4, 5, 6, 7, 8]),
+    ("math.least", &[1, 2, 3, 4, 5, 6, 7, 8]),
+    ("math.abs", &[1]),
+    ("math.ceil", &[1]),
+    ("math.floor", &[1]),
+    ("math.round", &[1]),
+    ("math.trunc", &[1]),
+    ("math.sign", &[1]),
+    ("math.sqrt", &[1]),
+    ("math.isNaN", &[1]),
+    ("math.isInf", &[1]),
+    ("math.isFinite", &[1]),
+    ("strings.quote", &[1]),
+    ("lists.range", &[1]),
+];
+
+/// Member functions (`x.f(...)`) of CEL and its extensions; arity excludes the target.
+pub(crate) const MEMBER: &[(&str, &[usize])] = &[
+    ("size", &[0]),
+    ("contains", &[1]),
+    ("startsWith", &[1]),
+    ("endsWith", &[1]),
+    ("matches", &[1]),
+    ("getFullYear", &[0, 1]),
+    ("getMonth", &[0, 1]),
+    ("getDayOfYear", &[0, 1]),
+    ("getDayOfMonth", &[0, 1]),
+    ("getDate", &[0, 1]),
+    ("getDayOfWeek", &[0, 1]),
+    ("getHours", &[0, 1]),
+    ("getMinutes", &[0, 1]),
+    ("getSeconds", &[0, 1]),
+    ("getMilliseconds", &[0, 1]),
+    ("orValue", &[1]),
+    ("or", &[1]),
+    ("hasValue", &[0]),
+    ("value", &[0]),
+    ("charAt", &[1]),
+    ("indexOf", &[1, 2]),
+    ("lastIndexOf", &[1, 2]),
+    ("lowerAscii", &[0]),
+    ("upperAscii", &[0]),
+    ("replace", &[2, 3]),
+    ("split", &[1, 2]),
+    ("substring", &[1, 2]),
+    ("trim", &[0]),
+    ("join", &[0, 1]),
+    ("format", &[1]),
+    ("reverse", &[0]),
+    ("distinct", &[0]),
+    ("flatten", &[0, 1]),
+    ("slice", &[2]),
+    ("sort", &[0]),
+];
+
+/// Namespaces whose identifiers are function prefixes, not fields.
+pub(crate) const NAMESPACES: &[&str] = &["optional", "math", "strings", "lists"];
+
+/// Identifiers naming CEL types.
+pub(crate) const TYPE_NAMES: &[&str] =
+    &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
+
+/// The accepted arities of a global function, if it is known.
+pub(crate) fn global_arities(name: &str) -> Option<Vec<usize>> {
+    GLOBAL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| a.to_vec())
+        .or_else(|| LIBRARY.iter().find(|(n, _)| *n == name).map(|(_, a)| vec![*a]))
+}
+
+/// The accepted arities of a member function, if it is known.
+pub(crate) fn member_arities(name: &str) -> Option<Vec<usize>> {
+    MEMBER.iter().find(|(n, _)| *n == name).map(|(_, a)| a.to_vec())
+}
+
+/// The known function names closest to `name`.
+pub(crate) fn suggest_function(name: &str, member: bool) -> Option<&'static str> {
+    let candidates: Vec<&'static str> = if member {
+        MEMBER.iter().map(|(n, _)| *n).collect()
+    } else {
+        GLOBAL
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(LIBRARY.iter().map(|(n, _)| *n).filter(|n| !n.starts_with("elig.")))
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            (dci_metrics::edit_distance(&name.to_ascii_lowercase(), &candidate.to_ascii_lowercase()), candidate)
+        })
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}

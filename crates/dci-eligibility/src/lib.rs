@@ -1,0 +1,22 @@
+//! Eligibility rules in CEL, evaluated over beneficiary lists with DCI
+//! registry metrics bound lazily and fetched only where they can change a decision.
+
+mod batch;
+mod beneficiary;
+mod bind;
+mod compile;
+mod diagnostic;
+mod dialect;
+mod evaluate;
+mod functions;
+mod known;
+mod macros;
+mod unknown;
+
+pub use batch::{BatchResult, BatchStats, Engine, EvaluationOptions, ItemResult, RegistryUse, RuleCounts, Timings};
+pub use beneficiary::{Beneficiary, BeneficiaryError};
+pub use bind::Missing;
+pub use compile::{Clause, Compiler, Demand, Level, Limits, MetricUse, Rule, RuleError};
+pub use diagnostic::{RuleDiagnostic, Severity};
+pub use evaluate::{ClauseResult, Decision, Outcome};
+pub use functions::{whole_months, whole_years};

@@ -1,0 +1,93 @@
+//! An in-memory registry resolver for unit-level engine tests (the
+//! end-to-end tests use the registry simulator over HTTP).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use dci_eligibility::{Beneficiary, Compiler, Engine};
+use dci_metrics::{
+    Catalog, Failure, Lookup, MetricStore, MetricValue, RegistryResolver, RegistrySpec, StoreConfig, UnknownCause,
+};
+use dci_protocol::records::Identifier;
+
+pub struct MemoryRegistry {
+    spec: RegistrySpec,
+    priority: Vec<String>,
+    records: HashMap<String, Vec<MetricValue>>,
+    pub down: bool,
+    pub asked: AtomicUsize,
+    pub asked_ids: std::sync::Mutex<Vec<String>>,
+}
+
+impl MemoryRegistry {
+    pub fn new(spec: RegistrySpec) -> Self {
+        MemoryRegistry {
+            spec,
+            priority: vec!["UIN".into()],
+            records: HashMap::new(),
+            down: false,
+            asked: AtomicUsize::new(0),
+            asked_ids: Default::default(),
+        }
+    }
+    pub fn with(mut self, uin: &str, values: Vec<MetricValue>) -> Self {
+        self.records.insert(uin.to_owned(), values);
+        self
+    }
+    pub fn failing(mut self) -> Self {
+        self.down = true;
+        self
+    }
+}
+
+#[async_trait]
+impl RegistryResolver for MemoryRegistry {
+    fn spec(&self) -> &RegistrySpec {
+        &self.spec
+    }
+    fn id_type_priority(&self) -> &[String] {
+        &self.priority
+    }
+    fn chunk_size(&self) -> usize {
+        1000
+    }
+    fn round_trips(&self, count: usize) -> u64 {
+        count.div_ceil(100) as u64
+    }
+    async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
+        self.asked.fetch_add(identifiers.len(), Ordering::SeqCst);
+        self.asked_ids.lock().unwrap().extend(identifiers.iter().map(|i| i.identifier_value.clone()));
+        identifiers
+            .iter()
+            .map(|id| {
+                if self.down {
+                    return Lookup::Failed(Failure {
+                        cause: UnknownCause::Timeout,
+                        message: Arc::from("registry down"),
+                    });
+                }
+                match self.records.get(&id.identifier_value) {
+                    Some(values) => Lookup::Found(values.clone()),
+                    None => Lookup::NotFound,
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn engine(resolvers: Vec<Arc<dyn RegistryResolver>>) -> Engine {
+    let catalog = Arc::new(Catalog::default());
+    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()));
+    Engine::new(Compiler::new(catalog), store)
+}
+
+pub fn person(json: serde_json::Value) -> Beneficiary {
+    Beneficiary::from_json(json).expect("valid beneficiary")
+}
+
+pub fn as_of() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
+}

@@ -1,0 +1,113 @@
+//! Outcome semantics with in-memory registries: unknowns, demand-driven fetching, errors.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use common::{MemoryRegistry, as_of, engine, person};
+use dci_eligibility::{EvaluationOptions, ItemResult, Outcome};
+use dci_metrics::{MetricValue, RegistryResolver, UnknownCause, crvs_spec, dr_spec, ibr_spec};
+use serde_json::json;
+
+fn outcome(result: &ItemResult, rule: usize) -> Outcome {
+    match result {
+        ItemResult::Decided { decisions, .. } => decisions[rule].outcome,
+        ItemResult::Invalid { error } => panic!("invalid: {error}"),
+    }
+}
+
+#[tokio::test]
+async fn false_and_unknown_is_false_without_asking() {
+    let ibr = Arc::new(MemoryRegistry::new(ibr_spec()).failing());
+    let engine = engine(vec![ibr.clone() as Arc<dyn RegistryResolver>]);
+    let rule = engine.compiler().compile("r", "poverty_score >= 0.7 and dci.ibr.program_count == 0").expect("compiles");
+    let items = vec![
+        Ok(person(json!({"id": "poor", "identifiers": [{"type": "UIN", "value": "1"}], "poverty_score": 0.9}))),
+        Ok(person(json!({"id": "rich", "identifiers": [{"type": "UIN", "value": "2"}], "poverty_score": 0.1}))),
+    ];
+    let result = engine.evaluate_batch(&[rule], items, &EvaluationOptions::new(as_of())).await;
+    assert_eq!(outcome(&result.items[1], 0), Outcome::Ineligible);
+    assert_eq!(outcome(&result.items[0], 0), Outcome::Undetermined, "a registry outage is never ineligible");
+    assert_eq!(*ibr.asked_ids.lock().unwrap(), vec!["1".to_owned()], "only the poor person is asked about");
+    let ItemResult::Decided { decisions, .. } = &result.items[0] else { panic!() };
+    assert_eq!(decisions[0].missing[0].name, "dci.ibr.program_count");
+    assert_eq!(decisions[0].missing[0].cause, UnknownCause::Timeout);
+}
+
+#[tokio::test]
+async fn unknown_or_true_is_true() {
+    let crvs = Arc::new(MemoryRegistry::new(crvs_spec()).failing());
+    let engine = engine(vec![crvs.clone() as Arc<dyn RegistryResolver>]);
+    let rule = engine.compiler().compile("r", "dci.crvs.is_alive || r.override == true").expect("compiles");
+    let items = vec![Ok(person(json!({"id": "a", "identifiers": [{"type": "UIN", "value": "1"}], "override": true})))];
+    let result = engine.evaluate_batch(&[rule], items, &EvaluationOptions::new(as_of())).await;
+    assert_eq!(outcome(&result.items[0], 0), Outcome::Eligible);
+    assert_eq!(crvs.asked.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn seed_rule_one_asks_the_ibr_only_about_the_disabled() {
+    let dr = Arc::new(
+        MemoryRegistry::new(dr_spec())
+            .with("1", vec![MetricValue::Bool(true), MetricValue::Int(3), MetricValue::strings(["MOBILITY"])])
+            .with("2", vec![MetricValue::Bool(true), MetricValue::Int(2), MetricValue::strings(["VISION"])]),
+    );
+    let ibr = Arc::new(
+        MemoryRegistry::new(ibr_spec())
+            .with("1", vec![MetricValue::Bool(false), MetricValue::Int(0), MetricValue::strings::<&str>([])]),
+    );
+    let engine = engine(vec![dr.clone() as Arc<dyn RegistryResolver>, ibr.clone()]);
+    let rule = engine
+        .compiler()
+        .compile(
+            "seed1",
+            "dci.dr.has_disability == true and dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false",
+        )
+        .expect("compiles");
+    let items: Vec<_> = ["1", "2", "3", "4"]
+        .iter()
+        .map(|uin| Ok(person(json!({"id": uin, "identifiers": [{"type": "UIN", "value": uin}]}))))
+        .collect();
+    let result = engine.evaluate_batch(&[rule], items, &EvaluationOptions::new(as_of())).await;
+    let outcomes: Vec<Outcome> = result.items.iter().map(|i| outcome(i, 0)).collect();
+    assert_eq!(outcomes, [Outcome::Eligible, Outcome::Ineligible, Outcome::Ineligible, Outcome::Ineligible]);
+    assert_eq!(dr.asked.load(Ordering::SeqCst), 4);
+    assert_eq!(*ibr.asked_ids.lock().unwrap(), vec!["1".to_owned()]);
+}
+
+#[tokio::test]
+async fn members_and_fields_and_errors() {
+    let dr = Arc::new(
+        MemoryRegistry::new(dr_spec())
+            .with("m2", vec![MetricValue::Bool(true), MetricValue::Int(3), MetricValue::strings(["HEARING"])]),
+    );
+    let engine = engine(vec![dr.clone() as Arc<dyn RegistryResolver>]);
+    let rules = vec![
+        engine
+            .compiler()
+            .compile("any_disabled", "members.exists(m, m.dci.dr.has_disability == true)")
+            .expect("compiles"),
+        engine.compiler().compile("old", "age_years(r.birthdate) >= 60").expect("compiles"),
+        engine.compiler().compile("poor", "poverty_score >= 0.7").expect("compiles"),
+    ];
+    let items = vec![
+        Ok(person(json!({"id": "h1", "birthdate": "1950-05-01", "poverty_score": "high", "members": [
+            {"identifiers": [{"type": "UIN", "value": "m1"}]}, {"identifiers": [{"type": "UIN", "value": "m2"}]}]}))),
+        Ok(person(json!({"id": "h2", "members": [{"identifiers": []}]}))),
+    ];
+    let result = engine.evaluate_batch(&rules, items, &EvaluationOptions::new(as_of())).await;
+    let ItemResult::Decided { decisions, .. } = &result.items[0] else { panic!() };
+    assert_eq!(decisions[0].outcome, Outcome::Eligible);
+    assert_eq!(decisions[1].outcome, Outcome::Eligible);
+    assert_eq!(decisions[2].outcome, Outcome::Error);
+    let message = decisions[2].error.as_deref().unwrap_or_default();
+    assert!(message.contains("poverty_score is a string"), "{message}");
+    let ItemResult::Decided { decisions, .. } = &result.items[1] else { panic!() };
+    assert_eq!(decisions[0].outcome, Outcome::Undetermined);
+    assert_eq!(decisions[0].missing[0].cause, UnknownCause::NoIdentifier);
+    assert_eq!(decisions[0].missing[0].name, "members[0].dci.dr.has_disability");
+    assert_eq!(decisions[1].outcome, Outcome::Undetermined);
+    assert_eq!(decisions[1].missing[0].name, "birthdate");
+    assert_eq!(decisions[1].missing[0].cause, UnknownCause::MissingField);
+}
