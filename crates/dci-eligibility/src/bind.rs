@@ -192,7 +192,7 @@ fn person_prefix(person: usize) -> String {
     if person == 0 { String::new() } else { format!("members[{}].", person - 1) }
 }
 
-fn key_of<'k>(idx: &'k dyn Val) -> Option<&'k str> {
+fn key_of(idx: &dyn Val) -> Option<&str> {
     idx.downcast_ref::<CelString>().map(|s| s.inner())
 }
 

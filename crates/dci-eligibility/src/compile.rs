@@ -303,7 +303,7 @@ impl Compiler {
         let clauses = parts
             .into_iter()
             .map(|part| {
-                let span = subtree_span(part, &spans).unwrap_or(0..source.len());
+                let span = subtree_span_in(part, &spans, source).unwrap_or(0..source.len());
                 Clause { text: source[span.clone()].trim().to_owned(), span, expr: part.clone() }
             })
             .collect();
@@ -356,18 +356,51 @@ fn collect_spans(expr: &IdedExpr, add: &mut impl FnMut(u64)) {
     }
 }
 
-/// The byte range covered by every node of a subtree.
-fn subtree_span(expr: &IdedExpr, spans: &HashMap<u64, Range<usize>>) -> Option<Range<usize>> {
+/// The byte range covered by every node of a subtree. A field selection's
+/// own position is its dot, so the field name is added; unclosed brackets
+/// are extended to their closing bracket.
+fn subtree_span_in(expr: &IdedExpr, spans: &HashMap<u64, Range<usize>>, source: &str) -> Option<Range<usize>> {
     let mut covered: Option<Range<usize>> = None;
-    collect_spans(expr, &mut |id| {
+    let mut visit = |id: u64, extra: usize| {
         if let Some(span) = spans.get(&id) {
+            let end = span.end.max(span.start + extra).min(source.len());
             covered = Some(match &covered {
-                None => span.clone(),
-                Some(c) => c.start.min(span.start)..c.end.max(span.end),
+                None => span.start..end,
+                Some(c) => c.start.min(span.start)..c.end.max(end),
             });
         }
-    });
-    covered
+    };
+    fn walk(expr: &IdedExpr, visit: &mut impl FnMut(u64, usize)) {
+        let extra = match &expr.expr {
+            Expr::Select(select) => 1 + select.field.len(),
+            _ => 0,
+        };
+        visit(expr.id, extra);
+        for child in children(expr) {
+            walk(child, visit);
+        }
+    }
+    walk(expr, &mut visit);
+    let mut span = covered?;
+    let bytes = source.as_bytes();
+    loop {
+        let text = &source[span.clone()];
+        let open = text.matches(['(', '[']).count();
+        let close = text.matches([')', ']']).count();
+        if open <= close {
+            break;
+        }
+        let mut next = span.end;
+        while next < bytes.len() && bytes[next].is_ascii_whitespace() {
+            next += 1;
+        }
+        if next < bytes.len() && matches!(bytes[next], b')' | b']') {
+            span.end = next + 1;
+        } else {
+            break;
+        }
+    }
+    Some(span)
 }
 
 /// `me` → `r`; a bare identifier that is not a variable, a type or a
@@ -480,7 +513,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn span(&self, expr: &IdedExpr) -> Range<usize> {
-        subtree_span(expr, self.spans).unwrap_or(0..self.source.len())
+        subtree_span_in(expr, self.spans, self.source).unwrap_or(0..self.source.len())
     }
 
     fn error(&mut self, code: &'static str, message: String, span: Range<usize>, help: Option<String>) {
@@ -594,7 +627,7 @@ impl Checker<'_> {
             Expr::Call(call) => {
                 let name = call.func_name.as_str();
                 let is_operator =
-                    name.starts_with('_') || name.starts_with('@') || name.starts_with("!_") || name.starts_with("-_");
+                    name.starts_with('_') || name.contains('@') || name.starts_with("!_") || name.starts_with("-_");
                 if !is_operator {
                     self.check_call(expr, call, bound);
                 }

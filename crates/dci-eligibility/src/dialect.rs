@@ -237,10 +237,10 @@ pub(crate) fn normalise(source: &str) -> Normalised {
     for &(index, replacement) in &keywords {
         let span = tokens[index].span.clone();
         text_out.replace_range(span.clone(), replacement);
-        if replacement.starts_with('!') {
-            if let Some(warning) = not_precedence_warning(source, &tokens, index, &keywords) {
-                warnings.push(warning);
-            }
+        if replacement.starts_with('!')
+            && let Some(warning) = not_precedence_warning(source, &tokens, index, &keywords)
+        {
+            warnings.push(warning);
         }
     }
     Normalised { text: text_out, warnings }

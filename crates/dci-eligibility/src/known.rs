@@ -117,3 +117,37 @@ pub(crate) fn suggest_function(name: &str, member: bool) -> Option<&'static str>
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cel::{Context, ExecutionError};
+    use std::sync::Arc;
+
+    /// Every listed function exists in the CEL environment: calling it never
+    /// gives "undeclared reference" (other errors, about arguments, are fine).
+    #[test]
+    fn every_listed_function_is_callable() {
+        let compiler = crate::Compiler::new(Arc::new(dci_metrics::Catalog::default()));
+        let env = compiler.env().clone();
+        let mut context = Context::with_env(env.clone());
+        crate::functions::install(&mut context, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"))
+            .expect("installs");
+        let args = |n: usize| vec!["1"; n].join(", ");
+        let mut sources: Vec<String> =
+            GLOBAL.iter().map(|(name, arities)| format!("{name}({})", args(arities[0]))).collect();
+        sources.extend(MEMBER.iter().map(|(name, arities)| format!("'x'.{name}({})", args(arities[0]))));
+        sources.extend(
+            LIBRARY
+                .iter()
+                .filter(|(n, _)| !n.starts_with("elig."))
+                .map(|(name, arity)| format!("{name}({})", args(*arity))),
+        );
+        for source in sources {
+            let program = env.compile(&source).unwrap_or_else(|e| panic!("{source}: {e}"));
+            if let Err(ExecutionError::UndeclaredReference(name)) = program.execute(&context) {
+                panic!("{source}: `{name}` is not declared");
+            }
+        }
+    }
+}

@@ -59,7 +59,7 @@ impl RegistryResolver for MemoryRegistry {
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.asked.fetch_add(identifiers.len(), Ordering::SeqCst);
-        self.asked_ids.lock().unwrap().extend(identifiers.iter().map(|i| i.identifier_value.clone()));
+        self.asked_ids.lock().expect("lock").extend(identifiers.iter().map(|i| i.identifier_value.clone()));
         identifiers
             .iter()
             .map(|id| {
