@@ -148,6 +148,75 @@ pub struct BatchResult {
     pub stats: BatchStats,
 }
 
+/// Where a traced metric value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceSource {
+    /// The fact cache (fetched earlier, still fresh).
+    Cache,
+    /// The registry, during this evaluation.
+    Registry,
+    /// Not known.
+    Unknown,
+}
+
+/// One metric read by a rule, for one person.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricTrace {
+    /// `registrant` or `members[k]`.
+    pub person: String,
+    /// The metric.
+    pub metric: String,
+    /// Its value, when known.
+    pub value: Option<serde_json::Value>,
+    /// Where it came from.
+    pub source: TraceSource,
+    /// Why it is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<UnknownCause>,
+    /// More about the source (e.g. "not in the registry", an error message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl MetricTrace {
+    fn of(catalog: &Catalog, used: &crate::compile::MetricUse, person: usize, resolution: &Resolution) -> Self {
+        let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
+        let (value, cause) = match resolution.read(catalog, used.id) {
+            dci_metrics::MetricRead::Value(value) => (Some(value.to_json()), None),
+            dci_metrics::MetricRead::Unknown(cause) => (None, Some(cause)),
+        };
+        let source = match (resolution.source(), &value) {
+            (Some(dci_metrics::Source::Cache), Some(_)) => TraceSource::Cache,
+            (Some(dci_metrics::Source::Registry), Some(_)) => TraceSource::Registry,
+            _ => TraceSource::Unknown,
+        };
+        let detail = match resolution {
+            Resolution::NotFound(_) => Some("not in the registry".to_owned()),
+            Resolution::Failed(failure) => Some(failure.message.to_string()),
+            Resolution::NoIdentifier => Some("no identifier of a type this registry accepts".to_owned()),
+            Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
+            Resolution::Found(..) => None,
+        };
+        MetricTrace { person: person_name, metric: used.name.clone(), value, source, cause, detail }
+    }
+}
+
+/// A decision explained.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The beneficiary.
+    pub id: String,
+    /// The rule.
+    pub rule: String,
+    /// The decision, with the value of each clause.
+    pub decision: Decision,
+    /// Every metric the rule reads, per person.
+    pub metrics: Vec<MetricTrace>,
+    /// What it took.
+    pub stats: BatchStats,
+}
+
 /// Evaluates rules over beneficiaries, fetching registry metrics through a [`MetricStore`].
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -211,7 +280,7 @@ impl Work {
 }
 
 /// Runs CPU work on the rayon pool and awaits it without blocking a tokio worker.
-async fn on_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn on_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
@@ -253,6 +322,43 @@ impl Engine {
         items: Vec<Result<Beneficiary, BeneficiaryError>>,
         options: &EvaluationOptions,
     ) -> BatchResult {
+        self.run(rules, items, options).await.0
+    }
+
+    /// Explains one rule for one beneficiary: the decision with the value of
+    /// each clause, and every metric the rule read, with its value and where
+    /// it came from (cache, registry, or unknown and why).
+    pub async fn explain(&self, rule: &Rule, beneficiary: Beneficiary, as_of: NaiveDate) -> Explanation {
+        let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
+        let (result, work) = self.run(std::slice::from_ref(rule), vec![Ok(beneficiary)], &options).await;
+        let (id, decision) = match result.items.into_iter().next() {
+            Some(ItemResult::Decided { id, mut decisions }) => (id, decisions.remove(0)),
+            _ => unreachable!("a valid beneficiary yields a decision"),
+        };
+        let household = work.household(0);
+        let mut metrics = Vec::new();
+        for used in rule.metrics() {
+            let persons: Vec<usize> = match used.level {
+                Level::Registrant => vec![0],
+                Level::Member => (1..household.beneficiary.persons()).collect(),
+            };
+            for person in persons {
+                let resolution = work.slot_of[used.id.registry]
+                    .and_then(|slot| household.facts.get(person * household.slots + slot))
+                    .cloned()
+                    .unwrap_or(Resolution::NotFetched);
+                metrics.push(MetricTrace::of(&work.catalog, used, person, &resolution));
+            }
+        }
+        Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats: result.stats }
+    }
+
+    async fn run(
+        &self,
+        rules: &[Rule],
+        items: Vec<Result<Beneficiary, BeneficiaryError>>,
+        options: &EvaluationOptions,
+    ) -> (BatchResult, Work) {
         let started = Instant::now();
         let catalog = self.compiler.catalog().clone();
         let mut stats = BatchStats {
@@ -404,7 +510,7 @@ impl Engine {
             }
         }
         stats.timings.total_ms = ms(started);
-        BatchResult { items: results, stats }
+        (BatchResult { items: results, stats }, work)
     }
 
     /// Every person a rule could ask `registry` about (demand-driven fetching off).

@@ -17,18 +17,29 @@ pub struct Beneficiary {
     pub members: Vec<Beneficiary>,
 }
 
-/// What is wrong with a beneficiary's data: the field path and the problem.
+/// What is wrong with a beneficiary's data: where (input line, field path) and what.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
-#[error("{path}: {problem}")]
+#[error("{}{path}: {problem}", .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
 pub struct BeneficiaryError {
-    /// Where, e.g. `members[2].identifiers[0].value`.
+    /// The input line, for line-oriented input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Where in the item, e.g. `members[2].identifiers[0].value`.
     pub path: String,
     /// What.
     pub problem: String,
 }
 
+impl BeneficiaryError {
+    /// The same error, located on input line `line`.
+    pub fn at_line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+}
+
 fn problem(path: impl Into<String>, problem: impl Into<String>) -> BeneficiaryError {
-    BeneficiaryError { path: path.into(), problem: problem.into() }
+    BeneficiaryError { line: None, path: path.into(), problem: problem.into() }
 }
 
 fn id_text(value: &Value, path: &str) -> Result<String, BeneficiaryError> {
@@ -90,7 +101,7 @@ impl Beneficiary {
     /// Reads a beneficiary from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, BeneficiaryError> {
         let value: Value = serde_json::from_str(text)
-            .map_err(|e| problem(format!("line {} column {}", e.line(), e.column()), format!("invalid JSON: {e}")))?;
+            .map_err(|e| problem(format!("column {}", e.column()), format!("invalid JSON: {e}")))?;
         Self::from_json(value)
     }
 

@@ -9,11 +9,16 @@ mod diagnostic;
 mod dialect;
 mod evaluate;
 mod functions;
+pub mod io;
 mod known;
 mod macros;
+pub mod stream;
 mod unknown;
 
-pub use batch::{BatchResult, BatchStats, Engine, EvaluationOptions, ItemResult, RegistryUse, RuleCounts, Timings};
+pub use batch::{
+    BatchResult, BatchStats, Engine, EvaluationOptions, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts,
+    Timings, TraceSource,
+};
 pub use beneficiary::{Beneficiary, BeneficiaryError};
 pub use bind::Missing;
 pub use compile::{Clause, Compiler, Demand, Level, Limits, MetricUse, Rule, RuleError};

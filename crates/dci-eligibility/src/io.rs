@@ -1,0 +1,207 @@
+//! Reading beneficiary lists (NDJSON or a JSON array) and writing decisions
+//! (NDJSON, CSV or JSON), for the command line and the HTTP API.
+
+use std::io::{BufRead, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::batch::ItemResult;
+use crate::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::compile::Rule;
+use crate::evaluate::Decision;
+
+/// One line of NDJSON input: its number (from 1) and text.
+pub type Line = (usize, String);
+
+/// Reads up to `max` non-blank lines.
+pub fn read_lines(reader: &mut impl BufRead, next_line: &mut usize, max: usize) -> std::io::Result<Vec<Line>> {
+    let mut lines = Vec::with_capacity(max.min(65_536));
+    let mut text = String::new();
+    while lines.len() < max {
+        text.clear();
+        if reader.read_line(&mut text)? == 0 {
+            break;
+        }
+        *next_line += 1;
+        let trimmed = text.trim();
+        if !trimmed.is_empty() {
+            lines.push((*next_line, trimmed.to_owned()));
+        }
+    }
+    Ok(lines)
+}
+
+/// Parses an NDJSON line; errors carry its line number.
+pub fn parse_line((number, text): &Line) -> Result<Beneficiary, BeneficiaryError> {
+    Beneficiary::from_json_str(text).map_err(|error| error.at_line(*number))
+}
+
+/// Reads a whole JSON document: an array of beneficiaries (or one object).
+pub fn parse_document(text: &str) -> Result<Vec<Result<Beneficiary, BeneficiaryError>>, BeneficiaryError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| BeneficiaryError {
+        line: Some(e.line()),
+        path: format!("column {}", e.column()),
+        problem: format!("invalid JSON: {e}"),
+    })?;
+    Ok(match value {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                Beneficiary::from_json(item).map_err(|mut error| {
+                    error.path = format!("[{index}].{}", error.path);
+                    error
+                })
+            })
+            .collect(),
+        single => vec![Beneficiary::from_json(single)],
+    })
+}
+
+/// Whether text looks like a JSON array (first non-blank character `[`).
+pub fn is_json_array(head: &[u8]) -> bool {
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
+/// Output formats for decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON object per line.
+    Ndjson,
+    /// A header, then one row per beneficiary: outcome and reason per rule.
+    Csv,
+    /// One JSON array.
+    Json,
+}
+
+/// The JSON object of one result: `{id, outcomes: {rule: decision}}`, or
+/// `{line?, error}` for an item that could not be read.
+pub fn result_json(rules: &[Rule], item: &ItemResult) -> Value {
+    match item {
+        ItemResult::Decided { id, decisions } => {
+            let mut outcomes = Map::new();
+            for (rule, decision) in rules.iter().zip(decisions) {
+                outcomes.insert(rule.name().to_owned(), serde_json::to_value(decision).unwrap_or(Value::Null));
+            }
+            json!({"id": id, "outcomes": outcomes})
+        }
+        ItemResult::Invalid { error } => {
+            let mut object =
+                json!({"error": {"code": "invalid_beneficiary", "message": error.to_string(), "path": error.path}});
+            if let Some(line) = error.line {
+                object["line"] = json!(line);
+            }
+            object
+        }
+    }
+}
+
+fn reason(decision: &Decision) -> String {
+    if let Some(error) = &decision.error {
+        return error.clone();
+    }
+    decision.missing.iter().map(|m| format!("{} ({})", m.name, m.cause)).collect::<Vec<_>>().join("; ")
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+}
+
+/// Writes results in a format; call [`Writer::finish`] at the end.
+pub struct Writer<W: Write> {
+    out: W,
+    format: Format,
+    rules: Vec<Rule>,
+    written: usize,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer; writes the CSV header or the opening bracket now.
+    pub fn new(mut out: W, format: Format, rules: &[Rule]) -> std::io::Result<Self> {
+        match format {
+            Format::Csv => {
+                let mut header = vec!["id".to_owned()];
+                for rule in rules {
+                    header.push(csv_field(rule.name()));
+                    header.push(csv_field(&format!("{}_reason", rule.name())));
+                }
+                writeln!(out, "{}", header.join(","))?;
+            }
+            Format::Json => write!(out, "[")?,
+            Format::Ndjson => {}
+        }
+        Ok(Writer { out, format, rules: rules.to_vec(), written: 0 })
+    }
+
+    /// Formats results into bytes (callers may do this on worker threads and write the bytes later).
+    pub fn render(format: Format, rules: &[Rule], items: &[ItemResult], first_index: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(items.len() * 96);
+        for (offset, item) in items.iter().enumerate() {
+            match format {
+                Format::Ndjson | Format::Json => {
+                    if format == Format::Json && first_index + offset > 0 {
+                        out.push(b',');
+                    }
+                    if format == Format::Json {
+                        out.push(b'\n');
+                    }
+                    let _ = serde_json::to_writer(&mut out, &result_json(rules, item));
+                    if format == Format::Ndjson {
+                        out.push(b'\n');
+                    }
+                }
+                Format::Csv => {
+                    let row = match item {
+                        ItemResult::Decided { id, decisions } => {
+                            let mut row = vec![csv_field(id)];
+                            for decision in decisions {
+                                row.push(decision.outcome.as_str().to_owned());
+                                row.push(csv_field(&reason(decision)));
+                            }
+                            row
+                        }
+                        ItemResult::Invalid { error } => {
+                            let mut row = vec![String::new()];
+                            for _ in rules {
+                                row.push("invalid".to_owned());
+                                row.push(csv_field(&error.to_string()));
+                            }
+                            row
+                        }
+                    };
+                    out.extend_from_slice(row.join(",").as_bytes());
+                    out.push(b'\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes results.
+    pub fn write(&mut self, items: &[ItemResult]) -> std::io::Result<()> {
+        let bytes = Self::render(self.format, &self.rules, items, self.written);
+        self.write_rendered(&bytes, items.len())
+    }
+
+    /// Writes bytes from [`Writer::render`] for `count` results.
+    pub fn write_rendered(&mut self, bytes: &[u8], count: usize) -> std::io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += count;
+        Ok(())
+    }
+
+    /// Results written so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Closes the JSON array and flushes.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.format == Format::Json {
+            writeln!(self.out, "\n]")?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

@@ -1,0 +1,117 @@
+//! Streaming evaluation of NDJSON: chunks of lines in, rendered decisions
+//! out, so that a list of any length never sits whole in memory. Parsing and
+//! rendering run on the rayon pool; while one chunk is evaluated the caller
+//! reads the next and writes the previous.
+
+use rayon::prelude::*;
+use serde::Serialize;
+use tokio::sync::mpsc::{Receiver, Sender};
+
+use crate::batch::{BatchStats, Engine, EvaluationOptions, RegistryUse, on_pool};
+use crate::compile::Rule;
+use crate::io::{Format, Line, Writer, parse_line};
+
+/// Rendered decisions of one chunk.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The bytes to write.
+    pub bytes: Vec<u8>,
+    /// Results they hold.
+    pub items: usize,
+}
+
+impl BatchStats {
+    /// Adds another batch's statistics to these.
+    pub fn absorb(&mut self, other: &BatchStats) {
+        self.items += other.items;
+        self.invalid += other.invalid;
+        self.evaluations += other.evaluations;
+        if self.rules.is_empty() {
+            self.rules = other.rules.clone();
+        } else {
+            for (mine, theirs) in self.rules.iter_mut().zip(&other.rules) {
+                mine.eligible += theirs.eligible;
+                mine.ineligible += theirs.ineligible;
+                mine.undetermined += theirs.undetermined;
+                mine.error += theirs.error;
+            }
+        }
+        for theirs in &other.registries {
+            let mine = match self.registries.iter_mut().find(|r| r.registry == theirs.registry) {
+                Some(mine) => mine,
+                None => {
+                    self.registries.push(RegistryUse { registry: theirs.registry.clone(), ..Default::default() });
+                    self.registries.last_mut().expect("just pushed")
+                }
+            };
+            mine.rounds += theirs.rounds;
+            mine.requested += theirs.requested;
+            mine.no_identifier += theirs.no_identifier;
+            mine.cache_hits += theirs.cache_hits;
+            mine.merged += theirs.merged;
+            mine.fetched += theirs.fetched;
+            mine.round_trips += theirs.round_trips;
+            mine.fetch_ms += theirs.fetch_ms;
+            for (cause, count) in &theirs.failures {
+                *mine.failures.entry(*cause).or_default() += count;
+            }
+        }
+        self.timings.evaluate_ms += other.timings.evaluate_ms;
+        self.timings.fetch_ms += other.timings.fetch_ms;
+        self.timings.detail_ms += other.timings.detail_ms;
+        self.timings.total_ms += other.timings.total_ms;
+    }
+}
+
+/// What a stream did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StreamStats {
+    /// Chunks processed.
+    pub chunks: usize,
+    /// Statistics summed over chunks.
+    #[serde(flatten)]
+    pub batch: BatchStats,
+}
+
+/// Evaluates chunks of NDJSON lines from `input` until it closes, sending
+/// rendered decisions (in input order) to `output`. `on_chunk` is told the
+/// running totals after each chunk (for progress bars and metrics). Stops
+/// early, without error, when `output` is closed.
+pub async fn evaluate_lines(
+    engine: &Engine,
+    rules: &[Rule],
+    options: &EvaluationOptions,
+    format: Format,
+    mut input: Receiver<Vec<Line>>,
+    output: Sender<Rendered>,
+    mut on_chunk: impl FnMut(&StreamStats),
+) -> StreamStats {
+    let mut stats = StreamStats::default();
+    let mut written = 0usize;
+    while let Some(lines) = input.recv().await {
+        let items = on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await;
+        let result = engine.evaluate_batch(rules, items, options).await;
+        let owned_rules = rules.to_vec();
+        let first = written;
+        let (bytes, count, batch) = on_pool(move || {
+            let count = result.items.len();
+            let bytes = result
+                .items
+                .par_chunks(1024)
+                .enumerate()
+                .map(|(i, part)| Writer::<Vec<u8>>::render(format, &owned_rules, part, first + i * 1024))
+                .collect::<Vec<Vec<u8>>>()
+                .concat();
+            (bytes, count, result.stats)
+        })
+        .await;
+        stats.batch.absorb(&batch);
+        written += count;
+        stats.chunks += 1;
+        if output.send(Rendered { bytes, items: count }).await.is_err() {
+            break;
+        }
+        on_chunk(&stats);
+    }
+    stats
+}
