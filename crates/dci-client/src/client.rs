@@ -364,6 +364,12 @@ impl DciClient {
         }
     }
 
+    /// Obtains a token (or reuses the current one): whether the registry's
+    /// token endpoint accepts our credentials.
+    pub async fn check_token(&self) -> Result<(), ClientError> {
+        self.inner.tokens.get(&self.inner.http, &self.inner.source, None).await.map(|_| ())
+    }
+
     /// Checks the data source works: obtains a token and runs a harmless
     /// search for an identifier no person has.
     pub async fn test_connection(&self) -> Result<ConnectionReport, ClientError> {

@@ -11,7 +11,7 @@ use crate::compile::Rule;
 use crate::unknown::as_unknown;
 
 /// The outcome of a rule for a beneficiary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The rule evaluated to `true`.

@@ -5,6 +5,7 @@ mod batch;
 mod beneficiary;
 mod bind;
 mod compile;
+mod config;
 mod diagnostic;
 mod dialect;
 mod evaluate;
@@ -13,7 +14,9 @@ pub mod io;
 mod known;
 mod macros;
 pub mod stream;
+pub mod testing;
 mod unknown;
+mod validate;
 
 pub use batch::{
     BatchResult, BatchStats, Engine, EvaluationOptions, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts,
@@ -22,6 +25,8 @@ pub use batch::{
 pub use beneficiary::{Beneficiary, BeneficiaryError};
 pub use bind::Missing;
 pub use compile::{Clause, Compiler, Demand, Level, Limits, MetricUse, Rule, RuleError};
+pub use config::{EngineConfig, EngineError};
 pub use diagnostic::{RuleDiagnostic, Severity};
 pub use evaluate::{ClauseResult, Decision, Outcome};
 pub use functions::{whole_months, whole_years};
+pub use validate::{NeededMetric, Validation};

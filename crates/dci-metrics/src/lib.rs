@@ -15,6 +15,7 @@
 
 mod breaker;
 mod catalog;
+mod fixed;
 mod resolution;
 mod resolver;
 mod store;
@@ -25,8 +26,9 @@ pub use catalog::{
     Catalog, CatalogConfig, CatalogError, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySpec, WhenNotFound,
     crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
+pub use fixed::FixedResolver;
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
-pub use resolver::{CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryResolver, cause_of};
+pub use resolver::{CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryResolver, cause_of, resolver_for};
 pub use store::{
     DEFAULT_ID_TYPE_PRIORITY, MetricStore, Prefetch, PrefetchReport, RegistryStats, StoreConfig, StoreStats,
 };

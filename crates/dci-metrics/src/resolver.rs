@@ -44,6 +44,21 @@ pub trait RegistryResolver: Send + Sync {
 
     /// Looks these persons up; one `Lookup` per identifier, in order.
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup>;
+
+    /// Checks the registry can be used now (e.g. a token is obtainable), for readiness probes.
+    async fn probe(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The resolver for a data source, by its registry type.
+pub fn resolver_for(source: dci_client::DataSource) -> Result<Arc<dyn RegistryResolver>, ClientError> {
+    let client = DciClient::new(source)?;
+    Ok(match client.source().registry {
+        dci_client::RegistryType::Crvs => Arc::new(CrvsResolver::new(client)),
+        dci_client::RegistryType::Ibr => Arc::new(IbrResolver::new(client)),
+        dci_client::RegistryType::Dr => Arc::new(DrResolver::new(client)),
+    })
 }
 
 /// The unknown-cause of a client error.
@@ -108,6 +123,9 @@ impl RegistryResolver for CrvsResolver {
     fn round_trips(&self, count: usize) -> u64 {
         messages(self.client.client(), count)
     }
+    async fn probe(&self) -> Result<(), String> {
+        self.client.client().check_token().await.map_err(|e| e.to_string())
+    }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.client
             .persons(identifiers)
@@ -158,6 +176,9 @@ impl RegistryResolver for IbrResolver {
     fn round_trips(&self, count: usize) -> u64 {
         messages(self.client.client(), count)
     }
+    async fn probe(&self) -> Result<(), String> {
+        self.client.client().check_token().await.map_err(|e| e.to_string())
+    }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.client
             .enrolments_of_many(identifiers)
@@ -207,6 +228,9 @@ impl RegistryResolver for DrResolver {
     }
     fn round_trips(&self, count: usize) -> u64 {
         messages(self.client.client(), count)
+    }
+    async fn probe(&self) -> Result<(), String> {
+        self.client.client().check_token().await.map_err(|e| e.to_string())
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.client

@@ -130,6 +130,22 @@ pub struct RegistryStats {
     pub breaker: Option<BreakerState>,
 }
 
+/// Whether a registry can be used now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Readiness {
+    /// The registry.
+    pub registry: String,
+    /// Whether a data source is configured.
+    pub configured: bool,
+    /// Configured, probe passed, breaker not open.
+    pub ready: bool,
+    /// The breaker.
+    pub breaker: Option<BreakerState>,
+    /// What is wrong, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
 /// Counters of the store.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StoreStats {
@@ -500,6 +516,37 @@ impl MetricStore {
                 })
                 .collect(),
         }
+    }
+
+    /// The readiness of each registry: configured or not, a probe result
+    /// (e.g. a token obtained), and the breaker state.
+    pub async fn readiness(&self) -> Vec<Readiness> {
+        let mut out = Vec::new();
+        for (spec, state) in self.catalog.registries().iter().zip(&self.registries) {
+            out.push(match state {
+                None => Readiness {
+                    registry: spec.id.to_owned(),
+                    configured: false,
+                    ready: false,
+                    breaker: None,
+                    problem: Some("no data source configured".into()),
+                },
+                Some(state) => {
+                    let probe = state.resolver.probe().await;
+                    let breaker = state.breaker.state();
+                    Readiness {
+                        registry: spec.id.to_owned(),
+                        configured: true,
+                        ready: probe.is_ok() && breaker != BreakerState::Open,
+                        breaker: Some(breaker),
+                        problem: probe
+                            .err()
+                            .or_else(|| (breaker == BreakerState::Open).then(|| "circuit breaker open".to_owned())),
+                    }
+                }
+            });
+        }
+        out
     }
 
     /// Drops every cached fact.
