@@ -1,15 +1,53 @@
 //! `elig`: decides who is eligible for social-protection programmes from CEL
 //! rules and DCI registries. This binary only parses arguments and wires the
-//! crates under `crates/` together.
+//! crates under `crates/` together; the logic lives there.
 
-use clap::Parser;
+mod commands;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A test or evaluation failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// A rule is invalid.
+pub const EXIT_INVALID_RULE: u8 = 3;
 
 /// Decides who is eligible for social-protection programmes, from CEL rules and DCI registries.
 #[derive(Parser, Debug)]
-#[command(name = "elig", version, about)]
-struct Cli {}
+#[command(name = "elig", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand, Debug)]
+enum Command {
+    Check(commands::check::CheckArgs),
+    Test(commands::test::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Check(args) => commands::check::run(args),
+            Command::Test(args) => commands::test::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }
