@@ -1,0 +1,283 @@
+//! The client against the registry simulator over loopback HTTP: batching,
+//! tokens, retries, timeouts, faults, signatures, errors.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dci_client::{ClientError, DataSource, DciClient, ErrorKind, Found, RegistryType, SecretSource};
+use dci_protocol::{PredicateItem, Query, SearchCriteria, attribute};
+use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+fn person(uin: usize) -> Value {
+    json!({
+        "identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{uin:05}")}],
+        "name": {"given_name": "Person", "surname": format!("{uin}")},
+        "sex": if uin % 2 == 0 { "female" } else { "male" },
+        "birth_date": format!("19{:02}-01-15", 40 + uin % 60),
+    })
+}
+
+async fn simulator(people: usize, configure: impl FnOnce(SimConfig) -> SimConfig) -> Simulator {
+    let records = (0..people).map(person).collect();
+    let data = RegistryData::from_records(RegistryKind::Crvs, records).expect("records load");
+    let config = configure(
+        SimConfig::default()
+            .with_data(data)
+            .with_data(RegistryData::empty(RegistryKind::Ibr))
+            .with_data(RegistryData::empty(RegistryKind::Dr)),
+    );
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+fn source(sim: &Simulator) -> DataSource {
+    let mut source = DataSource::new(
+        RegistryType::Crvs,
+        sim.base_url(RegistryKind::Crvs),
+        "elig-demo",
+        SecretSource::Value("elig-demo-secret".into()),
+    );
+    source.retry.initial_backoff_ms = 10;
+    source.retry.max_backoff_ms = 50;
+    source
+}
+
+fn by_uin(uin: usize) -> SearchCriteria {
+    SearchCriteria::new(Query::id("UIN", format!("U{uin:05}")))
+}
+
+#[tokio::test]
+async fn a_thousand_lookups_in_batches_of_a_hundred_make_ten_messages() {
+    let sim = simulator(1000, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    let results: Vec<Result<Found<Value>, ClientError>> = client.search_many((0..1000).map(by_uin).collect()).await;
+    assert_eq!(results.len(), 1000);
+    for (uin, result) in results.iter().enumerate() {
+        let found = result.as_ref().expect("found");
+        assert_eq!(found.records.len(), 1);
+        assert_eq!(
+            found.records[0]["identifier"][0]["identifier_value"],
+            format!("U{uin:05}"),
+            "answers are in input order"
+        );
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.crvs.endpoints.search.messages, 10);
+    assert_eq!(stats.crvs.endpoints.search.items, 1000);
+    assert_eq!(client.stats().messages, 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_first_calls_make_one_token_request() {
+    let sim = simulator(10, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    let calls = (0..100).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move { client.search::<Value>(by_uin(i % 10)).await })
+    });
+    for call in calls {
+        call.await.expect("task").expect("search");
+    }
+    assert_eq!(sim.stats().crvs.endpoints.token.messages, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_replaced_transparently() {
+    let sim = simulator(10, |mut c| {
+        c.token_lifetime_secs = 1;
+        c
+    })
+    .await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    client.search::<Value>(by_uin(1)).await.expect("first");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    client.search::<Value>(by_uin(2)).await.expect("after expiry");
+    assert_eq!(sim.stats().crvs.endpoints.token.messages, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_auth_error_that_never_shows_the_secret() {
+    let sim = simulator(1, |c| c).await;
+    let secret = "s3cr3t-that-must-not-leak";
+    let mut wrong = source(&sim);
+    wrong.client_secret = SecretSource::Value(secret.into());
+    let client = DciClient::new(wrong.clone()).expect("client");
+    let error = client.search::<Value>(by_uin(0)).await.expect_err("refused");
+    assert_eq!(error.kind(), ErrorKind::Auth);
+    for text in [error.to_string(), format!("{error:?}"), format!("{wrong:?}"), format!("{client:?}")] {
+        assert!(!text.contains(secret), "secret leaked: {text}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_retry_after_is_honoured() {
+    let sim = simulator(5, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    sim.set_faults(
+        RegistryKind::Crvs,
+        FaultConfig { fail_next: vec![500, 503], retry_after_secs: 1, ..Default::default() },
+    );
+    let started = Instant::now();
+    let found: Found<Value> = client.search(by_uin(3)).await.expect("retried until success");
+    assert_eq!(found.records.len(), 1);
+    assert!(started.elapsed() >= Duration::from_secs(1), "the 503's Retry-After of 1 s is waited for");
+    assert_eq!(client.stats().retries, 2);
+    let stats = sim.stats();
+    assert_eq!(stats.crvs.http_status.get(&500), Some(&1));
+    assert_eq!(stats.crvs.http_status.get(&503), Some(&1));
+
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { fail_next: vec![429], retry_after_secs: 1, ..Default::default() });
+    let started = Instant::now();
+    client.search::<Value>(by_uin(3)).await.expect("after 429");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    // 4xx other than 401/429 is not retried
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { fail_next: vec![400], ..Default::default() });
+    let error = client.search::<Value>(by_uin(3)).await.expect_err("400 is final");
+    assert!(matches!(error, ClientError::Http { status: 400, .. }), "{error}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hanging_registry_times_out_within_the_deadline() {
+    let sim = simulator(5, |c| c).await;
+    let mut source = source(&sim);
+    source.timeouts.request_ms = 200;
+    source.timeouts.call_deadline_ms = 700;
+    let client = DciClient::new(source).expect("client");
+    client.search::<Value>(by_uin(1)).await.expect("warm token");
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { hang_rate: 1.0, ..Default::default() });
+    let started = Instant::now();
+    let error = client.search::<Value>(by_uin(1)).await.expect_err("hangs");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the call deadline, took {:?}", started.elapsed());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_protocol_error() {
+    let sim = simulator(5, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { malformed_rate: 1.0, ..Default::default() });
+    let error = client.search::<Value>(by_uin(1)).await.expect_err("malformed");
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    assert!(error.to_string().contains("crvs"), "names the registry: {error}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rejected_item_fails_only_itself() {
+    let sim = simulator(5, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    let bad = SearchCriteria::new(Query::Expression {
+        language: "ns:org:QueryType:NoSql".into(),
+        value: json!({"expression": {}}),
+    });
+    let results = client.search_many::<Value>(vec![by_uin(1), bad, by_uin(2)]).await;
+    assert!(results[0].is_ok() && results[2].is_ok());
+    match &results[1] {
+        Err(ClientError::Rejected { code, .. }) => assert_eq!(code.as_str(), "rjct.search_criteria.invalid"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn response_signatures_are_verified_against_the_jwks() {
+    let sim = simulator(5, |c| c).await;
+    let mut verifying = source(&sim);
+    verifying.verify_responses = true;
+    let client = DciClient::new(verifying).expect("client");
+    client.search::<Value>(by_uin(1)).await.expect("a good signature verifies");
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { bad_signature_rate: 1.0, ..Default::default() });
+    let error = client.search::<Value>(by_uin(1)).await.expect_err("a bad signature is refused");
+    assert_eq!(error.kind(), ErrorKind::Signature, "{error}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_are_followed_and_the_connection_test_passes() {
+    let sim = simulator(120, |c| c).await;
+    let client = DciClient::new(source(&sim)).expect("client");
+    let born_1940s = SearchCriteria::new(Query::Predicate(vec![PredicateItem::and(
+        attribute("birth_date").ge("1940-01-01"),
+        attribute("birth_date").le("1949-12-31"),
+    )]));
+    let records: Vec<Value> = client.search_all_pages(born_1940s, 7).await.expect("all pages");
+    assert_eq!(records.len(), 20, "uin % 60 in 0..10 → 1940s, twice over 120 people");
+    let report = client.test_connection().await.expect("connection works");
+    assert_eq!(report.records, 0);
+
+    let mut capped = source(&sim);
+    capped.max_pages = 2;
+    let capped = DciClient::new(capped).expect("client");
+    let all =
+        SearchCriteria::new(Query::Predicate(vec![PredicateItem::single(attribute("birth_date").ge("1900-01-01"))]));
+    let error = capped.search_all_pages::<Value>(all, 10).await.expect_err("more than two pages");
+    assert!(matches!(error, ClientError::TooManyPages { max_pages: 2, .. }));
+    sim.shutdown().await;
+}
+
+/// Requests the client writes validate against the official request schemas.
+#[tokio::test]
+async fn requests_validate_against_the_openapi_files() {
+    let Some(spec) = dci_conformance::Spec::load() else { return };
+    let captured: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let sink = captured.clone();
+    let app = axum::Router::new()
+        .route(
+            "/oauth2/client/token",
+            axum::routing::post(|| async { axum::Json(json!({"access_token": "t", "token_type": "bearer", "expires_in": 60})) }),
+        )
+        .fallback(move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push((uri.path().to_owned(), body.clone()));
+                let header = json!({"message_id": "x", "message_ts": "2026-01-10T10:00:00+00:00", "action": "on-search", "status": "succ"});
+                let message = if uri.path().ends_with("enrolled") {
+                    json!({"transaction_id": "t", "correlation_id": "c", "enrolled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "enrolled_status": "yes"}]})
+                } else if uri.path().ends_with("disabled") {
+                    json!({"transaction_id": "t", "correlation_id": "c", "disabled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "disabled_status": "no"}]})
+                } else {
+                    let items: Vec<Value> = body["message"]["search_request"].as_array().map(|items| items.iter().map(|i| json!({"reference_id": i["reference_id"], "status": "succ"})).collect()).unwrap_or_default();
+                    json!({"transaction_id": "t", "correlation_id": "c", "search_response": items})
+                };
+                axum::Json(json!({"header": header, "message": message}))
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut source =
+        DataSource::new(RegistryType::Ibr, format!("http://{address}"), "c", SecretSource::Value("s".into()));
+    source.signing = dci_client::SigningConfig {
+        scheme: dci_client::SigningScheme::Ed25519,
+        key_id: "k1".into(),
+        key: Some(SecretSource::Value("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into())),
+    };
+    let client = DciClient::new(source).expect("client");
+    client
+        .search_many::<Value>(vec![
+            by_uin(1),
+            SearchCriteria::new(Query::Predicate(vec![PredicateItem::single(attribute("sex").eq("male"))]))
+                .with_pagination(10, 2),
+        ])
+        .await;
+    assert!(client.enrolled("U00001", Some("CG")).await.expect("enrolled"));
+    assert!(!client.disabled("U00001").await.expect("disabled"));
+    let captured = captured.lock().expect("lock").clone();
+    assert_eq!(captured.len(), 3);
+    for (path, body) in &captured {
+        assert!(body["signature"].as_str().is_some_and(|s| s.contains("kidId=\"elig|k1|ed25519\"")), "signed: {body}");
+        let (api, operation) = match path.as_str() {
+            "/registry/sync/enrolled" => (dci_conformance::Api::Ibr, "/registry/sync/enrolled"),
+            "/registry/sync/disabled" => (dci_conformance::Api::Dr, "/registry/sync/disabled"),
+            _ => (dci_conformance::Api::Ibr, "/registry/sync/search"),
+        };
+        dci_conformance::assert_valid(spec.check_request(api, operation, body), path, body);
+    }
+}
