@@ -1,0 +1,190 @@
+//! The metric store against the registry simulator: dedupe, merging of
+//! in-flight lookups, TTLs, failures never cached, the circuit breaker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_metrics::{
+    BreakerConfig, BreakerState, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, RegistryResolver,
+    Resolution, Source, StoreConfig, UnknownCause, resolver_for,
+};
+use dci_protocol::records::Identifier;
+use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
+use serde_json::json;
+
+const PEOPLE: usize = 2_000;
+
+fn uin(i: usize) -> Identifier {
+    Identifier::new("UIN", format!("U{i:05}"))
+}
+
+async fn simulator() -> Simulator {
+    let crvs = (0..PEOPLE)
+        .map(|i| json!({"identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}], "birth_date": "1950-01-01"}))
+        .collect();
+    let ibr = (0..PEOPLE / 2)
+        .map(|i| json!({"member": {"member_identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}]},
+            "programme_identifier": [{"programme_name": "Child Grant", "programme_identifier": "CG"}], "enrollment_status": "1"}))
+        .collect();
+    let config = SimConfig::default()
+        .with_data(RegistryData::from_records(RegistryKind::Crvs, crvs).expect("crvs"))
+        .with_data(RegistryData::from_records(RegistryKind::Ibr, ibr).expect("ibr"))
+        .with_data(RegistryData::empty(RegistryKind::Dr));
+    Simulator::start(config).await.expect("simulator")
+}
+
+fn source(sim: &Simulator, registry: RegistryType, kind: RegistryKind) -> DataSource {
+    let mut source =
+        DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()));
+    source.retry.max_attempts = 1;
+    source.timeouts.request_ms = 2_000;
+    source
+}
+
+fn store(sim: &Simulator, catalog: CatalogConfig, config: StoreConfig) -> MetricStore {
+    let catalog = Arc::new(Catalog::default().configure(&catalog).expect("catalog"));
+    let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![
+        resolver_for(source(sim, RegistryType::Crvs, RegistryKind::Crvs)).expect("crvs"),
+        resolver_for(source(sim, RegistryType::Ibr, RegistryKind::Ibr)).expect("ibr"),
+    ];
+    MetricStore::new(catalog, resolvers, &config)
+}
+
+fn crvs(store: &MetricStore) -> usize {
+    store.catalog().registry_index("crvs").expect("crvs")
+}
+
+fn ibr(store: &MetricStore) -> usize {
+    store.catalog().registry_index("ibr").expect("ibr")
+}
+
+#[tokio::test]
+async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand() {
+    let sim = simulator().await;
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let identifiers: Vec<Identifier> = (0..10_000).map(|i| uin(i % PEOPLE)).collect();
+    let prefetch = store.prefetch(crvs(&store), &identifiers).await;
+    assert_eq!(prefetch.resolutions.len(), 10_000);
+    assert_eq!(prefetch.report.unique, 2_000);
+    assert_eq!(prefetch.report.fetched, 2_000);
+    assert_eq!(sim.stats().crvs.items, 2_000);
+    assert!(prefetch.resolutions.iter().all(|r| matches!(r, Resolution::Found(_, Source::Registry))));
+    let again = store.prefetch(crvs(&store), &identifiers[..100]).await;
+    assert_eq!(again.report.cache_hits, 100);
+    assert_eq!(sim.stats().crvs.items, 2_000, "served from the cache");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_overlapping_prefetches_fetch_each_person_once() {
+    let sim = simulator().await;
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { latency_ms: 150, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let first: Vec<Identifier> = (0..1_000).map(uin).collect();
+    let second: Vec<Identifier> = (500..1_500).map(uin).collect();
+    let registry = crvs(&store);
+    let (a, b) = tokio::join!(store.prefetch(registry, &first), store.prefetch(registry, &second));
+    assert_eq!(sim.stats().crvs.items, 1_500, "the 500 shared persons are fetched once");
+    assert_eq!(a.report.merged + b.report.merged, 500);
+    assert!(a.resolutions.iter().chain(&b.resolutions).all(|r| matches!(r, Resolution::Found(..))));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn entries_expire_per_registry_and_not_found_has_its_own_ttl() {
+    let sim = simulator().await;
+    let config = CatalogConfig {
+        ttl_secs: [("dci.crvs".to_owned(), 1)].into(),
+        not_found_ttl_secs: Some(1),
+        ..Default::default()
+    };
+    let store = store(&sim, config, StoreConfig::default());
+    let people: Vec<Identifier> = (0..10).map(uin).collect();
+    store.prefetch(crvs(&store), &people).await;
+    store.prefetch(ibr(&store), &people).await;
+    let before = sim.stats();
+    let hit = store.prefetch(crvs(&store), &people).await;
+    assert_eq!(hit.report.cache_hits, 10, "fresh before expiry");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let refetched = store.prefetch(crvs(&store), &people).await;
+    assert_eq!(refetched.report.fetched, 10, "CRVS (TTL 1 s) is asked again");
+    let cached = store.prefetch(ibr(&store), &people).await;
+    assert_eq!(cached.report.cache_hits, 10, "IBR (TTL 1 h) is still fresh");
+    assert_eq!(sim.stats().ibr.items, before.ibr.items);
+
+    let unknown = vec![Identifier::new("UIN", "nobody")];
+    let first = store.prefetch(ibr(&store), &unknown).await;
+    assert!(matches!(first.resolutions[0], Resolution::NotFound(Source::Registry)));
+    let second = store.prefetch(ibr(&store), &unknown).await;
+    assert!(matches!(second.resolutions[0], Resolution::NotFound(Source::Cache)), "not-found is cached");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let third = store.prefetch(ibr(&store), &unknown).await;
+    assert!(
+        matches!(third.resolutions[0], Resolution::NotFound(Source::Registry)),
+        "and expires after not_found_ttl_secs"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_are_not_cached() {
+    let sim = simulator().await;
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let people: Vec<Identifier> = (0..5).map(uin).collect();
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { error_500_rate: 1.0, ..Default::default() });
+    let failed = store.prefetch(crvs(&store), &people).await;
+    assert!(
+        failed.resolutions.iter().all(|r| matches!(r, Resolution::Failed(f) if f.cause == UnknownCause::RegistryError))
+    );
+    let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
+    assert_eq!(failed.resolutions[0].read(store.catalog(), alive), MetricRead::Unknown(UnknownCause::RegistryError));
+    sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
+    let recovered = store.prefetch(crvs(&store), &people).await;
+    assert_eq!(recovered.report.fetched, 5, "the next prefetch asks again");
+    assert_eq!(recovered.resolutions[0].read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_opens_and_closes() {
+    let sim = simulator().await;
+    let config =
+        StoreConfig { breaker: BreakerConfig { failure_threshold: 2, cool_down_secs: 1 }, ..Default::default() };
+    let store = store(&sim, CatalogConfig::default(), config);
+    let registry = crvs(&store);
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { error_503_rate: 1.0, ..Default::default() });
+    for round in 0..2 {
+        let people: Vec<Identifier> = (round * 10..round * 10 + 10).map(uin).collect();
+        store.prefetch(registry, &people).await;
+    }
+    assert_eq!(store.breaker_states()[registry].1, Some(BreakerState::Open));
+    let messages = sim.stats().crvs.messages;
+    let refused = store.prefetch(registry, &[uin(100)]).await;
+    assert!(matches!(&refused.resolutions[0], Resolution::Failed(f) if f.cause == UnknownCause::RegistryUnavailable));
+    assert_eq!(sim.stats().crvs.messages, messages, "an open breaker sends nothing");
+
+    sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let probe = store.prefetch(registry, &[uin(100)]).await;
+    assert!(matches!(probe.resolutions[0], Resolution::Found(..)), "after the cool-down one probe goes through");
+    assert_eq!(store.breaker_states()[registry].1, Some(BreakerState::Closed));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn registries_without_a_data_source_are_unavailable_not_false() {
+    let sim = simulator().await;
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let dr = store.catalog().registry_index("dr").expect("dr");
+    let prefetch = store.prefetch(dr, &[uin(1)]).await;
+    let disabled = store.catalog().metric("dci.dr.has_disability").expect("metric");
+    assert_eq!(
+        prefetch.resolutions[0].read(store.catalog(), disabled),
+        MetricRead::Unknown(UnknownCause::RegistryUnavailable)
+    );
+    let readiness = store.readiness().await;
+    assert!(readiness.iter().find(|r| r.registry == "crvs").is_some_and(|r| r.ready));
+    assert!(readiness.iter().find(|r| r.registry == "dr").is_some_and(|r| !r.configured && !r.ready));
+    sim.shutdown().await;
+}
