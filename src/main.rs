@@ -4,6 +4,7 @@
 
 mod commands;
 mod files;
+mod setup;
 
 use std::process::ExitCode;
 
@@ -24,8 +25,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    Demo(commands::demo::DemoArgs),
     Check(commands::check::CheckArgs),
+    Eval(commands::eval::EvalArgs),
     Test(commands::test::TestArgs),
+    Explain(commands::explain::ExplainArgs),
+    Registry(commands::registry::RegistryArgs),
+    Gen(commands::generate::GenArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,8 +45,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => commands::demo::run(args).await,
             Command::Check(args) => commands::check::run(args),
+            Command::Eval(args) => commands::eval::run(args).await,
             Command::Test(args) => commands::test::run(args).await,
+            Command::Explain(args) => commands::explain::run(args).await,
+            Command::Registry(args) => commands::registry::run(args).await,
+            Command::Gen(args) => commands::generate::run(args),
         }
     });
     match result {

@@ -1,4 +1,10 @@
 //! One module per subcommand: each parses nothing (clap did) and wires crates.
 
 pub mod check;
+pub mod demo;
+pub mod eval;
+pub mod explain;
+pub mod generate;
+pub mod registry;
+pub mod rules;
 pub mod test;

@@ -370,18 +370,35 @@ fn subtree_span_in(expr: &IdedExpr, spans: &HashMap<u64, Range<usize>>, source: 
             });
         }
     };
-    fn walk(expr: &IdedExpr, visit: &mut impl FnMut(u64, usize)) {
+    let mut calls: Vec<(u64, usize)> = Vec::new();
+    fn walk(expr: &IdedExpr, visit: &mut impl FnMut(u64, usize), calls: &mut Vec<(u64, usize)>) {
         let extra = match &expr.expr {
             Expr::Select(select) => 1 + select.field.len(),
+            Expr::Call(call)
+                if call.target.is_none() && !call.func_name.starts_with('_') && !call.func_name.contains('@') =>
+            {
+                calls.push((expr.id, call.func_name.len()));
+                0
+            }
             _ => 0,
         };
         visit(expr.id, extra);
         for child in children(expr) {
-            walk(child, visit);
+            walk(child, visit, calls);
         }
     }
-    walk(expr, &mut visit);
+    walk(expr, &mut visit, &mut calls);
     let mut span = covered?;
+    // A global call's own position is its `(`: take in the function's name before it.
+    for (id, name_length) in calls {
+        if let Some(own) = spans.get(&id)
+            && source.as_bytes().get(own.start) == Some(&b'(')
+            && own.start >= name_length
+            && own.start <= span.start + name_length
+        {
+            span.start = span.start.min(own.start - name_length);
+        }
+    }
     let bytes = source.as_bytes();
     loop {
         let text = &source[span.clone()];

@@ -8,8 +8,18 @@ use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use crate::batch::{BatchStats, Engine, EvaluationOptions, RegistryUse, on_pool};
+use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::io::{Format, Line, Writer, parse_line};
+
+/// A chunk of input.
+#[derive(Debug)]
+pub enum Input {
+    /// NDJSON lines, parsed on the rayon pool.
+    Lines(Vec<Line>),
+    /// Beneficiaries already read (e.g. from a JSON array).
+    Items(Vec<Result<Beneficiary, BeneficiaryError>>),
+}
 
 /// Rendered decisions of one chunk.
 #[derive(Debug)]
@@ -73,7 +83,7 @@ pub struct StreamStats {
     pub batch: BatchStats,
 }
 
-/// Evaluates chunks of NDJSON lines from `input` until it closes, sending
+/// Evaluates chunks of input (NDJSON lines or read items) from `input` until it closes, sending
 /// rendered decisions (in input order) to `output`. `on_chunk` is told the
 /// running totals after each chunk (for progress bars and metrics). Stops
 /// early, without error, when `output` is closed.
@@ -82,14 +92,17 @@ pub async fn evaluate_lines(
     rules: &[Rule],
     options: &EvaluationOptions,
     format: Format,
-    mut input: Receiver<Vec<Line>>,
+    mut input: Receiver<Input>,
     output: Sender<Rendered>,
     mut on_chunk: impl FnMut(&StreamStats),
 ) -> StreamStats {
     let mut stats = StreamStats::default();
     let mut written = 0usize;
-    while let Some(lines) = input.recv().await {
-        let items = on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await;
+    while let Some(chunk) = input.recv().await {
+        let items = match chunk {
+            Input::Lines(lines) => on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await,
+            Input::Items(items) => items,
+        };
         let result = engine.evaluate_batch(rules, items, options).await;
         let owned_rules = rules.to_vec();
         let first = written;

@@ -1,0 +1,230 @@
+//! `elig eval`: rules × a beneficiary file → decisions, streamed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dci_eligibility::io::{Format, Writer, is_json_array, parse_document, read_lines};
+use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines};
+use dci_eligibility::{BatchStats, EvaluationOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::commands::rules::{RuleSource, compile};
+use crate::{EXIT_INVALID_RULE, setup};
+
+/// Evaluate rules over a beneficiary file (NDJSON, or a JSON array) and write the decisions.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  elig eval --rule 'poverty_score >= 0.7 and dci.ibr.program_count == 0' --beneficiaries fixtures/beneficiaries.ndjson\n  elig eval --rules rules.toml --beneficiaries people.ndjson --format csv --out decisions.csv --config elig.toml\n\nWithout --config, registries are the built-in simulator with the committed fixture."
+)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    rules: RuleSource,
+    /// Beneficiaries: NDJSON (one JSON object per line, streamed) or a JSON array; `-` for stdin.
+    #[arg(long)]
+    beneficiaries: PathBuf,
+    /// Evaluation date (YYYY-MM-DD); default today (UTC).
+    #[arg(long)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Add the value of each top-level clause to every decision.
+    #[arg(long)]
+    explain: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Ndjson)]
+    format: OutputFormat,
+    /// Write decisions here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Deployment configuration (registries, cache, metrics).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Beneficiaries evaluated together (memory grows with it).
+    #[arg(long, default_value_t = 20_000)]
+    chunk_size: usize,
+    /// Fetch every registry a rule mentions for everyone, instead of only what can change a decision.
+    #[arg(long)]
+    no_demand_driven: bool,
+    /// Show no progress bar (none is shown when stderr is not a terminal or CI is set).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputFormat {
+    Ndjson,
+    Csv,
+    Json,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Ndjson => Format::Ndjson,
+            OutputFormat::Csv => Format::Csv,
+            OutputFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Counts the bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+pub async fn run(args: EvalArgs) -> Result<ExitCode> {
+    let sources = args.rules.load()?;
+    let (engine, _simulator) = setup::engine(args.config.as_deref()).await?;
+    let Some(rules) = compile(engine.compiler(), &sources) else {
+        return Ok(ExitCode::from(EXIT_INVALID_RULE));
+    };
+    if args.chunk_size == 0 {
+        bail!("--chunk-size must be at least 1");
+    }
+    let options = EvaluationOptions {
+        as_of: args.as_of.unwrap_or_else(setup::today),
+        explain: args.explain,
+        demand_driven: !args.no_demand_driven,
+    };
+    let format = Format::from(args.format);
+
+    let (reader, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if args.beneficiaries.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let file =
+            File::open(&args.beneficiaries).with_context(|| format!("cannot open {}", args.beneficiaries.display()))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: reader, read: read_bytes.clone() });
+
+    let (input_sender, input) = tokio::sync::mpsc::channel::<Input>(2);
+    let chunk_size = args.chunk_size;
+    let source_name = args.beneficiaries.display().to_string();
+    let reading = std::thread::spawn(move || -> Result<()> {
+        let head = reader.fill_buf()?.to_vec();
+        if is_json_array(&head) {
+            let mut text = String::new();
+            reader.read_to_string(&mut text)?;
+            let items = parse_document(&text).map_err(|e| anyhow::anyhow!("{source_name}: {e}"))?;
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk: Vec<_> = items.by_ref().take(chunk_size).collect();
+                if input_sender.blocking_send(Input::Items(chunk)).is_err() {
+                    break;
+                }
+            }
+        } else {
+            let mut line = 0;
+            loop {
+                let lines = read_lines(&mut reader, &mut line, chunk_size)
+                    .with_context(|| format!("{source_name}: line {}", line + 1))?;
+                if lines.is_empty() || input_sender.blocking_send(Input::Lines(lines)).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+
+    let out: Box<dyn Write + Send> = match &args.out {
+        Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
+        None => Box::new(std::io::stdout()),
+    };
+    let (output, mut rendered) = tokio::sync::mpsc::channel::<Rendered>(2);
+    let writer_rules = rules.clone();
+    let writing = std::thread::spawn(move || -> Result<()> {
+        let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, out), format, &writer_rules)?;
+        while let Some(chunk) = rendered.blocking_recv() {
+            writer.write_rendered(&chunk.bytes, chunk.items)?;
+        }
+        writer.finish()?;
+        Ok(())
+    });
+
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let progress = show_progress.then(|| {
+        let bar = match total_bytes {
+            Some(total) => ProgressBar::new(total).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner(),
+        };
+        bar
+    });
+    let started = std::time::Instant::now();
+    let stats: StreamStats = evaluate_lines(&engine, &rules, &options, format, input, output, |stats| {
+        if let Some(bar) = &progress {
+            bar.set_position(read_bytes.load(Ordering::Relaxed));
+            let seconds = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} beneficiaries, {:.0}/s",
+                stats.batch.items,
+                stats.batch.items as f64 / seconds
+            ));
+        }
+    })
+    .await;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    reading.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+    writing.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+    print_summary(&stats.batch, started.elapsed(), args.out.as_ref());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The summary, on stderr.
+pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Option<&PathBuf>) {
+    let seconds = elapsed.as_secs_f64();
+    eprintln!(
+        "\n{} beneficiaries ({} unreadable) in {:.2} s ({:.0}/s){}",
+        stats.items,
+        stats.invalid,
+        seconds,
+        stats.items as f64 / seconds.max(1e-9),
+        out.map(|p| format!(", decisions in {}", p.display())).unwrap_or_default()
+    );
+    eprintln!("{:<28} {:>10} {:>10} {:>12} {:>7}", "rule", "eligible", "ineligible", "undetermined", "error");
+    for rule in &stats.rules {
+        eprintln!(
+            "{:<28} {:>10} {:>10} {:>12} {:>7}",
+            rule.rule, rule.eligible, rule.ineligible, rule.undetermined, rule.error
+        );
+    }
+    if !stats.registries.is_empty() {
+        eprintln!(
+            "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10}",
+            "registry", "round trips", "asked", "cache hits", "fetched", "failures"
+        );
+        for registry in &stats.registries {
+            let failures: usize = registry.failures.values().sum();
+            eprintln!(
+                "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10}",
+                registry.registry,
+                registry.round_trips,
+                registry.requested,
+                registry.cache_hits,
+                registry.fetched,
+                failures
+            );
+        }
+    }
+}

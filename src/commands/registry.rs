@@ -1,0 +1,75 @@
+//! `elig registry`: run the DCI registry simulator standalone.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator};
+
+use crate::setup;
+
+/// Run the DCI registry simulator (CRVS, IBR, DR) until interrupted.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  elig registry --port 8500\n  elig registry --data bench-out/population --latency-ms 2\n  elig registry --config sim.toml\n\nThen, for instance:\n  curl -s -d 'grant_type=client_credentials&client_id=elig-demo&client_secret=elig-demo-secret' http://127.0.0.1:8500/crvs/oauth2/client/token"
+)]
+pub struct RegistryArgs {
+    /// Simulator configuration (TOML): data, prefixes, clients, token lifetime, faults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory with crvs.ndjson, ibr.ndjson, dr.ndjson (default: the committed fixture).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port (0: any free port).
+    #[arg(long, default_value_t = 8500)]
+    port: u16,
+    /// Added latency per message, in milliseconds, for every registry.
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long)]
+    token_lifetime: Option<u64>,
+}
+
+pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => SimConfig::from_toml_file(path)?,
+        None => SimConfig::default(),
+    };
+    config.bind = std::net::SocketAddr::new(args.bind, args.port);
+    if let Some(lifetime) = args.token_lifetime {
+        config.token_lifetime_secs = lifetime;
+    }
+    if let Some(latency) = args.latency_ms {
+        for kind in RegistryKind::ALL {
+            let faults = FaultConfig { latency_ms: latency, ..config.registry(kind).faults.clone() };
+            config = config.with_faults(kind, faults);
+        }
+    }
+    let started = std::time::Instant::now();
+    let sim = match (&args.data, &config.data_dir) {
+        (Some(dir), _) => {
+            config.data_dir = Some(dir.clone());
+            Simulator::start(config).await?
+        }
+        (None, Some(_)) => Simulator::start(config).await?,
+        (None, None) => setup::fixture_simulator(config).await?,
+    };
+    println!(
+        "DCI registry simulator listening on http://{} (loaded in {:.1} s)",
+        sim.local_addr(),
+        started.elapsed().as_secs_f64()
+    );
+    for kind in RegistryKind::ALL {
+        println!("  {kind:<5} {}  ({} records)", sim.base_url(kind), sim.data(kind).len());
+    }
+    println!("  stats  http://{}/sim/stats", sim.local_addr());
+    println!("client id elig-demo, secret elig-demo-secret (unless configured otherwise). Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
