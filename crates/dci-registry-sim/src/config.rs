@@ -1,0 +1,437 @@
+//! Simulator configuration, readable from TOML.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dci_protocol::Jwk;
+use serde::{Deserialize, Serialize};
+
+use crate::{RegistryData, RegistryKind, SimError};
+
+/// Everything [`crate::Simulator::start`] needs. `SimConfig::default()` serves the
+/// committed fixture on an ephemeral loopback port.
+///
+/// ```
+/// let config = dci_registry_sim::SimConfig::from_toml_str(r#"
+///     seed = 7
+///     [ibr.faults]
+///     latency_ms = 20
+///     error_503_rate = 0.1
+/// "#).unwrap();
+/// assert_eq!(config.ibr.faults.latency_ms, 20);
+/// assert_eq!(config.crvs.prefix, "/crvs");
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Where to listen; `127.0.0.1:0` (an ephemeral port) by default.
+    pub bind: SocketAddr,
+    /// Directory holding `crvs.ndjson`, `ibr.ndjson`, `dr.ndjson`; the committed
+    /// fixture ([`crate::fixture_dir`]) when absent. A registry with preloaded
+    /// [`RegistryConfig::data`] does not read its file.
+    pub data_dir: Option<PathBuf>,
+    /// The CRVS registry.
+    pub crvs: RegistryConfig,
+    /// The IBR registry.
+    pub ibr: RegistryConfig,
+    /// The DR registry.
+    pub dr: RegistryConfig,
+    /// OAuth2 clients accepted by the token endpoint.
+    pub clients: Vec<ClientCredentials>,
+    /// Lifetime of issued tokens, in seconds.
+    pub token_lifetime_secs: u64,
+    /// Most search items one message may carry (more: `rjct.total_count.limit_exceeded`).
+    pub max_items_per_message: usize,
+    /// Largest `page_size` accepted (larger: `rjct.pagination.invalid`).
+    pub max_page_size: u32,
+    /// Most records one unpaginated item may return (more: `rjct.search.too_many_records_found`).
+    pub max_records_per_item: usize,
+    /// Sign responses with the server key.
+    pub sign_responses: bool,
+    /// Require and verify request signatures against [`SimConfig::client_keys`].
+    pub verify_request_signatures: bool,
+    /// Public keys of clients (`kid` = `<sender_id>|<key_id>|ed25519`).
+    pub client_keys: Vec<Jwk>,
+    /// The server's Ed25519 secret seed; derived from [`SimConfig::seed`] when absent.
+    pub server_key_seed: Option<KeySeed>,
+    /// Seed of the server key (when not given) and of every fault decision.
+    pub seed: u64,
+    /// How many recent `message_id`s each registry remembers to detect duplicates.
+    pub remembered_message_ids: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            data_dir: None,
+            crvs: RegistryConfig::new(RegistryKind::Crvs),
+            ibr: RegistryConfig::new(RegistryKind::Ibr),
+            dr: RegistryConfig::new(RegistryKind::Dr),
+            clients: vec![ClientCredentials::new("elig-demo", "elig-demo-secret")],
+            token_lifetime_secs: 3600,
+            max_items_per_message: 1000,
+            max_page_size: 1000,
+            max_records_per_item: 1000,
+            sign_responses: true,
+            verify_request_signatures: false,
+            client_keys: Vec::new(),
+            server_key_seed: None,
+            seed: 0,
+            remembered_message_ids: 100_000,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Reads a configuration from TOML text; absent fields take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<SimConfig, SimError> {
+        let mut config: SimConfig = toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))?;
+        config.fill_registry_defaults();
+        Ok(config)
+    }
+
+    /// Reads a configuration from a TOML file.
+    pub fn from_toml_file(path: &Path) -> Result<SimConfig, SimError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SimError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+
+    /// The settings of one registry.
+    pub fn registry(&self, kind: RegistryKind) -> &RegistryConfig {
+        match kind {
+            RegistryKind::Crvs => &self.crvs,
+            RegistryKind::Ibr => &self.ibr,
+            RegistryKind::Dr => &self.dr,
+        }
+    }
+
+    /// The settings of one registry, to change.
+    pub fn registry_mut(&mut self, kind: RegistryKind) -> &mut RegistryConfig {
+        match kind {
+            RegistryKind::Crvs => &mut self.crvs,
+            RegistryKind::Ibr => &mut self.ibr,
+            RegistryKind::Dr => &mut self.dr,
+        }
+    }
+
+    /// Serves `data` in place of the registry's record file.
+    pub fn with_data(mut self, data: RegistryData) -> Self {
+        let kind = data.kind();
+        self.registry_mut(kind).data = Some(Arc::new(data));
+        self
+    }
+
+    /// Sets one registry's faults.
+    pub fn with_faults(mut self, kind: RegistryKind, faults: FaultConfig) -> Self {
+        self.registry_mut(kind).faults = faults;
+        self
+    }
+
+    /// Registry sections read from TOML without `prefix` or `sender_id` get their registry's defaults.
+    fn fill_registry_defaults(&mut self) {
+        for kind in RegistryKind::ALL {
+            let registry = self.registry_mut(kind);
+            if registry.prefix.is_empty() {
+                registry.prefix = kind.default_prefix().to_owned();
+            }
+            if registry.sender_id.is_empty() {
+                registry.sender_id = kind.default_sender_id().to_owned();
+            }
+        }
+    }
+
+    /// Checks what serde cannot: prefixes, limits, fault rates.
+    pub(crate) fn validate(&self) -> Result<(), SimError> {
+        let mut prefixes: Vec<String> = Vec::new();
+        for kind in RegistryKind::ALL {
+            let registry = self.registry(kind);
+            let prefix = registry.normalised_prefix();
+            if !prefix.starts_with('/') || prefix.len() < 2 || prefix.contains(['{', '}', '*', ' ']) {
+                return Err(SimError::Config(format!(
+                    "{kind}.prefix {:?} must be a path such as /{kind} (not empty, not /)",
+                    registry.prefix
+                )));
+            }
+            if prefix == "/sim" || prefix.starts_with("/sim/") {
+                return Err(SimError::Config(format!("{kind}.prefix {prefix:?} collides with /sim")));
+            }
+            if prefixes.contains(&prefix) {
+                return Err(SimError::Config(format!("{kind}.prefix {prefix:?} is used by two registries")));
+            }
+            prefixes.push(prefix);
+            registry.faults.validate().map_err(|e| SimError::Config(format!("{kind}.faults: {e}")))?;
+        }
+        if self.clients.is_empty() {
+            return Err(SimError::Config("no OAuth2 client is configured".into()));
+        }
+        if self.token_lifetime_secs == 0 {
+            return Err(SimError::Config("token_lifetime_secs must be at least 1".into()));
+        }
+        if self.max_items_per_message == 0 || self.max_page_size == 0 || self.max_records_per_item == 0 {
+            return Err(SimError::Config(
+                "max_items_per_message, max_page_size and max_records_per_item must be at least 1".into(),
+            ));
+        }
+        if self.verify_request_signatures && self.client_keys.is_empty() {
+            return Err(SimError::Config("verify_request_signatures needs at least one of client_keys".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Settings of one registry.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// URL prefix the registry is served under (`/crvs`, `/ibr`, `/dr`).
+    pub prefix: String,
+    /// The id the registry answers and signs as.
+    pub sender_id: String,
+    /// Injected faults.
+    pub faults: FaultConfig,
+    /// Records to serve instead of the data directory's file (tests inject records this way).
+    #[serde(skip)]
+    pub data: Option<Arc<RegistryData>>,
+}
+
+impl Default for RegistryConfig {
+    /// Empty prefix and sender id, filled with the registry's defaults when read from TOML.
+    fn default() -> Self {
+        RegistryConfig { prefix: String::new(), sender_id: String::new(), faults: FaultConfig::default(), data: None }
+    }
+}
+
+impl RegistryConfig {
+    /// The defaults of `kind`: its prefix and sender id, no faults, records from the data directory.
+    pub fn new(kind: RegistryKind) -> Self {
+        RegistryConfig {
+            prefix: kind.default_prefix().to_owned(),
+            sender_id: kind.default_sender_id().to_owned(),
+            faults: FaultConfig::default(),
+            data: None,
+        }
+    }
+
+    pub(crate) fn normalised_prefix(&self) -> String {
+        let trimmed = self.prefix.trim().trim_end_matches('/');
+        if trimmed.starts_with('/') { trimmed.to_owned() } else { format!("/{trimmed}") }
+    }
+}
+
+impl fmt::Debug for RegistryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryConfig")
+            .field("prefix", &self.prefix)
+            .field("sender_id", &self.sender_id)
+            .field("faults", &self.faults)
+            .field("data", &self.data.as_ref().map(|data| data.len()))
+            .finish()
+    }
+}
+
+/// An OAuth2 client the token endpoint accepts. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+}
+
+impl ClientCredentials {
+    /// A client.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        ClientCredentials { client_id: client_id.into(), client_secret: client_secret.into() }
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A 32-byte Ed25519 secret seed: an array of 32 numbers or a base64 string.
+/// `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeySeed {
+    /// The raw bytes.
+    Bytes([u8; 32]),
+    /// Base64 (standard or URL-safe) of the 32 bytes.
+    Base64(String),
+}
+
+impl KeySeed {
+    /// The 32 bytes.
+    pub fn bytes(&self) -> Result<[u8; 32], SimError> {
+        use base64::Engine as _;
+        match self {
+            KeySeed::Bytes(bytes) => Ok(*bytes),
+            KeySeed::Base64(text) => {
+                let trimmed = text.trim();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(trimmed)
+                    .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed.trim_end_matches('=')))
+                    .map_err(|_| SimError::Config("server_key_seed is not base64".into()))?;
+                decoded.try_into().map_err(|_| SimError::Config("server_key_seed must be 32 bytes".into()))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for KeySeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeySeed(<redacted>)")
+    }
+}
+
+/// Faults injected into one registry's data endpoints (search, enrolled,
+/// disabled). Token and JWKS endpoints only get the latency. Random draws come
+/// from a ChaCha RNG seeded from [`SimConfig::seed`] and the registry, so a run
+/// of sequential requests is reproducible. The default injects nothing.
+///
+/// Each data message is answered, in this order of precedence, with: the next
+/// status of [`FaultConfig::fail_next`]; a hang while [`FaultConfig::hang_next`]
+/// is positive; else one outcome drawn with the shares `error_500_rate`,
+/// `error_503_rate`, `error_429_rate`, `hang_rate`, `malformed_rate` (their sum
+/// must not exceed 1) or, for the rest, a normal answer, whose items may still be
+/// rejected (`reject_item_rate`) and whose signature may be wrong (`bad_signature_rate`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultConfig {
+    /// Added to every message of the registry (token and JWKS too), in milliseconds.
+    pub latency_ms: u64,
+    /// A uniform extra delay in `0..=jitter_ms`, added to `latency_ms`.
+    pub jitter_ms: u64,
+    /// Share of data messages answered HTTP 500.
+    pub error_500_rate: f64,
+    /// Share of data messages answered HTTP 503 with `Retry-After`.
+    pub error_503_rate: f64,
+    /// Share of data messages answered HTTP 429 with `Retry-After`.
+    pub error_429_rate: f64,
+    /// The `Retry-After` of 429 and 503 answers, in seconds.
+    pub retry_after_secs: u64,
+    /// Share of data messages that hang (no answer for `hang_secs`).
+    pub hang_rate: f64,
+    /// How long a hanging request waits before answering 504.
+    pub hang_secs: u64,
+    /// Share of data messages answered 200 with a body that is not JSON.
+    pub malformed_rate: f64,
+    /// Chance of each search item (or yes/no question) being rejected with
+    /// `rjct.filter.invalid` "injected fault".
+    pub reject_item_rate: f64,
+    /// Share of signed responses signed with a wrong key.
+    pub bad_signature_rate: f64,
+    /// Exact HTTP statuses for the next data messages, in order (e.g. `[500, 500]`), then normal service.
+    pub fail_next: Vec<u16>,
+    /// The next this-many data messages hang.
+    pub hang_next: u32,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        FaultConfig {
+            latency_ms: 0,
+            jitter_ms: 0,
+            error_500_rate: 0.0,
+            error_503_rate: 0.0,
+            error_429_rate: 0.0,
+            retry_after_secs: 1,
+            hang_rate: 0.0,
+            hang_secs: 3600,
+            malformed_rate: 0.0,
+            reject_item_rate: 0.0,
+            bad_signature_rate: 0.0,
+            fail_next: Vec::new(),
+            hang_next: 0,
+        }
+    }
+}
+
+impl FaultConfig {
+    /// Whether this configuration injects anything at all.
+    pub fn is_none(&self) -> bool {
+        let defaults = FaultConfig::default();
+        FaultConfig { retry_after_secs: defaults.retry_after_secs, hang_secs: defaults.hang_secs, ..self.clone() }
+            == defaults
+    }
+
+    /// Checks the rates: each within 0..=1, and the exclusive outcomes summing to at most 1.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = [
+            ("error_500_rate", self.error_500_rate),
+            ("error_503_rate", self.error_503_rate),
+            ("error_429_rate", self.error_429_rate),
+            ("hang_rate", self.hang_rate),
+            ("malformed_rate", self.malformed_rate),
+            ("reject_item_rate", self.reject_item_rate),
+            ("bad_signature_rate", self.bad_signature_rate),
+        ];
+        for (name, rate) in rates {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} {rate} is not within 0..=1"));
+            }
+        }
+        let exclusive =
+            self.error_500_rate + self.error_503_rate + self.error_429_rate + self.hang_rate + self.malformed_rate;
+        if exclusive > 1.0 + 1e-9 {
+            return Err(format!(
+                "error_500_rate + error_503_rate + error_429_rate + hang_rate + malformed_rate is {exclusive}, more than 1"
+            ));
+        }
+        if let Some(status) = self.fail_next.iter().find(|s| !(100..=999).contains(*s)) {
+            return Err(format!("fail_next status {status} is not an HTTP status"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let config = SimConfig { server_key_seed: Some(KeySeed::Base64("c2VjcmV0".into())), ..SimConfig::default() };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("elig-demo-secret"), "{debug}");
+        assert!(!debug.contains("c2VjcmV0"), "{debug}");
+        assert!(debug.contains("elig-demo"));
+    }
+
+    #[test]
+    fn toml_fills_defaults_and_rejects_unknown_fields() {
+        let config = SimConfig::from_toml_str(
+            "bind = \"127.0.0.1:9000\"\nserver_key_seed = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n[dr]\nprefix = \"/disability\"\n[dr.faults]\nfail_next = [500, 503]\n",
+        )
+        .expect("config");
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.dr.prefix, "/disability");
+        assert_eq!(config.dr.sender_id, "dr.registry-sim");
+        assert_eq!(config.dr.faults.fail_next, vec![500, 503]);
+        assert_eq!(config.ibr.prefix, "/ibr");
+        assert_eq!(config.server_key_seed.as_ref().map(|s| s.bytes().expect("seed")), Some([0u8; 32]));
+        assert!(SimConfig::from_toml_str("sign_respones = false").is_err());
+    }
+
+    #[test]
+    fn validation_catches_colliding_prefixes_and_impossible_rates() {
+        let mut config = SimConfig::default();
+        config.ibr.prefix = "/crvs/".into();
+        assert!(matches!(config.validate(), Err(SimError::Config(m)) if m.contains("two registries")));
+
+        let faults = FaultConfig { error_500_rate: 0.6, malformed_rate: 0.6, ..FaultConfig::default() };
+        assert!(faults.validate().is_err());
+        assert!(FaultConfig { reject_item_rate: 1.5, ..FaultConfig::default() }.validate().is_err());
+        assert!(FaultConfig::default().is_none());
+        assert!(!FaultConfig { fail_next: vec![500], ..FaultConfig::default() }.is_none());
+    }
+}

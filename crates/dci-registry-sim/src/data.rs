@@ -1,0 +1,301 @@
+//! Loaded, indexed records of one registry.
+//!
+//! Records are kept as their JSON text in one contiguous buffer (no per-record
+//! allocation); every identifier of every record is indexed in a hash map from
+//! `(TYPE, value)` to the records carrying it, so an `idtype-value` lookup is
+//! one hash probe whatever the number of records.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::BufRead;
+use std::path::Path;
+
+use dci_protocol::records::{CrvsPerson, DisabilityRecord, IbrBeneficiary, Identifier};
+use serde_json::Value;
+
+use crate::{LoadError, RegistryKind};
+
+/// The records of one registry, indexed by identifier.
+pub struct RegistryData {
+    kind: RegistryKind,
+    /// The records' JSON texts, one after another.
+    text: String,
+    /// End offset in `text` of each record.
+    ends: Vec<usize>,
+    /// `TYPE\u{1f}value` → the records carrying that identifier.
+    index: HashMap<Box<str>, Hits>,
+    /// The identifier types met (upper case), for lookups by value alone.
+    id_types: Vec<String>,
+}
+
+/// Record positions sharing one identifier; almost always one.
+enum Hits {
+    One(u32),
+    Many(Box<[u32]>),
+}
+
+impl Hits {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Hits::One(one) => std::slice::from_ref(one),
+            Hits::Many(many) => many,
+        }
+    }
+}
+
+const SEPARATOR: char = '\u{1f}';
+
+fn index_key(id_type: &str, value: &str) -> String {
+    let id_type = id_type.trim();
+    let value = value.trim();
+    let mut key = String::with_capacity(id_type.len() + value.len() + 1);
+    key.extend(id_type.chars().map(|c| c.to_ascii_uppercase()));
+    key.push(SEPARATOR);
+    key.push_str(value);
+    key
+}
+
+impl RegistryData {
+    /// No records.
+    pub fn empty(kind: RegistryKind) -> Self {
+        RegistryData { kind, text: String::new(), ends: Vec::new(), index: HashMap::new(), id_types: Vec::new() }
+    }
+
+    /// Reads an NDJSON file, one record per line (blank lines skipped). Every
+    /// record must read as a record of `kind`; the first that does not is
+    /// reported with its file and line.
+    pub fn from_ndjson_file(kind: RegistryKind, path: &Path) -> Result<Self, LoadError> {
+        let io = |source| LoadError::Io { path: path.to_owned(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut data = RegistryData::empty(kind);
+        data.text.reserve(size);
+        let name = path.display().to_string();
+        let mut line = String::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).map_err(io)? == 0 {
+                break;
+            }
+            number += 1;
+            let record = line.trim();
+            if !record.is_empty() {
+                data.push(record, &name, number)?;
+            }
+        }
+        data.finish();
+        Ok(data)
+    }
+
+    /// Takes records given in memory (tests inject records this way).
+    pub fn from_records(kind: RegistryKind, records: Vec<Value>) -> Result<Self, LoadError> {
+        let mut data = RegistryData::empty(kind);
+        for (position, record) in records.iter().enumerate() {
+            let text = serde_json::to_string(record).map_err(|e| LoadError::BadRecord {
+                file: "<records>".into(),
+                line: position + 1,
+                registry: kind,
+                message: e.to_string(),
+            })?;
+            data.push(&text, "<records>", position + 1)?;
+        }
+        data.finish();
+        Ok(data)
+    }
+
+    /// Reads `kind`'s file (`crvs.ndjson`, ...) in `dir`.
+    pub fn from_dir(kind: RegistryKind, dir: &Path) -> Result<Self, LoadError> {
+        Self::from_ndjson_file(kind, &dir.join(kind.file_name()))
+    }
+
+    fn push(&mut self, record: &str, file: &str, line: usize) -> Result<(), LoadError> {
+        let bad = |message: String| LoadError::BadRecord { file: file.to_owned(), line, registry: self.kind, message };
+        if !record.starts_with('{') {
+            return Err(bad("a record must be a JSON object".into()));
+        }
+        let identifiers = identifiers_of(self.kind, record).map_err(|e| bad(e.to_string()))?;
+        let position = u32::try_from(self.ends.len())
+            .ok()
+            .filter(|p| *p < u32::MAX)
+            .ok_or_else(|| LoadError::TooMany { file: file.to_owned() })?;
+        self.text.push_str(record);
+        self.ends.push(self.text.len());
+        for identifier in identifiers {
+            if identifier.identifier_value.trim().is_empty() {
+                continue;
+            }
+            let key = index_key(&identifier.identifier_type, &identifier.identifier_value);
+            let id_type = &key[..key.find(SEPARATOR).unwrap_or(0)];
+            if !self.id_types.iter().any(|t| t == id_type) {
+                self.id_types.push(id_type.to_owned());
+            }
+            match self.index.get_mut(key.as_str()) {
+                None => {
+                    self.index.insert(key.into_boxed_str(), Hits::One(position));
+                }
+                Some(hits) => {
+                    let known = hits.as_slice();
+                    if known.last() != Some(&position) {
+                        let mut more = known.to_vec();
+                        more.push(position);
+                        *hits = Hits::Many(more.into_boxed_slice());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
+    /// The registry these records belong to.
+    pub fn kind(&self) -> RegistryKind {
+        self.kind
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The JSON text of record `position` (in load order).
+    pub fn record_text(&self, position: usize) -> Option<&str> {
+        let end = *self.ends.get(position)?;
+        let start = if position == 0 { 0 } else { self.ends[position - 1] };
+        self.text.get(start..end)
+    }
+
+    /// Record `position` as JSON.
+    pub fn record(&self, position: usize) -> Option<Value> {
+        self.record_text(position).and_then(|text| serde_json::from_str(text).ok())
+    }
+
+    /// Every record's text, in load order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).filter_map(|position| self.record_text(position))
+    }
+
+    /// Positions of the records carrying identifier `(id_type, value)`; the type
+    /// matches ignoring ASCII case, surrounding spaces are ignored. One hash probe.
+    pub fn lookup(&self, id_type: &str, value: &str) -> &[u32] {
+        self.index.get(index_key(id_type, value).as_str()).map(Hits::as_slice).unwrap_or_default()
+    }
+
+    /// Positions of the records carrying `value` under any identifier type (for
+    /// the enrolled / disabled checks, whose queries carry no type), in load order.
+    pub fn lookup_any_type(&self, value: &str) -> Vec<u32> {
+        let mut found: Vec<u32> = Vec::new();
+        for id_type in &self.id_types {
+            found.extend_from_slice(self.lookup(id_type, value));
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// Bytes held by the record texts, the offsets and the index (estimate).
+    pub fn approximate_bytes(&self) -> usize {
+        let keys: usize = self.index.keys().map(|k| k.len()).sum();
+        let many: usize = self
+            .index
+            .values()
+            .map(|h| match h {
+                Hits::One(_) => 0,
+                Hits::Many(m) => m.len() * 4,
+            })
+            .sum();
+        self.text.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.index.capacity() * (std::mem::size_of::<(Box<str>, Hits)>() + 1)
+            + keys
+            + many
+    }
+}
+
+/// Reads a record as its registry's record type and returns its identifiers.
+fn identifiers_of(kind: RegistryKind, record: &str) -> Result<Vec<Identifier>, serde_json::Error> {
+    Ok(match kind {
+        RegistryKind::Crvs => serde_json::from_str::<CrvsPerson>(record)?.identifier,
+        RegistryKind::Ibr => serde_json::from_str::<IbrBeneficiary>(record)?.identifiers(),
+        RegistryKind::Dr => serde_json::from_str::<DisabilityRecord>(record)?.identifiers(),
+    })
+}
+
+impl fmt::Debug for RegistryData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryData")
+            .field("kind", &self.kind)
+            .field("records", &self.len())
+            .field("identifiers", &self.index.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn person(uin: &str, brn: Option<&str>) -> Value {
+        let mut identifier = vec![json!({"identifier_type": "UIN", "identifier_value": uin})];
+        if let Some(brn) = brn {
+            identifier.push(json!({"identifier_type": "brn", "identifier_value": brn}));
+        }
+        json!({"identifier": identifier, "birth_date": "2000-01-01"})
+    }
+
+    #[test]
+    fn every_identifier_is_indexed_and_types_ignore_case() {
+        let data =
+            RegistryData::from_records(RegistryKind::Crvs, vec![person("1", Some("B-1")), person("2", None)]).unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(data.lookup("UIN", "2"), &[1]);
+        assert_eq!(data.lookup("uin", " 1 "), &[0]);
+        assert_eq!(data.lookup("BRN", "B-1"), &[0]);
+        assert!(data.lookup("UIN", "3").is_empty());
+        assert!(data.lookup("BRN", "1").is_empty(), "types are not interchangeable");
+        assert_eq!(data.lookup_any_type("B-1"), vec![0]);
+        assert_eq!(data.record(1).unwrap()["identifier"][0]["identifier_value"], "2");
+    }
+
+    #[test]
+    fn several_records_may_share_an_identifier() {
+        let enrolment = |programme: &str| {
+            json!({"member": {"member_identifier": [{"identifier_type": "UIN", "identifier_value": "7"}]},
+                   "programme_identifier": [{"programme_identifier": programme}], "enrollment_status": "1"})
+        };
+        let data = RegistryData::from_records(RegistryKind::Ibr, vec![enrolment("A"), enrolment("B")]).unwrap();
+        assert_eq!(data.lookup("UIN", "7"), &[0, 1]);
+    }
+
+    #[test]
+    fn a_bad_line_is_reported_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dr.ndjson");
+        std::fs::write(
+            &path,
+            "{\"member_identifier\": [{\"identifier_type\": \"UIN\", \"identifier_value\": \"1\"}]}\n\n{\"disability_info\": [{\"disability_limitation_type\": \"VIS_SS\", \"functional_severity\": \"9\"}]}\n",
+        )
+        .unwrap();
+        let error = RegistryData::from_ndjson_file(RegistryKind::Dr, &path).unwrap_err().to_string();
+        assert!(error.contains("dr.ndjson:3:"), "{error}");
+        assert!(error.contains("functional_severity"), "{error}");
+
+        std::fs::write(&path, "[1, 2]\n").unwrap();
+        let error = RegistryData::from_ndjson_file(RegistryKind::Dr, &path).unwrap_err().to_string();
+        assert!(error.contains(":1:") && error.contains("object"), "{error}");
+        let missing = RegistryData::from_ndjson_file(RegistryKind::Dr, &dir.path().join("nope.ndjson"));
+        assert!(matches!(missing, Err(LoadError::Io { .. })));
+    }
+}

@@ -1,0 +1,58 @@
+//! A DCI registry server for tests and benchmarks: one HTTP process serving a
+//! CRVS, an IBR and a DR registry over NDJSON record files, plus a synthetic
+//! population generator.
+//!
+//! * [`Simulator::start`] binds one loopback port and serves each registry under
+//!   its prefix (`/crvs`, `/ibr`, `/dr`): OAuth2 client-credentials tokens, a JWKS,
+//!   signed `sync/search` (idtype-value, predicate, sort, pagination), IBR
+//!   `sync/enrolled` and DR `sync/disabled`;
+//! * [`FaultConfig`] injects latency, HTTP errors, hangs, malformed bodies,
+//!   rejected items and bad signatures, deterministically by seed;
+//! * [`SimStats`] counts messages, items and HTTP statuses (also `GET /sim/stats`);
+//! * [`population::generate`] writes a beneficiary list and matching registry
+//!   files of any size, deterministically by seed.
+//!
+//! It speaks the protocol through `dci-protocol` only, never through the DCI
+//! client crates, so that a client bug and a server bug cannot cancel out.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), dci_registry_sim::SimError> {
+//! use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
+//!
+//! let sim = Simulator::start(SimConfig::default()).await?; // the committed fixture, ephemeral port
+//! println!("CRVS at {}", sim.base_url(RegistryKind::Crvs));
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod config;
+mod data;
+mod engine;
+mod error;
+mod faults;
+mod kind;
+pub mod population;
+mod predicate;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+
+pub use config::{ClientCredentials, FaultConfig, KeySeed, RegistryConfig, SimConfig};
+pub use data::RegistryData;
+pub use error::{LoadError, SimError};
+pub use kind::RegistryKind;
+pub use server::Simulator;
+pub use stats::{Counter, EndpointStats, ItemOutcomes, RegistryStats, SimStats};
+
+/// The repository's committed registry fixture (`fixtures/registries`), as an absolute path.
+pub fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/registries")
+}
+
+/// The repository's committed beneficiary list (`fixtures/beneficiaries.ndjson`), as an absolute path.
+pub fn fixture_beneficiaries() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/beneficiaries.ndjson")
+}

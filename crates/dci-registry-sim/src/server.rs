@@ -1,0 +1,452 @@
+//! The HTTP server: one listener, the three registries under their prefixes,
+//! and `/sim/stats`, `/sim/reset`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier};
+use dci_protocol::{ErrorCode, Jwks, TokenResponse};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::auth::{TokenRequestError, Tokens, read_token_request};
+use crate::engine::{Engine, Limits, RecentIds, Reply};
+use crate::faults::{Action, Faults};
+use crate::stats::{Counters, Endpoint};
+use crate::{FaultConfig, RegistryData, RegistryKind, SimConfig, SimError, SimStats};
+
+/// The key id (middle part of `kid`) of the server key.
+const KEY_ID: &str = "sim-key-1";
+/// Largest request body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// A 200 body that is not JSON (a truncated envelope), for `malformed_rate`.
+const MALFORMED_BODY: &[u8] =
+    b"{\"signature\": \"namespace=\\\"dci\\\"\", \"header\": {\"version\": \"1.0.0\", \"message_id\": \"";
+
+/// What every registry shares.
+struct Common {
+    tokens: Tokens,
+    jwks: Jwks,
+    shutdown: watch::Receiver<bool>,
+    /// Bounds the CPU work running at once to the number of cores.
+    cpu: Arc<Semaphore>,
+}
+
+/// One registry's state.
+struct Registry {
+    kind: RegistryKind,
+    engine: Arc<Engine>,
+    faults: Faults,
+    counters: Counters,
+    common: Arc<Common>,
+}
+
+type Registries = Arc<[Arc<Registry>; 3]>;
+
+/// A running simulator. Dropping it stops the server too (without waiting);
+/// [`Simulator::shutdown`] stops it gracefully.
+pub struct Simulator {
+    addr: SocketAddr,
+    prefixes: [String; 3],
+    registries: Registries,
+    jwks: Jwks,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator").field("addr", &self.addr).field("prefixes", &self.prefixes).finish()
+    }
+}
+
+fn derive_seed(purpose: &str, seed: u64) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"dci-registry-sim ");
+    hash.update(purpose.as_bytes());
+    hash.update(seed.to_le_bytes());
+    hash.finalize().into()
+}
+
+impl Simulator {
+    /// Loads the records, binds `config.bind` and starts serving on the current
+    /// tokio runtime. Record files are read on blocking threads.
+    pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
+        config.validate()?;
+        let data_dir = config.data_dir.clone().unwrap_or_else(crate::fixture_dir);
+        let data = load_all(&config, data_dir).await?;
+
+        let key = match &config.server_key_seed {
+            Some(seed) => seed.bytes()?,
+            None => derive_seed("server key", config.seed),
+        };
+        let wrong_key = derive_seed("wrong key", config.seed);
+        let signers: Vec<Ed25519Signer> = RegistryKind::ALL
+            .iter()
+            .map(|kind| Ed25519Signer::new(&config.registry(*kind).sender_id, KEY_ID, &key))
+            .collect();
+        let jwks = Jwks { keys: signers.iter().map(Ed25519Signer::jwk).collect() };
+        let verifier = if config.verify_request_signatures {
+            let verifier = Ed25519Verifier::from_jwks(&Jwks { keys: config.client_keys.clone() });
+            if verifier.is_empty() {
+                return Err(SimError::Config("client_keys holds no usable Ed25519 key (kid, x)".into()));
+            }
+            Some(verifier)
+        } else {
+            None
+        };
+
+        let (stop, shutdown) = watch::channel(false);
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let common = Arc::new(Common {
+            tokens: Tokens::new(config.clients.clone(), config.token_lifetime_secs),
+            jwks: jwks.clone(),
+            shutdown,
+            cpu: Arc::new(Semaphore::new(cores)),
+        });
+        let limits = Limits {
+            max_items_per_message: config.max_items_per_message,
+            max_page_size: config.max_page_size,
+            max_records_per_item: config.max_records_per_item,
+        };
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let registries: [Arc<Registry>; 3] = RegistryKind::ALL.map(|kind| {
+            let settings = config.registry(kind);
+            let engine = Engine {
+                kind,
+                data: data[kind.index()].clone(),
+                sender_id: settings.sender_id.clone(),
+                limits,
+                signer: config.sign_responses.then(|| signers[kind.index()].clone()),
+                wrong_signer: Ed25519Signer::new(&settings.sender_id, KEY_ID, &wrong_key),
+                verifier: verifier.clone(),
+                recent: RecentIds::new(config.remembered_message_ids),
+                id_prefix: format!("{kind}-{}", &run[..12]),
+                serial: AtomicU64::new(1),
+            };
+            Arc::new(Registry {
+                kind,
+                engine: Arc::new(engine),
+                faults: Faults::new(kind, config.seed, settings.faults.clone()),
+                counters: Counters::new(),
+                common: common.clone(),
+            })
+        });
+        let registries: Registries = Arc::new(registries);
+        let prefixes = RegistryKind::ALL.map(|kind| config.registry(kind).normalised_prefix());
+        let app = router(&registries, &prefixes);
+
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SimError::Bind { addr: config.bind, source })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: config.bind, source })?;
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let mut stopping = stop.subscribe();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "registry simulator stopped");
+            }
+        });
+        tracing::info!(%addr, records = ?data.iter().map(|d| d.len()).collect::<Vec<_>>(), "registry simulator listening");
+        Ok(Simulator { addr, prefixes, registries, jwks, stop, task: Some(task) })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL of one registry, e.g. `http://127.0.0.1:PORT/crvs`; the
+    /// endpoints are below it (`/registry/sync/search`, `/oauth2/client/token`, ...).
+    pub fn base_url(&self, registry: RegistryKind) -> String {
+        format!("http://{}{}", self.addr, self.prefixes[registry.index()])
+    }
+
+    /// The counters, as served at `GET /sim/stats`.
+    pub fn stats(&self) -> SimStats {
+        snapshot(&self.registries)
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&self) {
+        self.registries.iter().for_each(|registry| registry.counters.reset());
+    }
+
+    /// Replaces one registry's faults while running; scripted faults start
+    /// afresh and the RNG restarts from the seed. Rates are clamped to 0..=1.
+    pub fn set_faults(&self, registry: RegistryKind, faults: FaultConfig) {
+        self.registries[registry.index()].faults.set(faults);
+    }
+
+    /// The server's public keys, one per registry (`kid` = `<sender_id>|sim-key-1|ed25519`),
+    /// as served at each registry's `/.well-known/jwks.json`.
+    pub fn server_jwks(&self) -> Jwks {
+        self.jwks.clone()
+    }
+
+    /// The records one registry serves.
+    pub fn data(&self, registry: RegistryKind) -> Arc<RegistryData> {
+        self.registries[registry.index()].engine.data.clone()
+    }
+
+    /// Stops accepting connections, cancels hanging and delayed requests, and
+    /// waits for the requests in progress to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn load_all(config: &SimConfig, dir: PathBuf) -> Result<[Arc<RegistryData>; 3], SimError> {
+    let mut tasks = Vec::new();
+    for kind in RegistryKind::ALL {
+        let given = config.registry(kind).data.clone();
+        let dir = dir.clone();
+        tasks.push(tokio::task::spawn_blocking(move || match given {
+            Some(data) if data.kind() == kind => Ok(data),
+            Some(data) => Err(SimError::Config(format!("{kind}.data holds {} records", data.kind()))),
+            None => RegistryData::from_dir(kind, &dir).map(Arc::new).map_err(SimError::from),
+        }));
+    }
+    let mut loaded = Vec::new();
+    for task in tasks {
+        let data = task.await.map_err(|e| SimError::Config(format!("loading records failed: {e}")))??;
+        loaded.push(data);
+    }
+    loaded.try_into().map_err(|_| SimError::Config("three registries expected".into()))
+}
+
+fn snapshot(registries: &Registries) -> SimStats {
+    SimStats {
+        crvs: registries[RegistryKind::Crvs.index()].counters.snapshot(),
+        ibr: registries[RegistryKind::Ibr.index()].counters.snapshot(),
+        dr: registries[RegistryKind::Dr.index()].counters.snapshot(),
+    }
+}
+
+fn router(registries: &Registries, prefixes: &[String; 3]) -> Router {
+    let mut app =
+        Router::new().route("/sim/stats", get(stats)).route("/sim/reset", post(reset)).with_state(registries.clone());
+    for registry in registries.iter() {
+        let mut routes = Router::new()
+            .route("/oauth2/client/token", post(token))
+            .route("/.well-known/jwks.json", get(jwks))
+            .route("/registry/sync/search", post(search));
+        match registry.kind {
+            RegistryKind::Ibr => routes = routes.route("/registry/sync/enrolled", post(enrolled)),
+            RegistryKind::Dr => routes = routes.route("/registry/sync/disabled", post(disabled)),
+            RegistryKind::Crvs => {}
+        }
+        let routes =
+            routes.layer(middleware::from_fn_with_state(registry.clone(), count_status)).with_state(registry.clone());
+        app = app.nest(&prefixes[registry.kind.index()], routes);
+    }
+    app.fallback(not_found).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+fn error_response(reply: Reply) -> Response {
+    json_response(reply.status, reply.body)
+}
+
+fn json_response(status: u16, body: Vec<u8>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+async fn stats(State(registries): State<Registries>) -> Json<SimStats> {
+    Json(snapshot(&registries))
+}
+
+async fn reset(State(registries): State<Registries>) -> StatusCode {
+    registries.iter().for_each(|registry| registry.counters.reset());
+    StatusCode::NO_CONTENT
+}
+
+async fn not_found(request: Request) -> Response {
+    let message = format!("no such endpoint: {} {}", request.method(), request.uri().path());
+    error_response(Reply::error(404, ErrorCode::RequestNotFound, message))
+}
+
+async fn count_status(State(registry): State<Arc<Registry>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    registry.counters.status(response.status().as_u16());
+    response
+}
+
+impl Registry {
+    /// Sleeps, unless the simulator stops first; false when it stopped.
+    async fn sleep(&self, duration: Duration) -> bool {
+        let mut shutdown = self.common.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(duration) => true,
+            _ = shutdown.wait_for(|stop| *stop) => false,
+        }
+    }
+
+    /// The configured latency; false when the simulator stopped meanwhile.
+    async fn delay(&self) -> bool {
+        match self.faults.latency() {
+            Some(latency) => self.sleep(latency).await,
+            None => true,
+        }
+    }
+}
+
+fn stopping() -> Response {
+    error_response(Reply::error(503, ErrorCode::ServiceUnavailable, "the simulator is shutting down"))
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: Bytes) -> Response {
+    registry.counters.message(Endpoint::Token);
+    if !registry.delay().await {
+        return stopping();
+    }
+    let request = match read_token_request(
+        header_text(&headers, header::CONTENT_TYPE),
+        header_text(&headers, header::AUTHORIZATION),
+        &body,
+    ) {
+        Ok(request) => request,
+        Err(TokenRequestError::Bad(message)) => {
+            return error_response(Reply::error(400, ErrorCode::RequestBad, message));
+        }
+    };
+    let tokens = &registry.common.tokens;
+    if !tokens.authenticate(&request.client_id, &request.client_secret) {
+        let message = "unknown client_id or wrong client_secret";
+        return error_response(Reply::error(401, ErrorCode::RequestUnauthorized, message));
+    }
+    let answer = TokenResponse {
+        access_token: tokens.issue(),
+        token_type: "bearer".into(),
+        expires_in: Some(tokens.lifetime_secs()),
+        scope: request.scope,
+    };
+    let mut response = Json(answer).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn jwks(State(registry): State<Arc<Registry>>) -> Response {
+    registry.counters.message(Endpoint::Jwks);
+    if !registry.delay().await {
+        return stopping();
+    }
+    Json(registry.common.jwks.clone()).into_response()
+}
+
+async fn search(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: Bytes) -> Response {
+    data_message(registry, Endpoint::Search, headers, body).await
+}
+
+async fn enrolled(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: Bytes) -> Response {
+    data_message(registry, Endpoint::Enrolled, headers, body).await
+}
+
+async fn disabled(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: Bytes) -> Response {
+    data_message(registry, Endpoint::Disabled, headers, body).await
+}
+
+/// The error code an injected HTTP status is reported with.
+fn injected_code(status: u16) -> ErrorCode {
+    match status {
+        400 => ErrorCode::RequestBad,
+        401 => ErrorCode::RequestUnauthorized,
+        403 => ErrorCode::RequestForbidden,
+        404 => ErrorCode::RequestNotFound,
+        408 | 504 => ErrorCode::RequestTimeout,
+        429 => ErrorCode::TooManyRequests,
+        _ => ErrorCode::ServiceUnavailable,
+    }
+}
+
+/// A search, enrolled or disabled message: latency, authentication, faults, then the engine.
+async fn data_message(registry: Arc<Registry>, endpoint: Endpoint, headers: HeaderMap, body: Bytes) -> Response {
+    debug_assert!(endpoint.is_data());
+    let counters = &registry.counters;
+    counters.message(endpoint);
+    if !registry.delay().await {
+        return stopping();
+    }
+    if let Err(problem) = registry.common.tokens.check(header_text(&headers, header::AUTHORIZATION)) {
+        let mut response = error_response(Reply::error(401, ErrorCode::RequestUnauthorized, problem.message()));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    let faults = match registry.faults.decide() {
+        Action::Serve(faults) => faults,
+        Action::Status { status, retry_after_secs } => {
+            counters.fault();
+            let message = format!("injected fault: HTTP {status}");
+            let mut response = error_response(Reply::error(status, injected_code(status), message));
+            if matches!(status, 429 | 503)
+                && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Action::Hang(duration) => {
+            counters.fault();
+            if !registry.sleep(duration).await {
+                return stopping();
+            }
+            return error_response(Reply::error(504, ErrorCode::RequestTimeout, "injected hang ended"));
+        }
+        Action::Malformed => {
+            counters.fault();
+            return json_response(200, MALFORMED_BODY.to_vec());
+        }
+    };
+    let Ok(permit) = registry.common.cpu.clone().acquire_owned().await else {
+        return stopping();
+    };
+    let engine = registry.engine.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match endpoint {
+            Endpoint::Enrolled => engine.enrolled(&body, &faults),
+            Endpoint::Disabled => engine.disabled(&body, &faults),
+            _ => engine.search(&body, &faults),
+        }
+    });
+    let reply = match work.await {
+        Ok(reply) => reply,
+        Err(error) => Reply::error(500, ErrorCode::ServiceUnavailable, format!("the registry failed: {error}")),
+    };
+    counters.items(endpoint, reply.items);
+    counters.outcomes(reply.succ, reply.rjct);
+    let mut response = json_response(reply.status, reply.body);
+    if reply.status == 200 {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
