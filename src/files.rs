@@ -16,19 +16,27 @@ pub fn config(path: &Path) -> Result<EngineConfig> {
 /// or top-level `name = "expression"` pairs. Order is kept.
 pub fn rules(path: &Path) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value = if is_yaml(path) {
-        serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    let pairs: Vec<(String, Option<String>)> = if is_yaml(path) {
+        let value: serde_norway::Value =
+            serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let table = value.get("rules").cloned().unwrap_or(value);
+        let Some(mapping) = table.as_mapping() else { bail!("{}: expected `name: expression` pairs", path.display()) };
+        mapping
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v.as_str().map(str::to_owned)))
+            .collect()
     } else {
-        let table: toml::Table =
+        let mut table: toml::Table =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
-        serde_json::to_value(table)?
+        if let Some(toml::Value::Table(inner)) = table.remove("rules") {
+            table = inner;
+        }
+        table.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned))).collect()
     };
-    let table = value.get("rules").cloned().unwrap_or(value);
-    let Some(table) = table.as_object() else { bail!("{}: expected `name = \"expression\"` pairs", path.display()) };
     let mut rules = Vec::new();
-    for (name, expression) in table {
-        match expression.as_str() {
-            Some(expression) => rules.push((name.clone(), expression.to_owned())),
+    for (name, expression) in pairs {
+        match expression {
+            Some(expression) => rules.push((name, expression)),
             None => bail!("{}: rule {name:?} must be a string (a CEL expression)", path.display()),
         }
     }
@@ -48,7 +56,24 @@ pub fn rule_test(path: &Path) -> Result<RuleTestFile> {
     if is_yaml(path) {
         serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     } else {
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        serde_json::from_value(toml_to_json(toml::Value::Table(table)))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// TOML as JSON, TOML dates and times becoming their text (`2026-01-01`).
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        toml::Value::String(s) => Json::String(s),
+        toml::Value::Integer(n) => Json::from(n),
+        toml::Value::Float(x) => serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null),
+        toml::Value::Boolean(b) => Json::Bool(b),
+        toml::Value::Datetime(d) => Json::String(d.to_string()),
+        toml::Value::Array(items) => Json::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Json::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
     }
 }
 

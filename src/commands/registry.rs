@@ -1,5 +1,6 @@
 //! `elig registry`: run the DCI registry simulator standalone.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,16 +60,17 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
         (None, Some(_)) => Simulator::start(config).await?,
         (None, None) => setup::fixture_simulator(config).await?,
     };
-    println!(
-        "DCI registry simulator listening on http://{} (loaded in {:.1} s)",
-        sim.local_addr(),
-        started.elapsed().as_secs_f64()
-    );
+    // Written with errors ignored: a closed stdout must not stop the server.
+    let mut out = std::io::stdout();
+    let loaded = started.elapsed().as_secs_f64();
+    let _ = writeln!(out, "DCI registry simulator listening on http://{} (loaded in {loaded:.1} s)", sim.local_addr());
     for kind in RegistryKind::ALL {
-        println!("  {kind:<5} {}  ({} records)", sim.base_url(kind), sim.data(kind).len());
+        let _ = writeln!(out, "  {kind:<5} {}  ({} records)", sim.base_url(kind), sim.data(kind).len());
     }
-    println!("  stats  http://{}/sim/stats", sim.local_addr());
-    println!("client id elig-demo, secret elig-demo-secret (unless configured otherwise). Ctrl-C to stop.");
+    let _ = writeln!(out, "  stats  http://{}/sim/stats", sim.local_addr());
+    let _ =
+        writeln!(out, "client id elig-demo, secret elig-demo-secret (unless configured otherwise). Ctrl-C to stop.");
+    let _ = out.flush();
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

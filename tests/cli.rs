@@ -1,0 +1,280 @@
+//! The `elig` binary end to end: every command, exit codes, outputs.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn elig() -> Command {
+    let mut command = Command::cargo_bin("elig").expect("binary");
+    command.env_remove("CI").current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_the_commands_and_usage_errors_exit_2() {
+    let output = elig().arg("--help").output().expect("runs");
+    assert!(output.status.success());
+    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen"] {
+        assert!(stdout(&output).contains(command), "{command} missing from --help");
+    }
+    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen"] {
+        let help = elig().args([command, "--help"]).output().expect("runs");
+        assert!(stdout(&help).contains("Example"), "{command} --help has an example");
+    }
+    let output = elig().args(["eval", "--rule", "true"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2), "missing --beneficiaries is a usage error");
+}
+
+#[test]
+fn check_reports_invalid_rules_with_a_caret_and_exit_3() {
+    let output = elig().args(["check", "poverty_score >= 0.7 and\n  dci.ibr.program_cnt == 0"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(3));
+    let text = stdout(&output);
+    assert!(text.contains("error[unknown_metric] at 2:3"), "{text}");
+    assert!(text.contains("^^^^^^^^^^^^^^^^^^^"), "{text}");
+    assert!(text.contains("did you mean `dci.ibr.program_count`?"), "{text}");
+
+    let output = elig().args(["check", "--file", "fixtures/rules.toml", "--format", "json"]).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(report.as_array().map(Vec::len), Some(4));
+    assert_eq!(report[0]["registries"]["registrant"], serde_json::json!(["dr", "ibr"]));
+    assert_eq!(report[3]["registries"]["members"], serde_json::json!(["dr"]));
+}
+
+fn decisions(text: &str) -> Vec<Value> {
+    text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
+}
+
+#[test]
+fn eval_over_the_fixture_matches_the_expected_outcomes() {
+    let output = elig()
+        .args([
+            "eval",
+            "--rules",
+            "fixtures/rules.toml",
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+            "--as-of",
+            "2026-01-01",
+        ])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("built-in registry simulator"), "says it uses the simulator");
+    let results = decisions(&stdout(&output));
+    assert_eq!(results.len(), 35);
+    let outcome = |id: &str, rule: &str| {
+        let result = results.iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("{id}"));
+        result["outcomes"][rule]["outcome"].as_str().unwrap_or_default().to_owned()
+    };
+    // fixtures/README.md: expected outcomes
+    assert_eq!(outcome("HH-0007", "disabled_not_enrolled"), "eligible");
+    assert_eq!(outcome("HH-0008", "disabled_not_enrolled"), "ineligible");
+    assert_eq!(outcome("HH-0003", "elderly_alive"), "undetermined");
+    assert_eq!(outcome("HH-0023", "poor_not_enrolled"), "error");
+    assert_eq!(outcome("HH-0024", "household_disability"), "eligible");
+    assert_eq!(outcome("HH-0027", "household_disability"), "undetermined");
+    let count = |rule: &str, wanted: &str| results.iter().filter(|r| r["outcomes"][rule]["outcome"] == wanted).count();
+    assert_eq!(
+        [
+            count("disabled_not_enrolled", "eligible"),
+            count("elderly_alive", "eligible"),
+            count("poor_not_enrolled", "eligible"),
+            count("household_disability", "eligible")
+        ],
+        [5, 11, 14, 5]
+    );
+}
+
+#[test]
+fn a_malformed_line_is_reported_with_its_number_and_the_others_are_decided() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("people.ndjson");
+    std::fs::write(
+        &input,
+        "{\"id\": \"A\", \"poverty_score\": 0.9}\n{\"id\": \"B\", \"poverty_score\": \n\n{\"poverty_score\": 0.1}\n{\"id\": \"D\", \"poverty_score\": 0.1}\n",
+    )
+    .expect("write");
+    let out = dir.path().join("decisions.csv");
+    let output = elig()
+        .args(["eval", "--rule", "poverty_score >= 0.7", "--beneficiaries"])
+        .arg(&input)
+        .args(["--format", "csv", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(&out).expect("output");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "id,rule,rule_reason");
+    assert_eq!(rows[1], "A,eligible,");
+    assert!(rows[2].contains("line 2") && rows[2].contains("invalid JSON"), "{}", rows[2]);
+    assert!(rows[3].contains("line 4: id: is missing"), "{}", rows[3]);
+    assert_eq!(rows[4], "D,ineligible,");
+    assert!(stderr(&output).contains("(2 unreadable)"), "{}", stderr(&output));
+
+    let json = elig()
+        .args(["eval", "--rule", "poverty_score >= 0.7", "--format", "json", "--explain", "--beneficiaries"])
+        .arg(&input)
+        .output()
+        .expect("runs");
+    let array: Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
+    assert_eq!(array.as_array().map(Vec::len), Some(4));
+    assert_eq!(array[1]["line"], 2);
+    assert_eq!(array[0]["outcomes"]["rule"]["clauses"][0]["value"], true);
+}
+
+#[test]
+fn eval_reads_a_json_array_and_refuses_an_invalid_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("people.json");
+    std::fs::write(&input, r#"[{"id": "A", "poverty_score": 0.9}, {"id": "B", "poverty_score": 0.2}]"#).expect("write");
+    let output =
+        elig().args(["eval", "--rule", "poverty_score >= 0.7", "--beneficiaries"]).arg(&input).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = decisions(&stdout(&output));
+    assert_eq!(results[1]["outcomes"]["rule"]["outcome"], "ineligible");
+    let output =
+        elig().args(["eval", "--rule", "poverty_score >=", "--beneficiaries"]).arg(&input).output().expect("runs");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("error[syntax]"));
+}
+
+#[test]
+fn rule_tests_pass_and_a_failing_one_shows_its_diff() {
+    let output = elig().args(["test", "fixtures/rule-tests"]).output().expect("runs");
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("0 failed"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("wrong.yaml");
+    std::fs::write(
+        &file,
+        "rule: poverty_score >= 0.7\nas_of: 2026-01-01\ncases:\n  - name: expects the wrong thing\n    beneficiary: { id: A, poverty_score: 0.2 }\n    expect: eligible\n    clauses: [true]\n",
+    )
+    .expect("write");
+    let output = elig().arg("test").arg(&file).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("FAIL  expects the wrong thing"), "{text}");
+    assert!(text.contains("outcome: expected eligible, got ineligible"), "{text}");
+    assert!(text.contains("clauses: expected [true], got [false]"), "{text}");
+}
+
+#[test]
+fn explain_shows_clauses_and_where_each_metric_came_from() {
+    let output = elig()
+        .args([
+            "explain",
+            "--rule",
+            "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60",
+            "--beneficiary",
+            "HH-0003",
+            "--as-of",
+            "2026-01-01",
+        ])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("HH-0003 — rule \"rule\": UNDETERMINED"), "{text}");
+    assert!(text.contains("age_years(r.birthdate) >= 60  true"), "{text}");
+    assert!(text.contains("unknown: not_found — not in the registry"), "{text}");
+}
+
+#[test]
+fn gen_is_deterministic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["a", "b"] {
+        let output = elig()
+            .args(["gen", "--households", "50", "--seed", "9", "--out"])
+            .arg(dir.path().join(name))
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    for file in ["beneficiaries.ndjson", "crvs.ndjson", "ibr.ndjson", "dr.ndjson"] {
+        let a = std::fs::read(dir.path().join("a").join(file)).expect("a");
+        let b = std::fs::read(dir.path().join("b").join(file)).expect("b");
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{file} differs between two runs with the same seed");
+    }
+}
+
+#[test]
+fn demo_prints_the_summary_table_and_explanations() {
+    let output = elig().arg("demo").output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for name in [
+        "disabled_not_enrolled",
+        "elderly_alive",
+        "poor_not_enrolled",
+        "household_disability",
+        "round trips",
+        "cache hits",
+        "clauses",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_registry_serves_tokens_and_searches() {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["registry", "--port", "0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first = String::new();
+    let mut banner = BufReader::new(child.stdout.take().expect("stdout"));
+    banner.read_line(&mut first).expect("banner");
+    let address =
+        first.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("address").to_owned();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("http://{address}/crvs/oauth2/client/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "elig-demo"),
+            ("client_secret", "elig-demo-secret"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let access = token["access_token"].as_str().expect("token").to_owned();
+    let body = serde_json::json!({
+        "header": {"version": "1.0.0", "message_id": "m1", "message_ts": "2026-01-01T00:00:00+00:00", "action": "search", "sender_id": "test", "total_count": 1},
+        "message": {"transaction_id": "t1", "search_request": [{"reference_id": "r1", "timestamp": "2026-01-01T00:00:00+00:00",
+            "search_criteria": {"query_type": "idtype-value", "query": {"type": "UIN", "value": "800010000"}}}]}
+    });
+    let answer: Value = http
+        .post(format!("http://{address}/crvs/registry/sync/search"))
+        .bearer_auth(access)
+        .json(&body)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["message"]["search_response"][0]["data"]["reg_records"][0]["name"]["given_name"], "Amina");
+    child.kill().expect("stops");
+    let _ = child.wait();
+    drop(banner);
+}
