@@ -65,7 +65,7 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
     let loaded = started.elapsed().as_secs_f64();
     let _ = writeln!(out, "DCI registry simulator listening on http://{} (loaded in {loaded:.1} s)", sim.local_addr());
     for kind in RegistryKind::ALL {
-        let _ = writeln!(out, "  {kind:<5} {}  ({} records)", sim.base_url(kind), sim.data(kind).len());
+        let _ = writeln!(out, "  {:<5} {}  ({} records)", kind.to_string(), sim.base_url(kind), sim.data(kind).len());
     }
     let _ = writeln!(out, "  stats  http://{}/sim/stats", sim.local_addr());
     let _ =

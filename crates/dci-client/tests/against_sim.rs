@@ -13,7 +13,7 @@ fn person(uin: usize) -> Value {
     json!({
         "identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{uin:05}")}],
         "name": {"given_name": "Person", "surname": format!("{uin}")},
-        "sex": if uin % 2 == 0 { "female" } else { "male" },
+        "sex": if uin.is_multiple_of(2) { "female" } else { "male" },
         "birth_date": format!("19{:02}-01-15", 40 + uin % 60),
     })
 }
