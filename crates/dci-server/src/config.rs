@@ -1,0 +1,166 @@
+//! The server's configuration: the whole `elig.toml` ([`Config`]) and its
+//! `[server]` section ([`ServerConfig`], [`ServerLimits`]).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use dci_client::SecretSource;
+use dci_eligibility::{EngineConfig, Limits};
+use serde::{Deserialize, Serialize};
+
+/// The whole `elig.toml`: the engine's sections (`[[registry]]`, `[metrics]`,
+/// `[cache]`, `[rules]`) and `[server]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Data sources, catalog adjustments, cache and rule limits.
+    #[serde(flatten)]
+    pub engine: EngineConfig,
+    /// The HTTP server (`[server]`).
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The `[server]` section.
+///
+/// ```toml
+/// [server]
+/// bind = "0.0.0.0:8080"
+/// api_keys = [{ env = "ELIG_API_KEY" }]
+/// cors_origins = ["https://openspp.example.org"]
+///
+/// [server.limits]
+/// max_beneficiaries = 10000
+/// ```
+///
+/// `Debug` never shows a key: inline keys print as `Value(<redacted>)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+    /// Accepted bearer API keys: `{ env = "ELIG_API_KEY" }` (recommended) or `{ value = "..." }`.
+    /// Every route but `GET /healthz` requires one.
+    pub api_keys: Vec<SecretSource>,
+    /// Serve without API keys. Without keys and without this flag the server refuses to start;
+    /// meant for tests and for deployments where a gateway in front authenticates callers.
+    pub allow_unauthenticated: bool,
+    /// Origins allowed to call the API from a browser (CORS). Empty (the default): CORS off.
+    pub cors_origins: Vec<String>,
+    /// Request limits.
+    pub limits: ServerLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            api_keys: Vec::new(),
+            allow_unauthenticated: false,
+            cors_origins: Vec::new(),
+            limits: ServerLimits::default(),
+        }
+    }
+}
+
+/// Limits on requests (`[server.limits]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerLimits {
+    /// Largest JSON request body, in bytes (413 `payload_too_large`). NDJSON bodies are streamed
+    /// and not bounded as a whole; each of their lines is bounded by `max_line_bytes`.
+    pub max_body_bytes: usize,
+    /// Most beneficiaries in one JSON request (413 `too_many_beneficiaries`). NDJSON: unbounded.
+    pub max_beneficiaries: usize,
+    /// Most household members per beneficiary; a beneficiary with more gets an item error.
+    pub max_members: usize,
+    /// Most rules per request (422 `invalid_request`).
+    pub max_rules: usize,
+    /// Longest rule, in bytes (422 `invalid_rule`, diagnostic `too_long`).
+    pub max_rule_length: usize,
+    /// Deepest bracket nesting of a rule (422 `invalid_rule`, diagnostic `too_deep`).
+    pub max_rule_depth: usize,
+    /// Evaluations (`POST /v1/evaluate`) running at once.
+    pub max_concurrent_evaluations: usize,
+    /// Evaluations waiting for a slot; beyond, 503 `overloaded` with `Retry-After`.
+    pub max_queued: usize,
+    /// Time to answer a request (JSON: the whole response; NDJSON: the response head), in seconds
+    /// (504 `timeout`). Also the longest pause allowed while a request body is being received.
+    pub request_timeout_secs: u64,
+    /// NDJSON lines evaluated together (memory per streamed request grows with it).
+    pub ndjson_chunk: usize,
+    /// Longest NDJSON line, in bytes; a longer line gets an item error.
+    pub max_line_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_beneficiaries: 10_000,
+            max_members: 100,
+            max_rules: 20,
+            max_rule_length: 10_000,
+            max_rule_depth: 24,
+            max_concurrent_evaluations: 4,
+            max_queued: 16,
+            request_timeout_secs: 300,
+            ndjson_chunk: 5_000,
+            max_line_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The compiler limits for rules received over HTTP.
+    pub fn rule_limits(&self) -> Limits {
+        Limits { max_length: self.max_rule_length, max_depth: self.max_rule_depth }
+    }
+
+    /// These limits, with rule limits no looser than the engine's `[rules]` section.
+    pub fn within(mut self, engine: &Limits) -> Self {
+        self.max_rule_length = self.max_rule_length.min(engine.max_length);
+        self.max_rule_depth = self.max_rule_depth.min(engine.max_depth);
+        self
+    }
+
+    /// Checks that every limit allows at least something.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("max_body_bytes", self.max_body_bytes as u64),
+            ("max_beneficiaries", self.max_beneficiaries as u64),
+            ("max_rules", self.max_rules as u64),
+            ("max_rule_length", self.max_rule_length as u64),
+            ("max_rule_depth", self.max_rule_depth as u64),
+            ("max_concurrent_evaluations", self.max_concurrent_evaluations as u64),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("ndjson_chunk", self.ndjson_chunk as u64),
+            ("max_line_bytes", self.max_line_bytes as u64),
+        ];
+        match positive.iter().find(|(_, value)| *value == 0) {
+            Some((name, _)) => Err(format!("server.limits.{name} must be at least 1")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_shown_by_debug() {
+        let config = ServerConfig { api_keys: vec![SecretSource::Value("hunter2".into())], ..Default::default() };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn limits_are_no_looser_than_the_engine() {
+        let limits = ServerLimits::default().within(&Limits { max_length: 500, max_depth: 50 });
+        assert_eq!((limits.max_rule_length, limits.max_rule_depth), (500, 24));
+    }
+}

@@ -1,0 +1,200 @@
+//! `POST /v1/evaluate`: JSON in, JSON out; or NDJSON streamed both ways (see [`super::ndjson`]).
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dci_eligibility::io::{Format, Writer};
+use dci_eligibility::{Beneficiary, BeneficiaryError, EvaluationOptions, Rule};
+use rayon::prelude::*;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use crate::api::{Count, EvaluateBody, Summary};
+use crate::config::ServerLimits;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::handlers::{check_members, prepare, today};
+use crate::pool::on_pool;
+use crate::state::AppState;
+
+/// The request's body format.
+enum Media {
+    Json,
+    Ndjson,
+}
+
+fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else { return Ok(Media::Json) };
+    let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(Media::Json),
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => Ok(Media::Ndjson),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "Content-Type {other:?}: send application/json (one request object) or application/x-ndjson (options line, then one beneficiary per line)"
+            ),
+        )),
+    }
+}
+
+/// Evaluates rules over beneficiaries.
+///
+/// JSON (`application/json`): `{rules | rule, as_of?, explain?, beneficiaries: [...]}` →
+/// `{results, summary}`, results in request order; a beneficiary that cannot be read gets
+/// `{error: {code, message, path}}` in its place and the others are decided.
+///
+/// NDJSON (`application/x-ndjson`): the first line is `{rules | rule, as_of?, explain?}`, then one
+/// beneficiary per line. The response streams one line per beneficiary line, in order (a line
+/// that cannot be read gets an error with its `line` number), then `{"summary": {...}}`. Send
+/// the body while reading the response: neither side holds the whole batch.
+#[utoipa::path(
+    post,
+    path = "/v1/evaluate",
+    tag = "evaluation",
+    request_body(
+        description = "JSON: the rules and the beneficiaries. NDJSON: the options object on the first line \
+                       (`EvaluateOptions`), then one `Beneficiary` per line.",
+        content(
+            (crate::api::EvaluateRequest = "application/json"),
+            (crate::api::EvaluateOptions = "application/x-ndjson"),
+        )
+    ),
+    responses(
+        (status = 200, description = "Decisions. NDJSON: one `ResultItem` per line, then a `SummaryLine`.",
+            content(
+                (crate::api::EvaluateResponse = "application/json"),
+                (crate::api::ResultItem = "application/x-ndjson"),
+            )),
+        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large` or `too_many_beneficiaries`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request`", body = ErrorBody),
+        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 504, description = "`timeout`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    match media(request.headers())? {
+        Media::Json => evaluate_json(state, request).await,
+        Media::Ndjson => super::ndjson::evaluate(state, request.into_body()).await,
+    }
+}
+
+/// A body that could not be read: 413 `payload_too_large` over the limit, 408 `timeout` when it
+/// stalled, else 400 `invalid_request`.
+pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server's limit (max_body_bytes); send large batches as NDJSON",
+        );
+    }
+    if is_timeout(&rejection) {
+        return ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout, "the request body stopped arriving");
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, format!("cannot read the body: {rejection}"))
+}
+
+/// Whether an error (or one of its sources) is a body timeout.
+pub(crate) fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
+
+async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let today = today();
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let limits = state.limits().clone();
+    let compiler = state.engine().compiler().clone();
+    let (rules, options, items) = on_pool(move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
+        let request: EvaluateBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
+        let items = read_beneficiaries(request.beneficiaries, &limits)?;
+        Ok((rules, options, items))
+    })
+    .await?;
+    let result = state.engine().evaluate_batch(&rules, items, &options).await;
+    state.telemetry().record(&result.stats);
+    let as_of = options.as_of;
+    let bytes = on_pool(move || {
+        let parts: Vec<Vec<u8>> = result
+            .items
+            .par_chunks(1024)
+            .enumerate()
+            .map(|(i, part)| Writer::<Vec<u8>>::render(Format::Json, &rules, part, i * 1024))
+            .collect();
+        let summary = Summary::of_batch(&result.stats, as_of, started.elapsed().as_millis() as u64);
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 1024);
+        out.extend_from_slice(b"{\"results\":[");
+        for part in parts {
+            out.extend_from_slice(&part);
+        }
+        out.extend_from_slice(b"\n],\"summary\":");
+        let _ = serde_json::to_writer(&mut out, &summary);
+        out.extend_from_slice(b"}\n");
+        out
+    })
+    .await;
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response())
+}
+
+/// Reads the beneficiaries: counted first (413 `too_many_beneficiaries` past the limit, before
+/// anything is built), then read in parallel, each on its own.
+fn read_beneficiaries(raw: &RawValue, limits: &ServerLimits) -> Result<Items, ApiError> {
+    let not_a_list = |_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects");
+    let Count(count) = serde_json::from_str(raw.get()).map_err(not_a_list)?;
+    if count > limits.max_beneficiaries {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyBeneficiaries,
+            format!(
+                "{count} beneficiaries in one request; at most {} (send larger batches as NDJSON, or split them)",
+                limits.max_beneficiaries
+            ),
+        )
+        .with_details(json!({"limit": limits.max_beneficiaries, "received": count})));
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(not_a_list)?;
+    let max_members = limits.max_members;
+    Ok(items
+        .par_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let at = |path: &str| match path {
+                "beneficiary" | "" => format!("beneficiaries[{index}]"),
+                path => format!("beneficiaries[{index}].{path}"),
+            };
+            let read = serde_json::from_str(item.get())
+                .map_err(|e| BeneficiaryError {
+                    line: None,
+                    path: String::new(),
+                    problem: format!("invalid JSON: {e}"),
+                })
+                .and_then(Beneficiary::from_json)
+                .map_err(|mut error| {
+                    error.path = at(&error.path);
+                    error
+                });
+            check_members(read, max_members, || at("members"))
+        })
+        .collect())
+}

@@ -1,0 +1,115 @@
+//! The catalog, health, readiness, Prometheus metrics and the OpenAPI document.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+use crate::api::{CatalogMetric, CatalogResponse, Health, Readiness, RegistryReadiness};
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// How long the readiness probes (token requests) may take together.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The metric catalog: every `dci.*` metric rules can name, its type, registry, TTL, meaning,
+/// value when the person is not in the registry, and whether it is enabled here.
+#[utoipa::path(
+    get,
+    path = "/v1/metrics",
+    tag = "rules",
+    responses(
+        (status = 200, description = "The catalog", body = CatalogResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogResponse> {
+    let metrics = state.engine().compiler().catalog().describe().into_iter().map(CatalogMetric::from).collect();
+    Json(CatalogResponse { metrics })
+}
+
+/// The process is up. No API key needed.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Up", body = Health)),
+    security(())
+)]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
+}
+
+/// Whether every configured registry can be used now: a token can be obtained and its circuit
+/// breaker is not open. 200 when ready, 503 (same body) when not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every configured registry is ready", body = Readiness),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "A configured registry is not ready", body = Readiness),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let body = match tokio::time::timeout(PROBE_TIMEOUT, state.engine().store().readiness()).await {
+        Ok(registries) => {
+            let registries: Vec<RegistryReadiness> = registries
+                .into_iter()
+                .map(|r| RegistryReadiness {
+                    registry: r.registry,
+                    configured: r.configured,
+                    ready: r.ready,
+                    breaker: r.breaker.map(Into::into),
+                    problem: r.problem,
+                })
+                .collect();
+            Readiness { ready: registries.iter().filter(|r| r.configured).all(|r| r.ready), registries }
+        }
+        Err(_) => Readiness { ready: false, registries: Vec::new() },
+    };
+    let status = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus metrics (OpenMetrics text): requests and latency per route and status, decisions
+/// per outcome, registry round trips, items and failures per registry, breaker states, cache
+/// size and hit ratio, evaluations running and waiting.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state.telemetry().encode().map_err(|_| ApiError::internal("cannot encode the metrics"))?;
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,129 @@
+//! Request handlers: plain async functions over typed extractors. Auth,
+//! limits, timeouts and telemetry are layers (see [`crate::routes`]).
+
+pub(crate) mod evaluate;
+pub(crate) mod info;
+pub(crate) mod ndjson;
+pub(crate) mod validate;
+
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler, EvaluationOptions, Rule};
+use serde_json::json;
+
+use crate::api::{Diagnostic, EvaluateOptions, RuleSet};
+use crate::config::ServerLimits;
+use crate::error::{ApiError, ErrorCode};
+
+/// The name of the rule given as `rule`.
+const SINGLE_RULE: &str = "rule";
+
+/// The rules of a request, `(name, expression)` in order: `rules` or `rule`, not both, not none,
+/// at most `max_rules`.
+pub(crate) fn rule_sources(
+    rules: Option<RuleSet>,
+    rule: Option<String>,
+    limits: &ServerLimits,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let sources = match (rules, rule) {
+        (Some(_), Some(_)) => return Err(ApiError::invalid("rules", "give `rules` or `rule`, not both")),
+        (Some(RuleSet(rules)), None) => rules,
+        (None, Some(rule)) => vec![(SINGLE_RULE.to_owned(), rule)],
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "rules",
+                "no rules: give `rules` ({\"name\": \"expression\", ...}) or `rule` (\"expression\")",
+            ));
+        }
+    };
+    if sources.is_empty() {
+        return Err(ApiError::invalid("rules", "`rules` is empty: give at least one rule"));
+    }
+    if sources.len() > limits.max_rules {
+        return Err(ApiError::invalid(
+            "rules",
+            format!("{} rules given; at most {} per request", sources.len(), limits.max_rules),
+        )
+        .with_details(json!({"field": "rules", "limit": limits.max_rules})));
+    }
+    if let Some((name, _)) = sources.iter().find(|(name, _)| name.trim().is_empty()) {
+        return Err(ApiError::invalid("rules", format!("rule name {name:?} is blank")));
+    }
+    Ok(sources)
+}
+
+/// The evaluation date: `as_of` (`YYYY-MM-DD`), or `today`.
+pub(crate) fn as_of(text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
+    match text {
+        None => Ok(today),
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            ApiError::invalid("as_of", format!("as_of must be a date YYYY-MM-DD (e.g. 2026-01-01), not {text:?}"))
+        }),
+    }
+}
+
+/// Compiles every rule; any invalid → 422 `invalid_rule` with every diagnostic.
+pub(crate) fn compile(compiler: &Compiler, sources: &[(String, String)]) -> Result<Vec<Rule>, ApiError> {
+    let mut rules = Vec::with_capacity(sources.len());
+    let mut invalid = Vec::new();
+    for (name, source) in sources {
+        match compiler.compile(name, source) {
+            Ok(rule) => rules.push(rule),
+            Err(error) => invalid.push(error),
+        }
+    }
+    let Some(first) = invalid.first() else { return Ok(rules) };
+    let message = if invalid.len() == 1 {
+        first.to_string()
+    } else {
+        format!("{} rules are invalid; first: {first}", invalid.len())
+    };
+    let details: Vec<_> = invalid
+        .iter()
+        .map(|error| {
+            let diagnostics: Vec<Diagnostic> = error.diagnostics.iter().map(Diagnostic::from).collect();
+            json!({"rule": error.name, "diagnostics": diagnostics})
+        })
+        .collect();
+    Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRule, message)
+        .with_details(json!({"rules": details})))
+}
+
+/// Rules and options, checked and compiled (CPU: call on the pool).
+pub(crate) fn prepare(
+    compiler: &Compiler,
+    options: EvaluateOptions,
+    limits: &ServerLimits,
+    today: NaiveDate,
+) -> Result<(Vec<Rule>, EvaluationOptions), ApiError> {
+    let sources = rule_sources(options.rules, options.rule, limits)?;
+    let as_of = as_of(options.as_of.as_deref(), today)?;
+    let rules = compile(compiler, &sources)?;
+    let options = EvaluationOptions { explain: options.explain.unwrap_or(false), ..EvaluationOptions::new(as_of) };
+    Ok((rules, options))
+}
+
+/// A beneficiary with more than `max_members` household members becomes an item error.
+pub(crate) fn check_members(
+    item: Result<Beneficiary, BeneficiaryError>,
+    max_members: usize,
+    path: impl FnOnce() -> String,
+) -> Result<Beneficiary, BeneficiaryError> {
+    let beneficiary = item?;
+    if beneficiary.members.len() > max_members {
+        return Err(BeneficiaryError {
+            line: None,
+            path: path(),
+            problem: format!(
+                "{} household members; at most {max_members} are accepted per beneficiary",
+                beneficiary.members.len()
+            ),
+        });
+    }
+    Ok(beneficiary)
+}
+
+/// Today in UTC: the default evaluation date, read once per request.
+pub(crate) fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}

@@ -1,0 +1,255 @@
+//! Streamed evaluation: the request body is split into lines as it arrives,
+//! grouped into chunks of `ndjson_chunk`, read on the rayon pool and fed to
+//! [`dci_eligibility::stream::evaluate_lines`] through bounded channels; its
+//! rendered decisions are the response body. At most a few chunks are in
+//! memory at once, whatever the length of the batch.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, BodyDataStream, Bytes};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
+use dci_eligibility::io::{Format, parse_line};
+use dci_eligibility::stream::{Input, Rendered, evaluate_lines};
+use dci_eligibility::{Beneficiary, BeneficiaryError};
+use futures::StreamExt;
+use rayon::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::{EvaluateOptions, Summary, SummaryLine};
+use crate::error::{ApiError, ErrorCode};
+use crate::handlers::evaluate::is_timeout;
+use crate::handlers::{check_members, prepare, today};
+use crate::pool::on_pool;
+use crate::state::AppState;
+
+/// A partial chunk is evaluated when no more input arrives for this long (so that a client
+/// sending a few lines and waiting gets its answers).
+const FLUSH_AFTER: Duration = Duration::from_millis(200);
+
+/// One non-blank input line: its number (from 1) and text, or why it cannot be read.
+#[derive(Debug)]
+enum Line {
+    Text(usize, String),
+    Unreadable(usize, String),
+}
+
+enum Next {
+    Line(Line),
+    /// No input for the wait given.
+    Idle,
+    End,
+}
+
+/// Splits a body into lines as it arrives, never holding more than one line (at most
+/// `max_line_bytes`) plus one frame.
+struct Lines {
+    body: BodyDataStream,
+    buffer: BytesMut,
+    /// Bytes of `buffer` already searched for a newline.
+    scanned: usize,
+    /// Lines consumed so far.
+    number: usize,
+    max: usize,
+    /// Skipping the rest of an overlong line.
+    skipping: bool,
+    ended: bool,
+}
+
+impl Lines {
+    fn new(body: Body, max: usize) -> Self {
+        Lines {
+            body: body.into_data_stream(),
+            buffer: BytesMut::new(),
+            scanned: 0,
+            number: 0,
+            max,
+            skipping: false,
+            ended: false,
+        }
+    }
+
+    fn too_long(&self, number: usize) -> Line {
+        Line::Unreadable(number, format!("the line is longer than {} bytes (max_line_bytes)", self.max))
+    }
+
+    /// A complete line's bytes (newline excluded) → a line, or `None` when blank.
+    fn finish(&mut self, raw: &[u8]) -> Option<Line> {
+        self.number += 1;
+        if std::mem::take(&mut self.skipping) || raw.len() > self.max {
+            return Some(self.too_long(self.number));
+        }
+        match std::str::from_utf8(raw) {
+            Ok(text) if text.trim().is_empty() => None,
+            Ok(text) => Some(Line::Text(self.number, text.trim().to_owned())),
+            Err(_) => Some(Line::Unreadable(self.number, "the line is not UTF-8 text".to_owned())),
+        }
+    }
+
+    /// The next non-blank line; with `wait`, gives up after that long without input.
+    async fn next(&mut self, wait: Option<Duration>) -> Result<Next, axum::Error> {
+        loop {
+            if let Some(offset) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
+                let raw = self.buffer.split_to(self.scanned + offset + 1);
+                self.scanned = 0;
+                match self.finish(&raw[..raw.len() - 1]) {
+                    Some(line) => return Ok(Next::Line(line)),
+                    None => continue,
+                }
+            }
+            self.scanned = self.buffer.len();
+            if self.skipping || self.buffer.len() > self.max {
+                self.skipping = true;
+                self.buffer.clear();
+                self.scanned = 0;
+            }
+            if self.ended {
+                if self.skipping || !self.buffer.is_empty() {
+                    let raw = std::mem::take(&mut self.buffer);
+                    self.scanned = 0;
+                    if let Some(line) = self.finish(&raw) {
+                        return Ok(Next::Line(line));
+                    }
+                }
+                return Ok(Next::End);
+            }
+            let frame = match wait {
+                Some(wait) => match tokio::time::timeout(wait, self.body.next()).await {
+                    Ok(frame) => frame,
+                    Err(_) => return Ok(Next::Idle),
+                },
+                None => self.body.next().await,
+            };
+            match frame {
+                None => self.ended = true,
+                Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Some(Err(error)) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Reads and checks one line (CPU: on the pool).
+fn read_line(line: Line, max_members: usize) -> Result<Beneficiary, BeneficiaryError> {
+    match line {
+        Line::Text(number, text) => check_members(parse_line(&(number, text)), max_members, || "members".to_owned())
+            .map_err(|error| error.at_line(number)),
+        Line::Unreadable(number, problem) => {
+            Err(BeneficiaryError { line: Some(number), path: "beneficiary".to_owned(), problem })
+        }
+    }
+}
+
+/// Reads the rest of the body in chunks and sends them, read, to the evaluation. Returns the
+/// error that cut the input short, if any.
+async fn read_chunks(
+    mut lines: Lines,
+    input: mpsc::Sender<Input>,
+    chunk: usize,
+    max_members: usize,
+) -> Option<ApiError> {
+    let mut pending: Vec<Line> = Vec::new();
+    loop {
+        let next = lines.next((!pending.is_empty()).then_some(FLUSH_AFTER)).await;
+        let (flush, outcome) = match next {
+            Ok(Next::Line(line)) => {
+                pending.push(line);
+                (pending.len() >= chunk, None)
+            }
+            Ok(Next::Idle) => (true, None),
+            Ok(Next::End) => (true, Some(None)),
+            Err(error) => (true, Some(Some(read_error(&error)))),
+        };
+        if flush && !pending.is_empty() {
+            let batch = std::mem::take(&mut pending);
+            let items = on_pool(move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect()).await;
+            if input.send(Input::Items(items)).await.is_err() {
+                return None; // the evaluation stopped: the client went away
+            }
+        }
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
+    }
+}
+
+fn read_error(error: &axum::Error) -> ApiError {
+    if is_timeout(error) {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            "the request body stopped arriving; input ends here",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            format!("the request body could not be read ({error}); input ends here"),
+        )
+    }
+}
+
+/// Streams the evaluation of an NDJSON body. Errors in the options line are answered as
+/// ordinary JSON errors; once the first result line is sent, problems become lines.
+pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let today = today();
+    let limits = state.limits().clone();
+    let mut lines = Lines::new(body, limits.max_line_bytes);
+    let (number, text) = match lines.next(None).await {
+        Ok(Next::Line(Line::Text(number, text))) => (number, text),
+        Ok(Next::Line(Line::Unreadable(number, problem))) => {
+            return Err(ApiError::invalid("options", format!("line {number} (options): {problem}")));
+        }
+        Ok(Next::End | Next::Idle) => {
+            return Err(ApiError::invalid(
+                "options",
+                "empty body: the first line must be the options object {\"rules\" | \"rule\", \"as_of\"?, \"explain\"?}",
+            ));
+        }
+        Err(error) => return Err(read_error(&error)),
+    };
+    let compiler = state.engine().compiler().clone();
+    let prepare_limits = limits.clone();
+    let (rules, options) = on_pool(move || {
+        let options: EvaluateOptions = serde_json::from_str(&text).map_err(|e| ApiError::from_json(&e, number - 1))?;
+        prepare(&compiler, options, &prepare_limits, today)
+    })
+    .await?;
+
+    let (input_sender, input) = mpsc::channel::<Input>(1);
+    let (output, mut rendered) = mpsc::channel::<Rendered>(1);
+    let (tail_sender, tail) = oneshot::channel::<Vec<u8>>();
+    let engine = state.engine().clone();
+    let telemetry = state.telemetry().clone();
+    tokio::spawn(async move {
+        let reading = read_chunks(lines, input_sender, limits.ndjson_chunk, limits.max_members);
+        let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, |_| {});
+        let (cut_short, stats) = tokio::join!(reading, evaluating);
+        telemetry.record(&stats.batch);
+        let mut lines = cut_short.map(|error| error.to_line()).unwrap_or_default();
+        let summary = Summary::of_stream(&stats, options.as_of, started.elapsed().as_millis() as u64);
+        let _ = serde_json::to_writer(&mut lines, &SummaryLine { summary });
+        lines.push(b'\n');
+        let _ = tail_sender.send(lines);
+    });
+
+    let results = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx))
+        .map(|chunk| Ok::<Bytes, Infallible>(Bytes::from(chunk.bytes)));
+    let end = futures::stream::once(async move {
+        Ok::<Bytes, Infallible>(Bytes::from(tail.await.unwrap_or_else(|_| {
+            ApiError::internal("the evaluation stopped unexpectedly; the results above are incomplete").to_line()
+        })))
+    });
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        Body::from_stream(results.chain(end)),
+    )
+        .into_response())
+}

@@ -1,0 +1,231 @@
+//! Prometheus metrics (`GET /metrics`): requests and latency per route and
+//! status, decisions per outcome, and, read from the metric store at each
+//! scrape, registry use, cache statistics and evaluation slots.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use dci_eligibility::BatchStats;
+use dci_metrics::{BreakerState, MetricStore};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::layers::admission::Slots;
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~33 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The server's Prometheus registry and the metrics it updates.
+#[derive(Clone)]
+pub(crate) struct Telemetry {
+    inner: Arc<Metrics>,
+}
+
+struct Metrics {
+    registry: Registry,
+    requests: Family<HttpLabels, Counter>,
+    latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    decisions: Family<OutcomeLabels, Counter>,
+    beneficiaries: Counter,
+    overloaded: Counter,
+}
+
+impl Telemetry {
+    pub(crate) fn new(store: Arc<MetricStore>, slots: Arc<Slots>) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<HttpLabels, Counter>::default();
+        let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let decisions = Family::<OutcomeLabels, Counter>::default();
+        let beneficiaries = Counter::default();
+        let overloaded = Counter::default();
+        registry.register(
+            "elig_http_requests",
+            "HTTP requests, by method, route (matched path) and status",
+            requests.clone(),
+        );
+        registry.register_with_unit(
+            "elig_http_request_duration",
+            "Time to the response head, by method, route and status (a streamed body takes longer)",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        registry.register("elig_decisions", "Decisions made, by outcome (all rules)", decisions.clone());
+        registry.register("elig_beneficiaries", "Beneficiaries received for evaluation", beneficiaries.clone());
+        registry.register(
+            "elig_overloaded",
+            "Evaluations refused because every slot and queue place was taken",
+            overloaded.clone(),
+        );
+        registry.register_collector(Box::new(StoreCollector { store, slots }));
+        Telemetry { inner: Arc::new(Metrics { registry, requests, latency, decisions, beneficiaries, overloaded }) }
+    }
+
+    /// Counts the decisions of a batch or stream.
+    pub(crate) fn record(&self, stats: &BatchStats) {
+        self.inner.beneficiaries.inc_by(stats.items as u64);
+        let mut totals = [0u64; 4];
+        for rule in &stats.rules {
+            totals[0] += rule.eligible;
+            totals[1] += rule.ineligible;
+            totals[2] += rule.undetermined;
+            totals[3] += rule.error;
+        }
+        for (outcome, count) in ["eligible", "ineligible", "undetermined", "error"].into_iter().zip(totals) {
+            if count > 0 {
+                self.inner.decisions.get_or_create(&OutcomeLabels { outcome }).inc_by(count);
+            }
+        }
+    }
+
+    /// Counts a refused evaluation.
+    pub(crate) fn overloaded(&self) {
+        self.inner.overloaded.inc();
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.inner.registry)?;
+        Ok(out)
+    }
+}
+
+/// Counts the request and its time to the response head, by matched route.
+pub(crate) async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = HttpLabels { method, route, status: response.status().as_u16() };
+    let metrics = &state.telemetry().inner;
+    metrics.requests.get_or_create(&labels).inc();
+    metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Reads the metric store's counters and the evaluation slots at each scrape.
+struct StoreCollector {
+    store: Arc<MetricStore>,
+    slots: Arc<Slots>,
+}
+
+impl std::fmt::Debug for StoreCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreCollector").finish_non_exhaustive()
+    }
+}
+
+fn counter_family<'a>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in samples {
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauge<N: prometheus_client::encoding::EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: N,
+) -> Result<(), std::fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, None, ConstGauge::<N>::TYPE)?)
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.store.stats();
+        let configured: Vec<_> = stats.registries.iter().filter(|r| r.configured).collect();
+        counter_family(
+            &mut encoder,
+            "elig_registry_round_trips",
+            "Messages sent to each registry",
+            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.round_trips)),
+        )?;
+        counter_family(
+            &mut encoder,
+            "elig_registry_items",
+            "Persons looked up in each registry (identifiers sent)",
+            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.items_fetched)),
+        )?;
+        counter_family(
+            &mut encoder,
+            "elig_registry_failures",
+            "Failed lookups, by registry and cause",
+            configured.iter().flat_map(|r| {
+                r.failures
+                    .iter()
+                    .map(|(cause, n)| (vec![("registry", r.registry.as_str()), ("cause", cause.as_str())], *n))
+            }),
+        )?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "elig_registry_breaker_open",
+                "1 when the registry's circuit breaker is open (lookups refused)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for r in &configured {
+                let open = i64::from(r.breaker == Some(BreakerState::Open));
+                ConstGauge::new(open).encode(family.encode_family(&[("registry", r.registry.as_str())])?)?;
+            }
+        }
+        gauge(
+            &mut encoder,
+            "elig_cache_entries",
+            "Registry facts cached (one per person and registry)",
+            stats.cache_entries as i64,
+        )?;
+        counter_family(&mut encoder, "elig_cache_hits", "Lookups answered by the cache", [(vec![], stats.cache_hits)])?;
+        counter_family(
+            &mut encoder,
+            "elig_cache_misses",
+            "Lookups the cache could not answer",
+            [(vec![], stats.cache_misses)],
+        )?;
+        let asked = stats.cache_hits + stats.cache_misses;
+        let ratio = if asked == 0 { 0.0 } else { stats.cache_hits as f64 / asked as f64 };
+        gauge(&mut encoder, "elig_cache_hit_ratio", "Share of lookups answered by the cache, since start", ratio)?;
+        gauge(&mut encoder, "elig_evaluations_running", "Evaluations running now", self.slots.running() as i64)?;
+        gauge(
+            &mut encoder,
+            "elig_evaluations_waiting",
+            "Evaluations waiting for a slot now",
+            self.slots.waiting() as i64,
+        )?;
+        Ok(())
+    }
+}

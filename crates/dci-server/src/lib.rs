@@ -1,0 +1,50 @@
+//! The HTTP API OpenSPP calls to screen registrants for social-protection
+//! programmes: batch evaluation of CEL eligibility rules over beneficiaries
+//! (JSON, or NDJSON streamed both ways), rule validation, the metric catalog,
+//! health and readiness, Prometheus metrics and an OpenAPI document.
+//!
+//! | Route | |
+//! |---|---|
+//! | `POST /v1/evaluate` | rules × beneficiaries → decisions (JSON or NDJSON) |
+//! | `POST /v1/rules/validate` | diagnostics and needs of rules |
+//! | `GET /v1/metrics` | the metric catalog |
+//! | `GET /healthz` | process up (no API key) |
+//! | `GET /readyz` | every configured registry ready |
+//! | `GET /metrics` | Prometheus |
+//! | `GET /openapi.json` | OpenAPI 3 |
+//!
+//! Evaluation, parsing and rendering are `dci-eligibility`'s; this crate adds HTTP: bearer API
+//! keys, limits, evaluation slots with a bounded queue, timeouts, JSON errors with stable codes,
+//! request ids, tracing and telemetry.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), dci_server::ServerError> {
+//! use dci_eligibility::{Engine, EngineConfig};
+//! use dci_server::{Server, ServerConfig};
+//!
+//! let engine = Engine::from_config(&EngineConfig::default())?;
+//! let config = ServerConfig { allow_unauthenticated: true, ..ServerConfig::default() };
+//! let server = Server::start(engine, config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod api;
+mod config;
+mod error;
+mod handlers;
+mod layers;
+mod openapi;
+mod pool;
+mod routes;
+mod server;
+mod state;
+
+pub use config::{Config, ServerConfig, ServerLimits};
+pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};
+pub use openapi::ApiDoc;
+pub use routes::{router, routes};
+pub use server::{RunningServer, Server, serve};
+pub use state::AppState;

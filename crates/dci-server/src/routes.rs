@@ -1,0 +1,114 @@
+//! The routes, their layers, and the router.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::error;
+use crate::handlers;
+use crate::layers::{admission, auth, panic, telemetry};
+use crate::state::AppState;
+
+/// One route: method, path, handler and the policies its layers apply.
+struct Route {
+    method: Method,
+    path: &'static str,
+    /// Served without an API key.
+    open: bool,
+    /// Takes an evaluation slot.
+    evaluation: bool,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, handler: H) -> Route {
+    let filter = if method == Method::POST { MethodFilter::POST } else { MethodFilter::GET };
+    Route { method, path, open: false, evaluation: false, handler: on(filter, handler) }
+}
+
+/// Every route: the single source of both the router and [`routes`].
+fn table() -> Vec<Route> {
+    vec![
+        Route { evaluation: true, ..route(Method::POST, "/v1/evaluate", handlers::evaluate::evaluate) },
+        route(Method::POST, "/v1/rules/validate", handlers::validate::validate),
+        route(Method::GET, "/v1/metrics", handlers::info::catalog),
+        Route { open: true, ..route(Method::GET, "/healthz", handlers::info::health) },
+        route(Method::GET, "/readyz", handlers::info::ready),
+        route(Method::GET, "/metrics", handlers::info::prometheus),
+        route(Method::GET, "/openapi.json", handlers::info::openapi),
+    ]
+}
+
+/// The served routes, as `(method, path)`: what the OpenAPI document must describe.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|r| (r.method, r.path)).collect()
+}
+
+/// The HTTP API over `state`, with every layer: request ids (accepting `X-Request-Id`, else
+/// generating one, echoed in the response), tracing, CORS (when origins are configured), JSON
+/// errors, Prometheus telemetry, panic catching, the request timeout, the body idle timeout,
+/// the body limit; per route, API keys and evaluation slots.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for spec in table() {
+        let mut handler = spec.handler;
+        if spec.evaluation {
+            handler = handler.route_layer(from_fn_with_state(state.clone(), admission::admit));
+        }
+        if !spec.open {
+            handler = handler.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+        }
+        router = router.route(spec.path, handler);
+    }
+    let limits = state.limits();
+    let timeout = Duration::from_secs(limits.request_timeout_secs);
+    let router = router
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(timeout))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(from_fn(panic::catch_panic))
+        .layer(from_fn_with_state(state.clone(), telemetry::observe))
+        .layer(from_fn(error::json_errors));
+    let router = match cors(&state) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn cors(state: &AppState) -> Option<CorsLayer> {
+    let origins = state.cors_origins();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE, HeaderName::from_static("x-request-id")])
+            .expose_headers([HeaderName::from_static("x-request-id")]),
+    )
+}

@@ -1,0 +1,97 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use dci_client::Secret;
+use dci_eligibility::Engine;
+
+use crate::config::{ServerConfig, ServerLimits};
+use crate::error::ServerError;
+use crate::layers::admission::Slots;
+use crate::layers::telemetry::Telemetry;
+
+/// The state shared by every request: the engine (with the server's rule limits), the API
+/// keys, the limits, the evaluation slots and the Prometheus registry. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    keys: Vec<Secret>,
+    limits: ServerLimits,
+    cors_origins: Vec<HeaderValue>,
+    slots: Arc<Slots>,
+    telemetry: Telemetry,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("api_keys", &self.inner.keys.len())
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state for serving `engine` with `config`: reads the API keys (refusing to go on
+    /// without one unless `allow_unauthenticated` is set), checks the limits and CORS origins,
+    /// and applies the server's rule limits to the engine's compiler.
+    pub fn new(engine: Engine, config: &ServerConfig) -> Result<Self, ServerError> {
+        let keys = config
+            .api_keys
+            .iter()
+            .enumerate()
+            .map(|(index, source)| source.resolve(&format!("key {}", index + 1)).map_err(ServerError::ApiKey))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.iter().any(|key| key.expose().trim().is_empty()) {
+            return Err(ServerError::ApiKey("an API key is empty".into()));
+        }
+        if keys.is_empty() && !config.allow_unauthenticated {
+            return Err(ServerError::NoApiKeys);
+        }
+        config.limits.check().map_err(ServerError::Config)?;
+        let cors_origins = config
+            .cors_origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin)
+                    .map_err(|_| ServerError::Config(format!("cors_origins: {origin:?} is not a valid origin")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let limits = config.limits.clone();
+        let engine = Engine::new(engine.compiler().clone().with_limits(limits.rule_limits()), engine.store().clone());
+        let slots = Arc::new(Slots::new(limits.max_concurrent_evaluations, limits.max_queued));
+        let telemetry = Telemetry::new(engine.store().clone(), slots.clone());
+        Ok(AppState { inner: Arc::new(Inner { engine, keys, limits, cors_origins, slots, telemetry }) })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &ServerLimits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn keys(&self) -> &[Secret] {
+        &self.inner.keys
+    }
+
+    pub(crate) fn cors_origins(&self) -> &[HeaderValue] {
+        &self.inner.cors_origins
+    }
+
+    pub(crate) fn slots(&self) -> &Slots {
+        &self.inner.slots
+    }
+
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
+    }
+}
