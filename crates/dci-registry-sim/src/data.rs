@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::BufRead;
 use std::path::Path;
 
 use dci_protocol::records::{CrvsPerson, DisabilityRecord, IbrBeneficiary, Identifier};
@@ -18,10 +17,10 @@ use crate::{LoadError, RegistryKind};
 /// The records of one registry, indexed by identifier.
 pub struct RegistryData {
     kind: RegistryKind,
-    /// The records' JSON texts, one after another.
+    /// The records' JSON texts: the NDJSON file as read.
     text: String,
-    /// End offset in `text` of each record.
-    ends: Vec<usize>,
+    /// Start and end offsets in `text` of each record.
+    spans: Vec<(usize, usize)>,
     /// `TYPE\u{1f}value` → the records carrying that identifier.
     index: HashMap<Box<str>, Hits>,
     /// The identifier types met (upper case), for lookups by value alone.
@@ -55,54 +54,83 @@ fn index_key(id_type: &str, value: &str) -> String {
     key
 }
 
+/// The records a loading worker read from its chunk: their spans, and the
+/// index keys of their identifiers with the record's position in the chunk.
+#[derive(Default)]
+struct Parsed {
+    spans: Vec<(usize, usize)>,
+    keys: Vec<(u32, Box<str>)>,
+}
+
+/// Reads the records of `text[from..to]`, whose first line is line `first_line`.
+fn parse_chunk(
+    kind: RegistryKind,
+    text: &str,
+    (from, to): (usize, usize),
+    first_line: usize,
+    file: &str,
+) -> Result<Parsed, LoadError> {
+    let mut parsed = Parsed::default();
+    let mut offset = from;
+    for (number, line) in text[from..to].split('\n').enumerate() {
+        let line_start = offset;
+        offset += line.len() + 1;
+        let record = line.trim();
+        if record.is_empty() {
+            continue;
+        }
+        let bad = |message: String| LoadError::BadRecord {
+            file: file.to_owned(),
+            line: first_line + number,
+            registry: kind,
+            message,
+        };
+        if !record.starts_with('{') {
+            return Err(bad("a record must be a JSON object".into()));
+        }
+        let identifiers = identifiers_of(kind, record).map_err(|e| bad(e.to_string()))?;
+        let position = u32::try_from(parsed.spans.len()).map_err(|_| bad("too many records".into()))?;
+        for identifier in identifiers {
+            if !identifier.identifier_value.trim().is_empty() {
+                let key = index_key(&identifier.identifier_type, &identifier.identifier_value);
+                parsed.keys.push((position, key.into_boxed_str()));
+            }
+        }
+        let start = line_start + (line.len() - line.trim_start().len());
+        parsed.spans.push((start, start + record.len()));
+    }
+    Ok(parsed)
+}
+
 impl RegistryData {
     /// No records.
     pub fn empty(kind: RegistryKind) -> Self {
-        RegistryData { kind, text: String::new(), ends: Vec::new(), index: HashMap::new(), id_types: Vec::new() }
+        RegistryData { kind, text: String::new(), spans: Vec::new(), index: HashMap::new(), id_types: Vec::new() }
     }
 
     /// Reads an NDJSON file, one record per line (blank lines skipped). Every
     /// record must read as a record of `kind`; the first that does not is
-    /// reported with its file and line.
+    /// reported with its file and line. Records are read by as many threads as
+    /// there are cores.
     pub fn from_ndjson_file(kind: RegistryKind, path: &Path) -> Result<Self, LoadError> {
-        let io = |source| LoadError::Io { path: path.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-        let mut data = RegistryData::empty(kind);
-        data.text.reserve(size);
-        let name = path.display().to_string();
-        let mut line = String::new();
-        let mut number = 0;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).map_err(io)? == 0 {
-                break;
-            }
-            number += 1;
-            let record = line.trim();
-            if !record.is_empty() {
-                data.push(record, &name, number)?;
-            }
-        }
-        data.finish();
-        Ok(data)
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
+        Self::from_text(kind, text, &path.display().to_string())
     }
 
     /// Takes records given in memory (tests inject records this way).
     pub fn from_records(kind: RegistryKind, records: Vec<Value>) -> Result<Self, LoadError> {
-        let mut data = RegistryData::empty(kind);
+        let mut text = String::new();
         for (position, record) in records.iter().enumerate() {
-            let text = serde_json::to_string(record).map_err(|e| LoadError::BadRecord {
+            let line = serde_json::to_string(record).map_err(|e| LoadError::BadRecord {
                 file: "<records>".into(),
                 line: position + 1,
                 registry: kind,
                 message: e.to_string(),
             })?;
-            data.push(&text, "<records>", position + 1)?;
+            text.push_str(&line);
+            text.push('\n');
         }
-        data.finish();
-        Ok(data)
+        Self::from_text(kind, text, "<records>")
     }
 
     /// Reads `kind`'s file (`crvs.ndjson`, ...) in `dir`.
@@ -110,47 +138,98 @@ impl RegistryData {
         Self::from_ndjson_file(kind, &dir.join(kind.file_name()))
     }
 
-    fn push(&mut self, record: &str, file: &str, line: usize) -> Result<(), LoadError> {
-        let bad = |message: String| LoadError::BadRecord { file: file.to_owned(), line, registry: self.kind, message };
-        if !record.starts_with('{') {
-            return Err(bad("a record must be a JSON object".into()));
-        }
-        let identifiers = identifiers_of(self.kind, record).map_err(|e| bad(e.to_string()))?;
-        let position = u32::try_from(self.ends.len())
-            .ok()
-            .filter(|p| *p < u32::MAX)
-            .ok_or_else(|| LoadError::TooMany { file: file.to_owned() })?;
-        self.text.push_str(record);
-        self.ends.push(self.text.len());
-        for identifier in identifiers {
-            if identifier.identifier_value.trim().is_empty() {
-                continue;
-            }
-            let key = index_key(&identifier.identifier_type, &identifier.identifier_value);
-            let id_type = &key[..key.find(SEPARATOR).unwrap_or(0)];
-            if !self.id_types.iter().any(|t| t == id_type) {
-                self.id_types.push(id_type.to_owned());
-            }
-            match self.index.get_mut(key.as_str()) {
-                None => {
-                    self.index.insert(key.into_boxed_str(), Hits::One(position));
-                }
-                Some(hits) => {
-                    let known = hits.as_slice();
-                    if known.last() != Some(&position) {
-                        let mut more = known.to_vec();
-                        more.push(position);
-                        *hits = Hits::Many(more.into_boxed_slice());
-                    }
-                }
+    fn from_text(kind: RegistryKind, text: String, file: &str) -> Result<Self, LoadError> {
+        // Split at line ends into one chunk per worker; count the lines before each chunk.
+        let workers = if text.len() < (1 << 20) {
+            1
+        } else {
+            std::thread::available_parallelism().map(usize::from).unwrap_or(1).clamp(1, 8)
+        };
+        let mut chunks: Vec<((usize, usize), usize)> = Vec::with_capacity(workers);
+        let (mut from, mut line) = (0, 1);
+        for worker in 1..=workers {
+            let target = if worker == workers { text.len() } else { text.len() * worker / workers };
+            let to = if target >= text.len() {
+                text.len()
+            } else {
+                text[target..].find('\n').map_or(text.len(), |n| target + n)
+            };
+            if to > from || worker == workers {
+                chunks.push(((from, to.max(from)), line));
+                line += text.as_bytes()[from..to.max(from)].iter().filter(|b| **b == b'\n').count() + 1;
+                from = (to + 1).min(text.len()).max(from);
             }
         }
-        Ok(())
+        let parsed: Vec<Result<Parsed, LoadError>> = if chunks.len() == 1 {
+            chunks.iter().map(|(range, first)| parse_chunk(kind, &text, *range, *first, file)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = chunks
+                    .iter()
+                    .map(|(range, first)| scope.spawn(|| parse_chunk(kind, &text, *range, *first, file)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| {
+                        handle.join().unwrap_or_else(|_| {
+                            Err(LoadError::BadRecord {
+                                file: file.to_owned(),
+                                line: 0,
+                                registry: kind,
+                                message: "a loading thread failed".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let parsed = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let records: usize = parsed.iter().map(|p| p.spans.len()).sum();
+        if records >= u32::MAX as usize {
+            return Err(LoadError::TooMany { file: file.to_owned() });
+        }
+        let keys: usize = parsed.iter().map(|p| p.keys.len()).sum();
+        let mut data = RegistryData {
+            kind,
+            text,
+            spans: Vec::with_capacity(records),
+            index: HashMap::with_capacity(keys),
+            id_types: Vec::new(),
+        };
+        for chunk in parsed {
+            let base = data.spans.len() as u32;
+            data.spans.extend_from_slice(&chunk.spans);
+            for (position, key) in chunk.keys {
+                data.insert(key, base + position);
+            }
+        }
+        data.finish();
+        Ok(data)
+    }
+
+    fn insert(&mut self, key: Box<str>, position: u32) {
+        let id_type = &key[..key.find(SEPARATOR).unwrap_or(0)];
+        if !self.id_types.iter().any(|t| t == id_type) {
+            self.id_types.push(id_type.to_owned());
+        }
+        match self.index.get_mut(&key) {
+            None => {
+                self.index.insert(key, Hits::One(position));
+            }
+            Some(hits) => {
+                let known = hits.as_slice();
+                if known.last() != Some(&position) {
+                    let mut more = known.to_vec();
+                    more.push(position);
+                    *hits = Hits::Many(more.into_boxed_slice());
+                }
+            }
+        }
     }
 
     fn finish(&mut self) {
         self.text.shrink_to_fit();
-        self.ends.shrink_to_fit();
+        self.spans.shrink_to_fit();
         self.index.shrink_to_fit();
     }
 
@@ -161,18 +240,17 @@ impl RegistryData {
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// Whether there is no record.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// The JSON text of record `position` (in load order).
     pub fn record_text(&self, position: usize) -> Option<&str> {
-        let end = *self.ends.get(position)?;
-        let start = if position == 0 { 0 } else { self.ends[position - 1] };
+        let (start, end) = *self.spans.get(position)?;
         self.text.get(start..end)
     }
 
@@ -216,7 +294,7 @@ impl RegistryData {
             })
             .sum();
         self.text.capacity()
-            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.spans.capacity() * std::mem::size_of::<(usize, usize)>()
             + self.index.capacity() * (std::mem::size_of::<(Box<str>, Hits)>() + 1)
             + keys
             + many
@@ -277,6 +355,33 @@ mod tests {
         };
         let data = RegistryData::from_records(RegistryKind::Ibr, vec![enrolment("A"), enrolment("B")]).unwrap();
         assert_eq!(data.lookup("UIN", "7"), &[0, 1]);
+    }
+
+    #[test]
+    fn large_files_are_read_in_parallel_chunks_keeping_order_and_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crvs.ndjson");
+        let line = |i: usize| serde_json::to_string(&person(&i.to_string(), None)).unwrap();
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text.push_str(&line(i));
+            text.push_str(if i % 1000 == 7 { "\n\n  \n" } else { "\n" });
+        }
+        assert!(text.len() > 2 << 20, "large enough for several workers");
+        std::fs::write(&path, &text).unwrap();
+        let data = RegistryData::from_ndjson_file(RegistryKind::Crvs, &path).unwrap();
+        assert_eq!(data.len(), 30_000);
+        for i in [0, 1, 7, 8, 14_999, 15_000, 29_999] {
+            assert_eq!(data.lookup("UIN", &i.to_string()), &[i as u32], "record {i}");
+            assert_eq!(data.record(i).unwrap()["identifier"][0]["identifier_value"], i.to_string());
+        }
+        // a bad record late in the file: the line number counts the blank lines too
+        let bad_at = 29_500;
+        let lines_before: usize = (0..bad_at).map(|i| if i % 1000 == 7 { 3 } else { 1 }).sum();
+        let broken = text.replacen(&format!("{}\n", line(bad_at)), "{\"birth_date\": {\"a\": 1}}\n", 1);
+        std::fs::write(&path, broken).unwrap();
+        let error = RegistryData::from_ndjson_file(RegistryKind::Crvs, &path).unwrap_err().to_string();
+        assert!(error.contains(&format!("crvs.ndjson:{}:", lines_before + 1)), "{error}");
     }
 
     #[test]

@@ -153,6 +153,34 @@ fn text_of(value: Option<&Value>) -> Option<String> {
     }
 }
 
+fn encoded(body: Result<Vec<u8>, serde_json::Error>) -> Reply {
+    match body {
+        Ok(body) => Reply::ok(body),
+        Err(error) => Reply::error(500, ErrorCode::ServiceUnavailable, format!("cannot encode the response: {error}")),
+    }
+}
+
+/// The search response message as JSON, the records moved (not copied) into it.
+fn search_message(
+    transaction_id: String,
+    correlation_id: String,
+    answers: Vec<SearchResponseItem<Value>>,
+) -> Result<Value, serde_json::Error> {
+    let mut items = Vec::with_capacity(answers.len());
+    for mut answer in answers {
+        let records = answer.data.as_mut().map(|data| std::mem::take(&mut data.reg_records));
+        let mut item = serde_json::to_value(&answer)?;
+        if let (Some(records), Some(data)) = (records, item.get_mut("data")) {
+            data["reg_records"] = Value::Array(records);
+        }
+        items.push(item);
+    }
+    let empty = SearchResponse::<Value> { transaction_id, correlation_id, search_response: Vec::new() };
+    let mut message = serde_json::to_value(empty)?;
+    message["search_response"] = Value::Array(items);
+    Ok(message)
+}
+
 /// A search hit on its way into the answer.
 struct Hit {
     position: u32,
@@ -177,30 +205,34 @@ impl Engine {
 
     /// Serialises a response envelope, signed when the registry signs.
     fn respond<M: Serialize>(&self, header: &ResponseHeader, message: &M, bad_signature: bool) -> Reply {
-        let encoded = match &self.signer {
-            None => serde_json::to_vec(&Envelope::new(header, message)),
-            Some(signer) => {
-                #[derive(Serialize)]
-                struct Signed<'a> {
-                    signature: String,
-                    header: &'a Value,
-                    message: &'a Value,
-                }
-                let values = serde_json::to_value(header).and_then(|h| Ok((h, serde_json::to_value(message)?)));
-                values.and_then(|(header, message)| {
-                    let signer = if bad_signature { &self.wrong_signer } else { signer };
-                    let now = DciTimestamp::now().unix_seconds();
-                    let signature = signer.sign(&header, &message, now).unwrap_or_default();
-                    serde_json::to_vec(&Signed { signature, header: &header, message: &message })
-                })
-            }
-        };
-        match encoded {
-            Ok(body) => Reply::ok(body),
-            Err(error) => {
-                Reply::error(500, ErrorCode::ServiceUnavailable, format!("cannot encode the response: {error}"))
-            }
+        if self.signer.is_none() {
+            return encoded(serde_json::to_vec(&Envelope::new(header, message)));
         }
+        match serde_json::to_value(message) {
+            Ok(message) => self.respond_value(header, message, bad_signature),
+            Err(error) => encoded(Err(error)),
+        }
+    }
+
+    /// Serialises a response envelope whose message is already JSON, signed
+    /// (over exactly these values) when the registry signs.
+    fn respond_value(&self, header: &ResponseHeader, message: Value, bad_signature: bool) -> Reply {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            signature: Option<String>,
+            header: &'a Value,
+            message: &'a Value,
+        }
+        let header = match serde_json::to_value(header) {
+            Ok(header) => header,
+            Err(error) => return encoded(Err(error)),
+        };
+        let signature = self.signer.as_ref().and_then(|signer| {
+            let signer = if bad_signature { &self.wrong_signer } else { signer };
+            signer.sign(&header, &message, DciTimestamp::now().unix_seconds()).ok()
+        });
+        encoded(serde_json::to_vec(&Out { signature, header: &header, message: &message }))
     }
 
     /// Reads the envelope: JSON, shape, signature, header.
@@ -301,8 +333,10 @@ impl Engine {
             items.into_iter().map(|item| self.answer_item(item, &mut seen, &mut rejecter, now)).collect();
         let succ = answers.iter().filter(|a| a.status == Status::Success).count() as u64;
         let header = self.answer_header(&header, Status::Success, count as u64);
-        let message = SearchResponse { transaction_id, correlation_id, search_response: answers };
-        let mut reply = self.respond(&header, &message, faults.bad_signature);
+        let mut reply = match search_message(transaction_id, correlation_id, answers) {
+            Ok(message) => self.respond_value(&header, message, faults.bad_signature),
+            Err(error) => encoded(Err(error)),
+        };
         reply.items = count as u64;
         reply.succ = succ;
         reply.rjct = count as u64 - succ;
