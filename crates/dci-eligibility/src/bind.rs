@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::beneficiary::{Beneficiary, json_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
-use crate::unknown::unknown_error;
+use crate::unknown::unknown_marker;
 
 /// A value the evaluation needed but did not have.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -254,7 +254,7 @@ fn read_metric<'a>(
         MetricRead::Unknown(cause) => {
             let name = household.names.get(registry, id.field);
             scope.tracker.note_unknown(person, registry, cause, || format!("{}{name}", person_prefix(person)));
-            Err(unknown_error(cause, &format!("{}{name}", person_prefix(person))))
+            Err(unknown_marker(cause))
         }
     }
 }

@@ -139,7 +139,7 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
 }
 
 fn missing_of(error: &ExecutionError, mut missing: Vec<Missing>) -> Vec<Missing> {
-    if let Some((cause, name)) = as_unknown(error)
+    if let Some((cause, Some(name))) = as_unknown(error)
         && !missing.iter().any(|m| m.name == name)
     {
         missing.push(Missing { name: name.to_owned(), cause });

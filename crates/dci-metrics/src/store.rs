@@ -2,6 +2,7 @@
 //! the resolvers (dedupe, cache hits, batched fetch of the misses, merging of
 //! identical lookups already in flight, circuit breaker per registry).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -36,23 +37,23 @@ impl Default for StoreConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct CacheKey {
-    registry: u8,
-    /// `TYPE \u{1f} value`, the type uppercased.
-    id: Arc<str>,
+/// A cache key: the registry index as one character, then `TYPE \u{1f} value`
+/// (type uppercased). One string, so that lookups borrow a `&str` instead of
+/// allocating a key.
+type CacheKey = Arc<str>;
+
+/// Appends the key of `identifier` in `registry` to `out`.
+fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier) {
+    out.push(char::from_u32(0x30 + registry as u32).unwrap_or('?'));
+    for c in identifier.identifier_type.chars() {
+        out.push(c.to_ascii_uppercase());
+    }
+    out.push('\u{1f}');
+    out.push_str(&identifier.identifier_value);
 }
 
-impl CacheKey {
-    fn new(registry: RegistryIndex, identifier: &Identifier) -> Self {
-        let mut id = String::with_capacity(identifier.identifier_type.len() + identifier.identifier_value.len() + 1);
-        for c in identifier.identifier_type.chars() {
-            id.push(c.to_ascii_uppercase());
-        }
-        id.push('\u{1f}');
-        id.push_str(&identifier.identifier_value);
-        CacheKey { registry: registry as u8, id: Arc::from(id) }
-    }
+fn registry_of_key(key: &str) -> usize {
+    key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize)
 }
 
 #[derive(Clone, Debug)]
@@ -68,7 +69,7 @@ struct FactExpiry {
 
 impl Expiry<CacheKey, Cached> for FactExpiry {
     fn expire_after_create(&self, key: &CacheKey, value: &Cached, _created_at: Instant) -> Option<Duration> {
-        let registry = usize::from(key.registry);
+        let registry = registry_of_key(key);
         Some(match value {
             Cached::Found(_) => self.found.get(registry).copied().unwrap_or_default(),
             Cached::NotFound => self.not_found.get(registry).copied().unwrap_or_default(),
@@ -217,8 +218,8 @@ impl Drop for FlightGuard<'_> {
         }
         let mut inflight = self.store.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for key in &self.keys {
-            if inflight.get(key).is_some_and(|(flight, _)| Arc::ptr_eq(flight, &self.flight)) {
-                inflight.remove(key);
+            if inflight.get(key.as_ref()).is_some_and(|(flight, _)| Arc::ptr_eq(flight, &self.flight)) {
+                inflight.remove(key.as_ref());
             }
         }
     }
@@ -335,31 +336,40 @@ impl MetricStore {
     /// hits are not asked, misses go to the registry in batched messages, and
     /// persons another prefetch is already fetching are awaited, not fetched
     /// twice. Failures are never cached.
-    pub async fn prefetch(&self, registry: RegistryIndex, identifiers: &[Identifier]) -> Prefetch {
+    pub async fn prefetch<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Prefetch {
         let started = Instant::now();
         let mut report = PrefetchReport {
             registry: self.catalog.registries().get(registry).map(|r| r.id.to_owned()).unwrap_or_default(),
             requested: identifiers.len(),
             ..Default::default()
         };
-        let mut unique: Vec<(CacheKey, &Identifier)> = Vec::new();
-        let mut index_of: HashMap<CacheKey, usize> = HashMap::with_capacity(identifiers.len());
-        let slots: Vec<usize> = identifiers
-            .iter()
-            .map(|identifier| {
-                let key = CacheKey::new(registry, identifier);
-                *index_of.entry(key.clone()).or_insert_with(|| {
-                    unique.push((key, identifier));
+        // All keys in one buffer; deduplicated by borrowed `&str`.
+        let mut arena = String::with_capacity(identifiers.len() * 24);
+        let mut ends = Vec::with_capacity(identifiers.len());
+        for identifier in identifiers {
+            write_key(&mut arena, registry, identifier.borrow());
+            ends.push(arena.len());
+        }
+        let mut unique: Vec<(&str, &Identifier)> = Vec::new();
+        let mut slots: Vec<usize> = Vec::with_capacity(identifiers.len());
+        {
+            let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(identifiers.len());
+            let mut start = 0;
+            for (identifier, &end) in identifiers.iter().zip(&ends) {
+                let key = &arena[start..end];
+                start = end;
+                let slot = *index_of.entry(key).or_insert_with(|| {
+                    unique.push((key, identifier.borrow()));
                     unique.len() - 1
-                })
-            })
-            .collect();
-        drop(index_of);
+                });
+                slots.push(slot);
+            }
+        }
         report.unique = unique.len();
 
         let mut results: Vec<Option<Resolution>> = vec![None; unique.len()];
         for (index, (key, _)) in unique.iter().enumerate() {
-            if let Some(cached) = self.cache.get(key).await {
+            if let Some(cached) = self.cache.get(*key).await {
                 results[index] = Some(match cached {
                     Cached::Found(facts) => Resolution::Found(facts, Source::Cache),
                     Cached::NotFound => Resolution::NotFound(Source::Cache),
@@ -383,7 +393,7 @@ impl MetricStore {
                 *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() +=
                     report.unique - report.cache_hits;
             }
-            Some(state) => self.fetch(registry, state, &unique, &misses, &mut results, &mut report).await,
+            Some(state) => self.fetch(state, &unique, &misses, &mut results, &mut report).await,
         }
 
         report.elapsed = started.elapsed();
@@ -391,11 +401,34 @@ impl MetricStore {
         Prefetch { resolutions, report }
     }
 
-    async fn fetch(
+    /// What the cache alone says about these persons (no registry is asked):
+    /// `None` where it has nothing fresh. Hits are counted as cache hits.
+    pub async fn cached<I: Borrow<Identifier>>(
         &self,
         registry: RegistryIndex,
+        identifiers: &[I],
+    ) -> Vec<Option<Resolution>> {
+        let mut key = String::with_capacity(32);
+        let mut out = Vec::with_capacity(identifiers.len());
+        let mut hits = 0;
+        for identifier in identifiers {
+            key.clear();
+            write_key(&mut key, registry, identifier.borrow());
+            let found = self.cache.get(key.as_str()).await.map(|cached| match cached {
+                Cached::Found(facts) => Resolution::Found(facts, Source::Cache),
+                Cached::NotFound => Resolution::NotFound(Source::Cache),
+            });
+            hits += usize::from(found.is_some());
+            out.push(found);
+        }
+        self.hits.fetch_add(hits as u64, Ordering::Relaxed);
+        out
+    }
+
+    async fn fetch(
+        &self,
         state: &Registry,
-        unique: &[(CacheKey, &Identifier)],
+        unique: &[(&str, &Identifier)],
         misses: &[usize],
         results: &mut [Option<Resolution>],
         report: &mut PrefetchReport,
@@ -406,17 +439,17 @@ impl MetricStore {
         {
             let mut inflight = self.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             for &index in misses {
-                let key = &unique[index].0;
+                let key = unique[index].0;
                 match inflight.get(key) {
                     Some((other, position)) => theirs.push((index, other.clone(), *position)),
                     None => {
-                        inflight.insert(key.clone(), (flight.clone(), mine.len()));
+                        inflight.insert(Arc::from(key), (flight.clone(), mine.len()));
                         mine.push(index);
                     }
                 }
             }
         }
-        let guard = FlightGuard { store: self, flight, keys: mine.iter().map(|&i| unique[i].0.clone()).collect() };
+        let guard = FlightGuard { store: self, flight, keys: mine.iter().map(|&i| Arc::from(unique[i].0)).collect() };
 
         let mut fetched: Vec<Resolution> = Vec::with_capacity(mine.len());
         for chunk in mine.chunks(state.resolver.chunk_size().max(1)) {
@@ -455,7 +488,7 @@ impl MetricStore {
                         message: Arc::from("the resolver gave no answer"),
                     })
                 });
-                let key = unique[index].0.clone();
+                let key: CacheKey = Arc::from(unique[index].0);
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
@@ -478,7 +511,6 @@ impl MetricStore {
                 fetched.push(resolution);
             }
         }
-        let _ = registry;
         guard.complete(fetched.clone());
         drop(guard);
         for (&index, resolution) in mine.iter().zip(fetched) {
