@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Defaults: 330,000 households (≈ 1,000,000 persons), 4 connections, 10 seconds.
-//! The client runs in the same process as the server and shares its cores.
+//! The client runs in the same process as the server and shares its cores. The
+//! process uses mimalloc, as the `elig` binary does (glibc's allocator spends a
+//! third of the server's time at this scale).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +21,9 @@ use dci_protocol::{
 use dci_registry_sim::population::{GenConfig, generate};
 use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
 use serde_json::Value;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
