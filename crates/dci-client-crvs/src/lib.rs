@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! The CRVS (civil registration and vital statistics) client: persons by
 //! identifier, one or many (batched), births and deaths in a date range, and
 //! the mapping of a CRVS person to a registrant record for importers.

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! The disability-registry client: the disability facts of many persons in
 //! one batched search, from either record shape (Washington Group
 //! `disability_info` or `PWD_Person`), and the `disabled` yes/no check.

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! The IBR (integrated beneficiary registry) client: the enrolments of many
 //! persons in one batched search, normalised, and the `enrolled` yes/no check.
 //!

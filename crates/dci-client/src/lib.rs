@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! An async client for DCI registries (CRVS, IBR, DR, or any other speaking
 //! DCI sync search), built for bulk use:
 //!

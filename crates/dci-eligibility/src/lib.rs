@@ -1,5 +1,4 @@
-//! Eligibility rules in CEL, evaluated over beneficiary lists with DCI
-//! registry metrics bound lazily and fetched only where they can change a decision.
+#![doc = include_str!("../README.md")]
 
 mod batch;
 mod beneficiary;

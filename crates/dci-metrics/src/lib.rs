@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! Registry metrics for eligibility rules: the values behind `dci.crvs.*`,
 //! `dci.ibr.*` and `dci.dr.*`.
 //!
