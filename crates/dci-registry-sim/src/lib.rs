@@ -32,27 +32,17 @@ mod data;
 mod engine;
 mod error;
 mod faults;
+mod fixture;
 mod kind;
 pub mod population;
 mod predicate;
 mod server;
 mod stats;
 
-use std::path::PathBuf;
-
 pub use config::{ClientCredentials, FaultConfig, KeySeed, RegistryConfig, SimConfig};
 pub use data::RegistryData;
 pub use error::{LoadError, SimError};
+pub use fixture::{FixturePerson, fixture_beneficiaries, fixture_dir, fixture_persons, markdown_table};
 pub use kind::RegistryKind;
 pub use server::Simulator;
 pub use stats::{Counter, EndpointStats, ItemOutcomes, RegistryStats, SimStats};
-
-/// The repository's committed registry fixture (`fixtures/registries`), as an absolute path.
-pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/registries")
-}
-
-/// The repository's committed beneficiary list (`fixtures/beneficiaries.ndjson`), as an absolute path.
-pub fn fixture_beneficiaries() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/beneficiaries.ndjson")
-}

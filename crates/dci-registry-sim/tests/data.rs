@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use dci_protocol::records::{CrvsPerson, DisabilityRecord, IbrBeneficiary, Identifier};
 use dci_registry_sim::population::{GenConfig, GenSummary, generate};
-use dci_registry_sim::{RegistryData, RegistryKind, fixture_beneficiaries, fixture_dir};
+use dci_registry_sim::{RegistryData, RegistryKind, fixture_beneficiaries, fixture_dir, markdown_table};
 use serde_json::Value;
 
 /// A person of the beneficiary list.
@@ -70,16 +70,10 @@ fn record<T: serde::de::DeserializeOwned>(data: &RegistryData, position: u32) ->
     serde_json::from_str(data.record_text(position as usize).expect("record")).expect("typed record")
 }
 
-/// The rows of the markdown table under `heading`.
 fn table(readme: &str, heading: &str) -> Vec<Vec<String>> {
-    let section = readme.split(heading).nth(1).unwrap_or_else(|| panic!("no {heading} in the README"));
-    section
-        .lines()
-        .skip_while(|line| !line.starts_with('|'))
-        .take_while(|line| line.starts_with('|'))
-        .skip(2)
-        .map(|line| line.trim_matches('|').split(" | ").map(|cell| cell.trim().to_owned()).collect())
-        .collect()
+    let rows = markdown_table(readme, heading);
+    assert!(!rows.is_empty(), "no {heading} table in the README");
+    rows
 }
 
 #[test]
