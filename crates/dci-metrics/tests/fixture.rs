@@ -30,7 +30,7 @@ async fn every_metric_of_every_fixture_person() {
     .collect();
     let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
     let persons = fixture_persons().expect("fixtures/README.md");
-    let mut read = |registry: &str| {
+    let read = |registry: &str| {
         let index = catalog.registry_index(registry).expect("registry");
         let mut chosen = Vec::new();
         let mut without = Vec::new();

@@ -1,13 +1,13 @@
 //! `POST /v1/rules/validate`.
 
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
 use dci_eligibility::Validation;
 
 use crate::api::{RuleValidation, ValidateRequest, ValidateResponse};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorBody};
+use crate::handlers::evaluate::body_error;
 use crate::handlers::rule_sources;
 use crate::pool::on_pool;
 use crate::state::AppState;
@@ -22,7 +22,7 @@ use crate::state::AppState;
     request_body = ValidateRequest,
     responses(
         (status = 200, description = "One report per rule", body = ValidateResponse),
-        (status = 400, description = "`malformed_json`", body = ErrorBody),
+        (status = 400, description = "`malformed_json` (details: line, column)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_request`", body = ErrorBody),
@@ -31,39 +31,20 @@ use crate::state::AppState;
 )]
 pub(crate) async fn validate(
     State(state): State<AppState>,
-    request: Result<Json<ValidateRequest>, JsonRejection>,
+    request: Request,
 ) -> Result<Json<ValidateResponse>, ApiError> {
-    let Json(request) = request.map_err(json_rejection)?;
-    let sources = rule_sources(request.rules, request.rule, state.limits())?;
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
-    let rules: Vec<RuleValidation> = on_pool(move || {
-        sources.iter().map(|(name, source)| RuleValidation::from(&Validation::of(&compiler, name, source))).collect()
+    let rules: Vec<RuleValidation> = on_pool(move || -> Result<_, ApiError> {
+        let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let sources = rule_sources(request.rules, request.rule, &limits)?;
+        Ok(sources
+            .iter()
+            .map(|(name, source)| RuleValidation::from(&Validation::of(&compiler, name, source)))
+            .collect())
     })
-    .await;
+    .await?;
     let valid = rules.iter().all(|r| r.valid);
     Ok(Json(ValidateResponse { rules, valid }))
-}
-
-/// axum's JSON rejections as API errors.
-pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
-    use std::error::Error;
-    match rejection {
-        JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_) => {
-            let mut source: Option<&(dyn Error + 'static)> = Some(&rejection);
-            while let Some(error) = source {
-                if let Some(json) = error.downcast_ref::<serde_json::Error>() {
-                    return ApiError::from_json(json, 0);
-                }
-                source = error.source();
-            }
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, rejection.body_text())
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "send Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(rejection) => super::evaluate::body_error(rejection),
-        other => ApiError::new(other.status(), ErrorCode::InvalidRequest, other.body_text()),
-    }
 }
