@@ -66,7 +66,14 @@ fn write_value(out: &mut String, value: &Value) {
 
 fn write_string(out: &mut String, text: &str) {
     out.push('"');
-    for ch in text.chars() {
+    // Copy runs of plain printable ASCII at once; escape everything else.
+    let mut plain_from = 0;
+    for (index, ch) in text.char_indices() {
+        if matches!(ch, ' '..='~') && ch != '"' && ch != '\\' {
+            continue;
+        }
+        out.push_str(&text[plain_from..index]);
+        plain_from = index + ch.len_utf8();
         match ch {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -75,7 +82,6 @@ fn write_string(out: &mut String, text: &str) {
             '\t' => out.push_str("\\t"),
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(ch),
             _ => {
                 let mut units = [0u16; 2];
                 for unit in ch.encode_utf16(&mut units) {
@@ -84,6 +90,7 @@ fn write_string(out: &mut String, text: &str) {
             }
         }
     }
+    out.push_str(&text[plain_from..]);
     out.push('"');
 }
 
