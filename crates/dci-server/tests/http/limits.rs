@@ -1,0 +1,112 @@
+//! Every limit gives its documented error.
+
+use std::time::Duration;
+
+use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_limits() {
+    let h = start_with(
+        Default::default(),
+        |_| {},
+        |c| {
+            c.limits.max_body_bytes = 4_096;
+            c.limits.max_beneficiaries = 3;
+            c.limits.max_members = 2;
+            c.limits.max_rules = 2;
+            c.limits.max_rule_length = 100;
+            c.limits.max_rule_depth = 5;
+        },
+    )
+    .await;
+    // body size
+    let padding = "x".repeat(5_000);
+    let (status, body) = h.evaluate(&json!({"rule": "true", "beneficiaries": [{"id": "A", "note": padding}]})).await;
+    assert_eq!((status, code(&body)), (413, "payload_too_large"), "{body}");
+    // beneficiaries per request
+    let four: Vec<Value> = (0..4).map(|i| json!({"id": format!("B{i}")})).collect();
+    let (status, body) = h.evaluate(&json!({"rule": "true", "beneficiaries": four})).await;
+    assert_eq!((status, code(&body)), (413, "too_many_beneficiaries"), "{body}");
+    assert_eq!(body["error"]["details"], json!({"limit": 3, "received": 4}));
+    // members per beneficiary: that beneficiary only
+    let members: Vec<Value> = (0..3).map(|i| json!({"id": format!("M{i}")})).collect();
+    let (status, body) = h
+        .evaluate(&json!({"rule": "true", "beneficiaries": [{"id": "BIG", "members": members}, {"id": "SMALL", "members": [{"id": "M"}]}]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["error"]["path"], "beneficiaries[0].members");
+    assert!(body["results"][0]["error"]["message"].as_str().expect("message").contains("at most 2"));
+    assert_eq!(body["results"][1]["outcomes"]["rule"]["outcome"], "eligible");
+    // rules per request
+    let (status, body) =
+        h.evaluate(&json!({"rules": {"a": "true", "b": "true", "c": "true"}, "beneficiaries": []})).await;
+    assert_eq!((status, code(&body)), (422, "invalid_request"), "{body}");
+    // rule length and depth: invalid rules, with the diagnostic
+    let long = format!("poverty_score >= 0.7{}", " && true".repeat(20));
+    let deep = format!("{}true{}", "(".repeat(6), ")".repeat(6));
+    for (rule, diagnostic) in [(long, "too_long"), (deep, "too_deep")] {
+        let (status, body) = h.evaluate(&json!({"rule": rule, "beneficiaries": []})).await;
+        assert_eq!((status, code(&body)), (422, "invalid_rule"), "{body}");
+        assert_eq!(body["error"]["details"]["rules"][0]["diagnostics"][0]["code"], diagnostic);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluations_beyond_the_slots_and_queue_are_refused_with_retry_after() {
+    let slow = FaultConfig { latency_ms: 600, ..FaultConfig::default() };
+    let h = start_with(
+        SimConfig::default().with_faults(RegistryKind::Ibr, slow),
+        |_| {},
+        |c| {
+            c.limits.max_concurrent_evaluations = 1;
+            c.limits.max_queued = 1;
+        },
+    )
+    .await;
+    // each request asks the (slow) IBR about a person nobody asked about before
+    let requests = (0..6).map(|i| {
+        let body = json!({"rule": "dci.ibr.is_enrolled == false", "as_of": AS_OF,
+            "beneficiaries": [{"id": format!("P{i}"), "identifiers": [{"type": "UIN", "value": format!("77700{i}")}]}]});
+        let request = h.post("/v1/evaluate").json(&body);
+        async move {
+            let response = request.send().await.expect("send");
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_owned());
+            (response.status().as_u16(), retry_after, response.json::<Value>().await.expect("json"))
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let refused: Vec<_> = answers.iter().filter(|(status, _, _)| *status == 503).collect();
+    let served = answers.iter().filter(|(status, _, _)| *status == 200).count();
+    assert!(served >= 2, "one running and one queued are served: {answers:?}");
+    assert!(!refused.is_empty(), "{answers:?}");
+    for (_, retry_after, body) in refused {
+        assert_eq!(code(body), "overloaded");
+        assert!(retry_after.as_deref().and_then(|s| s.parse::<u64>().ok()).is_some());
+    }
+    let text = h.get("/metrics").send().await.expect("send").text().await.expect("text");
+    assert!(text.contains("elig_overloaded_total"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_its_time_gets_a_timeout() {
+    let slow = FaultConfig { latency_ms: 3_000, ..FaultConfig::default() };
+    let h = start_with(
+        SimConfig::default().with_faults(RegistryKind::Crvs, slow),
+        |_| {},
+        |c| {
+            c.limits.request_timeout_secs = 1;
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body) =
+        h.evaluate(&json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": [household("HH-0001")]})).await;
+    assert_eq!((status, code(&body)), (504, "timeout"), "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2_500));
+    h.stop().await;
+}

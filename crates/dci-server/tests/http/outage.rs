@@ -1,0 +1,110 @@
+//! Registry outages: decisions that depend on a registry that is down or
+//! hanging are undetermined with the cause, never ineligible; /readyz says so.
+
+use dci_client::{RetryPolicy, Timeouts};
+use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn quick(source: &mut dci_client::DataSource) {
+    source.timeouts = Timeouts { connect_ms: 300, request_ms: 400, call_deadline_ms: 1_000 };
+    source.retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+}
+
+fn by_id<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["results"].as_array().expect("results").iter().find(|r| r["id"] == id).expect("result")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_is_down_makes_its_decisions_undetermined() {
+    // a port nobody listens on
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let h = start_with(
+        SimConfig::default(),
+        |engine| {
+            for source in &mut engine.registries {
+                quick(source);
+                if source.registry == dci_client::RegistryType::Crvs {
+                    source.base_url = format!("http://{dead}/crvs");
+                }
+            }
+        },
+        |_| {},
+    )
+    .await;
+    let (status, body) = h
+        .evaluate(&json!({"rules": {"elderly": ELDERLY, "poor": POOR}, "as_of": AS_OF, "beneficiaries": fixture()}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // eligible with a working CRVS: now undetermined, with the cause
+    let first = &by_id(&body, "HH-0001")["outcomes"];
+    assert_eq!(first["elderly"]["outcome"], "undetermined");
+    assert_eq!(first["elderly"]["missing"][0]["name"], "dci.crvs.is_alive");
+    assert_eq!(first["elderly"]["missing"][0]["cause"], "registry_error");
+    // decided without the CRVS: unchanged (under 60)
+    assert_eq!(by_id(&body, "HH-0004")["outcomes"]["elderly"]["outcome"], "ineligible");
+    // the other registries still serve
+    assert_eq!(first["poor"]["outcome"], "eligible");
+    // nobody whose decision needed the CRVS is ineligible
+    for result in body["results"].as_array().expect("results") {
+        let elderly = &result["outcomes"]["elderly"];
+        if elderly["outcome"] == "ineligible" {
+            let household = household(result["id"].as_str().expect("id"));
+            let born: chrono::NaiveDate = household["birthdate"].as_str().expect("birthdate").parse().expect("date");
+            assert!(born > chrono::NaiveDate::from_ymd_opt(1966, 1, 1).expect("date"), "{result}");
+        }
+    }
+    let crvs =
+        body["summary"]["registries"].as_array().expect("registries").iter().find(|r| r["registry"] == "crvs").cloned();
+    assert!(crvs.expect("crvs")["failures"]["registry_error"].as_u64().expect("failures") > 0);
+
+    let response = h.get("/readyz").send().await.expect("send");
+    assert_eq!(response.status(), 503);
+    let ready: Value = response.json().await.expect("json");
+    assert_eq!(ready["ready"], false);
+    let registries = ready["registries"].as_array().expect("registries");
+    assert_eq!(registries[0]["registry"], "crvs");
+    assert_eq!(registries[0]["ready"], false);
+    assert!(registries[0]["problem"].is_string());
+    assert!(registries[1]["ready"] == true && registries[2]["ready"] == true);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_registry_times_out_and_opens_its_breaker() {
+    let hang = FaultConfig { hang_rate: 1.0, hang_secs: 5, ..FaultConfig::default() };
+    let h = start_with(
+        SimConfig::default().with_faults(RegistryKind::Ibr, hang),
+        |engine| {
+            engine.registries.iter_mut().for_each(quick);
+            engine.cache.breaker.failure_threshold = 1;
+        },
+        |_| {},
+    )
+    .await;
+    let (status, body) = h.evaluate(&json!({"rule": POOR, "as_of": AS_OF, "beneficiaries": fixture()})).await;
+    assert_eq!(status, 200, "{body}");
+    let first = &by_id(&body, "HH-0001")["outcomes"]["rule"];
+    assert_eq!(first["outcome"], "undetermined", "{first}");
+    assert_eq!(first["missing"], json!([{"name": "dci.ibr.program_count", "cause": "timeout"}]));
+    // poverty_score 0.65 < 0.7: ineligible without asking the IBR
+    assert_eq!(by_id(&body, "HH-0005")["outcomes"]["rule"]["outcome"], "ineligible");
+    assert_eq!(body["summary"]["rules"][0]["eligible"], 0);
+
+    let response = h.get("/readyz").send().await.expect("send");
+    assert_eq!(response.status(), 503);
+    let ready: Value = response.json().await.expect("json");
+    let ibr = ready["registries"]
+        .as_array()
+        .expect("registries")
+        .iter()
+        .find(|r| r["registry"] == "ibr")
+        .cloned()
+        .expect("ibr");
+    assert_eq!((ibr["ready"].as_bool(), ibr["breaker"].as_str()), (Some(false), Some("open")));
+    let text = h.get("/metrics").send().await.expect("send").text().await.expect("text");
+    assert!(text.contains("elig_registry_breaker_open{registry=\"ibr\"} 1"), "{text}");
+    assert!(text.contains("elig_registry_failures_total{registry=\"ibr\",cause=\"timeout\"}"), "{text}");
+    h.stop().await;
+}
