@@ -278,3 +278,46 @@ async fn the_registry_serves_tokens_and_searches() {
     let _ = child.wait();
     drop(banner);
 }
+
+#[test]
+fn a_cache_file_makes_the_second_run_ask_no_registry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("facts.bin");
+    let run = |stats: &str| {
+        let output = elig()
+            .args([
+                "eval",
+                "--rules",
+                "fixtures/rules.toml",
+                "--beneficiaries",
+                "fixtures/beneficiaries.ndjson",
+                "--as-of",
+                "2026-01-01",
+            ])
+            .arg("--cache-file")
+            .arg(&cache)
+            .arg("--stats-json")
+            .arg(dir.path().join(stats))
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(stats)).expect("stats")).expect("json");
+        (stdout(&output), report)
+    };
+    let (first, cold) = run("cold.json");
+    let (second, warm) = run("warm.json");
+    assert_eq!(first, second, "same decisions");
+    let fetched = |report: &Value| {
+        report["stats"]["registries"]
+            .as_array()
+            .expect("registries")
+            .iter()
+            .map(|r| r["fetched"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert!(fetched(&cold) > 50);
+    assert_eq!(fetched(&warm), 0, "everything came from the cache file");
+    assert!(warm["cache"]["loaded"].as_u64().unwrap_or(0) > 50);
+    assert!(warm["peak_rss_bytes"].as_u64().unwrap_or(0) > 0);
+}

@@ -52,6 +52,13 @@ pub struct EvalArgs {
     /// Show no progress bar (none is shown when stderr is not a terminal or CI is set).
     #[arg(long)]
     no_progress: bool,
+    /// Keep registry facts between runs in this file: loaded at the start (what is still within its
+    /// TTL), saved at the end. A second run over the same people asks the registries nothing.
+    #[arg(long)]
+    cache_file: Option<PathBuf>,
+    /// Also write the run's statistics (outcomes, registry use, timings, peak memory) as JSON here.
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +101,19 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     if args.chunk_size == 0 {
         bail!("--chunk-size must be at least 1");
     }
+    let cache_loaded = match &args.cache_file {
+        Some(path) if path.exists() => {
+            let report = engine.store().load_snapshot(path).await.with_context(|| format!("{}", path.display()))?;
+            eprintln!(
+                "loaded {} cached registry facts from {} ({} expired)",
+                report.entries,
+                path.display(),
+                report.expired
+            );
+            report.entries
+        }
+        _ => 0,
+    };
     let options = EvaluationOptions {
         as_of: args.as_of.unwrap_or_else(setup::today),
         explain: args.explain,
@@ -184,7 +204,27 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     }
     reading.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     writing.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
-    print_summary(&stats.batch, started.elapsed(), args.out.as_ref());
+    let elapsed = started.elapsed();
+    print_summary(&stats.batch, elapsed, args.out.as_ref());
+    let cache_saved = match &args.cache_file {
+        Some(path) => {
+            engine.store().sync().await;
+            let report = engine.store().save_snapshot(path).with_context(|| format!("{}", path.display()))?;
+            eprintln!("saved {} registry facts to {}", report.entries, path.display());
+            report.entries
+        }
+        None => 0,
+    };
+    if let Some(path) = &args.stats_json {
+        let report = serde_json::json!({
+            "stats": stats,
+            "wall_ms": elapsed.as_millis() as u64,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "cache": {"loaded": cache_loaded, "saved": cache_saved, "store": engine.store().stats()},
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -224,4 +264,12 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
             );
         }
     }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

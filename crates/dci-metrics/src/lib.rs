@@ -19,6 +19,7 @@ mod catalog;
 mod fixed;
 mod resolution;
 mod resolver;
+mod snapshot;
 mod store;
 mod value;
 
@@ -30,6 +31,7 @@ pub use catalog::{
 pub use fixed::FixedResolver;
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
 pub use resolver::{CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryResolver, cause_of, resolver_for};
+pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
     DEFAULT_ID_TYPE_PRIORITY, MetricStore, Prefetch, PrefetchReport, RegistryStats, StoreConfig, StoreStats,
 };

@@ -56,10 +56,26 @@ fn registry_of_key(key: &str) -> usize {
     key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize)
 }
 
+/// A cached lookup: the facts (`None`: the registry does not know the
+/// person) and when they were fetched (Unix seconds), so that a snapshot
+/// restored later keeps its original expiry.
 #[derive(Clone, Debug)]
-enum Cached {
-    Found(Facts),
-    NotFound,
+pub(crate) struct Cached {
+    pub(crate) facts: Option<Facts>,
+    pub(crate) fetched_at: u64,
+}
+
+impl Cached {
+    fn resolution(self) -> Resolution {
+        match self.facts {
+            Some(facts) => Resolution::Found(facts, Source::Cache),
+            None => Resolution::NotFound(Source::Cache),
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 struct FactExpiry {
@@ -70,10 +86,12 @@ struct FactExpiry {
 impl Expiry<CacheKey, Cached> for FactExpiry {
     fn expire_after_create(&self, key: &CacheKey, value: &Cached, _created_at: Instant) -> Option<Duration> {
         let registry = registry_of_key(key);
-        Some(match value {
-            Cached::Found(_) => self.found.get(registry).copied().unwrap_or_default(),
-            Cached::NotFound => self.not_found.get(registry).copied().unwrap_or_default(),
-        })
+        let ttl = match value.facts {
+            Some(_) => self.found.get(registry).copied().unwrap_or_default(),
+            None => self.not_found.get(registry).copied().unwrap_or_default(),
+        };
+        let age = Duration::from_secs(unix_now().saturating_sub(value.fetched_at));
+        Some(ttl.saturating_sub(age))
     }
 }
 
@@ -229,7 +247,7 @@ impl Drop for FlightGuard<'_> {
 pub struct MetricStore {
     catalog: Arc<Catalog>,
     registries: Vec<Option<Registry>>,
-    cache: Cache<CacheKey, Cached>,
+    pub(crate) cache: Cache<CacheKey, Cached>,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -370,10 +388,7 @@ impl MetricStore {
         let mut results: Vec<Option<Resolution>> = vec![None; unique.len()];
         for (index, (key, _)) in unique.iter().enumerate() {
             if let Some(cached) = self.cache.get(*key).await {
-                results[index] = Some(match cached {
-                    Cached::Found(facts) => Resolution::Found(facts, Source::Cache),
-                    Cached::NotFound => Resolution::NotFound(Source::Cache),
-                });
+                results[index] = Some(cached.resolution());
             }
         }
         let misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
@@ -414,10 +429,7 @@ impl MetricStore {
         for identifier in identifiers {
             key.clear();
             write_key(&mut key, registry, identifier.borrow());
-            let found = self.cache.get(key.as_str()).await.map(|cached| match cached {
-                Cached::Found(facts) => Resolution::Found(facts, Source::Cache),
-                Cached::NotFound => Resolution::NotFound(Source::Cache),
-            });
+            let found = self.cache.get(key.as_str()).await.map(Cached::resolution);
             hits += usize::from(found.is_some());
             out.push(found);
         }
@@ -492,12 +504,12 @@ impl MetricStore {
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
-                        self.cache.insert(key, Cached::Found(facts.clone())).await;
+                        self.cache.insert(key, Cached { facts: Some(facts.clone()), fetched_at: unix_now() }).await;
                         self.inserts.fetch_add(1, Ordering::Relaxed);
                         Resolution::Found(facts, Source::Registry)
                     }
                     Lookup::NotFound => {
-                        self.cache.insert(key, Cached::NotFound).await;
+                        self.cache.insert(key, Cached { facts: None, fetched_at: unix_now() }).await;
                         self.inserts.fetch_add(1, Ordering::Relaxed);
                         Resolution::NotFound(Source::Registry)
                     }

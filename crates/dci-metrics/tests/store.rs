@@ -188,3 +188,47 @@ async fn registries_without_a_data_source_are_unavailable_not_false() {
     assert!(readiness.iter().find(|r| r.registry == "dr").is_some_and(|r| !r.configured && !r.ready));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_saved_cache_restores_warm_and_keeps_expiry() {
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..300).map(uin).collect();
+    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("facts.bin");
+    {
+        let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+        store.prefetch(crvs(&store), &people).await;
+        store.prefetch(ibr(&store), &people).await;
+        store.sync().await;
+        let saved = store.save_snapshot(&path).expect("saves");
+        assert_eq!(saved.entries, 600);
+    }
+    let items = sim.stats().crvs.items + sim.stats().ibr.items;
+    let restored = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let report = restored.load_snapshot(&path).await.expect("loads");
+    assert_eq!((report.entries, report.expired), (600, 0));
+    let again = restored.prefetch(crvs(&restored), &people).await;
+    assert_eq!(again.report.cache_hits, 300);
+    let alive = restored.catalog().metric("dci.crvs.is_alive").expect("metric");
+    assert_eq!(again.resolutions[0].read(restored.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+    let enrolled = restored.prefetch(ibr(&restored), &people).await;
+    let programmes = restored.catalog().metric("dci.ibr.programmes").expect("metric");
+    assert_eq!(
+        enrolled.resolutions[0].read(restored.catalog(), programmes),
+        MetricRead::Value(&MetricValue::strings(["Child Grant"]))
+    );
+    assert_eq!(sim.stats().crvs.items + sim.stats().ibr.items, items, "nothing asked again");
+
+    // With a 1 s TTL, restoring after it passed drops the entries.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let short = store(
+        &sim,
+        CatalogConfig { ttl_secs: [("dci.crvs".to_owned(), 1)].into(), ..Default::default() },
+        StoreConfig::default(),
+    );
+    let report = short.load_snapshot(&path).await.expect("loads");
+    assert_eq!((report.entries, report.expired), (300, 300), "CRVS entries expired, IBR kept");
+    std::fs::remove_dir_all(&dir).ok();
+    sim.shutdown().await;
+}
