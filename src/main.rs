@@ -37,6 +37,7 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     Registry(commands::registry::RegistryArgs),
     Gen(commands::generate::GenArgs),
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
             Command::Explain(args) => commands::explain::run(args).await,
             Command::Registry(args) => commands::registry::run(args).await,
             Command::Gen(args) => commands::generate::run(args),
+            Command::Bench(args) => commands::bench::run(args).await,
         }
     });
     match result {
