@@ -34,7 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = std::env::var("ELIG_API_KEY").unwrap_or_else(|_| "demo-key".to_owned());
     let config = ServerConfig { bind, api_keys: vec![SecretSource::Value(key.clone())], ..ServerConfig::default() };
     let server = Server::start(engine, config).await?;
-    println!("elig API on http://{} (API key {key:?}); registry simulator on {}", server.local_addr(), sim.local_addr());
+    println!(
+        "elig API on http://{} (API key {key:?}); registry simulator on {}",
+        server.local_addr(),
+        sim.local_addr()
+    );
     println!("try: curl -s http://{}/v1/metrics -H 'Authorization: Bearer {key}'", server.local_addr());
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
