@@ -110,3 +110,26 @@ async fn a_request_over_its_time_gets_a_timeout() {
     assert!(started.elapsed() < Duration::from_millis(2_500));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_requests_in_flight_finish() {
+    let slow = FaultConfig { latency_ms: 800, ..FaultConfig::default() };
+    let h = start_with(SimConfig::default().with_faults(RegistryKind::Crvs, slow), |_| {}, |_| {}).await;
+    let request = h
+        .post("/v1/evaluate")
+        .json(&json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": [household("HH-0001")]}))
+        .send();
+    let in_flight = tokio::spawn(async move {
+        let response = request.await.expect("send");
+        (response.status().as_u16(), response.json::<Value>().await.expect("json"))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let base = h.base.clone();
+    let client = h.client.clone();
+    h.server.shutdown().await;
+    let (status, body) = in_flight.await.expect("task");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcomes"]["rule"]["outcome"], "eligible");
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err(), "no longer listening");
+    h.sim.shutdown().await;
+}
