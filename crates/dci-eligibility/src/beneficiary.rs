@@ -1,20 +1,59 @@
 //! The beneficiary model: a registrant with identifiers, any other fields,
 //! and household members (each a beneficiary without members).
+//!
+//! A beneficiary keeps the JSON text it was read from and the place of each
+//! field in it: fields are parsed only when a rule reads them (most rules read
+//! one or two), and text without escapes is lent to CEL without a copy.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 use dci_protocol::records::Identifier;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A beneficiary (registrant or household member).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Beneficiary {
     /// The caller's id for this person.
     pub id: String,
     /// Identifiers, in the order given.
     pub identifiers: Vec<Identifier>,
-    /// Every other field, as given (`birthdate`, `poverty_score`, ...).
-    pub fields: Map<String, Value>,
     /// Household members; always empty for a member.
     pub members: Vec<Beneficiary>,
+    source: Arc<str>,
+    fields: Vec<Field>,
+}
+
+#[derive(Clone, PartialEq)]
+enum FieldName {
+    /// Where the name is in the source.
+    Span(Range<u32>),
+    /// A name with escapes, unescaped.
+    Owned(Box<str>),
+}
+
+#[derive(Clone, PartialEq)]
+struct Field {
+    name: FieldName,
+    /// Where the value's JSON text is in the source.
+    value: Range<u32>,
+}
+
+impl fmt::Debug for Beneficiary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: Vec<(&str, &str)> = self.fields().collect();
+        f.debug_struct("Beneficiary")
+            .field("id", &self.id)
+            .field("identifiers", &self.identifiers)
+            .field("fields", &fields)
+            .field("members", &self.members)
+            .finish()
+    }
 }
 
 /// What is wrong with a beneficiary's data: where (input line, field path) and what.
@@ -62,11 +101,79 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn identifiers(value: Value, path: &str) -> Result<Vec<Identifier>, BeneficiaryError> {
-    let items = match value {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        other => return Err(problem(path, format!("must be a list of {{type, value}}, found {}", json_kind(&other)))),
+/// The JSON kind of a value's text, from its first character.
+pub(crate) fn raw_kind(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "a list",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// A JSON object's entries, borrowed from the text.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// A JSON array's elements, borrowed from the text.
+struct Elements<'a>(Vec<&'a RawValue>);
+
+impl<'de> Deserialize<'de> for Elements<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementsVisitor;
+        impl<'de> Visitor<'de> for ElementsVisitor {
+            type Value = Elements<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(element) = seq.next_element::<&'de RawValue>()? {
+                    elements.push(element);
+                }
+                Ok(Elements(elements))
+            }
+        }
+        deserializer.deserialize_seq(ElementsVisitor)
+    }
+}
+
+/// Where `part` (a slice of `source`) is in `source`.
+fn span(source: &str, part: &str) -> Range<u32> {
+    let start = (part.as_ptr() as usize).saturating_sub(source.as_ptr() as usize);
+    start as u32..(start + part.len()) as u32
+}
+
+fn identifiers(raw: &RawValue, path: &str) -> Result<Vec<Identifier>, BeneficiaryError> {
+    let items: Vec<Value> = match serde_json::from_str::<Value>(raw.get()) {
+        Ok(Value::Null) => return Ok(Vec::new()),
+        Ok(Value::Array(items)) => items,
+        Ok(other) => {
+            return Err(problem(path, format!("must be a list of {{type, value}}, found {}", json_kind(&other))));
+        }
+        Err(e) => return Err(problem(path, format!("invalid JSON: {e}"))),
     };
     items
         .into_iter()
@@ -90,47 +197,126 @@ fn identifiers(value: Value, path: &str) -> Result<Vec<Identifier>, BeneficiaryE
 }
 
 impl Beneficiary {
-    /// Reads a beneficiary from JSON. `id` is required; `identifiers` is a
-    /// list of `{type, value}` (also `{identifier_type, identifier_value}`);
+    /// Reads a beneficiary from JSON text. `id` is required; `identifiers` is
+    /// a list of `{type, value}` (also `{identifier_type, identifier_value}`);
     /// `members` a list of beneficiaries without members (a member without an
-    /// `id` gets `<parent id>/members[<index>]`).
-    pub fn from_json(value: Value) -> Result<Self, BeneficiaryError> {
-        Self::read(value, "", None)
-    }
-
-    /// Reads a beneficiary from JSON text.
+    /// `id` gets `<parent id>/members[<index>]`). Errors name the field.
     pub fn from_json_str(text: &str) -> Result<Self, BeneficiaryError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| problem(format!("column {}", e.column()), format!("invalid JSON: {e}")))?;
-        Self::from_json(value)
+        let source: Arc<str> = Arc::from(text.trim());
+        let entries: Entries<'_> = serde_json::from_str(&source).map_err(|e| {
+            if e.is_data() && !source.starts_with('{') {
+                problem("beneficiary", "must be a JSON object")
+            } else {
+                problem(format!("column {}", e.column()), format!("invalid JSON: {e}"))
+            }
+        })?;
+        Self::read(&source, entries, "", None)
     }
 
-    fn read(value: Value, prefix: &str, default_id: Option<String>) -> Result<Self, BeneficiaryError> {
+    /// Reads a beneficiary from a JSON value.
+    pub fn from_json(value: Value) -> Result<Self, BeneficiaryError> {
+        if !value.is_object() {
+            return Err(problem("beneficiary", format!("must be a JSON object, found {}", json_kind(&value))));
+        }
+        Self::from_json_str(&value.to_string())
+    }
+
+    fn read(
+        source: &Arc<str>,
+        entries: Entries<'_>,
+        prefix: &str,
+        default_id: Option<String>,
+    ) -> Result<Self, BeneficiaryError> {
         let path = |field: &str| if prefix.is_empty() { field.to_owned() } else { format!("{prefix}.{field}") };
-        let Value::Object(mut fields) = value else {
-            let at = if prefix.is_empty() { "beneficiary".to_owned() } else { prefix.to_owned() };
-            return Err(problem(at, format!("must be a JSON object, found {}", json_kind(&value))));
-        };
-        let id = match fields.remove("id") {
-            Some(id) => id_text(&id, &path("id"))?,
-            None => default_id.ok_or_else(|| problem(path("id"), "is missing"))?,
-        };
-        let identifiers = identifiers(fields.remove("identifiers").unwrap_or(Value::Null), &path("identifiers"))?;
-        let members = match fields.remove("members") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) if prefix.is_empty() => items
-                .into_iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    Self::read(item, &format!("members[{index}]"), Some(format!("{id}/members[{index}]")))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(Value::Array(_)) => return Err(problem(path("members"), "a member cannot have members")),
-            Some(other) => {
-                return Err(problem(path("members"), format!("must be a list, found {}", json_kind(&other))));
+        let mut id = None;
+        let mut found_identifiers = Vec::new();
+        let mut members = Vec::new();
+        let mut fields = Vec::with_capacity(entries.0.len());
+        for (name, raw) in entries.0 {
+            match name.as_ref() {
+                "id" => {
+                    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                    id = Some(id_text(&value, &path("id"))?);
+                }
+                "identifiers" => found_identifiers = identifiers(raw, &path("identifiers"))?,
+                "members" => {
+                    if raw.get() == "null" {
+                        continue;
+                    }
+                    if !prefix.is_empty() {
+                        return Err(problem(path("members"), "a member cannot have members"));
+                    }
+                    let Ok(Elements(items)) = serde_json::from_str(raw.get()) else {
+                        return Err(problem(path("members"), format!("must be a list, found {}", raw_kind(raw.get()))));
+                    };
+                    members = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, item)| {
+                            let here = format!("members[{index}]");
+                            let entries: Entries<'_> = serde_json::from_str(item.get()).map_err(|_| {
+                                problem(here.clone(), format!("must be a JSON object, found {}", raw_kind(item.get())))
+                            })?;
+                            Self::read(
+                                source,
+                                entries,
+                                &here,
+                                Some(format!("{}/{here}", id.clone().unwrap_or_default())),
+                            )
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                _ => {
+                    let name = match name {
+                        Cow::Borrowed(text) => FieldName::Span(span(source, text)),
+                        Cow::Owned(text) => FieldName::Owned(text.into_boxed_str()),
+                    };
+                    fields.push(Field { name, value: span(source, raw.get()) });
+                }
             }
+        }
+        let id = match id.or(default_id) {
+            Some(id) => id,
+            None => return Err(problem(path("id"), "is missing")),
         };
-        Ok(Beneficiary { id, identifiers, fields, members })
+        // Members read before the id was seen got an empty parent id.
+        for (index, member) in members.iter_mut().enumerate() {
+            if member.id.starts_with("/members[") {
+                member.id = format!("{id}/members[{index}]");
+            }
+        }
+        Ok(Beneficiary { id, identifiers: found_identifiers, members, source: source.clone(), fields })
+    }
+
+    fn text(&self, span: &Range<u32>) -> &str {
+        self.source.get(span.start as usize..span.end as usize).unwrap_or_default()
+    }
+
+    fn name<'a>(&'a self, field: &'a Field) -> &'a str {
+        match &field.name {
+            FieldName::Span(span) => self.text(span),
+            FieldName::Owned(name) => name,
+        }
+    }
+
+    /// The JSON text of field `name` (`0.8`, `"1950-03-02"`), if the beneficiary has it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|field| self.name(field) == name).map(|field| self.text(&field.value))
+    }
+
+    /// Field `name`, parsed.
+    pub fn field_value(&self, name: &str) -> Option<Value> {
+        self.field(name).and_then(|raw| serde_json::from_str(raw).ok())
+    }
+
+    /// Every field other than `id`, `identifiers` and `members`: name and JSON text.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields.iter().map(|field| (self.name(field), self.text(&field.value)))
+    }
+
+    /// The fields as a JSON object.
+    pub fn fields_json(&self) -> Map<String, Value> {
+        self.fields().filter_map(|(name, raw)| Some((name.to_owned(), serde_json::from_str(raw).ok()?))).collect()
     }
 
     /// The person at `index`: 0 is this beneficiary, `k` its member `k - 1`.
@@ -152,15 +338,21 @@ mod tests {
     #[test]
     fn a_household_is_read() {
         let b = Beneficiary::from_json(json!({
-            "id": "HH-1", "identifiers": [{"type": "UIN", "value": "1"}], "poverty_score": 0.8,
+            "id": "HH-1", "identifiers": [{"type": "UIN", "value": "1"}], "poverty_score": 0.8, "na\\u006de": "A",
             "members": [{"identifiers": [{"identifier_type": "BRN", "identifier_value": 42}], "age": 5}]
         }))
         .expect("valid");
         assert_eq!(b.identifiers, vec![Identifier::new("UIN", "1")]);
-        assert_eq!(b.fields.get("poverty_score"), Some(&json!(0.8)));
+        assert_eq!(b.field("poverty_score"), Some("0.8"));
+        assert_eq!(b.field_value("poverty_score"), Some(json!(0.8)));
         assert_eq!(b.members[0].id, "HH-1/members[0]");
         assert_eq!(b.members[0].identifiers, vec![Identifier::new("BRN", "42")]);
+        assert_eq!(b.members[0].field("age"), Some("5"));
         assert_eq!(b.persons(), 2);
+        let from_text =
+            Beneficiary::from_json_str(r#"{"members": [{"age": 1}], "id": "X", "na\u006de": "A"}"#).expect("valid");
+        assert_eq!(from_text.members[0].id, "X/members[0]", "members read before the id get it too");
+        assert_eq!(from_text.field("name"), Some("\"A\""), "escaped names are unescaped");
     }
 
     #[test]
@@ -177,5 +369,7 @@ mod tests {
             "members[0].members: a member cannot have members"
         );
         assert_eq!(error(json!([1])), "beneficiary: must be a JSON object, found a list");
+        assert_eq!(error(json!({"id": "A", "members": 3})), "members: must be a list, found a number");
+        assert!(Beneficiary::from_json_str("{\"id\": ").expect_err("truncated").to_string().contains("invalid JSON"));
     }
 }

@@ -19,7 +19,7 @@ use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, UnknownCause};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::beneficiary::{Beneficiary, json_kind};
+use crate::beneficiary::{Beneficiary, raw_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
 use crate::unknown::unknown_marker;
 
@@ -163,14 +163,14 @@ impl Tracker {
         }
     }
 
-    fn note_field(&self, name: impl FnOnce() -> String, value: &Value) {
+    fn note_field(&self, name: impl FnOnce() -> String, raw: &str) {
         if let Some(details) = &self.details {
             let mut details = details.lock().unwrap_or_else(|p| p.into_inner());
-            let mut preview = value.to_string();
-            if preview.len() > 40 {
+            let mut preview = raw.to_owned();
+            if preview.chars().count() > 40 {
                 preview = preview.chars().take(37).collect::<String>() + "...";
             }
-            details.fields.push(FieldRead { name: name(), kind: json_kind(value), preview });
+            details.fields.push(FieldRead { name: name(), kind: raw_kind(raw), preview });
         }
     }
 }
@@ -196,11 +196,32 @@ fn key_of(idx: &dyn Val) -> Option<&str> {
     idx.downcast_ref::<CelString>().map(|s| s.inner())
 }
 
-/// JSON from the beneficiary's data as a CEL value (strings borrowed).
-fn json_value<'a>(value: &'a Value) -> Box<dyn Val + 'a> {
+/// A field's JSON text as a CEL value: scalars without allocation, strings
+/// without escapes lent from the text; anything else parsed.
+fn raw_value(raw: &str) -> Box<dyn Val + '_> {
+    let bytes = raw.as_bytes();
+    match bytes.first() {
+        Some(b'"') if bytes.len() >= 2 && !raw.contains('\\') => Box::new(CelString::from(&raw[1..raw.len() - 1])),
+        Some(b't') if raw == "true" => Box::new(CelBool::from(true)),
+        Some(b'f') if raw == "false" => Box::new(CelBool::from(false)),
+        Some(b'n') if raw == "null" => Box::new(CelNull),
+        Some(b'-' | b'0'..=b'9') if !raw.contains(['.', 'e', 'E']) => match raw.parse::<i64>() {
+            Ok(n) => Box::new(CelInt::from(n)),
+            Err(_) => match raw.parse::<u64>() {
+                Ok(n) => Box::new(CelUInt::from(n)),
+                Err(_) => Box::new(CelDouble::from(raw.parse::<f64>().unwrap_or(f64::NAN))),
+            },
+        },
+        Some(b'-' | b'0'..=b'9') => Box::new(CelDouble::from(raw.parse::<f64>().unwrap_or(f64::NAN))),
+        _ => owned_value(serde_json::from_str(raw).unwrap_or(Value::Null)),
+    }
+}
+
+/// A parsed JSON value as a CEL value.
+fn owned_value(value: Value) -> Box<dyn Val + 'static> {
     match value {
         Value::Null => Box::new(CelNull),
-        Value::Bool(b) => Box::new(CelBool::from(*b)),
+        Value::Bool(b) => Box::new(CelBool::from(b)),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Box::new(CelInt::from(i))
@@ -210,11 +231,11 @@ fn json_value<'a>(value: &'a Value) -> Box<dyn Val + 'a> {
                 Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
             }
         }
-        Value::String(s) => Box::new(CelString::from(s.as_str())),
-        Value::Array(items) => Box::new(CelList::from(items.iter().map(json_value).collect::<Vec<_>>())),
+        Value::String(s) => Box::new(CelString::from(s)),
+        Value::Array(items) => Box::new(CelList::from(items.into_iter().map(owned_value).collect::<Vec<_>>())),
         Value::Object(map) => {
-            let entries: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> =
-                map.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json_value(v))).collect();
+            let entries: HashMap<CelMapKey<'static>, Box<dyn Val + 'static>> =
+                map.into_iter().map(|(k, v)| (CelMapKey::from(k), owned_value(v))).collect();
             Box::new(CelMap::from(entries))
         }
     }
@@ -278,10 +299,10 @@ impl<'a> PersonVal<'a> {
         if key == MEMBERS && self.person == 0 {
             return Ok(Box::new(MembersVal::new(self.scope)));
         }
-        match self.data().and_then(|data| data.fields.get(key)) {
-            Some(value) => {
-                self.scope.tracker.note_field(|| format!("{}{key}", person_prefix(self.person)), value);
-                Ok(json_value(value))
+        match self.data().and_then(|data| data.field(key)) {
+            Some(raw) => {
+                self.scope.tracker.note_field(|| format!("{}{key}", person_prefix(self.person)), raw);
+                Ok(raw_value(raw))
             }
             None => {
                 self.scope
@@ -516,9 +537,9 @@ impl VariableResolver for Resolver<'_> {
             && field != DCI
             && field != MEMBERS
         {
-            let value = scope.household.beneficiary.fields.get(field)?;
-            scope.tracker.note_field(|| field.to_owned(), value);
-            return Some(CowVal::Owned(json_value(value)));
+            let raw = scope.household.beneficiary.field(field)?;
+            scope.tracker.note_field(|| field.to_owned(), raw);
+            return Some(CowVal::Owned(raw_value(raw)));
         }
         None
     }

@@ -172,7 +172,7 @@ async fn the_ibr_is_asked_only_about_the_poor() {
     let poor_with_identifier = items
         .iter()
         .filter_map(|b| b.as_ref().ok())
-        .filter(|b| b.fields.get("poverty_score").and_then(|v| v.as_f64()).is_none_or(|score| score >= 0.7))
+        .filter(|b| b.field_value("poverty_score").and_then(|v| v.as_f64()).is_none_or(|score| score >= 0.7))
         .filter(|b| {
             engine
                 .store()

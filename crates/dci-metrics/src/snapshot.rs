@@ -7,6 +7,7 @@
 //! record per entry); values are typed by the catalog, so a file written by a
 //! deployment with other registries or metrics is refused rather than misread.
 
+use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -149,7 +150,16 @@ impl MetricStore {
         out.write_all(MAGIC)?;
         write_bytes(&mut out, registry_line(self.catalog()).as_bytes())?;
         let mut report = SnapshotReport::default();
-        for (key, cached) in self.cache.iter() {
+        let fresh: Vec<(Arc<str>, Cached)> =
+            self.cache.iter().map(|(key, cached)| (Arc::from(key.as_ref().as_ref()), cached)).collect();
+        let restored = self
+            .restored
+            .get()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| !self.cache.contains_key(key.as_ref()))
+            .map(|(key, cached)| (key.clone(), cached.clone()));
+        for (key, cached) in fresh.into_iter().chain(restored) {
             write_bytes(&mut out, key.as_bytes())?;
             out.write_all(&cached.fetched_at.to_le_bytes())?;
             match &cached.facts {
@@ -171,8 +181,11 @@ impl MetricStore {
     }
 
     /// Restores the facts of a file written by [`MetricStore::save_snapshot`]
-    /// that have not expired since.
+    /// that have not expired since. A store restores at most one snapshot.
     pub async fn load_snapshot(&self, path: &Path) -> Result<SnapshotReport, SnapshotError> {
+        if self.restored.get().is_some() {
+            return Err(format("a snapshot is already restored in this store"));
+        }
         let mut reader = Reader { inner: BufReader::with_capacity(1 << 20, std::fs::File::open(path)?) };
         let mut magic = [0u8; MAGIC.len()];
         reader.inner.read_exact(&mut magic)?;
@@ -185,6 +198,7 @@ impl MetricStore {
         let now = unix_now();
         let catalog = self.catalog().clone();
         let mut report = SnapshotReport::default();
+        let mut restored: HashMap<Arc<str>, Cached> = HashMap::new();
         loop {
             let key = match reader.text() {
                 Ok(key) => key,
@@ -208,9 +222,10 @@ impl MetricStore {
                 report.expired += 1;
                 continue;
             }
-            self.cache.insert(Arc::from(key), Cached { facts: facts.map(Arc::from), fetched_at }).await;
+            restored.insert(Arc::from(key), Cached { facts: facts.map(Arc::from), fetched_at });
             report.entries += 1;
         }
+        let _ = self.restored.set(restored);
         Ok(report)
     }
 }

@@ -246,6 +246,9 @@ impl Drop for FlightGuard<'_> {
 /// The fact cache and the prefetch machinery. Share one per process (`Arc`).
 pub struct MetricStore {
     catalog: Arc<Catalog>,
+    /// Facts restored from a snapshot file: read-only, consulted before the
+    /// cache (loading them into moka one by one would cost microseconds each).
+    pub(crate) restored: OnceLock<HashMap<CacheKey, Cached>>,
     registries: Vec<Option<Registry>>,
     pub(crate) cache: Cache<CacheKey, Cached>,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
@@ -299,6 +302,7 @@ impl MetricStore {
             registries,
             cache,
             inflight: Mutex::new(HashMap::new()),
+            restored: OnceLock::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
@@ -386,8 +390,9 @@ impl MetricStore {
         report.unique = unique.len();
 
         let mut results: Vec<Option<Resolution>> = vec![None; unique.len()];
+        let now = unix_now();
         for (index, (key, _)) in unique.iter().enumerate() {
-            if let Some(cached) = self.cache.get(*key).await {
+            if let Some(cached) = self.lookup(key, now).await {
                 results[index] = Some(cached.resolution());
             }
         }
@@ -416,6 +421,23 @@ impl MetricStore {
         Prefetch { resolutions, report }
     }
 
+    /// A fresh cached entry: from the restored snapshot, else from the cache.
+    async fn lookup(&self, key: &str, now: u64) -> Option<Cached> {
+        if let Some(restored) = self.restored.get()
+            && let Some(cached) = restored.get(key)
+        {
+            let registry = registry_of_key(key);
+            let ttl = match cached.facts {
+                Some(_) => self.catalog.registry_ttl(registry),
+                None => self.catalog.not_found_ttl(registry),
+            };
+            if now.saturating_sub(cached.fetched_at) < ttl.as_secs() {
+                return Some(cached.clone());
+            }
+        }
+        self.cache.get(key).await
+    }
+
     /// What the cache alone says about these persons (no registry is asked):
     /// `None` where it has nothing fresh. Hits are counted as cache hits.
     pub async fn cached<I: Borrow<Identifier>>(
@@ -424,12 +446,13 @@ impl MetricStore {
         identifiers: &[I],
     ) -> Vec<Option<Resolution>> {
         let mut key = String::with_capacity(32);
+        let now = unix_now();
         let mut out = Vec::with_capacity(identifiers.len());
         let mut hits = 0;
         for identifier in identifiers {
             key.clear();
             write_key(&mut key, registry, identifier.borrow());
-            let found = self.cache.get(key.as_str()).await.map(Cached::resolution);
+            let found = self.lookup(&key, now).await.map(Cached::resolution);
             hits += usize::from(found.is_some());
             out.push(found);
         }
@@ -537,7 +560,7 @@ impl MetricStore {
     /// Counters so far.
     pub fn stats(&self) -> StoreStats {
         StoreStats {
-            cache_entries: self.cache.entry_count(),
+            cache_entries: self.cache.entry_count() + self.restored.get().map_or(0, |r| r.len() as u64),
             cache_hits: self.hits.load(Ordering::Relaxed),
             cache_misses: self.misses.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
