@@ -183,17 +183,10 @@ fn read_beneficiaries(raw: &RawValue, limits: &ServerLimits) -> Result<Items, Ap
                 "beneficiary" | "" => format!("beneficiaries[{index}]"),
                 path => format!("beneficiaries[{index}].{path}"),
             };
-            let read = serde_json::from_str(item.get())
-                .map_err(|e| BeneficiaryError {
-                    line: None,
-                    path: String::new(),
-                    problem: format!("invalid JSON: {e}"),
-                })
-                .and_then(Beneficiary::from_json)
-                .map_err(|mut error| {
-                    error.path = at(&error.path);
-                    error
-                });
+            let read = Beneficiary::from_json_str(item.get()).map_err(|mut error| {
+                error.path = at(&error.path);
+                error
+            });
             check_members(read, max_members, || at("members"))
         })
         .collect())
