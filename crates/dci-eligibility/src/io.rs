@@ -38,24 +38,26 @@ pub fn parse_line((number, text): &Line) -> Result<Beneficiary, BeneficiaryError
 
 /// Reads a whole JSON document: an array of beneficiaries (or one object).
 pub fn parse_document(text: &str) -> Result<Vec<Result<Beneficiary, BeneficiaryError>>, BeneficiaryError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| BeneficiaryError {
+    let invalid = |e: serde_json::Error| BeneficiaryError {
         line: Some(e.line()),
         path: format!("column {}", e.column()),
         problem: format!("invalid JSON: {e}"),
-    })?;
-    Ok(match value {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                Beneficiary::from_json(item).map_err(|mut error| {
-                    error.path = format!("[{index}].{}", error.path);
-                    error
-                })
+    };
+    if !is_json_array(text.as_bytes()) {
+        let _: &serde_json::value::RawValue = serde_json::from_str(text).map_err(invalid)?;
+        return Ok(vec![Beneficiary::from_json_str(text)]);
+    }
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(invalid)?;
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            Beneficiary::from_json_str(item.get()).map_err(|mut error| {
+                error.path = format!("[{index}].{}", error.path);
+                error
             })
-            .collect(),
-        single => vec![Beneficiary::from_json(single)],
-    })
+        })
+        .collect())
 }
 
 /// Whether text looks like a JSON array (first non-blank character `[`).
