@@ -35,6 +35,7 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     Test(commands::test::TestArgs),
     Explain(commands::explain::ExplainArgs),
+    Serve(commands::serve::ServeArgs),
     Registry(commands::registry::RegistryArgs),
     Gen(commands::generate::GenArgs),
     Bench(commands::bench::BenchArgs),
@@ -42,6 +43,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs (the server's request logs among them) go to stderr; RUST_LOG adjusts them.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dci_server=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
             Command::Eval(args) => commands::eval::run(args).await,
             Command::Test(args) => commands::test::run(args).await,
             Command::Explain(args) => commands::explain::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
             Command::Registry(args) => commands::registry::run(args).await,
             Command::Gen(args) => commands::generate::run(args),
             Command::Bench(args) => commands::bench::run(args).await,

@@ -24,10 +24,10 @@ fn stderr(output: &std::process::Output) -> String {
 fn help_lists_the_commands_and_usage_errors_exit_2() {
     let output = elig().arg("--help").output().expect("runs");
     assert!(output.status.success());
-    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen"] {
+    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen", "serve", "bench"] {
         assert!(stdout(&output).contains(command), "{command} missing from --help");
     }
-    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen"] {
+    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen", "serve", "bench"] {
         let help = elig().args([command, "--help"]).output().expect("runs");
         assert!(stdout(&help).contains("Example"), "{command} --help has an example");
     }
@@ -320,4 +320,68 @@ fn a_cache_file_makes_the_second_run_ask_no_registry() {
     assert_eq!(fetched(&warm), 0, "everything came from the cache file");
     assert!(warm["cache"]["loaded"].as_u64().unwrap_or(0) > 50);
     assert!(warm["peak_rss_bytes"].as_u64().unwrap_or(0) > 0);
+}
+
+/// Kills the child process when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_the_evaluate_api_with_an_api_key() {
+    let refused = elig().args(["serve", "--bind", "127.0.0.1:0"]).env_remove("ELIG_API_KEY").output().expect("runs");
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("ELIG_API_KEY"), "{}", stderr(&refused));
+
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ELIG_API_KEY", "test-key")
+        .env_remove("RUST_LOG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let child = KillOnDrop(child);
+    let address = loop {
+        let line = lines.next().expect("a banner before the stream ends").expect("utf-8");
+        if let Some(rest) = line.strip_prefix("elig serve: listening on http://") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    // Keep draining the logs so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let http = reqwest::Client::new();
+    let health = http.get(format!("http://{address}/healthz")).send().await.expect("healthz");
+    assert!(health.status().is_success());
+    let body = serde_json::json!({
+        "rule": "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60",
+        "as_of": "2026-01-01",
+        "beneficiaries": [
+            {"id": "HH-0001", "identifiers": [{"type": "UIN", "value": "800010000"}], "birthdate": "1950-03-02"},
+            {"id": "NO-ID", "birthdate": "1950-03-02"},
+        ],
+    });
+    let unauthorised = http.post(format!("http://{address}/v1/evaluate")).json(&body).send().await.expect("post");
+    assert_eq!(unauthorised.status(), 401);
+    let answer: Value = http
+        .post(format!("http://{address}/v1/evaluate"))
+        .bearer_auth("test-key")
+        .json(&body)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["results"][0]["id"], "HH-0001");
+    assert_eq!(answer["results"][0]["outcomes"]["rule"]["outcome"], "eligible", "{answer}");
+    assert_eq!(answer["results"][1]["outcomes"]["rule"]["outcome"], "undetermined", "{answer}");
+    assert_eq!(answer["results"][1]["outcomes"]["rule"]["missing"][0]["cause"], "no_identifier", "{answer}");
+    drop(child);
 }

@@ -8,4 +8,5 @@ pub mod explain;
 pub mod generate;
 pub mod registry;
 pub mod rules;
+pub mod serve;
 pub mod test;

@@ -191,6 +191,11 @@ impl Compiler {
         self
     }
 
+    /// The limits rules are checked against.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog

@@ -33,6 +33,6 @@ pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCaus
 pub use resolver::{CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryResolver, cause_of, resolver_for};
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
-    DEFAULT_ID_TYPE_PRIORITY, MetricStore, Prefetch, PrefetchReport, RegistryStats, StoreConfig, StoreStats,
+    DEFAULT_ID_TYPE_PRIORITY, MetricStore, Prefetch, PrefetchReport, Readiness, RegistryStats, StoreConfig, StoreStats,
 };
 pub use value::{MetricType, MetricValue};

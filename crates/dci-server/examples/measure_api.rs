@@ -6,7 +6,7 @@
 //!    person looked up in the registries) and a warm one: decisions/s, latency p50/p99.
 //!
 //! ```text
-//! cargo run --release -p dci-server --example measure -- [STREAM] [SECONDS] [CACHE_ENTRIES]
+//! cargo run --release -p dci-server --example measure_api -- [STREAM] [SECONDS] [CACHE_ENTRIES]
 //! ```
 //!
 //! `SECONDS` 0 skips the JSON runs; `CACHE_ENTRIES` caps the fact cache (default 4,000,000), to

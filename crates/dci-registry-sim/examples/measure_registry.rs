@@ -2,7 +2,7 @@
 //! and `idtype-value` lookup throughput over loopback HTTP.
 //!
 //! ```text
-//! cargo run --release -p dci-registry-sim --example measure -- [households] [connections] [seconds]
+//! cargo run --release -p dci-registry-sim --example measure_registry -- [households] [connections] [seconds]
 //! ```
 //!
 //! Defaults: 330,000 households (≈ 1,000,000 persons), 4 connections, 10 seconds.

@@ -1,0 +1,77 @@
+//! `elig serve`: the batch evaluate API for OpenSPP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dci_client::SecretSource;
+use dci_eligibility::{Engine, EngineConfig};
+use dci_registry_sim::SimConfig;
+use dci_server::{Config, Server, ServerConfig};
+
+use crate::setup;
+
+/// Serve the HTTP API (POST /v1/evaluate, /v1/rules/validate, GET /v1/metrics, /healthz, /readyz, /metrics, /openapi.json).
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  elig serve --config elig.toml\n  ELIG_API_KEY=dev-key elig serve      # the built-in simulator with the committed fixture\n\nWithout --config the registries are the built-in simulator, the API key is read from\n$ELIG_API_KEY and the server listens on 127.0.0.1:8080 (or --bind)."
+)]
+pub struct ServeArgs {
+    /// Deployment configuration: [[registry]], [metrics], [cache], [rules] and [server].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides server.bind).
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode> {
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut config: Config = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+            if let Some(bind) = args.bind {
+                config.server.bind = bind;
+            }
+            let engine = Engine::from_config(&config.engine)?;
+            let mut server = config.server;
+            server.limits = server.limits.within(&config.engine.rules);
+            let running = Server::start(engine, server).await?;
+            eprintln!("elig serve: listening on http://{} ({}). Ctrl-C to stop.", running.local_addr(), path.display());
+            shutdown.await;
+            running.shutdown().await;
+        }
+        None => {
+            let sim = setup::fixture_simulator(SimConfig::default()).await?;
+            let engine = Engine::from_config(&EngineConfig {
+                registries: setup::simulator_sources(&sim),
+                ..Default::default()
+            })?;
+            let mut server =
+                ServerConfig { api_keys: vec![SecretSource::Env("ELIG_API_KEY".into())], ..ServerConfig::default() };
+            if let Some(bind) = args.bind {
+                server.bind = bind;
+            }
+            if std::env::var_os("ELIG_API_KEY").is_none() {
+                anyhow::bail!(
+                    "without --config, set ELIG_API_KEY to the API key clients must send (Authorization: Bearer <key>)"
+                );
+            }
+            let running = Server::start(engine, server).await?;
+            eprintln!(
+                "elig serve: listening on http://{} with the built-in registry simulator (committed fixture) at {}; API key from $ELIG_API_KEY. Ctrl-C to stop.",
+                running.local_addr(),
+                sim.local_addr()
+            );
+            shutdown.await;
+            running.shutdown().await;
+            sim.shutdown().await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
