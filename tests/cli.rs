@@ -320,6 +320,17 @@ fn a_cache_file_makes_the_second_run_ask_no_registry() {
     assert_eq!(fetched(&warm), 0, "everything came from the cache file");
     assert!(warm["cache"]["loaded"].as_u64().unwrap_or(0) > 50);
     assert!(warm["peak_rss_bytes"].as_u64().unwrap_or(0) > 0);
+
+    std::fs::write(&cache, b"not a cache").expect("writes");
+    let output = elig()
+        .args(["eval", "--rule", "dci.crvs.is_alive", "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .arg("--cache-file")
+        .arg(&cache)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not an elig fact cache"), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "nothing is decided without the cache the user asked for");
 }
 
 /// Kills the child process when the test ends, passed or failed.

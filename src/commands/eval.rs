@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dci_eligibility::io::{Format, Writer, is_json_array, parse_document, read_lines};
-use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines};
+use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines_when};
 use dci_eligibility::{BatchStats, EvaluationOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -44,7 +44,7 @@ pub struct EvalArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Beneficiaries evaluated together (memory grows with it).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 10_000)]
     chunk_size: usize,
     /// Fetch every registry a rule mentions for everyone, instead of only what can change a decision.
     #[arg(long)]
@@ -101,18 +101,22 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     if args.chunk_size == 0 {
         bail!("--chunk-size must be at least 1");
     }
-    let cache_loaded = match &args.cache_file {
+    // The cache file is restored while the first beneficiaries are read and parsed.
+    let loading = match &args.cache_file {
         Some(path) if path.exists() => {
-            let report = engine.store().load_snapshot(path).await.with_context(|| format!("{}", path.display()))?;
-            eprintln!(
-                "loaded {} cached registry facts from {} ({} expired)",
-                report.entries,
-                path.display(),
-                report.expired
-            );
-            report.entries
+            let store = engine.store().clone();
+            let path = path.clone();
+            Some(tokio::spawn(async move { store.load_snapshot(&path).await }))
         }
-        _ => 0,
+        _ => None,
+    };
+    let load_result = std::sync::Mutex::new(None);
+    let ready = async {
+        let Some(loading) = loading else { return true };
+        let result = loading.await;
+        let ok = matches!(result, Ok(Ok(_)));
+        *load_result.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(result);
+        ok
     };
     let options = EvaluationOptions {
         as_of: args.as_of.unwrap_or_else(setup::today),
@@ -187,7 +191,7 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         None => ProgressBar::new_spinner(),
     });
     let started = std::time::Instant::now();
-    let stats: StreamStats = evaluate_lines(&engine, &rules, &options, format, input, output, |stats| {
+    let stats: StreamStats = evaluate_lines_when(ready, &engine, &rules, &options, format, input, output, |stats| {
         if let Some(bar) = &progress {
             bar.set_position(read_bytes.load(Ordering::Relaxed));
             let seconds = started.elapsed().as_secs_f64().max(1e-3);
@@ -202,6 +206,23 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    let (cache_loaded, cache_expired) = match load_result.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+    {
+        None => (0, 0),
+        Some(result) => {
+            let path = args.cache_file.as_deref().unwrap_or(Path::new(""));
+            let report = result
+                .map_err(|_| anyhow::anyhow!("restoring the cache file panicked"))?
+                .with_context(|| format!("{}", path.display()))?;
+            eprintln!(
+                "loaded {} cached registry facts from {} ({} expired)",
+                report.entries,
+                path.display(),
+                report.expired
+            );
+            (report.entries, report.expired)
+        }
+    };
     reading.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     writing.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
     let elapsed = started.elapsed();
@@ -209,9 +230,15 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     let cache_saved = match &args.cache_file {
         Some(path) => {
             engine.store().sync().await;
-            let report = engine.store().save_snapshot(path).with_context(|| format!("{}", path.display()))?;
-            eprintln!("saved {} registry facts to {}", report.entries, path.display());
-            report.entries
+            if engine.store().stats().inserts == 0 && cache_expired == 0 && path.exists() {
+                // Nothing was fetched and nothing expired: the file already says it all.
+                eprintln!("registry facts unchanged: {} kept as it is", path.display());
+                cache_loaded
+            } else {
+                let report = engine.store().save_snapshot(path).with_context(|| format!("{}", path.display()))?;
+                eprintln!("saved {} registry facts to {}", report.entries, path.display());
+                report.entries
+            }
         }
         None => 0,
     };
@@ -225,6 +252,8 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    // The process ends here: freeing a million cached facts one by one would only delay it.
+    std::mem::forget(engine);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -322,7 +322,10 @@ impl Engine {
         items: Vec<Result<Beneficiary, BeneficiaryError>>,
         options: &EvaluationOptions,
     ) -> BatchResult {
-        self.run(rules, items, options).await.0
+        let (result, work) = self.run(rules, items, options).await;
+        // Freeing a batch's beneficiaries takes a while: off the caller's thread.
+        rayon::spawn(move || drop(work));
+        result
     }
 
     /// Explains one rule for one beneficiary: the decision with the value of
@@ -430,7 +433,7 @@ impl Engine {
             // of evaluation when the cache is warm.
             let wanted = self.everyone(&work, first);
             let probe = Instant::now();
-            self.resolve(&mut work, first, wanted, &mut stats, true).await;
+            work = self.probe(work, first, wanted, &mut stats).await;
             stats.timings.fetch_ms += ms(probe);
         }
 
@@ -576,6 +579,53 @@ impl Engine {
         persons
     }
 
+    /// Reads what the cache already knows of `registry` for `persons`, asking
+    /// no registry: a restored snapshot in parallel on the pool, then the
+    /// cache for the rest.
+    async fn probe(&self, work: Work, registry: RegistryIndex, persons: Vec<usize>, stats: &mut BatchStats) -> Work {
+        let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return work };
+        let store = self.store.clone();
+        let (mut work, hits, rest) = on_pool(move || {
+            let mut work = work;
+            let slots = work.order.len();
+            let found: Vec<(usize, Option<Resolution>)> = persons
+                .par_chunks(2048)
+                .flat_map_iter(|chunk| {
+                    let asked: Vec<(usize, &dci_protocol::records::Identifier)> = chunk
+                        .iter()
+                        .filter(|&&person| work.facts[person * slots + slot].is_fetchable())
+                        .filter_map(|&person| {
+                            let data = person_data(&work.beneficiaries, &work.offsets, person);
+                            Some((person, store.choose_identifier(registry, &data.identifiers)?))
+                        })
+                        .collect();
+                    let identifiers: Vec<&dci_protocol::records::Identifier> =
+                        asked.iter().map(|(_, identifier)| *identifier).collect();
+                    let facts = store.snapshot_facts(registry, &identifiers);
+                    asked.into_iter().map(|(person, _)| person).zip(facts).collect::<Vec<_>>()
+                })
+                .collect();
+            let mut hits = 0;
+            let mut rest = Vec::new();
+            for (person, resolution) in found {
+                match resolution {
+                    Some(resolution) => {
+                        work.facts[person * slots + slot] = resolution;
+                        hits += 1;
+                    }
+                    None => rest.push(person),
+                }
+            }
+            (work, hits, rest)
+        })
+        .await;
+        registry_use(stats, &work.catalog, registry).cache_hits += hits;
+        if !rest.is_empty() && !self.store.cache_is_empty() {
+            self.resolve(&mut work, registry, rest, stats, true).await;
+        }
+        work
+    }
+
     /// Resolves `registry` for `persons` whose facts are not fetched yet;
     /// returns how many persons it resolved. With `cache_only`, only the cache
     /// is consulted and misses stay unfetched.
@@ -599,15 +649,7 @@ impl Engine {
     ) -> usize {
         let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return 0 };
         let slots = work.order.len();
-        let registry_name = work.catalog.registries()[registry].id.to_owned();
-        let position = match stats.registries.iter().position(|r| r.registry == registry_name) {
-            Some(position) => position,
-            None => {
-                stats.registries.push(RegistryUse { registry: registry_name, ..Default::default() });
-                stats.registries.len() - 1
-            }
-        };
-        let usage = &mut stats.registries[position];
+        let usage = registry_use(stats, &work.catalog, registry);
         let Work { beneficiaries, offsets, facts, .. } = work;
         let mut lookups: Vec<usize> = Vec::new();
         let mut identifiers = Vec::new();
@@ -652,6 +694,19 @@ impl Engine {
         }
         resolved
     }
+}
+
+/// The statistics of `registry` in `stats`, added when missing.
+fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: RegistryIndex) -> &'s mut RegistryUse {
+    let name = catalog.registries()[registry].id;
+    let position = match stats.registries.iter().position(|r| r.registry == name) {
+        Some(position) => position,
+        None => {
+            stats.registries.push(RegistryUse { registry: name.to_owned(), ..Default::default() });
+            stats.registries.len() - 1
+        }
+    };
+    &mut stats.registries[position]
 }
 
 fn person_data<'a>(beneficiaries: &'a [Beneficiary], offsets: &[usize], person: usize) -> &'a Beneficiary {

@@ -113,6 +113,76 @@ pub(crate) fn raw_kind(raw: &str) -> &'static str {
     }
 }
 
+/// A string borrowed from the text when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+/// An identifier as written, borrowed from the text (the fast path: text only, no blanks).
+#[derive(Deserialize)]
+struct IdentifierText<'a> {
+    #[serde(borrow, rename = "type", alias = "identifier_type")]
+    kind: Text<'a>,
+    #[serde(borrow, alias = "identifier_value")]
+    value: Text<'a>,
+}
+
+/// A person read in one pass over the text: the fast path for well-formed
+/// input. Anything unusual (a numeric id, a malformed member) fails it, and
+/// the careful path then reads the text again to name what is wrong.
+struct PersonText<'a> {
+    id: Option<Text<'a>>,
+    identifiers: Option<Vec<IdentifierText<'a>>>,
+    members: Option<Vec<PersonText<'a>>>,
+    fields: Vec<(Text<'a>, &'a RawValue)>,
+}
+
+impl<'de> Deserialize<'de> for PersonText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PersonVisitor;
+        impl<'de> Visitor<'de> for PersonVisitor {
+            type Value = PersonText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut person =
+                    PersonText { id: None, identifiers: None, members: None, fields: Vec::with_capacity(8) };
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    match key.0.as_ref() {
+                        "id" if person.id.is_none() => person.id = Some(map.next_value()?),
+                        "identifiers" if person.identifiers.is_none() => person.identifiers = map.next_value()?,
+                        "members" if person.members.is_none() => person.members = map.next_value()?,
+                        "id" | "identifiers" | "members" => {
+                            return Err(serde::de::Error::custom("a repeated key"));
+                        }
+                        _ => person.fields.push((key, map.next_value()?)),
+                    }
+                }
+                Ok(person)
+            }
+        }
+        deserializer.deserialize_map(PersonVisitor)
+    }
+}
+
 /// A JSON object's entries, borrowed from the text.
 struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
@@ -126,7 +196,7 @@ impl<'de> Deserialize<'de> for Entries<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     let value: &'de RawValue = map.next_value()?;
                     entries.push((key, value));
                 }
@@ -203,6 +273,16 @@ impl Beneficiary {
     /// `id` gets `<parent id>/members[<index>]`). Errors name the field.
     pub fn from_json_str(text: &str) -> Result<Self, BeneficiaryError> {
         let source: Arc<str> = Arc::from(text.trim());
+        if let Ok(person) = serde_json::from_str::<PersonText<'_>>(&source)
+            && let Some(beneficiary) = Self::read_fast(&source, person, None)
+        {
+            return Ok(beneficiary);
+        }
+        Self::read_carefully(source)
+    }
+
+    /// The careful path: checks every field and names what is wrong.
+    fn read_carefully(source: Arc<str>) -> Result<Self, BeneficiaryError> {
         let entries: Entries<'_> = serde_json::from_str(&source).map_err(|e| {
             if e.is_data() && !source.starts_with('{') {
                 problem("beneficiary", "must be a JSON object")
@@ -219,6 +299,52 @@ impl Beneficiary {
             return Err(problem("beneficiary", format!("must be a JSON object, found {}", json_kind(&value))));
         }
         Self::from_json_str(&value.to_string())
+    }
+
+    /// The fast path: `None` when anything needs the careful path's checks or messages.
+    fn read_fast(source: &Arc<str>, person: PersonText<'_>, member: Option<usize>) -> Option<Self> {
+        let text = |Text(text): Text<'_>| -> Option<String> { (!text.trim().is_empty()).then(|| text.into_owned()) };
+        // A member without an id gets `<parent id>/members[<index>]`, set by the parent.
+        let id = match person.id {
+            Some(id) => text(id)?,
+            None if member.is_some() => String::new(),
+            None => return None,
+        };
+        let identifiers = person
+            .identifiers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|identifier| Some(Identifier::new(text(identifier.kind)?, text(identifier.value)?)))
+            .collect::<Option<Vec<_>>>()?;
+        let members = match person.members {
+            Some(_) if member.is_some() => return None, // a member cannot have members
+            Some(members) => {
+                let mut members = members
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, member)| Self::read_fast(source, member, Some(index)))
+                    .collect::<Option<Vec<_>>>()?;
+                for (index, member) in members.iter_mut().enumerate() {
+                    if member.id.is_empty() {
+                        member.id = format!("{id}/members[{index}]");
+                    }
+                }
+                members
+            }
+            None => Vec::new(),
+        };
+        let fields = person
+            .fields
+            .into_iter()
+            .map(|(Text(name), raw)| {
+                let name = match name {
+                    Cow::Borrowed(text) => FieldName::Span(span(source, text)),
+                    Cow::Owned(text) => FieldName::Owned(text.into_boxed_str()),
+                };
+                Field { name, value: span(source, raw.get()) }
+            })
+            .collect();
+        Some(Beneficiary { id, identifiers, members, source: source.clone(), fields })
     }
 
     fn read(
@@ -353,6 +479,24 @@ mod tests {
             Beneficiary::from_json_str(r#"{"members": [{"age": 1}], "id": "X", "na\u006de": "A"}"#).expect("valid");
         assert_eq!(from_text.members[0].id, "X/members[0]", "members read before the id get it too");
         assert_eq!(from_text.field("name"), Some("\"A\""), "escaped names are unescaped");
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_careful_path_reads() {
+        for text in [
+            r#"{"id": "HH-1", "identifiers": [{"type": "UIN", "value": "1"}], "score": 0.8, "members": []}"#,
+            r#"{"members": [{"age": 1}, {"id": "M", "identifiers": null}], "id": "X", "na\u006de": "A"}"#,
+            r#"{"id": "X", "identifiers": [{"identifier_type": "BRN", "identifier_value": "7", "extra": 1}]}"#,
+            r#"{"id": "X\u0031", "members": null, "nested": {"a": [1, {"b": "c"}]}}"#,
+            r#"{"id": 12, "identifiers": [{"type": "UIN", "value": 42}]}"#,
+        ] {
+            let fast = Beneficiary::from_json_str(text).expect("valid");
+            let careful = Beneficiary::read_carefully(Arc::from(text)).expect("valid");
+            assert_eq!(fast, careful, "{text}");
+            assert_eq!(format!("{fast:?}"), format!("{careful:?}"));
+        }
+        let fast = Beneficiary::from_json_str(r#"{"members": [{"age": 1}], "id": "X"}"#).expect("valid");
+        assert_eq!(fast.members[0].id, "X/members[0]");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use crate::batch::{BatchStats, Engine, EvaluationOptions, RegistryUse, on_pool};
+use crate::batch::{BatchResult, BatchStats, Engine, EvaluationOptions, RegistryUse, on_pool};
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::io::{Format, Line, Writer, parse_line};
@@ -87,7 +87,27 @@ pub struct StreamStats {
 /// rendered decisions (in input order) to `output`. `on_chunk` is told the
 /// running totals after each chunk (for progress bars and metrics). Stops
 /// early, without error, when `output` is closed.
+///
+/// Three stages overlap: while one chunk is evaluated, the next is parsed and
+/// the previous rendered (parsing and rendering on the rayon pool).
 pub async fn evaluate_lines(
+    engine: &Engine,
+    rules: &[Rule],
+    options: &EvaluationOptions,
+    format: Format,
+    input: Receiver<Input>,
+    output: Sender<Rendered>,
+    on_chunk: impl FnMut(&StreamStats),
+) -> StreamStats {
+    evaluate_lines_when(async { true }, engine, rules, options, format, input, output, on_chunk).await
+}
+
+/// [`evaluate_lines`], evaluating nothing before `ready` says `true` (input is
+/// read and parsed meanwhile), and nothing at all if it says `false`. For
+/// work that must finish first, such as restoring a cache snapshot.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluate_lines_when(
+    ready: impl Future<Output = bool>,
     engine: &Engine,
     rules: &[Rule],
     options: &EvaluationOptions,
@@ -96,35 +116,59 @@ pub async fn evaluate_lines(
     output: Sender<Rendered>,
     mut on_chunk: impl FnMut(&StreamStats),
 ) -> StreamStats {
-    let mut stats = StreamStats::default();
-    let mut written = 0usize;
-    while let Some(chunk) = input.recv().await {
-        let items = match chunk {
-            Input::Lines(lines) => on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await,
-            Input::Items(items) => items,
-        };
-        let result = engine.evaluate_batch(rules, items, options).await;
-        let owned_rules = rules.to_vec();
-        let first = written;
-        let (bytes, count, batch) = on_pool(move || {
-            let count = result.items.len();
-            let bytes = result
-                .items
-                .par_chunks(1024)
-                .enumerate()
-                .map(|(i, part)| Writer::<Vec<u8>>::render(format, &owned_rules, part, first + i * 1024))
-                .collect::<Vec<Vec<u8>>>()
-                .concat();
-            (bytes, count, result.stats)
-        })
-        .await;
-        stats.batch.absorb(&batch);
-        written += count;
-        stats.chunks += 1;
-        if output.send(Rendered { bytes, items: count }).await.is_err() {
-            break;
+    let (parsed_sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<Result<Beneficiary, BeneficiaryError>>>(1);
+    let (evaluated_sender, mut evaluated) = tokio::sync::mpsc::channel::<BatchResult>(1);
+    let parse = async move {
+        while let Some(chunk) = input.recv().await {
+            let items = match chunk {
+                Input::Lines(lines) => on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await,
+                Input::Items(items) => items,
+            };
+            if parsed_sender.send(items).await.is_err() {
+                break;
+            }
         }
-        on_chunk(&stats);
-    }
+    };
+    let evaluate = async move {
+        if !ready.await {
+            return;
+        }
+        while let Some(items) = parsed.recv().await {
+            let result = engine.evaluate_batch(rules, items, options).await;
+            if evaluated_sender.send(result).await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut stats = StreamStats::default();
+    let render = async {
+        let mut written = 0usize;
+        while let Some(result) = evaluated.recv().await {
+            let owned_rules = rules.to_vec();
+            let first = written;
+            let (bytes, count, batch) = on_pool(move || {
+                let count = result.items.len();
+                let bytes = result
+                    .items
+                    .par_chunks(1024)
+                    .enumerate()
+                    .map(|(i, part)| Writer::<Vec<u8>>::render(format, &owned_rules, part, first + i * 1024))
+                    .collect::<Vec<Vec<u8>>>()
+                    .concat();
+                (bytes, count, result.stats)
+            })
+            .await;
+            stats.batch.absorb(&batch);
+            written += count;
+            stats.chunks += 1;
+            if output.send(Rendered { bytes, items: count }).await.is_err() {
+                break;
+            }
+            on_chunk(&stats);
+        }
+        // Dropping the receiver stops the earlier stages when the output closed early.
+        drop(evaluated);
+    };
+    tokio::join!(parse, evaluate, render);
     stats
 }

@@ -7,15 +7,14 @@
 //! record per entry); values are typed by the catalog, so a file written by a
 //! deployment with other registries or metrics is refused rather than misread.
 
-use std::collections::HashMap;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::catalog::Catalog;
-use crate::store::{Cached, MetricStore, unix_now};
+use crate::store::{Cached, HashMap, MetricStore, unix_now};
 use crate::value::MetricValue;
 
 const MAGIC: &[u8] = b"ELIG-FACTS 1\n";
@@ -80,14 +79,23 @@ fn write_value(out: &mut impl Write, value: &MetricValue) -> std::io::Result<()>
     }
 }
 
-struct Reader<R> {
-    inner: R,
+/// Reads a snapshot held in memory (one read of the whole file: no per-field I/O).
+struct Reader<'a> {
+    rest: &'a [u8],
 }
 
-impl<R: Read> Reader<R> {
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, count: usize) -> Result<&'a [u8], SnapshotError> {
+        if self.rest.len() < count {
+            return Err(format("the file ends in the middle of an entry"));
+        }
+        let (taken, rest) = self.rest.split_at(count);
+        self.rest = rest;
+        Ok(taken)
+    }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
         let mut buf = [0u8; N];
-        self.inner.read_exact(&mut buf)?;
+        buf.copy_from_slice(self.bytes(N)?);
         Ok(buf)
     }
     fn u8(&mut self) -> Result<u8, SnapshotError> {
@@ -99,14 +107,12 @@ impl<R: Read> Reader<R> {
     fn u64(&mut self) -> Result<u64, SnapshotError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    fn text(&mut self) -> Result<String, SnapshotError> {
+    fn text(&mut self) -> Result<&'a str, SnapshotError> {
         let length = self.u32()? as usize;
         if length > 1 << 20 {
             return Err(format("a string longer than 1 MiB"));
         }
-        let mut buf = vec![0u8; length];
-        self.inner.read_exact(&mut buf)?;
-        String::from_utf8(buf).map_err(|_| format("text is not UTF-8"))
+        std::str::from_utf8(self.bytes(length)?).map_err(|_| format("text is not UTF-8"))
     }
     fn value(&mut self) -> Result<MetricValue, SnapshotError> {
         Ok(match self.u8()? {
@@ -186,10 +192,9 @@ impl MetricStore {
         if self.restored.get().is_some() {
             return Err(format("a snapshot is already restored in this store"));
         }
-        let mut reader = Reader { inner: BufReader::with_capacity(1 << 20, std::fs::File::open(path)?) };
-        let mut magic = [0u8; MAGIC.len()];
-        reader.inner.read_exact(&mut magic)?;
-        if magic != MAGIC {
+        let file = std::fs::read(path)?;
+        let mut reader = Reader { rest: &file };
+        if reader.bytes(MAGIC.len()).ok() != Some(MAGIC) {
             return Err(format(format!("{} is not an elig fact cache", path.display())));
         }
         if reader.text()? != registry_line(self.catalog()) {
@@ -198,31 +203,29 @@ impl MetricStore {
         let now = unix_now();
         let catalog = self.catalog().clone();
         let mut report = SnapshotReport::default();
-        let mut restored: HashMap<Arc<str>, Cached> = HashMap::new();
-        loop {
-            let key = match reader.text() {
-                Ok(key) => key,
-                Err(SnapshotError::Io(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                Err(error) => return Err(error),
-            };
+        // Entries take about 30 bytes: size the map once.
+        let mut restored: HashMap<Arc<str>, Cached> =
+            HashMap::with_capacity_and_hasher(file.len() / 30, Default::default());
+        let mut values: Vec<MetricValue> = Vec::new();
+        while !reader.rest.is_empty() {
+            let key = reader.text()?;
             let fetched_at = reader.u64()?;
-            let facts = match reader.u8()? {
-                0 => None,
-                _ => {
-                    let count = reader.u32()? as usize;
-                    Some((0..count).map(|_| reader.value()).collect::<Result<Vec<_>, _>>()?)
+            let found = reader.u8()? != 0;
+            values.clear();
+            if found {
+                let count = reader.u32()? as usize;
+                for _ in 0..count {
+                    values.push(reader.value()?);
                 }
-            };
+            }
             let registry = key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize);
-            let ttl = match facts {
-                Some(_) => catalog.registry_ttl(registry),
-                None => catalog.not_found_ttl(registry),
-            };
+            let ttl = if found { catalog.registry_ttl(registry) } else { catalog.not_found_ttl(registry) };
             if now.saturating_sub(fetched_at) >= ttl.as_secs() {
                 report.expired += 1;
                 continue;
             }
-            restored.insert(Arc::from(key), Cached { facts: facts.map(Arc::from), fetched_at });
+            let facts = found.then(|| Arc::from(values.as_slice()));
+            restored.insert(Arc::from(key), Cached { facts, fetched_at });
             report.entries += 1;
         }
         let _ = self.restored.set(restored);

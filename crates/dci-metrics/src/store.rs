@@ -3,7 +3,7 @@
 //! identical lookups already in flight, circuit breaker per registry).
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -41,6 +41,10 @@ impl Default for StoreConfig {
 /// (type uppercased). One string, so that lookups borrow a `&str` instead of
 /// allocating a key.
 type CacheKey = Arc<str>;
+
+/// Hash maps keyed by identifiers: a fast hasher (keys are not attacker-chosen
+/// in a way that matters here: a lookup list comes from the operator).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Appends the key of `identifier` in `registry` to `out`.
 fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier) {
@@ -301,7 +305,7 @@ impl MetricStore {
             catalog,
             registries,
             cache,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::default()),
             restored: OnceLock::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -375,7 +379,8 @@ impl MetricStore {
         let mut unique: Vec<(&str, &Identifier)> = Vec::new();
         let mut slots: Vec<usize> = Vec::with_capacity(identifiers.len());
         {
-            let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(identifiers.len());
+            let mut index_of: HashMap<&str, usize> =
+                HashMap::with_capacity_and_hasher(identifiers.len(), Default::default());
             let mut start = 0;
             for (identifier, &end) in identifiers.iter().zip(&ends) {
                 let key = &arena[start..end];
@@ -423,19 +428,52 @@ impl MetricStore {
 
     /// A fresh cached entry: from the restored snapshot, else from the cache.
     async fn lookup(&self, key: &str, now: u64) -> Option<Cached> {
-        if let Some(restored) = self.restored.get()
-            && let Some(cached) = restored.get(key)
-        {
-            let registry = registry_of_key(key);
-            let ttl = match cached.facts {
-                Some(_) => self.catalog.registry_ttl(registry),
-                None => self.catalog.not_found_ttl(registry),
-            };
-            if now.saturating_sub(cached.fetched_at) < ttl.as_secs() {
-                return Some(cached.clone());
-            }
+        if let Some(cached) = self.restored_fresh(key, now) {
+            return Some(cached.clone());
         }
         self.cache.get(key).await
+    }
+
+    /// A fresh entry of the restored snapshot.
+    fn restored_fresh(&self, key: &str, now: u64) -> Option<&Cached> {
+        let cached = self.restored.get()?.get(key)?;
+        let registry = registry_of_key(key);
+        let ttl = match cached.facts {
+            Some(_) => self.catalog.registry_ttl(registry),
+            None => self.catalog.not_found_ttl(registry),
+        };
+        (now.saturating_sub(cached.fetched_at) < ttl.as_secs()).then_some(cached)
+    }
+
+    /// What a restored snapshot (see [`MetricStore::load_snapshot`]) holds, still fresh, about
+    /// these persons; `None` where it has nothing (the cache itself is not consulted: ask
+    /// [`MetricStore::cached`] for those). Synchronous, so that a large warm batch can probe
+    /// it from several threads at once. Hits are counted as cache hits.
+    pub fn snapshot_facts<I: Borrow<Identifier>>(
+        &self,
+        registry: RegistryIndex,
+        identifiers: &[I],
+    ) -> Vec<Option<Resolution>> {
+        if self.restored.get().is_none() {
+            return vec![None; identifiers.len()];
+        }
+        let now = unix_now();
+        let mut key = String::with_capacity(32);
+        let found: Vec<Option<Resolution>> = identifiers
+            .iter()
+            .map(|identifier| {
+                key.clear();
+                write_key(&mut key, registry, identifier.borrow());
+                self.restored_fresh(&key, now).map(|cached| cached.clone().resolution())
+            })
+            .collect();
+        self.hits.fetch_add(found.iter().filter(|f| f.is_some()).count() as u64, Ordering::Relaxed);
+        found
+    }
+
+    /// Whether the cache (not counting a restored snapshot) holds anything.
+    pub fn cache_is_empty(&self) -> bool {
+        self.cache.entry_count() == 0 && self.cache.iter().next().is_none()
     }
 
     /// What the cache alone says about these persons (no registry is asked):

@@ -219,6 +219,20 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
         MetricRead::Value(&MetricValue::strings(["Child Grant"]))
     );
     assert_eq!(sim.stats().crvs.items + sim.stats().ibr.items, items, "nothing asked again");
+    let mut probe: Vec<Identifier> = people[..2].to_vec();
+    probe.push(uin(999_999));
+    let in_snapshot = restored.snapshot_facts(crvs(&restored), &probe);
+    assert_eq!(
+        in_snapshot[0].as_ref().map(|r| r.read(restored.catalog(), alive)),
+        Some(MetricRead::Value(&MetricValue::Bool(true)))
+    );
+    assert!(in_snapshot[1].is_some());
+    assert!(in_snapshot[2].is_none(), "never fetched: not in the snapshot");
+    let truncated = dir.join("truncated.bin");
+    let bytes = std::fs::read(&path).expect("reads");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writes");
+    let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated).await;
+    assert!(damaged.expect_err("truncated").to_string().contains("ends in the middle"));
 
     // With a 1 s TTL, restoring after it passed drops the entries.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
