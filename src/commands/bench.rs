@@ -13,7 +13,7 @@ use serde_json::Value;
 /// Measure elig on generated populations (see BENCHMARKS.md).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig bench lists --persons 10000,100000 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000"
+    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -49,8 +49,8 @@ struct Common {
 struct ListsArgs {
     #[command(flatten)]
     common: Common,
-    /// Beneficiaries (households of 1-6 persons) per run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    /// List sizes: beneficiaries (households of 1-6 persons, about 3 on average) per run, comma-separated.
+    #[arg(long = "beneficiaries", alias = "persons", value_delimiter = ',', default_value = "10000,100000")]
     persons: Vec<u64>,
     /// Seed rules to run (1-4), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1")]
@@ -58,6 +58,10 @@ struct ListsArgs {
     /// Beneficiaries the naive design is timed on (its cost is extrapolated per person).
     #[arg(long, default_value_t = 200)]
     naive_sample: usize,
+    /// Also run each rule cold with demand-driven fetching off (`elig eval --no-demand-driven`:
+    /// every person the rule mentions is looked up), to compare the registry items asked.
+    #[arg(long)]
+    eager: bool,
 }
 
 #[derive(Args, Debug)]
@@ -153,23 +157,28 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
             let (name, source) = seed_rule(number)?;
             let cache = population.dir.join(format!("facts-{name}.bin"));
             let _ = std::fs::remove_file(&cache);
-            for run in ["cold", "warm"] {
+            let runs: &[&'static str] = if args.eager { &["cold", "warm", "eager"] } else { &["cold", "warm"] };
+            for &run in runs {
                 let stats_path = population.dir.join(format!("stats-{name}-{run}.json"));
                 let before = population.sim.stats();
                 let started = Instant::now();
-                let status = Command::new(&exe)
+                let mut command = Command::new(&exe);
+                command
                     .args(["eval", "--no-progress", "--as-of", "2026-01-01", "--rule", source, "--beneficiaries"])
                     .arg(population.dir.join("beneficiaries.ndjson"))
                     .arg("--out")
                     .arg(population.dir.join(format!("decisions-{name}-{run}.ndjson")))
                     .arg("--config")
                     .arg(&config)
-                    .arg("--cache-file")
-                    .arg(&cache)
                     .arg("--stats-json")
                     .arg(&stats_path)
-                    .stderr(Stdio::null())
-                    .status()?;
+                    .stderr(Stdio::null());
+                if run == "eager" {
+                    command.arg("--no-demand-driven"); // cold, no cache file
+                } else {
+                    command.arg("--cache-file").arg(&cache);
+                }
+                let status = command.status()?;
                 let wall = started.elapsed().as_secs_f64();
                 if !status.success() {
                     bail!("elig eval failed ({status}) for {name}, {households} households");
@@ -208,8 +217,8 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
         population.sim.shutdown().await;
     }
     println!(
-        "\n{:>9} {:<28} {:<4} {:>8} {:>11} {:>20} {:>26} {:>10} {:>9} {:>9}",
-        "persons",
+        "\n{:>9} {:<28} {:<5} {:>8} {:>11} {:>20} {:>26} {:>10} {:>9} {:>9}",
+        "benefic.",
         "rule",
         "run",
         "wall s",
@@ -223,7 +232,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
     for row in &rows {
         let items: u64 = row.items.iter().sum();
         println!(
-            "{:>9} {:<28} {:<4} {:>8.2} {:>11.0} {:>20} {:>26} {:>10.1} {:>8.0}% {:>7.0} MiB",
+            "{:>9} {:<28} {:<5} {:>8.2} {:>11.0} {:>20} {:>26} {:>10.1} {:>8.0}% {:>7.0} MiB",
             row.persons,
             row.rule,
             row.run,
@@ -242,7 +251,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
         );
         println!(
             "{:>9} {:<28} {:>14} {:>16} {:>16} {:>12} {:>12}",
-            "persons", "rule", "s/beneficiary", "requests/benef.", "est. wall s", "× our cold", "× trips"
+            "benefic.", "rule", "s/beneficiary", "requests/benef.", "est. wall s", "× our cold", "× trips"
         );
         for (households, name, run) in &naive_rows {
             let ours = rows.iter().find(|r| r.persons == *households && r.rule == *name && r.run == "cold");

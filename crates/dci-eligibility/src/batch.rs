@@ -584,6 +584,13 @@ impl Engine {
     /// cache for the rest.
     async fn probe(&self, work: Work, registry: RegistryIndex, persons: Vec<usize>, stats: &mut BatchStats) -> Work {
         let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return work };
+        if !self.store.has_snapshot() {
+            let mut work = work;
+            if !self.store.cache_is_empty() {
+                self.resolve(&mut work, registry, persons, stats, true).await;
+            }
+            return work;
+        }
         let store = self.store.clone();
         let (mut work, hits, rest) = on_pool(move || {
             let mut work = work;

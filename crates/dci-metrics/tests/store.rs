@@ -246,3 +246,39 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     std::fs::remove_dir_all(&dir).ok();
     sim.shutdown().await;
 }
+
+/// Large warm lookups run on several tasks at once; every answer must land at its own person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_warm_lookups_answer_each_person() {
+    let count = 20_000;
+    let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
+    for i in 0..count {
+        resolver = resolver.found(
+            "UIN",
+            &i.to_string(),
+            vec![MetricValue::Bool(true), MetricValue::Int(i % 5), MetricValue::strings(["MOBILITY"])],
+        );
+    }
+    let catalog = Arc::new(Catalog::default());
+    let resolvers: Vec<Arc<dyn dci_metrics::RegistryResolver>> = vec![Arc::new(resolver)];
+    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
+    let dr = catalog.registry_index("dr").expect("dr");
+    let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
+    let cold = store.prefetch(dr, &people).await;
+    assert_eq!(cold.report.cache_hits, 0);
+    store.sync().await;
+    let warm = store.prefetch(dr, &people).await;
+    assert_eq!(warm.report.cache_hits, people.len(), "found and not-found persons are cached");
+    let level = catalog.metric("dci.dr.disability_level").expect("metric");
+    let cached = store.cached(dr, &people).await;
+    for (i, (resolution, probed)) in warm.resolutions.iter().zip(&cached).enumerate() {
+        let expected = if i < count as usize {
+            MetricRead::Value(&MetricValue::Int(i as i64 % 5))
+        } else {
+            resolution.read(&catalog, level) // not found: whatever the catalog says, the same both ways
+        };
+        assert_eq!(resolution.read(&catalog, level), expected, "person {i}");
+        let probed = probed.as_ref().expect("cached");
+        assert_eq!(probed.read(&catalog, level), expected, "person {i}");
+    }
+}
