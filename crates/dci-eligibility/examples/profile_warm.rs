@@ -62,4 +62,19 @@ async fn main() {
         let seconds = started.elapsed().as_secs_f64();
         println!("pass {pass}: {seconds:.3} s, {:.0} decisions/s, {:?}", n as f64 / seconds, result.stats.timings);
     }
+    // The cache probe alone: one lookup per registrant in the DR.
+    let identifiers: Vec<_> = items.iter().filter_map(|b| b.as_ref().ok()?.identifiers.first().cloned()).collect();
+    let dr_index = engine.compiler().catalog().registry_index("dr").expect("dr");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let found = engine.store().cached(dr_index, &identifiers).await;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "cache probe: {} lookups in {:.1} ms ({:.0} ns each), {} found",
+            identifiers.len(),
+            seconds * 1e3,
+            seconds * 1e9 / identifiers.len() as f64,
+            found.iter().filter(|f| f.is_some()).count()
+        );
+    }
 }

@@ -33,7 +33,7 @@ use tokio::io::AsyncBufReadExt;
 const KEY: &str = "measure-key";
 const PER_REQUEST: usize = 1_000;
 /// Households generated beyond the stream's, for the cold JSON runs.
-const COLD_EXTRA: u64 = 300_000;
+const COLD_EXTRA: u64 = 600_000;
 /// Requests of the warm JSON runs (cycled).
 const WARM_REQUESTS: usize = 200;
 
