@@ -106,7 +106,7 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         Some(path) if path.exists() => {
             let store = engine.store().clone();
             let path = path.clone();
-            Some(tokio::spawn(async move { store.load_snapshot(&path).await }))
+            Some(tokio::task::spawn_blocking(move || store.load_snapshot(&path)))
         }
         _ => None,
     };

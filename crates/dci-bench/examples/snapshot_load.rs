@@ -15,6 +15,6 @@ async fn main() {
         &dci_metrics::StoreConfig::default(),
     );
     let started = Instant::now();
-    let report = store.load_snapshot(std::path::Path::new(&path)).await.expect("loads");
+    let report = store.load_snapshot(std::path::Path::new(&path)).expect("loads");
     println!("{report:?} in {:.3} s", started.elapsed().as_secs_f64());
 }

@@ -188,7 +188,9 @@ impl MetricStore {
 
     /// Restores the facts of a file written by [`MetricStore::save_snapshot`]
     /// that have not expired since. A store restores at most one snapshot.
-    pub async fn load_snapshot(&self, path: &Path) -> Result<SnapshotReport, SnapshotError> {
+    /// It reads and parses the whole file at once (≈ 0.35 s per million
+    /// facts): from async code, call it through `spawn_blocking`.
+    pub fn load_snapshot(&self, path: &Path) -> Result<SnapshotReport, SnapshotError> {
         if self.restored.get().is_some() {
             return Err(format("a snapshot is already restored in this store"));
         }

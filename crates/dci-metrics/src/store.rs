@@ -431,7 +431,7 @@ impl MetricStore {
         let now = unix_now();
         let mut found: Vec<Option<Cached>> = keys.iter().map(|key| self.restored_fresh(key, now).cloned()).collect();
         let rest: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
-        if rest.is_empty() || self.cache.entry_count() == 0 && self.cache.iter().next().is_none() {
+        if rest.is_empty() || self.cache_is_empty() {
             return found;
         }
         let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rest.len() / PARALLEL_FROM);

@@ -206,7 +206,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     }
     let items = sim.stats().crvs.items + sim.stats().ibr.items;
     let restored = store(&sim, CatalogConfig::default(), StoreConfig::default());
-    let report = restored.load_snapshot(&path).await.expect("loads");
+    let report = restored.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (600, 0));
     let again = restored.prefetch(crvs(&restored), &people).await;
     assert_eq!(again.report.cache_hits, 300);
@@ -231,7 +231,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let truncated = dir.join("truncated.bin");
     let bytes = std::fs::read(&path).expect("reads");
     std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writes");
-    let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated).await;
+    let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated);
     assert!(damaged.expect_err("truncated").to_string().contains("ends in the middle"));
 
     // With a 1 s TTL, restoring after it passed drops the entries.
@@ -241,7 +241,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
         CatalogConfig { ttl_secs: [("dci.crvs".to_owned(), 1)].into(), ..Default::default() },
         StoreConfig::default(),
     );
-    let report = short.load_snapshot(&path).await.expect("loads");
+    let report = short.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (300, 300), "CRVS entries expired, IBR kept");
     std::fs::remove_dir_all(&dir).ok();
     sim.shutdown().await;
