@@ -110,12 +110,12 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let load_result = std::sync::Mutex::new(None);
+    let mut load_result = None;
     let ready = async {
         let Some(loading) = loading else { return true };
         let result = loading.await;
         let ok = matches!(result, Ok(Ok(_)));
-        *load_result.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(result);
+        load_result = Some(result);
         ok
     };
     let options = EvaluationOptions {
@@ -206,8 +206,7 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let (cache_loaded, cache_expired) = match load_result.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
-    {
+    let (cache_loaded, cache_expired) = match load_result {
         None => (0, 0),
         Some(result) => {
             let path = args.cache_file.as_deref().unwrap_or(Path::new(""));

@@ -38,15 +38,15 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
             if let Some(bind) = args.bind {
                 config.server.bind = bind;
             }
-            let engine = Engine::from_config(&config.engine)?;
-            let mut server = config.server;
-            server.limits = server.limits.within(&config.engine.rules);
-            let running = Server::start(engine, server).await?;
-            eprintln!("elig serve: listening on http://{} ({}). Ctrl-C to stop.", running.local_addr(), path.display());
-            shutdown.await;
-            running.shutdown().await;
+            eprintln!("elig serve: {}; Ctrl-C to stop.", path.display());
+            dci_server::serve(config, shutdown).await?; // logs the address it listens on
         }
         None => {
+            if std::env::var_os("ELIG_API_KEY").is_none() {
+                anyhow::bail!(
+                    "without --config, set ELIG_API_KEY to the API key clients must send (Authorization: Bearer <key>)"
+                );
+            }
             let sim = setup::fixture_simulator(SimConfig::default()).await?;
             let engine = Engine::from_config(&EngineConfig {
                 registries: setup::simulator_sources(&sim),
@@ -56,11 +56,6 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
                 ServerConfig { api_keys: vec![SecretSource::Env("ELIG_API_KEY".into())], ..ServerConfig::default() };
             if let Some(bind) = args.bind {
                 server.bind = bind;
-            }
-            if std::env::var_os("ELIG_API_KEY").is_none() {
-                anyhow::bail!(
-                    "without --config, set ELIG_API_KEY to the API key clients must send (Authorization: Bearer <key>)"
-                );
             }
             let running = Server::start(engine, server).await?;
             eprintln!(

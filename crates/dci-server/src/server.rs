@@ -72,9 +72,7 @@ impl RunningServer {
 /// stricter of `[server.limits]` and `[rules]`.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
     let engine = Engine::from_config(&config.engine)?;
-    let mut server = config.server;
-    server.limits = server.limits.within(&config.engine.rules);
-    let running = Server::start(engine, server).await?;
+    let running = Server::start(engine, config.server).await?;
     shutdown.await;
     tracing::info!("shutting down: finishing the requests in flight");
     running.shutdown().await;

@@ -62,10 +62,9 @@ impl AppState {
                     .map_err(|_| ServerError::Config(format!("cors_origins: {origin:?} is not a valid origin")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let limits = config.limits.clone();
-        // The stricter of the server's rule limits and the engine's own.
-        let rule_limits = limits.clone().within(engine.compiler().limits()).rule_limits();
-        let engine = Engine::new(engine.compiler().clone().with_limits(rule_limits), engine.store().clone());
+        // Rule limits: the stricter of the server's and the engine's own.
+        let limits = config.limits.clone().within(engine.compiler().limits());
+        let engine = Engine::new(engine.compiler().clone().with_limits(limits.rule_limits()), engine.store().clone());
         let slots = Arc::new(Slots::new(limits.max_concurrent_evaluations, limits.max_queued));
         let telemetry = Telemetry::new(engine.store().clone(), slots.clone());
         Ok(AppState { inner: Arc::new(Inner { engine, keys, limits, cors_origins, slots, telemetry }) })
