@@ -15,6 +15,7 @@
 //!   one metric from what was prefetched: a value, or unknown with its cause.
 
 mod breaker;
+mod cache;
 mod catalog;
 mod fixed;
 mod resolution;
@@ -24,6 +25,7 @@ mod store;
 mod value;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use cache::CacheBackend;
 pub use catalog::{
     Catalog, CatalogConfig, CatalogError, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySpec, WhenNotFound,
     crvs_spec, dr_spec, edit_distance, ibr_spec,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 
 use crate::catalog::Catalog;
-use crate::store::{Cached, HashMap, MetricStore, unix_now};
+use crate::store::{CacheKey, Cached, HashMap, MetricStore, unix_now};
 use crate::value::MetricValue;
 
 const MAGIC: &[u8] = b"ELIG-FACTS 1\n";
@@ -156,14 +156,13 @@ impl MetricStore {
         out.write_all(MAGIC)?;
         write_bytes(&mut out, registry_line(self.catalog()).as_bytes())?;
         let mut report = SnapshotReport::default();
-        let fresh: Vec<(Arc<str>, Cached)> =
-            self.cache.iter().map(|(key, cached)| (Arc::from(key.as_ref().as_ref()), cached)).collect();
+        let fresh: Vec<(CacheKey, Cached)> = self.cache.entries();
         let restored = self
             .restored
             .get()
             .into_iter()
             .flatten()
-            .filter(|(key, _)| !self.cache.contains_key(key.as_ref()))
+            .filter(|(key, _)| !self.cache.contains(key))
             .map(|(key, cached)| (key.clone(), cached.clone()));
         for (key, cached) in fresh.into_iter().chain(restored) {
             write_bytes(&mut out, key.as_bytes())?;
@@ -206,7 +205,7 @@ impl MetricStore {
         let catalog = self.catalog().clone();
         let mut report = SnapshotReport::default();
         // Entries take about 30 bytes: size the map once.
-        let mut restored: HashMap<Arc<str>, Cached> =
+        let mut restored: HashMap<CacheKey, Cached> =
             HashMap::with_capacity_and_hasher(file.len() / 30, Default::default());
         let mut values: Vec<MetricValue> = Vec::new();
         while !reader.rest.is_empty() {
@@ -227,7 +226,7 @@ impl MetricStore {
                 continue;
             }
             let facts = found.then(|| Arc::from(values.as_slice()));
-            restored.insert(Arc::from(key), Cached { facts, fetched_at });
+            restored.insert(CacheKey::from(key), Cached { facts, fetched_at });
             report.entries += 1;
         }
         let _ = self.restored.set(restored);

@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use dci_protocol::records::Identifier;
-use moka::Expiry;
-use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+use crate::cache::{CacheBackend, FactCache, Ttls};
 use crate::catalog::{Catalog, RegistryIndex};
 use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
 use crate::resolver::{Lookup, RegistryResolver};
@@ -27,20 +26,23 @@ pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "N
 pub struct StoreConfig {
     /// Most entries (one per person and registry) kept.
     pub max_entries: u64,
+    /// Which cache holds the facts (`"moka"`, the default, or `"quick_cache"`).
+    pub backend: CacheBackend,
     /// Circuit breaker of each registry.
     pub breaker: BreakerConfig,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { max_entries: 4_000_000, breaker: BreakerConfig::default() }
+        StoreConfig { max_entries: 4_000_000, backend: CacheBackend::default(), breaker: BreakerConfig::default() }
     }
 }
 
 /// A cache key: the registry index as one character, then `TYPE \u{1f} value`
 /// (type uppercased). One string, so that lookups borrow a `&str` instead of
-/// allocating a key.
-type CacheKey = Arc<str>;
+/// allocating a key; held inline up to 24 bytes (a typical key takes 15), so
+/// that comparing keys reads no other memory and a key costs no allocation.
+pub(crate) type CacheKey = compact_str::CompactString;
 
 /// Hash maps keyed by identifiers: a fast hasher (keys are not attacker-chosen
 /// in a way that matters here: a lookup list comes from the operator).
@@ -85,7 +87,7 @@ fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier)
     out.push_str(&identifier.identifier_value);
 }
 
-fn registry_of_key(key: &str) -> usize {
+pub(crate) fn registry_of_key(key: &str) -> usize {
     key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize)
 }
 
@@ -109,23 +111,6 @@ impl Cached {
 
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
-}
-
-struct FactExpiry {
-    found: Vec<Duration>,
-    not_found: Vec<Duration>,
-}
-
-impl Expiry<CacheKey, Cached> for FactExpiry {
-    fn expire_after_create(&self, key: &CacheKey, value: &Cached, _created_at: Instant) -> Option<Duration> {
-        let registry = registry_of_key(key);
-        let ttl = match value.facts {
-            Some(_) => self.found.get(registry).copied().unwrap_or_default(),
-            None => self.not_found.get(registry).copied().unwrap_or_default(),
-        };
-        let age = Duration::from_secs(unix_now().saturating_sub(value.fetched_at));
-        Some(ttl.saturating_sub(age))
-    }
 }
 
 /// What one prefetch did.
@@ -269,8 +254,8 @@ impl Drop for FlightGuard<'_> {
         }
         let mut inflight = self.store.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for key in &self.keys {
-            if inflight.get(key.as_ref()).is_some_and(|(flight, _)| Arc::ptr_eq(flight, &self.flight)) {
-                inflight.remove(key.as_ref());
+            if inflight.get(key.as_str()).is_some_and(|(flight, _)| Arc::ptr_eq(flight, &self.flight)) {
+                inflight.remove(key.as_str());
             }
         }
     }
@@ -283,7 +268,7 @@ pub struct MetricStore {
     /// cache (loading them into moka one by one would cost microseconds each).
     pub(crate) restored: OnceLock<HashMap<CacheKey, Cached>>,
     registries: Vec<Option<Registry>>,
-    pub(crate) cache: Cache<CacheKey, Cached, foldhash::fast::RandomState>,
+    pub(crate) cache: FactCache,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -315,21 +300,12 @@ impl MetricStore {
             })
             .collect();
         let count = catalog.registries().len();
-        let expiry = FactExpiry {
+        let ttls = Ttls {
             found: (0..count).map(|r| catalog.registry_ttl(r)).collect(),
             not_found: (0..count).map(|r| catalog.not_found_ttl(r)).collect(),
         };
         let evictions = Arc::new(AtomicU64::new(0));
-        let evicted = evictions.clone();
-        let cache = Cache::builder()
-            .max_capacity(config.max_entries)
-            .expire_after(expiry)
-            .eviction_listener(move |_key, _value, cause| {
-                if cause == moka::notification::RemovalCause::Size {
-                    evicted.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .build_with_hasher(foldhash::fast::RandomState::default());
+        let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
         MetricStore {
             catalog,
             registries,
@@ -444,17 +420,20 @@ impl MetricStore {
     }
 
     /// Fresh cached entries: from the restored snapshot, else from the cache.
-    /// (Splitting large lists over several tasks was measured and gains nothing:
-    /// moka's read bookkeeping serialises the reads; ≈ 0.5 µs each either way.)
+    /// (Splitting moka reads over several tasks was measured and gains nothing:
+    /// its read bookkeeping serialises them; ≈ 0.5 µs each either way.)
     async fn lookup_many(&self, keys: &[&str]) -> Vec<Option<Cached>> {
         let now = unix_now();
         let mut found: Vec<Option<Cached>> = keys.iter().map(|key| self.restored_fresh(key, now).cloned()).collect();
-        if self.cache_is_empty() {
+        if self.cache.is_empty() {
             return found;
         }
         for (slot, key) in found.iter_mut().zip(keys) {
             if slot.is_none() {
-                *slot = self.cache.get(*key).await;
+                *slot = match self.cache.get_now(key, now) {
+                    Ok(cached) => cached,
+                    Err(_) => self.cache.get(key).await,
+                };
             }
         }
         found
@@ -471,16 +450,20 @@ impl MetricStore {
         (now.saturating_sub(cached.fetched_at) < ttl.as_secs()).then_some(cached)
     }
 
-    /// What a restored snapshot (see [`MetricStore::load_snapshot`]) holds, still fresh, about
-    /// these persons; `None` where it has nothing (the cache itself is not consulted: ask
-    /// [`MetricStore::cached`] for those). Synchronous, so that a large warm batch can probe
-    /// it from several threads at once. Hits are counted as cache hits.
-    pub fn snapshot_facts<I: Borrow<Identifier>>(
+    /// What is at hand, still fresh, about these persons without awaiting: a
+    /// restored snapshot (see [`MetricStore::load_snapshot`]) and, when the
+    /// cache can be read synchronously (see [`MetricStore::reads_synchronously`]),
+    /// the cache; `None` where neither has anything (with moka, ask
+    /// [`MetricStore::cached`] for those). Synchronous, so that a large warm
+    /// batch can read from several threads at once. Hits are counted as cache hits.
+    pub fn facts_at_hand<I: Borrow<Identifier>>(
         &self,
         registry: RegistryIndex,
         identifiers: &[I],
     ) -> Vec<Option<Resolution>> {
-        if self.restored.get().is_none() {
+        let snapshot = self.restored.get().is_some();
+        let cache = self.cache.reads_synchronously() && !self.cache.is_empty();
+        if !snapshot && !cache {
             return vec![None; identifiers.len()];
         }
         let now = unix_now();
@@ -490,7 +473,12 @@ impl MetricStore {
             .map(|identifier| {
                 key.clear();
                 write_key(&mut key, registry, identifier.borrow());
-                self.restored_fresh(&key, now).map(|cached| cached.clone().resolution())
+                let cached = match self.restored_fresh(&key, now) {
+                    Some(cached) => Some(cached.clone()),
+                    None if cache => self.cache.get_now(&key, now).ok().flatten(),
+                    None => None,
+                };
+                cached.map(Cached::resolution)
             })
             .collect();
         self.hits.fetch_add(found.iter().filter(|f| f.is_some()).count() as u64, Ordering::Relaxed);
@@ -502,9 +490,15 @@ impl MetricStore {
         self.restored.get().is_some()
     }
 
+    /// Whether [`MetricStore::facts_at_hand`] reads the cache too, not only a
+    /// restored snapshot (true for the quick_cache backend).
+    pub fn reads_synchronously(&self) -> bool {
+        self.cache.reads_synchronously()
+    }
+
     /// Whether the cache (not counting a restored snapshot) holds anything.
     pub fn cache_is_empty(&self) -> bool {
-        self.cache.entry_count() == 0 && self.cache.iter().next().is_none()
+        self.cache.is_empty()
     }
 
     /// What the cache alone says about these persons (no registry is asked):
@@ -540,13 +534,14 @@ impl MetricStore {
                 match inflight.get(key) {
                     Some((other, position)) => theirs.push((index, other.clone(), *position)),
                     None => {
-                        inflight.insert(Arc::from(key), (flight.clone(), mine.len()));
+                        inflight.insert(CacheKey::from(key), (flight.clone(), mine.len()));
                         mine.push(index);
                     }
                 }
             }
         }
-        let guard = FlightGuard { store: self, flight, keys: mine.iter().map(|&i| Arc::from(unique[i].0)).collect() };
+        let guard =
+            FlightGuard { store: self, flight, keys: mine.iter().map(|&i| CacheKey::from(unique[i].0)).collect() };
 
         let mut fetched: Vec<Resolution> = Vec::with_capacity(mine.len());
         for chunk in mine.chunks(state.resolver.chunk_size().max(1)) {
@@ -585,7 +580,7 @@ impl MetricStore {
                         message: Arc::from("the resolver gave no answer"),
                     })
                 });
-                let key: CacheKey = Arc::from(unique[index].0);
+                let key = CacheKey::from(unique[index].0);
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
@@ -680,11 +675,11 @@ impl MetricStore {
 
     /// Drops every cached fact.
     pub fn clear(&self) {
-        self.cache.invalidate_all();
+        self.cache.clear();
     }
 
     /// Runs pending cache maintenance (expiry, eviction counts) now; for tests and reports.
     pub async fn sync(&self) {
-        self.cache.run_pending_tasks().await;
+        self.cache.sync().await;
     }
 }

@@ -1,19 +1,49 @@
 //! The metric store against the registry simulator: dedupe, merging of
-//! in-flight lookups, TTLs, failures never cached, the circuit breaker.
+//! in-flight lookups, TTLs, failures never cached, the circuit breaker, on
+//! both cache backends.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
-    BreakerConfig, BreakerState, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, RegistryResolver,
-    Resolution, Source, StoreConfig, UnknownCause, resolver_for,
+    BreakerConfig, BreakerState, CacheBackend, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue,
+    RegistryResolver, Resolution, Source, StoreConfig, UnknownCause, resolver_for,
 };
 use dci_protocol::records::Identifier;
 use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
 use serde_json::json;
 
 const PEOPLE: usize = 2_000;
+
+/// Each test runs once per cache backend: `<test>::moka` and `<test>::quick_cache`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn moka() {
+                super::$name(CacheBackend::Moka).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn quick_cache() {
+                super::$name(CacheBackend::QuickCache).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand,
+    concurrent_overlapping_prefetches_fetch_each_person_once,
+    entries_expire_per_registry_and_not_found_has_its_own_ttl,
+    failures_are_not_cached,
+    the_circuit_breaker_opens_and_closes,
+    registries_without_a_data_source_are_unavailable_not_false,
+    a_saved_cache_restores_warm_and_keeps_expiry,
+    large_warm_lookups_answer_each_person,
+    the_cache_is_bounded_and_counts_evictions,
+);
 
 fn uin(i: usize) -> Identifier {
     Identifier::new("UIN", format!("U{i:05}"))
@@ -59,10 +89,9 @@ fn ibr(store: &MetricStore) -> usize {
     store.catalog().registry_index("ibr").expect("ibr")
 }
 
-#[tokio::test]
-async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand() {
+async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(backend: CacheBackend) {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let identifiers: Vec<Identifier> = (0..10_000).map(|i| uin(i % PEOPLE)).collect();
     let prefetch = store.prefetch(crvs(&store), &identifiers).await;
     assert_eq!(prefetch.resolutions.len(), 10_000);
@@ -76,11 +105,10 @@ async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn concurrent_overlapping_prefetches_fetch_each_person_once() {
+async fn concurrent_overlapping_prefetches_fetch_each_person_once(backend: CacheBackend) {
     let sim = simulator().await;
     sim.set_faults(RegistryKind::Crvs, FaultConfig { latency_ms: 150, ..Default::default() });
-    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let first: Vec<Identifier> = (0..1_000).map(uin).collect();
     let second: Vec<Identifier> = (500..1_500).map(uin).collect();
     let registry = crvs(&store);
@@ -91,15 +119,14 @@ async fn concurrent_overlapping_prefetches_fetch_each_person_once() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn entries_expire_per_registry_and_not_found_has_its_own_ttl() {
+async fn entries_expire_per_registry_and_not_found_has_its_own_ttl(backend: CacheBackend) {
     let sim = simulator().await;
     let config = CatalogConfig {
         ttl_secs: [("dci.crvs".to_owned(), 1)].into(),
         not_found_ttl_secs: Some(1),
         ..Default::default()
     };
-    let store = store(&sim, config, StoreConfig::default());
+    let store = store(&sim, config, StoreConfig { backend, ..Default::default() });
     let people: Vec<Identifier> = (0..10).map(uin).collect();
     store.prefetch(crvs(&store), &people).await;
     store.prefetch(ibr(&store), &people).await;
@@ -127,10 +154,9 @@ async fn entries_expire_per_registry_and_not_found_has_its_own_ttl() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn failures_are_not_cached() {
+async fn failures_are_not_cached(backend: CacheBackend) {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let people: Vec<Identifier> = (0..5).map(uin).collect();
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_500_rate: 1.0, ..Default::default() });
     let failed = store.prefetch(crvs(&store), &people).await;
@@ -146,11 +172,13 @@ async fn failures_are_not_cached() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_circuit_breaker_opens_and_closes() {
+async fn the_circuit_breaker_opens_and_closes(backend: CacheBackend) {
     let sim = simulator().await;
-    let config =
-        StoreConfig { breaker: BreakerConfig { failure_threshold: 2, cool_down_secs: 1 }, ..Default::default() };
+    let config = StoreConfig {
+        backend,
+        breaker: BreakerConfig { failure_threshold: 2, cool_down_secs: 1 },
+        ..Default::default()
+    };
     let store = store(&sim, CatalogConfig::default(), config);
     let registry = crvs(&store);
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_503_rate: 1.0, ..Default::default() });
@@ -172,10 +200,9 @@ async fn the_circuit_breaker_opens_and_closes() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn registries_without_a_data_source_are_unavailable_not_false() {
+async fn registries_without_a_data_source_are_unavailable_not_false(backend: CacheBackend) {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let dr = store.catalog().registry_index("dr").expect("dr");
     let prefetch = store.prefetch(dr, &[uin(1)]).await;
     let disabled = store.catalog().metric("dci.dr.has_disability").expect("metric");
@@ -189,15 +216,14 @@ async fn registries_without_a_data_source_are_unavailable_not_false() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_saved_cache_restores_warm_and_keeps_expiry() {
+async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..300).map(uin).collect();
-    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}-{backend:?}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("facts.bin");
     {
-        let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
+        let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
         store.prefetch(crvs(&store), &people).await;
         store.prefetch(ibr(&store), &people).await;
         store.sync().await;
@@ -205,7 +231,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
         assert_eq!(saved.entries, 600);
     }
     let items = sim.stats().crvs.items + sim.stats().ibr.items;
-    let restored = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    let restored = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let report = restored.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (600, 0));
     let again = restored.prefetch(crvs(&restored), &people).await;
@@ -221,7 +247,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     assert_eq!(sim.stats().crvs.items + sim.stats().ibr.items, items, "nothing asked again");
     let mut probe: Vec<Identifier> = people[..2].to_vec();
     probe.push(uin(999_999));
-    let in_snapshot = restored.snapshot_facts(crvs(&restored), &probe);
+    let in_snapshot = restored.facts_at_hand(crvs(&restored), &probe);
     assert_eq!(
         in_snapshot[0].as_ref().map(|r| r.read(restored.catalog(), alive)),
         Some(MetricRead::Value(&MetricValue::Bool(true)))
@@ -231,7 +257,8 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let truncated = dir.join("truncated.bin");
     let bytes = std::fs::read(&path).expect("reads");
     std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writes");
-    let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated);
+    let damaged =
+        store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }).load_snapshot(&truncated);
     assert!(damaged.expect_err("truncated").to_string().contains("ends in the middle"));
 
     // With a 1 s TTL, restoring after it passed drops the entries.
@@ -239,7 +266,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let short = store(
         &sim,
         CatalogConfig { ttl_secs: [("dci.crvs".to_owned(), 1)].into(), ..Default::default() },
-        StoreConfig::default(),
+        StoreConfig { backend, ..Default::default() },
     );
     let report = short.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (300, 300), "CRVS entries expired, IBR kept");
@@ -248,8 +275,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
 }
 
 /// A large warm lookup (prefetch and cache probe): every answer lands at its own person.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_warm_lookups_answer_each_person() {
+async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     let count = 20_000;
     let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
     for i in 0..count {
@@ -261,7 +287,7 @@ async fn large_warm_lookups_answer_each_person() {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn dci_metrics::RegistryResolver>> = vec![Arc::new(resolver)];
-    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
+    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() });
     let dr = catalog.registry_index("dr").expect("dr");
     let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
     let cold = store.prefetch(dr, &people).await;
@@ -283,4 +309,54 @@ async fn large_warm_lookups_answer_each_person() {
         let probed = probed.as_ref().expect("cached");
         assert_eq!(probed.read(&catalog, level), expected, "person {i}");
     }
+}
+
+async fn the_cache_is_bounded_and_counts_evictions(backend: CacheBackend) {
+    let sim = simulator().await;
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, max_entries: 500, ..Default::default() });
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    for chunk in people.chunks(100) {
+        store.prefetch(crvs(&store), chunk).await;
+    }
+    store.sync().await;
+    let stats = store.stats();
+    assert_eq!(stats.inserts, PEOPLE as u64);
+    assert!(stats.cache_entries <= 500, "{} entries held, bound 500", stats.cache_entries);
+    assert!(
+        stats.evictions >= PEOPLE as u64 - 500,
+        "{} evictions counted for {} inserts and {} entries held",
+        stats.evictions,
+        stats.inserts,
+        stats.cache_entries
+    );
+    sim.shutdown().await;
+}
+
+/// quick_cache is read without awaiting, from any thread (the evaluator's
+/// pool); moka only by awaiting, so its facts are not at hand that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_quick_cache_is_read_synchronously() {
+    let sim = simulator().await;
+    for (backend, at_hand) in [(CacheBackend::QuickCache, true), (CacheBackend::Moka, false)] {
+        let store = Arc::new(store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }));
+        let people: Vec<Identifier> = (0..50).map(uin).collect();
+        store.prefetch(crvs(&store), &people).await;
+        assert_eq!(store.reads_synchronously(), at_hand);
+        let reader = store.clone();
+        let mut asked = people.clone();
+        asked.push(uin(PEOPLE + 1));
+        let found = std::thread::spawn(move || reader.facts_at_hand(crvs(&reader), &asked)).join().expect("thread");
+        let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
+        for resolution in &found[..50] {
+            match resolution {
+                Some(resolution) => {
+                    assert!(at_hand, "{backend:?}");
+                    assert_eq!(resolution.read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+                }
+                None => assert!(!at_hand, "{backend:?}"),
+            }
+        }
+        assert!(found[50].is_none(), "never fetched");
+    }
+    sim.shutdown().await;
 }
