@@ -1,5 +1,6 @@
 //! Warm evaluation only (facts cached, registries in memory), for profiling.
-//! `cargo run --release -p dci-eligibility --example profile_warm -- 100000 5`
+//! `cargo run --release -p dci-eligibility --example profile_warm -- 100000 5 quick_cache`
+//! (arguments: beneficiaries, passes, cache backend `moka` or `quick_cache`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,13 +9,20 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use dci_eligibility::{Beneficiary, Compiler, Engine, EvaluationOptions};
-use dci_metrics::{Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, dr_spec, ibr_spec};
+use dci_metrics::{
+    CacheBackend, Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, dr_spec, ibr_spec,
+};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let backend = match std::env::args().nth(3).as_deref() {
+        Some("quick_cache") => CacheBackend::QuickCache,
+        Some("moka") | None => CacheBackend::Moka,
+        Some(other) => panic!("unknown cache backend {other}: moka or quick_cache"),
+    };
     let mut dr = FixedResolver::new(dr_spec());
     let mut ibr = FixedResolver::new(ibr_spec());
     for i in 0..n {
@@ -36,7 +44,7 @@ async fn main() {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(dr), Arc::new(ibr)];
-    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()));
+    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }));
     let engine = Engine::new(Compiler::new(catalog), store);
     let items: Vec<_> = (0..n)
         .map(|i| {

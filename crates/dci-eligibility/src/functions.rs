@@ -42,6 +42,21 @@ fn midnight(date: NaiveDate) -> DateTime<FixedOffset> {
     date.and_time(NaiveTime::MIN).and_utc().fixed_offset()
 }
 
+/// `YYYY-MM-DD` exactly (the common case, read without chrono's format
+/// machinery, which costs more than the rest of an evaluation); `None` for
+/// anything else, which the general parsers then read.
+fn plain_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
+}
+
 /// Reads a date argument: a `YYYY-MM-DD` or RFC 3339 string, or a timestamp.
 /// `Ok(None)` for null.
 fn date_of(function: &str, value: &Value) -> Result<Option<NaiveDate>, ExecutionError> {
@@ -50,8 +65,8 @@ fn date_of(function: &str, value: &Value) -> Result<Option<NaiveDate>, Execution
         Value::Timestamp(instant) => Ok(Some(instant.date_naive())),
         Value::String(text) => {
             let text = text.trim();
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
+            plain_date(text)
+                .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
                 .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.date_naive()))
                 .map(Some)
                 .ok_or_else(|| {
@@ -259,6 +274,24 @@ mod tests {
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn plain_dates_read_as_chrono_reads_them() {
+        for text in ["2001-11-01", "2000-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-01-32", "0000-01-01"] {
+            assert_eq!(plain_date(text), NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(), "{text}");
+        }
+        for other in ["2001-1-01", "2001/11/01", "20011-01-01", "2001-11-01T00:00:00Z", "+001-11-01", "2001-1a-01"] {
+            assert_eq!(plain_date(other), None, "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_dates_agree_with_chrono(year in 0u32..10_000, month in 0u32..14, day in 0u32..33) {
+            let text = format!("{year:04}-{month:02}-{day:02}");
+            proptest::prop_assert_eq!(plain_date(&text), NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok());
+        }
     }
 
     #[test]

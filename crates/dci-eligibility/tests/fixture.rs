@@ -4,6 +4,7 @@
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::parse_line;
 use dci_eligibility::{Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome};
+use dci_metrics::{CacheBackend, StoreConfig};
 use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator, fixture_beneficiaries};
 
 const RULES: [&str; 4] = [
@@ -90,6 +91,10 @@ fn beneficiaries() -> Vec<Result<Beneficiary, BeneficiaryError>> {
 }
 
 fn engine(sim: &Simulator) -> Engine {
+    engine_with(sim, CacheBackend::default())
+}
+
+fn engine_with(sim: &Simulator, backend: CacheBackend) -> Engine {
     let sources = [
         (RegistryType::Crvs, RegistryKind::Crvs),
         (RegistryType::Ibr, RegistryKind::Ibr),
@@ -105,7 +110,8 @@ fn engine(sim: &Simulator) -> Engine {
         source
     })
     .collect();
-    Engine::from_config(&EngineConfig { registries: sources, ..Default::default() }).expect("engine")
+    let cache = StoreConfig { backend, ..Default::default() };
+    Engine::from_config(&EngineConfig { registries: sources, cache, ..Default::default() }).expect("engine")
 }
 
 fn as_of() -> chrono::NaiveDate {
@@ -156,6 +162,42 @@ async fn the_seed_rules_decide_every_fixture_household_as_expected() {
     assert_eq!(missing("HH-0027", 3), ["members[1].dci.dr.has_disability:no_identifier"], "HH-0027-M2 is members[1]");
     assert!(decisions("HH-0023")[2].error.as_deref().unwrap_or_default().contains("poverty_score is a string"));
     sim.shutdown().await;
+}
+
+/// A second run over the same households, facts cached, decides exactly as the
+/// first (outcomes, missing values and errors) and asks no registry, on both
+/// cache backends (quick_cache is read in parallel without awaiting, moka by awaiting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_runs_decide_as_cold_runs_on_both_cache_backends() {
+    for backend in [CacheBackend::Moka, CacheBackend::QuickCache] {
+        let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+        let engine = engine_with(&sim, backend);
+        let rules: Vec<_> = RULES
+            .iter()
+            .enumerate()
+            .map(|(i, r)| engine.compiler().compile(&format!("rule{}", i + 1), r).expect("compiles"))
+            .collect();
+        let cold = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
+        let asked = sim.stats();
+        assert!(asked.crvs.items + asked.ibr.items + asked.dr.items > 0, "{backend:?}: the cold run asks");
+        for (item, (id, expected, why)) in cold.items.iter().zip(EXPECTED) {
+            let ItemResult::Decided { decisions, .. } = item else { panic!("{id} is invalid") };
+            let actual: Vec<Outcome> = decisions.iter().map(|d| d.outcome).collect();
+            assert_eq!(actual, expected, "{backend:?}: {id} ({why})");
+        }
+        let warm = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
+        assert_eq!(warm.items, cold.items, "{backend:?}: same decisions and reasons");
+        let again = sim.stats();
+        assert_eq!(
+            (again.crvs.items, again.ibr.items, again.dr.items),
+            (asked.crvs.items, asked.ibr.items, asked.dr.items),
+            "{backend:?}: the warm run asks no registry"
+        );
+        let hits: usize = warm.stats.registries.iter().map(|r| r.cache_hits).sum();
+        let fetched: usize = warm.stats.registries.iter().map(|r| r.fetched).sum();
+        assert!(hits > 0 && fetched == 0, "{backend:?}: {hits} cache hits, {fetched} fetched");
+        sim.shutdown().await;
+    }
 }
 
 /// `poverty_score >= 0.7 and dci.ibr.program_count == 0`: the IBR is asked only
