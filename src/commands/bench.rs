@@ -7,13 +7,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use dci_bench::{Population, SEED_RULES, naive, registry_delta};
+use dci_metrics::CacheBackend;
 use dci_registry_sim::RegistryKind;
 use serde_json::Value;
 
 /// Measure elig on generated populations (see BENCHMARKS.md).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000"
+    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000 --backend quick-cache"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -96,6 +97,25 @@ struct MemoryArgs {
     /// Cache entries.
     #[arg(long, default_value_t = 1_000_000)]
     entries: usize,
+    /// Cache backend measured: `moka` or `quick-cache`.
+    #[arg(long, value_enum, default_value_t = Backend::Moka)]
+    backend: Backend,
+}
+
+/// The fact cache backends (`[cache] backend`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Backend {
+    Moka,
+    QuickCache,
+}
+
+impl From<Backend> for CacheBackend {
+    fn from(backend: Backend) -> Self {
+        match backend {
+            Backend::Moka => CacheBackend::Moka,
+            Backend::QuickCache => CacheBackend::QuickCache,
+        }
+    }
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -104,8 +124,8 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         What::Prefetch(args) => prefetch(args).await,
         What::Naive(args) => naive_only(args).await,
         What::CacheMemory(args) => {
-            let bytes = dci_bench::cache_memory(args.entries).await?;
-            println!("{} cached persons: {bytes:.0} bytes of resident memory each", args.entries);
+            let bytes = dci_bench::cache_memory(args.entries, args.backend.into()).await?;
+            println!("{} cached persons ({:?}): {bytes:.0} bytes of resident memory each", args.entries, args.backend);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::parse_line;
 use dci_eligibility::{Beneficiary, BeneficiaryError, Engine, EngineConfig};
-use dci_metrics::{Catalog, MetricStore, StoreConfig, resolver_for};
+use dci_metrics::{CacheBackend, Catalog, MetricStore, StoreConfig, resolver_for};
 use dci_protocol::records::Identifier;
 use dci_registry_sim::population::{GenConfig, GenSummary, generate};
 use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, SimStats, Simulator};
@@ -106,9 +106,15 @@ impl Population {
         sources(&self.sim, batch_size, max_in_flight)
     }
 
-    /// An engine over the simulator.
+    /// An engine over the simulator, its facts in the default cache backend.
     pub fn engine(&self) -> Result<Engine, BenchError> {
-        Ok(Engine::from_config(&EngineConfig { registries: self.sources(100, 4), ..Default::default() })?)
+        self.engine_with(CacheBackend::default())
+    }
+
+    /// An engine over the simulator, its facts in `backend`.
+    pub fn engine_with(&self, backend: CacheBackend) -> Result<Engine, BenchError> {
+        let cache = StoreConfig { backend, ..Default::default() };
+        Ok(Engine::from_config(&EngineConfig { registries: self.sources(100, 4), cache, ..Default::default() })?)
     }
 
     /// The beneficiary list, read whole.
@@ -220,9 +226,10 @@ pub async fn prefetch_grid(
     Ok(cells)
 }
 
-/// Bytes of resident memory per cached person: fills a store with `entries`
-/// CRVS-shaped facts and compares the process's resident memory before and after.
-pub async fn cache_memory(entries: usize) -> Result<f64, BenchError> {
+/// Bytes of resident memory per cached person: fills a store (cache `backend`)
+/// with `entries` CRVS-shaped facts and compares the process's resident memory
+/// before and after.
+pub async fn cache_memory(entries: usize, backend: CacheBackend) -> Result<f64, BenchError> {
     use dci_metrics::{FixedResolver, MetricValue, crvs_spec};
     let timestamp = chrono::DateTime::parse_from_rfc3339("1950-03-02T00:00:00+00:00")
         .map_err(|e| BenchError::Other(e.to_string()))?;
@@ -245,7 +252,7 @@ pub async fn cache_memory(entries: usize) -> Result<f64, BenchError> {
     let store = MetricStore::new(
         catalog.clone(),
         vec![Arc::new(resolver)],
-        &StoreConfig { max_entries: entries as u64 * 2, ..Default::default() },
+        &StoreConfig { max_entries: entries as u64 * 2, backend, ..Default::default() },
     );
     let crvs = catalog.registry_index("crvs").unwrap_or(0);
     let before = resident_bytes().unwrap_or(0);

@@ -1,0 +1,53 @@
+//! The criterion warm-bulk scenario (`benches/engine.rs`), with the time of each
+//! phase printed: 100,000 generated households, facts cached, each seed rule.
+//! `cargo run --release -p dci-bench --example warm_phases -- 100000 5 quick_cache`
+//! (arguments: households, passes, cache backend `moka` or `quick_cache`, and
+//! optionally one seed rule's number).
+
+use std::time::Instant;
+
+use dci_bench::{Population, SEED_RULES, as_of};
+use dci_eligibility::EvaluationOptions;
+use dci_metrics::CacheBackend;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() {
+    let households: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let backend = match std::env::args().nth(3).as_deref() {
+        Some("quick_cache") => CacheBackend::QuickCache,
+        Some("moka") | None => CacheBackend::Moka,
+        Some(other) => panic!("unknown cache backend {other}: moka or quick_cache"),
+    };
+    let only: Option<usize> = std::env::args().nth(4).and_then(|a| a.parse().ok());
+    let dir = std::env::temp_dir().join(format!("elig-bench-population-{households}"));
+    let population = Population::start(&dir, households, 1, 0).await.expect("population");
+    let engine = population.engine_with(backend).expect("engine");
+    let items = population.beneficiaries().expect("beneficiaries");
+    let rules: Vec<_> = SEED_RULES.iter().map(|(n, s)| engine.compiler().compile(n, s).expect("compiles")).collect();
+    let cold = EvaluationOptions { demand_driven: false, ..EvaluationOptions::new(as_of()) };
+    engine.evaluate_batch(&rules, items.clone(), &cold).await;
+    for (number, rule) in rules.iter().enumerate() {
+        if only.is_some_and(|only| only != number + 1) {
+            continue;
+        }
+        for pass in 0..passes {
+            let batch = items.clone();
+            let started = Instant::now();
+            let result =
+                engine.evaluate_batch(std::slice::from_ref(rule), batch, &EvaluationOptions::new(as_of())).await;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{} pass {pass}: {:.1} ms, {:.0} decisions/s, {:?}",
+                rule.name(),
+                seconds * 1e3,
+                households as f64 / seconds,
+                result.stats.timings
+            );
+        }
+    }
+    population.sim.shutdown().await;
+}
