@@ -6,7 +6,7 @@
 //! * [`naive`]: the design `elig` replaces — one registry request per person per
 //!   registry, one after another, each with a fresh connection and token;
 //! * [`prefetch_grid`]: cold prefetch across batch sizes and in-flight limits;
-//! * [`cache_memory`]: memory per cached person.
+//! * [`cache_memory`]: memory per cached person, for either cache backend.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
