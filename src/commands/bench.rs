@@ -14,7 +14,7 @@ use serde_json::Value;
 /// Measure elig on generated populations (see BENCHMARKS.md).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000 --backend quick-cache"
+    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000 --backend quick_cache"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -97,25 +97,9 @@ struct MemoryArgs {
     /// Cache entries.
     #[arg(long, default_value_t = 1_000_000)]
     entries: usize,
-    /// Cache backend measured: `moka` or `quick-cache`.
-    #[arg(long, value_enum, default_value_t = Backend::Moka)]
-    backend: Backend,
-}
-
-/// The fact cache backends (`[cache] backend`).
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Backend {
-    Moka,
-    QuickCache,
-}
-
-impl From<Backend> for CacheBackend {
-    fn from(backend: Backend) -> Self {
-        match backend {
-            Backend::Moka => CacheBackend::Moka,
-            Backend::QuickCache => CacheBackend::QuickCache,
-        }
-    }
+    /// Cache backend measured: `moka` or `quick_cache`.
+    #[arg(long, default_value = "moka")]
+    backend: CacheBackend,
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -124,7 +108,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         What::Prefetch(args) => prefetch(args).await,
         What::Naive(args) => naive_only(args).await,
         What::CacheMemory(args) => {
-            let bytes = dci_bench::cache_memory(args.entries, args.backend.into()).await?;
+            let bytes = dci_bench::cache_memory(args.entries, args.backend).await?;
             println!("{} cached persons ({:?}): {bytes:.0} bytes of resident memory each", args.entries, args.backend);
             Ok(ExitCode::SUCCESS)
         }

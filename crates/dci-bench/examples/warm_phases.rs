@@ -17,11 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() {
     let households: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let backend = match std::env::args().nth(3).as_deref() {
-        Some("quick_cache") => CacheBackend::QuickCache,
-        Some("moka") | None => CacheBackend::Moka,
-        Some(other) => panic!("unknown cache backend {other}: moka or quick_cache"),
-    };
+    let backend: CacheBackend =
+        std::env::args().nth(3).map_or(Ok(CacheBackend::Moka), |name| name.parse()).expect("cache backend");
     let only: Option<usize> = std::env::args().nth(4).and_then(|a| a.parse().ok());
     let dir = std::env::temp_dir().join(format!("elig-bench-population-{households}"));
     let population = Population::start(&dir, households, 1, 0).await.expect("population");

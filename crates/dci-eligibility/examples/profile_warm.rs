@@ -18,11 +18,8 @@ use serde_json::json;
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let backend = match std::env::args().nth(3).as_deref() {
-        Some("quick_cache") => CacheBackend::QuickCache,
-        Some("moka") | None => CacheBackend::Moka,
-        Some(other) => panic!("unknown cache backend {other}: moka or quick_cache"),
-    };
+    let backend: CacheBackend =
+        std::env::args().nth(3).map_or(Ok(CacheBackend::Moka), |name| name.parse()).expect("cache backend");
     let mut dr = FixedResolver::new(dr_spec());
     let mut ibr = FixedResolver::new(ibr_spec());
     for i in 0..n {

@@ -3,7 +3,9 @@
 
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::parse_line;
-use dci_eligibility::{Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome};
+use dci_eligibility::{
+    Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
+};
 use dci_metrics::{CacheBackend, StoreConfig};
 use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator, fixture_beneficiaries};
 
@@ -114,6 +116,15 @@ fn engine_with(sim: &Simulator, backend: CacheBackend) -> Engine {
     Engine::from_config(&EngineConfig { registries: sources, cache, ..Default::default() }).expect("engine")
 }
 
+/// The four seed rules, compiled as `rule1` … `rule4`.
+fn seed_rules(engine: &Engine) -> Vec<Rule> {
+    RULES
+        .iter()
+        .enumerate()
+        .map(|(i, r)| engine.compiler().compile(&format!("rule{}", i + 1), r).expect("compiles"))
+        .collect()
+}
+
 fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
 }
@@ -122,11 +133,7 @@ fn as_of() -> chrono::NaiveDate {
 async fn the_seed_rules_decide_every_fixture_household_as_expected() {
     let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
     let engine = engine(&sim);
-    let rules: Vec<_> = RULES
-        .iter()
-        .enumerate()
-        .map(|(i, r)| engine.compiler().compile(&format!("rule{}", i + 1), r).expect("compiles"))
-        .collect();
+    let rules = seed_rules(&engine);
     let result = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
     assert_eq!(result.items.len(), EXPECTED.len());
     let mut wrong = Vec::new();
@@ -172,11 +179,7 @@ async fn warm_runs_decide_as_cold_runs_on_both_cache_backends() {
     for backend in [CacheBackend::Moka, CacheBackend::QuickCache] {
         let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
         let engine = engine_with(&sim, backend);
-        let rules: Vec<_> = RULES
-            .iter()
-            .enumerate()
-            .map(|(i, r)| engine.compiler().compile(&format!("rule{}", i + 1), r).expect("compiles"))
-            .collect();
+        let rules = seed_rules(&engine);
         let cold = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
         let asked = sim.stats();
         assert!(asked.crvs.items + asked.ibr.items + asked.dr.items > 0, "{backend:?}: the cold run asks");

@@ -34,6 +34,19 @@ pub enum CacheBackend {
     QuickCache,
 }
 
+impl std::str::FromStr for CacheBackend {
+    type Err = String;
+
+    /// `moka`, or `quick_cache` (also spelled `quick-cache`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "moka" => Ok(CacheBackend::Moka),
+            "quick_cache" | "quick-cache" => Ok(CacheBackend::QuickCache),
+            other => Err(format!("unknown cache backend `{other}`: moka or quick_cache")),
+        }
+    }
+}
+
 /// The TTL of found and not-found entries, per registry index.
 #[derive(Clone, Debug)]
 pub(crate) struct Ttls {
@@ -233,6 +246,12 @@ mod tests {
         assert_eq!(default.backend, CacheBackend::Moka);
         let wrong = serde_json::from_str::<StoreConfig>(r#"{"backend": "redis"}"#).expect_err("unknown backend");
         assert!(wrong.to_string().contains("moka") && wrong.to_string().contains("quick_cache"), "{wrong}");
+        assert_eq!("quick-cache".parse(), Ok(CacheBackend::QuickCache));
+        assert_eq!("moka".parse(), Ok(CacheBackend::Moka));
+        assert_eq!(
+            "redis".parse::<CacheBackend>(),
+            Err("unknown cache backend `redis`: moka or quick_cache".to_owned())
+        );
     }
 
     #[test]
