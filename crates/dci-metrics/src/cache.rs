@@ -122,8 +122,10 @@ impl FactCache {
             ),
             CacheBackend::QuickCache => {
                 let capacity = max_entries.max(1);
-                // Sized for a quarter of the bound at first: the map grows as
-                // needed, and a large bound should not cost memory up front.
+                // quick_cache remembers recently evicted keys (CLOCK-Pro "ghosts",
+                // each taking a slot like an entry) up to half its estimated item
+                // count: estimating a quarter of the bound keeps that record to an
+                // eighth of it. Nothing is allocated up front either way.
                 let estimated = usize::try_from(capacity / 4).unwrap_or(usize::MAX).max(1);
                 FactCache::QuickCache {
                     cache: quick_cache::sync::Cache::with(
