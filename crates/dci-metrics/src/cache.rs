@@ -55,16 +55,26 @@ pub(crate) struct Ttls {
 }
 
 impl Ttls {
+    /// The TTL of an entry of `registry`, found or not.
+    fn ttl(&self, registry: usize, found: bool) -> Duration {
+        let ttls = if found { &self.found } else { &self.not_found };
+        ttls.get(registry).copied().unwrap_or_default()
+    }
+
     /// The TTL of `cached` under `key`.
     pub(crate) fn of(&self, key: &str, cached: &Cached) -> Duration {
-        let registry = registry_of_key(key);
-        let ttls = if cached.facts.is_some() { &self.found } else { &self.not_found };
-        ttls.get(registry).copied().unwrap_or_default()
+        self.ttl(registry_of_key(key), cached.facts.is_some())
+    }
+
+    /// Whether an entry of `registry` (found or not) fetched at `fetched_at`
+    /// is still fresh at `now` (Unix seconds).
+    pub(crate) fn fresh(&self, registry: usize, found: bool, fetched_at: u64, now: u64) -> bool {
+        now.saturating_sub(fetched_at) < self.ttl(registry, found).as_secs()
     }
 
     /// Whether `cached` (under `key`) is still fresh at `now` (Unix seconds).
     pub(crate) fn is_fresh(&self, key: &str, cached: &Cached, now: u64) -> bool {
-        now.saturating_sub(cached.fetched_at) < self.of(key, cached).as_secs()
+        self.fresh(registry_of_key(key), cached.facts.is_some(), cached.fetched_at, now)
     }
 }
 

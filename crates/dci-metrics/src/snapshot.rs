@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 
 use crate::catalog::Catalog;
-use crate::store::{CacheKey, Cached, HashMap, MetricStore, unix_now};
+use crate::store::{CacheKey, Cached, HashMap, MetricStore, registry_of_key, unix_now};
 use crate::value::MetricValue;
 
 const MAGIC: &[u8] = b"ELIG-FACTS 1\n";
@@ -202,7 +202,6 @@ impl MetricStore {
             return Err(format("written for other registries or metrics; delete it to start afresh"));
         }
         let now = unix_now();
-        let catalog = self.catalog().clone();
         let mut report = SnapshotReport::default();
         // Entries take about 30 bytes: size the map once.
         let mut restored: HashMap<CacheKey, Cached> =
@@ -219,9 +218,7 @@ impl MetricStore {
                     values.push(reader.value()?);
                 }
             }
-            let registry = key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize);
-            let ttl = if found { catalog.registry_ttl(registry) } else { catalog.not_found_ttl(registry) };
-            if now.saturating_sub(fetched_at) >= ttl.as_secs() {
+            if !self.ttls.fresh(registry_of_key(key), found, fetched_at, now) {
                 report.expired += 1;
                 continue;
             }

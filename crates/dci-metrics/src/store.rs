@@ -269,6 +269,8 @@ pub struct MetricStore {
     pub(crate) restored: OnceLock<HashMap<CacheKey, Cached>>,
     registries: Vec<Option<Registry>>,
     pub(crate) cache: FactCache,
+    /// The TTL of each registry's entries, found and not found.
+    pub(crate) ttls: Ttls,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -305,11 +307,12 @@ impl MetricStore {
             not_found: (0..count).map(|r| catalog.not_found_ttl(r)).collect(),
         };
         let evictions = Arc::new(AtomicU64::new(0));
-        let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
+        let cache = FactCache::new(config.backend, config.max_entries, ttls.clone(), evictions.clone());
         MetricStore {
             catalog,
             registries,
             cache,
+            ttls,
             inflight: Mutex::new(HashMap::default()),
             restored: OnceLock::new(),
             hits: AtomicU64::new(0),
@@ -442,12 +445,7 @@ impl MetricStore {
     /// A fresh entry of the restored snapshot.
     fn restored_fresh(&self, key: &str, now: u64) -> Option<&Cached> {
         let cached = self.restored.get()?.get(key)?;
-        let registry = registry_of_key(key);
-        let ttl = match cached.facts {
-            Some(_) => self.catalog.registry_ttl(registry),
-            None => self.catalog.not_found_ttl(registry),
-        };
-        (now.saturating_sub(cached.fetched_at) < ttl.as_secs()).then_some(cached)
+        self.ttls.is_fresh(key, cached, now).then_some(cached)
     }
 
     /// What is at hand, still fresh, about these persons without awaiting: a
