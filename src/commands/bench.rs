@@ -109,7 +109,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         What::Naive(args) => naive_only(args).await,
         What::CacheMemory(args) => {
             let bytes = dci_bench::cache_memory(args.entries, args.backend).await?;
-            println!("{} cached persons ({:?}): {bytes:.0} bytes of resident memory each", args.entries, args.backend);
+            println!("{} cached persons ({}): {bytes:.0} bytes of resident memory each", args.entries, args.backend);
             Ok(ExitCode::SUCCESS)
         }
     }

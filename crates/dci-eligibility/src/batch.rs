@@ -12,6 +12,7 @@ use std::time::Instant;
 use cel::{Context, Env};
 use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution, UnknownCause};
+use dci_protocol::records::Identifier;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -628,24 +629,17 @@ impl Engine {
             let found: Vec<(usize, Option<Resolution>)> = persons
                 .par_chunks(2048)
                 .flat_map_iter(|chunk| {
-                    let mut finder = PersonFinder::new(&work.beneficiaries, &work.offsets);
-                    let mut asked: Vec<usize> = Vec::with_capacity(chunk.len());
-                    let mut identifiers: Vec<&dci_protocol::records::Identifier> = Vec::with_capacity(chunk.len());
-                    let mut unidentified: Vec<(usize, Option<Resolution>)> = Vec::new();
-                    for &person in chunk {
-                        if !work.facts[person * slots + slot].is_fetchable() {
-                            continue;
-                        }
-                        match store.choose_identifier(registry, &finder.get(person).identifiers) {
-                            Some(identifier) => {
-                                asked.push(person);
-                                identifiers.push(identifier);
-                            }
-                            None => unidentified.push((person, None)),
-                        }
-                    }
-                    let facts = store.facts_at_hand(registry, &identifiers);
-                    asked.into_iter().zip(facts).chain(unidentified)
+                    let asked = Unknown::of(
+                        &store,
+                        registry,
+                        &work.beneficiaries,
+                        &work.offsets,
+                        &work.facts,
+                        (slot, slots),
+                        chunk.iter().copied(),
+                    );
+                    let facts = store.facts_at_hand(registry, &asked.identifiers);
+                    asked.persons.into_iter().zip(facts).chain(asked.unidentified.into_iter().map(|p| (p, None)))
                 })
                 .collect();
             let mut hits = 0;
@@ -673,18 +667,11 @@ impl Engine {
     async fn read_cache(&self, work: &mut Work, registry: RegistryIndex, persons: Vec<usize>, stats: &mut BatchStats) {
         let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return };
         let slots = work.order.len();
-        let usage = registry_use(stats, &work.catalog, registry);
-        let Work { beneficiaries, offsets, facts, .. } = work;
-        let mut finder = PersonFinder::new(beneficiaries, offsets);
-        let (lookups, identifiers): (Vec<usize>, Vec<_>) = persons
-            .into_iter()
-            .filter(|&person| facts[person * slots + slot].is_fetchable())
-            .filter_map(|person| {
-                Some((person, self.store.choose_identifier(registry, &finder.get(person).identifiers)?))
-            })
-            .unzip();
-        let cached = self.store.cached(registry, &identifiers).await;
-        for (person, resolution) in lookups.into_iter().zip(cached) {
+        let Work { beneficiaries, offsets, facts, catalog, .. } = work;
+        let asked = Unknown::of(&self.store, registry, beneficiaries, offsets, facts, (slot, slots), persons);
+        let cached = self.store.cached(registry, &asked.identifiers).await;
+        let usage = registry_use(stats, catalog, registry);
+        for (person, resolution) in asked.persons.into_iter().zip(cached) {
             if let Some(resolution) = resolution {
                 facts[person * slots + slot] = resolution;
                 usage.requested += 1;
@@ -704,40 +691,63 @@ impl Engine {
     ) -> usize {
         let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return 0 };
         let slots = work.order.len();
-        let usage = registry_use(stats, &work.catalog, registry);
+        let Work { beneficiaries, offsets, facts, catalog, .. } = work;
+        let asked = Unknown::of(&self.store, registry, beneficiaries, offsets, facts, (slot, slots), persons);
+        let usage = registry_use(stats, catalog, registry);
         usage.rounds += 1;
-        let Work { beneficiaries, offsets, facts, .. } = work;
-        let mut lookups: Vec<usize> = Vec::new();
-        let mut identifiers = Vec::new();
-        let mut no_identifier: Vec<usize> = Vec::new();
-        let mut finder = PersonFinder::new(beneficiaries, offsets);
-        for person in persons {
-            if !facts[person * slots + slot].is_fetchable() {
-                continue;
-            }
-            match self.store.choose_identifier(registry, &finder.get(person).identifiers) {
-                Some(identifier) => {
-                    identifiers.push(identifier);
-                    lookups.push(person);
-                }
-                None => no_identifier.push(person),
-            }
-        }
         let mut resolved = 0;
-        if !identifiers.is_empty() {
-            let prefetch = self.store.prefetch(registry, &identifiers).await;
+        if !asked.identifiers.is_empty() {
+            let prefetch = self.store.prefetch(registry, &asked.identifiers).await;
             add_report(usage, &prefetch.report);
-            for (person, resolution) in lookups.into_iter().zip(prefetch.resolutions) {
+            for (person, resolution) in asked.persons.into_iter().zip(prefetch.resolutions) {
                 facts[person * slots + slot] = resolution;
                 resolved += 1;
             }
         }
-        for person in no_identifier {
+        for person in asked.unidentified {
             facts[person * slots + slot] = Resolution::NoIdentifier;
             usage.no_identifier += 1;
             resolved += 1;
         }
         resolved
+    }
+}
+
+/// Of some persons, those whose facts of one registry are still unknown:
+/// with the identifier the registry knows them by, or without a usable one.
+struct Unknown<'a> {
+    persons: Vec<usize>,
+    identifiers: Vec<&'a Identifier>,
+    unidentified: Vec<usize>,
+}
+
+impl<'a> Unknown<'a> {
+    /// Sorts `persons` (best given in ascending order) whose facts
+    /// `facts[person * slots + slot]` are not fetched yet.
+    fn of(
+        store: &MetricStore,
+        registry: RegistryIndex,
+        beneficiaries: &'a [Beneficiary],
+        offsets: &'a [usize],
+        facts: &[Resolution],
+        (slot, slots): (usize, usize),
+        persons: impl IntoIterator<Item = usize>,
+    ) -> Self {
+        let mut finder = PersonFinder::new(beneficiaries, offsets);
+        let mut unknown = Unknown { persons: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
+        for person in persons {
+            if !facts[person * slots + slot].is_fetchable() {
+                continue;
+            }
+            match store.choose_identifier(registry, &finder.get(person).identifiers) {
+                Some(identifier) => {
+                    unknown.persons.push(person);
+                    unknown.identifiers.push(identifier);
+                }
+                None => unknown.unidentified.push(person),
+            }
+        }
+        unknown
     }
 }
 

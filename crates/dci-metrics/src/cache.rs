@@ -34,6 +34,22 @@ pub enum CacheBackend {
     QuickCache,
 }
 
+impl CacheBackend {
+    /// The name used in `elig.toml` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheBackend::Moka => "moka",
+            CacheBackend::QuickCache => "quick_cache",
+        }
+    }
+}
+
+impl std::fmt::Display for CacheBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for CacheBackend {
     type Err = String;
 
@@ -105,24 +121,29 @@ type Hasher = foldhash::fast::RandomState;
 #[derive(Debug)]
 pub(crate) struct NotSynchronous;
 
-/// The cache, one backend or the other.
-pub(crate) enum FactCache {
+type QuickCache = quick_cache::sync::Cache<CacheKey, Cached, quick_cache::UnitWeighter, Hasher, EvictionCounter>;
+
+/// One backend or the other.
+enum Backend {
     Moka(moka::future::Cache<CacheKey, Cached, Hasher>),
-    QuickCache {
-        cache: quick_cache::sync::Cache<CacheKey, Cached, quick_cache::UnitWeighter, Hasher, EvictionCounter>,
-        ttls: Ttls,
-    },
+    QuickCache(QuickCache),
+}
+
+/// The cache, and the TTLs its entries live by.
+pub(crate) struct FactCache {
+    backend: Backend,
+    ttls: Ttls,
 }
 
 impl FactCache {
     /// A cache of at most `max_entries` entries; capacity evictions are
     /// counted in `evictions`.
     pub(crate) fn new(backend: CacheBackend, max_entries: u64, ttls: Ttls, evictions: Arc<AtomicU64>) -> Self {
-        match backend {
-            CacheBackend::Moka => FactCache::Moka(
+        let backend = match backend {
+            CacheBackend::Moka => Backend::Moka(
                 moka::future::Cache::builder()
                     .max_capacity(max_entries)
-                    .expire_after(ttls)
+                    .expire_after(ttls.clone())
                     .eviction_listener(move |_key, _value, cause| {
                         if cause == moka::notification::RemovalCause::Size {
                             evictions.fetch_add(1, Ordering::Relaxed);
@@ -137,109 +158,112 @@ impl FactCache {
                 // count: estimating a quarter of the bound keeps that record to an
                 // eighth of it. Nothing is allocated up front either way.
                 let estimated = usize::try_from(capacity / 4).unwrap_or(usize::MAX).max(1);
-                FactCache::QuickCache {
-                    cache: quick_cache::sync::Cache::with(
-                        estimated,
-                        capacity,
-                        quick_cache::UnitWeighter,
-                        Hasher::default(),
-                        EvictionCounter(evictions),
-                    ),
-                    ttls,
-                }
+                Backend::QuickCache(QuickCache::with(
+                    estimated,
+                    capacity,
+                    quick_cache::UnitWeighter,
+                    Hasher::default(),
+                    EvictionCounter(evictions),
+                ))
             }
-        }
+        };
+        FactCache { backend, ttls }
+    }
+
+    /// The TTLs entries live by (also those of a restored snapshot).
+    pub(crate) fn ttls(&self) -> &Ttls {
+        &self.ttls
     }
 
     /// Whether [`FactCache::get_now`] can answer (reads without awaiting).
     pub(crate) fn reads_synchronously(&self) -> bool {
-        matches!(self, FactCache::QuickCache { .. })
+        matches!(self.backend, Backend::QuickCache(_))
     }
 
-    /// The fresh entry under `key`, from any thread: `Err(NotSynchronous)`
-    /// when this backend cannot be read without awaiting (moka).
+    /// The fresh entry under `key` at `now`, from any thread:
+    /// `Err(NotSynchronous)` when this backend cannot be read without awaiting (moka).
     pub(crate) fn get_now(&self, key: &str, now: u64) -> Result<Option<Cached>, NotSynchronous> {
-        match self {
-            FactCache::Moka(_) => Err(NotSynchronous),
-            FactCache::QuickCache { cache, ttls } => {
+        match &self.backend {
+            Backend::Moka(_) => Err(NotSynchronous),
+            Backend::QuickCache(cache) => {
                 let Some(cached) = cache.get(key) else { return Ok(None) };
-                if ttls.is_fresh(key, &cached, now) {
+                if self.ttls.is_fresh(key, &cached, now) {
                     return Ok(Some(cached));
                 }
                 // Expired: dropped now, unless a fresh one replaced it meanwhile.
-                cache.remove_if(key, |current| !ttls.is_fresh(key, current, now));
+                cache.remove_if(key, |current| !self.ttls.is_fresh(key, current, now));
                 Ok(None)
             }
         }
     }
 
-    /// The fresh entry under `key`.
-    pub(crate) async fn get(&self, key: &str) -> Option<Cached> {
-        match self {
-            FactCache::Moka(cache) => cache.get(key).await,
-            FactCache::QuickCache { .. } => self.get_now(key, unix_now()).ok().flatten(),
+    /// The fresh entry under `key` at `now` (moka keeps its own clock).
+    pub(crate) async fn get(&self, key: &str, now: u64) -> Option<Cached> {
+        match &self.backend {
+            Backend::Moka(cache) => cache.get(key).await,
+            Backend::QuickCache(_) => self.get_now(key, now).ok().flatten(),
         }
     }
 
     /// Stores `cached` under `key`.
     pub(crate) async fn insert(&self, key: CacheKey, cached: Cached) {
-        match self {
-            FactCache::Moka(cache) => cache.insert(key, cached).await,
-            FactCache::QuickCache { cache, .. } => cache.insert(key, cached),
+        match &self.backend {
+            Backend::Moka(cache) => cache.insert(key, cached).await,
+            Backend::QuickCache(cache) => cache.insert(key, cached),
         }
     }
 
     /// Whether an entry (fresh or not yet removed) is held under `key`.
     pub(crate) fn contains(&self, key: &str) -> bool {
-        match self {
-            FactCache::Moka(cache) => cache.contains_key(key),
-            FactCache::QuickCache { cache, .. } => cache.contains_key(key),
+        match &self.backend {
+            Backend::Moka(cache) => cache.contains_key(key),
+            Backend::QuickCache(cache) => cache.contains_key(key),
         }
     }
 
     /// How many entries are held (moka: as of its last maintenance).
     pub(crate) fn entry_count(&self) -> u64 {
-        match self {
-            FactCache::Moka(cache) => cache.entry_count(),
-            FactCache::QuickCache { cache, .. } => cache.len() as u64,
+        match &self.backend {
+            Backend::Moka(cache) => cache.entry_count(),
+            Backend::QuickCache(cache) => cache.len() as u64,
         }
     }
 
     /// Whether nothing is held.
     pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            FactCache::Moka(cache) => cache.entry_count() == 0 && cache.iter().next().is_none(),
-            FactCache::QuickCache { cache, .. } => cache.is_empty(),
+        match &self.backend {
+            Backend::Moka(cache) => cache.entry_count() == 0 && cache.iter().next().is_none(),
+            Backend::QuickCache(cache) => cache.is_empty(),
         }
     }
 
     /// Every fresh entry.
     pub(crate) fn entries(&self) -> Vec<(CacheKey, Cached)> {
-        match self {
-            FactCache::Moka(cache) => cache.iter().map(|(key, cached)| (CacheKey::clone(&key), cached)).collect(),
-            FactCache::QuickCache { cache, ttls } => {
+        match &self.backend {
+            Backend::Moka(cache) => cache.iter().map(|(key, cached)| (CacheKey::clone(&key), cached)).collect(),
+            Backend::QuickCache(cache) => {
                 let now = unix_now();
-                cache.iter().filter(|(key, cached)| ttls.is_fresh(key, cached, now)).collect()
+                cache.iter().filter(|(key, cached)| self.ttls.is_fresh(key, cached, now)).collect()
             }
         }
     }
 
     /// Drops every entry.
     pub(crate) fn clear(&self) {
-        match self {
-            FactCache::Moka(cache) => cache.invalidate_all(),
-            FactCache::QuickCache { cache, .. } => cache.clear(),
+        match &self.backend {
+            Backend::Moka(cache) => cache.invalidate_all(),
+            Backend::QuickCache(cache) => cache.clear(),
         }
     }
 
     /// Runs pending maintenance (moka's expiry and eviction bookkeeping; for
     /// quick_cache, removes expired entries).
     pub(crate) async fn sync(&self) {
-        match self {
-            FactCache::Moka(cache) => cache.run_pending_tasks().await,
-            FactCache::QuickCache { cache, ttls } => {
+        match &self.backend {
+            Backend::Moka(cache) => cache.run_pending_tasks().await,
+            Backend::QuickCache(cache) => {
                 let now = unix_now();
-                cache.retain(|key, cached| ttls.is_fresh(key, cached, now));
+                cache.retain(|key, cached| self.ttls.is_fresh(key, cached, now));
             }
         }
     }
@@ -260,20 +284,22 @@ mod tests {
         assert!(wrong.to_string().contains("moka") && wrong.to_string().contains("quick_cache"), "{wrong}");
         assert_eq!("quick-cache".parse(), Ok(CacheBackend::QuickCache));
         assert_eq!("moka".parse(), Ok(CacheBackend::Moka));
+        for backend in [CacheBackend::Moka, CacheBackend::QuickCache] {
+            assert_eq!(backend.to_string().parse(), Ok(backend), "the name it is shown by is the name it is read by");
+        }
         assert_eq!(
             "redis".parse::<CacheBackend>(),
             Err("unknown cache backend `redis`: moka or quick_cache".to_owned())
         );
     }
 
-    #[test]
-    fn expired_entries_are_misses_and_are_removed() {
+    #[tokio::test]
+    async fn expired_entries_are_misses_and_are_removed() {
         let ttls = Ttls { found: vec![Duration::from_secs(60)], not_found: vec![Duration::from_secs(10)] };
         let cache = FactCache::new(CacheBackend::QuickCache, 100, ttls, Arc::new(AtomicU64::new(0)));
         let now = unix_now();
-        let FactCache::QuickCache { cache: inner, .. } = &cache else { unreachable!("quick_cache backend") };
-        inner.insert(CacheKey::from("0UIN\u{1f}1"), Cached { facts: None, fetched_at: now - 11 });
-        inner.insert(CacheKey::from("0UIN\u{1f}2"), Cached { facts: None, fetched_at: now - 9 });
+        cache.insert(CacheKey::from("0UIN\u{1f}1"), Cached { facts: None, fetched_at: now - 11 }).await;
+        cache.insert(CacheKey::from("0UIN\u{1f}2"), Cached { facts: None, fetched_at: now - 9 }).await;
         assert!(cache.get_now("0UIN\u{1f}1", now).expect("synchronous").is_none(), "not-found TTL 10 s passed");
         assert!(!cache.contains("0UIN\u{1f}1"), "and removed");
         assert!(cache.get_now("0UIN\u{1f}2", now).expect("synchronous").is_some());

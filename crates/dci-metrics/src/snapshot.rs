@@ -218,7 +218,7 @@ impl MetricStore {
                     values.push(reader.value()?);
                 }
             }
-            if !self.ttls.fresh(registry_of_key(key), found, fetched_at, now) {
+            if !self.cache.ttls().fresh(registry_of_key(key), found, fetched_at, now) {
                 report.expired += 1;
                 continue;
             }

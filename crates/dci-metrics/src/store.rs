@@ -269,8 +269,6 @@ pub struct MetricStore {
     pub(crate) restored: OnceLock<HashMap<CacheKey, Cached>>,
     registries: Vec<Option<Registry>>,
     pub(crate) cache: FactCache,
-    /// The TTL of each registry's entries, found and not found.
-    pub(crate) ttls: Ttls,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -307,12 +305,11 @@ impl MetricStore {
             not_found: (0..count).map(|r| catalog.not_found_ttl(r)).collect(),
         };
         let evictions = Arc::new(AtomicU64::new(0));
-        let cache = FactCache::new(config.backend, config.max_entries, ttls.clone(), evictions.clone());
+        let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
         MetricStore {
             catalog,
             registries,
             cache,
-            ttls,
             inflight: Mutex::new(HashMap::default()),
             restored: OnceLock::new(),
             hits: AtomicU64::new(0),
@@ -433,10 +430,7 @@ impl MetricStore {
         }
         for (slot, key) in found.iter_mut().zip(keys) {
             if slot.is_none() {
-                *slot = match self.cache.get_now(key, now) {
-                    Ok(cached) => cached,
-                    Err(_) => self.cache.get(key).await,
-                };
+                *slot = self.cache.get(key, now).await;
             }
         }
         found
@@ -445,7 +439,7 @@ impl MetricStore {
     /// A fresh entry of the restored snapshot.
     fn restored_fresh(&self, key: &str, now: u64) -> Option<&Cached> {
         let cached = self.restored.get()?.get(key)?;
-        self.ttls.is_fresh(key, cached, now).then_some(cached)
+        self.cache.ttls().is_fresh(key, cached, now).then_some(cached)
     }
 
     /// What is at hand, still fresh, about these persons without awaiting: a
