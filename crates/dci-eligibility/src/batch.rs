@@ -119,6 +119,8 @@ pub struct Timings {
     pub fetch_ms: u64,
     /// Detailed re-evaluation (missing values, errors, explanations).
     pub detail_ms: u64,
+    /// Putting the results together in input order.
+    pub assemble_ms: u64,
     /// Everything.
     pub total_ms: u64,
 }
@@ -268,6 +270,51 @@ impl Work {
         let root = self.root();
         let rules = self.rules.len();
         pairs.par_iter().map(|&pair| verdict(&root, &self.rules[pair % rules], &self.household(pair / rules))).collect()
+    }
+
+    /// One result per valid beneficiary, in order: its detailed decisions
+    /// (`detailed`: ascending by pair) or else the plain outcome of its
+    /// verdict. Ids are moved out of the beneficiaries. Built in parallel.
+    fn assemble(&mut self, verdicts: &[Verdict], detailed: Vec<(usize, Decision)>) -> Vec<ItemResult> {
+        const CHUNK: usize = 4096;
+        let rules = self.rules.len();
+        // The detailed decisions of each chunk of beneficiaries.
+        let mut per_chunk: Vec<Vec<(usize, Decision)>> = Vec::new();
+        let mut detailed = detailed.into_iter().peekable();
+        for chunk in 0..self.beneficiaries.len().div_ceil(CHUNK) {
+            let end = (chunk + 1) * CHUNK * rules;
+            let mut mine = Vec::new();
+            while let Some(next) = detailed.next_if(|(pair, _)| *pair < end) {
+                mine.push(next);
+            }
+            per_chunk.push(mine);
+        }
+        self.beneficiaries
+            .par_chunks_mut(CHUNK)
+            .zip(per_chunk)
+            .enumerate()
+            .flat_map_iter(|(chunk, (beneficiaries, detailed))| {
+                let mut detailed = detailed.into_iter().peekable();
+                let first = chunk * CHUNK;
+                let items: Vec<ItemResult> = beneficiaries
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(offset, beneficiary)| {
+                        let decisions = (0..rules)
+                            .map(|rule| {
+                                let pair = (first + offset) * rules + rule;
+                                match detailed.next_if(|(at, _)| *at == pair) {
+                                    Some((_, decision)) => decision,
+                                    None => Decision::plain(verdicts[pair].outcome()),
+                                }
+                            })
+                            .collect();
+                        ItemResult::Decided { id: std::mem::take(&mut beneficiary.id), decisions }
+                    })
+                    .collect();
+                items
+            })
+            .collect()
     }
 
     fn decisions(&self, pairs: &[usize], explain: bool) -> Vec<Decision> {
@@ -499,42 +546,37 @@ impl Engine {
         stats.evaluations += detailed_count as u64
             * (1 + if explain { rules.first().map_or(0, |r| r.clauses().len()) as u64 } else { 0 });
         stats.timings.detail_ms = ms(detail);
-        // Detailed decisions, in ascending pair order.
-        let mut detailed = detailed.0.into_iter().zip(detailed.1).peekable();
-        let mut invalid = invalid.into_iter().peekable();
-        let mut results = Vec::with_capacity(item_count);
-        let mut index = 0;
-        for position in 0..item_count {
-            if let Some((_, error)) = invalid.next_if(|(at, _)| *at == position) {
-                results.push(ItemResult::Invalid { error });
-                continue;
+        let assemble = Instant::now();
+        let decided = on_pool(move || {
+            let decided = work.assemble(&verdicts, detailed.0.into_iter().zip(detailed.1).collect());
+            (work, decided)
+        })
+        .await;
+        let decided_items;
+        (work, decided_items) = decided;
+        for item in &decided_items {
+            if let ItemResult::Decided { decisions, .. } = item {
+                for (rule, decision) in decisions.iter().enumerate() {
+                    stats.rules[rule].add(decision.outcome);
+                }
             }
-            let decisions: Vec<Decision> = (0..rule_count)
-                .map(|rule| {
-                    let pair = index * rule_count + rule;
-                    match detailed.next_if(|(at, _)| *at == pair) {
-                        Some((_, decision)) => decision,
-                        None => Decision {
-                            outcome: match verdicts[pair] {
-                                Verdict::Decided(true) => Outcome::Eligible,
-                                Verdict::Decided(false) => Outcome::Ineligible,
-                                Verdict::Error => Outcome::Error,
-                                Verdict::Undetermined | Verdict::Pending(_) => Outcome::Undetermined,
-                            },
-                            missing: Vec::new(),
-                            error: None,
-                            clauses: None,
-                        },
-                    }
-                })
-                .collect();
-            for (rule, decision) in decisions.iter().enumerate() {
-                stats.rules[rule].add(decision.outcome);
-            }
-            let id = std::mem::take(&mut work.beneficiaries[index].id);
-            results.push(ItemResult::Decided { id, decisions });
-            index += 1;
         }
+        let results = if invalid.is_empty() {
+            decided_items
+        } else {
+            // Invalid items go back to their input positions.
+            let mut invalid = invalid.into_iter().peekable();
+            let mut decided_items = decided_items.into_iter();
+            let mut results = Vec::with_capacity(item_count);
+            for position in 0..item_count {
+                match invalid.next_if(|(at, _)| *at == position) {
+                    Some((_, error)) => results.push(ItemResult::Invalid { error }),
+                    None => results.extend(decided_items.next()),
+                }
+            }
+            results
+        };
+        stats.timings.assemble_ms = ms(assemble);
         stats.timings.total_ms = ms(started);
         (BatchResult { items: results, stats }, work)
     }

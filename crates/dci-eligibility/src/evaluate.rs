@@ -77,6 +77,25 @@ pub(crate) enum Verdict {
     Error,
 }
 
+impl Verdict {
+    /// The outcome this verdict gives when no detail is asked for.
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self {
+            Verdict::Decided(true) => Outcome::Eligible,
+            Verdict::Decided(false) => Outcome::Ineligible,
+            Verdict::Error => Outcome::Error,
+            Verdict::Undetermined | Verdict::Pending(_) => Outcome::Undetermined,
+        }
+    }
+}
+
+impl Decision {
+    /// A decision with its outcome only.
+    pub(crate) fn plain(outcome: Outcome) -> Self {
+        Decision { outcome, missing: Vec::new(), error: None, clauses: None }
+    }
+}
+
 /// Evaluates `expr` over `household`, noting unknowns in `tracker`.
 pub(crate) fn run(
     root: &Context<'_, '_>,

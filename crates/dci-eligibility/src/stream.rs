@@ -69,6 +69,7 @@ impl BatchStats {
         self.timings.evaluate_ms += other.timings.evaluate_ms;
         self.timings.fetch_ms += other.timings.fetch_ms;
         self.timings.detail_ms += other.timings.detail_ms;
+        self.timings.assemble_ms += other.timings.assemble_ms;
         self.timings.total_ms += other.timings.total_ms;
     }
 }

@@ -111,3 +111,69 @@ async fn members_and_fields_and_errors() {
     assert_eq!(decisions[1].missing[0].name, "birthdate");
     assert_eq!(decisions[1].missing[0].cause, UnknownCause::MissingField);
 }
+
+#[tokio::test]
+async fn results_keep_input_order_across_a_large_batch_with_invalid_items() {
+    let engine = engine(vec![]);
+    let rules = [
+        engine.compiler().compile("poor", "poverty_score >= 0.5").expect("compiles"),
+        engine.compiler().compile("older", "r.age > 10").expect("compiles"),
+    ];
+    // Enough items for several of the engine's chunks; every 13th is invalid,
+    // every 5th has an age that is text (an error), every 7th has none
+    // (undetermined): both detailed.
+    let count = 10_000;
+    let items: Vec<_> = (0..count)
+        .map(|i| {
+            if i % 13 == 0 {
+                return Err(dci_eligibility::BeneficiaryError {
+                    line: Some(i + 1),
+                    path: "identifiers".to_owned(),
+                    problem: format!("broken {i}"),
+                });
+            }
+            let mut item = json!({"id": format!("b{i}"), "poverty_score": if i % 2 == 0 { 0.9 } else { 0.1 }});
+            if i % 5 == 0 {
+                item["age"] = json!("old");
+            } else if i % 7 != 0 {
+                item["age"] = json!(i % 20);
+            }
+            Ok(person(item))
+        })
+        .collect();
+    let result = engine.evaluate_batch(&rules, items, &EvaluationOptions::new(as_of())).await;
+    assert_eq!(result.items.len(), count);
+    for (i, item) in result.items.iter().enumerate() {
+        match item {
+            ItemResult::Invalid { error } => {
+                assert_eq!(i % 13, 0, "item {i} is invalid");
+                assert_eq!(error.problem, format!("broken {i}"));
+            }
+            ItemResult::Decided { id, decisions } => {
+                assert_ne!(i % 13, 0, "item {i} is decided");
+                assert_eq!(id, &format!("b{i}"));
+                let poor = if i % 2 == 0 { Outcome::Eligible } else { Outcome::Ineligible };
+                assert_eq!(decisions[0].outcome, poor, "item {i}");
+                if i % 5 == 0 {
+                    assert_eq!(decisions[1].outcome, Outcome::Error, "item {i}");
+                    let error = decisions[1].error.as_deref().unwrap_or_default();
+                    assert!(error.contains("age"), "item {i}: {error}");
+                } else if i % 7 == 0 {
+                    assert_eq!(decisions[1].outcome, Outcome::Undetermined, "item {i}");
+                    assert_eq!(decisions[1].missing[0].cause, UnknownCause::MissingField, "item {i}");
+                    assert!(decisions[1].missing[0].name.contains("age"), "item {i}");
+                } else {
+                    let older = if i % 20 > 10 { Outcome::Eligible } else { Outcome::Ineligible };
+                    assert_eq!((decisions[1].outcome, decisions[1].error.as_deref()), (older, None), "item {i}");
+                }
+            }
+        }
+    }
+    let invalid = count.div_ceil(13);
+    assert_eq!(result.stats.invalid, invalid);
+    let errors = (0..count).filter(|i| i % 5 == 0 && i % 13 != 0).count() as u64;
+    assert_eq!(result.stats.rules[1].error, errors);
+    let undetermined = (0..count).filter(|i| i % 7 == 0 && i % 5 != 0 && i % 13 != 0).count() as u64;
+    assert_eq!(result.stats.rules[1].undetermined, undetermined);
+    assert_eq!(result.stats.rules[0].eligible + result.stats.rules[0].ineligible, (count - invalid) as u64);
+}

@@ -221,6 +221,8 @@ pub struct Timings {
     pub fetch_ms: u64,
     /// Detailed re-evaluation (missing values, errors, explanations).
     pub detail_ms: u64,
+    /// Putting the results together in input order.
+    pub assemble_ms: u64,
     /// The engine's time (streamed: summed over chunks).
     pub total_ms: u64,
     /// The request's wall time, reading and writing included.
@@ -270,6 +272,7 @@ impl Summary {
                 evaluate_ms: stats.timings.evaluate_ms,
                 fetch_ms: stats.timings.fetch_ms,
                 detail_ms: stats.timings.detail_ms,
+                assemble_ms: stats.timings.assemble_ms,
                 total_ms: stats.timings.total_ms,
                 wall_ms,
             },
