@@ -31,18 +31,31 @@ async fn main() {
         if only.is_some_and(|only| only != number + 1) {
             continue;
         }
+        let mut times = Vec::with_capacity(passes);
         for pass in 0..passes {
             let batch = items.clone();
             let started = Instant::now();
             let result =
                 engine.evaluate_batch(std::slice::from_ref(rule), batch, &EvaluationOptions::new(as_of())).await;
             let seconds = started.elapsed().as_secs_f64();
+            times.push(seconds);
             println!(
                 "{} pass {pass}: {:.1} ms, {:.0} decisions/s, {:?}",
                 rule.name(),
                 seconds * 1e3,
                 households as f64 / seconds,
                 result.stats.timings
+            );
+        }
+        times.sort_by(f64::total_cmp);
+        if let (Some(best), Some(median)) = (times.first(), times.get(times.len() / 2)) {
+            println!(
+                "{}: median {:.1} ms ({:.0} decisions/s), best {:.1} ms ({:.0} decisions/s)",
+                rule.name(),
+                median * 1e3,
+                households as f64 / median,
+                best * 1e3,
+                households as f64 / best
             );
         }
     }
