@@ -13,7 +13,8 @@
 //! makes the result unknown (the outcome is undetermined, not an error).
 //! A person born on 29 February has their birthday on 1 March in other years.
 
-use cel::{Context, DeclarationError, ExecutionError, Value};
+use cel::common::types::CelString;
+use cel::{Context, DeclarationError, ExecutionError, FunctionContext, Value};
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
 use dci_metrics::UnknownCause;
 use std::cmp::Ordering;
@@ -94,6 +95,19 @@ fn type_name(value: &Value) -> &'static str {
         Value::Struct(_) => "a struct",
         Value::Null => "null",
     }
+}
+
+/// Reads the date argument of a one-argument function: a plain `YYYY-MM-DD`
+/// string is read where it lies (no conversion to a [`Value`], which would
+/// copy it), anything else as [`date_of`] does.
+fn date_argument(function: &str, call: &FunctionContext<'_, '_>) -> Result<Option<NaiveDate>, ExecutionError> {
+    let Some(argument) = call.args.first() else {
+        return Err(ExecutionError::invalid_argument_count(1, 0));
+    };
+    if let Some(date) = argument.downcast_ref::<CelString>().and_then(|text| plain_date(text.inner())) {
+        return Ok(Some(date));
+    }
+    date_of(function, &Value::try_from(argument.as_ref())?)
 }
 
 /// Whole years from `from` to `to`, one less before the anniversary.
@@ -202,8 +216,8 @@ fn extreme(function: &str, items: Vec<Value>, wanted: Ordering) -> Result<Value,
 /// Adds the library to `context`, bound to `as_of`.
 pub(crate) fn install(context: &mut Context<'_, '_>, as_of: NaiveDate) -> Result<(), DeclarationError> {
     let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
-        move |d: Value| -> Result<Value, ExecutionError> {
-            match date_of(name, &d)? {
+        move |call: &FunctionContext<'_, '_>| -> Result<Value, ExecutionError> {
+            match date_argument(name, call)? {
                 Some(date) => Ok(Value::Int(measure(date, as_of))),
                 None => Err(unknown_error(UnknownCause::NullValue, &format!("{name}(null)"))),
             }

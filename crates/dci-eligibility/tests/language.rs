@@ -68,6 +68,7 @@ async fn the_function_library_uses_the_as_of_date() {
         "age_years(r.birthdate) == 75",
         "age_years('2000-02-29') == 25",
         "age_years('1966-01-01T10:00:00Z') == 60",
+        "age_years(' 1966-01-01 ') == 60",
         "age_months('2025-11-15') == 1",
         "age_days('2025-12-01') == 31",
         "today() == date('2026-01-01')",
@@ -118,6 +119,10 @@ async fn errors_name_the_operation_and_the_field() {
     let (outcome, _, error) = decide("age_years('yesterday') > 1", household()).await;
     assert_eq!(outcome, Outcome::Error);
     assert!(error.unwrap_or_default().contains("age_years: \"yesterday\" is not a date"));
+
+    let (outcome, _, error) = decide("age_days(r.zero) > 1", household()).await;
+    assert_eq!(outcome, Outcome::Error);
+    assert!(error.unwrap_or_default().contains("age_days: expects a date, got an int"));
 
     let (outcome, _, error) = decide("r.name", household()).await;
     assert_eq!(outcome, Outcome::Error);
