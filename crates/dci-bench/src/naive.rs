@@ -56,8 +56,10 @@ pub async fn run(rule: &Rule, sources: &[DataSource], beneficiaries: &[Beneficia
                 let Some(identifier) = source.pick_identifier(&person.identifiers) else { continue };
                 // A fresh client: a new connection and a new token, every time.
                 let client = DciClient::new(source.clone())?;
-                let criteria =
-                    SearchCriteria::new(Query::id(&identifier.identifier_type, &identifier.identifier_value));
+                let criteria = SearchCriteria::new(Query::id(
+                    identifier.identifier_type.as_str(),
+                    identifier.identifier_value.as_str(),
+                ));
                 let _found: Found<Value> = client.search(criteria).await?;
                 run.requests += 1;
                 run.token_requests += client.stats().token_requests;

@@ -60,7 +60,7 @@ impl CrvsClient {
 
     fn by_id(&self, identifier: &Identifier) -> SearchCriteria {
         let registry = self.client.source().registry;
-        SearchCriteria::new(Query::id(&identifier.identifier_type, &identifier.identifier_value))
+        SearchCriteria::new(Query::id(identifier.identifier_type.as_str(), identifier.identifier_value.as_str()))
             .for_registry(registry.reg_type(), registry.record_type())
     }
 

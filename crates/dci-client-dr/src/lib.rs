@@ -54,7 +54,7 @@ impl DrClient {
         let criteria = identifiers
             .iter()
             .map(|id| {
-                SearchCriteria::new(Query::id(&id.identifier_type, &id.identifier_value))
+                SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
                     .for_registry(registry.reg_type(), registry.record_type())
             })
             .collect();

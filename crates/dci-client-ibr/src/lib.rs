@@ -71,7 +71,7 @@ impl IbrClient {
         let criteria = identifiers
             .iter()
             .map(|id| {
-                SearchCriteria::new(Query::id(&id.identifier_type, &id.identifier_value))
+                SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
                     .for_registry(registry.reg_type(), registry.record_type())
             })
             .collect();

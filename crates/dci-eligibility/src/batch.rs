@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use cel::{Context, Env};
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution, UnknownCause};
 use dci_protocol::records::Identifier;
 use rayon::prelude::*;
@@ -48,7 +49,7 @@ pub enum ItemResult {
     /// The beneficiary was read; one decision per rule, in rule order.
     Decided {
         /// The beneficiary's id.
-        id: String,
+        id: CompactString,
         /// One per rule.
         decisions: Vec<Decision>,
     },
@@ -209,7 +210,7 @@ impl MetricTrace {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     /// The beneficiary.
-    pub id: String,
+    pub id: CompactString,
     /// The rule.
     pub rule: String,
     /// The decision, with the value of each clause.

@@ -10,6 +10,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use compact_str::{CompactString, format_compact};
 use dci_protocol::records::Identifier;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -19,8 +20,8 @@ use serde_json::{Map, Value};
 /// A beneficiary (registrant or household member).
 #[derive(Clone, PartialEq)]
 pub struct Beneficiary {
-    /// The caller's id for this person.
-    pub id: String,
+    /// The caller's id for this person (held inline up to 24 bytes).
+    pub id: CompactString,
     /// Identifiers, in the order given.
     pub identifiers: Vec<Identifier>,
     /// Household members; always empty for a member.
@@ -81,10 +82,10 @@ fn problem(path: impl Into<String>, problem: impl Into<String>) -> BeneficiaryEr
     BeneficiaryError { line: None, path: path.into(), problem: problem.into() }
 }
 
-fn id_text(value: &Value, path: &str) -> Result<String, BeneficiaryError> {
+fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError> {
     match value {
-        Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Ok(s.into()),
+        Value::Number(n) => Ok(format_compact!("{n}")),
         Value::String(_) => Err(problem(path, "is empty")),
         other => Err(problem(path, format!("must be text, found {}", json_kind(other)))),
     }
@@ -303,11 +304,11 @@ impl Beneficiary {
 
     /// The fast path: `None` when anything needs the careful path's checks or messages.
     fn read_fast(source: &Arc<str>, person: PersonText<'_>, member: Option<usize>) -> Option<Self> {
-        let text = |Text(text): Text<'_>| -> Option<String> { (!text.trim().is_empty()).then(|| text.into_owned()) };
+        let text = |Text(text): Text<'_>| -> Option<CompactString> { (!text.trim().is_empty()).then(|| text.into()) };
         // A member without an id gets `<parent id>/members[<index>]`, set by the parent.
         let id = match person.id {
             Some(id) => text(id)?,
-            None if member.is_some() => String::new(),
+            None if member.is_some() => CompactString::default(),
             None => return None,
         };
         let identifiers = person
@@ -326,7 +327,7 @@ impl Beneficiary {
                     .collect::<Option<Vec<_>>>()?;
                 for (index, member) in members.iter_mut().enumerate() {
                     if member.id.is_empty() {
-                        member.id = format!("{id}/members[{index}]");
+                        member.id = format_compact!("{id}/members[{index}]");
                     }
                 }
                 members
@@ -351,7 +352,7 @@ impl Beneficiary {
         source: &Arc<str>,
         entries: Entries<'_>,
         prefix: &str,
-        default_id: Option<String>,
+        default_id: Option<CompactString>,
     ) -> Result<Self, BeneficiaryError> {
         let path = |field: &str| if prefix.is_empty() { field.to_owned() } else { format!("{prefix}.{field}") };
         let mut id = None;
@@ -387,7 +388,7 @@ impl Beneficiary {
                                 source,
                                 entries,
                                 &here,
-                                Some(format!("{}/{here}", id.clone().unwrap_or_default())),
+                                Some(format_compact!("{}/{here}", id.clone().unwrap_or_default())),
                             )
                         })
                         .collect::<Result<_, _>>()?;
@@ -408,7 +409,7 @@ impl Beneficiary {
         // Members read before the id was seen got an empty parent id.
         for (index, member) in members.iter_mut().enumerate() {
             if member.id.starts_with("/members[") {
-                member.id = format!("{id}/members[{index}]");
+                member.id = format_compact!("{id}/members[{index}]");
             }
         }
         Ok(Beneficiary { id, identifiers: found_identifiers, members, source: source.clone(), fields })

@@ -86,8 +86,8 @@ impl RegistryResolver for FixedResolver {
         identifiers
             .iter()
             .map(|id| {
-                let exact = (id.identifier_type.to_ascii_uppercase(), id.identifier_value.clone());
-                let any = ("*".to_owned(), id.identifier_value.clone());
+                let exact = (id.identifier_type.to_ascii_uppercase().to_string(), id.identifier_value.to_string());
+                let any = ("*".to_owned(), id.identifier_value.to_string());
                 self.answers
                     .get(&exact)
                     .or_else(|| self.answers.get(&any))

@@ -199,7 +199,10 @@ fn every_fact_the_fixture_readme_states_is_what_the_registries_say() {
             };
             assert!(!identifiers.is_empty());
             for identifier in identifiers {
-                assert!(known.contains(&(identifier.identifier_type, identifier.identifier_value)), "orphan: {text}");
+                assert!(
+                    known.contains(&(identifier.identifier_type.into(), identifier.identifier_value.into())),
+                    "orphan: {text}"
+                );
             }
         }
     }
@@ -357,12 +360,18 @@ fn generated_registries_agree_with_the_beneficiaries() {
     let known: BTreeSet<(String, String)> = persons.values().flat_map(|p| p.identifiers.iter().cloned()).collect();
     for text in ibr.texts() {
         for identifier in serde_json::from_str::<IbrBeneficiary>(text).expect("ibr").identifiers() {
-            assert!(known.contains(&(identifier.identifier_type, identifier.identifier_value)), "orphan: {text}");
+            assert!(
+                known.contains(&(identifier.identifier_type.into(), identifier.identifier_value.into())),
+                "orphan: {text}"
+            );
         }
     }
     for text in dr.texts() {
         for identifier in serde_json::from_str::<DisabilityRecord>(text).expect("dr").identifiers() {
-            assert!(known.contains(&(identifier.identifier_type, identifier.identifier_value)), "orphan: {text}");
+            assert!(
+                known.contains(&(identifier.identifier_type.into(), identifier.identifier_value.into())),
+                "orphan: {text}"
+            );
         }
     }
     // proportions (loose bounds: ~9,000 persons)

@@ -59,7 +59,7 @@ impl RegistryResolver for MemoryRegistry {
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.asked.fetch_add(identifiers.len(), Ordering::SeqCst);
-        self.asked_ids.lock().expect("lock").extend(identifiers.iter().map(|i| i.identifier_value.clone()));
+        self.asked_ids.lock().expect("lock").extend(identifiers.iter().map(|i| i.identifier_value.to_string()));
         identifiers
             .iter()
             .map(|id| {
@@ -69,7 +69,7 @@ impl RegistryResolver for MemoryRegistry {
                         message: Arc::from("registry down"),
                     });
                 }
-                match self.records.get(&id.identifier_value) {
+                match self.records.get(id.identifier_value.as_str()) {
                     Some(values) => Lookup::Found(values.clone()),
                     None => Lookup::NotFound,
                 }

@@ -1,23 +1,29 @@
+use compact_str::CompactString;
 use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tolerant::text;
 
-/// A person's identifier: `{identifier_type, identifier_value}`.
+fn compact_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<CompactString, D::Error> {
+    text(deserializer).map(CompactString::from)
+}
+
+/// A person's identifier: `{identifier_type, identifier_value}`. Both are
+/// held inline when short (up to 24 bytes, as most are): no allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identifier {
     /// The type, e.g. `UIN`, `BRN`, `NATIONAL_ID`.
-    #[serde(alias = "type", deserialize_with = "text")]
-    pub identifier_type: String,
+    #[serde(alias = "type", deserialize_with = "compact_text")]
+    pub identifier_type: CompactString,
     /// The value.
-    #[serde(alias = "value", deserialize_with = "text")]
-    pub identifier_value: String,
+    #[serde(alias = "value", deserialize_with = "compact_text")]
+    pub identifier_value: CompactString,
 }
 
 impl Identifier {
     /// An identifier.
-    pub fn new(identifier_type: impl Into<String>, identifier_value: impl Into<String>) -> Self {
+    pub fn new(identifier_type: impl Into<CompactString>, identifier_value: impl Into<CompactString>) -> Self {
         Identifier { identifier_type: identifier_type.into(), identifier_value: identifier_value.into() }
     }
 }
