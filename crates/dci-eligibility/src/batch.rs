@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
-use crate::evaluate::{Decision, Outcome, Verdict, decide, verdict};
+use crate::evaluate::{Decision, Outcome, Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
 
 /// How to evaluate a batch.
@@ -242,6 +242,9 @@ struct Work {
     order: Vec<RegistryIndex>,
     slot_of: Vec<Option<usize>>,
     facts: Vec<Resolution>,
+    /// Per pair (beneficiary × rule), when the rules have local screens:
+    /// whether the rule's local clauses are all true for the beneficiary.
+    locally_true: Vec<bool>,
 }
 
 impl Work {
@@ -270,7 +273,17 @@ impl Work {
     fn verdicts(&self, pairs: &[usize]) -> Vec<Verdict> {
         let root = self.root();
         let rules = self.rules.len();
-        pairs.par_iter().map(|&pair| verdict(&root, &self.rules[pair % rules], &self.household(pair / rules))).collect()
+        pairs
+            .par_iter()
+            .map(|&pair| {
+                let (rule, household) = (&self.rules[pair % rules], self.household(pair / rules));
+                if self.locally_true.get(pair) == Some(&true) {
+                    verdict_of_rest(&root, rule, &household)
+                } else {
+                    verdict(&root, rule, &household)
+                }
+            })
+            .collect()
     }
 
     /// One result per valid beneficiary, in order: its detailed decisions
@@ -315,6 +328,16 @@ impl Work {
                     .collect();
                 items
             })
+            .collect()
+    }
+
+    /// What each pair's local clauses say (see [`Screen`]).
+    fn screen(&self) -> Vec<Screen> {
+        let root = self.root();
+        let rules = self.rules.len();
+        (0..self.beneficiaries.len() * rules)
+            .into_par_iter()
+            .map(|pair| screen(&root, &self.rules[pair % rules], &self.household(pair / rules)))
             .collect()
     }
 
@@ -459,15 +482,47 @@ impl Engine {
             beneficiaries,
             offsets,
             facts: vec![Resolution::NotFetched; persons * order.len()],
+            locally_true: Vec::new(),
             order,
             slot_of,
         };
         let rule_count = rules.len();
         let pair_count = work.beneficiaries.len() * rule_count;
 
+        let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];
+        let mut todo: Vec<usize> = (0..pair_count).collect();
+        // Local screen: rules of the form `local && registry` are false, with
+        // no registry asked and no cache read, where a local clause is false.
+        if options.demand_driven && rules.iter().any(|rule| rule.local_screen().len() > 0) {
+            let screen = Instant::now();
+            let (returned, screened) = on_pool(move || {
+                let screened = work.screen();
+                (work, screened)
+            })
+            .await;
+            work = returned;
+            stats.evaluations += pair_count as u64;
+            todo.retain(|&pair| screened[pair] != Screen::False);
+            for (verdict, _) in verdicts.iter_mut().zip(&screened).filter(|(_, s)| **s == Screen::False) {
+                *verdict = Verdict::Decided(false);
+            }
+            work.locally_true = screened.into_iter().map(|s| s == Screen::True).collect();
+            stats.timings.evaluate_ms += ms(screen);
+        }
+        // Households with a decision still open.
+        let open: Vec<bool> = if todo.len() == pair_count {
+            vec![true; work.beneficiaries.len()]
+        } else {
+            let mut open = vec![false; work.beneficiaries.len()];
+            for &pair in &todo {
+                open[pair / rule_count] = true;
+            }
+            open
+        };
+
         if !options.demand_driven {
             for registry in work.order.clone() {
-                let wanted = self.everyone(&work, registry);
+                let wanted = self.everyone(&work, registry, &open);
                 let fetch = Instant::now();
                 work = self.gather(work, registry, wanted, &mut stats).await.0;
                 stats.timings.fetch_ms += ms(fetch);
@@ -483,7 +538,7 @@ impl Engine {
             // is cheaper than with unknowns: measured faster even for rules
             // that could decide many beneficiaries without any registry.
             let probe = Instant::now();
-            let wanted = self.everyone(&work, first);
+            let wanted = self.everyone(&work, first, &open);
             let (returned, _, rest) = self.probe(work, first, wanted, &mut stats).await;
             work = returned;
             if !self.store.reads_synchronously() && !self.store.cache_is_empty() {
@@ -492,8 +547,6 @@ impl Engine {
             stats.timings.fetch_ms += ms(probe);
         }
 
-        let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];
-        let mut todo: Vec<usize> = (0..pair_count).collect();
         loop {
             let evaluate = Instant::now();
             let pairs = std::mem::take(&mut todo);
@@ -582,8 +635,8 @@ impl Engine {
         (BatchResult { items: results, stats }, work)
     }
 
-    /// Every person a rule could ask `registry` about (demand-driven fetching off).
-    fn everyone(&self, work: &Work, registry: RegistryIndex) -> Vec<usize> {
+    /// Every person of an `open` household a rule could ask `registry` about.
+    fn everyone(&self, work: &Work, registry: RegistryIndex, open: &[bool]) -> Vec<usize> {
         let registrant = work
             .rules
             .iter()
@@ -593,7 +646,7 @@ impl Engine {
             .iter()
             .any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == Level::Member));
         let mut persons = Vec::new();
-        for (b, beneficiary) in work.beneficiaries.iter().enumerate() {
+        for ((b, beneficiary), _) in work.beneficiaries.iter().enumerate().zip(open).filter(|(_, open)| **open) {
             let first = work.offsets[b];
             if registrant {
                 persons.push(first);

@@ -90,6 +90,11 @@ struct RuleInner {
     expr: IdedExpr,
     clauses: Vec<Clause>,
     connective: Option<&'static str>,
+    /// Clauses (indexes) that read no registry, when the rule is an `&&`
+    /// chain whose other clauses do: one of them false decides the rule.
+    local_screen: Vec<usize>,
+    /// The other clauses, when `local_screen` is not empty.
+    registry_clauses: Vec<usize>,
     demand: Demand,
     metrics: Vec<MetricUse>,
     fields: Vec<String>,
@@ -137,6 +142,16 @@ impl Rule {
     }
     pub(crate) fn expr(&self) -> &IdedExpr {
         &self.inner.expr
+    }
+    /// The clauses to try first, without registries (see [`Rule::local_screen`]'s
+    /// use in the engine): top-level `&&` operands that read no registry, when
+    /// other operands do. Empty otherwise.
+    pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = &IdedExpr> {
+        self.inner.local_screen.iter().map(|&index| &self.inner.clauses[index].expr)
+    }
+    /// The clauses of an `&&` chain with a local screen that read registries.
+    pub(crate) fn registry_clauses(&self) -> impl ExactSizeIterator<Item = &IdedExpr> {
+        self.inner.registry_clauses.iter().map(|&index| &self.inner.clauses[index].expr)
     }
 }
 
@@ -305,13 +320,22 @@ impl Compiler {
             }
         }
         let (connective, parts) = split_clauses(&expr);
-        let clauses = parts
+        let clauses: Vec<Clause> = parts
             .into_iter()
             .map(|part| {
                 let span = subtree_span_in(part, &spans, source).unwrap_or(0..source.len());
                 Clause { text: source[span.clone()].trim().to_owned(), span, expr: part.clone() }
             })
             .collect();
+        // A clause reads a registry when a metric is named inside its span (a
+        // clause whose span is unknown counts as reading one).
+        let reads_registry = |clause: &Clause| uses.iter().any(|(_, _, position)| clause.span.contains(position));
+        let (registry_clauses, local_screen): (Vec<usize>, Vec<usize>) =
+            if connective == Some("&&") && clauses.iter().any(reads_registry) {
+                (0..clauses.len()).partition(|&index| reads_registry(&clauses[index]))
+            } else {
+                (Vec::new(), Vec::new())
+            };
         Ok(Rule {
             inner: Arc::new(RuleInner {
                 name: name.to_owned(),
@@ -319,6 +343,8 @@ impl Compiler {
                 expr,
                 clauses,
                 connective,
+                local_screen,
+                registry_clauses,
                 demand,
                 metrics,
                 fields,

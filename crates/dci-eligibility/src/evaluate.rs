@@ -134,6 +134,57 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     }
 }
 
+/// What the clauses of a rule that read no registry say of a household (see
+/// [`Rule::local_screen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Screen {
+    /// One is false: so is the rule (CEL's `&&` is false when an operand is,
+    /// whatever the others are, errors and unknowns included).
+    False,
+    /// All are true: the rule is the conjunction of its other clauses.
+    True,
+    /// Anything else (an error, an unknown, a rule without a screen).
+    Open,
+}
+
+/// Evaluates the local clauses of `rule` for `household`.
+pub(crate) fn screen(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Screen {
+    let mut all_true = rule.local_screen().len() > 0;
+    for clause in rule.local_screen() {
+        match run(root, clause, household, &Tracker::default()) {
+            Ok(Value::Bool(false)) => return Screen::False,
+            Ok(Value::Bool(true)) => {}
+            _ => all_true = false,
+        }
+    }
+    if all_true { Screen::True } else { Screen::Open }
+}
+
+/// The verdict of a rule whose local clauses are all true ([`Screen::True`]),
+/// from its other clauses only, evaluated in the order CEL evaluates them:
+/// one false decides `false`, all true decide `true`; otherwise the registries
+/// noted are still needed, and failing that the whole rule is evaluated, so
+/// the verdict is always the one [`verdict`] gives.
+pub(crate) fn verdict_of_rest(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Verdict {
+    let tracker = Tracker::default();
+    let mut decided = true;
+    for clause in rule.registry_clauses() {
+        match run(root, clause, household, &tracker) {
+            Ok(Value::Bool(false)) => return Verdict::Decided(false),
+            Ok(Value::Bool(true)) => {}
+            _ => decided = false,
+        }
+    }
+    if decided {
+        return Verdict::Decided(true);
+    }
+    let needs = tracker.needs();
+    if !needs.is_empty() {
+        return Verdict::Pending(needs);
+    }
+    verdict(root, rule, household)
+}
+
 /// Detailed evaluation: the decision with missing values, error message and,
 /// when `explain`, the clauses.
 pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>, explain: bool) -> Decision {

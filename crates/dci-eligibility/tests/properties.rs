@@ -127,8 +127,42 @@ fn outcomes(
     )
 }
 
+/// The outcome and error of each item when `rule` is evaluated over `items`.
+fn batch_outcomes(
+    engine: &Engine,
+    runtime: &tokio::runtime::Runtime,
+    rule: &dci_eligibility::Rule,
+    items: &[Value],
+    demand_driven: bool,
+) -> Vec<(Outcome, Option<String>)> {
+    let options = EvaluationOptions { demand_driven, ..EvaluationOptions::new(as_of()) };
+    let items = items.iter().map(|data| Ok(person(data.clone()))).collect();
+    let result = runtime.block_on(engine.evaluate_batch(std::slice::from_ref(rule), items, &options));
+    result
+        .items
+        .into_iter()
+        .map(|item| match item {
+            ItemResult::Decided { decisions, .. } => (decisions[0].outcome, decisions[0].error.clone()),
+            ItemResult::Invalid { error } => panic!("{error}"),
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn demand_driven_fetching_decides_as_fetching_everything_first(
+        expr in expression(),
+        data in proptest::collection::vec(beneficiary(), 1..4),
+    ) {
+        let runtime = runtime();
+        let Ok(rule) = test_engine().compiler().compile("t", &expr.standard) else { return Ok(()) };
+        // Fresh engines: nothing cached from the other run.
+        let everything = batch_outcomes(&test_engine(), &runtime, &rule, &data, false);
+        let demand_driven = batch_outcomes(&test_engine(), &runtime, &rule, &data, true);
+        prop_assert_eq!(demand_driven, everything, "{}", expr.standard);
+    }
 
     #[test]
     fn openspp_and_standard_spellings_evaluate_identically(expr in expression(), data in beneficiary()) {

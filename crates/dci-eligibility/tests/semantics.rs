@@ -177,3 +177,39 @@ async fn results_keep_input_order_across_a_large_batch_with_invalid_items() {
     assert_eq!(result.stats.rules[1].undetermined, undetermined);
     assert_eq!(result.stats.rules[0].eligible + result.stats.rules[0].ineligible, (count - invalid) as u64);
 }
+
+#[tokio::test]
+async fn a_false_local_clause_decides_before_any_registry_or_cache_is_read() {
+    let alive = || vec![MetricValue::Bool(true), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null];
+    let crvs = Arc::new(MemoryRegistry::new(crvs_spec()).with("1", alive()).with("2", alive()).with("3", alive()));
+    let engine = engine(vec![crvs.clone() as Arc<dyn RegistryResolver>]);
+    // The registry clause first: the engine still tries the local one first.
+    let rule = engine
+        .compiler()
+        .compile("elderly", "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60")
+        .expect("compiles");
+    let items = || {
+        [("1", "1950-01-01"), ("2", "2000-01-01"), ("3", "1940-06-30")]
+            .iter()
+            .map(|(uin, born)| {
+                Ok(person(json!({"id": uin, "identifiers": [{"type": "UIN", "value": uin}], "birthdate": born})))
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = [Outcome::Eligible, Outcome::Ineligible, Outcome::Eligible];
+    let cold = engine.evaluate_batch(std::slice::from_ref(&rule), items(), &EvaluationOptions::new(as_of())).await;
+    assert_eq!(cold.items.iter().map(|i| outcome(i, 0)).collect::<Vec<_>>(), expected);
+    assert_eq!(*crvs.asked_ids.lock().unwrap(), vec!["1".to_owned(), "3".to_owned()], "the young person is not asked");
+
+    // Another rule has everyone fetched: all three are cached now.
+    let alive = engine.compiler().compile("alive", "dci.crvs.is_alive == true").expect("compiles");
+    engine.evaluate_batch(&[alive], items(), &EvaluationOptions::new(as_of())).await;
+    assert_eq!(crvs.asked.load(Ordering::SeqCst), 3);
+
+    // Warm: the cache is not even read for the young person.
+    let warm = engine.evaluate_batch(&[rule], items(), &EvaluationOptions::new(as_of())).await;
+    assert_eq!(warm.items.iter().map(|i| outcome(i, 0)).collect::<Vec<_>>(), expected);
+    assert_eq!(crvs.asked.load(Ordering::SeqCst), 3, "the warm run asks no registry");
+    let usage = warm.stats.registries.iter().find(|r| r.registry == "crvs").expect("crvs used");
+    assert_eq!((usage.requested, usage.cache_hits), (2, 2));
+}
