@@ -441,20 +441,23 @@ impl Engine {
             rules: rules.iter().map(|r| RuleCounts { rule: r.name().to_owned(), ..Default::default() }).collect(),
             ..Default::default()
         };
-        // Valid items keep their order in `beneficiaries`; invalid ones are
+        // Valid items keep their order in `beneficiaries` (collected in the
+        // items' own memory: no second batch-sized buffer); invalid ones are
         // kept aside with their input position.
         let item_count = items.len();
         let mut invalid: Vec<(usize, BeneficiaryError)> = Vec::new();
-        let mut beneficiaries = Vec::with_capacity(items.len());
-        for (position, item) in items.into_iter().enumerate() {
-            match item {
-                Ok(beneficiary) => beneficiaries.push(beneficiary),
+        let beneficiaries: Vec<Beneficiary> = items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(position, item)| match item {
+                Ok(beneficiary) => Some(beneficiary),
                 Err(error) => {
-                    stats.invalid += 1;
                     invalid.push((position, error));
+                    None
                 }
-            }
-        }
+            })
+            .collect();
+        stats.invalid = invalid.len();
         let mut order: Vec<RegistryIndex> = Vec::new();
         for rule in rules {
             for registry in &rule.demand().order {
@@ -880,10 +883,11 @@ impl<'a> PersonFinder<'a> {
                 && self.offsets.get(b + 1).is_none_or(|&next| person < next)
         };
         if !holds(self.household) {
-            self.household = if holds(self.household + 1) {
-                self.household + 1
-            } else {
-                self.offsets.partition_point(|&offset| offset <= person).saturating_sub(1)
+            // Persons mostly come in ascending order, a few households apart:
+            // look a few households ahead before searching.
+            self.household = match (1..=8).map(|step| self.household + step).find(|&b| holds(b)) {
+                Some(b) => b,
+                None => self.offsets.partition_point(|&offset| offset <= person).saturating_sub(1),
             };
         }
         let beneficiary = &self.beneficiaries[self.household];
