@@ -213,3 +213,34 @@ async fn a_false_local_clause_decides_before_any_registry_or_cache_is_read() {
     let usage = warm.stats.registries.iter().find(|r| r.registry == "crvs").expect("crvs used");
     assert_eq!((usage.requested, usage.cache_hits), (2, 2));
 }
+
+#[tokio::test]
+async fn the_local_screen_keeps_comprehension_variables_and_missing_fields_apart() {
+    let alive = vec![MetricValue::Bool(true), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null];
+    let crvs = Arc::new(MemoryRegistry::new(crvs_spec()).with("1", alive));
+    let engine = engine(vec![crvs.clone() as Arc<dyn RegistryResolver>]);
+    let item = || vec![Ok(person(json!({"id": "a", "identifiers": [{"type": "UIN", "value": "1"}], "age": 10})))];
+    let decide = |source: &str| {
+        let rule = engine.compiler().compile("r", source).expect("compiles");
+        let engine = engine.clone();
+        let items = item();
+        async move {
+            let result = engine.evaluate_batch(&[rule], items, &EvaluationOptions::new(as_of())).await;
+            let ItemResult::Decided { mut decisions, .. } = result.items.into_iter().next().expect("one item") else {
+                panic!("invalid")
+            };
+            decisions.remove(0)
+        }
+    };
+    // `r` here is the list's element (age 1), not the registrant (age 10).
+    let shadowed = decide("[{'age': 1}].exists(r, r.age > 5) && dci.crvs.is_alive == true").await;
+    assert_eq!(shadowed.outcome, Outcome::Ineligible);
+    assert_eq!(crvs.asked.load(Ordering::SeqCst), 0, "decided by the local clause");
+    let registrant = decide("r.age > 5 && dci.crvs.is_alive == true").await;
+    assert_eq!(registrant.outcome, Outcome::Eligible);
+    // An absent field leaves the decision to the whole rule: undetermined, naming the field.
+    let absent = decide("r.height > 1 && dci.crvs.is_alive == true").await;
+    assert_eq!(absent.outcome, Outcome::Undetermined);
+    assert_eq!(absent.missing[0].name, "height");
+    assert_eq!(absent.missing[0].cause, UnknownCause::MissingField);
+}
