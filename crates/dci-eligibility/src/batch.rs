@@ -504,7 +504,8 @@ impl Engine {
             })
             .await;
             work = returned;
-            stats.evaluations += pair_count as u64;
+            let screened_rules = rules.iter().filter(|rule| rule.local_screen().len() > 0).count();
+            stats.evaluations += (work.beneficiaries.len() * screened_rules) as u64;
             todo.retain(|&pair| screened[pair] != Screen::False);
             for (verdict, _) in verdicts.iter_mut().zip(&screened).filter(|(_, s)| **s == Screen::False) {
                 *verdict = Verdict::Decided(false);

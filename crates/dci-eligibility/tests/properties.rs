@@ -103,6 +103,7 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
+/// The outcome and error of `source` for one beneficiary; `None` when it does not compile.
 fn outcomes(
     engine: &Engine,
     runtime: &tokio::runtime::Runtime,
@@ -110,21 +111,7 @@ fn outcomes(
     data: &Value,
 ) -> Option<Vec<(Outcome, Option<String>)>> {
     let rule = engine.compiler().compile("t", source).ok()?;
-    let result = runtime.block_on(engine.evaluate_batch(
-        &[rule],
-        vec![Ok(person(data.clone()))],
-        &EvaluationOptions::new(as_of()),
-    ));
-    Some(
-        result
-            .items
-            .into_iter()
-            .map(|item| match item {
-                ItemResult::Decided { decisions, .. } => (decisions[0].outcome, decisions[0].error.clone()),
-                ItemResult::Invalid { error } => panic!("{error}"),
-            })
-            .collect(),
-    )
+    Some(batch_outcomes(engine, runtime, &rule, std::slice::from_ref(data), true))
 }
 
 /// The outcome and error of each item when `rule` is evaluated over `items`.
