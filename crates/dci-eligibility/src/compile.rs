@@ -144,9 +144,9 @@ impl Rule {
     pub(crate) fn expr(&self) -> &IdedExpr {
         &self.inner.expr
     }
-    /// The clauses to try first, without registries (see [`Rule::local_screen`]'s
-    /// use in the engine): top-level `&&` operands that read no registry, when
-    /// other operands do. Empty otherwise.
+    /// The clauses the engine tries first, before any registry or cache:
+    /// top-level `&&` operands that read no registry, when other operands
+    /// do (one of them false decides the rule). Empty otherwise.
     pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = &IdedExpr> {
         self.inner.local_screen.iter()
     }
