@@ -537,10 +537,11 @@ impl Engine {
             && let Some(&first) = work.order.first()
         {
             // Warm start: what the cache already knows of the first registry the
-            // rules ask is used at once (no registry is asked). When the cache is
-            // warm this saves a round of evaluation, and evaluating with values
-            // is cheaper than with unknowns: measured faster even for rules
-            // that could decide many beneficiaries without any registry.
+            // rules ask is used at once (no registry is asked), for the households
+            // the local screen left open. When the cache is warm this saves a
+            // round of evaluation, and evaluating with values is cheaper than with
+            // unknowns: measured faster even for rules that could decide many
+            // beneficiaries without any registry (before the screen existed).
             let probe = Instant::now();
             let wanted = self.everyone(&work, first, &open);
             let (returned, _, rest) = self.probe(work, first, wanted, &mut stats).await;

@@ -134,8 +134,7 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     }
 }
 
-/// What the clauses of a rule that read no registry say of a household (see
-/// [`Rule::local_screen`]).
+/// What some top-level `&&` clauses of a rule say together of a household.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Screen {
     /// One is false: so is the rule (CEL's `&&` is false when an operand is,
@@ -143,15 +142,21 @@ pub(crate) enum Screen {
     False,
     /// All are true: the rule is the conjunction of its other clauses.
     True,
-    /// Anything else (an error, an unknown, a rule without a screen).
+    /// Anything else (an error, an unknown).
     Open,
 }
 
-/// Evaluates the local clauses of `rule` for `household`.
-pub(crate) fn screen(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Screen {
-    let mut all_true = rule.local_screen().len() > 0;
-    for clause in rule.local_screen() {
-        match run(root, clause, household, &Tracker::default()) {
+/// Evaluates `clauses` in order, as CEL evaluates an `&&` chain: the first
+/// false decides; an error or unknown does not stop the others.
+fn conjunction<'e>(
+    root: &Context<'_, '_>,
+    clauses: impl Iterator<Item = &'e IdedExpr>,
+    household: &Household<'_>,
+    tracker: &Tracker,
+) -> Screen {
+    let mut all_true = true;
+    for clause in clauses {
+        match run(root, clause, household, tracker) {
             Ok(Value::Bool(false)) => return Screen::False,
             Ok(Value::Bool(true)) => {}
             _ => all_true = false,
@@ -160,29 +165,30 @@ pub(crate) fn screen(root: &Context<'_, '_>, rule: &Rule, household: &Household<
     if all_true { Screen::True } else { Screen::Open }
 }
 
+/// What the clauses of `rule` that read no registry ([`Rule::local_screen`])
+/// say of `household`; [`Screen::Open`] for a rule without such clauses.
+pub(crate) fn screen(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Screen {
+    if rule.local_screen().len() == 0 {
+        return Screen::Open;
+    }
+    conjunction(root, rule.local_screen(), household, &Tracker::default())
+}
+
 /// The verdict of a rule whose local clauses are all true ([`Screen::True`]),
-/// from its other clauses only, evaluated in the order CEL evaluates them:
-/// one false decides `false`, all true decide `true`; otherwise the registries
-/// noted are still needed, and failing that the whole rule is evaluated, so
-/// the verdict is always the one [`verdict`] gives.
+/// from its other clauses only: one false decides `false`, all true decide
+/// `true`; otherwise the registries noted are still needed, and failing that
+/// the whole rule is evaluated, so the verdict is always the one [`verdict`]
+/// gives.
 pub(crate) fn verdict_of_rest(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Verdict {
     let tracker = Tracker::default();
-    let mut decided = true;
-    for clause in rule.registry_clauses() {
-        match run(root, clause, household, &tracker) {
-            Ok(Value::Bool(false)) => return Verdict::Decided(false),
-            Ok(Value::Bool(true)) => {}
-            _ => decided = false,
+    match conjunction(root, rule.registry_clauses(), household, &tracker) {
+        Screen::False => Verdict::Decided(false),
+        Screen::True => Verdict::Decided(true),
+        Screen::Open => {
+            let needs = tracker.needs();
+            if needs.is_empty() { verdict(root, rule, household) } else { Verdict::Pending(needs) }
         }
     }
-    if decided {
-        return Verdict::Decided(true);
-    }
-    let needs = tracker.needs();
-    if !needs.is_empty() {
-        return Verdict::Pending(needs);
-    }
-    verdict(root, rule, household)
 }
 
 /// Detailed evaluation: the decision with missing values, error message and,
