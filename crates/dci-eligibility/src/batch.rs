@@ -267,6 +267,7 @@ impl Work {
             slot_of: &self.slot_of,
             catalog: &self.catalog,
             names: &self.names,
+            as_of: self.as_of,
         }
     }
 

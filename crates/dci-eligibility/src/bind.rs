@@ -15,6 +15,7 @@ use cel::common::types::{
 };
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
+use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, UnknownCause};
 use serde::Serialize;
 use serde_json::Value;
@@ -63,10 +64,13 @@ pub(crate) struct Household<'a> {
     pub slot_of: &'a [Option<usize>],
     pub catalog: &'a Catalog,
     pub names: &'a MetricNames,
+    /// The evaluation's as-of date.
+    pub as_of: NaiveDate,
 }
 
 impl Household<'_> {
-    fn resolution(&self, person: usize, registry: usize) -> &Resolution {
+    /// The facts of `registry` about `person`.
+    pub(crate) fn resolution(&self, person: usize, registry: usize) -> &Resolution {
         const NOT_FETCHED: &Resolution = &Resolution::NotFetched;
         match self.slot_of.get(registry).copied().flatten() {
             Some(slot) => self.facts.get(person * self.slots + slot).unwrap_or(NOT_FETCHED),

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
 use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
+use crate::native::Comparison;
 use crate::{dialect, macros};
 
 /// Limits checked before a rule is parsed.
@@ -90,10 +91,15 @@ struct RuleInner {
     expr: IdedExpr,
     clauses: Vec<Clause>,
     connective: Option<&'static str>,
+    /// Per clause, the comparison it is when the engine can evaluate it
+    /// without the interpreter (see [`Comparison`]).
+    comparisons: Vec<Option<Comparison>>,
+    /// Whether any clause is such a comparison.
+    has_comparisons: bool,
     /// Clauses that read no registry, when the rule is an `&&` chain whose
     /// other clauses do: one of them false decides the rule. Written for
-    /// speed (see [`direct_field_reads`]).
-    local_screen: Vec<IdedExpr>,
+    /// speed (see [`direct_field_reads`]), each with its clause's index.
+    local_screen: Vec<(IdedExpr, usize)>,
     /// The other clauses, when `local_screen` is not empty.
     registry_clauses: Vec<usize>,
     demand: Demand,
@@ -147,12 +153,22 @@ impl Rule {
     /// The clauses the engine tries first, before any registry or cache:
     /// top-level `&&` operands that read no registry, when other operands
     /// do (one of them false decides the rule). Empty otherwise.
-    pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = &IdedExpr> {
-        self.inner.local_screen.iter()
+    /// Each with the comparison it is, if any (see [`Rule::comparisons`]).
+    pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&Comparison>)> {
+        self.inner.local_screen.iter().map(|(expr, index)| (expr, self.inner.comparisons[*index].as_ref()))
     }
-    /// The clauses of an `&&` chain with a local screen that read registries.
-    pub(crate) fn registry_clauses(&self) -> impl ExactSizeIterator<Item = &IdedExpr> {
-        self.inner.registry_clauses.iter().map(|&index| &self.inner.clauses[index].expr)
+    /// The clauses of an `&&` chain with a local screen that read registries,
+    /// each with the comparison it is, if any.
+    pub(crate) fn registry_clauses(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&Comparison>)> {
+        self.inner
+            .registry_clauses
+            .iter()
+            .map(|&index| (&self.inner.clauses[index].expr, self.inner.comparisons[index].as_ref()))
+    }
+    /// Per top-level clause, the comparison the engine evaluates without the
+    /// interpreter, if it is one; `None` when no clause is.
+    pub(crate) fn comparisons(&self) -> Option<&[Option<Comparison>]> {
+        self.inner.has_comparisons.then_some(&self.inner.comparisons)
     }
 }
 
@@ -342,9 +358,12 @@ impl Compiler {
             .map(|index| {
                 let mut clause = clauses[index].expr.clone();
                 direct_field_reads(&mut clause, &mut Vec::new());
-                clause
+                (clause, index)
             })
             .collect();
+        let comparisons: Vec<Option<Comparison>> =
+            clauses.iter().map(|clause| Comparison::recognise(&clause.expr, &self.catalog)).collect();
+        let has_comparisons = comparisons.iter().any(Option::is_some);
         Ok(Rule {
             inner: Arc::new(RuleInner {
                 name: name.to_owned(),
@@ -352,6 +371,8 @@ impl Compiler {
                 expr,
                 clauses,
                 connective,
+                comparisons,
+                has_comparisons,
                 local_screen,
                 registry_clauses,
                 demand,

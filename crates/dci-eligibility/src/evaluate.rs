@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::bind::{Details, Household, Missing, Needs, Resolver, Scope, Tracker};
 use crate::compile::Rule;
+use crate::native::Comparison;
 use crate::unknown::as_unknown;
 
 /// The outcome of a rule for a beneficiary.
@@ -116,6 +117,9 @@ fn is_unknown(error: &ExecutionError, tracker: &Tracker) -> bool {
 
 /// Fast evaluation: the verdict only.
 pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Verdict {
+    if let Some(decided) = verdict_of_comparisons(rule, household) {
+        return Verdict::Decided(decided);
+    }
     let tracker = Tracker::default();
     let result = run(root, rule.expr(), household, &tracker);
     match result {
@@ -134,6 +138,25 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     }
 }
 
+/// The verdict the rule's comparisons decide alone (see [`Comparison`]), if
+/// they do: in an `&&` chain one false comparison decides `false`, in an `||`
+/// chain one true decides `true` (CEL's `&&` and `||` are commutative, errors
+/// and unknowns included); when every clause is a comparison, all of them
+/// answering decide the rule too. `None`: CEL evaluates the rule.
+fn verdict_of_comparisons(rule: &Rule, household: &Household<'_>) -> Option<bool> {
+    let comparisons = rule.comparisons()?;
+    let deciding = rule.connective() == Some("||");
+    let mut all_answered = true;
+    for comparison in comparisons {
+        match comparison.as_ref().and_then(|c| c.evaluate(household)) {
+            Some(answer) if answer == deciding => return Some(deciding),
+            Some(_) => {}
+            None => all_answered = false,
+        }
+    }
+    all_answered.then_some(!deciding)
+}
+
 /// What some top-level `&&` clauses of a rule say together of a household.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Screen {
@@ -148,18 +171,26 @@ pub(crate) enum Screen {
 
 /// Evaluates `clauses` in order, as CEL evaluates an `&&` chain: the first
 /// false decides; an error or unknown does not stop the others.
+/// A clause that is a [`Comparison`] is evaluated as one when it can answer.
 fn conjunction<'e>(
     root: &Context<'_, '_>,
-    clauses: impl Iterator<Item = &'e IdedExpr>,
+    clauses: impl Iterator<Item = (&'e IdedExpr, Option<&'e Comparison>)>,
     household: &Household<'_>,
     tracker: &Tracker,
 ) -> Screen {
     let mut all_true = true;
-    for clause in clauses {
-        match run(root, clause, household, tracker) {
-            Ok(Value::Bool(false)) => return Screen::False,
-            Ok(Value::Bool(true)) => {}
-            _ => all_true = false,
+    for (clause, comparison) in clauses {
+        let answer = match comparison.and_then(|c| c.evaluate(household)) {
+            Some(answer) => Some(answer),
+            None => match run(root, clause, household, tracker) {
+                Ok(Value::Bool(answer)) => Some(answer),
+                _ => None,
+            },
+        };
+        match answer {
+            Some(false) => return Screen::False,
+            Some(true) => {}
+            None => all_true = false,
         }
     }
     if all_true { Screen::True } else { Screen::Open }

@@ -46,7 +46,7 @@ fn midnight(date: NaiveDate) -> DateTime<FixedOffset> {
 /// `YYYY-MM-DD` exactly (the common case, read without chrono's format
 /// machinery, which costs more than the rest of an evaluation); `None` for
 /// anything else, which the general parsers then read.
-fn plain_date(text: &str) -> Option<NaiveDate> {
+pub(crate) fn plain_date(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;

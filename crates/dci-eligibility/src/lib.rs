@@ -12,6 +12,7 @@ mod functions;
 pub mod io;
 mod known;
 mod macros;
+mod native;
 pub mod stream;
 pub mod testing;
 mod unknown;

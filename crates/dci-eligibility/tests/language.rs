@@ -84,6 +84,45 @@ async fn the_function_library_uses_the_as_of_date() {
     }
 }
 
+/// Comparisons of one value with a constant are evaluated without the
+/// interpreter where the answer is plain (see `comparisons_decide_as_the_interpreter_does`
+/// in `properties.rs`); these are the cases where reading the value natively
+/// could go wrong.
+#[tokio::test]
+async fn comparisons_with_a_constant_read_values_as_cel_does() {
+    use Outcome::{Eligible, Error, Ineligible, Undetermined};
+    let cases = [
+        ("r.v == 'x\"y'", json!("x\"y"), Eligible),
+        ("r.v != 'x\"y'", json!("x\\\"y"), Eligible),
+        ("v >= 60", json!(60), Eligible),
+        ("v >= 60", json!(59), Ineligible),
+        ("60 <= v", json!(60), Eligible),
+        ("60 > v", json!(60), Ineligible),
+        ("v >= 60.0", json!(60.5), Eligible),
+        ("v < 0.7", json!(0.7), Ineligible),
+        ("v == 60", json!(60.0), Eligible),
+        ("v >= 60", json!(60.0), Eligible),
+        ("v == true", json!("true"), Ineligible),
+        ("v != 'a'", json!(null), Eligible),
+        ("v < 1", json!("0"), Error),
+        ("age_years(r.v) >= 60", json!("1966-01-01"), Eligible),
+        ("age_years(r.v) >= 60", json!("1966-01-02"), Ineligible),
+        ("60 <= age_years(r.v)", json!("1966-01-01"), Eligible),
+        ("age_years(r.v) >= 60", json!(" 1966-01-01 "), Eligible),
+        ("age_years(r.v) >= 60", json!("1966-01-01T23:00:00Z"), Eligible),
+        ("age_years(r.v) >= 60", json!("1966-02-30"), Error),
+        ("age_months(r.v) == 1", json!("2025-11-15"), Eligible),
+        ("age_days(r.v) > 30", json!("2025-12-01"), Eligible),
+        ("age_years(r.v) >= 59.5", json!("1966-01-01"), Eligible),
+    ];
+    for (rule, value, expected) in cases {
+        let (outcome, _, error) = decide(rule, json!({"id": "A", "v": value})).await;
+        assert_eq!(outcome, expected, "{rule} with v = {value}: {error:?}");
+    }
+    let (outcome, missing, _) = decide("age_days(r.v) > 30", json!({"id": "A"})).await;
+    assert_eq!((outcome, missing), (Undetermined, vec![("v".to_owned(), UnknownCause::MissingField)]));
+}
+
 #[tokio::test]
 async fn absent_and_null_data_make_decisions_undetermined_unless_the_rule_says_otherwise() {
     let (outcome, missing, _) = decide("age_years(r.birthdate) >= 60", json!({"id": "A"})).await;

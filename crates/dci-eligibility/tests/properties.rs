@@ -258,3 +258,137 @@ proptest! {
         }
     }
 }
+
+/// Registries with values of several types for persons "1" and "2" ("3" is unknown to all).
+fn comparison_engine() -> Engine {
+    let crvs = MemoryRegistry::new(crvs_spec())
+        .with("1", vec![MetricValue::Bool(true), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null])
+        .with(
+            "2",
+            vec![MetricValue::Bool(false), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null],
+        );
+    let ibr = MemoryRegistry::new(ibr_spec()).with(
+        "1",
+        vec![MetricValue::Bool(true), MetricValue::Int(2), MetricValue::StringList(Arc::from([Arc::from("p")]))],
+    );
+    let dr = MemoryRegistry::new(dr_spec())
+        .with("1", vec![MetricValue::Bool(true), MetricValue::Int(3), MetricValue::StringList(Arc::from([]))])
+        .with("2", vec![MetricValue::Bool(false), MetricValue::Int(0), MetricValue::NotRecorded]);
+    engine(vec![Arc::new(crvs) as Arc<dyn RegistryResolver>, Arc::new(ibr), Arc::new(dr)])
+}
+
+/// A registrant field `v` of any JSON kind (or none), and an identifier.
+fn comparison_data() -> impl Strategy<Value = Value> {
+    let text = |items: &[&'static str]| proptest::sample::select(items.to_vec()).prop_map(|t| Some(json!(t)));
+    let value = prop_oneof![
+        1 => Just(None),
+        1 => Just(Some(Value::Null)),
+        2 => (-3i64..100).prop_map(|n| Some(json!(n))),
+        2 => proptest::sample::select(vec![-1i64, 0, 3, 59, 60, 61]).prop_map(|n| Some(json!(n))),
+        1 => (-3.0f64..100.0).prop_map(|x| Some(json!(x))),
+        2 => proptest::sample::select(vec![0.5, 60.0, 3.0]).prop_map(|x: f64| Some(json!(x))),
+        1 => any::<bool>().prop_map(|b| Some(json!(b))),
+        3 => text(&["", "a", "x\"y", "60"]),
+        4 => text(&["1966-01-01", "1966-01-02", "1965-12-31", "2025-12-31", "2025-12-01", "2026-02-01", "2000-02-29"]),
+        2 => text(&[" 1966-01-01 ", "1966-1-1", "1966-02-30", "1966-01-01T23:00:00Z", "not a date"]),
+    ];
+    (value, proptest::sample::select(vec!["1", "2", "3"])).prop_map(|(value, uin)| {
+        let mut b = json!({"id": "B", "identifiers": [{"type": "UIN", "value": uin}]});
+        if let Some(value) = value {
+            b["v"] = value;
+        }
+        b
+    })
+}
+
+/// A comparison of a field, an age or a registry value with a constant
+/// (either side; mostly a constant of a fitting type, sometimes any), or now
+/// and then another kind of clause.
+fn comparison_clause() -> impl Strategy<Value = (String, bool)> {
+    fn pick(items: &[&'static str]) -> proptest::sample::Select<&'static str> {
+        proptest::sample::select(items.to_vec())
+    }
+    let any_constant = [
+        "0",
+        "3",
+        "60",
+        "-1",
+        "1u",
+        "0.5",
+        "60.0",
+        "3.0",
+        "true",
+        "false",
+        "'a'",
+        "'x\"y'",
+        "'60'",
+        "'1966-01-01'",
+        "null",
+    ];
+    let groups = prop_oneof![
+        (pick(&["r.v", "v", "me.v"]), pick(&["0", "3", "60", "-1", "0.5", "60.0", "3.0"])),
+        (pick(&["r.v", "v"]), pick(&["true", "false", "'a'", "'x\"y'", "'60'"])),
+        (pick(&["age_years(r.v)"]), pick(&["59", "60", "61", "0", "-1", "25", "26"])),
+        (pick(&["age_months(v)"]), pick(&["0", "1", "-1", "719", "720", "721", "311"])),
+        (pick(&["age_days(r.v)"]), pick(&["0", "1", "31", "-31", "-1", "21915"])),
+        (pick(&["dci.crvs.is_alive", "dci.dr.has_disability", "dci.ibr.is_enrolled"]), pick(&["true", "false"])),
+        (pick(&["dci.dr.disability_level", "dci.ibr.program_count"]), pick(&["0", "2", "3", "-1", "2.0"])),
+        (
+            pick(&["r.v", "age_years(r.v)", "dci.crvs.death_date", "dci.ibr.programmes", "dci.dr.disability_level"]),
+            pick(&any_constant),
+        ),
+    ];
+    let operator = pick(&["==", "!=", "<", "<=", ">", ">="]);
+    let comparison = (groups, operator, any::<bool>())
+        .prop_map(|((a, c), op, flip)| (if flip { format!("{c} {op} {a}") } else { format!("{a} {op} {c}") }, true));
+    prop_oneof![
+        8 => comparison,
+        1 => pick(&["true", "false", "r.v", "dci.crvs.is_alive", "age_years(r.v) + 1 > 60"])
+            .prop_map(|clause| (clause.to_owned(), false)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The engine evaluates comparisons of one value with a constant without
+    /// the interpreter; written `(...) == true` a clause is not recognised as
+    /// one and goes through CEL (`!!(...)` would not do: the parser drops a
+    /// double negation). Every decision (outcome, missing values, error
+    /// message) must be the same either way.
+    #[test]
+    fn comparisons_decide_as_the_interpreter_does(
+        clauses in proptest::collection::vec(comparison_clause(), 1..4),
+        or in any::<bool>(),
+        data in proptest::collection::vec(comparison_data(), 1..4),
+    ) {
+        let connective = if or { " || " } else { " && " };
+        let native = clauses.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(connective);
+        let interpreted = clauses
+            .iter()
+            .map(|(c, comparison)| if *comparison { format!("({c}) == true") } else { c.clone() })
+            .collect::<Vec<_>>()
+            .join(connective);
+        let compiler = comparison_engine();
+        let (Ok(native_rule), Ok(interpreted_rule)) =
+            (compiler.compiler().compile("t", &native), compiler.compiler().compile("t", &interpreted))
+        else {
+            return Ok(());
+        };
+        let runtime = runtime();
+        let options = EvaluationOptions::new(as_of());
+        let decide = |rule: &dci_eligibility::Rule| {
+            let items = data.iter().map(|d| Ok(person(d.clone()))).collect();
+            let result = runtime.block_on(comparison_engine().evaluate_batch(std::slice::from_ref(rule), items, &options));
+            result
+                .items
+                .into_iter()
+                .map(|item| match item {
+                    ItemResult::Decided { mut decisions, .. } => decisions.remove(0),
+                    ItemResult::Invalid { error } => panic!("{error}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(decide(&native_rule), decide(&interpreted_rule), "{} over {:?}", native, data);
+    }
+}
