@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
 use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
-use crate::native::Comparison;
+use crate::native::NativeClause;
 use crate::{dialect, macros};
 
 /// Limits checked before a rule is parsed.
@@ -91,11 +91,11 @@ struct RuleInner {
     expr: IdedExpr,
     clauses: Vec<Clause>,
     connective: Option<&'static str>,
-    /// Per clause, the comparison it is when the engine can evaluate it
-    /// without the interpreter (see [`Comparison`]).
-    comparisons: Vec<Option<Comparison>>,
-    /// Whether any clause is such a comparison.
-    has_comparisons: bool,
+    /// Per clause, its native form when the engine can evaluate it without
+    /// the interpreter (see [`NativeClause`]).
+    native_clauses: Vec<Option<NativeClause>>,
+    /// Whether any clause has one.
+    has_native_clauses: bool,
     /// Clauses that read no registry, when the rule is an `&&` chain whose
     /// other clauses do: one of them false decides the rule. Written for
     /// speed (see [`direct_field_reads`]), each with its clause's index.
@@ -153,22 +153,22 @@ impl Rule {
     /// The clauses the engine tries first, before any registry or cache:
     /// top-level `&&` operands that read no registry, when other operands
     /// do (one of them false decides the rule). Empty otherwise.
-    /// Each with the comparison it is, if any (see [`Rule::comparisons`]).
-    pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&Comparison>)> {
-        self.inner.local_screen.iter().map(|(expr, index)| (expr, self.inner.comparisons[*index].as_ref()))
+    /// Each with its native form, if any (see [`Rule::native_clauses`]).
+    pub(crate) fn local_screen(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&NativeClause>)> {
+        self.inner.local_screen.iter().map(|(expr, index)| (expr, self.inner.native_clauses[*index].as_ref()))
     }
     /// The clauses of an `&&` chain with a local screen that read registries,
-    /// each with the comparison it is, if any.
-    pub(crate) fn registry_clauses(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&Comparison>)> {
+    /// each with its native form, if any.
+    pub(crate) fn registry_clauses(&self) -> impl ExactSizeIterator<Item = (&IdedExpr, Option<&NativeClause>)> {
         self.inner
             .registry_clauses
             .iter()
-            .map(|&index| (&self.inner.clauses[index].expr, self.inner.comparisons[index].as_ref()))
+            .map(|&index| (&self.inner.clauses[index].expr, self.inner.native_clauses[index].as_ref()))
     }
-    /// Per top-level clause, the comparison the engine evaluates without the
-    /// interpreter, if it is one; `None` when no clause is.
-    pub(crate) fn comparisons(&self) -> Option<&[Option<Comparison>]> {
-        self.inner.has_comparisons.then_some(&self.inner.comparisons)
+    /// Per top-level clause, its native form (evaluated without the
+    /// interpreter), if it has one; `None` when no clause has.
+    pub(crate) fn native_clauses(&self) -> Option<&[Option<NativeClause>]> {
+        self.inner.has_native_clauses.then_some(&self.inner.native_clauses)
     }
 }
 
@@ -361,9 +361,9 @@ impl Compiler {
                 (clause, index)
             })
             .collect();
-        let comparisons: Vec<Option<Comparison>> =
-            clauses.iter().map(|clause| Comparison::recognise(&clause.expr, &self.catalog)).collect();
-        let has_comparisons = comparisons.iter().any(Option::is_some);
+        let native_clauses: Vec<Option<NativeClause>> =
+            clauses.iter().map(|clause| NativeClause::recognise(&clause.expr, &self.catalog)).collect();
+        let has_native_clauses = native_clauses.iter().any(Option::is_some);
         Ok(Rule {
             inner: Arc::new(RuleInner {
                 name: name.to_owned(),
@@ -371,8 +371,8 @@ impl Compiler {
                 expr,
                 clauses,
                 connective,
-                comparisons,
-                has_comparisons,
+                native_clauses,
+                has_native_clauses,
                 local_screen,
                 registry_clauses,
                 demand,

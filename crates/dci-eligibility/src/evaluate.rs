@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::bind::{Details, Household, Missing, Needs, Resolver, Scope, Tracker};
 use crate::compile::Rule;
-use crate::native::Comparison;
+use crate::native::NativeClause;
 use crate::unknown::as_unknown;
 
 /// The outcome of a rule for a beneficiary.
@@ -117,7 +117,7 @@ fn is_unknown(error: &ExecutionError, tracker: &Tracker) -> bool {
 
 /// Fast evaluation: the verdict only.
 pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Verdict {
-    if let Some(decided) = verdict_of_comparisons(rule, household) {
+    if let Some(decided) = verdict_of_native_clauses(rule, household) {
         return Verdict::Decided(decided);
     }
     let tracker = Tracker::default();
@@ -138,17 +138,17 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     }
 }
 
-/// The verdict the rule's comparisons decide alone (see [`Comparison`]), if
-/// they do: in an `&&` chain one false comparison decides `false`, in an `||`
+/// The verdict the rule's native clauses decide alone (see [`NativeClause`]),
+/// if they do: in an `&&` chain one false clause decides `false`, in an `||`
 /// chain one true decides `true` (CEL's `&&` and `||` are commutative, errors
-/// and unknowns included); when every clause is a comparison, all of them
+/// and unknowns included); when every clause is native, all of them
 /// answering decide the rule too. `None`: CEL evaluates the rule.
-fn verdict_of_comparisons(rule: &Rule, household: &Household<'_>) -> Option<bool> {
-    let comparisons = rule.comparisons()?;
+fn verdict_of_native_clauses(rule: &Rule, household: &Household<'_>) -> Option<bool> {
+    let native_clauses = rule.native_clauses()?;
     let deciding = rule.connective() == Some("||");
     let mut all_answered = true;
-    for comparison in comparisons {
-        match comparison.as_ref().and_then(|c| c.evaluate(household)) {
+    for native in native_clauses {
+        match native.as_ref().and_then(|n| n.evaluate(household)) {
             Some(answer) if answer == deciding => return Some(deciding),
             Some(_) => {}
             None => all_answered = false,
@@ -171,16 +171,16 @@ pub(crate) enum Screen {
 
 /// Evaluates `clauses` in order, as CEL evaluates an `&&` chain: the first
 /// false decides; an error or unknown does not stop the others.
-/// A clause that is a [`Comparison`] is evaluated as one when it can answer.
+/// A clause with a native form ([`NativeClause`]) is evaluated natively when that answers.
 fn conjunction<'e>(
     root: &Context<'_, '_>,
-    clauses: impl Iterator<Item = (&'e IdedExpr, Option<&'e Comparison>)>,
+    clauses: impl Iterator<Item = (&'e IdedExpr, Option<&'e NativeClause>)>,
     household: &Household<'_>,
     tracker: &Tracker,
 ) -> Screen {
     let mut all_true = true;
-    for (clause, comparison) in clauses {
-        let answer = match comparison.and_then(|c| c.evaluate(household)) {
+    for (clause, native) in clauses {
+        let answer = match native.and_then(|n| n.evaluate(household)) {
             Some(answer) => Some(answer),
             None => match run(root, clause, household, tracker) {
                 Ok(Value::Bool(answer)) => Some(answer),

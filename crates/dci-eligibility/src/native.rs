@@ -1,11 +1,12 @@
-//! Comparisons the engine evaluates without the CEL interpreter.
+//! Clauses the engine evaluates without the CEL interpreter.
 //!
 //! Most clauses of programme rules compare one value with a constant:
 //! `dci.crvs.is_alive == true`, `age_years(r.birthdate) >= 60`,
-//! `poverty_score >= 0.7`. For such a clause the engine reads the value and
-//! compares it directly, a fraction of the cost of interpreting it (no boxed
-//! values, no function dispatch, no error value that `cel` builds before each
-//! ordering comparison).
+//! `poverty_score >= 0.7`, or ask it of the members:
+//! `members.exists(m, m.dci.dr.has_disability == true)`. For such a clause
+//! the engine reads the values and compares them directly, a fraction of the
+//! cost of interpreting it (no boxed values, no function dispatch, no error
+//! value that `cel` builds before each ordering comparison).
 //!
 //! It answers only when the answer is plain: the value is present and of the
 //! constant's type (int with int, double with double, and for `==` and `!=`
@@ -17,13 +18,50 @@
 
 use std::cmp::Ordering;
 
-use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
+use cel::common::ast::{ComprehensionExpr, Expr, IdedExpr, LiteralValue, operators};
 use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricId, MetricRead, MetricValue};
 
 use crate::bind::Household;
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
 use crate::functions::{plain_date, whole_months, whole_years};
+
+/// A top-level clause of a rule that the engine can evaluate natively.
+#[derive(Clone, Debug)]
+pub(crate) enum NativeClause {
+    /// A comparison about the registrant.
+    Comparison(Comparison),
+    /// `members.exists(m, <comparison>)` or `members.all(m, <comparison>)`.
+    Members(MemberTest),
+}
+
+impl NativeClause {
+    /// The native form of `clause`, a top-level clause of a rule, if it has one.
+    pub(crate) fn recognise(clause: &IdedExpr, catalog: &Catalog) -> Option<NativeClause> {
+        match &clause.expr {
+            Expr::Comprehension(comprehension) => {
+                MemberTest::recognise(comprehension, catalog).map(NativeClause::Members)
+            }
+            _ => Comparison::recognise(clause, None, catalog).map(NativeClause::Comparison),
+        }
+    }
+
+    /// The clause's value for `household` (at its as-of date), or `None` when CEL must say.
+    pub(crate) fn evaluate(&self, household: &Household<'_>) -> Option<bool> {
+        match self {
+            NativeClause::Comparison(comparison) => comparison.evaluate(household, 0),
+            NativeClause::Members(test) => test.evaluate(household),
+        }
+    }
+}
+
+/// Whose value a comparison reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Subject {
+    Registrant,
+    /// The member a `members.exists`/`members.all` is at.
+    Member,
+}
 
 /// `<value> <operator> <constant>`, or the same with the constant first.
 #[derive(Clone, Debug)]
@@ -36,12 +74,12 @@ pub(crate) struct Comparison {
 /// The value a comparison reads.
 #[derive(Clone, Debug)]
 enum Operand {
-    /// `r.<field>` (or the bare field).
-    Field(Box<str>),
+    /// `r.<field>` (or the bare field), `m.<field>`.
+    Field(Subject, Box<str>),
     /// `age_years(r.<field>)`, `age_months(...)` or `age_days(...)`.
-    Age(AgeUnit, Box<str>),
-    /// `dci.<registry>.<metric>` of the registrant.
-    Metric(MetricId),
+    Age(AgeUnit, Subject, Box<str>),
+    /// `dci.<registry>.<metric>` (or `r.dci...`), `m.dci.<registry>.<metric>`.
+    Metric(Subject, MetricId),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -142,53 +180,77 @@ impl Constant {
     }
 }
 
-/// The registrant field `expr` reads: `r.<field>`, as written or as the one
-/// name the local screen's rewrite makes of it.
-fn registrant_field(expr: &IdedExpr) -> Option<&str> {
-    let field = match &expr.expr {
-        Expr::Ident(name) => name.strip_prefix(REGISTRANT)?.strip_prefix('.')?,
-        Expr::Select(select) if !select.test && matches!(&select.operand.expr, Expr::Ident(r) if r == REGISTRANT) => {
-            &select.field
-        }
+/// Whose `name` is, inside the comprehension over `member` (if any): the
+/// comprehension's variable shadows `r`.
+fn subject_named(name: &str, member: Option<&str>) -> Option<Subject> {
+    if Some(name) == member {
+        Some(Subject::Member)
+    } else if name == REGISTRANT {
+        Some(Subject::Registrant)
+    } else {
+        None
+    }
+}
+
+/// `<person>.<field>`: whose field, and its name.
+fn person_field<'e>(expr: &'e IdedExpr, member: Option<&str>) -> Option<(Subject, &'e str)> {
+    let Expr::Select(select) = &expr.expr else { return None };
+    let Expr::Ident(person) = &select.operand.expr else { return None };
+    let subject = subject_named(person, member)?;
+    let field = select.field.as_str();
+    (!select.test && field != DCI && field != MEMBERS).then_some((subject, field))
+}
+
+/// `dci.<registry>.<metric>`, `r.dci.<registry>.<metric>` or `m.dci.<registry>.<metric>`.
+fn person_metric(expr: &IdedExpr, member: Option<&str>, catalog: &Catalog) -> Option<(Subject, MetricId)> {
+    let Expr::Select(metric) = &expr.expr else { return None };
+    let Expr::Select(registry) = &metric.operand.expr else { return None };
+    if metric.test || registry.test {
+        return None;
+    }
+    let subject = match &registry.operand.expr {
+        Expr::Ident(dci) if dci == DCI && member != Some(DCI) => Subject::Registrant,
+        Expr::Select(dci) if !dci.test && dci.field == DCI => match &dci.operand.expr {
+            Expr::Ident(person) => subject_named(person, member)?,
+            _ => return None,
+        },
         _ => return None,
     };
-    (!field.is_empty() && !field.contains('.') && field != DCI && field != MEMBERS).then_some(field)
+    Some((subject, catalog.field(&registry.field, &metric.field)?))
 }
 
 impl Operand {
-    fn of(expr: &IdedExpr, catalog: &Catalog) -> Option<Operand> {
-        if let Some(field) = registrant_field(expr) {
-            return Some(Operand::Field(field.into()));
+    fn of(expr: &IdedExpr, member: Option<&str>, catalog: &Catalog) -> Option<Operand> {
+        if let Some((subject, field)) = person_field(expr, member) {
+            return Some(Operand::Field(subject, field.into()));
         }
-        match &expr.expr {
-            Expr::Call(call) if call.target.is_none() && call.args.len() == 1 => {
-                let unit = AgeUnit::of(&call.func_name)?;
-                Some(Operand::Age(unit, registrant_field(&call.args[0])?.into()))
-            }
-            Expr::Select(metric) if !metric.test => {
-                let Expr::Select(registry) = &metric.operand.expr else { return None };
-                let is_dci = !registry.test && matches!(&registry.operand.expr, Expr::Ident(dci) if dci == DCI);
-                is_dci.then(|| catalog.field(&registry.field, &metric.field)).flatten().map(Operand::Metric)
-            }
-            _ => None,
+        if let Some((subject, metric)) = person_metric(expr, member, catalog) {
+            return Some(Operand::Metric(subject, metric));
         }
+        let Expr::Call(call) = &expr.expr else { return None };
+        if call.target.is_some() || call.args.len() != 1 {
+            return None;
+        }
+        let unit = AgeUnit::of(&call.func_name)?;
+        let (subject, field) = person_field(&call.args[0], member)?;
+        Some(Operand::Age(unit, subject, field.into()))
     }
 }
 
 impl Comparison {
     /// The comparison `clause` is, if it is one this module evaluates: a
-    /// top-level clause (never inside a comprehension, where `r` or `dci`
-    /// could name something else).
-    pub(crate) fn recognise(clause: &IdedExpr, catalog: &Catalog) -> Option<Comparison> {
+    /// top-level clause, or the test of a comprehension over the members
+    /// whose variable is `member`.
+    fn recognise(clause: &IdedExpr, member: Option<&str>, catalog: &Catalog) -> Option<Comparison> {
         let Expr::Call(call) = &clause.expr else { return None };
         if call.target.is_some() || call.args.len() != 2 {
             return None;
         }
         let operator = Operator::of(&call.func_name)?;
         let (left, right) = (&call.args[0], &call.args[1]);
-        let (value, operator, constant) = match (Operand::of(left, catalog), Constant::of(right)) {
+        let (value, operator, constant) = match (Operand::of(left, member, catalog), Constant::of(right)) {
             (Some(value), Some(constant)) => (value, operator, constant),
-            _ => (Operand::of(right, catalog)?, operator.swapped(), Constant::of(left)?),
+            _ => (Operand::of(right, member, catalog)?, operator.swapped(), Constant::of(left)?),
         };
         let comparable = match (&value, &constant) {
             (Operand::Age(..), Constant::Int(_)) => true,
@@ -199,22 +261,87 @@ impl Comparison {
         comparable.then_some(Comparison { value, operator, constant })
     }
 
-    /// The clause's value for `household` (at its as-of date), or `None` when CEL must say.
-    pub(crate) fn evaluate(&self, household: &Household<'_>) -> Option<bool> {
+    /// The comparison's value for `household` (at its as-of date), with
+    /// person `member` as [`Subject::Member`]; `None` when CEL must say.
+    fn evaluate(&self, household: &Household<'_>, member: usize) -> Option<bool> {
+        let person = |subject| if subject == Subject::Member { member } else { 0 };
+        let field = |subject, name: &str| household.beneficiary.person(person(subject))?.field(name);
         let ordering = match &self.value {
-            Operand::Field(name) => compare_json(household.beneficiary.field(name)?, &self.constant)?,
-            Operand::Age(unit, name) => {
-                let raw = household.beneficiary.field(name)?;
+            Operand::Field(subject, name) => compare_json(field(*subject, name)?, &self.constant)?,
+            Operand::Age(unit, subject, name) => {
+                let raw = field(*subject, name)?;
                 let birth = plain_date(raw.strip_prefix('"')?.strip_suffix('"')?)?;
                 let Constant::Int(constant) = self.constant else { return None };
                 unit.measure(birth, household.as_of).cmp(&constant)
             }
-            Operand::Metric(id) => match household.resolution(0, id.registry).read(household.catalog, *id) {
-                MetricRead::Value(value) => compare_metric(value, &self.constant)?,
-                MetricRead::Unknown(_) => return None,
-            },
+            Operand::Metric(subject, id) => {
+                match household.resolution(person(*subject), id.registry).read(household.catalog, *id) {
+                    MetricRead::Value(value) => compare_metric(value, &self.constant)?,
+                    MetricRead::Unknown(_) => return None,
+                }
+            }
         };
         Some(self.operator.holds(ordering))
+    }
+}
+
+/// `members.exists(m, <comparison>)` (CEL: true when it holds of one
+/// member, whatever the others give) or `members.all(m, <comparison>)`
+/// (false when it fails for one).
+#[derive(Clone, Debug)]
+pub(crate) struct MemberTest {
+    /// `true` for `exists`, `false` for `all`: the answer one member decides.
+    deciding: bool,
+    comparison: Comparison,
+}
+
+impl MemberTest {
+    /// Recognises the expansion of `exists` and `all` (standard or with the
+    /// implicit `m`) over the registrant's members.
+    fn recognise(comprehension: &ComprehensionExpr, catalog: &Catalog) -> Option<MemberTest> {
+        const RESULT: &str = "@result";
+        let c = comprehension;
+        let over_members = match &c.iter_range.expr {
+            Expr::Ident(name) => name == MEMBERS,
+            Expr::Select(select) => {
+                !select.test
+                    && select.field == MEMBERS
+                    && matches!(&select.operand.expr, Expr::Ident(r) if r == REGISTRANT)
+            }
+            _ => false,
+        };
+        let is_result = |expr: &IdedExpr| matches!(&expr.expr, Expr::Ident(name) if name == RESULT);
+        if !over_members || c.iter_var2.is_some() || c.accu_var != RESULT || !is_result(&c.result) {
+            return None;
+        }
+        let Expr::Literal(LiteralValue::Boolean(initial)) = &c.accu_init.expr else { return None };
+        let deciding = !**initial;
+        let Expr::Call(step) = &c.loop_step.expr else { return None };
+        let joins = if deciding { operators::LOGICAL_OR } else { operators::LOGICAL_AND };
+        let stops = matches!(&c.loop_cond.expr, Expr::Call(call) if call.func_name == operators::NOT_STRICTLY_FALSE);
+        if !stops
+            || step.func_name != joins
+            || step.target.is_some()
+            || step.args.len() != 2
+            || !is_result(&step.args[0])
+        {
+            return None;
+        }
+        let comparison = Comparison::recognise(&step.args[1], Some(&c.iter_var), catalog)?;
+        Some(MemberTest { deciding, comparison })
+    }
+
+    /// The test's value for `household`, or `None` when CEL must say.
+    fn evaluate(&self, household: &Household<'_>) -> Option<bool> {
+        let mut all_answered = true;
+        for member in 1..household.beneficiary.persons() {
+            match self.comparison.evaluate(household, member) {
+                Some(answer) if answer == self.deciding => return Some(answer),
+                Some(_) => {}
+                None => all_answered = false,
+            }
+        }
+        all_answered.then_some(!self.deciding)
     }
 }
 

@@ -292,19 +292,35 @@ fn comparison_data() -> impl Strategy<Value = Value> {
         4 => text(&["1966-01-01", "1966-01-02", "1965-12-31", "2025-12-31", "2025-12-01", "2026-02-01", "2000-02-29"]),
         2 => text(&[" 1966-01-01 ", "1966-1-1", "1966-02-30", "1966-01-01T23:00:00Z", "not a date"]),
     ];
-    (value, proptest::sample::select(vec!["1", "2", "3"])).prop_map(|(value, uin)| {
-        let mut b = json!({"id": "B", "identifiers": [{"type": "UIN", "value": uin}]});
+    let uin = || proptest::sample::select(vec!["1", "2", "3"]);
+    let person = move |value: Option<Value>, uin: &str| {
+        let mut p = json!({"identifiers": [{"type": "UIN", "value": uin}]});
         if let Some(value) = value {
-            b["v"] = value;
+            p["v"] = value;
         }
+        p
+    };
+    (value.clone(), uin(), proptest::collection::vec((value, uin()), 0..3)).prop_map(move |(value, uin, members)| {
+        let mut b = person(value, uin);
+        b["id"] = json!("B");
+        b["members"] = members.into_iter().map(|(value, uin)| person(value, uin)).collect();
         b
     })
 }
 
+/// A clause as the engine may evaluate it natively, and the same clause
+/// written so that it goes through CEL: a comparison `c` becomes `(c) == true`
+/// (`!!(c)` would not do: the parser drops a double negation).
+#[derive(Clone, Debug)]
+struct TwoWays {
+    native: String,
+    interpreted: String,
+}
+
 /// A comparison of a field, an age or a registry value with a constant
-/// (either side; mostly a constant of a fitting type, sometimes any), or now
-/// and then another kind of clause.
-fn comparison_clause() -> impl Strategy<Value = (String, bool)> {
+/// (either side; mostly a constant of a fitting type, sometimes any), with
+/// `@` where the person goes (`r.`, `me.`, nothing, `m.`).
+fn comparison_template() -> impl Strategy<Value = String> {
     fn pick(items: &[&'static str]) -> proptest::sample::Select<&'static str> {
         proptest::sample::select(items.to_vec())
     }
@@ -326,36 +342,63 @@ fn comparison_clause() -> impl Strategy<Value = (String, bool)> {
         "null",
     ];
     let groups = prop_oneof![
-        (pick(&["r.v", "v", "me.v"]), pick(&["0", "3", "60", "-1", "0.5", "60.0", "3.0"])),
-        (pick(&["r.v", "v"]), pick(&["true", "false", "'a'", "'x\"y'", "'60'"])),
-        (pick(&["age_years(r.v)"]), pick(&["59", "60", "61", "0", "-1", "25", "26"])),
-        (pick(&["age_months(v)"]), pick(&["0", "1", "-1", "719", "720", "721", "311"])),
-        (pick(&["age_days(r.v)"]), pick(&["0", "1", "31", "-31", "-1", "21915"])),
-        (pick(&["dci.crvs.is_alive", "dci.dr.has_disability", "dci.ibr.is_enrolled"]), pick(&["true", "false"])),
-        (pick(&["dci.dr.disability_level", "dci.ibr.program_count"]), pick(&["0", "2", "3", "-1", "2.0"])),
+        (pick(&["@v"]), pick(&["0", "3", "60", "-1", "0.5", "60.0", "3.0"])),
+        (pick(&["@v"]), pick(&["true", "false", "'a'", "'x\"y'", "'60'"])),
+        (pick(&["age_years(@v)"]), pick(&["59", "60", "61", "0", "-1", "25", "26"])),
+        (pick(&["age_months(@v)"]), pick(&["0", "1", "-1", "719", "720", "721", "311"])),
+        (pick(&["age_days(@v)"]), pick(&["0", "1", "31", "-31", "-1", "21915"])),
+        (pick(&["@dci.crvs.is_alive", "@dci.dr.has_disability", "@dci.ibr.is_enrolled"]), pick(&["true", "false"])),
+        (pick(&["@dci.dr.disability_level", "@dci.ibr.program_count"]), pick(&["0", "2", "3", "-1", "2.0"])),
         (
-            pick(&["r.v", "age_years(r.v)", "dci.crvs.death_date", "dci.ibr.programmes", "dci.dr.disability_level"]),
+            pick(&["@v", "age_years(@v)", "@dci.crvs.death_date", "@dci.ibr.programmes", "@dci.dr.disability_level"]),
             pick(&any_constant),
         ),
     ];
     let operator = pick(&["==", "!=", "<", "<=", ">", ">="]);
-    let comparison = (groups, operator, any::<bool>())
-        .prop_map(|((a, c), op, flip)| (if flip { format!("{c} {op} {a}") } else { format!("{a} {op} {c}") }, true));
-    prop_oneof![
-        8 => comparison,
-        1 => pick(&["true", "false", "r.v", "dci.crvs.is_alive", "age_years(r.v) + 1 > 60"])
-            .prop_map(|clause| (clause.to_owned(), false)),
-    ]
+    (groups, operator, any::<bool>())
+        .prop_map(|((a, c), op, flip)| if flip { format!("{c} {op} {a}") } else { format!("{a} {op} {c}") })
+}
+
+/// A comparison about the registrant, a `members.exists`/`members.all` of a
+/// comparison (about the member, or now and then the registrant; the
+/// variable `m`, the implicit `m`, or `r` shadowing the registrant), or now
+/// and then another kind of clause.
+fn comparison_clause() -> impl Strategy<Value = TwoWays> {
+    let registrant = (comparison_template(), proptest::sample::select(vec!["r.", "me.", ""])).prop_map(|(t, r)| {
+        let c = t.replace('@', r);
+        TwoWays { interpreted: format!("({c}) == true"), native: c }
+    });
+    let members = (
+        comparison_template(),
+        proptest::sample::select(vec!["exists", "all"]),
+        proptest::sample::select(vec![
+            ("m, ", "m."),
+            ("m, ", "m."),
+            ("r, ", "r."),
+            ("m, ", "r."),
+            ("m, ", ""),
+            ("", "m."),
+        ]),
+    )
+        .prop_map(|(t, quantifier, (variable, person))| {
+            let c = t.replace('@', person);
+            TwoWays {
+                native: format!("members.{quantifier}({variable}{c})"),
+                interpreted: format!("members.{quantifier}({variable}({c}) == true)"),
+            }
+        });
+    let other = proptest::sample::select(vec!["true", "false", "r.v", "dci.crvs.is_alive", "age_years(r.v) + 1 > 60"])
+        .prop_map(|c| TwoWays { native: c.to_owned(), interpreted: c.to_owned() });
+    prop_oneof![5 => registrant, 4 => members, 1 => other]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// The engine evaluates comparisons of one value with a constant without
-    /// the interpreter; written `(...) == true` a clause is not recognised as
-    /// one and goes through CEL (`!!(...)` would not do: the parser drops a
-    /// double negation). Every decision (outcome, missing values, error
-    /// message) must be the same either way.
+    /// The engine evaluates comparisons of one value with a constant, alone
+    /// or in `members.exists`/`members.all`, without the interpreter (see
+    /// [`TwoWays`] for the other spelling). Every decision (outcome, missing
+    /// values, error message) must be the same either way.
     #[test]
     fn comparisons_decide_as_the_interpreter_does(
         clauses in proptest::collection::vec(comparison_clause(), 1..4),
@@ -363,12 +406,8 @@ proptest! {
         data in proptest::collection::vec(comparison_data(), 1..4),
     ) {
         let connective = if or { " || " } else { " && " };
-        let native = clauses.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(connective);
-        let interpreted = clauses
-            .iter()
-            .map(|(c, comparison)| if *comparison { format!("({c}) == true") } else { c.clone() })
-            .collect::<Vec<_>>()
-            .join(connective);
+        let native = clauses.iter().map(|c| c.native.as_str()).collect::<Vec<_>>().join(connective);
+        let interpreted = clauses.iter().map(|c| c.interpreted.as_str()).collect::<Vec<_>>().join(connective);
         let compiler = comparison_engine();
         let (Ok(native_rule), Ok(interpreted_rule)) =
             (compiler.compiler().compile("t", &native), compiler.compiler().compile("t", &interpreted))

@@ -244,3 +244,40 @@ async fn the_local_screen_keeps_comprehension_variables_and_missing_fields_apart
     assert_eq!(absent.missing[0].name, "height");
     assert_eq!(absent.missing[0].cause, UnknownCause::MissingField);
 }
+
+/// Inside `members.exists(m, ...)`, `dci.*` and `r.*` are the registrant's
+/// values and `m.*` the member's, also where the engine evaluates the test
+/// natively; `r` as the variable names the member.
+#[tokio::test]
+async fn member_tests_read_the_right_persons_values() {
+    let alive = vec![MetricValue::Bool(true), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null];
+    let dead =
+        vec![MetricValue::Bool(false), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::NotRecorded];
+    let crvs = MemoryRegistry::new(crvs_spec()).with("dead", dead).with("alive", alive);
+    let engine = engine(vec![Arc::new(crvs) as Arc<dyn RegistryResolver>]);
+    // A dead registrant aged 70 with one living member aged 10.
+    let household = json!({
+        "id": "H", "identifiers": [{"type": "UIN", "value": "dead"}], "age": 70,
+        "members": [{"identifiers": [{"type": "UIN", "value": "alive"}], "age": 10}],
+    });
+    for (source, expected) in [
+        ("members.exists(m, m.dci.crvs.is_alive == true)", Outcome::Eligible),
+        (
+            "members.exists(m, dci.crvs.is_alive == true) && members.exists(m, m.dci.crvs.is_alive == true)",
+            Outcome::Ineligible,
+        ),
+        (
+            "members.exists(m, r.dci.crvs.is_alive == false) && members.all(m, m.dci.crvs.is_alive == true)",
+            Outcome::Eligible,
+        ),
+        ("members.exists(m, r.age > 60)", Outcome::Eligible),
+        ("members.exists(m, m.age > 60)", Outcome::Ineligible),
+        ("members.exists(r, r.age > 60)", Outcome::Ineligible),
+        ("members.all(m.age < 18)", Outcome::Eligible),
+    ] {
+        let rule = engine.compiler().compile("r", source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        let result =
+            engine.evaluate_batch(&[rule], vec![Ok(person(household.clone()))], &EvaluationOptions::new(as_of())).await;
+        assert_eq!(outcome(&result.items[0], 0), expected, "{source}");
+    }
+}
