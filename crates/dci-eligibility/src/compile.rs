@@ -94,8 +94,6 @@ struct RuleInner {
     /// Per clause, its native form when the engine can evaluate it without
     /// the interpreter (see [`NativeClause`]).
     native_clauses: Vec<Option<NativeClause>>,
-    /// Whether any clause has one.
-    has_native_clauses: bool,
     /// Clauses that read no registry, when the rule is an `&&` chain whose
     /// other clauses do: one of them false decides the rule. Written for
     /// speed (see [`direct_field_reads`]), each with its clause's index.
@@ -166,9 +164,9 @@ impl Rule {
             .map(|&index| (&self.inner.clauses[index].expr, self.inner.native_clauses[index].as_ref()))
     }
     /// Per top-level clause, its native form (evaluated without the
-    /// interpreter), if it has one; `None` when no clause has.
-    pub(crate) fn native_clauses(&self) -> Option<&[Option<NativeClause>]> {
-        self.inner.has_native_clauses.then_some(&self.inner.native_clauses)
+    /// interpreter), if it has one.
+    pub(crate) fn native_clauses(&self) -> &[Option<NativeClause>] {
+        &self.inner.native_clauses
     }
 }
 
@@ -363,7 +361,6 @@ impl Compiler {
             .collect();
         let native_clauses: Vec<Option<NativeClause>> =
             clauses.iter().map(|clause| NativeClause::recognise(&clause.expr, &self.catalog)).collect();
-        let has_native_clauses = native_clauses.iter().any(Option::is_some);
         Ok(Rule {
             inner: Arc::new(RuleInner {
                 name: name.to_owned(),
@@ -372,7 +369,6 @@ impl Compiler {
                 clauses,
                 connective,
                 native_clauses,
-                has_native_clauses,
                 local_screen,
                 registry_clauses,
                 demand,

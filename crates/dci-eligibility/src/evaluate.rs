@@ -144,10 +144,9 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
 /// and unknowns included); when every clause is native, all of them
 /// answering decide the rule too. `None`: CEL evaluates the rule.
 fn verdict_of_native_clauses(rule: &Rule, household: &Household<'_>) -> Option<bool> {
-    let native_clauses = rule.native_clauses()?;
     let deciding = rule.connective() == Some("||");
     let mut all_answered = true;
-    for native in native_clauses {
+    for native in rule.native_clauses() {
         match native.as_ref().and_then(|n| n.evaluate(household)) {
             Some(answer) if answer == deciding => return Some(deciding),
             Some(_) => {}
