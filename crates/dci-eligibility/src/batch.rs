@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
+use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Decision, Outcome, Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
 
@@ -33,12 +34,16 @@ pub struct EvaluationOptions {
     /// Fetch only what can change a decision (the default). Off: fetch every
     /// registry the rules mention for every person first (for comparison).
     pub demand_driven: bool,
+    /// Set it to stop the batch: no further registry round, and every
+    /// decision not made yet is an `error` (`cancelled`). Long evaluations
+    /// stop at their next loop.
+    pub cancel: Cancellation,
 }
 
 impl EvaluationOptions {
     /// Demand-driven, without explanations.
     pub fn new(as_of: NaiveDate) -> Self {
-        EvaluationOptions { as_of, explain: false, demand_driven: true }
+        EvaluationOptions { as_of, explain: false, demand_driven: true, cancel: Cancellation::new() }
     }
 }
 
@@ -235,6 +240,7 @@ struct Work {
     names: Arc<MetricNames>,
     rules: Vec<Rule>,
     as_of: NaiveDate,
+    allowance: Allowance,
     beneficiaries: Vec<Beneficiary>,
     /// First person index of each beneficiary.
     offsets: Vec<usize>,
@@ -250,7 +256,7 @@ struct Work {
 impl Work {
     fn root(&self) -> Context<'static, 'static> {
         let mut root = Context::with_env(self.env.clone());
-        if let Err(error) = functions::install(&mut root, self.as_of) {
+        if let Err(error) = functions::install(&mut root, self.as_of, &self.allowance) {
             panic!("the function library clashes with the CEL environment: {error}");
         }
         root
@@ -277,6 +283,9 @@ impl Work {
         pairs
             .par_iter()
             .map(|&pair| {
+                if self.allowance.cancel.is_cancelled() {
+                    return Verdict::Error;
+                }
                 let (rule, household) = (&self.rules[pair % rules], self.household(pair / rules));
                 if self.locally_true.get(pair) == Some(&true) {
                     verdict_of_rest(&root, rule, &household)
@@ -347,7 +356,12 @@ impl Work {
         let rules = self.rules.len();
         pairs
             .par_iter()
-            .map(|&pair| decide(&root, &self.rules[pair % rules], &self.household(pair / rules), explain))
+            .map(|&pair| {
+                if self.allowance.cancel.is_cancelled() {
+                    return Decision::stopped(&self.rules[pair % rules], Stop::Cancelled);
+                }
+                decide(&root, &self.rules[pair % rules], &self.household(pair / rules), explain)
+            })
             .collect()
     }
 }
@@ -483,6 +497,11 @@ impl Engine {
             catalog,
             rules: rules.to_vec(),
             as_of: options.as_of,
+            allowance: Allowance {
+                steps: rules.iter().map(|rule| rule.allowance().0).min().unwrap_or(0),
+                bytes: rules.iter().map(|rule| rule.allowance().1).min().unwrap_or(0),
+                cancel: options.cancel.clone(),
+            },
             beneficiaries,
             offsets,
             facts: vec![Resolution::NotFetched; persons * order.len()],
@@ -572,6 +591,9 @@ impl Engine {
                 .enumerate()
                 .filter_map(|(i, v)| if let Verdict::Pending(n) = v { Some((i, *n)) } else { None })
                 .collect();
+            if options.cancel.is_cancelled() {
+                break;
+            }
             let Some(registry) = work.order.iter().copied().find(|r| {
                 pending.iter().any(|(_, needs)| (needs.registrant | needs.member_registries) & (1 << r) != 0)
             }) else {

@@ -12,25 +12,100 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr, SelectExpr, operators};
 use dci_metrics::{Catalog, MetricId, RegistryIndex};
 use serde::Serialize;
 
+use crate::cost::{self, Estimate};
 use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
 use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
 use crate::native::NativeClause;
 use crate::{dialect, macros};
 
-/// Limits checked before a rule is parsed.
+/// What a rule may be (`[rules]` in `elig.toml`): its length and depth,
+/// checked when it is compiled, and its cost, estimated when it is compiled
+/// and metered when it is evaluated (see the `cost` module for the units).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Longest rule, in bytes.
     pub max_length: usize,
-    /// Deepest nesting of brackets.
+    /// Deepest rule: the depth of its parsed expression, where every
+    /// operator, call, field access, index, literal list or map and
+    /// comprehension is a level (a chain `a + b + c` is two), and the
+    /// deepest nesting of brackets.
     pub max_depth: usize,
+    /// Most steps one evaluation may take, estimated (a rule whose worst
+    /// case is higher does not compile: `cost_too_high`) and metered
+    /// (an evaluation past it is an `error`, `budget_exceeded`).
+    pub max_steps: u64,
+    /// Most bytes of strings, lists and maps one evaluation may build,
+    /// estimated and metered like `max_steps`.
+    pub max_bytes: u64,
+    /// Household members the cost estimate assumes at most.
+    pub max_members: u64,
+    /// Items of a list field (or a registry's list) the estimate assumes at most.
+    pub max_list_items: u64,
+    /// Bytes of a string field the estimate assumes at most.
+    pub max_string_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_length: 10_000, max_depth: 24 }
+        Limits {
+            max_length: 10_000,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_steps: 1_000_000,
+            max_bytes: 16 << 20,
+            max_members: 100,
+            max_list_items: 100,
+            max_string_bytes: 4096,
+        }
     }
+}
+
+impl Limits {
+    /// The stricter of `self` and `other`, limit by limit.
+    pub fn stricter(&self, other: &Limits) -> Limits {
+        Limits {
+            max_length: self.max_length.min(other.max_length),
+            max_depth: self.max_depth.min(other.max_depth),
+            max_steps: self.max_steps.min(other.max_steps),
+            max_bytes: self.max_bytes.min(other.max_bytes),
+            max_members: self.max_members.max(other.max_members),
+            max_list_items: self.max_list_items.max(other.max_list_items),
+            max_string_bytes: self.max_string_bytes.max(other.max_string_bytes),
+        }
+    }
+}
+
+/// The default [`Limits::max_depth`]. Every thread that runs rules has at
+/// least 2 MiB of stack (tokio's workers, rayon's pool, Rust's test threads;
+/// the CLI's main thread has 8 MiB). The costliest shape, a long operator
+/// chain, takes about 1.6 KB of stack per level to compile, evaluate,
+/// explain and drop (`examples/stack_depth.rs`, release and debug builds
+/// alike), so a 2 MiB thread holds about 1,300 levels: this default leaves
+/// a fivefold margin.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// Rules up to this many bytes are parsed on the caller's thread; longer ones
+/// on a thread with a stack of [`parse_stack_bytes`]. A rule this short
+/// cannot nest deeper than its length, which any thread's stack takes (see
+/// `examples/stack_depth.rs` for the stack each level of each shape costs).
+pub const INLINE_PARSE_BYTES: usize = 256;
+
+/// The stack given to the thread that parses a rule of `length` bytes: the
+/// parser's worst case per byte (a chain of one-character operators, one
+/// level of recursion per operator) with a margin, and at least 64 MiB. The
+/// stack is reserved address space; only what the parse touches is used.
+fn parse_stack_bytes(length: usize) -> usize {
+    const PER_BYTE: usize = 16 * 1024;
+    length.saturating_mul(PER_BYTE).max(64 << 20)
+}
+
+/// A rule whose loops over data may cost more than this share of the
+/// budget (1 / this) at the assumed bounds gets a `cost_depends_on_data` warning.
+const DATA_COST_SHARE: u64 = 10;
+
+/// `1234567` as `1.2e6`, small numbers as they are.
+fn shown(n: u64) -> String {
+    if n < 100_000 { n.to_string() } else { format!("{:.1e}", n as f64) }
 }
 
 /// The registrant's root variable.
@@ -104,6 +179,9 @@ struct RuleInner {
     metrics: Vec<MetricUse>,
     fields: Vec<String>,
     warnings: Vec<RuleDiagnostic>,
+    estimate: Estimate,
+    /// The runtime budget of one evaluation: steps and bytes.
+    allowance: (u64, u64),
 }
 
 /// A compiled rule.
@@ -144,6 +222,14 @@ impl Rule {
     /// `&&` or `||` when the rule has several top-level clauses.
     pub fn connective(&self) -> Option<&'static str> {
         self.inner.connective
+    }
+    /// The worst-case cost of one evaluation, as estimated.
+    pub fn estimate(&self) -> Estimate {
+        self.inner.estimate
+    }
+    /// The budget one evaluation runs under: steps and bytes.
+    pub(crate) fn allowance(&self) -> (u64, u64) {
+        self.inner.allowance
     }
     pub(crate) fn expr(&self) -> &IdedExpr {
         &self.inner.expr
@@ -236,7 +322,40 @@ impl Compiler {
     }
 
     /// Compiles `source` as the rule `name`.
+    ///
+    /// A rule longer than [`INLINE_PARSE_BYTES`] is parsed on a thread of its
+    /// own with a stack sized for the longest rule the limits allow: the CEL
+    /// parser recurses once per operator of a chain, so a long rule would
+    /// overflow a small stack before its depth could be measured. Only rules
+    /// within [`Limits::max_depth`] leave this function, so every later walk
+    /// (checks, evaluation, explanation, drop) is bounded by that depth.
     pub fn compile(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
+        if source.len() <= INLINE_PARSE_BYTES {
+            return self.compile_here(name, source);
+        }
+        let stack = parse_stack_bytes(source.len());
+        std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name("elig-compile".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, || self.compile_here(name, source));
+            match spawned {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => Err(RuleError {
+                    name: name.to_owned(),
+                    diagnostics: vec![RuleDiagnostic::new(
+                        Severity::Error,
+                        "too_deep",
+                        format!("no thread could be started to parse a rule this long: {error}"),
+                        &Arc::from(source),
+                        0..source.len(),
+                    )],
+                }),
+            }
+        })
+    }
+
+    fn compile_here(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
         let text: Arc<str> = Arc::from(source);
         let fail = |diagnostics: Vec<RuleDiagnostic>| RuleError { name: name.to_owned(), diagnostics };
         if source.len() > self.limits.max_length {
@@ -288,6 +407,27 @@ impl Compiler {
                 return Err(fail(diagnostics));
             }
         };
+        let (depth, deepest) = expression_depth(program.expression(), |id| program.source_info().offset_for(id));
+        if depth > self.limits.max_depth {
+            let span =
+                deepest.map_or(0..source.len(), |(start, stop)| start as usize..(stop as usize + 1).min(source.len()));
+            return Err(fail(vec![
+                RuleDiagnostic::new(
+                    Severity::Error,
+                    "too_deep",
+                    format!(
+                        "the rule nests {depth} levels deep (operators, calls, brackets and comprehensions count); \
+                     the limit is {}",
+                        self.limits.max_depth
+                    ),
+                    &text,
+                    span,
+                )
+                .with_help(
+                    "split long chains into named parts, or write them with fewer operators (e.g. `x in [...]`)",
+                ),
+            ]));
+        }
         let mut spans: HashMap<u64, Range<usize>> = HashMap::new();
         collect_spans(program.expression(), &mut |id| {
             if let Some((start, stop)) = program.source_info().offset_for(id) {
@@ -351,7 +491,7 @@ impl Compiler {
             } else {
                 (Vec::new(), Vec::new())
             };
-        let local_screen = local_clauses
+        let local_screen: Vec<(IdedExpr, usize)> = local_clauses
             .into_iter()
             .map(|index| {
                 let mut clause = clauses[index].expr.clone();
@@ -361,6 +501,64 @@ impl Compiler {
             .collect();
         let native_clauses: Vec<Option<NativeClause>> =
             clauses.iter().map(|clause| NativeClause::recognise(&clause.expr, &self.catalog)).collect();
+        let place = |node: &IdedExpr| subtree_span_in(node, &spans, source).unwrap_or(0..source.len());
+        let estimated = cost::estimate(&mut expr, &self.limits, &self.catalog, &place);
+        if let Some((span, culprit)) = estimated.culprit {
+            let (what, amount, limit) = if culprit.steps > self.limits.max_steps {
+                ("steps", culprit.steps, format!("{} (max_steps)", self.limits.max_steps))
+            } else {
+                ("bytes built", culprit.bytes, format!("{} (max_bytes)", self.limits.max_bytes))
+            };
+            let part = source.get(span.clone()).unwrap_or(source).trim();
+            let mut diagnostics = vec![
+                RuleDiagnostic::new(
+                    Severity::Error,
+                    "cost_too_high",
+                    format!("`{part}` may take {} {what} for one beneficiary; the budget is {limit}", shown(amount)),
+                    &text,
+                    span,
+                )
+                .with_help(format!(
+                    "comprehensions multiply: a loop over a list of n items repeats its body n times (lists from \
+                     the data count as their bounds: {} members, {} items, {} bytes)",
+                    self.limits.max_members, self.limits.max_list_items, self.limits.max_string_bytes
+                )),
+            ];
+            diagnostics.extend(warnings);
+            return Err(fail(diagnostics));
+        }
+        if estimated.total.steps.saturating_mul(DATA_COST_SHARE) > self.limits.max_steps
+            || estimated.total.bytes.saturating_mul(DATA_COST_SHARE) > self.limits.max_bytes
+        {
+            for (span, estimate) in &estimated.data_loops {
+                warnings.push(RuleDiagnostic::new(
+                    Severity::Warning,
+                    "cost_depends_on_data",
+                    format!(
+                        "`{}` loops over a list from the data: at the assumed bounds ({} members, {} items) it may \
+                         take {} steps; a longer list costs more, and an evaluation past the budget is an error",
+                        source.get(span.clone()).unwrap_or(source).trim(),
+                        self.limits.max_members,
+                        self.limits.max_list_items,
+                        shown(estimate.steps)
+                    ),
+                    &text,
+                    span.clone(),
+                ));
+            }
+        }
+        // The clauses are evaluated alone too (explanations, the local screen): meter them alike.
+        let mut clauses = clauses;
+        for clause in &mut clauses {
+            cost::estimate(&mut clause.expr, &self.limits, &self.catalog, &place);
+        }
+        let local_screen = local_screen
+            .into_iter()
+            .map(|(mut clause, index): (IdedExpr, usize)| {
+                cost::estimate(&mut clause, &self.limits, &self.catalog, &place);
+                (clause, index)
+            })
+            .collect();
         Ok(Rule {
             inner: Arc::new(RuleInner {
                 name: name.to_owned(),
@@ -375,6 +573,8 @@ impl Compiler {
                 metrics,
                 fields,
                 warnings,
+                estimate: estimated.total,
+                allowance: (self.limits.max_steps, self.limits.max_bytes),
             }),
         })
     }
@@ -465,6 +665,22 @@ fn children(expr: &IdedExpr) -> Vec<&IdedExpr> {
         Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
     }
+}
+
+/// The depth of `expr`'s tree (a lone literal is 1) and the source offsets
+/// of its deepest node (or of the nearest node above it that has some),
+/// measured without recursion: the tree may be deeper than the stack allows.
+fn expression_depth(expr: &IdedExpr, offsets: impl Fn(u64) -> Option<(u32, u32)>) -> (usize, Option<(u32, u32)>) {
+    let mut deepest = (0, None);
+    let mut pending = vec![(expr, 1usize, None)];
+    while let Some((node, level, above)) = pending.pop() {
+        let located = offsets(node.id).or(above);
+        if level > deepest.0 {
+            deepest = (level, located);
+        }
+        pending.extend(children(node).into_iter().map(|child| (child, level + 1, located)));
+    }
+    deepest
 }
 
 fn collect_spans(expr: &IdedExpr, add: &mut impl FnMut(u64)) {

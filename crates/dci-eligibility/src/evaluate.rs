@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::bind::{Details, Household, Missing, Needs, Resolver, Scope, Tracker};
 use crate::compile::Rule;
+use crate::cost::{self, Stop};
 use crate::native::NativeClause;
 use crate::unknown::as_unknown;
 
@@ -63,6 +64,10 @@ pub struct Decision {
     /// For `error`: what went wrong, naming the field or operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For an `error` that is not the data's fault: `budget_exceeded` (the
+    /// evaluation passed the rule's budget) or `cancelled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
     /// With `explain`: the value of each top-level clause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clauses: Option<Vec<ClauseResult>>,
@@ -91,9 +96,21 @@ impl Verdict {
 }
 
 impl Decision {
+    /// The decision of an evaluation that was stopped: an error naming the rule and why.
+    pub(crate) fn stopped(rule: &Rule, stop: Stop) -> Self {
+        let error = format!("rule `{}`: {}", rule.name(), stop.message());
+        Decision {
+            outcome: Outcome::Error,
+            missing: Vec::new(),
+            error: Some(error),
+            code: Some(stop.code()),
+            clauses: None,
+        }
+    }
+
     /// A decision with its outcome only.
     pub(crate) fn plain(outcome: Outcome) -> Self {
-        Decision { outcome, missing: Vec::new(), error: None, clauses: None }
+        Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None }
     }
 }
 
@@ -107,7 +124,13 @@ pub(crate) fn run(
     let resolver = Resolver { scope: Scope { household, tracker } };
     let mut context = root.new_inner_scope();
     context.set_variable_resolver(&resolver);
-    Value::resolve(expr, &context)
+    cost::start();
+    let result = Value::resolve(expr, &context);
+    // A stopped evaluation is stopped whatever its value: `false && <stopped>` is still stopped.
+    match cost::stopped() {
+        Some(stop) => Err(cost::stop_error(stop)),
+        None => result,
+    }
 }
 
 /// Whether an error stands for an unknown value (a registry value, a missing field, a null).
@@ -125,6 +148,7 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     match result {
         Ok(Value::Bool(b)) => Verdict::Decided(b),
         Ok(_) => Verdict::Error,
+        Err(error) if cost::as_stop(&error).is_some() => Verdict::Error,
         Err(error) => {
             let needs = tracker.needs();
             if !needs.is_empty() {
@@ -231,6 +255,9 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
         Ok(_) => false,
     };
     let details = tracker.into_details();
+    if let Some(stop) = result.as_ref().err().and_then(cost::as_stop) {
+        return Decision::stopped(rule, stop);
+    }
     let (outcome, missing, error) = match result {
         Ok(Value::Bool(true)) => (Outcome::Eligible, Vec::new(), None),
         Ok(Value::Bool(false)) => (Outcome::Ineligible, Vec::new(), None),
@@ -241,7 +268,7 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
         Err(error) => (Outcome::Error, Vec::new(), Some(describe_error(&error, &details))),
     };
     let clauses = explain.then(|| explain_clauses(root, rule, household));
-    Decision { outcome, missing, error, clauses }
+    Decision { outcome, missing, error, code: None, clauses }
 }
 
 fn missing_of(error: &ExecutionError, mut missing: Vec<Missing>) -> Vec<Missing> {

@@ -14,11 +14,13 @@
 //! A person born on 29 February has their birthday on 1 March in other years.
 
 use cel::common::types::CelString;
+use cel::common::value::CowVal;
 use cel::{Context, DeclarationError, ExecutionError, FunctionContext, Value};
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
 use dci_metrics::UnknownCause;
 use std::cmp::Ordering;
 
+use crate::cost::{Allowance, BUDGET_FN};
 use crate::macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
 use crate::unknown::unknown_error;
 
@@ -214,7 +216,16 @@ fn extreme(function: &str, items: Vec<Value>, wanted: Ordering) -> Result<Value,
 }
 
 /// Adds the library to `context`, bound to `as_of`.
-pub(crate) fn install(context: &mut Context<'_, '_>, as_of: NaiveDate) -> Result<(), DeclarationError> {
+pub(crate) fn install(
+    context: &mut Context<'_, '_>,
+    as_of: NaiveDate,
+    allowance: &Allowance,
+) -> Result<(), DeclarationError> {
+    let meter = allowance.clone();
+    type Raw =
+        Box<dyn for<'c, 'v> Fn(&mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> + Send + Sync>;
+    let charge: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.charge(call));
+    context.add_function(BUDGET_FN, charge)?;
     let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
         move |call: &FunctionContext<'_, '_>| -> Result<Value, ExecutionError> {
             match date_argument(name, call)? {

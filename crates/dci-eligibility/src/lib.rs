@@ -5,6 +5,7 @@ mod beneficiary;
 mod bind;
 mod compile;
 mod config;
+mod cost;
 mod diagnostic;
 mod dialect;
 mod evaluate;
@@ -24,8 +25,11 @@ pub use batch::{
 };
 pub use beneficiary::{Beneficiary, BeneficiaryError};
 pub use bind::Missing;
-pub use compile::{Clause, Compiler, Demand, Level, Limits, MetricUse, Rule, RuleError};
+pub use compile::{
+    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MetricUse, Rule, RuleError,
+};
 pub use config::{EngineConfig, EngineError};
+pub use cost::{BYTES_PER_STEP, Cancellation, Estimate};
 pub use diagnostic::{RuleDiagnostic, Severity};
 pub use evaluate::{ClauseResult, Decision, Outcome};
 pub use functions::{whole_months, whole_years};

@@ -87,7 +87,8 @@ pub struct StreamStats {
 /// Evaluates chunks of input (NDJSON lines or read items) from `input` until it closes, sending
 /// rendered decisions (in input order) to `output`. `on_chunk` is told the
 /// running totals after each chunk (for progress bars and metrics). Stops
-/// early, without error, when `output` is closed.
+/// early, without error, when `output` is closed or `options.cancel` is set
+/// (then only whole chunks were sent, and `chunks` counts them).
 ///
 /// Three stages overlap: while one chunk is evaluated, the next is parsed and
 /// the previous rendered (parsing and rendering on the rayon pool).
@@ -135,7 +136,14 @@ pub async fn evaluate_lines_when(
             return;
         }
         while let Some(items) = parsed.recv().await {
+            if options.cancel.is_cancelled() {
+                break;
+            }
             let result = engine.evaluate_batch(rules, items, options).await;
+            // A chunk cancelled part-way is not sent: what was sent is complete.
+            if options.cancel.is_cancelled() {
+                break;
+            }
             if evaluated_sender.send(result).await.is_err() {
                 break;
             }

@@ -118,7 +118,7 @@ fn openspp_spellings_compile_to_the_same_meaning() {
 
 #[test]
 fn limits_and_disabled_metrics() {
-    let small = compiler().with_limits(Limits { max_length: 20, max_depth: 3 });
+    let small = compiler().with_limits(Limits { max_length: 20, max_depth: 3, ..Limits::default() });
     assert_eq!(
         small.compile("t", "r.a == 'aaaaaaaaaaaaaaaaaaaaaa'").expect_err("long").diagnostics[0].code,
         "too_long"

@@ -77,7 +77,8 @@ pub struct ServerLimits {
     pub max_rules: usize,
     /// Longest rule, in bytes (422 `invalid_rule`, diagnostic `too_long`).
     pub max_rule_length: usize,
-    /// Deepest bracket nesting of a rule (422 `invalid_rule`, diagnostic `too_deep`).
+    /// Deepest rule: depth of its parsed expression and of its brackets (422 `invalid_rule`,
+    /// diagnostic `too_deep`). See `[rules] max_depth`.
     pub max_rule_depth: usize,
     /// Evaluations (`POST /v1/evaluate`) running at once.
     pub max_concurrent_evaluations: usize,
@@ -100,7 +101,7 @@ impl Default for ServerLimits {
             max_members: 100,
             max_rules: 20,
             max_rule_length: 10_000,
-            max_rule_depth: 24,
+            max_rule_depth: dci_eligibility::DEFAULT_MAX_DEPTH,
             max_concurrent_evaluations: 4,
             max_queued: 16,
             request_timeout_secs: 300,
@@ -116,9 +117,16 @@ impl ServerLimits {
         Duration::from_secs(self.request_timeout_secs)
     }
 
-    /// The compiler limits for rules received over HTTP.
-    pub fn rule_limits(&self) -> Limits {
-        Limits { max_length: self.max_rule_length, max_depth: self.max_rule_depth }
+    /// The compiler limits for rules received over HTTP: the engine's `[rules]`, made no looser
+    /// by these limits (a household may have up to `max_members` members: the cost estimate
+    /// assumes as many).
+    pub fn rule_limits(&self, engine: &Limits) -> Limits {
+        engine.stricter(&Limits {
+            max_length: self.max_rule_length,
+            max_depth: self.max_rule_depth,
+            max_members: self.max_members as u64,
+            ..engine.clone()
+        })
     }
 
     /// These limits, with rule limits no looser than the engine's `[rules]` section.

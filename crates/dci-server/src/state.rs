@@ -64,7 +64,8 @@ impl AppState {
             .collect::<Result<Vec<_>, _>>()?;
         // Rule limits: the stricter of the server's and the engine's own.
         let limits = config.limits.clone().within(engine.compiler().limits());
-        let engine = Engine::new(engine.compiler().clone().with_limits(limits.rule_limits()), engine.store().clone());
+        let rule_limits = limits.rule_limits(engine.compiler().limits());
+        let engine = Engine::new(engine.compiler().clone().with_limits(rule_limits), engine.store().clone());
         let slots = Arc::new(Slots::new(limits.max_concurrent_evaluations, limits.max_queued));
         let telemetry = Telemetry::new(engine.store().clone(), slots.clone());
         Ok(AppState { inner: Arc::new(Inner { engine, keys, limits, cors_origins, slots, telemetry }) })

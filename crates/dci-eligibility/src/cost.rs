@@ -1,0 +1,496 @@
+//! What a rule may cost: a static worst-case estimate, checked when the rule
+//! is compiled, and the runtime budget every evaluation runs under.
+//!
+//! **Units.** A *step* is the evaluation of one node of the expression: a
+//! literal, a name, a field, an operator, a function call. Functions that
+//! walk a string or a list cost one more step per [`BYTES_PER_STEP`] bytes or
+//! per item. *Bytes* count the values an evaluation builds: strings, lists
+//! and maps (16 bytes per item, plus their contents).
+//!
+//! **Static.** [`estimate`] walks the compiled expression once. A
+//! comprehension (`all`, `exists`, `map`, `filter`, `count`, `sum`, ...)
+//! costs its range's largest size times its body, so nested comprehensions
+//! multiply. A list from the beneficiary's data counts as its configured
+//! bound: `members` as [`Limits::max_members`], any other list field as
+//! [`Limits::max_list_items`], a string field as [`Limits::max_string_bytes`].
+//!
+//! **Runtime.** The estimate is only as good as those bounds (a CLI run does
+//! not check them, a registry list has none), so the compiler wraps every
+//! comprehension's range in a call to [`BUDGET_FN`], which charges the
+//! range's *actual* length times the body's cost when the loop starts, and
+//! checks the evaluation's cancellation. Past the budget, the evaluation's
+//! decision is `error` (`budget_exceeded`) whatever the expression returns,
+//! and every later loop of that evaluation stops at once.
+
+use std::cell::Cell;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, operators};
+use cel::{ExecutionError, FunctionContext};
+
+use dci_metrics::{Catalog, MetricType};
+
+use crate::compile::{DCI, Limits, MEMBERS, REGISTRANT};
+
+/// The function wrapped around every comprehension's range: `@budget(range,
+/// steps per item, bytes per item)`. Its name cannot be written in a rule.
+pub(crate) const BUDGET_FN: &str = "@budget";
+
+/// Bytes a string or list function walks per step.
+pub const BYTES_PER_STEP: u64 = 64;
+/// Bytes counted per list or map item, beside its contents.
+const ITEM_BYTES: u64 = 16;
+
+/// The worst-case size of a value: list or map items, and bytes in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Size {
+    items: u64,
+    bytes: u64,
+}
+
+/// What evaluating one node costs at worst.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Estimate {
+    /// Steps.
+    pub steps: u64,
+    /// Bytes of values built.
+    pub bytes: u64,
+}
+
+impl Estimate {
+    fn plus(self, other: Estimate) -> Estimate {
+        Estimate { steps: self.steps.saturating_add(other.steps), bytes: self.bytes.saturating_add(other.bytes) }
+    }
+    fn times(self, n: u64) -> Estimate {
+        Estimate { steps: self.steps.saturating_mul(n), bytes: self.bytes.saturating_mul(n) }
+    }
+    fn exceeds(self, limits: &Limits) -> bool {
+        self.steps > limits.max_steps || self.bytes > limits.max_bytes
+    }
+}
+
+/// A node's estimate with the size of its value.
+#[derive(Clone, Copy, Debug, Default)]
+struct Node {
+    cost: Estimate,
+    size: Size,
+    /// The value's size depends on the beneficiary's data (or a registry's).
+    from_data: bool,
+    /// A value read from the data as it is: its size bounds a loop over it,
+    /// but reading or comparing it is one step (it was not built, and its
+    /// type is not known).
+    read: bool,
+}
+
+/// The result of estimating a rule.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RuleEstimate {
+    /// The whole rule, worst case.
+    pub(crate) total: Estimate,
+    /// The smallest sub-expression whose estimate alone is over the limits:
+    /// its place in the rule, and its estimate.
+    pub(crate) culprit: Option<(Range<usize>, Estimate)>,
+    /// Comprehensions over data whose bound the estimate had to assume,
+    /// with the estimate of each.
+    pub(crate) data_loops: Vec<(Range<usize>, Estimate)>,
+}
+
+/// Estimates `expr` and wraps each comprehension's range in [`BUDGET_FN`].
+/// `place` gives a sub-expression's place in the rule's text.
+pub(crate) fn estimate(
+    expr: &mut IdedExpr,
+    limits: &Limits,
+    catalog: &Catalog,
+    place: &dyn Fn(&IdedExpr) -> Range<usize>,
+) -> RuleEstimate {
+    let mut walk = Walk { limits, catalog, place, bound: Vec::new(), result: RuleEstimate::default() };
+    let node = walk.node(expr);
+    walk.result.total = node.cost;
+    walk.result
+}
+
+struct Walk<'a> {
+    limits: &'a Limits,
+    catalog: &'a Catalog,
+    place: &'a dyn Fn(&IdedExpr) -> Range<usize>,
+    /// Loop variables in scope, with the size of their values.
+    bound: Vec<(String, Node)>,
+    result: RuleEstimate,
+}
+
+impl Walk<'_> {
+    fn node(&mut self, expr: &mut IdedExpr) -> Node {
+        let node = match &mut expr.expr {
+            Expr::Literal(literal) => Node { cost: step(), size: literal_size(literal), ..Node::default() },
+            Expr::Ident(name) => self.ident(name),
+            Expr::Select(select) => {
+                let operand = self.node(&mut select.operand);
+                let data = self.field_size(&select.operand, &select.field);
+                Node { cost: operand.cost.plus(step()), ..data }
+            }
+            Expr::List(list) => {
+                let mut node = Node { cost: step(), ..Node::default() };
+                for element in &mut list.elements {
+                    let element = self.node(element);
+                    node = self.contain(node, element);
+                }
+                node.cost.bytes = node.cost.bytes.saturating_add(node.size.bytes);
+                node
+            }
+            Expr::Map(map) => {
+                let mut node = Node { cost: step(), ..Node::default() };
+                for entry in &mut map.entries {
+                    if let cel::common::ast::EntryExpr::MapEntry(entry) = &mut entry.expr {
+                        let key = self.node(&mut entry.key);
+                        let value = self.node(&mut entry.value);
+                        node = self.contain(node, key);
+                        node.cost = node.cost.plus(value.cost);
+                        node.size.bytes = node.size.bytes.saturating_add(value.size.bytes);
+                    }
+                }
+                node.cost.bytes = node.cost.bytes.saturating_add(node.size.bytes);
+                node
+            }
+            Expr::Struct(_) | Expr::Unspecified => Node { cost: step(), ..Node::default() },
+            Expr::Call(call) => self.call(call),
+            Expr::Comprehension(comprehension) => {
+                let range = self.node(&mut comprehension.iter_range);
+                let init = self.node(&mut comprehension.accu_init);
+                self.bound.push((comprehension.iter_var.clone(), range));
+                self.bound.push((comprehension.accu_var.clone(), init));
+                let condition = self.node(&mut comprehension.loop_cond);
+                let step_node = self.node(&mut comprehension.loop_step);
+                let result = self.node(&mut comprehension.result);
+                self.bound.truncate(self.bound.len() - 2);
+                let per_item = condition.cost.plus(step_node.cost).plus(step());
+                let loops = per_item.times(range.size.items);
+                let cost = range.cost.plus(init.cost).plus(loops).plus(result.cost);
+                let appends = matches!(&comprehension.accu_init.expr, Expr::List(list) if list.elements.is_empty());
+                let size = if appends {
+                    Size {
+                        items: range.size.items,
+                        bytes: range.size.items.saturating_mul(step_node.size.bytes.saturating_add(ITEM_BYTES)),
+                    }
+                } else {
+                    step_node.size
+                };
+                wrap_range(&mut comprehension.iter_range, per_item);
+                if range.from_data {
+                    self.result.data_loops.push(((self.place)(expr), cost));
+                }
+                Node { cost, size, from_data: range.from_data || step_node.from_data, read: false }
+            }
+        };
+        if node.cost.exceeds(self.limits) && self.result.culprit.is_none() {
+            self.result.culprit = Some(((self.place)(expr), node.cost));
+        }
+        node
+    }
+
+    fn contain(&self, mut container: Node, element: Node) -> Node {
+        container.cost = container.cost.plus(element.cost);
+        container.size.items = container.size.items.saturating_add(1);
+        container.size.bytes = container.size.bytes.saturating_add(element.size.bytes).saturating_add(ITEM_BYTES);
+        container.from_data |= element.from_data;
+        container
+    }
+
+    fn ident(&self, name: &str) -> Node {
+        if let Some((_, node)) = self.bound.iter().rev().find(|(bound, _)| bound == name) {
+            return Node { cost: step(), ..*node };
+        }
+        match name {
+            MEMBERS => Node {
+                cost: step(),
+                size: Size { items: self.limits.max_members, bytes: 0 },
+                from_data: true,
+                read: true,
+            },
+            _ => Node { cost: step(), size: self.data_size(), from_data: true, read: true },
+        }
+    }
+
+    /// The size of `operand.field`: `r.members` is the household; any other
+    /// field, and a metric's list (which comes from a registry), is bounded
+    /// like a list field of the data.
+    fn field_size(&self, operand: &IdedExpr, field: &str) -> Node {
+        if field == MEMBERS && matches!(&operand.expr, Expr::Ident(name) if name == REGISTRANT) {
+            return self.ident(MEMBERS);
+        }
+        if let Expr::Select(registry) = &operand.expr
+            && (matches!(&registry.operand.expr, Expr::Ident(name) if name == DCI)
+                || matches!(&registry.operand.expr, Expr::Select(dci) if dci.field == DCI))
+            && let Some(metric) = self.catalog.field(&registry.field, field)
+        {
+            let size = match self.catalog.spec(metric).cel_type {
+                MetricType::StringList => self.data_size(),
+                _ => Size::default(),
+            };
+            return Node { cost: step(), size, from_data: size.items > 0, read: true };
+        }
+        Node { cost: step(), size: self.data_size(), from_data: true, read: true }
+    }
+
+    /// A value read from the data: iterating it counts as its bound; it was
+    /// not built by the evaluation, and reading or comparing it counts as one
+    /// step (its length is bounded by the request's size limits).
+    fn data_size(&self) -> Size {
+        Size { items: self.limits.max_list_items, bytes: 0 }
+    }
+
+    fn call(&mut self, call: &mut CallExpr) -> Node {
+        let mut args: Vec<Node> = Vec::with_capacity(call.args.len() + 1);
+        if let Some(target) = call.target.as_deref_mut() {
+            args.push(self.node(target));
+        }
+        for arg in &mut call.args {
+            args.push(self.node(arg));
+        }
+        let mut cost = args.iter().fold(step(), |cost, arg| cost.plus(arg.cost));
+        let from_data = args.iter().any(|arg| arg.from_data);
+        let largest = args
+            .iter()
+            .filter(|arg| !arg.read)
+            .map(|arg| arg.size)
+            .fold(Size::default(), |a, b| Size { items: a.items.max(b.items), bytes: a.bytes.max(b.bytes) });
+        let walk = |size: Size| size.bytes / BYTES_PER_STEP + size.items;
+        let name = call.func_name.as_str();
+        let size = match name {
+            operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => Size::default(),
+            operators::CONDITIONAL => {
+                let branches = &args[1.min(args.len())..];
+                branches
+                    .iter()
+                    .map(|a| a.size)
+                    .fold(Size::default(), |a, b| Size { items: a.items.max(b.items), bytes: a.bytes.max(b.bytes) })
+            }
+            operators::ADD => {
+                let sum = args.iter().filter(|arg| !arg.read).fold(Size::default(), |a, b| Size {
+                    items: a.items.saturating_add(b.size.items),
+                    bytes: a.bytes.saturating_add(b.size.bytes),
+                });
+                cost.steps = cost.steps.saturating_add(walk(sum));
+                cost.bytes = cost.bytes.saturating_add(sum.bytes);
+                sum
+            }
+            operators::EQUALS
+            | operators::NOT_EQUALS
+            | operators::IN
+            | "contains"
+            | "startsWith"
+            | "endsWith"
+            | "matches"
+            | "indexOf"
+            | "lastIndexOf" => {
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                Size::default()
+            }
+            "replace" => {
+                // `s.replace(old, new)`: at worst every byte of `s` becomes `new`; a string
+                // from the data counts as `max_string_bytes` here, where it can multiply.
+                let bytes = |node: &Node| if node.from_data { self.limits.max_string_bytes } else { node.size.bytes };
+                let grown = match (args.first(), args.get(2)) {
+                    (Some(s), Some(new)) => bytes(s).saturating_mul(bytes(new).max(1)),
+                    _ => largest.bytes,
+                };
+                cost.steps = cost.steps.saturating_add(grown / BYTES_PER_STEP);
+                cost.bytes = cost.bytes.saturating_add(grown);
+                Size { items: 0, bytes: grown }
+            }
+            "range" if matches!(call.target.as_deref(), Some(IdedExpr { expr: Expr::Ident(n), .. }) if n == "lists") => {
+                let items = match call.args.first().map(|a| &a.expr) {
+                    Some(Expr::Literal(LiteralValue::Int(n))) => u64::try_from(*n.inner()).unwrap_or(0),
+                    _ => u64::MAX,
+                };
+                let size = Size { items, bytes: items.saturating_mul(ITEM_BYTES) };
+                cost.steps = cost.steps.saturating_add(items);
+                cost.bytes = cost.bytes.saturating_add(size.bytes);
+                size
+            }
+            "split" | "join" | "flatten" | "sort" | "sortBy" | "distinct" | "reverse" | "slice" | "lowerAscii"
+            | "upperAscii" | "trim" | "substring" | "format" | "quote" | "string" | "bytes" | "charAt" => {
+                let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                cost.bytes = cost.bytes.saturating_add(size.bytes);
+                size
+            }
+            BUDGET_FN => return args.first().copied().unwrap_or_default(),
+            _ => {
+                // Any other function reads its arguments once and returns a small value
+                // (`size`, `int`, comparisons, arithmetic, our date functions, aggregates).
+                cost.steps = cost.steps.saturating_add(largest.items);
+                Size::default()
+            }
+        };
+        Node { cost, size, from_data, read: false }
+    }
+}
+
+fn step() -> Estimate {
+    Estimate { steps: 1, bytes: 0 }
+}
+
+fn literal_size(literal: &LiteralValue) -> Size {
+    match literal {
+        LiteralValue::String(s) => Size { items: 0, bytes: s.inner().len() as u64 },
+        LiteralValue::Bytes(b) => Size { items: 0, bytes: b.inner().len() as u64 },
+        _ => Size::default(),
+    }
+}
+
+/// `range` → `@budget(range, steps, bytes)`, charging each item `per_item`.
+fn wrap_range(range: &mut IdedExpr, per_item: Estimate) {
+    let id = range.id;
+    let original = std::mem::replace(range, IdedExpr { id, expr: Expr::Unspecified });
+    let literal =
+        |n: u64| IdedExpr { id, expr: Expr::Literal(LiteralValue::Int(i64::try_from(n).unwrap_or(i64::MAX).into())) };
+    *range = IdedExpr {
+        id,
+        expr: Expr::Call(CallExpr {
+            func_name: BUDGET_FN.to_owned(),
+            target: None,
+            args: vec![original, literal(per_item.steps), literal(per_item.bytes)],
+        }),
+    };
+}
+
+/// A flag that stops evaluations: set it and every evaluation that checks it
+/// ends with `cancelled`. Clones share the flag.
+#[derive(Clone, Debug, Default)]
+pub struct Cancellation(Arc<AtomicBool>);
+
+impl Cancellation {
+    /// A flag not yet set.
+    pub fn new() -> Self {
+        Cancellation::default()
+    }
+    /// Stops every evaluation that watches this flag.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    /// Whether [`Cancellation::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Cancellation {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Cancellation {}
+
+/// Why an evaluation was stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// It would pass its budget of steps.
+    Steps(u64),
+    /// It would build more bytes than its budget.
+    Bytes(u64),
+    /// Its request was cancelled.
+    Cancelled,
+}
+
+thread_local! {
+    /// The meter of the evaluation running on this thread: steps and bytes
+    /// charged so far, and why it was stopped, if it was.
+    static METER: Cell<(u64, u64, Option<Stop>)> = const { Cell::new((0, 0, None)) };
+}
+
+/// The budget of the evaluations of one batch, and their cancellation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Allowance {
+    pub(crate) steps: u64,
+    pub(crate) bytes: u64,
+    pub(crate) cancel: Cancellation,
+}
+
+impl Allowance {
+    /// The [`BUDGET_FN`] implementation: charges `range`'s length times the
+    /// per-item cost, and fails once the budget is spent or the batch cancelled.
+    pub(crate) fn charge<'c, 'v>(
+        &self,
+        call: &mut FunctionContext<'c, 'v>,
+    ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
+        let stopped = |stop: Stop| {
+            METER.with(|meter| {
+                let (steps, bytes, earlier) = meter.get();
+                meter.set((steps, bytes, earlier.or(Some(stop))));
+            });
+            Err(stop_error(stop))
+        };
+        if let Some(stop) = METER.with(|meter| meter.get().2) {
+            return Err(stop_error(stop));
+        }
+        if self.cancel.is_cancelled() {
+            return stopped(Stop::Cancelled);
+        }
+        let (Some(range), Some(per_step), Some(per_byte)) = (call.args.first(), call.args.get(1), call.args.get(2))
+        else {
+            return Err(call.error("takes a range and two costs"));
+        };
+        let count = |value: &cel::common::value::CowVal<'_, '_>| {
+            value.as_sizer().map_or(0, |sizer| u64::try_from(*sizer.size().inner()).unwrap_or(0))
+        };
+        let number = |value: &cel::common::value::CowVal<'_, '_>| {
+            value.downcast_ref::<cel::common::types::CelInt>().map_or(0, |n| u64::try_from(*n.inner()).unwrap_or(0))
+        };
+        let items = count(range);
+        let (steps, bytes) = (items.saturating_mul(number(per_step)), items.saturating_mul(number(per_byte)));
+        let (used_steps, used_bytes, _) = METER.with(Cell::get);
+        let (used_steps, used_bytes) = (used_steps.saturating_add(steps), used_bytes.saturating_add(bytes));
+        METER.with(|meter| meter.set((used_steps, used_bytes, None)));
+        if used_steps > self.steps {
+            return stopped(Stop::Steps(self.steps));
+        }
+        if used_bytes > self.bytes {
+            return stopped(Stop::Bytes(self.bytes));
+        }
+        Ok(call.args.swap_remove(0))
+    }
+}
+
+/// The error a stopped evaluation ends with.
+pub(crate) fn stop_error(stop: Stop) -> ExecutionError {
+    ExecutionError::function_error(BUDGET_FN, stop.message())
+}
+
+/// Why the evaluation that ended with `error` was stopped, if it was.
+pub(crate) fn as_stop(error: &ExecutionError) -> Option<Stop> {
+    match error {
+        ExecutionError::FunctionError { function, .. } if function == BUDGET_FN => stopped(),
+        _ => None,
+    }
+}
+
+impl Stop {
+    /// The code of the decision's error.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Stop::Steps(_) | Stop::Bytes(_) => "budget_exceeded",
+            Stop::Cancelled => "cancelled",
+        }
+    }
+
+    /// What happened, for the decision's error message.
+    pub(crate) fn message(self) -> String {
+        match self {
+            Stop::Steps(limit) => format!("the evaluation would take more than {limit} steps (max_steps)"),
+            Stop::Bytes(limit) => format!("the evaluation would build more than {limit} bytes (max_bytes)"),
+            Stop::Cancelled => "the evaluation was cancelled".to_owned(),
+        }
+    }
+}
+
+/// Starts metering an evaluation on this thread.
+pub(crate) fn start() {
+    METER.with(|meter| meter.set((0, 0, None)));
+}
+
+/// Why the evaluation metered on this thread was stopped, if it was.
+pub(crate) fn stopped() -> Option<Stop> {
+    METER.with(|meter| meter.get().2)
+}
