@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use dci_eligibility::io::{Format, Writer, is_json_array, parse_document, read_lines};
 use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines_when};
-use dci_eligibility::{BatchStats, EvaluationOptions};
+use dci_eligibility::{BatchStats, Cancellation, EvaluationOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::rules::{RuleSource, compile};
@@ -122,7 +122,15 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         as_of: args.as_of.unwrap_or_else(setup::today),
         explain: args.explain,
         demand_driven: !args.no_demand_driven,
+        cancel: Cancellation::new(),
     };
+    // Ctrl-C stops the run: the chunks decided so far are written, the rest is not.
+    let interrupt = options.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
     let format = Format::from(args.format);
 
     let (reader, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if args.beneficiaries.as_os_str() == "-" {
@@ -253,8 +261,18 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     }
     // The process ends here: freeing a million cached facts one by one would only delay it.
     std::mem::forget(engine);
+    if options.cancel.is_cancelled() {
+        eprintln!(
+            "interrupted: the output is partial, it holds the decisions of the first {} beneficiaries only",
+            stats.batch.items
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// The summary, on stderr.
 pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Option<&PathBuf>) {

@@ -168,7 +168,11 @@ mod tests {
 
     #[test]
     fn limits_are_no_looser_than_the_engine() {
-        let limits = ServerLimits::default().within(&Limits { max_length: 500, max_depth: 50 });
-        assert_eq!((limits.max_rule_length, limits.max_rule_depth), (500, 24));
+        let engine = Limits { max_length: 500, max_depth: 50, max_steps: 5_000, ..Limits::default() };
+        let limits = ServerLimits::default().within(&engine);
+        assert_eq!((limits.max_rule_length, limits.max_rule_depth), (500, 50));
+        let rules = ServerLimits { max_members: 1000, ..limits }.rule_limits(&engine);
+        assert_eq!(rules.max_steps, 5_000, "the server cannot loosen the budget");
+        assert_eq!(rules.max_members, 1000, "the estimate assumes as many members as the server accepts");
     }
 }

@@ -521,8 +521,11 @@ pub struct Health {
 /// `GET /readyz`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// Every configured registry is ready.
+    /// Every configured registry is ready, and the server is not saturated.
     pub ready: bool,
+    /// Every evaluation slot is taken by an evaluation that has run longer than
+    /// `request_timeout_secs`: new requests could only wait.
+    pub saturated: bool,
     /// Each registry of the catalog.
     pub registries: Vec<RegistryReadiness>,
 }

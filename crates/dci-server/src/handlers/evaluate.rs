@@ -1,5 +1,6 @@
 //! `POST /v1/evaluate`: JSON in, JSON out; or NDJSON streamed both ways (see [`super::ndjson`]).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -18,8 +19,18 @@ use crate::api::{Count, EvaluateBody, Summary};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::{check_members, prepare, today};
+use crate::layers::admission::Held;
 use crate::pool::on_pool;
 use crate::state::AppState;
+
+/// Cancels an evaluation when the request that started it is dropped.
+pub(crate) struct CancelOnDrop(pub(crate) dci_eligibility::Cancellation);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
 
 /// The request's body format.
 enum Media {
@@ -122,6 +133,7 @@ type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
+    let held = request.extensions().get::<Arc<Held>>().cloned();
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
@@ -132,7 +144,18 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         Ok((rules, options, items))
     })
     .await?;
-    let result = state.engine().evaluate_batch(&rules, items, &options).await;
+    // The work runs in a task of its own that keeps the evaluation slot; when this request ends
+    // early (timeout, client gone), the guard cancels the work, which stops within a loop.
+    let cancel = options.cancel.clone();
+    let _cancel_on_drop = CancelOnDrop(cancel);
+    let engine = state.engine().clone();
+    let (work_rules, work_options) = (rules.clone(), options.clone());
+    let work = tokio::spawn(async move {
+        let result = engine.evaluate_batch(&work_rules, items, &work_options).await;
+        drop(held);
+        result
+    });
+    let result = work.await.map_err(|_| ApiError::internal("the evaluation failed"))?;
     state.telemetry().record(&result.stats);
     let as_of = options.as_of;
     let bytes = on_pool(move || {

@@ -46,8 +46,9 @@ pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok".to_owned() })
 }
 
-/// Whether every configured registry can be used now: a token can be obtained and its circuit
-/// breaker is not open. 200 when ready, 503 (same body) when not.
+/// Whether every configured registry can be used now (a token can be obtained and its circuit
+/// breaker is not open), and the server is not saturated (every evaluation slot busy for longer
+/// than the request timeout). 200 when ready, 503 (same body) when not.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -60,6 +61,7 @@ pub(crate) async fn health() -> Json<Health> {
     security(("api_key" = []))
 )]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let saturated = state.slots().saturated(state.limits().request_timeout());
     let body = match tokio::time::timeout(PROBE_TIMEOUT, state.engine().store().readiness()).await {
         Ok(registries) => {
             let registries: Vec<RegistryReadiness> = registries
@@ -72,10 +74,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                     problem: r.problem,
                 })
                 .collect();
-            Readiness { ready: registries.iter().filter(|r| r.configured).all(|r| r.ready), registries }
+            Readiness { ready: registries.iter().filter(|r| r.configured).all(|r| r.ready), saturated, registries }
         }
-        Err(_) => Readiness { ready: false, registries: Vec::new() },
+        Err(_) => Readiness { ready: false, saturated, registries: Vec::new() },
     };
+    let body = Readiness { ready: body.ready && !saturated, ..body };
     let status = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }

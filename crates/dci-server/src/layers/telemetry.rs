@@ -222,6 +222,12 @@ impl Collector for StoreCollector {
         gauge(&mut encoder, "elig_evaluations_running", "Evaluations running now", self.slots.running() as i64)?;
         gauge(
             &mut encoder,
+            "elig_evaluation_oldest_age_seconds",
+            "How long the oldest running evaluation has run (0 when none runs)",
+            self.slots.oldest_age().map_or(0.0, |age| age.as_secs_f64()),
+        )?;
+        gauge(
+            &mut encoder,
             "elig_evaluations_waiting",
             "Evaluations waiting for a slot now",
             self.slots.waiting() as i64,
