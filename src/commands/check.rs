@@ -97,4 +97,7 @@ fn print_text(validation: &Validation, named: bool) {
         list(&validation.registries.members)
     );
     println!("  fields: {}", list(&validation.fields));
+    if let Some(cost) = &validation.cost {
+        println!("  cost: at most {} steps and {} bytes built per beneficiary", cost.steps, cost.bytes);
+    }
 }

@@ -51,7 +51,7 @@ struct Size {
 }
 
 /// What evaluating one node costs at worst.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Estimate {
     /// Steps.
     pub steps: u64,

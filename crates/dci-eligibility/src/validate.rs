@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::compile::{Compiler, Demand, Level};
+use crate::cost::Estimate;
 use crate::diagnostic::{RuleDiagnostic, Severity};
 
 /// A metric a rule reads, with its catalog entry.
@@ -37,6 +38,9 @@ pub struct Validation {
     pub registries: Demand,
     /// Registrant fields read (valid rules only).
     pub fields: Vec<String>,
+    /// The worst-case cost of one evaluation, as estimated (valid rules only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Estimate>,
 }
 
 impl Validation {
@@ -53,6 +57,7 @@ impl Validation {
                     metrics: Vec::new(),
                     registries: Demand::default(),
                     fields: Vec::new(),
+                    cost: None,
                 }
             }
             Ok(rule) => {
@@ -79,6 +84,7 @@ impl Validation {
                     metrics,
                     registries: rule.demand().clone(),
                     fields: rule.fields().to_vec(),
+                    cost: Some(rule.estimate()),
                 }
             }
         }
