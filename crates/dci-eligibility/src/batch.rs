@@ -23,6 +23,7 @@ use crate::compile::{Compiler, Level, Rule};
 use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Decision, Outcome, Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
+use crate::pool::{Lane, on_pool};
 
 /// How to evaluate a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -241,6 +242,8 @@ struct Work {
     rules: Vec<Rule>,
     as_of: NaiveDate,
     allowance: Allowance,
+    /// The pool the batch's CPU work runs on: small batches have their own.
+    lane: Lane,
     beneficiaries: Vec<Beneficiary>,
     /// First person index of each beneficiary.
     offsets: Vec<usize>,
@@ -363,20 +366,6 @@ impl Work {
                 decide(&root, &self.rules[pair % rules], &self.household(pair / rules), explain)
             })
             .collect()
-    }
-}
-
-/// Runs CPU work on the rayon pool and awaits it without blocking a tokio worker.
-pub(crate) async fn on_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-        let _ = sender.send(result);
-    });
-    match receiver.await {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("the rayon pool dropped an evaluation job"),
     }
 }
 
@@ -506,11 +495,18 @@ impl Engine {
             offsets,
             facts: vec![Resolution::NotFetched; persons * order.len()],
             locally_true: Vec::new(),
+            lane: Lane::Bulk,
             order,
             slot_of,
         };
+        let estimated: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
+        work.lane = Lane::for_evaluations(
+            work.beneficiaries.len() * rules.len(),
+            estimated.saturating_mul(work.beneficiaries.len() as u64),
+        );
         let rule_count = rules.len();
         let pair_count = work.beneficiaries.len() * rule_count;
+        let work_lane = work.lane;
 
         let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];
         let mut todo: Vec<usize> = (0..pair_count).collect();
@@ -518,7 +514,7 @@ impl Engine {
         // no registry asked and no cache read, where a local clause is false.
         if options.demand_driven && rules.iter().any(|rule| rule.local_screen().len() > 0) {
             let screen = Instant::now();
-            let (returned, screened) = on_pool(move || {
+            let (returned, screened) = on_pool(work_lane, move || {
                 let screened = work.screen();
                 (work, screened)
             })
@@ -575,7 +571,7 @@ impl Engine {
         loop {
             let evaluate = Instant::now();
             let pairs = std::mem::take(&mut todo);
-            let (returned, results) = on_pool(move || {
+            let (returned, results) = on_pool(work_lane, move || {
                 let results = work.verdicts(&pairs);
                 (work, (pairs, results))
             })
@@ -619,7 +615,7 @@ impl Engine {
         let needs_detail: Vec<usize> =
             (0..pair_count).filter(|&i| explain || !matches!(verdicts[i], Verdict::Decided(_))).collect();
         let detailed_count = needs_detail.len();
-        let (returned, detailed) = on_pool(move || {
+        let (returned, detailed) = on_pool(work_lane, move || {
             let decisions = work.decisions(&needs_detail, explain);
             (work, (needs_detail, decisions))
         })
@@ -629,7 +625,7 @@ impl Engine {
             * (1 + if explain { rules.first().map_or(0, |r| r.clauses().len()) as u64 } else { 0 });
         stats.timings.detail_ms = ms(detail);
         let assemble = Instant::now();
-        let decided = on_pool(move || {
+        let decided = on_pool(work_lane, move || {
             let decided = work.assemble(&verdicts, detailed.0.into_iter().zip(detailed.1).collect());
             (work, decided)
         })
@@ -747,7 +743,8 @@ impl Engine {
             return (work, 0, persons);
         }
         let store = self.store.clone();
-        let (work, hits, rest) = on_pool(move || {
+        let work_lane = work.lane;
+        let (work, hits, rest) = on_pool(work_lane, move || {
             let mut work = work;
             let slots = work.order.len();
             let found: Vec<(usize, Option<Resolution>)> = persons

@@ -14,6 +14,7 @@ pub mod io;
 mod known;
 mod macros;
 mod native;
+pub mod pool;
 pub mod stream;
 pub mod testing;
 mod unknown;

@@ -7,10 +7,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use crate::batch::{BatchResult, BatchStats, Engine, EvaluationOptions, RegistryUse, on_pool};
+use crate::batch::{BatchResult, BatchStats, Engine, EvaluationOptions, RegistryUse};
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::io::{Format, Line, Writer, parse_line};
+use crate::pool::{Lane, on_pool};
 
 /// A chunk of input.
 #[derive(Debug)]
@@ -123,7 +124,9 @@ pub async fn evaluate_lines_when(
     let parse = async move {
         while let Some(chunk) = input.recv().await {
             let items = match chunk {
-                Input::Lines(lines) => on_pool(move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await,
+                Input::Lines(lines) => {
+                    on_pool(Lane::Bulk, move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await
+                }
                 Input::Items(items) => items,
             };
             if parsed_sender.send(items).await.is_err() {
@@ -155,7 +158,7 @@ pub async fn evaluate_lines_when(
         while let Some(result) = evaluated.recv().await {
             let owned_rules = rules.to_vec();
             let first = written;
-            let (bytes, count, batch) = on_pool(move || {
+            let (bytes, count, batch) = on_pool(Lane::Bulk, move || {
                 let count = result.items.len();
                 let bytes = result
                     .items

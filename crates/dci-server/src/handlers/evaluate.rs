@@ -20,7 +20,10 @@ use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::{check_members, prepare, today};
 use crate::layers::admission::Held;
-use crate::pool::on_pool;
+use crate::pool::{Lane, on_pool};
+
+/// JSON bodies up to this size are read on the interactive pool.
+const SMALL_BODY_BYTES: usize = 64 * 1024;
 use crate::state::AppState;
 
 /// Cancels an evaluation when the request that started it is dropped.
@@ -96,7 +99,10 @@ fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     match media(request.headers())? {
         Media::Json => evaluate_json(state, request).await,
-        Media::Ndjson => super::ndjson::evaluate(state, request.into_body()).await,
+        Media::Ndjson => {
+            let held = request.extensions().get::<Arc<Held>>().cloned();
+            super::ndjson::evaluate(state, request.into_body(), held).await
+        }
     }
 }
 
@@ -137,7 +143,9 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
-    let (rules, options, items) = on_pool(move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
+    // A small request is read on the interactive pool: it never waits behind a large batch.
+    let lane = if body.len() <= SMALL_BODY_BYTES { Lane::Interactive } else { Lane::Bulk };
+    let (rules, options, items) = on_pool(lane, move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
         let request: EvaluateBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
         let items = read_beneficiaries(request.beneficiaries, &limits)?;
@@ -158,7 +166,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     let result = work.await.map_err(|_| ApiError::internal("the evaluation failed"))?;
     state.telemetry().record(&result.stats);
     let as_of = options.as_of;
-    let bytes = on_pool(move || {
+    let bytes = on_pool(Lane::for_items(result.items.len()), move || {
         let parts: Vec<Vec<u8>> = result
             .items
             .par_chunks(1024)

@@ -5,6 +5,7 @@
 //! memory at once, whatever the length of the batch.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, BodyDataStream, Bytes};
@@ -21,9 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{EvaluateOptions, Summary, SummaryLine};
 use crate::error::{ApiError, ErrorCode};
+use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
 use crate::handlers::{check_members, prepare, today};
-use crate::pool::on_pool;
+use crate::layers::admission::Held;
+use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
 /// A partial chunk is evaluated when no more input arrives for this long (so that a client
@@ -165,7 +168,9 @@ async fn read_chunks(
         };
         if flush && !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
-            let items = on_pool(move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect()).await;
+            let items =
+                on_pool(Lane::Bulk, move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect())
+                    .await;
             if input.send(Input::Items(items)).await.is_err() {
                 return None; // the evaluation stopped: the client went away
             }
@@ -194,7 +199,7 @@ fn read_error(error: &axum::Error) -> ApiError {
 
 /// Streams the evaluation of an NDJSON body. Errors in the options line are answered as
 /// ordinary JSON errors; once the first result line is sent, problems become lines.
-pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>>) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
     let limits = state.limits().clone();
@@ -214,7 +219,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, Ap
     };
     let compiler = state.engine().compiler().clone();
     let prepare_limits = limits.clone();
-    let (rules, options) = on_pool(move || {
+    let (rules, options) = on_pool(Lane::Interactive, move || {
         let options: EvaluateOptions = serde_json::from_str(&text).map_err(|e| ApiError::from_json(&e, number - 1))?;
         prepare(&compiler, options, &prepare_limits, today)
     })
@@ -225,7 +230,11 @@ pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, Ap
     let (tail_sender, tail) = oneshot::channel::<Vec<u8>>();
     let engine = state.engine().clone();
     let telemetry = state.telemetry().clone();
+    // The response's body cancels the work when it is dropped unsent (the client went away);
+    // the work keeps the evaluation slot until it has stopped.
+    let cancel_on_drop = CancelOnDrop(options.cancel.clone());
     tokio::spawn(async move {
+        let _held = held;
         let reading = read_chunks(lines, input_sender, limits.ndjson_chunk, limits.max_members);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, |_| {});
         let (cut_short, stats) = tokio::join!(reading, evaluating);
@@ -237,8 +246,10 @@ pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, Ap
         let _ = tail_sender.send(lines);
     });
 
-    let results = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx))
-        .map(|chunk| Ok::<Bytes, Infallible>(Bytes::from(chunk.bytes)));
+    let results = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx)).map(move |chunk| {
+        let _cancel_on_drop = &cancel_on_drop;
+        Ok::<Bytes, Infallible>(Bytes::from(chunk.bytes))
+    });
     let end = futures::stream::once(async move {
         Ok::<Bytes, Infallible>(Bytes::from(tail.await.unwrap_or_else(|_| {
             ApiError::internal("the evaluation stopped unexpectedly; the results above are incomplete").to_line()

@@ -9,7 +9,7 @@ use crate::api::{RuleValidation, ValidateRequest, ValidateResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::handlers::evaluate::body_error;
 use crate::handlers::rule_sources;
-use crate::pool::on_pool;
+use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
 /// Compiles rules and reports, per rule, its diagnostics (line, column, code, message, help,
@@ -36,7 +36,7 @@ pub(crate) async fn validate(
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
-    let rules: Vec<RuleValidation> = on_pool(move || -> Result<_, ApiError> {
+    let rules: Vec<RuleValidation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
         let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let sources = rule_sources(request.rules, request.rule, &limits)?;
         Ok(sources

@@ -6,4 +6,5 @@ mod common;
 mod evaluate;
 mod limits;
 mod outage;
+mod safety;
 mod stream;
