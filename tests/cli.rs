@@ -396,3 +396,61 @@ async fn serve_answers_the_evaluate_api_with_an_api_key() {
     assert_eq!(answer["results"][1]["outcomes"]["rule"]["missing"][0]["cause"], "no_identifier", "{answer}");
     drop(child);
 }
+
+#[test]
+fn deep_and_costly_rules_are_refused_by_check_and_eval_without_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("people.ndjson");
+    std::fs::write(&input, "{\"id\": \"A\"}\n").expect("write");
+    let chain = format!("{} > 0", vec!["1"; 2000].join(" + "));
+    let mut nested = "true".to_owned();
+    for variable in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"] {
+        nested = format!("[0,1,2,3,4,5,6,7,8,9].all({variable}, {nested})");
+    }
+    for (rule, code) in [(chain, "too_deep"), (nested, "cost_too_high")] {
+        let output = elig().args(["check", &rule]).output().expect("runs");
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        assert!(stdout(&output).contains(&format!("error[{code}]")), "{}", stdout(&output));
+        let output = elig().args(["eval", "--rule", &rule, "--beneficiaries"]).arg(&input).output().expect("runs");
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        assert!(stderr(&output).contains(&format!("error[{code}]")), "{}", stderr(&output));
+    }
+    let output =
+        elig().args(["check", "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60"]).output().expect("runs");
+    assert!(stdout(&output).contains("cost: at most"), "{}", stdout(&output));
+}
+
+#[test]
+fn ctrl_c_writes_the_decisions_made_so_far_and_says_the_output_is_partial() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("people.ndjson");
+    let list: Vec<u32> = (0..3000).collect();
+    let lines: Vec<String> =
+        (0..400).map(|i| serde_json::json!({"id": format!("P{i}"), "xs": list}).to_string()).collect();
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let out = dir.path().join("out.ndjson");
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["eval", "--rule", "r.xs.all(a, r.xs.all(b, a != b || a == b))", "--chunk-size", "4", "--out"])
+        .arg(&out)
+        .arg("--beneficiaries")
+        .arg(&input)
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let interrupted =
+        StdCommand::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs").success();
+    assert!(interrupted);
+    let output = child.wait_with_output().expect("ends");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("output is partial"), "{}", stderr(&output));
+    let written = decisions(&std::fs::read_to_string(&out).expect("output"));
+    assert!(written.len() < 400, "stopped early: {} decisions", written.len());
+    assert_eq!(written.len() % 4, 0, "whole chunks only");
+    for (i, decision) in written.iter().enumerate() {
+        assert_eq!(decision["id"], format!("P{i}"));
+        assert_eq!(decision["outcomes"]["rule"]["code"], "budget_exceeded");
+    }
+}

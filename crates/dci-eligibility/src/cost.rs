@@ -75,6 +75,9 @@ impl Estimate {
 #[derive(Clone, Copy, Debug, Default)]
 struct Node {
     cost: Estimate,
+    /// The cost without the loops of the comprehensions inside, which charge
+    /// their own at run time.
+    local: Estimate,
     size: Size,
     /// The value's size depends on the beneficiary's data (or a registry's).
     from_data: bool,
@@ -105,7 +108,8 @@ pub(crate) fn estimate(
     catalog: &Catalog,
     place: &dyn Fn(&IdedExpr) -> Range<usize>,
 ) -> RuleEstimate {
-    let mut walk = Walk { limits, catalog, place, bound: Vec::new(), result: RuleEstimate::default() };
+    let mut walk =
+        Walk { limits, catalog, place, bound: Vec::new(), children: Vec::new(), result: RuleEstimate::default() };
     let node = walk.node(expr);
     walk.result.total = node.cost;
     walk.result
@@ -117,12 +121,35 @@ struct Walk<'a> {
     place: &'a dyn Fn(&IdedExpr) -> Range<usize>,
     /// Loop variables in scope, with the size of their values.
     bound: Vec<(String, Node)>,
+    /// Per node being estimated, the cost and local cost of its children so far.
+    children: Vec<(Estimate, Estimate)>,
     result: RuleEstimate,
 }
 
 impl Walk<'_> {
     fn node(&mut self, expr: &mut IdedExpr) -> Node {
-        let node = match &mut expr.expr {
+        self.children.push((Estimate::default(), Estimate::default()));
+        let mut node = self.own(expr);
+        let (children_cost, children_local) = self.children.pop().unwrap_or_default();
+        if !matches!(expr.expr, Expr::Comprehension(_)) {
+            node.local = Estimate {
+                steps: node.cost.steps.saturating_sub(children_cost.steps).saturating_add(children_local.steps),
+                bytes: node.cost.bytes.saturating_sub(children_cost.bytes).saturating_add(children_local.bytes),
+            };
+        }
+        if let Some((cost, local)) = self.children.last_mut() {
+            *cost = cost.plus(node.cost);
+            *local = local.plus(node.local);
+        }
+        if node.cost.exceeds(self.limits) && self.result.culprit.is_none() {
+            self.result.culprit = Some(((self.place)(expr), node.cost));
+        }
+        node
+    }
+
+    /// The estimate of `expr` from its children's (see [`Walk::node`]).
+    fn own(&mut self, expr: &mut IdedExpr) -> Node {
+        match &mut expr.expr {
             Expr::Literal(literal) => Node { cost: step(), size: literal_size(literal), ..Node::default() },
             Expr::Ident(name) => self.ident(name),
             Expr::Select(select) => {
@@ -166,7 +193,8 @@ impl Walk<'_> {
                 self.bound.truncate(self.bound.len() - 2);
                 let per_item = condition.cost.plus(step_node.cost).plus(step());
                 let loops = per_item.times(range.size.items);
-                let cost = range.cost.plus(init.cost).plus(loops).plus(result.cost);
+                let local = range.local.plus(init.local).plus(result.local).plus(step());
+                let cost = range.cost.plus(init.cost).plus(loops).plus(result.cost).plus(step());
                 let appends = matches!(&comprehension.accu_init.expr, Expr::List(list) if list.elements.is_empty());
                 let size = if appends {
                     Size {
@@ -176,17 +204,17 @@ impl Walk<'_> {
                 } else {
                     step_node.size
                 };
-                wrap_range(&mut comprehension.iter_range, per_item);
+                // At run time the loop charges each item its own work; the loops inside
+                // charge theirs when they run.
+                let per_item_here = condition.local.plus(step_node.local).plus(step());
+                wrap_range(&mut comprehension.iter_range, per_item_here);
+                let from_data = range.from_data || step_node.from_data;
                 if range.from_data {
                     self.result.data_loops.push(((self.place)(expr), cost));
                 }
-                Node { cost, size, from_data: range.from_data || step_node.from_data, read: false }
+                Node { cost, local, size, from_data, read: false }
             }
-        };
-        if node.cost.exceeds(self.limits) && self.result.culprit.is_none() {
-            self.result.culprit = Some(((self.place)(expr), node.cost));
         }
-        node
     }
 
     fn contain(&self, mut container: Node, element: Node) -> Node {
@@ -207,8 +235,9 @@ impl Walk<'_> {
                 size: Size { items: self.limits.max_members, bytes: 0 },
                 from_data: true,
                 read: true,
+                ..Node::default()
             },
-            _ => Node { cost: step(), size: self.data_size(), from_data: true, read: true },
+            _ => Node { cost: step(), size: self.data_size(), from_data: true, read: true, ..Node::default() },
         }
     }
 
@@ -228,9 +257,9 @@ impl Walk<'_> {
                 MetricType::StringList => self.data_size(),
                 _ => Size::default(),
             };
-            return Node { cost: step(), size, from_data: size.items > 0, read: true };
+            return Node { size, from_data: size.items > 0, read: true, ..Node::default() };
         }
-        Node { cost: step(), size: self.data_size(), from_data: true, read: true }
+        Node { size: self.data_size(), from_data: true, read: true, ..Node::default() }
     }
 
     /// A value read from the data: iterating it counts as its bound; it was
@@ -324,7 +353,7 @@ impl Walk<'_> {
                 Size::default()
             }
         };
-        Node { cost, size, from_data, read: false }
+        Node { cost, size, from_data, ..Node::default() }
     }
 }
 

@@ -24,7 +24,8 @@ pub struct RuleDiagnostic {
     pub severity: Severity,
     /// A stable code: `syntax`, `unknown_metric`, `unknown_registry`,
     /// `disabled_metric`, `unknown_function`, `arity`, `misplaced_dci`,
-    /// `too_long`, `too_deep`, `not_precedence`.
+    /// `too_long`, `too_deep`, `cost_too_high`; warnings `not_precedence`,
+    /// `cost_depends_on_data`.
     pub code: &'static str,
     /// What is wrong.
     pub message: String,

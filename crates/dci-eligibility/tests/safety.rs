@@ -268,3 +268,23 @@ proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn data_within_the_bounds_never_passes_a_budget_the_estimate_fits() {
+    for rule in [
+        "members.all(a, members.all(b, a.n != b.n || a.n == b.n))",
+        "members.exists(m, members.filter(k, k.n == m.n).size() == 1) && size(members.map(m, m.n + '!')) == 100",
+        "members.count(m, m.n != '') == 100 && members.sum(m, 1) == 100",
+    ] {
+        let estimate = compiler().compile("r", rule).unwrap_or_else(|e| panic!("{e}")).estimate();
+        let limits = Limits { max_steps: estimate.steps, max_bytes: estimate.bytes, ..Limits::default() };
+        let engine = Engine::new(
+            compiler().with_limits(limits),
+            Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default())),
+        );
+        let members: Vec<serde_json::Value> =
+            (0..100).map(|i| json!({"id": format!("m{i}"), "n": format!("m{i}")})).collect();
+        let decisions = decide(&engine, rule, vec![json!({"id": "full", "members": members})]).await;
+        assert_eq!(decisions[0].outcome, Outcome::Eligible, "{rule}: {:?} under {estimate:?}", decisions[0]);
+    }
+}

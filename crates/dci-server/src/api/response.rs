@@ -48,6 +48,11 @@ pub struct Decision {
     /// For `error`: what went wrong, naming the field or operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For an `error` that is not the data's fault: `budget_exceeded` (the evaluation passed
+    /// the rule's budget of steps or bytes) or `cancelled` (its request ended first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "budget_exceeded")]
+    pub code: Option<String>,
     /// With `explain`: the value of each top-level clause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clauses: Option<Vec<ClauseValue>>,
@@ -317,7 +322,9 @@ pub struct Diagnostic {
     /// `error` or `warning`.
     pub severity: Severity,
     /// Stable code: `syntax`, `unknown_metric`, `unknown_registry`, `disabled_metric`,
-    /// `unknown_function`, `arity`, `misplaced_dci`, `too_long`, `too_deep`, `not_precedence`.
+    /// `unknown_function`, `arity`, `misplaced_dci`, `too_long`, `too_deep` (the parsed expression
+    /// or its brackets nest deeper than `max_depth`), `cost_too_high` (the estimated worst case
+    /// passes `max_steps` or `max_bytes`); warnings `not_precedence`, `cost_depends_on_data`.
     pub code: String,
     /// What is wrong.
     pub message: String,
