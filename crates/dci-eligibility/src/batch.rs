@@ -277,6 +277,7 @@ impl Work {
             catalog: &self.catalog,
             names: &self.names,
             as_of: self.as_of,
+            allowance: &self.allowance,
         }
     }
 

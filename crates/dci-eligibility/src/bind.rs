@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::beneficiary::{Beneficiary, raw_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
+use crate::cost::{self, Allowance};
 use crate::unknown::unknown_marker;
 
 /// A value the evaluation needed but did not have.
@@ -66,6 +67,8 @@ pub(crate) struct Household<'a> {
     pub names: &'a MetricNames,
     /// The evaluation's as-of date.
     pub as_of: NaiveDate,
+    /// The budget of each evaluation.
+    pub allowance: &'a Allowance,
 }
 
 impl Household<'_> {
@@ -306,6 +309,7 @@ impl<'a> PersonVal<'a> {
         match self.data().and_then(|data| data.field(key)) {
             Some(raw) => {
                 self.scope.tracker.note_field(|| format!("{}{key}", person_prefix(self.person)), raw);
+                cost::charge_read(raw)?;
                 Ok(raw_value(raw))
             }
             None => {
@@ -543,6 +547,8 @@ impl VariableResolver for Resolver<'_> {
         {
             let raw = scope.household.beneficiary.field(field)?;
             scope.tracker.note_field(|| field.to_owned(), raw);
+            // Past the budget, the name is left unresolved: the evaluation ends stopped.
+            cost::charge_read(raw).ok()?;
             return Some(CowVal::Owned(raw_value(raw)));
         }
         None

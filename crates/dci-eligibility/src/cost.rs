@@ -38,6 +38,9 @@ use crate::compile::{DCI, Limits, MEMBERS, REGISTRANT};
 /// steps per item, bytes per item)`. Its name cannot be written in a rule.
 pub(crate) const BUDGET_FN: &str = "@budget";
 
+/// The function that says whether the evaluation was stopped: `@halted()`.
+pub(crate) const HALTED_FN: &str = "@halted";
+
 /// Bytes a string or list function walks per step.
 pub const BYTES_PER_STEP: u64 = 64;
 /// Bytes counted per list or map item, beside its contents.
@@ -155,7 +158,7 @@ impl Walk<'_> {
             Expr::Select(select) => {
                 let operand = self.node(&mut select.operand);
                 let data = self.field_size(&select.operand, &select.field);
-                Node { cost: operand.cost.plus(step()), ..data }
+                Node { cost: operand.cost.plus(data.cost), ..data }
             }
             Expr::List(list) => {
                 let mut node = Node { cost: step(), ..Node::default() };
@@ -246,7 +249,7 @@ impl Walk<'_> {
     /// like a list field of the data.
     fn field_size(&self, operand: &IdedExpr, field: &str) -> Node {
         if field == MEMBERS && matches!(&operand.expr, Expr::Ident(name) if name == REGISTRANT) {
-            return self.ident(MEMBERS);
+            return Node { cost: step(), ..self.ident(MEMBERS) };
         }
         if let Expr::Select(registry) = &operand.expr
             && (matches!(&registry.operand.expr, Expr::Ident(name) if name == DCI)
@@ -257,9 +260,11 @@ impl Walk<'_> {
                 MetricType::StringList => self.data_size(),
                 _ => Size::default(),
             };
-            return Node { size, from_data: size.items > 0, read: true, ..Node::default() };
+            return Node { cost: step(), size, from_data: size.items > 0, read: true, ..Node::default() };
         }
-        Node { size: self.data_size(), from_data: true, read: true, ..Node::default() }
+        // Reading a field counts one step: its type is not known here. A list or
+        // object field is parsed on every read, and charged its size at run time.
+        Node { cost: step(), size: self.data_size(), from_data: true, read: true, ..Node::default() }
     }
 
     /// A value read from the data: iterating it counts as its bound; it was
@@ -423,10 +428,50 @@ pub(crate) enum Stop {
     Cancelled,
 }
 
+/// What the evaluation running on a thread has used, and may use.
+#[derive(Clone, Copy, Debug, Default)]
+struct Meter {
+    steps: u64,
+    bytes: u64,
+    max_steps: u64,
+    max_bytes: u64,
+    stop: Option<Stop>,
+}
+
 thread_local! {
-    /// The meter of the evaluation running on this thread: steps and bytes
-    /// charged so far, and why it was stopped, if it was.
-    static METER: Cell<(u64, u64, Option<Stop>)> = const { Cell::new((0, 0, None)) };
+    /// The meter of the evaluation running on this thread.
+    static METER: Cell<Meter> = const {
+        Cell::new(Meter { steps: 0, bytes: 0, max_steps: u64::MAX, max_bytes: u64::MAX, stop: None })
+    };
+}
+
+/// Charges the evaluation running on this thread; an error once it is past
+/// its budget (and for every charge after that).
+fn charge(steps: u64, bytes: u64) -> Result<(), ExecutionError> {
+    METER.with(|cell| {
+        let mut meter = cell.get();
+        if let Some(stop) = meter.stop {
+            return Err(stop_error(stop));
+        }
+        meter.steps = meter.steps.saturating_add(steps);
+        meter.bytes = meter.bytes.saturating_add(bytes);
+        if meter.steps > meter.max_steps {
+            meter.stop = Some(Stop::Steps(meter.max_steps));
+        } else if meter.bytes > meter.max_bytes {
+            meter.stop = Some(Stop::Bytes(meter.max_bytes));
+        }
+        cell.set(meter);
+        meter.stop.map_or(Ok(()), |stop| Err(stop_error(stop)))
+    })
+}
+
+/// Charges the reading of a field whose JSON text is `raw`: a list or an
+/// object is parsed on every read, one step per [`BYTES_PER_STEP`] bytes.
+pub(crate) fn charge_read(raw: &str) -> Result<(), ExecutionError> {
+    match raw.as_bytes().first() {
+        Some(b'[' | b'{') => charge(raw.len() as u64 / BYTES_PER_STEP, raw.len() as u64),
+        _ => Ok(()),
+    }
 }
 
 /// The budget of the evaluations of one batch, and their cancellation.
@@ -438,24 +483,25 @@ pub(crate) struct Allowance {
 }
 
 impl Allowance {
+    /// Starts metering an evaluation on this thread, under this allowance.
+    pub(crate) fn start(&self) {
+        METER.with(|cell| {
+            cell.set(Meter { max_steps: self.steps, max_bytes: self.bytes, ..Meter::default() });
+        });
+    }
+
     /// The [`BUDGET_FN`] implementation: charges `range`'s length times the
     /// per-item cost, and fails once the budget is spent or the batch cancelled.
     pub(crate) fn charge<'c, 'v>(
         &self,
         call: &mut FunctionContext<'c, 'v>,
     ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
-        let stopped = |stop: Stop| {
-            METER.with(|meter| {
-                let (steps, bytes, earlier) = meter.get();
-                meter.set((steps, bytes, earlier.or(Some(stop))));
-            });
-            Err(stop_error(stop))
-        };
-        if let Some(stop) = METER.with(|meter| meter.get().2) {
-            return Err(stop_error(stop));
-        }
         if self.cancel.is_cancelled() {
-            return stopped(Stop::Cancelled);
+            METER.with(|cell| {
+                let mut meter = cell.get();
+                meter.stop = meter.stop.or(Some(Stop::Cancelled));
+                cell.set(meter);
+            });
         }
         let (Some(range), Some(per_step), Some(per_byte)) = (call.args.first(), call.args.get(1), call.args.get(2))
         else {
@@ -468,16 +514,7 @@ impl Allowance {
             value.downcast_ref::<cel::common::types::CelInt>().map_or(0, |n| u64::try_from(*n.inner()).unwrap_or(0))
         };
         let items = count(range);
-        let (steps, bytes) = (items.saturating_mul(number(per_step)), items.saturating_mul(number(per_byte)));
-        let (used_steps, used_bytes, _) = METER.with(Cell::get);
-        let (used_steps, used_bytes) = (used_steps.saturating_add(steps), used_bytes.saturating_add(bytes));
-        METER.with(|meter| meter.set((used_steps, used_bytes, None)));
-        if used_steps > self.steps {
-            return stopped(Stop::Steps(self.steps));
-        }
-        if used_bytes > self.bytes {
-            return stopped(Stop::Bytes(self.bytes));
-        }
+        charge(items.saturating_mul(number(per_step)), items.saturating_mul(number(per_byte)))?;
         Ok(call.args.swap_remove(0))
     }
 }
@@ -514,12 +551,7 @@ impl Stop {
     }
 }
 
-/// Starts metering an evaluation on this thread.
-pub(crate) fn start() {
-    METER.with(|meter| meter.set((0, 0, None)));
-}
-
 /// Why the evaluation metered on this thread was stopped, if it was.
 pub(crate) fn stopped() -> Option<Stop> {
-    METER.with(|meter| meter.get().2)
+    METER.with(|meter| meter.get().stop)
 }

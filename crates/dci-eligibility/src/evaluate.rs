@@ -124,7 +124,7 @@ pub(crate) fn run(
     let resolver = Resolver { scope: Scope { household, tracker } };
     let mut context = root.new_inner_scope();
     context.set_variable_resolver(&resolver);
-    cost::start();
+    household.allowance.start();
     let result = Value::resolve(expr, &context);
     // A stopped evaluation is stopped whatever its value: `false && <stopped>` is still stopped.
     match cost::stopped() {
