@@ -58,25 +58,18 @@ impl CrvsClient {
         &self.client
     }
 
-    fn by_id(&self, identifier: &Identifier) -> SearchCriteria {
-        let registry = self.client.source().registry;
-        SearchCriteria::new(Query::id(identifier.identifier_type.as_str(), identifier.identifier_value.as_str()))
-            .for_registry(registry.reg_type(), registry.record_type())
-    }
-
     /// The person with `identifier`, or `None` when the CRVS has no record.
     /// When several records match, the first is taken.
     pub async fn person(&self, identifier: &Identifier) -> Result<Option<CrvsPerson>, ClientError> {
-        let found = self.client.search::<CrvsPerson>(self.by_id(identifier)).await?;
-        Ok(found.records.into_iter().next())
+        self.persons(std::slice::from_ref(identifier)).await.pop().unwrap_or(Ok(None))
     }
 
     /// The persons with these identifiers, in batched messages; one result per
-    /// identifier, in order.
+    /// identifier, in order. A record of anyone else fails its item (see
+    /// [`DciClient::search_people`]).
     pub async fn persons(&self, identifiers: &[Identifier]) -> Vec<Result<Option<CrvsPerson>, ClientError>> {
-        let criteria = identifiers.iter().map(|id| self.by_id(id)).collect();
         self.client
-            .search_many::<CrvsPerson>(criteria)
+            .search_people::<CrvsPerson>(identifiers)
             .await
             .into_iter()
             .map(|result| result.map(|found| found.records.into_iter().next()))

@@ -9,7 +9,6 @@
 
 use dci_client::{ClientError, DciClient};
 use dci_protocol::records::{DisabilityFacts, DisabilityRecord, Identifier};
-use dci_protocol::{Query, SearchCriteria};
 
 /// A client of a disability registry.
 #[derive(Clone, Debug)]
@@ -50,16 +49,8 @@ impl DrClient {
         &self,
         identifiers: &[Identifier],
     ) -> Vec<Result<Option<DisabilityFacts>, ClientError>> {
-        let registry = self.client.source().registry;
-        let criteria = identifiers
-            .iter()
-            .map(|id| {
-                SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
-                    .for_registry(registry.reg_type(), registry.record_type())
-            })
-            .collect();
         self.client
-            .search_many::<DisabilityRecord>(criteria)
+            .search_people::<DisabilityRecord>(identifiers)
             .await
             .into_iter()
             .map(|result| result.map(|found| (!found.records.is_empty()).then(|| merge(&found.records))))

@@ -7,7 +7,6 @@
 
 use dci_client::{ClientError, DciClient};
 use dci_protocol::records::{Enrolment, EnrolmentStatus, IbrBeneficiary, Identifier};
-use dci_protocol::{Query, SearchCriteria};
 use serde::Serialize;
 
 /// A client of an IBR.
@@ -67,16 +66,8 @@ impl IbrClient {
     /// The enrolments of each person, in batched messages; `None` when the IBR
     /// has no record of the person. One result per identifier, in order.
     pub async fn enrolments_of_many(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Enrolments>, ClientError>> {
-        let registry = self.client.source().registry;
-        let criteria = identifiers
-            .iter()
-            .map(|id| {
-                SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
-                    .for_registry(registry.reg_type(), registry.record_type())
-            })
-            .collect();
         self.client
-            .search_many::<IbrBeneficiary>(criteria)
+            .search_people::<IbrBeneficiary>(identifiers)
             .await
             .into_iter()
             .map(|result| result.map(|found| (!found.records.is_empty()).then(|| Enrolments::of(&found.records))))

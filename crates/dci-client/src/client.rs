@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dci_protocol::records::{Identified, Identifier};
 use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier, Signer};
 use dci_protocol::{
     DciTimestamp, DisabledRequest, DisabledResponse, EnrolledRequest, EnrolledResponse, Jwks, Locale, Query,
-    RequestHeader, ResponsePagination, SearchCriteria, SearchRequest, SearchRequestItem, SearchResponse,
+    RequestHeader, ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem,
     SearchResponseItem, Status, YesNo, YesNoCriteria, action,
 };
 use futures::stream::{self, StreamExt};
@@ -27,6 +28,7 @@ pub(crate) struct Counters {
     pub items: AtomicU64,
     pub http_requests: AtomicU64,
     pub retries: AtomicU64,
+    pub unusable: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -42,6 +44,10 @@ pub struct ClientStats {
     pub retries: u64,
     /// Token requests.
     pub token_requests: u64,
+    /// Answers to search items that were not used: a status that is not final, no
+    /// data, an unreadable record or one of someone else, a `reference_id` repeated
+    /// or not sent.
+    pub unusable_items: u64,
 }
 
 pub(crate) struct Inner {
@@ -50,8 +56,15 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenCache,
     pub(crate) signer: Option<Box<dyn Signer>>,
     verifier: tokio::sync::RwLock<Option<Arc<Ed25519Verifier>>>,
+    /// When the JWKS was last fetched.
+    jwks_fetched: std::sync::Mutex<Option<Instant>>,
     pub(crate) stats: Counters,
 }
+
+/// The largest JWKS read: a registry publishes a handful of keys.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The JWKS is fetched again for an unknown key id at most this often.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// An async client of one DCI registry. Cheap to clone; clones share the
 /// connection pool, the token and the counters.
@@ -73,6 +86,53 @@ pub struct Found<R> {
     pub records: Vec<R>,
     /// The page, when the registry said.
     pub pagination: Option<ResponsePagination>,
+}
+
+/// The message of a search response, its items read one by one: an item
+/// that cannot be read fails only itself.
+#[derive(serde::Deserialize)]
+struct RawSearchResponse {
+    #[serde(default, deserialize_with = "items")]
+    search_response: Vec<Value>,
+}
+
+/// A list of items, or a single item written alone.
+fn items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
+    use serde::Deserialize;
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(one) => vec![one],
+    })
+}
+
+/// Why the answer to one item is not used.
+enum ItemProblem {
+    /// The registry rejected the item.
+    Rejected(SearchReasonCode, String),
+    /// The answer cannot be trusted or read.
+    Unusable(String),
+}
+
+impl ItemProblem {
+    fn into_error(
+        self,
+        reference_id: &str,
+        unusable: &dyn Fn(&str, String) -> ClientError,
+        request: &str,
+        source: &DataSource,
+    ) -> ClientError {
+        match self {
+            ItemProblem::Rejected(code, message) => ClientError::Rejected {
+                registry: source.registry,
+                request: request.to_owned(),
+                reference_id: reference_id.to_owned(),
+                code,
+                message,
+            },
+            ItemProblem::Unusable(message) => unusable(reference_id, message),
+        }
+    }
 }
 
 /// What [`DciClient::test_connection`] found.
@@ -118,6 +178,9 @@ impl DciClient {
             .connect_timeout(Duration::from_millis(source.timeouts.connect_ms))
             .pool_max_idle_per_host(source.max_in_flight.max(1) * 2)
             .tcp_nodelay(true)
+            // No redirect is followed: a registry that redirects would receive our secret
+            // (token endpoint) or the identifiers searched elsewhere. See `http::refuse_redirect`.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("elig-dci-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
@@ -128,6 +191,7 @@ impl DciClient {
                 http,
                 signer,
                 verifier: tokio::sync::RwLock::new(None),
+                jwks_fetched: std::sync::Mutex::new(None),
                 stats: Counters::default(),
             }),
         })
@@ -147,6 +211,7 @@ impl DciClient {
             http_requests: counters.http_requests.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
             token_requests: self.inner.tokens.requests.load(Ordering::Relaxed),
+            unusable_items: counters.unusable.load(Ordering::Relaxed),
         }
     }
 
@@ -163,19 +228,50 @@ impl DciClient {
 
     /// Searches with many criteria: messages of at most `batch_size` items, at
     /// most `max_in_flight` messages at once, answers matched by `reference_id`.
-    /// Returns one result per criteria, in input order; a rejected item fails
-    /// only itself.
+    /// Returns one result per criteria, in input order; a rejected or unusable
+    /// item fails only itself (see [`DciClient::search_people`] for answers
+    /// checked against the person asked about).
     pub async fn search_many<R: DeserializeOwned>(
         &self,
         criteria: Vec<SearchCriteria>,
     ) -> Vec<Result<Found<R>, ClientError>> {
+        let asked = criteria.into_iter().map(|criteria| (criteria, None)).collect();
+        self.search_batches(asked, &|_: &R, _: &Identifier| true).await
+    }
+
+    /// Looks each person up by one identifier (`idtype-value`), in batched
+    /// messages as [`DciClient::search_many`]. Every record of an answer must
+    /// belong to the person asked about (one of its identifiers is the one
+    /// searched): an answer with a record of someone else fails its item.
+    pub async fn search_people<R: DeserializeOwned + Identified>(
+        &self,
+        identifiers: &[Identifier],
+    ) -> Vec<Result<Found<R>, ClientError>> {
+        let registry = self.inner.source.registry;
+        let asked = identifiers
+            .iter()
+            .map(|id| {
+                let criteria =
+                    SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
+                        .for_registry(registry.reg_type(), registry.record_type());
+                (criteria, Some(id.clone()))
+            })
+            .collect();
+        self.search_batches(asked, &|record: &R, asked: &Identifier| record.belongs_to(asked)).await
+    }
+
+    async fn search_batches<R: DeserializeOwned>(
+        &self,
+        asked: Vec<(SearchCriteria, Option<Identifier>)>,
+        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
+    ) -> Vec<Result<Found<R>, ClientError>> {
         let source = &self.inner.source;
-        let total = criteria.len();
-        let mut batches: Vec<(usize, Vec<SearchCriteria>)> = Vec::new();
-        let mut criteria = criteria.into_iter();
+        let total = asked.len();
+        let mut batches: Vec<(usize, Vec<(SearchCriteria, Option<Identifier>)>)> = Vec::new();
+        let mut asked = asked.into_iter();
         let mut start = 0;
         loop {
-            let batch: Vec<SearchCriteria> = criteria.by_ref().take(source.batch_size).collect();
+            let batch: Vec<_> = asked.by_ref().take(source.batch_size).collect();
             if batch.is_empty() {
                 break;
             }
@@ -185,7 +281,7 @@ impl DciClient {
         }
         let mut results: Vec<Option<Result<Found<R>, ClientError>>> = (0..total).map(|_| None).collect();
         let mut answers = stream::iter(batches)
-            .map(|(start, batch)| async move { (start, self.search_message::<R>(batch).await) })
+            .map(|(start, batch)| async move { (start, self.search_message::<R>(batch, belongs).await) })
             .buffer_unordered(source.max_in_flight);
         while let Some((start, batch_results)) = answers.next().await {
             for (offset, result) in batch_results.into_iter().enumerate() {
@@ -209,7 +305,8 @@ impl DciClient {
     /// Sends one search message carrying `batch`; one result per item.
     async fn search_message<R: DeserializeOwned>(
         &self,
-        batch: Vec<SearchCriteria>,
+        batch: Vec<(SearchCriteria, Option<Identifier>)>,
+        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
     ) -> Vec<Result<Found<R>, ClientError>> {
         let inner = &self.inner;
         let source = &inner.source;
@@ -217,52 +314,122 @@ impl DciClient {
         let request = format!("search message {message_id} ({} items)", batch.len());
         let now = DciTimestamp::now();
         let references: Vec<String> = (0..batch.len()).map(|i| format!("{message_id}-{i}")).collect();
+        let mut identities = Vec::with_capacity(batch.len());
         let items = batch
             .into_iter()
             .zip(&references)
-            .map(|(criteria, reference_id)| SearchRequestItem {
-                reference_id: reference_id.clone(),
-                timestamp: Some(now),
-                search_criteria: criteria,
-                locale: Some(Locale::english()),
+            .map(|((criteria, identity), reference_id)| {
+                identities.push(identity);
+                SearchRequestItem {
+                    reference_id: reference_id.clone(),
+                    timestamp: Some(now),
+                    search_criteria: criteria,
+                    locale: Some(Locale::english()),
+                }
             })
             .collect::<Vec<_>>();
         let header = self.header(&message_id, now, items.len());
         let message = SearchRequest { transaction_id: message_id.clone(), search_request: items };
         inner.stats.messages.fetch_add(1, Ordering::Relaxed);
         inner.stats.items.fetch_add(references.len() as u64, Ordering::Relaxed);
-        let answer: Result<Answer<SearchResponse<R>>, ClientError> =
+        let answer: Result<Answer<RawSearchResponse>, ClientError> =
             inner.exchange(&source.paths.search, &request, &header, &message).await;
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => return references.iter().map(|_| Err(error.clone())).collect(),
         };
-        let mut by_reference: HashMap<String, SearchResponseItem<R>> =
-            answer.message.search_response.into_iter().map(|item| (item.reference_id.clone(), item)).collect();
-        references
+        // Each answer goes to the item whose reference_id it carries; one carrying a
+        // reference_id we did not send, or none, is ignored (and counted).
+        let position: HashMap<&str, usize> =
+            references.iter().enumerate().map(|(index, reference)| (reference.as_str(), index)).collect();
+        let mut answered: Vec<Vec<Value>> = vec![Vec::new(); references.len()];
+        for item in answer.message.search_response.into_iter() {
+            let reference = match item.get("reference_id") {
+                Some(Value::String(text)) => Some(text.trim().to_owned()),
+                Some(Value::Number(number)) => Some(number.to_string()),
+                _ => None,
+            };
+            match reference.as_deref().and_then(|r| position.get(r)) {
+                Some(&index) => answered[index].push(item),
+                None => {
+                    inner.stats.unusable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let unusable = |reference_id: &str, message: String| ClientError::ItemUnusable {
+            registry: source.registry,
+            request: request.clone(),
+            reference_id: reference_id.to_owned(),
+            message,
+        };
+        let results: Vec<Result<Found<R>, ClientError>> = references
             .iter()
-            .map(|reference_id| match by_reference.remove(reference_id) {
-                None => Err(ClientError::Protocol {
+            .zip(answered)
+            .zip(identities)
+            .map(|((reference_id, mut answers), identity)| match answers.len() {
+                0 => Err(ClientError::Protocol {
                     registry: source.registry,
                     request: request.clone(),
                     message: format!("no answer for reference_id {reference_id}"),
                 }),
-                Some(item) if item.status == Status::Rejected => Err(ClientError::Rejected {
-                    registry: source.registry,
-                    request: request.clone(),
-                    reference_id: reference_id.clone(),
-                    code: item
-                        .status_reason_code
-                        .clone()
-                        .unwrap_or(dci_protocol::SearchReasonCode::Other("unspecified".into())),
-                    message: item.status_reason_message.clone().unwrap_or_default(),
-                }),
-                Some(item) => Ok(Found {
-                    pagination: item.pagination,
-                    records: item.data.map(|d| d.reg_records).unwrap_or_default(),
-                }),
+                1 => {
+                    let answer = answers.pop().unwrap_or_default();
+                    self.read_item(answer, identity.as_ref(), belongs)
+                        .map_err(|problem| problem.into_error(reference_id, &unusable, &request, source))
+                }
+                n => Err(unusable(reference_id, format!("the registry answered this reference_id {n} times"))),
             })
-            .collect()
+            .collect();
+        let failed = results.iter().filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. }))).count();
+        inner.stats.unusable.fetch_add(failed as u64, Ordering::Relaxed);
+        results
+    }
+
+    /// Reads one answered item: only a final, successful status with its
+    /// records (an empty list is "no record") is an answer; every record must
+    /// be readable and, when the person asked about is known, theirs.
+    fn read_item<R: DeserializeOwned>(
+        &self,
+        item: Value,
+        asked: Option<&Identifier>,
+        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
+    ) -> Result<Found<R>, ItemProblem> {
+        let has_records = item.pointer("/data/reg_records").is_some_and(|records| !records.is_null());
+        let item: SearchResponseItem<Value> =
+            serde_json::from_value(item).map_err(|e| ItemProblem::Unusable(format!("unreadable answer: {e}")))?;
+        match &item.status {
+            Status::Success => {}
+            Status::Rejected => {
+                return Err(ItemProblem::Rejected(
+                    item.status_reason_code.clone().unwrap_or(SearchReasonCode::Other("unspecified".into())),
+                    item.status_reason_message.clone().unwrap_or_default(),
+                ));
+            }
+            other => {
+                return Err(ItemProblem::Unusable(format!("status {other} is not a final answer")));
+            }
+        }
+        let Some(data) = item.data else {
+            return Err(ItemProblem::Unusable("status succ without data".into()));
+        };
+        if !has_records {
+            return Err(ItemProblem::Unusable("data without reg_records".into()));
+        }
+        let mut records = Vec::with_capacity(data.reg_records.len());
+        for (index, record) in data.reg_records.into_iter().enumerate() {
+            let record: R = serde_json::from_value(record)
+                .map_err(|e| ItemProblem::Unusable(format!("record {index} is unreadable: {e}")))?;
+            if let Some(asked) = asked
+                && !belongs(&record, asked)
+            {
+                return Err(ItemProblem::Unusable(format!(
+                    "record {index} is not the person asked about ({} {})",
+                    asked.identifier_type, asked.identifier_value
+                )));
+            }
+            records.push(record);
+        }
+        Ok(Found { records, pagination: item.pagination })
     }
 
     /// Follows the pages of one search until the last, at most `max_pages`.
@@ -399,14 +566,24 @@ impl DciClient {
 }
 
 impl Inner {
-    /// The verifier built from the registry's JWKS, fetched on first use (or again when `refetch`).
+    /// The verifier built from the registry's JWKS, fetched on first use, and
+    /// again when `refetch` (an unknown key id: the registry may have rotated
+    /// its key) unless it was fetched less than [`JWKS_REFETCH_INTERVAL`] ago.
+    /// The JWKS is read up to [`MAX_JWKS_BYTES`].
     pub(crate) async fn verifier(&self, request: &str, refetch: bool) -> Result<Arc<Ed25519Verifier>, ClientError> {
         if !refetch && let Some(verifier) = self.verifier.read().await.as_ref() {
             return Ok(verifier.clone());
         }
         let mut slot = self.verifier.write().await;
-        if !refetch && let Some(verifier) = slot.as_ref() {
-            return Ok(verifier.clone());
+        if let Some(verifier) = slot.as_ref() {
+            let recent =
+                self.jwks_fetched.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL);
+            if !refetch || recent {
+                return Ok(verifier.clone());
+            }
+        }
+        if let Ok(mut at) = self.jwks_fetched.lock() {
+            *at = Some(Instant::now());
         }
         let url = self.source.url(&self.source.paths.jwks);
         let response = self
@@ -421,10 +598,12 @@ impl Inner {
             request: request.to_owned(),
             message,
         };
+        crate::http::refuse_redirect(&self.source, request, &response)?;
         if !response.status().is_success() {
             return Err(protocol(format!("JWKS {url} answered HTTP {}", response.status())));
         }
-        let jwks: Jwks = response.json().await.map_err(|e| protocol(format!("JWKS {url}: {e}")))?;
+        let body = crate::http::read_body(response, MAX_JWKS_BYTES, &self.source, request).await?;
+        let jwks: Jwks = serde_json::from_slice(&body).map_err(|e| protocol(format!("JWKS {url}: {e}")))?;
         let verifier = Arc::new(Ed25519Verifier::from_jwks(&jwks));
         if verifier.is_empty() {
             return Err(protocol(format!("JWKS {url} has no Ed25519 key")));

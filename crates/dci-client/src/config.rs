@@ -295,9 +295,24 @@ pub struct DataSource {
     /// Hard cap on pages followed by `search_all_pages`.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
+    /// Largest answer read, in bytes; a larger one is that message's failure
+    /// (`response_too_large`), read no further. Default: `batch_size` × 64 KiB,
+    /// at least 1 MiB (see [`DataSource::response_limit`]).
+    #[serde(default)]
+    pub max_response_bytes: Option<usize>,
 }
 
+/// Bytes of answer allowed per search item by default: a generous allowance for one
+/// person's records (a CRVS person with every field is about 2 KiB).
+pub const RESPONSE_BYTES_PER_ITEM: usize = 64 * 1024;
+
 impl DataSource {
+    /// The largest answer read: `max_response_bytes`, or `batch_size` ×
+    /// [`RESPONSE_BYTES_PER_ITEM`], at least 1 MiB.
+    pub fn response_limit(&self) -> usize {
+        self.max_response_bytes.unwrap_or_else(|| self.batch_size.saturating_mul(RESPONSE_BYTES_PER_ITEM).max(1 << 20))
+    }
+
     /// A data source with defaults for everything but the essentials.
     pub fn new(
         registry: RegistryType,
@@ -323,6 +338,7 @@ impl DataSource {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             max_pages: default_max_pages(),
+            max_response_bytes: None,
         }
     }
 

@@ -101,6 +101,45 @@ pub enum ClientError {
         /// Why.
         source: SignatureError,
     },
+    /// The registry answered with a redirect; none is followed, so that neither the
+    /// credentials nor the identifiers searched go anywhere but the configured address.
+    #[error(
+        "{registry}: {request}: the registry redirected to {location:?} (HTTP {status}); redirects are not followed"
+    )]
+    Redirected {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// HTTP status (3xx).
+        status: u16,
+        /// The `Location` it named.
+        location: String,
+    },
+    /// The answer was larger than the data source allows (`max_response_bytes`).
+    #[error("{registry}: {request}: the answer is larger than {limit} bytes (max_response_bytes)")]
+    ResponseTooLarge {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// The bound, in bytes.
+        limit: usize,
+    },
+    /// The answer to one item cannot be used: its status is not a final one, its data
+    /// is missing, a record is unreadable or belongs to someone else, or its
+    /// `reference_id` came back more than once.
+    #[error("{registry}: {request}: the answer to item {reference_id} cannot be used: {message}")]
+    ItemUnusable {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// The item's `reference_id`.
+        reference_id: String,
+        /// Why.
+        message: String,
+    },
     /// More pages than the configured cap.
     #[error("{registry}: {request}: more than {max_pages} pages; narrow the query or raise max_pages")]
     TooManyPages {
@@ -147,6 +186,8 @@ pub enum ErrorKind {
     Signature,
     /// Configuration.
     Config,
+    /// The answer was too large.
+    TooLarge,
 }
 
 impl ClientError {
@@ -156,7 +197,11 @@ impl ClientError {
             ClientError::Transport { .. } => ErrorKind::Transport,
             ClientError::Timeout { .. } => ErrorKind::Timeout,
             ClientError::Http { .. } => ErrorKind::Http,
-            ClientError::Protocol { .. } | ClientError::TooManyPages { .. } => ErrorKind::Protocol,
+            ClientError::Protocol { .. }
+            | ClientError::TooManyPages { .. }
+            | ClientError::Redirected { .. }
+            | ClientError::ItemUnusable { .. } => ErrorKind::Protocol,
+            ClientError::ResponseTooLarge { .. } => ErrorKind::TooLarge,
             ClientError::MessageRejected { .. } | ClientError::Rejected { .. } => ErrorKind::Rejected,
             ClientError::Auth { .. } => ErrorKind::Auth,
             ClientError::Signature { .. } => ErrorKind::Signature,
@@ -176,6 +221,9 @@ impl ClientError {
             | ClientError::Auth { registry, .. }
             | ClientError::Signature { registry, .. }
             | ClientError::TooManyPages { registry, .. }
+            | ClientError::Redirected { registry, .. }
+            | ClientError::ResponseTooLarge { registry, .. }
+            | ClientError::ItemUnusable { registry, .. }
             | ClientError::Config { registry, .. } => *registry,
         }
     }

@@ -34,6 +34,56 @@ pub(crate) fn transport_error(source: &DataSource, request: &str, error: reqwest
     ClientError::Transport { registry: source.registry, request: request.to_owned(), message }
 }
 
+/// A redirect is the request's failure, naming where it pointed: none is
+/// followed (the client is built without a redirect policy), so neither a
+/// secret nor a searched identifier is sent anywhere but the configured address.
+pub(crate) fn refuse_redirect(
+    source: &DataSource,
+    request: &str,
+    response: &reqwest::Response,
+) -> Result<(), ClientError> {
+    let status = response.status();
+    if !status.is_redirection() {
+        return Ok(());
+    }
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Err(ClientError::Redirected {
+        registry: source.registry,
+        request: request.to_owned(),
+        status: status.as_u16(),
+        location,
+    })
+}
+
+/// Reads a response body of at most `limit` bytes; a larger one is the
+/// request's failure, read no further.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+    source: &DataSource,
+    request: &str,
+) -> Result<bytes::Bytes, ClientError> {
+    let too_large = || ClientError::ResponseTooLarge { registry: source.registry, request: request.to_owned(), limit };
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| transport_error(source, request, error))? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The largest error body read (its `{errors: [...]}`); a larger one is ignored.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 pub(crate) fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
@@ -174,15 +224,16 @@ impl Inner {
             .await
             .map_err(|error| transport_error(source, request, error))?;
         let status = response.status();
+        refuse_redirect(source, request, &response)?;
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|error| transport_error(source, request, error))?;
         if !status.is_success() {
-            let body: Option<HttpErrorResponse> = serde_json::from_slice(&bytes).ok();
+            let body = read_body(response, MAX_ERROR_BODY_BYTES, source, request).await.ok();
+            let body: Option<HttpErrorResponse> = body.and_then(|bytes| serde_json::from_slice(&bytes).ok());
             return Err(ClientError::Http {
                 registry: source.registry,
                 request: request.to_owned(),
@@ -191,6 +242,7 @@ impl Inner {
                 retry_after,
             });
         }
+        let bytes = read_body(response, source.response_limit(), source, request).await?;
         self.parse(request, &bytes).await
     }
 

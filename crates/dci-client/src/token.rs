@@ -11,6 +11,13 @@ use crate::error::ClientError;
 
 /// Lifetime assumed when the server does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// The shortest lifetime believed: a token said to last less is still reused this long.
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
+/// The longest lifetime believed: a token is fetched again at least this often,
+/// whatever the registry says (a huge `expires_in` is a mistake or a lie).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The largest token response read.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 struct Token {
@@ -59,10 +66,15 @@ impl TokenCache {
         }
         let fetched = self.fetch(http, source).await?;
         let value: Arc<str> = Arc::from(fetched.access_token.as_str());
-        let lifetime = fetched.expires_in.map(Duration::from_secs).unwrap_or(DEFAULT_LIFETIME);
+        let lifetime = fetched
+            .expires_in
+            .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+            .clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME);
         // Refresh a little early: 10 % of the lifetime, at most 30 s.
         let margin = (lifetime / 10).min(Duration::from_secs(30));
-        let token = Token { value: value.clone(), refresh_at: Instant::now() + lifetime.saturating_sub(margin) };
+        let now = Instant::now();
+        let refresh_at = now.checked_add(lifetime.saturating_sub(margin)).unwrap_or(now);
+        let token = Token { value: value.clone(), refresh_at };
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
         Ok(value)
     }
@@ -79,7 +91,8 @@ impl TokenCache {
         };
         let response = builder.send().await.map_err(|error| crate::http::transport_error(source, &request, error))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| crate::http::transport_error(source, &request, error))?;
+        crate::http::refuse_redirect(source, &request, &response)?;
+        let bytes = crate::http::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;
         if status.is_success() {
             return serde_json::from_slice::<TokenResponse>(&bytes).map_err(|error| ClientError::Protocol {
                 registry: source.registry,

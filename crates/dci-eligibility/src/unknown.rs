@@ -14,7 +14,7 @@ const UNKNOWN_MARKER: &str = "elig.unknown";
 /// `InvalidArgumentCount { expected: MARKER_ARITY, .. }` marks an allocation-free unknown.
 const MARKER_ARITY: usize = 0xE11C_0000;
 
-const CAUSES: [UnknownCause; 10] = [
+const CAUSES: [UnknownCause; 11] = [
     UnknownCause::NotFetched,
     UnknownCause::RegistryError,
     UnknownCause::Timeout,
@@ -25,6 +25,7 @@ const CAUSES: [UnknownCause; 10] = [
     UnknownCause::NotRecorded,
     UnknownCause::MissingField,
     UnknownCause::NullValue,
+    UnknownCause::ResponseTooLarge,
 ];
 
 /// An error meaning "`name` is unknown because `cause`".

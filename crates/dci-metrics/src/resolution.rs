@@ -33,6 +33,8 @@ pub enum UnknownCause {
     MissingField,
     /// A value given as `null` where a value is needed (e.g. `age_years(null)`).
     NullValue,
+    /// The registry's answer was larger than the data source's `max_response_bytes`.
+    ResponseTooLarge,
 }
 
 impl UnknownCause {
@@ -49,6 +51,7 @@ impl UnknownCause {
             UnknownCause::NotRecorded => "not_recorded",
             UnknownCause::MissingField => "missing_field",
             UnknownCause::NullValue => "null_value",
+            UnknownCause::ResponseTooLarge => "response_too_large",
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn cause_of(error: &ClientError) -> UnknownCause {
     match error.kind() {
         ErrorKind::Timeout => UnknownCause::Timeout,
         ErrorKind::Rejected => UnknownCause::Rejected,
+        ErrorKind::TooLarge => UnknownCause::ResponseTooLarge,
         _ => UnknownCause::RegistryError,
     }
 }

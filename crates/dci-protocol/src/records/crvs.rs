@@ -81,6 +81,12 @@ impl CrvsPerson {
     }
 }
 
+impl super::Identified for CrvsPerson {
+    fn identifiers(&self) -> Vec<Identifier> {
+        self.identifier.clone()
+    }
+}
+
 fn first_identifier<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Identifier>, D::Error> {
     Ok(identifier_list(deserializer)?.into_iter().next())
 }

@@ -301,6 +301,12 @@ fn domain_order(kind: &LimitationType) -> u8 {
     }
 }
 
+impl super::Identified for DisabilityRecord {
+    fn identifiers(&self) -> Vec<Identifier> {
+        DisabilityRecord::identifiers(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,6 +239,12 @@ impl IbrBeneficiary {
     }
 }
 
+impl super::Identified for IbrBeneficiary {
+    fn identifiers(&self) -> Vec<Identifier> {
+        IbrBeneficiary::identifiers(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

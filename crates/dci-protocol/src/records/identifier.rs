@@ -26,6 +26,25 @@ impl Identifier {
     pub fn new(identifier_type: impl Into<CompactString>, identifier_value: impl Into<CompactString>) -> Self {
         Identifier { identifier_type: identifier_type.into(), identifier_value: identifier_value.into() }
     }
+
+    /// Whether `other` names the same identifier, read tolerantly: the types
+    /// equal but for case and surrounding blanks, the values but for blanks.
+    pub fn same_as(&self, other: &Identifier) -> bool {
+        self.identifier_type.trim().eq_ignore_ascii_case(other.identifier_type.trim())
+            && self.identifier_value.trim() == other.identifier_value.trim()
+    }
+}
+
+/// A registry record that says whose it is.
+pub trait Identified {
+    /// Every identifier the record gives for its person.
+    fn identifiers(&self) -> Vec<Identifier>;
+
+    /// Whether the record is `asked`'s: one of its identifiers is the same
+    /// (see [`Identifier::same_as`]).
+    fn belongs_to(&self, asked: &Identifier) -> bool {
+        self.identifiers().iter().any(|id| id.same_as(asked))
+    }
 }
 
 /// Reads identifiers written as a list, a single object, or a bare value

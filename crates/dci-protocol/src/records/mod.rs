@@ -10,4 +10,4 @@ mod identifier;
 pub use crvs::{CrvsPerson, PersonName, Place, Sex};
 pub use dr::{DisabilityFacts, DisabilityRecord, FunctionalLimitation, LimitationType, PwdDetail};
 pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, IbrMember, Programme};
-pub use identifier::{Identifier, identifier_list};
+pub use identifier::{Identified, Identifier, identifier_list};

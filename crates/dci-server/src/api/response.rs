@@ -105,6 +105,8 @@ pub enum UnknownCause {
     MissingField,
     /// A `null` where a value is needed.
     NullValue,
+    /// The registry's answer was larger than the data source allows.
+    ResponseTooLarge,
 }
 
 /// The value of one top-level clause of a rule.
