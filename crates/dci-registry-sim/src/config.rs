@@ -294,7 +294,8 @@ impl fmt::Debug for KeySeed {
 }
 
 /// Faults injected into one registry's data endpoints (search, enrolled,
-/// disabled). Token and JWKS endpoints only get the latency. Random draws come
+/// disabled). Token and JWKS endpoints only get the latency (and the token
+/// endpoint its [`Misbehaviour`]s). Random draws come
 /// from a ChaCha RNG seeded from [`SimConfig::seed`] and the registry, so a run
 /// of sequential requests is reproducible. The default injects nothing.
 ///
@@ -303,7 +304,8 @@ impl fmt::Debug for KeySeed {
 /// is positive; else one outcome drawn with the shares `error_500_rate`,
 /// `error_503_rate`, `error_429_rate`, `hang_rate`, `malformed_rate` (their sum
 /// must not exceed 1) or, for the rest, a normal answer, whose items may still be
-/// rejected (`reject_item_rate`) and whose signature may be wrong (`bad_signature_rate`).
+/// rejected (`reject_item_rate`), whose signature may be wrong (`bad_signature_rate`)
+/// and which a [`FaultConfig::misbehaviour`] may turn into a lie.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultConfig {
@@ -334,6 +336,10 @@ pub struct FaultConfig {
     pub fail_next: Vec<u16>,
     /// The next this-many data messages hang.
     pub hang_next: u32,
+    /// A hostile registry: every normal answer (and, for the token
+    /// misbehaviours, every token answer) misbehaves this way while it is set.
+    /// TOML: `misbehaviour = { kind = "swapped_references" }`.
+    pub misbehaviour: Option<Misbehaviour>,
 }
 
 impl Default for FaultConfig {
@@ -352,6 +358,7 @@ impl Default for FaultConfig {
             bad_signature_rate: 0.0,
             fail_next: Vec::new(),
             hang_next: 0,
+            misbehaviour: None,
         }
     }
 }
@@ -390,8 +397,105 @@ impl FaultConfig {
         if let Some(status) = self.fail_next.iter().find(|s| !(100..=999).contains(*s)) {
             return Err(format!("fail_next status {status} is not an HTTP status"));
         }
+        match &self.misbehaviour {
+            Some(Misbehaviour::HugeBody { bytes }) if *bytes > Misbehaviour::MAX_HUGE_BODY => {
+                return Err(format!(
+                    "misbehaviour huge_body of {bytes} bytes is more than {} (1 GiB)",
+                    Misbehaviour::MAX_HUGE_BODY
+                ));
+            }
+            Some(Misbehaviour::RedirectToken { location } | Misbehaviour::RedirectSearch { location })
+                if !location.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
+            {
+                return Err(format!("misbehaviour location {location:?} is not a valid header value (visible ASCII)"));
+            }
+            _ => {}
+        }
         Ok(())
     }
+}
+
+/// How a hostile registry lies or misbehaves, for client tests: unlike the
+/// random faults, a misbehaviour applies to every answer while it is set.
+///
+/// Item misbehaviours rewrite the `search_response` items of every normal
+/// search answer after it is built and before it is signed, so the signature
+/// verifies: the registry signs its own lies. The yes/no answers (`enrolled`,
+/// `disabled`) are left alone by them. The JWKS stays honest.
+///
+/// Written internally tagged by `kind`, in snake case: TOML
+/// `misbehaviour = { kind = "huge_body", bytes = 20_000_000 }`, JSON
+/// `{"kind": "redirect_token", "location": "http://elsewhere/token"}`.
+///
+/// ```
+/// use dci_registry_sim::{FaultConfig, Misbehaviour, SimConfig};
+///
+/// let config = SimConfig::from_toml_str(r#"
+///     [crvs.faults]
+///     misbehaviour = { kind = "foreign_records" }
+///     [ibr.faults]
+///     misbehaviour = { kind = "redirect_search", location = "http://127.0.0.1:1/elsewhere" }
+/// "#).unwrap();
+/// assert_eq!(config.crvs.faults.misbehaviour, Some(Misbehaviour::ForeignRecords));
+/// let faults = FaultConfig { misbehaviour: Some(Misbehaviour::HugeBody { bytes: 1 << 20 }), ..FaultConfig::default() };
+/// assert!(!faults.is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Misbehaviour {
+    /// Each `succ` item's records are replaced by all the records of another
+    /// person of the registry (the next one in load order carrying an
+    /// identifier, none of whose identifier values was asked or found), so no
+    /// identifier matches the one asked. Items stay as they are when there is
+    /// no such person.
+    ForeignRecords,
+    /// The items' `reference_id`s are rotated by one (item i gets item i+1's,
+    /// the last gets the first's), when there are at least 2 items.
+    SwappedReferences,
+    /// Every item carries the first item's `reference_id`, when there are at least 2 items.
+    DuplicateReferences,
+    /// Every item is `status: "pdng"`, without `data` (nor pagination or reason).
+    PendingItems,
+    /// Every item is `status: "rcvd"`, without `data` (nor pagination or reason).
+    ReceivedItems,
+    /// Every item's `status` is `"zzz"`, a code no spec knows; data kept.
+    UnknownStatus,
+    /// Every item's `status` is JSON `null`; data kept.
+    NullStatus,
+    /// Every item's `data` is JSON `null`; status kept.
+    NullData,
+    /// No item has a `data` key; status kept.
+    MissingData,
+    /// The first record of the first item that has records is the string
+    /// `"garbage"`, not a record; other records and items untouched.
+    MalformedRecord,
+    /// Every 200 answer of a data endpoint is padded to at least `bytes` bytes
+    /// with a top-level `"padding": "xxx…"` string (outside the signed header
+    /// and message), staying valid JSON. At most 1 GiB.
+    HugeBody {
+        /// The smallest body size, in bytes.
+        bytes: u64,
+    },
+    /// The token endpoint answers `307 Temporary Redirect` to `location`, with an empty body.
+    RedirectToken {
+        /// The `Location` header.
+        location: String,
+    },
+    /// The data endpoints (search, enrolled, disabled) answer `307 Temporary
+    /// Redirect` to `location`, with an empty body, after authentication.
+    RedirectSearch {
+        /// The `Location` header.
+        location: String,
+    },
+    /// The token endpoint's `expires_in` is `"18446744073709551615"` (`u64::MAX`),
+    /// a lifetime no clock can add; the token itself still expires as configured.
+    HugeTokenLifetime,
+}
+
+impl Misbehaviour {
+    /// The largest [`Misbehaviour::HugeBody`] accepted, so that a typo cannot
+    /// make the simulator allocate without bound.
+    pub const MAX_HUGE_BODY: u64 = 1 << 30;
 }
 
 #[cfg(test)]
@@ -420,6 +524,66 @@ mod tests {
         assert_eq!(config.ibr.prefix, "/ibr");
         assert_eq!(config.server_key_seed.as_ref().map(|s| s.bytes().expect("seed")), Some([0u8; 32]));
         assert!(SimConfig::from_toml_str("sign_respones = false").is_err());
+    }
+
+    fn every_misbehaviour() -> Vec<Misbehaviour> {
+        let location = "http://127.0.0.1:1/elsewhere".to_owned();
+        vec![
+            Misbehaviour::ForeignRecords,
+            Misbehaviour::SwappedReferences,
+            Misbehaviour::DuplicateReferences,
+            Misbehaviour::PendingItems,
+            Misbehaviour::ReceivedItems,
+            Misbehaviour::UnknownStatus,
+            Misbehaviour::NullStatus,
+            Misbehaviour::NullData,
+            Misbehaviour::MissingData,
+            Misbehaviour::MalformedRecord,
+            Misbehaviour::HugeBody { bytes: 1 << 20 },
+            Misbehaviour::RedirectToken { location: location.clone() },
+            Misbehaviour::RedirectSearch { location },
+            Misbehaviour::HugeTokenLifetime,
+        ]
+    }
+
+    #[test]
+    fn misbehaviours_round_trip_through_json_and_toml() {
+        for misbehaviour in every_misbehaviour() {
+            let faults = FaultConfig { misbehaviour: Some(misbehaviour.clone()), ..FaultConfig::default() };
+            assert!(!faults.is_none(), "{misbehaviour:?}");
+            assert_eq!(faults.validate(), Ok(()));
+            let json = serde_json::to_value(&faults).expect("json");
+            assert!(json["misbehaviour"]["kind"].is_string(), "{json}");
+            assert_eq!(serde_json::from_value::<FaultConfig>(json).expect("from json"), faults);
+            let config = SimConfig::default().with_faults(RegistryKind::Dr, faults.clone());
+            let toml = toml::to_string(&config).expect("toml");
+            assert_eq!(SimConfig::from_toml_str(&toml).expect("from toml").dr.faults, faults, "{toml}");
+        }
+        let config = SimConfig::from_toml_str(
+            "[crvs.faults]\nmisbehaviour = { kind = \"huge_body\", bytes = 2_000_000 }\n[ibr.faults.misbehaviour]\nkind = \"null_status\"\n",
+        )
+        .expect("config");
+        assert_eq!(config.crvs.faults.misbehaviour, Some(Misbehaviour::HugeBody { bytes: 2_000_000 }));
+        assert_eq!(config.ibr.faults.misbehaviour, Some(Misbehaviour::NullStatus));
+        assert_eq!(config.dr.faults.misbehaviour, None);
+        let read = |json: &str| serde_json::from_str::<Misbehaviour>(json);
+        assert_eq!(
+            read(r#"{"kind": "redirect_token", "location": "/x"}"#).ok(),
+            Some(Misbehaviour::RedirectToken { location: "/x".into() })
+        );
+        assert!(read(r#"{"kind": "huge_body", "byte": 3}"#).is_err(), "unknown field");
+        assert!(read(r#"{"kind": "huge_body"}"#).is_err(), "missing field");
+        assert!(read(r#"{"kind": "lying"}"#).is_err(), "unknown kind");
+        assert!(read(r#""foreign_records""#).is_err(), "tagged form only");
+    }
+
+    #[test]
+    fn misbehaviours_that_cannot_be_served_are_refused() {
+        let faults = |misbehaviour| FaultConfig { misbehaviour: Some(misbehaviour), ..FaultConfig::default() };
+        assert!(faults(Misbehaviour::HugeBody { bytes: Misbehaviour::MAX_HUGE_BODY }).validate().is_ok());
+        assert!(faults(Misbehaviour::HugeBody { bytes: u64::MAX }).validate().is_err());
+        assert!(faults(Misbehaviour::RedirectSearch { location: "http://a/\r\nX-Evil: 1".into() }).validate().is_err());
+        assert!(faults(Misbehaviour::RedirectToken { location: String::new() }).validate().is_ok());
     }
 
     #[test]

@@ -302,11 +302,21 @@ impl RegistryData {
 }
 
 /// Reads a record as its registry's record type and returns its identifiers.
-fn identifiers_of(kind: RegistryKind, record: &str) -> Result<Vec<Identifier>, serde_json::Error> {
+pub(crate) fn identifiers_of(kind: RegistryKind, record: &str) -> Result<Vec<Identifier>, serde_json::Error> {
     Ok(match kind {
         RegistryKind::Crvs => serde_json::from_str::<CrvsPerson>(record)?.identifier,
         RegistryKind::Ibr => serde_json::from_str::<IbrBeneficiary>(record)?.identifiers(),
         RegistryKind::Dr => serde_json::from_str::<DisabilityRecord>(record)?.identifiers(),
+    })
+}
+
+/// [`identifiers_of`] a record already read as JSON.
+pub(crate) fn identifiers_in(kind: RegistryKind, record: &Value) -> Result<Vec<Identifier>, serde_json::Error> {
+    use serde::Deserialize;
+    Ok(match kind {
+        RegistryKind::Crvs => CrvsPerson::deserialize(record)?.identifier,
+        RegistryKind::Ibr => IbrBeneficiary::deserialize(record)?.identifiers(),
+        RegistryKind::Dr => DisabilityRecord::deserialize(record)?.identifiers(),
     })
 }
 

@@ -20,8 +20,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::faults::{ItemRejecter, ServeFaults};
+use crate::misbehaviour::{asked_values, rewrite_search};
 use crate::predicate::{Invalid, Predicate, SortKeys};
-use crate::{RegistryData, RegistryKind};
+use crate::{Misbehaviour, RegistryData, RegistryKind};
 
 /// An HTTP answer, with what it means for the counters.
 #[derive(Debug)]
@@ -329,12 +330,23 @@ impl Engine {
         let now = DciTimestamp::now();
         let mut seen: HashSet<String> = HashSet::with_capacity(count);
         let mut rejecter = ItemRejecter::new(faults);
+        let misbehaviour = faults.misbehaviour.as_ref();
+        let asked: Vec<Vec<String>> = match misbehaviour {
+            Some(Misbehaviour::ForeignRecords) => items.iter().map(asked_values).collect(),
+            _ => Vec::new(),
+        };
         let answers: Vec<SearchResponseItem<Value>> =
             items.into_iter().map(|item| self.answer_item(item, &mut seen, &mut rejecter, now)).collect();
+        // The counters keep what the engine answered, before any lie.
         let succ = answers.iter().filter(|a| a.status == Status::Success).count() as u64;
         let header = self.answer_header(&header, Status::Success, count as u64);
         let mut reply = match search_message(transaction_id, correlation_id, answers) {
-            Ok(message) => self.respond_value(&header, message, faults.bad_signature),
+            Ok(mut message) => {
+                if let Some(misbehaviour) = misbehaviour {
+                    rewrite_search(misbehaviour, &mut message, &asked, &self.data);
+                }
+                self.respond_value(&header, message, faults.bad_signature)
+            }
             Err(error) => encoded(Err(error)),
         };
         reply.items = count as u64;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{FaultConfig, RegistryKind};
+use crate::{FaultConfig, Misbehaviour, RegistryKind};
 
 /// What to do with one data message.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +30,8 @@ pub(crate) struct ServeFaults {
     pub(crate) reject_items: Option<(u64, f64)>,
     /// Sign with a wrong key.
     pub(crate) bad_signature: bool,
+    /// Lie or misbehave in the answer.
+    pub(crate) misbehaviour: Option<Misbehaviour>,
 }
 
 struct State {
@@ -85,6 +87,15 @@ impl Faults {
         let jitter = if config.jitter_ms > 0 { rng.random_range(0..=config.jitter_ms) } else { 0 };
         let total = config.latency_ms.saturating_add(jitter);
         (total > 0).then(|| Duration::from_millis(total))
+    }
+
+    /// The misbehaviour set, for the endpoints that take no [`Faults::decide`]
+    /// (the token endpoint).
+    pub(crate) fn misbehaviour(&self) -> Option<Misbehaviour> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().config.misbehaviour.clone()
     }
 
     /// The fate of one data message.
@@ -145,7 +156,7 @@ impl State {
         let bad_rate = config.bad_signature_rate.clamp(0.0, 1.0);
         let reject_items = (reject_rate > 0.0).then(|| (self.rng.random::<u64>(), reject_rate));
         let bad_signature = bad_rate > 0.0 && self.rng.random_bool(bad_rate);
-        Action::Serve(ServeFaults { reject_items, bad_signature })
+        Action::Serve(ServeFaults { reject_items, bad_signature, misbehaviour: self.config.misbehaviour.clone() })
     }
 }
 
@@ -202,6 +213,21 @@ mod tests {
         let first = outcomes(&faults, 50);
         faults.set(config);
         assert_eq!(outcomes(&faults, 50), first, "set_faults restarts the sequence");
+    }
+
+    #[test]
+    fn a_misbehaviour_lasts_while_set_and_scripted_faults_come_first() {
+        let misbehaviour = Some(Misbehaviour::NullData);
+        let config = FaultConfig { fail_next: vec![503], misbehaviour: misbehaviour.clone(), ..FaultConfig::default() };
+        let faults = Faults::new(RegistryKind::Crvs, 3, config);
+        assert_eq!(faults.misbehaviour(), misbehaviour);
+        let seen = outcomes(&faults, 3);
+        assert_eq!(seen[0], Action::Status { status: 503, retry_after_secs: 1 });
+        let lying = Action::Serve(ServeFaults { misbehaviour: misbehaviour.clone(), ..ServeFaults::default() });
+        assert_eq!(&seen[1..], &[lying.clone(), lying]);
+        faults.set(FaultConfig::default());
+        assert_eq!(faults.misbehaviour(), None);
+        assert_eq!(faults.decide(), Action::Serve(ServeFaults::default()));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   signed `sync/search` (idtype-value, predicate, sort, pagination), IBR
 //!   `sync/enrolled` and DR `sync/disabled`;
 //! * [`FaultConfig`] injects latency, HTTP errors, hangs, malformed bodies,
-//!   rejected items and bad signatures, deterministically by seed;
+//!   rejected items and bad signatures, deterministically by seed, and a
+//!   [`Misbehaviour`] makes a hostile registry that lies in signed answers,
+//!   redirects or sends huge bodies;
 //! * [`SimStats`] counts messages, items and HTTP statuses (also `GET /sim/stats`);
 //! * [`population::generate`] writes a beneficiary list and matching registry
 //!   files of any size, deterministically by seed.
@@ -34,12 +36,13 @@ mod error;
 mod faults;
 mod fixture;
 mod kind;
+mod misbehaviour;
 pub mod population;
 mod predicate;
 mod server;
 mod stats;
 
-pub use config::{ClientCredentials, FaultConfig, KeySeed, RegistryConfig, SimConfig};
+pub use config::{ClientCredentials, FaultConfig, KeySeed, Misbehaviour, RegistryConfig, SimConfig};
 pub use data::RegistryData;
 pub use error::{LoadError, SimError};
 pub use fixture::{FixturePerson, fixture_beneficiaries, fixture_dir, fixture_persons, markdown_table};

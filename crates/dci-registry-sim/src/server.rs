@@ -23,8 +23,9 @@ use tokio::task::JoinHandle;
 use crate::auth::{TokenRequestError, Tokens, read_token_request};
 use crate::engine::{Engine, Limits, RecentIds, Reply};
 use crate::faults::{Action, Faults};
+use crate::misbehaviour::pad;
 use crate::stats::{Counters, Endpoint};
-use crate::{FaultConfig, RegistryData, RegistryKind, SimConfig, SimError, SimStats};
+use crate::{FaultConfig, Misbehaviour, RegistryData, RegistryKind, SimConfig, SimError, SimStats};
 
 /// The key id (middle part of `kid`) of the server key.
 const KEY_ID: &str = "sim-key-1";
@@ -320,6 +321,17 @@ fn stopping() -> Response {
     error_response(Reply::error(503, ErrorCode::ServiceUnavailable, "the simulator is shutting down"))
 }
 
+/// A `307 Temporary Redirect` to `location`, empty body ([`Misbehaviour`]).
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(location) => (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response(),
+        Err(_) => {
+            let message = format!("misbehaviour location {location:?} is not a header value");
+            error_response(Reply::error(500, ErrorCode::ServiceUnavailable, message))
+        }
+    }
+}
+
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
@@ -328,6 +340,10 @@ async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: 
     registry.counters.message(Endpoint::Token);
     if !registry.delay().await {
         return stopping();
+    }
+    let misbehaviour = registry.faults.misbehaviour();
+    if let Some(Misbehaviour::RedirectToken { location }) = &misbehaviour {
+        return redirect(location);
     }
     let request = match read_token_request(
         header_text(&headers, header::CONTENT_TYPE),
@@ -347,7 +363,10 @@ async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: 
     let answer = TokenResponse {
         access_token: tokens.issue(),
         token_type: "bearer".into(),
-        expires_in: Some(tokens.lifetime_secs()),
+        expires_in: Some(match misbehaviour {
+            Some(Misbehaviour::HugeTokenLifetime) => u64::MAX,
+            _ => tokens.lifetime_secs(),
+        }),
         scope: request.scope,
     };
     let mut response = Json(answer).into_response();
@@ -426,17 +445,27 @@ async fn data_message(registry: Arc<Registry>, endpoint: Endpoint, headers: Head
             return json_response(200, MALFORMED_BODY.to_vec());
         }
     };
+    if let Some(Misbehaviour::RedirectSearch { location }) = &faults.misbehaviour {
+        counters.fault();
+        return redirect(location);
+    }
     let Ok(permit) = registry.common.cpu.clone().acquire_owned().await else {
         return stopping();
     };
     let engine = registry.engine.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        match endpoint {
+        let mut reply = match endpoint {
             Endpoint::Enrolled => engine.enrolled(&body, &faults),
             Endpoint::Disabled => engine.disabled(&body, &faults),
             _ => engine.search(&body, &faults),
+        };
+        if reply.status == 200
+            && let Some(Misbehaviour::HugeBody { bytes }) = faults.misbehaviour
+        {
+            pad(&mut reply.body, bytes.min(Misbehaviour::MAX_HUGE_BODY));
         }
+        reply
     });
     let reply = match work.await {
         Ok(reply) => reply,

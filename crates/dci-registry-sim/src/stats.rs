@@ -47,9 +47,11 @@ pub struct RegistryStats {
     pub endpoints: EndpointStats,
     /// Responses per HTTP status (every endpoint of the registry).
     pub http_status: BTreeMap<u16, u64>,
-    /// How items were answered.
+    /// How items were answered (by the engine, before a misbehaviour rewrote them).
     pub item_outcomes: ItemOutcomes,
-    /// Data messages that got an injected fault (error status, hang, malformed body).
+    /// Data messages that got an injected fault (error status, hang, malformed
+    /// body, `redirect_search`); not those answered with rejected items, a bad
+    /// signature or an item misbehaviour.
     pub faults_injected: u64,
 }
 

@@ -6,6 +6,7 @@ mod common;
 mod auth;
 mod envelope;
 mod faults;
+mod hostile;
 mod schemas;
 mod search;
 mod signatures;
