@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use dci_eligibility::io::parse_line;
+use dci_eligibility::io::{Line, parse_line};
 use dci_eligibility::{Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome};
 use dci_registry_sim::SimConfig;
 
@@ -42,7 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| parse_line(&(index + 1, line.to_owned())))
+        .map(|(index, line)| parse_line(&Line::Text(index + 1, line.to_owned())))
         .collect();
     println!(
         "elig demo: the seed's {} rules over {} fixture households, as of {}, against the built-in DCI registry simulator at {}\n",

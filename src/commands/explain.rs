@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dci_eligibility::io::{is_json_array, parse_document, parse_line};
+use dci_eligibility::io::{Line, is_json_array, parse_document, parse_line};
 use dci_eligibility::{Beneficiary, Explanation, Rule};
 
 use crate::commands::rules::{RuleSource, compile};
@@ -52,7 +52,7 @@ fn find(id: &str, text: &str, origin: &str) -> Result<Beneficiary> {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| parse_line(&(i + 1, l.to_owned())))
+            .map(|(i, l)| parse_line(&Line::Text(i + 1, l.to_owned())))
             .collect()
     };
     items

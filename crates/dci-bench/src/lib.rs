@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dci_client::{DataSource, RegistryType, SecretSource};
-use dci_eligibility::io::parse_line;
+use dci_eligibility::io::{Line, parse_line};
 use dci_eligibility::{Beneficiary, BeneficiaryError, Engine, EngineConfig};
 use dci_metrics::{CacheBackend, Catalog, MetricStore, StoreConfig, resolver_for};
 use dci_protocol::records::Identifier;
@@ -160,7 +160,7 @@ pub fn read_beneficiaries(path: &Path) -> Result<Vec<Result<Beneficiary, Benefic
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| parse_line(&(i + 1, l.to_owned())))
+        .map(|(i, l)| parse_line(&Line::Text(i + 1, l.to_owned())))
         .collect())
 }
 

@@ -106,12 +106,17 @@ fn items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>
     })
 }
 
+/// One search item: its criteria, and the person it asks about when known.
+type Question = (SearchCriteria, Option<Identifier>);
+
 /// Why the answer to one item is not used.
 enum ItemProblem {
     /// The registry rejected the item.
     Rejected(SearchReasonCode, String),
     /// The answer cannot be trusted or read.
     Unusable(String),
+    /// The answer holds a record of someone other than the person asked about.
+    Foreign(String),
 }
 
 impl ItemProblem {
@@ -130,7 +135,7 @@ impl ItemProblem {
                 code,
                 message,
             },
-            ItemProblem::Unusable(message) => unusable(reference_id, message),
+            ItemProblem::Unusable(message) | ItemProblem::Foreign(message) => unusable(reference_id, message),
         }
     }
 }
@@ -262,12 +267,12 @@ impl DciClient {
 
     async fn search_batches<R: DeserializeOwned>(
         &self,
-        asked: Vec<(SearchCriteria, Option<Identifier>)>,
+        asked: Vec<Question>,
         belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
     ) -> Vec<Result<Found<R>, ClientError>> {
         let source = &self.inner.source;
         let total = asked.len();
-        let mut batches: Vec<(usize, Vec<(SearchCriteria, Option<Identifier>)>)> = Vec::new();
+        let mut batches: Vec<(usize, Vec<Question>)> = Vec::new();
         let mut asked = asked.into_iter();
         let mut start = 0;
         loop {
@@ -305,7 +310,7 @@ impl DciClient {
     /// Sends one search message carrying `batch`; one result per item.
     async fn search_message<R: DeserializeOwned>(
         &self,
-        batch: Vec<(SearchCriteria, Option<Identifier>)>,
+        batch: Vec<Question>,
         belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
     ) -> Vec<Result<Found<R>, ClientError>> {
         let inner = &self.inner;
@@ -362,7 +367,11 @@ impl DciClient {
             reference_id: reference_id.to_owned(),
             message,
         };
-        let results: Vec<Result<Found<R>, ClientError>> = references
+        // A record of someone else, or a reference_id answered twice, means the registry
+        // does not match its answers to our questions: then no answer of this message is
+        // used (an empty "no record" answer carries no identity that could be checked).
+        let mut mismatched = false;
+        let mut results: Vec<Result<Found<R>, ClientError>> = references
             .iter()
             .zip(answered)
             .zip(identities)
@@ -374,12 +383,29 @@ impl DciClient {
                 }),
                 1 => {
                     let answer = answers.pop().unwrap_or_default();
-                    self.read_item(answer, identity.as_ref(), belongs)
-                        .map_err(|problem| problem.into_error(reference_id, &unusable, &request, source))
+                    self.read_item(answer, identity.as_ref(), belongs).map_err(|problem| {
+                        mismatched |= matches!(problem, ItemProblem::Foreign(_));
+                        problem.into_error(reference_id, &unusable, &request, source)
+                    })
                 }
-                n => Err(unusable(reference_id, format!("the registry answered this reference_id {n} times"))),
+                n => {
+                    mismatched = true;
+                    Err(unusable(reference_id, format!("the registry answered this reference_id {n} times")))
+                }
             })
             .collect();
+        if mismatched {
+            for (result, reference_id) in results.iter_mut().zip(&references) {
+                if result.is_ok() {
+                    *result = Err(unusable(
+                        reference_id,
+                        "another answer of this message was given for someone else: the registry's answers are \
+                         not matched to the questions"
+                            .into(),
+                    ));
+                }
+            }
+        }
         let failed = results.iter().filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. }))).count();
         inner.stats.unusable.fetch_add(failed as u64, Ordering::Relaxed);
         results
@@ -422,7 +448,7 @@ impl DciClient {
             if let Some(asked) = asked
                 && !belongs(&record, asked)
             {
-                return Err(ItemProblem::Unusable(format!(
+                return Err(ItemProblem::Foreign(format!(
                     "record {index} is not the person asked about ({} {})",
                     asked.identifier_type, asked.identifier_value
                 )));

@@ -8,7 +8,7 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use dci_client::{DataSource, RegistryType, SecretSource};
-use dci_eligibility::io::parse_line;
+use dci_eligibility::io::{Line, parse_line};
 use dci_eligibility::{Engine, EngineConfig, EvaluationOptions};
 use dci_registry_sim::population::{GenConfig, generate};
 use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
@@ -45,7 +45,7 @@ async fn main() {
     let engine = Engine::from_config(&EngineConfig { registries: sources, ..Default::default() }).expect("engine");
     let text = std::fs::read_to_string(dir.join("beneficiaries.ndjson")).expect("read");
     let started = Instant::now();
-    let lines: Vec<(usize, String)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.to_owned())).collect();
+    let lines: Vec<Line> = text.lines().enumerate().map(|(i, l)| Line::Text(i + 1, l.to_owned())).collect();
     let items: Vec<_> = lines.iter().map(parse_line).collect();
     eprintln!("parsed {} beneficiaries in {:.2} s", items.len(), started.elapsed().as_secs_f64());
     let options = EvaluationOptions::new(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"));

@@ -26,6 +26,10 @@ pub struct Beneficiary {
     pub identifiers: Vec<Identifier>,
     /// Household members; always empty for a member.
     pub members: Vec<Beneficiary>,
+    /// Whether the household's members were given (`"members": [...]`, empty
+    /// or not). Absent or `null`, the household is unknown: a rule that reads
+    /// `members` is undetermined (`missing_field`), as for any absent field.
+    pub members_known: bool,
     source: Arc<str>,
     fields: Vec<Field>,
 }
@@ -53,6 +57,7 @@ impl fmt::Debug for Beneficiary {
             .field("identifiers", &self.identifiers)
             .field("fields", &fields)
             .field("members", &self.members)
+            .field("members_known", &self.members_known)
             .finish()
     }
 }
@@ -75,6 +80,73 @@ impl BeneficiaryError {
     pub fn at_line(mut self, line: usize) -> Self {
         self.line = Some(line);
         self
+    }
+}
+
+/// The deepest nesting of lists and objects accepted in a field's value:
+/// deeper values are refused (serde_json itself stops at 128 levels).
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// What is wrong with a field's JSON text, if anything: nesting deeper than
+/// [`MAX_VALUE_DEPTH`], or a number out of range (`1e400`: not finite).
+/// Scalars other than long or exponent numbers are not scanned.
+fn value_problem(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let plain_number = |text: &str| text.len() <= 300 && !text.contains(['e', 'E']);
+    match bytes.first() {
+        Some(b'[' | b'{') => {}
+        Some(b'-' | b'0'..=b'9') if plain_number(raw) => return None,
+        Some(b'-' | b'0'..=b'9') => return number_problem(raw),
+        _ => return None,
+    }
+    let (mut depth, mut index) = (0usize, 0usize);
+    while index < bytes.len() {
+        match bytes[index] {
+            b'"' => {
+                index += 1;
+                while index < bytes.len() && bytes[index] != b'"' {
+                    index += if bytes[index] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_VALUE_DEPTH {
+                    return Some(format!("nests deeper than {MAX_VALUE_DEPTH} levels of lists and objects"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[index..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(bytes.len(), |offset| index + offset);
+                let number = raw.get(index..end).unwrap_or_default();
+                if !plain_number(number)
+                    && let Some(problem) = number_problem(number)
+                {
+                    return Some(problem);
+                }
+                index = end;
+                continue;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+fn number_problem(number: &str) -> Option<String> {
+    match number.parse::<f64>() {
+        Ok(value) if value.is_finite() => None,
+        _ => Some(format!("the number {} is out of range", shorten(number))),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(24) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -317,6 +389,7 @@ impl Beneficiary {
             .into_iter()
             .map(|identifier| Some(Identifier::new(text(identifier.kind)?, text(identifier.value)?)))
             .collect::<Option<Vec<_>>>()?;
+        let members_known = person.members.is_some();
         let members = match person.members {
             Some(_) if member.is_some() => return None, // a member cannot have members
             Some(members) => {
@@ -334,6 +407,9 @@ impl Beneficiary {
             }
             None => Vec::new(),
         };
+        if person.fields.iter().any(|(_, raw)| value_problem(raw.get()).is_some()) {
+            return None;
+        }
         let fields = person
             .fields
             .into_iter()
@@ -345,7 +421,7 @@ impl Beneficiary {
                 Field { name, value: span(source, raw.get()) }
             })
             .collect();
-        Some(Beneficiary { id, identifiers, members, source: source.clone(), fields })
+        Some(Beneficiary { id, identifiers, members, members_known, source: source.clone(), fields })
     }
 
     fn read(
@@ -358,6 +434,7 @@ impl Beneficiary {
         let mut id = None;
         let mut found_identifiers = Vec::new();
         let mut members = Vec::new();
+        let mut members_known = false;
         let mut fields = Vec::with_capacity(entries.0.len());
         for (name, raw) in entries.0 {
             match name.as_ref() {
@@ -376,6 +453,7 @@ impl Beneficiary {
                     let Ok(Elements(items)) = serde_json::from_str(raw.get()) else {
                         return Err(problem(path("members"), format!("must be a list, found {}", raw_kind(raw.get()))));
                     };
+                    members_known = true;
                     members = items
                         .into_iter()
                         .enumerate()
@@ -394,6 +472,9 @@ impl Beneficiary {
                         .collect::<Result<_, _>>()?;
                 }
                 _ => {
+                    if let Some(what) = value_problem(raw.get()) {
+                        return Err(problem(path(&name), what));
+                    }
                     let name = match name {
                         Cow::Borrowed(text) => FieldName::Span(span(source, text)),
                         Cow::Owned(text) => FieldName::Owned(text.into_boxed_str()),
@@ -412,7 +493,7 @@ impl Beneficiary {
                 member.id = format_compact!("{id}/members[{index}]");
             }
         }
-        Ok(Beneficiary { id, identifiers: found_identifiers, members, source: source.clone(), fields })
+        Ok(Beneficiary { id, identifiers: found_identifiers, members, members_known, source: source.clone(), fields })
     }
 
     fn text(&self, span: &Range<u32>) -> &str {

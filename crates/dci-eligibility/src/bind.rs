@@ -303,7 +303,7 @@ impl<'a> PersonVal<'a> {
         if key == DCI {
             return Ok(Box::new(DciVal { scope: self.scope, person: self.person }));
         }
-        if key == MEMBERS && self.person == 0 {
+        if key == MEMBERS && self.person == 0 && self.scope.household.beneficiary.members_known {
             return Ok(Box::new(MembersVal::new(self.scope)));
         }
         match self.data().and_then(|data| data.field(key)) {
@@ -528,7 +528,15 @@ impl VariableResolver for Resolver<'_> {
         match name {
             REGISTRANT => return Some(CowVal::owned(PersonVal { scope, person: 0 })),
             DCI => return Some(CowVal::owned(DciVal { scope, person: 0 })),
-            MEMBERS => return Some(CowVal::owned(MembersVal::new(scope))),
+            MEMBERS if scope.household.beneficiary.members_known => {
+                return Some(CowVal::owned(MembersVal::new(scope)));
+            }
+            MEMBERS => {
+                // Left unresolved: the evaluation fails with an undeclared reference that the
+                // tracker's note makes a `missing_field` unknown.
+                scope.tracker.note_missing(UnknownCause::MissingField, || MEMBERS.to_owned());
+                return None;
+            }
             _ => {}
         }
         if let Some(path) = name.strip_prefix("dci.") {

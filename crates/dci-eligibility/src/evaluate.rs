@@ -135,7 +135,9 @@ pub(crate) fn run(
 
 /// Whether an error stands for an unknown value (a registry value, a missing field, a null).
 fn is_unknown(error: &ExecutionError, tracker: &Tracker) -> bool {
-    as_unknown(error).is_some() || (matches!(error, ExecutionError::NoSuchKey(_)) && tracker.read_missing_field())
+    as_unknown(error).is_some()
+        || (matches!(error, ExecutionError::NoSuchKey(_) | ExecutionError::UndeclaredReference(_))
+            && tracker.read_missing_field())
 }
 
 /// Fast evaluation: the verdict only.

@@ -10,30 +10,56 @@ use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::evaluate::Decision;
 
-/// One line of NDJSON input: its number (from 1) and text.
-pub type Line = (usize, String);
+/// One non-blank line of NDJSON input: its number (from 1) and text, or
+/// why it cannot be read (it becomes that line's error; the others are read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line's text, trimmed.
+    Text(usize, String),
+    /// The line is not text (not UTF-8) or too long, and why.
+    Unreadable(usize, String),
+}
 
-/// Reads up to `max` non-blank lines.
+/// Reads up to `max` non-blank lines. A line that is not UTF-8 is kept as
+/// [`Line::Unreadable`]: only an I/O error stops the reading.
 pub fn read_lines(reader: &mut impl BufRead, next_line: &mut usize, max: usize) -> std::io::Result<Vec<Line>> {
     let mut lines = Vec::with_capacity(max.min(65_536));
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     while lines.len() < max {
-        text.clear();
-        if reader.read_line(&mut text)? == 0 {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
             break;
         }
         *next_line += 1;
-        let trimmed = text.trim();
-        if !trimmed.is_empty() {
-            lines.push((*next_line, trimmed.to_owned()));
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => lines.push(Line::Text(*next_line, text.trim().to_owned())),
+            Err(error) => lines.push(Line::Unreadable(
+                *next_line,
+                format!("the line is not UTF-8 text (invalid byte at column {})", error.valid_up_to() + 1),
+            )),
         }
     }
     Ok(lines)
 }
 
+impl Line {
+    /// The line's number (from 1).
+    pub fn number(&self) -> usize {
+        match self {
+            Line::Text(number, _) | Line::Unreadable(number, _) => *number,
+        }
+    }
+}
+
 /// Parses an NDJSON line; errors carry its line number.
-pub fn parse_line((number, text): &Line) -> Result<Beneficiary, BeneficiaryError> {
-    Beneficiary::from_json_str(text).map_err(|error| error.at_line(*number))
+pub fn parse_line(line: &Line) -> Result<Beneficiary, BeneficiaryError> {
+    match line {
+        Line::Text(number, text) => Beneficiary::from_json_str(text).map_err(|error| error.at_line(*number)),
+        Line::Unreadable(number, problem) => {
+            Err(BeneficiaryError { line: Some(*number), path: "beneficiary".into(), problem: problem.clone() })
+        }
+    }
 }
 
 /// Reads a whole JSON document: an array of beneficiaries (or one object).

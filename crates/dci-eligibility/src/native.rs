@@ -333,6 +333,9 @@ impl MemberTest {
 
     /// The test's value for `household`, or `None` when CEL must say.
     fn evaluate(&self, household: &Household<'_>) -> Option<bool> {
+        if !household.beneficiary.members_known {
+            return None; // an unknown household: CEL says `missing_field`
+        }
         let mut all_answered = true;
         for member in 1..household.beneficiary.persons() {
             match self.comparison.evaluate(household, member) {

@@ -88,7 +88,7 @@ fn beneficiaries() -> Vec<Result<Beneficiary, BeneficiaryError>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| parse_line(&(i + 1, l.to_owned())))
+        .map(|(i, l)| parse_line(&dci_eligibility::io::Line::Text(i + 1, l.to_owned())))
         .collect()
 }
 
@@ -271,4 +271,75 @@ async fn a_registry_outage_gives_undetermined_with_its_cause() {
         );
     }
     sim.shutdown().await;
+}
+
+fn outcomes(result: &dci_eligibility::BatchResult) -> Vec<Vec<Outcome>> {
+    result
+        .items
+        .iter()
+        .map(|item| match item {
+            ItemResult::Decided { decisions, .. } => decisions.iter().map(|d| d.outcome).collect(),
+            ItemResult::Invalid { error } => panic!("invalid: {error}"),
+        })
+        .collect()
+}
+
+/// Every way the simulator can lie in its answers (not in its transport).
+fn lies() -> Vec<dci_registry_sim::Misbehaviour> {
+    use dci_registry_sim::Misbehaviour::*;
+    vec![
+        ForeignRecords,
+        SwappedReferences,
+        DuplicateReferences,
+        PendingItems,
+        ReceivedItems,
+        UnknownStatus,
+        NullStatus,
+        NullData,
+        MissingData,
+        MalformedRecord,
+        HugeBody { bytes: 20_000_000 },
+        RedirectSearch { location: "http://127.0.0.1:9/elsewhere".into() },
+        RedirectToken { location: "http://127.0.0.1:9/elsewhere".into() },
+        HugeTokenLifetime,
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// Whatever one registry answers, a decision is the honest one or
+    /// `undetermined`; and what it said is not cached: once it is honest
+    /// again, the same engine decides as the honest run.
+    #[test]
+    fn a_lying_registry_makes_decisions_undetermined_never_wrong(
+        lie in proptest::sample::select(lies()),
+        kind in proptest::sample::select(vec![RegistryKind::Crvs, RegistryKind::Ibr, RegistryKind::Dr]),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+            let options = EvaluationOptions::new(as_of());
+            let honest_engine = engine(&sim);
+            let rules = seed_rules(&honest_engine);
+            let honest = outcomes(&honest_engine.evaluate_batch(&rules, beneficiaries(), &options).await);
+
+            sim.set_faults(kind, FaultConfig { misbehaviour: Some(lie.clone()), ..FaultConfig::default() });
+            let engine = engine(&sim);
+            let lied = outcomes(&engine.evaluate_batch(&rules, beneficiaries(), &options).await);
+            for (household, (told, truth)) in lied.iter().zip(&honest).enumerate() {
+                for (rule, (told, truth)) in told.iter().zip(truth).enumerate() {
+                    assert!(
+                        told == truth || *told == Outcome::Undetermined,
+                        "{lie:?} at {kind:?}: household {household}, rule {}: {told:?} instead of {truth:?}",
+                        rule + 1
+                    );
+                }
+            }
+            sim.set_faults(kind, FaultConfig::default());
+            let afterwards = outcomes(&engine.evaluate_batch(&rules, beneficiaries(), &options).await);
+            assert_eq!(afterwards, honest, "{lie:?} at {kind:?}: nothing it said was cached");
+            sim.shutdown().await;
+        });
+    }
 }

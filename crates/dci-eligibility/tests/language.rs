@@ -51,15 +51,29 @@ async fn member_macros_and_aggregates() {
     ] {
         assert_eq!(decide(rule, household()).await.0, Outcome::Eligible, "{rule}");
     }
-    let alone = json!({"id": "A"});
+    let alone = json!({"id": "A", "members": []});
+    let unknown = [json!({"id": "A"}), json!({"id": "A", "members": null})];
     for rule in [
         "members.count() == 0",
         "members.sum(m.income) == 0",
         "members.avg(m.income) == null",
         "members.max(m.age) == null",
+        "members.all(m, m.age > 100)",
+        "!members.exists(m, m.age > 0)",
+        "members.count(m, true) == 0",
+        "r.members.all(m, m.age > 100)",
     ] {
-        assert_eq!(decide(rule, alone.clone()).await.0, Outcome::Eligible, "{rule}");
+        assert_eq!(decide(rule, alone.clone()).await.0, Outcome::Eligible, "{rule}: an empty household");
+        // Without `members` (or with null), the household is unknown, as any absent field.
+        for household in &unknown {
+            let (outcome, missing, _) = decide(rule, household.clone()).await;
+            assert_eq!(outcome, Outcome::Undetermined, "{rule}: {household}");
+            assert_eq!(missing, vec![("members".to_owned(), UnknownCause::MissingField)], "{rule}: {household}");
+        }
     }
+    // As with any unknown, what the rest of the rule decides stands.
+    assert_eq!(decide("false && members.exists(m, true)", json!({"id": "A"})).await.0, Outcome::Ineligible);
+    assert_eq!(decide("members.exists(m, true) || true", json!({"id": "A"})).await.0, Outcome::Eligible);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use dci_eligibility::io::{Format, parse_line};
+use dci_eligibility::io::{Format, Line, parse_line};
 use dci_eligibility::stream::{Input, Rendered, evaluate_lines};
 use dci_eligibility::{Beneficiary, BeneficiaryError};
 use futures::StreamExt;
@@ -32,13 +32,6 @@ use crate::state::AppState;
 /// A partial chunk is evaluated when no more input arrives for this long (so that a client
 /// sending a few lines and waiting gets its answers).
 const FLUSH_AFTER: Duration = Duration::from_millis(200);
-
-/// One non-blank input line: its number (from 1) and text, or why it cannot be read.
-#[derive(Debug)]
-enum Line {
-    Text(usize, String),
-    Unreadable(usize, String),
-}
 
 enum Next {
     Line(Line),
@@ -137,13 +130,7 @@ impl Lines {
 
 /// Reads and checks one line (CPU: on the pool).
 fn read_line(line: Line, max_members: usize) -> Result<Beneficiary, BeneficiaryError> {
-    match line {
-        Line::Text(number, text) => check_members(parse_line(&(number, text)), max_members, || "members".to_owned())
-            .map_err(|error| error.at_line(number)),
-        Line::Unreadable(number, problem) => {
-            Err(BeneficiaryError { line: Some(number), path: "beneficiary".to_owned(), problem })
-        }
-    }
+    check_members(parse_line(&line), max_members, || "members".to_owned()).map_err(|error| error.at_line(line.number()))
 }
 
 /// Reads the rest of the body in chunks and sends them, read, to the evaluation. Returns the
