@@ -454,3 +454,29 @@ fn ctrl_c_writes_the_decisions_made_so_far_and_says_the_output_is_partial() {
         assert_eq!(decision["outcomes"]["rule"]["code"], "budget_exceeded");
     }
 }
+
+#[test]
+fn the_registry_listens_where_its_config_says_unless_a_flag_says_otherwise() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("sim.toml");
+    std::fs::write(&config, format!("bind = \"127.0.0.1:{free}\"\n")).expect("write");
+    let banner = |extra: &[&str]| {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+            .args(["registry", "--config"])
+            .arg(&config)
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("banner");
+        child.kill().expect("stops");
+        let _ = child.wait();
+        first
+    };
+    assert!(banner(&[]).contains(&format!("http://127.0.0.1:{free} ")), "the config's bind");
+    let other = banner(&["--port", "0"]);
+    assert!(!other.contains(&format!(":{free} ")), "--port overrides the config: {other}");
+}

@@ -22,12 +22,12 @@ pub struct RegistryArgs {
     /// Directory with crvs.ndjson, ibr.ndjson, dr.ndjson (default: the committed fixture).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
-    /// Port (0: any free port).
-    #[arg(long, default_value_t = 8500)]
-    port: u16,
+    /// Address to listen on [default: the config's `bind`, else 127.0.0.1].
+    #[arg(long)]
+    bind: Option<std::net::IpAddr>,
+    /// Port, 0 for any free port [default: the config's `bind`, else 8500].
+    #[arg(long)]
+    port: Option<u16>,
     /// Added latency per message, in milliseconds, for every registry.
     #[arg(long)]
     latency_ms: Option<u64>,
@@ -36,12 +36,21 @@ pub struct RegistryArgs {
     token_lifetime: Option<u64>,
 }
 
+/// The port without `--port` or a config file.
+const DEFAULT_PORT: u16 = 8500;
+
 pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
     let mut config = match &args.config {
         Some(path) => SimConfig::from_toml_file(path)?,
-        None => SimConfig::default(),
+        None => SimConfig { bind: (std::net::Ipv4Addr::LOCALHOST, DEFAULT_PORT).into(), ..SimConfig::default() },
     };
-    config.bind = std::net::SocketAddr::new(args.bind, args.port);
+    // The flags override the file, address and port each on its own.
+    if let Some(address) = args.bind {
+        config.bind.set_ip(address);
+    }
+    if let Some(port) = args.port {
+        config.bind.set_port(port);
+    }
     if let Some(lifetime) = args.token_lifetime {
         config.token_lifetime_secs = lifetime;
     }

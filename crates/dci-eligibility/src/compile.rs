@@ -16,7 +16,7 @@ use crate::cost::{self, Estimate};
 use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
 use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
 use crate::native::NativeClause;
-use crate::{dialect, macros};
+use crate::{dialect, macros, syntax};
 
 /// What a rule may be (`[rules]` in `elig.toml`): its length and depth,
 /// checked when it is compiled, and its cost, estimated when it is compiled
@@ -399,8 +399,13 @@ impl Compiler {
                         let (line, column) = (error.pos.0.max(1) as usize, error.pos.1.max(1) as usize);
                         let start = offset_of(source, line, column);
                         let end = source[start..].chars().next().map_or(start, |c| start + c.len_utf8());
-                        let message = error.msg.trim_start_matches("Syntax error: ").to_owned();
-                        RuleDiagnostic::new(Severity::Error, "syntax", message, &text, start..end)
+                        let plain = syntax::plain(&error.msg);
+                        let diagnostic =
+                            RuleDiagnostic::new(Severity::Error, plain.code, plain.message, &text, start..end);
+                        match plain.help {
+                            Some(help) => diagnostic.with_help(help),
+                            None => diagnostic,
+                        }
                     })
                     .collect();
                 diagnostics.append(&mut warnings);

@@ -132,8 +132,13 @@ fn reason(decision: &Decision) -> String {
     decision.missing.iter().map(|m| format!("{} ({})", m.name, m.cause)).collect::<Vec<_>>().join("; ")
 }
 
+/// A CSV field: quoted when it holds a separator, a quote or a line break;
+/// and, as the OWASP guidance on CSV injection says, a field starting with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a
+/// spreadsheet shows it as text instead of running it as a formula.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
+    if neutral.contains([',', '"', '\n', '\r']) { format!("\"{}\"", neutral.replace('"', "\"\"")) } else { neutral }
 }
 
 /// Writes results in a format; call [`Writer::finish`] at the end.
@@ -231,5 +236,20 @@ impl<W: Write> Writer<W> {
         }
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn formulas_are_written_as_text() {
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+        for text in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_field(text).trim_start_matches('"').starts_with('\''), "{text:?}");
+        }
+        assert_eq!(csv_field("HH-0001"), "HH-0001");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
     }
 }

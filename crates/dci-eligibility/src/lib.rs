@@ -16,6 +16,7 @@ mod macros;
 mod native;
 pub mod pool;
 pub mod stream;
+mod syntax;
 pub mod testing;
 mod unknown;
 mod validate;

@@ -134,3 +134,19 @@ fn limits_and_disabled_metrics() {
     );
     assert_eq!(compiler().compile("t", "  ").expect_err("empty").diagnostics[0].code, "syntax");
 }
+
+proptest::proptest! {
+    /// Whatever is typed, a diagnostic is ours: a plain message at a place,
+    /// never the parser's grammar names or internal types.
+    #[test]
+    fn every_diagnostic_is_plain(rule in "[a-z0-9 ()\\[\\]{}?:.,'\"+*/%<>=!&|-]{1,40}") {
+        if let Err(error) = compiler().compile("r", &rule) {
+            for diagnostic in &error.diagnostics {
+                for internal in ["Context", "Error(", "ParseError", "expecting", "<EOF>", "IDENTIFIER", "NUM_"] {
+                    proptest::prop_assert!(!diagnostic.message.contains(internal), "{rule:?}: {}", diagnostic.message);
+                }
+                proptest::prop_assert!(diagnostic.line >= 1 && diagnostic.column >= 1);
+            }
+        }
+    }
+}
