@@ -480,3 +480,43 @@ fn the_registry_listens_where_its_config_says_unless_a_flag_says_otherwise() {
     let other = banner(&["--port", "0"]);
     assert!(!other.contains(&format!(":{free} ")), "--port overrides the config: {other}");
 }
+
+#[test]
+fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() {
+    let mut registry = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["registry", "--port", "0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first = String::new();
+    let mut banner = BufReader::new(registry.stdout.take().expect("stdout"));
+    banner.read_line(&mut first).expect("banner");
+    let address =
+        first.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("address").to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("elig.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
+             client_secret = {{ value = \"not-the-secret\" }}\nretry = {{ max_attempts = 1 }}\n"
+        ),
+    )
+    .expect("write");
+    let output = elig()
+        .args(["eval", "--rule", "dci.crvs.is_alive == true", "--as-of", "2026-01-01", "--config"])
+        .arg(&config)
+        .args(["--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .output()
+        .expect("runs");
+    registry.kill().expect("stops");
+    let _ = registry.wait();
+    drop(banner);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let errors = stderr(&output);
+    assert!(errors.contains("registry crvs failed"), "{errors}");
+    assert!(errors.contains("authentication failed"), "names the cause: {errors}");
+    assert!(!errors.contains("not-the-secret"), "never the secret: {errors}");
+    assert_eq!(decisions(&stdout(&output)).len(), 35, "every decision is written");
+}

@@ -268,11 +268,17 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
+    if a_registry_failed(&stats.batch) {
+        return Ok(ExitCode::from(EXIT_REGISTRY_FAILED));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status of a run where a registry failed some lookups: every decision was
+/// written, those that depend on the registry as `undetermined`.
+const EXIT_REGISTRY_FAILED: u8 = 4;
 
 /// The summary, on stderr.
 pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Option<&PathBuf>) {
@@ -309,7 +315,22 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
                 failures
             );
         }
+        for registry in stats.registries.iter().filter(|r| !r.failures.is_empty()) {
+            let causes: Vec<String> =
+                registry.failures.iter().map(|(cause, count)| format!("{count} {}", cause.as_str())).collect();
+            eprintln!(
+                "registry {} failed: {}; the decisions that depend on it are undetermined{}",
+                registry.registry,
+                causes.join(", "),
+                registry.first_failure.as_deref().map(|why| format!("\n  first failure: {why}")).unwrap_or_default()
+            );
+        }
     }
+}
+
+/// Whether a registry failed some lookup of the run.
+pub fn a_registry_failed(stats: &BatchStats) -> bool {
+    stats.registries.iter().any(|registry| !registry.failures.is_empty())
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), if known.

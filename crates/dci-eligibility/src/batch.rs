@@ -113,6 +113,10 @@ pub struct RegistryUse {
     pub round_trips: u64,
     /// Failed lookups by cause.
     pub failures: BTreeMap<UnknownCause, usize>,
+    /// What the registry said when the first lookup failed (the registry and
+    /// the cause: authentication refused, unreachable, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
     /// Time spent fetching, in milliseconds.
     pub fetch_ms: u64,
 }
@@ -927,5 +931,8 @@ fn add_report(usage: &mut RegistryUse, report: &PrefetchReport) {
     usage.fetch_ms += report.elapsed.as_millis() as u64;
     for (cause, count) in &report.failures {
         *usage.failures.entry(*cause).or_default() += count;
+    }
+    if usage.first_failure.is_none() {
+        usage.first_failure.clone_from(&report.first_failure);
     }
 }

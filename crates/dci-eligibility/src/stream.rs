@@ -66,6 +66,9 @@ impl BatchStats {
             for (cause, count) in &theirs.failures {
                 *mine.failures.entry(*cause).or_default() += count;
             }
+            if mine.first_failure.is_none() {
+                mine.first_failure.clone_from(&theirs.first_failure);
+            }
         }
         self.timings.evaluate_ms += other.timings.evaluate_ms;
         self.timings.fetch_ms += other.timings.fetch_ms;

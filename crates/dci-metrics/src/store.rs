@@ -132,6 +132,10 @@ pub struct PrefetchReport {
     pub round_trips: u64,
     /// Failed lookups, by cause.
     pub failures: BTreeMap<UnknownCause, usize>,
+    /// What the registry said when the first lookup failed, naming the cause
+    /// (authentication refused, unreachable, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
     /// Wall time.
     #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
@@ -174,7 +178,8 @@ pub struct Readiness {
     pub registry: String,
     /// Whether a data source is configured.
     pub configured: bool,
-    /// Configured, probe passed, breaker not open.
+    /// Configured, probe passed, breaker not open, and its last lookup did not
+    /// fail whole within [`FAILING_FOR`].
     pub ready: bool,
     /// The breaker.
     pub breaker: Option<BreakerState>,
@@ -206,7 +211,13 @@ struct Registry {
     round_trips: AtomicU64,
     items: AtomicU64,
     failures: Mutex<BTreeMap<UnknownCause, u64>>,
+    /// When the registry last failed a whole lookup (every person of it), and
+    /// why; cleared by a lookup that succeeds.
+    failing: Mutex<Option<(Instant, Arc<str>)>>,
 }
+
+/// How long a registry that failed its last lookup counts as not ready.
+pub const FAILING_FOR: Duration = Duration::from_secs(60);
 
 /// A lookup in flight, shared by the prefetches that want the same persons.
 struct Flight {
@@ -296,6 +307,7 @@ impl MetricStore {
                     round_trips: AtomicU64::new(0),
                     items: AtomicU64::new(0),
                     failures: Mutex::new(BTreeMap::new()),
+                    failing: Mutex::new(None),
                 })
             })
             .collect();
@@ -560,10 +572,17 @@ impl MetricStore {
                 && lookups.iter().all(|lookup| {
                     matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout))
                 });
-            if registry_down {
-                state.breaker.record_failure();
-            } else {
-                state.breaker.record_success();
+            {
+                let mut failing = state.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if registry_down {
+                    state.breaker.record_failure();
+                    if let Some(Lookup::Failed(failure)) = lookups.first() {
+                        *failing = Some((Instant::now(), failure.message.clone()));
+                    }
+                } else {
+                    state.breaker.record_success();
+                    *failing = None;
+                }
             }
             for (position, &index) in chunk.iter().enumerate() {
                 let lookup = lookups.get(position).cloned().unwrap_or_else(|| {
@@ -587,6 +606,7 @@ impl MetricStore {
                     }
                     Lookup::Failed(failure) => {
                         *report.failures.entry(failure.cause).or_default() += 1;
+                        report.first_failure.get_or_insert_with(|| failure.message.to_string());
                         let mut failures = state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                         *failures.entry(failure.cause).or_default() += 1;
                         Resolution::Failed(failure)
@@ -650,14 +670,22 @@ impl MetricStore {
                 Some(state) => {
                     let probe = state.resolver.probe().await;
                     let breaker = state.breaker.state();
+                    let failing = state
+                        .failing
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .as_ref()
+                        .filter(|(at, _)| at.elapsed() < FAILING_FOR)
+                        .map(|(at, why)| format!("its last lookup failed {} s ago: {why}", at.elapsed().as_secs()));
                     Readiness {
                         registry: spec.id.to_owned(),
                         configured: true,
-                        ready: probe.is_ok() && breaker != BreakerState::Open,
+                        ready: probe.is_ok() && breaker != BreakerState::Open && failing.is_none(),
                         breaker: Some(breaker),
                         problem: probe
                             .err()
-                            .or_else(|| (breaker == BreakerState::Open).then(|| "circuit breaker open".to_owned())),
+                            .or_else(|| (breaker == BreakerState::Open).then(|| "circuit breaker open".to_owned()))
+                            .or(failing),
                     }
                 }
             });

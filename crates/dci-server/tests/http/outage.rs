@@ -108,3 +108,29 @@ async fn a_hanging_registry_times_out_and_opens_its_breaker() {
     assert!(text.contains("elig_registry_failures_total{registry=\"ibr\",cause=\"timeout\"}"), "{text}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_whose_searches_fail_is_not_ready_though_its_token_works() {
+    // Tokens are issued; every search answers 503.
+    let failing = FaultConfig { error_503_rate: 1.0, ..FaultConfig::default() };
+    let h = start_with(
+        SimConfig::default().with_faults(RegistryKind::Crvs, failing),
+        |engine| engine.registries.iter_mut().for_each(quick),
+        |_| {},
+    )
+    .await;
+    let ready: Value = h.get("/readyz").send().await.expect("send").json().await.expect("json");
+    assert_eq!(ready["ready"], true, "nothing has failed yet: {ready}");
+    let (status, body) =
+        h.evaluate(&json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": [household("HH-0001")]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcomes"]["rule"]["outcome"], "undetermined");
+    let response = h.get("/readyz").send().await.expect("send");
+    assert_eq!(response.status(), 503);
+    let ready: Value = response.json().await.expect("json");
+    let crvs = &ready["registries"][0];
+    assert_eq!(crvs["ready"], false, "{ready}");
+    let problem = crvs["problem"].as_str().expect("problem");
+    assert!(problem.contains("last lookup failed") && problem.contains("503"), "{problem}");
+    h.stop().await;
+}
