@@ -91,6 +91,13 @@ pub struct ServerLimits {
     pub ndjson_chunk: usize,
     /// Longest NDJSON line, in bytes; a longer line gets an item error.
     pub max_line_bytes: usize,
+    /// Connections open at once; a connection past this is closed at once.
+    pub max_connections: usize,
+    /// Time for a client to send a request's head (line and headers), in seconds; a
+    /// connection that takes longer (slowloris) is closed.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head, in bytes (431 `headers_too_large`).
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerLimits {
@@ -107,6 +114,9 @@ impl Default for ServerLimits {
             request_timeout_secs: 300,
             ndjson_chunk: 5_000,
             max_line_bytes: 1024 * 1024,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            max_header_bytes: 64 * 1024,
         }
     }
 }
@@ -145,6 +155,9 @@ impl ServerLimits {
             ("max_rule_length", self.max_rule_length as u64),
             ("max_rule_depth", self.max_rule_depth as u64),
             ("max_concurrent_evaluations", self.max_concurrent_evaluations as u64),
+            ("max_connections", self.max_connections as u64),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("max_header_bytes", self.max_header_bytes as u64),
             ("request_timeout_secs", self.request_timeout_secs),
             ("ndjson_chunk", self.ndjson_chunk as u64),
             ("max_line_bytes", self.max_line_bytes as u64),

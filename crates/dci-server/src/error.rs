@@ -60,8 +60,11 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 413: the body is larger than `max_body_bytes`.
     PayloadTooLarge,
-    /// 415: the body is neither `application/json` nor `application/x-ndjson`.
+    /// 415: the body is neither `application/json` nor `application/x-ndjson`, or has no
+    /// `Content-Type`.
     UnsupportedMediaType,
+    /// 431: the request's headers are larger than `max_header_bytes`.
+    HeadersTooLarge,
     /// 422: a rule does not compile (details: every diagnostic).
     InvalidRule,
     /// 413: more beneficiaries than `max_beneficiaries` in one JSON request.
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::InvalidRule => "invalid_rule",
             ErrorCode::TooManyBeneficiaries => "too_many_beneficiaries",
             ErrorCode::Overloaded => "overloaded",

@@ -16,7 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error;
 use crate::handlers;
-use crate::layers::{admission, auth, panic, telemetry};
+use crate::layers::{admission, auth, head, panic, telemetry};
 use crate::state::AppState;
 
 /// One route: method, path, handler and the policies its layers apply.
@@ -71,9 +71,13 @@ pub fn router(state: AppState) -> Router {
     }
     let limits = state.limits();
     let timeout = Duration::from_secs(limits.request_timeout_secs);
+    // Without a key, an unknown route or a wrong method is 401 like any protected route:
+    // which routes exist is not told to callers without a key.
+    let authenticated = || from_fn_with_state(state.clone(), auth::authenticate);
     let router = router
-        .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::not_found.layer(authenticated()))
+        .method_not_allowed_fallback(error::method_not_allowed.layer(authenticated()))
+        .layer(from_fn_with_state(state.clone(), head::bound_headers))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(timeout))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use dci_eligibility::Engine;
 use tokio::net::TcpListener;
@@ -26,17 +28,82 @@ impl Server {
             TcpListener::bind(config.bind).await.map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
+        let connections = Connections::of(&config.limits);
         let app = router(state);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(accept(listener, app, connections, stopped));
         tracing::info!(addr = %local_addr, "serving the eligibility API");
         Ok(RunningServer { local_addr, stop: Some(stop), task })
     }
+}
+
+/// How connections are served: bounded in number, with a deadline for the
+/// request head.
+#[derive(Clone, Copy, Debug)]
+struct Connections {
+    max_open: usize,
+    header_read_timeout: Duration,
+    max_buffer: usize,
+}
+
+impl Connections {
+    fn of(limits: &crate::config::ServerLimits) -> Self {
+        Connections {
+            max_open: limits.max_connections,
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout_secs),
+            // Room for headers up to `max_header_bytes` (answered by the JSON 431 of the
+            // `limits` layer) and a request line; past this hyper answers 431 itself.
+            max_buffer: limits.max_header_bytes.saturating_mul(2).max(64 * 1024),
+        }
+    }
+}
+
+/// Accepts connections until `stopped`, then waits for those open to finish.
+/// A connection past `max_open` is closed at once; one whose request head does
+/// not arrive within `header_read_timeout` is closed (slow clients cannot hold
+/// connections open for ever).
+async fn accept(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Connections,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_open));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_buffer);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(max = limits.max_open, "too many open connections: one refused");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// A server running in a task. Dropping it starts a graceful shutdown without waiting for it.

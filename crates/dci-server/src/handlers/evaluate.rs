@@ -42,7 +42,14 @@ enum Media {
 }
 
 fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
-    let Some(value) = headers.get(CONTENT_TYPE) else { return Ok(Media::Json) };
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "no Content-Type: send application/json (one request object) or application/x-ndjson (options line, \
+             then one beneficiary per line)",
+        ));
+    };
     let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(Media::Json),

@@ -2,5 +2,6 @@
 
 pub(crate) mod admission;
 pub(crate) mod auth;
+pub(crate) mod head;
 pub(crate) mod panic;
 pub(crate) mod telemetry;

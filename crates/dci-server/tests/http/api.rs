@@ -153,12 +153,13 @@ async fn readiness_reports_every_registry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_json_with_stable_codes() {
     let h = start().await;
-    // unknown route: 404, before or after authentication
-    for request in [h.get("/v2/nothing"), h.client.get(h.url("/nothing"))] {
-        let response = request.send().await.expect("send");
-        assert_eq!(response.status(), 404);
-        assert_eq!(code(&response.json().await.expect("json")), "not_found");
-    }
+    // unknown route: 404 with a key; without one, 401 (no route is revealed to strangers)
+    let response = h.get("/v2/nothing").send().await.expect("send");
+    assert_eq!(response.status(), 404);
+    assert_eq!(code(&response.json().await.expect("json")), "not_found");
+    let response = h.client.get(h.url("/nothing")).send().await.expect("send");
+    assert_eq!(response.status(), 401);
+    assert_eq!(code(&response.json().await.expect("json")), "unauthorized");
     // wrong method
     let response = h.client.delete(h.url("/v1/evaluate")).bearer_auth(KEY).send().await.expect("send");
     assert_eq!(response.status(), 405);

@@ -4,6 +4,7 @@
 mod api;
 mod common;
 mod evaluate;
+mod hardening;
 mod limits;
 mod outage;
 mod safety;
