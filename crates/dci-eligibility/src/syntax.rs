@@ -34,7 +34,7 @@ fn expected(list: &str) -> Option<String> {
         (true, true) => Some("expected a value here".to_owned()),
         (false, true) => Some(format!("expected a value or {}", closers.join(" or "))),
         (false, false) => Some(format!("expected {}", closers.join(" or "))),
-        (true, false) if items.iter().any(|item| *item == "<EOF>") => Some("expected the end of the rule".to_owned()),
+        (true, false) if items.contains(&"<EOF>") => Some("expected the end of the rule".to_owned()),
         (true, false) => None,
     }
 }
