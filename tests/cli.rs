@@ -520,3 +520,27 @@ fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() 
     assert!(!errors.contains("not-the-secret"), "never the secret: {errors}");
     assert_eq!(decisions(&stdout(&output)).len(), 35, "every decision is written");
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_its_own_error_and_every_other_line_is_decided() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("people.ndjson");
+    let mut bytes = Vec::new();
+    for i in 1..=15_000 {
+        if i == 12_001 {
+            bytes.extend_from_slice(b"{\"id\":\"B\xff\"}\n");
+        } else {
+            bytes.extend_from_slice(format!("{{\"id\":\"P{i}\"}}\n").as_bytes());
+        }
+    }
+    std::fs::write(&input, bytes).expect("write");
+    let output = elig().args(["eval", "--rule", "true", "--beneficiaries"]).arg(&input).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = decisions(&stdout(&output));
+    assert_eq!(results.len(), 15_000, "one result per line");
+    assert_eq!(results[12_000]["line"], 12_001);
+    assert_eq!(results[12_000]["error"]["code"], "invalid_beneficiary");
+    assert!(results[12_000]["error"]["message"].as_str().expect("message").contains("UTF-8"));
+    assert_eq!(results[14_999]["id"], "P15000");
+    assert_eq!(results[14_999]["outcomes"]["rule"]["outcome"], "eligible");
+}
