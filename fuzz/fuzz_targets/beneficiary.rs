@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
     items.truncate(64);
     let world = &*common::WORLD;
     let count = items.len();
-    let result =
-        world.runtime.block_on(world.engine.evaluate_batch(&[RULE.clone()], items, &EvaluationOptions::new(common::as_of())));
+    let result = world.runtime.block_on(world.engine.evaluate_batch(
+        &[RULE.clone()],
+        items,
+        &EvaluationOptions::new(common::as_of()),
+    ));
     assert_eq!(result.items.len(), count);
 });

@@ -1,10 +1,13 @@
 //! What the targets share: an engine whose registries answer from memory
 //! (persons UIN 1 to 4 known, with every metric), a runtime, sample households.
+#![allow(dead_code)]
 
 use std::sync::{Arc, LazyLock};
 
 use dci_eligibility::{Beneficiary, Compiler, Engine};
-use dci_metrics::{Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, crvs_spec, dr_spec, ibr_spec};
+use dci_metrics::{
+    Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, crvs_spec, dr_spec, ibr_spec,
+};
 
 pub struct World {
     pub runtime: tokio::runtime::Runtime,
@@ -12,21 +15,33 @@ pub struct World {
 }
 
 pub static WORLD: LazyLock<World> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let catalog = Arc::new(Catalog::default());
     let birth = chrono::DateTime::parse_from_rfc3339("1950-03-02T00:00:00Z").expect("date");
     let mut crvs = FixedResolver::new(crvs_spec());
     let mut ibr = FixedResolver::new(ibr_spec());
     let mut dr = FixedResolver::new(dr_spec());
     for uin in ["1", "2", "3", "4"] {
-        crvs = crvs.found("UIN", uin, vec![
-            MetricValue::Bool(uin != "2"),
-            MetricValue::Bool(true),
-            MetricValue::Timestamp(birth),
-            MetricValue::Null,
-        ]);
-        ibr = ibr.found("UIN", uin, vec![MetricValue::Bool(uin == "3"), MetricValue::Int(i64::from(uin == "3")), MetricValue::strings(["CCT"])]);
-        dr = dr.found("UIN", uin, vec![MetricValue::Bool(uin == "4"), MetricValue::Int(3), MetricValue::strings(["MOBILITY"])]);
+        crvs = crvs.found(
+            "UIN",
+            uin,
+            vec![
+                MetricValue::Bool(uin != "2"),
+                MetricValue::Bool(true),
+                MetricValue::Timestamp(birth),
+                MetricValue::Null,
+            ],
+        );
+        ibr = ibr.found(
+            "UIN",
+            uin,
+            vec![MetricValue::Bool(uin == "3"), MetricValue::Int(i64::from(uin == "3")), MetricValue::strings(["CCT"])],
+        );
+        dr = dr.found(
+            "UIN",
+            uin,
+            vec![MetricValue::Bool(uin == "4"), MetricValue::Int(3), MetricValue::strings(["MOBILITY"])],
+        );
     }
     let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(crvs), Arc::new(ibr), Arc::new(dr)];
     let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()));

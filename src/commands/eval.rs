@@ -129,6 +129,10 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             interrupt.cancel();
+            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
         }
     });
     let format = Format::from(args.format);

@@ -59,20 +59,34 @@ impl CrvsClient {
     }
 
     /// The person with `identifier`, or `None` when the CRVS has no record.
-    /// When several records match, the first is taken.
+    /// Several records for one identifier make the answer unusable (they may
+    /// disagree).
     pub async fn person(&self, identifier: &Identifier) -> Result<Option<CrvsPerson>, ClientError> {
         self.persons(std::slice::from_ref(identifier)).await.pop().unwrap_or(Ok(None))
     }
 
     /// The persons with these identifiers, in batched messages; one result per
-    /// identifier, in order. A record of anyone else fails its item (see
-    /// [`DciClient::search_people`]).
+    /// identifier, in order. A record of anyone else, or several records for
+    /// one identifier, fail the item (see [`DciClient::search_people`]).
     pub async fn persons(&self, identifiers: &[Identifier]) -> Vec<Result<Option<CrvsPerson>, ClientError>> {
         self.client
             .search_people::<CrvsPerson>(identifiers)
             .await
             .into_iter()
-            .map(|result| result.map(|found| found.records.into_iter().next()))
+            .zip(identifiers)
+            .map(|(result, identifier)| {
+                let found = result?;
+                if found.records.len() > 1 {
+                    // Two records of one person may disagree (alive in one, dead in the other).
+                    return Err(ClientError::ItemUnusable {
+                        registry: self.client.source().registry,
+                        request: "search".into(),
+                        reference_id: format!("{} {}", identifier.identifier_type, identifier.identifier_value),
+                        message: format!("{} records for one identifier", found.records.len()),
+                    });
+                }
+                Ok(found.records.into_iter().next())
+            })
             .collect()
     }
 

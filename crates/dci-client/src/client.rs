@@ -601,12 +601,22 @@ impl Inner {
             return Ok(verifier.clone());
         }
         let mut slot = self.verifier.write().await;
-        if let Some(verifier) = slot.as_ref() {
-            let recent =
-                self.jwks_fetched.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL);
-            if !refetch || recent {
-                return Ok(verifier.clone());
+        let recent =
+            self.jwks_fetched.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL);
+        match slot.as_ref() {
+            Some(verifier) if !refetch || recent => return Ok(verifier.clone()),
+            // The last fetch failed: a registry is not asked for its keys again at once.
+            None if recent => {
+                return Err(ClientError::Protocol {
+                    registry: self.source.registry,
+                    request: request.to_owned(),
+                    message: format!(
+                        "the JWKS could not be read less than {} s ago; not fetched again yet",
+                        JWKS_REFETCH_INTERVAL.as_secs()
+                    ),
+                });
             }
+            _ => {}
         }
         if let Ok(mut at) = self.jwks_fetched.lock() {
             *at = Some(Instant::now());

@@ -330,7 +330,8 @@ impl Compiler {
     /// within [`Limits::max_depth`] leave this function, so every later walk
     /// (checks, evaluation, explanation, drop) is bounded by that depth.
     pub fn compile(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
-        if source.len() <= INLINE_PARSE_BYTES {
+        // A rule over the length limit is refused here, without a thread for it.
+        if source.len() <= INLINE_PARSE_BYTES || source.len() > self.limits.max_length {
             return self.compile_here(name, source);
         }
         let stack = parse_stack_bytes(source.len());

@@ -40,6 +40,57 @@ pub(crate) const BUDGET_FN: &str = "@budget";
 
 /// The function that says whether the evaluation was stopped: `@halted()`.
 pub(crate) const HALTED_FN: &str = "@halted";
+/// The function wrapped around each iteration's work: `@tick(x, steps)`.
+pub(crate) const TICK_FN: &str = "@tick";
+/// Functions whose value is a number, a bool, a timestamp or a duration.
+const SCALAR_FUNCTIONS: &[&str] = &[
+    "size",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "timestamp",
+    "duration",
+    "type",
+    "age_years",
+    "age_months",
+    "age_days",
+    "today",
+    "days_ago",
+    "months_ago",
+    "years_ago",
+    "between",
+    "date",
+    "has",
+    "exists",
+    "all",
+    "exists_one",
+    "hasValue",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "math.abs",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.sign",
+    "math.trunc",
+    "math.isNaN",
+    "math.isInf",
+    "math.isFinite",
+    "elig.sum",
+    "elig.avg",
+];
+
+/// Steps a `matches` call counts: the interpreter compiles its pattern on each call.
+const REGEX_STEPS: u64 = 1_000;
 
 /// Bytes a string or list function walks per step.
 pub const BYTES_PER_STEP: u64 = 64;
@@ -84,6 +135,8 @@ struct Node {
     size: Size,
     /// The value's size depends on the beneficiary's data (or a registry's).
     from_data: bool,
+    /// For a list, the size of its largest element (what a loop variable over it holds).
+    elem: Size,
     /// A value read from the data as it is: its size bounds a loop over it,
     /// but reading or comparing it is one step (it was not built, and its
     /// type is not known).
@@ -188,7 +241,14 @@ impl Walk<'_> {
             Expr::Comprehension(comprehension) => {
                 let range = self.node(&mut comprehension.iter_range);
                 let init = self.node(&mut comprehension.accu_init);
-                self.bound.push((comprehension.iter_var.clone(), range));
+                let element = Node {
+                    size: range.elem,
+                    elem: range.elem,
+                    from_data: range.from_data,
+                    read: range.read,
+                    ..Node::default()
+                };
+                self.bound.push((comprehension.iter_var.clone(), element));
                 self.bound.push((comprehension.accu_var.clone(), init));
                 let condition = self.node(&mut comprehension.loop_cond);
                 let step_node = self.node(&mut comprehension.loop_step);
@@ -207,15 +267,16 @@ impl Walk<'_> {
                 } else {
                     step_node.size
                 };
-                // At run time the loop charges each item its own work; the loops inside
-                // charge theirs when they run.
+                // At run time each iteration charges its own work (the loops inside charge
+                // theirs when they run), and the range's bytes are charged when the loop starts.
                 let per_item_here = condition.local.plus(step_node.local).plus(step());
-                wrap_range(&mut comprehension.iter_range, per_item_here);
+                wrap_range(&mut comprehension.iter_range, per_item_here.bytes);
+                tick_steps(comprehension, per_item_here.steps);
                 let from_data = range.from_data || step_node.from_data;
                 if range.from_data {
                     self.result.data_loops.push(((self.place)(expr), cost));
                 }
-                Node { cost, local, size, from_data, read: false }
+                Node { cost, local, size, elem: step_node.elem, from_data, read: false }
             }
         }
     }
@@ -225,6 +286,7 @@ impl Walk<'_> {
         container.size.items = container.size.items.saturating_add(1);
         container.size.bytes = container.size.bytes.saturating_add(element.size.bytes).saturating_add(ITEM_BYTES);
         container.from_data |= element.from_data;
+        container.elem = larger(container.elem, element.size);
         container
     }
 
@@ -240,7 +302,14 @@ impl Walk<'_> {
                 read: true,
                 ..Node::default()
             },
-            _ => Node { cost: step(), size: self.data_size(), from_data: true, read: true, ..Node::default() },
+            _ => Node {
+                cost: step(),
+                size: self.data_size(),
+                elem: self.data_size(),
+                from_data: true,
+                read: true,
+                ..Node::default()
+            },
         }
     }
 
@@ -264,7 +333,14 @@ impl Walk<'_> {
         }
         // Reading a field counts one step: its type is not known here. A list or
         // object field is parsed on every read, and charged its size at run time.
-        Node { cost: step(), size: self.data_size(), from_data: true, read: true, ..Node::default() }
+        Node {
+            cost: step(),
+            size: self.data_size(),
+            elem: self.data_size(),
+            from_data: true,
+            read: true,
+            ..Node::default()
+        }
     }
 
     /// A value read from the data: iterating it counts as its bound; it was
@@ -307,7 +383,13 @@ impl Walk<'_> {
                 });
                 cost.steps = cost.steps.saturating_add(walk(sum));
                 cost.bytes = cost.bytes.saturating_add(sum.bytes);
-                sum
+                let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
+                return Node { cost, size: sum, elem, from_data, ..Node::default() };
+            }
+            "matches" => {
+                // The interpreter compiles the pattern on every call.
+                cost.steps = cost.steps.saturating_add(REGEX_STEPS).saturating_add(walk(largest));
+                Size::default()
             }
             operators::EQUALS
             | operators::NOT_EQUALS
@@ -315,19 +397,25 @@ impl Walk<'_> {
             | "contains"
             | "startsWith"
             | "endsWith"
-            | "matches"
             | "indexOf"
             | "lastIndexOf" => {
                 cost.steps = cost.steps.saturating_add(walk(largest));
                 Size::default()
             }
             "replace" => {
-                // `s.replace(old, new)`: at worst every byte of `s` becomes `new`; a string
-                // from the data counts as `max_string_bytes` here, where it can multiply.
-                let bytes = |node: &Node| if node.from_data { self.limits.max_string_bytes } else { node.size.bytes };
-                let grown = match (args.first(), args.get(2)) {
-                    (Some(s), Some(new)) => bytes(s).saturating_mul(bytes(new).max(1)),
-                    _ => largest.bytes,
+                // `s.replace(old, new)` grows only where `new` is longer than `old`: then at
+                // worst every byte of `s` becomes `new`. A string from the data has no
+                // enforced length, so a growing replace of one is refused (unbounded).
+                let literal_len = |node: Option<&IdedExpr>| match node.map(|n| &n.expr) {
+                    Some(Expr::Literal(LiteralValue::String(text))) => Some(text.inner().len() as u64),
+                    _ => None,
+                };
+                let (old, new) = (literal_len(call.args.first()), literal_len(call.args.get(1)));
+                let target = args.first().copied().unwrap_or_default();
+                let grown = match (old, new) {
+                    (Some(old), Some(new)) if old > 0 && new <= old => target.size.bytes,
+                    _ if target.read || target.from_data => u64::MAX,
+                    _ => target.size.bytes.saturating_mul(args.get(2).map_or(1, |n| n.size.bytes.max(1))),
                 };
                 cost.steps = cost.steps.saturating_add(grown / BYTES_PER_STEP);
                 cost.bytes = cost.bytes.saturating_add(grown);
@@ -351,15 +439,30 @@ impl Walk<'_> {
                 size
             }
             BUDGET_FN => return args.first().copied().unwrap_or_default(),
-            _ => {
-                // Any other function reads its arguments once and returns a small value
-                // (`size`, `int`, comparisons, arithmetic, our date functions, aggregates).
+            operators::INDEX | operators::OPT_INDEX => {
+                let element = args.first().map(|list| list.elem).unwrap_or_default();
+                return Node { cost, size: element, elem: element, from_data, ..Node::default() };
+            }
+            name if name.starts_with(['_', '!', '-']) || SCALAR_FUNCTIONS.contains(&name) => {
+                // Operators and conversions read their arguments once and give a scalar.
                 cost.steps = cost.steps.saturating_add(largest.items);
                 Size::default()
+            }
+            _ => {
+                // Any other function reads its arguments once; its value may be one of them
+                // (`dyn(x)`, `orValue`, `math.greatest`), so it is as large as the largest.
+                cost.steps = cost.steps.saturating_add(largest.items);
+                let size = args.iter().map(|arg| arg.size).fold(Size::default(), larger);
+                let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
+                return Node { cost, size, elem, from_data, ..Node::default() };
             }
         };
         Node { cost, size, from_data, ..Node::default() }
     }
+}
+
+fn larger(a: Size, b: Size) -> Size {
+    Size { items: a.items.max(b.items), bytes: a.bytes.max(b.bytes) }
 }
 
 fn step() -> Estimate {
@@ -374,20 +477,60 @@ fn literal_size(literal: &LiteralValue) -> Size {
     }
 }
 
-/// `range` → `@budget(range, steps, bytes)`, charging each item `per_item`.
-fn wrap_range(range: &mut IdedExpr, per_item: Estimate) {
+/// `range` → `@halted() ? [] : @budget(range, bytes)`, charging each item
+/// `bytes_per_item` when the loop starts. Once an evaluation is stopped, a
+/// loop that starts neither evaluates its range nor iterates.
+fn wrap_range(range: &mut IdedExpr, bytes_per_item: u64) {
     let id = range.id;
     let original = std::mem::replace(range, IdedExpr { id, expr: Expr::Unspecified });
-    let literal =
-        |n: u64| IdedExpr { id, expr: Expr::Literal(LiteralValue::Int(i64::try_from(n).unwrap_or(i64::MAX).into())) };
-    *range = IdedExpr {
+    let charged = call(id, BUDGET_FN, vec![original, int(id, bytes_per_item)]);
+    let nothing = IdedExpr {
         id,
-        expr: Expr::Call(CallExpr {
-            func_name: BUDGET_FN.to_owned(),
-            target: None,
-            args: vec![original, literal(per_item.steps), literal(per_item.bytes)],
-        }),
+        expr: Expr::List(cel::common::ast::ListExpr { elements: Vec::new(), optional_indices: Vec::new() }),
     };
+    *range = call(id, operators::CONDITIONAL, vec![call(id, HALTED_FN, Vec::new()), nothing, charged]);
+}
+
+/// Wraps the work of each iteration in `@tick(x, steps)`, which charges the
+/// steps, checks the cancellation and gives `x` back. The loop keeps the
+/// shape the interpreter recognises: `@result && @tick(p)` (all, exists),
+/// `@result + [@tick(x)]` (map), `@tick(c) ? @result + [x] : @result` (filter).
+fn tick_steps(comprehension: &mut cel::common::ast::ComprehensionExpr, steps: u64) {
+    let accu = comprehension.accu_var.clone();
+    let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(name) if *name == accu);
+    let wrap = |target: &mut IdedExpr| {
+        let id = target.id;
+        let inner = std::mem::replace(target, IdedExpr { id, expr: Expr::Unspecified });
+        *target = call(id, TICK_FN, vec![inner, int(id, steps)]);
+    };
+    let step = &mut comprehension.loop_step;
+    if let Expr::Call(c) = &mut step.expr
+        && c.target.is_none()
+        && c.args.len() == 2
+        && is_accu(&c.args[0])
+    {
+        match (c.func_name.as_str(), &mut c.args[1].expr) {
+            (operators::LOGICAL_AND | operators::LOGICAL_OR, _) => return wrap(&mut c.args[1]),
+            (operators::ADD, Expr::List(list)) if !list.elements.is_empty() => return wrap(&mut list.elements[0]),
+            _ => {}
+        }
+    }
+    if let Expr::Call(c) = &mut step.expr
+        && c.func_name == operators::CONDITIONAL
+        && c.args.len() == 3
+        && is_accu(&c.args[2])
+    {
+        return wrap(&mut c.args[0]);
+    }
+    wrap(step);
+}
+
+fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
+    IdedExpr { id, expr: Expr::Call(CallExpr { func_name: name.to_owned(), target: None, args }) }
+}
+
+fn int(id: u64, n: u64) -> IdedExpr {
+    IdedExpr { id, expr: Expr::Literal(LiteralValue::Int(i64::try_from(n).unwrap_or(i64::MAX).into())) }
 }
 
 /// A flag that stops evaluations: set it and every evaluation that checks it
@@ -466,10 +609,14 @@ fn charge(steps: u64, bytes: u64) -> Result<(), ExecutionError> {
 }
 
 /// Charges the reading of a field whose JSON text is `raw`: a list or an
-/// object is parsed on every read, one step per [`BYTES_PER_STEP`] bytes.
+/// object is parsed on every read, one step per [`BYTES_PER_STEP`] bytes and
+/// its bytes built; a string costs one step per [`BYTES_PER_STEP`] bytes
+/// (what is done with it walks it).
 pub(crate) fn charge_read(raw: &str) -> Result<(), ExecutionError> {
+    let steps = raw.len() as u64 / BYTES_PER_STEP;
     match raw.as_bytes().first() {
-        Some(b'[' | b'{') => charge(raw.len() as u64 / BYTES_PER_STEP, raw.len() as u64),
+        Some(b'[' | b'{') => charge(steps, raw.len() as u64),
+        Some(b'"') if steps > 0 => charge(steps, 0),
         _ => Ok(()),
     }
 }
@@ -491,7 +638,7 @@ impl Allowance {
     }
 
     /// The [`BUDGET_FN`] implementation: charges `range`'s length times the
-    /// per-item cost, and fails once the budget is spent or the batch cancelled.
+    /// bytes each item builds, and fails once the budget is spent or the batch cancelled.
     pub(crate) fn charge<'c, 'v>(
         &self,
         call: &mut FunctionContext<'c, 'v>,
@@ -503,20 +650,39 @@ impl Allowance {
                 cell.set(meter);
             });
         }
-        let (Some(range), Some(per_step), Some(per_byte)) = (call.args.first(), call.args.get(1), call.args.get(2))
-        else {
-            return Err(call.error("takes a range and two costs"));
+        let (Some(range), Some(per_byte)) = (call.args.first(), call.args.get(1)) else {
+            return Err(call.error("takes a range and a cost"));
         };
-        let count = |value: &cel::common::value::CowVal<'_, '_>| {
-            value.as_sizer().map_or(0, |sizer| u64::try_from(*sizer.size().inner()).unwrap_or(0))
-        };
-        let number = |value: &cel::common::value::CowVal<'_, '_>| {
-            value.downcast_ref::<cel::common::types::CelInt>().map_or(0, |n| u64::try_from(*n.inner()).unwrap_or(0))
-        };
-        let items = count(range);
-        charge(items.saturating_mul(number(per_step)), items.saturating_mul(number(per_byte)))?;
+        let items = range.as_sizer().map_or(0, |sizer| u64::try_from(*sizer.size().inner()).unwrap_or(0));
+        charge(0, items.saturating_mul(number(per_byte)))?;
         Ok(call.args.swap_remove(0))
     }
+
+    /// The [`TICK_FN`] implementation: charges one iteration's steps, checks
+    /// the cancellation, and gives the iteration's value back.
+    pub(crate) fn tick<'c, 'v>(
+        &self,
+        call: &mut FunctionContext<'c, 'v>,
+    ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
+        if self.cancel.is_cancelled() {
+            METER.with(|cell| {
+                let mut meter = cell.get();
+                meter.stop = meter.stop.or(Some(Stop::Cancelled));
+                cell.set(meter);
+            });
+        }
+        let steps = call.args.get(1).map_or(1, number);
+        charge(steps, 0)?;
+        if call.args.is_empty() {
+            return Err(call.error("takes a value and a cost"));
+        }
+        Ok(call.args.swap_remove(0))
+    }
+}
+
+/// A cost written in the expression (a literal int).
+fn number(value: &cel::common::value::CowVal<'_, '_>) -> u64 {
+    value.downcast_ref::<cel::common::types::CelInt>().map_or(0, |n| u64::try_from(*n.inner()).unwrap_or(0))
 }
 
 /// The error a stopped evaluation ends with.

@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
 use dci_metrics::UnknownCause;
 use std::cmp::Ordering;
 
-use crate::cost::{Allowance, BUDGET_FN, HALTED_FN};
+use crate::cost::{Allowance, BUDGET_FN, HALTED_FN, TICK_FN};
 use crate::macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
 use crate::unknown::unknown_error;
 
@@ -226,6 +226,9 @@ pub(crate) fn install(
         Box<dyn for<'c, 'v> Fn(&mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> + Send + Sync>;
     let charge: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.charge(call));
     context.add_function(BUDGET_FN, charge)?;
+    let meter = allowance.clone();
+    let tick: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.tick(call));
+    context.add_function(TICK_FN, tick)?;
     context.add_function(HALTED_FN, || Value::Bool(crate::cost::stopped().is_some()))?;
     let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
         move |call: &FunctionContext<'_, '_>| -> Result<Value, ExecutionError> {

@@ -288,3 +288,29 @@ async fn data_within_the_bounds_never_passes_a_budget_the_estimate_fits() {
         assert_eq!(decisions[0].outcome, Outcome::Eligible, "{rule}: {:?} under {estimate:?}", decisions[0]);
     }
 }
+
+#[test]
+fn growth_the_estimate_cannot_bound_is_refused() {
+    // replace grows a string tenfold per level, through calls that pass it on.
+    let mut rule = "\"aaaaaaaaaa\"".to_owned();
+    for _ in 0..9 {
+        rule = format!("dyn({rule}).replace(\"a\", \"aaaaaaaaaa\")");
+    }
+    assert_eq!(refused(compiler().compile("r", &format!("{rule}.size() > 0"))).code, "cost_too_high");
+    // A growing replace of a string from the data has no bound at all.
+    assert_eq!(refused(compiler().compile("r", "r.name.replace('', 'xxxx').size() > 0")).code, "cost_too_high");
+    compiler().compile("r", "r.name.replace('-', '').size() > 0").expect("a shrinking replace is fine");
+    // A pattern is compiled on every call: a loop of them is costly.
+    let rule = "lists.range(100000).exists(i, 'x'.matches('\\\\w{100}'))";
+    assert_eq!(refused(compiler().compile("r", rule)).code, "cost_too_high");
+}
+
+#[tokio::test]
+async fn reading_a_long_string_in_a_loop_is_charged_its_length() {
+    let engine = engine(Vec::new());
+    let long = "x".repeat(64 * 1024);
+    let decisions =
+        decide(&engine, "lists.range(50000).exists(i, r.name.size() == i + 1)", vec![json!({"id": "A", "name": long})])
+            .await;
+    assert_eq!(decisions[0].code, Some("budget_exceeded"), "{:?}", decisions[0]);
+}

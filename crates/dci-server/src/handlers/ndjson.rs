@@ -222,9 +222,32 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
     let cancel_on_drop = CancelOnDrop(options.cancel.clone());
     tokio::spawn(async move {
         let _held = held;
+        // A client that stops reading the response would hold the evaluation slot for ever:
+        // when no chunk has been taken for `request_timeout_secs`, the work is stopped.
+        let taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mark = taken.clone();
+        let idle = limits.request_timeout().as_secs().max(1);
         let reading = read_chunks(lines, input_sender, limits.ndjson_chunk, limits.max_members);
-        let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, |_| {});
-        let (cut_short, stats) = tokio::join!(reading, evaluating);
+        let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {
+            mark.store(started.elapsed().as_secs(), std::sync::atomic::Ordering::Relaxed);
+        });
+        let stalled = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let last = taken.load(std::sync::atomic::Ordering::Relaxed);
+                if started.elapsed().as_secs().saturating_sub(last) > idle {
+                    break;
+                }
+            }
+        };
+        let (cut_short, stats) = tokio::select! {
+            done = async { tokio::join!(reading, evaluating) } => done,
+            () = stalled => {
+                options.cancel.cancel();
+                tracing::warn!(idle_secs = idle, "the NDJSON response was not read: evaluation stopped");
+                return;
+            }
+        };
         telemetry.record(&stats.batch);
         let mut lines = cut_short.map(|error| error.to_line()).unwrap_or_default();
         let summary = Summary::of_stream(&stats, options.as_of, started.elapsed().as_millis() as u64);
