@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use cel::{Context, Env};
@@ -246,6 +247,11 @@ struct Work {
     rules: Vec<Rule>,
     as_of: NaiveDate,
     allowance: Allowance,
+    /// Per pair (beneficiary × rule), the steps its evaluations have taken in
+    /// the current phase: the clauses a phase evaluates one by one (the local
+    /// screen, the rest of the rule, the explanation) share one budget, so a
+    /// rule of many clauses gets no more than one of few.
+    spent: Vec<AtomicU64>,
     /// The pool the batch's CPU work runs on: small batches have their own.
     lane: Lane,
     beneficiaries: Vec<Beneficiary>,
@@ -269,7 +275,9 @@ impl Work {
         root
     }
 
-    fn household(&self, beneficiary: usize) -> Household<'_> {
+    /// The household of `pair`'s beneficiary, metered on the pair's account.
+    fn household(&self, pair: usize) -> Household<'_> {
+        let beneficiary = pair / self.rules.len().max(1);
         let slots = self.order.len();
         let persons = self.beneficiaries[beneficiary].persons();
         let start = self.offsets[beneficiary] * slots;
@@ -282,6 +290,7 @@ impl Work {
             names: &self.names,
             as_of: self.as_of,
             allowance: &self.allowance,
+            spent: self.spent.get(pair),
         }
     }
 
@@ -294,7 +303,8 @@ impl Work {
                 if self.allowance.cancel.is_cancelled() {
                     return Verdict::Error;
                 }
-                let (rule, household) = (&self.rules[pair % rules], self.household(pair / rules));
+                let (rule, household) = (&self.rules[pair % rules], self.household(pair));
+                household.open_account();
                 if self.locally_true.get(pair) == Some(&true) {
                     verdict_of_rest(&root, rule, &household)
                 } else {
@@ -355,7 +365,11 @@ impl Work {
         let rules = self.rules.len();
         (0..self.beneficiaries.len() * rules)
             .into_par_iter()
-            .map(|pair| screen(&root, &self.rules[pair % rules], &self.household(pair / rules)))
+            .map(|pair| {
+                let household = self.household(pair);
+                household.open_account();
+                screen(&root, &self.rules[pair % rules], &household)
+            })
             .collect()
     }
 
@@ -368,7 +382,9 @@ impl Work {
                 if self.allowance.cancel.is_cancelled() {
                     return Decision::stopped(&self.rules[pair % rules], Stop::Cancelled);
                 }
-                decide(&root, &self.rules[pair % rules], &self.household(pair / rules), explain)
+                let household = self.household(pair);
+                household.open_account();
+                decide(&root, &self.rules[pair % rules], &household, explain)
             })
             .collect()
     }
@@ -501,6 +517,7 @@ impl Engine {
             facts: vec![Resolution::NotFetched; persons * order.len()],
             locally_true: Vec::new(),
             lane: Lane::Bulk,
+            spent: Vec::new(),
             order,
             slot_of,
         };
@@ -511,6 +528,7 @@ impl Engine {
         );
         let rule_count = rules.len();
         let pair_count = work.beneficiaries.len() * rule_count;
+        work.spent = (0..pair_count).map(|_| AtomicU64::new(0)).collect();
         let work_lane = work.lane;
 
         let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];

@@ -69,9 +69,20 @@ pub(crate) struct Household<'a> {
     pub as_of: NaiveDate,
     /// The budget of each evaluation.
     pub allowance: &'a Allowance,
+    /// The steps this household's decision has taken so far (see `Work::spent`).
+    pub spent: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
 impl Household<'_> {
+    /// Starts a new account of steps for this household's decision: a phase
+    /// (screen, verdict, detail, explanation) gets one budget for all the
+    /// evaluations it makes.
+    pub(crate) fn open_account(&self) {
+        if let Some(spent) = self.spent {
+            spent.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// The facts of `registry` about `person`.
     pub(crate) fn resolution(&self, person: usize, registry: usize) -> &Resolution {
         const NOT_FETCHED: &Resolution = &Resolution::NotFetched;

@@ -25,7 +25,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, operators};
 use cel::{ExecutionError, FunctionContext};
@@ -630,11 +630,22 @@ pub(crate) struct Allowance {
 }
 
 impl Allowance {
-    /// Starts metering an evaluation on this thread, under this allowance.
-    pub(crate) fn start(&self) {
+    /// Starts metering an evaluation on this thread, under this allowance,
+    /// counting the steps its decision has already taken (`spent`): bytes are
+    /// per evaluation (they are freed after it), steps add up across the
+    /// phases that evaluate one decision.
+    pub(crate) fn start(&self, spent: Option<&AtomicU64>) {
+        let steps = spent.map_or(0, |spent| spent.load(Ordering::Relaxed));
         METER.with(|cell| {
-            cell.set(Meter { max_steps: self.steps, max_bytes: self.bytes, ..Meter::default() });
+            cell.set(Meter { steps, max_steps: self.steps, max_bytes: self.bytes, ..Meter::default() });
         });
+    }
+
+    /// Records the steps taken so far on the decision's account.
+    pub(crate) fn record(&self, spent: Option<&AtomicU64>) {
+        if let Some(spent) = spent {
+            spent.store(METER.with(|cell| cell.get().steps), Ordering::Relaxed);
+        }
     }
 
     /// The [`BUDGET_FN`] implementation: charges `range`'s length times the

@@ -124,8 +124,9 @@ pub(crate) fn run(
     let resolver = Resolver { scope: Scope { household, tracker } };
     let mut context = root.new_inner_scope();
     context.set_variable_resolver(&resolver);
-    household.allowance.start();
+    household.allowance.start(household.spent);
     let result = Value::resolve(expr, &context);
+    household.allowance.record(household.spent);
     // A stopped evaluation is stopped whatever its value: `false && <stopped>` is still stopped.
     match cost::stopped() {
         Some(stop) => Err(cost::stop_error(stop)),
@@ -283,6 +284,7 @@ fn missing_of(error: &ExecutionError, mut missing: Vec<Missing>) -> Vec<Missing>
 }
 
 fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_>) -> Vec<ClauseResult> {
+    household.open_account();
     rule.clauses()
         .iter()
         .map(|clause| {

@@ -13,7 +13,7 @@ use common::{as_of, engine, person};
 use dci_eligibility::{
     Cancellation, Compiler, Engine, EvaluationOptions, ItemResult, Limits, Outcome, RuleError, Severity,
 };
-use dci_metrics::{Catalog, MetricStore, StoreConfig};
+use dci_metrics::{Catalog, MetricStore, MetricValue, StoreConfig};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -312,5 +312,20 @@ async fn reading_a_long_string_in_a_loop_is_charged_its_length() {
     let decisions =
         decide(&engine, "lists.range(50000).exists(i, r.name.size() == i + 1)", vec![json!({"id": "A", "name": long})])
             .await;
+    assert_eq!(decisions[0].code, Some("budget_exceeded"), "{:?}", decisions[0]);
+}
+
+#[tokio::test]
+async fn clauses_evaluated_one_by_one_share_one_budget() {
+    // Each clause fits the budget alone; the hundred of them do not. The local screen
+    // evaluates them one by one: they share the decision's budget, as the whole rule would.
+    let alive = vec![MetricValue::Bool(true), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null];
+    let crvs = common::MemoryRegistry::new(dci_metrics::crvs_spec()).with("1", alive);
+    let engine = engine(vec![Arc::new(crvs) as Arc<dyn dci_metrics::RegistryResolver>]);
+    let clauses = vec!["r.xs.all(x, x >= 0)"; 100].join(" && ");
+    let rule = format!("{clauses} && dci.crvs.is_alive == true");
+    let xs: Vec<u32> = (0..2000).collect();
+    let person = json!({"id": "A", "identifiers": [{"type": "UIN", "value": "1"}], "xs": xs});
+    let decisions = decide(&engine, &rule, vec![person]).await;
     assert_eq!(decisions[0].code, Some("budget_exceeded"), "{:?}", decisions[0]);
 }
