@@ -84,6 +84,15 @@ impl Limits {
 /// a fivefold margin.
 pub const DEFAULT_MAX_DEPTH: usize = 256;
 
+/// The deepest nesting of brackets (open ones included) a rule may have,
+/// whatever `max_depth` says: the parser's prediction recurses once per open
+/// bracket, deeper than its own nesting limit (96) guards.
+pub const MAX_BRACKET_NESTING: usize = 48;
+
+/// Rules nesting brackets at most this deep (and short: [`INLINE_PARSE_BYTES`])
+/// are parsed on the caller's thread.
+const INLINE_NESTING: usize = 8;
+
 /// Rules up to this many bytes are parsed on the caller's thread; longer ones
 /// on a thread with a stack of [`parse_stack_bytes`]. A rule this short
 /// cannot nest deeper than its length, which any thread's stack takes (see
@@ -330,8 +339,11 @@ impl Compiler {
     /// within [`Limits::max_depth`] leave this function, so every later walk
     /// (checks, evaluation, explanation, drop) is bounded by that depth.
     pub fn compile(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
-        // A rule over the length limit is refused here, without a thread for it.
-        if source.len() <= INLINE_PARSE_BYTES || source.len() > self.limits.max_length {
+        // A rule over the length limit is refused here, without a thread for it; a short
+        // and shallow one is parsed here too. The parser's prediction recurses with the
+        // brackets open, so a short rule of many brackets gets a thread of its own.
+        let shallow = || dialect::nesting_depth(source) <= INLINE_NESTING;
+        if source.len() > self.limits.max_length || (source.len() <= INLINE_PARSE_BYTES && shallow()) {
             return self.compile_here(name, source);
         }
         let stack = parse_stack_bytes(source.len());
@@ -369,11 +381,12 @@ impl Compiler {
             )]));
         }
         let depth = dialect::nesting_depth(source);
-        if depth > self.limits.max_depth {
+        let bracket_limit = self.limits.max_depth.min(MAX_BRACKET_NESTING);
+        if depth > bracket_limit {
             return Err(fail(vec![RuleDiagnostic::new(
                 Severity::Error,
                 "too_deep",
-                format!("brackets nest {depth} deep; the limit is {}", self.limits.max_depth),
+                format!("brackets nest {depth} deep; the limit is {bracket_limit}"),
                 &text,
                 0..source.len(),
             )]));

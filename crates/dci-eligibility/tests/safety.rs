@@ -329,3 +329,24 @@ async fn clauses_evaluated_one_by_one_share_one_budget() {
     let decisions = decide(&engine, &rule, vec![person]).await;
     assert_eq!(decisions[0].code, Some("budget_exceeded"), "{:?}", decisions[0]);
 }
+
+/// Found by `cargo fuzz run evaluate_body`: a short rule with many unclosed braces
+/// overflowed the parser's stack (its prediction recursing once per open bracket).
+#[test]
+fn a_short_rule_of_many_open_brackets_is_refused_without_overflowing() {
+    for open in ["{", "(", "[", "{1: "] {
+        let rule = format!("dci.crvs.is_alive == true and age_years({}r.birthdate) >= 20", open.repeat(80));
+        assert_eq!(refused(compiler().compile("fuzz", &rule)).code, "too_deep", "{open}");
+        let closed = format!(
+            "size({}1{}) > 0",
+            open.repeat(40),
+            match open {
+                "{" | "{1: " => "}",
+                "(" => ")",
+                _ => "]",
+            }
+            .repeat(40)
+        );
+        let _ = compiler().compile("fuzz", &closed); // a diagnostic or a rule, on this 2 MiB thread
+    }
+}
