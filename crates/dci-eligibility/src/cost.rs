@@ -641,6 +641,17 @@ impl Allowance {
         });
     }
 
+    /// Stops the evaluation on this thread when its batch was cancelled.
+    fn notice_cancellation(&self) {
+        if self.cancel.is_cancelled() {
+            METER.with(|cell| {
+                let mut meter = cell.get();
+                meter.stop = meter.stop.or(Some(Stop::Cancelled));
+                cell.set(meter);
+            });
+        }
+    }
+
     /// Records the steps taken so far on the decision's account.
     pub(crate) fn record(&self, spent: Option<&AtomicU64>) {
         if let Some(spent) = spent {
@@ -654,13 +665,7 @@ impl Allowance {
         &self,
         call: &mut FunctionContext<'c, 'v>,
     ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
-        if self.cancel.is_cancelled() {
-            METER.with(|cell| {
-                let mut meter = cell.get();
-                meter.stop = meter.stop.or(Some(Stop::Cancelled));
-                cell.set(meter);
-            });
-        }
+        self.notice_cancellation();
         let (Some(range), Some(per_byte)) = (call.args.first(), call.args.get(1)) else {
             return Err(call.error("takes a range and a cost"));
         };
@@ -675,13 +680,7 @@ impl Allowance {
         &self,
         call: &mut FunctionContext<'c, 'v>,
     ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
-        if self.cancel.is_cancelled() {
-            METER.with(|cell| {
-                let mut meter = cell.get();
-                meter.stop = meter.stop.or(Some(Stop::Cancelled));
-                cell.set(meter);
-            });
-        }
+        self.notice_cancellation();
         let steps = call.args.get(1).map_or(1, number);
         charge(steps, 0)?;
         if call.args.is_empty() {
