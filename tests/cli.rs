@@ -232,17 +232,7 @@ fn demo_prints_the_summary_table_and_explanations() {
 
 #[tokio::test]
 async fn the_registry_serves_tokens_and_searches() {
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
-        .args(["registry", "--port", "0"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut first = String::new();
-    let mut banner = BufReader::new(child.stdout.take().expect("stdout"));
-    banner.read_line(&mut first).expect("banner");
-    let address =
-        first.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("address").to_owned();
+    let (_registry, address) = registry(&["--port", "0"]);
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("http://{address}/crvs/oauth2/client/token"))
@@ -274,9 +264,6 @@ async fn the_registry_serves_tokens_and_searches() {
         .await
         .expect("json");
     assert_eq!(answer["message"]["search_response"][0]["data"]["reg_records"][0]["name"]["given_name"], "Amina");
-    child.kill().expect("stops");
-    let _ = child.wait();
-    drop(banner);
 }
 
 #[test]
@@ -341,6 +328,22 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `elig registry` with `args`, running until dropped, and the address its banner names.
+fn registry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (KillOnDrop, String) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .arg("registry")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("banner");
+    let address =
+        first.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("address").to_owned();
+    (KillOnDrop(child), address)
 }
 
 #[tokio::test]
@@ -461,39 +464,19 @@ fn the_registry_listens_where_its_config_says_unless_a_flag_says_otherwise() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("sim.toml");
     std::fs::write(&config, format!("bind = \"127.0.0.1:{free}\"\n")).expect("write");
-    let banner = |extra: &[&str]| {
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
-            .args(["registry", "--config"])
-            .arg(&config)
-            .args(extra)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("banner");
-        child.kill().expect("stops");
-        let _ = child.wait();
-        first
-    };
-    assert!(banner(&[]).contains(&format!("http://127.0.0.1:{free} ")), "the config's bind");
-    let other = banner(&["--port", "0"]);
-    assert!(!other.contains(&format!(":{free} ")), "--port overrides the config: {other}");
+    let config = config.as_os_str();
+    assert_eq!(
+        registry(&[std::ffi::OsStr::new("--config"), config]).1,
+        format!("127.0.0.1:{free}"),
+        "the config's bind"
+    );
+    let (_, other) = registry(&[std::ffi::OsStr::new("--config"), config, "--port".as_ref(), "0".as_ref()]);
+    assert_ne!(other, format!("127.0.0.1:{free}"), "--port overrides the config");
 }
 
 #[test]
 fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() {
-    let mut registry = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
-        .args(["registry", "--port", "0"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut first = String::new();
-    let mut banner = BufReader::new(registry.stdout.take().expect("stdout"));
-    banner.read_line(&mut first).expect("banner");
-    let address =
-        first.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("address").to_owned();
+    let (registry, address) = registry(&["--port", "0"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("elig.toml");
     std::fs::write(
@@ -510,9 +493,7 @@ fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() 
         .args(["--beneficiaries", "fixtures/beneficiaries.ndjson"])
         .output()
         .expect("runs");
-    registry.kill().expect("stops");
-    let _ = registry.wait();
-    drop(banner);
+    drop(registry);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let errors = stderr(&output);
     assert!(errors.contains("registry crvs failed"), "{errors}");

@@ -92,18 +92,8 @@ pub struct Found<R> {
 /// that cannot be read fails only itself.
 #[derive(serde::Deserialize)]
 struct RawSearchResponse {
-    #[serde(default, deserialize_with = "items")]
+    #[serde(default, deserialize_with = "dci_protocol::one_or_many")]
     search_response: Vec<Value>,
-}
-
-/// A list of items, or a single item written alone.
-fn items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
-    use serde::Deserialize;
-    Ok(match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(one) => vec![one],
-    })
 }
 
 /// One search item: its criteria, and the person it asks about when known.

@@ -501,6 +501,9 @@ impl Engine {
             offsets.push(persons);
             persons += beneficiary.persons();
         }
+        let pair_count = beneficiaries.len() * rules.len();
+        let estimated: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
+        let lane = Lane::for_evaluations(pair_count, estimated.saturating_mul(beneficiaries.len() as u64));
         let mut work = Work {
             env: self.compiler.env().clone(),
             names: Arc::new(MetricNames::new(&catalog)),
@@ -508,27 +511,20 @@ impl Engine {
             rules: rules.to_vec(),
             as_of: options.as_of,
             allowance: Allowance {
-                steps: rules.iter().map(|rule| rule.allowance().0).min().unwrap_or(0),
-                bytes: rules.iter().map(|rule| rule.allowance().1).min().unwrap_or(0),
+                steps: rules.iter().map(|rule| rule.budget().steps).min().unwrap_or(0),
+                bytes: rules.iter().map(|rule| rule.budget().bytes).min().unwrap_or(0),
                 cancel: options.cancel.clone(),
             },
             beneficiaries,
             offsets,
             facts: vec![Resolution::NotFetched; persons * order.len()],
             locally_true: Vec::new(),
-            lane: Lane::Bulk,
-            spent: Vec::new(),
+            lane,
+            spent: (0..pair_count).map(|_| AtomicU64::new(0)).collect(),
             order,
             slot_of,
         };
-        let estimated: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
-        work.lane = Lane::for_evaluations(
-            work.beneficiaries.len() * rules.len(),
-            estimated.saturating_mul(work.beneficiaries.len() as u64),
-        );
         let rule_count = rules.len();
-        let pair_count = work.beneficiaries.len() * rule_count;
-        work.spent = (0..pair_count).map(|_| AtomicU64::new(0)).collect();
         let work_lane = work.lane;
 
         let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];

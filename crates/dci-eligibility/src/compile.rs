@@ -42,8 +42,6 @@ pub struct Limits {
     pub max_members: u64,
     /// Items of a list field (or a registry's list) the estimate assumes at most.
     pub max_list_items: u64,
-    /// Bytes of a string field the estimate assumes at most.
-    pub max_string_bytes: u64,
 }
 
 impl Default for Limits {
@@ -55,7 +53,6 @@ impl Default for Limits {
             max_bytes: 16 << 20,
             max_members: 100,
             max_list_items: 100,
-            max_string_bytes: 4096,
         }
     }
 }
@@ -70,7 +67,6 @@ impl Limits {
             max_bytes: self.max_bytes.min(other.max_bytes),
             max_members: self.max_members.max(other.max_members),
             max_list_items: self.max_list_items.max(other.max_list_items),
-            max_string_bytes: self.max_string_bytes.max(other.max_string_bytes),
         }
     }
 }
@@ -190,7 +186,7 @@ struct RuleInner {
     warnings: Vec<RuleDiagnostic>,
     estimate: Estimate,
     /// The runtime budget of one evaluation: steps and bytes.
-    allowance: (u64, u64),
+    budget: Estimate,
 }
 
 /// A compiled rule.
@@ -237,8 +233,8 @@ impl Rule {
         self.inner.estimate
     }
     /// The budget one evaluation runs under: steps and bytes.
-    pub(crate) fn allowance(&self) -> (u64, u64) {
-        self.inner.allowance
+    pub(crate) fn budget(&self) -> Estimate {
+        self.inner.budget
     }
     pub(crate) fn expr(&self) -> &IdedExpr {
         &self.inner.expr
@@ -539,8 +535,8 @@ impl Compiler {
                 )
                 .with_help(format!(
                     "comprehensions multiply: a loop over a list of n items repeats its body n times (lists from \
-                     the data count as their bounds: {} members, {} items, {} bytes)",
-                    self.limits.max_members, self.limits.max_list_items, self.limits.max_string_bytes
+                     the data count as their bounds: {} members, {} items)",
+                    self.limits.max_members, self.limits.max_list_items
                 )),
             ];
             diagnostics.extend(warnings);
@@ -593,7 +589,7 @@ impl Compiler {
                 fields,
                 warnings,
                 estimate: estimated.total,
-                allowance: (self.limits.max_steps, self.limits.max_bytes),
+                budget: Estimate { steps: self.limits.max_steps, bytes: self.limits.max_bytes },
             }),
         })
     }

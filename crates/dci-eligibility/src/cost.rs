@@ -11,14 +11,18 @@
 //! comprehension (`all`, `exists`, `map`, `filter`, `count`, `sum`, ...)
 //! costs its range's largest size times its body, so nested comprehensions
 //! multiply. A list from the beneficiary's data counts as its configured
-//! bound: `members` as [`Limits::max_members`], any other list field as
-//! [`Limits::max_list_items`], a string field as [`Limits::max_string_bytes`].
+//! bound: `members` as [`Limits::max_members`], any other list field (or a
+//! registry's list) as [`Limits::max_list_items`]. A value read from the data
+//! costs one step to read; where a string from the data can multiply (a
+//! growing `replace`) the rule is refused.
 //!
 //! **Runtime.** The estimate is only as good as those bounds (a CLI run does
-//! not check them, a registry list has none), so the compiler wraps every
-//! comprehension's range in a call to [`BUDGET_FN`], which charges the
-//! range's *actual* length times the body's cost when the loop starts, and
-//! checks the evaluation's cancellation. Past the budget, the evaluation's
+//! not check them, a registry list has none), so the compiler rewrites every
+//! comprehension: its range becomes `@halted() ? [] : @budget(range, bytes
+//! per item)` ([`HALTED_FN`], [`BUDGET_FN`]) and the work of each iteration
+//! `@tick(x, steps)` ([`TICK_FN`]), which charge the *actual* lengths and
+//! check the batch's cancellation; reading a list, an object or a long string
+//! from the data is charged by its size. Past the budget, the evaluation's
 //! decision is `error` (`budget_exceeded`) whatever the expression returns,
 //! and every later loop of that evaluation stops at once.
 
@@ -35,7 +39,7 @@ use dci_metrics::{Catalog, MetricType};
 use crate::compile::{DCI, Limits, MEMBERS, REGISTRANT};
 
 /// The function wrapped around every comprehension's range: `@budget(range,
-/// steps per item, bytes per item)`. Its name cannot be written in a rule.
+/// bytes per item)`. Names starting with `@` cannot be written in a rule.
 pub(crate) const BUDGET_FN: &str = "@budget";
 
 /// The function that says whether the evaluation was stopped: `@halted()`.
@@ -156,8 +160,8 @@ pub(crate) struct RuleEstimate {
     pub(crate) data_loops: Vec<(Range<usize>, Estimate)>,
 }
 
-/// Estimates `expr` and wraps each comprehension's range in [`BUDGET_FN`].
-/// `place` gives a sub-expression's place in the rule's text.
+/// Estimates `expr` and rewrites its comprehensions to be metered (see the
+/// module's documentation). `place` gives a sub-expression's place in the rule's text.
 pub(crate) fn estimate(
     expr: &mut IdedExpr,
     limits: &Limits,
@@ -302,14 +306,7 @@ impl Walk<'_> {
                 read: true,
                 ..Node::default()
             },
-            _ => Node {
-                cost: step(),
-                size: self.data_size(),
-                elem: self.data_size(),
-                from_data: true,
-                read: true,
-                ..Node::default()
-            },
+            _ => self.data_read(),
         }
     }
 
@@ -331,16 +328,15 @@ impl Walk<'_> {
             };
             return Node { cost: step(), size, from_data: size.items > 0, read: true, ..Node::default() };
         }
-        // Reading a field counts one step: its type is not known here. A list or
-        // object field is parsed on every read, and charged its size at run time.
-        Node {
-            cost: step(),
-            size: self.data_size(),
-            elem: self.data_size(),
-            from_data: true,
-            read: true,
-            ..Node::default()
-        }
+        self.data_read()
+    }
+
+    /// A value read from the data as it is. Reading it counts one step: its
+    /// type is not known here. A list or object field is parsed on every
+    /// read, and charged its size at run time.
+    fn data_read(&self) -> Node {
+        let size = self.data_size();
+        Node { cost: step(), size, elem: size, from_data: true, read: true, ..Node::default() }
     }
 
     /// A value read from the data: iterating it counts as its bound; it was
@@ -360,22 +356,12 @@ impl Walk<'_> {
         }
         let mut cost = args.iter().fold(step(), |cost, arg| cost.plus(arg.cost));
         let from_data = args.iter().any(|arg| arg.from_data);
-        let largest = args
-            .iter()
-            .filter(|arg| !arg.read)
-            .map(|arg| arg.size)
-            .fold(Size::default(), |a, b| Size { items: a.items.max(b.items), bytes: a.bytes.max(b.bytes) });
+        let largest = args.iter().filter(|arg| !arg.read).map(|arg| arg.size).fold(Size::default(), larger);
         let walk = |size: Size| size.bytes / BYTES_PER_STEP + size.items;
         let name = call.func_name.as_str();
         let size = match name {
             operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => Size::default(),
-            operators::CONDITIONAL => {
-                let branches = &args[1.min(args.len())..];
-                branches
-                    .iter()
-                    .map(|a| a.size)
-                    .fold(Size::default(), |a, b| Size { items: a.items.max(b.items), bytes: a.bytes.max(b.bytes) })
-            }
+            operators::CONDITIONAL => args.iter().skip(1).map(|a| a.size).fold(Size::default(), larger),
             operators::ADD => {
                 let sum = args.iter().filter(|arg| !arg.read).fold(Size::default(), |a, b| Size {
                     items: a.items.saturating_add(b.size.items),

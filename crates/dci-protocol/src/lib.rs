@@ -63,3 +63,4 @@ pub use search::{
     SearchResponse, SearchResponseItem, Sort, record_type, reg_type,
 };
 pub use time::{DciDate, DciTimestamp, TimestampError};
+pub use tolerant::one_or_many;

@@ -59,8 +59,9 @@ pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String,
     Ok(opt_text(deserializer)?.unwrap_or_default())
 }
 
-/// Deserializes a list written as an array, a single object, `null` or `""`.
-pub(crate) fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+/// Deserializes a list written as an array, a single object, `null` or `""`
+/// (blank items dropped). For `#[serde(deserialize_with = "...")]`.
+pub fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,

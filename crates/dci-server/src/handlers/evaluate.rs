@@ -21,10 +21,10 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::{check_members, prepare, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
+use crate::state::AppState;
 
 /// JSON bodies up to this size are read on the interactive pool.
 const SMALL_BODY_BYTES: usize = 64 * 1024;
-use crate::state::AppState;
 
 /// Cancels an evaluation when the request that started it is dropped.
 pub(crate) struct CancelOnDrop(pub(crate) dci_eligibility::Cancellation);
@@ -161,8 +161,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     .await?;
     // The work runs in a task of its own that keeps the evaluation slot; when this request ends
     // early (timeout, client gone), the guard cancels the work, which stops within a loop.
-    let cancel = options.cancel.clone();
-    let _cancel_on_drop = CancelOnDrop(cancel);
+    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
     let work = tokio::spawn(async move {
