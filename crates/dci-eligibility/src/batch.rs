@@ -5,24 +5,24 @@
 //! CPU work runs on the rayon pool, fetching on tokio; a tokio worker never
 //! evaluates CEL and a rayon thread never waits on the network.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use cel::{Context, Env};
 use chrono::NaiveDate;
-use compact_str::CompactString;
-use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution, UnknownCause};
+use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution};
 use dci_protocol::records::Identifier;
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
 use crate::cost::{Allowance, Cancellation, Stop};
-use crate::evaluate::{Decision, Outcome, Screen, Verdict, decide, screen, verdict, verdict_of_rest};
+use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
+use crate::report::{
+    BatchResult, BatchStats, Decision, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts, TraceSource,
+};
 use crate::functions;
 use crate::pool::{Lane, on_pool};
 
@@ -49,151 +49,6 @@ impl EvaluationOptions {
     }
 }
 
-/// The result for one input item.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum ItemResult {
-    /// The beneficiary was read; one decision per rule, in rule order.
-    Decided {
-        /// The beneficiary's id.
-        id: CompactString,
-        /// One per rule.
-        decisions: Vec<Decision>,
-    },
-    /// The beneficiary's data could not be read.
-    Invalid {
-        /// What is wrong, naming the field.
-        error: BeneficiaryError,
-    },
-}
-
-/// Decisions per outcome, for one rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct RuleCounts {
-    /// The rule.
-    pub rule: String,
-    /// `eligible` decisions.
-    pub eligible: u64,
-    /// `ineligible` decisions.
-    pub ineligible: u64,
-    /// `undetermined` decisions.
-    pub undetermined: u64,
-    /// `error` decisions.
-    pub error: u64,
-}
-
-impl RuleCounts {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Eligible => self.eligible += 1,
-            Outcome::Ineligible => self.ineligible += 1,
-            Outcome::Undetermined => self.undetermined += 1,
-            Outcome::Error => self.error += 1,
-        }
-    }
-}
-
-/// What one registry was asked in a batch.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RegistryUse {
-    /// The registry.
-    pub registry: String,
-    /// Fetch rounds (the registry was needed again after re-evaluation).
-    pub rounds: u32,
-    /// Persons looked up (after dropping those without a usable identifier).
-    pub requested: usize,
-    /// Persons without a usable identifier.
-    pub no_identifier: usize,
-    /// Answered by the cache.
-    pub cache_hits: usize,
-    /// Answered by a lookup already in flight for another request.
-    pub merged: usize,
-    /// Sent to the registry.
-    pub fetched: usize,
-    /// Messages sent.
-    pub round_trips: u64,
-    /// Failed lookups by cause.
-    pub failures: BTreeMap<UnknownCause, usize>,
-    /// What the registry said when the first lookup failed (the registry and
-    /// the cause: authentication refused, unreachable, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_failure: Option<String>,
-    /// Time spent fetching, in milliseconds.
-    pub fetch_ms: u64,
-}
-
-/// Where the time went, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Timings {
-    /// Evaluations (all rounds).
-    pub evaluate_ms: u64,
-    /// Waiting for registries.
-    pub fetch_ms: u64,
-    /// Detailed re-evaluation (missing values, errors, explanations).
-    pub detail_ms: u64,
-    /// Putting the results together in input order.
-    pub assemble_ms: u64,
-    /// Everything.
-    pub total_ms: u64,
-}
-
-/// Statistics of a batch.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct BatchStats {
-    /// Items in the batch.
-    pub items: usize,
-    /// Items whose data could not be read.
-    pub invalid: usize,
-    /// Decisions per outcome, per rule.
-    pub rules: Vec<RuleCounts>,
-    /// Registry use, in the order registries were asked.
-    pub registries: Vec<RegistryUse>,
-    /// CEL evaluations run (all rounds, detail included).
-    pub evaluations: u64,
-    /// Time per phase.
-    pub timings: Timings,
-}
-
-/// The results of a batch, in input order, and its statistics.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BatchResult {
-    /// One per input item, in order.
-    pub items: Vec<ItemResult>,
-    /// What it took.
-    pub stats: BatchStats,
-}
-
-/// Where a traced metric value came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceSource {
-    /// The fact cache (fetched earlier, still fresh).
-    Cache,
-    /// The registry, during this evaluation.
-    Registry,
-    /// Not known.
-    Unknown,
-}
-
-/// One metric read by a rule, for one person.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct MetricTrace {
-    /// `registrant` or `members[k]`.
-    pub person: String,
-    /// The metric.
-    pub metric: String,
-    /// Its value, when known.
-    pub value: Option<serde_json::Value>,
-    /// Where it came from.
-    pub source: TraceSource,
-    /// Why it is unknown.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<UnknownCause>,
-    /// More about the source (e.g. "not in the registry", an error message).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
 impl MetricTrace {
     fn of(catalog: &Catalog, used: &crate::compile::MetricUse, person: usize, resolution: &Resolution) -> Self {
         let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
@@ -215,21 +70,6 @@ impl MetricTrace {
         };
         MetricTrace { person: person_name, metric: used.name.clone(), value, source, cause, detail }
     }
-}
-
-/// A decision explained.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Explanation {
-    /// The beneficiary.
-    pub id: CompactString,
-    /// The rule.
-    pub rule: String,
-    /// The decision, with the value of each clause.
-    pub decision: Decision,
-    /// Every metric the rule reads, per person.
-    pub metrics: Vec<MetricTrace>,
-    /// What it took.
-    pub stats: BatchStats,
 }
 
 /// Evaluates rules over beneficiaries, fetching registry metrics through a [`MetricStore`].

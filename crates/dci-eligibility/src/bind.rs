@@ -17,22 +17,13 @@ use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, UnknownCause};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::beneficiary::{Beneficiary, raw_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
 use crate::cost::{self, Allowance};
+use crate::report::Missing;
 use crate::unknown::unknown_marker;
-
-/// A value the evaluation needed but did not have.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Missing {
-    /// What: `dci.crvs.is_alive`, `members[1].dci.dr.has_disability`, `birthdate`.
-    pub name: String,
-    /// Why.
-    pub cause: UnknownCause,
-}
 
 /// Names of every metric, `[registry][field]`, built once per batch.
 pub(crate) struct MetricNames {

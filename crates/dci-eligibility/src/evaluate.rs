@@ -4,74 +4,13 @@
 
 use cel::common::ast::IdedExpr;
 use cel::{Context, ExecutionError, Value};
-use serde::Serialize;
 
-use crate::bind::{Details, Household, Missing, Needs, Resolver, Scope, Tracker};
+use crate::bind::{Details, Household, Needs, Resolver, Scope, Tracker};
 use crate::compile::Rule;
 use crate::cost::{self, Stop};
 use crate::native::NativeClause;
+use crate::report::{ClauseResult, Decision, Missing, Outcome};
 use crate::unknown::as_unknown;
-
-/// The outcome of a rule for a beneficiary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The rule evaluated to `true`.
-    Eligible,
-    /// The rule evaluated to `false`.
-    Ineligible,
-    /// The value depends on something unknown (see `missing`).
-    Undetermined,
-    /// The rule cannot be applied to this beneficiary's data (see `error`).
-    Error,
-}
-
-impl Outcome {
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Eligible => "eligible",
-            Outcome::Ineligible => "ineligible",
-            Outcome::Undetermined => "undetermined",
-            Outcome::Error => "error",
-        }
-    }
-}
-
-/// The value of one top-level clause, for explanations.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ClauseResult {
-    /// The clause's text.
-    pub clause: String,
-    /// `true`, `false`, `"unknown"` or `"error"` (or another value the clause gave).
-    pub value: serde_json::Value,
-    /// What the clause missed, when unknown.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<Missing>,
-    /// The error, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The decision of one rule for one beneficiary.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Decision {
-    /// The outcome.
-    pub outcome: Outcome,
-    /// For `undetermined`: each missing value and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<Missing>,
-    /// For `error`: what went wrong, naming the field or operation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// For an `error` that is not the data's fault: `budget_exceeded` (the
-    /// evaluation passed the rule's budget) or `cancelled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    /// With `explain`: the value of each top-level clause.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clauses: Option<Vec<ClauseResult>>,
-}
 
 /// What a fast evaluation concluded.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,10 +5,10 @@ use std::io::{BufRead, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::batch::ItemResult;
+use crate::report::ItemResult;
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
-use crate::evaluate::Decision;
+use crate::report::Decision;
 
 /// One non-blank line of NDJSON input: its number (from 1) and text, or
 /// why it cannot be read (it becomes that line's error; the others are read).

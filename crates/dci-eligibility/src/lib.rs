@@ -15,24 +15,24 @@ mod known;
 mod macros;
 mod native;
 pub mod pool;
+mod report;
 pub mod stream;
 mod syntax;
 pub mod testing;
 mod unknown;
 mod validate;
 
-pub use batch::{
-    BatchResult, BatchStats, Engine, EvaluationOptions, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts,
-    Timings, TraceSource,
-};
+pub use batch::{Engine, EvaluationOptions};
 pub use beneficiary::{Beneficiary, BeneficiaryError};
-pub use bind::Missing;
 pub use compile::{
     Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MetricUse, Rule, RuleError,
 };
 pub use config::{EngineConfig, EngineError};
 pub use cost::{BYTES_PER_STEP, Cancellation, Estimate};
 pub use diagnostic::{RuleDiagnostic, Severity};
-pub use evaluate::{ClauseResult, Decision, Outcome};
 pub use functions::{whole_months, whole_years};
+pub use report::{
+    BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome, RegistryUse,
+    RuleCounts, Timings, TraceSource,
+};
 pub use validate::{NeededMetric, Validation};

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use crate::batch::{BatchResult, BatchStats, Engine, EvaluationOptions, RegistryUse};
+use crate::batch::{Engine, EvaluationOptions};
+use crate::report::{BatchResult, BatchStats};
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::io::{Format, Line, Writer, parse_line};
@@ -31,52 +32,6 @@ pub struct Rendered {
     pub items: usize,
 }
 
-impl BatchStats {
-    /// Adds another batch's statistics to these.
-    pub fn absorb(&mut self, other: &BatchStats) {
-        self.items += other.items;
-        self.invalid += other.invalid;
-        self.evaluations += other.evaluations;
-        if self.rules.is_empty() {
-            self.rules = other.rules.clone();
-        } else {
-            for (mine, theirs) in self.rules.iter_mut().zip(&other.rules) {
-                mine.eligible += theirs.eligible;
-                mine.ineligible += theirs.ineligible;
-                mine.undetermined += theirs.undetermined;
-                mine.error += theirs.error;
-            }
-        }
-        for theirs in &other.registries {
-            let mine = match self.registries.iter_mut().find(|r| r.registry == theirs.registry) {
-                Some(mine) => mine,
-                None => {
-                    self.registries.push(RegistryUse { registry: theirs.registry.clone(), ..Default::default() });
-                    self.registries.last_mut().expect("just pushed")
-                }
-            };
-            mine.rounds += theirs.rounds;
-            mine.requested += theirs.requested;
-            mine.no_identifier += theirs.no_identifier;
-            mine.cache_hits += theirs.cache_hits;
-            mine.merged += theirs.merged;
-            mine.fetched += theirs.fetched;
-            mine.round_trips += theirs.round_trips;
-            mine.fetch_ms += theirs.fetch_ms;
-            for (cause, count) in &theirs.failures {
-                *mine.failures.entry(*cause).or_default() += count;
-            }
-            if mine.first_failure.is_none() {
-                mine.first_failure.clone_from(&theirs.first_failure);
-            }
-        }
-        self.timings.evaluate_ms += other.timings.evaluate_ms;
-        self.timings.fetch_ms += other.timings.fetch_ms;
-        self.timings.detail_ms += other.timings.detail_ms;
-        self.timings.assemble_ms += other.timings.assemble_ms;
-        self.timings.total_ms += other.timings.total_ms;
-    }
-}
 
 /// What a stream did.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -30,10 +30,11 @@ use dci_metrics::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::batch::{Engine, EvaluationOptions, ItemResult};
+use crate::batch::{Engine, EvaluationOptions};
+use crate::report::ItemResult;
 use crate::beneficiary::Beneficiary;
 use crate::compile::Compiler;
-use crate::evaluate::{Decision, Outcome};
+use crate::report::{Decision, Outcome};
 
 /// A rule test file.
 #[derive(Clone, Debug, Deserialize)]
