@@ -38,6 +38,21 @@ pub enum UnknownCause {
 }
 
 impl UnknownCause {
+    /// Every cause, in declaration order: the one list of them.
+    pub const ALL: [UnknownCause; 11] = [
+        UnknownCause::NotFetched,
+        UnknownCause::RegistryError,
+        UnknownCause::Timeout,
+        UnknownCause::Rejected,
+        UnknownCause::NoIdentifier,
+        UnknownCause::NotFound,
+        UnknownCause::RegistryUnavailable,
+        UnknownCause::NotRecorded,
+        UnknownCause::MissingField,
+        UnknownCause::NullValue,
+        UnknownCause::ResponseTooLarge,
+    ];
+
     /// The snake_case name used in results.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -144,6 +159,28 @@ impl Resolution {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cause_is_listed_once_and_named_as_serde_names_it() {
+        for (position, cause) in UnknownCause::ALL.iter().enumerate() {
+            // A new variant makes this match fail to compile until it is listed.
+            let listed = match cause {
+                UnknownCause::NotFetched
+                | UnknownCause::RegistryError
+                | UnknownCause::Timeout
+                | UnknownCause::Rejected
+                | UnknownCause::NoIdentifier
+                | UnknownCause::NotFound
+                | UnknownCause::RegistryUnavailable
+                | UnknownCause::NotRecorded
+                | UnknownCause::MissingField
+                | UnknownCause::NullValue
+                | UnknownCause::ResponseTooLarge => UnknownCause::ALL.iter().position(|c| c == cause),
+            };
+            assert_eq!(listed, Some(position), "{cause} listed once");
+            assert_eq!(serde_json::to_value(cause).expect("serializes"), serde_json::json!(cause.as_str()));
+        }
+    }
 
     #[test]
     fn not_found_reads_follow_the_catalog() {
