@@ -41,7 +41,7 @@ fn registries(c: &mut Criterion) {
                     let catalog = Arc::new(Catalog::default());
                     let resolver = resolver_for(sources(&population.sim, batch, flight).remove(0)).expect("resolver");
                     let store = MetricStore::new(catalog.clone(), vec![resolver], &StoreConfig::default());
-                    store.prefetch(catalog.registry_index("crvs").unwrap_or(0), &identifiers).await
+                    store.fetch(catalog.registry_index("crvs").expect("crvs"), &identifiers).await
                 })
             })
         });

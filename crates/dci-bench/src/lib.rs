@@ -207,10 +207,10 @@ pub async fn prefetch_grid(
             let catalog = Arc::new(Catalog::default());
             let resolvers = vec![resolver_for(sources(&population.sim, batch_size, flight).remove(0))?];
             let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
-            let crvs = catalog.registry_index("crvs").unwrap_or(0);
+            let crvs = catalog.registry_index("crvs").ok_or_else(|| BenchError::Other("no crvs registry".into()))?;
             let before = population.sim.stats();
             let started = Instant::now();
-            let prefetch = store.prefetch(crvs, &identifiers).await;
+            let prefetch = store.fetch(crvs, &identifiers).await;
             let seconds = started.elapsed().as_secs_f64();
             let (messages, _) = registry_delta(&before, &population.sim.stats(), RegistryKind::Crvs);
             cells.push(GridCell {
@@ -254,13 +254,13 @@ pub async fn cache_memory(entries: usize, backend: CacheBackend) -> Result<f64, 
         vec![Arc::new(resolver)],
         &StoreConfig { max_entries: entries as u64 * 2, backend, ..Default::default() },
     );
-    let crvs = catalog.registry_index("crvs").unwrap_or(0);
+    let crvs = catalog.registry_index("crvs").ok_or_else(|| BenchError::Other("no crvs registry".into()))?;
     let before = resident_bytes().unwrap_or(0);
     for chunk in identifiers.chunks(100_000) {
-        let prefetch = store.prefetch(crvs, chunk).await;
+        let prefetch = store.fetch(crvs, chunk).await;
         drop(prefetch);
     }
-    store.sync().await;
+    store.sweep();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let after = resident_bytes().unwrap_or(0);
     let cached = store.stats().cache_entries.max(1);

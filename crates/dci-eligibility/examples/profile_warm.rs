@@ -72,7 +72,7 @@ async fn main() {
     let dr_index = engine.compiler().catalog().registry_index("dr").expect("dr");
     for _ in 0..3 {
         let started = Instant::now();
-        let found = engine.store().cached(dr_index, &identifiers).await;
+        let found = engine.store().known(dr_index, &identifiers);
         let seconds = started.elapsed().as_secs_f64();
         println!(
             "cache probe: {} lookups in {:.1} ms ({:.0} ns each), {} found",

@@ -1,9 +1,20 @@
-//! Bulk evaluation: decide locally first, then fetch — one registry at a
-//! time, only for the beneficiaries whose decision still depends on it — and
-//! re-evaluate, until every decision is made or nothing more can be learnt.
+//! Batch evaluation, in five phases over a table of what is known:
 //!
-//! CPU work runs on the rayon pool, fetching on tokio; a tokio worker never
-//! evaluates CEL and a rayon thread never waits on the network.
+//! 1. **screen**: the clauses of a rule that read no registry; one false
+//!    decides `local && registry` with nothing fetched;
+//! 2. **fill**: what the store already knows ([`MetricStore::known`]) about
+//!    the persons of the households still open, in parallel;
+//! 3. **rounds**: evaluate what is pending, then [`MetricStore::fetch`] one
+//!    registry, only for the persons the pending decisions still need; until
+//!    every decision is made or nothing more can be learnt;
+//! 4. **detail**: re-evaluate the undetermined and failed decisions (and,
+//!    with `explain`, every one) for their missing values, errors and clauses;
+//! 5. **assemble** the results in input order.
+//!
+//! The batch's data that does not change sits behind an `Arc` ([`Batch`]);
+//! only the [`Table`] of what is learnt moves between tokio (fetching) and
+//! the rayon pool (evaluating): a tokio worker never evaluates CEL and a
+//! rayon thread never waits on the network.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -11,7 +22,8 @@ use std::time::Instant;
 
 use cel::{Context, Env};
 use chrono::NaiveDate;
-use dci_metrics::{Catalog, MetricStore, PrefetchReport, RegistryIndex, Resolution};
+use compact_str::CompactString;
+use dci_metrics::{Catalog, FetchReport, MetricStore, RegistryIndex, Resolution};
 use dci_protocol::records::Identifier;
 use rayon::prelude::*;
 
@@ -20,11 +32,12 @@ use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
 use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
+use crate::functions;
+use crate::pool::{Lane, on_pool};
 use crate::report::{
     BatchResult, BatchStats, Decision, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts, TraceSource,
 };
-use crate::functions;
-use crate::pool::{Lane, on_pool};
+use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
 
 /// How to evaluate a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,34 +92,35 @@ pub struct Engine {
     store: Arc<MetricStore>,
 }
 
-/// The state of one batch, moved between the rayon pool and tokio.
-struct Work {
+/// A batch's data that does not change while it is evaluated.
+struct Batch {
     env: Arc<Env>,
     catalog: Arc<Catalog>,
-    names: Arc<MetricNames>,
+    names: MetricNames,
     rules: Vec<Rule>,
     as_of: NaiveDate,
     allowance: Allowance,
-    /// Per pair (beneficiary × rule), the steps its evaluations have taken in
-    /// the current phase: the clauses a phase evaluates one by one (the local
-    /// screen, the rest of the rule, the explanation) share one budget, so a
-    /// rule of many clauses gets no more than one of few.
+    /// Per decision, the steps its evaluations have taken in the current
+    /// phase: the clauses a phase evaluates one by one (the local screen, the
+    /// rest of the rule, the explanation) share one budget, so a rule of many
+    /// clauses gets no more than one of few.
     spent: Vec<AtomicU64>,
     /// The pool the batch's CPU work runs on: small batches have their own.
     lane: Lane,
     beneficiaries: Vec<Beneficiary>,
-    /// First person index of each beneficiary.
-    offsets: Vec<usize>,
-    /// Registries in fetch order; `facts` has one slot per entry.
-    order: Vec<RegistryIndex>,
-    slot_of: Vec<Option<usize>>,
-    facts: Vec<Resolution>,
-    /// Per pair (beneficiary × rule), when the rules have local screens:
-    /// whether the rule's local clauses are all true for the beneficiary.
-    locally_true: Vec<bool>,
+    /// The row of each beneficiary in the fact table; its members follow it.
+    first_row: Vec<PersonRow>,
+    pairs: Pairs,
 }
 
-impl Work {
+/// A person of a batch: a beneficiary, and 0 for itself or k for its member k − 1.
+#[derive(Clone, Copy, Debug)]
+struct PersonRef {
+    beneficiary: BeneficiaryIndex,
+    person: usize,
+}
+
+impl Batch {
     fn root(&self) -> Context<'static, 'static> {
         let mut root = Context::with_env(self.env.clone());
         if let Err(error) = functions::install(&mut root, self.as_of, &self.allowance) {
@@ -115,37 +129,58 @@ impl Work {
         root
     }
 
+    fn rule(&self, pair: PairIndex) -> &Rule {
+        &self.rules[self.pairs.rule(pair).0]
+    }
+
+    fn row(&self, person: PersonRef) -> PersonRow {
+        PersonRow(self.first_row[person.beneficiary.0].0 + person.person)
+    }
+
+    fn person(&self, person: PersonRef) -> Option<&Beneficiary> {
+        self.beneficiaries.get(person.beneficiary.0)?.person(person.person)
+    }
+
     /// The household of `pair`'s beneficiary, metered on the pair's account.
-    fn household(&self, pair: usize) -> Household<'_> {
-        let beneficiary = pair / self.rules.len().max(1);
-        let slots = self.order.len();
-        let persons = self.beneficiaries[beneficiary].persons();
-        let start = self.offsets[beneficiary] * slots;
+    fn household<'a>(&'a self, facts: &'a FactTable, pair: PairIndex) -> Household<'a> {
+        let beneficiary = self.pairs.beneficiary(pair);
+        let data = &self.beneficiaries[beneficiary.0];
         Household {
-            beneficiary: &self.beneficiaries[beneficiary],
-            facts: &self.facts[start..start + persons * slots],
-            slots,
-            slot_of: &self.slot_of,
+            beneficiary: data,
+            facts: facts.household(self.first_row[beneficiary.0], data.persons()),
             catalog: &self.catalog,
             names: &self.names,
             as_of: self.as_of,
             allowance: &self.allowance,
-            spent: self.spent.get(pair),
+            spent: self.spent.get(pair.0),
         }
     }
 
-    fn verdicts(&self, pairs: &[usize]) -> Vec<Verdict> {
+    /// What each decision's local clauses say (see [`Screen`]).
+    fn screen(&self, table: &Table) -> Vec<Screen> {
         let root = self.root();
-        let rules = self.rules.len();
+        (0..self.pairs.count())
+            .into_par_iter()
+            .map(|pair| {
+                let pair = PairIndex(pair);
+                let household = self.household(&table.facts, pair);
+                household.open_account();
+                screen(&root, self.rule(pair), &household)
+            })
+            .collect()
+    }
+
+    fn verdicts(&self, table: &Table, pairs: &[PairIndex]) -> Vec<Verdict> {
+        let root = self.root();
         pairs
             .par_iter()
             .map(|&pair| {
                 if self.allowance.cancel.is_cancelled() {
                     return Verdict::Error;
                 }
-                let (rule, household) = (&self.rules[pair % rules], self.household(pair));
+                let (rule, household) = (self.rule(pair), self.household(&table.facts, pair));
                 household.open_account();
-                if self.locally_true.get(pair) == Some(&true) {
+                if table.locally_true.get(pair.0) == Some(&true) {
                     verdict_of_rest(&root, rule, &household)
                 } else {
                     verdict(&root, rule, &household)
@@ -154,84 +189,177 @@ impl Work {
             .collect()
     }
 
-    /// One result per valid beneficiary, in order: its detailed decisions
-    /// (`detailed`: ascending by pair) or else the plain outcome of its
-    /// verdict. Ids are moved out of the beneficiaries. Built in parallel.
-    fn assemble(&mut self, verdicts: &[Verdict], detailed: Vec<(usize, Decision)>) -> Vec<ItemResult> {
-        const CHUNK: usize = 4096;
-        let rules = self.rules.len();
-        // The detailed decisions of each chunk of beneficiaries.
-        let mut per_chunk: Vec<Vec<(usize, Decision)>> = Vec::new();
-        let mut detailed = detailed.into_iter().peekable();
-        for chunk in 0..self.beneficiaries.len().div_ceil(CHUNK) {
-            let end = (chunk + 1) * CHUNK * rules;
-            let mut mine = Vec::new();
-            while let Some(next) = detailed.next_if(|(pair, _)| *pair < end) {
-                mine.push(next);
-            }
-            per_chunk.push(mine);
-        }
-        self.beneficiaries
-            .par_chunks_mut(CHUNK)
-            .zip(per_chunk)
-            .enumerate()
-            .flat_map_iter(|(chunk, (beneficiaries, detailed))| {
-                let mut detailed = detailed.into_iter().peekable();
-                let first = chunk * CHUNK;
-                let items: Vec<ItemResult> = beneficiaries
-                    .iter_mut()
-                    .enumerate()
-                    .map(|(offset, beneficiary)| {
-                        let decisions = (0..rules)
-                            .map(|rule| {
-                                let pair = (first + offset) * rules + rule;
-                                match detailed.next_if(|(at, _)| *at == pair) {
-                                    Some((_, decision)) => decision,
-                                    None => Decision::plain(verdicts[pair].outcome()),
-                                }
-                            })
-                            .collect();
-                        ItemResult::Decided { id: std::mem::take(&mut beneficiary.id), decisions }
-                    })
-                    .collect();
-                items
-            })
-            .collect()
-    }
-
-    /// What each pair's local clauses say (see [`Screen`]).
-    fn screen(&self) -> Vec<Screen> {
+    fn decisions(&self, table: &Table, pairs: &[PairIndex], explain: bool) -> Vec<Decision> {
         let root = self.root();
-        let rules = self.rules.len();
-        (0..self.beneficiaries.len() * rules)
-            .into_par_iter()
-            .map(|pair| {
-                let household = self.household(pair);
-                household.open_account();
-                screen(&root, &self.rules[pair % rules], &household)
-            })
-            .collect()
-    }
-
-    fn decisions(&self, pairs: &[usize], explain: bool) -> Vec<Decision> {
-        let root = self.root();
-        let rules = self.rules.len();
         pairs
             .par_iter()
             .map(|&pair| {
                 if self.allowance.cancel.is_cancelled() {
-                    return Decision::stopped(&self.rules[pair % rules], Stop::Cancelled);
+                    return Decision::stopped(self.rule(pair), Stop::Cancelled);
                 }
-                let household = self.household(pair);
+                let household = self.household(&table.facts, pair);
                 household.open_account();
-                decide(&root, &self.rules[pair % rules], &household, explain)
+                decide(&root, self.rule(pair), &household, explain)
             })
             .collect()
     }
+
+    /// Every person of the `open` households a rule could ask `registry` about.
+    fn everyone(&self, registry: RegistryIndex, open: &[bool]) -> Vec<PersonRef> {
+        let reads = |level: Level| {
+            self.rules.iter().any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == level))
+        };
+        let (registrant, members) = (reads(Level::Registrant), reads(Level::Member));
+        let mut persons = Vec::new();
+        for (index, beneficiary) in self.beneficiaries.iter().enumerate().filter(|(b, _)| open[*b]) {
+            let beneficiary_index = BeneficiaryIndex(index);
+            let first = usize::from(!registrant);
+            let last = if members { beneficiary.persons() } else { 1 };
+            persons.extend((first..last).map(|person| PersonRef { beneficiary: beneficiary_index, person }));
+        }
+        persons
+    }
+
+    /// The persons the `pending` decisions need `registry` for, each once.
+    fn wanted(&self, registry: RegistryIndex, pending: &[(PairIndex, Needs)]) -> Vec<PersonRef> {
+        let rows = self.first_row.last().map_or(0, |last| last.0) + self.beneficiaries.last().map_or(0, |b| b.persons());
+        let mut chosen = vec![false; rows];
+        let mut persons = Vec::new();
+        let mut choose = |person: PersonRef, persons: &mut Vec<PersonRef>| {
+            let row = self.row(person);
+            if !std::mem::replace(&mut chosen[row.0], true) {
+                persons.push(person);
+            }
+        };
+        for (pair, needs) in pending {
+            let beneficiary = self.pairs.beneficiary(*pair);
+            if needs.registrant.contains(registry) {
+                choose(PersonRef { beneficiary, person: 0 }, &mut persons);
+            }
+            if needs.member_registries.contains(registry) {
+                for member in 0..self.beneficiaries[beneficiary.0].members.len() {
+                    if needs.members & (1 << member.min(63)) != 0 {
+                        choose(PersonRef { beneficiary, person: member + 1 }, &mut persons);
+                    }
+                }
+            }
+        }
+        persons
+    }
+
+    /// Of `persons`, those not known yet in `registry`: with the identifier
+    /// the registry knows them by, or without a usable one.
+    fn unknown(
+        &self,
+        store: &MetricStore,
+        facts: &FactTable,
+        registry: RegistryIndex,
+        persons: &[PersonRef],
+    ) -> Unknown<'_> {
+        let mut unknown = Unknown { rows: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
+        for &person in persons {
+            let row = self.row(person);
+            if !facts.get(row, registry).is_fetchable() {
+                continue;
+            }
+            let identifiers = self.person(person).map_or(&[][..], |data| &data.identifiers);
+            match store.choose_identifier(registry, identifiers) {
+                Some(identifier) => {
+                    unknown.rows.push(row);
+                    unknown.identifiers.push(identifier);
+                }
+                None => unknown.unidentified.push(row),
+            }
+        }
+        unknown
+    }
+}
+
+/// Persons not known yet in one registry (see [`Batch::unknown`]).
+struct Unknown<'a> {
+    rows: Vec<PersonRow>,
+    identifiers: Vec<&'a Identifier>,
+    unidentified: Vec<PersonRow>,
+}
+
+/// What a batch learns as it is evaluated; it moves between tokio and the pool.
+struct Table {
+    facts: FactTable,
+    /// One per decision.
+    verdicts: Vec<Verdict>,
+    /// Per decision, when rules have local screens: whether the rule's local
+    /// clauses are all true for the beneficiary.
+    locally_true: Vec<bool>,
+}
+
+/// Runs `job` on the batch's pool with the table, and gives the table back.
+async fn on_batch_pool<T: Send + 'static>(
+    batch: &Arc<Batch>,
+    mut table: Table,
+    job: impl FnOnce(&Batch, &mut Table) -> T + Send + 'static,
+) -> (Table, T) {
+    let batch = batch.clone();
+    on_pool(batch.lane, move || {
+        let out = job(&batch, &mut table);
+        (table, out)
+    })
+    .await
 }
 
 fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
+}
+
+/// The statistics of `registry` in `stats`, added when missing.
+fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: RegistryIndex) -> &'s mut RegistryUse {
+    let name = catalog.registry(registry).id;
+    let position = match stats.registries.iter().position(|r| r.registry == name) {
+        Some(position) => position,
+        None => {
+            stats.registries.push(RegistryUse { registry: name.to_owned(), ..Default::default() });
+            stats.registries.len() - 1
+        }
+    };
+    &mut stats.registries[position]
+}
+
+fn add_report(usage: &mut RegistryUse, report: &FetchReport) {
+    usage.requested += report.requested;
+    usage.cache_hits += report.cache_hits;
+    usage.merged += report.merged;
+    usage.fetched += report.fetched;
+    usage.round_trips += report.round_trips;
+    usage.fetch_ms += report.elapsed.as_millis() as u64;
+    for (cause, count) in &report.failures {
+        *usage.failures.entry(*cause).or_default() += count;
+    }
+    if usage.first_failure.is_none() {
+        usage.first_failure.clone_from(&report.first_failure);
+    }
+}
+
+/// A batch's input, split: the valid beneficiaries in order, their ids, and
+/// the invalid items with their input positions.
+struct Input {
+    beneficiaries: Vec<Beneficiary>,
+    ids: Vec<CompactString>,
+    invalid: Vec<(usize, BeneficiaryError)>,
+    items: usize,
+}
+
+impl Input {
+    fn split(items: Vec<Result<Beneficiary, BeneficiaryError>>) -> Self {
+        let count = items.len();
+        let mut invalid = Vec::new();
+        // Collected in the items' own memory: no second batch-sized buffer.
+        let mut beneficiaries: Vec<Beneficiary> = items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(position, item)| item.map_err(|error| invalid.push((position, error))).ok())
+            .collect();
+        let ids = beneficiaries.iter_mut().map(|b| std::mem::take(&mut b.id)).collect();
+        Input { beneficiaries, ids, invalid, items: count }
+    }
 }
 
 impl Engine {
@@ -259,9 +387,9 @@ impl Engine {
         items: Vec<Result<Beneficiary, BeneficiaryError>>,
         options: &EvaluationOptions,
     ) -> BatchResult {
-        let (result, work) = self.run(rules, items, options).await;
-        // Freeing a batch's beneficiaries takes a while: off the caller's thread.
-        rayon::spawn(move || drop(work));
+        let (result, batch, table) = self.run(rules, items, options).await;
+        // Freeing a batch's beneficiaries and facts takes a while: off the caller's thread.
+        rayon::spawn(move || drop((batch, table)));
         result
     }
 
@@ -270,84 +398,82 @@ impl Engine {
     /// it came from (cache, registry, or unknown and why).
     pub async fn explain(&self, rule: &Rule, beneficiary: Beneficiary, as_of: NaiveDate) -> Explanation {
         let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
-        let (result, work) = self.run(std::slice::from_ref(rule), vec![Ok(beneficiary)], &options).await;
-        let (id, decision) = match result.items.into_iter().next() {
-            Some(ItemResult::Decided { id, mut decisions }) => (id, decisions.remove(0)),
-            _ => unreachable!("a valid beneficiary yields a decision"),
+        let (result, batch, table) = self.run(std::slice::from_ref(rule), vec![Ok(beneficiary)], &options).await;
+        let Some(ItemResult::Decided { id, decisions }) = result.items.into_iter().next() else {
+            unreachable!("a valid beneficiary yields a decision")
         };
-        let household = work.household(0);
+        let decision = decisions.into_iter().next().unwrap_or_else(|| Decision::stopped(rule, Stop::Cancelled));
+        let household = batch.household(&table.facts, PairIndex(0));
         let mut metrics = Vec::new();
         for used in rule.metrics() {
-            let persons: Vec<usize> = match used.level {
-                Level::Registrant => vec![0],
-                Level::Member => (1..household.beneficiary.persons()).collect(),
+            let persons = match used.level {
+                Level::Registrant => 0..1,
+                Level::Member => 1..household.beneficiary.persons(),
             };
             for person in persons {
-                let resolution = work.slot_of[used.id.registry]
-                    .and_then(|slot| household.facts.get(person * household.slots + slot))
-                    .cloned()
-                    .unwrap_or(Resolution::NotFetched);
-                metrics.push(MetricTrace::of(&work.catalog, used, person, &resolution));
+                let resolution = household.resolution(person, used.id.registry);
+                metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution));
             }
         }
         Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats: result.stats }
     }
 
+    /// The five phases (see the module documentation).
     async fn run(
         &self,
         rules: &[Rule],
         items: Vec<Result<Beneficiary, BeneficiaryError>>,
         options: &EvaluationOptions,
-    ) -> (BatchResult, Work) {
+    ) -> (BatchResult, Arc<Batch>, Table) {
         let started = Instant::now();
-        let catalog = self.compiler.catalog().clone();
+        let input = Input::split(items);
         let mut stats = BatchStats {
-            items: items.len(),
+            items: input.items,
+            invalid: input.invalid.len(),
             rules: rules.iter().map(|r| RuleCounts { rule: r.name().to_owned(), ..Default::default() }).collect(),
             ..Default::default()
         };
-        // Valid items keep their order in `beneficiaries` (collected in the
-        // items' own memory: no second batch-sized buffer); invalid ones are
-        // kept aside with their input position.
-        let item_count = items.len();
-        let mut invalid: Vec<(usize, BeneficiaryError)> = Vec::new();
-        let beneficiaries: Vec<Beneficiary> = items
-            .into_iter()
-            .enumerate()
-            .filter_map(|(position, item)| match item {
-                Ok(beneficiary) => Some(beneficiary),
-                Err(error) => {
-                    invalid.push((position, error));
-                    None
-                }
-            })
-            .collect();
-        stats.invalid = invalid.len();
-        let mut order: Vec<RegistryIndex> = Vec::new();
-        for rule in rules {
-            for registry in &rule.demand().order {
-                if !order.contains(registry) {
-                    order.push(*registry);
+        let (batch, table) = self.prepare(rules, input.beneficiaries, options);
+
+        let (table, todo) = self.screen(&batch, table, options, &mut stats).await;
+        let table = self.fill(&batch, table, &todo, &mut stats).await;
+        let table = if options.demand_driven {
+            self.decide_in_rounds(&batch, table, todo, options, &mut stats).await
+        } else {
+            self.fetch_all_then_decide(&batch, table, todo, &mut stats).await
+        };
+        let (table, detailed) = self.detail(&batch, table, options.explain, &mut stats).await;
+        let assemble = Instant::now();
+        let (table, items) = on_batch_pool(&batch, table, move |batch, table| {
+            assemble_in_order(batch, &table.verdicts, detailed, input.ids, input.invalid)
+        })
+        .await;
+        for item in &items {
+            if let ItemResult::Decided { decisions, .. } = item {
+                for (counts, decision) in stats.rules.iter_mut().zip(decisions) {
+                    counts.add(decision.outcome);
                 }
             }
         }
-        let mut slot_of = vec![None; catalog.registries().len()];
-        for (slot, registry) in order.iter().enumerate() {
-            slot_of[*registry] = Some(slot);
-        }
-        let mut offsets = Vec::with_capacity(beneficiaries.len());
+        stats.timings.assemble_ms = ms(assemble);
+        stats.timings.total_ms = ms(started);
+        (BatchResult { items, stats }, batch, table)
+    }
+
+    /// The batch's fixed data, and an empty table.
+    fn prepare(&self, rules: &[Rule], beneficiaries: Vec<Beneficiary>, options: &EvaluationOptions) -> (Arc<Batch>, Table) {
+        let catalog = self.compiler.catalog().clone();
+        let mut first_row = Vec::with_capacity(beneficiaries.len());
         let mut persons = 0;
         for beneficiary in &beneficiaries {
-            offsets.push(persons);
+            first_row.push(PersonRow(persons));
             persons += beneficiary.persons();
         }
-        let pair_count = beneficiaries.len() * rules.len();
+        let pairs = Pairs::new(beneficiaries.len(), rules.len());
         let estimated: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
-        let lane = Lane::for_evaluations(pair_count, estimated.saturating_mul(beneficiaries.len() as u64));
-        let mut work = Work {
+        let batch = Batch {
             env: self.compiler.env().clone(),
-            names: Arc::new(MetricNames::new(&catalog)),
-            catalog,
+            names: MetricNames::new(&catalog),
             rules: rules.to_vec(),
             as_of: options.as_of,
             allowance: Allowance {
@@ -355,438 +481,304 @@ impl Engine {
                 bytes: rules.iter().map(|rule| rule.budget().bytes).min().unwrap_or(0),
                 cancel: options.cancel.clone(),
             },
+            spent: (0..pairs.count()).map(|_| AtomicU64::new(0)).collect(),
+            lane: Lane::for_evaluations(pairs.count(), estimated.saturating_mul(beneficiaries.len() as u64)),
             beneficiaries,
-            offsets,
-            facts: vec![Resolution::NotFetched; persons * order.len()],
+            first_row,
+            pairs,
+            catalog: catalog.clone(),
+        };
+        let table = Table {
+            facts: FactTable::new(Columns::new(&catalog, rules), persons),
+            verdicts: vec![Verdict::Undetermined; pairs.count()],
             locally_true: Vec::new(),
-            lane,
-            spent: (0..pair_count).map(|_| AtomicU64::new(0)).collect(),
-            order,
-            slot_of,
         };
-        let rule_count = rules.len();
-        let work_lane = work.lane;
+        (Arc::new(batch), table)
+    }
 
-        let mut verdicts: Vec<Verdict> = vec![Verdict::Undetermined; pair_count];
-        let mut todo: Vec<usize> = (0..pair_count).collect();
-        // Local screen: rules of the form `local && registry` are false, with
-        // no registry asked and no cache read, where a local clause is false.
-        if options.demand_driven && rules.iter().any(|rule| rule.local_screen().len() > 0) {
-            let screen = Instant::now();
-            let (returned, screened) = on_pool(work_lane, move || {
-                let screened = work.screen();
-                (work, screened)
-            })
-            .await;
-            work = returned;
-            let screened_rules = rules.iter().filter(|rule| rule.local_screen().len() > 0).count();
-            stats.evaluations += (work.beneficiaries.len() * screened_rules) as u64;
-            todo.retain(|&pair| screened[pair] != Screen::False);
-            for (verdict, _) in verdicts.iter_mut().zip(&screened).filter(|(_, s)| **s == Screen::False) {
-                *verdict = Verdict::Decided(false);
-            }
-            work.locally_true = screened.into_iter().map(|s| s == Screen::True).collect();
-            stats.timings.evaluate_ms += ms(screen);
+    /// Phase 1: in rules of the form `local && registry` (either order), the
+    /// clauses that read no registry decide `false` where one is false, with
+    /// nothing fetched. Returns the decisions still to make.
+    async fn screen(
+        &self,
+        batch: &Arc<Batch>,
+        table: Table,
+        options: &EvaluationOptions,
+        stats: &mut BatchStats,
+    ) -> (Table, Vec<PairIndex>) {
+        let screened_rules = batch.rules.iter().filter(|rule| rule.local_screen().len() > 0).count();
+        if !options.demand_driven || screened_rules == 0 {
+            return (table, batch.pairs.all().collect());
         }
-        // Households with a decision still open.
-        let open: Vec<bool> = if todo.len() == pair_count {
-            vec![true; work.beneficiaries.len()]
-        } else {
-            let mut open = vec![false; work.beneficiaries.len()];
-            for &pair in &todo {
-                open[pair / rule_count] = true;
+        let started = Instant::now();
+        let (table, todo) = on_batch_pool(batch, table, |batch, table| {
+            let screened = batch.screen(table);
+            let mut todo = Vec::with_capacity(screened.len());
+            for (pair, screen) in batch.pairs.all().zip(&screened) {
+                match screen {
+                    Screen::False => table.verdicts[pair.0] = Verdict::Decided(false),
+                    _ => todo.push(pair),
+                }
             }
-            open
-        };
-
-        if !options.demand_driven {
-            for registry in work.order.clone() {
-                let wanted = self.everyone(&work, registry, &open);
-                let fetch = Instant::now();
-                work = self.gather(work, registry, wanted, &mut stats).await.0;
-                stats.timings.fetch_ms += ms(fetch);
-            }
-        }
-
-        if options.demand_driven
-            && let Some(&first) = work.order.first()
-        {
-            // Warm start: what the cache already knows of the first registry the
-            // rules ask is used at once (no registry is asked), for the households
-            // the local screen left open. When the cache is warm this saves a
-            // round of evaluation, and evaluating with values is cheaper than with
-            // unknowns: measured faster even for rules that could decide many
-            // beneficiaries without any registry (before the screen existed).
-            let probe = Instant::now();
-            let wanted = self.everyone(&work, first, &open);
-            let (returned, _, rest) = self.probe(work, first, wanted, &mut stats).await;
-            work = returned;
-            if !self.store.reads_synchronously() && !self.store.cache_is_empty() {
-                self.read_cache(&mut work, first, rest, &mut stats).await;
-            }
-            stats.timings.fetch_ms += ms(probe);
-        }
-
-        loop {
-            let evaluate = Instant::now();
-            let pairs = std::mem::take(&mut todo);
-            let (returned, results) = on_pool(work_lane, move || {
-                let results = work.verdicts(&pairs);
-                (work, (pairs, results))
-            })
-            .await;
-            work = returned;
-            stats.timings.evaluate_ms += ms(evaluate);
-            stats.evaluations += results.0.len() as u64;
-            for (pair, result) in results.0.into_iter().zip(results.1) {
-                verdicts[pair] = result;
-            }
-            let pending: Vec<(usize, Needs)> = verdicts
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| if let Verdict::Pending(n) = v { Some((i, *n)) } else { None })
-                .collect();
-            if options.cancel.is_cancelled() {
-                break;
-            }
-            let Some(registry) = work.order.iter().copied().find(|r| {
-                pending.iter().any(|(_, needs)| (needs.registrant | needs.member_registries) & (1 << r) != 0)
-            }) else {
-                break;
-            };
-            let wanted = self.wanted(&work, registry, &pending);
-            let fetch = Instant::now();
-            let (returned, fetched) = self.gather(work, registry, wanted, &mut stats).await;
-            work = returned;
-            stats.timings.fetch_ms += ms(fetch);
-            if fetched == 0 {
-                break; // nothing left to learn for these decisions
-            }
-            todo = pending
-                .iter()
-                .filter(|(_, needs)| (needs.registrant | needs.member_registries) & (1 << registry) != 0)
-                .map(|(i, _)| *i)
-                .collect();
-        }
-
-        let detail = Instant::now();
-        let explain = options.explain;
-        let needs_detail: Vec<usize> =
-            (0..pair_count).filter(|&i| explain || !matches!(verdicts[i], Verdict::Decided(_))).collect();
-        let detailed_count = needs_detail.len();
-        let (returned, detailed) = on_pool(work_lane, move || {
-            let decisions = work.decisions(&needs_detail, explain);
-            (work, (needs_detail, decisions))
+            table.locally_true = screened.into_iter().map(|s| s == Screen::True).collect();
+            todo
         })
         .await;
-        work = returned;
-        stats.evaluations += detailed_count as u64
-            * (1 + if explain { rules.first().map_or(0, |r| r.clauses().len()) as u64 } else { 0 });
-        stats.timings.detail_ms = ms(detail);
-        let assemble = Instant::now();
-        let decided = on_pool(work_lane, move || {
-            let decided = work.assemble(&verdicts, detailed.0.into_iter().zip(detailed.1).collect());
-            (work, decided)
-        })
-        .await;
-        let decided_items;
-        (work, decided_items) = decided;
-        for item in &decided_items {
-            if let ItemResult::Decided { decisions, .. } = item {
-                for (rule, decision) in decisions.iter().enumerate() {
-                    stats.rules[rule].add(decision.outcome);
-                }
-            }
-        }
-        let results = if invalid.is_empty() {
-            decided_items
-        } else {
-            // Invalid items go back to their input positions.
-            let mut invalid = invalid.into_iter().peekable();
-            let mut decided_items = decided_items.into_iter();
-            let mut results = Vec::with_capacity(item_count);
-            for position in 0..item_count {
-                match invalid.next_if(|(at, _)| *at == position) {
-                    Some((_, error)) => results.push(ItemResult::Invalid { error }),
-                    None => results.extend(decided_items.next()),
-                }
-            }
-            results
-        };
-        stats.timings.assemble_ms = ms(assemble);
-        stats.timings.total_ms = ms(started);
-        (BatchResult { items: results, stats }, work)
+        stats.evaluations += (batch.beneficiaries.len() * screened_rules) as u64;
+        stats.timings.evaluate_ms += ms(started);
+        (table, todo)
     }
 
-    /// Every person of an `open` household a rule could ask `registry` about.
-    fn everyone(&self, work: &Work, registry: RegistryIndex, open: &[bool]) -> Vec<usize> {
-        let registrant = work
-            .rules
-            .iter()
-            .any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == Level::Registrant));
-        let members = work
-            .rules
-            .iter()
-            .any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == Level::Member));
-        let mut persons = Vec::new();
-        for ((b, beneficiary), _) in work.beneficiaries.iter().enumerate().zip(open).filter(|(_, open)| **open) {
-            let first = work.offsets[b];
-            if registrant {
-                persons.push(first);
-            }
-            if members {
-                persons.extend((1..beneficiary.persons()).map(|k| first + k));
-            }
-        }
-        persons
-    }
-
-    /// The persons the pending decisions need `registry` for.
-    fn wanted(&self, work: &Work, registry: RegistryIndex, pending: &[(usize, Needs)]) -> Vec<usize> {
-        let rules = work.rules.len();
-        let persons_total = work.facts.len() / work.order.len().max(1);
-        let mut chosen = vec![false; persons_total];
-        let mut persons = Vec::new();
-        let bit = 1u32 << registry;
-        for (pair, needs) in pending {
-            let b = pair / rules;
-            let first = work.offsets[b];
-            if needs.registrant & bit != 0 && !chosen[first] {
-                chosen[first] = true;
-                persons.push(first);
-            }
-            if needs.member_registries & bit != 0 {
-                for k in 0..work.beneficiaries[b].members.len() {
-                    let flag = 1u64 << k.min(63);
-                    let person = first + 1 + k;
-                    if needs.members & flag != 0 && !chosen[person] {
-                        chosen[person] = true;
-                        persons.push(person);
-                    }
-                }
-            }
-        }
-        persons
-    }
-
-    /// Resolves `registry` for `persons` whose facts are not known yet: first
-    /// what is at hand without awaiting (a restored snapshot, and the cache
-    /// when its backend allows), read in parallel on the pool, then the rest
-    /// through [`MetricStore::prefetch`] (the cache, then the registry).
-    /// Returns how many persons it resolved.
-    async fn gather(
-        &self,
-        work: Work,
-        registry: RegistryIndex,
-        persons: Vec<usize>,
-        stats: &mut BatchStats,
-    ) -> (Work, usize) {
-        let (mut work, at_hand, rest) = self.probe(work, registry, persons, stats).await;
-        let fetched = self.resolve(&mut work, registry, rest, stats).await;
-        (work, at_hand + fetched)
-    }
-
-    /// Reads what is at hand of `registry` for `persons` (see [`Engine::gather`]),
-    /// in parallel on the pool. Returns how many it resolved, and the persons
-    /// still to resolve (not at hand, or without a usable identifier).
-    async fn probe(
-        &self,
-        work: Work,
-        registry: RegistryIndex,
-        persons: Vec<usize>,
-        stats: &mut BatchStats,
-    ) -> (Work, usize, Vec<usize>) {
-        let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return (work, 0, Vec::new()) };
-        let synchronous = self.store.reads_synchronously() && !self.store.cache_is_empty();
-        if !self.store.has_snapshot() && !synchronous {
-            return (work, 0, persons);
+    /// Phase 2: what the store knows now about the persons of the households
+    /// with a decision still open, in every registry the rules read. Read in
+    /// parallel on the pool; nothing is fetched.
+    async fn fill(&self, batch: &Arc<Batch>, table: Table, todo: &[PairIndex], stats: &mut BatchStats) -> Table {
+        let started = Instant::now();
+        let mut open = vec![false; batch.beneficiaries.len()];
+        for &pair in todo {
+            open[batch.pairs.beneficiary(pair).0] = true;
         }
         let store = self.store.clone();
-        let work_lane = work.lane;
-        let (work, hits, rest) = on_pool(work_lane, move || {
-            let mut work = work;
-            let slots = work.order.len();
-            let found: Vec<(usize, Option<Resolution>)> = persons
-                .par_chunks(2048)
-                .flat_map_iter(|chunk| {
-                    let asked = Unknown::of(
-                        &store,
-                        registry,
-                        &work.beneficiaries,
-                        &work.offsets,
-                        &work.facts,
-                        (slot, slots),
-                        chunk.iter().copied(),
-                    );
-                    let facts = store.facts_at_hand(registry, &asked.identifiers);
-                    asked.persons.into_iter().zip(facts).chain(asked.unidentified.into_iter().map(|p| (p, None)))
-                })
-                .collect();
-            let mut hits = 0;
-            let mut rest = Vec::new();
-            for (person, resolution) in found {
-                match resolution {
-                    Some(resolution) => {
-                        work.facts[person * slots + slot] = resolution;
-                        hits += 1;
-                    }
-                    None => rest.push(person),
+        let (table, hits) = on_batch_pool(batch, table, move |batch, table| {
+            let mut hits = Vec::new();
+            for registry in table.facts.columns().order().to_vec() {
+                let everyone = batch.everyone(registry, &open);
+                let known: Vec<(PersonRow, Resolution)> = everyone
+                    .par_chunks(2048)
+                    .flat_map_iter(|persons| {
+                        let unknown = batch.unknown(&store, &table.facts, registry, persons);
+                        let known = store.known(registry, &unknown.identifiers);
+                        unknown.rows.into_iter().zip(known).filter_map(|(row, known)| Some((row, known?)))
+                    })
+                    .collect();
+                hits.push((registry, known.len()));
+                for (row, resolution) in known {
+                    table.facts.set(row, registry, resolution);
                 }
             }
-            (work, hits, rest)
+            hits
         })
         .await;
-        let usage = registry_use(stats, &work.catalog, registry);
-        usage.requested += hits;
-        usage.cache_hits += hits;
-        (work, hits, rest)
+        for (registry, hits) in hits.into_iter().filter(|(_, hits)| *hits > 0) {
+            let usage = registry_use(stats, &batch.catalog, registry);
+            usage.requested += hits;
+            usage.cache_hits += hits;
+        }
+        stats.timings.fetch_ms += ms(started);
+        table
     }
 
-    /// Fills in what the cache (awaited: moka) already knows of `registry` for
-    /// `persons`, asking no registry.
-    async fn read_cache(&self, work: &mut Work, registry: RegistryIndex, persons: Vec<usize>, stats: &mut BatchStats) {
-        let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return };
-        let slots = work.order.len();
-        let Work { beneficiaries, offsets, facts, catalog, .. } = work;
-        let asked = Unknown::of(&self.store, registry, beneficiaries, offsets, facts, (slot, slots), persons);
-        let cached = self.store.cached(registry, &asked.identifiers).await;
-        let usage = registry_use(stats, catalog, registry);
-        for (person, resolution) in asked.persons.into_iter().zip(cached) {
-            if let Some(resolution) = resolution {
-                facts[person * slots + slot] = resolution;
-                usage.requested += 1;
-                usage.cache_hits += 1;
+    /// Phase 3: rounds of evaluating what is pending, then fetching the one
+    /// registry that comes first among what the pending decisions still need,
+    /// for the persons who need it; until nothing is pending or nothing more
+    /// can be learnt.
+    async fn decide_in_rounds(
+        &self,
+        batch: &Arc<Batch>,
+        mut table: Table,
+        mut todo: Vec<PairIndex>,
+        options: &EvaluationOptions,
+        stats: &mut BatchStats,
+    ) -> Table {
+        loop {
+            let pending;
+            (table, pending) = self.evaluate(batch, table, todo, stats).await;
+            if options.cancel.is_cancelled() {
+                return table;
             }
+            let Some(registry) = table
+                .facts
+                .columns()
+                .order()
+                .iter()
+                .copied()
+                .find(|&r| pending.iter().any(|(_, needs)| needs.registries().contains(r)))
+            else {
+                return table;
+            };
+            let wanted = batch.wanted(registry, &pending);
+            if self.fetch(batch, &mut table, registry, &wanted, stats).await == 0 {
+                return table; // nothing left to learn for these decisions
+            }
+            todo = pending.iter().filter(|(_, needs)| needs.registries().contains(registry)).map(|(p, _)| *p).collect();
         }
     }
 
-    /// Resolves `registry` for `persons` whose facts are not known yet through
-    /// the store's prefetch; returns how many persons it resolved.
-    async fn resolve(
+    /// Phase 3 without demand (`demand_driven` off, for comparison): every
+    /// registry the rules read, for every person of an open household, then
+    /// one evaluation.
+    async fn fetch_all_then_decide(
         &self,
-        work: &mut Work,
+        batch: &Arc<Batch>,
+        mut table: Table,
+        todo: Vec<PairIndex>,
+        stats: &mut BatchStats,
+    ) -> Table {
+        let mut open = vec![false; batch.beneficiaries.len()];
+        for &pair in &todo {
+            open[batch.pairs.beneficiary(pair).0] = true;
+        }
+        for registry in table.facts.columns().order().to_vec() {
+            self.fetch(batch, &mut table, registry, &batch.everyone(registry, &open), stats).await;
+        }
+        self.evaluate(batch, table, todo, stats).await.0
+    }
+
+    /// Evaluates the `todo` decisions; returns those still pending, with what they need.
+    async fn evaluate(
+        &self,
+        batch: &Arc<Batch>,
+        table: Table,
+        todo: Vec<PairIndex>,
+        stats: &mut BatchStats,
+    ) -> (Table, Vec<(PairIndex, Needs)>) {
+        let started = Instant::now();
+        stats.evaluations += todo.len() as u64;
+        let (table, pending) = on_batch_pool(batch, table, move |batch, table| {
+            let verdicts = batch.verdicts(table, &todo);
+            for (pair, verdict) in todo.iter().zip(verdicts) {
+                table.verdicts[pair.0] = verdict;
+            }
+            batch
+                .pairs
+                .all()
+                .filter_map(|pair| match table.verdicts[pair.0] {
+                    Verdict::Pending(needs) => Some((pair, needs)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .await;
+        stats.timings.evaluate_ms += ms(started);
+        (table, pending)
+    }
+
+    /// Fetches `registry` for those of `persons` not known yet (persons
+    /// without a usable identifier are marked so); returns how many it resolved.
+    async fn fetch(
+        &self,
+        batch: &Arc<Batch>,
+        table: &mut Table,
         registry: RegistryIndex,
-        persons: Vec<usize>,
+        persons: &[PersonRef],
         stats: &mut BatchStats,
     ) -> usize {
-        let Some(slot) = work.slot_of.get(registry).copied().flatten() else { return 0 };
-        let slots = work.order.len();
-        let Work { beneficiaries, offsets, facts, catalog, .. } = work;
-        let asked = Unknown::of(&self.store, registry, beneficiaries, offsets, facts, (slot, slots), persons);
-        let usage = registry_use(stats, catalog, registry);
+        let started = Instant::now();
+        let unknown = batch.unknown(&self.store, &table.facts, registry, persons);
+        let usage = registry_use(stats, &batch.catalog, registry);
         usage.rounds += 1;
         let mut resolved = 0;
-        if !asked.identifiers.is_empty() {
-            let prefetch = self.store.prefetch(registry, &asked.identifiers).await;
-            add_report(usage, &prefetch.report);
-            for (person, resolution) in asked.persons.into_iter().zip(prefetch.resolutions) {
-                facts[person * slots + slot] = resolution;
+        if !unknown.identifiers.is_empty() {
+            let fetched = self.store.fetch(registry, &unknown.identifiers).await;
+            add_report(usage, &fetched.report);
+            for (row, resolution) in unknown.rows.into_iter().zip(fetched.resolutions) {
+                table.facts.set(row, registry, resolution);
                 resolved += 1;
             }
         }
-        for person in asked.unidentified {
-            facts[person * slots + slot] = Resolution::NoIdentifier;
+        for row in unknown.unidentified {
+            table.facts.set(row, registry, Resolution::NoIdentifier);
             usage.no_identifier += 1;
             resolved += 1;
         }
+        stats.timings.fetch_ms += ms(started);
         resolved
     }
+
+    /// Phase 4: the decisions that need more than their outcome (undetermined,
+    /// error, or all with `explain`), re-evaluated in detail.
+    async fn detail(
+        &self,
+        batch: &Arc<Batch>,
+        table: Table,
+        explain: bool,
+        stats: &mut BatchStats,
+    ) -> (Table, Vec<(PairIndex, Decision)>) {
+        let started = Instant::now();
+        let needs_detail: Vec<PairIndex> = batch
+            .pairs
+            .all()
+            .filter(|pair| explain || !matches!(table.verdicts[pair.0], Verdict::Decided(_)))
+            .collect();
+        // One evaluation for the decision, and with `explain` one per clause of its rule.
+        stats.evaluations += needs_detail
+            .iter()
+            .map(|&pair| 1 + if explain { batch.rule(pair).clauses().len() as u64 } else { 0 })
+            .sum::<u64>();
+        let (table, detailed) = on_batch_pool(batch, table, move |batch, table| {
+            let decisions = batch.decisions(table, &needs_detail, explain);
+            needs_detail.into_iter().zip(decisions).collect()
+        })
+        .await;
+        stats.timings.detail_ms = ms(started);
+        (table, detailed)
+    }
 }
 
-/// Of some persons, those whose facts of one registry are still unknown:
-/// with the identifier the registry knows them by, or without a usable one.
-struct Unknown<'a> {
-    persons: Vec<usize>,
-    identifiers: Vec<&'a Identifier>,
-    unidentified: Vec<usize>,
-}
-
-impl<'a> Unknown<'a> {
-    /// Sorts `persons` (best given in ascending order) whose facts
-    /// `facts[person * slots + slot]` are not fetched yet.
-    fn of(
-        store: &MetricStore,
-        registry: RegistryIndex,
-        beneficiaries: &'a [Beneficiary],
-        offsets: &'a [usize],
-        facts: &[Resolution],
-        (slot, slots): (usize, usize),
-        persons: impl IntoIterator<Item = usize>,
-    ) -> Self {
-        let mut finder = PersonFinder::new(beneficiaries, offsets);
-        let mut unknown = Unknown { persons: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
-        for person in persons {
-            if !facts[person * slots + slot].is_fetchable() {
-                continue;
-            }
-            match store.choose_identifier(registry, &finder.get(person).identifiers) {
-                Some(identifier) => {
-                    unknown.persons.push(person);
-                    unknown.identifiers.push(identifier);
-                }
-                None => unknown.unidentified.push(person),
-            }
+/// Phase 5: one result per input item, in input order: each valid
+/// beneficiary's detailed decisions (`detailed`, ascending by pair) or else
+/// the plain outcome of its verdict; each invalid item's error at its place.
+fn assemble_in_order(
+    batch: &Batch,
+    verdicts: &[Verdict],
+    detailed: Vec<(PairIndex, Decision)>,
+    mut ids: Vec<CompactString>,
+    invalid: Vec<(usize, BeneficiaryError)>,
+) -> Vec<ItemResult> {
+    const CHUNK: usize = 4096;
+    let pairs = batch.pairs;
+    // The detailed decisions of each chunk of beneficiaries.
+    let mut per_chunk: Vec<Vec<(PairIndex, Decision)>> = Vec::new();
+    let mut detailed = detailed.into_iter().peekable();
+    for chunk in 0..ids.len().div_ceil(CHUNK) {
+        let end = pairs.of(BeneficiaryIndex((chunk + 1) * CHUNK), RuleIndex(0));
+        let mut mine = Vec::new();
+        while let Some(next) = detailed.next_if(|(pair, _)| *pair < end) {
+            mine.push(next);
         }
-        unknown
+        per_chunk.push(mine);
     }
-}
-
-/// The statistics of `registry` in `stats`, added when missing.
-fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: RegistryIndex) -> &'s mut RegistryUse {
-    let name = catalog.registries()[registry].id;
-    let position = match stats.registries.iter().position(|r| r.registry == name) {
-        Some(position) => position,
-        None => {
-            stats.registries.push(RegistryUse { registry: name.to_owned(), ..Default::default() });
-            stats.registries.len() - 1
+    let decided: Vec<ItemResult> = ids
+        .par_chunks_mut(CHUNK)
+        .zip(per_chunk)
+        .enumerate()
+        .flat_map_iter(|(chunk, (ids, detailed))| {
+            let mut detailed = detailed.into_iter().peekable();
+            let items: Vec<ItemResult> = ids
+                .iter_mut()
+                .enumerate()
+                .map(|(offset, id)| {
+                    let beneficiary = BeneficiaryIndex(chunk * CHUNK + offset);
+                    let decisions = (0..pairs.rules())
+                        .map(|rule| {
+                            let pair = pairs.of(beneficiary, RuleIndex(rule));
+                            match detailed.next_if(|(at, _)| *at == pair) {
+                                Some((_, decision)) => decision,
+                                None => Decision::plain(verdicts[pair.0].outcome()),
+                            }
+                        })
+                        .collect();
+                    ItemResult::Decided { id: std::mem::take(id), decisions }
+                })
+                .collect();
+            items
+        })
+        .collect();
+    if invalid.is_empty() {
+        return decided;
+    }
+    let mut invalid = invalid.into_iter().peekable();
+    let mut decided = decided.into_iter();
+    let mut results = Vec::with_capacity(decided.len() + invalid.len());
+    while invalid.peek().is_some() || decided.len() > 0 {
+        match invalid.next_if(|(at, _)| *at == results.len()) {
+            Some((_, error)) => results.push(ItemResult::Invalid { error }),
+            None => match decided.next() {
+                Some(item) => results.push(item),
+                // Positions past the valid items: the rest are invalid, in order.
+                None => results.extend(invalid.by_ref().map(|(_, error)| ItemResult::Invalid { error })),
+            },
         }
-    };
-    &mut stats.registries[position]
-}
-
-/// The data of persons (indexes into a batch's persons), for persons asked
-/// mostly in ascending order: the household of the previous person, or the
-/// next one, is tried before a binary search.
-struct PersonFinder<'a> {
-    beneficiaries: &'a [Beneficiary],
-    offsets: &'a [usize],
-    household: usize,
-}
-
-impl<'a> PersonFinder<'a> {
-    fn new(beneficiaries: &'a [Beneficiary], offsets: &'a [usize]) -> Self {
-        PersonFinder { beneficiaries, offsets, household: 0 }
     }
-
-    fn get(&mut self, person: usize) -> &'a Beneficiary {
-        let holds = |b: usize| {
-            self.offsets.get(b).is_some_and(|&first| first <= person)
-                && self.offsets.get(b + 1).is_none_or(|&next| person < next)
-        };
-        if !holds(self.household) {
-            // Persons mostly come in ascending order, a few households apart:
-            // look a few households ahead before searching.
-            self.household = match (1..=8).map(|step| self.household + step).find(|&b| holds(b)) {
-                Some(b) => b,
-                None => self.offsets.partition_point(|&offset| offset <= person).saturating_sub(1),
-            };
-        }
-        let beneficiary = &self.beneficiaries[self.household];
-        beneficiary.person(person - self.offsets[self.household]).unwrap_or(beneficiary)
-    }
-}
-
-fn add_report(usage: &mut RegistryUse, report: &PrefetchReport) {
-    usage.requested += report.requested;
-    usage.cache_hits += report.cache_hits;
-    usage.merged += report.merged;
-    usage.fetched += report.fetched;
-    usage.round_trips += report.round_trips;
-    usage.fetch_ms += report.elapsed.as_millis() as u64;
-    for (cause, count) in &report.failures {
-        *usage.failures.entry(*cause).or_default() += count;
-    }
-    if usage.first_failure.is_none() {
-        usage.first_failure.clone_from(&report.first_failure);
-    }
+    results
 }

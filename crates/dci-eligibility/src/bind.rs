@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cel::ExecutionError;
 use cel::common::traits::{Indexer, Iterable, Iterator as CelIterator, Sizer};
@@ -16,13 +16,14 @@ use cel::common::types::{
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use chrono::NaiveDate;
-use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, UnknownCause};
+use dci_metrics::{Catalog, MetricRead, MetricValue, RegistryIndex, RegistrySet, Resolution, UnknownCause};
 use serde_json::Value;
 
 use crate::beneficiary::{Beneficiary, raw_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
 use crate::cost::{self, Allowance};
 use crate::report::Missing;
+use crate::table::HouseholdFacts;
 use crate::unknown::unknown_marker;
 
 /// Names of every metric, `[registry][field]`, built once per batch.
@@ -40,27 +41,23 @@ impl MetricNames {
         MetricNames { names }
     }
 
-    fn get(&self, registry: usize, field: usize) -> &str {
-        self.names.get(registry).and_then(|r| r.get(field)).map(String::as_str).unwrap_or("dci")
+    fn get(&self, registry: RegistryIndex, field: usize) -> &str {
+        self.names.get(registry.get()).and_then(|r| r.get(field)).map(String::as_str).unwrap_or("dci")
     }
 }
 
 /// Everything known about one household for one evaluation.
 pub(crate) struct Household<'a> {
     pub beneficiary: &'a Beneficiary,
-    /// `facts[person * slots + slot]`; person 0 is the registrant.
-    pub facts: &'a [Resolution],
-    /// Facts per person.
-    pub slots: usize,
-    /// Catalog registry index → slot in `facts`.
-    pub slot_of: &'a [Option<usize>],
+    /// What is known about its persons in the registries.
+    pub facts: HouseholdFacts<'a>,
     pub catalog: &'a Catalog,
     pub names: &'a MetricNames,
     /// The evaluation's as-of date.
     pub as_of: NaiveDate,
     /// The budget of each evaluation.
     pub allowance: &'a Allowance,
-    /// The steps this household's decision has taken so far (see `Work::spent`).
+    /// The steps this household's decision has taken so far in the current phase.
     pub spent: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
@@ -74,13 +71,9 @@ impl Household<'_> {
         }
     }
 
-    /// The facts of `registry` about `person`.
-    pub(crate) fn resolution(&self, person: usize, registry: usize) -> &Resolution {
-        const NOT_FETCHED: &Resolution = &Resolution::NotFetched;
-        match self.slot_of.get(registry).copied().flatten() {
-            Some(slot) => self.facts.get(person * self.slots + slot).unwrap_or(NOT_FETCHED),
-            None => NOT_FETCHED,
-        }
+    /// What is known about `person` (0: the beneficiary) in `registry`.
+    pub(crate) fn resolution(&self, person: usize, registry: RegistryIndex) -> &Resolution {
+        self.facts.get(person, registry)
     }
 }
 
@@ -102,8 +95,8 @@ pub(crate) struct Details {
 /// mode) every missing value and field read.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    registrant: AtomicU32,
-    member_registries: AtomicU32,
+    registrant: AtomicU64,
+    member_registries: AtomicU64,
     members: AtomicU64,
     missing_field: AtomicBool,
     details: Option<Mutex<Details>>,
@@ -112,17 +105,22 @@ pub(crate) struct Tracker {
 /// Registries an undecided evaluation still needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Needs {
-    /// Bit per catalog registry, for the registrant.
-    pub registrant: u32,
-    /// Bit per catalog registry, for members.
-    pub member_registries: u32,
+    /// Registries to ask about the beneficiary.
+    pub registrant: RegistrySet,
+    /// Registries to ask about members.
+    pub member_registries: RegistrySet,
     /// Bit per member (bit 63: members 63 and beyond).
     pub members: u64,
 }
 
 impl Needs {
     pub fn is_empty(&self) -> bool {
-        self.registrant == 0 && self.member_registries == 0
+        self.registrant.is_empty() && self.member_registries.is_empty()
+    }
+
+    /// Registries to ask about anyone of the household.
+    pub fn registries(&self) -> RegistrySet {
+        self.registrant.union(self.member_registries)
     }
 }
 
@@ -133,8 +131,8 @@ impl Tracker {
 
     pub(crate) fn needs(&self) -> Needs {
         Needs {
-            registrant: self.registrant.load(Ordering::Relaxed),
-            member_registries: self.member_registries.load(Ordering::Relaxed),
+            registrant: RegistrySet::from_bits(self.registrant.load(Ordering::Relaxed)),
+            member_registries: RegistrySet::from_bits(self.member_registries.load(Ordering::Relaxed)),
             members: self.members.load(Ordering::Relaxed),
         }
     }
@@ -147,12 +145,20 @@ impl Tracker {
         self.details.map(|d| d.into_inner().unwrap_or_else(|p| p.into_inner())).unwrap_or_default()
     }
 
-    fn note_unknown(&self, person: usize, registry: usize, cause: UnknownCause, name: impl FnOnce() -> String) {
-        if cause == UnknownCause::NotFetched && registry < 32 {
+    fn note_unknown(
+        &self,
+        person: usize,
+        registry: RegistryIndex,
+        cause: UnknownCause,
+        name: impl FnOnce() -> String,
+    ) {
+        if cause == UnknownCause::NotFetched {
+            let mut one = RegistrySet::EMPTY;
+            one.insert(registry);
             if person == 0 {
-                self.registrant.fetch_or(1 << registry, Ordering::Relaxed);
+                self.registrant.fetch_or(one.bits(), Ordering::Relaxed);
             } else {
-                self.member_registries.fetch_or(1 << registry, Ordering::Relaxed);
+                self.member_registries.fetch_or(one.bits(), Ordering::Relaxed);
                 self.members.fetch_or(1 << (person - 1).min(63), Ordering::Relaxed);
             }
         }
@@ -269,13 +275,11 @@ fn metric_value<'a>(value: &'a MetricValue) -> Box<dyn Val + 'a> {
 fn read_metric<'a>(
     scope: Scope<'a>,
     person: usize,
-    registry: usize,
+    registry: RegistryIndex,
     field: &str,
 ) -> Result<Box<dyn Val + 'a>, ExecutionError> {
     let household = scope.household;
-    let Some(id) =
-        household.catalog.registries().get(registry).and_then(|r| r.metrics.iter().position(|m| m.field == field))
-    else {
+    let Some(id) = household.catalog.registry(registry).metrics.iter().position(|m| m.field == field) else {
         return Err(ExecutionError::no_such_key(field));
     };
     let id = dci_metrics::MetricId { registry, field: id };
@@ -414,7 +418,7 @@ impl Indexer for DciVal<'_> {
 struct RegistryVal<'a> {
     scope: Scope<'a>,
     person: usize,
-    registry: usize,
+    registry: RegistryIndex,
 }
 
 impl Val for RegistryVal<'_> {

@@ -473,7 +473,7 @@ impl Compiler {
         let mut demand = Demand::default();
         let mut metrics: Vec<MetricUse> = Vec::new();
         for (id, level, _) in &uses {
-            let registry = self.catalog.registries()[id.registry].id.to_owned();
+            let registry = self.catalog.registry(id.registry).id.to_owned();
             if !demand.order.contains(&id.registry) {
                 demand.order.push(id.registry);
             }
@@ -1043,6 +1043,7 @@ impl Checker<'_> {
         };
         match arities {
             None => {
+                let span = name_before(self.source, span, &call.func_name);
                 let help = suggest_function(&call.func_name, member).map(|near| format!("did you mean `{near}`?"));
                 let what = if member { "method" } else { "function" };
                 self.error("unknown_function", format!("unknown {what} `{qualified}`"), span, help);
@@ -1053,6 +1054,18 @@ impl Checker<'_> {
             }
             Some(_) => {}
         }
+    }
+}
+
+/// The span of a call's function name: the parser places a call at its
+/// opening bracket, and the name is written just before it (spaces allowed).
+fn name_before(source: &str, call: Range<usize>, name: &str) -> Range<usize> {
+    let before = source.get(..call.start).map(str::trim_end);
+    match before {
+        Some(before) if source.get(call.start..).is_some_and(|rest| rest.starts_with('(')) && before.ends_with(name) => {
+            before.len() - name.len()..before.len()
+        }
+        _ => call,
     }
 }
 

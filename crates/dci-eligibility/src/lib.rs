@@ -18,6 +18,7 @@ pub mod pool;
 mod report;
 pub mod stream;
 mod syntax;
+mod table;
 pub mod testing;
 mod unknown;
 mod validate;

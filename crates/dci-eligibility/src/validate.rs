@@ -72,7 +72,7 @@ impl Validation {
                             name: used.name.clone(),
                             level: used.level,
                             cel_type: spec.cel_type,
-                            registry: catalog.registries()[used.id.registry].id.to_owned(),
+                            registry: catalog.registry(used.id.registry).id.to_owned(),
                             ttl_secs: info.map_or(spec.ttl.as_secs(), |i| i.ttl_secs),
                         }
                     })

@@ -71,6 +71,18 @@ fn unknown_functions_and_wrong_arity_are_reported() {
     assert_eq!(error.diagnostics[0].help.as_deref(), Some("did you mean `age_years`?"));
     assert_eq!(errors("age_years() > 1").diagnostics[0].code, "arity");
     assert_eq!(errors("r.name.lowerAskii() == 'x'").diagnostics[0].code, "unknown_function");
+    // The caret marks the function's name, not the bracket after it.
+    for (rule, name) in [
+        ("agee_years(r.birthdate) >= 60", "agee_years"),
+        ("true &&\n  r.name.lowerAskii () == 'x'", "lowerAskii"),
+        ("math.nope(r.poverty_score)", "nope"),
+    ] {
+        let diagnostic = &errors(rule).diagnostics[0];
+        assert_eq!(diagnostic.code, "unknown_function", "{rule}");
+        assert_eq!(&rule[diagnostic.span.clone()], name, "{}", diagnostic.render());
+        let line_start = rule[..diagnostic.span.start].rfind('\n').map_or(0, |at| at + 1);
+        assert_eq!(diagnostic.column, rule[line_start..diagnostic.span.start].chars().count() + 1, "{rule}");
+    }
     assert_eq!(errors("between(r.x, 1) ").diagnostics[0].code, "arity");
 }
 

@@ -176,7 +176,7 @@ async fn the_seed_rules_decide_every_fixture_household_as_expected() {
 /// cache backends (quick_cache is read in parallel without awaiting, moka by awaiting).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_runs_decide_as_cold_runs_on_both_cache_backends() {
-    for backend in [CacheBackend::Moka, CacheBackend::QuickCache] {
+    for backend in CacheBackend::ALL {
         let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
         let engine = engine_with(&sim, backend);
         let rules = seed_rules(&engine);

@@ -133,8 +133,66 @@ pub fn dr_spec() -> RegistrySpec {
     }
 }
 
-/// Index of a registry in the catalog.
-pub type RegistryIndex = usize;
+/// The most registries a catalog holds: a [`RegistrySet`] is one 64-bit word,
+/// so that the evaluator's record of what a decision still needs is a copy.
+pub const MAX_REGISTRIES: usize = 64;
+
+/// A registry's position in the catalog (below [`MAX_REGISTRIES`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegistryIndex(u8);
+
+impl RegistryIndex {
+    /// The position, for indexing per-registry tables.
+    #[inline]
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A set of registries of one catalog.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RegistrySet(u64);
+
+impl RegistrySet {
+    /// No registry.
+    pub const EMPTY: RegistrySet = RegistrySet(0);
+
+    /// Adds `registry`.
+    #[inline]
+    pub fn insert(&mut self, registry: RegistryIndex) {
+        self.0 |= 1 << registry.0;
+    }
+
+    /// Whether `registry` is in the set.
+    #[inline]
+    pub fn contains(self, registry: RegistryIndex) -> bool {
+        self.0 & (1 << registry.0) != 0
+    }
+
+    /// Whether the set is empty.
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The registries in either set.
+    #[inline]
+    pub fn union(self, other: RegistrySet) -> RegistrySet {
+        RegistrySet(self.0 | other.0)
+    }
+
+    /// The set as one word, for storing in an atomic.
+    #[inline]
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// The set [`RegistrySet::bits`] gave.
+    #[inline]
+    pub fn from_bits(bits: u64) -> RegistrySet {
+        RegistrySet(bits)
+    }
+}
 
 /// A metric's place in the catalog: its registry, and its position among that registry's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -194,13 +252,29 @@ pub struct Catalog {
 
 impl Default for Catalog {
     fn default() -> Self {
-        Catalog::new(vec![crvs_spec(), ibr_spec(), dr_spec()])
+        Catalog::unchecked(vec![crvs_spec(), ibr_spec(), dr_spec()])
     }
 }
 
 impl Catalog {
-    /// A catalog of these registries, with their default TTLs, everything enabled.
-    pub fn new(registries: Vec<RegistrySpec>) -> Self {
+    /// A catalog of these registries, with their default TTLs, everything
+    /// enabled; refused above [`MAX_REGISTRIES`] registries or with two of one id.
+    pub fn new(registries: Vec<RegistrySpec>) -> Result<Self, CatalogError> {
+        if registries.len() > MAX_REGISTRIES {
+            return Err(CatalogError(format!(
+                "{} registries; a catalog holds at most {MAX_REGISTRIES}",
+                registries.len()
+            )));
+        }
+        for (position, registry) in registries.iter().enumerate() {
+            if registries[..position].iter().any(|earlier| earlier.id == registry.id) {
+                return Err(CatalogError(format!("registry {:?} is listed twice", registry.id)));
+            }
+        }
+        Ok(Catalog::unchecked(registries))
+    }
+
+    fn unchecked(registries: Vec<RegistrySpec>) -> Self {
         let ttl = registries.iter().map(|r| r.metrics.iter().map(|m| m.ttl).collect()).collect();
         let enabled = registries.iter().map(|r| vec![true; r.metrics.len()]).collect();
         Catalog { registries, ttl, not_found_ttl: None, enabled }
@@ -211,16 +285,16 @@ impl Catalog {
         for (name, secs) in &config.ttl_secs {
             let ttl = Duration::from_secs(*secs);
             if let Some(id) = self.metric(name) {
-                self.ttl[id.registry][id.field] = ttl;
+                self.ttl[id.registry.get()][id.field] = ttl;
             } else if let Some(registry) = name.strip_prefix("dci.").and_then(|r| self.registry_index(r)) {
-                self.ttl[registry].iter_mut().for_each(|t| *t = ttl);
+                self.ttl[registry.get()].iter_mut().for_each(|t| *t = ttl);
             } else {
                 return Err(CatalogError(format!("ttl_secs: no metric or registry named {name:?}")));
             }
         }
         for name in &config.disabled {
             let id = self.metric(name).ok_or_else(|| CatalogError(format!("disabled: no metric named {name:?}")))?;
-            self.enabled[id.registry][id.field] = false;
+            self.enabled[id.registry.get()][id.field] = false;
         }
         self.not_found_ttl = config.not_found_ttl_secs.map(Duration::from_secs);
         Ok(self)
@@ -233,7 +307,18 @@ impl Catalog {
 
     /// The index of registry `id`.
     pub fn registry_index(&self, id: &str) -> Option<RegistryIndex> {
-        self.registries.iter().position(|r| r.id == id)
+        self.registry_indices().find(|&index| self.registry(index).id == id)
+    }
+
+    /// The index of every registry, in catalog order.
+    pub fn registry_indices(&self) -> impl Iterator<Item = RegistryIndex> + use<> {
+        // `new` holds at most MAX_REGISTRIES (64) registries: each index fits a u8.
+        (0..self.registries.len().min(MAX_REGISTRIES)).map(|index| RegistryIndex(index as u8))
+    }
+
+    /// The registry at `index`.
+    pub fn registry(&self, index: RegistryIndex) -> &RegistrySpec {
+        &self.registries[index.get()]
     }
 
     /// The metric named `dci.<registry>.<field>`, enabled or not.
@@ -246,27 +331,28 @@ impl Catalog {
     /// The metric `field` of `registry`.
     pub fn field(&self, registry: &str, field: &str) -> Option<MetricId> {
         let index = self.registry_index(registry)?;
-        let field = self.registries[index].metrics.iter().position(|m| m.field == field)?;
+        let field = self.registry(index).metrics.iter().position(|m| m.field == field)?;
         Some(MetricId { registry: index, field })
     }
 
     /// The specification of a metric.
     pub fn spec(&self, id: MetricId) -> &MetricSpec {
-        &self.registries[id.registry].metrics[id.field]
+        &self.registry(id.registry).metrics[id.field]
     }
 
     /// The full name of a metric.
     pub fn name(&self, id: MetricId) -> String {
-        format!("dci.{}.{}", self.registries[id.registry].id, self.spec(id).field)
+        format!("dci.{}.{}", self.registry(id.registry).id, self.spec(id).field)
     }
 
     /// Whether rules may use the metric.
     pub fn is_enabled(&self, id: MetricId) -> bool {
-        self.enabled[id.registry][id.field]
+        self.enabled[id.registry.get()][id.field]
     }
 
     /// How long a lookup in `registry` stays fresh: the shortest TTL of its enabled metrics.
     pub fn registry_ttl(&self, registry: RegistryIndex) -> Duration {
+        let registry = registry.get();
         self.ttl[registry]
             .iter()
             .zip(&self.enabled[registry])
@@ -377,9 +463,28 @@ mod tests {
         assert_eq!(catalog.registry_ttl(catalog.registry_index("ibr").expect("ibr")), Duration::from_secs(600));
         assert_eq!(catalog.registry_ttl(catalog.registry_index("crvs").expect("crvs")), Duration::from_secs(60));
         assert!(!catalog.is_enabled(catalog.metric("dci.crvs.death_date").expect("metric")));
-        assert_eq!(catalog.not_found_ttl(0), Duration::from_secs(30));
+        assert_eq!(catalog.not_found_ttl(catalog.registry_index("crvs").expect("crvs")), Duration::from_secs(30));
         let bad = CatalogConfig { disabled: vec!["dci.crvs.nope".into()], ..Default::default() };
         assert!(Catalog::default().configure(&bad).is_err());
+    }
+
+    #[test]
+    fn a_catalog_of_too_many_or_repeated_registries_is_refused() {
+        let many: Vec<RegistrySpec> = (0..=MAX_REGISTRIES)
+            .map(|n| RegistrySpec { id: Box::leak(format!("r{n}").into_boxed_str()), ..ibr_spec() })
+            .collect();
+        let error = Catalog::new(many.clone()).expect_err("65 registries");
+        assert!(error.to_string().contains("65 registries") && error.to_string().contains("64"), "{error}");
+        let catalog = Catalog::new(many[..MAX_REGISTRIES].to_vec()).expect("64 registries");
+        let mut set = RegistrySet::EMPTY;
+        for index in catalog.registry_indices() {
+            assert!(!set.contains(index));
+            set.insert(index);
+            assert!(set.contains(index), "registry {} of 64 has its own member of a set", index.get());
+        }
+        assert_eq!(catalog.registry_indices().count(), MAX_REGISTRIES);
+        let error = Catalog::new(vec![ibr_spec(), ibr_spec()]).expect_err("repeated");
+        assert!(error.to_string().contains("\"ibr\" is listed twice"), "{error}");
     }
 
     #[test]

@@ -5,14 +5,15 @@
 //! * [`Catalog`]: the metrics, their CEL types, registries, TTLs and
 //!   not-found semantics; a deployment can override TTLs and disable metrics.
 //! * [`RegistryResolver`]: looks persons up in one registry; implemented for
-//!   the CRVS, IBR and DR clients ([`CrvsResolver`], [`IbrResolver`], [`DrResolver`]).
-//! * [`MetricStore`]: a TTL cache of the *facts* of a person in a registry
-//!   (one lookup serves every metric of that registry), and
-//!   [`MetricStore::prefetch`], which resolves many persons at once: dedupe,
-//!   cache hits, batched fetch of the misses, identical lookups in flight
-//!   merged, a circuit breaker per registry, failures never cached.
+//!   the CRVS, IBR and DR clients by one [`ClientResolver`] ([`CrvsResolver`], [`IbrResolver`], [`DrResolver`]).
+//! * [`MetricStore`]: the *facts* of a person in a registry (one lookup serves
+//!   every metric of that registry), with two data operations:
+//!   [`MetricStore::known`] (what the cache holds, synchronous) and
+//!   [`MetricStore::fetch`] (dedupe, cache hits, batched lookups of the
+//!   misses, identical lookups in flight merged, a circuit breaker per
+//!   registry, failures never cached).
 //! * [`Resolution::read`]: the evaluator's synchronous, allocation-free read of
-//!   one metric from what was prefetched: a value, or unknown with its cause.
+//!   one metric from what is known: a value, or unknown with its cause.
 
 mod breaker;
 mod cache;
@@ -27,14 +28,17 @@ mod value;
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use cache::CacheBackend;
 pub use catalog::{
-    Catalog, CatalogConfig, CatalogError, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySpec, WhenNotFound,
-    crvs_spec, dr_spec, edit_distance, ibr_spec,
+    Catalog, CatalogConfig, CatalogError, MAX_REGISTRIES, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySet,
+    RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
 pub use fixed::FixedResolver;
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
-pub use resolver::{CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryResolver, cause_of, resolver_for};
+pub use resolver::{
+    ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of, resolver_for,
+};
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
-    DEFAULT_ID_TYPE_PRIORITY, MetricStore, Prefetch, PrefetchReport, Readiness, RegistryStats, StoreConfig, StoreStats,
+    DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchReport, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,
+    StoreStats,
 };
 pub use value::{MetricType, MetricValue};

@@ -75,28 +75,48 @@ fn failed(error: &ClientError) -> Lookup {
     Lookup::Failed(Failure { cause: cause_of(error), message: Arc::from(error.to_string()) })
 }
 
-fn messages(client: &DciClient, count: usize) -> u64 {
-    count.div_ceil(client.source().batch_size.max(1)) as u64
+/// What differs between the registries behind a [`ClientResolver`]: the
+/// client, the catalog entry, and how a found record becomes metric values.
+#[async_trait]
+pub trait RegistryClient: Send + Sync + 'static {
+    /// What the client finds about one person.
+    type Record: Send;
+
+    /// A client of this registry over a DCI client.
+    fn over(client: DciClient) -> Self;
+
+    /// The DCI client underneath.
+    fn dci(&self) -> &DciClient;
+
+    /// The registry's catalog entry.
+    fn spec() -> RegistrySpec;
+
+    /// Looks these persons up; one result per identifier, in order.
+    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>>;
+
+    /// The registry's metric values for a found person, in catalog order.
+    fn values(record: &Self::Record) -> Vec<MetricValue>;
 }
 
-fn chunk(client: &DciClient) -> usize {
-    client.source().batch_size.max(1) * client.source().max_in_flight.max(1)
-}
+#[async_trait]
+impl RegistryClient for CrvsClient {
+    type Record = dci_protocol::records::CrvsPerson;
 
-/// Resolves CRVS metrics.
-pub struct CrvsResolver {
-    client: CrvsClient,
-    spec: RegistrySpec,
-}
-
-impl CrvsResolver {
-    /// A resolver over a CRVS client.
-    pub fn new(client: DciClient) -> Self {
-        CrvsResolver { client: CrvsClient::new(client), spec: crvs_spec() }
+    fn over(client: DciClient) -> Self {
+        CrvsClient::new(client)
     }
-
-    /// The CRVS metric values of a found person: is_alive, is_registered, birth_date, death_date.
-    pub fn values(facts: &VitalFacts) -> Vec<MetricValue> {
+    fn dci(&self) -> &DciClient {
+        self.client()
+    }
+    fn spec() -> RegistrySpec {
+        crvs_spec()
+    }
+    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
+        self.persons(identifiers).await
+    }
+    /// is_alive, is_registered, birth_date, death_date.
+    fn values(person: &Self::Record) -> Vec<MetricValue> {
+        let facts = VitalFacts::of(person);
         vec![
             MetricValue::Bool(facts.alive),
             MetricValue::Bool(true),
@@ -111,50 +131,23 @@ impl CrvsResolver {
 }
 
 #[async_trait]
-impl RegistryResolver for CrvsResolver {
-    fn spec(&self) -> &RegistrySpec {
-        &self.spec
-    }
-    fn id_type_priority(&self) -> &[String] {
-        &self.client.client().source().id_type_priority
-    }
-    fn chunk_size(&self) -> usize {
-        chunk(self.client.client())
-    }
-    fn round_trips(&self, count: usize) -> u64 {
-        messages(self.client.client(), count)
-    }
-    async fn probe(&self) -> Result<(), String> {
-        self.client.client().check_token().await.map_err(|e| e.to_string())
-    }
-    async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
-        self.client
-            .persons(identifiers)
-            .await
-            .into_iter()
-            .map(|result| match result {
-                Ok(Some(person)) => Lookup::Found(Self::values(&VitalFacts::of(&person))),
-                Ok(None) => Lookup::NotFound,
-                Err(error) => failed(&error),
-            })
-            .collect()
-    }
-}
+impl RegistryClient for IbrClient {
+    type Record = Enrolments;
 
-/// Resolves IBR metrics.
-pub struct IbrResolver {
-    client: IbrClient,
-    spec: RegistrySpec,
-}
-
-impl IbrResolver {
-    /// A resolver over an IBR client.
-    pub fn new(client: DciClient) -> Self {
-        IbrResolver { client: IbrClient::new(client), spec: ibr_spec() }
+    fn over(client: DciClient) -> Self {
+        IbrClient::new(client)
     }
-
-    /// The IBR metric values of a found person: is_enrolled, program_count, programmes.
-    pub fn values(enrolments: &Enrolments) -> Vec<MetricValue> {
+    fn dci(&self) -> &DciClient {
+        self.client()
+    }
+    fn spec() -> RegistrySpec {
+        ibr_spec()
+    }
+    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
+        self.enrolments_of_many(identifiers).await
+    }
+    /// is_enrolled, program_count, programmes.
+    fn values(enrolments: &Enrolments) -> Vec<MetricValue> {
         vec![
             MetricValue::Bool(enrolments.is_enrolled()),
             MetricValue::Int(enrolments.active_count() as i64),
@@ -164,50 +157,23 @@ impl IbrResolver {
 }
 
 #[async_trait]
-impl RegistryResolver for IbrResolver {
-    fn spec(&self) -> &RegistrySpec {
-        &self.spec
-    }
-    fn id_type_priority(&self) -> &[String] {
-        &self.client.client().source().id_type_priority
-    }
-    fn chunk_size(&self) -> usize {
-        chunk(self.client.client())
-    }
-    fn round_trips(&self, count: usize) -> u64 {
-        messages(self.client.client(), count)
-    }
-    async fn probe(&self) -> Result<(), String> {
-        self.client.client().check_token().await.map_err(|e| e.to_string())
-    }
-    async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
-        self.client
-            .enrolments_of_many(identifiers)
-            .await
-            .into_iter()
-            .map(|result| match result {
-                Ok(Some(enrolments)) => Lookup::Found(Self::values(&enrolments)),
-                Ok(None) => Lookup::NotFound,
-                Err(error) => failed(&error),
-            })
-            .collect()
-    }
-}
+impl RegistryClient for DrClient {
+    type Record = DisabilityFacts;
 
-/// Resolves disability-registry metrics.
-pub struct DrResolver {
-    client: DrClient,
-    spec: RegistrySpec,
-}
-
-impl DrResolver {
-    /// A resolver over a DR client.
-    pub fn new(client: DciClient) -> Self {
-        DrResolver { client: DrClient::new(client), spec: dr_spec() }
+    fn over(client: DciClient) -> Self {
+        DrClient::new(client)
     }
-
-    /// The DR metric values of a found person: has_disability, disability_level, disability_types.
-    pub fn values(facts: &DisabilityFacts) -> Vec<MetricValue> {
+    fn dci(&self) -> &DciClient {
+        self.client()
+    }
+    fn spec() -> RegistrySpec {
+        dr_spec()
+    }
+    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
+        self.disability_of_many(identifiers).await
+    }
+    /// has_disability, disability_level, disability_types.
+    fn values(facts: &DisabilityFacts) -> Vec<MetricValue> {
         vec![
             MetricValue::Bool(facts.has_disability),
             MetricValue::Int(i64::from(facts.level)),
@@ -216,30 +182,51 @@ impl DrResolver {
     }
 }
 
+/// A resolver over a registry client.
+pub struct ClientResolver<C> {
+    client: C,
+    spec: RegistrySpec,
+}
+
+impl<C: RegistryClient> ClientResolver<C> {
+    /// A resolver over `client`.
+    pub fn new(client: DciClient) -> Self {
+        ClientResolver { client: C::over(client), spec: C::spec() }
+    }
+}
+
+/// Resolves CRVS metrics.
+pub type CrvsResolver = ClientResolver<CrvsClient>;
+/// Resolves IBR metrics.
+pub type IbrResolver = ClientResolver<IbrClient>;
+/// Resolves disability-registry metrics.
+pub type DrResolver = ClientResolver<DrClient>;
+
 #[async_trait]
-impl RegistryResolver for DrResolver {
+impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     fn spec(&self) -> &RegistrySpec {
         &self.spec
     }
     fn id_type_priority(&self) -> &[String] {
-        &self.client.client().source().id_type_priority
+        &self.client.dci().source().id_type_priority
     }
     fn chunk_size(&self) -> usize {
-        chunk(self.client.client())
+        let source = self.client.dci().source();
+        source.batch_size.max(1) * source.max_in_flight.max(1)
     }
     fn round_trips(&self, count: usize) -> u64 {
-        messages(self.client.client(), count)
+        count.div_ceil(self.client.dci().source().batch_size.max(1)) as u64
     }
     async fn probe(&self) -> Result<(), String> {
-        self.client.client().check_token().await.map_err(|e| e.to_string())
+        self.client.dci().check_token().await.map_err(|e| e.to_string())
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         self.client
-            .disability_of_many(identifiers)
+            .records(identifiers)
             .await
             .into_iter()
             .map(|result| match result {
-                Ok(Some(facts)) => Lookup::Found(Self::values(&facts)),
+                Ok(Some(record)) => Lookup::Found(C::values(&record)),
                 Ok(None) => Lookup::NotFound,
                 Err(error) => failed(&error),
             })

@@ -1,6 +1,15 @@
-//! [`MetricStore`]: the TTL cache of registry facts, and bulk prefetch through
-//! the resolvers (dedupe, cache hits, batched fetch of the misses, merging of
-//! identical lookups already in flight, circuit breaker per registry).
+//! [`MetricStore`]: the registry facts of persons, with two data operations.
+//!
+//! * [`MetricStore::known`]: what the cache holds now; synchronous, from any thread.
+//! * [`MetricStore::fetch`]: everything else: duplicates asked once, the cache
+//!   first, identical lookups already in flight awaited rather than repeated,
+//!   the rest sent to the registry in batches behind its circuit breaker, and
+//!   what it answers remembered (failures never are).
+//!
+//! A fetch reads in tiers: the in-process cache ([`FactCache`]), then the
+//! registry. A shared tier goes between them: it answers the cache's misses
+//! in [`MetricStore::fetch`] before anything is sent, and is written beside
+//! the cache in [`MetricStore::remember`].
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -26,7 +35,7 @@ pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "N
 pub struct StoreConfig {
     /// Most entries (one per person and registry) kept.
     pub max_entries: u64,
-    /// Which cache holds the facts (`"moka"`, the default, or `"quick_cache"`).
+    /// Which cache holds the facts (`"quick_cache"`, the default, or `"moka"`).
     pub backend: CacheBackend,
     /// Circuit breaker of each registry.
     pub breaker: BreakerConfig,
@@ -79,7 +88,8 @@ impl Keys {
 
 /// Appends the key of `identifier` in `registry` to `out`.
 fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier) {
-    out.push(char::from_u32(0x30 + registry as u32).unwrap_or('?'));
+    // A catalog holds at most 64 registries: '0' + index is one ASCII character.
+    out.push(char::from(b'0' + registry.get() as u8));
     for c in identifier.identifier_type.chars() {
         out.push(c.to_ascii_uppercase());
     }
@@ -87,8 +97,9 @@ fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier)
     out.push_str(&identifier.identifier_value);
 }
 
+/// The registry position a key was written for (see [`write_key`]).
 pub(crate) fn registry_of_key(key: &str) -> usize {
-    key.chars().next().map_or(0, |c| (c as u32).saturating_sub(0x30) as usize)
+    key.bytes().next().map_or(0, |c| usize::from(c.saturating_sub(b'0')))
 }
 
 /// A cached lookup: the facts (`None`: the registry does not know the
@@ -113,9 +124,9 @@ pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
-/// What one prefetch did.
+/// What one fetch did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct PrefetchReport {
+pub struct FetchReport {
     /// The registry.
     pub registry: String,
     /// Identifiers asked for.
@@ -145,13 +156,13 @@ fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S:
     serializer.serialize_u64(duration.as_millis() as u64)
 }
 
-/// The result of a prefetch: one resolution per identifier asked for, in order.
+/// The result of a fetch: one resolution per identifier asked for, in order.
 #[derive(Clone, Debug)]
-pub struct Prefetch {
+pub struct Fetched {
     /// Aligned with the identifiers.
     pub resolutions: Vec<Resolution>,
     /// What it took.
-    pub report: PrefetchReport,
+    pub report: FetchReport,
 }
 
 /// Counters of one registry.
@@ -219,7 +230,7 @@ struct Registry {
 /// How long a registry that failed its last lookup counts as not ready.
 pub const FAILING_FOR: Duration = Duration::from_secs(60);
 
-/// A lookup in flight, shared by the prefetches that want the same persons.
+/// A lookup in flight, shared by the fetches that want the same persons.
 struct Flight {
     results: OnceLock<Vec<Resolution>>,
     done: tokio::sync::Notify,
@@ -239,7 +250,7 @@ impl Flight {
     }
 }
 
-/// Completes a flight when dropped, even when its prefetch is cancelled, so
+/// Completes a flight when dropped, even when its fetch is cancelled, so
 /// that callers waiting on it never hang.
 struct FlightGuard<'a> {
     store: &'a MetricStore,
@@ -272,12 +283,10 @@ impl Drop for FlightGuard<'_> {
     }
 }
 
-/// The fact cache and the prefetch machinery. Share one per process (`Arc`).
+/// The registry facts of persons: a cache, and the registries behind it.
+/// Share one per process (`Arc`).
 pub struct MetricStore {
     catalog: Arc<Catalog>,
-    /// Facts restored from a snapshot file: read-only, consulted before the
-    /// cache (loading them into moka one by one would cost microseconds each).
-    pub(crate) restored: OnceLock<HashMap<CacheKey, Cached>>,
     registries: Vec<Option<Registry>>,
     pub(crate) cache: FactCache,
     inflight: Mutex<HashMap<CacheKey, (Arc<Flight>, usize)>>,
@@ -311,11 +320,7 @@ impl MetricStore {
                 })
             })
             .collect();
-        let count = catalog.registries().len();
-        let ttls = Ttls {
-            found: (0..count).map(|r| catalog.registry_ttl(r)).collect(),
-            not_found: (0..count).map(|r| catalog.not_found_ttl(r)).collect(),
-        };
+        let ttls = Ttls::of(&catalog);
         let evictions = Arc::new(AtomicU64::new(0));
         let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
         MetricStore {
@@ -323,7 +328,6 @@ impl MetricStore {
             registries,
             cache,
             inflight: Mutex::new(HashMap::default()),
-            restored: OnceLock::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
@@ -338,7 +342,11 @@ impl MetricStore {
 
     /// Whether a resolver is configured for `registry`.
     pub fn is_configured(&self, registry: RegistryIndex) -> bool {
-        self.registries.get(registry).is_some_and(Option::is_some)
+        self.registry(registry).is_some()
+    }
+
+    fn registry(&self, registry: RegistryIndex) -> Option<&Registry> {
+        self.registries.get(registry.get()).and_then(Option::as_ref)
     }
 
     /// The identifier to look a person up by in `registry`: the first of the
@@ -359,7 +367,7 @@ impl MetricStore {
                 })
             })
         }
-        match self.registries.get(registry).and_then(Option::as_ref) {
+        match self.registry(registry) {
             Some(state) => pick(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
             None => pick(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
         }
@@ -375,14 +383,33 @@ impl MetricStore {
             .collect()
     }
 
-    /// Resolves these persons in `registry`: duplicates are asked once, cache
-    /// hits are not asked, misses go to the registry in batched messages, and
-    /// persons another prefetch is already fetching are awaited, not fetched
-    /// twice. Failures are never cached.
-    pub async fn prefetch<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Prefetch {
+    /// What the cache holds now about these persons in `registry`, still
+    /// fresh: `None` where it has nothing. Synchronous and callable from any
+    /// thread (a large batch reads in parallel); no registry is asked. Hits
+    /// are counted as cache hits.
+    pub fn known<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Vec<Option<Resolution>> {
+        let now = unix_now();
+        let mut key = String::with_capacity(32);
+        let found: Vec<Option<Resolution>> = identifiers
+            .iter()
+            .map(|identifier| {
+                key.clear();
+                write_key(&mut key, registry, identifier.borrow());
+                self.cache.get(&key, now).map(Cached::resolution)
+            })
+            .collect();
+        self.hits.fetch_add(found.iter().filter(|f| f.is_some()).count() as u64, Ordering::Relaxed);
+        found
+    }
+
+    /// Resolves these persons in `registry`: duplicates are asked once, what
+    /// the cache knows is not asked, persons another fetch is already asking
+    /// about are awaited rather than asked twice, and the rest go to the
+    /// registry in batched messages. Failures are never remembered.
+    pub async fn fetch<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Fetched {
         let started = Instant::now();
-        let mut report = PrefetchReport {
-            registry: self.catalog.registries().get(registry).map(|r| r.id.to_owned()).unwrap_or_default(),
+        let mut report = FetchReport {
+            registry: self.catalog.registry(registry).id.to_owned(),
             requested: identifiers.len(),
             ..Default::default()
         };
@@ -403,15 +430,15 @@ impl MetricStore {
         }
         report.unique = unique.len();
 
-        let keys: Vec<&str> = unique.iter().map(|(key, _)| *key).collect();
+        let now = unix_now();
         let mut results: Vec<Option<Resolution>> =
-            self.lookup_many(&keys).await.into_iter().map(|found| found.map(Cached::resolution)).collect();
+            unique.iter().map(|(key, _)| self.cache.get(key, now).map(Cached::resolution)).collect();
         let misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
         report.cache_hits = unique.len() - misses.len();
         self.hits.fetch_add(report.cache_hits as u64, Ordering::Relaxed);
         self.misses.fetch_add(misses.len() as u64, Ordering::Relaxed);
 
-        match self.registries.get(registry).and_then(Option::as_ref) {
+        match self.registry(registry) {
             None => {
                 let failure = Failure {
                     cause: UnknownCause::RegistryUnavailable,
@@ -423,110 +450,29 @@ impl MetricStore {
                 *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() +=
                     report.unique - report.cache_hits;
             }
-            Some(state) => self.fetch(state, &unique, &misses, &mut results, &mut report).await,
+            Some(state) => self.ask_registry(state, &unique, &misses, &mut results, &mut report).await,
         }
 
         report.elapsed = started.elapsed();
         let resolutions = slots.into_iter().map(|u| results[u].clone().unwrap_or(Resolution::NotFetched)).collect();
-        Prefetch { resolutions, report }
+        Fetched { resolutions, report }
     }
 
-    /// Fresh cached entries: from the restored snapshot, else from the cache.
-    /// (Splitting moka reads over several tasks was measured and gains nothing:
-    /// its read bookkeeping serialises them; ≈ 0.5 µs each either way.)
-    async fn lookup_many(&self, keys: &[&str]) -> Vec<Option<Cached>> {
-        let now = unix_now();
-        let mut found: Vec<Option<Cached>> = keys.iter().map(|key| self.restored_fresh(key, now).cloned()).collect();
-        if self.cache.is_empty() {
-            return found;
-        }
-        for (slot, key) in found.iter_mut().zip(keys) {
-            if slot.is_none() {
-                *slot = self.cache.get(key, now).await;
-            }
-        }
-        found
+    /// Stores what a registry answered about the person under `key`.
+    fn remember(&self, key: CacheKey, facts: Option<Facts>) {
+        self.cache.insert(key, Cached { facts, fetched_at: unix_now() });
+        self.inserts.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A fresh entry of the restored snapshot.
-    fn restored_fresh(&self, key: &str, now: u64) -> Option<&Cached> {
-        let cached = self.restored.get()?.get(key)?;
-        self.cache.ttls().is_fresh(key, cached, now).then_some(cached)
-    }
-
-    /// What is at hand, still fresh, about these persons without awaiting: a
-    /// restored snapshot (see [`MetricStore::load_snapshot`]) and, when the
-    /// cache can be read synchronously (see [`MetricStore::reads_synchronously`]),
-    /// the cache; `None` where neither has anything (with moka, ask
-    /// [`MetricStore::cached`] for those). Synchronous, so that a large warm
-    /// batch can read from several threads at once. Hits are counted as cache hits.
-    pub fn facts_at_hand<I: Borrow<Identifier>>(
-        &self,
-        registry: RegistryIndex,
-        identifiers: &[I],
-    ) -> Vec<Option<Resolution>> {
-        let snapshot = self.restored.get().is_some();
-        let cache = self.cache.reads_synchronously() && !self.cache.is_empty();
-        if !snapshot && !cache {
-            return vec![None; identifiers.len()];
-        }
-        let now = unix_now();
-        let mut key = String::with_capacity(32);
-        let found: Vec<Option<Resolution>> = identifiers
-            .iter()
-            .map(|identifier| {
-                key.clear();
-                write_key(&mut key, registry, identifier.borrow());
-                let cached = match self.restored_fresh(&key, now) {
-                    Some(cached) => Some(cached.clone()),
-                    None if cache => self.cache.get_now(&key, now).ok().flatten(),
-                    None => None,
-                };
-                cached.map(Cached::resolution)
-            })
-            .collect();
-        self.hits.fetch_add(found.iter().filter(|f| f.is_some()).count() as u64, Ordering::Relaxed);
-        found
-    }
-
-    /// Whether a snapshot has been restored (see [`MetricStore::load_snapshot`]).
-    pub fn has_snapshot(&self) -> bool {
-        self.restored.get().is_some()
-    }
-
-    /// Whether [`MetricStore::facts_at_hand`] reads the cache too, not only a
-    /// restored snapshot (true for the quick_cache backend).
-    pub fn reads_synchronously(&self) -> bool {
-        self.cache.reads_synchronously()
-    }
-
-    /// Whether the cache (not counting a restored snapshot) holds anything.
-    pub fn cache_is_empty(&self) -> bool {
-        self.cache.is_empty()
-    }
-
-    /// What the cache alone says about these persons (no registry is asked):
-    /// `None` where it has nothing fresh. Hits are counted as cache hits.
-    pub async fn cached<I: Borrow<Identifier>>(
-        &self,
-        registry: RegistryIndex,
-        identifiers: &[I],
-    ) -> Vec<Option<Resolution>> {
-        let keys = Keys::new(registry, identifiers);
-        let keys: Vec<&str> = keys.iter().collect();
-        let out: Vec<Option<Resolution>> =
-            self.lookup_many(&keys).await.into_iter().map(|found| found.map(Cached::resolution)).collect();
-        self.hits.fetch_add(out.iter().filter(|found| found.is_some()).count() as u64, Ordering::Relaxed);
-        out
-    }
-
-    async fn fetch(
+    /// Asks the registry about the `misses` among `unique`, merging with
+    /// lookups in flight, and fills their `results`.
+    async fn ask_registry(
         &self,
         state: &Registry,
         unique: &[(&str, &Identifier)],
         misses: &[usize],
         results: &mut [Option<Resolution>],
-        report: &mut PrefetchReport,
+        report: &mut FetchReport,
     ) {
         let flight = Arc::new(Flight { results: OnceLock::new(), done: tokio::sync::Notify::new() });
         let mut mine: Vec<usize> = Vec::new();
@@ -595,13 +541,11 @@ impl MetricStore {
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
-                        self.cache.insert(key, Cached { facts: Some(facts.clone()), fetched_at: unix_now() }).await;
-                        self.inserts.fetch_add(1, Ordering::Relaxed);
+                        self.remember(key, Some(facts.clone()));
                         Resolution::Found(facts, Source::Registry)
                     }
                     Lookup::NotFound => {
-                        self.cache.insert(key, Cached { facts: None, fetched_at: unix_now() }).await;
-                        self.inserts.fetch_add(1, Ordering::Relaxed);
+                        self.remember(key, None);
                         Resolution::NotFound(Source::Registry)
                     }
                     Lookup::Failed(failure) => {
@@ -629,7 +573,7 @@ impl MetricStore {
     /// Counters so far.
     pub fn stats(&self) -> StoreStats {
         StoreStats {
-            cache_entries: self.cache.entry_count() + self.restored.get().map_or(0, |r| r.len() as u64),
+            cache_entries: self.cache.entry_count(),
             cache_hits: self.hits.load(Ordering::Relaxed),
             cache_misses: self.misses.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
@@ -698,8 +642,9 @@ impl MetricStore {
         self.cache.clear();
     }
 
-    /// Runs pending cache maintenance (expiry, eviction counts) now; for tests and reports.
-    pub async fn sync(&self) {
-        self.cache.sync().await;
+    /// Drops expired facts and runs the cache's pending bookkeeping now (the
+    /// server calls it periodically; tests, to read exact counts).
+    pub fn sweep(&self) {
+        self.cache.sweep();
     }
 }

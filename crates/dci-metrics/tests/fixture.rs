@@ -53,7 +53,7 @@ async fn every_metric_of_every_fixture_person() {
     let (crvs, chosen, without) = read("crvs");
     assert!(without.contains(&"HH-0020".to_owned()) && without.contains(&"HH-0021".to_owned()), "no usable identifier");
     let ids: Vec<&Identifier> = chosen.iter().map(|(_, id)| id).collect();
-    let prefetch = store.prefetch(crvs, &ids).await;
+    let prefetch = store.fetch(crvs, &ids).await;
     let alive = catalog.metric("dci.crvs.is_alive").expect("metric");
     let registered = catalog.metric("dci.crvs.is_registered").expect("metric");
     let death = catalog.metric("dci.crvs.death_date").expect("metric");
@@ -90,7 +90,7 @@ async fn every_metric_of_every_fixture_person() {
     // IBR: absent means not enrolled, 0 programmes, [].
     let (ibr, chosen, _) = read("ibr");
     let ids: Vec<&Identifier> = chosen.iter().map(|(_, id)| id).collect();
-    let prefetch = store.prefetch(ibr, &ids).await;
+    let prefetch = store.fetch(ibr, &ids).await;
     let enrolled = catalog.metric("dci.ibr.is_enrolled").expect("metric");
     let count = catalog.metric("dci.ibr.program_count").expect("metric");
     for ((id, _), resolution) in chosen.iter().zip(&prefetch.resolutions) {
@@ -103,7 +103,7 @@ async fn every_metric_of_every_fixture_person() {
     // DR: absent means no disability, level 0, no types.
     let (dr, chosen, _) = read("dr");
     let ids: Vec<&Identifier> = chosen.iter().map(|(_, id)| id).collect();
-    let prefetch = store.prefetch(dr, &ids).await;
+    let prefetch = store.fetch(dr, &ids).await;
     let has = catalog.metric("dci.dr.has_disability").expect("metric");
     let level = catalog.metric("dci.dr.disability_level").expect("metric");
     let types = catalog.metric("dci.dr.disability_types").expect("metric");

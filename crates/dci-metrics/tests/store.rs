@@ -8,7 +8,7 @@ use std::time::Duration;
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
     BreakerConfig, BreakerState, CacheBackend, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue,
-    RegistryResolver, Resolution, Source, StoreConfig, UnknownCause, resolver_for,
+    RegistryIndex, RegistryResolver, Resolution, Source, StoreConfig, UnknownCause, resolver_for,
 };
 use dci_protocol::records::Identifier;
 use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
@@ -16,7 +16,7 @@ use serde_json::json;
 
 const PEOPLE: usize = 2_000;
 
-/// Each test runs once per cache backend: `<test>::moka` and `<test>::quick_cache`.
+/// Each test runs once per cache backend: `<test>::quick_cache` and `<test>::moka`.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -38,6 +38,7 @@ on_both_backends!(
     concurrent_overlapping_prefetches_fetch_each_person_once,
     entries_expire_per_registry_and_not_found_has_its_own_ttl,
     failures_are_not_cached,
+    what_is_known_is_read_from_any_thread,
     the_circuit_breaker_opens_and_closes,
     registries_without_a_data_source_are_unavailable_not_false,
     a_saved_cache_restores_warm_and_keeps_expiry,
@@ -81,11 +82,11 @@ fn store(sim: &Simulator, catalog: CatalogConfig, config: StoreConfig) -> Metric
     MetricStore::new(catalog, resolvers, &config)
 }
 
-fn crvs(store: &MetricStore) -> usize {
+fn crvs(store: &MetricStore) -> RegistryIndex {
     store.catalog().registry_index("crvs").expect("crvs")
 }
 
-fn ibr(store: &MetricStore) -> usize {
+fn ibr(store: &MetricStore) -> RegistryIndex {
     store.catalog().registry_index("ibr").expect("ibr")
 }
 
@@ -93,13 +94,13 @@ async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(
     let sim = simulator().await;
     let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let identifiers: Vec<Identifier> = (0..10_000).map(|i| uin(i % PEOPLE)).collect();
-    let prefetch = store.prefetch(crvs(&store), &identifiers).await;
+    let prefetch = store.fetch(crvs(&store), &identifiers).await;
     assert_eq!(prefetch.resolutions.len(), 10_000);
     assert_eq!(prefetch.report.unique, 2_000);
     assert_eq!(prefetch.report.fetched, 2_000);
     assert_eq!(sim.stats().crvs.items, 2_000);
     assert!(prefetch.resolutions.iter().all(|r| matches!(r, Resolution::Found(_, Source::Registry))));
-    let again = store.prefetch(crvs(&store), &identifiers[..100]).await;
+    let again = store.fetch(crvs(&store), &identifiers[..100]).await;
     assert_eq!(again.report.cache_hits, 100);
     assert_eq!(sim.stats().crvs.items, 2_000, "served from the cache");
     sim.shutdown().await;
@@ -112,7 +113,7 @@ async fn concurrent_overlapping_prefetches_fetch_each_person_once(backend: Cache
     let first: Vec<Identifier> = (0..1_000).map(uin).collect();
     let second: Vec<Identifier> = (500..1_500).map(uin).collect();
     let registry = crvs(&store);
-    let (a, b) = tokio::join!(store.prefetch(registry, &first), store.prefetch(registry, &second));
+    let (a, b) = tokio::join!(store.fetch(registry, &first), store.fetch(registry, &second));
     assert_eq!(sim.stats().crvs.items, 1_500, "the 500 shared persons are fetched once");
     assert_eq!(a.report.merged + b.report.merged, 500);
     assert!(a.resolutions.iter().chain(&b.resolutions).all(|r| matches!(r, Resolution::Found(..))));
@@ -128,25 +129,25 @@ async fn entries_expire_per_registry_and_not_found_has_its_own_ttl(backend: Cach
     };
     let store = store(&sim, config, StoreConfig { backend, ..Default::default() });
     let people: Vec<Identifier> = (0..10).map(uin).collect();
-    store.prefetch(crvs(&store), &people).await;
-    store.prefetch(ibr(&store), &people).await;
+    store.fetch(crvs(&store), &people).await;
+    store.fetch(ibr(&store), &people).await;
     let before = sim.stats();
-    let hit = store.prefetch(crvs(&store), &people).await;
+    let hit = store.fetch(crvs(&store), &people).await;
     assert_eq!(hit.report.cache_hits, 10, "fresh before expiry");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    let refetched = store.prefetch(crvs(&store), &people).await;
+    let refetched = store.fetch(crvs(&store), &people).await;
     assert_eq!(refetched.report.fetched, 10, "CRVS (TTL 1 s) is asked again");
-    let cached = store.prefetch(ibr(&store), &people).await;
+    let cached = store.fetch(ibr(&store), &people).await;
     assert_eq!(cached.report.cache_hits, 10, "IBR (TTL 1 h) is still fresh");
     assert_eq!(sim.stats().ibr.items, before.ibr.items);
 
     let unknown = vec![Identifier::new("UIN", "nobody")];
-    let first = store.prefetch(ibr(&store), &unknown).await;
+    let first = store.fetch(ibr(&store), &unknown).await;
     assert!(matches!(first.resolutions[0], Resolution::NotFound(Source::Registry)));
-    let second = store.prefetch(ibr(&store), &unknown).await;
+    let second = store.fetch(ibr(&store), &unknown).await;
     assert!(matches!(second.resolutions[0], Resolution::NotFound(Source::Cache)), "not-found is cached");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    let third = store.prefetch(ibr(&store), &unknown).await;
+    let third = store.fetch(ibr(&store), &unknown).await;
     assert!(
         matches!(third.resolutions[0], Resolution::NotFound(Source::Registry)),
         "and expires after not_found_ttl_secs"
@@ -159,14 +160,14 @@ async fn failures_are_not_cached(backend: CacheBackend) {
     let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let people: Vec<Identifier> = (0..5).map(uin).collect();
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_500_rate: 1.0, ..Default::default() });
-    let failed = store.prefetch(crvs(&store), &people).await;
+    let failed = store.fetch(crvs(&store), &people).await;
     assert!(
         failed.resolutions.iter().all(|r| matches!(r, Resolution::Failed(f) if f.cause == UnknownCause::RegistryError))
     );
     let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
     assert_eq!(failed.resolutions[0].read(store.catalog(), alive), MetricRead::Unknown(UnknownCause::RegistryError));
     sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
-    let recovered = store.prefetch(crvs(&store), &people).await;
+    let recovered = store.fetch(crvs(&store), &people).await;
     assert_eq!(recovered.report.fetched, 5, "the next prefetch asks again");
     assert_eq!(recovered.resolutions[0].read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
     sim.shutdown().await;
@@ -184,19 +185,19 @@ async fn the_circuit_breaker_opens_and_closes(backend: CacheBackend) {
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_503_rate: 1.0, ..Default::default() });
     for round in 0..2 {
         let people: Vec<Identifier> = (round * 10..round * 10 + 10).map(uin).collect();
-        store.prefetch(registry, &people).await;
+        store.fetch(registry, &people).await;
     }
-    assert_eq!(store.breaker_states()[registry].1, Some(BreakerState::Open));
+    assert_eq!(store.breaker_states()[registry.get()].1, Some(BreakerState::Open));
     let messages = sim.stats().crvs.messages;
-    let refused = store.prefetch(registry, &[uin(100)]).await;
+    let refused = store.fetch(registry, &[uin(100)]).await;
     assert!(matches!(&refused.resolutions[0], Resolution::Failed(f) if f.cause == UnknownCause::RegistryUnavailable));
     assert_eq!(sim.stats().crvs.messages, messages, "an open breaker sends nothing");
 
     sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let probe = store.prefetch(registry, &[uin(100)]).await;
+    let probe = store.fetch(registry, &[uin(100)]).await;
     assert!(matches!(probe.resolutions[0], Resolution::Found(..)), "after the cool-down one probe goes through");
-    assert_eq!(store.breaker_states()[registry].1, Some(BreakerState::Closed));
+    assert_eq!(store.breaker_states()[registry.get()].1, Some(BreakerState::Closed));
     sim.shutdown().await;
 }
 
@@ -204,7 +205,7 @@ async fn registries_without_a_data_source_are_unavailable_not_false(backend: Cac
     let sim = simulator().await;
     let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let dr = store.catalog().registry_index("dr").expect("dr");
-    let prefetch = store.prefetch(dr, &[uin(1)]).await;
+    let prefetch = store.fetch(dr, &[uin(1)]).await;
     let disabled = store.catalog().metric("dci.dr.has_disability").expect("metric");
     assert_eq!(
         prefetch.resolutions[0].read(store.catalog(), disabled),
@@ -224,9 +225,9 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     let path = dir.join("facts.bin");
     {
         let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
-        store.prefetch(crvs(&store), &people).await;
-        store.prefetch(ibr(&store), &people).await;
-        store.sync().await;
+        store.fetch(crvs(&store), &people).await;
+        store.fetch(ibr(&store), &people).await;
+        store.sweep();
         let saved = store.save_snapshot(&path).expect("saves");
         assert_eq!(saved.entries, 600);
     }
@@ -234,11 +235,11 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     let restored = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
     let report = restored.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (600, 0));
-    let again = restored.prefetch(crvs(&restored), &people).await;
+    let again = restored.fetch(crvs(&restored), &people).await;
     assert_eq!(again.report.cache_hits, 300);
     let alive = restored.catalog().metric("dci.crvs.is_alive").expect("metric");
     assert_eq!(again.resolutions[0].read(restored.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
-    let enrolled = restored.prefetch(ibr(&restored), &people).await;
+    let enrolled = restored.fetch(ibr(&restored), &people).await;
     let programmes = restored.catalog().metric("dci.ibr.programmes").expect("metric");
     assert_eq!(
         enrolled.resolutions[0].read(restored.catalog(), programmes),
@@ -247,7 +248,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     assert_eq!(sim.stats().crvs.items + sim.stats().ibr.items, items, "nothing asked again");
     let mut probe: Vec<Identifier> = people[..2].to_vec();
     probe.push(uin(999_999));
-    let in_snapshot = restored.facts_at_hand(crvs(&restored), &probe);
+    let in_snapshot = restored.known(crvs(&restored), &probe);
     assert_eq!(
         in_snapshot[0].as_ref().map(|r| r.read(restored.catalog(), alive)),
         Some(MetricRead::Value(&MetricValue::Bool(true)))
@@ -274,7 +275,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     sim.shutdown().await;
 }
 
-/// A large warm lookup (prefetch and cache probe): every answer lands at its own person.
+/// A large warm lookup (fetch and `known`): every answer lands at its own person.
 async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     let count = 20_000;
     let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
@@ -290,14 +291,14 @@ async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() });
     let dr = catalog.registry_index("dr").expect("dr");
     let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
-    let cold = store.prefetch(dr, &people).await;
+    let cold = store.fetch(dr, &people).await;
     assert_eq!(cold.report.cache_hits, 0);
-    store.sync().await;
-    let warm = store.prefetch(dr, &people).await;
+    store.sweep();
+    let warm = store.fetch(dr, &people).await;
     assert_eq!(warm.report.cache_hits, people.len(), "found and not-found persons are cached");
     let level = catalog.metric("dci.dr.disability_level").expect("metric");
     let zero = MetricValue::Int(0);
-    let cached = store.cached(dr, &people).await;
+    let cached = store.known(dr, &people);
     for (i, (resolution, probed)) in warm.resolutions.iter().zip(&cached).enumerate() {
         // Not in the DR: disability level 0 (RULES-AND-METRICS.md).
         let expected = if i < count as usize {
@@ -316,9 +317,9 @@ async fn the_cache_is_bounded_and_counts_evictions(backend: CacheBackend) {
     let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, max_entries: 500, ..Default::default() });
     let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
     for chunk in people.chunks(100) {
-        store.prefetch(crvs(&store), chunk).await;
+        store.fetch(crvs(&store), chunk).await;
     }
-    store.sync().await;
+    store.sweep();
     let stats = store.stats();
     assert_eq!(stats.inserts, PEOPLE as u64);
     assert!(stats.cache_entries <= 500, "{} entries held, bound 500", stats.cache_entries);
@@ -332,31 +333,24 @@ async fn the_cache_is_bounded_and_counts_evictions(backend: CacheBackend) {
     sim.shutdown().await;
 }
 
-/// quick_cache is read without awaiting, from any thread (the evaluator's
-/// pool); moka only by awaiting, so its facts are not at hand that way.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_quick_cache_is_read_synchronously() {
+/// What is known is read without awaiting, from any thread (the evaluator's
+/// pool), whichever the backend.
+async fn what_is_known_is_read_from_any_thread(backend: CacheBackend) {
     let sim = simulator().await;
-    for (backend, at_hand) in [(CacheBackend::QuickCache, true), (CacheBackend::Moka, false)] {
-        let store = Arc::new(store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }));
-        let people: Vec<Identifier> = (0..50).map(uin).collect();
-        store.prefetch(crvs(&store), &people).await;
-        assert_eq!(store.reads_synchronously(), at_hand);
-        let reader = store.clone();
-        let mut asked = people.clone();
-        asked.push(uin(PEOPLE + 1));
-        let found = std::thread::spawn(move || reader.facts_at_hand(crvs(&reader), &asked)).join().expect("thread");
-        let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
-        for resolution in &found[..50] {
-            match resolution {
-                Some(resolution) => {
-                    assert!(at_hand, "{backend:?}");
-                    assert_eq!(resolution.read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
-                }
-                None => assert!(!at_hand, "{backend:?}"),
-            }
-        }
-        assert!(found[50].is_none(), "never fetched");
+    let store = Arc::new(store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }));
+    let people: Vec<Identifier> = (0..50).map(uin).collect();
+    store.fetch(crvs(&store), &people).await;
+    let reader = store.clone();
+    let mut asked = people.clone();
+    asked.push(uin(PEOPLE + 1));
+    let found = std::thread::spawn(move || reader.known(crvs(&reader), &asked)).join().expect("thread");
+    let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
+    for resolution in &found[..50] {
+        let resolution = resolution.as_ref().expect("fetched, so known");
+        assert_eq!(resolution.read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+        assert_eq!(resolution.source(), Some(Source::Cache));
     }
+    assert!(found[50].is_none(), "never fetched");
+    assert_eq!(store.stats().cache_hits, 50);
     sim.shutdown().await;
 }
