@@ -97,8 +97,8 @@ struct MemoryArgs {
     /// Cache entries.
     #[arg(long, default_value_t = 1_000_000)]
     entries: usize,
-    /// Cache backend measured: `moka` or `quick_cache`.
-    #[arg(long, default_value = "moka")]
+    /// Cache backend measured: `quick_cache` (the default) or `moka`.
+    #[arg(long, default_value = "quick_cache")]
     backend: CacheBackend,
 }
 

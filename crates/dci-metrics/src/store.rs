@@ -642,8 +642,9 @@ impl MetricStore {
         self.cache.clear();
     }
 
-    /// Drops expired facts and runs the cache's pending bookkeeping now (the
-    /// server calls it periodically; tests, to read exact counts).
+    /// Drops expired facts and runs the cache's pending bookkeeping now, for
+    /// exact counts (reports, tests). Without it an expired fact is dropped
+    /// when it is next read or evicted.
     pub fn sweep(&self) {
         self.cache.sweep();
     }
