@@ -40,7 +40,8 @@ fn registries(c: &mut Criterion) {
                 runtime.block_on(async {
                     let catalog = Arc::new(Catalog::default());
                     let resolver = resolver_for(sources(&population.sim, batch, flight).remove(0)).expect("resolver");
-                    let store = MetricStore::new(catalog.clone(), vec![resolver], &StoreConfig::default());
+                    let store =
+                        MetricStore::new(catalog.clone(), vec![resolver], &StoreConfig::default()).expect("store");
                     store.fetch(catalog.registry_index("crvs").expect("crvs"), &identifiers).await
                 })
             })

@@ -44,7 +44,7 @@ pub static WORLD: LazyLock<World> = LazyLock::new(|| {
         );
     }
     let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(crvs), Arc::new(ibr), Arc::new(dr)];
-    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()));
+    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()).expect("store"));
     World { runtime, engine: Engine::new(Compiler::new(catalog), store) }
 });
 

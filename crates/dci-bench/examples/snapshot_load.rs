@@ -13,7 +13,8 @@ async fn main() {
         Arc::new(dci_metrics::Catalog::default()),
         vec![],
         &dci_metrics::StoreConfig::default(),
-    );
+    )
+    .expect("store");
     let started = Instant::now();
     let report = store.load_snapshot(std::path::Path::new(&path)).expect("loads");
     println!("{report:?} in {:.3} s", started.elapsed().as_secs_f64());

@@ -206,7 +206,8 @@ pub async fn prefetch_grid(
         for &flight in in_flight {
             let catalog = Arc::new(Catalog::default());
             let resolvers = vec![resolver_for(sources(&population.sim, batch_size, flight).remove(0))?];
-            let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
+            let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default())
+                .map_err(|e| BenchError::Other(e.to_string()))?;
             let crvs = catalog.registry_index("crvs").ok_or_else(|| BenchError::Other("no crvs registry".into()))?;
             let before = population.sim.stats();
             let started = Instant::now();
@@ -253,7 +254,8 @@ pub async fn cache_memory(entries: usize, backend: CacheBackend) -> Result<f64, 
         catalog.clone(),
         vec![Arc::new(resolver)],
         &StoreConfig { max_entries: entries as u64 * 2, backend, ..Default::default() },
-    );
+    )
+    .map_err(|e| BenchError::Other(e.to_string()))?;
     let crvs = catalog.registry_index("crvs").ok_or_else(|| BenchError::Other("no crvs registry".into()))?;
     let before = resident_bytes().unwrap_or(0);
     for chunk in identifiers.chunks(100_000) {

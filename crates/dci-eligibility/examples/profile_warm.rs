@@ -41,7 +41,9 @@ async fn main() {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(dr), Arc::new(ibr)];
-    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }));
+    let store = Arc::new(
+        MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }).expect("store"),
+    );
     let engine = Engine::new(Compiler::new(catalog), store);
     let items: Vec<_> = (0..n)
         .map(|i| {

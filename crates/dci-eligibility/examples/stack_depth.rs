@@ -55,7 +55,8 @@ fn probe(shape: &str, depth: usize, stack: usize) {
         .stack_size(stack)
         .spawn(move || {
             let catalog = Arc::new(Catalog::default());
-            let store = Arc::new(MetricStore::new(catalog.clone(), Vec::new(), &StoreConfig::default()));
+            let store =
+                Arc::new(MetricStore::new(catalog.clone(), Vec::new(), &StoreConfig::default()).expect("store"));
             let compiler = Compiler::new(catalog).with_limits(Limits {
                 max_length: usize::MAX,
                 max_depth: usize::MAX,

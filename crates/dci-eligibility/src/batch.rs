@@ -222,7 +222,8 @@ impl Batch {
 
     /// The persons the `pending` decisions need `registry` for, each once.
     fn wanted(&self, registry: RegistryIndex, pending: &[(PairIndex, Needs)]) -> Vec<PersonRef> {
-        let rows = self.first_row.last().map_or(0, |last| last.0) + self.beneficiaries.last().map_or(0, |b| b.persons());
+        let rows =
+            self.first_row.last().map_or(0, |last| last.0) + self.beneficiaries.last().map_or(0, |b| b.persons());
         let mut chosen = vec![false; rows];
         let mut persons = Vec::new();
         let mut choose = |person: PersonRef, persons: &mut Vec<PersonRef>| {
@@ -461,7 +462,12 @@ impl Engine {
     }
 
     /// The batch's fixed data, and an empty table.
-    fn prepare(&self, rules: &[Rule], beneficiaries: Vec<Beneficiary>, options: &EvaluationOptions) -> (Arc<Batch>, Table) {
+    fn prepare(
+        &self,
+        rules: &[Rule],
+        beneficiaries: Vec<Beneficiary>,
+        options: &EvaluationOptions,
+    ) -> (Arc<Batch>, Table) {
         let catalog = self.compiler.catalog().clone();
         let mut first_row = Vec::with_capacity(beneficiaries.len());
         let mut persons = 0;

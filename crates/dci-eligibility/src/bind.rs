@@ -145,13 +145,7 @@ impl Tracker {
         self.details.map(|d| d.into_inner().unwrap_or_else(|p| p.into_inner())).unwrap_or_default()
     }
 
-    fn note_unknown(
-        &self,
-        person: usize,
-        registry: RegistryIndex,
-        cause: UnknownCause,
-        name: impl FnOnce() -> String,
-    ) {
+    fn note_unknown(&self, person: usize, registry: RegistryIndex, cause: UnknownCause, name: impl FnOnce() -> String) {
         if cause == UnknownCause::NotFetched {
             let mut one = RegistrySet::EMPTY;
             one.insert(registry);

@@ -1062,7 +1062,9 @@ impl Checker<'_> {
 fn name_before(source: &str, call: Range<usize>, name: &str) -> Range<usize> {
     let before = source.get(..call.start).map(str::trim_end);
     match before {
-        Some(before) if source.get(call.start..).is_some_and(|rest| rest.starts_with('(')) && before.ends_with(name) => {
+        Some(before)
+            if source.get(call.start..).is_some_and(|rest| rest.starts_with('(')) && before.ends_with(name) =>
+        {
             before.len() - name.len()..before.len()
         }
         _ => call,

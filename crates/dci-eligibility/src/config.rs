@@ -19,7 +19,7 @@ pub struct EngineConfig {
     /// Catalog adjustments (`[metrics]`).
     #[serde(default)]
     pub metrics: CatalogConfig,
-    /// Fact cache and circuit breakers (`[cache]`).
+    /// Fact cache, circuit breakers, encryption key and shared tier (`[cache]`, `[cache.redis]`).
     #[serde(default)]
     pub cache: StoreConfig,
     /// Rule limits (`[rules]`).
@@ -36,6 +36,9 @@ pub enum EngineError {
     /// A data source is wrong (e.g. its secret's environment variable is unset).
     #[error(transparent)]
     DataSource(#[from] ClientError),
+    /// The fact store's keys or shared tier are wrong (`[cache]`).
+    #[error(transparent)]
+    Store(#[from] dci_metrics::SharedError),
     /// Two data sources for one registry.
     #[error("two [[registry]] entries for registry {0}")]
     DuplicateRegistry(String),
@@ -54,7 +57,7 @@ impl Engine {
             seen.push(source.registry);
             resolvers.push(resolver_for(source.clone())?);
         }
-        let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &config.cache));
+        let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &config.cache)?);
         Ok(Engine::new(Compiler::new(catalog).with_limits(config.rules.clone()), store))
     }
 }

@@ -33,7 +33,7 @@ pub use cost::{BYTES_PER_STEP, Cancellation, Estimate};
 pub use diagnostic::{RuleDiagnostic, Severity};
 pub use functions::{whole_months, whole_years};
 pub use report::{
-    BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome, RegistryUse,
-    RuleCounts, Timings, TraceSource,
+    BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
+    RegistryUse, RuleCounts, Timings, TraceSource,
 };
 pub use validate::{NeededMetric, Validation};

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::batch::{Engine, EvaluationOptions};
-use crate::report::ItemResult;
 use crate::beneficiary::Beneficiary;
 use crate::compile::Compiler;
+use crate::report::ItemResult;
 use crate::report::{Decision, Outcome};
 
 /// A rule test file.
@@ -273,7 +273,10 @@ pub async fn run_file(
     rule_source: &str,
     catalog: Arc<Catalog>,
 ) -> Result<FileReport, TestFileError> {
-    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers(&catalog, file)?, &StoreConfig::default()));
+    let store = Arc::new(
+        MetricStore::new(catalog.clone(), resolvers(&catalog, file)?, &StoreConfig::default())
+            .expect("a store without keys or a shared tier is always built"),
+    );
     let engine = Engine::new(Compiler::new(catalog), store);
     let rule = engine.compiler().compile(file.rule_name.as_deref().unwrap_or("rule"), rule_source)?;
     let mut cases = Vec::new();

@@ -29,7 +29,10 @@ const MARKER_ARITY: usize = 0xE11C_0000;
 
 /// An error meaning "`name` is unknown because `cause`".
 pub(crate) fn unknown_error(cause: UnknownCause, name: &str) -> ExecutionError {
-    ExecutionError::FunctionError { function: UNKNOWN_FUNCTION.to_owned(), message: format!("{}|{name}", cause.as_str()) }
+    ExecutionError::FunctionError {
+        function: UNKNOWN_FUNCTION.to_owned(),
+        message: format!("{}|{name}", cause.as_str()),
+    }
 }
 
 /// An allocation-free error meaning "unknown because `cause`"; the name is noted elsewhere.

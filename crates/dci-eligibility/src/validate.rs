@@ -9,6 +9,7 @@ use crate::diagnostic::{RuleDiagnostic, Severity};
 
 /// A metric a rule reads, with its catalog entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NeededMetric {
     /// `dci.crvs.is_alive`.
     pub name: String,
@@ -25,6 +26,7 @@ pub struct NeededMetric {
 
 /// The validation of one rule.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Validation {
     /// The rule's name.
     pub name: String,

@@ -164,7 +164,7 @@ async fn an_evaluation_past_its_byte_budget_is_an_error() {
     let limits = Limits { max_bytes: 100_000, ..Limits::default() };
     let engine = Engine::new(
         compiler().with_limits(limits),
-        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default())),
+        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store")),
     );
     let crowd: Vec<serde_json::Value> = (0..5000).map(|i| json!({"id": format!("m{i}")})).collect();
     let decisions =
@@ -190,7 +190,7 @@ async fn a_cancelled_batch_stops_promptly() {
     let limits = Limits { max_steps: u64::MAX / 4, max_bytes: u64::MAX / 4, ..Limits::default() };
     let engine = Engine::new(
         compiler().with_limits(limits),
-        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default())),
+        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store")),
     );
     let crowd: Vec<serde_json::Value> = (0..400).map(|i| json!({"id": format!("m{i}")})).collect();
     let rule = engine
@@ -280,7 +280,9 @@ async fn data_within_the_bounds_never_passes_a_budget_the_estimate_fits() {
         let limits = Limits { max_steps: estimate.steps, max_bytes: estimate.bytes, ..Limits::default() };
         let engine = Engine::new(
             compiler().with_limits(limits),
-            Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default())),
+            Arc::new(
+                MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store"),
+            ),
         );
         let members: Vec<serde_json::Value> =
             (0..100).map(|i| json!({"id": format!("m{i}"), "n": format!("m{i}")})).collect();

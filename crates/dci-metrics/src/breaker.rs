@@ -25,6 +25,7 @@ impl Default for BreakerConfig {
 
 /// The state of a breaker, as reported to operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Requests flow.

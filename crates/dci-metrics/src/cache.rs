@@ -81,20 +81,25 @@ impl Ttls {
         }
     }
 
-    fn ttl(&self, registry: usize, found: bool) -> Duration {
+    /// How long an entry of `registry`, found or not, stays fresh.
+    pub(crate) fn ttl(&self, registry: RegistryIndex, found: bool) -> Duration {
+        self.ttl_at(registry.get(), found)
+    }
+
+    fn ttl_at(&self, registry: usize, found: bool) -> Duration {
         let ttls = if found { &self.found } else { &self.not_found };
         ttls.get(registry).copied().unwrap_or_default()
     }
 
     /// The TTL of `cached` under `key`.
     fn of_entry(&self, key: &str, cached: &Cached) -> Duration {
-        self.ttl(registry_of_key(key), cached.facts.is_some())
+        self.ttl_at(registry_of_key(key), cached.facts.is_some())
     }
 
     /// Whether an entry of `registry` (found or not) fetched at `fetched_at`
     /// is still fresh at `now` (Unix seconds).
     pub(crate) fn fresh(&self, registry: RegistryIndex, found: bool, fetched_at: u64, now: u64) -> bool {
-        now.saturating_sub(fetched_at) < self.ttl(registry.get(), found).as_secs()
+        now.saturating_sub(fetched_at) < self.ttl(registry, found).as_secs()
     }
 
     fn is_fresh(&self, key: &str, cached: &Cached, now: u64) -> bool {

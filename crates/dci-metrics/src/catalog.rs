@@ -218,6 +218,7 @@ pub struct CatalogConfig {
 
 /// A catalog entry as shown to users (`GET /v1/metrics`, `elig check`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricInfo {
     /// Full name, `dci.crvs.is_alive`.
     pub name: String,

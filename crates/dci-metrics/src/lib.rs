@@ -18,9 +18,12 @@
 mod breaker;
 mod cache;
 mod catalog;
+mod codec;
 mod fixed;
 mod resolution;
 mod resolver;
+mod seal;
+mod shared;
 mod snapshot;
 mod store;
 mod value;
@@ -34,8 +37,11 @@ pub use catalog::{
 pub use fixed::FixedResolver;
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
 pub use resolver::{
-    ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of, resolver_for,
+    ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of,
+    resolver_for,
 };
+pub use seal::KeyError;
+pub use shared::{REST_AFTER_FAILURE, RedisConfig, SharedError, SharedStats, SharedStatus, WARN_EVERY};
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
     DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchReport, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,

@@ -11,6 +11,7 @@ use crate::value::MetricValue;
 
 /// Why a value is unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownCause {
     /// Not fetched (yet): the registry was not asked.

@@ -25,6 +25,8 @@ use crate::cache::{CacheBackend, FactCache, Ttls};
 use crate::catalog::{Catalog, RegistryIndex};
 use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
 use crate::resolver::{Lookup, RegistryResolver};
+use crate::seal::Sealer;
+use crate::shared::{RedisConfig, SharedError, SharedStats, SharedStatus, SharedTier};
 
 /// Identifier types tried, in order, for a registry with no configured resolver.
 pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "NID", "BRN"];
@@ -39,11 +41,23 @@ pub struct StoreConfig {
     pub backend: CacheBackend,
     /// Circuit breaker of each registry.
     pub breaker: BreakerConfig,
+    /// The key that seals facts leaving the process (the shared tier's
+    /// values, snapshot files), by environment reference: 64 hex digits or
+    /// 32 bytes in base64. Without it they are written in clear.
+    pub encryption_key: Option<dci_client::SecretSource>,
+    /// The shared tier on Redis (`[cache.redis]`), if any.
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { max_entries: 4_000_000, backend: CacheBackend::default(), breaker: BreakerConfig::default() }
+        StoreConfig {
+            max_entries: 4_000_000,
+            backend: CacheBackend::default(),
+            breaker: BreakerConfig::default(),
+            encryption_key: None,
+            redis: None,
+        }
     }
 }
 
@@ -133,8 +147,10 @@ pub struct FetchReport {
     pub requested: usize,
     /// Distinct identifiers among them.
     pub unique: usize,
-    /// Answered from the cache.
+    /// Answered from the cache (the shared tier's answers included).
     pub cache_hits: usize,
+    /// Of those, answered by the shared tier.
+    pub shared_hits: usize,
     /// Answered by a lookup another caller had in flight.
     pub merged: usize,
     /// Sent to the registry.
@@ -212,6 +228,9 @@ pub struct StoreStats {
     pub inserts: u64,
     /// Entries evicted for space (not expiry).
     pub evictions: u64,
+    /// The shared tier, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedStats>,
     /// Per registry.
     pub registries: Vec<RegistryStats>,
 }
@@ -294,6 +313,8 @@ pub struct MetricStore {
     misses: AtomicU64,
     inserts: AtomicU64,
     evictions: Arc<AtomicU64>,
+    shared: Option<SharedTier>,
+    pub(crate) sealer: Option<Arc<Sealer>>,
 }
 
 impl std::fmt::Debug for MetricStore {
@@ -305,7 +326,21 @@ impl std::fmt::Debug for MetricStore {
 impl MetricStore {
     /// A store over `catalog`, with a resolver for some of its registries
     /// (matched by `spec().id`); registries without one answer "unavailable".
-    pub fn new(catalog: Arc<Catalog>, resolvers: Vec<Arc<dyn RegistryResolver>>, config: &StoreConfig) -> Self {
+    /// Refused when the encryption key or the shared tier's settings are
+    /// unusable (nothing is connected yet).
+    pub fn new(
+        catalog: Arc<Catalog>,
+        resolvers: Vec<Arc<dyn RegistryResolver>>,
+        config: &StoreConfig,
+    ) -> Result<Self, SharedError> {
+        let sealer = match &config.encryption_key {
+            Some(key) => Some(Arc::new(Sealer::new(key, "cache.encryption_key")?)),
+            None => None,
+        };
+        let shared = match &config.redis {
+            Some(redis) => Some(SharedTier::new(redis, sealer.clone())?),
+            None => None,
+        };
         let registries = catalog
             .registries()
             .iter()
@@ -323,7 +358,7 @@ impl MetricStore {
         let ttls = Ttls::of(&catalog);
         let evictions = Arc::new(AtomicU64::new(0));
         let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
-        MetricStore {
+        Ok(MetricStore {
             catalog,
             registries,
             cache,
@@ -332,7 +367,9 @@ impl MetricStore {
             misses: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
             evictions,
-        }
+            shared,
+            sealer,
+        })
     }
 
     /// The catalog.
@@ -433,7 +470,10 @@ impl MetricStore {
         let now = unix_now();
         let mut results: Vec<Option<Resolution>> =
             unique.iter().map(|(key, _)| self.cache.get(key, now).map(Cached::resolution)).collect();
-        let misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
+        let mut misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
+        if let Some(shared) = &self.shared {
+            misses = self.from_shared(shared, registry, &unique, misses, &mut results, &mut report).await;
+        }
         report.cache_hits = unique.len() - misses.len();
         self.hits.fetch_add(report.cache_hits as u64, Ordering::Relaxed);
         self.misses.fetch_add(misses.len() as u64, Ordering::Relaxed);
@@ -450,7 +490,7 @@ impl MetricStore {
                 *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() +=
                     report.unique - report.cache_hits;
             }
-            Some(state) => self.ask_registry(state, &unique, &misses, &mut results, &mut report).await,
+            Some(state) => self.ask_registry(registry, state, &unique, &misses, &mut results, &mut report).await,
         }
 
         report.elapsed = started.elapsed();
@@ -458,16 +498,80 @@ impl MetricStore {
         Fetched { resolutions, report }
     }
 
-    /// Stores what a registry answered about the person under `key`.
-    fn remember(&self, key: CacheKey, facts: Option<Facts>) {
-        self.cache.insert(key, Cached { facts, fetched_at: unix_now() });
+    /// Asks the shared tier about the `misses` among `unique`; what it
+    /// knows (and is fresh by this catalog's TTLs) goes into the cache and
+    /// `results`. Returns the misses left.
+    async fn from_shared(
+        &self,
+        shared: &SharedTier,
+        registry: RegistryIndex,
+        unique: &[(&str, &Identifier)],
+        misses: Vec<usize>,
+        results: &mut [Option<Resolution>],
+        report: &mut FetchReport,
+    ) -> Vec<usize> {
+        let spec = self.catalog.registry(registry);
+        let keys: Vec<(String, usize)> =
+            misses.iter().map(|&i| (self.shared_key(shared, registry, unique[i].1), spec.metrics.len())).collect();
+        let found = shared.get_many(&keys).await;
+        let now = unix_now();
+        let mut left = Vec::new();
+        for (index, cached) in misses.into_iter().zip(found) {
+            match cached.filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now)) {
+                Some(cached) => {
+                    self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
+                    results[index] = Some(cached.resolution());
+                    report.shared_hits += 1;
+                }
+                None => left.push(index),
+            }
+        }
+        left
+    }
+
+    fn shared_key(&self, shared: &SharedTier, registry: RegistryIndex, identifier: &Identifier) -> String {
+        shared.key(
+            self.catalog.registry(registry).id,
+            &identifier.identifier_type.to_ascii_uppercase(),
+            &identifier.identifier_value,
+        )
+    }
+
+    /// Stores what a registry answered about the person under `key`; returns
+    /// the entry, for the shared tier.
+    fn remember(&self, key: CacheKey, facts: Option<Facts>) -> Cached {
+        let cached = Cached { facts, fetched_at: unix_now() };
+        self.cache.insert(key, cached.clone());
         self.inserts.fetch_add(1, Ordering::Relaxed);
+        cached
+    }
+
+    /// Writes what a registry answered to the shared tier, each for its TTL.
+    async fn share(&self, registry: RegistryIndex, answered: Vec<(&Identifier, Cached)>) {
+        let Some(shared) = &self.shared else { return };
+        let entries: Vec<(String, Cached, Duration)> = answered
+            .into_iter()
+            .map(|(identifier, cached)| {
+                let ttl = self.cache.ttls().ttl(registry, cached.facts.is_some());
+                (self.shared_key(shared, registry, identifier), cached, ttl)
+            })
+            .collect();
+        shared.put_many(&entries).await;
+    }
+
+    /// Whether the shared tier answers now (`None`: there is none).
+    pub async fn shared_status(&self) -> Option<SharedStatus> {
+        match &self.shared {
+            Some(shared) => Some(shared.status().await),
+            None => None,
+        }
     }
 
     /// Asks the registry about the `misses` among `unique`, merging with
     /// lookups in flight, and fills their `results`.
     async fn ask_registry(
         &self,
+        registry: RegistryIndex,
         state: &Registry,
         unique: &[(&str, &Identifier)],
         misses: &[usize],
@@ -530,6 +634,7 @@ impl MetricStore {
                     *failing = None;
                 }
             }
+            let mut answered: Vec<(&Identifier, Cached)> = Vec::new();
             for (position, &index) in chunk.iter().enumerate() {
                 let lookup = lookups.get(position).cloned().unwrap_or_else(|| {
                     Lookup::Failed(Failure {
@@ -541,11 +646,11 @@ impl MetricStore {
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
-                        self.remember(key, Some(facts.clone()));
+                        answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
                         Resolution::Found(facts, Source::Registry)
                     }
                     Lookup::NotFound => {
-                        self.remember(key, None);
+                        answered.push((unique[index].1, self.remember(key, None)));
                         Resolution::NotFound(Source::Registry)
                     }
                     Lookup::Failed(failure) => {
@@ -558,6 +663,7 @@ impl MetricStore {
                 };
                 fetched.push(resolution);
             }
+            self.share(registry, answered).await;
         }
         guard.complete(fetched.clone());
         drop(guard);
@@ -578,6 +684,7 @@ impl MetricStore {
             cache_misses: self.misses.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
+            shared: self.shared.as_ref().map(SharedTier::stats),
             registries: self
                 .catalog
                 .registries()

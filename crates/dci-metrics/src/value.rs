@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The CEL type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MetricType {
     /// `bool`

@@ -28,7 +28,7 @@ async fn every_metric_of_every_fixture_person() {
         .expect("resolver")
     })
     .collect();
-    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default());
+    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()).expect("store");
     let persons = fixture_persons().expect("fixtures/README.md");
     let read = |registry: &str| {
         let index = catalog.registry_index(registry).expect("registry");

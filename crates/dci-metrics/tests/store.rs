@@ -79,7 +79,7 @@ fn store(sim: &Simulator, catalog: CatalogConfig, config: StoreConfig) -> Metric
         resolver_for(source(sim, RegistryType::Crvs, RegistryKind::Crvs)).expect("crvs"),
         resolver_for(source(sim, RegistryType::Ibr, RegistryKind::Ibr)).expect("ibr"),
     ];
-    MetricStore::new(catalog, resolvers, &config)
+    MetricStore::new(catalog, resolvers, &config).expect("store")
 }
 
 fn crvs(store: &MetricStore) -> RegistryIndex {
@@ -230,6 +230,12 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
         store.sweep();
         let saved = store.save_snapshot(&path).expect("saves");
         assert_eq!(saved.entries, 600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("written").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+        }
     }
     let items = sim.stats().crvs.items + sim.stats().ibr.items;
     let restored = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
@@ -288,7 +294,8 @@ async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn dci_metrics::RegistryResolver>> = vec![Arc::new(resolver)];
-    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() });
+    let store =
+        MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }).expect("store");
     let dr = catalog.registry_index("dr").expect("dr");
     let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
     let cold = store.fetch(dr, &people).await;
@@ -352,5 +359,44 @@ async fn what_is_known_is_read_from_any_thread(backend: CacheBackend) {
     }
     assert!(found[50].is_none(), "never fetched");
     assert_eq!(store.stats().cache_hits, 50);
+    sim.shutdown().await;
+}
+
+/// With `[cache] encryption_key`, a snapshot is sealed: it holds no
+/// identifier or fact in clear, opens only with its key, and an altered file
+/// is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_snapshot_opens_only_with_its_key() {
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..100).map(uin).collect();
+    let dir = std::env::temp_dir().join(format!("elig-sealed-snapshot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("facts.bin");
+    let keyed = |key: Option<&str>| StoreConfig {
+        encryption_key: key.map(|key| SecretSource::Value(key.to_owned())),
+        ..Default::default()
+    };
+    let key = "2a".repeat(32);
+    let sealed = store(&sim, CatalogConfig::default(), keyed(Some(&key)));
+    sealed.fetch(ibr(&sealed), &people).await;
+    sealed.save_snapshot(&path).expect("saves");
+    let bytes = std::fs::read(&path).expect("reads");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("U00") && !text.contains("Child Grant"), "nothing in clear");
+
+    let reopened = store(&sim, CatalogConfig::default(), keyed(Some(&key)));
+    assert_eq!(reopened.load_snapshot(&path).expect("opens").entries, 100);
+    let wrong = store(&sim, CatalogConfig::default(), keyed(Some(&"2b".repeat(32))))
+        .load_snapshot(&path)
+        .expect_err("another key");
+    assert!(wrong.to_string().contains("another encryption key"), "{wrong}");
+    let none = store(&sim, CatalogConfig::default(), keyed(None)).load_snapshot(&path).expect_err("no key");
+    assert!(none.to_string().contains("encryption_key"), "{none}");
+    let mut altered = bytes.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0x40;
+    std::fs::write(&path, &altered).expect("writes");
+    assert!(store(&sim, CatalogConfig::default(), keyed(Some(&key))).load_snapshot(&path).is_err(), "altered");
+    std::fs::remove_dir_all(&dir).ok();
     sim.shutdown().await;
 }

@@ -80,7 +80,7 @@ impl RegistryResolver for MemoryRegistry {
 
 pub fn engine(resolvers: Vec<Arc<dyn RegistryResolver>>) -> Engine {
     let catalog = Arc::new(Catalog::default());
-    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()));
+    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()).expect("store"));
     Engine::new(Compiler::new(catalog), store)
 }
 

@@ -1,0 +1,390 @@
+//! The shared fact tier: Redis (or Valkey) under every replica's in-process
+//! cache, so that N replicas and CLI runs ask each registry once per person
+//! and TTL, and a new replica starts warm.
+//!
+//! It never decides anything and never fails a decision: an unreachable,
+//! slow or misbehaving Redis is a miss (each call waits at most
+//! `timeout_ms`), counted and warned about at most once per
+//! [`WARN_EVERY`]; after a failure the tier rests for [`REST_AFTER_FAILURE`]
+//! and is then tried again, so it comes back by itself.
+//!
+//! What is stored: under `key_prefix` + `f1:` + a keyed hash (HMAC-SHA256 with
+//! `key_secret`) of the registry, identifier type and value, the normalised
+//! facts the metrics need (no names, no records), with the registry's TTL,
+//! optionally sealed with `[cache] encryption_key` (see [`crate::seal`]). A
+//! value carries a format byte, so another format reads as a miss.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dci_client::SecretSource;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Reader, put_cached};
+use crate::seal::{KeyError, KeyHasher, Sealer};
+use crate::store::Cached;
+
+/// The format byte of a value; any other is read as a miss.
+const FORMAT: u8 = 1;
+/// The second byte: how the record is held.
+const PLAIN: u8 = 0;
+const SEALED: u8 = 1;
+
+/// Keys asked per `MGET` (several go in one pipelined round trip).
+const MGET_KEYS: usize = 500;
+
+/// How long the tier rests after a failure before it is tried again.
+pub const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// At most one warning per this interval while the tier fails.
+pub const WARN_EVERY: Duration = Duration::from_secs(60);
+
+fn default_prefix() -> String {
+    "elig:".to_owned()
+}
+
+fn default_timeout_ms() -> u64 {
+    50
+}
+
+/// `[cache.redis]` in `elig.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`, or `rediss://` for TLS. No password in it:
+    /// give it in `password`.
+    pub url: String,
+    /// The ACL user name, if the server has users.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The AUTH password, by environment reference (`{ env = "REDIS_PASSWORD" }`).
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// Prefix of every key this tier writes.
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// The longest any call to Redis may take, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The secret keys are hashed with (HMAC-SHA256), by environment
+    /// reference; at least 16 characters. Every replica needs the same one.
+    pub key_secret: SecretSource,
+}
+
+/// Why the shared tier could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    /// A key or secret is missing or unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The configuration is wrong.
+    #[error("cache.redis: {0}")]
+    Config(String),
+}
+
+/// Counters of the shared tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SharedStats {
+    /// Facts found.
+    pub hits: u64,
+    /// Facts asked for and not there.
+    pub misses: u64,
+    /// Values there but unreadable: another format, damaged, or sealed with
+    /// another key (counted as misses too).
+    pub unreadable: u64,
+    /// Facts written.
+    pub writes: u64,
+    /// Calls that failed or timed out (their facts count as misses).
+    pub errors: u64,
+    /// Calls made (reads and writes).
+    pub calls: u64,
+    /// Their total time, in microseconds.
+    pub call_micros: u64,
+}
+
+/// Whether the shared tier answers now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SharedStatus {
+    /// `ok`, or `degraded` (unreachable: the engine goes on without it).
+    pub status: &'static str,
+    /// What went wrong last, if it is failing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    unreadable: AtomicU64,
+    writes: AtomicU64,
+    errors: AtomicU64,
+    calls: AtomicU64,
+    call_micros: AtomicU64,
+}
+
+#[derive(Default)]
+struct Health {
+    /// Until when the tier rests after a failure.
+    resting_until: Option<Instant>,
+    last_warning: Option<Instant>,
+    last_problem: Option<String>,
+}
+
+/// The shared tier (see the module documentation).
+pub struct SharedTier {
+    client: redis::Client,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    prefix: String,
+    timeout: Duration,
+    hasher: KeyHasher,
+    sealer: Option<std::sync::Arc<Sealer>>,
+    counters: Counters,
+    health: Mutex<Health>,
+}
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTier")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("sealed", &self.sealer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedTier {
+    /// The tier `config` describes, sealing values with `sealer` if given.
+    /// Nothing is connected yet: the first use connects.
+    pub(crate) fn new(config: &RedisConfig, sealer: Option<std::sync::Arc<Sealer>>) -> Result<Self, SharedError> {
+        let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(config.url.as_str())
+            .map_err(|e| SharedError::Config(format!("url: {e}")))?;
+        if info.redis_settings().password().is_some() {
+            return Err(SharedError::Config(
+                "url: give the password in `password = { env = \"...\" }`, not in the URL".into(),
+            ));
+        }
+        let mut settings = info.redis_settings().clone();
+        if let Some(username) = &config.username {
+            settings = settings.set_username(username.clone());
+        }
+        if let Some(password) = &config.password {
+            let password = password.resolve("cache.redis.password").map_err(SharedError::Config)?;
+            settings = settings.set_password(password.expose().to_owned());
+        }
+        info = info.set_redis_settings(settings);
+        let client = redis::Client::open(info).map_err(|e| SharedError::Config(e.to_string()))?;
+        if config.timeout_ms == 0 {
+            return Err(SharedError::Config("timeout_ms must be at least 1".into()));
+        }
+        Ok(SharedTier {
+            client,
+            connection: tokio::sync::Mutex::new(None),
+            prefix: config.key_prefix.clone(),
+            timeout: Duration::from_millis(config.timeout_ms),
+            hasher: KeyHasher::new(&config.key_secret, "cache.redis.key_secret")?,
+            sealer,
+            counters: Counters::default(),
+            health: Mutex::new(Health::default()),
+        })
+    }
+
+    /// The key of a person's facts in a registry: a keyed hash, never the identifier.
+    pub(crate) fn key(&self, registry: &str, identifier_type: &str, identifier_value: &str) -> String {
+        let hash = self.hasher.hash(&[registry.as_bytes(), identifier_type.as_bytes(), identifier_value.as_bytes()]);
+        format!("{}f1:{hash}", self.prefix)
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn failed(&self, problem: String) {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        let mut health = self.health();
+        let now = Instant::now();
+        health.resting_until = Some(now + REST_AFTER_FAILURE);
+        if health.last_warning.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
+            health.last_warning = Some(now);
+            tracing::warn!(%problem, "shared fact tier (Redis) failing: going on without it");
+        }
+        health.last_problem = Some(problem);
+    }
+
+    fn succeeded(&self) {
+        let mut health = self.health();
+        health.resting_until = None;
+        health.last_problem = None;
+    }
+
+    /// A connection, unless the tier is resting after a failure.
+    async fn connection(&self) -> Option<ConnectionManager> {
+        if self.health().resting_until.is_some_and(|until| Instant::now() < until) {
+            return None;
+        }
+        let mut slot = match tokio::time::timeout(self.timeout, self.connection.lock()).await {
+            Ok(slot) => slot,
+            Err(_) => return None,
+        };
+        if let Some(connection) = slot.as_ref() {
+            return Some(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1);
+        match tokio::time::timeout(self.timeout, self.client.get_connection_manager_with_config(config)).await {
+            Ok(Ok(connection)) => {
+                *slot = Some(connection.clone());
+                Some(connection)
+            }
+            Ok(Err(error)) => {
+                self.failed(format!("connecting: {error}"));
+                None
+            }
+            Err(_) => {
+                self.failed(format!("connecting took longer than {} ms", self.timeout.as_millis()));
+                None
+            }
+        }
+    }
+
+    /// Runs one pipelined call within the timeout, counting it.
+    async fn call<T: redis::FromRedisValue>(&self, pipeline: &redis::Pipeline) -> Option<T> {
+        let mut connection = self.connection().await?;
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.timeout, pipeline.query_async::<T>(&mut connection)).await;
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        self.counters.call_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match result {
+            Ok(Ok(value)) => {
+                self.succeeded();
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.failed(error.to_string());
+                None
+            }
+            Err(_) => {
+                self.failed(format!("a call took longer than {} ms", self.timeout.as_millis()));
+                None
+            }
+        }
+    }
+
+    /// The records under `keys`, each of a registry with `fields` metrics;
+    /// `None` where there is none, or none this deployment can read.
+    pub(crate) async fn get_many(&self, keys: &[(String, usize)]) -> Vec<Option<Cached>> {
+        let mut found = vec![None; keys.len()];
+        if keys.is_empty() {
+            return found;
+        }
+        let mut pipeline = redis::pipe();
+        for chunk in keys.chunks(MGET_KEYS) {
+            pipeline.cmd("MGET").arg(chunk.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>());
+        }
+        let Some(replies) = self.call::<Vec<Vec<Option<Vec<u8>>>>>(&pipeline).await else {
+            self.counters.misses.fetch_add(keys.len() as u64, Ordering::Relaxed);
+            return found;
+        };
+        let values = replies.into_iter().flatten();
+        for ((slot, (key, fields)), value) in found.iter_mut().zip(keys).zip(values) {
+            *slot = value.and_then(|bytes| match self.read(key, &bytes, *fields) {
+                Some(cached) => Some(cached),
+                None => {
+                    self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            });
+        }
+        let hits = found.iter().filter(|f| f.is_some()).count() as u64;
+        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
+        self.counters.misses.fetch_add(keys.len() as u64 - hits, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores each record under its key for its TTL (whole seconds, at least one).
+    pub(crate) async fn put_many(&self, entries: &[(String, Cached, Duration)]) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut pipeline = redis::pipe();
+        for (key, cached, ttl) in entries {
+            pipeline.cmd("SET").arg(key).arg(self.write(key, cached)).arg("EX").arg(ttl.as_secs().max(1)).ignore();
+        }
+        if self.call::<()>(&pipeline).await.is_some() {
+            self.counters.writes.fetch_add(entries.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn write(&self, key: &str, cached: &Cached) -> Vec<u8> {
+        let mut record = Vec::with_capacity(64);
+        put_cached(&mut record, cached);
+        match &self.sealer {
+            None => {
+                let mut value = vec![FORMAT, PLAIN];
+                value.extend_from_slice(&record);
+                value
+            }
+            Some(sealer) => {
+                let mut value = vec![FORMAT, SEALED];
+                sealer.seal(&record, key.as_bytes(), &mut value);
+                value
+            }
+        }
+    }
+
+    /// A value this deployment wrote: of this format, sealed if and only if
+    /// it seals (a plain value is refused where values are sealed, so that no
+    /// one can plant facts without the key), and shaped like the registry's facts.
+    fn read(&self, key: &str, value: &[u8], fields: usize) -> Option<Cached> {
+        let (&[format, how], record) = value.split_first_chunk::<2>()?;
+        if format != FORMAT {
+            return None;
+        }
+        let opened;
+        let record = match (how, &self.sealer) {
+            (PLAIN, None) => record,
+            (SEALED, Some(sealer)) => {
+                opened = sealer.open(record, key.as_bytes())?;
+                &opened[..]
+            }
+            _ => return None,
+        };
+        let mut reader = Reader::new(record);
+        let cached = reader.cached(fields).ok()?;
+        reader.is_empty().then_some(cached)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SharedStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let c = &self.counters;
+        SharedStats {
+            hits: load(&c.hits),
+            misses: load(&c.misses),
+            unreadable: load(&c.unreadable),
+            writes: load(&c.writes),
+            errors: load(&c.errors),
+            calls: load(&c.calls),
+            call_micros: load(&c.call_micros),
+        }
+    }
+
+    /// Pings Redis (within the timeout) and says whether the tier answers.
+    pub async fn status(&self) -> SharedStatus {
+        let mut ping = redis::pipe();
+        ping.cmd("PING");
+        let answered = self.call::<(String,)>(&ping).await.is_some();
+        let problem = self.health().last_problem.clone();
+        match (answered, problem) {
+            (true, _) => SharedStatus { status: "ok", problem: None },
+            (false, problem) => SharedStatus {
+                status: "degraded",
+                problem: Some(problem.unwrap_or_else(|| "resting after a failure".to_owned())),
+            },
+        }
+    }
+}

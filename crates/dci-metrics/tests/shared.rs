@@ -1,0 +1,283 @@
+//! The shared tier against a real Redis (started by the test on a loopback
+//! port; see the `test-services` crate) and the registry simulator.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_metrics::{
+    Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, REST_AFTER_FAILURE, RedisConfig, RegistryIndex,
+    RegistryResolver, Resolution, StoreConfig, resolver_for,
+};
+use dci_protocol::records::Identifier;
+use dci_registry_sim::{RegistryData, RegistryKind, SimConfig, Simulator};
+use serde_json::json;
+use test_services::RedisServer;
+
+const PEOPLE: usize = 400;
+const KEY_SECRET: &str = "a test secret for keyed hashes";
+const ENCRYPTION_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+
+fn uin(i: usize) -> Identifier {
+    Identifier::new("UIN", format!("U{i:05}"))
+}
+
+async fn simulator() -> Simulator {
+    let crvs = (0..PEOPLE)
+        .map(|i| json!({"identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}],
+            "given_name": "Amina", "birth_date": "1950-01-01"}))
+        .collect();
+    let ibr = (0..PEOPLE / 2)
+        .map(|i| json!({"member": {"member_identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}]},
+            "programme_identifier": [{"programme_name": "Child Grant", "programme_identifier": "CG"}], "enrollment_status": "1"}))
+        .collect();
+    let config = SimConfig::default()
+        .with_data(RegistryData::from_records(RegistryKind::Crvs, crvs).expect("crvs"))
+        .with_data(RegistryData::from_records(RegistryKind::Ibr, ibr).expect("ibr"))
+        .with_data(RegistryData::empty(RegistryKind::Dr));
+    Simulator::start(config).await.expect("simulator")
+}
+
+fn redis_config(redis: &RedisServer) -> RedisConfig {
+    RedisConfig {
+        url: redis.url(),
+        username: None,
+        password: None,
+        key_prefix: "elig-test:".into(),
+        timeout_ms: 200,
+        key_secret: SecretSource::Value(KEY_SECRET.into()),
+    }
+}
+
+/// A store with its own in-process cache, over the simulator and `redis`.
+fn store(sim: &Simulator, redis: RedisConfig, encryption_key: Option<&str>, catalog: CatalogConfig) -> MetricStore {
+    let catalog = Arc::new(Catalog::default().configure(&catalog).expect("catalog"));
+    let source = |registry, kind| {
+        let mut source =
+            DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()));
+        source.retry.max_attempts = 1;
+        source
+    };
+    let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![
+        resolver_for(source(RegistryType::Crvs, RegistryKind::Crvs)).expect("crvs"),
+        resolver_for(source(RegistryType::Ibr, RegistryKind::Ibr)).expect("ibr"),
+    ];
+    let config = StoreConfig {
+        redis: Some(redis),
+        encryption_key: encryption_key.map(|key| SecretSource::Value(key.into())),
+        ..Default::default()
+    };
+    MetricStore::new(catalog, resolvers, &config).expect("store")
+}
+
+fn crvs(store: &MetricStore) -> RegistryIndex {
+    store.catalog().registry_index("crvs").expect("crvs")
+}
+
+fn ibr(store: &MetricStore) -> RegistryIndex {
+    store.catalog().registry_index("ibr").expect("ibr")
+}
+
+fn items_asked(sim: &Simulator) -> u64 {
+    let stats = sim.stats();
+    stats.crvs.items + stats.ibr.items
+}
+
+async fn connection(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url()).expect("client").get_multiplexed_async_connection().await.expect("connects")
+}
+
+async fn all_keys(redis: &RedisServer) -> Vec<String> {
+    let mut connection = connection(redis).await;
+    redis::cmd("KEYS").arg("*").query_async(&mut connection).await.expect("keys")
+}
+
+fn alive(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
+    let metric = store.catalog().metric("dci.crvs.is_alive").expect("metric");
+    match resolution.read(store.catalog(), metric) {
+        MetricRead::Value(MetricValue::Bool(alive)) => Some(*alive),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
+    let Some(redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    let first = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    let fetched = first.fetch(crvs(&first), &people).await;
+    first.fetch(ibr(&first), &people).await;
+    assert_eq!(fetched.report.fetched, PEOPLE);
+    let asked = items_asked(&sim);
+    assert_eq!(first.stats().shared.expect("shared").writes, 2 * PEOPLE as u64);
+
+    let second = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    let again = second.fetch(crvs(&second), &people).await;
+    let enrolled = second.fetch(ibr(&second), &people).await;
+    assert_eq!(items_asked(&sim), asked, "the second replica asks the registries nothing");
+    assert_eq!((again.report.shared_hits, enrolled.report.shared_hits), (PEOPLE, PEOPLE));
+    assert_eq!(again.report.fetched, 0);
+    for (a, b) in fetched.resolutions.iter().zip(&again.resolutions) {
+        assert_eq!(alive(&first, a), alive(&second, b));
+        assert_eq!(alive(&second, b), Some(true));
+    }
+    // Found and not found alike: half the people are in no IBR record.
+    let is_enrolled = second.catalog().metric("dci.ibr.is_enrolled").expect("metric");
+    assert_eq!(enrolled.resolutions[0].read(second.catalog(), is_enrolled), MetricRead::Value(&MetricValue::Bool(true)));
+    assert_eq!(
+        enrolled.resolutions[PEOPLE - 1].read(second.catalog(), is_enrolled),
+        MetricRead::Value(&MetricValue::Bool(false))
+    );
+    // Now in the second replica's own cache: known without awaiting.
+    assert!(second.known(crvs(&second), &people).iter().all(Option::is_some));
+    let stats = second.stats().shared.expect("shared");
+    assert_eq!((stats.hits, stats.misses, stats.errors), (2 * PEOPLE as u64, 0, 0));
+    assert!(stats.calls >= 2 && stats.call_micros > 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_holds_no_identifier_and_no_name_and_sealed_values_hold_no_facts_in_clear() {
+    let Some(redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    let sealed = store(&sim, redis_config(&redis), Some(ENCRYPTION_KEY), CatalogConfig::default());
+    sealed.fetch(crvs(&sealed), &people).await;
+    sealed.fetch(ibr(&sealed), &people).await;
+    let keys = all_keys(&redis).await;
+    assert_eq!(keys.len(), 2 * PEOPLE);
+    let mut connection = connection(&redis).await;
+    for key in &keys {
+        assert!(key.starts_with("elig-test:f1:"), "{key}");
+        assert!(!key.contains('U') && !key.contains("crvs") && !key.contains("ibr"), "{key}");
+        let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut connection).await.expect("get");
+        let text = String::from_utf8_lossy(&value);
+        assert!(!text.contains("Child Grant") && !text.contains("Amina") && !text.contains("U00"), "{text}");
+        let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.expect("ttl");
+        assert!(ttl > 0 && ttl <= 24 * 3600, "every fact expires: {ttl}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_expired_in_redis_is_fetched_again() {
+    let Some(redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..50).map(uin).collect();
+    let short = CatalogConfig { ttl_secs: [("dci.crvs".to_owned(), 1)].into(), ..Default::default() };
+    let first = store(&sim, redis_config(&redis), None, short.clone());
+    first.fetch(crvs(&first), &people).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let asked = items_asked(&sim);
+    let second = store(&sim, redis_config(&redis), None, short);
+    let again = second.fetch(crvs(&second), &people).await;
+    assert_eq!(again.report.shared_hits, 0);
+    assert_eq!(items_asked(&sim), asked + 50, "expired in Redis: asked again");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_mid_batch_changes_no_answer_and_the_tier_comes_back() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    let engine = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    engine.fetch(crvs(&engine), &people[..100]).await;
+    redis.kill();
+    let started = Instant::now();
+    let during = engine.fetch(crvs(&engine), &people[100..200]).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the timeout: {:?}", started.elapsed());
+    assert_eq!(during.report.fetched, 100, "the registry answers instead");
+    assert!(during.resolutions.iter().all(|r| alive(&engine, r) == Some(true)));
+    let stats = engine.stats().shared.expect("shared");
+    assert!(stats.errors > 0, "{stats:?}");
+    let status = engine.shared_status().await.expect("a shared tier");
+    assert_eq!(status.status, "degraded", "{status:?}");
+
+    redis.restart();
+    tokio::time::sleep(REST_AFTER_FAILURE + Duration::from_millis(200)).await;
+    assert_eq!(engine.shared_status().await.expect("a shared tier").status, "ok");
+    engine.fetch(crvs(&engine), &people[200..300]).await;
+    let asked = items_asked(&sim);
+    let fresh = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    let later = fresh.fetch(crvs(&fresh), &people[200..300]).await;
+    assert_eq!(later.report.shared_hits, 100, "written again once Redis was back");
+    assert_eq!(items_asked(&sim), asked);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_foreign_and_differently_sealed_values_are_counted_misses() {
+    let Some(redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..100).map(uin).collect();
+    let sealed = store(&sim, redis_config(&redis), Some(ENCRYPTION_KEY), CatalogConfig::default());
+    sealed.fetch(crvs(&sealed), &people).await;
+
+    // Another encryption key, or none: the values cannot be read, and are asked again.
+    let other_key = "17".repeat(32);
+    for key in [Some(other_key.as_str()), None] {
+        let asked = items_asked(&sim);
+        let reader = store(&sim, redis_config(&redis), key, CatalogConfig::default());
+        let fetched = reader.fetch(crvs(&reader), &people).await;
+        assert_eq!(fetched.report.shared_hits, 0);
+        assert_eq!(items_asked(&sim), asked + 100);
+        assert_eq!(reader.stats().shared.expect("shared").unreadable, 100, "key {key:?}");
+        assert!(fetched.resolutions.iter().all(|r| alive(&reader, r) == Some(true)));
+    }
+
+    // Whatever is now under the keys (the plain values the last reader wrote),
+    // overwritten with garbage and another format: misses.
+    let mut connection = connection(&redis).await;
+    let keys = all_keys(&redis).await;
+    for (n, key) in keys.iter().enumerate() {
+        let junk: Vec<u8> = match n % 3 {
+            0 => b"not ours".to_vec(),
+            1 => vec![9, 0, 1, 2],
+            _ => vec![1, 0, 0xff],
+        };
+        let _: () = redis::cmd("SET").arg(key).arg(junk).query_async(&mut connection).await.expect("set");
+    }
+    let plain = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    let fetched = plain.fetch(crvs(&plain), &people).await;
+    assert_eq!(fetched.report.shared_hits, 0);
+    assert_eq!(plain.stats().shared.expect("shared").unreadable, 100);
+    assert!(fetched.resolutions.iter().all(|r| alive(&plain, r) == Some(true)));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_protected_redis_is_used_and_the_password_is_never_shown() {
+    let password = "s3cret-redis-password";
+    let Some(redis) = RedisServer::start_with_password(password) else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..20).map(uin).collect();
+    let with = |password: &str| RedisConfig {
+        password: Some(SecretSource::Value(password.into())),
+        ..redis_config(&redis)
+    };
+    let config = with(password);
+    assert!(!format!("{config:?}").contains(password), "{config:?}");
+    let first = store(&sim, config.clone(), None, CatalogConfig::default());
+    first.fetch(crvs(&first), &people).await;
+    assert!(!format!("{first:?}").contains(password));
+    assert_eq!(first.stats().shared.expect("shared").writes, 20);
+
+    let wrong = store(&sim, with("not the password"), None, CatalogConfig::default());
+    let fetched = wrong.fetch(crvs(&wrong), &people).await;
+    assert_eq!(fetched.report.shared_hits, 0, "refused by Redis: the registry answers");
+    let status = wrong.shared_status().await.expect("a shared tier");
+    assert_eq!(status.status, "degraded");
+    assert!(!status.problem.unwrap_or_default().contains("not the password"));
+
+    let in_url = RedisConfig { url: format!("redis://:{password}@127.0.0.1:{}/0", redis.port()), ..redis_config(&redis) };
+    let refused = MetricStore::new(
+        Arc::new(Catalog::default()),
+        Vec::new(),
+        &StoreConfig { redis: Some(in_url), ..Default::default() },
+    )
+    .expect_err("a password in the URL is refused");
+    assert!(refused.to_string().contains("not in the URL") && !refused.to_string().contains(password), "{refused}");
+    sim.shutdown().await;
+}
