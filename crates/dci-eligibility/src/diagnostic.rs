@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The rule cannot be used.
@@ -19,6 +20,7 @@ pub enum Severity {
 
 /// One problem found in a rule, with its place in the author's text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleDiagnostic {
     /// Error or warning.
     pub severity: Severity,
@@ -37,6 +39,7 @@ pub struct RuleDiagnostic {
     /// 1-based column, in characters.
     pub column: usize,
     /// Byte range in the rule's text.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::report::schema::byte_range))]
     pub span: Range<usize>,
     /// The line of the rule with a caret under the problem.
     pub snippet: String,

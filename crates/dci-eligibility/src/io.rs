@@ -3,12 +3,12 @@
 
 use std::io::{BufRead, Write};
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
-use crate::report::ItemResult;
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
-use crate::report::Decision;
+use crate::report::{Decision, ItemResult};
 
 /// One non-blank line of NDJSON input: its number (from 1) and text, or
 /// why it cannot be read (it becomes that line's error; the others are read).
@@ -103,25 +103,93 @@ pub enum Format {
     Json,
 }
 
-/// The JSON object of one result: `{id, outcomes: {rule: decision}}`, or
-/// `{line?, error}` for an item that could not be read.
-pub fn result_json(rules: &[Rule], item: &ItemResult) -> Value {
+// The written form of an `ItemResult` (which serializes otherwise, as a
+// list of decisions). It borrows the result and the rules so that writing
+// copies nothing; its doc comments are the HTTP API's schema descriptions.
+
+/// One result as JSON and NDJSON output write it: the decisions by rule
+/// name, or why the item could not be read.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ResultItem))]
+#[serde(untagged)]
+pub enum ResultJson<'a> {
+    /// The beneficiary was read.
+    Decided(DecidedJson<'a>),
+    /// The item could not be read; the other items are unaffected.
+    Invalid(InvalidJson<'a>),
+}
+
+/// The decisions for one beneficiary.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EvaluatedItem))]
+pub struct DecidedJson<'a> {
+    /// The beneficiary's id.
+    pub id: &'a str,
+    /// One decision per rule, by rule name (in rule order).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, Decision>))]
+    pub outcomes: Outcomes<'a>,
+}
+
+/// The decisions of one beneficiary, written as an object from rule name to
+/// decision, in rule order.
+#[derive(Clone, Debug)]
+pub struct Outcomes<'a> {
+    rules: &'a [Rule],
+    decisions: &'a [Decision],
+}
+
+impl Serialize for Outcomes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.decisions.len()))?;
+        for (rule, decision) in self.rules.iter().zip(self.decisions) {
+            map.serialize_entry(rule.name(), decision)?;
+        }
+        map.end()
+    }
+}
+
+/// An item that could not be read.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = InvalidItem))]
+pub struct InvalidJson<'a> {
+    /// What is wrong.
+    pub error: ItemError<'a>,
+    /// The input line (line-oriented input: NDJSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+/// What is wrong with one item.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ItemError<'a> {
+    /// Always `invalid_beneficiary`.
+    pub code: ItemErrorCode,
+    /// What, naming the field (and the line, for line-oriented input).
+    pub message: String,
+    /// Where in the item: `members[2].identifiers[0].value`.
+    pub path: &'a str,
+}
+
+/// The code of an item that could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ItemErrorCode {
+    /// The item is not a beneficiary: not an object, no `id`, a field of the wrong type, ...
+    InvalidBeneficiary,
+}
+
+/// One result of `rules`, as it is written.
+pub fn result_json<'a>(rules: &'a [Rule], item: &'a ItemResult) -> ResultJson<'a> {
     match item {
         ItemResult::Decided { id, decisions } => {
-            let mut outcomes = Map::new();
-            for (rule, decision) in rules.iter().zip(decisions) {
-                outcomes.insert(rule.name().to_owned(), serde_json::to_value(decision).unwrap_or(Value::Null));
-            }
-            json!({"id": id, "outcomes": outcomes})
+            ResultJson::Decided(DecidedJson { id, outcomes: Outcomes { rules, decisions } })
         }
-        ItemResult::Invalid { error } => {
-            let mut object =
-                json!({"error": {"code": "invalid_beneficiary", "message": error.to_string(), "path": error.path}});
-            if let Some(line) = error.line {
-                object["line"] = json!(line);
-            }
-            object
-        }
+        ItemResult::Invalid { error } => ResultJson::Invalid(InvalidJson {
+            error: ItemError { code: ItemErrorCode::InvalidBeneficiary, message: error.to_string(), path: &error.path },
+            line: error.line,
+        }),
     }
 }
 
@@ -241,7 +309,34 @@ impl<W: Write> Writer<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::compile::Compiler;
+    use crate::report::Outcome;
+
+    #[test]
+    fn results_are_written_with_decisions_by_rule_name_in_rule_order() {
+        let compiler = Compiler::new(Arc::new(dci_metrics::Catalog::default()));
+        let rules: Vec<Rule> =
+            ["zeta", "alpha"].iter().map(|name| compiler.compile(name, "true").expect("compiles")).collect();
+        let decision = |outcome| Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None };
+        let items = [
+            ItemResult::Decided {
+                id: "HH-1".into(),
+                decisions: vec![decision(Outcome::Eligible), decision(Outcome::Ineligible)],
+            },
+            ItemResult::Invalid {
+                error: BeneficiaryError { line: Some(3), path: "id".into(), problem: "is missing".into() },
+            },
+        ];
+        let text = String::from_utf8(Writer::<Vec<u8>>::render(Format::Ndjson, &rules, &items, 0)).expect("UTF-8");
+        assert_eq!(
+            text,
+            "{\"id\":\"HH-1\",\"outcomes\":{\"zeta\":{\"outcome\":\"eligible\"},\"alpha\":{\"outcome\":\"ineligible\"}}}\n\
+             {\"error\":{\"code\":\"invalid_beneficiary\",\"message\":\"line 3: id: is missing\",\"path\":\"id\"},\"line\":3}\n"
+        );
+    }
 
     #[test]
     fn formulas_are_written_as_text() {

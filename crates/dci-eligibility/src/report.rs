@@ -11,6 +11,7 @@ use crate::beneficiary::BeneficiaryError;
 
 /// A value the evaluation needed but did not have.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Missing {
     /// What: `dci.crvs.is_alive`, `members[1].dci.dr.has_disability`, `birthdate`.
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Missing {
 
 /// The outcome of a rule for a beneficiary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The rule evaluated to `true`.
@@ -46,6 +48,7 @@ impl Outcome {
 
 /// The value of one top-level clause, for explanations.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClauseResult {
     /// The clause's text.
     pub clause: String,
@@ -61,6 +64,7 @@ pub struct ClauseResult {
 
 /// The decision of one rule for one beneficiary.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     /// The outcome.
     pub outcome: Outcome,
@@ -73,6 +77,7 @@ pub struct Decision {
     /// For an `error` that is not the data's fault: `budget_exceeded` (the
     /// evaluation passed the rule's budget) or `cancelled`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "budget_exceeded"))]
     pub code: Option<&'static str>,
     /// With `explain`: the value of each top-level clause.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +104,7 @@ pub enum ItemResult {
 
 /// Decisions per outcome, for one rule.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleCounts {
     /// The rule.
     pub rule: String,
@@ -125,6 +131,7 @@ impl RuleCounts {
 
 /// What one registry was asked in a batch.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryUse {
     /// The registry.
     pub registry: String,
@@ -154,6 +161,7 @@ pub struct RegistryUse {
 
 /// Where the time went, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timings {
     /// Evaluations (all rounds).
     pub evaluate_ms: u64,
@@ -169,6 +177,7 @@ pub struct Timings {
 
 /// Statistics of a batch.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchStats {
     /// Items in the batch.
     pub items: usize,
@@ -195,6 +204,7 @@ pub struct BatchResult {
 
 /// Where a traced metric value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TraceSource {
     /// The fact cache (fetched earlier, still fresh).
@@ -207,6 +217,7 @@ pub enum TraceSource {
 
 /// One metric read by a rule, for one person.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricTrace {
     /// `registrant` or `members[k]`.
     pub person: String,
@@ -226,8 +237,10 @@ pub struct MetricTrace {
 
 /// A decision explained.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     /// The beneficiary.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: CompactString,
     /// The rule.
     pub rule: String,
@@ -240,48 +253,296 @@ pub struct Explanation {
 }
 
 impl BatchStats {
-    /// Adds another batch's statistics to these.
+    /// Adds another batch's statistics to these: every counter summed,
+    /// rules matched by position (adopted when these have none), registries
+    /// by name, each registry's first failure kept from the first.
     pub fn absorb(&mut self, other: &BatchStats) {
-        self.items += other.items;
-        self.invalid += other.invalid;
-        self.evaluations += other.evaluations;
-        if self.rules.is_empty() {
-            self.rules = other.rules.clone();
-        } else {
-            for (mine, theirs) in self.rules.iter_mut().zip(&other.rules) {
-                mine.eligible += theirs.eligible;
-                mine.ineligible += theirs.ineligible;
-                mine.undetermined += theirs.undetermined;
-                mine.error += theirs.error;
+        Tally::add(self, other);
+    }
+}
+
+/// Statistics that add up: a stream sums those of its chunks.
+///
+/// Each statistics type is summed by `tally!`, which names every field
+/// once: its pattern has no `..`, so a field added to the type does not
+/// compile until it is given here, and cannot be forgotten in the sum.
+pub(crate) trait Tally {
+    /// Adds `other` to `self`.
+    fn add(&mut self, other: &Self);
+}
+
+/// Implements `Tally` for a struct: `tally!(Type { summed, ... } keys { key, ... })`.
+/// Key fields (the rule's or registry's name) identify what is summed and
+/// are kept; every other field is added with its own [`Tally`].
+macro_rules! tally {
+    ($type:ident { $($field:ident),* $(,)? } $(keys { $($key:ident),* $(,)? })?) => {
+        impl Tally for $type {
+            fn add(&mut self, other: &Self) {
+                let $type { $($field,)* $($($key: _,)*)? } = other;
+                $(Tally::add(&mut self.$field, $field);)*
             }
         }
-        for theirs in &other.registries {
-            let mine = match self.registries.iter_mut().find(|r| r.registry == theirs.registry) {
-                Some(mine) => mine,
+    };
+}
+
+tally!(BatchStats { items, invalid, rules, registries, evaluations, timings });
+tally!(RuleCounts { eligible, ineligible, undetermined, error } keys { rule });
+tally!(RegistryUse {
+    rounds, requested, no_identifier, cache_hits, merged, fetched, round_trips, failures, first_failure, fetch_ms
+} keys { registry });
+tally!(Timings { evaluate_ms, fetch_ms, detail_ms, assemble_ms, total_ms });
+
+macro_rules! tally_numbers {
+    ($($number:ty),*) => {
+        $(impl Tally for $number {
+            fn add(&mut self, other: &Self) {
+                *self += *other;
+            }
+        })*
+    };
+}
+
+tally_numbers!(u32, u64, usize);
+
+/// Counts by key (failures by cause): summed key by key.
+impl<K: Ord + Clone, V: Tally + Default> Tally for BTreeMap<K, V> {
+    fn add(&mut self, other: &Self) {
+        for (key, value) in other {
+            self.entry(key.clone()).or_default().add(value);
+        }
+    }
+}
+
+/// A first failure: the first one known is kept.
+impl Tally for Option<String> {
+    fn add(&mut self, other: &Self) {
+        if self.is_none() {
+            self.clone_from(other);
+        }
+    }
+}
+
+/// Per-rule counts: every batch of a stream has the same rules, in the same
+/// order; statistics without rules yet (the start of a sum) adopt them.
+impl Tally for Vec<RuleCounts> {
+    fn add(&mut self, other: &Self) {
+        if self.is_empty() {
+            self.clone_from(other);
+            return;
+        }
+        for (mine, theirs) in self.iter_mut().zip(other) {
+            Tally::add(mine, theirs);
+        }
+    }
+}
+
+/// Per-registry use: matched by registry name, a registry first seen in
+/// `other` added at the end (the order registries were asked).
+impl Tally for Vec<RegistryUse> {
+    fn add(&mut self, other: &Self) {
+        for theirs in other {
+            match self.iter_mut().find(|mine| mine.registry == theirs.registry) {
+                Some(mine) => Tally::add(mine, theirs),
                 None => {
-                    self.registries.push(RegistryUse { registry: theirs.registry.clone(), ..Default::default() });
-                    self.registries.last_mut().expect("just pushed")
+                    let mut mine = RegistryUse { registry: theirs.registry.clone(), ..RegistryUse::default() };
+                    Tally::add(&mut mine, theirs);
+                    self.push(mine);
                 }
-            };
-            mine.rounds += theirs.rounds;
-            mine.requested += theirs.requested;
-            mine.no_identifier += theirs.no_identifier;
-            mine.cache_hits += theirs.cache_hits;
-            mine.merged += theirs.merged;
-            mine.fetched += theirs.fetched;
-            mine.round_trips += theirs.round_trips;
-            mine.fetch_ms += theirs.fetch_ms;
-            for (cause, count) in &theirs.failures {
-                *mine.failures.entry(*cause).or_default() += count;
-            }
-            if mine.first_failure.is_none() {
-                mine.first_failure.clone_from(&theirs.first_failure);
             }
         }
-        self.timings.evaluate_ms += other.timings.evaluate_ms;
-        self.timings.fetch_ms += other.timings.fetch_ms;
-        self.timings.detail_ms += other.timings.detail_ms;
-        self.timings.assemble_ms += other.timings.assemble_ms;
-        self.timings.total_ms += other.timings.total_ms;
+    }
+}
+
+/// The schemas of serialized types declared in modules that hold no schema
+/// code (a metric's level, a rule's demand and cost estimate, a diagnostic's
+/// byte range). The tests below check each against what serde writes.
+#[cfg(feature = "openapi")]
+pub(crate) mod schema {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use crate::compile::{Demand, Level};
+    use crate::cost::Estimate;
+
+    /// Every level, in declaration order.
+    pub(crate) fn levels() -> [Level; 2] {
+        // Exhaustive on purpose: a new level does not compile until it is listed here.
+        match Level::Registrant {
+            Level::Registrant | Level::Member => {}
+        }
+        [Level::Registrant, Level::Member]
+    }
+
+    impl PartialSchema for Level {
+        fn schema() -> RefOr<Schema> {
+            let names = levels().map(|level| serde_json::to_value(level).unwrap_or_default());
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Whose metric: `registrant` (`dci.*`, `r.dci.*`) or `member` (`m.dci.*`)"))
+                .enum_values(Some(names))
+                .into()
+        }
+    }
+
+    impl ToSchema for Level {}
+
+    impl PartialSchema for Demand {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "The registries a rule may need, in the order the rule mentions them: \
+                     `registrant` (asked about the registrant), `members` (asked about household members)",
+                ))
+                .property("registrant", <Vec<String>>::schema())
+                .required("registrant")
+                .property("members", <Vec<String>>::schema())
+                .required("members")
+                .into()
+        }
+    }
+
+    impl ToSchema for Demand {}
+
+    impl PartialSchema for Estimate {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "The worst-case cost of one evaluation: `steps` and `bytes` of values built \
+                     (see the `[rules]` limits `max_steps` and `max_bytes`)",
+                ))
+                .property("steps", u64::schema())
+                .required("steps")
+                .property("bytes", u64::schema())
+                .required("bytes")
+                .into()
+        }
+    }
+
+    impl ToSchema for Estimate {}
+
+    /// A byte range of a rule's text, `{start, end}` (end excluded), as serde writes a `Range`.
+    pub(crate) fn byte_range() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Byte range in the rule's text: `start`, and `end` one past the last byte"))
+            .property("start", usize::schema())
+            .required("start")
+            .property("end", usize::schema())
+            .required("end")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::collections::BTreeSet;
+
+        use serde_json::Value;
+
+        use super::*;
+
+        fn keys(value: &Value) -> BTreeSet<String> {
+            value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+        }
+
+        /// The properties and required names of `schema` are the keys serde writes for `sample`.
+        fn describes(schema: &Value, sample: impl serde::Serialize) {
+            let written = keys(&serde_json::to_value(sample).expect("serializes"));
+            assert_eq!(keys(&schema["properties"]), written, "{schema}");
+            let required: BTreeSet<String> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(Into::into))
+                .collect();
+            assert_eq!(required, written, "{schema}");
+        }
+
+        #[test]
+        fn hand_written_schemas_match_what_serde_writes() {
+            let json = |schema: RefOr<Schema>| serde_json::to_value(schema).expect("schema");
+            describes(&json(Demand::schema()), Demand::default());
+            describes(&json(Estimate::schema()), Estimate::default());
+            describes(&json(byte_range().into()), 3..7);
+            let names: Vec<Value> = levels().iter().map(|l| serde_json::to_value(l).expect("level")).collect();
+            assert_eq!(json(Level::schema())["enum"], Value::Array(names));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statistics with every counter set, each to a different value.
+    fn sample() -> BatchStats {
+        let registry = |name: &str, base: usize| RegistryUse {
+            registry: name.to_owned(),
+            rounds: base as u32 + 1,
+            requested: base + 2,
+            no_identifier: base + 3,
+            cache_hits: base + 4,
+            merged: base + 5,
+            fetched: base + 6,
+            round_trips: base as u64 + 7,
+            failures: BTreeMap::from([(UnknownCause::Timeout, base + 8), (UnknownCause::Rejected, base + 9)]),
+            first_failure: Some(format!("{name} refused")),
+            fetch_ms: base as u64 + 10,
+        };
+        BatchStats {
+            items: 11,
+            invalid: 12,
+            rules: vec![RuleCounts { rule: "a".into(), eligible: 13, ineligible: 14, undetermined: 15, error: 16 }],
+            registries: vec![registry("crvs", 20), registry("dr", 40)],
+            evaluations: 17,
+            timings: Timings { evaluate_ms: 18, fetch_ms: 19, detail_ms: 20, assemble_ms: 21, total_ms: 22 },
+        }
+    }
+
+    /// `value` with every number doubled.
+    fn doubled(value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) => Value::from(n.as_u64().expect("a count") * 2),
+            Value::Array(items) => Value::Array(items.iter().map(doubled).collect()),
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), doubled(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn absorbing_sums_every_counter_and_keeps_names_and_the_first_failure() {
+        let one = sample();
+        let mut sum = BatchStats::default();
+        sum.absorb(&one);
+        assert_eq!(sum, one, "absorbed into nothing, statistics are unchanged");
+        sum.absorb(&one);
+        let json = |stats: &BatchStats| serde_json::to_value(stats).expect("serializes");
+        assert_eq!(json(&sum), doubled(&json(&one)), "every number is summed; names and texts are kept");
+    }
+
+    #[test]
+    fn registries_are_matched_by_name_and_the_first_failure_is_kept() {
+        let mut sum = sample();
+        let other = BatchStats {
+            registries: vec![
+                RegistryUse { registry: "ibr".into(), requested: 5, ..RegistryUse::default() },
+                RegistryUse {
+                    registry: "dr".into(),
+                    requested: 1,
+                    first_failure: Some("later".into()),
+                    ..RegistryUse::default()
+                },
+            ],
+            ..BatchStats::default()
+        };
+        sum.absorb(&other);
+        let names: Vec<&str> = sum.registries.iter().map(|r| r.registry.as_str()).collect();
+        assert_eq!(names, ["crvs", "dr", "ibr"], "a new registry goes last, a known one is summed in place");
+        assert_eq!(sum.registries[1].requested, 43);
+        assert_eq!(sum.registries[1].first_failure.as_deref(), Some("dr refused"));
+        assert_eq!(sum.registries[2].requested, 5);
+        assert_eq!(sum.rules, sample().rules, "statistics without rules add nothing to the counts");
     }
 }

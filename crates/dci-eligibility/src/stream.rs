@@ -8,11 +8,11 @@ use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use crate::batch::{Engine, EvaluationOptions};
-use crate::report::{BatchResult, BatchStats};
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::compile::Rule;
 use crate::io::{Format, Line, Writer, parse_line};
 use crate::pool::{Lane, on_pool};
+use crate::report::{BatchResult, BatchStats};
 
 /// A chunk of input.
 #[derive(Debug)]
@@ -31,7 +31,6 @@ pub struct Rendered {
     /// Results they hold.
     pub items: usize,
 }
-
 
 /// What a stream did.
 #[derive(Clone, Debug, Default, Serialize)]

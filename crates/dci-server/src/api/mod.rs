@@ -1,13 +1,12 @@
 //! The API's request and response bodies, with their OpenAPI schemas.
 
+mod accepted;
 mod request;
 mod response;
 
+pub(crate) use accepted::with_limits as request_schemas;
 pub use request::{Beneficiary, EvaluateOptions, EvaluateRequest, Identifier, Member, RuleSet, ValidateRequest};
 pub(crate) use request::{Count, EvaluateBody};
 pub use response::{
-    Breaker, CatalogMetric, CatalogResponse, CelType, ClauseValue, Decision, Diagnostic, EvaluateResponse,
-    EvaluatedItem, Health, InvalidItem, ItemError, Level, MissingValue, NeededMetric, Outcome, Readiness,
-    RegistryDemand, RegistryReadiness, RegistrySummary, ResultItem, RuleSummary, RuleValidation, Severity, Span,
-    Summary, SummaryLine, Timings, UnknownCause, ValidateResponse,
+    CatalogResponse, EvaluateLine, EvaluateResponse, Health, Readiness, Summary, SummaryLine, ValidateResponse,
 };

@@ -1,12 +1,10 @@
 //! Request bodies.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use utoipa::ToSchema;
 
 /// Named rules (`{name: expression}`), in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,43 +34,29 @@ impl<'de> Deserialize<'de> for RuleSet {
 }
 
 /// The rules and options of an evaluation: the JSON request without its beneficiaries, and
-/// the first line of an NDJSON request.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+/// the first line of an NDJSON request. Its schema (`accepted.rs`) says what is accepted.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateOptions {
     /// Named rules: `{"elderly": "age_years(r.birthdate) >= 60"}`. Give `rules` or `rule`.
     #[serde(default)]
-    #[schema(value_type = Option<HashMap<String, String>>)]
     pub rules: Option<RuleSet>,
     /// One rule, named `rule` in the results.
     #[serde(default)]
     pub rule: Option<String>,
     /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
     #[serde(default)]
-    #[schema(example = "2026-01-01")]
     pub as_of: Option<String>,
     /// Add the value of each top-level clause to every decision.
     #[serde(default)]
     pub explain: Option<bool>,
 }
 
-/// `POST /v1/evaluate` with `Content-Type: application/json`.
-#[derive(Clone, Debug, ToSchema)]
-#[allow(dead_code)] // documents the body read by `EvaluateBody`
-pub struct EvaluateRequest {
-    /// Named rules. Give `rules` or `rule`.
-    #[schema(value_type = Option<HashMap<String, String>>)]
-    pub rules: Option<HashMap<String, String>>,
-    /// One rule, named `rule` in the results.
-    pub rule: Option<String>,
-    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
-    #[schema(example = "2026-01-01")]
-    pub as_of: Option<String>,
-    /// Add the value of each top-level clause to every decision.
-    pub explain: Option<bool>,
-    /// The beneficiaries, at most `max_beneficiaries`.
-    pub beneficiaries: Vec<Beneficiary>,
-}
+/// The schema of `POST /v1/evaluate` with `Content-Type: application/json`: the fields of
+/// [`EvaluateOptions`] and `beneficiaries`. The body is read as `EvaluateBody`, which keeps
+/// the beneficiaries as JSON text for `dci_eligibility::Beneficiary` to read.
+#[derive(Clone, Copy, Debug)]
+pub struct EvaluateRequest;
 
 /// The JSON evaluate request as read: beneficiaries are kept as raw JSON text, counted, then
 /// read in parallel. Same fields as [`EvaluateRequest`].
@@ -126,59 +110,27 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// `POST /v1/rules/validate`.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+/// `POST /v1/rules/validate`. Its schema (`accepted.rs`) says what is accepted.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// Named rules. Give `rules` or `rule`.
     #[serde(default)]
-    #[schema(value_type = Option<HashMap<String, String>>)]
     pub rules: Option<RuleSet>,
     /// One rule, named `rule` in the report.
     #[serde(default)]
     pub rule: Option<String>,
 }
 
-/// A beneficiary (registrant) with household members. Fields other than `id`, `identifiers` and
-/// `members` are the registrant's own (`birthdate`, `poverty_score`, ...), read by rules as `r.<field>`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "HH-0001", "identifiers": [{"type": "UIN", "value": "800010000"}],
-    "birthdate": "1950-03-02", "poverty_score": 0.82, "members": []}))]
-pub struct Beneficiary {
-    /// The caller's id; results carry it.
-    pub id: String,
-    /// Identifiers, used to look the person up in registries (first type in a registry's priority wins).
-    #[serde(default)]
-    pub identifiers: Vec<Identifier>,
-    /// Household members: beneficiaries without members (an absent `id` becomes `<id>/members[k]`).
-    #[serde(default)]
-    pub members: Vec<Member>,
-    /// Any other field.
-    #[serde(flatten)]
-    #[schema(additional_properties)]
-    pub fields: HashMap<String, serde_json::Value>,
-}
+/// The schema of a beneficiary in a request: a registrant with identifiers, household members
+/// and fields of its own. `dci_eligibility::Beneficiary` reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Beneficiary;
 
-/// A household member.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct Member {
-    /// The member's id (optional).
-    pub id: Option<String>,
-    /// Identifiers.
-    #[serde(default)]
-    pub identifiers: Vec<Identifier>,
-    /// Any other field, read by rules as `m.<field>`.
-    #[serde(flatten)]
-    #[schema(additional_properties)]
-    pub fields: HashMap<String, serde_json::Value>,
-}
+/// The schema of a household member in a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Member;
 
-/// An identifier (also accepted as `{identifier_type, identifier_value}`).
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct Identifier {
-    /// `UIN`, `DRN`, `NATIONAL_ID`, `NID`, `BRN`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The value.
-    pub value: String,
-}
+/// The schema of an identifier in a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Identifier;

@@ -87,16 +87,22 @@ fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
         )
     ),
     responses(
-        (status = 200, description = "Decisions. NDJSON: one `ResultItem` per line, then a `SummaryLine`.",
+        (status = 200, description = "Decisions. NDJSON: one `EvaluateLine` per line: a `ResultItem` per \
+                                      beneficiary line, in order, then a `SummaryLine` (an `ErrorBody` line \
+                                      before it when the input was cut short).",
             content(
                 (crate::api::EvaluateResponse = "application/json"),
-                (crate::api::ResultItem = "application/x-ndjson"),
+                (crate::api::EvaluateLine = "application/x-ndjson"),
             )),
-        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request`", body = ErrorBody),
+        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request` (the body \
+                                      cannot be read)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large` or `too_many_beneficiaries`", body = ErrorBody),
+        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
+            body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request`", body = ErrorBody),
+        (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
+                                      field, or line and column)", body = ErrorBody),
         (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 504, description = "`timeout`", body = ErrorBody),

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler, EvaluationOptions, Rule};
 use serde_json::json;
 
-use crate::api::{Diagnostic, EvaluateOptions, RuleSet};
+use crate::api::{EvaluateOptions, RuleSet};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
 
@@ -78,13 +78,8 @@ pub(crate) fn compile(compiler: &Compiler, sources: &[(String, String)]) -> Resu
     } else {
         format!("{} rules are invalid; first: {first}", invalid.len())
     };
-    let details: Vec<_> = invalid
-        .iter()
-        .map(|error| {
-            let diagnostics: Vec<Diagnostic> = error.diagnostics.iter().map(Diagnostic::from).collect();
-            json!({"rule": error.name, "diagnostics": diagnostics})
-        })
-        .collect();
+    let details: Vec<_> =
+        invalid.iter().map(|error| json!({"rule": error.name, "diagnostics": error.diagnostics})).collect();
     Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRule, message)
         .with_details(json!({"rules": details})))
 }

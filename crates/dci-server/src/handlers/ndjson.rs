@@ -20,7 +20,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::{EvaluateOptions, Summary, SummaryLine};
+use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
@@ -251,7 +251,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
         telemetry.record(&stats.batch);
         let mut lines = cut_short.map(|error| error.to_line()).unwrap_or_default();
         let summary = Summary::of_stream(&stats, options.as_of, started.elapsed().as_millis() as u64);
-        let _ = serde_json::to_writer(&mut lines, &SummaryLine { summary });
+        let _ = serde_json::to_writer(&mut lines, &EvaluateLine::Summary(SummaryLine { summary }));
         lines.push(b'\n');
         let _ = tail_sender.send(lines);
     });

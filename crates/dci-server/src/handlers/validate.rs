@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use dci_eligibility::Validation;
 
-use crate::api::{RuleValidation, ValidateRequest, ValidateResponse};
+use crate::api::{ValidateRequest, ValidateResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::handlers::evaluate::body_error;
 use crate::handlers::rule_sources;
@@ -22,10 +22,13 @@ use crate::state::AppState;
     request_body = ValidateRequest,
     responses(
         (status = 200, description = "One report per rule", body = ValidateResponse),
-        (status = 400, description = "`malformed_json` (details: line, column)", body = ErrorBody),
+        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request` (the body \
+                                      cannot be read)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 422, description = "`invalid_request`", body = ErrorBody),
+        (status = 422, description = "`invalid_request` (details: field, or line and column)", body = ErrorBody),
+        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -36,13 +39,10 @@ pub(crate) async fn validate(
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
-    let rules: Vec<RuleValidation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
+    let rules: Vec<Validation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
         let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let sources = rule_sources(request.rules, request.rule, &limits)?;
-        Ok(sources
-            .iter()
-            .map(|(name, source)| RuleValidation::from(&Validation::of(&compiler, name, source)))
-            .collect())
+        Ok(sources.iter().map(|(name, source)| Validation::of(&compiler, name, source)).collect())
     })
     .await?;
     let valid = rules.iter().all(|r| r.valid);
