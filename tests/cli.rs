@@ -525,3 +525,95 @@ fn a_line_that_is_not_utf8_is_its_own_error_and_every_other_line_is_decided() {
     assert_eq!(results[14_999]["id"], "P15000");
     assert_eq!(results[14_999]["outcomes"]["rule"]["outcome"], "eligible");
 }
+
+/// `elig eval` and `elig serve` with one `[cache.redis]`: what the CLI run
+/// fetched, the server answers without asking any registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_run_warms_a_server_through_the_shared_redis() {
+    let Some(redis) = test_services::RedisServer::start() else { return };
+    let (_registry, address) = registry(&["--port", "0"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("elig.toml");
+    let mut toml = String::new();
+    for id in ["crvs", "ibr", "dr"] {
+        toml += &format!(
+            "[[registry]]\nregistry = \"{id}\"\nbase_url = \"http://{address}/{id}\"\nclient_id = \"elig-demo\"\n\
+             client_secret = {{ value = \"elig-demo-secret\" }}\n\n"
+        );
+    }
+    toml += &format!(
+        "[cache]\nencryption_key = {{ env = \"TEST_CACHE_KEY\" }}\n\n[cache.redis]\nurl = \"{}\"\n\
+         key_secret = {{ env = \"TEST_KEY_SECRET\" }}\n\n[server]\napi_keys = [{{ env = \"ELIG_API_KEY\" }}]\n",
+        redis.url()
+    );
+    std::fs::write(&config, toml).expect("write");
+    let keys = [("TEST_CACHE_KEY", "3c".repeat(32)), ("TEST_KEY_SECRET", "a secret long enough".to_owned())];
+    let rule = "dci.crvs.is_alive == true and dci.ibr.is_enrolled == false";
+
+    let output = elig()
+        .args(["eval", "--rule", rule, "--as-of", "2026-01-01", "--config"])
+        .arg(&config)
+        .args(["--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .envs(keys.clone())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let from_cli = decisions(&stdout(&output));
+    let http = reqwest::Client::new();
+    let asked = || async {
+        let stats: Value =
+            http.get(format!("http://{address}/sim/stats")).send().await.expect("stats").json().await.expect("json");
+        ["crvs", "ibr", "dr"].iter().map(|r| stats[r]["items"].as_u64().unwrap_or(0)).sum::<u64>()
+    };
+    let after_cli = asked().await;
+    assert!(after_cli > 0, "the CLI run asked the registries");
+
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("ELIG_API_KEY", "test-key")
+        .envs(keys)
+        .env_remove("RUST_LOG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let child = KillOnDrop(child);
+    // With --config the address is in the server's log line (`addr=...`).
+    let server = loop {
+        let line = lines.next().expect("the address before the stream ends").expect("utf-8");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let beneficiaries: Vec<Value> = std::fs::read_to_string("fixtures/beneficiaries.ndjson")
+        .expect("fixture")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("json"))
+        .collect();
+    let body = serde_json::json!({"rule": rule, "as_of": "2026-01-01", "beneficiaries": beneficiaries});
+    let answer: Value = http
+        .post(format!("http://{server}/v1/evaluate"))
+        .bearer_auth("test-key")
+        .json(&body)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(asked().await, after_cli, "the server asked no registry: the CLI run had warmed Redis");
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), from_cli.len());
+    for (served, written) in results.iter().zip(&from_cli) {
+        assert_eq!(served["id"], written["id"]);
+        assert_eq!(
+            served["outcomes"]["rule"]["outcome"], written["outcomes"]["rule"]["outcome"],
+            "{served} vs {written}"
+        );
+    }
+    drop(child);
+}

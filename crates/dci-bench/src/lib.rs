@@ -113,7 +113,11 @@ impl Population {
 
     /// An engine over the simulator, its facts in `backend`.
     pub fn engine_with(&self, backend: CacheBackend) -> Result<Engine, BenchError> {
-        let cache = StoreConfig { backend, ..Default::default() };
+        self.engine_with_cache(StoreConfig { backend, ..Default::default() })
+    }
+
+    /// An engine over the simulator with this `[cache]` (a shared tier, say).
+    pub fn engine_with_cache(&self, cache: StoreConfig) -> Result<Engine, BenchError> {
         Ok(Engine::from_config(&EngineConfig { registries: self.sources(100, 4), cache, ..Default::default() })?)
     }
 

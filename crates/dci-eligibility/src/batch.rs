@@ -2,10 +2,12 @@
 //!
 //! 1. **screen**: the clauses of a rule that read no registry; one false
 //!    decides `local && registry` with nothing fetched;
-//! 2. **fill**: what the store already knows ([`MetricStore::known`]) about
-//!    the persons of the households still open, in parallel;
-//! 3. **rounds**: evaluate what is pending, then [`MetricStore::fetch`] one
-//!    registry, only for the persons the pending decisions still need; until
+//! 2. **fill**: what the store already knows ([`MetricStore::known`]) in the
+//!    first registry the rules read, about the persons of the households
+//!    still open, in parallel;
+//! 3. **rounds**: evaluate what is pending, then learn one registry, only for
+//!    the persons the pending decisions still need: what the store knows
+//!    (read in parallel), then [`MetricStore::fetch`] for the rest; until
 //!    every decision is made or nothing more can be learnt;
 //! 4. **detail**: re-evaluate the undetermined and failed decisions (and,
 //!    with `explain`, every one) for their missing values, errors and clauses;
@@ -257,19 +259,18 @@ impl Batch {
         registry: RegistryIndex,
         persons: &[PersonRef],
     ) -> Unknown<'_> {
-        let mut unknown = Unknown { rows: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
+        let mut unknown = Unknown { persons: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
         for &person in persons {
-            let row = self.row(person);
-            if !facts.get(row, registry).is_fetchable() {
+            if !facts.get(self.row(person), registry).is_fetchable() {
                 continue;
             }
             let identifiers = self.person(person).map_or(&[][..], |data| &data.identifiers);
             match store.choose_identifier(registry, identifiers) {
                 Some(identifier) => {
-                    unknown.rows.push(row);
+                    unknown.persons.push(person);
                     unknown.identifiers.push(identifier);
                 }
-                None => unknown.unidentified.push(row),
+                None => unknown.unidentified.push(person),
             }
         }
         unknown
@@ -278,9 +279,9 @@ impl Batch {
 
 /// Persons not known yet in one registry (see [`Batch::unknown`]).
 struct Unknown<'a> {
-    rows: Vec<PersonRow>,
+    persons: Vec<PersonRef>,
     identifiers: Vec<&'a Identifier>,
-    unidentified: Vec<PersonRow>,
+    unidentified: Vec<PersonRef>,
 }
 
 /// What a batch learns as it is evaluated; it moves between tokio and the pool.
@@ -535,49 +536,72 @@ impl Engine {
         (table, todo)
     }
 
-    /// Phase 2: what the store knows now about the persons of the households
-    /// with a decision still open, in every registry the rules read. Read in
-    /// parallel on the pool; nothing is fetched.
+    /// Phase 2: what the store knows now, in the first registry the rules
+    /// read, about the persons of the households with a decision still open:
+    /// with a warm cache the first evaluation then decides most of them.
+    /// Later registries are read as rounds need them, only for the persons
+    /// who need them.
     async fn fill(&self, batch: &Arc<Batch>, table: Table, todo: &[PairIndex], stats: &mut BatchStats) -> Table {
+        let Some(&first) = table.facts.columns().order().first() else { return table };
         let started = Instant::now();
         let mut open = vec![false; batch.beneficiaries.len()];
         for &pair in todo {
             open[batch.pairs.beneficiary(pair).0] = true;
         }
-        let store = self.store.clone();
-        let (table, hits) = on_batch_pool(batch, table, move |batch, table| {
-            let mut hits = Vec::new();
-            for registry in table.facts.columns().order().to_vec() {
-                let everyone = batch.everyone(registry, &open);
-                let known: Vec<(PersonRow, Resolution)> = everyone
-                    .par_chunks(2048)
-                    .flat_map_iter(|persons| {
-                        let unknown = batch.unknown(&store, &table.facts, registry, persons);
-                        let known = store.known(registry, &unknown.identifiers);
-                        unknown.rows.into_iter().zip(known).filter_map(|(row, known)| Some((row, known?)))
-                    })
-                    .collect();
-                hits.push((registry, known.len()));
-                for (row, resolution) in known {
-                    table.facts.set(row, registry, resolution);
-                }
-            }
-            hits
-        })
-        .await;
-        for (registry, hits) in hits.into_iter().filter(|(_, hits)| *hits > 0) {
-            let usage = registry_use(stats, &batch.catalog, registry);
-            usage.requested += hits;
-            usage.cache_hits += hits;
-        }
+        let everyone = batch.everyone(first, &open);
+        let (table, _, _) = self.read_known(batch, table, first, everyone, stats).await;
         stats.timings.fetch_ms += ms(started);
         table
     }
 
-    /// Phase 3: rounds of evaluating what is pending, then fetching the one
+    /// Fills in what the store knows now about those of `persons` not known
+    /// yet in `registry`, read in parallel on the pool; returns how many it
+    /// filled in, and the persons still unknown.
+    async fn read_known(
+        &self,
+        batch: &Arc<Batch>,
+        table: Table,
+        registry: RegistryIndex,
+        persons: Vec<PersonRef>,
+        stats: &mut BatchStats,
+    ) -> (Table, usize, Vec<PersonRef>) {
+        let store = self.store.clone();
+        let (table, (hits, rest)) = on_batch_pool(batch, table, move |batch, table| {
+            let found: Vec<(PersonRef, Option<Resolution>)> = persons
+                .par_chunks(2048)
+                .flat_map_iter(|persons| {
+                    let unknown = batch.unknown(&store, &table.facts, registry, persons);
+                    let known = store.known(registry, &unknown.identifiers);
+                    // Persons without a usable identifier stay to be marked so by the fetch.
+                    unknown.persons.into_iter().zip(known).chain(unknown.unidentified.into_iter().map(|p| (p, None)))
+                })
+                .collect();
+            let mut rest = Vec::new();
+            let mut hits = 0;
+            for (person, known) in found {
+                match known {
+                    Some(resolution) => {
+                        table.facts.set(batch.row(person), registry, resolution);
+                        hits += 1;
+                    }
+                    None => rest.push(person),
+                }
+            }
+            (hits, rest)
+        })
+        .await;
+        if hits > 0 {
+            let usage = registry_use(stats, &batch.catalog, registry);
+            usage.requested += hits;
+            usage.cache_hits += hits;
+        }
+        (table, hits, rest)
+    }
+
+    /// Phase 3: rounds of evaluating what is pending, then learning the one
     /// registry that comes first among what the pending decisions still need,
-    /// for the persons who need it; until nothing is pending or nothing more
-    /// can be learnt.
+    /// for the persons who need it (what the store knows, then a fetch of the
+    /// rest); until nothing is pending or nothing more can be learnt.
     async fn decide_in_rounds(
         &self,
         batch: &Arc<Batch>,
@@ -603,7 +627,11 @@ impl Engine {
                 return table;
             };
             let wanted = batch.wanted(registry, &pending);
-            if self.fetch(batch, &mut table, registry, &wanted, stats).await == 0 {
+            let started = Instant::now();
+            let (known, rest);
+            (table, known, rest) = self.read_known(batch, table, registry, wanted, stats).await;
+            stats.timings.fetch_ms += ms(started);
+            if known + self.fetch(batch, &mut table, registry, &rest, stats).await == 0 {
                 return table; // nothing left to learn for these decisions
             }
             todo = pending.iter().filter(|(_, needs)| needs.registries().contains(registry)).map(|(p, _)| *p).collect();
@@ -677,13 +705,13 @@ impl Engine {
         if !unknown.identifiers.is_empty() {
             let fetched = self.store.fetch(registry, &unknown.identifiers).await;
             add_report(usage, &fetched.report);
-            for (row, resolution) in unknown.rows.into_iter().zip(fetched.resolutions) {
-                table.facts.set(row, registry, resolution);
+            for (person, resolution) in unknown.persons.into_iter().zip(fetched.resolutions) {
+                table.facts.set(batch.row(person), registry, resolution);
                 resolved += 1;
             }
         }
-        for row in unknown.unidentified {
-            table.facts.set(row, registry, Resolution::NoIdentifier);
+        for person in unknown.unidentified {
+            table.facts.set(batch.row(person), registry, Resolution::NoIdentifier);
             usage.no_identifier += 1;
             resolved += 1;
         }

@@ -104,11 +104,23 @@ pub struct SharedStats {
     pub call_micros: u64,
 }
 
+/// Whether the shared tier answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SharedHealth {
+    /// It answers.
+    Ok,
+    /// It does not answer (or fails): the engine goes on without it.
+    Degraded,
+}
+
 /// Whether the shared tier answers now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedStatus {
-    /// `ok`, or `degraded` (unreachable: the engine goes on without it).
-    pub status: &'static str,
+    /// `ok`, or `degraded`.
+    pub status: SharedHealth,
     /// What went wrong last, if it is failing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -172,7 +184,7 @@ impl SharedTier {
         }
         if let Some(password) = &config.password {
             let password = password.resolve("cache.redis.password").map_err(SharedError::Config)?;
-            settings = settings.set_password(password.expose().to_owned());
+            settings = settings.set_password(password.expose());
         }
         info = info.set_redis_settings(settings);
         let client = redis::Client::open(info).map_err(|e| SharedError::Config(e.to_string()))?;
@@ -380,9 +392,9 @@ impl SharedTier {
         let answered = self.call::<(String,)>(&ping).await.is_some();
         let problem = self.health().last_problem.clone();
         match (answered, problem) {
-            (true, _) => SharedStatus { status: "ok", problem: None },
+            (true, _) => SharedStatus { status: SharedHealth::Ok, problem: None },
             (false, problem) => SharedStatus {
-                status: "degraded",
+                status: SharedHealth::Degraded,
                 problem: Some(problem.unwrap_or_else(|| "resting after a failure".to_owned())),
             },
         }

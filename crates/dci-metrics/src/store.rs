@@ -200,6 +200,8 @@ pub struct RegistryStats {
 
 /// Whether a registry can be used now.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RegistryReadiness))]
 pub struct Readiness {
     /// The registry.
     pub registry: String,
@@ -208,7 +210,8 @@ pub struct Readiness {
     /// Configured, probe passed, breaker not open, and its last lookup did not
     /// fail whole within [`FAILING_FOR`].
     pub ready: bool,
-    /// The breaker.
+    /// The breaker (configured registries).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerState>,
     /// What is wrong, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -472,7 +475,7 @@ impl MetricStore {
             unique.iter().map(|(key, _)| self.cache.get(key, now).map(Cached::resolution)).collect();
         let mut misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
         if let Some(shared) = &self.shared {
-            misses = self.from_shared(shared, registry, &unique, misses, &mut results, &mut report).await;
+            misses = self.ask_shared(shared, registry, &unique, misses, &mut results, &mut report).await;
         }
         report.cache_hits = unique.len() - misses.len();
         self.hits.fetch_add(report.cache_hits as u64, Ordering::Relaxed);
@@ -501,7 +504,7 @@ impl MetricStore {
     /// Asks the shared tier about the `misses` among `unique`; what it
     /// knows (and is fresh by this catalog's TTLs) goes into the cache and
     /// `results`. Returns the misses left.
-    async fn from_shared(
+    async fn ask_shared(
         &self,
         shared: &SharedTier,
         registry: RegistryIndex,

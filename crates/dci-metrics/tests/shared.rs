@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
     Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, REST_AFTER_FAILURE, RedisConfig, RegistryIndex,
-    RegistryResolver, Resolution, StoreConfig, resolver_for,
+    RegistryResolver, Resolution, SharedHealth, StoreConfig, resolver_for,
 };
 use dci_protocol::records::Identifier;
 use dci_registry_sim::{RegistryData, RegistryKind, SimConfig, Simulator};
@@ -24,8 +24,10 @@ fn uin(i: usize) -> Identifier {
 
 async fn simulator() -> Simulator {
     let crvs = (0..PEOPLE)
-        .map(|i| json!({"identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}],
-            "given_name": "Amina", "birth_date": "1950-01-01"}))
+        .map(|i| {
+            json!({"identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}],
+            "given_name": "Amina", "birth_date": "1950-01-01"})
+        })
         .collect();
     let ibr = (0..PEOPLE / 2)
         .map(|i| json!({"member": {"member_identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}]},
@@ -124,7 +126,10 @@ async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
     }
     // Found and not found alike: half the people are in no IBR record.
     let is_enrolled = second.catalog().metric("dci.ibr.is_enrolled").expect("metric");
-    assert_eq!(enrolled.resolutions[0].read(second.catalog(), is_enrolled), MetricRead::Value(&MetricValue::Bool(true)));
+    assert_eq!(
+        enrolled.resolutions[0].read(second.catalog(), is_enrolled),
+        MetricRead::Value(&MetricValue::Bool(true))
+    );
     assert_eq!(
         enrolled.resolutions[PEOPLE - 1].read(second.catalog(), is_enrolled),
         MetricRead::Value(&MetricValue::Bool(false))
@@ -193,11 +198,11 @@ async fn redis_dying_mid_batch_changes_no_answer_and_the_tier_comes_back() {
     let stats = engine.stats().shared.expect("shared");
     assert!(stats.errors > 0, "{stats:?}");
     let status = engine.shared_status().await.expect("a shared tier");
-    assert_eq!(status.status, "degraded", "{status:?}");
+    assert_eq!(status.status, SharedHealth::Degraded, "{status:?}");
 
     redis.restart();
     tokio::time::sleep(REST_AFTER_FAILURE + Duration::from_millis(200)).await;
-    assert_eq!(engine.shared_status().await.expect("a shared tier").status, "ok");
+    assert_eq!(engine.shared_status().await.expect("a shared tier").status, SharedHealth::Ok);
     engine.fetch(crvs(&engine), &people[200..300]).await;
     let asked = items_asked(&sim);
     let fresh = store(&sim, redis_config(&redis), None, CatalogConfig::default());
@@ -253,10 +258,8 @@ async fn a_password_protected_redis_is_used_and_the_password_is_never_shown() {
     let Some(redis) = RedisServer::start_with_password(password) else { return };
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..20).map(uin).collect();
-    let with = |password: &str| RedisConfig {
-        password: Some(SecretSource::Value(password.into())),
-        ..redis_config(&redis)
-    };
+    let with =
+        |password: &str| RedisConfig { password: Some(SecretSource::Value(password.into())), ..redis_config(&redis) };
     let config = with(password);
     assert!(!format!("{config:?}").contains(password), "{config:?}");
     let first = store(&sim, config.clone(), None, CatalogConfig::default());
@@ -268,10 +271,11 @@ async fn a_password_protected_redis_is_used_and_the_password_is_never_shown() {
     let fetched = wrong.fetch(crvs(&wrong), &people).await;
     assert_eq!(fetched.report.shared_hits, 0, "refused by Redis: the registry answers");
     let status = wrong.shared_status().await.expect("a shared tier");
-    assert_eq!(status.status, "degraded");
+    assert_eq!(status.status, SharedHealth::Degraded);
     assert!(!status.problem.unwrap_or_default().contains("not the password"));
 
-    let in_url = RedisConfig { url: format!("redis://:{password}@127.0.0.1:{}/0", redis.port()), ..redis_config(&redis) };
+    let in_url =
+        RedisConfig { url: format!("redis://:{password}@127.0.0.1:{}/0", redis.port()), ..redis_config(&redis) };
     let refused = MetricStore::new(
         Arc::new(Catalog::default()),
         Vec::new(),

@@ -1,20 +1,26 @@
-//! The OpenAPI document, generated from the handlers' annotations and the API types.
+//! The OpenAPI document, generated from the handlers' annotations and the
+//! serialized types: the engine's results, statistics, validation reports and
+//! catalog entries are described by the types that write them.
 
-use utoipa::Modify;
-use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::api;
+use crate::config::ServerLimits;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::handlers;
 
-/// The OpenAPI 3 document of the API (`GET /openapi.json`).
+/// The OpenAPI 3 document of the API, with the default limits; `GET /openapi.json` serves
+/// [`document`], with the running server's.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "elig",
         description = "Decides who is eligible for social-protection programmes, from CEL rules and DCI registries \
-                       (CRVS, IBR, DR). Batch evaluation for OpenSPP: JSON, or NDJSON streamed both ways.",
+                       (CRVS, IBR, DR). Batch evaluation for OpenSPP: JSON, or NDJSON streamed both ways. \
+                       Request limits are the server's configuration (`[server.limits]`): the document served \
+                       by a server states its own.",
     ),
     paths(
         handlers::evaluate::evaluate,
@@ -27,16 +33,12 @@ use crate::handlers;
     ),
     components(schemas(
         api::EvaluateRequest, api::EvaluateOptions, api::Beneficiary, api::Member, api::Identifier,
-        api::EvaluateResponse, api::ResultItem, api::EvaluatedItem, api::InvalidItem, api::ItemError,
-        api::Decision, api::Outcome, api::MissingValue, api::UnknownCause, api::ClauseValue,
-        api::Summary, api::SummaryLine, api::RuleSummary, api::RegistrySummary, api::Timings,
-        api::ValidateRequest, api::ValidateResponse, api::RuleValidation, api::Diagnostic, api::Span,
-        api::Severity, api::NeededMetric, api::Level, api::RegistryDemand,
-        api::CatalogResponse, api::CatalogMetric, api::CelType,
-        api::Health, api::Readiness, api::RegistryReadiness, api::Breaker,
+        api::EvaluateResponse, api::EvaluateLine, api::SummaryLine, api::Summary,
+        api::ValidateRequest, api::ValidateResponse, api::CatalogResponse,
+        api::Health, api::Readiness, dci_metrics::Readiness, dci_metrics::SharedStatus, dci_metrics::SharedHealth,
         ErrorBody, ErrorDetail, ErrorCode,
     )),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &AnyRouteErrors),
     tags(
         (name = "evaluation", description = "Rules over beneficiaries"),
         (name = "rules", description = "Rule validation and the metric catalog"),
@@ -44,6 +46,16 @@ use crate::handlers;
     )
 )]
 pub struct ApiDoc;
+
+/// The document with `limits` in the request schemas.
+pub(crate) fn document(limits: &ServerLimits) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    let components = document.components.get_or_insert_with(Default::default);
+    for (name, schema) in api::request_schemas(limits) {
+        components.schemas.insert(name.into_owned(), schema);
+    }
+    document
+}
 
 /// Declares the `api_key` bearer scheme.
 struct BearerKey;
@@ -60,5 +72,30 @@ impl Modify for BearerKey {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the errors any route can answer, from layers in front of every handler.
+struct AnyRouteErrors;
+
+impl Modify for AnyRouteErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let errors = [
+            ("431", "`headers_too_large`: the request's headers are larger than `max_header_bytes`"),
+            ("500", "`internal`: a bug; `X-Request-Id` finds it in the server's log"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                for (status, description) in errors {
+                    let content = ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(<ErrorBody as ToSchema>::name())))
+                        .build();
+                    let response =
+                        ResponseBuilder::new().description(description).content("application/json", content).build();
+                    operation.responses.responses.entry(status.to_owned()).or_insert(response.into());
+                }
+            }
+        }
     }
 }

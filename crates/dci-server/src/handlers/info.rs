@@ -7,11 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use utoipa::OpenApi;
 
-use crate::api::{CatalogMetric, CatalogResponse, Health, Readiness, RegistryReadiness};
+use crate::api::{CatalogResponse, Health, Readiness};
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::ApiDoc;
+use crate::openapi;
 use crate::state::AppState;
 
 /// How long the readiness probes (token requests) may take together.
@@ -30,8 +29,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
     security(("api_key" = []))
 )]
 pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogResponse> {
-    let metrics = state.engine().compiler().catalog().describe().into_iter().map(CatalogMetric::from).collect();
-    Json(CatalogResponse { metrics })
+    Json(CatalogResponse { metrics: state.engine().compiler().catalog().describe() })
 }
 
 /// The process is up. No API key needed.
@@ -62,21 +60,16 @@ pub(crate) async fn health() -> Json<Health> {
 )]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let saturated = state.slots().saturated(state.limits().request_timeout());
-    let body = match tokio::time::timeout(PROBE_TIMEOUT, state.engine().store().readiness()).await {
-        Ok(registries) => {
-            let registries: Vec<RegistryReadiness> = registries
-                .into_iter()
-                .map(|r| RegistryReadiness {
-                    registry: r.registry,
-                    configured: r.configured,
-                    ready: r.ready,
-                    breaker: r.breaker.map(Into::into),
-                    problem: r.problem,
-                })
-                .collect();
-            Readiness { ready: registries.iter().filter(|r| r.configured).all(|r| r.ready), saturated, registries }
-        }
-        Err(_) => Readiness { ready: false, saturated, registries: Vec::new() },
+    let store = state.engine().store();
+    let probes = async { tokio::join!(store.readiness(), store.shared_status()) };
+    let body = match tokio::time::timeout(PROBE_TIMEOUT, probes).await {
+        Ok((registries, shared_cache)) => Readiness {
+            ready: registries.iter().filter(|r| r.configured).all(|r| r.ready),
+            saturated,
+            registries,
+            shared_cache,
+        },
+        Err(_) => Readiness { ready: false, saturated, registries: Vec::new(), shared_cache: None },
     };
     let body = Readiness { ready: body.ready && !saturated, ..body };
     let status = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -102,7 +95,7 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }
 
-/// This document.
+/// This document, with this server's limits in the request schemas.
 #[utoipa::path(
     get,
     path = "/openapi.json",
@@ -113,6 +106,6 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response
     ),
     security(("api_key" = []))
 )]
-pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub(crate) async fn openapi(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::document(state.limits()))
 }

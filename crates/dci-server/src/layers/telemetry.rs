@@ -219,6 +219,31 @@ impl Collector for StoreCollector {
         let asked = stats.cache_hits + stats.cache_misses;
         let ratio = if asked == 0 { 0.0 } else { stats.cache_hits as f64 / asked as f64 };
         gauge(&mut encoder, "elig_cache_hit_ratio", "Share of lookups answered by the cache, since start", ratio)?;
+        if let Some(shared) = &stats.shared {
+            let counters = [
+                ("elig_shared_cache_hits", "Facts the shared tier (Redis) answered", shared.hits),
+                ("elig_shared_cache_misses", "Facts asked of the shared tier and not there", shared.misses),
+                (
+                    "elig_shared_cache_unreadable",
+                    "Values under our keys that could not be read (another format, damaged, another key)",
+                    shared.unreadable,
+                ),
+                ("elig_shared_cache_writes", "Facts written to the shared tier", shared.writes),
+                ("elig_shared_cache_errors", "Calls to the shared tier that failed or timed out", shared.errors),
+                ("elig_shared_cache_calls", "Calls to the shared tier (pipelined reads and writes)", shared.calls),
+            ];
+            for (name, help, value) in counters {
+                counter_family(&mut encoder, name, help, [(vec![], value)])?;
+            }
+            let seconds = shared.call_micros as f64 / 1e6;
+            let mut family = encoder.encode_descriptor(
+                "elig_shared_cache_call_seconds",
+                "Time spent in calls to the shared tier (divide by elig_shared_cache_calls for the mean)",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(seconds).encode(family.encode_family::<[(&str, &str); 0]>(&[])?)?;
+        }
         gauge(&mut encoder, "elig_evaluations_running", "Evaluations running now", self.slots.running() as i64)?;
         gauge(
             &mut encoder,

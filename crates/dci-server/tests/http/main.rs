@@ -3,9 +3,13 @@
 
 mod api;
 mod common;
+mod contract;
 mod evaluate;
+mod generated;
 mod hardening;
 mod limits;
 mod outage;
 mod safety;
+mod schema;
+mod shared;
 mod stream;
