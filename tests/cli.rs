@@ -346,15 +346,13 @@ fn registry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (KillOnDrop, String) {
     (KillOnDrop(child), address)
 }
 
-#[tokio::test]
-async fn serve_answers_the_evaluate_api_with_an_api_key() {
-    let refused = elig().args(["serve", "--bind", "127.0.0.1:0"]).env_remove("ELIG_API_KEY").output().expect("runs");
-    assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("ELIG_API_KEY"), "{}", stderr(&refused));
-
+/// Starts `elig serve` on a free loopback port with `args` and `envs`; the
+/// address it listens on (from its banner or, with `--config`, its log line).
+fn serve(args: &[&std::ffi::OsStr], envs: &[(&str, String)]) -> (KillOnDrop, String) {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("ELIG_API_KEY", "test-key")
+        .args(args)
+        .envs(envs.iter().map(|(name, value)| (name, value)))
         .env_remove("RUST_LOG")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::piped())
@@ -363,13 +361,24 @@ async fn serve_answers_the_evaluate_api_with_an_api_key() {
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let child = KillOnDrop(child);
     let address = loop {
-        let line = lines.next().expect("a banner before the stream ends").expect("utf-8");
-        if let Some(rest) = line.strip_prefix("elig serve: listening on http://") {
+        let line = lines.next().expect("the address before the stream ends").expect("utf-8");
+        let rest = line.strip_prefix("elig serve: listening on http://").or_else(|| line.split("addr=").nth(1));
+        if let Some(rest) = rest {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
     };
     // Keep draining the logs so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+#[tokio::test]
+async fn serve_answers_the_evaluate_api_with_an_api_key() {
+    let refused = elig().args(["serve", "--bind", "127.0.0.1:0"]).env_remove("ELIG_API_KEY").output().expect("runs");
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("ELIG_API_KEY"), "{}", stderr(&refused));
+
+    let (child, address) = serve(&[], &[("ELIG_API_KEY", "test-key".to_owned())]);
     let http = reqwest::Client::new();
     let health = http.get(format!("http://{address}/healthz")).send().await.expect("healthz");
     assert!(health.status().is_success());
@@ -568,26 +577,9 @@ async fn a_cli_run_warms_a_server_through_the_shared_redis() {
     let after_cli = asked().await;
     assert!(after_cli > 0, "the CLI run asked the registries");
 
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("ELIG_API_KEY", "test-key")
-        .envs(keys)
-        .env_remove("RUST_LOG")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let child = KillOnDrop(child);
-    // With --config the address is in the server's log line (`addr=...`).
-    let server = loop {
-        let line = lines.next().expect("the address before the stream ends").expect("utf-8");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut envs = keys.to_vec();
+    envs.push(("ELIG_API_KEY", "test-key".to_owned()));
+    let (child, server) = serve(&["--config".as_ref(), config.as_os_str()], &envs);
     let beneficiaries: Vec<Value> = std::fs::read_to_string("fixtures/beneficiaries.ndjson")
         .expect("fixture")
         .lines()

@@ -249,6 +249,9 @@ struct Registry {
     failing: Mutex<Option<(Instant, Arc<str>)>>,
 }
 
+/// Facts asked of the shared tier per call (one pipelined round trip each).
+const SHARED_CHUNK: usize = 2_000;
+
 /// How long a registry that failed its last lookup counts as not ready.
 pub const FAILING_FOR: Duration = Duration::from_secs(60);
 
@@ -513,20 +516,24 @@ impl MetricStore {
         results: &mut [Option<Resolution>],
         report: &mut FetchReport,
     ) -> Vec<usize> {
-        let spec = self.catalog.registry(registry);
-        let keys: Vec<(String, usize)> =
-            misses.iter().map(|&i| (self.shared_key(shared, registry, unique[i].1), spec.metrics.len())).collect();
-        let found = shared.get_many(&keys).await;
-        let now = unix_now();
+        let fields = self.catalog.registry(registry).metrics.len();
         let mut left = Vec::new();
-        for (index, cached) in misses.into_iter().zip(found) {
-            match cached.filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now)) {
-                Some(cached) => {
-                    self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
-                    results[index] = Some(cached.resolution());
-                    report.shared_hits += 1;
+        // Hashing keys and opening values costs a few microseconds a fact: done
+        // a chunk per call, so that the tokio worker is given back between chunks.
+        for chunk in misses.chunks(SHARED_CHUNK) {
+            let keys: Vec<(String, usize)> =
+                chunk.iter().map(|&i| (self.shared_key(shared, registry, unique[i].1), fields)).collect();
+            let found = shared.get_many(&keys).await;
+            let now = unix_now();
+            for (&index, cached) in chunk.iter().zip(found) {
+                match cached.filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now)) {
+                    Some(cached) => {
+                        self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
+                        results[index] = Some(cached.resolution());
+                        report.shared_hits += 1;
+                    }
+                    None => left.push(index),
                 }
-                None => left.push(index),
             }
         }
         left

@@ -2,7 +2,7 @@
 //! port; see the `test-services` crate) and the registry simulator.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
@@ -190,9 +190,10 @@ async fn redis_dying_mid_batch_changes_no_answer_and_the_tier_comes_back() {
     let engine = store(&sim, redis_config(&redis), None, CatalogConfig::default());
     engine.fetch(crvs(&engine), &people[..100]).await;
     redis.kill();
-    let started = Instant::now();
-    let during = engine.fetch(crvs(&engine), &people[100..200]).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the timeout: {:?}", started.elapsed());
+    // A guard against hanging, not a timing target: each call is bounded by `timeout_ms`.
+    let during = tokio::time::timeout(Duration::from_secs(60), engine.fetch(crvs(&engine), &people[100..200]))
+        .await
+        .expect("a dead Redis does not hang the fetch");
     assert_eq!(during.report.fetched, 100, "the registry answers instead");
     assert!(during.resolutions.iter().all(|r| alive(&engine, r) == Some(true)));
     let stats = engine.stats().shared.expect("shared");

@@ -2,8 +2,6 @@
 //! API: two servers share facts, `/readyz` shows Redis `degraded` and stays
 //! ready when it dies, and `/metrics` counts the tier's work.
 
-use std::time::Duration;
-
 use dci_client::SecretSource;
 use dci_metrics::RedisConfig;
 use dci_registry_sim::SimConfig;
@@ -76,10 +74,8 @@ async fn replicas_share_facts_and_a_dead_redis_is_degraded_not_unready() {
 
     // Decisions go on from the in-process cache and the registries.
     let third = start_with(SimConfig::default(), |engine| engine.cache.redis = Some(shared(&redis)), |_| {}).await;
-    let started = std::time::Instant::now();
     let (status, without) = third.evaluate(&body).await;
     assert_eq!(status, 200, "{without}");
-    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(without["results"], answer["results"], "the registries answer instead");
     assert!(items(&third.sim.stats()) > 0);
     first.stop().await;
