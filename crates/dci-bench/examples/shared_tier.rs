@@ -8,7 +8,8 @@
 //!   tier: registry items, round trips and wall time.
 //!
 //! `cargo run --release -p dci-bench --example shared_tier -- 100000 2`
-//! (households, registry latency in ms). Needs `redis-server` on PATH; it is
+//! (households, registry latency in ms; a third argument `plain` stores
+//! values unencrypted, to measure what sealing costs). Needs `redis-server` on PATH; it is
 //! started on a free loopback port and stopped at the end.
 
 use std::time::Instant;
@@ -23,6 +24,7 @@ use dci_registry_sim::SimStats;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn shared(url: &str, prefix: &str) -> StoreConfig {
+    let sealed = std::env::args().nth(3).as_deref() != Some("plain");
     StoreConfig {
         redis: Some(RedisConfig {
             url: url.to_owned(),
@@ -32,7 +34,7 @@ fn shared(url: &str, prefix: &str) -> StoreConfig {
             timeout_ms: 1_000,
             key_secret: SecretSource::Value("a benchmark secret for keyed hashes".into()),
         }),
-        encryption_key: Some(SecretSource::Value("5a".repeat(32))),
+        encryption_key: sealed.then(|| SecretSource::Value("5a".repeat(32))),
         ..StoreConfig::default()
     }
 }

@@ -32,6 +32,9 @@ const FORMAT: u8 = 1;
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
 
+/// The version of the key layout: `<prefix>f1:<hash>`.
+const KEY_VERSION: &str = "f1:";
+
 /// Keys asked per `MGET` (several go in one pipelined round trip).
 const MGET_KEYS: usize = 500;
 
@@ -205,8 +208,12 @@ impl SharedTier {
 
     /// The key of a person's facts in a registry: a keyed hash, never the identifier.
     pub(crate) fn key(&self, registry: &str, identifier_type: &str, identifier_value: &str) -> String {
-        let hash = self.hasher.hash(&[registry.as_bytes(), identifier_type.as_bytes(), identifier_value.as_bytes()]);
-        format!("{}f1:{hash}", self.prefix)
+        let mut key = String::with_capacity(self.prefix.len() + KEY_VERSION.len() + 32);
+        key.push_str(&self.prefix);
+        key.push_str(KEY_VERSION);
+        self.hasher
+            .hash_into(&[registry.as_bytes(), identifier_type.as_bytes(), identifier_value.as_bytes()], &mut key);
+        key
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -286,52 +293,58 @@ impl SharedTier {
         }
     }
 
-    /// The records under `keys`, each of a registry with `fields` metrics;
-    /// `None` where there is none, or none this deployment can read.
-    pub(crate) async fn get_many(&self, keys: &[(String, usize)]) -> Vec<Option<Cached>> {
-        let mut found = vec![None; keys.len()];
+    /// The values stored under `keys`, in one pipelined call; `None` when
+    /// the tier did not answer (every key then counts as a miss).
+    pub(crate) async fn get_many(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
         if keys.is_empty() {
-            return found;
+            return Some(Vec::new());
         }
         let mut pipeline = redis::pipe();
         for chunk in keys.chunks(MGET_KEYS) {
-            pipeline.cmd("MGET").arg(chunk.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>());
+            pipeline.cmd("MGET").arg(chunk);
         }
-        let Some(replies) = self.call::<Vec<Vec<Option<Vec<u8>>>>>(&pipeline).await else {
-            self.counters.misses.fetch_add(keys.len() as u64, Ordering::Relaxed);
-            return found;
-        };
-        let values = replies.into_iter().flatten();
-        for ((slot, (key, fields)), value) in found.iter_mut().zip(keys).zip(values) {
-            *slot = value.and_then(|bytes| match self.read(key, &bytes, *fields) {
-                Some(cached) => Some(cached),
-                None => {
-                    self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-            });
+        match self.call::<Vec<Vec<Option<Vec<u8>>>>>(&pipeline).await {
+            Some(replies) => Some(replies.into_iter().flatten().collect()),
+            None => {
+                self.counters.misses.fetch_add(keys.len() as u64, Ordering::Relaxed);
+                None
+            }
         }
-        let hits = found.iter().filter(|f| f.is_some()).count() as u64;
-        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
-        self.counters.misses.fetch_add(keys.len() as u64 - hits, Ordering::Relaxed);
-        found
+    }
+
+    /// The record in a value read under `key` (of a registry with `fields`
+    /// metrics), counted as a hit; `None` (counted as a miss, and as
+    /// unreadable when there was a value) when there is none this
+    /// deployment can read. Safe to call from many threads at once.
+    pub(crate) fn open(&self, key: &str, value: Option<&[u8]>, fields: usize) -> Option<Cached> {
+        let cached = value.and_then(|bytes| {
+            let cached = self.read(key, bytes, fields);
+            if cached.is_none() {
+                self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+            }
+            cached
+        });
+        let counter = if cached.is_some() { &self.counters.hits } else { &self.counters.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        cached
     }
 
     /// Stores each record under its key for its TTL (whole seconds, at least one).
-    pub(crate) async fn put_many(&self, entries: &[(String, Cached, Duration)]) {
+    pub(crate) async fn put_many(&self, entries: &[(String, Vec<u8>, Duration)]) {
         if entries.is_empty() {
             return;
         }
         let mut pipeline = redis::pipe();
-        for (key, cached, ttl) in entries {
-            pipeline.cmd("SET").arg(key).arg(self.write(key, cached)).arg("EX").arg(ttl.as_secs().max(1)).ignore();
+        for (key, value, ttl) in entries {
+            pipeline.cmd("SET").arg(key).arg(value).arg("EX").arg(ttl.as_secs().max(1)).ignore();
         }
         if self.call::<()>(&pipeline).await.is_some() {
             self.counters.writes.fetch_add(entries.len() as u64, Ordering::Relaxed);
         }
     }
 
-    fn write(&self, key: &str, cached: &Cached) -> Vec<u8> {
+    /// The value stored for `cached` under `key`. Safe to call from many threads at once.
+    pub(crate) fn write(&self, key: &str, cached: &Cached) -> Vec<u8> {
         let mut record = Vec::with_capacity(64);
         put_cached(&mut record, cached);
         match &self.sealer {

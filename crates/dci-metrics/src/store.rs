@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use dci_protocol::records::Identifier;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
@@ -507,6 +508,10 @@ impl MetricStore {
     /// Asks the shared tier about the `misses` among `unique`; what it
     /// knows (and is fresh by this catalog's TTLs) goes into the cache and
     /// `results`. Returns the misses left.
+    ///
+    /// Keys are hashed and values opened on every core, a chunk at a time, so
+    /// that the tokio worker waits for one chunk's work at most; the call for
+    /// the next chunk is on its way while this chunk is opened.
     async fn ask_shared(
         &self,
         shared: &SharedTier,
@@ -516,35 +521,81 @@ impl MetricStore {
         results: &mut [Option<Resolution>],
         report: &mut FetchReport,
     ) -> Vec<usize> {
-        let fields = self.catalog.registry(registry).metrics.len();
+        let keys_of = |chunk: &[usize]| -> Vec<String> {
+            chunk.par_iter().map(|&i| self.shared_key(shared, registry, unique[i].1)).collect()
+        };
         let mut left = Vec::new();
-        // Hashing keys and opening values costs a few microseconds a fact: done
-        // a chunk per call, so that the tokio worker is given back between chunks.
-        for chunk in misses.chunks(SHARED_CHUNK) {
-            let keys: Vec<(String, usize)> =
-                chunk.iter().map(|&i| (self.shared_key(shared, registry, unique[i].1), fields)).collect();
-            let found = shared.get_many(&keys).await;
-            let now = unix_now();
-            for (&index, cached) in chunk.iter().zip(found) {
-                match cached.filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now)) {
-                    Some(cached) => {
-                        self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
-                        results[index] = Some(cached.resolution());
-                        report.shared_hits += 1;
-                    }
-                    None => left.push(index),
+        let mut chunks = misses.chunks(SHARED_CHUNK);
+        let Some(first) = chunks.next() else { return left };
+        let mut chunk = first;
+        let mut keys = keys_of(chunk);
+        let mut values = shared.get_many(&keys).await;
+        loop {
+            let next = chunks.next().map(|next| (next, keys_of(next)));
+            let asking = async {
+                match &next {
+                    Some((_, next_keys)) => shared.get_many(next_keys).await,
+                    None => None,
                 }
-            }
+            };
+            let opening = async {
+                let found = self.open_shared(shared, registry, unique, chunk, &keys, values);
+                for (&index, resolution) in chunk.iter().zip(found) {
+                    match resolution {
+                        Some(resolution) => {
+                            results[index] = Some(resolution);
+                            report.shared_hits += 1;
+                        }
+                        None => left.push(index),
+                    }
+                }
+            };
+            // `asking` is polled first: its request is sent before this chunk is opened.
+            let (next_values, ()) = tokio::join!(asking, opening);
+            let Some((next_chunk, next_keys)) = next else { break };
+            (chunk, keys, values) = (next_chunk, next_keys, next_values);
         }
         left
     }
 
+    /// Opens the shared tier's `values` for the persons `chunk` indexes in
+    /// `unique`, keeps those that are fresh in the cache, and returns their
+    /// resolutions (`None`: a miss). `values` is `None` when the tier did not answer.
+    fn open_shared(
+        &self,
+        shared: &SharedTier,
+        registry: RegistryIndex,
+        unique: &[(&str, &Identifier)],
+        chunk: &[usize],
+        keys: &[String],
+        values: Option<Vec<Option<Vec<u8>>>>,
+    ) -> Vec<Option<Resolution>> {
+        let Some(values) = values else { return vec![None; chunk.len()] };
+        let fields = self.catalog.registry(registry).metrics.len();
+        let now = unix_now();
+        chunk
+            .par_iter()
+            .zip(keys.par_iter().zip(values.par_iter()))
+            .map(|(&index, (key, value))| {
+                let cached = shared
+                    .open(key, value.as_deref(), fields)
+                    .filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now))?;
+                self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
+                Some(cached.resolution())
+            })
+            .collect()
+    }
+
     fn shared_key(&self, shared: &SharedTier, registry: RegistryIndex, identifier: &Identifier) -> String {
-        shared.key(
-            self.catalog.registry(registry).id,
-            &identifier.identifier_type.to_ascii_uppercase(),
-            &identifier.identifier_value,
-        )
+        let identifier_type = &identifier.identifier_type;
+        let upper;
+        let identifier_type = if identifier_type.bytes().any(|b| b.is_ascii_lowercase()) {
+            upper = identifier_type.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            identifier_type.as_str()
+        };
+        shared.key(self.catalog.registry(registry).id, identifier_type, &identifier.identifier_value)
     }
 
     /// Stores what a registry answered about the person under `key`; returns
@@ -559,11 +610,13 @@ impl MetricStore {
     /// Writes what a registry answered to the shared tier, each for its TTL.
     async fn share(&self, registry: RegistryIndex, answered: Vec<(&Identifier, Cached)>) {
         let Some(shared) = &self.shared else { return };
-        let entries: Vec<(String, Cached, Duration)> = answered
-            .into_iter()
+        let entries: Vec<(String, Vec<u8>, Duration)> = answered
+            .into_par_iter()
             .map(|(identifier, cached)| {
                 let ttl = self.cache.ttls().ttl(registry, cached.facts.is_some());
-                (self.shared_key(shared, registry, identifier), cached, ttl)
+                let key = self.shared_key(shared, registry, identifier);
+                let value = shared.write(&key, &cached);
+                (key, value, ttl)
             })
             .collect();
         shared.put_many(&entries).await;

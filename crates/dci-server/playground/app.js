@@ -1,0 +1,1604 @@
+// elig playground: write an eligibility rule, see its diagnostics as you type, run it on
+// households, read why each decision came out as it did, and compare it with another rule.
+//
+// Plain script, no framework and no build step. The page is served under a strict
+// Content-Security-Policy, so everything here is wired with addEventListener, built with DOM
+// calls (never innerHTML: rule text, ids and messages are data), and talks only to its own
+// origin.
+'use strict';
+
+(function playground() {
+  // ---------------------------------------------------------------------------------------
+  // Constants
+
+  const KEY_STORAGE = 'elig.apiKey';
+  const VALIDATE_DELAY_MS = 300;
+  const PASTE_DELAY_MS = 300;
+  const MAX_FILE_BYTES = 5 * 1024 * 1024;
+  const MAX_SUGGESTIONS = 50;
+
+  const OUTCOMES = ['eligible', 'ineligible', 'undetermined', 'error'];
+
+  // Diff change kinds, in display order, with the words shown after the count.
+  const CHANGES = [
+    ['gained', 'gain eligibility'],
+    ['lost', 'lose eligibility'],
+    ['to_undetermined', 'become undetermined'],
+    ['from_undetermined', 'no longer undetermined'],
+    ['other', 'other changes'],
+    ['unchanged', 'unchanged'],
+  ];
+
+  // Why a value is unknown, in words for people.
+  const CAUSE_WORDS = {
+    not_fetched: 'not fetched',
+    registry_error: 'registry error',
+    timeout: 'registry timed out',
+    rejected: 'rejected by the registry',
+    no_identifier: 'no identifier to ask with',
+    not_found: 'not found in the registry',
+    registry_unavailable: 'registry unavailable',
+    not_recorded: 'not recorded',
+    missing_field: 'field missing from the input',
+    null_value: 'null in the input',
+    response_too_large: 'registry answer too large',
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---------------------------------------------------------------------------------------
+  // Page state
+
+  const state = {
+    apiKey: null, // used only when sessionStorage is unavailable
+    catalog: { metrics: [], functions: [], members: [] },
+    samples: null, // {source, beneficiaries} from GET /v1/samples
+    samplesLoading: null, // the promise of a load in flight
+    pasted: { items: [], error: null },
+    uploaded: { items: [], error: null, name: '' },
+    run: null, // the last evaluation: {rule, asOf, items, results}
+    explainSeq: 0,
+    exportUrl: null,
+    editor: null,
+    compareEditor: null,
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // Small helpers
+
+  /** Builds an element. `props`: class, text, data (dataset), or any attribute. */
+  function el(tag, props, children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === 'class') node.className = value;
+      else if (name === 'text') node.textContent = value;
+      else if (name === 'data') Object.assign(node.dataset, value);
+      else node.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of [].concat(children === undefined ? [] : children)) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function code(text) {
+    return el('code', { text });
+  }
+
+  function plural(count, one, many) {
+    return `${count} ${count === 1 ? one : many}`;
+  }
+
+  /** Today in the browser's time zone, as YYYY-MM-DD (what <input type=date> holds). */
+  function today() {
+    const now = new Date();
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+  }
+
+  function asOf() {
+    return $('as-of').value || today();
+  }
+
+  /** A value from the API, in text: strings as they are, the rest as JSON. */
+  function formatValue(value) {
+    if (value === undefined) return '—';
+    if (typeof value === 'string') return value;
+    return JSON.stringify(value);
+  }
+
+  function formatTtl(seconds) {
+    if (typeof seconds !== 'number') return '—';
+    const units = [
+      [86400, 'day', 'days'],
+      [3600, 'hour', 'hours'],
+      [60, 'minute', 'minutes'],
+    ];
+    for (const [size, one, many] of units) {
+      if (seconds >= size && seconds % size === 0) return plural(seconds / size, one, many);
+    }
+    return plural(seconds, 'second', 'seconds');
+  }
+
+  function formatBytes(bytes) {
+    const mib = bytes / (1024 * 1024);
+    const shown = mib >= 1 ? `${mib.toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+    return `${shown} (${bytes.toLocaleString('en')} bytes)`;
+  }
+
+  /** Names from a list of names or of `{name}` objects; anything else gives none. */
+  function names(list) {
+    if (!Array.isArray(list)) return [];
+    return list.map((x) => (typeof x === 'string' ? x : x && x.name)).filter((x) => typeof x === 'string');
+  }
+
+  /**
+   * The JS string index of a UTF-8 byte offset into `text`. The API counts spans in bytes;
+   * JS strings count UTF-16 code units. Equal for ASCII.
+   */
+  function byteToIndex(text, byteOffset) {
+    let bytes = 0;
+    let index = 0;
+    for (const char of text) {
+      if (bytes >= byteOffset) break;
+      const point = char.codePointAt(0);
+      bytes += point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
+      index += char.length;
+    }
+    return Math.min(index, text.length);
+  }
+
+  /** The JS string index of a 1-based line and 1-based column counted in characters. */
+  function lineColumnToIndex(text, line, column) {
+    const lines = text.split('\n');
+    let index = 0;
+    for (let i = 0; i < Math.min(line - 1, lines.length - 1); i++) index += lines[i].length + 1;
+    const lineText = lines[Math.min(line - 1, lines.length - 1)] || '';
+    let offset = 0;
+    let counted = 1;
+    for (const char of lineText) {
+      if (counted >= column) break;
+      offset += char.length;
+      counted++;
+    }
+    return index + offset;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Status area
+
+  function setStatus(message, kind) {
+    const status = $('status');
+    status.textContent = message;
+    status.classList.toggle('error', kind === 'error');
+  }
+
+  /** Clears the status only if it still shows `message` (a later message stays). */
+  function clearStatusIf(message) {
+    if ($('status').textContent === message) setStatus('');
+  }
+
+  function reportError(error, context) {
+    if (!error || error.name === 'AbortError') return;
+    const text = error.message || String(error);
+    setStatus(context ? `${context}: ${text}` : text, 'error');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // API key: kept in sessionStorage for this tab only, never in a URL.
+
+  function getKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_STORAGE);
+    } catch (_) {
+      return state.apiKey;
+    }
+  }
+
+  function storeKey(key) {
+    state.apiKey = key;
+    try {
+      window.sessionStorage.setItem(KEY_STORAGE, key);
+    } catch (_) {
+      // Storage is blocked: the key lives in memory until the page is closed.
+    }
+  }
+
+  function clearKey() {
+    state.apiKey = null;
+    try {
+      window.sessionStorage.removeItem(KEY_STORAGE);
+    } catch (_) {
+      // Nothing stored.
+    }
+  }
+
+  function showKeyForm(message) {
+    $('api-key-form').hidden = false;
+    $('api-key-message').textContent = message || '';
+    $('api-key-change').hidden = true;
+    $('api-key-state').hidden = true;
+    $('api-key').focus();
+  }
+
+  function hideKeyForm() {
+    $('api-key-form').hidden = true;
+    $('api-key-message').textContent = '';
+    $('api-key-change').hidden = false;
+    $('api-key-state').hidden = false;
+  }
+
+  function saveKey(event) {
+    event.preventDefault();
+    const input = $('api-key');
+    const key = input.value.trim();
+    if (!key) {
+      $('api-key-message').textContent = 'Enter the API key.';
+      input.focus();
+      return;
+    }
+    // HTTP headers carry visible ASCII only; anything else cannot be a key.
+    if (!/^[\x21-\x7e]+$/.test(key)) {
+      $('api-key-message').textContent = 'An API key is letters, digits and punctuation, without spaces.';
+      input.focus();
+      return;
+    }
+    storeKey(key);
+    input.value = '';
+    hideKeyForm();
+    setStatus('API key set for this tab.');
+    startSession();
+  }
+
+  function initKeyControls() {
+    $('api-key-form').addEventListener('submit', saveKey);
+    $('api-key-change').addEventListener('click', () => showKeyForm('Enter the new key.'));
+    if (getKey()) hideKeyForm();
+    else showKeyForm('Enter the API key to start.');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // API calls
+
+  class ApiError extends Error {
+    constructor(status, code, message, details) {
+      super(message);
+      this.name = 'ApiError';
+      this.status = status;
+      this.code = code;
+      this.details = details;
+    }
+  }
+
+  async function readJson(response) {
+    const text = await response.text();
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (_) {
+      return undefined;
+    }
+  }
+
+  /** Calls the API with the key; throws ApiError with the server's message on failure. */
+  async function api(method, path, body, signal) {
+    const key = getKey();
+    if (!key) {
+      showKeyForm('Enter the API key to start.');
+      throw new ApiError(0, 'no_key', 'enter the API key first');
+    }
+    const init = { method, headers: { Authorization: `Bearer ${key}`, Accept: 'application/json' }, cache: 'no-store' };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    if (signal) init.signal = signal;
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (error) {
+      if (error.name === 'AbortError') throw error;
+      throw new ApiError(0, 'network', `cannot reach the server (${error.message})`);
+    }
+    const payload = await readJson(response);
+    if (response.status === 401) {
+      clearKey();
+      showKeyForm('The server did not accept the key. Enter it again.');
+      throw new ApiError(401, 'unauthorized', 'the server did not accept the API key; enter it again');
+    }
+    if (!response.ok) throw errorFrom(response, payload);
+    if (payload === undefined) throw new ApiError(response.status, 'bad_response', 'the server answered with something other than JSON');
+    return payload;
+  }
+
+  function errorFrom(response, payload) {
+    const error = (payload && payload.error) || {};
+    let message = error.message || `the server answered ${response.status} ${response.statusText}`.trim();
+    const retry = response.headers.get('Retry-After');
+    if (retry) message += ` (try again in ${plural(Number(retry) || 1, 'second', 'seconds')})`;
+    return new ApiError(response.status, error.code || `http_${response.status}`, message, error.details);
+  }
+
+  /** Diagnostics in an `invalid_rule` error's details, each with the rule it belongs to. */
+  function diagnosticsOf(details) {
+    const found = [];
+    if (!details) return found;
+    for (const d of Array.isArray(details.diagnostics) ? details.diagnostics : []) {
+      found.push({ rule: d.rule || null, diagnostic: d });
+    }
+    for (const r of Array.isArray(details.rules) ? details.rules : []) {
+      for (const d of Array.isArray(r.diagnostics) ? r.diagnostics : []) {
+        found.push({ rule: d.rule || r.rule || r.name || null, diagnostic: d });
+      }
+    }
+    return found;
+  }
+
+  /** Shows an `invalid_rule` answer's diagnostics in the editor(s) they belong to. */
+  function showRuleErrors(error, editorsByRule) {
+    const byEditor = new Map();
+    for (const { rule, diagnostic } of diagnosticsOf(error.details)) {
+      const editor = editorsByRule[rule] || editorsByRule.default;
+      if (!byEditor.has(editor)) byEditor.set(editor, []);
+      byEditor.get(editor).push(diagnostic);
+    }
+    for (const [editor, diagnostics] of byEditor) editor.showServerDiagnostics(diagnostics);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Busy buttons
+
+  /** Runs `task` with `button` disabled and marked busy; errors go to the status area. */
+  async function whileBusy(button, task) {
+    if (button.disabled) return;
+    button.disabled = true;
+    button.classList.add('busy');
+    button.setAttribute('aria-busy', 'true');
+    try {
+      await task();
+    } catch (error) {
+      reportError(error);
+    } finally {
+      button.disabled = false;
+      button.classList.remove('busy');
+      button.removeAttribute('aria-busy');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Completion: metric names after `dci.`, function names after two letters, methods after a dot.
+
+  /** What can complete the text before the caret: [{name, kind, detail, from}] (from: prefix length). */
+  function suggestionsFor(before) {
+    const match = /[A-Za-z_][A-Za-z0-9_.]*$/.exec(before);
+    if (!match) return [];
+    const token = match[0];
+    const catalog = state.catalog;
+    const found = [];
+    const add = (name, kind, detail, prefix) => {
+      if (name !== prefix && name.startsWith(prefix)) found.push({ name, kind, detail, from: prefix.length });
+    };
+    // A metric may follow a receiver, as in `m.dci.dr.`: complete from its `dci.`.
+    const metric = /(?:^|\.)(dci\.[A-Za-z0-9_.]*)$/.exec(token);
+    if (metric) {
+      for (const m of catalog.metrics) add(m.name, 'metric', [m.type, m.registry].filter(Boolean).join(' · '), metric[1]);
+      return found;
+    }
+    if (token.length >= 2) {
+      for (const name of catalog.functions) add(name, 'function', 'function', token);
+      // `dc` and `dci` lead to the metrics too.
+      if ('dci.'.startsWith(token)) for (const m of catalog.metrics) add(m.name, 'metric', m.type || '', token);
+    }
+    const dot = token.lastIndexOf('.');
+    if (dot >= 0) {
+      const tail = token.slice(dot + 1);
+      if (tail.length >= 1) for (const name of catalog.members) add(name, 'method', 'method', tail);
+    }
+    return found.slice(0, MAX_SUGGESTIONS);
+  }
+
+  /** The suggestion list of one editor: a listbox driven from the textarea (aria-activedescendant). */
+  class Completion {
+    constructor(editor, list) {
+      this.editor = editor;
+      this.list = list;
+      this.items = [];
+      this.active = -1;
+      list.addEventListener('mousedown', (event) => {
+        // Keep the focus (and the caret) in the textarea while choosing with the mouse.
+        event.preventDefault();
+        const option = event.target.closest('[role=option]');
+        if (option) this.accept(Number(option.dataset.index));
+      });
+    }
+
+    isOpen() {
+      return !this.list.hidden;
+    }
+
+    /** Recomputes the suggestions for the caret; opens, refreshes or closes the list. */
+    update() {
+      const textarea = this.editor.textarea;
+      if (textarea.selectionStart !== textarea.selectionEnd) return this.close();
+      // Inside a word, a suggestion would leave the rest of the word behind.
+      if (/^[\w.]/.test(textarea.value.slice(textarea.selectionStart, textarea.selectionStart + 1))) return this.close();
+      const items = suggestionsFor(textarea.value.slice(0, textarea.selectionStart));
+      if (items.length === 0) return this.close();
+      this.items = items;
+      this.render();
+      this.place();
+      this.setActive(0);
+    }
+
+    render() {
+      const id = this.list.id;
+      this.list.replaceChildren(
+        ...this.items.map((item, index) =>
+          el('li', { id: `${id}-${index}`, role: 'option', 'aria-selected': 'false', class: 'option', data: { index } }, [
+            el('span', { class: 'option-name', text: item.name }),
+            el('span', { class: 'option-kind', text: item.detail }),
+          ]),
+        ),
+      );
+      this.list.hidden = false;
+      this.editor.textarea.setAttribute('aria-expanded', 'true');
+    }
+
+    /** Puts the list under the caret's line, kept inside the editor's width. */
+    place() {
+      const point = this.editor.caretPoint();
+      const box = this.editor.textarea;
+      const width = this.list.offsetWidth;
+      const left = Math.max(0, Math.min(point.left, box.clientWidth - width));
+      this.list.style.left = `${left}px`;
+      this.list.style.top = `${Math.min(point.bottom, box.offsetHeight)}px`;
+    }
+
+    setActive(index) {
+      const options = this.list.children;
+      if (options.length === 0) return;
+      this.active = (index + options.length) % options.length;
+      for (let i = 0; i < options.length; i++) {
+        options[i].setAttribute('aria-selected', String(i === this.active));
+        options[i].classList.toggle('active', i === this.active);
+      }
+      const current = options[this.active];
+      this.editor.textarea.setAttribute('aria-activedescendant', current.id);
+      current.scrollIntoView({ block: 'nearest' });
+    }
+
+    close() {
+      if (this.list.hidden && this.items.length === 0) return;
+      this.list.hidden = true;
+      this.list.replaceChildren();
+      this.items = [];
+      this.active = -1;
+      this.editor.textarea.setAttribute('aria-expanded', 'false');
+      this.editor.textarea.removeAttribute('aria-activedescendant');
+    }
+
+    /** Replaces the typed prefix with the chosen name. */
+    accept(index) {
+      const item = this.items[index];
+      if (!item) return;
+      const textarea = this.editor.textarea;
+      const end = textarea.selectionStart;
+      textarea.setRangeText(item.name, end - item.from, end, 'end');
+      this.close();
+      this.editor.changed({ complete: false });
+    }
+
+    /** Handles list keys while the list is open; returns whether the key was used. */
+    onKeyDown(event) {
+      if (!this.isOpen()) return false;
+      const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
+      if (event.key === 'ArrowDown' && plain) this.setActive(this.active + 1);
+      else if (event.key === 'ArrowUp' && plain) this.setActive(this.active - 1);
+      else if ((event.key === 'Enter' || (event.key === 'Tab' && !event.shiftKey)) && plain) this.accept(this.active);
+      else if (event.key === 'Escape') this.close();
+      else return false;
+      event.preventDefault();
+      return true;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Rule editors: live validation, diagnostics, marks behind the text, completion.
+
+  /** The first rule's report from a validate answer, with absent lists made empty. */
+  function normaliseReport(answer) {
+    const rule = (answer && Array.isArray(answer.rules) && answer.rules[0]) || {};
+    return {
+      valid: rule.valid === undefined ? Boolean(answer && answer.valid) : Boolean(rule.valid),
+      diagnostics: Array.isArray(rule.diagnostics) ? rule.diagnostics : [],
+      metrics: Array.isArray(rule.metrics) ? rule.metrics : [],
+      registries: rule.registries || {},
+      fields: Array.isArray(rule.fields) ? rule.fields : [],
+    };
+  }
+
+  /** `1:1 error unknown metric … — did you mean …?` as an element. */
+  function diagnosticItem(d) {
+    const line = d.line || 1;
+    const column = d.column || 1;
+    const severity = d.severity === 'warning' ? 'warning' : 'error';
+    return el(
+      'li',
+      {
+        class: 'diagnostic',
+        tabindex: 0,
+        title: `Go to line ${line}, column ${column}`,
+        data: { severity, code: d.code || '', line, column },
+      },
+      [
+        el('span', { class: 'where', text: `${line}:${column}` }),
+        ' ',
+        el('span', { class: 'severity', text: severity }),
+        ' ',
+        el('span', { class: 'message', text: d.message || '' }),
+        d.help ? el('span', { class: 'help', text: ` — ${d.help}` }) : null,
+      ],
+    );
+  }
+
+  class RuleEditor {
+    /**
+     * options: textarea, marks (the mirror behind it), diagnostics (<ul>), stateEl, infoEl,
+     * completions (<ul role=listbox>), optional (an empty text is not checked), onSubmit.
+     */
+    constructor(options) {
+      Object.assign(this, options);
+      this.seq = 0;
+      this.timer = 0;
+      this.controller = null;
+      this.checked = null; // {text, report} of the latest answer
+      this.inflight = null; // {text, promise}
+      this.completion = new Completion(this, options.completions);
+      this.wire();
+      this.renderMarks([]);
+    }
+
+    wire() {
+      const textarea = this.textarea;
+      textarea.addEventListener('input', () => this.changed({ complete: true }));
+      textarea.addEventListener('scroll', () => this.syncScroll());
+      textarea.addEventListener('keydown', (event) => this.onKeyDown(event));
+      textarea.addEventListener('blur', () => this.completion.close());
+      textarea.addEventListener('click', () => this.completion.close());
+      // The mirror wraps at the textarea's width: follow resizes of either the window or the box.
+      if (window.ResizeObserver) new ResizeObserver(() => this.syncScroll()).observe(textarea);
+      this.diagnostics.addEventListener('click', (event) => this.goToDiagnostic(event.target));
+      this.diagnostics.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          this.goToDiagnostic(event.target);
+        }
+      });
+    }
+
+    text() {
+      return this.textarea.value;
+    }
+
+    onKeyDown(event) {
+      if (this.completion.onKeyDown(event)) return;
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        if (this.onSubmit) this.onSubmit();
+        return;
+      }
+      // Moving the caret without typing leaves the prefix behind: close the list.
+      if (['ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown'].includes(event.key)) this.completion.close();
+    }
+
+    /** After every edit: old marks no longer fit the text, so clear them until the next answer. */
+    changed({ complete }) {
+      this.renderMarks([]);
+      if (complete) this.completion.update();
+      this.scheduleValidation();
+    }
+
+    scheduleValidation() {
+      clearTimeout(this.timer);
+      if (this.optional && this.text().trim() === '') {
+        this.validate();
+        return;
+      }
+      this.setState('checking…', 'checking');
+      this.timer = setTimeout(() => this.validate().catch(() => {}), VALIDATE_DELAY_MS);
+    }
+
+    /**
+     * Validates the current text now. Only the latest request's answer is shown: a newer
+     * request aborts the older one, and an answer that arrives late is dropped.
+     */
+    validate() {
+      clearTimeout(this.timer);
+      const text = this.text();
+      if (this.checked && this.checked.text === text) return Promise.resolve(this.checked.report);
+      if (this.inflight && this.inflight.text === text) return this.inflight.promise;
+      if (this.controller) this.controller.abort();
+      const seq = ++this.seq;
+      if (this.optional && text.trim() === '') {
+        this.inflight = null;
+        this.checked = { text, report: null };
+        this.showReport(text, null);
+        return Promise.resolve(null);
+      }
+      if (!getKey()) {
+        this.setState('');
+        return Promise.resolve(undefined);
+      }
+      const controller = new AbortController();
+      this.controller = controller;
+      this.setState('checking…', 'checking');
+      const promise = api('POST', '/v1/rules/validate', { rule: text }, controller.signal).then(
+        (answer) => {
+          const report = normaliseReport(answer);
+          if (seq === this.seq) {
+            this.checked = { text, report };
+            this.inflight = null;
+            this.showReport(text, report);
+          }
+          return report;
+        },
+        (error) => {
+          if (seq === this.seq) {
+            this.inflight = null;
+            this.setState('');
+            reportError(error, 'Checking the rule');
+          }
+          throw error;
+        },
+      );
+      this.inflight = { text, promise };
+      return promise;
+    }
+
+    /** The report of the text as it is now (waits for edits made meanwhile to be checked too). */
+    async currentReport() {
+      for (;;) {
+        const text = this.text();
+        let report;
+        try {
+          report = await this.validate();
+        } catch (error) {
+          if (error.name === 'AbortError') continue;
+          throw error;
+        }
+        if (this.text() === text) return report;
+      }
+    }
+
+    setState(text, kind) {
+      this.stateEl.textContent = text;
+      this.stateEl.dataset.state = kind || text || 'none';
+    }
+
+    showReport(text, report) {
+      if (!report) {
+        this.setState('');
+        this.diagnostics.replaceChildren();
+        this.infoEl.replaceChildren();
+        this.renderMarks([]);
+        return;
+      }
+      const warnings = report.diagnostics.some((d) => d.severity === 'warning');
+      this.setState(report.valid ? 'valid' : 'invalid', report.valid ? (warnings ? 'warnings' : 'valid') : 'invalid');
+      this.diagnostics.replaceChildren(...report.diagnostics.map(diagnosticItem));
+      this.renderInfo(report);
+      this.renderMarks(report.diagnostics, text);
+    }
+
+    /** Diagnostics from an evaluate/diff 422: shown like a validate answer for the current text. */
+    showServerDiagnostics(diagnostics) {
+      const text = this.text();
+      const report = { valid: false, diagnostics, metrics: [], registries: {}, fields: [] };
+      this.checked = { text, report };
+      this.showReport(text, report);
+    }
+
+    /** Metrics, registries and fields the rule reads, in small text. */
+    renderInfo(report) {
+      const parts = [];
+      const metrics = new Map();
+      for (const m of report.metrics) {
+        const name = typeof m === 'string' ? m : m && m.name;
+        if (!name) continue;
+        if (!metrics.has(name)) metrics.set(name, []);
+        if (m.level) metrics.get(name).push(m.level);
+      }
+      if (metrics.size > 0) {
+        const shown = [...metrics].map(([name, levels]) => (levels.length ? `${name} (${levels.join(', ')})` : name));
+        parts.push(`Metrics: ${shown.join(', ')}`);
+      }
+      const registries = Object.entries(report.registries || {})
+        .filter(([, list]) => Array.isArray(list) && list.length > 0)
+        .map(([who, list]) => `${list.join(', ')} for ${who}`);
+      if (registries.length > 0) parts.push(`Registries: ${registries.join('; ')}`);
+      if (report.fields.length > 0) parts.push(`Fields: ${report.fields.join(', ')}`);
+      this.infoEl.textContent = parts.join(' · ');
+    }
+
+    /**
+     * Renders the mirror behind the textarea: the same text, invisible, with each diagnostic's
+     * span wrapped in <mark> so its background shows through. `probe` (a string index) adds an
+     * empty element there, to measure where the caret is.
+     */
+    renderMarks(diagnostics, text, probe) {
+      const source = text === undefined ? this.text() : text;
+      const ranges = markRanges(source, diagnostics);
+      const parts = [];
+      let at = 0;
+      const pushText = (end) => {
+        if (probe !== undefined && probe >= at && probe <= end) {
+          parts.push(source.slice(at, probe), el('span', { class: 'caret-probe' }));
+          parts.push(source.slice(probe, end));
+          probe = undefined;
+        } else {
+          parts.push(source.slice(at, end));
+        }
+        at = end;
+      };
+      for (const range of ranges) {
+        pushText(range.start);
+        const marked = source.slice(range.start, range.end);
+        // An empty span (e.g. "ends too early") still gets a visible mark.
+        parts.push(el('mark', { class: `mark-${range.severity}` }, marked || '\u00a0'));
+        at = range.end;
+      }
+      pushText(source.length);
+      // A trailing newline only takes a line in the mirror when something follows it.
+      parts.push('\u200b');
+      this.marks.replaceChildren(...parts);
+      this.syncScroll();
+    }
+
+    syncScroll() {
+      this.marks.scrollTop = this.textarea.scrollTop;
+      this.marks.scrollLeft = this.textarea.scrollLeft;
+    }
+
+    /** Where the caret is, in pixels inside the editor box: {left, bottom} of its line. */
+    caretPoint() {
+      const textarea = this.textarea;
+      const saved = this.marks.cloneNode(true);
+      this.renderMarks([], undefined, textarea.selectionStart);
+      const probe = this.marks.querySelector('.caret-probe');
+      const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 20;
+      const point = probe
+        ? { left: probe.offsetLeft - textarea.scrollLeft, bottom: probe.offsetTop - textarea.scrollTop + lineHeight }
+        : { left: 0, bottom: textarea.offsetHeight };
+      this.marks.replaceChildren(...saved.childNodes);
+      return point;
+    }
+
+    goToDiagnostic(target) {
+      const item = target.closest('.diagnostic');
+      if (!item) return;
+      this.goTo(Number(item.dataset.line), Number(item.dataset.column));
+    }
+
+    /** Puts the caret at a 1-based line:column (columns count characters) and focuses the editor. */
+    goTo(line, column) {
+      const index = lineColumnToIndex(this.text(), line || 1, column || 1);
+      this.textarea.focus();
+      this.textarea.setSelectionRange(index, index);
+      this.scrollToCaret(index);
+    }
+
+    /** Scrolls the textarea so that the caret's line is visible. */
+    scrollToCaret(index) {
+      const textarea = this.textarea;
+      const saved = this.marks.cloneNode(true);
+      this.renderMarks([], undefined, index);
+      const probe = this.marks.querySelector('.caret-probe');
+      if (probe) {
+        const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 20;
+        const top = probe.offsetTop;
+        if (top < textarea.scrollTop || top + lineHeight > textarea.scrollTop + textarea.clientHeight) {
+          textarea.scrollTop = Math.max(0, top - textarea.clientHeight / 2);
+        }
+      }
+      this.marks.replaceChildren(...saved.childNodes);
+      this.syncScroll();
+    }
+
+    /** Inserts text at the caret (replacing a selection), then checks the rule again. */
+    insert(name) {
+      const textarea = this.textarea;
+      const start = textarea.selectionStart;
+      const end = textarea.selectionEnd;
+      const before = textarea.value.slice(0, start);
+      // Keep names apart: `and` + name must not become `andname`.
+      const spaced = /[\w)\]"']$/.test(before) ? ` ${name}` : name;
+      textarea.focus();
+      textarea.setRangeText(spaced, start, end, 'end');
+      this.changed({ complete: false });
+      this.validate().catch(() => {});
+    }
+  }
+
+  /** Diagnostic spans as sorted, non-overlapping string ranges. */
+  function markRanges(text, diagnostics) {
+    const ranges = [];
+    for (const d of diagnostics || []) {
+      let start;
+      let end;
+      if (d.span && typeof d.span.start === 'number') {
+        start = byteToIndex(text, d.span.start);
+        end = byteToIndex(text, Math.max(d.span.start, d.span.end));
+      } else if (d.line) {
+        start = lineColumnToIndex(text, d.line, d.column || 1);
+        end = start;
+      } else {
+        continue;
+      }
+      // Mark one character for an empty span, unless it sits at a line's end.
+      if (end === start && start < text.length && text[start] !== '\n') end = start + 1;
+      ranges.push({ start, end, severity: d.severity === 'warning' ? 'warning' : 'error' });
+    }
+    ranges.sort((a, b) => a.start - b.start || b.end - a.end);
+    // Overlaps are clipped: a later span starts where the marks before it end.
+    const merged = [];
+    let reached = 0;
+    for (const range of ranges) {
+      const start = Math.max(range.start, reached);
+      const end = Math.max(range.end, start);
+      const last = merged[merged.length - 1];
+      const swallowed = end === start && (range.start < reached || (last && last.start === start && last.end === start));
+      if (swallowed) continue;
+      merged.push({ start, end, severity: range.severity });
+      reached = end;
+    }
+    return merged;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Metric catalog
+
+  async function loadCatalog() {
+    const answer = await api('GET', '/v1/metrics');
+    state.catalog = {
+      metrics: Array.isArray(answer.metrics) ? answer.metrics.filter((m) => m && typeof m.name === 'string') : [],
+      functions: names(answer.functions),
+      members: names(answer.members),
+    };
+    renderCatalog();
+  }
+
+  function renderCatalog() {
+    const list = $('catalog-list');
+    list.replaceChildren(...state.catalog.metrics.map(catalogItem));
+    filterCatalog();
+    const functions = state.catalog.functions;
+    $('catalog-functions').textContent = functions.length ? `Functions: ${functions.join(', ')}` : '';
+  }
+
+  function catalogItem(metric) {
+    const facts = [
+      metric.type,
+      metric.registry ? `registry ${metric.registry}` : null,
+      `kept ${formatTtl(metric.ttl_secs)}`,
+      `when not found: ${formatValue(metric.when_not_found)}`,
+      metric.enabled === false ? 'disabled' : null,
+    ].filter(Boolean);
+    return el('li', { class: 'metric', data: { metric: metric.name } }, [
+      el('div', { class: 'metric-head' }, [
+        code(metric.name),
+        el('button', {
+          type: 'button',
+          class: 'insert-metric secondary small',
+          data: { metric: metric.name },
+          'aria-label': `Insert ${metric.name}`,
+          text: 'Insert',
+        }),
+      ]),
+      el('div', { class: 'metric-facts', text: facts.join(' · ') }),
+      metric.description ? el('div', { class: 'metric-description', text: metric.description }) : null,
+    ]);
+  }
+
+  function filterCatalog() {
+    const words = $('catalog-filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    for (const item of $('catalog-list').children) {
+      const text = item.textContent.toLowerCase();
+      item.hidden = !words.every((word) => text.includes(word));
+    }
+  }
+
+  function initCatalog() {
+    $('catalog-filter').addEventListener('input', filterCatalog);
+    $('catalog-list').addEventListener('click', (event) => {
+      const button = event.target.closest('.insert-metric');
+      if (button) state.editor.insert(button.dataset.metric);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Inputs: the fixture, pasted JSON/NDJSON, or an uploaded file.
+
+  /** Beneficiaries from text: a JSON array, one object, `{"beneficiaries": [...]}`, or NDJSON. */
+  function parseBeneficiaries(text) {
+    if (text.trim() === '') return [];
+    let whole;
+    try {
+      whole = JSON.parse(text);
+    } catch (error) {
+      return parseNdjson(text, error);
+    }
+    if (Array.isArray(whole)) return whole;
+    if (whole && typeof whole === 'object') return Array.isArray(whole.beneficiaries) ? whole.beneficiaries : [whole];
+    throw new Error('expected a JSON array of beneficiaries, one beneficiary object, {"beneficiaries": [...]}, or NDJSON');
+  }
+
+  function parsesAlone(line) {
+    try {
+      JSON.parse(line);
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  /** NDJSON: one object per line. A bad line is reported by its number. */
+  function parseNdjson(text, wholeError) {
+    const lines = text.split(/\r?\n/);
+    const first = lines.findIndex((line) => line.trim() !== '');
+    // A pretty-printed document spans lines without being NDJSON: if its first line is not a
+    // document alone, the error of the whole text is the one to show.
+    if (!parsesAlone(lines[first])) throw new Error(locateJsonError(text, wholeError));
+    const items = [];
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        items.push(JSON.parse(line));
+      } catch (error) {
+        throw new Error(`line ${i + 1}: ${error.message}`);
+      }
+    });
+    return items;
+  }
+
+  /** A JSON.parse error with its line, computed from "position N" when the engine gives only that. */
+  function locateJsonError(text, error) {
+    const message = error.message;
+    if (/\bline \d+/.test(message)) return message;
+    const position = /position (\d+)/.exec(message);
+    if (!position) return `line 1: ${message}`;
+    const line = text.slice(0, Number(position[1])).split('\n').length;
+    return `line ${line}: ${message}`;
+  }
+
+  function inputSource() {
+    return $('input-source').value;
+  }
+
+  async function loadSamples() {
+    if (state.samples) return state.samples;
+    if (!state.samplesLoading) {
+      state.samplesLoading = api('GET', '/v1/samples')
+        .then((answer) => {
+          state.samples = {
+            source: answer.source || 'the sample households',
+            beneficiaries: Array.isArray(answer.beneficiaries) ? answer.beneficiaries : [],
+          };
+          return state.samples;
+        })
+        .finally(() => {
+          state.samplesLoading = null;
+          showInputCount();
+        });
+    }
+    return state.samplesLoading;
+  }
+
+  /** The loaded beneficiaries of the chosen source; throws with a message for people. */
+  async function currentBeneficiaries() {
+    const source = inputSource();
+    if (source === 'fixture') return (await loadSamples()).beneficiaries;
+    if (source === 'paste') {
+      readPasted();
+      if (state.pasted.error) throw new Error(`The pasted beneficiaries cannot be read: ${state.pasted.error}`);
+      return state.pasted.items;
+    }
+    if (state.uploaded.error) throw new Error(state.uploaded.error);
+    return state.uploaded.items;
+  }
+
+  function showInputCount() {
+    const count = $('input-count');
+    const source = inputSource();
+    let text;
+    let error = null;
+    if (source === 'fixture') {
+      text = state.samples
+        ? `${plural(state.samples.beneficiaries.length, 'beneficiary', 'beneficiaries')} loaded from ${state.samples.source}`
+        : state.samplesLoading
+          ? 'Loading the sample households…'
+          : 'Sample households not loaded yet';
+    } else if (source === 'paste') {
+      error = state.pasted.error;
+      text = `${plural(state.pasted.items.length, 'beneficiary', 'beneficiaries')} pasted`;
+    } else {
+      error = state.uploaded.error;
+      text = state.uploaded.name
+        ? `${plural(state.uploaded.items.length, 'beneficiary', 'beneficiaries')} loaded from ${state.uploaded.name}`
+        : 'No file chosen';
+    }
+    count.textContent = error ? `${text}. ${error}` : text;
+    count.classList.toggle('error', Boolean(error));
+  }
+
+  function readPasted() {
+    const previous = state.pasted.error;
+    try {
+      state.pasted = { items: parseBeneficiaries($('input-text').value), error: null };
+    } catch (error) {
+      state.pasted = { items: [], error: error.message };
+    }
+    showInputCount();
+    if (state.pasted.error && state.pasted.error !== previous) {
+      setStatus(`The pasted beneficiaries cannot be read: ${state.pasted.error}`, 'error');
+    } else if (!state.pasted.error && previous) {
+      clearStatusIf(`The pasted beneficiaries cannot be read: ${previous}`);
+    }
+  }
+
+  async function readFile() {
+    const file = $('input-file').files[0];
+    if (!file) {
+      state.uploaded = { items: [], error: null, name: '' };
+      showInputCount();
+      return;
+    }
+    // Bounded before reading: a large file would freeze the tab and exceed the API's limits anyway.
+    if (file.size > MAX_FILE_BYTES) {
+      const message = `The file “${file.name}” is ${formatBytes(file.size)}; the bound is ${formatBytes(MAX_FILE_BYTES)}. It was not read.`;
+      state.uploaded = { items: [], error: message, name: file.name };
+      showInputCount();
+      setStatus(message, 'error');
+      return;
+    }
+    try {
+      const items = parseBeneficiaries(await file.text());
+      state.uploaded = { items, error: null, name: file.name };
+      setStatus(`Read ${plural(items.length, 'beneficiary', 'beneficiaries')} from ${file.name}.`);
+    } catch (error) {
+      const message = `The file “${file.name}” cannot be read: ${error.message}`;
+      state.uploaded = { items: [], error: message, name: file.name };
+      setStatus(message, 'error');
+    }
+    showInputCount();
+  }
+
+  function sourceChanged() {
+    const source = inputSource();
+    $('input-paste').hidden = source !== 'paste';
+    $('input-upload').hidden = source !== 'file';
+    if (source === 'fixture' && !state.samples && getKey()) loadSamples().catch((error) => reportError(error, 'Loading the sample households'));
+    if (source === 'paste') readPasted();
+    showInputCount();
+  }
+
+  function initInputs() {
+    $('as-of').value = today();
+    $('input-source').addEventListener('change', sourceChanged);
+    let timer = 0;
+    $('input-text').addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(readPasted, PASTE_DELAY_MS);
+    });
+    $('input-file').addEventListener('change', () => readFile().catch((error) => reportError(error)));
+    sourceChanged();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Checks before a run: a rule that is written and valid, beneficiaries that are loaded.
+
+  /** The editor's text if it is valid; otherwise says why in the status area and returns null. */
+  async function validRule(editor, what) {
+    const text = editor.text();
+    if (text.trim() === '') {
+      setStatus(`Write ${what} first.`, 'error');
+      editor.textarea.focus();
+      return null;
+    }
+    const report = await editor.currentReport();
+    if (!report) {
+      setStatus(`${what[0].toUpperCase()}${what.slice(1)} could not be checked.`, 'error');
+      return null;
+    }
+    if (!report.valid) {
+      const first = report.diagnostics.find((d) => d.severity !== 'warning');
+      const where = first ? ` (${first.line}:${first.column} ${first.message})` : '';
+      setStatus(`${what[0].toUpperCase()}${what.slice(1)} has errors${where}: fix them first.`, 'error');
+      return null;
+    }
+    return text;
+  }
+
+  async function loadedBeneficiaries() {
+    const items = await currentBeneficiaries();
+    if (items.length === 0) {
+      setStatus('No beneficiaries loaded: choose the sample households, paste some, or upload a file.', 'error');
+      return null;
+    }
+    return items;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Evaluate and the results table
+
+  /** The one decision of a result item (the single rule is named `rule`). */
+  function decisionOf(result) {
+    const outcomes = (result && result.outcomes) || {};
+    return outcomes.rule || Object.values(outcomes)[0] || null;
+  }
+
+  function outcomeOf(result) {
+    if (!result || result.error) return 'invalid';
+    const decision = decisionOf(result);
+    return (decision && decision.outcome) || 'error';
+  }
+
+  function missingText(missing) {
+    return (missing || []).map((m) => `${m.name} (${m.cause})`).join(', ');
+  }
+
+  function invalidText(error) {
+    if (!error) return 'invalid';
+    const message = error.message || error.code || 'invalid';
+    return error.path && !message.includes(error.path) ? `${message} (${error.path})` : message;
+  }
+
+  function badge(outcome) {
+    return el('span', { class: `outcome outcome-${outcome}`, text: outcome });
+  }
+
+  function countSpan(attribute, kind, count, words) {
+    return el('span', { class: 'count', [attribute]: kind }, [el('b', { text: String(count) }), ` ${words}`]);
+  }
+
+  async function evaluate() {
+    const rule = await validRule(state.editor, 'the rule');
+    if (rule === null) return;
+    const items = await loadedBeneficiaries();
+    if (!items) return;
+    const date = asOf();
+    setStatus(`Evaluating ${plural(items.length, 'beneficiary', 'beneficiaries')}…`);
+    let answer;
+    try {
+      answer = await api('POST', '/v1/evaluate', { rule, as_of: date, explain: true, beneficiaries: items });
+    } catch (error) {
+      if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
+      throw error;
+    }
+    state.run = { rule, asOf: date, items, results: Array.isArray(answer.results) ? answer.results : [] };
+    renderResults(answer.summary || {});
+    hideExplanation();
+  }
+
+  function renderResults(summary) {
+    const run = state.run;
+    const counts = { eligible: 0, ineligible: 0, undetermined: 0, error: 0, invalid: 0 };
+    const rows = run.results.map((result, index) => {
+      const outcome = outcomeOf(result);
+      counts[outcome] = (counts[outcome] || 0) + 1;
+      return resultRow(result, index, outcome);
+    });
+    $('results').tBodies[0].replaceChildren(...rows);
+    const spans = OUTCOMES.map((outcome) => countSpan('data-outcome', outcome, counts[outcome], outcome));
+    if (counts.invalid > 0) spans.push(countSpan('data-outcome', 'invalid', counts.invalid, 'invalid'));
+    $('counts').replaceChildren(...spans);
+    $('results-empty').hidden = rows.length > 0;
+    $('results-empty').textContent = 'No results.';
+    $('results-summary').textContent = summaryText(summary, run);
+    applyOutcomeFilter();
+    const shown = OUTCOMES.map((o) => `${counts[o]} ${o}`).join(', ');
+    const invalid = counts.invalid ? `, ${counts.invalid} invalid` : '';
+    setStatus(`Evaluated ${plural(rows.length, 'beneficiary', 'beneficiaries')} as of ${run.asOf}: ${shown}${invalid}.`);
+  }
+
+  function summaryText(summary, run) {
+    const parts = [`As of ${summary.as_of || run.asOf}`, plural(run.results.length, 'beneficiary', 'beneficiaries')];
+    if (typeof summary.round_trips === 'number') parts.push(plural(summary.round_trips, 'registry round trip', 'registry round trips'));
+    if (typeof summary.cache_hits === 'number') parts.push(plural(summary.cache_hits, 'cache hit', 'cache hits'));
+    if (typeof summary.wall_ms === 'number') parts.push(`${summary.wall_ms} ms`);
+    return parts.join(' · ');
+  }
+
+  function resultRow(result, index, outcome) {
+    const item = state.run.items[index];
+    const id = result && !result.error && result.id !== undefined ? String(result.id) : idOfInput(item, index);
+    let detail;
+    if (outcome === 'invalid') detail = invalidText(result && result.error);
+    else {
+      const decision = decisionOf(result) || {};
+      detail = decision.error || missingText(decision.missing) || '—';
+    }
+    return el('tr', { tabindex: 0, data: { id, outcome, index } }, [
+      el('td', { class: 'col-select' }, [
+        el('input', {
+          type: 'checkbox',
+          class: 'select-row',
+          id: `select-row-${index}`,
+          name: 'select-row',
+          value: String(index),
+          'aria-label': `Select ${id}`,
+        }),
+      ]),
+      el('td', { class: 'id' }, [id]),
+      el('td', {}, [badge(outcome)]),
+      el('td', { class: 'detail' }, [detail]),
+    ]);
+  }
+
+  /** A name for an input that could not be read: its id when it has one, else its position. */
+  function idOfInput(item, index) {
+    if (item && typeof item === 'object' && (typeof item.id === 'string' || typeof item.id === 'number')) return String(item.id);
+    return `#${index + 1}`;
+  }
+
+  function resultRows() {
+    return [...$('results').tBodies[0].rows];
+  }
+
+  function shownRows() {
+    return resultRows().filter((row) => !row.hidden);
+  }
+
+  function applyOutcomeFilter() {
+    const filter = $('outcome-filter').value;
+    for (const row of resultRows()) row.hidden = filter !== 'all' && row.dataset.outcome !== filter;
+    syncSelectAll();
+  }
+
+  /** "Select all shown": checked when every shown row is, mixed when some are. */
+  function syncSelectAll() {
+    const boxes = shownRows().map((row) => row.querySelector('.select-row'));
+    const checked = boxes.filter((box) => box.checked).length;
+    const all = $('select-all');
+    all.checked = boxes.length > 0 && checked === boxes.length;
+    all.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  function selectAllShown() {
+    const value = $('select-all').checked;
+    for (const row of shownRows()) row.querySelector('.select-row').checked = value;
+    syncSelectAll();
+  }
+
+  function initResults() {
+    $('outcome-filter').addEventListener('change', applyOutcomeFilter);
+    $('select-all').addEventListener('change', selectAllShown);
+    const body = $('results').tBodies[0];
+    body.addEventListener('change', (event) => {
+      if (event.target.classList.contains('select-row')) syncSelectAll();
+    });
+    body.addEventListener('click', (event) => {
+      if (event.target.closest('input, label, a, button')) return;
+      const row = event.target.closest('tr[data-index]');
+      if (row) explainRow(row);
+    });
+    body.addEventListener('keydown', (event) => {
+      if ((event.key === 'Enter' || event.key === ' ') && event.target.matches('tr[data-index]')) {
+        event.preventDefault();
+        explainRow(event.target);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Explanation of one decision
+
+  function hideExplanation() {
+    state.explainSeq++;
+    $('explanation').hidden = true;
+  }
+
+  function markCurrentRow(row) {
+    for (const other of resultRows()) {
+      other.classList.toggle('current', other === row);
+      if (other === row) other.setAttribute('aria-current', 'true');
+      else other.removeAttribute('aria-current');
+    }
+  }
+
+  async function explainRow(row) {
+    const run = state.run;
+    if (!run) return;
+    const index = Number(row.dataset.index);
+    const result = run.results[index];
+    markCurrentRow(row);
+    if (!result || result.error) {
+      showInvalidExplanation(row.dataset.id, result && result.error);
+      return;
+    }
+    const seq = ++state.explainSeq;
+    const section = $('explanation');
+    section.hidden = false;
+    section.setAttribute('aria-busy', 'true');
+    $('explanation-note').textContent = `Explaining ${row.dataset.id}…`;
+    try {
+      const answer = await api('POST', '/v1/explain', { rule: run.rule, as_of: run.asOf, beneficiary: run.items[index] });
+      if (seq !== state.explainSeq) return;
+      renderExplanation(answer, row.dataset.id);
+    } catch (error) {
+      if (seq !== state.explainSeq) return;
+      $('explanation-note').textContent = `No explanation: ${error.message}`;
+      reportError(error, `Explaining ${row.dataset.id}`);
+    } finally {
+      if (seq === state.explainSeq) section.removeAttribute('aria-busy');
+    }
+  }
+
+  function setExplanationHeading(id, outcome) {
+    $('explanation-heading').replaceChildren(`${id} — `, badge(outcome));
+  }
+
+  function showInvalidExplanation(id, error) {
+    state.explainSeq++;
+    $('explanation').hidden = false;
+    setExplanationHeading(id, 'invalid');
+    $('explanation-note').textContent = `This input could not be read, so no rule was evaluated for it: ${invalidText(error)}`;
+    $('explanation-clauses').tBodies[0].replaceChildren();
+    $('explanation-metrics').tBodies[0].replaceChildren();
+    $('explanation').scrollIntoView({ block: 'nearest' });
+  }
+
+  function renderExplanation(answer, fallbackId) {
+    const decision = answer.decision || {};
+    const outcome = decision.outcome || 'error';
+    setExplanationHeading(answer.id !== undefined ? String(answer.id) : fallbackId, outcome);
+    const notes = [];
+    if (decision.error) notes.push(`Error: ${decision.error}`);
+    if (decision.missing && decision.missing.length) notes.push(`Missing: ${missingText(decision.missing)}`);
+    notes.push(`Rule as evaluated on ${state.run.asOf}${state.run.rule !== state.editor.text() ? ' (the editor has changed since)' : ''}.`);
+    $('explanation-note').textContent = notes.join(' ');
+    const clauses = Array.isArray(decision.clauses) ? decision.clauses : [];
+    $('explanation-clauses').tBodies[0].replaceChildren(...clauses.map(clauseRow));
+    if (clauses.length === 0) $('explanation-clauses').tBodies[0].append(emptyRow(3, 'No clauses reported.'));
+    const metrics = Array.isArray(answer.metrics) ? answer.metrics : [];
+    $('explanation-metrics').tBodies[0].replaceChildren(...metrics.map(metricRow));
+    if (metrics.length === 0) $('explanation-metrics').tBodies[0].append(emptyRow(5, 'The rule reads no registry values.'));
+    $('explanation').scrollIntoView({ block: 'nearest' });
+  }
+
+  function emptyRow(columns, text) {
+    return el('tr', { class: 'empty' }, [el('td', { colspan: columns, text })]);
+  }
+
+  function valueCell(value) {
+    const text = formatValue(value);
+    const kind = ['true', 'false', 'unknown', 'error'].includes(text) ? text : 'other';
+    return el('td', {}, [el('span', { class: `value value-${kind}`, text })]);
+  }
+
+  function clauseRow(clause) {
+    const notes = [clause.error ? `error: ${clause.error}` : null, missingText(clause.missing) || null].filter(Boolean);
+    return el('tr', {}, [
+      el('td', {}, [code(clause.clause || '')]),
+      valueCell(clause.value),
+      el('td', { text: notes.join('; ') || '—' }),
+    ]);
+  }
+
+  /** Where a value came from, in words: "registry", "cache", or why it is unknown. */
+  function sourceWords(metric) {
+    if (metric.source === 'registry' || metric.source === 'cache') return metric.source;
+    const cause = CAUSE_WORDS[metric.cause] || metric.cause || 'unknown';
+    return metric.detail ? `${cause} — ${metric.detail}` : cause;
+  }
+
+  function metricRow(metric) {
+    const unknown = metric.source !== 'registry' && metric.source !== 'cache';
+    const causeCell = el('td', {}, [
+      metric.cause ? code(metric.cause) : null,
+      !unknown && metric.detail ? ` ${metric.detail}` : null,
+      !metric.cause && !metric.detail ? '—' : null,
+    ]);
+    return el('tr', { data: { source: metric.source || 'unknown' } }, [
+      el('td', { text: metric.person || '—' }),
+      el('td', {}, [code(metric.metric || '')]),
+      el('td', { text: 'value' in metric ? formatValue(metric.value) : '—' }),
+      el('td', { class: unknown ? 'source-unknown' : '', text: sourceWords(metric) }),
+      causeCell,
+    ]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Compare: the diff from the compared rule (old) to the edited rule (new)
+
+  async function compare() {
+    const oldRule = await validRule(state.compareEditor, 'the rule to compare with');
+    if (oldRule === null) return;
+    const newRule = await validRule(state.editor, 'the edited rule');
+    if (newRule === null) return;
+    const items = await loadedBeneficiaries();
+    if (!items) return;
+    const date = asOf();
+    setStatus(`Comparing the rules on ${plural(items.length, 'beneficiary', 'beneficiaries')}…`);
+    let answer;
+    try {
+      answer = await api('POST', '/v1/diff', { old: oldRule, new: newRule, as_of: date, beneficiaries: items });
+    } catch (error) {
+      if (error.code === 'invalid_rule') showRuleErrors(error, { old: state.compareEditor, new: state.editor, default: state.editor });
+      throw error;
+    }
+    renderDiff(answer, items, date);
+  }
+
+  function renderDiff(answer, items, date) {
+    const counts = answer.counts || {};
+    const spans = CHANGES.map(([change, words]) => countSpan('data-change', change, counts[change] || 0, words));
+    if (counts.invalid > 0) spans.push(countSpan('data-change', 'invalid', counts.invalid, 'invalid'));
+    $('diff-counts').replaceChildren(...spans);
+    const changed = Array.isArray(answer.changed) ? answer.changed : [];
+    const invalid = Array.isArray(answer.invalid) ? answer.invalid : [];
+    const rows = changed.map(diffRow).concat(invalid.map((entry) => invalidDiffRow(entry, items)));
+    $('diff-table').tBodies[0].replaceChildren(...rows);
+    const moved = changed.length;
+    $('diff-summary').textContent =
+      `As of ${date}: ${plural(moved, 'beneficiary changes', 'beneficiaries change')} outcome` +
+      (moved === 0 ? ' — the two rules decide these households alike.' : '.');
+    const gained = counts.gained || 0;
+    const lost = counts.lost || 0;
+    setStatus(`Compared: ${gained} gain eligibility, ${lost} lose eligibility, ${plural(moved, 'change', 'changes')} in all.`);
+  }
+
+  function outcomeChange(oldDecision, newDecision) {
+    return el('span', { class: 'change' }, [
+      badge((oldDecision && oldDecision.outcome) || 'error'),
+      ' → ',
+      badge((newDecision && newDecision.outcome) || 'error'),
+    ]);
+  }
+
+  function clauseChange(clause) {
+    const side = (present, value) => (present ? formatValue(value) : '—');
+    return el('li', {}, [
+      code(clause.clause || ''),
+      ' ',
+      el('span', { class: 'clause-values', text: `${side('old' in clause, clause.old)} → ${side('new' in clause, clause.new)}` }),
+    ]);
+  }
+
+  function diffRow(entry) {
+    const words = (CHANGES.find(([change]) => change === entry.change) || [null, entry.change])[1];
+    const clauses = Array.isArray(entry.clauses) ? entry.clauses : [];
+    return el('tr', { data: { id: String(entry.id !== undefined ? entry.id : `#${entry.index + 1}`), change: entry.change || 'other' } }, [
+      el('td', { class: 'id', text: entry.id !== undefined ? String(entry.id) : `#${entry.index + 1}` }),
+      el('td', {}, [el('span', { class: `change-word change-${entry.change}`, text: words })]),
+      el('td', {}, [outcomeChange(entry.old, entry.new)]),
+      el('td', {}, clauses.length ? [el('ul', { class: 'clause-changes' }, clauses.map(clauseChange))] : ['—']),
+    ]);
+  }
+
+  function invalidDiffRow(entry, items) {
+    const id = idOfInput(items[entry.index], entry.index || 0);
+    return el('tr', { data: { id, change: 'invalid' } }, [
+      el('td', { class: 'id', text: id }),
+      el('td', {}, [el('span', { class: 'change-word change-invalid', text: 'invalid' })]),
+      el('td', { text: '—' }),
+      el('td', { text: invalidText(entry.error) }),
+    ]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Export as a test file
+
+  /** The input objects to export: the selected shown rows, or every shown row when none is. */
+  function exportItems() {
+    const shown = shownRows();
+    const selected = shown.filter((row) => row.querySelector('.select-row').checked);
+    const chosen = selected.length > 0 ? selected : shown;
+    // An input that could not be read makes no test case.
+    const usable = chosen.filter((row) => row.dataset.outcome !== 'invalid');
+    return { items: usable.map((row) => state.run.items[Number(row.dataset.index)]), skipped: chosen.length - usable.length };
+  }
+
+  async function exportTest() {
+    if (!state.run || resultRows().length === 0) {
+      setStatus('Evaluate first: the test file is made of the rows of the results table.', 'error');
+      return;
+    }
+    const rule = await validRule(state.editor, 'the rule');
+    if (rule === null) return;
+    const { items, skipped } = exportItems();
+    if (items.length === 0) {
+      setStatus('No rows to export: show or select rows of readable beneficiaries.', 'error');
+      return;
+    }
+    const body = { rule, as_of: asOf(), beneficiaries: items };
+    const name = $('export-name').value.trim();
+    if (name) body.name = name;
+    let answer;
+    try {
+      answer = await api('POST', '/v1/rules/export-test', body);
+    } catch (error) {
+      if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
+      throw error;
+    }
+    showExport(answer);
+    const cases = typeof answer.cases === 'number' ? answer.cases : items.length;
+    const note = skipped ? ` (${plural(skipped, 'invalid row', 'invalid rows')} left out)` : '';
+    setStatus(`Exported ${plural(cases, 'test case', 'test cases')}${note}.`);
+  }
+
+  function showExport(answer) {
+    const yaml = typeof answer.yaml === 'string' ? answer.yaml : '';
+    $('export-text').value = yaml;
+    // One download link at a time: the previous file's blob URL is released.
+    if (state.exportUrl) URL.revokeObjectURL(state.exportUrl);
+    state.exportUrl = URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }));
+    const fileName = answer.file_name || 'rule-test.yaml';
+    const link = $('export-download');
+    link.href = state.exportUrl;
+    link.download = fileName;
+    link.textContent = `Download ${fileName}`;
+    link.hidden = false;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Start
+
+  /** With a key: fetch the catalog and the samples, and check the rules. */
+  function startSession() {
+    loadCatalog().catch((error) => reportError(error, 'Loading the metric catalog'));
+    if (inputSource() === 'fixture') {
+      loadSamples().catch((error) => reportError(error, 'Loading the sample households'));
+      showInputCount();
+    }
+    for (const editor of [state.editor, state.compareEditor]) {
+      editor.checked = null;
+      editor.validate().catch(() => {});
+    }
+  }
+
+  function makeEditor(id, options) {
+    return new RuleEditor({
+      textarea: $(id),
+      marks: $(`${id}-marks`),
+      stateEl: $(`${id}-state`),
+      infoEl: $(`${id}-info`),
+      ...options,
+    });
+  }
+
+  function init() {
+    const evaluateButton = $('evaluate');
+    const compareButton = $('compare');
+    state.editor = makeEditor('rule', {
+      diagnostics: $('diagnostics'),
+      completions: $('completions'),
+      optional: false,
+      onSubmit: () => whileBusy(evaluateButton, evaluate),
+    });
+    state.compareEditor = makeEditor('compare-rule', {
+      diagnostics: $('compare-diagnostics'),
+      completions: $('compare-completions'),
+      optional: true,
+      onSubmit: () => whileBusy(compareButton, compare),
+    });
+    evaluateButton.addEventListener('click', () => whileBusy(evaluateButton, evaluate));
+    compareButton.addEventListener('click', () => whileBusy(compareButton, compare));
+    $('compare-copy').addEventListener('click', () => {
+      const target = state.compareEditor.textarea;
+      target.value = state.editor.text();
+      state.compareEditor.changed({ complete: false });
+      target.focus();
+    });
+    const exportButton = $('export');
+    exportButton.addEventListener('click', () => whileBusy(exportButton, exportTest));
+    initCatalog();
+    initInputs();
+    initResults();
+    initKeyControls();
+    if (getKey()) startSession();
+  }
+
+  init();
+})();
