@@ -33,6 +33,7 @@ fn shared(url: &str, prefix: &str) -> StoreConfig {
             key_prefix: prefix.to_owned(),
             timeout_ms: 1_000,
             key_secret: SecretSource::Value("a benchmark secret for keyed hashes".into()),
+            ca_file: None,
         }),
         encryption_key: sealed.then(|| SecretSource::Value("5a".repeat(32))),
         ..StoreConfig::default()

@@ -74,6 +74,11 @@ pub struct RedisConfig {
     /// The secret keys are hashed with (HMAC-SHA256), by environment
     /// reference; at least 16 characters. Every replica needs the same one.
     pub key_secret: SecretSource,
+    /// With `rediss://`: a PEM file of the certificate authority that signed
+    /// the server's certificate, when it is a private one (without it, the
+    /// public web roots are trusted).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Why the shared tier could not be set up.
@@ -190,7 +195,18 @@ impl SharedTier {
             settings = settings.set_password(password.expose());
         }
         info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|e| SharedError::Config(e.to_string()))?;
+        let client = match &config.ca_file {
+            None => redis::Client::open(info),
+            Some(path) => {
+                if !config.url.starts_with("rediss://") {
+                    return Err(SharedError::Config("ca_file is for TLS: the url must start with rediss://".into()));
+                }
+                let pem =
+                    std::fs::read(path).map_err(|e| SharedError::Config(format!("ca_file {}: {e}", path.display())))?;
+                redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+            }
+        }
+        .map_err(|e| SharedError::Config(e.to_string()))?;
         if config.timeout_ms == 0 {
             return Err(SharedError::Config("timeout_ms must be at least 1".into()));
         }

@@ -48,6 +48,7 @@ fn redis_config(redis: &RedisServer) -> RedisConfig {
         key_prefix: "elig-test:".into(),
         timeout_ms: 200,
         key_secret: SecretSource::Value(KEY_SECRET.into()),
+        ca_file: None,
     }
 }
 
@@ -284,5 +285,44 @@ async fn a_password_protected_redis_is_used_and_the_password_is_never_shown() {
     )
     .expect_err("a password in the URL is refused");
     assert!(refused.to_string().contains("not in the URL") && !refused.to_string().contains(password), "{refused}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_redis_is_used_when_its_authority_is_trusted_and_refused_otherwise() {
+    let Some(redis) = RedisServer::start_tls() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..30).map(uin).collect();
+    let trusted = || RedisConfig { ca_file: redis.ca_file(), ..redis_config(&redis) };
+    assert!(trusted().url.starts_with("rediss://"));
+
+    let first = store(&sim, trusted(), Some(ENCRYPTION_KEY), CatalogConfig::default());
+    first.fetch(crvs(&first), &people).await;
+    assert_eq!(first.stats().shared.expect("shared").writes, 30, "written over TLS");
+    let asked = items_asked(&sim);
+    let second = store(&sim, trusted(), Some(ENCRYPTION_KEY), CatalogConfig::default());
+    let again = second.fetch(crvs(&second), &people).await;
+    assert_eq!(again.report.shared_hits, 30, "read over TLS");
+    assert_eq!(items_asked(&sim), asked);
+    assert_eq!(second.shared_status().await.expect("a shared tier").status, SharedHealth::Ok);
+
+    // Without the private authority the server's certificate is not trusted:
+    // the tier is degraded and the registry answers.
+    let untrusting = store(&sim, redis_config(&redis), Some(ENCRYPTION_KEY), CatalogConfig::default());
+    let fetched = untrusting.fetch(crvs(&untrusting), &people).await;
+    assert_eq!((fetched.report.shared_hits, fetched.report.fetched), (0, 30));
+    assert!(fetched.resolutions.iter().all(|r| alive(&untrusting, r) == Some(true)));
+    let status = untrusting.shared_status().await.expect("a shared tier");
+    assert_eq!(status.status, SharedHealth::Degraded, "{status:?}");
+
+    // A CA file is for TLS only.
+    let plain_url = RedisConfig { url: format!("redis://127.0.0.1:{}/0", redis.port()), ..trusted() };
+    let refused = MetricStore::new(
+        Arc::new(Catalog::default()),
+        Vec::new(),
+        &StoreConfig { redis: Some(plain_url), ..Default::default() },
+    )
+    .expect_err("ca_file without rediss://");
+    assert!(refused.to_string().contains("rediss://"), "{refused}");
     sim.shutdown().await;
 }

@@ -617,7 +617,11 @@
     validate() {
       clearTimeout(this.timer);
       const text = this.text();
-      if (this.checked && this.checked.text === text) return Promise.resolve(this.checked.report);
+      if (this.checked && this.checked.text === text) {
+        // Edited back to the text last checked: its answer still holds, show it again.
+        this.showReport(text, this.checked.report);
+        return Promise.resolve(this.checked.report);
+      }
       if (this.inflight && this.inflight.text === text) return this.inflight.promise;
       if (this.controller) this.controller.abort();
       const seq = ++this.seq;
@@ -1462,17 +1466,24 @@
     return el('li', {}, [
       code(clause.clause || ''),
       ' ',
-      el('span', { class: 'clause-values', text: `${side('old' in clause, clause.old)} → ${side('new' in clause, clause.new)}` }),
+      el('span', { class: 'clause-values' }, [
+        el('span', { class: 'clause-old', text: side('old' in clause, clause.old) }),
+        ' → ',
+        el('span', { class: 'clause-new', text: side('new' in clause, clause.new) }),
+      ]),
     ]);
   }
 
   function diffRow(entry) {
     const words = (CHANGES.find(([change]) => change === entry.change) || [null, entry.change])[1];
+    const id = entry.id !== undefined ? String(entry.id) : `#${entry.index + 1}`;
     const clauses = Array.isArray(entry.clauses) ? entry.clauses : [];
-    return el('tr', { data: { id: String(entry.id !== undefined ? entry.id : `#${entry.index + 1}`), change: entry.change || 'other' } }, [
-      el('td', { class: 'id', text: entry.id !== undefined ? String(entry.id) : `#${entry.index + 1}` }),
-      el('td', {}, [el('span', { class: `change-word change-${entry.change}`, text: words })]),
-      el('td', {}, [outcomeChange(entry.old, entry.new)]),
+    return el('tr', { data: { id, change: entry.change || 'other' } }, [
+      el('td', { class: 'id', text: id }),
+      el('td', {}, [
+        el('span', { class: `change-word change-${entry.change}`, text: words }),
+        el('div', { class: 'change-outcomes' }, [outcomeChange(entry.old, entry.new)]),
+      ]),
       el('td', {}, clauses.length ? [el('ul', { class: 'clause-changes' }, clauses.map(clauseChange))] : ['—']),
     ]);
   }
@@ -1482,7 +1493,6 @@
     return el('tr', { data: { id, change: 'invalid' } }, [
       el('td', { class: 'id', text: id }),
       el('td', {}, [el('span', { class: 'change-word change-invalid', text: 'invalid' })]),
-      el('td', { text: '—' }),
       el('td', { text: invalidText(entry.error) }),
     ]);
   }

@@ -33,6 +33,74 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     password: Option<String>,
+    tls: Option<TlsFiles>,
+}
+
+/// A private certificate authority and a server certificate for 127.0.0.1
+/// signed by it, made with `openssl` in a folder of their own.
+struct TlsFiles {
+    dir: PathBuf,
+}
+
+impl TlsFiles {
+    fn make(port: u16) -> Option<TlsFiles> {
+        if on_path("openssl").is_none() {
+            unavailable("openssl", "is not on PATH (needed to make the TLS test certificates)");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("elig-redis-tls-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder for the test certificates");
+        let extensions = dir.join("server.ext");
+        std::fs::write(
+            &extensions,
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("the certificate extensions");
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let steps: [Vec<&str>; 3] = [
+            [
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=elig test CA"],
+            ]
+            .concat(),
+            [&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ];
+        for step in steps {
+            let status = Command::new("openssl")
+                .args(&step)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs");
+            assert!(status.success(), "openssl {} failed", step.join(" "));
+        }
+        Some(TlsFiles { dir })
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl RedisServer {
@@ -46,15 +114,31 @@ impl RedisServer {
         RedisServer::start_with(Some(password.to_owned()))
     }
 
+    /// A fresh server that speaks only TLS, with a certificate for
+    /// 127.0.0.1 signed by a private authority ([`RedisServer::ca_file`]).
+    pub fn start_tls() -> Option<RedisServer> {
+        RedisServer::start_with_tls(None, true)
+    }
+
     fn start_with(password: Option<String>) -> Option<RedisServer> {
+        RedisServer::start_with_tls(password, false)
+    }
+
+    fn start_with_tls(password: Option<String>, tls: bool) -> Option<RedisServer> {
         if on_path("redis-server").is_none() {
             unavailable("redis-server", "is not on PATH");
             return None;
         }
         let port = free_port().expect("a free loopback port");
-        let mut server = RedisServer { child: None, port, password };
+        let tls = if tls { Some(TlsFiles::make(port)?) } else { None };
+        let mut server = RedisServer { child: None, port, password, tls };
         server.restart();
         Some(server)
+    }
+
+    /// With TLS: the PEM file of the authority that signed the server's certificate.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|tls| tls.dir.join("ca.pem"))
     }
 
     /// The port it listens on.
@@ -62,9 +146,10 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/0`.
+    /// `redis://127.0.0.1:<port>/0` (`rediss://` with TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Stops the server (as a crash would: no shutdown save, connections cut).
@@ -79,8 +164,20 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => command.args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"]).args([
+                "--tls-cert-file",
+                &tls.dir.join("server.pem").to_string_lossy(),
+                "--tls-key-file",
+                &tls.dir.join("server.key").to_string_lossy(),
+                "--tls-ca-cert-file",
+                &tls.dir.join("ca.pem").to_string_lossy(),
+            ]),
+        };
         command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--protected-mode", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -21,6 +21,7 @@ fn shared(redis: &RedisServer) -> RedisConfig {
         key_prefix: "elig-http:".into(),
         timeout_ms: 200,
         key_secret: SecretSource::Value("a secret for the http tests".into()),
+        ca_file: None,
     }
 }
 
