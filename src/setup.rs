@@ -18,8 +18,8 @@ pub mod fixture {
     pub const IBR: &str = include_str!("../fixtures/registries/ibr.ndjson");
     /// DR records.
     pub const DR: &str = include_str!("../fixtures/registries/dr.ndjson");
-    /// The beneficiary list.
-    pub const BENEFICIARIES: &str = include_str!("../fixtures/beneficiaries.ndjson");
+    /// The beneficiary list (also the server's sample beneficiaries).
+    pub const BENEFICIARIES: &str = dci_server::SAMPLE_BENEFICIARIES;
 }
 
 /// The demo client of the simulator.

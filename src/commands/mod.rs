@@ -3,9 +3,11 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod diff;
 pub mod eval;
 pub mod explain;
 pub mod generate;
+pub mod playground;
 pub mod registry;
 pub mod rules;
 pub mod serve;

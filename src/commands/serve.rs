@@ -12,7 +12,7 @@ use dci_server::{Config, Server, ServerConfig};
 
 use crate::setup;
 
-/// Serve the HTTP API (POST /v1/evaluate, /v1/rules/validate, GET /v1/metrics, /healthz, /readyz, /metrics, /openapi.json).
+/// Serve the HTTP API (POST /v1/evaluate, /v1/diff, /v1/explain, /v1/rules/validate, GET /v1/metrics, /healthz, /readyz, /metrics, /openapi.json) and the playground page (/playground).
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  elig serve --config elig.toml\n  ELIG_API_KEY=dev-key elig serve      # the built-in simulator with the committed fixture\n\nWithout --config the registries are the built-in simulator, the API key is read from\n$ELIG_API_KEY and the server listens on 127.0.0.1:8080 (or --bind)."
@@ -47,17 +47,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
                     "without --config, set ELIG_API_KEY to the API key clients must send (Authorization: Bearer <key>)"
                 );
             }
-            let sim = setup::fixture_simulator(SimConfig::default()).await?;
-            let engine = Engine::from_config(&EngineConfig {
-                registries: setup::simulator_sources(&sim),
-                ..Default::default()
-            })?;
-            let mut server =
-                ServerConfig { api_keys: vec![SecretSource::Env("ELIG_API_KEY".into())], ..ServerConfig::default() };
-            if let Some(bind) = args.bind {
-                server.bind = bind;
-            }
-            let running = Server::start(engine, server).await?;
+            let (running, sim) = serve_fixture(SecretSource::Env("ELIG_API_KEY".into()), args.bind).await?;
             eprintln!(
                 "elig serve: listening on http://{} with the built-in registry simulator (committed fixture) at {}; API key from $ELIG_API_KEY. Ctrl-C to stop.",
                 running.local_addr(),
@@ -69,4 +59,19 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server over the built-in registry simulator with the committed fixture, with one API key.
+pub async fn serve_fixture(
+    key: SecretSource,
+    bind: Option<std::net::SocketAddr>,
+) -> Result<(dci_server::RunningServer, dci_registry_sim::Simulator)> {
+    let sim = setup::fixture_simulator(SimConfig::default()).await?;
+    let engine =
+        Engine::from_config(&EngineConfig { registries: setup::simulator_sources(&sim), ..Default::default() })?;
+    let mut server = ServerConfig { api_keys: vec![key], ..ServerConfig::default() };
+    if let Some(bind) = bind {
+        server.bind = bind;
+    }
+    Ok((Server::start(engine, server).await?, sim))
 }

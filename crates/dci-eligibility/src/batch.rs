@@ -83,7 +83,12 @@ impl MetricTrace {
             Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
             Resolution::Found(..) => None,
         };
-        MetricTrace { person: person_name, metric: used.name.clone(), value, source, cause, detail }
+        let found = match resolution {
+            Resolution::Found(..) => Some(true),
+            Resolution::NotFound(_) => Some(false),
+            Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
+        };
+        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, cause, detail }
     }
 }
 

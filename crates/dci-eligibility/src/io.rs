@@ -168,7 +168,8 @@ pub struct ItemError<'a> {
     /// What, naming the field (and the line, for line-oriented input).
     pub message: String,
     /// Where in the item: `members[2].identifiers[0].value`.
-    pub path: &'a str,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub path: std::borrow::Cow<'a, str>,
 }
 
 /// The code of an item that could not be read.
@@ -180,16 +181,25 @@ pub enum ItemErrorCode {
     InvalidBeneficiary,
 }
 
+impl<'a> InvalidJson<'a> {
+    /// How `error` is written, with its `path`.
+    pub fn of(error: &BeneficiaryError, path: std::borrow::Cow<'a, str>) -> Self {
+        InvalidJson {
+            error: ItemError { code: ItemErrorCode::InvalidBeneficiary, message: error.to_string(), path },
+            line: error.line,
+        }
+    }
+}
+
 /// One result of `rules`, as it is written.
 pub fn result_json<'a>(rules: &'a [Rule], item: &'a ItemResult) -> ResultJson<'a> {
     match item {
         ItemResult::Decided { id, decisions } => {
             ResultJson::Decided(DecidedJson { id, outcomes: Outcomes { rules, decisions } })
         }
-        ItemResult::Invalid { error } => ResultJson::Invalid(InvalidJson {
-            error: ItemError { code: ItemErrorCode::InvalidBeneficiary, message: error.to_string(), path: &error.path },
-            line: error.line,
-        }),
+        ItemResult::Invalid { error } => {
+            ResultJson::Invalid(InvalidJson::of(error, std::borrow::Cow::Borrowed(&error.path)))
+        }
     }
 }
 
@@ -204,7 +214,7 @@ fn reason(decision: &Decision) -> String {
 /// and, as the OWASP guidance on CSV injection says, a field starting with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a
 /// spreadsheet shows it as text instead of running it as a formula.
-fn csv_field(text: &str) -> String {
+pub fn csv_field(text: &str) -> String {
     let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
     if neutral.contains([',', '"', '\n', '\r']) { format!("\"{}\"", neutral.replace('"', "\"\"")) } else { neutral }
 }

@@ -97,17 +97,19 @@ pub(crate) fn member_arities(name: &str) -> Option<Vec<usize>> {
     MEMBER.iter().find(|(n, _)| *n == name).map(|(_, a)| a.to_vec())
 }
 
+/// The functions a rule can call as `f(...)`, in the order they are listed here.
+pub fn function_names() -> Vec<&'static str> {
+    GLOBAL.iter().map(|(n, _)| *n).chain(LIBRARY.iter().map(|(n, _)| *n).filter(|n| !n.starts_with("elig."))).collect()
+}
+
+/// The methods a rule can call as `x.f(...)`.
+pub fn method_names() -> Vec<&'static str> {
+    MEMBER.iter().map(|(n, _)| *n).collect()
+}
+
 /// The known function names closest to `name`.
 pub(crate) fn suggest_function(name: &str, member: bool) -> Option<&'static str> {
-    let candidates: Vec<&'static str> = if member {
-        MEMBER.iter().map(|(n, _)| *n).collect()
-    } else {
-        GLOBAL
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(LIBRARY.iter().map(|(n, _)| *n).filter(|n| !n.starts_with("elig.")))
-            .collect()
-    };
+    let candidates = if member { method_names() } else { function_names() };
     candidates
         .into_iter()
         .map(|candidate| {

@@ -8,6 +8,7 @@ mod config;
 mod cost;
 mod diagnostic;
 mod dialect;
+pub mod diff;
 mod evaluate;
 mod functions;
 pub mod io;
@@ -32,6 +33,7 @@ pub use config::{EngineConfig, EngineError};
 pub use cost::{BYTES_PER_STEP, Cancellation, Estimate};
 pub use diagnostic::{RuleDiagnostic, Severity};
 pub use functions::{whole_months, whole_years};
+pub use known::{function_names, method_names};
 pub use report::{
     BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
     RegistryUse, RuleCounts, Timings, TraceSource,

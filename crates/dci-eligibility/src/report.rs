@@ -227,6 +227,11 @@ pub struct MetricTrace {
     pub value: Option<serde_json::Value>,
     /// Where it came from.
     pub source: TraceSource,
+    /// Whether the registry holds a record of the person: `false` when it
+    /// answered "not found" (the value, if any, is the metric's not-found
+    /// value); absent when it was not asked or did not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
     /// Why it is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnknownCause>,

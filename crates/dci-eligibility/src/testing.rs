@@ -33,24 +33,23 @@ use serde_json::Value;
 use crate::batch::{Engine, EvaluationOptions};
 use crate::beneficiary::Beneficiary;
 use crate::compile::Compiler;
-use crate::report::ItemResult;
-use crate::report::{Decision, Outcome};
+use crate::report::{Decision, Explanation, ItemResult, MetricTrace, Outcome};
 
 /// A rule test file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleTestFile {
     /// Title of the file.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The rule, inline.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// Or a rules file (relative to the test file) ...
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_file: Option<String>,
     /// ... and the rule's name in it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_name: Option<String>,
     /// The evaluation date.
     pub as_of: NaiveDate,
@@ -63,7 +62,7 @@ pub struct RuleTestFile {
 }
 
 /// What a registry answers for one identifier in a test file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum RegistryAnswer {
     /// `not_found`
@@ -78,7 +77,7 @@ pub enum RegistryAnswer {
 }
 
 /// One case.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestCase {
     /// Its name.
@@ -88,13 +87,13 @@ pub struct TestCase {
     /// The expected outcome.
     pub expect: Outcome,
     /// The expected missing values (names, or `{name, cause}`), in any order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Vec<MissingSpec>>,
     /// The expected value of each top-level clause (`true`, `false`, `unknown`, `error`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clauses: Option<Vec<Value>>,
     /// Text the error message must contain.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_contains: Option<String>,
 }
 
@@ -267,6 +266,104 @@ fn clause_word(value: &Value) -> String {
     }
 }
 
+/// Registry failures a test file can state (`{error: cause}`) as they happened.
+const REPLAYABLE_FAILURES: [UnknownCause; 4] =
+    [UnknownCause::Timeout, UnknownCause::RegistryError, UnknownCause::Rejected, UnknownCause::RegistryUnavailable];
+
+/// A test file that replays decisions: `rule` at `as_of` for each
+/// beneficiary (its data as given) with its explanation, each expected to
+/// come out as it did, and the registry values the explanations saw written
+/// into the file, so that the test needs no registry. A failure the file
+/// cannot state (a response too large) is written as `registry_error`, and
+/// the missing value it caused is then expected by name only.
+pub fn replay_file(name: Option<String>, rule: &str, as_of: NaiveDate, cases: &[(Value, Explanation)]) -> RuleTestFile {
+    let mut registries: BTreeMap<String, BTreeMap<String, RegistryAnswer>> = BTreeMap::new();
+    let mut test_cases = Vec::with_capacity(cases.len());
+    for (index, (beneficiary, explanation)) in cases.iter().enumerate() {
+        for trace in &explanation.metrics {
+            let Some(answer) = recorded_answer(trace) else { continue };
+            let mut parts = trace.metric.splitn(3, '.');
+            let (Some("dci"), Some(registry), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let answers = registries.entry(registry.to_owned()).or_default();
+            for key in person_identifiers(beneficiary, &trace.person) {
+                let entry = answers.entry(key).or_insert_with(|| answer.clone());
+                if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
+                    facts.insert(field.to_owned(), value.clone());
+                }
+            }
+        }
+        let decision = &explanation.decision;
+        let missing = (decision.outcome == Outcome::Undetermined).then(|| {
+            decision
+                .missing
+                .iter()
+                .map(|m| match m.cause {
+                    UnknownCause::ResponseTooLarge => MissingSpec::Name(m.name.clone()),
+                    cause => MissingSpec::Full { name: m.name.clone(), cause },
+                })
+                .collect()
+        });
+        test_cases.push(TestCase {
+            name: format!("{} ({}) is {}", explanation.id, index + 1, decision.outcome.as_str()),
+            beneficiary: beneficiary.clone(),
+            expect: decision.outcome,
+            missing,
+            clauses: None,
+            error_contains: decision.error.clone(),
+        });
+    }
+    RuleTestFile {
+        name,
+        rule: Some(rule.to_owned()),
+        rule_file: None,
+        rule_name: None,
+        as_of,
+        registries,
+        cases: test_cases,
+    }
+}
+
+/// What the registry said about the traced person, as a test file states it:
+/// facts (the traced value added by the caller), not found, or a failure;
+/// `None` when the registry was not asked or could not be.
+fn recorded_answer(trace: &MetricTrace) -> Option<RegistryAnswer> {
+    match (trace.found, trace.cause) {
+        (Some(true), _) => Some(RegistryAnswer::Facts(BTreeMap::new())),
+        (Some(false), _) => Some(RegistryAnswer::Keyword("not_found".to_owned())),
+        (None, Some(cause)) if REPLAYABLE_FAILURES.contains(&cause) => Some(RegistryAnswer::Failure { error: cause }),
+        (None, Some(UnknownCause::ResponseTooLarge)) => {
+            Some(RegistryAnswer::Failure { error: UnknownCause::RegistryError })
+        }
+        (None, _) => None,
+    }
+}
+
+/// The `TYPE:value` keys of the identifiers of `person` (`registrant` or
+/// `members[k]`) in a beneficiary's data.
+fn person_identifiers(beneficiary: &Value, person: &str) -> Vec<String> {
+    let data = match person.strip_prefix("members[").and_then(|rest| rest.strip_suffix(']')) {
+        Some(index) => index.parse::<usize>().ok().and_then(|k| beneficiary.get("members")?.get(k)),
+        None => Some(beneficiary),
+    };
+    let identifiers = data.and_then(|d| d.get("identifiers")).and_then(Value::as_array);
+    identifiers
+        .into_iter()
+        .flatten()
+        .filter_map(|identifier| {
+            let field = |name: &str, alias: &str| identifier.get(name).or_else(|| identifier.get(alias));
+            let kind = field("type", "identifier_type")?.as_str()?;
+            let value = match field("value", "identifier_value")? {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                _ => return None,
+            };
+            Some(format!("{kind}:{value}"))
+        })
+        .collect()
+}
+
 /// Runs a test file whose rule text is `rule_source`.
 pub async fn run_file(
     file: &RuleTestFile,
@@ -351,5 +448,85 @@ fn describe_missing(spec: &MissingSpec) -> String {
     match spec {
         MissingSpec::Name(name) => name.clone(),
         MissingSpec::Full { name, cause } => format!("{name} ({cause})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Registry data covering every answer a replay must write: facts, not
+    /// found, a failure, a member's facts, no identifier.
+    const SOURCE: &str = r#"
+as_of: 2026-01-01
+registries:
+  dr:
+    "UIN:1": { has_disability: true, disability_level: 3 }
+    "UIN:2": not_found
+    "UIN:3": { has_disability: true, disability_level: 2 }
+    "UIN:4": { has_disability: true, disability_level: 4 }
+    "UIN:5": { has_disability: false, disability_level: 1 }
+    "NATIONAL_ID:9": { has_disability: false, disability_level: 1 }
+  ibr:
+    "UIN:1": { is_enrolled: false, program_count: 0, programmes: [] }
+    "UIN:4": { error: timeout }
+cases: []
+"#;
+
+    const RULE: &str = "members.exists(m, m.dci.dr.has_disability == true) or \
+                        (dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false)";
+
+    fn beneficiaries() -> Vec<Value> {
+        let uin = |value: &str| serde_json::json!([{"type": "UIN", "value": value}]);
+        vec![
+            serde_json::json!({"id": "A", "identifiers": uin("1"), "members": []}),
+            serde_json::json!({"id": "B", "identifiers": uin("2"), "members": [{"identifiers": uin("3")}]}),
+            serde_json::json!({"id": "C", "identifiers": uin("4"), "members": []}),
+            serde_json::json!({"id": "D", "identifiers": uin("5"),
+                "members": [{"identifiers": [{"identifier_type": "NATIONAL_ID", "identifier_value": 9}]}]}),
+            serde_json::json!({"id": "E", "members": []}),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_replay_file_expects_every_decision_as_made_and_passes_without_registries() {
+        let source: RuleTestFile = serde_norway::from_str(SOURCE).expect("source data");
+        let catalog = Arc::new(Catalog::default());
+        let store =
+            MetricStore::new(catalog.clone(), resolvers(&catalog, &source).expect("resolvers"), &Default::default())
+                .expect("store");
+        let engine = Engine::new(Compiler::new(catalog.clone()), Arc::new(store));
+        let rule = engine.compiler().compile("rule", RULE).expect("rule");
+        let mut cases = Vec::new();
+        for beneficiary in beneficiaries() {
+            let explanation = engine
+                .explain(&rule, Beneficiary::from_json(beneficiary.clone()).expect("a beneficiary"), source.as_of)
+                .await;
+            cases.push((beneficiary, explanation));
+        }
+        let outcomes: Vec<Outcome> = cases.iter().map(|(_, e)| e.decision.outcome).collect();
+        use Outcome::*;
+        assert_eq!(outcomes, [Eligible, Eligible, Undetermined, Ineligible, Undetermined]);
+
+        let replay = replay_file(Some("replayed".into()), RULE, source.as_of, &cases);
+        let yaml = serde_norway::to_string(&replay).expect("YAML");
+        for answer in ["UIN:2: not_found", "error: timeout", "NATIONAL_ID:9:", "has_disability: true"] {
+            assert!(yaml.contains(answer), "{answer} missing from\n{yaml}");
+        }
+        assert!(!yaml.contains("UIN:5:\n      error"), "only what was seen is written");
+        let read: RuleTestFile = serde_norway::from_str(&yaml).expect("the written file reads back");
+        let report = run_file(&read, RULE, catalog.clone()).await.expect("runs");
+        assert_eq!(report.failed(), 0, "{:#?}", report.cases);
+        assert_eq!(report.cases.len(), 5);
+        assert_eq!(
+            read.cases[2].missing,
+            Some(vec![MissingSpec::Full { name: "dci.ibr.is_enrolled".into(), cause: UnknownCause::Timeout }])
+        );
+
+        // The replay says what the decisions saw: with a value changed, its case fails.
+        let changed = yaml.replace("disability_level: 4", "disability_level: 2");
+        let read: RuleTestFile = serde_norway::from_str(&changed).expect("reads");
+        let report = run_file(&read, RULE, catalog).await.expect("runs");
+        assert_eq!(report.failed(), 1, "C is no longer undetermined but ineligible");
     }
 }

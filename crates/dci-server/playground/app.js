@@ -87,6 +87,10 @@
     return el('code', { text });
   }
 
+  function capitalise(text) {
+    return text ? text[0].toUpperCase() + text.slice(1) : text;
+  }
+
   function plural(count, one, many) {
     return `${count} ${count === 1 ? one : many}`;
   }
@@ -183,7 +187,9 @@
   function reportError(error, context) {
     if (!error || error.name === 'AbortError') return;
     const text = error.message || String(error);
-    setStatus(context ? `${context}: ${text}` : text, 'error');
+    // A refused key is the whole story, whatever was being done.
+    const shown = context && error.code !== 'unauthorized' ? `${context}: ${text}` : capitalise(text);
+    setStatus(shown, 'error');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -220,7 +226,15 @@
     $('api-key-message').textContent = message || '';
     $('api-key-change').hidden = true;
     $('api-key-state').hidden = true;
+    // Cancelling makes sense only when there is a key to go back to.
+    $('api-key-cancel').hidden = !getKey();
     $('api-key').focus();
+  }
+
+  function cancelKeyChange() {
+    $('api-key').value = '';
+    hideKeyForm();
+    $('api-key-change').focus();
   }
 
   function hideKeyForm() {
@@ -255,6 +269,10 @@
   function initKeyControls() {
     $('api-key-form').addEventListener('submit', saveKey);
     $('api-key-change').addEventListener('click', () => showKeyForm('Enter the new key.'));
+    $('api-key-cancel').addEventListener('click', cancelKeyChange);
+    $('api-key-form').addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && getKey()) cancelKeyChange();
+    });
     if (getKey()) hideKeyForm();
     else showKeyForm('Enter the API key to start.');
   }
@@ -436,7 +454,7 @@
       const id = this.list.id;
       this.list.replaceChildren(
         ...this.items.map((item, index) =>
-          el('li', { id: `${id}-${index}`, role: 'option', 'aria-selected': 'false', class: 'option', data: { index } }, [
+          el('li', { id: `${id}-${index}`, role: 'option', 'aria-selected': 'false', class: 'option', data: { index, kind: item.kind } }, [
             el('span', { class: 'option-name', text: item.name }),
             el('span', { class: 'option-kind', text: item.detail }),
           ]),
@@ -595,9 +613,18 @@
 
     /** After every edit: old marks no longer fit the text, so clear them until the next answer. */
     changed({ complete }) {
+      this.cancelPending();
       this.renderMarks([]);
       if (complete) this.completion.update();
       this.scheduleValidation();
+    }
+
+    /** Drops the check in flight: its answer is about a text that is gone. */
+    cancelPending() {
+      this.seq++;
+      if (this.controller) this.controller.abort();
+      this.controller = null;
+      this.inflight = null;
     }
 
     scheduleValidation() {
@@ -623,8 +650,8 @@
         return Promise.resolve(this.checked.report);
       }
       if (this.inflight && this.inflight.text === text) return this.inflight.promise;
-      if (this.controller) this.controller.abort();
-      const seq = ++this.seq;
+      this.cancelPending();
+      const seq = this.seq;
       if (this.optional && text.trim() === '') {
         this.inflight = null;
         this.checked = { text, report: null };
@@ -868,7 +895,7 @@
     state.catalog = {
       metrics: Array.isArray(answer.metrics) ? answer.metrics.filter((m) => m && typeof m.name === 'string') : [],
       functions: names(answer.functions),
-      members: names(answer.members),
+      members: names(answer.methods),
     };
     renderCatalog();
   }
@@ -971,7 +998,7 @@
     const message = error.message;
     if (/\bline \d+/.test(message)) return message;
     const position = /position (\d+)/.exec(message);
-    if (!position) return `line 1: ${message}`;
+    if (!position) return text.trim().includes('\n') ? message : `line 1: ${message}`;
     const line = text.slice(0, Number(position[1])).split('\n').length;
     return `line ${line}: ${message}`;
   }
@@ -1104,6 +1131,11 @@
 
   /** The editor's text if it is valid; otherwise says why in the status area and returns null. */
   async function validRule(editor, what) {
+    if (!getKey()) {
+      showKeyForm('Enter the API key to start.');
+      setStatus('Enter the API key first.', 'error');
+      return null;
+    }
     const text = editor.text();
     if (text.trim() === '') {
       setStatus(`Write ${what} first.`, 'error');
@@ -1112,13 +1144,13 @@
     }
     const report = await editor.currentReport();
     if (!report) {
-      setStatus(`${what[0].toUpperCase()}${what.slice(1)} could not be checked.`, 'error');
+      setStatus(`${capitalise(what)} could not be checked.`, 'error');
       return null;
     }
     if (!report.valid) {
       const first = report.diagnostics.find((d) => d.severity !== 'warning');
       const where = first ? ` (${first.line}:${first.column} ${first.message})` : '';
-      setStatus(`${what[0].toUpperCase()}${what.slice(1)} has errors${where}: fix them first.`, 'error');
+      setStatus(`${capitalise(what)} has errors${where}: fix them first.`, 'error');
       return null;
     }
     return text;
@@ -1194,6 +1226,7 @@
       return resultRow(result, index, outcome);
     });
     $('results').tBodies[0].replaceChildren(...rows);
+    $('results-wrap').hidden = rows.length === 0;
     const spans = OUTCOMES.map((outcome) => countSpan('data-outcome', outcome, counts[outcome], outcome));
     if (counts.invalid > 0) spans.push(countSpan('data-outcome', 'invalid', counts.invalid, 'invalid'));
     $('counts').replaceChildren(...spans);
@@ -1358,9 +1391,10 @@
     const outcome = decision.outcome || 'error';
     setExplanationHeading(answer.id !== undefined ? String(answer.id) : fallbackId, outcome);
     const notes = [];
-    if (decision.error) notes.push(`Error: ${decision.error}`);
-    if (decision.missing && decision.missing.length) notes.push(`Missing: ${missingText(decision.missing)}`);
-    notes.push(`Rule as evaluated on ${state.run.asOf}${state.run.rule !== state.editor.text() ? ' (the editor has changed since)' : ''}.`);
+    if (decision.error) notes.push(`Error: ${decision.error}.`);
+    if (decision.missing && decision.missing.length) notes.push(`Missing: ${missingText(decision.missing)}.`);
+    const edited = state.run.rule !== state.editor.text() ? ' (the editor has changed since)' : '';
+    notes.push(`The rule as evaluated, as of ${state.run.asOf}${edited}.`);
     $('explanation-note').textContent = notes.join(' ');
     const clauses = Array.isArray(decision.clauses) ? decision.clauses : [];
     $('explanation-clauses').tBodies[0].replaceChildren(...clauses.map(clauseRow));
@@ -1444,6 +1478,7 @@
     const invalid = Array.isArray(answer.invalid) ? answer.invalid : [];
     const rows = changed.map(diffRow).concat(invalid.map((entry) => invalidDiffRow(entry, items)));
     $('diff-table').tBodies[0].replaceChildren(...rows);
+    $('diff-wrap').hidden = rows.length === 0;
     const moved = changed.length;
     $('diff-summary').textContent =
       `As of ${date}: ${plural(moved, 'beneficiary changes', 'beneficiaries change')} outcome` +

@@ -7,7 +7,12 @@
 //! |---|---|
 //! | `POST /v1/evaluate` | rules × beneficiaries → decisions (JSON or NDJSON) |
 //! | `POST /v1/rules/validate` | diagnostics and needs of rules |
-//! | `GET /v1/metrics` | the metric catalog |
+//! | `GET /v1/metrics` | the metric catalog, function and method names |
+//! | `POST /v1/explain` | one decision, clause by clause, with every metric's value and source |
+//! | `POST /v1/diff` | an old and a new rule over beneficiaries: who gains, who loses |
+//! | `POST /v1/rules/export-test` | decisions made into an `elig test` file |
+//! | `GET /v1/samples` | the committed fixture's households, to try rules on |
+//! | `GET /playground` | the rule authors' page (no API key; `/` redirects to it) |
 //! | `GET /healthz` | process up (no API key) |
 //! | `GET /readyz` | every configured registry ready |
 //! | `GET /metrics` | Prometheus |
@@ -44,6 +49,7 @@ mod state;
 
 pub use config::{Config, ServerConfig, ServerLimits};
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};
+pub use handlers::workbench::{MAX_EXPORT_CASES, SAMPLE_BENEFICIARIES};
 pub use openapi::ApiDoc;
 pub use routes::{router, routes};
 pub use server::{RunningServer, Server, serve};

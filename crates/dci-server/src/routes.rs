@@ -40,6 +40,10 @@ fn table() -> Vec<Route> {
     vec![
         Route { evaluation: true, ..route(Method::POST, "/v1/evaluate", handlers::evaluate::evaluate) },
         route(Method::POST, "/v1/rules/validate", handlers::validate::validate),
+        Route { evaluation: true, ..route(Method::POST, "/v1/explain", handlers::workbench::explain) },
+        Route { evaluation: true, ..route(Method::POST, "/v1/diff", handlers::workbench::diff) },
+        Route { evaluation: true, ..route(Method::POST, "/v1/rules/export-test", handlers::workbench::export_test) },
+        route(Method::GET, "/v1/samples", handlers::workbench::samples),
         route(Method::GET, "/v1/metrics", handlers::info::catalog),
         Route { open: true, ..route(Method::GET, "/healthz", handlers::info::health) },
         route(Method::GET, "/readyz", handlers::info::ready),
@@ -48,7 +52,17 @@ fn table() -> Vec<Route> {
     ]
 }
 
-/// The served routes, as `(method, path)`: what the OpenAPI document must describe.
+/// The playground page and its assets: open, and not part of the API (nor of its document).
+fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/", axum::routing::get(handlers::playground::home)),
+        ("/playground", axum::routing::get(handlers::playground::page)),
+        ("/playground/app.js", axum::routing::get(handlers::playground::script)),
+        ("/playground/app.css", axum::routing::get(handlers::playground::style)),
+    ]
+}
+
+/// The served API routes, as `(method, path)`: what the OpenAPI document must describe.
 pub fn routes() -> Vec<(Method, &'static str)> {
     table().into_iter().map(|r| (r.method, r.path)).collect()
 }
@@ -68,6 +82,9 @@ pub fn router(state: AppState) -> Router {
             handler = handler.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
         }
         router = router.route(spec.path, handler);
+    }
+    for (path, handler) in pages() {
+        router = router.route(path, handler);
     }
     let limits = state.limits();
     let timeout = Duration::from_secs(limits.request_timeout_secs);

@@ -200,3 +200,56 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A `chromedriver` on a loopback port, driving headless Chromium; stopped when dropped.
+pub struct ChromeDriver {
+    child: Child,
+    port: u16,
+    chromium: PathBuf,
+}
+
+impl ChromeDriver {
+    /// A running driver, or `None` (having said why) when `chromedriver` or
+    /// `chromium` is not installed.
+    pub fn start() -> Option<ChromeDriver> {
+        let Some(driver) = on_path("chromedriver") else {
+            unavailable("chromedriver", "is not on PATH (Debian package chromium-driver)");
+            return None;
+        };
+        let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"].into_iter().find_map(on_path) else {
+            unavailable("chromium", "is not on PATH (Debian package chromium)");
+            return None;
+        };
+        let port = free_port().expect("a free loopback port");
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {address} within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(ChromeDriver { child, port, chromium })
+    }
+
+    /// The WebDriver endpoint, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The Chromium binary the session should run.
+    pub fn chromium(&self) -> &std::path::Path {
+        &self.chromium
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -18,8 +18,12 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::api::{Beneficiary, EvaluateOptions, EvaluateRequest, Identifier, Member, ValidateRequest};
+use crate::api::{
+    Beneficiary, DiffRequest, EvaluateOptions, EvaluateRequest, ExplainRequest, ExportTestRequest, Identifier, Member,
+    ValidateRequest,
+};
 use crate::config::ServerLimits;
+use crate::handlers::workbench::MAX_EXPORT_CASES;
 
 /// The request schemas under their component names, with `limits`.
 pub(crate) fn with_limits(limits: &ServerLimits) -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
@@ -27,6 +31,9 @@ pub(crate) fn with_limits(limits: &ServerLimits) -> Vec<(Cow<'static, str>, RefO
         (EvaluateRequest::name(), evaluate_request(limits).into()),
         (EvaluateOptions::name(), evaluate_options(limits).into()),
         (ValidateRequest::name(), validate_request(limits).into()),
+        (ExplainRequest::name(), explain_request(limits).into()),
+        (DiffRequest::name(), diff_request(limits).into()),
+        (ExportTestRequest::name(), export_test_request(limits).into()),
         (Beneficiary::name(), beneficiary(limits).into()),
         (Member::name(), member().into()),
         (Identifier::name(), identifier().into()),
@@ -163,6 +170,89 @@ fn validate_request(limits: &ServerLimits) -> AllOfBuilder {
         .item(one_rule_source())
 }
 
+/// A rule given as one expression, refused past `max_rule_length`.
+fn expression(limits: &ServerLimits, description: &str) -> ObjectBuilder {
+    typed(&[Type::String]).max_length(Some(limits.max_rule_length)).description(Some(description))
+}
+
+fn as_of() -> ObjectBuilder {
+    typed(&[Type::String, Type::Null])
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
+        .description(Some("The evaluation date, `YYYY-MM-DD`; absent or `null`: today (UTC)."))
+        .examples(["2026-01-01"])
+}
+
+fn beneficiary_list(max_items: usize, description: String) -> ArrayBuilder {
+    ArrayBuilder::new().items(reference(Beneficiary::name())).max_items(Some(max_items)).description(Some(description))
+}
+
+/// `POST /v1/explain`.
+fn explain_request(limits: &ServerLimits) -> ObjectBuilder {
+    typed(&[Type::Object])
+        .description(Some(format!(
+            "One rule and one beneficiary, explained clause by clause with every metric's value and source.              A beneficiary that cannot be read is 422 `invalid_request` naming the field. Unknown fields are              refused. {} {LIMITS}",
+            length_note(limits)
+        )))
+        .property("rule", expression(limits, "The rule (a CEL expression)."))
+        .required("rule")
+        .property("as_of", as_of())
+        .property("beneficiary", reference(Beneficiary::name()))
+        .required("beneficiary")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// `POST /v1/diff`.
+fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
+    typed(&[Type::Object])
+        .description(Some(format!(
+            "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves              the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes. Unknown fields              are refused. {} {LIMITS}",
+            limits.max_body_bytes,
+            length_note(limits)
+        )))
+        .property("old", expression(limits, "The rule as it is (e.g. in force today); named `old` in the summary."))
+        .required("old")
+        .property("new", expression(limits, "The rule as it would be; named `new` in the summary."))
+        .required("new")
+        .property("as_of", as_of())
+        .property(
+            "beneficiaries",
+            beneficiary_list(
+                limits.max_beneficiaries,
+                format!(
+                    "The beneficiaries, at most {} (`max_beneficiaries`; more: 413 `too_many_beneficiaries`).                      An item that is not a `Beneficiary` is listed under `invalid`; the others are decided.",
+                    limits.max_beneficiaries
+                ),
+            ),
+        )
+        .required("beneficiaries")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// `POST /v1/rules/export-test`.
+fn export_test_request(limits: &ServerLimits) -> ObjectBuilder {
+    let cases = MAX_EXPORT_CASES.min(limits.max_beneficiaries);
+    typed(&[Type::Object])
+        .description(Some(format!(
+            "A rule, a date and beneficiaries, made into an `elig test` file that expects each beneficiary's              outcome as it is now, with the registry values the decisions saw. A beneficiary that cannot be              read is 422 `invalid_request` naming it. Unknown fields are refused. {} {LIMITS}",
+            length_note(limits)
+        )))
+        .property("rule", expression(limits, "The rule (a CEL expression)."))
+        .required("rule")
+        .property("as_of", as_of())
+        .property("name", typed(&[Type::String, Type::Null]).description(Some("The test file's title.")))
+        .property(
+            "beneficiaries",
+            beneficiary_list(
+                cases,
+                format!("The beneficiaries to make cases of: at least one, at most {cases} (more: 413 `too_many_beneficiaries`)."),
+            )
+            .min_items(Some(1)),
+        )
+        .required("beneficiaries")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
 fn identifiers() -> ArrayBuilder {
     ArrayBuilder::new()
         .schema_type([Type::Array, Type::Null].into_iter().collect::<SchemaType>())
@@ -250,6 +340,9 @@ schema_of! {
     EvaluateRequest => |limits| evaluate_request(limits).into(),
     EvaluateOptions => |limits| evaluate_options(limits).into(),
     ValidateRequest => |limits| validate_request(limits).into(),
+    ExplainRequest => |limits| explain_request(limits).into(),
+    DiffRequest => |limits| diff_request(limits).into(),
+    ExportTestRequest => |limits| export_test_request(limits).into(),
     Beneficiary => |limits| beneficiary(limits).into(),
     Member => |_| member().into(),
     Identifier => |_| identifier().into(),

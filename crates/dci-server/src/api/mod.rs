@@ -5,8 +5,12 @@ mod request;
 mod response;
 
 pub(crate) use accepted::with_limits as request_schemas;
-pub use request::{Beneficiary, EvaluateOptions, EvaluateRequest, Identifier, Member, RuleSet, ValidateRequest};
-pub(crate) use request::{Count, EvaluateBody};
+pub use request::{
+    Beneficiary, DiffRequest, EvaluateOptions, EvaluateRequest, ExplainRequest, ExportTestRequest, Identifier, Member,
+    RuleSet, ValidateRequest,
+};
+pub(crate) use request::{Count, DiffBody, EvaluateBody, ExplainBody, ExportTestBody};
 pub use response::{
-    CatalogResponse, EvaluateLine, EvaluateResponse, Health, Readiness, Summary, SummaryLine, ValidateResponse,
+    CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, Readiness,
+    SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };

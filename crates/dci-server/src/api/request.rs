@@ -110,6 +110,68 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
+/// The schema of `POST /v1/explain` (`accepted.rs`), which says what is accepted; the body is
+/// read as `ExplainBody`.
+#[derive(Clone, Copy, Debug)]
+pub struct ExplainRequest;
+
+/// `POST /v1/explain` as read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExplainBody<'a> {
+    /// The rule.
+    pub rule: String,
+    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// The beneficiary, kept as JSON text for `dci_eligibility::Beneficiary` to read.
+    #[serde(borrow)]
+    pub beneficiary: &'a RawValue,
+}
+
+/// The schema of `POST /v1/diff` (`accepted.rs`), which says what is accepted; the body is
+/// read as `DiffBody`.
+#[derive(Clone, Copy, Debug)]
+pub struct DiffRequest;
+
+/// `POST /v1/diff` as read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiffBody<'a> {
+    /// The rule as it is (e.g. in force today).
+    pub old: String,
+    /// The rule as it would be.
+    pub new: String,
+    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// The beneficiaries, kept as JSON text until counted.
+    #[serde(borrow)]
+    pub beneficiaries: &'a RawValue,
+}
+
+/// The schema of `POST /v1/rules/export-test` (`accepted.rs`), which says what is accepted; the body is
+/// read as `ExportTestBody`.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportTestRequest;
+
+/// `POST /v1/rules/export-test` as read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportTestBody<'a> {
+    /// The rule.
+    pub rule: String,
+    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// The test file's title.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The beneficiaries to make cases of, kept as JSON text until counted.
+    #[serde(borrow)]
+    pub beneficiaries: &'a RawValue,
+}
+
 /// `POST /v1/rules/validate`. Its schema (`accepted.rs`) says what is accepted.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -99,6 +99,43 @@ pub struct ValidateResponse {
 pub struct CatalogResponse {
     /// Every metric rules can name.
     pub metrics: Vec<MetricInfo>,
+    /// Every function a rule can call as `f(...)` (`age_years`, `math.abs`, ...).
+    pub functions: Vec<&'static str>,
+    /// Every method a rule can call as `x.f(...)` (`exists`, `contains`, ...).
+    pub methods: Vec<&'static str>,
+}
+
+/// `POST /v1/diff`: what changing a rule does to a list of beneficiaries.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DiffResponse {
+    /// The counts, the beneficiaries whose outcome changed and the items that could not be read.
+    #[serde(flatten)]
+    pub report: dci_eligibility::diff::DiffReport,
+    /// What the evaluation did (rules `old` and `new`, decided in one pass).
+    pub summary: Summary,
+}
+
+/// `POST /v1/rules/export-test`: a rule test file for `elig test`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ExportTestResponse {
+    /// The test file (YAML): the rule, the as-of date, the registry values the decisions saw, and one
+    /// case per beneficiary expecting the outcome it has now.
+    pub yaml: String,
+    /// A name to save it under.
+    #[schema(example = "rule-test.yaml")]
+    pub file_name: String,
+    /// Cases in the file.
+    pub cases: usize,
+}
+
+/// `GET /v1/samples`: example beneficiaries to try rules on.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SamplesResponse {
+    /// Where they come from.
+    pub source: &'static str,
+    /// The beneficiaries, as an evaluation request takes them.
+    #[schema(value_type = Vec<crate::api::Beneficiary>)]
+    pub beneficiaries: Vec<serde_json::Value>,
 }
 
 /// `GET /healthz`.

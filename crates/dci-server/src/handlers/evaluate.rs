@@ -147,7 +147,7 @@ pub(crate) fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
+pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -202,7 +202,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
 
 /// Reads the beneficiaries: counted first (413 `too_many_beneficiaries` past the limit, before
 /// anything is built), then read in parallel, each on its own.
-fn read_beneficiaries(raw: &RawValue, limits: &ServerLimits) -> Result<Items, ApiError> {
+pub(crate) fn read_beneficiaries(raw: &RawValue, limits: &ServerLimits) -> Result<Items, ApiError> {
     let not_a_list = |_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects");
     let Count(count) = serde_json::from_str(raw.get()).map_err(not_a_list)?;
     if count > limits.max_beneficiaries {

@@ -29,7 +29,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
     security(("api_key" = []))
 )]
 pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogResponse> {
-    Json(CatalogResponse { metrics: state.engine().compiler().catalog().describe() })
+    Json(CatalogResponse {
+        metrics: state.engine().compiler().catalog().describe(),
+        functions: dci_eligibility::function_names(),
+        methods: dci_eligibility::method_names(),
+    })
 }
 
 /// The process is up. No API key needed.

@@ -4,7 +4,9 @@
 pub(crate) mod evaluate;
 pub(crate) mod info;
 pub(crate) mod ndjson;
+pub(crate) mod playground;
 pub(crate) mod validate;
+pub(crate) mod workbench;
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;

@@ -1,0 +1,273 @@
+//! The rule authors' workbench: one decision explained, the impact of a rule
+//! change, a rule test file made from decisions, and sample beneficiaries.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use dci_eligibility::diff::{DiffEntry, DiffReport};
+use dci_eligibility::{Beneficiary, Compiler, EvaluationOptions, Explanation, Rule};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::api::{DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary};
+use crate::config::ServerLimits;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::handlers::evaluate::{CancelOnDrop, body_error, read_beneficiaries};
+use crate::handlers::{as_of, check_members, compile, today};
+use crate::layers::admission::Held;
+use crate::pool::{Lane, on_pool};
+use crate::state::AppState;
+
+/// The most beneficiaries one test file is made of: each is explained on its own.
+pub const MAX_EXPORT_CASES: usize = 500;
+
+/// The sample beneficiaries: the committed fixture.
+pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/beneficiaries.ndjson");
+
+/// Explains one rule for one beneficiary: each top-level clause's value, and every metric the
+/// rule reads, per person, with its value and where it came from (registry, cache, or unknown
+/// and why).
+#[utoipa::path(
+    post,
+    path = "/v1/explain",
+    tag = "rules",
+    request_body = crate::api::ExplainRequest,
+    responses(
+        (status = 200, description = "The decision explained", body = Explanation),
+        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
+                                      field; a beneficiary that cannot be read names its field)", body = ErrorBody),
+        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 504, description = "`timeout`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
+    let held = request.extensions().get::<Arc<Held>>().cloned();
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let limits = state.limits().clone();
+    let compiler = state.engine().compiler().clone();
+    let today = today();
+    let (rule, as_of, beneficiary) = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
+        let request: ExplainBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let rule = compile_one(&compiler, "rule", request.rule)?;
+        let as_of = as_of(request.as_of.as_deref(), today)?;
+        let beneficiary = read_one(request.beneficiary, "beneficiary", &limits)?;
+        Ok((rule, as_of, beneficiary))
+    })
+    .await?;
+    let engine = state.engine().clone();
+    let explanation = tokio::spawn(async move {
+        let explanation = engine.explain(&rule, beneficiary, as_of).await;
+        drop(held);
+        explanation
+    })
+    .await
+    .map_err(|_| ApiError::internal("the explanation failed"))?;
+    state.telemetry().record(&explanation.stats);
+    Ok(Json(explanation))
+}
+
+/// Decides an old and a new rule for the same beneficiaries in one pass (a registry fact fetched
+/// for one serves the other) and reports what changes: how many gain and lose eligibility, how
+/// many become or stop being undetermined, and each beneficiary whose outcome changed with the
+/// clause values that differ.
+#[utoipa::path(
+    post,
+    path = "/v1/diff",
+    tag = "rules",
+    request_body = crate::api::DiffRequest,
+    responses(
+        (status = 200, description = "The impact of the change", body = DiffResponse),
+        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
+            body = ErrorBody),
+        (status = 422, description = "`invalid_rule` (details: every diagnostic, per rule `old` or `new`) or \
+                                      `invalid_request` (details: field)", body = ErrorBody),
+        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 504, description = "`timeout`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
+    let started = Instant::now();
+    let held = request.extensions().get::<Arc<Held>>().cloned();
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let limits = state.limits().clone();
+    let compiler = state.engine().compiler().clone();
+    let today = today();
+    let lane = Lane::for_items(body.len() / 256);
+    let (rules, as_of, items) = on_pool(lane, move || -> Result<_, ApiError> {
+        let request: DiffBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let sources = [("old".to_owned(), request.old), ("new".to_owned(), request.new)];
+        let rules = compile(&compiler, &sources)?;
+        let as_of = as_of(request.as_of.as_deref(), today)?;
+        let items = read_beneficiaries(request.beneficiaries, &limits)?;
+        Ok((rules, as_of, items))
+    })
+    .await?;
+    let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
+    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
+    let engine = state.engine().clone();
+    let work = tokio::spawn(async move {
+        let result = engine.evaluate_batch(&rules, items, &options).await;
+        drop(held);
+        result
+    });
+    let result = work.await.map_err(|_| ApiError::internal("the comparison failed"))?;
+    state.telemetry().record(&result.stats);
+    let stats = result.stats;
+    let report = on_pool(Lane::for_items(result.items.len()), move || {
+        let mut report = DiffReport::default();
+        for (index, item) in result.items.into_iter().enumerate() {
+            report.add(DiffEntry::of(index, item));
+        }
+        report
+    })
+    .await;
+    let summary = Summary::of_batch(&stats, as_of, started.elapsed().as_millis() as u64);
+    Ok(Json(DiffResponse { report, summary }))
+}
+
+/// Makes an `elig test` file of a rule, a date and beneficiaries: one case per beneficiary,
+/// expecting the outcome it has now (and its missing values or error), with the registry values
+/// the decisions saw, so that the test needs no registry.
+#[utoipa::path(
+    post,
+    path = "/v1/rules/export-test",
+    tag = "rules",
+    request_body = crate::api::ExportTestRequest,
+    responses(
+        (status = 200, description = "The test file", body = ExportTestResponse),
+        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
+            body = ErrorBody),
+        (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
+                                      field; a beneficiary that cannot be read names it)", body = ErrorBody),
+        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 504, description = "`timeout`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn export_test(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Json<ExportTestResponse>, ApiError> {
+    let held = request.extensions().get::<Arc<Held>>().cloned();
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let limits = state.limits().clone();
+    let compiler = state.engine().compiler().clone();
+    let today = today();
+    let (rule, source, name, as_of, people) = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
+        let request: ExportTestBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let source = request.rule.clone();
+        let rule = compile_one(&compiler, "rule", request.rule)?;
+        let as_of = as_of(request.as_of.as_deref(), today)?;
+        let people = read_cases(request.beneficiaries, &limits)?;
+        Ok((rule, source, request.name, as_of, people))
+    })
+    .await?;
+    let engine = state.engine().clone();
+    let explained = tokio::spawn(async move {
+        let mut explained = Vec::with_capacity(people.len());
+        for (data, beneficiary) in people {
+            let explanation = engine.explain(&rule, beneficiary, as_of).await;
+            explained.push((data, explanation));
+        }
+        drop(held);
+        explained
+    })
+    .await
+    .map_err(|_| ApiError::internal("the export failed"))?;
+    for (_, explanation) in &explained {
+        state.telemetry().record(&explanation.stats);
+    }
+    let file = dci_eligibility::testing::replay_file(name, &source, as_of, &explained);
+    let yaml = serde_norway::to_string(&file).map_err(|_| ApiError::internal("the test file could not be written"))?;
+    Ok(Json(ExportTestResponse { yaml, file_name: "rule-test.yaml".to_owned(), cases: file.cases.len() }))
+}
+
+/// Example beneficiaries to try rules on: the committed fixture's households.
+#[utoipa::path(
+    get,
+    path = "/v1/samples",
+    tag = "rules",
+    responses(
+        (status = 200, description = "The sample beneficiaries", body = SamplesResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn samples() -> Json<SamplesResponse> {
+    let beneficiaries = SAMPLE_BENEFICIARIES
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter_map(|line| serde_json::from_str(line).ok());
+    Json(SamplesResponse {
+        source: "the committed fixture (fixtures/beneficiaries.ndjson)",
+        beneficiaries: beneficiaries.collect(),
+    })
+}
+
+fn compile_one(compiler: &Compiler, name: &str, source: String) -> Result<Rule, ApiError> {
+    let sources = [(name.to_owned(), source)];
+    let rules = compile(compiler, &sources)?;
+    rules.into_iter().next().ok_or_else(|| ApiError::internal("a compiled rule went missing"))
+}
+
+/// One beneficiary read from `raw`: 422 `invalid_request` naming `field` and the field within.
+fn read_one(raw: &RawValue, field: &str, limits: &ServerLimits) -> Result<Beneficiary, ApiError> {
+    let at = |path: &str| match path {
+        "beneficiary" | "" => field.to_owned(),
+        path => format!("{field}.{path}"),
+    };
+    let read = Beneficiary::from_json_str(raw.get()).map_err(|mut error| {
+        error.path = at(&error.path);
+        error
+    });
+    check_members(read, limits.max_members, || at("members"))
+        .map_err(|error| ApiError::invalid(&error.path.clone(), error.to_string()))
+}
+
+/// The beneficiaries of an export, each as given and as read: at least one, at most
+/// [`MAX_EXPORT_CASES`]; one that cannot be read is 422 naming it.
+fn read_cases(raw: &RawValue, limits: &ServerLimits) -> Result<Vec<(Value, Beneficiary)>, ApiError> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects"))?;
+    let limit = MAX_EXPORT_CASES.min(limits.max_beneficiaries);
+    if items.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyBeneficiaries,
+            format!("{} beneficiaries; a test file is made of at most {limit}", items.len()),
+        )
+        .with_details(json!({"limit": limit, "received": items.len()})));
+    }
+    if items.is_empty() {
+        return Err(ApiError::invalid("beneficiaries", "no beneficiaries: give at least one"));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let beneficiary = read_one(raw, &format!("beneficiaries[{index}]"), limits)?;
+            let data: Value = serde_json::from_str(raw.get())
+                .map_err(|e| ApiError::invalid(&format!("beneficiaries[{index}]"), e.to_string()))?;
+            Ok((data, beneficiary))
+        })
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! `elig playground`: the rule authors' page on the built-in registry
+//! simulator and the committed fixture, as `demo` uses them.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use dci_client::SecretSource;
+
+use crate::commands::serve::serve_fixture;
+
+/// Open the playground: write a rule, see its errors as you type, run it on the sample households,
+/// see why each decision came out as it did, and compare it with another rule. Serves the page and
+/// the API on the built-in registry simulator with the committed fixture, and prints the URL.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  elig playground                         # http://127.0.0.1:8080/playground, a new API key printed\n  ELIG_API_KEY=dev-key elig playground --bind 127.0.0.1:9000\n\nThe page asks for the API key once per browser tab and never puts it in a URL."
+)]
+pub struct PlaygroundArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+}
+
+pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
+    // The key the page asks for: $ELIG_API_KEY, or a new random one for this run.
+    let (key, told) = match std::env::var("ELIG_API_KEY") {
+        Ok(key) if !key.trim().is_empty() => (key, "from $ELIG_API_KEY".to_owned()),
+        _ => {
+            let key = uuid::Uuid::new_v4().simple().to_string();
+            let told = format!("{key} (made for this run; set ELIG_API_KEY to choose one)");
+            (key, told)
+        }
+    };
+    let (running, sim) = serve_fixture(SecretSource::Value(key), Some(args.bind)).await?;
+    println!("elig playground: open http://{}/playground", running.local_addr());
+    println!("API key: {told}");
+    eprintln!("registries: the built-in simulator with the committed fixture at {}. Ctrl-C to stop.", sim.local_addr());
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown().await;
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
