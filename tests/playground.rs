@@ -1,0 +1,291 @@
+//! The playground in a real browser: headless Chromium driven over WebDriver
+//! (`chromedriver`, started by the test on a loopback port) against
+//! `elig playground`. Every count the page shows is checked against the CLI.
+//! On a failure the page is saved as `target/playground-failure.png`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use fantoccini::elements::Element;
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use test_services::ChromeDriver;
+
+const KEY: &str = "playground-test-key";
+const AS_OF: &str = "2026-01-01";
+const NEW_RULE: &str = "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60";
+const OLD_RULE: &str = "dci.crvs.is_alive == true and age_years(r.birthdate) >= 65";
+const WAIT: Duration = Duration::from_secs(20);
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Fails the session (which then saves a screenshot) unless `condition` holds.
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)+) => {
+        if !$condition {
+            return Err(format!($($message)+).into());
+        }
+    };
+}
+
+fn elig() -> Command {
+    let mut command = Command::cargo_bin("elig").expect("binary");
+    command.env_remove("CI").current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// `elig playground` on a free port; the page's URL from its first line.
+struct Playground {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Playground {
+    fn start() -> Playground {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+            .args(["playground", "--bind", "127.0.0.1:0"])
+            .env("ELIG_API_KEY", KEY)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("elig playground starts");
+        let mut first = String::new();
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+        lines.read_line(&mut first).expect("its first line");
+        // Keep reading, so that the playground never writes into a closed pipe.
+        std::thread::spawn(move || lines.lines().for_each(drop));
+        let url = first.split("open ").nth(1).expect("the URL").trim().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/playground"), "{first}");
+        Playground { child, url }
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The counts `elig eval` gives for `rule` over the fixture.
+fn eval_counts(rule: &str) -> Value {
+    let output = elig()
+        .args(["eval", "--rule", rule, "--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", AS_OF])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut counts = json!({"eligible": 0, "ineligible": 0, "undetermined": 0, "error": 0});
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let result: Value = serde_json::from_str(line).expect("a JSON line");
+        let outcome = result["outcomes"]["rule"]["outcome"].as_str().expect("an outcome").to_owned();
+        counts[&outcome] = json!(counts[&outcome].as_u64().unwrap_or(0) + 1);
+    }
+    counts
+}
+
+/// The counts `elig diff` gives from `old` to `new` over the fixture.
+fn diff_counts(old: &str, new: &str) -> Value {
+    let output = elig()
+        .args(["diff", "--old", old, "--new", new, "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .args(["--as-of", AS_OF, "--format", "ndjson"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let last: Value = serde_json::from_str(text.lines().last().expect("a line")).expect("JSON");
+    last["counts"].clone()
+}
+
+async fn find(client: &Client, css: &str) -> Result<Element, Failure> {
+    Ok(client.wait().at_most(WAIT).for_element(Locator::Css(css)).await?)
+}
+
+/// Waits until `script` (a function body returning a value) returns something truthy; that value.
+async fn until(client: &Client, what: &str, script: &str) -> Result<Value, Failure> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let value = client.execute(script, vec![]).await?;
+        if !matches!(&value, Value::Null | Value::Bool(false)) && value != json!("") {
+            return Ok(value);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Replaces a text field's content by typing, as a user would.
+async fn type_into(client: &Client, css: &str, text: &str) -> Result<(), Failure> {
+    let field = find(client, css).await?;
+    field.clear().await?;
+    field.send_keys(text).await?;
+    Ok(())
+}
+
+/// The counts a `.counts` block shows, by its `data-*` attribute.
+async fn shown_counts(client: &Client, block: &str, attribute: &str) -> Result<Value, Failure> {
+    let script = format!(
+        "const out = {{}}; for (const e of document.querySelectorAll('#{block} [data-{attribute}]')) \
+         {{ out[e.dataset.{attribute}] = Number(e.querySelector('b').textContent.replace(/[^0-9]/g, '')); }} return out;"
+    );
+    Ok(client.execute(&script, vec![]).await?)
+}
+
+/// The browser's console entries of level SEVERE (errors, failed loads, CSP violations).
+async fn console_errors(client: &Client) -> Result<Vec<Value>, Failure> {
+    let log = client.issue_cmd(BrowserLog).await?;
+    Ok(log.as_array().cloned().unwrap_or_default().into_iter().filter(|entry| entry["level"] == "SEVERE").collect())
+}
+
+/// ChromeDriver's `POST /session/{id}/se/log` for the browser's console.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+async fn session(driver: &ChromeDriver) -> Client {
+    let mut capabilities = Capabilities::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": driver.chromium(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1366,900", "--no-first-run", "--no-default-browser-check"],
+        }),
+    );
+    capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url())
+        .await
+        .expect("a Chromium session")
+}
+
+/// What a user of the playground does, checked against the CLI at each step.
+async fn the_authoring_session(client: &Client, playground: &Playground) -> Result<(), Failure> {
+    client.goto(&playground.url).await?;
+    // The key: asked once, kept for the tab, never in the URL.
+    find(client, "#api-key").await?.send_keys(KEY).await?;
+    find(client, "#api-key-save").await?.click().await?;
+    until(client, "the key to be taken", "return document.getElementById('api-key-form').hidden").await?;
+    ensure!(!client.current_url().await?.as_str().contains(KEY), "the key is never in the URL");
+
+    // A misspelled metric is marked at its place, with the suggestion.
+    type_into(client, "#rule", "age_years(r.birthdate) >= 60 and\ndci.crvs.is_alve == true").await?;
+    let diagnostic = until(
+        client,
+        "the diagnostic",
+        "const d = document.querySelector('#diagnostics .diagnostic[data-code=unknown_metric]'); \
+         return d && {line: d.dataset.line, column: d.dataset.column, text: d.textContent};",
+    )
+    .await?;
+    ensure!((diagnostic["line"].as_str(), diagnostic["column"].as_str()) == (Some("2"), Some("1")), "{diagnostic}");
+    let text = diagnostic["text"].as_str().unwrap_or_default();
+    ensure!(text.starts_with("2:1") && text.contains("did you mean `dci.crvs.is_alive`?"), "{text}");
+
+    // The fixture, evaluated: the counts `elig eval` gives.
+    type_into(client, "#rule", NEW_RULE).await?;
+    until(client, "the rule to be valid", "return document.getElementById('rule-state').textContent === 'valid';")
+        .await?;
+    client
+        .execute(
+            "const d = document.getElementById('as-of'); d.value = arguments[0]; \
+             d.dispatchEvent(new Event('input', {bubbles: true})); d.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![json!(AS_OF)],
+        )
+        .await?;
+    until(client, "the samples", "return /35/.test(document.getElementById('input-count').textContent);").await?;
+    find(client, "#evaluate").await?.click().await?;
+    until(client, "the results", "return document.querySelectorAll('#results tbody tr[data-id]').length === 35;")
+        .await?;
+    let shown = shown_counts(client, "counts", "outcome").await?;
+    let expected = eval_counts(NEW_RULE);
+    for outcome in ["eligible", "ineligible", "undetermined", "error"] {
+        ensure!(shown[outcome] == expected[outcome], "{outcome}: page {shown}, elig eval {expected}");
+    }
+
+    // One explanation, clause by clause, with each metric's source.
+    find(client, "#results tbody tr[data-id='HH-0003']").await?.click().await?;
+    let explained = until(
+        client,
+        "the explanation",
+        "const s = document.getElementById('explanation'); \
+         return !s.hidden && document.querySelectorAll('#explanation-metrics tbody tr').length > 0 && s.textContent;",
+    )
+    .await?;
+    let explained = explained.as_str().unwrap_or_default();
+    ensure!(explained.contains("HH-0003") && explained.contains("dci.crvs.is_alive == true"), "{explained}");
+    ensure!(explained.contains("not_found") || explained.contains("not found"), "{explained}");
+
+    // The comparison: the counts `elig diff` gives.
+    type_into(client, "#compare-rule", OLD_RULE).await?;
+    until(
+        client,
+        "the compared rule to be valid",
+        "return document.getElementById('compare-rule-state').textContent === 'valid';",
+    )
+    .await?;
+    find(client, "#compare").await?.click().await?;
+    until(client, "the comparison", "return document.querySelectorAll('#diff-counts [data-change]').length >= 6;")
+        .await?;
+    let shown = shown_counts(client, "diff-counts", "change").await?;
+    let expected = diff_counts(OLD_RULE, NEW_RULE);
+    for change in ["gained", "lost", "to_undetermined", "from_undetermined", "other", "unchanged"] {
+        ensure!(shown[change] == expected[change], "{change}: page {shown}, elig diff {expected}");
+    }
+    ensure!(expected["gained"].as_u64() > Some(0), "the comparison shows a change: {expected}");
+
+    // The export: a test file that `elig test` passes unchanged.
+    find(client, "#export").await?.click().await?;
+    let yaml = until(client, "the test file", "return document.getElementById('export-text').value;").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("exported.yaml");
+    std::fs::write(&file, yaml.as_str().unwrap_or_default())?;
+    let output = elig().arg("test").arg(&file).output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "elig test on the exported file:\n{report}");
+    ensure!(report.contains("35 passed, 0 failed"), "{report}");
+
+    let errors = console_errors(client).await?;
+    ensure!(errors.is_empty(), "the console has errors: {errors:#?}");
+
+    // The README's picture: `ELIG_PLAYGROUND_SCREENSHOT=docs/playground.png cargo test --test playground`.
+    if let Some(path) = std::env::var_os("ELIG_PLAYGROUND_SCREENSHOT") {
+        find(client, "#results tbody tr[data-id='HH-0003']").await?.click().await?;
+        client.execute("window.scrollTo(0, 0);", vec![]).await?;
+        std::fs::write(path, client.screenshot().await?)?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_author_writes_evaluates_explains_compares_and_exports_in_a_real_browser() {
+    let Some(driver) = ChromeDriver::start() else { return };
+    let playground = Playground::start();
+    let client = session(&driver).await;
+    let outcome = the_authoring_session(&client, &playground).await;
+    if outcome.is_err() {
+        let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/playground-failure.png");
+        if let Ok(png) = client.screenshot().await {
+            let _ = std::fs::write(&shot, png);
+            eprintln!("screenshot of the failure: {}", shot.display());
+        }
+    }
+    let _ = client.close().await;
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
