@@ -24,10 +24,12 @@ fn stderr(output: &std::process::Output) -> String {
 fn help_lists_the_commands_and_usage_errors_exit_2() {
     let output = elig().arg("--help").output().expect("runs");
     assert!(output.status.success());
-    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen", "serve", "bench"] {
+    let commands =
+        ["demo", "check", "eval", "diff", "test", "explain", "registry", "gen", "serve", "playground", "bench"];
+    for command in commands {
         assert!(stdout(&output).contains(command), "{command} missing from --help");
     }
-    for command in ["demo", "check", "eval", "test", "explain", "registry", "gen", "serve", "bench"] {
+    for command in commands {
         let help = elig().args([command, "--help"]).output().expect("runs");
         assert!(stdout(&help).contains("Example"), "{command} --help has an example");
     }
@@ -608,4 +610,163 @@ async fn a_cli_run_warms_a_server_through_the_shared_redis() {
         );
     }
     drop(child);
+}
+
+/// The outcome of `rule` for each beneficiary of the fixture, from `elig eval`, and the
+/// registry round trips it took.
+fn eval_outcomes(rule: &str) -> (Vec<(String, String)>, u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stats = dir.path().join("stats.json");
+    let output = elig()
+        .args(["eval", "--rule", rule, "--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", "2026-01-01"])
+        .arg("--stats-json")
+        .arg(&stats)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let outcomes = decisions(&stdout(&output))
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().expect("id").to_owned(),
+                d["outcomes"]["rule"]["outcome"].as_str().expect("outcome").to_owned(),
+            )
+        })
+        .collect();
+    let stats: Value = serde_json::from_slice(&std::fs::read(&stats).expect("stats")).expect("JSON");
+    (outcomes, round_trips(&stats["stats"]))
+}
+
+fn round_trips(stats: &Value) -> u64 {
+    stats["registries"].as_array().expect("registries").iter().map(|r| r["round_trips"].as_u64().unwrap_or(0)).sum()
+}
+
+/// How a change of outcome is counted (the definition the diff documents).
+fn change(old: &str, new: &str) -> &'static str {
+    match (old, new) {
+        _ if old == new => "unchanged",
+        (_, "undetermined") => "to_undetermined",
+        ("undetermined", _) => "from_undetermined",
+        (_, "eligible") => "gained",
+        ("eligible", _) => "lost",
+        _ => "other",
+    }
+}
+
+#[test]
+fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule() {
+    let old = "dci.dr.has_disability == true and dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false";
+    let new = "dci.dr.has_disability == true and dci.dr.disability_level >= 2 and dci.ibr.is_enrolled == false";
+    let (old_outcomes, old_trips) = eval_outcomes(old);
+    let (new_outcomes, new_trips) = eval_outcomes(new);
+    let mut expected = serde_json::Map::new();
+    let mut changed = Vec::new();
+    for ((id, before), (same_id, after)) in old_outcomes.iter().zip(&new_outcomes) {
+        assert_eq!(id, same_id);
+        let kind = change(before, after);
+        let count = expected.get(kind).and_then(Value::as_u64).unwrap_or(0);
+        expected.insert(kind.to_owned(), Value::from(count + 1));
+        if kind != "unchanged" {
+            changed.push((id.clone(), kind));
+        }
+    }
+    assert!(!changed.is_empty(), "the rules differ for someone");
+
+    // The old rule by name from the rules file, the new one inline.
+    let output = elig()
+        .args(["diff", "--old-file", "fixtures/rules.toml", "--old-name", "disabled_not_enrolled", "--new", new])
+        .args(["--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", "2026-01-01", "--format", "ndjson"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines = decisions(&stdout(&output));
+    let (last, rows) = lines.split_last().expect("lines");
+    for kind in ["gained", "lost", "to_undetermined", "from_undetermined", "other", "unchanged"] {
+        assert_eq!(
+            last["counts"][kind].as_u64().unwrap_or(0),
+            expected.get(kind).and_then(Value::as_u64).unwrap_or(0),
+            "{kind}: {last}"
+        );
+    }
+    let listed: Vec<(String, &str)> = rows
+        .iter()
+        .map(|r| (r["id"].as_str().expect("id").to_owned(), r["change"].as_str().expect("change")))
+        .collect();
+    let changed: Vec<(String, &str)> = changed.into_iter().collect();
+    assert_eq!(listed, changed);
+    // The clause whose value differs is named with both values.
+    let level = rows[0]["clauses"].as_array().expect("clauses");
+    assert!(level.iter().any(|c| c["clause"] == "dci.dr.disability_level >= 2" && c["new"] == true), "{}", rows[0]);
+    // One pass: a fact fetched for one rule serves the other.
+    let trips = round_trips(&last["summary"]);
+    assert!(trips <= old_trips.max(new_trips), "diff {trips} round trips, rules alone {old_trips} and {new_trips}");
+
+    // The table and CSV say the same.
+    let table = elig()
+        .args([
+            "diff",
+            "--old",
+            old,
+            "--new",
+            new,
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+            "--as-of",
+            "2026-01-01",
+        ])
+        .output()
+        .expect("runs");
+    let text = stdout(&table);
+    let gained = expected.get("gained").and_then(Value::as_u64).unwrap_or(0);
+    assert!(text.contains(&format!("{gained:>9}  gain eligibility")), "{text}");
+    let csv = elig()
+        .args([
+            "diff",
+            "--old",
+            old,
+            "--new",
+            new,
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+            "--as-of",
+            "2026-01-01",
+        ])
+        .args(["--format", "csv"])
+        .output()
+        .expect("runs");
+    let csv = stdout(&csv);
+    assert!(csv.starts_with("index,id,change,old,new,clauses\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + rows.len(), "{csv}");
+}
+
+#[test]
+fn diff_needs_a_rule_name_for_a_file_of_several_and_refuses_an_invalid_rule() {
+    let output = elig()
+        .args([
+            "diff",
+            "--old-file",
+            "fixtures/rules.toml",
+            "--new",
+            "true",
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("holds 4 rules (disabled_not_enrolled, elderly_alive"), "{}", stderr(&output));
+    let output = elig()
+        .args([
+            "diff",
+            "--old",
+            "true",
+            "--new",
+            "dci.crvs.is_alve == true",
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("rule \"new\" is invalid"), "{}", stderr(&output));
 }

@@ -102,9 +102,9 @@ pub fn function_names() -> Vec<&'static str> {
     GLOBAL.iter().map(|(n, _)| *n).chain(LIBRARY.iter().map(|(n, _)| *n).filter(|n| !n.starts_with("elig."))).collect()
 }
 
-/// The methods a rule can call as `x.f(...)`.
+/// The methods a rule can call as `x.f(...)`, the comprehension macros (`exists`, `all`, ...) first.
 pub fn method_names() -> Vec<&'static str> {
-    MEMBER.iter().map(|(n, _)| *n).collect()
+    crate::macros::RECEIVER_MACROS.into_iter().chain(MEMBER.iter().map(|(n, _)| *n)).collect()
 }
 
 /// The known function names closest to `name`.

@@ -197,10 +197,17 @@ fn aggregate(
     }
 }
 
+/// The comprehensions over a list: `list.exists(x, p)` and the like.
+const QUANTIFIERS: [&str; 5] = ["exists", "all", "exists_one", "filter", "map"];
+
+/// Every macro written as a method: `members.exists(m, ...)`, `members.count(...)`, ...
+pub(crate) const RECEIVER_MACROS: [&str; 11] =
+    ["exists", "all", "exists_one", "existsOne", "filter", "map", "count", "sum", "avg", "min", "max"];
+
 /// Adds the dialect's macros to `env`.
 pub(crate) fn install(env: &mut Env) -> Result<(), DeclarationError> {
     use cel::parser::Macro;
-    for kind in ["exists", "all", "exists_one", "filter", "map"] {
+    for kind in QUANTIFIERS {
         env.add_macro(Macro::receiver(kind, 1, implicit(kind)))?;
     }
     env.add_macro(Macro::receiver("existsOne", 1, implicit("exists_one")))?;

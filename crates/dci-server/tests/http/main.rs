@@ -13,3 +13,4 @@ mod safety;
 mod schema;
 mod shared;
 mod stream;
+mod workbench;

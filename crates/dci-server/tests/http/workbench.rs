@@ -1,0 +1,182 @@
+//! The rule authors' routes: `/v1/diff`, `/v1/explain`, `/v1/rules/export-test`,
+//! `/v1/samples` and the playground page, each answer checked against the
+//! served OpenAPI document.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::contract::{Contract, Side};
+
+const OLDER: &str = "dci.crvs.is_alive == true and age_years(r.birthdate) >= 65";
+
+/// Sends `body` to `path` (checked against its request schema) and checks the answer against
+/// the documented response.
+async fn post(h: &Harness, contract: &Contract, path: &str, body: &Value) -> (u16, Value) {
+    contract.check(Side::Request, &contract.request_schema(path, "application/json"), body, path);
+    answer(h, contract, path, body).await
+}
+
+/// Sends `body` to `path` (valid or not) and checks the answer against the documented response.
+async fn answer(h: &Harness, contract: &Contract, path: &str, body: &Value) -> (u16, Value) {
+    let response = h.post(path).json(body).send().await.expect("send");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.expect("JSON");
+    let schema = contract.response_schema("POST", path, status, "application/json");
+    contract.check(Side::Response, &schema, &answer, &format!("POST {path} {status}"));
+    (status, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diff_counts_every_change_and_lists_the_changed_with_their_clauses() {
+    let h = start().await;
+    let contract = Contract::of(&h).await;
+    let mut beneficiaries = fixture();
+    beneficiaries.push(json!({"id": "BAD", "members": "none"}));
+    let body = json!({"old": OLDER, "new": ELDERLY, "as_of": AS_OF, "beneficiaries": beneficiaries});
+    let (status, diff) = answer(&h, &contract, "/v1/diff", &body).await;
+    let mut valid = body.clone();
+    valid["beneficiaries"].as_array_mut().expect("list").pop();
+    contract.check(Side::Request, &contract.request_schema("/v1/diff", "application/json"), &valid, "the valid part");
+    assert_eq!(status, 200, "{diff}");
+
+    // The same as two evaluations, one rule each.
+    let (_, older) = h.evaluate(&json!({"rule": OLDER, "as_of": AS_OF, "beneficiaries": fixture()})).await;
+    let (_, elderly) = h.evaluate(&json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": fixture()})).await;
+    let outcome = |body: &Value, i: usize| {
+        body["results"][i]["outcomes"]["rule"]["outcome"].as_str().unwrap_or_default().to_owned()
+    };
+    let mut gained = Vec::new();
+    for i in 0..fixture().len() {
+        let (before, after) = (outcome(&older, i), outcome(&elderly, i));
+        if before != after {
+            assert_eq!((before.as_str(), after.as_str()), ("ineligible", "eligible"), "only gains from 65 to 60");
+            gained.push(i);
+        }
+    }
+    assert!(!gained.is_empty());
+    let counts = &diff["counts"];
+    assert_eq!(counts["gained"], gained.len());
+    assert_eq!(counts["unchanged"], fixture().len() - gained.len());
+    assert_eq!((counts["lost"].as_u64(), counts["invalid"].as_u64()), (Some(0), Some(1)));
+    let listed: Vec<usize> = diff["changed"]
+        .as_array()
+        .expect("changed")
+        .iter()
+        .map(|c| c["index"].as_u64().unwrap_or(0) as usize)
+        .collect();
+    assert_eq!(listed, gained);
+    let first = &diff["changed"][0];
+    assert_eq!(first["change"], "gained");
+    assert_eq!(
+        first["clauses"],
+        json!([{"clause": "age_years(r.birthdate) >= 60", "new": true}, {"clause": "age_years(r.birthdate) >= 65", "old": false}])
+    );
+    assert_eq!(diff["invalid"][0]["index"], fixture().len());
+    assert_eq!(diff["invalid"][0]["error"]["code"], "invalid_beneficiary");
+    // Both rules in one pass: the CRVS asked once for everyone.
+    let crvs = &diff["summary"]["registries"][0];
+    assert_eq!((crvs["registry"].as_str(), crvs["rounds"].as_u64()), (Some("crvs"), Some(1)), "{crvs}");
+    assert_eq!(diff["summary"]["rules"][0]["rule"], "old");
+
+    // Errors as /v1/evaluate answers them.
+    let (status, invalid) =
+        post(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": "dci.crvs.is_alve == true", "beneficiaries": []}))
+            .await;
+    assert_eq!((status, code(&invalid)), (422, "invalid_rule"));
+    assert_eq!(invalid["error"]["details"]["rules"][0]["rule"], "new");
+    let response = h.post("/v1/diff").json(&json!({"old": "true", "beneficiaries": []})).send().await.expect("send");
+    assert_eq!(response.status(), 422, "`new` is required");
+    let unauthorised = h.client.post(h.url("/v1/diff")).json(&body).send().await.expect("send");
+    assert_eq!(unauthorised.status(), 401);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explanation_names_each_metrics_value_and_source() {
+    let h = start().await;
+    let contract = Contract::of(&h).await;
+    let body = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0003")});
+    let (status, explained) = post(&h, &contract, "/v1/explain", &body).await;
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["decision"]["outcome"], "undetermined");
+    assert_eq!(explained["decision"]["clauses"][0]["clause"], "dci.crvs.is_alive == true");
+    let metric = &explained["metrics"][0];
+    assert_eq!(
+        (metric["metric"].as_str(), metric["found"].as_bool()),
+        (Some("dci.crvs.is_alive"), Some(false)),
+        "{metric}"
+    );
+    assert_eq!(metric["cause"], "not_found");
+
+    let bad = json!({"rule": ELDERLY, "beneficiary": {"id": "X", "members": [{"identifiers": 5}]}});
+    let (status, refused) = answer(&h, &contract, "/v1/explain", &bad).await;
+    assert_eq!((status, code(&refused)), (422, "invalid_request"));
+    assert_eq!(refused["error"]["details"]["field"], "beneficiary.members[0].identifiers", "{refused}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_test_file_expects_the_outcomes_as_they_are() {
+    let h = start().await;
+    let contract = Contract::of(&h).await;
+    let chosen: Vec<Value> = ["HH-0001", "HH-0002", "HH-0003"].into_iter().map(household).collect();
+    let body = json!({"rule": ELDERLY, "as_of": AS_OF, "name": "elderly, today", "beneficiaries": chosen});
+    let (status, exported) = post(&h, &contract, "/v1/rules/export-test", &body).await;
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(exported["cases"], 3);
+    let file: Value = serde_norway::from_str(exported["yaml"].as_str().expect("yaml")).expect("YAML");
+    assert_eq!(file["name"], "elderly, today");
+    assert_eq!(file["as_of"], AS_OF);
+    let expected: Vec<&str> =
+        file["cases"].as_array().expect("cases").iter().map(|c| c["expect"].as_str().unwrap_or_default()).collect();
+    assert_eq!(expected, ["eligible", "ineligible", "undetermined"]);
+    assert_eq!(file["registries"]["crvs"]["UIN:800030000"], "not_found", "{file:#}");
+    assert!(file["cases"][2]["missing"][0]["cause"] == "not_found");
+
+    let too_many =
+        json!({"rule": ELDERLY, "beneficiaries": vec![household("HH-0001"); dci_server::MAX_EXPORT_CASES + 1]});
+    let response = h.post("/v1/rules/export-test").json(&too_many).send().await.expect("send");
+    assert_eq!(response.status(), 413);
+    let none = json!({"rule": ELDERLY, "beneficiaries": []});
+    let response = h.post("/v1/rules/export-test").json(&none).send().await.expect("send");
+    assert_eq!(response.status(), 422);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_is_served_without_a_key_under_a_strict_policy() {
+    let h = start().await;
+    let home = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let redirect = home.get(h.url("/")).send().await.expect("send");
+    assert_eq!((redirect.status().as_u16(), redirect.headers()["location"].to_str().ok()), (303, Some("/playground")));
+    for (path, media) in
+        [("/playground", "text/html"), ("/playground/app.js", "text/javascript"), ("/playground/app.css", "text/css")]
+    {
+        let response = h.client.get(h.url(path)).send().await.expect("send");
+        assert_eq!(response.status(), 200, "{path} needs no key");
+        let headers = response.headers();
+        assert!(headers["content-type"].to_str().unwrap_or_default().starts_with(media), "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap_or_default();
+        assert!(policy.contains("default-src 'self'") && policy.contains("script-src 'self'"), "{policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    let page = h.client.get(h.url("/playground")).send().await.expect("send").text().await.expect("text");
+    assert!(page.contains("/playground/app.js") && !page.contains("<script>"), "no inline script");
+
+    let contract = Contract::of(&h).await;
+    let samples: Value = h.get("/v1/samples").send().await.expect("send").json().await.expect("JSON");
+    contract.check(
+        Side::Response,
+        &contract.response_schema("GET", "/v1/samples", 200, "application/json"),
+        &samples,
+        "samples",
+    );
+    assert_eq!(samples["beneficiaries"].as_array().map(Vec::len), Some(fixture().len()));
+    let catalog: Value = h.get("/v1/metrics").send().await.expect("send").json().await.expect("JSON");
+    let names = |field: &str| catalog[field].as_array().cloned().unwrap_or_default();
+    assert!(
+        names("functions").contains(&json!("age_years")) && names("methods").contains(&json!("exists")),
+        "{catalog}"
+    );
+    h.stop().await;
+}
