@@ -36,12 +36,12 @@ impl Drop for CancelOnDrop {
 }
 
 /// The request's body format.
-enum Media {
+pub(crate) enum Media {
     Json,
     Ndjson,
 }
 
-fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
+pub(crate) fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

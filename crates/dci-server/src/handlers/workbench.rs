@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::api::{DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::evaluate::{CancelOnDrop, body_error, read_beneficiaries};
+use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, media, read_beneficiaries};
 use crate::handlers::{as_of, check_members, compile, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
@@ -92,6 +92,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
             body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic, per rule `old` or `new`) or \
                                       `invalid_request` (details: field)", body = ErrorBody),
         (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
@@ -102,6 +103,13 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 )]
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
+    if let Media::Ndjson = media(request.headers())? {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "a comparison is one JSON object: send application/json",
+        ));
+    }
     let held = request.extensions().get::<Arc<Held>>().cloned();
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();

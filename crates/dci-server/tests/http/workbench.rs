@@ -180,3 +180,27 @@ async fn the_playground_is_served_without_a_key_under_a_strict_policy() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diff_is_refused_as_an_evaluation_is() {
+    let h = start().await;
+    let contract = Contract::of(&h).await;
+    let body = json!({"old": OLDER, "new": ELDERLY, "beneficiaries": []}).to_string();
+    for (content_type, expected) in [(None, 415), (Some("text/plain"), 415), (Some("application/x-ndjson"), 415)] {
+        let mut request = h.post("/v1/diff").body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!((status, code(&answer)), (expected, "unsupported_media_type"), "{content_type:?}");
+        let schema = contract.response_schema("POST", "/v1/diff", status, "application/json");
+        contract.check(Side::Response, &schema, &answer, "415");
+    }
+    let limit = contract.limit("DiffRequest", "/properties/beneficiaries/maxItems");
+    let many = json!({"old": OLDER, "new": ELDERLY, "beneficiaries": vec![json!({"id": "A"}); limit + 1]});
+    let (status, refused) = answer(&h, &contract, "/v1/diff", &many).await;
+    assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"));
+    h.stop().await;
+}
