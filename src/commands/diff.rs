@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -14,7 +16,7 @@ use dci_eligibility::{BatchStats, EvaluationOptions};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::commands::eval::{a_registry_failed, print_summary};
+use crate::commands::eval::{EXIT_INTERRUPTED, EXIT_REGISTRY_FAILED, a_registry_failed, print_summary};
 use crate::commands::rules::compile;
 use crate::{EXIT_INVALID_RULE, files, setup};
 
@@ -23,7 +25,7 @@ use crate::{EXIT_INVALID_RULE, files, setup};
 /// that differ. Both rules are decided in one pass: a registry fact fetched for one serves the other.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig diff --old 'age_years(r.birthdate) >= 65' --new 'age_years(r.birthdate) >= 60' --beneficiaries fixtures/beneficiaries.ndjson\n  elig diff --old-file rules.toml --old-name elderly --new-file draft.toml --new-name elderly --beneficiaries people.ndjson --format csv --out changes.csv\n\nExit status: 0, or 3 when a rule is invalid, 4 when a registry failed some lookups (the comparison is\nstill written; the decisions that depend on it are undetermined)."
+    after_help = "Examples:\n  elig diff --old 'age_years(r.birthdate) >= 65' --new 'age_years(r.birthdate) >= 60' --beneficiaries fixtures/beneficiaries.ndjson\n  elig diff --old-file rules.toml --old-name elderly --new-file draft.toml --new-name elderly --beneficiaries people.ndjson --format csv --out changes.csv\n\nExit status: 0, or 3 when a rule is invalid, 4 when a registry failed some lookups (the comparison is\nstill written; the decisions that depend on it are undetermined), 130 when interrupted (Ctrl-C: the\noutput covers whole chunks)."
 )]
 pub struct DiffArgs {
     /// The rule as it is (e.g. in force today).
@@ -122,6 +124,18 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
     let mut output = Output::new(BufWriter::new(out), args.format)?;
     let source_name = args.beneficiaries.display().to_string();
 
+    // Ctrl-C stops the comparison after the chunk in progress: what is written covers whole chunks.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::Relaxed);
+            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
     let started = std::time::Instant::now();
     let mut report = DiffReport::default();
     let mut stats = BatchStats::default();
@@ -144,7 +158,7 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
         reader.read_to_string(&mut text)?;
         let mut items =
             parse_document(&text).map_err(|e| anyhow::anyhow!("{source_name}: {e}"))?.into_iter().peekable();
-        while items.peek().is_some() {
+        while items.peek().is_some() && !interrupted.load(Ordering::Relaxed) {
             decide(items.by_ref().take(args.chunk_size).collect(), &mut output).await?;
         }
     } else {
@@ -152,7 +166,7 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
         loop {
             let lines = read_lines(&mut reader, &mut line, args.chunk_size)
                 .with_context(|| format!("{source_name}: line {}", line + 1))?;
-            if lines.is_empty() {
+            if lines.is_empty() || interrupted.load(Ordering::Relaxed) {
                 break;
             }
             decide(lines.par_iter().map(parse_line).collect(), &mut output).await?;
@@ -165,14 +179,15 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
         print_counts(&report.counts);
     }
     std::mem::forget(engine);
+    if interrupted.load(Ordering::Relaxed) {
+        eprintln!("interrupted: the comparison covers the first {} beneficiaries only", stats.items);
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     if a_registry_failed(&stats) {
         return Ok(ExitCode::from(EXIT_REGISTRY_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// Exit status of a comparison where a registry failed some lookups (as `elig eval`).
-const EXIT_REGISTRY_FAILED: u8 = 4;
 
 /// What each kind of change is called in a table.
 fn described(change: Change) -> &'static str {

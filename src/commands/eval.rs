@@ -279,10 +279,10 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
 }
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_INTERRUPTED: u8 = 130;
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status of a run where a registry failed some lookups: every decision was
 /// written, those that depend on the registry as `undetermined`.
-const EXIT_REGISTRY_FAILED: u8 = 4;
+pub const EXIT_REGISTRY_FAILED: u8 = 4;
 
 /// The summary, on stderr.
 pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Option<&PathBuf>) {

@@ -12,7 +12,7 @@ use dci_server::{Config, Server, ServerConfig};
 
 use crate::setup;
 
-/// Serve the HTTP API (POST /v1/evaluate, /v1/diff, /v1/explain, /v1/rules/validate, GET /v1/metrics, /healthz, /readyz, /metrics, /openapi.json) and the playground page (/playground).
+/// Serve the HTTP API (POST /v1/evaluate, /v1/diff, /v1/explain, /v1/rules/validate, /v1/rules/export-test, GET /v1/metrics, /v1/samples, /healthz, /readyz, /metrics, /openapi.json) and the playground page (/playground).
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  elig serve --config elig.toml\n  ELIG_API_KEY=dev-key elig serve      # the built-in simulator with the committed fixture\n\nWithout --config the registries are the built-in simulator, the API key is read from\n$ELIG_API_KEY and the server listens on 127.0.0.1:8080 (or --bind)."

@@ -65,7 +65,13 @@ impl EvaluationOptions {
 }
 
 impl MetricTrace {
-    fn of(catalog: &Catalog, used: &crate::compile::MetricUse, person: usize, resolution: &Resolution) -> Self {
+    fn of(
+        catalog: &Catalog,
+        used: &crate::compile::MetricUse,
+        person: usize,
+        resolution: &Resolution,
+        asked: Option<&Identifier>,
+    ) -> Self {
         let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
         let (value, cause) = match resolution.read(catalog, used.id) {
             dci_metrics::MetricRead::Value(value) => (Some(value.to_json()), None),
@@ -88,7 +94,8 @@ impl MetricTrace {
             Resolution::NotFound(_) => Some(false),
             Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
         };
-        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, cause, detail }
+        let identifier = asked.map(|id| format!("{}:{}", id.identifier_type, id.identifier_value));
+        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, identifier, cause, detail }
     }
 }
 
@@ -405,24 +412,47 @@ impl Engine {
     /// it came from (cache, registry, or unknown and why).
     pub async fn explain(&self, rule: &Rule, beneficiary: Beneficiary, as_of: NaiveDate) -> Explanation {
         let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
-        let (result, batch, table) = self.run(std::slice::from_ref(rule), vec![Ok(beneficiary)], &options).await;
-        let Some(ItemResult::Decided { id, decisions }) = result.items.into_iter().next() else {
-            unreachable!("a valid beneficiary yields a decision")
-        };
-        let decision = decisions.into_iter().next().unwrap_or_else(|| Decision::stopped(rule, Stop::Cancelled));
-        let household = batch.household(&table.facts, PairIndex(0));
-        let mut metrics = Vec::new();
-        for used in rule.metrics() {
-            let persons = match used.level {
-                Level::Registrant => 0..1,
-                Level::Member => 1..household.beneficiary.persons(),
-            };
-            for person in persons {
-                let resolution = household.resolution(person, used.id.registry);
-                metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution));
+        let explained = self.explain_all(rule, vec![beneficiary], &options).await;
+        explained.into_iter().next().unwrap_or_else(|| unreachable!("one beneficiary, one explanation"))
+    }
+
+    /// Explains one rule for each beneficiary, decided together in one batch
+    /// (stopped by `options.cancel`); in order. Each explanation carries the
+    /// batch's statistics.
+    pub async fn explain_all(
+        &self,
+        rule: &Rule,
+        beneficiaries: Vec<Beneficiary>,
+        options: &EvaluationOptions,
+    ) -> Vec<Explanation> {
+        let options = EvaluationOptions { explain: true, ..options.clone() };
+        let items = beneficiaries.into_iter().map(Ok).collect();
+        let (result, batch, table) = self.run(std::slice::from_ref(rule), items, &options).await;
+        let mut explained = Vec::with_capacity(result.items.len());
+        for (index, item) in result.items.into_iter().enumerate() {
+            let ItemResult::Decided { id, decisions } = item else { continue };
+            let decision = decisions.into_iter().next().unwrap_or_else(|| Decision::stopped(rule, Stop::Cancelled));
+            let household = batch.household(&table.facts, PairIndex(index));
+            let mut metrics = Vec::new();
+            for used in rule.metrics() {
+                let persons = match used.level {
+                    Level::Registrant => 0..1,
+                    Level::Member => 1..household.beneficiary.persons(),
+                };
+                for person in persons {
+                    let resolution = household.resolution(person, used.id.registry);
+                    let asked = household
+                        .beneficiary
+                        .person(person)
+                        .and_then(|p| self.store.choose_identifier(used.id.registry, &p.identifiers))
+                        .filter(|_| !matches!(resolution, Resolution::NoIdentifier));
+                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, asked));
+                }
             }
+            let stats = result.stats.clone();
+            explained.push(Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats });
         }
-        Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats: result.stats }
+        explained
     }
 
     /// The five phases (see the module documentation).

@@ -144,9 +144,9 @@ pub struct ChangedBeneficiary {
     pub id: CompactString,
     /// How its outcome changed.
     pub change: Change,
-    /// The old rule's decision, with its clauses.
+    /// The old rule's decision (its clauses are in `clauses` where they differ).
     pub old: Decision,
-    /// The new rule's decision, with its clauses.
+    /// The new rule's decision (its clauses are in `clauses` where they differ).
     pub new: Decision,
     /// The clauses whose values differ.
     pub clauses: Vec<ClauseChange>,
@@ -200,6 +200,9 @@ impl DiffEntry {
                 let change = Change::of(old.outcome, new.outcome);
                 let changed = (change != Change::Unchanged).then(|| {
                     let clauses = clause_changes(&old, &new);
+                    // Every clause value is in `clauses` or the same under both rules: a
+                    // report of many changes need not carry each rule's clauses twice.
+                    let (old, new) = (Decision { clauses: None, ..old }, Decision { clauses: None, ..new });
                     ChangedBeneficiary { index, id, change, old, new, clauses }
                 });
                 DiffEntry::Decided(change, changed)
@@ -244,14 +247,16 @@ impl DiffReport {
 }
 
 /// The clauses whose values differ between two decisions made with
-/// explanations: clauses matched by text, in the new rule's order, then the
-/// old rule's clauses that the new rule no longer has.
+/// explanations: clauses matched by text (white space aside), in the new
+/// rule's order, then the old rule's clauses that the new rule no longer has.
 pub fn clause_changes(old: &Decision, new: &Decision) -> Vec<ClauseChange> {
     let old_clauses = old.clauses.as_deref().unwrap_or_default();
     let new_clauses = new.clauses.as_deref().unwrap_or_default();
+    let old_keys: Vec<String> = old_clauses.iter().map(|c| clause_key(&c.clause)).collect();
+    let new_keys: Vec<String> = new_clauses.iter().map(|c| clause_key(&c.clause)).collect();
     let mut changes = Vec::new();
-    for clause in new_clauses {
-        let before = old_clauses.iter().find(|c| c.clause == clause.clause);
+    for (clause, key) in new_clauses.iter().zip(&new_keys) {
+        let before = old_keys.iter().position(|k| k == key).and_then(|i| old_clauses.get(i));
         if before.is_none_or(|before| before.value != clause.value) {
             changes.push(ClauseChange {
                 clause: clause.clause.clone(),
@@ -260,10 +265,42 @@ pub fn clause_changes(old: &Decision, new: &Decision) -> Vec<ClauseChange> {
             });
         }
     }
-    for clause in old_clauses.iter().filter(|c| !new_clauses.iter().any(|n| n.clause == c.clause)) {
-        changes.push(ClauseChange { clause: clause.clause.clone(), old: Some(clause.value.clone()), new: None });
+    for (clause, key) in old_clauses.iter().zip(&old_keys) {
+        if !new_keys.contains(key) {
+            changes.push(ClauseChange { clause: clause.clause.clone(), old: Some(clause.value.clone()), new: None });
+        }
     }
     changes
+}
+
+/// A clause's text without the white space outside string literals, so that
+/// `a == 1` and `a==1` are the same clause.
+fn clause_key(text: &str) -> String {
+    let mut key = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                key.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => {}
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                key.push(c);
+            }
+        }
+    }
+    key
 }
 
 #[cfg(test)]
@@ -339,6 +376,10 @@ mod tests {
                 },
             ]
         );
+        let respaced = decision(Outcome::Eligible, &[("dci.crvs.is_alive==true", Value::Bool(true))]);
+        assert!(clause_changes(&respaced, &new).iter().all(|c| c.clause != "dci.crvs.is_alive == true"), "same clause");
+        assert_eq!(clause_key("r.name == 'a b' && x"), "r.name=='a b'&&x", "spaces in text are kept");
+        assert_ne!(clause_key("r.name == 'a b'"), clause_key("r.name == 'ab'"));
         let unknown = decision(Outcome::Undetermined, &[("dci.crvs.is_alive == true", Value::from("unknown"))]);
         let changes = clause_changes(&unknown, &new);
         assert_eq!(changes[0].old, Some(Value::from("unknown")), "same clause, another value");

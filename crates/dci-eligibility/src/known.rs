@@ -104,7 +104,7 @@ pub fn function_names() -> Vec<&'static str> {
 
 /// The methods a rule can call as `x.f(...)`, the comprehension macros (`exists`, `all`, ...) first.
 pub fn method_names() -> Vec<&'static str> {
-    crate::macros::RECEIVER_MACROS.into_iter().chain(MEMBER.iter().map(|(n, _)| *n)).collect()
+    crate::macros::receiver_macros().chain(MEMBER.iter().map(|(n, _)| *n)).collect()
 }
 
 /// The known function names closest to `name`.

@@ -199,10 +199,17 @@ fn aggregate(
 
 /// The comprehensions over a list: `list.exists(x, p)` and the like.
 const QUANTIFIERS: [&str; 5] = ["exists", "all", "exists_one", "filter", "map"];
+/// `existsOne`, cel-go's spelling of `exists_one`.
+const EXISTS_ONE: &str = "existsOne";
+/// `members.count(m, p)`: how many satisfy `p`.
+const COUNT: &str = "count";
+/// The aggregates over a list and the functions they become.
+const AGGREGATES: [(&str, &str); 4] = [("sum", SUM_FN), ("avg", AVG_FN), ("min", MIN_FN), ("max", MAX_FN)];
 
 /// Every macro written as a method: `members.exists(m, ...)`, `members.count(...)`, ...
-pub(crate) const RECEIVER_MACROS: [&str; 11] =
-    ["exists", "all", "exists_one", "existsOne", "filter", "map", "count", "sum", "avg", "min", "max"];
+pub(crate) fn receiver_macros() -> impl Iterator<Item = &'static str> {
+    QUANTIFIERS.into_iter().chain([EXISTS_ONE, COUNT]).chain(AGGREGATES.into_iter().map(|(name, _)| name))
+}
 
 /// Adds the dialect's macros to `env`.
 pub(crate) fn install(env: &mut Env) -> Result<(), DeclarationError> {
@@ -210,11 +217,11 @@ pub(crate) fn install(env: &mut Env) -> Result<(), DeclarationError> {
     for kind in QUANTIFIERS {
         env.add_macro(Macro::receiver(kind, 1, implicit(kind)))?;
     }
-    env.add_macro(Macro::receiver("existsOne", 1, implicit("exists_one")))?;
+    env.add_macro(Macro::receiver(EXISTS_ONE, 1, implicit("exists_one")))?;
     for arity in 0..=2 {
-        env.add_macro(Macro::receiver("count", arity, count))?;
+        env.add_macro(Macro::receiver(COUNT, arity, count))?;
     }
-    for (name, function) in [("sum", SUM_FN), ("avg", AVG_FN), ("min", MIN_FN), ("max", MAX_FN)] {
+    for (name, function) in AGGREGATES {
         for arity in 1..=3 {
             env.add_macro(Macro::receiver(name, arity, aggregate(function)))?;
         }

@@ -232,6 +232,10 @@ pub struct MetricTrace {
     /// value); absent when it was not asked or did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
+    /// The identifier the registry is asked with, `TYPE:value` (by the
+    /// registry's identifier priority); absent when the person has none it accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
     /// Why it is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnknownCause>,

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use dci_metrics::{
-    Catalog, Failure, FixedResolver, Lookup, MetricStore, MetricType, MetricValue, RegistryResolver, StoreConfig,
-    UnknownCause,
+    BreakerConfig, Catalog, Failure, FixedResolver, Lookup, MetricStore, MetricType, MetricValue, RegistryResolver,
+    StoreConfig, UnknownCause,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -273,9 +273,12 @@ const REPLAYABLE_FAILURES: [UnknownCause; 4] =
 /// A test file that replays decisions: `rule` at `as_of` for each
 /// beneficiary (its data as given) with its explanation, each expected to
 /// come out as it did, and the registry values the explanations saw written
-/// into the file, so that the test needs no registry. A failure the file
-/// cannot state (a response too large) is written as `registry_error`, and
-/// the missing value it caused is then expected by name only.
+/// into the file under the identifier each registry was asked with, so that
+/// the test needs no registry. A failure the file cannot state (a response
+/// too large) is written as `registry_error`, and the missing value it caused
+/// is then expected by name only. A test file looks persons up by the default
+/// identifier priority: decisions made with another `id_type_priority` may
+/// not replay.
 pub fn replay_file(name: Option<String>, rule: &str, as_of: NaiveDate, cases: &[(Value, Explanation)]) -> RuleTestFile {
     let mut registries: BTreeMap<String, BTreeMap<String, RegistryAnswer>> = BTreeMap::new();
     let mut test_cases = Vec::with_capacity(cases.len());
@@ -286,12 +289,13 @@ pub fn replay_file(name: Option<String>, rule: &str, as_of: NaiveDate, cases: &[
             let (Some("dci"), Some(registry), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
+            // Written under the identifier the registry was asked with, so that another
+            // person sharing one of this person's other identifiers is not given these facts.
+            let Some(key) = &trace.identifier else { continue };
             let answers = registries.entry(registry.to_owned()).or_default();
-            for key in person_identifiers(beneficiary, &trace.person) {
-                let entry = answers.entry(key).or_insert_with(|| answer.clone());
-                if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
-                    facts.insert(field.to_owned(), value.clone());
-                }
+            let entry = answers.entry(key.clone()).or_insert_with(|| answer.clone());
+            if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
+                facts.insert(field.to_owned(), value.clone());
             }
         }
         let decision = &explanation.decision;
@@ -340,38 +344,18 @@ fn recorded_answer(trace: &MetricTrace) -> Option<RegistryAnswer> {
     }
 }
 
-/// The `TYPE:value` keys of the identifiers of `person` (`registrant` or
-/// `members[k]`) in a beneficiary's data.
-fn person_identifiers(beneficiary: &Value, person: &str) -> Vec<String> {
-    let data = match person.strip_prefix("members[").and_then(|rest| rest.strip_suffix(']')) {
-        Some(index) => index.parse::<usize>().ok().and_then(|k| beneficiary.get("members")?.get(k)),
-        None => Some(beneficiary),
-    };
-    let identifiers = data.and_then(|d| d.get("identifiers")).and_then(Value::as_array);
-    identifiers
-        .into_iter()
-        .flatten()
-        .filter_map(|identifier| {
-            let field = |name: &str, alias: &str| identifier.get(name).or_else(|| identifier.get(alias));
-            let kind = field("type", "identifier_type")?.as_str()?;
-            let value = match field("value", "identifier_value")? {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.to_string(),
-                _ => return None,
-            };
-            Some(format!("{kind}:{value}"))
-        })
-        .collect()
-}
-
 /// Runs a test file whose rule text is `rule_source`.
 pub async fn run_file(
     file: &RuleTestFile,
     rule_source: &str,
     catalog: Arc<Catalog>,
 ) -> Result<FileReport, TestFileError> {
+    // Every case is asked as the file says, however many failures came before:
+    // a circuit breaker that never opens.
+    let never_opens = BreakerConfig { failure_threshold: u32::MAX, ..BreakerConfig::default() };
+    let config = StoreConfig { breaker: never_opens, ..StoreConfig::default() };
     let store = Arc::new(
-        MetricStore::new(catalog.clone(), resolvers(&catalog, file)?, &StoreConfig::default())
+        MetricStore::new(catalog.clone(), resolvers(&catalog, file)?, &config)
             .expect("a store without keys or a shared tier is always built"),
     );
     let engine = Engine::new(Compiler::new(catalog), store);
@@ -467,9 +451,14 @@ registries:
     "UIN:4": { has_disability: true, disability_level: 4 }
     "UIN:5": { has_disability: false, disability_level: 1 }
     "NATIONAL_ID:9": { has_disability: false, disability_level: 1 }
+    "UIN:6": { has_disability: true, disability_level: 3 }
+    "UIN:7": { has_disability: true, disability_level: 4 }
+    "UIN:8": { has_disability: true, disability_level: 4 }
   ibr:
     "UIN:1": { is_enrolled: false, program_count: 0, programmes: [] }
     "UIN:4": { error: timeout }
+    "UIN:7": { error: timeout }
+    "UIN:8": { error: timeout }
 cases: []
 "#;
 
@@ -479,12 +468,19 @@ cases: []
     fn beneficiaries() -> Vec<Value> {
         let uin = |value: &str| serde_json::json!([{"type": "UIN", "value": value}]);
         vec![
+            // Three failures in a row first: the replay must not open a circuit breaker.
+            serde_json::json!({"id": "C", "identifiers": uin("4"), "members": []}),
+            serde_json::json!({"id": "C2", "identifiers": uin("7"), "members": []}),
+            serde_json::json!({"id": "C3", "identifiers": uin("8"), "members": []}),
             serde_json::json!({"id": "A", "identifiers": uin("1"), "members": []}),
             serde_json::json!({"id": "B", "identifiers": uin("2"), "members": [{"identifiers": uin("3")}]}),
-            serde_json::json!({"id": "C", "identifiers": uin("4"), "members": []}),
             serde_json::json!({"id": "D", "identifiers": uin("5"),
                 "members": [{"identifiers": [{"identifier_type": "NATIONAL_ID", "identifier_value": 9}]}]}),
             serde_json::json!({"id": "E", "members": []}),
+            // F is asked by its UIN; G shares F's other identifier and is in no registry.
+            serde_json::json!({"id": "F", "members": [],
+                "identifiers": [{"type": "UIN", "value": "6"}, {"type": "NATIONAL_ID", "value": "77"}]}),
+            serde_json::json!({"id": "G", "members": [], "identifiers": [{"type": "NATIONAL_ID", "value": "77"}]}),
         ]
     }
 
@@ -492,9 +488,10 @@ cases: []
     async fn a_replay_file_expects_every_decision_as_made_and_passes_without_registries() {
         let source: RuleTestFile = serde_norway::from_str(SOURCE).expect("source data");
         let catalog = Arc::new(Catalog::default());
-        let store =
-            MetricStore::new(catalog.clone(), resolvers(&catalog, &source).expect("resolvers"), &Default::default())
-                .expect("store");
+        let never_opens = BreakerConfig { failure_threshold: u32::MAX, ..BreakerConfig::default() };
+        let config = StoreConfig { breaker: never_opens, ..StoreConfig::default() };
+        let store = MetricStore::new(catalog.clone(), resolvers(&catalog, &source).expect("resolvers"), &config)
+            .expect("store");
         let engine = Engine::new(Compiler::new(catalog.clone()), Arc::new(store));
         let rule = engine.compiler().compile("rule", RULE).expect("rule");
         let mut cases = Vec::new();
@@ -506,7 +503,20 @@ cases: []
         }
         let outcomes: Vec<Outcome> = cases.iter().map(|(_, e)| e.decision.outcome).collect();
         use Outcome::*;
-        assert_eq!(outcomes, [Eligible, Eligible, Undetermined, Ineligible, Undetermined]);
+        assert_eq!(
+            outcomes,
+            [
+                Undetermined,
+                Undetermined,
+                Undetermined,
+                Eligible,
+                Eligible,
+                Ineligible,
+                Undetermined,
+                Eligible,
+                Ineligible
+            ]
+        );
 
         let replay = replay_file(Some("replayed".into()), RULE, source.as_of, &cases);
         let yaml = serde_norway::to_string(&replay).expect("YAML");
@@ -517,9 +527,10 @@ cases: []
         let read: RuleTestFile = serde_norway::from_str(&yaml).expect("the written file reads back");
         let report = run_file(&read, RULE, catalog.clone()).await.expect("runs");
         assert_eq!(report.failed(), 0, "{:#?}", report.cases);
-        assert_eq!(report.cases.len(), 5);
+        assert_eq!(report.cases.len(), 9);
+        assert!(yaml.contains("NATIONAL_ID:77: not_found"), "F's facts stay under the UIN it was asked by\n{yaml}");
         assert_eq!(
-            read.cases[2].missing,
+            read.cases[0].missing,
             Some(vec![MissingSpec::Full { name: "dci.ibr.is_enrolled".into(), cause: UnknownCause::Timeout }])
         );
 
@@ -527,6 +538,6 @@ cases: []
         let changed = yaml.replace("disability_level: 4", "disability_level: 2");
         let read: RuleTestFile = serde_norway::from_str(&changed).expect("reads");
         let report = run_file(&read, RULE, catalog).await.expect("runs");
-        assert_eq!(report.failed(), 1, "C is no longer undetermined but ineligible");
+        assert_eq!(report.failed(), 3, "C, C2 and C3 are no longer undetermined but ineligible");
     }
 }

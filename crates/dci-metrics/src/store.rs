@@ -62,6 +62,17 @@ impl Default for StoreConfig {
     }
 }
 
+/// Runs the shared tier's CPU work (hashing keys, sealing and opening values)
+/// on rayon's pool, from async code. On a multi-threaded runtime the waiting
+/// tokio worker is handed over as blocking, so that the runtime's other tasks
+/// (requests, timers) move to another worker meanwhile.
+fn on_cores<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// A cache key: the registry index as one character, then `TYPE \u{1f} value`
 /// (type uppercased). One string, so that lookups borrow a `&str` instead of
 /// allocating a key; held inline up to 24 bytes (a typical key takes 15), so
@@ -509,9 +520,9 @@ impl MetricStore {
     /// knows (and is fresh by this catalog's TTLs) goes into the cache and
     /// `results`. Returns the misses left.
     ///
-    /// Keys are hashed and values opened on every core, a chunk at a time, so
-    /// that the tokio worker waits for one chunk's work at most; the call for
-    /// the next chunk is on its way while this chunk is opened.
+    /// Keys are hashed and values opened on every core ([`on_cores`]), a chunk
+    /// at a time; the call for the next chunk is on its way while this chunk
+    /// is opened.
     async fn ask_shared(
         &self,
         shared: &SharedTier,
@@ -522,7 +533,7 @@ impl MetricStore {
         report: &mut FetchReport,
     ) -> Vec<usize> {
         let keys_of = |chunk: &[usize]| -> Vec<String> {
-            chunk.par_iter().map(|&i| self.shared_key(shared, registry, unique[i].1)).collect()
+            on_cores(|| chunk.par_iter().map(|&i| self.shared_key(shared, registry, unique[i].1)).collect())
         };
         let mut left = Vec::new();
         let mut chunks = misses.chunks(SHARED_CHUNK);
@@ -539,7 +550,7 @@ impl MetricStore {
                 }
             };
             let opening = async {
-                let found = self.open_shared(shared, registry, unique, chunk, &keys, values);
+                let found = on_cores(|| self.open_shared(shared, registry, unique, chunk, &keys, values));
                 for (&index, resolution) in chunk.iter().zip(found) {
                     match resolution {
                         Some(resolution) => {
@@ -610,15 +621,17 @@ impl MetricStore {
     /// Writes what a registry answered to the shared tier, each for its TTL.
     async fn share(&self, registry: RegistryIndex, answered: Vec<(&Identifier, Cached)>) {
         let Some(shared) = &self.shared else { return };
-        let entries: Vec<(String, Vec<u8>, Duration)> = answered
-            .into_par_iter()
-            .map(|(identifier, cached)| {
-                let ttl = self.cache.ttls().ttl(registry, cached.facts.is_some());
-                let key = self.shared_key(shared, registry, identifier);
-                let value = shared.write(&key, &cached);
-                (key, value, ttl)
-            })
-            .collect();
+        let entries: Vec<(String, Vec<u8>, Duration)> = on_cores(|| {
+            answered
+                .into_par_iter()
+                .map(|(identifier, cached)| {
+                    let ttl = self.cache.ttls().ttl(registry, cached.facts.is_some());
+                    let key = self.shared_key(shared, registry, identifier);
+                    let value = shared.write(&key, &cached);
+                    (key, value, ttl)
+                })
+                .collect()
+        });
         shared.put_many(&entries).await;
     }
 

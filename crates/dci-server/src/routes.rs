@@ -57,6 +57,7 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/", axum::routing::get(handlers::playground::home)),
         ("/playground", axum::routing::get(handlers::playground::page)),
+        ("/playground/", axum::routing::get(handlers::playground::home)),
         ("/playground/app.js", axum::routing::get(handlers::playground::script)),
         ("/playground/app.css", axum::routing::get(handlers::playground::style)),
     ]

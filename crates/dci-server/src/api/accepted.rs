@@ -191,7 +191,9 @@ fn beneficiary_list(max_items: usize, description: String) -> ArrayBuilder {
 fn explain_request(limits: &ServerLimits) -> ObjectBuilder {
     typed(&[Type::Object])
         .description(Some(format!(
-            "One rule and one beneficiary, explained clause by clause with every metric's value and source.              A beneficiary that cannot be read is 422 `invalid_request` naming the field. Unknown fields are              refused. {} {LIMITS}",
+            "One rule and one beneficiary, explained clause by clause with every metric's value and source. \
+             A beneficiary that cannot be read is 422 `invalid_request` naming the field. Unknown fields are \
+             refused. {} {LIMITS}",
             length_note(limits)
         )))
         .property("rule", expression(limits, "The rule (a CEL expression)."))
@@ -206,7 +208,9 @@ fn explain_request(limits: &ServerLimits) -> ObjectBuilder {
 fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
     typed(&[Type::Object])
         .description(Some(format!(
-            "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves              the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes. Unknown fields              are refused. {} {LIMITS}",
+            "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves \
+             the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes. Unknown fields \
+             are refused. {} {LIMITS}",
             limits.max_body_bytes,
             length_note(limits)
         )))
@@ -220,7 +224,8 @@ fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
             beneficiary_list(
                 limits.max_beneficiaries,
                 format!(
-                    "The beneficiaries, at most {} (`max_beneficiaries`; more: 413 `too_many_beneficiaries`).                      An item that is not a `Beneficiary` is listed under `invalid`; the others are decided.",
+                    "The beneficiaries, at most {} (`max_beneficiaries`; more: 413 `too_many_beneficiaries`). \
+                     An item that is not a `Beneficiary` is listed under `invalid`; the others are decided.",
                     limits.max_beneficiaries
                 ),
             ),
@@ -234,7 +239,9 @@ fn export_test_request(limits: &ServerLimits) -> ObjectBuilder {
     let cases = MAX_EXPORT_CASES.min(limits.max_beneficiaries);
     typed(&[Type::Object])
         .description(Some(format!(
-            "A rule, a date and beneficiaries, made into an `elig test` file that expects each beneficiary's              outcome as it is now, with the registry values the decisions saw. A beneficiary that cannot be              read is 422 `invalid_request` naming it. Unknown fields are refused. {} {LIMITS}",
+            "A rule, a date and beneficiaries, made into an `elig test` file that expects each beneficiary's \
+             outcome as it is now, with the registry values the decisions saw. A beneficiary that cannot be \
+             read is 422 `invalid_request` naming it. Unknown fields are refused. {} {LIMITS}",
             length_note(limits)
         )))
         .property("rule", expression(limits, "The rule (a CEL expression)."))

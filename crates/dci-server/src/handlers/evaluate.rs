@@ -119,6 +119,12 @@ pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) ->
     }
 }
 
+/// Where a JSON body of `bytes` is read: a small one on the interactive pool, so that it never
+/// waits behind a large batch; a large one on the bulk pool, so that it never holds up small ones.
+pub(crate) fn lane_for_body(bytes: usize) -> Lane {
+    if bytes <= SMALL_BODY_BYTES { Lane::Interactive } else { Lane::Bulk }
+}
+
 /// A body that could not be read: 413 `payload_too_large` over the limit, 408 `timeout` when it
 /// stalled, else 400 `invalid_request`.
 pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
@@ -156,15 +162,14 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
-    // A small request is read on the interactive pool: it never waits behind a large batch.
-    let lane = if body.len() <= SMALL_BODY_BYTES { Lane::Interactive } else { Lane::Bulk };
-    let (rules, options, items) = on_pool(lane, move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
-        let request: EvaluateBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
-        let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
-        let items = read_beneficiaries(request.beneficiaries, &limits)?;
-        Ok((rules, options, items))
-    })
-    .await?;
+    let (rules, options, items) =
+        on_pool(lane_for_body(body.len()), move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
+            let request: EvaluateBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+            let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
+            let items = read_beneficiaries(request.beneficiaries, &limits)?;
+            Ok((rules, options, items))
+        })
+        .await?;
     // The work runs in a task of its own that keeps the evaluation slot; when this request ends
     // early (timeout, client gone), the guard cancels the work, which stops within a loop.
     let _cancel_on_drop = CancelOnDrop(options.cancel.clone());

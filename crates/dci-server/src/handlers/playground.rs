@@ -14,7 +14,7 @@ const STYLE: &str = include_str!("../../playground/app.css");
 
 /// The page may load only its own script and style and call only this origin.
 const POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-                      connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+                      connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     let headers: [(HeaderName, HeaderValue); 5] = [
@@ -43,7 +43,7 @@ pub(crate) async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }
 
-/// `GET /`: to the playground.
+/// `GET /` and `GET /playground/`: to the playground.
 pub(crate) async fn home() -> Redirect {
     Redirect::to("/playground")
 }

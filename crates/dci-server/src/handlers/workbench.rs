@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 use crate::api::{DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, media, read_beneficiaries};
+use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, lane_for_body, media, read_beneficiaries};
 use crate::handlers::{as_of, check_members, compile, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
-/// The most beneficiaries one test file is made of: each is explained on its own.
+/// The most beneficiaries one test file is made of.
 pub const MAX_EXPORT_CASES: usize = 500;
 
 /// The sample beneficiaries: the committed fixture.
@@ -42,6 +42,7 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
                                       field; a beneficiary that cannot be read names its field)", body = ErrorBody),
         (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
@@ -51,12 +52,13 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
     security(("api_key" = []))
 )]
 pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
+    require_json(&request)?;
     let held = request.extensions().get::<Arc<Held>>().cloned();
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
-    let (rule, as_of, beneficiary) = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
+    let (rule, as_of, beneficiary) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
         let request: ExplainBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let rule = compile_one(&compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
@@ -64,14 +66,18 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         Ok((rule, as_of, beneficiary))
     })
     .await?;
+    let options = EvaluationOptions::new(as_of);
+    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
     let explanation = tokio::spawn(async move {
-        let explanation = engine.explain(&rule, beneficiary, as_of).await;
+        let explained = engine.explain_all(&rule, vec![beneficiary], &options).await;
         drop(held);
-        explanation
+        explained.into_iter().next()
     })
     .await
-    .map_err(|_| ApiError::internal("the explanation failed"))?;
+    .ok()
+    .flatten()
+    .ok_or_else(|| ApiError::internal("the explanation failed"))?;
     state.telemetry().record(&explanation.stats);
     Ok(Json(explanation))
 }
@@ -103,20 +109,13 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 )]
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
-    if let Media::Ndjson = media(request.headers())? {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "a comparison is one JSON object: send application/json",
-        ));
-    }
+    require_json(&request)?;
     let held = request.extensions().get::<Arc<Held>>().cloned();
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
-    let lane = Lane::for_items(body.len() / 256);
-    let (rules, as_of, items) = on_pool(lane, move || -> Result<_, ApiError> {
+    let (rules, as_of, items) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
         let request: DiffBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let sources = [("old".to_owned(), request.old), ("new".to_owned(), request.new)];
         let rules = compile(&compiler, &sources)?;
@@ -163,6 +162,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
             body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
                                       field; a beneficiary that cannot be read names it)", body = ErrorBody),
         (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
@@ -175,12 +175,13 @@ pub(crate) async fn export_test(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Json<ExportTestResponse>, ApiError> {
+    require_json(&request)?;
     let held = request.extensions().get::<Arc<Held>>().cloned();
     let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
-    let (rule, source, name, as_of, people) = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
+    let (rule, source, name, as_of, people) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
         let request: ExportTestBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
         let source = request.rule.clone();
         let rule = compile_one(&compiler, "rule", request.rule)?;
@@ -189,21 +190,22 @@ pub(crate) async fn export_test(
         Ok((rule, source, request.name, as_of, people))
     })
     .await?;
+    // All cases decided in one batch, stopped when the request ends early.
+    let options = EvaluationOptions::new(as_of);
+    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
-    let explained = tokio::spawn(async move {
-        let mut explained = Vec::with_capacity(people.len());
-        for (data, beneficiary) in people {
-            let explanation = engine.explain(&rule, beneficiary, as_of).await;
-            explained.push((data, explanation));
-        }
+    let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
+    let explanations = tokio::spawn(async move {
+        let explanations = engine.explain_all(&rule, beneficiaries, &options).await;
         drop(held);
-        explained
+        explanations
     })
     .await
     .map_err(|_| ApiError::internal("the export failed"))?;
-    for (_, explanation) in &explained {
-        state.telemetry().record(&explanation.stats);
+    if let Some(first) = explanations.first() {
+        state.telemetry().record(&first.stats);
     }
+    let explained: Vec<(Value, Explanation)> = data.into_iter().zip(explanations).collect();
     let file = dci_eligibility::testing::replay_file(name, &source, as_of, &explained);
     let yaml = serde_norway::to_string(&file).map_err(|_| ApiError::internal("the test file could not be written"))?;
     Ok(Json(ExportTestResponse { yaml, file_name: "rule-test.yaml".to_owned(), cases: file.cases.len() }))
@@ -229,6 +231,18 @@ pub(crate) async fn samples() -> Json<SamplesResponse> {
         source: "the committed fixture (fixtures/beneficiaries.ndjson)",
         beneficiaries: beneficiaries.collect(),
     })
+}
+
+/// Refuses a body that is not `application/json` (415), as `/v1/evaluate` refuses other types.
+fn require_json(request: &Request) -> Result<(), ApiError> {
+    match media(request.headers()) {
+        Ok(Media::Json) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the request as one JSON object, with Content-Type: application/json",
+        )),
+    }
 }
 
 fn compile_one(compiler: &Compiler, name: &str, source: String) -> Result<Rule, ApiError> {

@@ -71,6 +71,10 @@ async fn a_diff_counts_every_change_and_lists_the_changed_with_their_clauses() {
         first["clauses"],
         json!([{"clause": "age_years(r.birthdate) >= 60", "new": true}, {"clause": "age_years(r.birthdate) >= 65", "old": false}])
     );
+    assert!(
+        first["old"].get("clauses").is_none() && first["new"].get("clauses").is_none(),
+        "clauses once, in `clauses`"
+    );
     assert_eq!(diff["invalid"][0]["index"], fixture().len());
     assert_eq!(diff["invalid"][0]["error"]["code"], "invalid_beneficiary");
     // Both rules in one pass: the CRVS asked once for everyone.
@@ -147,8 +151,13 @@ async fn an_exported_test_file_expects_the_outcomes_as_they_are() {
 async fn the_playground_is_served_without_a_key_under_a_strict_policy() {
     let h = start().await;
     let home = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let redirect = home.get(h.url("/")).send().await.expect("send");
-    assert_eq!((redirect.status().as_u16(), redirect.headers()["location"].to_str().ok()), (303, Some("/playground")));
+    for path in ["/", "/playground/"] {
+        let redirect = home.get(h.url(path)).send().await.expect("send");
+        assert_eq!(
+            (redirect.status().as_u16(), redirect.headers()["location"].to_str().ok()),
+            (303, Some("/playground"))
+        );
+    }
     for (path, media) in
         [("/playground", "text/html"), ("/playground/app.js", "text/javascript"), ("/playground/app.css", "text/css")]
     {
@@ -185,17 +194,23 @@ async fn the_playground_is_served_without_a_key_under_a_strict_policy() {
 async fn a_diff_is_refused_as_an_evaluation_is() {
     let h = start().await;
     let contract = Contract::of(&h).await;
-    let body = json!({"old": OLDER, "new": ELDERLY, "beneficiaries": []}).to_string();
-    for (content_type, expected) in [(None, 415), (Some("text/plain"), 415), (Some("application/x-ndjson"), 415)] {
-        let mut request = h.post("/v1/diff").body(body.clone());
+    let bodies = [
+        ("/v1/diff", json!({"old": OLDER, "new": ELDERLY, "beneficiaries": []})),
+        ("/v1/explain", json!({"rule": OLDER, "beneficiary": household("HH-0001")})),
+        ("/v1/rules/export-test", json!({"rule": OLDER, "beneficiaries": [household("HH-0001")]})),
+    ];
+    let cases = [(None, 415), (Some("text/plain"), 415), (Some("application/x-ndjson"), 415)];
+    for ((path, body), (content_type, expected)) in bodies.iter().flat_map(|b| cases.iter().map(move |c| (b, c))) {
+        let mut request = h.post(path).body(body.to_string());
         if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
+            request = request.header("content-type", *content_type);
         }
         let response = request.send().await.expect("send");
         let status = response.status().as_u16();
         let answer: Value = response.json().await.expect("JSON");
-        assert_eq!((status, code(&answer)), (expected, "unsupported_media_type"), "{content_type:?}");
-        let schema = contract.response_schema("POST", "/v1/diff", status, "application/json");
+        assert_eq!((status, code(&answer)), (*expected, "unsupported_media_type"), "{path} {content_type:?}");
+        assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("application/json"), "{answer}");
+        let schema = contract.response_schema("POST", path, status, "application/json");
         contract.check(Side::Response, &schema, &answer, "415");
     }
     let limit = contract.limit("DiffRequest", "/properties/beneficiaries/maxItems");
