@@ -230,6 +230,19 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     ensure!(explained.contains("HH-0003") && explained.contains("dci.crvs.is_alive == true"), "{explained}");
     ensure!(explained.contains("not_found") || explained.contains("not found"), "{explained}");
 
+    // The same with the keyboard: Enter on a row explains it and takes the focus there.
+    let row = find(client, "#results tbody tr[data-id='HH-0001']").await?;
+    client.execute("arguments[0].focus();", vec![serde_json::to_value(&row)?]).await?;
+    row.send_keys(&fantoccini::key::Key::Enter.to_string()).await?;
+    let focused = until(
+        client,
+        "the explanation by keyboard",
+        "const s = document.getElementById('explanation'); \
+         return s.textContent.includes('HH-0001') && document.activeElement && document.activeElement.id;",
+    )
+    .await?;
+    ensure!(focused == json!("explanation-heading"), "focus after Enter: {focused}");
+
     // The comparison: the counts `elig diff` gives.
     type_into(client, "#compare-rule", OLD_RULE).await?;
     until(

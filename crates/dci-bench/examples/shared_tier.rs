@@ -107,6 +107,25 @@ async fn main() {
             cold_messages + redis_messages,
             cold + from_redis
         );
+        // What a cross-replica claim (single flight) could save: two replicas cold on the same
+        // list at the same moment, over an empty tier, both miss and both ask the registries.
+        let prefix = format!("bench{}-together:", sources.len());
+        let (one, two) = (
+            population.engine_with_cache(shared(&redis.url(), &prefix)).expect("engine"),
+            population.engine_with_cache(shared(&redis.url(), &prefix)).expect("engine"),
+        );
+        let before = population.sim.stats();
+        let started = Instant::now();
+        tokio::join!(
+            one.evaluate_batch(&rules, items.clone(), &options),
+            two.evaluate_batch(&rules, items.clone(), &options)
+        );
+        let together = started.elapsed();
+        let (together_items, together_messages) = asked(&before, &population.sim.stats());
+        println!(
+            "  two replicas cold at the same moment, with the tier: {together_items} items, {together_messages} messages, {together:.2?} ({:.2}x one replica's items)",
+            together_items as f64 / cold_items.max(1) as f64
+        );
         if let Some(stats) = second.store().stats().shared {
             println!(
                 "  replica 2's shared tier: {} hits, {} misses, {} calls, {:.1} ms per call",

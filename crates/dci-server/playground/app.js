@@ -17,6 +17,9 @@
   const MAX_FILE_BYTES = 5 * 1024 * 1024;
   const MAX_SUGGESTIONS = 50;
 
+  // Words of the rule language that are complete as typed: no suggestion list opens for them.
+  const KEYWORDS = new Set(['in', 'and', 'or', 'not', 'true', 'false', 'null']);
+
   const OUTCOMES = ['eligible', 'ineligible', 'undetermined', 'error'];
 
   // Diff change kinds, in display order, with the words shown after the count.
@@ -58,6 +61,8 @@
     uploaded: { items: [], error: null, name: '' },
     run: null, // the last evaluation: {rule, asOf, items, results}
     explainSeq: 0,
+    explainedRow: null, // the results row the explanation is of
+    rowStop: null, // the one results row in the tab order (roving tabindex)
     exportUrl: null,
     editor: null,
     compareEditor: null,
@@ -388,12 +393,22 @@
   // ---------------------------------------------------------------------------------------
   // Completion: metric names after `dci.`, function names after two letters, methods after a dot.
 
-  /** What can complete the text before the caret: [{name, kind, detail, from}] (from: prefix length). */
+  /**
+   * What can complete the text before the caret: [{name, kind, detail, from}] (from: prefix length).
+   * Nothing when the word typed is already whole: a keyword such as `in`, or a known name.
+   */
   function suggestionsFor(before) {
     const match = /[A-Za-z_][A-Za-z0-9_.]*$/.exec(before);
     if (!match) return [];
     const token = match[0];
     const catalog = state.catalog;
+    const last = token.slice(token.lastIndexOf('.') + 1);
+    if (KEYWORDS.has(token) || KEYWORDS.has(last)) return [];
+    const whole =
+      catalog.functions.includes(token) ||
+      catalog.metrics.some((m) => m.name === token || token.endsWith(`.${m.name}`)) ||
+      (token.includes('.') && catalog.members.includes(last));
+    if (whole) return [];
     const found = [];
     const add = (name, kind, detail, prefix) => {
       if (name !== prefix && name.startsWith(prefix)) found.push({ name, kind, detail, from: prefix.length });
@@ -424,6 +439,8 @@
       this.list = list;
       this.items = [];
       this.active = -1;
+      // Enter takes a suggestion only once the arrow keys have chosen one; until then it is a newline.
+      this.chosen = false;
       list.addEventListener('mousedown', (event) => {
         // Keep the focus (and the caret) in the textarea while choosing with the mouse.
         event.preventDefault();
@@ -445,6 +462,7 @@
       const items = suggestionsFor(textarea.value.slice(0, textarea.selectionStart));
       if (items.length === 0) return this.close();
       this.items = items;
+      this.chosen = false;
       this.render();
       this.place();
       this.setActive(0);
@@ -493,6 +511,7 @@
       this.list.replaceChildren();
       this.items = [];
       this.active = -1;
+      this.chosen = false;
       this.editor.textarea.setAttribute('aria-expanded', 'false');
       this.editor.textarea.removeAttribute('aria-activedescendant');
     }
@@ -508,17 +527,30 @@
       this.editor.changed({ complete: false });
     }
 
-    /** Handles list keys while the list is open; returns whether the key was used. */
+    /**
+     * Handles list keys while the list is open; returns whether the key was used. Tab takes the
+     * highlighted suggestion; Enter does only after ArrowUp/ArrowDown chose one, and otherwise
+     * closes the list and types its newline as usual.
+     */
     onKeyDown(event) {
       if (!this.isOpen()) return false;
       const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
-      if (event.key === 'ArrowDown' && plain) this.setActive(this.active + 1);
-      else if (event.key === 'ArrowUp' && plain) this.setActive(this.active - 1);
-      else if ((event.key === 'Enter' || (event.key === 'Tab' && !event.shiftKey)) && plain) this.accept(this.active);
+      if (event.key === 'ArrowDown' && plain) this.choose(this.active + 1);
+      else if (event.key === 'ArrowUp' && plain) this.choose(this.active - 1);
+      else if (event.key === 'Tab' && !event.shiftKey && plain) this.accept(this.active);
+      else if (event.key === 'Enter' && plain && !event.shiftKey && this.chosen) this.accept(this.active);
       else if (event.key === 'Escape') this.close();
-      else return false;
+      else {
+        if (event.key === 'Enter') this.close();
+        return false;
+      }
       event.preventDefault();
       return true;
+    }
+
+    choose(index) {
+      this.chosen = true;
+      this.setActive(index);
     }
   }
 
@@ -1226,6 +1258,8 @@
       return resultRow(result, index, outcome);
     });
     $('results').tBodies[0].replaceChildren(...rows);
+    state.rowStop = null;
+    state.explainedRow = null;
     $('results-wrap').hidden = rows.length === 0;
     const spans = OUTCOMES.map((outcome) => countSpan('data-outcome', outcome, counts[outcome], outcome));
     if (counts.invalid > 0) spans.push(countSpan('data-outcome', 'invalid', counts.invalid, 'invalid'));
@@ -1256,7 +1290,8 @@
       const decision = decisionOf(result) || {};
       detail = decision.error || missingText(decision.missing) || '—';
     }
-    return el('tr', { tabindex: 0, data: { id, outcome, index } }, [
+    // Out of the tab order, row and box alike: one row at a time is put back in (see setRowStop).
+    return el('tr', { tabindex: -1, data: { id, outcome, index } }, [
       el('td', { class: 'col-select' }, [
         el('input', {
           type: 'checkbox',
@@ -1264,6 +1299,7 @@
           id: `select-row-${index}`,
           name: 'select-row',
           value: String(index),
+          tabindex: -1,
           'aria-label': `Select ${id}`,
         }),
       ]),
@@ -1291,6 +1327,77 @@
     const filter = $('outcome-filter').value;
     for (const row of resultRows()) row.hidden = filter !== 'all' && row.dataset.outcome !== filter;
     syncSelectAll();
+    keepRowStop();
+  }
+
+  // Keyboard in the results table (a roving tabindex): the table is one tab stop, at the row last
+  // visited; the arrow keys, Home and End move between the shown rows; Enter or Space explains the
+  // row; X selects it for the export.
+
+  /** Makes `row` the results table's one tab stop. */
+  function setRowStop(row) {
+    const previous = state.rowStop;
+    if (previous === row) return;
+    if (previous) previous.tabIndex = -1;
+    state.rowStop = row;
+    if (row) row.tabIndex = 0;
+  }
+
+  /** After a render or a filter: the tab stop is on a shown row, if any is shown. */
+  function keepRowStop() {
+    const current = state.rowStop;
+    if (current && current.isConnected && !current.hidden) return;
+    setRowStop(shownRows()[0] || null);
+  }
+
+  function focusRow(row) {
+    if (!row) return;
+    setRowStop(row);
+    row.focus();
+  }
+
+  /** The shown row `step` rows from `row` (clamped to the first and the last). */
+  function rowFrom(row, step) {
+    const shown = shownRows();
+    if (shown.length === 0) return null;
+    const at = shown.indexOf(row);
+    const target = at < 0 ? 0 : Math.max(0, Math.min(shown.length - 1, at + step));
+    return shown[target];
+  }
+
+  function toggleRowSelection(row) {
+    const box = row.querySelector('.select-row');
+    box.checked = !box.checked;
+    syncSelectAll();
+    const count = shownRows().filter((r) => r.querySelector('.select-row').checked).length;
+    setStatus(`${row.dataset.id} ${box.checked ? 'selected' : 'not selected'} for the export; ${count} selected.`);
+  }
+
+  function onResultsKeyDown(event) {
+    const row = event.target.closest('tr[data-index]');
+    if (!row) return;
+    const onRow = event.target === row;
+    const modified = event.ctrlKey || event.metaKey || event.altKey;
+    const shown = shownRows();
+    let target;
+    if (modified) return;
+    if (event.key === 'ArrowDown') target = rowFrom(row, 1);
+    else if (event.key === 'ArrowUp') target = rowFrom(row, -1);
+    else if (event.key === 'PageDown') target = rowFrom(row, 10);
+    else if (event.key === 'PageUp') target = rowFrom(row, -10);
+    else if (event.key === 'Home' && onRow) target = shown[0];
+    else if (event.key === 'End' && onRow) target = shown[shown.length - 1];
+    else if ((event.key === 'Enter' || event.key === ' ') && onRow && !event.shiftKey) {
+      event.preventDefault();
+      explainRow(row, { focus: true });
+      return;
+    } else if ((event.key === 'x' || event.key === 'X') && onRow) {
+      event.preventDefault();
+      toggleRowSelection(row);
+      return;
+    } else return;
+    event.preventDefault();
+    focusRow(target);
   }
 
   /** "Select all shown": checked when every shown row is, mixed when some are. */
@@ -1320,11 +1427,19 @@
       const row = event.target.closest('tr[data-index]');
       if (row) explainRow(row);
     });
-    body.addEventListener('keydown', (event) => {
-      if ((event.key === 'Enter' || event.key === ' ') && event.target.matches('tr[data-index]')) {
-        event.preventDefault();
-        explainRow(event.target);
-      }
+    body.addEventListener('keydown', onResultsKeyDown);
+    // Focus that comes by a click (on a row or its box) moves the tab stop along.
+    body.addEventListener('focusin', (event) => {
+      const row = event.target.closest('tr[data-index]');
+      if (row) setRowStop(row);
+    });
+    // Escape in the explanation goes back to the row it explains.
+    $('explanation').addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape') return;
+      const row = state.explainedRow;
+      if (!row || !row.isConnected || row.hidden) return;
+      event.preventDefault();
+      focusRow(row);
     });
   }
 
@@ -1337,6 +1452,7 @@
   }
 
   function markCurrentRow(row) {
+    state.explainedRow = row;
     for (const other of resultRows()) {
       other.classList.toggle('current', other === row);
       if (other === row) other.setAttribute('aria-current', 'true');
@@ -1344,21 +1460,30 @@
     }
   }
 
-  async function explainRow(row) {
+  /**
+   * Shows why `row` came out as it did. `focus` (when asked from the keyboard): the focus goes to
+   * the explanation's heading, and Escape there brings it back to the row.
+   */
+  async function explainRow(row, { focus = false } = {}) {
     const run = state.run;
     if (!run) return;
     const index = Number(row.dataset.index);
     const result = run.results[index];
     markCurrentRow(row);
     if (!result || result.error) {
-      showInvalidExplanation(row.dataset.id, result && result.error);
+      showInvalidExplanation(row.dataset.id, result && result.error, focus);
       return;
     }
     const seq = ++state.explainSeq;
     const section = $('explanation');
     section.hidden = false;
     section.setAttribute('aria-busy', 'true');
+    // The heading is this row's at once, and the tables of the previous one are not left under it.
+    setExplanationHeading(row.dataset.id, row.dataset.outcome);
     $('explanation-note').textContent = `Explaining ${row.dataset.id}…`;
+    $('explanation-clauses').tBodies[0].replaceChildren();
+    $('explanation-metrics').tBodies[0].replaceChildren();
+    if (focus) focusExplanation();
     try {
       const answer = await api('POST', '/v1/explain', { rule: run.rule, as_of: run.asOf, beneficiary: run.items[index] });
       if (seq !== state.explainSeq) return;
@@ -1376,14 +1501,22 @@
     $('explanation-heading').replaceChildren(`${id} — `, badge(outcome));
   }
 
-  function showInvalidExplanation(id, error) {
+  /** Focus on the explanation's heading, with as much of the explanation in view as fits. */
+  function focusExplanation() {
+    $('explanation-heading').focus({ preventScroll: true });
+    $('explanation').scrollIntoView({ block: 'nearest' });
+  }
+
+  function showInvalidExplanation(id, error, focus) {
     state.explainSeq++;
     $('explanation').hidden = false;
+    $('explanation').removeAttribute('aria-busy');
     setExplanationHeading(id, 'invalid');
     $('explanation-note').textContent = `This input could not be read, so no rule was evaluated for it: ${invalidText(error)}`;
     $('explanation-clauses').tBodies[0].replaceChildren();
     $('explanation-metrics').tBodies[0].replaceChildren();
-    $('explanation').scrollIntoView({ block: 'nearest' });
+    if (focus) focusExplanation();
+    else $('explanation').scrollIntoView({ block: 'nearest' });
   }
 
   function renderExplanation(answer, fallbackId) {
@@ -1393,8 +1526,7 @@
     const notes = [];
     if (decision.error) notes.push(`Error: ${decision.error}.`);
     if (decision.missing && decision.missing.length) notes.push(`Missing: ${missingText(decision.missing)}.`);
-    const edited = state.run.rule !== state.editor.text() ? ' (the editor has changed since)' : '';
-    notes.push(`The rule as evaluated, as of ${state.run.asOf}${edited}.`);
+    notes.push(`The rule as evaluated, as of ${state.run.asOf}${changedSinceRun(state.run)}.`);
     $('explanation-note').textContent = notes.join(' ');
     const clauses = Array.isArray(decision.clauses) ? decision.clauses : [];
     $('explanation-clauses').tBodies[0].replaceChildren(...clauses.map(clauseRow));
@@ -1402,6 +1534,7 @@
     const metrics = Array.isArray(answer.metrics) ? answer.metrics : [];
     $('explanation-metrics').tBodies[0].replaceChildren(...metrics.map(metricRow));
     if (metrics.length === 0) $('explanation-metrics').tBodies[0].append(emptyRow(5, 'The rule reads no registry values.'));
+    // A section taller than the window comes in by its top: the heading stays in view.
     $('explanation').scrollIntoView({ block: 'nearest' });
   }
 
@@ -1545,32 +1678,51 @@
     return { items: usable.map((row) => state.run.items[Number(row.dataset.index)]), skipped: chosen.length - usable.length };
   }
 
+  /** What changed in the editor or the date since the shown results were evaluated, in words. */
+  function changedSinceRun(run) {
+    const changes = [];
+    if (run.rule !== state.editor.text()) changes.push('the editor');
+    if (run.asOf !== asOf()) changes.push('the as-of date');
+    return changes.length ? ` (${changes.join(' and ')} ${changes.length > 1 ? 'have' : 'has'} changed since)` : '';
+  }
+
+  /**
+   * Exports the shown rows as a test file of the evaluation they came from: its rule and its date,
+   * not whatever the editor and the date field hold now.
+   */
   async function exportTest() {
-    if (!state.run || resultRows().length === 0) {
+    const run = state.run;
+    if (!run || resultRows().length === 0) {
       setStatus('Evaluate first: the test file is made of the rows of the results table.', 'error');
       return;
     }
-    const rule = await validRule(state.editor, 'the rule');
-    if (rule === null) return;
+    if (!getKey()) {
+      showKeyForm('Enter the API key to start.');
+      setStatus('Enter the API key first.', 'error');
+      return;
+    }
     const { items, skipped } = exportItems();
     if (items.length === 0) {
       setStatus('No rows to export: show or select rows of readable beneficiaries.', 'error');
       return;
     }
-    const body = { rule, as_of: asOf(), beneficiaries: items };
+    const body = { rule: run.rule, as_of: run.asOf, beneficiaries: items };
     const name = $('export-name').value.trim();
     if (name) body.name = name;
     let answer;
     try {
       answer = await api('POST', '/v1/rules/export-test', body);
     } catch (error) {
-      if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
+      // The diagnostics are about the evaluated rule: they go to the editor only if it still holds it.
+      if (error.code === 'invalid_rule' && run.rule === state.editor.text()) showRuleErrors(error, { default: state.editor });
       throw error;
     }
     showExport(answer);
     const cases = typeof answer.cases === 'number' ? answer.cases : items.length;
-    const note = skipped ? ` (${plural(skipped, 'invalid row', 'invalid rows')} left out)` : '';
-    setStatus(`Exported ${plural(cases, 'test case', 'test cases')}${note}.`);
+    const note = skipped ? `; ${plural(skipped, 'invalid row', 'invalid rows')} left out` : '';
+    setStatus(
+      `Exported ${plural(cases, 'test case', 'test cases')} of the rule as evaluated, as of ${run.asOf}${changedSinceRun(run)}${note}.`,
+    );
   }
 
   function showExport(answer) {
@@ -1614,6 +1766,9 @@
   }
 
   function init() {
+    // No form on this page is ever sent by the browser (the policy forbids it, and a key must
+    // never travel in a URL or a body): every submit is handled here, whatever fails later.
+    document.addEventListener('submit', (event) => event.preventDefault(), true);
     const evaluateButton = $('evaluate');
     const compareButton = $('compare');
     state.editor = makeEditor('rule', {
