@@ -251,7 +251,11 @@ impl Output {
         Ok(Output { out, format, rows: 0 })
     }
 
+    /// Writes a changed or unreadable beneficiary (an unchanged one is not written).
     fn entry(&mut self, entry: &DiffEntry) -> Result<()> {
+        if matches!(entry, DiffEntry::Decided(_, None)) {
+            return Ok(());
+        }
         self.rows += 1;
         match (self.format, entry) {
             (DiffFormat::Ndjson, DiffEntry::Decided(_, Some(changed))) => {
@@ -291,7 +295,7 @@ impl Output {
                 "",
                 unread_text(unread)
             )?,
-            (_, DiffEntry::Decided(_, None)) => self.rows -= 1,
+            (_, DiffEntry::Decided(_, None)) => {}
         }
         Ok(())
     }

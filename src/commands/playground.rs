@@ -1,6 +1,7 @@
 //! `elig playground`: the rule authors' page on the built-in registry
 //! simulator and the committed fixture, as `demo` uses them.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -33,8 +34,11 @@ pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
         }
     };
     let (running, sim) = serve_fixture(SecretSource::Value(key), Some(args.bind)).await?;
-    println!("elig playground: open http://{}/playground", running.local_addr());
-    println!("API key: {told}");
+    // Written without println!: a reader that goes away (a closed pipe) must not stop the server.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "elig playground: open http://{}/playground", running.local_addr());
+    let _ = writeln!(out, "API key: {told}");
+    let _ = out.flush();
     eprintln!("registries: the built-in simulator with the committed fixture at {}. Ctrl-C to stop.", sim.local_addr());
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;

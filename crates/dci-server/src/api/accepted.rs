@@ -108,8 +108,12 @@ fn options_properties(limits: &ServerLimits) -> ObjectBuilder {
         .pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
         .description(Some("The evaluation date, `YYYY-MM-DD`; absent or `null`: today (UTC)."))
         .examples(["2026-01-01"]);
-    let explain = typed(&[Type::Boolean, Type::Null])
-        .description(Some("Add the value of each top-level clause to every decision (default `false`)."));
+    let explain = typed(&[Type::Boolean, Type::Null]).description(Some(format!(
+        "Add the value of each top-level clause to every decision (default `false`). A JSON response explains \
+         at most {} clause values (beneficiaries × the rules' top-level clauses, `max_explained_clauses`; more: \
+         413 `too_many_beneficiaries`); a streamed (NDJSON) one is not bounded.",
+        limits.max_explained_clauses
+    )));
     rule_properties(typed(&[Type::Object]), limits, Some(limits.max_rule_length))
         .property("as_of", as_of)
         .property("explain", explain)
@@ -209,9 +213,11 @@ fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
     typed(&[Type::Object])
         .description(Some(format!(
             "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves \
-             the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes. Unknown fields \
-             are refused. {} {LIMITS}",
+             the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes, and at most {} \
+             clause values explained (beneficiaries × both rules' top-level clauses, `max_explained_clauses`; \
+             more: 413 `too_many_beneficiaries`). Unknown fields are refused. {} {LIMITS}",
             limits.max_body_bytes,
+            limits.max_explained_clauses,
             length_note(limits)
         )))
         .property("old", expression(limits, "The rule as it is (e.g. in force today); named `old` in the summary."))

@@ -100,6 +100,28 @@ pub(crate) fn prepare(
     Ok((rules, options))
 }
 
+/// Refuses to explain `rules` for `beneficiaries` when that is more clause values than
+/// `max_explained_clauses` (413 `too_many_beneficiaries`): a JSON response holds them all.
+pub(crate) fn check_explained(beneficiaries: usize, rules: &[Rule], limits: &ServerLimits) -> Result<(), ApiError> {
+    let clauses: usize = rules.iter().map(|rule| rule.clauses().len().max(1)).sum();
+    let explained = beneficiaries.saturating_mul(clauses);
+    if explained <= limits.max_explained_clauses {
+        return Ok(());
+    }
+    let most = limits.max_explained_clauses / clauses.max(1);
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TooManyBeneficiaries,
+        format!(
+            "explaining {clauses} clauses for each of {beneficiaries} beneficiaries is {explained} clause values; \
+             at most {} in one response (max_explained_clauses): send at most {most} beneficiaries per request, \
+             or without explanations, or as NDJSON",
+            limits.max_explained_clauses
+        ),
+    )
+    .with_details(json!({"limit": most, "received": beneficiaries})))
+}
+
 /// A beneficiary with more than `max_members` household members becomes an item error.
 pub(crate) fn check_members(
     item: Result<Beneficiary, BeneficiaryError>,

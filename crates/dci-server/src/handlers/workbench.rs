@@ -17,7 +17,7 @@ use crate::api::{DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTest
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, lane_for_body, media, read_beneficiaries};
-use crate::handlers::{as_of, check_members, compile, today};
+use crate::handlers::{as_of, check_explained, check_members, compile, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -121,6 +121,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         let rules = compile(&compiler, &sources)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let items = read_beneficiaries(request.beneficiaries, &limits)?;
+        check_explained(items.len(), &rules, &limits)?;
         Ok((rules, as_of, items))
     })
     .await?;
@@ -187,6 +188,7 @@ pub(crate) async fn export_test(
         let rule = compile_one(&compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let people = read_cases(request.beneficiaries, &limits)?;
+        check_explained(people.len(), std::slice::from_ref(&rule), &limits)?;
         Ok((rule, source, request.name, as_of, people))
     })
     .await?;

@@ -219,3 +219,27 @@ async fn a_diff_is_refused_as_an_evaluation_is() {
     assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explanations_past_the_bound_of_a_response_are_refused_up_front() {
+    let h = start_with(Default::default(), |_| {}, |c| c.limits.max_explained_clauses = 40).await;
+    let contract = Contract::of(&h).await;
+    // ELDERLY has two clauses: 20 beneficiaries explained are 40 clause values, 21 are too many.
+    let people = |n: usize| fixture().into_iter().take(n).collect::<Vec<_>>();
+    let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "explain": true, "beneficiaries": people(20)})).await;
+    assert_eq!(status, 200);
+    let (status, refused) = h.evaluate(&json!({"rule": ELDERLY, "explain": true, "beneficiaries": people(21)})).await;
+    assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"), "{refused}");
+    assert_eq!(refused["error"]["details"], json!({"limit": 20, "received": 21}));
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("max_explained_clauses"), "{refused}");
+    let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "beneficiaries": people(21)})).await;
+    assert_eq!(status, 200, "without explanations the bound does not apply");
+    // A diff explains both rules: 2 + 2 clauses each.
+    let (status, refused) =
+        answer(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": ELDERLY, "beneficiaries": people(11)})).await;
+    assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"), "{refused}");
+    let (status, _) =
+        answer(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": ELDERLY, "beneficiaries": people(10)})).await;
+    assert_eq!(status, 200);
+    h.stop().await;
+}
