@@ -73,11 +73,11 @@ pub struct ServerLimits {
     pub max_beneficiaries: usize,
     /// Most household members per beneficiary; a beneficiary with more gets an item error.
     pub max_members: usize,
-    /// Most clause values one JSON response explains: beneficiaries × the rules' top-level
-    /// clauses, with `explain` on `/v1/evaluate`, and always on `/v1/diff` and
-    /// `/v1/rules/export-test` (413 `too_many_beneficiaries`). It bounds the memory a response
-    /// takes; streamed (NDJSON) responses are not bounded by it.
-    pub max_explained_clauses: usize,
+    /// Most bytes of explanations one JSON response holds: beneficiaries × (each top-level
+    /// clause's text and value, per rule), with `explain` on `/v1/evaluate`, and always on
+    /// `/v1/diff` and `/v1/rules/export-test` (413 `too_many_beneficiaries`, checked before any
+    /// work). It bounds the memory a response takes; streamed (NDJSON) responses are not bounded by it.
+    pub max_explanation_bytes: usize,
     /// Most rules per request (422 `invalid_request`).
     pub max_rules: usize,
     /// Longest rule, in bytes (422 `invalid_rule`, diagnostic `too_long`).
@@ -111,7 +111,7 @@ impl Default for ServerLimits {
             max_body_bytes: 32 * 1024 * 1024,
             max_beneficiaries: 10_000,
             max_members: 100,
-            max_explained_clauses: 1_000_000,
+            max_explanation_bytes: 64 * 1024 * 1024,
             max_rules: 20,
             max_rule_length: 10_000,
             max_rule_depth: dci_eligibility::DEFAULT_MAX_DEPTH,
@@ -157,7 +157,7 @@ impl ServerLimits {
         let positive = [
             ("max_body_bytes", self.max_body_bytes as u64),
             ("max_beneficiaries", self.max_beneficiaries as u64),
-            ("max_explained_clauses", self.max_explained_clauses as u64),
+            ("max_explanation_bytes", self.max_explanation_bytes as u64),
             ("max_rules", self.max_rules as u64),
             ("max_rule_length", self.max_rule_length as u64),
             ("max_rule_depth", self.max_rule_depth as u64),

@@ -109,10 +109,10 @@ fn options_properties(limits: &ServerLimits) -> ObjectBuilder {
         .description(Some("The evaluation date, `YYYY-MM-DD`; absent or `null`: today (UTC)."))
         .examples(["2026-01-01"]);
     let explain = typed(&[Type::Boolean, Type::Null]).description(Some(format!(
-        "Add the value of each top-level clause to every decision (default `false`). A JSON response explains \
-         at most {} clause values (beneficiaries × the rules' top-level clauses, `max_explained_clauses`; more: \
-         413 `too_many_beneficiaries`); a streamed (NDJSON) one is not bounded.",
-        limits.max_explained_clauses
+        "Add the value of each top-level clause to every decision (default `false`). A JSON response holds at \
+         most {} bytes of explanations (beneficiaries × each clause's text and value, `max_explanation_bytes`; \
+         more: 413 `too_many_beneficiaries`, before any work); a streamed (NDJSON) one is not bounded.",
+        limits.max_explanation_bytes
     )));
     rule_properties(typed(&[Type::Object]), limits, Some(limits.max_rule_length))
         .property("as_of", as_of)
@@ -214,10 +214,10 @@ fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
         .description(Some(format!(
             "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves \
              the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes, and at most {} \
-             clause values explained (beneficiaries × both rules' top-level clauses, `max_explained_clauses`; \
+             bytes of explanations (beneficiaries × both rules' clause texts and values, `max_explanation_bytes`; \
              more: 413 `too_many_beneficiaries`). Unknown fields are refused. {} {LIMITS}",
             limits.max_body_bytes,
-            limits.max_explained_clauses,
+            limits.max_explanation_bytes,
             length_note(limits)
         )))
         .property("old", expression(limits, "The rule as it is (e.g. in force today); named `old` in the summary."))

@@ -100,23 +100,34 @@ pub(crate) fn prepare(
     Ok((rules, options))
 }
 
-/// Refuses to explain `rules` for `beneficiaries` when that is more clause values than
-/// `max_explained_clauses` (413 `too_many_beneficiaries`): a JSON response holds them all.
+/// Bytes allowed in an explanation per decision and per clause besides the clause's text: the
+/// outcome, the value, the missing values' names and causes, JSON punctuation.
+const EXPLANATION_OVERHEAD: usize = 64;
+
+/// About how many bytes the explanations of `rules` take per beneficiary: each clause's text (as
+/// JSON writes it) and value, per rule.
+fn explanation_bytes(rules: &[Rule]) -> usize {
+    let clause = |text: &str| serde_json::to_string(text).map_or(text.len(), |json| json.len()) + EXPLANATION_OVERHEAD;
+    rules.iter().map(|rule| EXPLANATION_OVERHEAD + rule.clauses().iter().map(|c| clause(&c.text)).sum::<usize>()).sum()
+}
+
+/// Refuses to explain `rules` for `beneficiaries` when the explanations would take more than
+/// `max_explanation_bytes` (413 `too_many_beneficiaries`): a JSON response holds them all.
 pub(crate) fn check_explained(beneficiaries: usize, rules: &[Rule], limits: &ServerLimits) -> Result<(), ApiError> {
-    let clauses: usize = rules.iter().map(|rule| rule.clauses().len().max(1)).sum();
-    let explained = beneficiaries.saturating_mul(clauses);
-    if explained <= limits.max_explained_clauses {
+    let each = explanation_bytes(rules).max(1);
+    let explained = beneficiaries.saturating_mul(each);
+    if explained <= limits.max_explanation_bytes {
         return Ok(());
     }
-    let most = limits.max_explained_clauses / clauses.max(1);
+    let most = limits.max_explanation_bytes / each;
     Err(ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::TooManyBeneficiaries,
         format!(
-            "explaining {clauses} clauses for each of {beneficiaries} beneficiaries is {explained} clause values; \
-             at most {} in one response (max_explained_clauses): send at most {most} beneficiaries per request, \
-             or without explanations, or as NDJSON",
-            limits.max_explained_clauses
+            "explaining the rules for {beneficiaries} beneficiaries takes about {explained} bytes ({each} each: \
+             the clauses' text and values); at most {} in one response (max_explanation_bytes): send at most \
+             {most} beneficiaries per request, or without explanations, or as NDJSON",
+            limits.max_explanation_bytes
         ),
     )
     .with_details(json!({"limit": most, "received": beneficiaries})))

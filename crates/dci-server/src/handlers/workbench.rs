@@ -13,7 +13,9 @@ use dci_eligibility::{Beneficiary, Compiler, EvaluationOptions, Explanation, Rul
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::api::{DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary};
+use crate::api::{
+    Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary,
+};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, lane_for_body, media, read_beneficiaries};
@@ -270,17 +272,19 @@ fn read_one(raw: &RawValue, field: &str, limits: &ServerLimits) -> Result<Benefi
 /// The beneficiaries of an export, each as given and as read: at least one, at most
 /// [`MAX_EXPORT_CASES`]; one that cannot be read is 422 naming it.
 fn read_cases(raw: &RawValue, limits: &ServerLimits) -> Result<Vec<(Value, Beneficiary)>, ApiError> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
-        .map_err(|_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects"))?;
+    let not_a_list = |_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects");
+    // Counted before anything is kept.
+    let Count(count) = serde_json::from_str(raw.get()).map_err(not_a_list)?;
     let limit = MAX_EXPORT_CASES.min(limits.max_beneficiaries);
-    if items.len() > limit {
+    if count > limit {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooManyBeneficiaries,
-            format!("{} beneficiaries; a test file is made of at most {limit}", items.len()),
+            format!("{count} beneficiaries; a test file is made of at most {limit}"),
         )
-        .with_details(json!({"limit": limit, "received": items.len()})));
+        .with_details(json!({"limit": limit, "received": count})));
     }
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(not_a_list)?;
     if items.is_empty() {
         return Err(ApiError::invalid("beneficiaries", "no beneficiaries: give at least one"));
     }

@@ -222,24 +222,44 @@ async fn a_diff_is_refused_as_an_evaluation_is() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explanations_past_the_bound_of_a_response_are_refused_up_front() {
-    let h = start_with(Default::default(), |_| {}, |c| c.limits.max_explained_clauses = 40).await;
+    // ELDERLY's explanation is estimated at 249 bytes a beneficiary (64 for the decision, and per
+    // clause its text as JSON and 64): 20 beneficiaries fit in 4,980 bytes, 21 do not.
+    let h = start_with(Default::default(), |_| {}, |c| c.limits.max_explanation_bytes = 20 * 249).await;
     let contract = Contract::of(&h).await;
-    // ELDERLY has two clauses: 20 beneficiaries explained are 40 clause values, 21 are too many.
     let people = |n: usize| fixture().into_iter().take(n).collect::<Vec<_>>();
     let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "explain": true, "beneficiaries": people(20)})).await;
     assert_eq!(status, 200);
     let (status, refused) = h.evaluate(&json!({"rule": ELDERLY, "explain": true, "beneficiaries": people(21)})).await;
     assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"), "{refused}");
     assert_eq!(refused["error"]["details"], json!({"limit": 20, "received": 21}));
-    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("max_explained_clauses"), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("max_explanation_bytes"), "{refused}");
     let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "beneficiaries": people(21)})).await;
     assert_eq!(status, 200, "without explanations the bound does not apply");
-    // A diff explains both rules: 2 + 2 clauses each.
+    // A diff explains both rules (OLDER's estimate is 249 bytes too).
     let (status, refused) =
         answer(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": ELDERLY, "beneficiaries": people(11)})).await;
     assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"), "{refused}");
     let (status, _) =
         answer(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": ELDERLY, "beneficiaries": people(10)})).await;
     assert_eq!(status, 200);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_clauses_count_by_their_length_so_a_diff_cannot_amplify_a_small_request() {
+    let h = start().await;
+    // Two clauses of 4,900 control characters each (six bytes each once escaped) per rule: a
+    // 60 KB explanation per beneficiary, so 10,000 small beneficiaries would be a 600 MB response.
+    let long = "\u{1}".repeat(4_900);
+    let old = format!("r.k != \"{long}a\" && r.k != \"{long}b\"");
+    let new = format!("r.k == \"{long}c\" || r.k == \"{long}d\"");
+    let people: Vec<Value> = (0..10_000).map(|i| json!({"id": i.to_string(), "k": "x"})).collect();
+    let response =
+        h.post("/v1/diff").json(&json!({"old": old, "new": new, "beneficiaries": people})).send().await.expect("send");
+    assert_eq!(response.status(), 413);
+    let refused: Value = response.json().await.expect("JSON");
+    assert_eq!(code(&refused), "too_many_beneficiaries");
+    let most = refused["error"]["details"]["limit"].as_u64().expect("limit");
+    assert!((500..2_000).contains(&most), "{refused}");
     h.stop().await;
 }
