@@ -490,10 +490,22 @@ impl Compiler {
             }
         }
         let (connective, parts) = split_clauses(&expr);
+        // A clause's text is the source between its top-level connectives, when they split the
+        // source into as many parts as the expression has clauses; otherwise (a chain nested in
+        // brackets, say) the extent of its parsed subtree.
+        let written = match connective {
+            Some(operator) => dialect::top_level_parts(&normalised.text, operator),
+            None => std::iter::once(0..source.len()).collect(),
+        };
+        let written = (written.len() == parts.len()).then_some(written);
         let clauses: Vec<Clause> = parts
             .into_iter()
-            .map(|part| {
-                let span = subtree_span_in(part, &spans, source).unwrap_or(0..source.len());
+            .enumerate()
+            .map(|(index, part)| {
+                let span = match &written {
+                    Some(written) => written[index].clone(),
+                    None => subtree_span_in(part, &spans, source).unwrap_or(0..source.len()),
+                };
                 Clause { text: source[span.clone()].trim().to_owned(), span, expr: part.clone() }
             })
             .collect();

@@ -32,6 +32,40 @@ const SYMBOLS: [&str; 24] = [
     "[", "]", "{",
 ];
 
+/// The byte ranges of `text` between its top-level (outside brackets)
+/// occurrences of the operator `operator` (`&&` or `||`), each trimmed of
+/// white space. `text` is normalised (`and`/`or` already written as
+/// operators, at the same positions).
+pub(crate) fn top_level_parts(text: &str, operator: &str) -> Vec<Range<usize>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut depth = 0usize;
+    for token in tokenize(text) {
+        if token.kind != TokenKind::Symbol {
+            continue;
+        }
+        match &text[token.span.clone()] {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" => depth = depth.saturating_sub(1),
+            symbol if depth == 0 && symbol == operator => {
+                parts.push(start..token.span.start);
+                start = token.span.end;
+            }
+            _ => {}
+        }
+    }
+    parts.push(start..text.len());
+    parts
+        .into_iter()
+        .map(|part| {
+            let slice = &text[part.clone()];
+            let leading = slice.len() - slice.trim_start().len();
+            let trailing = slice.len() - slice.trim_end().len();
+            part.start + leading..part.end - trailing
+        })
+        .collect()
+}
+
 /// Splits CEL source into tokens, skipping whitespace and `//` comments.
 /// Never fails: text it cannot classify becomes one-character symbols, for the
 /// CEL parser to report.

@@ -45,6 +45,29 @@ fn the_seed_rules_compile_with_their_demand() {
 }
 
 #[test]
+fn each_clause_is_shown_as_it_is_written() {
+    let compiler = compiler();
+    let texts = |source: &str| -> Vec<String> {
+        let rule = compiler.compile("rule", source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        rule.clauses().iter().map(|c| c.text.clone()).collect()
+    };
+    // Unary minus, macros and brackets around a call: the parsed subtrees' extents miss their
+    // first or last characters; the text between the connectives does not.
+    assert_eq!(texts("-1 < r.poverty_score && true"), ["-1 < r.poverty_score", "true"]);
+    assert_eq!(texts("has(r.sex)"), ["has(r.sex)"]);
+    assert_eq!(texts("has(r.sex) and (r.name + r.name).size() > 0"), ["has(r.sex)", "(r.name + r.name).size() > 0"]);
+    assert_eq!(
+        texts("r.a == 1 or members.exists(m, m.b == 2 && m.c == 3) or r.d in [1, 2]"),
+        ["r.a == 1", "members.exists(m, m.b == 2 && m.c == 3)", "r.d in [1, 2]"]
+    );
+    assert_eq!(texts("r.s == 'a && b' && r.t == \"or\""), ["r.s == 'a && b'", "r.t == \"or\""]);
+    // A chain whose clauses are themselves bracketed chains is still split clause by clause.
+    let nested = texts("(r.a == 1 && r.b == 2) && r.c == 3");
+    assert_eq!(nested.len(), 3, "{nested:?}");
+    assert_eq!(nested[2], "r.c == 3");
+}
+
+#[test]
 fn unknown_metrics_are_reported_with_a_suggestion_and_a_caret() {
     let error = errors("r.age > 5 and\n  dci.crvs.is_alve == true");
     let d = &error.diagnostics[0];
