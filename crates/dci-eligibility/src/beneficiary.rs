@@ -154,8 +154,59 @@ fn problem(path: impl Into<String>, problem: impl Into<String>) -> BeneficiaryEr
     BeneficiaryError { line: None, path: path.into(), problem: problem.into() }
 }
 
+/// The most household members a beneficiary's data may list. More is that beneficiary's error,
+/// found while it is read, before any member is built (a server's `max_members` is at most this).
+pub const MAX_MEMBERS: usize = 10_000;
+/// The most identifiers a person may have.
+pub const MAX_IDENTIFIERS: usize = 100;
+/// The longest id, identifier type or identifier value, in bytes: registry identifiers are short,
+/// and each one asked is kept in the fact cache.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// A JSON list refused, while it is read, once it has more than `N` elements.
+struct Capped<T, const N: usize>(Vec<T>);
+
+/// The error a [`Capped`] list gives past its bound.
+const TOO_MANY: &str = "too many elements";
+
+impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CappedVisitor<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for CappedVisitor<T, N> {
+            type Value = Capped<T, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a JSON list of at most {N} elements")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(N));
+                while let Some(item) = seq.next_element::<T>()? {
+                    if items.len() == N {
+                        return Err(serde::de::Error::custom(TOO_MANY));
+                    }
+                    items.push(item);
+                }
+                Ok(Capped(items))
+            }
+        }
+        deserializer.deserialize_seq(CappedVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The elements of `raw`, a JSON list of at most `N` (`Err(None)`: more than `N`; `Err(Some(kind))`:
+/// not a list).
+fn capped_elements<const N: usize>(raw: &RawValue) -> Result<Vec<&RawValue>, Option<&'static str>> {
+    match serde_json::from_str::<Capped<&RawValue, N>>(raw.get()) {
+        Ok(Capped(items)) => Ok(items),
+        Err(error) if error.to_string().starts_with(TOO_MANY) => Err(None),
+        Err(_) => Err(Some(raw_kind(raw.get()))),
+    }
+}
+
 fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError> {
     match value {
+        Value::String(s) if s.len() > MAX_ID_BYTES => {
+            Err(problem(path, format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len())))
+        }
         Value::String(s) if !s.trim().is_empty() => Ok(s.into()),
         Value::Number(n) => Ok(format_compact!("{n}")),
         Value::String(_) => Err(problem(path, "is empty")),
@@ -222,8 +273,8 @@ struct IdentifierText<'a> {
 /// the careful path then reads the text again to name what is wrong.
 struct PersonText<'a> {
     id: Option<Text<'a>>,
-    identifiers: Option<Vec<IdentifierText<'a>>>,
-    members: Option<Vec<PersonText<'a>>>,
+    identifiers: Option<Capped<IdentifierText<'a>, MAX_IDENTIFIERS>>,
+    members: Option<Capped<PersonText<'a>, MAX_MEMBERS>>,
     fields: Vec<(Text<'a>, &'a RawValue)>,
 }
 
@@ -280,29 +331,6 @@ impl<'de> Deserialize<'de> for Entries<'de> {
     }
 }
 
-/// A JSON array's elements, borrowed from the text.
-struct Elements<'a>(Vec<&'a RawValue>);
-
-impl<'de> Deserialize<'de> for Elements<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ElementsVisitor;
-        impl<'de> Visitor<'de> for ElementsVisitor {
-            type Value = Elements<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON list")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-                while let Some(element) = seq.next_element::<&'de RawValue>()? {
-                    elements.push(element);
-                }
-                Ok(Elements(elements))
-            }
-        }
-        deserializer.deserialize_seq(ElementsVisitor)
-    }
-}
-
 /// Where `part` (a slice of `source`) is in `source`.
 fn span(source: &str, part: &str) -> Range<u32> {
     let start = (part.as_ptr() as usize).saturating_sub(source.as_ptr() as usize);
@@ -310,19 +338,23 @@ fn span(source: &str, part: &str) -> Range<u32> {
 }
 
 fn identifiers(raw: &RawValue, path: &str) -> Result<Vec<Identifier>, BeneficiaryError> {
-    let items: Vec<Value> = match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => return Ok(Vec::new()),
-        Ok(Value::Array(items)) => items,
-        Ok(other) => {
-            return Err(problem(path, format!("must be a list of {{type, value}}, found {}", json_kind(&other))));
+    if raw.get() == "null" {
+        return Ok(Vec::new());
+    }
+    let items = match capped_elements::<MAX_IDENTIFIERS>(raw) {
+        Ok(items) => items,
+        Err(None) => {
+            return Err(problem(path, format!("more than {MAX_IDENTIFIERS} identifiers; at most {MAX_IDENTIFIERS}")));
         }
-        Err(e) => return Err(problem(path, format!("invalid JSON: {e}"))),
+        Err(Some(kind)) => return Err(problem(path, format!("must be a list of {{type, value}}, found {kind}"))),
     };
     items
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
             let here = format!("{path}[{index}]");
+            let item: Value =
+                serde_json::from_str(item.get()).map_err(|e| problem(&here, format!("invalid JSON: {e}")))?;
             let Value::Object(map) = item else {
                 return Err(problem(here, "must be an object {type, value}"));
             };
@@ -376,7 +408,9 @@ impl Beneficiary {
 
     /// The fast path: `None` when anything needs the careful path's checks or messages.
     fn read_fast(source: &Arc<str>, person: PersonText<'_>, member: Option<usize>) -> Option<Self> {
-        let text = |Text(text): Text<'_>| -> Option<CompactString> { (!text.trim().is_empty()).then(|| text.into()) };
+        let text = |Text(text): Text<'_>| -> Option<CompactString> {
+            (!text.trim().is_empty() && text.len() <= MAX_ID_BYTES).then(|| text.into())
+        };
         // A member without an id gets `<parent id>/members[<index>]`, set by the parent.
         let id = match person.id {
             Some(id) => text(id)?,
@@ -385,6 +419,7 @@ impl Beneficiary {
         };
         let identifiers = person
             .identifiers
+            .map(|Capped(identifiers)| identifiers)
             .unwrap_or_default()
             .into_iter()
             .map(|identifier| Some(Identifier::new(text(identifier.kind)?, text(identifier.value)?)))
@@ -392,7 +427,7 @@ impl Beneficiary {
         let members_known = person.members.is_some();
         let members = match person.members {
             Some(_) if member.is_some() => return None, // a member cannot have members
-            Some(members) => {
+            Some(Capped(members)) => {
                 let mut members = members
                     .into_iter()
                     .enumerate()
@@ -450,8 +485,17 @@ impl Beneficiary {
                     if !prefix.is_empty() {
                         return Err(problem(path("members"), "a member cannot have members"));
                     }
-                    let Ok(Elements(items)) = serde_json::from_str(raw.get()) else {
-                        return Err(problem(path("members"), format!("must be a list, found {}", raw_kind(raw.get()))));
+                    let items = match capped_elements::<MAX_MEMBERS>(raw) {
+                        Ok(items) => items,
+                        Err(None) => {
+                            return Err(problem(
+                                path("members"),
+                                format!("more than {MAX_MEMBERS} household members; at most {MAX_MEMBERS} are read"),
+                            ));
+                        }
+                        Err(Some(kind)) => {
+                            return Err(problem(path("members"), format!("must be a list, found {kind}")));
+                        }
                     };
                     members_known = true;
                     members = items
@@ -542,6 +586,32 @@ impl Beneficiary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_lists_and_long_identifiers_are_refused_as_they_are_read() {
+        let error =
+            |value: serde_json::Value| Beneficiary::from_json_str(&value.to_string()).expect_err("refused").to_string();
+        let members = vec![json!({}); MAX_MEMBERS + 1];
+        assert_eq!(
+            error(json!({"id": "A", "members": members})),
+            "members: more than 10000 household members; at most 10000 are read"
+        );
+        let ok = Beneficiary::from_json_str(&json!({"id": "A", "members": vec![json!({}); MAX_MEMBERS]}).to_string());
+        assert_eq!(ok.map(|b| b.members.len()), Ok(MAX_MEMBERS));
+        let identifiers = vec![json!({"type": "UIN", "value": "1"}); MAX_IDENTIFIERS + 1];
+        assert_eq!(
+            error(json!({"id": "A", "members": [{"identifiers": identifiers}]})),
+            "members[0].identifiers: more than 100 identifiers; at most 100"
+        );
+        let long = "9".repeat(MAX_ID_BYTES + 1);
+        assert_eq!(
+            error(json!({"id": "A", "identifiers": [{"type": "UIN", "value": long}]})),
+            "identifiers[0].value: is 257 bytes long; at most 256"
+        );
+        assert_eq!(error(json!({"id": "9".repeat(300)})), "id: is 300 bytes long; at most 256");
+        let fits = json!({"id": "A", "identifiers": [{"type": "UIN", "value": "9".repeat(MAX_ID_BYTES)}]});
+        assert!(Beneficiary::from_json_str(&fits.to_string()).is_ok());
+    }
 
     #[test]
     fn a_household_is_read() {

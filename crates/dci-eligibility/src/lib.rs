@@ -25,7 +25,7 @@ mod unknown;
 mod validate;
 
 pub use batch::{Engine, EvaluationOptions};
-pub use beneficiary::{Beneficiary, BeneficiaryError};
+pub use beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
 pub use compile::{
     Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MetricUse, Rule, RuleError,
 };

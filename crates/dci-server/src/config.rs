@@ -71,7 +71,8 @@ pub struct ServerLimits {
     pub max_body_bytes: usize,
     /// Most beneficiaries in one JSON request (413 `too_many_beneficiaries`). NDJSON: unbounded.
     pub max_beneficiaries: usize,
-    /// Most household members per beneficiary; a beneficiary with more gets an item error.
+    /// Most household members per beneficiary; a beneficiary with more gets an item error. At most
+    /// `dci_eligibility::MAX_MEMBERS` (10,000).
     pub max_members: usize,
     /// Most bytes of explanations one JSON response holds: beneficiaries × (each top-level
     /// clause's text and value, per rule), with `explain` on `/v1/evaluate`, and always on
@@ -169,10 +170,17 @@ impl ServerLimits {
             ("ndjson_chunk", self.ndjson_chunk as u64),
             ("max_line_bytes", self.max_line_bytes as u64),
         ];
-        match positive.iter().find(|(_, value)| *value == 0) {
-            Some((name, _)) => Err(format!("server.limits.{name} must be at least 1")),
-            None => Ok(()),
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("server.limits.{name} must be at least 1"));
         }
+        if self.max_members > dci_eligibility::MAX_MEMBERS {
+            return Err(format!(
+                "server.limits.max_members is {}; at most {} (more members are refused as a beneficiary is read)",
+                self.max_members,
+                dci_eligibility::MAX_MEMBERS
+            ));
+        }
+        Ok(())
     }
 }
 
