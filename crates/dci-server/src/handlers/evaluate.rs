@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use crate::api::{Count, EvaluateBody, Summary};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::{check_explained, check_members, prepare, today};
+use crate::handlers::{check_explained, check_members, prepare, read_object, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -164,7 +164,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     let compiler = state.engine().compiler().clone();
     let (rules, options, items) =
         on_pool(lane_for_body(body.len()), move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
-            let request: EvaluateBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+            let request: EvaluateBody = read_object(&body, 0)?;
             let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
             let items = read_beneficiaries(request.beneficiaries, &limits)?;
             if options.explain {

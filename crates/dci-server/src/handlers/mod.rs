@@ -54,13 +54,28 @@ pub(crate) fn rule_sources(
     Ok(sources)
 }
 
+/// A request body read as `T`, which must be written as a JSON object: serde would also take
+/// a struct written as a list of its fields in order, which no caller means.
+pub(crate) fn read_object<'a, T: serde::Deserialize<'a>>(body: &'a [u8], line_offset: usize) -> Result<T, ApiError> {
+    let request = serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e, line_offset))?;
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(request),
+        _ => Err(ApiError::invalid("body", "the request must be a JSON object: {\"field\": value, ...}")),
+    }
+}
+
 /// The evaluation date: `as_of` (`YYYY-MM-DD`), or `today`.
 pub(crate) fn as_of(text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
     match text {
         None => Ok(today),
-        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::invalid("as_of", format!("as_of must be a date YYYY-MM-DD (e.g. 2026-01-01), not {text:?}"))
-        }),
+        Some(text) => {
+            // Exactly the documented form: chrono alone would also take `2026-1-1` or `+12026-01-01`.
+            let shaped = text.len() == 10
+                && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten().ok_or_else(|| {
+                ApiError::invalid("as_of", format!("as_of must be a date YYYY-MM-DD (e.g. 2026-01-01), not {text:?}"))
+            })
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
-use crate::handlers::{check_members, prepare, today};
+use crate::handlers::{check_members, prepare, read_object, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -207,7 +207,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
     let compiler = state.engine().compiler().clone();
     let prepare_limits = limits.clone();
     let (rules, options) = on_pool(Lane::Interactive, move || {
-        let options: EvaluateOptions = serde_json::from_str(&text).map_err(|e| ApiError::from_json(&e, number - 1))?;
+        let options: EvaluateOptions = read_object(text.as_bytes(), number - 1)?;
         prepare(&compiler, options, &prepare_limits, today)
     })
     .await?;

@@ -8,7 +8,7 @@ use dci_eligibility::Validation;
 use crate::api::{ValidateRequest, ValidateResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::handlers::evaluate::body_error;
-use crate::handlers::rule_sources;
+use crate::handlers::{read_object, rule_sources};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -40,7 +40,7 @@ pub(crate) async fn validate(
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let rules: Vec<Validation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
-        let request: ValidateRequest = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let request: ValidateRequest = read_object(&body, 0)?;
         let sources = rule_sources(request.rules, request.rule, &limits)?;
         Ok(sources.iter().map(|(name, source)| Validation::of(&compiler, name, source)).collect())
     })

@@ -19,7 +19,7 @@ use crate::api::{
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, lane_for_body, media, read_beneficiaries};
-use crate::handlers::{as_of, check_explained, check_members, compile, today};
+use crate::handlers::{as_of, check_explained, check_members, compile, read_object, today};
 use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rule, as_of, beneficiary) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: ExplainBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let request: ExplainBody = read_object(&body, 0)?;
         let rule = compile_one(&compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let beneficiary = read_one(request.beneficiary, "beneficiary", &limits)?;
@@ -118,7 +118,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rules, as_of, items) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: DiffBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let request: DiffBody = read_object(&body, 0)?;
         let sources = [("old".to_owned(), request.old), ("new".to_owned(), request.new)];
         let rules = compile(&compiler, &sources)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
@@ -185,7 +185,7 @@ pub(crate) async fn export_test(
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rule, source, name, as_of, people) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: ExportTestBody = serde_json::from_slice(&body).map_err(|e| ApiError::from_json(&e, 0))?;
+        let request: ExportTestBody = read_object(&body, 0)?;
         let source = request.rule.clone();
         let rule = compile_one(&compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;

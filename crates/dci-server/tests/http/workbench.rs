@@ -263,3 +263,38 @@ async fn long_clauses_count_by_their_length_so_a_diff_cannot_amplify_a_small_req
     assert!((500..2_000).contains(&most), "{refused}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_objects_and_dates_are_written_as_documented() {
+    let h = start().await;
+    // serde would read a struct written as the list of its fields; no caller means that.
+    for (path, body) in [
+        ("/v1/evaluate", json!(["true", null, null, null, []])),
+        ("/v1/rules/validate", json!([null, "true"])),
+        ("/v1/explain", json!(["true", null, {"id": "A"}])),
+        ("/v1/diff", json!(["true", "false", null, []])),
+        ("/v1/rules/export-test", json!(["true", null, null, [{"id": "A"}]])),
+    ] {
+        let response = h.post(path).json(&body).send().await.expect("send");
+        let status = response.status().as_u16();
+        let refused: Value = response.json().await.expect("JSON");
+        assert_eq!((status, code(&refused)), (422, "invalid_request"), "{path}: {refused}");
+    }
+    let ndjson = h
+        .post("/v1/evaluate")
+        .header("content-type", "application/x-ndjson")
+        .body("[\"true\"]\n{\"id\": \"A\"}\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ndjson.status(), 422, "the options line is an object too");
+
+    for as_of in ["2026-1-1", "+12026-01-01", " 2026-01-01", "2026-01-01T00:00:00Z", "2026-02-30"] {
+        let (status, refused) = h.evaluate(&json!({"rule": "true", "as_of": as_of, "beneficiaries": []})).await;
+        assert_eq!((status, code(&refused)), (422, "invalid_request"), "{as_of:?}: {refused}");
+        assert_eq!(refused["error"]["details"]["field"], "as_of");
+    }
+    let (status, _) = h.evaluate(&json!({"rule": "true", "as_of": "0001-01-01", "beneficiaries": []})).await;
+    assert_eq!(status, 200);
+    h.stop().await;
+}
