@@ -91,8 +91,12 @@ pub struct ServerLimits {
     /// Evaluations waiting for a slot; beyond, 503 `overloaded` with `Retry-After`.
     pub max_queued: usize,
     /// Time to answer a request (JSON: the whole response; NDJSON: the response head), in seconds
-    /// (504 `timeout`). Also the longest pause allowed while a request body is being received.
+    /// (504 `timeout`).
     pub request_timeout_secs: u64,
+    /// The longest pause allowed while a request body is being received, in seconds (408
+    /// `timeout`; never longer than `request_timeout_secs`). An evaluation's slot is taken before
+    /// its body is read: a client that stops sending gives it back after this pause.
+    pub body_idle_timeout_secs: u64,
     /// NDJSON lines evaluated together (memory per streamed request grows with it).
     pub ndjson_chunk: usize,
     /// Longest NDJSON line, in bytes; a longer line gets an item error.
@@ -119,6 +123,7 @@ impl Default for ServerLimits {
             max_concurrent_evaluations: 4,
             max_queued: 16,
             request_timeout_secs: 300,
+            body_idle_timeout_secs: 30,
             ndjson_chunk: 5_000,
             max_line_bytes: 1024 * 1024,
             max_connections: 1024,
@@ -167,6 +172,7 @@ impl ServerLimits {
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("max_header_bytes", self.max_header_bytes as u64),
             ("request_timeout_secs", self.request_timeout_secs),
+            ("body_idle_timeout_secs", self.body_idle_timeout_secs),
             ("ndjson_chunk", self.ndjson_chunk as u64),
             ("max_line_bytes", self.max_line_bytes as u64),
         ];

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     }
     let limits = state.limits();
     let timeout = Duration::from_secs(limits.request_timeout_secs);
+    let body_idle = Duration::from_secs(limits.body_idle_timeout_secs.min(limits.request_timeout_secs));
     // Without a key, an unknown route or a wrong method is 401 like any protected route:
     // which routes exist is not told to callers without a key.
     let authenticated = || from_fn_with_state(state.clone(), auth::authenticate);
@@ -97,7 +98,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed.layer(authenticated()))
         .layer(from_fn_with_state(state.clone(), head::bound_headers))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(RequestBodyTimeoutLayer::new(timeout))
+        .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
         .layer(from_fn(panic::catch_panic))
         .layer(from_fn_with_state(state.clone(), telemetry::observe))

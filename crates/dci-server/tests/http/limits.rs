@@ -133,3 +133,40 @@ async fn shutdown_lets_requests_in_flight_finish() {
     assert!(client.get(format!("{base}/healthz")).send().await.is_err(), "no longer listening");
     h.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start_with(
+        Default::default(),
+        |_| {},
+        |c| {
+            c.limits.max_concurrent_evaluations = 1;
+            c.limits.max_queued = 0;
+            c.limits.body_idle_timeout_secs = 1;
+        },
+    )
+    .await;
+    let explain = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0001")});
+    // A client that sends the head and one byte of its body, then nothing.
+    let address = h.base.trim_start_matches("http://").to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    let head = format!(
+        "POST /v1/explain HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stalled.write_all(head.as_bytes()).await.expect("writes");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(busy.status(), 503, "the stalled request holds the only slot");
+
+    // After the idle timeout it is answered 408, and its slot is free again.
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut answer)).await.expect("answered");
+    let answer = String::from_utf8_lossy(&answer[..read.expect("reads")]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"timeout\""), "{answer}");
+    let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(free.status(), 200);
+    h.stop().await;
+}
