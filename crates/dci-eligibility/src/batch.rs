@@ -444,8 +444,7 @@ impl Engine {
                     let asked = household
                         .beneficiary
                         .person(person)
-                        .and_then(|p| self.store.choose_identifier(used.id.registry, &p.identifiers))
-                        .filter(|_| !matches!(resolution, Resolution::NoIdentifier));
+                        .and_then(|p| self.store.choose_identifier(used.id.registry, &p.identifiers));
                     metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, asked));
                 }
             }

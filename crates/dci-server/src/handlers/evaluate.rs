@@ -35,6 +35,31 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// The request's evaluation slot (on routes that take one) and its body, read whole.
+pub(crate) async fn slot_and_body(request: Request) -> Result<(Option<Arc<Held>>, Bytes), ApiError> {
+    let held = request.extensions().get::<Arc<Held>>().cloned();
+    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    Ok((held, body))
+}
+
+/// Runs an evaluation's `work` in a task of its own that keeps the request's evaluation slot
+/// (`held`) until the work is done: when the request ends early (timeout, client gone), `cancel`
+/// is set, the work stops within a loop, and only then is the slot free again.
+pub(crate) async fn run_in_slot<T: Send + 'static>(
+    held: Option<Arc<Held>>,
+    cancel: dci_eligibility::Cancellation,
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _cancel_on_drop = CancelOnDrop(cancel);
+    tokio::spawn(async move {
+        let out = work.await;
+        drop(held);
+        out
+    })
+    .await
+    .map_err(|_| ApiError::internal("the evaluation failed"))
+}
+
 /// The request's body format.
 pub(crate) enum Media {
     Json,
@@ -158,8 +183,7 @@ pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
-    let held = request.extensions().get::<Arc<Held>>().cloned();
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let (rules, options, items) =
@@ -173,17 +197,12 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
             Ok((rules, options, items))
         })
         .await?;
-    // The work runs in a task of its own that keeps the evaluation slot; when this request ends
-    // early (timeout, client gone), the guard cancels the work, which stops within a loop.
-    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
-    let work = tokio::spawn(async move {
-        let result = engine.evaluate_batch(&work_rules, items, &work_options).await;
-        drop(held);
-        result
-    });
-    let result = work.await.map_err(|_| ApiError::internal("the evaluation failed"))?;
+    let result = run_in_slot(held, options.cancel.clone(), async move {
+        engine.evaluate_batch(&work_rules, items, &work_options).await
+    })
+    .await?;
     state.telemetry().record(&result.stats);
     let as_of = options.as_of;
     let bytes = on_pool(Lane::for_items(result.items.len()), move || {

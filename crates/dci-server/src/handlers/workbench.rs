@@ -1,12 +1,10 @@
 //! The rule authors' workbench: one decision explained, the impact of a rule
 //! change, a rule test file made from decisions, and sample beneficiaries.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use dci_eligibility::diff::{DiffEntry, DiffReport};
 use dci_eligibility::{Beneficiary, Compiler, EvaluationOptions, Explanation, Rule};
@@ -18,9 +16,8 @@ use crate::api::{
 };
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::evaluate::{CancelOnDrop, Media, body_error, lane_for_body, media, read_beneficiaries};
+use crate::handlers::evaluate::{Media, lane_for_body, media, read_beneficiaries, run_in_slot, slot_and_body};
 use crate::handlers::{as_of, check_explained, check_members, compile, read_object, today};
-use crate::layers::admission::Held;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -55,8 +52,7 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
 )]
 pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
     require_json(&request)?;
-    let held = request.extensions().get::<Arc<Held>>().cloned();
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
@@ -69,16 +65,11 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
     })
     .await?;
     let options = EvaluationOptions::new(as_of);
-    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
-    let explanation = tokio::spawn(async move {
-        let explained = engine.explain_all(&rule, vec![beneficiary], &options).await;
-        drop(held);
-        explained.into_iter().next()
+    let explanation = run_in_slot(held, options.cancel.clone(), async move {
+        engine.explain_all(&rule, vec![beneficiary], &options).await.into_iter().next()
     })
-    .await
-    .ok()
-    .flatten()
+    .await?
     .ok_or_else(|| ApiError::internal("the explanation failed"))?;
     state.telemetry().record(&explanation.stats);
     Ok(Json(explanation))
@@ -112,8 +103,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
     require_json(&request)?;
-    let held = request.extensions().get::<Arc<Held>>().cloned();
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
@@ -128,14 +118,10 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
     })
     .await?;
     let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
-    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
-    let work = tokio::spawn(async move {
-        let result = engine.evaluate_batch(&rules, items, &options).await;
-        drop(held);
-        result
-    });
-    let result = work.await.map_err(|_| ApiError::internal("the comparison failed"))?;
+    let result =
+        run_in_slot(held, options.cancel.clone(), async move { engine.evaluate_batch(&rules, items, &options).await })
+            .await?;
     state.telemetry().record(&result.stats);
     let stats = result.stats;
     let report = on_pool(Lane::for_items(result.items.len()), move || {
@@ -179,8 +165,7 @@ pub(crate) async fn export_test(
     request: Request,
 ) -> Result<Json<ExportTestResponse>, ApiError> {
     require_json(&request)?;
-    let held = request.extensions().get::<Arc<Held>>().cloned();
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
+    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
     let compiler = state.engine().compiler().clone();
     let today = today();
@@ -196,16 +181,15 @@ pub(crate) async fn export_test(
     .await?;
     // All cases decided in one batch, stopped when the request ends early.
     let options = EvaluationOptions::new(as_of);
-    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
     let engine = state.engine().clone();
     let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
-    let explanations = tokio::spawn(async move {
-        let explanations = engine.explain_all(&rule, beneficiaries, &options).await;
-        drop(held);
-        explanations
-    })
-    .await
-    .map_err(|_| ApiError::internal("the export failed"))?;
+    let explanations =
+        run_in_slot(
+            held,
+            options.cancel.clone(),
+            async move { engine.explain_all(&rule, beneficiaries, &options).await },
+        )
+        .await?;
     if let Some(first) = explanations.first() {
         state.telemetry().record(&first.stats);
     }
