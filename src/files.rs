@@ -1,10 +1,84 @@
-//! Reading the files `elig` is given: configuration, rules files, rule test files.
+//! Reading the files `elig` is given: configuration, rules files, rule test files, beneficiary lists.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use dci_eligibility::EngineConfig;
+use dci_eligibility::io::{is_json_array, parse_document, read_lines};
+use dci_eligibility::stream::Input;
 use dci_eligibility::testing::RuleTestFile;
+
+/// A beneficiary list being read in a thread of its own, in chunks.
+pub struct ChunkedInput {
+    /// The chunks, in order: NDJSON lines (parsed later, on the pool) or items of a JSON array.
+    pub chunks: tokio::sync::mpsc::Receiver<Input>,
+    /// The reading thread; its error, if the file could not be read.
+    pub reading: std::thread::JoinHandle<Result<()>>,
+    /// The file's size, when known (not for stdin).
+    pub total_bytes: Option<u64>,
+    /// Bytes read so far, for a progress bar.
+    pub read_bytes: Arc<AtomicU64>,
+}
+
+/// Reads the beneficiaries in `path` (`-`: stdin), NDJSON (streamed) or a JSON array, in a thread
+/// of its own that sends chunks of `chunk_size`; it stops when the receiver is dropped.
+pub fn read_in_chunks(path: &Path, chunk_size: usize) -> Result<ChunkedInput> {
+    let (reader, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: reader, read: read_bytes.clone() });
+    let (sender, chunks) = tokio::sync::mpsc::channel::<Input>(2);
+    let source_name = path.display().to_string();
+    let reading = std::thread::spawn(move || -> Result<()> {
+        let head = reader.fill_buf()?.to_vec();
+        if is_json_array(&head) {
+            let mut text = String::new();
+            reader.read_to_string(&mut text)?;
+            let items = parse_document(&text).map_err(|e| anyhow::anyhow!("{source_name}: {e}"))?;
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk: Vec<_> = items.by_ref().take(chunk_size).collect();
+                if sender.blocking_send(Input::Items(chunk)).is_err() {
+                    break;
+                }
+            }
+        } else {
+            let mut line = 0;
+            loop {
+                let lines = read_lines(&mut reader, &mut line, chunk_size)
+                    .with_context(|| format!("{source_name}: line {}", line + 1))?;
+                if lines.is_empty() || sender.blocking_send(Input::Lines(lines)).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+    Ok(ChunkedInput { chunks, reading, total_bytes, read_bytes })
+}
+
+/// Counts the bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
 
 /// Reads `elig.toml`.
 pub fn config(path: &Path) -> Result<EngineConfig> {

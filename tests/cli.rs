@@ -694,6 +694,24 @@ fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule()
         .collect();
     let changed: Vec<(String, &str)> = changed.into_iter().collect();
     assert_eq!(listed, changed);
+    // Read in chunks of 4, as a JSON array from stdin: the same rows, at the same input positions.
+    let array =
+        serde_json::to_string(&decisions(&std::fs::read_to_string("fixtures/beneficiaries.ndjson").expect("fixture")))
+            .expect("JSON");
+    let chunked = elig()
+        .args(["diff", "--old", old, "--new", new, "--beneficiaries", "-", "--as-of", "2026-01-01"])
+        .args(["--format", "ndjson", "--chunk-size", "4"])
+        .write_stdin(array)
+        .output()
+        .expect("runs");
+    assert!(chunked.status.success(), "{}", stderr(&chunked));
+    let chunked = decisions(&stdout(&chunked));
+    let (chunked_last, chunked_rows) = chunked.split_last().expect("lines");
+    assert_eq!(
+        (chunked_rows, &chunked_last["counts"]),
+        (rows, &last["counts"]),
+        "chunks and input form change nothing"
+    );
     // The clause whose value differs is named with both values.
     let level = rows[0]["clauses"].as_array().expect("clauses");
     assert!(level.iter().any(|c| c["clause"] == "dci.dr.disability_level >= 2" && c["new"] == true), "{}", rows[0]);

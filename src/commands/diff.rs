@@ -2,21 +2,20 @@
 //! and who loses eligibility — with both rules decided in one pass.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dci_eligibility::diff::{Change, ChangedBeneficiary, DiffCounts, DiffEntry, DiffReport, UnreadItem};
-use dci_eligibility::io::{csv_field, is_json_array, parse_document, parse_line, read_lines};
-use dci_eligibility::{BatchStats, EvaluationOptions};
-use rayon::prelude::*;
+use dci_eligibility::io::csv_field;
+use dci_eligibility::{BatchStats, Cancellation, EvaluationOptions};
 use serde_json::Value;
 
-use crate::commands::eval::{EXIT_INTERRUPTED, EXIT_REGISTRY_FAILED, a_registry_failed, print_summary};
+use crate::commands::eval::{
+    EXIT_INTERRUPTED, EXIT_REGISTRY_FAILED, a_registry_failed, cancel_on_ctrl_c, print_summary,
+};
 use crate::commands::rules::compile;
 use crate::{EXIT_INVALID_RULE, files, setup};
 
@@ -109,38 +108,27 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
     let options =
         EvaluationOptions { explain: true, ..EvaluationOptions::new(args.as_of.unwrap_or_else(setup::today)) };
 
-    let reader: Box<dyn Read> = if args.beneficiaries.as_os_str() == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(
-            File::open(&args.beneficiaries).with_context(|| format!("cannot open {}", args.beneficiaries.display()))?,
-        )
-    };
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut input = files::read_in_chunks(&args.beneficiaries, args.chunk_size)?;
     let out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
         None => Box::new(std::io::stdout()),
     };
     let mut output = Output::new(BufWriter::new(out), args.format)?;
-    let source_name = args.beneficiaries.display().to_string();
 
-    // Ctrl-C stops the comparison after the chunk in progress: what is written covers whole chunks.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::Relaxed);
-            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
-            }
-        }
-    });
+    // Ctrl-C stops the comparison after the chunk in progress: what is written covers whole
+    // chunks. It is not the evaluation's own cancellation, which would decide the chunk in
+    // progress as `error`s and so report changes that are none.
+    let interrupted = Cancellation::new();
+    cancel_on_ctrl_c(interrupted.clone());
     let started = std::time::Instant::now();
     let mut report = DiffReport::default();
     let mut stats = BatchStats::default();
     let mut offset = 0;
-    let mut decide = async |items: Vec<_>, output: &mut Output| -> Result<()> {
+    while let Some(chunk) = input.chunks.recv().await {
+        if interrupted.is_cancelled() {
+            break;
+        }
+        let items = chunk.read().await;
         let count = items.len();
         let result = engine.evaluate_batch(&rules, items, &options).await;
         stats.absorb(&result.stats);
@@ -150,28 +138,9 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
             }
         }
         offset += count;
-        Ok(())
-    };
-    let head = reader.fill_buf()?.to_vec();
-    if is_json_array(&head) {
-        let mut text = String::new();
-        reader.read_to_string(&mut text)?;
-        let mut items =
-            parse_document(&text).map_err(|e| anyhow::anyhow!("{source_name}: {e}"))?.into_iter().peekable();
-        while items.peek().is_some() && !interrupted.load(Ordering::Relaxed) {
-            decide(items.by_ref().take(args.chunk_size).collect(), &mut output).await?;
-        }
-    } else {
-        let mut line = 0;
-        loop {
-            let lines = read_lines(&mut reader, &mut line, args.chunk_size)
-                .with_context(|| format!("{source_name}: line {}", line + 1))?;
-            if lines.is_empty() || interrupted.load(Ordering::Relaxed) {
-                break;
-            }
-            decide(lines.par_iter().map(parse_line).collect(), &mut output).await?;
-        }
     }
+    drop(input.chunks);
+    input.reading.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     output.finish(&report.counts, &stats)?;
     print_summary(&stats, started.elapsed(), args.out.as_ref());
     // A table on the terminal already ends with the counts.
@@ -179,7 +148,7 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
         print_counts(&report.counts);
     }
     std::mem::forget(engine);
-    if interrupted.load(Ordering::Relaxed) {
+    if interrupted.is_cancelled() {
         eprintln!("interrupted: the comparison covers the first {} beneficiaries only", stats.items);
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }

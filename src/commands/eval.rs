@@ -1,20 +1,20 @@
 //! `elig eval`: rules × a beneficiary file → decisions, streamed.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dci_eligibility::io::{Format, Writer, is_json_array, parse_document, read_lines};
-use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines_when};
+use dci_eligibility::io::{Format, Writer};
+use dci_eligibility::stream::{Rendered, StreamStats, evaluate_lines_when};
 use dci_eligibility::{BatchStats, Cancellation, EvaluationOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::rules::{RuleSource, compile};
+use crate::files::{self, ChunkedInput};
 use crate::{EXIT_INVALID_RULE, setup};
 
 /// Evaluate rules over a beneficiary file (NDJSON, or a JSON array) and write the decisions.
@@ -78,20 +78,6 @@ impl From<OutputFormat> for Format {
     }
 }
 
-/// Counts the bytes read, for the progress bar.
-struct Counting<R> {
-    inner: R,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     let sources = args.rules.load()?;
     let (engine, _simulator) = setup::engine(args.config.as_deref()).await?;
@@ -125,57 +111,11 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         cancel: Cancellation::new(),
     };
     // Ctrl-C stops the run: the chunks decided so far are written, the rest is not.
-    let interrupt = options.cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
-            }
-        }
-    });
+    cancel_on_ctrl_c(options.cancel.clone());
     let format = Format::from(args.format);
 
-    let (reader, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if args.beneficiaries.as_os_str() == "-" {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let file =
-            File::open(&args.beneficiaries).with_context(|| format!("cannot open {}", args.beneficiaries.display()))?;
-        let size = file.metadata().ok().map(|m| m.len());
-        (Box::new(file), size)
-    };
-    let read_bytes = Arc::new(AtomicU64::new(0));
-    let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: reader, read: read_bytes.clone() });
-
-    let (input_sender, input) = tokio::sync::mpsc::channel::<Input>(2);
-    let chunk_size = args.chunk_size;
-    let source_name = args.beneficiaries.display().to_string();
-    let reading = std::thread::spawn(move || -> Result<()> {
-        let head = reader.fill_buf()?.to_vec();
-        if is_json_array(&head) {
-            let mut text = String::new();
-            reader.read_to_string(&mut text)?;
-            let items = parse_document(&text).map_err(|e| anyhow::anyhow!("{source_name}: {e}"))?;
-            let mut items = items.into_iter().peekable();
-            while items.peek().is_some() {
-                let chunk: Vec<_> = items.by_ref().take(chunk_size).collect();
-                if input_sender.blocking_send(Input::Items(chunk)).is_err() {
-                    break;
-                }
-            }
-        } else {
-            let mut line = 0;
-            loop {
-                let lines = read_lines(&mut reader, &mut line, chunk_size)
-                    .with_context(|| format!("{source_name}: line {}", line + 1))?;
-                if lines.is_empty() || input_sender.blocking_send(Input::Lines(lines)).is_err() {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    });
+    let ChunkedInput { chunks: input, reading, total_bytes, read_bytes } =
+        files::read_in_chunks(&args.beneficiaries, args.chunk_size)?;
 
     let out: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
@@ -280,6 +220,20 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Sets `cancel` on Ctrl-C, saying that the chunk in progress is being finished; a second
+/// Ctrl-C ends the process at once ([`EXIT_INTERRUPTED`]).
+pub fn cancel_on_ctrl_c(cancel: Cancellation) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
+}
 /// Exit status of a run where a registry failed some lookups: every decision was
 /// written, those that depend on the registry as `undetermined`.
 pub const EXIT_REGISTRY_FAILED: u8 = 4;

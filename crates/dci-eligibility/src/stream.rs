@@ -23,6 +23,16 @@ pub enum Input {
     Items(Vec<Result<Beneficiary, BeneficiaryError>>),
 }
 
+impl Input {
+    /// The chunk's beneficiaries, in order: lines parsed on the rayon pool.
+    pub async fn read(self) -> Vec<Result<Beneficiary, BeneficiaryError>> {
+        match self {
+            Input::Lines(lines) => on_pool(Lane::Bulk, move || lines.par_iter().map(parse_line).collect()).await,
+            Input::Items(items) => items,
+        }
+    }
+}
+
 /// Rendered decisions of one chunk.
 #[derive(Debug)]
 pub struct Rendered {
@@ -80,12 +90,7 @@ pub async fn evaluate_lines_when(
     let (evaluated_sender, mut evaluated) = tokio::sync::mpsc::channel::<BatchResult>(1);
     let parse = async move {
         while let Some(chunk) = input.recv().await {
-            let items = match chunk {
-                Input::Lines(lines) => {
-                    on_pool(Lane::Bulk, move || lines.par_iter().map(parse_line).collect::<Vec<_>>()).await
-                }
-                Input::Items(items) => items,
-            };
+            let items = chunk.read().await;
             if parsed_sender.send(items).await.is_err() {
                 break;
             }
