@@ -36,9 +36,7 @@ use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
 use crate::pool::{Lane, on_pool};
-use crate::report::{
-    BatchResult, BatchStats, Decision, Explanation, ItemResult, MetricTrace, RegistryUse, RuleCounts, TraceSource,
-};
+use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts};
 use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
 
 /// How to evaluate a batch.
@@ -64,41 +62,6 @@ impl EvaluationOptions {
     }
 }
 
-impl MetricTrace {
-    fn of(
-        catalog: &Catalog,
-        used: &crate::compile::MetricUse,
-        person: usize,
-        resolution: &Resolution,
-        asked: Option<&Identifier>,
-    ) -> Self {
-        let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
-        let (value, cause) = match resolution.read(catalog, used.id) {
-            dci_metrics::MetricRead::Value(value) => (Some(value.to_json()), None),
-            dci_metrics::MetricRead::Unknown(cause) => (None, Some(cause)),
-        };
-        let source = match (resolution.source(), &value) {
-            (Some(dci_metrics::Source::Cache), Some(_)) => TraceSource::Cache,
-            (Some(dci_metrics::Source::Registry), Some(_)) => TraceSource::Registry,
-            _ => TraceSource::Unknown,
-        };
-        let detail = match resolution {
-            Resolution::NotFound(_) => Some("not in the registry".to_owned()),
-            Resolution::Failed(failure) => Some(failure.message.to_string()),
-            Resolution::NoIdentifier => Some("no identifier of a type this registry accepts".to_owned()),
-            Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
-            Resolution::Found(..) => None,
-        };
-        let found = match resolution {
-            Resolution::Found(..) => Some(true),
-            Resolution::NotFound(_) => Some(false),
-            Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
-        };
-        let identifier = asked.map(|id| format!("{}:{}", id.identifier_type, id.identifier_value));
-        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, identifier, cause, detail }
-    }
-}
-
 /// Evaluates rules over beneficiaries, fetching registry metrics through a [`MetricStore`].
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -107,9 +70,9 @@ pub struct Engine {
 }
 
 /// A batch's data that does not change while it is evaluated.
-struct Batch {
+pub(crate) struct Batch {
     env: Arc<Env>,
-    catalog: Arc<Catalog>,
+    pub(crate) catalog: Arc<Catalog>,
     names: MetricNames,
     rules: Vec<Rule>,
     as_of: NaiveDate,
@@ -156,7 +119,7 @@ impl Batch {
     }
 
     /// The household of `pair`'s beneficiary, metered on the pair's account.
-    fn household<'a>(&'a self, facts: &'a FactTable, pair: PairIndex) -> Household<'a> {
+    pub(crate) fn household<'a>(&'a self, facts: &'a FactTable, pair: PairIndex) -> Household<'a> {
         let beneficiary = self.pairs.beneficiary(pair);
         let data = &self.beneficiaries[beneficiary.0];
         Household {
@@ -218,18 +181,19 @@ impl Batch {
             .collect()
     }
 
-    /// Every person of the `open` households a rule could ask `registry` about.
-    fn everyone(&self, registry: RegistryIndex, open: &[bool]) -> Vec<PersonRef> {
+    /// Every person a rule could ask `registry` about, in the households
+    /// with a decision still to make (`todo`, in order).
+    fn everyone(&self, registry: RegistryIndex, todo: &[PairIndex]) -> Vec<PersonRef> {
         let reads = |level: Level| {
             self.rules.iter().any(|r| r.metrics().iter().any(|m| m.id.registry == registry && m.level == level))
         };
         let (registrant, members) = (reads(Level::Registrant), reads(Level::Member));
+        let mut households: Vec<BeneficiaryIndex> = todo.iter().map(|&pair| self.pairs.beneficiary(pair)).collect();
+        households.dedup();
         let mut persons = Vec::new();
-        for (index, beneficiary) in self.beneficiaries.iter().enumerate().filter(|(b, _)| open[*b]) {
-            let beneficiary_index = BeneficiaryIndex(index);
-            let first = usize::from(!registrant);
-            let last = if members { beneficiary.persons() } else { 1 };
-            persons.extend((first..last).map(|person| PersonRef { beneficiary: beneficiary_index, person }));
+        for beneficiary in households {
+            let last = if members { self.beneficiaries[beneficiary.0].persons() } else { 1 };
+            persons.extend((usize::from(!registrant)..last).map(|person| PersonRef { beneficiary, person }));
         }
         persons
     }
@@ -297,8 +261,8 @@ struct Unknown<'a> {
 }
 
 /// What a batch learns as it is evaluated; it moves between tokio and the pool.
-struct Table {
-    facts: FactTable,
+pub(crate) struct Table {
+    pub(crate) facts: FactTable,
     /// One per decision.
     verdicts: Vec<Verdict>,
     /// Per decision, when rules have local screens: whether the rule's local
@@ -326,15 +290,7 @@ fn ms(since: Instant) -> u64 {
 
 /// The statistics of `registry` in `stats`, added when missing.
 fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: RegistryIndex) -> &'s mut RegistryUse {
-    let name = catalog.registry(registry).id;
-    let position = match stats.registries.iter().position(|r| r.registry == name) {
-        Some(position) => position,
-        None => {
-            stats.registries.push(RegistryUse { registry: name.to_owned(), ..Default::default() });
-            stats.registries.len() - 1
-        }
-    };
-    &mut stats.registries[position]
+    report::registry_use(&mut stats.registries, catalog.registry(registry).id)
 }
 
 fn add_report(usage: &mut RegistryUse, report: &FetchReport) {
@@ -407,55 +363,8 @@ impl Engine {
         result
     }
 
-    /// Explains one rule for one beneficiary: the decision with the value of
-    /// each clause, and every metric the rule read, with its value and where
-    /// it came from (cache, registry, or unknown and why).
-    pub async fn explain(&self, rule: &Rule, beneficiary: Beneficiary, as_of: NaiveDate) -> Explanation {
-        let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
-        let explained = self.explain_all(rule, vec![beneficiary], &options).await;
-        explained.into_iter().next().unwrap_or_else(|| unreachable!("one beneficiary, one explanation"))
-    }
-
-    /// Explains one rule for each beneficiary, decided together in one batch
-    /// (stopped by `options.cancel`); in order. Each explanation carries the
-    /// batch's statistics.
-    pub async fn explain_all(
-        &self,
-        rule: &Rule,
-        beneficiaries: Vec<Beneficiary>,
-        options: &EvaluationOptions,
-    ) -> Vec<Explanation> {
-        let options = EvaluationOptions { explain: true, ..options.clone() };
-        let items = beneficiaries.into_iter().map(Ok).collect();
-        let (result, batch, table) = self.run(std::slice::from_ref(rule), items, &options).await;
-        let mut explained = Vec::with_capacity(result.items.len());
-        for (index, item) in result.items.into_iter().enumerate() {
-            let ItemResult::Decided { id, decisions } = item else { continue };
-            let decision = decisions.into_iter().next().unwrap_or_else(|| Decision::stopped(rule, Stop::Cancelled));
-            let household = batch.household(&table.facts, PairIndex(index));
-            let mut metrics = Vec::new();
-            for used in rule.metrics() {
-                let persons = match used.level {
-                    Level::Registrant => 0..1,
-                    Level::Member => 1..household.beneficiary.persons(),
-                };
-                for person in persons {
-                    let resolution = household.resolution(person, used.id.registry);
-                    let asked = household
-                        .beneficiary
-                        .person(person)
-                        .and_then(|p| self.store.choose_identifier(used.id.registry, &p.identifiers));
-                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, asked));
-                }
-            }
-            let stats = result.stats.clone();
-            explained.push(Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats });
-        }
-        explained
-    }
-
     /// The five phases (see the module documentation).
-    async fn run(
+    pub(crate) async fn run(
         &self,
         rules: &[Rule],
         items: Vec<Result<Beneficiary, BeneficiaryError>>,
@@ -578,11 +487,7 @@ impl Engine {
     async fn fill(&self, batch: &Arc<Batch>, table: Table, todo: &[PairIndex], stats: &mut BatchStats) -> Table {
         let Some(&first) = table.facts.columns().order().first() else { return table };
         let started = Instant::now();
-        let mut open = vec![false; batch.beneficiaries.len()];
-        for &pair in todo {
-            open[batch.pairs.beneficiary(pair).0] = true;
-        }
-        let everyone = batch.everyone(first, &open);
+        let everyone = batch.everyone(first, todo);
         let (table, _, _) = self.read_known(batch, table, first, everyone, stats).await;
         stats.timings.fetch_ms += ms(started);
         table
@@ -682,12 +587,8 @@ impl Engine {
         todo: Vec<PairIndex>,
         stats: &mut BatchStats,
     ) -> Table {
-        let mut open = vec![false; batch.beneficiaries.len()];
-        for &pair in &todo {
-            open[batch.pairs.beneficiary(pair).0] = true;
-        }
         for registry in table.facts.columns().order().to_vec() {
-            self.fetch(batch, &mut table, registry, &batch.everyone(registry, &open), stats).await;
+            self.fetch(batch, &mut table, registry, &batch.everyone(registry, &todo), stats).await;
         }
         self.evaluate(batch, table, todo, stats).await.0
     }
@@ -835,18 +736,14 @@ fn assemble_in_order(
     if invalid.is_empty() {
         return decided;
     }
+    // Invalid items at their input positions, the decided ones in order around them.
+    let items = decided.len() + invalid.len();
     let mut invalid = invalid.into_iter().peekable();
     let mut decided = decided.into_iter();
-    let mut results = Vec::with_capacity(decided.len() + invalid.len());
-    while invalid.peek().is_some() || decided.len() > 0 {
-        match invalid.next_if(|(at, _)| *at == results.len()) {
-            Some((_, error)) => results.push(ItemResult::Invalid { error }),
-            None => match decided.next() {
-                Some(item) => results.push(item),
-                // Positions past the valid items: the rest are invalid, in order.
-                None => results.extend(invalid.by_ref().map(|(_, error)| ItemResult::Invalid { error })),
-            },
-        }
-    }
-    results
+    (0..items)
+        .filter_map(|at| match invalid.next_if(|(position, _)| *position == at) {
+            Some((_, error)) => Some(ItemResult::Invalid { error }),
+            None => decided.next(),
+        })
+        .collect()
 }

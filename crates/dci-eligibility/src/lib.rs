@@ -10,6 +10,7 @@ mod diagnostic;
 mod dialect;
 pub mod diff;
 mod evaluate;
+mod explain;
 mod functions;
 pub mod io;
 mod known;

@@ -350,16 +350,21 @@ impl Tally for Vec<RuleCounts> {
 impl Tally for Vec<RegistryUse> {
     fn add(&mut self, other: &Self) {
         for theirs in other {
-            match self.iter_mut().find(|mine| mine.registry == theirs.registry) {
-                Some(mine) => Tally::add(mine, theirs),
-                None => {
-                    let mut mine = RegistryUse { registry: theirs.registry.clone(), ..RegistryUse::default() };
-                    Tally::add(&mut mine, theirs);
-                    self.push(mine);
-                }
-            }
+            Tally::add(registry_use(self, &theirs.registry), theirs);
         }
     }
+}
+
+/// The use of `registry` among `registries`, added at the end when missing.
+pub(crate) fn registry_use<'a>(registries: &'a mut Vec<RegistryUse>, registry: &str) -> &'a mut RegistryUse {
+    let position = match registries.iter().position(|r| r.registry == registry) {
+        Some(position) => position,
+        None => {
+            registries.push(RegistryUse { registry: registry.to_owned(), ..RegistryUse::default() });
+            registries.len() - 1
+        }
+    };
+    &mut registries[position]
 }
 
 /// The schemas of serialized types declared in modules that hold no schema

@@ -1,0 +1,97 @@
+//! Explanations: a decision with the value of each clause, and every metric
+//! its rule read, with its value and where it came from.
+
+use chrono::NaiveDate;
+use dci_metrics::{Catalog, MetricRead, Resolution, Source};
+use dci_protocol::records::Identifier;
+
+use crate::batch::{Engine, EvaluationOptions};
+use crate::beneficiary::Beneficiary;
+use crate::compile::{Level, MetricUse, Rule};
+use crate::cost::Stop;
+use crate::report::{Decision, Explanation, ItemResult, MetricTrace, TraceSource};
+use crate::table::PairIndex;
+
+impl MetricTrace {
+    fn of(
+        catalog: &Catalog,
+        used: &MetricUse,
+        person: usize,
+        resolution: &Resolution,
+        asked: Option<&Identifier>,
+    ) -> Self {
+        let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
+        let (value, cause) = match resolution.read(catalog, used.id) {
+            MetricRead::Value(value) => (Some(value.to_json()), None),
+            MetricRead::Unknown(cause) => (None, Some(cause)),
+        };
+        let source = match (resolution.source(), &value) {
+            (Some(Source::Cache), Some(_)) => TraceSource::Cache,
+            (Some(Source::Registry), Some(_)) => TraceSource::Registry,
+            _ => TraceSource::Unknown,
+        };
+        let detail = match resolution {
+            Resolution::NotFound(_) => Some("not in the registry".to_owned()),
+            Resolution::Failed(failure) => Some(failure.message.to_string()),
+            Resolution::NoIdentifier => Some("no identifier of a type this registry accepts".to_owned()),
+            Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
+            Resolution::Found(..) => None,
+        };
+        let found = match resolution {
+            Resolution::Found(..) => Some(true),
+            Resolution::NotFound(_) => Some(false),
+            Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
+        };
+        let identifier = asked.map(|id| format!("{}:{}", id.identifier_type, id.identifier_value));
+        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, identifier, cause, detail }
+    }
+}
+
+impl Engine {
+    /// Explains one rule for one beneficiary: the decision with the value of
+    /// each clause, and every metric the rule read, with its value and where
+    /// it came from (cache, registry, or unknown and why).
+    pub async fn explain(&self, rule: &Rule, beneficiary: Beneficiary, as_of: NaiveDate) -> Explanation {
+        let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
+        let explained = self.explain_all(rule, vec![beneficiary], &options).await;
+        explained.into_iter().next().unwrap_or_else(|| unreachable!("one beneficiary, one explanation"))
+    }
+
+    /// Explains one rule for each beneficiary, decided together in one batch
+    /// (stopped by `options.cancel`); in order. Each explanation carries the
+    /// batch's statistics.
+    pub async fn explain_all(
+        &self,
+        rule: &Rule,
+        beneficiaries: Vec<Beneficiary>,
+        options: &EvaluationOptions,
+    ) -> Vec<Explanation> {
+        let options = EvaluationOptions { explain: true, ..options.clone() };
+        let items = beneficiaries.into_iter().map(Ok).collect();
+        let (result, batch, table) = self.run(std::slice::from_ref(rule), items, &options).await;
+        let mut explained = Vec::with_capacity(result.items.len());
+        for (index, item) in result.items.into_iter().enumerate() {
+            let ItemResult::Decided { id, decisions } = item else { continue };
+            let decision = decisions.into_iter().next().unwrap_or_else(|| Decision::stopped(rule, Stop::Cancelled));
+            let household = batch.household(&table.facts, PairIndex(index));
+            let mut metrics = Vec::new();
+            for used in rule.metrics() {
+                let persons = match used.level {
+                    Level::Registrant => 0..1,
+                    Level::Member => 1..household.beneficiary.persons(),
+                };
+                for person in persons {
+                    let resolution = household.resolution(person, used.id.registry);
+                    let asked = household
+                        .beneficiary
+                        .person(person)
+                        .and_then(|p| self.store().choose_identifier(used.id.registry, &p.identifiers));
+                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, asked));
+                }
+            }
+            let stats = result.stats.clone();
+            explained.push(Explanation { id, rule: rule.name().to_owned(), decision, metrics, stats });
+        }
+        explained
+    }
+}
