@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dci_bench::{Population, SEED_RULES, as_of};
 use dci_eligibility::{Compiler, EvaluationOptions};
-use dci_metrics::{CacheBackend, Catalog};
+use dci_metrics::Catalog;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -29,16 +29,12 @@ fn compile(c: &mut Criterion) {
 }
 
 /// A population of `households` served by the simulator, its facts already
-/// cached (warm) in `backend`.
-fn warm(
-    runtime: &tokio::runtime::Runtime,
-    households: u64,
-    backend: CacheBackend,
-) -> (Population, dci_eligibility::Engine) {
+/// cached (warm).
+fn warm(runtime: &tokio::runtime::Runtime, households: u64) -> (Population, dci_eligibility::Engine) {
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("elig-bench-population-{households}"));
         let population = Population::start(&dir, households, 1, 0).await.expect("population");
-        let engine = population.engine_with(backend).expect("engine");
+        let engine = population.engine().expect("engine");
         let rules: Vec<_> =
             SEED_RULES.iter().map(|(n, s)| engine.compiler().compile(n, s).expect("compiles")).collect();
         let options = EvaluationOptions { demand_driven: false, ..EvaluationOptions::new(as_of()) };
@@ -49,7 +45,7 @@ fn warm(
 
 fn single(c: &mut Criterion) {
     let runtime = runtime();
-    let (population, engine) = warm(&runtime, 1_000, CacheBackend::default());
+    let (population, engine) = warm(&runtime, 1_000);
     let one = population.beneficiaries().expect("beneficiaries").into_iter().take(1).collect::<Vec<_>>();
     let mut group = c.benchmark_group("single_evaluation");
     for (name, source) in SEED_RULES {
@@ -68,34 +64,32 @@ fn single(c: &mut Criterion) {
     runtime.block_on(population.sim.shutdown());
 }
 
-/// Warm bulk evaluation of 100,000 beneficiaries, per seed rule and cache backend.
+/// Warm bulk evaluation of 100,000 beneficiaries, per seed rule.
 fn bulk(c: &mut Criterion) {
     const HOUSEHOLDS: u64 = 100_000;
     let runtime = runtime();
-    for (label, backend) in [("moka", CacheBackend::Moka), ("quick_cache", CacheBackend::QuickCache)] {
-        let (population, engine) = warm(&runtime, HOUSEHOLDS, backend);
-        let items = population.beneficiaries().expect("beneficiaries");
-        let mut group = c.benchmark_group(format!("warm_bulk_100k_{label}"));
-        group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(HOUSEHOLDS));
-        for (name, source) in SEED_RULES {
-            let rule = engine.compiler().compile(name, source).expect("compiles");
-            group.bench_with_input(BenchmarkId::from_parameter(name), &rule, |b, rule| {
-                b.iter_batched(
-                    || items.clone(),
-                    |batch| {
-                        runtime.block_on(engine.evaluate_batch(
-                            std::slice::from_ref(rule),
-                            batch,
-                            &EvaluationOptions::new(as_of()),
-                        ))
-                    },
-                    criterion::BatchSize::LargeInput,
-                )
-            });
-        }
-        group.finish();
-        runtime.block_on(population.sim.shutdown());
+    let (population, engine) = warm(&runtime, HOUSEHOLDS);
+    let items = population.beneficiaries().expect("beneficiaries");
+    let mut group = c.benchmark_group("warm_bulk_100k");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(HOUSEHOLDS));
+    for (name, source) in SEED_RULES {
+        let rule = engine.compiler().compile(name, source).expect("compiles");
+        group.bench_with_input(BenchmarkId::from_parameter(name), &rule, |b, rule| {
+            b.iter_batched(
+                || items.clone(),
+                |batch| {
+                    runtime.block_on(engine.evaluate_batch(
+                        std::slice::from_ref(rule),
+                        batch,
+                        &EvaluationOptions::new(as_of()),
+                    ))
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
     }
+    group.finish();
+    runtime.block_on(population.sim.shutdown());
 }
 
 criterion_group!(benches, compile, single, bulk);

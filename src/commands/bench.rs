@@ -7,14 +7,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use dci_bench::{Population, SEED_RULES, naive, registry_delta};
-use dci_metrics::CacheBackend;
 use dci_registry_sim::RegistryKind;
 use serde_json::Value;
 
 /// Measure elig on generated populations (see BENCHMARKS.md).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000 --backend quick_cache"
+    after_help = "Examples:\n  elig bench lists --beneficiaries 10000,100000 --rules 1,3 --latency-ms 2\n  elig bench prefetch --persons 100000 --latency-ms 2\n  elig bench naive --persons 200 --latency-ms 2\n  elig bench cache-memory --entries 1000000"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -97,9 +96,6 @@ struct MemoryArgs {
     /// Cache entries.
     #[arg(long, default_value_t = 1_000_000)]
     entries: usize,
-    /// Cache backend measured: `quick_cache` (the default) or `moka`.
-    #[arg(long, default_value = "quick_cache")]
-    backend: CacheBackend,
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -108,8 +104,8 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         What::Prefetch(args) => prefetch(args).await,
         What::Naive(args) => naive_only(args).await,
         What::CacheMemory(args) => {
-            let bytes = dci_bench::cache_memory(args.entries, args.backend).await?;
-            println!("{} cached persons ({}): {bytes:.0} bytes of resident memory each", args.entries, args.backend);
+            let bytes = dci_bench::cache_memory(args.entries).await?;
+            println!("{} cached persons: {bytes:.0} bytes of resident memory each", args.entries);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,8 +1,7 @@
 //! The criterion warm-bulk scenario (`benches/engine.rs`), with the time of each
 //! phase printed: 100,000 generated households, facts cached, each seed rule.
-//! `cargo run --release -p dci-bench --example warm_phases -- 100000 5 quick_cache`
-//! (arguments: households, passes, cache backend `moka` or `quick_cache`, and
-//! optionally one seed rule's number). Each rule is timed batch by batch
+//! `cargo run --release -p dci-bench --example warm_phases -- 100000 5`
+//! (arguments: households, passes, and optionally one seed rule's number). Each rule is timed batch by batch
 //! (median and best), then over batches run back to back, which counts the
 //! time to free each batch, as a server running one batch after another sees.
 
@@ -10,7 +9,6 @@ use std::time::Instant;
 
 use dci_bench::{Population, SEED_RULES, as_of};
 use dci_eligibility::EvaluationOptions;
-use dci_metrics::CacheBackend;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,12 +17,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() {
     let households: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let backend: CacheBackend =
-        std::env::args().nth(3).map_or(Ok(CacheBackend::Moka), |name| name.parse()).expect("cache backend");
-    let only: Option<usize> = std::env::args().nth(4).and_then(|a| a.parse().ok());
+    let only: Option<usize> = std::env::args().nth(3).and_then(|a| a.parse().ok());
     let dir = std::env::temp_dir().join(format!("elig-bench-population-{households}"));
     let population = Population::start(&dir, households, 1, 0).await.expect("population");
-    let engine = population.engine_with(backend).expect("engine");
+    let engine = population.engine().expect("engine");
     let items = population.beneficiaries().expect("beneficiaries");
     let rules: Vec<_> = SEED_RULES.iter().map(|(n, s)| engine.compiler().compile(n, s).expect("compiles")).collect();
     let cold = EvaluationOptions { demand_driven: false, ..EvaluationOptions::new(as_of()) };

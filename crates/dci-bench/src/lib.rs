@@ -6,7 +6,7 @@
 //! * [`naive`]: the design `elig` replaces — one registry request per person per
 //!   registry, one after another, each with a fresh connection and token;
 //! * [`prefetch_grid`]: cold prefetch across batch sizes and in-flight limits;
-//! * [`cache_memory`]: memory per cached person, for either cache backend.
+//! * [`cache_memory`]: memory per cached person.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::{Line, parse_line};
 use dci_eligibility::{Beneficiary, BeneficiaryError, Engine, EngineConfig};
-use dci_metrics::{CacheBackend, Catalog, MetricStore, StoreConfig, resolver_for};
+use dci_metrics::{Catalog, MetricStore, StoreConfig, resolver_for};
 use dci_protocol::records::Identifier;
 use dci_registry_sim::population::{GenConfig, GenSummary, generate};
 use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, SimStats, Simulator};
@@ -106,14 +106,9 @@ impl Population {
         sources(&self.sim, batch_size, max_in_flight)
     }
 
-    /// An engine over the simulator, its facts in the default cache backend.
+    /// An engine over the simulator, with the default `[cache]`.
     pub fn engine(&self) -> Result<Engine, BenchError> {
-        self.engine_with(CacheBackend::default())
-    }
-
-    /// An engine over the simulator, its facts in `backend`.
-    pub fn engine_with(&self, backend: CacheBackend) -> Result<Engine, BenchError> {
-        self.engine_with_cache(StoreConfig { backend, ..Default::default() })
+        self.engine_with_cache(StoreConfig::default())
     }
 
     /// An engine over the simulator with this `[cache]` (a shared tier, say).
@@ -231,10 +226,9 @@ pub async fn prefetch_grid(
     Ok(cells)
 }
 
-/// Bytes of resident memory per cached person: fills a store (cache `backend`)
-/// with `entries` CRVS-shaped facts and compares the process's resident memory
+/// Bytes of resident memory per cached person: fills a store with `entries` CRVS-shaped facts and compares the process's resident memory
 /// before and after.
-pub async fn cache_memory(entries: usize, backend: CacheBackend) -> Result<f64, BenchError> {
+pub async fn cache_memory(entries: usize) -> Result<f64, BenchError> {
     use dci_metrics::{FixedResolver, MetricValue, crvs_spec};
     let timestamp = chrono::DateTime::parse_from_rfc3339("1950-03-02T00:00:00+00:00")
         .map_err(|e| BenchError::Other(e.to_string()))?;
@@ -257,7 +251,7 @@ pub async fn cache_memory(entries: usize, backend: CacheBackend) -> Result<f64, 
     let store = MetricStore::new(
         catalog.clone(),
         vec![Arc::new(resolver)],
-        &StoreConfig { max_entries: entries as u64 * 2, backend, ..Default::default() },
+        &StoreConfig { max_entries: entries as u64 * 2, ..Default::default() },
     )
     .map_err(|e| BenchError::Other(e.to_string()))?;
     let crvs = catalog.registry_index("crvs").ok_or_else(|| BenchError::Other("no crvs registry".into()))?;

@@ -1,6 +1,6 @@
 //! Warm evaluation only (facts cached, registries in memory), for profiling.
-//! `cargo run --release -p dci-eligibility --example profile_warm -- 100000 5 quick_cache`
-//! (arguments: beneficiaries, passes, cache backend `moka` or `quick_cache`).
+//! `cargo run --release -p dci-eligibility --example profile_warm -- 100000 5`
+//! (arguments: beneficiaries, passes).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,17 +9,13 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use dci_eligibility::{Beneficiary, Compiler, Engine, EvaluationOptions};
-use dci_metrics::{
-    CacheBackend, Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, dr_spec, ibr_spec,
-};
+use dci_metrics::{Catalog, FixedResolver, MetricStore, MetricValue, RegistryResolver, StoreConfig, dr_spec, ibr_spec};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let backend: CacheBackend =
-        std::env::args().nth(3).map_or(Ok(CacheBackend::Moka), |name| name.parse()).expect("cache backend");
     let mut dr = FixedResolver::new(dr_spec());
     let mut ibr = FixedResolver::new(ibr_spec());
     for i in 0..n {
@@ -41,9 +37,7 @@ async fn main() {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(dr), Arc::new(ibr)];
-    let store = Arc::new(
-        MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }).expect("store"),
-    );
+    let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()).expect("store"));
     let engine = Engine::new(Compiler::new(catalog), store);
     let items: Vec<_> = (0..n)
         .map(|i| {

@@ -6,7 +6,7 @@ use dci_eligibility::io::parse_line;
 use dci_eligibility::{
     Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
 };
-use dci_metrics::{CacheBackend, StoreConfig};
+use dci_metrics::StoreConfig;
 use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator, fixture_beneficiaries};
 
 const RULES: [&str; 4] = [
@@ -93,10 +93,6 @@ fn beneficiaries() -> Vec<Result<Beneficiary, BeneficiaryError>> {
 }
 
 fn engine(sim: &Simulator) -> Engine {
-    engine_with(sim, CacheBackend::default())
-}
-
-fn engine_with(sim: &Simulator, backend: CacheBackend) -> Engine {
     let sources = [
         (RegistryType::Crvs, RegistryKind::Crvs),
         (RegistryType::Ibr, RegistryKind::Ibr),
@@ -112,7 +108,7 @@ fn engine_with(sim: &Simulator, backend: CacheBackend) -> Engine {
         source
     })
     .collect();
-    let cache = StoreConfig { backend, ..Default::default() };
+    let cache = StoreConfig::default();
     Engine::from_config(&EngineConfig { registries: sources, cache, ..Default::default() }).expect("engine")
 }
 
@@ -172,33 +168,32 @@ async fn the_seed_rules_decide_every_fixture_household_as_expected() {
 }
 
 /// A second run over the same households, facts cached, decides exactly as the
-/// first (outcomes, missing values and errors) and asks no registry, on both
-/// cache backends (quick_cache is read in parallel without awaiting, moka by awaiting).
+/// first (outcomes, missing values and errors) and asks no registry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn warm_runs_decide_as_cold_runs_on_both_cache_backends() {
-    for backend in CacheBackend::ALL {
+async fn warm_runs_decide_as_cold_runs() {
+    {
         let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
-        let engine = engine_with(&sim, backend);
+        let engine = engine(&sim);
         let rules = seed_rules(&engine);
         let cold = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
         let asked = sim.stats();
-        assert!(asked.crvs.items + asked.ibr.items + asked.dr.items > 0, "{backend:?}: the cold run asks");
+        assert!(asked.crvs.items + asked.ibr.items + asked.dr.items > 0, "the cold run asks");
         for (item, (id, expected, why)) in cold.items.iter().zip(EXPECTED) {
             let ItemResult::Decided { decisions, .. } = item else { panic!("{id} is invalid") };
             let actual: Vec<Outcome> = decisions.iter().map(|d| d.outcome).collect();
-            assert_eq!(actual, expected, "{backend:?}: {id} ({why})");
+            assert_eq!(actual, expected, "{id} ({why})");
         }
         let warm = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
-        assert_eq!(warm.items, cold.items, "{backend:?}: same decisions and reasons");
+        assert_eq!(warm.items, cold.items, "same decisions and reasons");
         let again = sim.stats();
         assert_eq!(
             (again.crvs.items, again.ibr.items, again.dr.items),
             (asked.crvs.items, asked.ibr.items, asked.dr.items),
-            "{backend:?}: the warm run asks no registry"
+            "the warm run asks no registry"
         );
         let hits: usize = warm.stats.registries.iter().map(|r| r.cache_hits).sum();
         let fetched: usize = warm.stats.registries.iter().map(|r| r.fetched).sum();
-        assert!(hits > 0 && fetched == 0, "{backend:?}: {hits} cache hits, {fetched} fetched");
+        assert!(hits > 0 && fetched == 0, "{hits} cache hits, {fetched} fetched");
         sim.shutdown().await;
     }
 }

@@ -1,69 +1,18 @@
-//! The in-process fact cache behind [`MetricStore`](crate::MetricStore): one
-//! synchronous interface, two backends to choose from (`[cache] backend` in
-//! `elig.toml`). Nothing above this module knows which one it has.
+//! The in-process fact cache behind [`MetricStore`](crate::MetricStore):
+//! `quick_cache::sync::Cache` (CLOCK-Pro eviction, sharded read-write locks),
+//! synchronous and callable from any thread.
 //!
-//! * [`CacheBackend::QuickCache`] (the default): `quick_cache::sync::Cache`,
-//!   CLOCK-Pro eviction, sharded read-write locks. TTLs are checked when an
-//!   entry is read (an expired entry is removed then and counts as a miss), so
-//!   an expired entry holds memory until it is read, evicted or swept by
-//!   [`FactCache::sweep`].
-//! * [`CacheBackend::Moka`]: `moka::sync::Cache`, TinyLFU admission and a
-//!   timer per entry, so expired entries are dropped without being read; its
-//!   bookkeeping makes an entry about 2.5 times larger and a read slower
-//!   (`BENCHMARKS.md`, "Cache memory").
+//! TTLs are checked when an entry is read: an expired entry is removed then
+//! and counts as a miss, so it holds its slot until it is read, evicted or
+//! swept by [`FactCache::sweep`]. The cache never holds more than
+//! `max_entries` entries either way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 use crate::catalog::{Catalog, RegistryIndex};
 use crate::store::{CacheKey, Cached, registry_of_key, unix_now};
-
-/// Which cache holds the facts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CacheBackend {
-    /// `quick_cache::sync::Cache` (CLOCK-Pro, TTL checked on read): small
-    /// entries, fast reads.
-    #[default]
-    QuickCache,
-    /// `moka::sync::Cache` (TinyLFU admission, a timer per entry).
-    Moka,
-}
-
-impl CacheBackend {
-    /// Every backend.
-    pub const ALL: [CacheBackend; 2] = [CacheBackend::QuickCache, CacheBackend::Moka];
-
-    /// The name used in `elig.toml` and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheBackend::Moka => "moka",
-            CacheBackend::QuickCache => "quick_cache",
-        }
-    }
-}
-
-impl std::fmt::Display for CacheBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for CacheBackend {
-    type Err = String;
-
-    /// `quick_cache` (also spelled `quick-cache`) or `moka`.
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "moka" => Ok(CacheBackend::Moka),
-            "quick_cache" | "quick-cache" => Ok(CacheBackend::QuickCache),
-            other => Err(format!("unknown cache backend `{other}`: quick_cache or moka")),
-        }
-    }
-}
 
 /// The TTL of found and not-found entries, per registry.
 #[derive(Clone, Debug)]
@@ -107,14 +56,7 @@ impl Ttls {
     }
 }
 
-impl moka::Expiry<CacheKey, Cached> for Ttls {
-    fn expire_after_create(&self, key: &CacheKey, value: &Cached, _created_at: Instant) -> Option<Duration> {
-        let age = Duration::from_secs(unix_now().saturating_sub(value.fetched_at));
-        Some(self.of_entry(key, value).saturating_sub(age))
-    }
-}
-
-/// Counts capacity evictions of the quick_cache backend.
+/// Counts capacity evictions.
 #[derive(Clone)]
 struct EvictionCounter(Arc<AtomicU64>);
 
@@ -132,51 +74,30 @@ type Hasher = foldhash::fast::RandomState;
 
 type QuickCache = quick_cache::sync::Cache<CacheKey, Cached, quick_cache::UnitWeighter, Hasher, EvictionCounter>;
 
-enum Backend {
-    QuickCache(QuickCache),
-    Moka(moka::sync::Cache<CacheKey, Cached, Hasher>),
-}
-
-/// The cache, and the TTLs its entries live by. Every operation is
-/// synchronous and callable from any thread.
+/// The cache, and the TTLs its entries live by.
 pub(crate) struct FactCache {
-    backend: Backend,
+    cache: QuickCache,
     ttls: Ttls,
 }
 
 impl FactCache {
     /// A cache of at most `max_entries` entries; capacity evictions are
     /// counted in `evictions`.
-    pub(crate) fn new(backend: CacheBackend, max_entries: u64, ttls: Ttls, evictions: Arc<AtomicU64>) -> Self {
-        let backend = match backend {
-            CacheBackend::QuickCache => {
-                let capacity = max_entries.max(1);
-                // quick_cache remembers recently evicted keys (CLOCK-Pro "ghosts",
-                // each taking a slot like an entry) up to half its estimated item
-                // count: estimating a quarter of the bound keeps that record to an
-                // eighth of it. Nothing is allocated up front either way.
-                let estimated = usize::try_from(capacity / 4).unwrap_or(usize::MAX).max(1);
-                Backend::QuickCache(QuickCache::with(
-                    estimated,
-                    capacity,
-                    quick_cache::UnitWeighter,
-                    Hasher::default(),
-                    EvictionCounter(evictions),
-                ))
-            }
-            CacheBackend::Moka => Backend::Moka(
-                moka::sync::Cache::builder()
-                    .max_capacity(max_entries)
-                    .expire_after(ttls.clone())
-                    .eviction_listener(move |_key, _value, cause| {
-                        if cause == moka::notification::RemovalCause::Size {
-                            evictions.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                    .build_with_hasher(Hasher::default()),
-            ),
-        };
-        FactCache { backend, ttls }
+    pub(crate) fn new(max_entries: u64, ttls: Ttls, evictions: Arc<AtomicU64>) -> Self {
+        let capacity = max_entries.max(1);
+        // quick_cache remembers recently evicted keys (CLOCK-Pro "ghosts",
+        // each taking a slot like an entry) up to half its estimated item
+        // count: estimating a quarter of the bound keeps that record to an
+        // eighth of it. Nothing is allocated up front either way.
+        let estimated = usize::try_from(capacity / 4).unwrap_or(usize::MAX).max(1);
+        let cache = QuickCache::with(
+            estimated,
+            capacity,
+            quick_cache::UnitWeighter,
+            Hasher::default(),
+            EvictionCounter(evictions),
+        );
+        FactCache { cache, ttls }
     }
 
     /// The TTLs entries live by.
@@ -184,105 +105,62 @@ impl FactCache {
         &self.ttls
     }
 
-    /// The fresh entry under `key` at `now` (Unix seconds).
+    /// The fresh entry under `key` at `now` (Unix seconds); an expired one is dropped.
     pub(crate) fn get(&self, key: &str, now: u64) -> Option<Cached> {
-        let cached = match &self.backend {
-            Backend::QuickCache(cache) => cache.get(key)?,
-            Backend::Moka(cache) => cache.get(key)?,
-        };
+        let cached = self.cache.get(key)?;
         if self.ttls.is_fresh(key, &cached, now) {
             return Some(cached);
         }
-        // Expired: dropped now, unless a fresh one replaced it meanwhile.
-        if let Backend::QuickCache(cache) = &self.backend {
-            cache.remove_if(key, |current| !self.ttls.is_fresh(key, current, now));
-        }
+        // Unless a fresh one replaced it meanwhile.
+        self.cache.remove_if(key, |current| !self.ttls.is_fresh(key, current, now));
         None
     }
 
     /// Stores `cached` under `key`.
     pub(crate) fn insert(&self, key: CacheKey, cached: Cached) {
-        match &self.backend {
-            Backend::QuickCache(cache) => cache.insert(key, cached),
-            Backend::Moka(cache) => cache.insert(key, cached),
-        }
+        self.cache.insert(key, cached);
     }
 
-    /// How many entries are held (moka: as of its last maintenance).
+    /// How many entries are held.
     pub(crate) fn entry_count(&self) -> u64 {
-        match &self.backend {
-            Backend::QuickCache(cache) => cache.len() as u64,
-            Backend::Moka(cache) => cache.entry_count(),
-        }
+        self.cache.len() as u64
     }
 
     /// Every fresh entry.
     pub(crate) fn entries(&self) -> Vec<(CacheKey, Cached)> {
         let now = unix_now();
-        let fresh = |(key, cached): &(CacheKey, Cached)| self.ttls.is_fresh(key, cached, now);
-        match &self.backend {
-            Backend::QuickCache(cache) => cache.iter().filter(fresh).collect(),
-            Backend::Moka(cache) => {
-                cache.iter().map(|(key, cached)| (CacheKey::clone(&key), cached)).filter(fresh).collect()
-            }
-        }
+        self.cache.iter().filter(|(key, cached)| self.ttls.is_fresh(key, cached, now)).collect()
     }
 
     /// Drops every entry.
     pub(crate) fn clear(&self) {
-        match &self.backend {
-            Backend::QuickCache(cache) => cache.clear(),
-            Backend::Moka(cache) => cache.invalidate_all(),
-        }
+        self.cache.clear();
     }
 
-    /// Drops expired entries and runs the backend's pending bookkeeping now.
+    /// Drops expired entries now.
     pub(crate) fn sweep(&self) {
-        match &self.backend {
-            Backend::QuickCache(cache) => {
-                let now = unix_now();
-                cache.retain(|key, cached| self.ttls.is_fresh(key, cached, now));
-            }
-            Backend::Moka(cache) => cache.run_pending_tasks(),
-        }
+        let now = unix_now();
+        self.cache.retain(|key, cached| self.ttls.is_fresh(key, cached, now));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreConfig;
 
     #[test]
-    fn the_backend_is_chosen_by_name_and_defaults_to_quick_cache() {
-        let chosen: StoreConfig = serde_json::from_str(r#"{"backend": "moka"}"#).expect("reads");
-        assert_eq!(chosen.backend, CacheBackend::Moka);
-        let default: StoreConfig = serde_json::from_str("{}").expect("reads");
-        assert_eq!(default.backend, CacheBackend::QuickCache);
-        let wrong = serde_json::from_str::<StoreConfig>(r#"{"backend": "redis"}"#).expect_err("unknown backend");
-        assert!(wrong.to_string().contains("moka") && wrong.to_string().contains("quick_cache"), "{wrong}");
-        assert_eq!("quick-cache".parse(), Ok(CacheBackend::QuickCache));
-        for backend in CacheBackend::ALL {
-            assert_eq!(backend.to_string().parse(), Ok(backend), "the name it is shown by is the name it is read by");
+    fn expired_entries_are_misses_and_are_swept() {
+        let ttls = Ttls { found: vec![Duration::from_secs(60)], not_found: vec![Duration::from_secs(10)] };
+        let cache = FactCache::new(100, ttls, Arc::new(AtomicU64::new(0)));
+        let now = unix_now();
+        for (value, age) in [("1", 11), ("2", 9), ("3", 12)] {
+            cache.insert(CacheKey::from(format!("0UIN\u{1f}{value}")), Cached { facts: None, fetched_at: now - age });
         }
-        assert_eq!(
-            "redis".parse::<CacheBackend>(),
-            Err("unknown cache backend `redis`: quick_cache or moka".to_owned())
-        );
-    }
-
-    #[test]
-    fn expired_entries_are_misses_on_every_backend() {
-        for backend in CacheBackend::ALL {
-            let ttls = Ttls { found: vec![Duration::from_secs(60)], not_found: vec![Duration::from_secs(10)] };
-            let cache = FactCache::new(backend, 100, ttls, Arc::new(AtomicU64::new(0)));
-            let now = unix_now();
-            cache.insert(CacheKey::from("0UIN\u{1f}1"), Cached { facts: None, fetched_at: now - 11 });
-            cache.insert(CacheKey::from("0UIN\u{1f}2"), Cached { facts: None, fetched_at: now - 9 });
-            assert!(cache.get("0UIN\u{1f}1", now).is_none(), "{backend}: not-found TTL 10 s passed");
-            assert!(cache.get("0UIN\u{1f}2", now).is_some(), "{backend}");
-            cache.sweep();
-            assert_eq!(cache.entries().len(), 1, "{backend}: only the fresh entry is listed");
-        }
+        assert!(cache.get("0UIN\u{1f}1", now).is_none(), "not-found TTL 10 s passed");
+        assert!(cache.get("0UIN\u{1f}2", now).is_some());
+        assert_eq!(cache.entry_count(), 2, "the expired entry read is dropped; the other waits for a sweep");
+        assert_eq!(cache.entries().len(), 1, "only the fresh entry is listed");
+        cache.sweep();
+        assert_eq!(cache.entry_count(), 1);
     }
 }

@@ -29,7 +29,6 @@ mod store;
 mod value;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-pub use cache::CacheBackend;
 pub use catalog::{
     Catalog, CatalogConfig, CatalogError, MAX_REGISTRIES, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySet,
     RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,

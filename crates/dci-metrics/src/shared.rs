@@ -19,12 +19,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dci_client::SecretSource;
+use dci_protocol::records::Identifier;
+use rayon::prelude::*;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Reader, put_cached};
 use crate::seal::{KeyError, KeyHasher, Sealer};
 use crate::store::Cached;
+
+/// Runs the tier's CPU work (hashing keys, sealing and opening values) on
+/// rayon's pool, from async code. On a multi-threaded runtime the waiting
+/// tokio worker is handed over as blocking, so that the runtime's other tasks
+/// (requests, timers) move to another worker meanwhile.
+fn on_cores<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
 
 /// The format byte of a value; any other is read as a miss.
 const FORMAT: u8 = 1;
@@ -37,6 +50,10 @@ const KEY_VERSION: &str = "f1:";
 
 /// Keys asked per `MGET` (several go in one pipelined round trip).
 const MGET_KEYS: usize = 500;
+
+/// Facts read per pipelined call: keys are hashed and values opened a chunk
+/// at a time, the next chunk's call on its way while this one is opened.
+const READ_CHUNK: usize = 2_000;
 
 /// How long the tier rests after a failure before it is tried again.
 pub const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -222,14 +239,87 @@ impl SharedTier {
         })
     }
 
-    /// The key of a person's facts in a registry: a keyed hash, never the identifier.
-    pub(crate) fn key(&self, registry: &str, identifier_type: &str, identifier_value: &str) -> String {
+    /// The key of a person's facts in a registry: a keyed hash of the
+    /// registry, the identifier type (uppercased) and value; never the identifier.
+    pub(crate) fn key(&self, registry: &str, identifier: &Identifier) -> String {
+        let identifier_type = &identifier.identifier_type;
+        let upper;
+        let identifier_type = if identifier_type.bytes().any(|b| b.is_ascii_lowercase()) {
+            upper = identifier_type.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            identifier_type.as_str()
+        };
         let mut key = String::with_capacity(self.prefix.len() + KEY_VERSION.len() + 32);
         key.push_str(&self.prefix);
         key.push_str(KEY_VERSION);
-        self.hasher
-            .hash_into(&[registry.as_bytes(), identifier_type.as_bytes(), identifier_value.as_bytes()], &mut key);
+        let parts = [registry.as_bytes(), identifier_type.as_bytes(), identifier.identifier_value.as_bytes()];
+        self.hasher.hash_into(&parts, &mut key);
         key
+    }
+
+    /// What the tier holds about `identifiers` in `registry` (whose records
+    /// have `fields` metrics): `keep(position, record)` is called for each
+    /// record found, from any thread, and what it returns is the answer for
+    /// that position (`None`: a miss, as is every identifier the tier does not answer for).
+    pub(crate) async fn read<T: Send>(
+        &self,
+        registry: &str,
+        fields: usize,
+        identifiers: &[&Identifier],
+        keep: impl Fn(usize, Cached) -> Option<T> + Sync,
+    ) -> Vec<Option<T>> {
+        let keys_of = |from: usize, chunk: &[&Identifier]| {
+            (from, on_cores(|| chunk.par_iter().map(|identifier| self.key(registry, identifier)).collect::<Vec<_>>()))
+        };
+        let mut found = Vec::with_capacity(identifiers.len());
+        let mut chunks = identifiers.chunks(READ_CHUNK).enumerate().map(|(n, chunk)| (n * READ_CHUNK, chunk));
+        let Some((from, chunk)) = chunks.next() else { return found };
+        let (mut from, mut keys) = keys_of(from, chunk);
+        let mut values = self.get_many(&keys).await;
+        loop {
+            let next = chunks.next().map(|(from, chunk)| keys_of(from, chunk));
+            let asking = async {
+                match &next {
+                    Some((_, next_keys)) => self.get_many(next_keys).await,
+                    None => None,
+                }
+            };
+            let opening = async {
+                let opened: Vec<Option<T>> = on_cores(|| match &values {
+                    None => keys.iter().map(|_| None).collect(),
+                    Some(values) => (keys.par_iter().zip(values.par_iter()).enumerate())
+                        .map(|(offset, (key, value))| keep(from + offset, self.open(key, value.as_deref(), fields)?))
+                        .collect(),
+                });
+                found.extend(opened);
+            };
+            // `asking` is polled first: its request is sent before this chunk is opened.
+            let (next_values, ()) = tokio::join!(asking, opening);
+            let Some((next_from, next_keys)) = next else { break };
+            (from, keys, values) = (next_from, next_keys, next_values);
+        }
+        found
+    }
+
+    /// Writes what a registry answered to the tier, each record for `ttl(record)`.
+    pub(crate) async fn write(
+        &self,
+        registry: &str,
+        answered: Vec<(&Identifier, Cached)>,
+        ttl: impl Fn(&Cached) -> Duration + Sync,
+    ) {
+        let entries: Vec<(String, Vec<u8>, Duration)> = on_cores(|| {
+            answered
+                .into_par_iter()
+                .map(|(identifier, cached)| {
+                    let key = self.key(registry, identifier);
+                    let value = self.value_of(&key, &cached);
+                    (key, value, ttl(&cached))
+                })
+                .collect()
+        });
+        self.put_many(&entries).await;
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -311,7 +401,7 @@ impl SharedTier {
 
     /// The values stored under `keys`, in one pipelined call; `None` when
     /// the tier did not answer (every key then counts as a miss).
-    pub(crate) async fn get_many(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+    async fn get_many(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
         if keys.is_empty() {
             return Some(Vec::new());
         }
@@ -332,9 +422,9 @@ impl SharedTier {
     /// metrics), counted as a hit; `None` (counted as a miss, and as
     /// unreadable when there was a value) when there is none this
     /// deployment can read. Safe to call from many threads at once.
-    pub(crate) fn open(&self, key: &str, value: Option<&[u8]>, fields: usize) -> Option<Cached> {
+    fn open(&self, key: &str, value: Option<&[u8]>, fields: usize) -> Option<Cached> {
         let cached = value.and_then(|bytes| {
-            let cached = self.read(key, bytes, fields);
+            let cached = self.unpack(key, bytes, fields);
             if cached.is_none() {
                 self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
             }
@@ -346,7 +436,7 @@ impl SharedTier {
     }
 
     /// Stores each record under its key for its TTL (whole seconds, at least one).
-    pub(crate) async fn put_many(&self, entries: &[(String, Vec<u8>, Duration)]) {
+    async fn put_many(&self, entries: &[(String, Vec<u8>, Duration)]) {
         if entries.is_empty() {
             return;
         }
@@ -360,7 +450,7 @@ impl SharedTier {
     }
 
     /// The value stored for `cached` under `key`. Safe to call from many threads at once.
-    pub(crate) fn write(&self, key: &str, cached: &Cached) -> Vec<u8> {
+    fn value_of(&self, key: &str, cached: &Cached) -> Vec<u8> {
         let mut record = Vec::with_capacity(64);
         put_cached(&mut record, cached);
         match &self.sealer {
@@ -380,7 +470,7 @@ impl SharedTier {
     /// A value this deployment wrote: of this format, sealed if and only if
     /// it seals (a plain value is refused where values are sealed, so that no
     /// one can plant facts without the key), and shaped like the registry's facts.
-    fn read(&self, key: &str, value: &[u8], fields: usize) -> Option<Cached> {
+    fn unpack(&self, key: &str, value: &[u8], fields: usize) -> Option<Cached> {
         let (&[format, how], record) = value.split_first_chunk::<2>()?;
         if format != FORMAT {
             return None;

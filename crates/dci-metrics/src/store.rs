@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use dci_protocol::records::Identifier;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-use crate::cache::{CacheBackend, FactCache, Ttls};
+use crate::cache::{FactCache, Ttls};
 use crate::catalog::{Catalog, RegistryIndex};
 use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
 use crate::resolver::{Lookup, RegistryResolver};
@@ -38,8 +37,6 @@ pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "N
 pub struct StoreConfig {
     /// Most entries (one per person and registry) kept.
     pub max_entries: u64,
-    /// Which cache holds the facts (`"quick_cache"`, the default, or `"moka"`).
-    pub backend: CacheBackend,
     /// Circuit breaker of each registry.
     pub breaker: BreakerConfig,
     /// The key that seals facts leaving the process (the shared tier's
@@ -52,24 +49,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            max_entries: 4_000_000,
-            backend: CacheBackend::default(),
-            breaker: BreakerConfig::default(),
-            encryption_key: None,
-            redis: None,
-        }
-    }
-}
-
-/// Runs the shared tier's CPU work (hashing keys, sealing and opening values)
-/// on rayon's pool, from async code. On a multi-threaded runtime the waiting
-/// tokio worker is handed over as blocking, so that the runtime's other tasks
-/// (requests, timers) move to another worker meanwhile.
-fn on_cores<R>(work: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
+        StoreConfig { max_entries: 4_000_000, breaker: BreakerConfig::default(), encryption_key: None, redis: None }
     }
 }
 
@@ -82,35 +62,6 @@ pub(crate) type CacheKey = compact_str::CompactString;
 /// Hash maps keyed by identifiers: a fast hasher (keys are not attacker-chosen
 /// in a way that matters here: a lookup list comes from the operator).
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
-/// The keys of many identifiers in one registry, written one after another
-/// into one buffer (one allocation for a whole list).
-struct Keys {
-    arena: String,
-    ends: Vec<usize>,
-}
-
-impl Keys {
-    fn new<I: Borrow<Identifier>>(registry: RegistryIndex, identifiers: &[I]) -> Self {
-        let mut arena = String::with_capacity(identifiers.len() * 24);
-        let mut ends = Vec::with_capacity(identifiers.len());
-        for identifier in identifiers {
-            write_key(&mut arena, registry, identifier.borrow());
-            ends.push(arena.len());
-        }
-        Keys { arena, ends }
-    }
-
-    /// The keys, in the order of the identifiers.
-    fn iter(&self) -> impl Iterator<Item = &str> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let key = &self.arena[start..end];
-            start = end;
-            key
-        })
-    }
-}
 
 /// Appends the key of `identifier` in `registry` to `out`.
 fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier) {
@@ -261,9 +212,6 @@ struct Registry {
     failing: Mutex<Option<(Instant, Arc<str>)>>,
 }
 
-/// Facts asked of the shared tier per call (one pipelined round trip each).
-const SHARED_CHUNK: usize = 2_000;
-
 /// How long a registry that failed its last lookup counts as not ready.
 pub const FAILING_FOR: Duration = Duration::from_secs(60);
 
@@ -375,7 +323,7 @@ impl MetricStore {
             .collect();
         let ttls = Ttls::of(&catalog);
         let evictions = Arc::new(AtomicU64::new(0));
-        let cache = FactCache::new(config.backend, config.max_entries, ttls, evictions.clone());
+        let cache = FactCache::new(config.max_entries, ttls, evictions.clone());
         Ok(MetricStore {
             catalog,
             registries,
@@ -393,11 +341,6 @@ impl MetricStore {
     /// The catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
-    }
-
-    /// Whether a resolver is configured for `registry`.
-    pub fn is_configured(&self, registry: RegistryIndex) -> bool {
-        self.registry(registry).is_some()
     }
 
     fn registry(&self, registry: RegistryIndex) -> Option<&Registry> {
@@ -426,16 +369,6 @@ impl MetricStore {
             Some(state) => pick(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
             None => pick(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
         }
-    }
-
-    /// The breaker state of each configured registry.
-    pub fn breaker_states(&self) -> Vec<(String, Option<BreakerState>)> {
-        self.catalog
-            .registries()
-            .iter()
-            .zip(&self.registries)
-            .map(|(spec, state)| (spec.id.to_owned(), state.as_ref().map(|s| s.breaker.state())))
-            .collect()
     }
 
     /// What the cache holds now about these persons in `registry`, still
@@ -469,20 +402,27 @@ impl MetricStore {
             ..Default::default()
         };
         // Deduplicated by borrowed `&str` keys.
-        let keys = Keys::new(registry, identifiers);
+        let mut buffer = String::with_capacity(32);
+        let keys: Vec<CacheKey> = identifiers
+            .iter()
+            .map(|identifier| {
+                buffer.clear();
+                write_key(&mut buffer, registry, identifier.borrow());
+                CacheKey::from(buffer.as_str())
+            })
+            .collect();
         let mut unique: Vec<(&str, &Identifier)> = Vec::new();
-        let mut slots: Vec<usize> = Vec::with_capacity(identifiers.len());
-        {
-            let mut index_of: HashMap<&str, usize> =
-                HashMap::with_capacity_and_hasher(identifiers.len(), Default::default());
-            for (identifier, key) in identifiers.iter().zip(keys.iter()) {
-                let slot = *index_of.entry(key).or_insert_with(|| {
-                    unique.push((key, identifier.borrow()));
+        let mut index_of: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let slots: Vec<usize> = identifiers
+            .iter()
+            .zip(&keys)
+            .map(|(identifier, key)| {
+                *index_of.entry(key.as_str()).or_insert_with(|| {
+                    unique.push((key.as_str(), identifier.borrow()));
                     unique.len() - 1
-                });
-                slots.push(slot);
-            }
-        }
+                })
+            })
+            .collect();
         report.unique = unique.len();
 
         let now = unix_now();
@@ -516,13 +456,9 @@ impl MetricStore {
         Fetched { resolutions, report }
     }
 
-    /// Asks the shared tier about the `misses` among `unique`; what it
-    /// knows (and is fresh by this catalog's TTLs) goes into the cache and
-    /// `results`. Returns the misses left.
-    ///
-    /// Keys are hashed and values opened on every core ([`on_cores`]), a chunk
-    /// at a time; the call for the next chunk is on its way while this chunk
-    /// is opened.
+    /// Asks the shared tier about the `misses` among `unique`: what it knows,
+    /// fresh by this catalog's TTLs, goes into the cache and `results`.
+    /// Returns the misses left.
     async fn ask_shared(
         &self,
         shared: &SharedTier,
@@ -532,81 +468,29 @@ impl MetricStore {
         results: &mut [Option<Resolution>],
         report: &mut FetchReport,
     ) -> Vec<usize> {
-        let keys_of = |chunk: &[usize]| -> Vec<String> {
-            on_cores(|| chunk.par_iter().map(|&i| self.shared_key(shared, registry, unique[i].1)).collect())
-        };
+        let spec = self.catalog.registry(registry);
+        let asked: Vec<&Identifier> = misses.iter().map(|&index| unique[index].1).collect();
+        let now = unix_now();
+        let found = shared
+            .read(spec.id, spec.metrics.len(), &asked, |position, cached| {
+                let fresh = self.cache.ttls().fresh(registry, cached.facts.is_some(), cached.fetched_at, now);
+                fresh.then(|| {
+                    self.cache.insert(CacheKey::from(unique[misses[position]].0), cached.clone());
+                    cached.resolution()
+                })
+            })
+            .await;
         let mut left = Vec::new();
-        let mut chunks = misses.chunks(SHARED_CHUNK);
-        let Some(first) = chunks.next() else { return left };
-        let mut chunk = first;
-        let mut keys = keys_of(chunk);
-        let mut values = shared.get_many(&keys).await;
-        loop {
-            let next = chunks.next().map(|next| (next, keys_of(next)));
-            let asking = async {
-                match &next {
-                    Some((_, next_keys)) => shared.get_many(next_keys).await,
-                    None => None,
+        for (&index, resolution) in misses.iter().zip(found) {
+            match resolution {
+                Some(resolution) => {
+                    results[index] = Some(resolution);
+                    report.shared_hits += 1;
                 }
-            };
-            let opening = async {
-                let found = on_cores(|| self.open_shared(shared, registry, unique, chunk, &keys, values));
-                for (&index, resolution) in chunk.iter().zip(found) {
-                    match resolution {
-                        Some(resolution) => {
-                            results[index] = Some(resolution);
-                            report.shared_hits += 1;
-                        }
-                        None => left.push(index),
-                    }
-                }
-            };
-            // `asking` is polled first: its request is sent before this chunk is opened.
-            let (next_values, ()) = tokio::join!(asking, opening);
-            let Some((next_chunk, next_keys)) = next else { break };
-            (chunk, keys, values) = (next_chunk, next_keys, next_values);
+                None => left.push(index),
+            }
         }
         left
-    }
-
-    /// Opens the shared tier's `values` for the persons `chunk` indexes in
-    /// `unique`, keeps those that are fresh in the cache, and returns their
-    /// resolutions (`None`: a miss). `values` is `None` when the tier did not answer.
-    fn open_shared(
-        &self,
-        shared: &SharedTier,
-        registry: RegistryIndex,
-        unique: &[(&str, &Identifier)],
-        chunk: &[usize],
-        keys: &[String],
-        values: Option<Vec<Option<Vec<u8>>>>,
-    ) -> Vec<Option<Resolution>> {
-        let Some(values) = values else { return vec![None; chunk.len()] };
-        let fields = self.catalog.registry(registry).metrics.len();
-        let now = unix_now();
-        chunk
-            .par_iter()
-            .zip(keys.par_iter().zip(values.par_iter()))
-            .map(|(&index, (key, value))| {
-                let cached = shared
-                    .open(key, value.as_deref(), fields)
-                    .filter(|c| self.cache.ttls().fresh(registry, c.facts.is_some(), c.fetched_at, now))?;
-                self.cache.insert(CacheKey::from(unique[index].0), cached.clone());
-                Some(cached.resolution())
-            })
-            .collect()
-    }
-
-    fn shared_key(&self, shared: &SharedTier, registry: RegistryIndex, identifier: &Identifier) -> String {
-        let identifier_type = &identifier.identifier_type;
-        let upper;
-        let identifier_type = if identifier_type.bytes().any(|b| b.is_ascii_lowercase()) {
-            upper = identifier_type.to_ascii_uppercase();
-            upper.as_str()
-        } else {
-            identifier_type.as_str()
-        };
-        shared.key(self.catalog.registry(registry).id, identifier_type, &identifier.identifier_value)
     }
 
     /// Stores what a registry answered about the person under `key`; returns
@@ -616,23 +500,6 @@ impl MetricStore {
         self.cache.insert(key, cached.clone());
         self.inserts.fetch_add(1, Ordering::Relaxed);
         cached
-    }
-
-    /// Writes what a registry answered to the shared tier, each for its TTL.
-    async fn share(&self, registry: RegistryIndex, answered: Vec<(&Identifier, Cached)>) {
-        let Some(shared) = &self.shared else { return };
-        let entries: Vec<(String, Vec<u8>, Duration)> = on_cores(|| {
-            answered
-                .into_par_iter()
-                .map(|(identifier, cached)| {
-                    let ttl = self.cache.ttls().ttl(registry, cached.facts.is_some());
-                    let key = self.shared_key(shared, registry, identifier);
-                    let value = shared.write(&key, &cached);
-                    (key, value, ttl)
-                })
-                .collect()
-        });
-        shared.put_many(&entries).await;
     }
 
     /// Whether the shared tier answers now (`None`: there is none).
@@ -739,7 +606,10 @@ impl MetricStore {
                 };
                 fetched.push(resolution);
             }
-            self.share(registry, answered).await;
+            if let Some(shared) = &self.shared {
+                let ttl = |cached: &Cached| self.cache.ttls().ttl(registry, cached.facts.is_some());
+                shared.write(self.catalog.registry(registry).id, answered, ttl).await;
+            }
         }
         guard.complete(fetched.clone());
         drop(guard);

@@ -326,3 +326,45 @@ async fn a_tls_redis_is_used_when_its_authority_is_trusted_and_refused_otherwise
     assert!(refused.to_string().contains("rediss://"), "{refused}");
     sim.shutdown().await;
 }
+
+/// A fetch larger than one read of the tier (several pipelined calls, the
+/// next asked while this one is opened): every answer lands at its own
+/// person, duplicates and order included, found and not found alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_read_in_several_calls_land_at_their_own_persons() {
+    const MANY: usize = 5_000;
+    let Some(redis) = RedisServer::start() else { return };
+    let registry = || {
+        let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
+        for i in (0..MANY).filter(|i| i % 7 != 0) {
+            let values = vec![MetricValue::Bool(true), MetricValue::Int(i as i64), MetricValue::strings(["MOBILITY"])];
+            resolver = resolver.found("UIN", &format!("U{i:05}"), values);
+        }
+        let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(resolver)];
+        let config = StoreConfig { redis: Some(redis_config(&redis)), ..Default::default() };
+        MetricStore::new(Arc::new(Catalog::default()), resolvers, &config).expect("store")
+    };
+    let first = registry();
+    let dr = first.catalog().registry_index("dr").expect("dr");
+    let people: Vec<Identifier> = (0..MANY).map(uin).collect();
+    first.fetch(dr, &people).await;
+
+    let second = registry();
+    // Backwards, each person asked twice.
+    let asked: Vec<usize> = (0..MANY).rev().flat_map(|i| [i, i]).collect();
+    let identifiers: Vec<Identifier> = asked.iter().map(|&i| uin(i)).collect();
+    let fetched = second.fetch(dr, &identifiers).await;
+    assert_eq!((fetched.report.shared_hits, fetched.report.fetched), (MANY, 0), "{:?}", fetched.report);
+    // What the tier answered is now in the second replica's own cache, each under its person.
+    let known: Vec<Resolution> = second.known(dr, &identifiers).into_iter().map(|k| k.expect("cached")).collect();
+    let level = second.catalog().metric("dci.dr.disability_level").expect("metric");
+    for (&i, resolution) in asked.iter().chain(&asked).zip(fetched.resolutions.iter().chain(&known)) {
+        match resolution {
+            Resolution::NotFound(_) => assert_eq!(i % 7, 0, "U{i:05} is in the registry"),
+            found => match found.read(second.catalog(), level) {
+                MetricRead::Value(MetricValue::Int(value)) => assert_eq!(*value, i as i64, "U{i:05}"),
+                other => panic!("U{i:05}: {other:?}"),
+            },
+        }
+    }
+}

@@ -1,50 +1,19 @@
 //! The metric store against the registry simulator: dedupe, merging of
-//! in-flight lookups, TTLs, failures never cached, the circuit breaker, on
-//! both cache backends.
+//! in-flight lookups, TTLs, failures never cached, the circuit breaker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
-    BreakerConfig, BreakerState, CacheBackend, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue,
-    RegistryIndex, RegistryResolver, Resolution, Source, StoreConfig, UnknownCause, resolver_for,
+    BreakerConfig, BreakerState, Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, RegistryIndex,
+    RegistryResolver, Resolution, Source, StoreConfig, UnknownCause, resolver_for,
 };
 use dci_protocol::records::Identifier;
 use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
 use serde_json::json;
 
 const PEOPLE: usize = 2_000;
-
-/// Each test runs once per cache backend: `<test>::quick_cache` and `<test>::moka`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn moka() {
-                super::$name(CacheBackend::Moka).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn quick_cache() {
-                super::$name(CacheBackend::QuickCache).await
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
-    ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand,
-    concurrent_overlapping_prefetches_fetch_each_person_once,
-    entries_expire_per_registry_and_not_found_has_its_own_ttl,
-    failures_are_not_cached,
-    what_is_known_is_read_from_any_thread,
-    the_circuit_breaker_opens_and_closes,
-    registries_without_a_data_source_are_unavailable_not_false,
-    a_saved_cache_restores_warm_and_keeps_expiry,
-    large_warm_lookups_answer_each_person,
-    the_cache_is_bounded_and_counts_evictions,
-);
 
 fn uin(i: usize) -> Identifier {
     Identifier::new("UIN", format!("U{i:05}"))
@@ -90,9 +59,10 @@ fn ibr(store: &MetricStore) -> RegistryIndex {
     store.catalog().registry_index("ibr").expect("ibr")
 }
 
-async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand() {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
     let identifiers: Vec<Identifier> = (0..10_000).map(|i| uin(i % PEOPLE)).collect();
     let prefetch = store.fetch(crvs(&store), &identifiers).await;
     assert_eq!(prefetch.resolutions.len(), 10_000);
@@ -106,10 +76,11 @@ async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(
     sim.shutdown().await;
 }
 
-async fn concurrent_overlapping_prefetches_fetch_each_person_once(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_prefetches_fetch_each_person_once() {
     let sim = simulator().await;
     sim.set_faults(RegistryKind::Crvs, FaultConfig { latency_ms: 150, ..Default::default() });
-    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
     let first: Vec<Identifier> = (0..1_000).map(uin).collect();
     let second: Vec<Identifier> = (500..1_500).map(uin).collect();
     let registry = crvs(&store);
@@ -120,14 +91,15 @@ async fn concurrent_overlapping_prefetches_fetch_each_person_once(backend: Cache
     sim.shutdown().await;
 }
 
-async fn entries_expire_per_registry_and_not_found_has_its_own_ttl(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_expire_per_registry_and_not_found_has_its_own_ttl() {
     let sim = simulator().await;
     let config = CatalogConfig {
         ttl_secs: [("dci.crvs".to_owned(), 1)].into(),
         not_found_ttl_secs: Some(1),
         ..Default::default()
     };
-    let store = store(&sim, config, StoreConfig { backend, ..Default::default() });
+    let store = store(&sim, config, StoreConfig::default());
     let people: Vec<Identifier> = (0..10).map(uin).collect();
     store.fetch(crvs(&store), &people).await;
     store.fetch(ibr(&store), &people).await;
@@ -155,9 +127,10 @@ async fn entries_expire_per_registry_and_not_found_has_its_own_ttl(backend: Cach
     sim.shutdown().await;
 }
 
-async fn failures_are_not_cached(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_not_cached() {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
     let people: Vec<Identifier> = (0..5).map(uin).collect();
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_500_rate: 1.0, ..Default::default() });
     let failed = store.fetch(crvs(&store), &people).await;
@@ -173,13 +146,11 @@ async fn failures_are_not_cached(backend: CacheBackend) {
     sim.shutdown().await;
 }
 
-async fn the_circuit_breaker_opens_and_closes(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaker_opens_and_closes() {
     let sim = simulator().await;
-    let config = StoreConfig {
-        backend,
-        breaker: BreakerConfig { failure_threshold: 2, cool_down_secs: 1 },
-        ..Default::default()
-    };
+    let config =
+        StoreConfig { breaker: BreakerConfig { failure_threshold: 2, cool_down_secs: 1 }, ..Default::default() };
     let store = store(&sim, CatalogConfig::default(), config);
     let registry = crvs(&store);
     sim.set_faults(RegistryKind::Crvs, FaultConfig { error_503_rate: 1.0, ..Default::default() });
@@ -187,7 +158,7 @@ async fn the_circuit_breaker_opens_and_closes(backend: CacheBackend) {
         let people: Vec<Identifier> = (round * 10..round * 10 + 10).map(uin).collect();
         store.fetch(registry, &people).await;
     }
-    assert_eq!(store.breaker_states()[registry.get()].1, Some(BreakerState::Open));
+    assert_eq!(store.stats().registries[registry.get()].breaker, Some(BreakerState::Open));
     let messages = sim.stats().crvs.messages;
     let refused = store.fetch(registry, &[uin(100)]).await;
     assert!(matches!(&refused.resolutions[0], Resolution::Failed(f) if f.cause == UnknownCause::RegistryUnavailable));
@@ -197,13 +168,14 @@ async fn the_circuit_breaker_opens_and_closes(backend: CacheBackend) {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let probe = store.fetch(registry, &[uin(100)]).await;
     assert!(matches!(probe.resolutions[0], Resolution::Found(..)), "after the cool-down one probe goes through");
-    assert_eq!(store.breaker_states()[registry.get()].1, Some(BreakerState::Closed));
+    assert_eq!(store.stats().registries[registry.get()].breaker, Some(BreakerState::Closed));
     sim.shutdown().await;
 }
 
-async fn registries_without_a_data_source_are_unavailable_not_false(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registries_without_a_data_source_are_unavailable_not_false() {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
     let dr = store.catalog().registry_index("dr").expect("dr");
     let prefetch = store.fetch(dr, &[uin(1)]).await;
     let disabled = store.catalog().metric("dci.dr.has_disability").expect("metric");
@@ -217,14 +189,15 @@ async fn registries_without_a_data_source_are_unavailable_not_false(backend: Cac
     sim.shutdown().await;
 }
 
-async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..300).map(uin).collect();
-    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}-{backend:?}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("facts.bin");
     {
-        let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+        let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
         store.fetch(crvs(&store), &people).await;
         store.fetch(ibr(&store), &people).await;
         store.sweep();
@@ -238,7 +211,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
         }
     }
     let items = sim.stats().crvs.items + sim.stats().ibr.items;
-    let restored = store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() });
+    let restored = store(&sim, CatalogConfig::default(), StoreConfig::default());
     let report = restored.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (600, 0));
     let again = restored.fetch(crvs(&restored), &people).await;
@@ -264,8 +237,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     let truncated = dir.join("truncated.bin");
     let bytes = std::fs::read(&path).expect("reads");
     std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writes");
-    let damaged =
-        store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }).load_snapshot(&truncated);
+    let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated);
     assert!(damaged.expect_err("truncated").to_string().contains("ends in the middle"));
 
     // With a 1 s TTL, restoring after it passed drops the entries.
@@ -273,7 +245,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
     let short = store(
         &sim,
         CatalogConfig { ttl_secs: [("dci.crvs".to_owned(), 1)].into(), ..Default::default() },
-        StoreConfig { backend, ..Default::default() },
+        StoreConfig::default(),
     );
     let report = short.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (300, 300), "CRVS entries expired, IBR kept");
@@ -282,7 +254,8 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry(backend: CacheBackend) {
 }
 
 /// A large warm lookup (fetch and `known`): every answer lands at its own person.
-async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_warm_lookups_answer_each_person() {
     let count = 20_000;
     let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
     for i in 0..count {
@@ -294,8 +267,7 @@ async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     }
     let catalog = Arc::new(Catalog::default());
     let resolvers: Vec<Arc<dyn dci_metrics::RegistryResolver>> = vec![Arc::new(resolver)];
-    let store =
-        MetricStore::new(catalog.clone(), resolvers, &StoreConfig { backend, ..Default::default() }).expect("store");
+    let store = MetricStore::new(catalog.clone(), resolvers, &StoreConfig::default()).expect("store");
     let dr = catalog.registry_index("dr").expect("dr");
     let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
     let cold = store.fetch(dr, &people).await;
@@ -319,9 +291,10 @@ async fn large_warm_lookups_answer_each_person(backend: CacheBackend) {
     }
 }
 
-async fn the_cache_is_bounded_and_counts_evictions(backend: CacheBackend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_bounded_and_counts_evictions() {
     let sim = simulator().await;
-    let store = store(&sim, CatalogConfig::default(), StoreConfig { backend, max_entries: 500, ..Default::default() });
+    let store = store(&sim, CatalogConfig::default(), StoreConfig { max_entries: 500, ..Default::default() });
     let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
     for chunk in people.chunks(100) {
         store.fetch(crvs(&store), chunk).await;
@@ -341,10 +314,11 @@ async fn the_cache_is_bounded_and_counts_evictions(backend: CacheBackend) {
 }
 
 /// What is known is read without awaiting, from any thread (the evaluator's
-/// pool), whichever the backend.
-async fn what_is_known_is_read_from_any_thread(backend: CacheBackend) {
+/// pool).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_known_is_read_from_any_thread() {
     let sim = simulator().await;
-    let store = Arc::new(store(&sim, CatalogConfig::default(), StoreConfig { backend, ..Default::default() }));
+    let store = Arc::new(store(&sim, CatalogConfig::default(), StoreConfig::default()));
     let people: Vec<Identifier> = (0..50).map(uin).collect();
     store.fetch(crvs(&store), &people).await;
     let reader = store.clone();
