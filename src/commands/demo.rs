@@ -64,9 +64,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         let result = engine.evaluate_batch(std::slice::from_ref(&rule), beneficiaries.clone(), &options).await;
         let elapsed = clock.elapsed();
         let counts = &result.stats.rules[0];
-        let round_trips: u64 = result.stats.registries.iter().map(|r| r.round_trips).sum();
-        let items: usize = result.stats.registries.iter().map(|r| r.fetched).sum();
-        let hits: usize = result.stats.registries.iter().map(|r| r.cache_hits).sum();
+        let round_trips: u64 = result.stats.registries.iter().map(|r| r.fetch.round_trips).sum();
+        let items: usize = result.stats.registries.iter().map(|r| r.fetch.fetched).sum();
+        let hits: usize = result.stats.registries.iter().map(|r| r.fetch.cache_hits).sum();
         println!(
             "{:<22} {:>8} {:>10} {:>12} {:>5} {:>11} {:>6} {:>10} {:>6.1}ms",
             name,

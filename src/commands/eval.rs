@@ -262,25 +262,30 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
             "registry", "round trips", "asked", "cache hits", "fetched", "failures"
         );
         for registry in &stats.registries {
-            let failures: usize = registry.failures.values().sum();
+            let failures: usize = registry.fetch.failures.values().sum();
             eprintln!(
                 "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10}",
                 registry.registry,
-                registry.round_trips,
-                registry.requested,
-                registry.cache_hits,
-                registry.fetched,
+                registry.fetch.round_trips,
+                registry.fetch.requested,
+                registry.fetch.cache_hits,
+                registry.fetch.fetched,
                 failures
             );
         }
-        for registry in stats.registries.iter().filter(|r| !r.failures.is_empty()) {
+        for registry in stats.registries.iter().filter(|r| !r.fetch.failures.is_empty()) {
             let causes: Vec<String> =
-                registry.failures.iter().map(|(cause, count)| format!("{count} {}", cause.as_str())).collect();
+                registry.fetch.failures.iter().map(|(cause, count)| format!("{count} {}", cause.as_str())).collect();
             eprintln!(
                 "registry {} failed: {}; the decisions that depend on it are undetermined{}",
                 registry.registry,
                 causes.join(", "),
-                registry.first_failure.as_deref().map(|why| format!("\n  first failure: {why}")).unwrap_or_default()
+                registry
+                    .fetch
+                    .first_failure
+                    .as_deref()
+                    .map(|why| format!("\n  first failure: {why}"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -288,7 +293,7 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
 
 /// Whether a registry failed some lookup of the run.
 pub fn a_registry_failed(stats: &BatchStats) -> bool {
-    stats.registries.iter().any(|registry| !registry.failures.is_empty())
+    stats.registries.iter().any(|registry| !registry.fetch.failures.is_empty())
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), if known.

@@ -216,10 +216,10 @@ pub async fn prefetch_grid(
             cells.push(GridCell {
                 batch_size,
                 in_flight: flight,
-                persons: prefetch.report.unique,
+                persons: prefetch.unique,
                 seconds,
                 round_trips: messages,
-                items_per_second: prefetch.report.unique as f64 / seconds.max(1e-9),
+                items_per_second: prefetch.unique as f64 / seconds.max(1e-9),
             });
         }
     }

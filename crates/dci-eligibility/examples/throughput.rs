@@ -55,8 +55,8 @@ async fn main() {
             let started = Instant::now();
             let result = engine.evaluate_batch(std::slice::from_ref(&rule), items.clone(), &options).await;
             let seconds = started.elapsed().as_secs_f64();
-            let fetched: usize = result.stats.registries.iter().map(|r| r.fetched).sum();
-            let trips: u64 = result.stats.registries.iter().map(|r| r.round_trips).sum();
+            let fetched: usize = result.stats.registries.iter().map(|r| r.fetch.fetched).sum();
+            let trips: u64 = result.stats.registries.iter().map(|r| r.fetch.round_trips).sum();
             println!(
                 "rule{} {pass}: {:.3} s, {:.0} decisions/s, fetched {fetched}, round trips {trips}, evaluations {}, timings {:?}",
                 i + 1,

@@ -25,7 +25,7 @@ use std::time::Instant;
 use cel::{Context, Env};
 use chrono::NaiveDate;
 use compact_str::CompactString;
-use dci_metrics::{Catalog, FetchReport, MetricStore, RegistryIndex, Resolution};
+use dci_metrics::{Catalog, MetricStore, RegistryIndex, Resolution};
 use dci_protocol::records::Identifier;
 use rayon::prelude::*;
 
@@ -36,7 +36,7 @@ use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
 use crate::pool::{Lane, on_pool};
-use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts};
+use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
 use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
 
 /// How to evaluate a batch.
@@ -293,21 +293,6 @@ fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: Regi
     report::registry_use(&mut stats.registries, catalog.registry(registry).id)
 }
 
-fn add_report(usage: &mut RegistryUse, report: &FetchReport) {
-    usage.requested += report.requested;
-    usage.cache_hits += report.cache_hits;
-    usage.merged += report.merged;
-    usage.fetched += report.fetched;
-    usage.round_trips += report.round_trips;
-    usage.fetch_ms += report.elapsed.as_millis() as u64;
-    for (cause, count) in &report.failures {
-        *usage.failures.entry(*cause).or_default() += count;
-    }
-    if usage.first_failure.is_none() {
-        usage.first_failure.clone_from(&report.first_failure);
-    }
-}
-
 /// A batch's input, split: the valid beneficiaries in order, their ids, and
 /// the invalid items with their input positions.
 struct Input {
@@ -531,8 +516,8 @@ impl Engine {
         .await;
         if hits > 0 {
             let usage = registry_use(stats, &batch.catalog, registry);
-            usage.requested += hits;
-            usage.cache_hits += hits;
+            usage.fetch.requested += hits;
+            usage.fetch.cache_hits += hits;
         }
         (table, hits, rest)
     }
@@ -639,7 +624,7 @@ impl Engine {
         let mut resolved = 0;
         if !unknown.identifiers.is_empty() {
             let fetched = self.store.fetch(registry, &unknown.identifiers).await;
-            add_report(usage, &fetched.report);
+            usage.fetch.add(&fetched.counts);
             for (person, resolution) in unknown.persons.into_iter().zip(fetched.resolutions) {
                 table.facts.set(batch.row(person), registry, resolution);
                 resolved += 1;

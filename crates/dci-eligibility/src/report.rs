@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use compact_str::CompactString;
-use dci_metrics::UnknownCause;
+use dci_metrics::{FetchCounts, UnknownCause};
 use serde::Serialize;
 
 use crate::beneficiary::BeneficiaryError;
@@ -137,26 +137,11 @@ pub struct RegistryUse {
     pub registry: String,
     /// Fetch rounds (the registry was needed again after re-evaluation).
     pub rounds: u32,
-    /// Persons looked up (after dropping those without a usable identifier).
-    pub requested: usize,
-    /// Persons without a usable identifier.
+    /// Persons without a usable identifier (not looked up).
     pub no_identifier: usize,
-    /// Answered by the cache.
-    pub cache_hits: usize,
-    /// Answered by a lookup already in flight for another request.
-    pub merged: usize,
-    /// Sent to the registry.
-    pub fetched: usize,
-    /// Messages sent.
-    pub round_trips: u64,
-    /// Failed lookups by cause.
-    pub failures: BTreeMap<UnknownCause, usize>,
-    /// What the registry said when the first lookup failed (the registry and
-    /// the cause: authentication refused, unreachable, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_failure: Option<String>,
-    /// Time spent fetching, in milliseconds.
-    pub fetch_ms: u64,
+    /// What the lookups did, summed over the batch.
+    #[serde(flatten)]
+    pub fetch: FetchCounts,
 }
 
 /// Where the time went, in milliseconds.
@@ -296,9 +281,18 @@ macro_rules! tally {
 
 tally!(BatchStats { items, invalid, rules, registries, evaluations, timings });
 tally!(RuleCounts { eligible, ineligible, undetermined, error } keys { rule });
-tally!(RegistryUse {
-    rounds, requested, no_identifier, cache_hits, merged, fetched, round_trips, failures, first_failure, fetch_ms
-} keys { registry });
+tally!(RegistryUse { rounds, no_identifier, fetch } keys { registry });
+tally!(FetchCounts {
+    requested,
+    cache_hits,
+    shared_hits,
+    merged,
+    fetched,
+    round_trips,
+    failures,
+    first_failure,
+    fetch_ms
+});
 tally!(Timings { evaluate_ms, fetch_ms, detail_ms, assemble_ms, total_ms });
 
 macro_rules! tally_numbers {
@@ -494,15 +488,18 @@ mod tests {
         let registry = |name: &str, base: usize| RegistryUse {
             registry: name.to_owned(),
             rounds: base as u32 + 1,
-            requested: base + 2,
             no_identifier: base + 3,
-            cache_hits: base + 4,
-            merged: base + 5,
-            fetched: base + 6,
-            round_trips: base as u64 + 7,
-            failures: BTreeMap::from([(UnknownCause::Timeout, base + 8), (UnknownCause::Rejected, base + 9)]),
-            first_failure: Some(format!("{name} refused")),
-            fetch_ms: base as u64 + 10,
+            fetch: FetchCounts {
+                requested: base + 2,
+                cache_hits: base + 4,
+                shared_hits: base + 11,
+                merged: base + 5,
+                fetched: base + 6,
+                round_trips: base as u64 + 7,
+                failures: BTreeMap::from([(UnknownCause::Timeout, base + 8), (UnknownCause::Rejected, base + 9)]),
+                first_failure: Some(format!("{name} refused")),
+                fetch_ms: base as u64 + 10,
+            },
         };
         BatchStats {
             items: 11,
@@ -541,11 +538,14 @@ mod tests {
         let mut sum = sample();
         let other = BatchStats {
             registries: vec![
-                RegistryUse { registry: "ibr".into(), requested: 5, ..RegistryUse::default() },
+                RegistryUse {
+                    registry: "ibr".into(),
+                    fetch: FetchCounts { requested: 5, ..FetchCounts::default() },
+                    ..RegistryUse::default()
+                },
                 RegistryUse {
                     registry: "dr".into(),
-                    requested: 1,
-                    first_failure: Some("later".into()),
+                    fetch: FetchCounts { requested: 1, first_failure: Some("later".into()), ..FetchCounts::default() },
                     ..RegistryUse::default()
                 },
             ],
@@ -554,9 +554,9 @@ mod tests {
         sum.absorb(&other);
         let names: Vec<&str> = sum.registries.iter().map(|r| r.registry.as_str()).collect();
         assert_eq!(names, ["crvs", "dr", "ibr"], "a new registry goes last, a known one is summed in place");
-        assert_eq!(sum.registries[1].requested, 43);
-        assert_eq!(sum.registries[1].first_failure.as_deref(), Some("dr refused"));
-        assert_eq!(sum.registries[2].requested, 5);
+        assert_eq!(sum.registries[1].fetch.requested, 43);
+        assert_eq!(sum.registries[1].fetch.first_failure.as_deref(), Some("dr refused"));
+        assert_eq!(sum.registries[2].fetch.requested, 5);
         assert_eq!(sum.rules, sample().rules, "statistics without rules add nothing to the counts");
     }
 }

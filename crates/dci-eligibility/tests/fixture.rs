@@ -191,8 +191,8 @@ async fn warm_runs_decide_as_cold_runs() {
             (asked.crvs.items, asked.ibr.items, asked.dr.items),
             "the warm run asks no registry"
         );
-        let hits: usize = warm.stats.registries.iter().map(|r| r.cache_hits).sum();
-        let fetched: usize = warm.stats.registries.iter().map(|r| r.fetched).sum();
+        let hits: usize = warm.stats.registries.iter().map(|r| r.fetch.cache_hits).sum();
+        let fetched: usize = warm.stats.registries.iter().map(|r| r.fetch.fetched).sum();
         assert!(hits > 0 && fetched == 0, "{hits} cache hits, {fetched} fetched");
         sim.shutdown().await;
     }

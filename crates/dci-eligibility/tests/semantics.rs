@@ -211,7 +211,7 @@ async fn a_false_local_clause_decides_before_any_registry_or_cache_is_read() {
     assert_eq!(warm.items.iter().map(|i| outcome(i, 0)).collect::<Vec<_>>(), expected);
     assert_eq!(crvs.asked.load(Ordering::SeqCst), 3, "the warm run asks no registry");
     let usage = warm.stats.registries.iter().find(|r| r.registry == "crvs").expect("crvs used");
-    assert_eq!((usage.requested, usage.cache_hits), (2, 2));
+    assert_eq!((usage.fetch.requested, usage.fetch.cache_hits), (2, 2));
 }
 
 #[tokio::test]

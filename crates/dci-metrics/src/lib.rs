@@ -43,7 +43,7 @@ pub use seal::KeyError;
 pub use shared::{REST_AFTER_FAILURE, RedisConfig, SharedError, SharedHealth, SharedStats, SharedStatus, WARN_EVERY};
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
-    DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchReport, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,
+    DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchCounts, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,
     StoreStats,
 };
 pub use value::{MetricType, MetricValue};

@@ -409,9 +409,17 @@ impl SharedTier {
         for chunk in keys.chunks(MGET_KEYS) {
             pipeline.cmd("MGET").arg(chunk);
         }
-        match self.call::<Vec<Vec<Option<Vec<u8>>>>>(&pipeline).await {
-            Some(replies) => Some(replies.into_iter().flatten().collect()),
-            None => {
+        let values: Option<Vec<Option<Vec<u8>>>> = self
+            .call::<Vec<Vec<Option<Vec<u8>>>>>(&pipeline)
+            .await
+            .map(|replies| replies.into_iter().flatten().collect());
+        match values {
+            Some(values) if values.len() == keys.len() => Some(values),
+            answered => {
+                if let Some(values) = answered {
+                    // Not one value per key: which value is whose is unknown.
+                    self.failed(format!("{} values for {} keys", values.len(), keys.len()));
+                }
                 self.counters.misses.fetch_add(keys.len() as u64, Ordering::Relaxed);
                 None
             }

@@ -101,15 +101,13 @@ pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
-/// What one fetch did.
+/// What fetching from one registry did: one fetch's counts, or (summed) a
+/// batch's. One definition for the store's report and the batch statistics.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct FetchReport {
-    /// The registry.
-    pub registry: String,
-    /// Identifiers asked for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FetchCounts {
+    /// Persons looked up (after dropping those without a usable identifier).
     pub requested: usize,
-    /// Distinct identifiers among them.
-    pub unique: usize,
     /// Answered from the cache (the shared tier's answers included).
     pub cache_hits: usize,
     /// Of those, answered by the shared tier.
@@ -126,13 +124,8 @@ pub struct FetchReport {
     /// (authentication refused, unreachable, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<String>,
-    /// Wall time.
-    #[serde(serialize_with = "millis")]
-    pub elapsed: Duration,
-}
-
-fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(duration.as_millis() as u64)
+    /// Time spent fetching, in milliseconds.
+    pub fetch_ms: u64,
 }
 
 /// The result of a fetch: one resolution per identifier asked for, in order.
@@ -140,8 +133,10 @@ fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S:
 pub struct Fetched {
     /// Aligned with the identifiers.
     pub resolutions: Vec<Resolution>,
+    /// Distinct identifiers among those asked for.
+    pub unique: usize,
     /// What it took.
-    pub report: FetchReport,
+    pub counts: FetchCounts,
 }
 
 /// Counters of one registry.
@@ -396,11 +391,7 @@ impl MetricStore {
     /// registry in batched messages. Failures are never remembered.
     pub async fn fetch<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Fetched {
         let started = Instant::now();
-        let mut report = FetchReport {
-            registry: self.catalog.registry(registry).id.to_owned(),
-            requested: identifiers.len(),
-            ..Default::default()
-        };
+        let mut report = FetchCounts { requested: identifiers.len(), ..Default::default() };
         // Deduplicated by borrowed `&str` keys.
         let mut buffer = String::with_capacity(32);
         let keys: Vec<CacheKey> = identifiers
@@ -423,7 +414,6 @@ impl MetricStore {
                 })
             })
             .collect();
-        report.unique = unique.len();
 
         let now = unix_now();
         let mut results: Vec<Option<Resolution>> =
@@ -440,20 +430,23 @@ impl MetricStore {
             None => {
                 let failure = Failure {
                     cause: UnknownCause::RegistryUnavailable,
-                    message: Arc::from(format!("no data source is configured for registry {}", report.registry)),
+                    message: Arc::from(format!(
+                        "no data source is configured for registry {}",
+                        self.catalog.registry(registry).id
+                    )),
                 };
                 for index in misses {
                     results[index] = Some(Resolution::Failed(failure.clone()));
                 }
                 *report.failures.entry(UnknownCause::RegistryUnavailable).or_default() +=
-                    report.unique - report.cache_hits;
+                    unique.len() - report.cache_hits;
             }
             Some(state) => self.ask_registry(registry, state, &unique, &misses, &mut results, &mut report).await,
         }
 
-        report.elapsed = started.elapsed();
+        report.fetch_ms = started.elapsed().as_millis() as u64;
         let resolutions = slots.into_iter().map(|u| results[u].clone().unwrap_or(Resolution::NotFetched)).collect();
-        Fetched { resolutions, report }
+        Fetched { resolutions, unique: unique.len(), counts: report }
     }
 
     /// Asks the shared tier about the `misses` among `unique`: what it knows,
@@ -466,7 +459,7 @@ impl MetricStore {
         unique: &[(&str, &Identifier)],
         misses: Vec<usize>,
         results: &mut [Option<Resolution>],
-        report: &mut FetchReport,
+        report: &mut FetchCounts,
     ) -> Vec<usize> {
         let spec = self.catalog.registry(registry);
         let asked: Vec<&Identifier> = misses.iter().map(|&index| unique[index].1).collect();
@@ -519,7 +512,7 @@ impl MetricStore {
         unique: &[(&str, &Identifier)],
         misses: &[usize],
         results: &mut [Option<Resolution>],
-        report: &mut FetchReport,
+        report: &mut FetchCounts,
     ) {
         let flight = Arc::new(Flight { results: OnceLock::new(), done: tokio::sync::Notify::new() });
         let mut mine: Vec<usize> = Vec::new();
@@ -547,7 +540,7 @@ impl MetricStore {
                     cause: UnknownCause::RegistryUnavailable,
                     message: Arc::from(format!(
                         "registry {} is failing; not asked until its cool-down ends",
-                        report.registry
+                        self.catalog.registry(registry).id
                     )),
                 };
                 fetched.extend(chunk.iter().map(|_| Resolution::Failed(failure.clone())));

@@ -111,7 +111,7 @@ async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
     let first = store(&sim, redis_config(&redis), None, CatalogConfig::default());
     let fetched = first.fetch(crvs(&first), &people).await;
     first.fetch(ibr(&first), &people).await;
-    assert_eq!(fetched.report.fetched, PEOPLE);
+    assert_eq!(fetched.counts.fetched, PEOPLE);
     let asked = items_asked(&sim);
     assert_eq!(first.stats().shared.expect("shared").writes, 2 * PEOPLE as u64);
 
@@ -119,8 +119,8 @@ async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
     let again = second.fetch(crvs(&second), &people).await;
     let enrolled = second.fetch(ibr(&second), &people).await;
     assert_eq!(items_asked(&sim), asked, "the second replica asks the registries nothing");
-    assert_eq!((again.report.shared_hits, enrolled.report.shared_hits), (PEOPLE, PEOPLE));
-    assert_eq!(again.report.fetched, 0);
+    assert_eq!((again.counts.shared_hits, enrolled.counts.shared_hits), (PEOPLE, PEOPLE));
+    assert_eq!(again.counts.fetched, 0);
     for (a, b) in fetched.resolutions.iter().zip(&again.resolutions) {
         assert_eq!(alive(&first, a), alive(&second, b));
         assert_eq!(alive(&second, b), Some(true));
@@ -178,7 +178,7 @@ async fn a_fact_expired_in_redis_is_fetched_again() {
     let asked = items_asked(&sim);
     let second = store(&sim, redis_config(&redis), None, short);
     let again = second.fetch(crvs(&second), &people).await;
-    assert_eq!(again.report.shared_hits, 0);
+    assert_eq!(again.counts.shared_hits, 0);
     assert_eq!(items_asked(&sim), asked + 50, "expired in Redis: asked again");
     sim.shutdown().await;
 }
@@ -195,7 +195,7 @@ async fn redis_dying_mid_batch_changes_no_answer_and_the_tier_comes_back() {
     let during = tokio::time::timeout(Duration::from_secs(60), engine.fetch(crvs(&engine), &people[100..200]))
         .await
         .expect("a dead Redis does not hang the fetch");
-    assert_eq!(during.report.fetched, 100, "the registry answers instead");
+    assert_eq!(during.counts.fetched, 100, "the registry answers instead");
     assert!(during.resolutions.iter().all(|r| alive(&engine, r) == Some(true)));
     let stats = engine.stats().shared.expect("shared");
     assert!(stats.errors > 0, "{stats:?}");
@@ -209,7 +209,7 @@ async fn redis_dying_mid_batch_changes_no_answer_and_the_tier_comes_back() {
     let asked = items_asked(&sim);
     let fresh = store(&sim, redis_config(&redis), None, CatalogConfig::default());
     let later = fresh.fetch(crvs(&fresh), &people[200..300]).await;
-    assert_eq!(later.report.shared_hits, 100, "written again once Redis was back");
+    assert_eq!(later.counts.shared_hits, 100, "written again once Redis was back");
     assert_eq!(items_asked(&sim), asked);
     sim.shutdown().await;
 }
@@ -228,7 +228,7 @@ async fn corrupt_foreign_and_differently_sealed_values_are_counted_misses() {
         let asked = items_asked(&sim);
         let reader = store(&sim, redis_config(&redis), key, CatalogConfig::default());
         let fetched = reader.fetch(crvs(&reader), &people).await;
-        assert_eq!(fetched.report.shared_hits, 0);
+        assert_eq!(fetched.counts.shared_hits, 0);
         assert_eq!(items_asked(&sim), asked + 100);
         assert_eq!(reader.stats().shared.expect("shared").unreadable, 100, "key {key:?}");
         assert!(fetched.resolutions.iter().all(|r| alive(&reader, r) == Some(true)));
@@ -248,7 +248,7 @@ async fn corrupt_foreign_and_differently_sealed_values_are_counted_misses() {
     }
     let plain = store(&sim, redis_config(&redis), None, CatalogConfig::default());
     let fetched = plain.fetch(crvs(&plain), &people).await;
-    assert_eq!(fetched.report.shared_hits, 0);
+    assert_eq!(fetched.counts.shared_hits, 0);
     assert_eq!(plain.stats().shared.expect("shared").unreadable, 100);
     assert!(fetched.resolutions.iter().all(|r| alive(&plain, r) == Some(true)));
     sim.shutdown().await;
@@ -271,7 +271,7 @@ async fn a_password_protected_redis_is_used_and_the_password_is_never_shown() {
 
     let wrong = store(&sim, with("not the password"), None, CatalogConfig::default());
     let fetched = wrong.fetch(crvs(&wrong), &people).await;
-    assert_eq!(fetched.report.shared_hits, 0, "refused by Redis: the registry answers");
+    assert_eq!(fetched.counts.shared_hits, 0, "refused by Redis: the registry answers");
     let status = wrong.shared_status().await.expect("a shared tier");
     assert_eq!(status.status, SharedHealth::Degraded);
     assert!(!status.problem.unwrap_or_default().contains("not the password"));
@@ -302,7 +302,7 @@ async fn a_tls_redis_is_used_when_its_authority_is_trusted_and_refused_otherwise
     let asked = items_asked(&sim);
     let second = store(&sim, trusted(), Some(ENCRYPTION_KEY), CatalogConfig::default());
     let again = second.fetch(crvs(&second), &people).await;
-    assert_eq!(again.report.shared_hits, 30, "read over TLS");
+    assert_eq!(again.counts.shared_hits, 30, "read over TLS");
     assert_eq!(items_asked(&sim), asked);
     assert_eq!(second.shared_status().await.expect("a shared tier").status, SharedHealth::Ok);
 
@@ -310,7 +310,7 @@ async fn a_tls_redis_is_used_when_its_authority_is_trusted_and_refused_otherwise
     // the tier is degraded and the registry answers.
     let untrusting = store(&sim, redis_config(&redis), Some(ENCRYPTION_KEY), CatalogConfig::default());
     let fetched = untrusting.fetch(crvs(&untrusting), &people).await;
-    assert_eq!((fetched.report.shared_hits, fetched.report.fetched), (0, 30));
+    assert_eq!((fetched.counts.shared_hits, fetched.counts.fetched), (0, 30));
     assert!(fetched.resolutions.iter().all(|r| alive(&untrusting, r) == Some(true)));
     let status = untrusting.shared_status().await.expect("a shared tier");
     assert_eq!(status.status, SharedHealth::Degraded, "{status:?}");
@@ -354,7 +354,7 @@ async fn answers_read_in_several_calls_land_at_their_own_persons() {
     let asked: Vec<usize> = (0..MANY).rev().flat_map(|i| [i, i]).collect();
     let identifiers: Vec<Identifier> = asked.iter().map(|&i| uin(i)).collect();
     let fetched = second.fetch(dr, &identifiers).await;
-    assert_eq!((fetched.report.shared_hits, fetched.report.fetched), (MANY, 0), "{:?}", fetched.report);
+    assert_eq!((fetched.counts.shared_hits, fetched.counts.fetched), (MANY, 0), "{:?}", fetched.counts);
     // What the tier answered is now in the second replica's own cache, each under its person.
     let known: Vec<Resolution> = second.known(dr, &identifiers).into_iter().map(|k| k.expect("cached")).collect();
     let level = second.catalog().metric("dci.dr.disability_level").expect("metric");

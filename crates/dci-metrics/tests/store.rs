@@ -66,12 +66,12 @@ async fn ten_thousand_identifiers_with_two_thousand_distinct_fetch_two_thousand(
     let identifiers: Vec<Identifier> = (0..10_000).map(|i| uin(i % PEOPLE)).collect();
     let prefetch = store.fetch(crvs(&store), &identifiers).await;
     assert_eq!(prefetch.resolutions.len(), 10_000);
-    assert_eq!(prefetch.report.unique, 2_000);
-    assert_eq!(prefetch.report.fetched, 2_000);
+    assert_eq!(prefetch.unique, 2_000);
+    assert_eq!(prefetch.counts.fetched, 2_000);
     assert_eq!(sim.stats().crvs.items, 2_000);
     assert!(prefetch.resolutions.iter().all(|r| matches!(r, Resolution::Found(_, Source::Registry))));
     let again = store.fetch(crvs(&store), &identifiers[..100]).await;
-    assert_eq!(again.report.cache_hits, 100);
+    assert_eq!(again.counts.cache_hits, 100);
     assert_eq!(sim.stats().crvs.items, 2_000, "served from the cache");
     sim.shutdown().await;
 }
@@ -86,7 +86,7 @@ async fn concurrent_overlapping_prefetches_fetch_each_person_once() {
     let registry = crvs(&store);
     let (a, b) = tokio::join!(store.fetch(registry, &first), store.fetch(registry, &second));
     assert_eq!(sim.stats().crvs.items, 1_500, "the 500 shared persons are fetched once");
-    assert_eq!(a.report.merged + b.report.merged, 500);
+    assert_eq!(a.counts.merged + b.counts.merged, 500);
     assert!(a.resolutions.iter().chain(&b.resolutions).all(|r| matches!(r, Resolution::Found(..))));
     sim.shutdown().await;
 }
@@ -105,12 +105,12 @@ async fn entries_expire_per_registry_and_not_found_has_its_own_ttl() {
     store.fetch(ibr(&store), &people).await;
     let before = sim.stats();
     let hit = store.fetch(crvs(&store), &people).await;
-    assert_eq!(hit.report.cache_hits, 10, "fresh before expiry");
+    assert_eq!(hit.counts.cache_hits, 10, "fresh before expiry");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let refetched = store.fetch(crvs(&store), &people).await;
-    assert_eq!(refetched.report.fetched, 10, "CRVS (TTL 1 s) is asked again");
+    assert_eq!(refetched.counts.fetched, 10, "CRVS (TTL 1 s) is asked again");
     let cached = store.fetch(ibr(&store), &people).await;
-    assert_eq!(cached.report.cache_hits, 10, "IBR (TTL 1 h) is still fresh");
+    assert_eq!(cached.counts.cache_hits, 10, "IBR (TTL 1 h) is still fresh");
     assert_eq!(sim.stats().ibr.items, before.ibr.items);
 
     let unknown = vec![Identifier::new("UIN", "nobody")];
@@ -141,7 +141,7 @@ async fn failures_are_not_cached() {
     assert_eq!(failed.resolutions[0].read(store.catalog(), alive), MetricRead::Unknown(UnknownCause::RegistryError));
     sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
     let recovered = store.fetch(crvs(&store), &people).await;
-    assert_eq!(recovered.report.fetched, 5, "the next prefetch asks again");
+    assert_eq!(recovered.counts.fetched, 5, "the next prefetch asks again");
     assert_eq!(recovered.resolutions[0].read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
     sim.shutdown().await;
 }
@@ -215,7 +215,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let report = restored.load_snapshot(&path).expect("loads");
     assert_eq!((report.entries, report.expired), (600, 0));
     let again = restored.fetch(crvs(&restored), &people).await;
-    assert_eq!(again.report.cache_hits, 300);
+    assert_eq!(again.counts.cache_hits, 300);
     let alive = restored.catalog().metric("dci.crvs.is_alive").expect("metric");
     assert_eq!(again.resolutions[0].read(restored.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
     let enrolled = restored.fetch(ibr(&restored), &people).await;
@@ -271,10 +271,10 @@ async fn large_warm_lookups_answer_each_person() {
     let dr = catalog.registry_index("dr").expect("dr");
     let people: Vec<Identifier> = (0..count + 100).map(|i| Identifier::new("UIN", i.to_string())).collect();
     let cold = store.fetch(dr, &people).await;
-    assert_eq!(cold.report.cache_hits, 0);
+    assert_eq!(cold.counts.cache_hits, 0);
     store.sweep();
     let warm = store.fetch(dr, &people).await;
-    assert_eq!(warm.report.cache_hits, people.len(), "found and not-found persons are cached");
+    assert_eq!(warm.counts.cache_hits, people.len(), "found and not-found persons are cached");
     let level = catalog.metric("dci.dr.disability_level").expect("metric");
     let zero = MetricValue::Int(0);
     let cached = store.known(dr, &people);

@@ -71,8 +71,8 @@ impl Summary {
     pub fn of_batch(stats: &BatchStats, as_of: chrono::NaiveDate, wall_ms: u64) -> Self {
         Summary {
             as_of: as_of.format("%Y-%m-%d").to_string(),
-            round_trips: stats.registries.iter().map(|r| r.round_trips).sum(),
-            cache_hits: stats.registries.iter().map(|r| r.cache_hits).sum(),
+            round_trips: stats.registries.iter().map(|r| r.fetch.round_trips).sum(),
+            cache_hits: stats.registries.iter().map(|r| r.fetch.cache_hits).sum(),
             stats: stats.clone(),
             chunks: None,
             wall_ms,
