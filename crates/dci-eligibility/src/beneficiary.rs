@@ -87,10 +87,28 @@ impl BeneficiaryError {
 /// deeper values are refused (serde_json itself stops at 128 levels).
 pub const MAX_VALUE_DEPTH: usize = 64;
 
+/// Why a value's JSON text cannot be read, without serde's position (which
+/// counts from the value, not from the input).
+fn unreadable(error: &serde_json::Error) -> String {
+    let why = error.to_string();
+    let why = why.split(" at line ").next().unwrap_or_default();
+    if why.contains("surrogate") || why.contains("hex escape") {
+        return "cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)".to_owned();
+    }
+    format!("cannot be read: {why}")
+}
+
 /// What is wrong with a field's JSON text, if anything: nesting deeper than
-/// [`MAX_VALUE_DEPTH`], or a number out of range (`1e400`: not finite).
-/// Scalars other than long or exponent numbers are not scanned.
+/// [`MAX_VALUE_DEPTH`], a number out of range (`1e400`: not finite), or a
+/// `\uD800`-`\uDFFF` escape that is not half of a pair (JSON syntax allows it,
+/// but it is no character: the value could not be read). Scalars other than
+/// long or exponent numbers and such escapes are not scanned.
 fn value_problem(raw: &str) -> Option<String> {
+    if (raw.contains("\\ud") || raw.contains("\\uD"))
+        && let Err(error) = serde_json::from_str::<Value>(raw)
+    {
+        return Some(unreadable(&error));
+    }
     let bytes = raw.as_bytes();
     let plain_number = |text: &str| text.len() <= 300 && !text.contains(['e', 'E']);
     match bytes.first() {
@@ -474,7 +492,8 @@ impl Beneficiary {
         for (name, raw) in entries.0 {
             match name.as_ref() {
                 "id" => {
-                    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                    let value: Value =
+                        serde_json::from_str(raw.get()).map_err(|error| problem(path("id"), unreadable(&error)))?;
                     id = Some(id_text(&value, &path("id"))?);
                 }
                 "identifiers" => found_identifiers = identifiers(raw, &path("identifiers"))?,
@@ -586,6 +605,25 @@ impl Beneficiary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_escape_that_is_half_a_character_is_an_error_naming_its_field() {
+        let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
+        assert_eq!(
+            read(r#"{"id": "A", "name": "\ud800abc"}"#).expect_err("refused"),
+            "name: cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "members": [{"tags": ["x", "\uDC00"]}]}"#).expect_err("refused"),
+            "members[0].tags: cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)"
+        );
+        assert_eq!(
+            read(r#"{"id": "\ud800"}"#).expect_err("refused"),
+            "id: cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)"
+        );
+        let pair = read(r#"{"id": "A", "name": "\ud83d\ude00 \u00e9"}"#).expect("a surrogate pair is a character");
+        assert_eq!(pair.field_value("name"), Some(json!("\u{1f600} é")));
+    }
 
     #[test]
     fn long_lists_and_long_identifiers_are_refused_as_they_are_read() {
