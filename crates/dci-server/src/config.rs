@@ -97,6 +97,10 @@ pub struct ServerLimits {
     /// `timeout`; never longer than `request_timeout_secs`). An evaluation's slot is taken before
     /// its body is read: a client that stops sending gives it back after this pause.
     pub body_idle_timeout_secs: u64,
+    /// The longest a JSON request body may take to arrive whole, in seconds (408 `timeout`; never
+    /// longer than `request_timeout_secs`): a client trickling its body holds its evaluation slot
+    /// no longer than this. NDJSON bodies are evaluated as they stream and are not bounded by it.
+    pub body_read_timeout_secs: u64,
     /// NDJSON lines evaluated together (memory per streamed request grows with it).
     pub ndjson_chunk: usize,
     /// Longest NDJSON line, in bytes; a longer line gets an item error.
@@ -124,6 +128,7 @@ impl Default for ServerLimits {
             max_queued: 16,
             request_timeout_secs: 300,
             body_idle_timeout_secs: 30,
+            body_read_timeout_secs: 60,
             ndjson_chunk: 5_000,
             max_line_bytes: 1024 * 1024,
             max_connections: 1024,
@@ -173,6 +178,7 @@ impl ServerLimits {
             ("max_header_bytes", self.max_header_bytes as u64),
             ("request_timeout_secs", self.request_timeout_secs),
             ("body_idle_timeout_secs", self.body_idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
             ("ndjson_chunk", self.ndjson_chunk as u64),
             ("max_line_bytes", self.max_line_bytes as u64),
         ];

@@ -1,7 +1,7 @@
 //! `POST /v1/evaluate`: JSON in, JSON out; or NDJSON streamed both ways (see [`super::ndjson`]).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -36,10 +36,20 @@ impl Drop for CancelOnDrop {
 }
 
 /// The request's evaluation slot (on routes that take one) and its body, read whole.
-pub(crate) async fn slot_and_body(request: Request) -> Result<(Option<Arc<Held>>, Bytes), ApiError> {
+pub(crate) async fn slot_and_body(
+    request: Request,
+    limits: &ServerLimits,
+) -> Result<(Option<Arc<Held>>, Bytes), ApiError> {
     let held = request.extensions().get::<Arc<Held>>().cloned();
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
-    Ok((held, body))
+    let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
+    match tokio::time::timeout(Duration::from_secs(allowed), Bytes::from_request(request, &())).await {
+        Ok(body) => Ok((held, body.map_err(body_error)?)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            format!("the request body took longer than {allowed} s to arrive (body_read_timeout_secs)"),
+        )),
+    }
 }
 
 /// Runs an evaluation's `work` in a task of its own that keeps the request's evaluation slot
@@ -183,8 +193,8 @@ pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
-    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
+    let (held, body) = slot_and_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let (rules, options, items) =
         on_pool(lane_for_body(body.len()), move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {

@@ -52,8 +52,8 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
 )]
 pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
     require_json(&request)?;
-    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
+    let (held, body) = slot_and_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rule, as_of, beneficiary) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
@@ -103,8 +103,8 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
     require_json(&request)?;
-    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
+    let (held, body) = slot_and_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rules, as_of, items) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
@@ -165,8 +165,8 @@ pub(crate) async fn export_test(
     request: Request,
 ) -> Result<Json<ExportTestResponse>, ApiError> {
     require_json(&request)?;
-    let (held, body) = slot_and_body(request).await?;
     let limits = state.limits().clone();
+    let (held, body) = slot_and_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let today = today();
     let (rule, source, name, as_of, people) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {

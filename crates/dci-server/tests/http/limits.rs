@@ -170,3 +170,53 @@ async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
     assert_eq!(free.status(), 200);
     h.stop().await;
 }
+
+/// A JSON body that keeps arriving, a byte at a time, each pause shorter than
+/// the idle timeout, is cut off when it has taken `body_read_timeout_secs`:
+/// 408, and the evaluation slot is free again.
+#[tokio::test]
+async fn a_trickling_body_gives_its_evaluation_slot_back_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start_with(
+        Default::default(),
+        |_| {},
+        |c| {
+            c.limits.max_concurrent_evaluations = 1;
+            c.limits.max_queued = 0;
+            c.limits.body_idle_timeout_secs = 5;
+            c.limits.body_read_timeout_secs = 1;
+        },
+    )
+    .await;
+    let explain = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0001")});
+    let address = h.base.trim_start_matches("http://").to_owned();
+    let mut trickling = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    let head = format!(
+        "POST /v1/explain HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    trickling.write_all(head.as_bytes()).await.expect("writes");
+    let (mut reading, mut writing) = trickling.into_split();
+    let trickle = tokio::spawn(async move {
+        // A space every 200 ms: never idle for long, never done.
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writing.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(busy.status(), 503, "the trickling request holds the only slot");
+
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), reading.read(&mut answer)).await.expect("answered");
+    let answer = String::from_utf8_lossy(&answer[..read.expect("reads")]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_read_timeout_secs"), "{answer}");
+    let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(free.status(), 200);
+    trickle.abort();
+    h.stop().await;
+}
