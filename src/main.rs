@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written is dropped: reporting it would write to stderr
+        // again, with `eprintln!`, which panics when stderr is a closed pipe.
+        .log_internal_errors(false)
         .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            commands::tell(format_args!("error: {error:#}"));
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -69,10 +69,10 @@ pub async fn engine(config: Option<&Path>) -> Result<(Engine, Option<Simulator>)
         }
         None => {
             let sim = fixture_simulator(SimConfig::default()).await?;
-            eprintln!(
+            crate::commands::tell(format_args!(
                 "note: no --config given: using the built-in registry simulator with the committed fixture data (CRVS, IBR, DR at {})",
                 sim.local_addr()
-            );
+            ));
             let config = EngineConfig { registries: simulator_sources(&sim), ..Default::default() };
             Ok((Engine::from_config(&config)?, Some(sim)))
         }

@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -787,4 +788,41 @@ fn diff_needs_a_rule_name_for_a_file_of_several_and_refuses_an_invalid_rule() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("rule \"new\" is invalid"), "{}", stderr(&output));
+}
+
+/// `elig serve` with its standard error closed (a log reader that went away)
+/// still starts and answers: writing its banner does not end it.
+#[tokio::test]
+async fn serve_keeps_answering_when_its_standard_error_is_closed() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("address").port();
+    let address = format!("127.0.0.1:{port}");
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["serve", "--bind", &address])
+        .env("ELIG_API_KEY", "test-key")
+        .env_remove("RUST_LOG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .spawn()
+        .expect("starts");
+    let mut child = KillOnDrop(child);
+    let http = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..100 {
+        if let Some(status) = child.0.try_wait().expect("waits") {
+            panic!("elig serve ended with {status} when its standard error was closed");
+        }
+        if http.get(format!("http://{address}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "elig serve never answered on {address}");
+    // A request is logged too (to the closed standard error): still answered.
+    let again = http.get(format!("http://{address}/healthz")).send().await.expect("answers");
+    assert!(again.status().is_success());
+    assert!(child.0.try_wait().expect("waits").is_none(), "still running");
 }

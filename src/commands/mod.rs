@@ -12,3 +12,11 @@ pub mod registry;
 pub mod rules;
 pub mod serve;
 pub mod test;
+
+/// Writes a line to standard error, ignoring a reader that went away (a
+/// closed pipe), where `eprintln!` would panic: a server keeps running, a
+/// failing command keeps its exit code.
+pub fn tell(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}

@@ -39,7 +39,10 @@ pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
     let _ = writeln!(out, "elig playground: open http://{}/playground", running.local_addr());
     let _ = writeln!(out, "API key: {told}");
     let _ = out.flush();
-    eprintln!("registries: the built-in simulator with the committed fixture at {}. Ctrl-C to stop.", sim.local_addr());
+    super::tell(format_args!(
+        "registries: the built-in simulator with the committed fixture at {}. Ctrl-C to stop.",
+        sim.local_addr()
+    ));
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     sim.shutdown().await;

@@ -38,7 +38,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
             if let Some(bind) = args.bind {
                 config.server.bind = bind;
             }
-            eprintln!("elig serve: {}; Ctrl-C to stop.", path.display());
+            super::tell(format_args!("elig serve: {}; Ctrl-C to stop.", path.display()));
             dci_server::serve(config, shutdown).await?; // logs the address it listens on
         }
         None => {
@@ -48,11 +48,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
                 );
             }
             let (running, sim) = serve_fixture(SecretSource::Env("ELIG_API_KEY".into()), args.bind).await?;
-            eprintln!(
+            super::tell(format_args!(
                 "elig serve: listening on http://{} with the built-in registry simulator (committed fixture) at {}; API key from $ELIG_API_KEY. Ctrl-C to stop.",
                 running.local_addr(),
                 sim.local_addr()
-            );
+            ));
             shutdown.await;
             running.shutdown().await;
             sim.shutdown().await;

@@ -15,9 +15,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let households: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let passes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let only: Option<usize> = std::env::args().nth(3).and_then(|a| a.parse().ok());
+    let argument = |n: usize, what: &str| {
+        std::env::args().nth(n).map(|a| a.parse::<u64>().unwrap_or_else(|_| panic!("{what}: a number, not `{a}`")))
+    };
+    let households = argument(1, "households").unwrap_or(100_000);
+    let passes = argument(2, "passes").unwrap_or(5) as usize;
+    let only = argument(3, "the seed rule's number (1-4)").map(|rule| rule as usize);
     let dir = std::env::temp_dir().join(format!("elig-bench-population-{households}"));
     let population = Population::start(&dir, households, 1, 0).await.expect("population");
     let engine = population.engine().expect("engine");

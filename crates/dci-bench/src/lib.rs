@@ -226,8 +226,8 @@ pub async fn prefetch_grid(
     Ok(cells)
 }
 
-/// Bytes of resident memory per cached person: fills a store with `entries` CRVS-shaped facts and compares the process's resident memory
-/// before and after.
+/// Bytes of resident memory per cached person: fills a store with `entries`
+/// CRVS-shaped facts and compares the process's resident memory before and after.
 pub async fn cache_memory(entries: usize) -> Result<f64, BenchError> {
     use dci_metrics::{FixedResolver, MetricValue, crvs_spec};
     let timestamp = chrono::DateTime::parse_from_rfc3339("1950-03-02T00:00:00+00:00")

@@ -7,9 +7,9 @@
 //!   what it answers remembered (failures never are).
 //!
 //! A fetch reads in tiers: the in-process cache ([`FactCache`]), then the
-//! registry. A shared tier goes between them: it answers the cache's misses
-//! in [`MetricStore::fetch`] before anything is sent, and is written beside
-//! the cache in [`MetricStore::remember`].
+//! registry. A shared tier ([`SharedTier`]) plugs in between them at two
+//! calls: it is read for the cache's misses before anything is sent, and
+//! written with what the registry answers.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -106,7 +106,8 @@ pub(crate) fn unix_now() -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FetchCounts {
-    /// Persons looked up (after dropping those without a usable identifier).
+    /// Identifiers asked for (in a batch's statistics: persons looked up,
+    /// those without a usable identifier left out).
     pub requested: usize,
     /// Answered from the cache (the shared tier's answers included).
     pub cache_hits: usize,

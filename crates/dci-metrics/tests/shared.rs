@@ -41,8 +41,13 @@ async fn simulator() -> Simulator {
 }
 
 fn redis_config(redis: &RedisServer) -> RedisConfig {
+    RedisConfig { url: redis.url(), ..redis_config_for_url() }
+}
+
+/// The test settings of the tier, its URL left empty.
+fn redis_config_for_url() -> RedisConfig {
     RedisConfig {
-        url: redis.url(),
+        url: String::new(),
         username: None,
         password: None,
         key_prefix: "elig-test:".into(),
@@ -367,4 +372,75 @@ async fn answers_read_in_several_calls_land_at_their_own_persons() {
             },
         }
     }
+}
+
+/// A server speaking just enough of the Redis protocol to answer each `MGET`
+/// with one value fewer than it was asked for (all empty), and `OK` or
+/// `PONG` to anything else; on a loopback port. Returns its URL.
+fn redis_answering_one_value_short() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let url = format!("redis://{}/", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut writer = stream;
+                let mut line = String::new();
+                // Each command: `*<n>` then n bulk strings (`$<len>`, then the bytes).
+                while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                    let count: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                    let mut words = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        line.clear();
+                        let _ = reader.read_line(&mut line);
+                        let length: usize = line.trim().trim_start_matches('$').parse().unwrap_or(0);
+                        let mut word = vec![0; length + 2];
+                        let _ = std::io::Read::read_exact(&mut reader, &mut word);
+                        words.push(String::from_utf8_lossy(&word[..length]).to_uppercase());
+                    }
+                    let reply = match words.first().map(String::as_str) {
+                        Some("MGET") => {
+                            let values = words.len().saturating_sub(2);
+                            format!("*{values}\r\n{}", "$-1\r\n".repeat(values))
+                        }
+                        Some("PING") => "+PONG\r\n".to_owned(),
+                        _ => "+OK\r\n".to_owned(),
+                    };
+                    if writer.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    url
+}
+
+/// A Redis that answers fewer values than keys asked is failing, not a
+/// source of answers: which value is whose is unknown, so every person is
+/// asked of the registry and each gets their own answer (none left unasked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_answering_fewer_values_than_keys_is_a_failing_tier() {
+    let mut resolver = dci_metrics::FixedResolver::new(dci_metrics::dr_spec());
+    for i in 0..10 {
+        let values = vec![MetricValue::Bool(true), MetricValue::Int(i), MetricValue::strings(["MOBILITY"])];
+        resolver = resolver.found("UIN", &format!("U{i:05}"), values);
+    }
+    let redis = RedisConfig { url: redis_answering_one_value_short(), ..redis_config_for_url() };
+    let resolvers: Vec<Arc<dyn RegistryResolver>> = vec![Arc::new(resolver)];
+    let config = StoreConfig { redis: Some(redis), ..Default::default() };
+    let store = MetricStore::new(Arc::new(Catalog::default()), resolvers, &config).expect("store");
+    let dr = store.catalog().registry_index("dr").expect("dr");
+    let people: Vec<Identifier> = (0..10).map(uin).collect();
+    let fetched = store.fetch(dr, &people).await;
+    assert_eq!((fetched.counts.shared_hits, fetched.counts.fetched), (0, 10), "{:?}", fetched.counts);
+    let level = store.catalog().metric("dci.dr.disability_level").expect("metric");
+    for (i, resolution) in fetched.resolutions.iter().enumerate() {
+        assert_eq!(resolution.read(store.catalog(), level), MetricRead::Value(&MetricValue::Int(i as i64)));
+    }
+    let stats = store.stats().shared.expect("shared");
+    assert_eq!((stats.hits, stats.misses), (0, 10), "{stats:?}");
+    assert!(stats.errors >= 1, "{stats:?}");
 }
