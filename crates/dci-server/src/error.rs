@@ -197,6 +197,19 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
+    /// [`ApiError::from_json`] for an error found in the value at `path` (`rules[0]`,
+    /// `options.explain`; `.` for the body itself): a value of the wrong shape names its field.
+    pub(crate) fn from_json_at(error: &serde_json::Error, line_offset: usize, path: &str) -> Self {
+        let mut api_error = ApiError::from_json(error, line_offset);
+        if api_error.detail.code == ErrorCode::InvalidRequest && path != "." {
+            api_error.detail.message = api_error.detail.message.replacen(": ", &format!(", in `{path}`: "), 1);
+            if let Some(Value::Object(details)) = api_error.detail.details.as_mut() {
+                details.insert("field".to_owned(), Value::from(path));
+            }
+        }
+        api_error
+    }
+
     /// The error for a JSON body serde could not read: 400 `malformed_json` for syntax errors,
     /// 422 `invalid_request` for well-formed JSON of the wrong shape; both with line and column.
     pub(crate) fn from_json(error: &serde_json::Error, line_offset: usize) -> Self {

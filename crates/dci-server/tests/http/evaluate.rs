@@ -121,17 +121,17 @@ async fn malformed_and_invalid_requests() {
     assert!(body["error"]["details"]["column"].as_u64().expect("column") > 20);
     // shapes and values: 422
     for (text, field) in [
-        (r#"{"rule": 5, "beneficiaries": []}"#, None),
+        (r#"{"rule": 5, "beneficiaries": []}"#, Some("rule")),
         (r#"{"rule": "true", "beneficiaries": {"id": "A"}}"#, Some("beneficiaries")),
         (r#"{"rule": "true"}"#, None),
         (r#"{"rule": "true", "beneficiaries": [], "colour": "blue"}"#, None),
         (r#"{"rule": "true", "rules": {"a": "true"}, "beneficiaries": []}"#, Some("rules")),
         (r#"{"beneficiaries": []}"#, Some("rules")),
         (r#"{"rules": {}, "beneficiaries": []}"#, Some("rules")),
-        (r#"{"rules": {"a": 1}, "beneficiaries": []}"#, None),
+        (r#"{"rules": {"a": 1}, "beneficiaries": []}"#, Some("rules.a")),
         (r#"{"rule": "true", "as_of": "2026-13-01", "beneficiaries": []}"#, Some("as_of")),
         (r#"{"rule": "true", "as_of": "01/01/2026", "beneficiaries": []}"#, Some("as_of")),
-        (r#"{"rule": "true", "explain": "yes", "beneficiaries": []}"#, None),
+        (r#"{"rule": "true", "explain": "yes", "beneficiaries": []}"#, Some("explain")),
     ] {
         let response = send(text).await.expect("send");
         assert_eq!(response.status(), 422, "{text}");
@@ -141,6 +141,14 @@ async fn malformed_and_invalid_requests() {
             assert_eq!(body["error"]["details"]["field"], field, "{text}");
         }
     }
+    // A value of the wrong type is named in the message too, with its place.
+    let response = send(r#"{"rule": "true", "explain": "yes", "beneficiaries": []}"#).await.expect("send");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"]["message"],
+        "invalid request at line 1, column 33, in `explain`: invalid type: string \"yes\", expected a boolean",
+        "{body}"
+    );
     // invalid rules: 422 with every diagnostic
     let (status, body) = h
         .evaluate(&json!({"rules": {"ok": "true", "typo": "dci.crvs.is_alve", "syntax": "poverty_score >"}, "beneficiaries": []}))
