@@ -349,6 +349,16 @@ impl<'de> Deserialize<'de> for Entries<'de> {
     }
 }
 
+/// The position of the first item whose name an earlier item has, if any.
+fn first_repeated<T>(items: &[T], name: impl Fn(&T) -> &str) -> Option<usize> {
+    if items.len() <= 16 {
+        // Most objects are this small: no set to build.
+        return (1..items.len()).find(|&i| items[..i].iter().any(|seen| name(seen) == name(&items[i])));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.iter().position(|item| !seen.insert(name(item)))
+}
+
 /// Where `part` (a slice of `source`) is in `source`.
 fn span(source: &str, part: &str) -> Range<u32> {
     let start = (part.as_ptr() as usize).saturating_sub(source.as_ptr() as usize);
@@ -463,6 +473,10 @@ impl Beneficiary {
         if person.fields.iter().any(|(_, raw)| value_problem(raw.get()).is_some()) {
             return None;
         }
+        // A name given twice is refused by the careful path.
+        if first_repeated(&person.fields, |(name, _)| name.0.as_ref()).is_some() {
+            return None;
+        }
         let fields = person
             .fields
             .into_iter()
@@ -489,6 +503,10 @@ impl Beneficiary {
         let mut members = Vec::new();
         let mut members_known = false;
         let mut fields = Vec::with_capacity(entries.0.len());
+        if let Some(index) = first_repeated(&entries.0, |(name, _)| name.as_ref()) {
+            // Which of the two a reader takes differs between JSON readers: neither is taken.
+            return Err(problem(path(&entries.0[index].0), "is given twice"));
+        }
         for (name, raw) in entries.0 {
             match name.as_ref() {
                 "id" => {
@@ -605,6 +623,29 @@ impl Beneficiary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_name_given_twice_is_an_error_naming_it() {
+        let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"id": "A", "age": 70, "age": 20}"#).expect_err("refused"), "age: is given twice");
+        assert_eq!(read(r#"{"id": "A", "id": "B"}"#).expect_err("refused"), "id: is given twice");
+        assert_eq!(
+            read(r#"{"id": "A", "members": [{"sex": "F", "sex": "M"}]}"#).expect_err("refused"),
+            "members[0].sex: is given twice"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [], "identifiers": [{"type": "UIN", "value": "1"}]}"#)
+                .expect_err("refused"),
+            "identifiers: is given twice"
+        );
+        assert!(read(r#"{"id": "A", "age": 70, "members": [{"age": 20}]}"#).is_ok(), "one name per object");
+        assert!(read(r#"{"id": "A", "a\u0067e": 70, "age": 20}"#).is_err(), "names compared as read");
+        // Many names: found without comparing every pair.
+        let mut many: String = (0..200_000).map(|i| format!("\"f{i}\": 0, ")).collect();
+        many.insert_str(0, "{");
+        many.push_str("\"f7\": 1, \"id\": \"A\"}");
+        assert_eq!(read(&many).expect_err("refused"), "f7: is given twice");
+    }
 
     #[test]
     fn an_escape_that_is_half_a_character_is_an_error_naming_its_field() {
