@@ -87,6 +87,11 @@ impl BeneficiaryError {
 /// deeper values are refused (serde_json itself stops at 128 levels).
 pub const MAX_VALUE_DEPTH: usize = 64;
 
+/// Whether `text` holds a `\uD800`-`\uDFFF` escape (or something that looks like one).
+fn half_characters(text: &[u8]) -> bool {
+    text.windows(3).any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd')
+}
+
 /// Why a value's JSON text cannot be read, without serde's position (which
 /// counts from the value, not from the input).
 fn unreadable(error: &serde_json::Error) -> String {
@@ -104,12 +109,16 @@ fn unreadable(error: &serde_json::Error) -> String {
 /// but it is no character: the value could not be read). Scalars other than
 /// long or exponent numbers and such escapes are not scanned.
 fn value_problem(raw: &str) -> Option<String> {
-    if (raw.contains("\\ud") || raw.contains("\\uD"))
+    let bytes = raw.as_bytes();
+    // Only text can hold escapes, and most holds none; values are short, so a
+    // plain loop finds a backslash sooner than a call to memchr.
+    if matches!(bytes.first(), Some(b'"' | b'[' | b'{'))
+        && let Some(escape) = bytes.iter().position(|&b| b == b'\\')
+        && half_characters(&bytes[escape..])
         && let Err(error) = serde_json::from_str::<Value>(raw)
     {
         return Some(unreadable(&error));
     }
-    let bytes = raw.as_bytes();
     let plain_number = |text: &str| text.len() <= 300 && !text.contains(['e', 'E']);
     match bytes.first() {
         Some(b'[' | b'{') => {}
