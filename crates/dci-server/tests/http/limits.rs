@@ -134,36 +134,51 @@ async fn shutdown_lets_requests_in_flight_finish() {
     h.sim.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// A server with one evaluation slot and no queue, its body timeouts set by
+/// `timeouts`, and a request to `/v1/explain` holding that slot: its head and
+/// the first byte of its body sent. Returns the harness, the connection and
+/// an explain request that fits in the slot once it is free.
+async fn one_slot_held_by_a_slow_body(
+    timeouts: impl FnOnce(&mut dci_server::ServerLimits),
+) -> (Harness, tokio::net::TcpStream, Value) {
+    use tokio::io::AsyncWriteExt;
     let h = start_with(
         Default::default(),
         |_| {},
         |c| {
             c.limits.max_concurrent_evaluations = 1;
             c.limits.max_queued = 0;
-            c.limits.body_idle_timeout_secs = 1;
+            timeouts(&mut c.limits);
         },
     )
     .await;
     let explain = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0001")});
-    // A client that sends the head and one byte of its body, then nothing.
     let address = h.base.trim_start_matches("http://").to_owned();
-    let mut stalled = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    let mut slow = tokio::net::TcpStream::connect(&address).await.expect("connects");
     let head = format!(
         "POST /v1/explain HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
     );
-    stalled.write_all(head.as_bytes()).await.expect("writes");
+    slow.write_all(head.as_bytes()).await.expect("writes");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let busy = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(busy.status(), 503, "the stalled request holds the only slot");
+    assert_eq!(busy.status(), 503, "the slow request holds the only slot");
+    (h, slow, explain)
+}
 
-    // After the idle timeout it is answered 408, and its slot is free again.
+/// The first answer read from `stream` (within 10 s), as text.
+async fn answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt;
     let mut answer = vec![0; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut answer)).await.expect("answered");
-    let answer = String::from_utf8_lossy(&answer[..read.expect("reads")]).into_owned();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.expect("answered");
+    String::from_utf8_lossy(&answer[..read.expect("reads")]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
+    let (h, mut stalled, explain) = one_slot_held_by_a_slow_body(|limits| limits.body_idle_timeout_secs = 1).await;
+    // After the idle timeout it is answered 408, and its slot is free again.
+    let answer = answer(&mut stalled).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"timeout\""), "{answer}");
     let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
@@ -174,28 +189,14 @@ async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
 /// A JSON body that keeps arriving, a byte at a time, each pause shorter than
 /// the idle timeout, is cut off when it has taken `body_read_timeout_secs`:
 /// 408, and the evaluation slot is free again.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickling_body_gives_its_evaluation_slot_back_after_the_read_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let h = start_with(
-        Default::default(),
-        |_| {},
-        |c| {
-            c.limits.max_concurrent_evaluations = 1;
-            c.limits.max_queued = 0;
-            c.limits.body_idle_timeout_secs = 5;
-            c.limits.body_read_timeout_secs = 1;
-        },
-    )
+    use tokio::io::AsyncWriteExt;
+    let (h, trickling, explain) = one_slot_held_by_a_slow_body(|limits| {
+        limits.body_idle_timeout_secs = 5;
+        limits.body_read_timeout_secs = 1;
+    })
     .await;
-    let explain = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0001")});
-    let address = h.base.trim_start_matches("http://").to_owned();
-    let mut trickling = tokio::net::TcpStream::connect(&address).await.expect("connects");
-    let head = format!(
-        "POST /v1/explain HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
-    );
-    trickling.write_all(head.as_bytes()).await.expect("writes");
     let (mut reading, mut writing) = trickling.into_split();
     let trickle = tokio::spawn(async move {
         // A space every 200 ms: never idle for long, never done.
@@ -206,13 +207,7 @@ async fn a_trickling_body_gives_its_evaluation_slot_back_after_the_read_timeout(
             }
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let busy = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(busy.status(), 503, "the trickling request holds the only slot");
-
-    let mut answer = vec![0; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(10), reading.read(&mut answer)).await.expect("answered");
-    let answer = String::from_utf8_lossy(&answer[..read.expect("reads")]).into_owned();
+    let answer = answer(&mut reading).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_read_timeout_secs"), "{answer}");
     let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
