@@ -651,7 +651,7 @@ mod tests {
         assert!(read(r#"{"id": "A", "a\u0067e": 70, "age": 20}"#).is_err(), "names compared as read");
         // Many names: found without comparing every pair.
         let mut many: String = (0..200_000).map(|i| format!("\"f{i}\": 0, ")).collect();
-        many.insert_str(0, "{");
+        many.insert(0, '{');
         many.push_str("\"f7\": 1, \"id\": \"A\"}");
         assert_eq!(read(&many).expect_err("refused"), "f7: is given twice");
     }
