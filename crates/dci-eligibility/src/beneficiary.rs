@@ -235,7 +235,13 @@ fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError>
             Err(problem(path, format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len())))
         }
         Value::String(s) if !s.trim().is_empty() => Ok(s.into()),
-        Value::Number(n) => Ok(format_compact!("{n}")),
+        // Only a whole number is itself as text: `800010000.0` would be another identifier
+        // than `800010000`, and a number past 64 bits would be rounded to another person's.
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(format_compact!("{n}")),
+        Value::Number(n) => Err(problem(
+            path,
+            format!("is the number {n}, which is not a whole number of at most 64 bits: write it as text"),
+        )),
         Value::String(_) => Err(problem(path, "is empty")),
         other => Err(problem(path, format!("must be text, found {}", json_kind(other)))),
     }
@@ -632,6 +638,23 @@ impl Beneficiary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_given_as_numbers_are_whole_numbers_or_an_error() {
+        let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
+        let whole = read(r#"{"id": 42, "identifiers": [{"type": "UIN", "value": 800010000}]}"#).expect("read");
+        assert_eq!((whole.id.as_str(), whole.identifiers[0].identifier_value.as_str()), ("42", "800010000"));
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [{"type": "UIN", "value": 800010000.0}]}"#).expect_err("refused"),
+            "identifiers[0].value: is the number 800010000.0, which is not a whole number of at most 64 bits: \
+             write it as text"
+        );
+        assert!(
+            read(r#"{"id": 123456789012345678901234567890}"#).expect_err("rounded").starts_with("id: is the number")
+        );
+        assert!(read(r#"{"id": 1e3}"#).is_err());
+        assert_eq!(read(r#"{"id": -7}"#).map(|b| b.id.to_string()), Ok("-7".to_owned()));
+    }
 
     #[test]
     fn a_name_given_twice_is_an_error_naming_it() {
