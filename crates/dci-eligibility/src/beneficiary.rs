@@ -293,12 +293,45 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 /// An identifier as written, borrowed from the text (the fast path: text only, no blanks).
-#[derive(Deserialize)]
+/// Only an object `{type, value}` (or `{identifier_type, identifier_value}`), each given
+/// once (other keys are ignored, as the careful path does); anything else is left to the
+/// careful path to name.
 struct IdentifierText<'a> {
-    #[serde(borrow, rename = "type", alias = "identifier_type")]
     kind: Text<'a>,
-    #[serde(borrow, alias = "identifier_value")]
     value: Text<'a>,
+}
+
+impl<'de> Deserialize<'de> for IdentifierText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdentifierVisitor;
+        impl<'de> Visitor<'de> for IdentifierVisitor {
+            type Value = IdentifierText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object {type, value}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut kind, mut value) = (None, None);
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    let slot = match key.as_ref() {
+                        "type" | "identifier_type" => &mut kind,
+                        "value" | "identifier_value" => &mut value,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.replace(map.next_value::<Text<'de>>()?).is_some() {
+                        return Err(serde::de::Error::custom("a repeated key"));
+                    }
+                }
+                match (kind, value) {
+                    (Some(kind), Some(value)) => Ok(IdentifierText { kind, value }),
+                    _ => Err(serde::de::Error::custom("a missing key")),
+                }
+            }
+        }
+        deserializer.deserialize_map(IdentifierVisitor)
+    }
 }
 
 /// A person read in one pass over the text: the fast path for well-formed
@@ -396,20 +429,34 @@ fn identifiers(raw: &RawValue, path: &str) -> Result<Vec<Identifier>, Beneficiar
         .enumerate()
         .map(|(index, item)| {
             let here = format!("{path}[{index}]");
-            let item: Value =
-                serde_json::from_str(item.get()).map_err(|e| problem(&here, format!("invalid JSON: {e}")))?;
-            let Value::Object(map) = item else {
+            if !item.get().starts_with('{') {
                 return Err(problem(here, "must be an object {type, value}"));
+            }
+            let entries: Entries<'_> =
+                serde_json::from_str(item.get()).map_err(|error| problem(&here, unreadable(&error)))?;
+            // `identifier_type` and `identifier_value` are other names of `type` and `value`.
+            fn canonical(name: &str) -> &str {
+                match name {
+                    "identifier_type" => "type",
+                    "identifier_value" => "value",
+                    other => other,
+                }
+            }
+            if let Some(repeated) = first_repeated(&entries.0, |(name, _)| canonical(name)) {
+                let name = canonical(&entries.0[repeated].0);
+                return Err(problem(format!("{here}.{name}"), "is given twice"));
+            }
+            let text = |wanted: &str| -> Result<CompactString, BeneficiaryError> {
+                let at = format!("{here}.{wanted}");
+                let (_, raw) = entries
+                    .0
+                    .iter()
+                    .find(|(name, _)| canonical(name) == wanted)
+                    .ok_or_else(|| problem(&at, "is missing"))?;
+                let value: Value = serde_json::from_str(raw.get()).map_err(|error| problem(&at, unreadable(&error)))?;
+                id_text(&value, &at)
             };
-            let kind = map
-                .get("type")
-                .or_else(|| map.get("identifier_type"))
-                .ok_or_else(|| problem(format!("{here}.type"), "is missing"))?;
-            let value = map
-                .get("value")
-                .or_else(|| map.get("identifier_value"))
-                .ok_or_else(|| problem(format!("{here}.value"), "is missing"))?;
-            Ok(Identifier::new(id_text(kind, &format!("{here}.type"))?, id_text(value, &format!("{here}.value"))?))
+            Ok(Identifier::new(text("type")?, text("value")?))
         })
         .collect()
 }
@@ -638,6 +685,30 @@ impl Beneficiary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_identifier_gives_its_type_and_value_once() {
+        let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [{"type": "UIN", "type": "DRN", "value": "1"}]}"#).expect_err("refused"),
+            "identifiers[0].type: is given twice"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [{"value": "1", "type": "UIN", "identifier_value": "2"}]}"#)
+                .expect_err("refused"),
+            "identifiers[0].value: is given twice"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [{"type": "UIN"}]}"#).expect_err("refused"),
+            "identifiers[0].value: is missing"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "identifiers": [["UIN", "1"]]}"#).expect_err("refused"),
+            "identifiers[0]: must be an object {type, value}"
+        );
+        let named = read(r#"{"id": "A", "identifiers": [{"identifier_type": "UIN", "identifier_value": "1"}]}"#);
+        assert_eq!(named.map(|b| b.identifiers[0].identifier_value.to_string()), Ok("1".to_owned()));
+    }
 
     #[test]
     fn ids_given_as_numbers_are_whole_numbers_or_an_error() {
