@@ -415,6 +415,8 @@ impl Engine {
                 steps: rules.iter().map(|rule| rule.budget().steps).min().unwrap_or(0),
                 bytes: rules.iter().map(|rule| rule.budget().bytes).min().unwrap_or(0),
                 cancel: options.cancel.clone(),
+                batch_steps: rules.iter().map(Rule::batch_budget).min().unwrap_or(0),
+                batch_spent: Arc::default(),
             },
             spent: (0..pairs.count()).map(|_| AtomicU64::new(0)).collect(),
             lane: Lane::for_evaluations(pairs.count(), estimated.saturating_mul(beneficiaries.len() as u64)),

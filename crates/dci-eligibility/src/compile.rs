@@ -38,6 +38,13 @@ pub struct Limits {
     /// Most bytes of strings, lists and maps one evaluation may build,
     /// estimated and metered like `max_steps`.
     pub max_bytes: u64,
+    /// Most steps the costly evaluations of one batch (a request, or a chunk
+    /// of a file or stream) may take together: those of more than
+    /// [`BATCH_COUNTED_FROM`](crate::cost::BATCH_COUNTED_FROM) steps. Past it, each
+    /// decision still to make that runs a costly evaluation is an `error`
+    /// (`budget_exceeded`), so that many costly decisions cannot keep every
+    /// core busy for long.
+    pub max_batch_steps: u64,
     /// Household members the cost estimate assumes at most.
     pub max_members: u64,
     /// Items of a list field (or a registry's list) the estimate assumes at most.
@@ -51,6 +58,7 @@ impl Default for Limits {
             max_depth: DEFAULT_MAX_DEPTH,
             max_steps: 1_000_000,
             max_bytes: 16 << 20,
+            max_batch_steps: 1_000_000_000,
             max_members: 100,
             max_list_items: 100,
         }
@@ -65,6 +73,7 @@ impl Limits {
             max_depth: self.max_depth.min(other.max_depth),
             max_steps: self.max_steps.min(other.max_steps),
             max_bytes: self.max_bytes.min(other.max_bytes),
+            max_batch_steps: self.max_batch_steps.min(other.max_batch_steps),
             max_members: self.max_members.max(other.max_members),
             max_list_items: self.max_list_items.max(other.max_list_items),
         }
@@ -187,6 +196,8 @@ struct RuleInner {
     estimate: Estimate,
     /// The runtime budget of one evaluation: steps and bytes.
     budget: Estimate,
+    /// The steps the costly evaluations of a batch may take together.
+    batch_budget: u64,
 }
 
 /// A compiled rule.
@@ -235,6 +246,10 @@ impl Rule {
     /// The budget one evaluation runs under: steps and bytes.
     pub(crate) fn budget(&self) -> Estimate {
         self.inner.budget
+    }
+    /// The steps the costly evaluations of a batch may take together ([`Limits::max_batch_steps`]).
+    pub(crate) fn batch_budget(&self) -> u64 {
+        self.inner.batch_budget
     }
     pub(crate) fn expr(&self) -> &IdedExpr {
         &self.inner.expr
@@ -602,6 +617,7 @@ impl Compiler {
                 warnings,
                 estimate: estimated.total,
                 budget: Estimate { steps: self.limits.max_steps, bytes: self.limits.max_bytes },
+                batch_budget: self.limits.max_batch_steps,
             }),
         })
     }

@@ -553,13 +553,22 @@ pub(crate) enum Stop {
     Steps(u64),
     /// It would build more bytes than its budget.
     Bytes(u64),
+    /// The costly evaluations of its batch have taken their budget of steps.
+    BatchSteps(u64),
     /// Its request was cancelled.
     Cancelled,
 }
 
+/// Evaluations of fewer steps are not counted against their batch's budget
+/// ([`Limits::max_batch_steps`](crate::Limits::max_batch_steps)): counting each
+/// would make every evaluation write one counter shared by every core.
+pub const BATCH_COUNTED_FROM: u64 = 1_000;
+
 /// What the evaluation running on a thread has used, and may use.
 #[derive(Clone, Copy, Debug, Default)]
 struct Meter {
+    /// The steps its decision had taken when it started.
+    initial: u64,
     steps: u64,
     bytes: u64,
     max_steps: u64,
@@ -570,7 +579,7 @@ struct Meter {
 thread_local! {
     /// The meter of the evaluation running on this thread.
     static METER: Cell<Meter> = const {
-        Cell::new(Meter { steps: 0, bytes: 0, max_steps: u64::MAX, max_bytes: u64::MAX, stop: None })
+        Cell::new(Meter { initial: 0, steps: 0, bytes: 0, max_steps: u64::MAX, max_bytes: u64::MAX, stop: None })
     };
 }
 
@@ -608,11 +617,14 @@ pub(crate) fn charge_read(raw: &str) -> Result<(), ExecutionError> {
 }
 
 /// The budget of the evaluations of one batch, and their cancellation.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Allowance {
     pub(crate) steps: u64,
     pub(crate) bytes: u64,
     pub(crate) cancel: Cancellation,
+    /// The steps the batch's costly evaluations may take together, and have taken.
+    pub(crate) batch_steps: u64,
+    pub(crate) batch_spent: Arc<AtomicU64>,
 }
 
 impl Allowance {
@@ -620,10 +632,23 @@ impl Allowance {
     /// counting the steps its decision has already taken (`spent`): bytes are
     /// per evaluation (they are freed after it), steps add up across the
     /// phases that evaluate one decision.
+    ///
+    /// Once the batch's costly evaluations have taken the batch's budget, an
+    /// evaluation stops at its first charge (one that charges nothing, a plain
+    /// comparison say, still ends).
     pub(crate) fn start(&self, spent: Option<&AtomicU64>) {
         let steps = spent.map_or(0, |spent| spent.load(Ordering::Relaxed));
+        let stop = (self.batch_spent.load(Ordering::Relaxed) >= self.batch_steps)
+            .then_some(Stop::BatchSteps(self.batch_steps));
         METER.with(|cell| {
-            cell.set(Meter { steps, max_steps: self.steps, max_bytes: self.bytes, ..Meter::default() });
+            cell.set(Meter {
+                initial: steps,
+                steps,
+                max_steps: self.steps,
+                max_bytes: self.bytes,
+                stop,
+                ..Meter::default()
+            });
         });
     }
 
@@ -638,10 +663,16 @@ impl Allowance {
         }
     }
 
-    /// Records the steps taken so far on the decision's account.
+    /// Records the steps taken so far on the decision's account, and those of
+    /// a costly evaluation on the batch's.
     pub(crate) fn record(&self, spent: Option<&AtomicU64>) {
+        let meter = METER.with(Cell::get);
         if let Some(spent) = spent {
-            spent.store(METER.with(|cell| cell.get().steps), Ordering::Relaxed);
+            spent.store(meter.steps, Ordering::Relaxed);
+        }
+        let taken = meter.steps.saturating_sub(meter.initial);
+        if taken >= BATCH_COUNTED_FROM {
+            self.batch_spent.fetch_add(taken, Ordering::Relaxed);
         }
     }
 
@@ -698,7 +729,7 @@ impl Stop {
     /// The code of the decision's error.
     pub(crate) fn code(self) -> &'static str {
         match self {
-            Stop::Steps(_) | Stop::Bytes(_) => "budget_exceeded",
+            Stop::Steps(_) | Stop::Bytes(_) | Stop::BatchSteps(_) => "budget_exceeded",
             Stop::Cancelled => "cancelled",
         }
     }
@@ -708,6 +739,9 @@ impl Stop {
         match self {
             Stop::Steps(limit) => format!("the evaluation would take more than {limit} steps (max_steps)"),
             Stop::Bytes(limit) => format!("the evaluation would build more than {limit} bytes (max_bytes)"),
+            Stop::BatchSteps(limit) => format!(
+                "the costly evaluations of this batch have taken more than {limit} steps together (max_batch_steps)"
+            ),
             Stop::Cancelled => "the evaluation was cancelled".to_owned(),
         }
     }

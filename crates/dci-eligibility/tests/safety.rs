@@ -159,6 +159,38 @@ async fn an_evaluation_past_its_budget_is_an_error_and_the_batch_is_decided() {
     assert!(started.elapsed() < Duration::from_secs(60), "stopped early, not after 9 million steps");
 }
 
+/// Many costly decisions in one batch take no more than the batch's budget
+/// together: once their steps pass `max_batch_steps`, each costly decision
+/// still to make is an error naming that limit, and cheap decisions are still made.
+#[tokio::test]
+async fn costly_decisions_share_the_budget_of_their_batch() {
+    // About 200,000 steps a decision (a 200-item list walked inside a 200-item
+    // loop, a few steps an iteration), inside the 1,000,000 of one evaluation; 100 of them.
+    let limits = Limits { max_batch_steps: 2_000_000, ..Limits::default() };
+    let engine = Engine::new(
+        compiler().with_limits(limits),
+        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store")),
+    );
+    let list: Vec<u32> = (0..200).collect();
+    let people: Vec<serde_json::Value> = (0..100).map(|i| json!({"id": format!("p{i}"), "x": list})).collect();
+    let rule = "r.x.exists(a, r.x.exists(b, a == b + 1000))";
+    let decisions = decide(&engine, rule, people.clone()).await;
+    let stopped: Vec<_> = decisions.iter().filter(|d| d.code == Some("budget_exceeded")).collect();
+    let decided = decisions.iter().filter(|d| d.outcome == Outcome::Ineligible).count();
+    assert_eq!(stopped.len() + decided, 100, "{decisions:?}");
+    // About ten fit; those already running when the budget is passed finish.
+    assert!((5..=20).contains(&decided), "about 2,000,000 / 200,000 decided first, then stopped: {decided}");
+    let message = stopped[0].error.as_deref().unwrap_or_default();
+    assert!(message.contains("max_batch_steps") && message.contains("2000000"), "{message}");
+
+    // A cheap rule in the same kind of batch is not counted: every decision is made.
+    let cheap = decide(&engine, "size(r.x) == 200", people.clone()).await;
+    assert!(cheap.iter().all(|d| d.outcome == Outcome::Eligible), "{cheap:?}");
+    // Each batch has its own budget: the next batch decides its first ones again.
+    let again = decide(&engine, rule, people).await;
+    assert!(again.iter().filter(|d| d.outcome == Outcome::Ineligible).count() >= 5);
+}
+
 #[tokio::test]
 async fn an_evaluation_past_its_byte_budget_is_an_error() {
     let limits = Limits { max_bytes: 100_000, ..Limits::default() };
