@@ -88,18 +88,21 @@ pub struct ServerLimits {
     pub max_rule_depth: usize,
     /// Evaluations (`POST /v1/evaluate`) running at once.
     pub max_concurrent_evaluations: usize,
-    /// Evaluations waiting for a slot; beyond, 503 `overloaded` with `Retry-After`.
+    /// Evaluations waiting for a slot; beyond, 503 `overloaded` with `Retry-After`. JSON bodies
+    /// are received whole before their request asks for a slot, at most twice
+    /// `max_concurrent_evaluations + max_queued` at once (beyond, 503 `overloaded`).
     pub max_queued: usize,
     /// Time to answer a request (JSON: the whole response; NDJSON: the response head), in seconds
     /// (504 `timeout`).
     pub request_timeout_secs: u64,
     /// The longest pause allowed while a request body is being received, in seconds (408
-    /// `timeout`; never longer than `request_timeout_secs`). An evaluation's slot is taken before
-    /// its body is read: a client that stops sending gives it back after this pause.
+    /// `timeout`; never longer than `request_timeout_secs`). An NDJSON stream holds its evaluation
+    /// slot while it arrives: a client that stops sending gives it back after this pause.
     pub body_idle_timeout_secs: u64,
-    /// The longest a JSON request body may take to arrive whole, in seconds (408 `timeout`; never
-    /// longer than `request_timeout_secs`): a client trickling its body holds its evaluation slot
-    /// no longer than this. NDJSON bodies are evaluated as they stream and are not bounded by it.
+    /// The longest a JSON request body may take to arrive whole, in seconds, from the start of the
+    /// request (408 `timeout`; never longer than `request_timeout_secs`). A JSON body holds no
+    /// evaluation slot while it arrives. NDJSON bodies are evaluated as they stream and are not
+    /// bounded by it.
     pub body_read_timeout_secs: u64,
     /// NDJSON lines evaluated together (memory per streamed request grows with it).
     pub ndjson_chunk: usize,

@@ -41,9 +41,15 @@ pub(crate) async fn slot_and_body(
     limits: &ServerLimits,
 ) -> Result<(Option<Arc<Held>>, Bytes), ApiError> {
     let held = request.extensions().get::<Arc<Held>>().cloned();
+    Ok((held, whole_body(request, limits).await?))
+}
+
+/// A request's body, read whole: at most `max_body_bytes` (413), no pause longer than
+/// `body_idle_timeout_secs` and no longer than `body_read_timeout_secs` in all (408).
+pub(crate) async fn whole_body(request: Request, limits: &ServerLimits) -> Result<Bytes, ApiError> {
     let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
     match tokio::time::timeout(Duration::from_secs(allowed), Bytes::from_request(request, &())).await {
-        Ok(body) => Ok((held, body.map_err(body_error)?)),
+        Ok(body) => body.map_err(body_error),
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             ErrorCode::Timeout,

@@ -1,13 +1,12 @@
 //! `POST /v1/rules/validate`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use dci_eligibility::Validation;
 
 use crate::api::{ValidateRequest, ValidateResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::handlers::evaluate::body_error;
+use crate::handlers::evaluate::whole_body;
 use crate::handlers::{read_object, rule_sources};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -36,8 +35,8 @@ pub(crate) async fn validate(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Json<ValidateResponse>, ApiError> {
-    let body = Bytes::from_request(request, &()).await.map_err(body_error)?;
     let limits = state.limits().clone();
+    let body = whole_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let rules: Vec<Validation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
         let request: ValidateRequest = read_object(&body, 0)?;

@@ -1,6 +1,12 @@
 //! Evaluation slots: at most `max_concurrent_evaluations` evaluations run at
 //! once and at most `max_queued` wait for a slot; beyond that, 503 `overloaded`
 //! with `Retry-After`. A streamed response keeps its slot until its body is sent.
+//!
+//! A JSON body is received whole before its request asks for a slot, so that a
+//! slow client holds no slot while its body arrives; at most twice as many
+//! bodies as there are slots and places in the queue are received at once
+//! (their memory is bounded), beyond that 503 `overloaded`. An NDJSON body is
+//! evaluated as it streams, in its slot.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +20,7 @@ use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::handlers::evaluate::{Media, media, whole_body};
 use crate::state::AppState;
 
 /// Seconds a refused caller is told to wait.
@@ -26,6 +33,8 @@ pub(crate) struct Slots {
     places: Arc<Semaphore>,
     /// Running evaluations.
     running: Arc<Semaphore>,
+    /// JSON bodies being received before their requests ask for a slot.
+    receiving: Arc<Semaphore>,
     concurrent: usize,
     queued: usize,
     /// When each running evaluation took its slot, by ticket.
@@ -56,6 +65,7 @@ impl Slots {
         Slots {
             places: Arc::new(Semaphore::new(concurrent + queued)),
             running: Arc::new(Semaphore::new(concurrent)),
+            receiving: Arc::new(Semaphore::new(2 * (concurrent + queued))),
             concurrent,
             queued,
             started: Arc::default(),
@@ -88,22 +98,41 @@ impl Slots {
     }
 }
 
-/// Admits the request to an evaluation slot, waiting in the queue if need be.
+/// The 503 `overloaded` answer, with what is busy.
+fn overloaded(state: &AppState, what: String) -> Response {
+    state.telemetry().overloaded();
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Overloaded,
+        format!("the server is busy: {what}; retry in {RETRY_AFTER_SECS} s"),
+    )
+    .retry_after(RETRY_AFTER_SECS)
+    .into_response()
+}
+
+/// Admits the request to an evaluation slot, waiting in the queue if need be; a JSON body is
+/// received whole first (see the module documentation).
 pub(crate) async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let slots = state.slots();
+    let request = if matches!(media(request.headers()), Ok(Media::Json)) {
+        let Ok(_receiving) = slots.receiving.clone().try_acquire_owned() else {
+            let receiving = 2 * (slots.concurrent + slots.queued);
+            return overloaded(&state, format!("{receiving} request bodies are being received"));
+        };
+        let (parts, body) = request.into_parts();
+        let mut reading = Request::new(body);
+        // The body limit travels in the extensions.
+        *reading.extensions_mut() = parts.extensions.clone();
+        match whole_body(reading, state.limits()).await {
+            Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
+            Err(error) => return error.into_response(),
+        }
+    } else {
+        request
+    };
     let Ok(place) = slots.places.clone().try_acquire_owned() else {
-        state.telemetry().overloaded();
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Overloaded,
-            format!(
-                "the server is busy: {} evaluations running and {} waiting; retry in {RETRY_AFTER_SECS} s",
-                slots.running(),
-                slots.waiting()
-            ),
-        )
-        .retry_after(RETRY_AFTER_SECS)
-        .into_response();
+        let what = format!("{} evaluations running and {} waiting", slots.running(), slots.waiting());
+        return overloaded(&state, what);
     };
     let Ok(slot) = slots.running.clone().acquire_owned().await else {
         return ApiError::internal("the evaluation slots are closed").into_response();

@@ -134,14 +134,25 @@ async fn shutdown_lets_requests_in_flight_finish() {
     h.sim.shutdown().await;
 }
 
-/// A server with one evaluation slot and no queue, its body timeouts set by
-/// `timeouts`, and a request to `/v1/explain` holding that slot: its head and
-/// the first byte of its body sent. Returns the harness, the connection and
-/// an explain request that fits in the slot once it is free.
-async fn one_slot_held_by_a_slow_body(
+/// Opens a request to `path` on `h` and sends its head and the first byte of its body.
+async fn slow_post(h: &Harness, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = h.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    slow.write_all(head.as_bytes()).await.expect("writes");
+    slow
+}
+
+/// A server with one evaluation slot and no queue (so two JSON bodies may be received at once),
+/// its body timeouts set by `timeouts`, and a request to `/v1/explain` whose body has begun.
+/// Returns the harness, that connection and an explain request.
+async fn one_slot_and_a_slow_body(
     timeouts: impl FnOnce(&mut dci_server::ServerLimits),
 ) -> (Harness, tokio::net::TcpStream, Value) {
-    use tokio::io::AsyncWriteExt;
     let h = start_with(
         Default::default(),
         |_| {},
@@ -153,16 +164,11 @@ async fn one_slot_held_by_a_slow_body(
     )
     .await;
     let explain = json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0001")});
-    let address = h.base.trim_start_matches("http://").to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&address).await.expect("connects");
-    let head = format!(
-        "POST /v1/explain HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
-    );
-    slow.write_all(head.as_bytes()).await.expect("writes");
+    let slow = slow_post(&h, "/v1/explain").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let busy = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(busy.status(), 503, "the slow request holds the only slot");
+    // A body still arriving holds no evaluation slot: the only one serves another request.
+    let quick = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(quick.status(), 200, "the slow request holds no slot");
     (h, slow, explain)
 }
 
@@ -175,43 +181,56 @@ async fn answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_that_stops_arriving_gives_its_evaluation_slot_back() {
-    let (h, mut stalled, explain) = one_slot_held_by_a_slow_body(|limits| limits.body_idle_timeout_secs = 1).await;
-    // After the idle timeout it is answered 408, and its slot is free again.
+async fn a_body_that_stops_arriving_holds_no_slot_and_is_answered_408() {
+    let (h, mut stalled, explain) = one_slot_and_a_slow_body(|limits| limits.body_idle_timeout_secs = 1).await;
     let answer = answer(&mut stalled).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"timeout\""), "{answer}");
-    let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(free.status(), 200);
+    let after = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(after.status(), 200);
     h.stop().await;
 }
 
-/// A JSON body that keeps arriving, a byte at a time, each pause shorter than
-/// the idle timeout, is cut off when it has taken `body_read_timeout_secs`:
-/// 408, and the evaluation slot is free again.
+/// A JSON body that keeps arriving, a byte at a time, each pause shorter than the idle timeout,
+/// holds no evaluation slot and is cut off once it has taken `body_read_timeout_secs`: 408. The
+/// bodies received at once are bounded: past twice the slots and queue places, 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trickling_body_gives_its_evaluation_slot_back_after_the_read_timeout() {
+async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() {
     use tokio::io::AsyncWriteExt;
-    let (h, trickling, explain) = one_slot_held_by_a_slow_body(|limits| {
+    let (h, trickling, explain) = one_slot_and_a_slow_body(|limits| {
         limits.body_idle_timeout_secs = 5;
-        limits.body_read_timeout_secs = 1;
+        limits.body_read_timeout_secs = 2;
     })
     .await;
-    let (mut reading, mut writing) = trickling.into_split();
-    let trickle = tokio::spawn(async move {
-        // A space every 200 ms: never idle for long, never done.
-        for _ in 0..50 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if writing.write_all(b" ").await.is_err() {
-                return;
+    // The validation of rules takes no slot, and its body is bounded the same way.
+    let validating = slow_post(&h, "/v1/rules/validate").await;
+    let mut readers = Vec::new();
+    let mut trickles = Vec::new();
+    for stream in [trickling, validating] {
+        let (reading, mut writing) = stream.into_split();
+        readers.push(reading);
+        trickles.push(tokio::spawn(async move {
+            // A space every 200 ms: never idle for long, never done.
+            for _ in 0..50 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if writing.write_all(b" ").await.is_err() {
+                    return;
+                }
             }
-        }
-    });
-    let answer = answer(&mut reading).await;
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("body_read_timeout_secs"), "{answer}");
-    let free = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(free.status(), 200);
-    trickle.abort();
+        }));
+    }
+    let _second = slow_post(&h, "/v1/explain").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = h.post("/v1/explain").json(&explain).send().await.expect("send");
+    assert_eq!(refused.status(), 503, "two bodies being received, one slot and no queue");
+    let body: Value = refused.json().await.expect("json");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("bodies are being received"), "{body}");
+
+    for reading in &mut readers {
+        let answer = answer(reading).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("body_read_timeout_secs"), "{answer}");
+    }
+    trickles.iter().for_each(tokio::task::JoinHandle::abort);
     h.stop().await;
 }
