@@ -235,17 +235,25 @@ fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError>
             Err(problem(path, format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len())))
         }
         Value::String(s) if !s.trim().is_empty() => Ok(s.into()),
-        // Only a whole number is itself as text: `800010000.0` would be another identifier
-        // than `800010000`, and a number past 64 bits would be rounded to another person's.
+        // A whole number is read as its digits (`800010000.0` and `800010000` are one
+        // identifier); a fraction, or a number too large to be held exactly (it would be
+        // rounded to another person's), is refused.
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(format_compact!("{n}")),
-        Value::Number(n) => Err(problem(
-            path,
-            format!("is the number {n}, which is not a whole number of at most 64 bits: write it as text"),
-        )),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.fract() == 0.0 && x.abs() <= EXACT_WHOLE_NUMBERS => Ok(format_compact!("{}", x as i64)),
+            _ => Err(problem(
+                path,
+                format!("is the number {n}, which is not a whole number held exactly: write it as text"),
+            )),
+        },
         Value::String(_) => Err(problem(path, "is empty")),
         other => Err(problem(path, format!("must be text, found {}", json_kind(other)))),
     }
 }
+
+/// Numbers with a fraction part or an exponent are held as `f64`: whole numbers up to this
+/// size (2^53) are exact.
+const EXACT_WHOLE_NUMBERS: f64 = 9_007_199_254_740_992.0;
 
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
@@ -715,15 +723,22 @@ mod tests {
         let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
         let whole = read(r#"{"id": 42, "identifiers": [{"type": "UIN", "value": 800010000}]}"#).expect("read");
         assert_eq!((whole.id.as_str(), whole.identifiers[0].identifier_value.as_str()), ("42", "800010000"));
+        let written_as_float = read(r#"{"id": "A", "identifiers": [{"type": "UIN", "value": 800010000.0}]}"#);
+        assert_eq!(written_as_float.map(|b| b.identifiers[0].identifier_value.to_string()), Ok("800010000".to_owned()));
         assert_eq!(
-            read(r#"{"id": "A", "identifiers": [{"type": "UIN", "value": 800010000.0}]}"#).expect_err("refused"),
-            "identifiers[0].value: is the number 800010000.0, which is not a whole number of at most 64 bits: \
-             write it as text"
+            read(r#"{"id": "A", "identifiers": [{"type": "UIN", "value": 8.5}]}"#).expect_err("refused"),
+            "identifiers[0].value: is the number 8.5, which is not a whole number held exactly: write it as text"
         );
         assert!(
             read(r#"{"id": 123456789012345678901234567890}"#).expect_err("rounded").starts_with("id: is the number")
         );
-        assert!(read(r#"{"id": 1e3}"#).is_err());
+        assert!(read(r#"{"id": 18446744073709551616}"#).is_err(), "past 64 bits, and held as a float");
+        assert_eq!(
+            read(r#"{"id": 18446744073709551615}"#).map(|b| b.id.to_string()),
+            Ok("18446744073709551615".into())
+        );
+        assert_eq!(read(r#"{"id": 1e3}"#).map(|b| b.id.to_string()), Ok("1000".to_owned()));
+        assert_eq!(read(r#"{"id": -0.0}"#).map(|b| b.id.to_string()), Ok("0".to_owned()));
         assert_eq!(read(r#"{"id": -7}"#).map(|b| b.id.to_string()), Ok("-7".to_owned()));
     }
 

@@ -60,9 +60,11 @@ fn not_blank() -> ObjectBuilder {
     typed(&[Type::String]).pattern(Some(r"\S"))
 }
 
-/// An id or identifier part: text that is not blank, or a number (read as its text).
+/// An id or identifier part: text that is not blank, or a whole number of at most 53 bits
+/// (read as its digits; larger ones are refused unless written without a fraction or exponent).
 fn text(description: &str) -> RefOr<Schema> {
-    OneOfBuilder::new().description(Some(description)).item(not_blank()).item(typed(&[Type::Number])).into()
+    let whole = typed(&[Type::Integer]).minimum(Some(-9_007_199_254_740_992.0)).maximum(Some(9_007_199_254_740_992.0));
+    OneOfBuilder::new().description(Some(description)).item(not_blank()).item(whole).into()
 }
 
 /// `rules` or `rule`, exactly one of them not `null`.

@@ -121,12 +121,15 @@ fn options(bounds: Bounds) -> impl Strategy<Value = Map<String, Value>> {
     })
 }
 
-/// Text that is not blank, or a number: what ids and identifiers may be.
+/// Text that is not blank, or a whole number (also written with a fraction of zero): what ids
+/// and identifiers may be.
 fn text() -> impl Strategy<Value = Value> {
+    const EXACT: i64 = 1 << 53;
     prop_oneof![
         "[ ]{0,2}[A-Za-z0-9é/-][A-Za-z0-9 -]{0,10}".prop_map(Value::from),
         any::<u32>().prop_map(Value::from),
-        (-1.0e6f64..1.0e6).prop_map(Value::from),
+        (-EXACT..=EXACT).prop_map(Value::from),
+        (-1_000_000i32..1_000_000).prop_map(|n| Value::from(f64::from(n))),
     ]
 }
 
