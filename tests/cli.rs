@@ -791,9 +791,10 @@ fn diff_needs_a_rule_name_for_a_file_of_several_and_refuses_an_invalid_rule() {
 }
 
 /// `elig serve` with its standard error closed (a log reader that went away)
-/// still starts and answers: writing its banner does not end it.
+/// still starts and answers: writing its banner does not end it. SIGTERM (what
+/// systemd and Kubernetes send) stops it in order, with exit status 0.
 #[tokio::test]
-async fn serve_keeps_answering_when_its_standard_error_is_closed() {
+async fn serve_keeps_answering_when_its_standard_error_is_closed_and_stops_on_sigterm() {
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("address").port();
@@ -825,4 +826,16 @@ async fn serve_keeps_answering_when_its_standard_error_is_closed() {
     let again = http.get(format!("http://{address}/healthz")).send().await.expect("answers");
     assert!(again.status().is_success());
     assert!(child.0.try_wait().expect("waits").is_none(), "still running");
+    let sent = StdCommand::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success());
+    let mut status = None;
+    for _ in 0..100 {
+        status = child.0.try_wait().expect("waits");
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("elig serve stops within 10 s of SIGTERM");
+    assert!(status.success(), "an orderly stop: {status}");
 }

@@ -13,6 +13,23 @@ pub mod rules;
 pub mod serve;
 pub mod test;
 
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `kill`, systemd and Kubernetes send to
+/// stop a service): a server then stops taking requests and lets those in flight finish.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Writes a line to standard error, ignoring a reader that went away (a
 /// closed pipe), where `eprintln!` would panic: a server keeps running, a
 /// failing command keeps its exit code.

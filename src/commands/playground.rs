@@ -43,7 +43,7 @@ pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
         "registries: the built-in simulator with the committed fixture at {}. Ctrl-C to stop.",
         sim.local_addr()
     ));
-    let _ = tokio::signal::ctrl_c().await;
+    super::stop_requested().await;
     running.shutdown().await;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

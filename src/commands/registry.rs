@@ -80,7 +80,7 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
     let _ =
         writeln!(out, "client id elig-demo, secret elig-demo-secret (unless configured otherwise). Ctrl-C to stop.");
     let _ = out.flush();
-    tokio::signal::ctrl_c().await?;
+    super::stop_requested().await;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
