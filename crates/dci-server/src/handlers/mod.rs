@@ -54,17 +54,20 @@ pub(crate) fn rule_sources(
     Ok(sources)
 }
 
-/// A request body read as `T`, which must be written as a JSON object: serde would also take
+/// A request body read as `T`, which must be written as a JSON object (checked first, with one
+/// message whatever the body is): serde would also take
 /// a struct written as a list of its fields in order, which no caller means.
 pub(crate) fn read_object<'a, T: serde::Deserialize<'a>>(body: &'a [u8], line_offset: usize) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Told before serde would read a list as a struct's fields, or name the struct.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| ApiError::from_json(&e, line_offset))?;
+        return Err(ApiError::invalid("body", "the request must be a JSON object: {\"field\": value, ...}"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let request = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|e| ApiError::from_json_at(e.inner(), line_offset, &e.path().to_string()))?;
     deserializer.end().map_err(|e| ApiError::from_json(&e, line_offset))?;
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Ok(request),
-        _ => Err(ApiError::invalid("body", "the request must be a JSON object: {\"field\": value, ...}")),
-    }
+    Ok(request)
 }
 
 /// The evaluation date: `as_of` (`YYYY-MM-DD`), or `today`.

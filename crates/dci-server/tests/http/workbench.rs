@@ -274,11 +274,21 @@ async fn requests_are_objects_and_dates_are_written_as_documented() {
         ("/v1/explain", json!(["true", null, {"id": "A"}])),
         ("/v1/diff", json!(["true", "false", null, []])),
         ("/v1/rules/export-test", json!(["true", null, null, [{"id": "A"}]])),
+        ("/v1/evaluate", json!([])),
+        ("/v1/evaluate", json!([1])),
+        ("/v1/evaluate", json!(5)),
+        ("/v1/explain", json!("x")),
+        ("/v1/diff", json!(null)),
+        ("/v1/rules/validate", json!(true)),
     ] {
         let response = h.post(path).json(&body).send().await.expect("send");
         let status = response.status().as_u16();
         let refused: Value = response.json().await.expect("JSON");
         assert_eq!((status, code(&refused)), (422, "invalid_request"), "{path}: {refused}");
+        assert_eq!(
+            refused["error"]["message"], "the request must be a JSON object: {\"field\": value, ...}",
+            "{path} {body}: one message whatever serde would have said"
+        );
     }
     let ndjson = h
         .post("/v1/evaluate")
