@@ -126,7 +126,7 @@ fn value_problem(raw: &str) -> Option<String> {
         Some(b'-' | b'0'..=b'9') => return number_problem(raw),
         _ => return None,
     }
-    let (mut depth, mut index) = (0usize, 0usize);
+    let (mut depth, mut index, mut objects) = (0usize, 0usize, false);
     while index < bytes.len() {
         match bytes[index] {
             b'"' => {
@@ -136,6 +136,7 @@ fn value_problem(raw: &str) -> Option<String> {
                 }
             }
             b'[' | b'{' => {
+                objects |= bytes[index] == b'{';
                 depth += 1;
                 if depth > MAX_VALUE_DEPTH {
                     return Some(format!("nests deeper than {MAX_VALUE_DEPTH} levels of lists and objects"));
@@ -160,7 +161,63 @@ fn value_problem(raw: &str) -> Option<String> {
         }
         index += 1;
     }
+    if objects && let Err(error) = serde_json::from_str::<KeysOnce>(raw) {
+        return Some(error.to_string().split(" at line ").next().unwrap_or_default().to_owned());
+    }
     None
+}
+
+/// A JSON value whose objects, at every depth, give each key once: a value such as
+/// `{"a": 1, "a": 2}` would be read as either, depending on the reader.
+struct KeysOnce;
+
+impl<'de> Deserialize<'de> for KeysOnce {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysOnceVisitor;
+        impl<'de> Visitor<'de> for KeysOnceVisitor {
+            type Value = KeysOnce;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_unit<E>(self) -> Result<KeysOnce, E> {
+                Ok(KeysOnce)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeysOnce, A::Error> {
+                while seq.next_element::<KeysOnce>()?.is_some() {}
+                Ok(KeysOnce)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeysOnce, A::Error> {
+                let mut keys: Vec<Cow<'de, str>> = Vec::new();
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    map.next_value::<KeysOnce>()?;
+                    keys.push(key);
+                }
+                match first_repeated(&keys, |key| key.as_ref()) {
+                    Some(index) => Err(serde::de::Error::custom(format_args!(
+                        "gives the key `{}` twice in one object",
+                        keys[index]
+                    ))),
+                    None => Ok(KeysOnce),
+                }
+            }
+        }
+        deserializer.deserialize_any(KeysOnceVisitor)
+    }
 }
 
 fn number_problem(number: &str) -> Option<String> {
@@ -758,6 +815,16 @@ mod tests {
         );
         assert!(read(r#"{"id": "A", "age": 70, "members": [{"age": 20}]}"#).is_ok(), "one name per object");
         assert!(read(r#"{"id": "A", "a\u0067e": 70, "age": 20}"#).is_err(), "names compared as read");
+        assert_eq!(
+            read(r#"{"id": "A", "extra": {"a": 1, "b": [{"c": 1, "c": 2}], "a": 2}}"#).expect_err("refused"),
+            "extra: gives the key `c` twice in one object"
+        );
+        assert_eq!(
+            read(r#"{"id": "A", "members": [{"extra": [{"a": 1, "a": 2}]}]}"#).expect_err("refused"),
+            "members[0].extra: gives the key `a` twice in one object"
+        );
+        let fine = read(r#"{"id": "A", "extra": {"a": {"a": 1}, "b": "{\"a\": 1, \"a\": 2}"}}"#);
+        assert!(fine.is_ok(), "one key per object at each level, and text is text: {fine:?}");
         // Many names: found without comparing every pair.
         let mut many: String = (0..200_000).map(|i| format!("\"f{i}\": 0, ")).collect();
         many.insert(0, '{');
