@@ -546,6 +546,9 @@ impl Beneficiary {
         let entries: Entries<'_> = serde_json::from_str(&source).map_err(|e| {
             if e.is_data() && !source.starts_with('{') {
                 problem("beneficiary", "must be a JSON object")
+            } else if e.is_syntax() && half_characters(source.as_bytes()) {
+                // An escape of half a character in a name: the text is JSON, the name no text.
+                problem("beneficiary", unreadable(&e))
             } else {
                 problem(format!("column {}", e.column()), format!("invalid JSON: {e}"))
             }
@@ -667,8 +670,15 @@ impl Beneficiary {
                         .enumerate()
                         .map(|(index, item)| {
                             let here = format!("members[{index}]");
-                            let entries: Entries<'_> = serde_json::from_str(item.get()).map_err(|_| {
-                                problem(here.clone(), format!("must be a JSON object, found {}", raw_kind(item.get())))
+                            let entries: Entries<'_> = serde_json::from_str(item.get()).map_err(|error| {
+                                if item.get().starts_with('{') {
+                                    problem(here.clone(), unreadable(&error))
+                                } else {
+                                    problem(
+                                        here.clone(),
+                                        format!("must be a JSON object, found {}", raw_kind(item.get())),
+                                    )
+                                }
                             })?;
                             Self::read(
                                 source,
@@ -847,6 +857,16 @@ mod tests {
             read(r#"{"id": "\ud800"}"#).expect_err("refused"),
             "id: cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)"
         );
+        for (text, path) in [
+            (r#"{"id": "A", "\ud800": 1}"#, "beneficiary"),
+            (r#"{"id": "A", "members": [{"\udc00x": 1}]}"#, "members[0]"),
+        ] {
+            assert_eq!(
+                read(text).expect_err("refused"),
+                format!("{path}: cannot be read: it holds a \\u escape of half a character (an unpaired surrogate)"),
+                "in a name"
+            );
+        }
         let pair = read(r#"{"id": "A", "name": "\ud83d\ude00 \u00e9"}"#).expect("a surrogate pair is a character");
         assert_eq!(pair.field_value("name"), Some(json!("\u{1f600} é")));
     }

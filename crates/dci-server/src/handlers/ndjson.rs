@@ -191,7 +191,16 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
     let today = today();
     let limits = state.limits().clone();
     let mut lines = Lines::new(body, limits.max_line_bytes);
-    let (number, text) = match lines.next(None).await {
+    // The options line is a small JSON object, bounded like a JSON body; the lines after it stream.
+    let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
+    let Ok(first) = tokio::time::timeout(std::time::Duration::from_secs(allowed), lines.next(None)).await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            format!("the options line took longer than {allowed} s to arrive (body_read_timeout_secs)"),
+        ));
+    };
+    let (number, text) = match first {
         Ok(Next::Line(Line::Text(number, text))) => (number, text),
         Ok(Next::Line(Line::Unreadable(number, problem))) => {
             return Err(ApiError::invalid("options", format!("line {number} (options): {problem}")));

@@ -136,12 +136,17 @@ async fn shutdown_lets_requests_in_flight_finish() {
 
 /// Opens a request to `path` on `h` and sends its head and the first byte of its body.
 async fn slow_post(h: &Harness, path: &str) -> tokio::net::TcpStream {
+    slow_post_of(h, path, "application/json").await
+}
+
+/// [`slow_post`] with another `Content-Type`.
+async fn slow_post_of(h: &Harness, path: &str, content_type: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let address = h.base.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&address).await.expect("connects");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+         Content-Type: {content_type}\r\nContent-Length: 100\r\n\r\n{{"
     );
     slow.write_all(head.as_bytes()).await.expect("writes");
     slow
@@ -232,5 +237,35 @@ async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() 
         assert!(answer.contains("body_read_timeout_secs"), "{answer}");
     }
     trickles.iter().for_each(tokio::task::JoinHandle::abort);
+    h.stop().await;
+}
+
+/// The options line of an NDJSON stream is bounded like a JSON body: trickling, it is cut off
+/// once it has taken `body_read_timeout_secs` (the lines after it stream as long as they come).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ndjson_options_line_that_trickles_is_cut_off_after_the_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let h = start_with(
+        Default::default(),
+        |_| {},
+        |c| {
+            c.limits.body_idle_timeout_secs = 5;
+            c.limits.body_read_timeout_secs = 1;
+        },
+    )
+    .await;
+    let (mut reading, mut writing) = slow_post_of(&h, "/v1/evaluate", "application/x-ndjson").await.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writing.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let answer = answer(&mut reading).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("options line") && answer.contains("body_read_timeout_secs"), "{answer}");
+    trickle.abort();
     h.stop().await;
 }
