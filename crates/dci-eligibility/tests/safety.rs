@@ -26,6 +26,12 @@ fn refused(result: Result<dci_eligibility::Rule, RuleError>) -> dci_eligibility:
     error.diagnostics.into_iter().find(|d| d.severity == Severity::Error).expect("an error")
 }
 
+/// An engine compiling under `limits`, with no registry.
+fn engine_with_limits(limits: Limits) -> Engine {
+    let store = MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store");
+    Engine::new(compiler().with_limits(limits), Arc::new(store))
+}
+
 /// Evaluates `rule` over `people` with `engine`, on this (2 MiB) thread's runtime.
 async fn decide(engine: &Engine, rule: &str, people: Vec<serde_json::Value>) -> Vec<dci_eligibility::Decision> {
     let rule = engine.compiler().compile("r", rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
@@ -166,11 +172,7 @@ async fn an_evaluation_past_its_budget_is_an_error_and_the_batch_is_decided() {
 async fn costly_decisions_share_the_budget_of_their_batch() {
     // About 200,000 steps a decision (a 200-item list walked inside a 200-item
     // loop, a few steps an iteration), inside the 1,000,000 of one evaluation; 100 of them.
-    let limits = Limits { max_batch_steps: 2_000_000, ..Limits::default() };
-    let engine = Engine::new(
-        compiler().with_limits(limits),
-        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store")),
-    );
+    let engine = engine_with_limits(Limits { max_batch_steps: 2_000_000, ..Limits::default() });
     let list: Vec<u32> = (0..200).collect();
     let people: Vec<serde_json::Value> = (0..100).map(|i| json!({"id": format!("p{i}"), "x": list})).collect();
     let rule = "r.x.exists(a, r.x.exists(b, a == b + 1000))";
@@ -193,11 +195,7 @@ async fn costly_decisions_share_the_budget_of_their_batch() {
 
 #[tokio::test]
 async fn an_evaluation_past_its_byte_budget_is_an_error() {
-    let limits = Limits { max_bytes: 100_000, ..Limits::default() };
-    let engine = Engine::new(
-        compiler().with_limits(limits),
-        Arc::new(MetricStore::new(Arc::new(Catalog::default()), Vec::new(), &StoreConfig::default()).expect("store")),
-    );
+    let engine = engine_with_limits(Limits { max_bytes: 100_000, ..Limits::default() });
     let crowd: Vec<serde_json::Value> = (0..5000).map(|i| json!({"id": format!("m{i}")})).collect();
     let decisions =
         decide(&engine, "size(members.map(m, 'abcdefghijklmnop')) > 0", vec![json!({"id": "big", "members": crowd})])

@@ -177,6 +177,19 @@ async fn one_slot_and_a_slow_body(
     (h, slow, explain)
 }
 
+/// Sends a space every 200 ms on `writing` (never idle for long, never done), for 10 s.
+fn trickle(mut writing: tokio::net::tcp::OwnedWriteHalf) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt;
+    tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writing.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// The first answer read from `stream` (within 10 s), as text.
 async fn answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
     use tokio::io::AsyncReadExt;
@@ -201,7 +214,6 @@ async fn a_body_that_stops_arriving_holds_no_slot_and_is_answered_408() {
 /// bodies received at once are bounded: past twice the slots and queue places, 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() {
-    use tokio::io::AsyncWriteExt;
     let (h, trickling, explain) = one_slot_and_a_slow_body(|limits| {
         limits.body_idle_timeout_secs = 5;
         limits.body_read_timeout_secs = 2;
@@ -212,17 +224,9 @@ async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() 
     let mut readers = Vec::new();
     let mut trickles = Vec::new();
     for stream in [trickling, validating] {
-        let (reading, mut writing) = stream.into_split();
+        let (reading, writing) = stream.into_split();
         readers.push(reading);
-        trickles.push(tokio::spawn(async move {
-            // A space every 200 ms: never idle for long, never done.
-            for _ in 0..50 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                if writing.write_all(b" ").await.is_err() {
-                    return;
-                }
-            }
-        }));
+        trickles.push(trickle(writing));
     }
     let _second = slow_post(&h, "/v1/explain").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -244,7 +248,6 @@ async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() 
 /// once it has taken `body_read_timeout_secs` (the lines after it stream as long as they come).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ndjson_options_line_that_trickles_is_cut_off_after_the_read_timeout() {
-    use tokio::io::AsyncWriteExt;
     let h = start_with(
         Default::default(),
         |_| {},
@@ -254,15 +257,8 @@ async fn an_ndjson_options_line_that_trickles_is_cut_off_after_the_read_timeout(
         },
     )
     .await;
-    let (mut reading, mut writing) = slow_post_of(&h, "/v1/evaluate", "application/x-ndjson").await.into_split();
-    let trickle = tokio::spawn(async move {
-        for _ in 0..50 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if writing.write_all(b" ").await.is_err() {
-                return;
-            }
-        }
-    });
+    let (mut reading, writing) = slow_post_of(&h, "/v1/evaluate", "application/x-ndjson").await.into_split();
+    let trickle = trickle(writing);
     let answer = answer(&mut reading).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("options line") && answer.contains("body_read_timeout_secs"), "{answer}");
