@@ -721,38 +721,19 @@ fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule()
     assert!(trips <= old_trips.max(new_trips), "diff {trips} round trips, rules alone {old_trips} and {new_trips}");
 
     // The table and CSV say the same.
-    let table = elig()
-        .args([
-            "diff",
-            "--old",
-            old,
-            "--new",
-            new,
-            "--beneficiaries",
-            "fixtures/beneficiaries.ndjson",
-            "--as-of",
-            "2026-01-01",
-        ])
-        .output()
-        .expect("runs");
-    let text = stdout(&table);
+    let diff_as = |format: &str| {
+        let fixture = ["--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", "2026-01-01"];
+        elig()
+            .args(["diff", "--old", old, "--new", new])
+            .args(fixture)
+            .args(["--format", format])
+            .output()
+            .expect("runs")
+    };
+    let text = stdout(&diff_as("table"));
     let gained = expected.get("gained").and_then(Value::as_u64).unwrap_or(0);
     assert!(text.contains(&format!("{gained:>9}  gain eligibility")), "{text}");
-    let csv = elig()
-        .args([
-            "diff",
-            "--old",
-            old,
-            "--new",
-            new,
-            "--beneficiaries",
-            "fixtures/beneficiaries.ndjson",
-            "--as-of",
-            "2026-01-01",
-        ])
-        .args(["--format", "csv"])
-        .output()
-        .expect("runs");
+    let csv = diff_as("csv");
     let csv = stdout(&csv);
     assert!(csv.starts_with("index,id,change,old,new,clauses\n"), "{csv}");
     assert_eq!(csv.lines().count(), 1 + rows.len(), "{csv}");

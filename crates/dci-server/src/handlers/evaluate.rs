@@ -9,8 +9,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use dci_eligibility::io::{Format, Writer};
-use dci_eligibility::{Beneficiary, BeneficiaryError, EvaluationOptions, Rule};
+use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler};
 use rayon::prelude::*;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -35,13 +36,20 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The request's evaluation slot (on routes that take one) and its body, read whole.
-pub(crate) async fn slot_and_body(
+/// A JSON request of an evaluation route: its evaluation slot, and what `prepare` makes of its
+/// body (read whole) with the compiler, the limits and today's date. `prepare` runs on the pool
+/// the body's size calls for, never on a tokio worker.
+pub(crate) async fn prepared_in_slot<R: Send + 'static>(
+    state: &AppState,
     request: Request,
-    limits: &ServerLimits,
-) -> Result<(Option<Arc<Held>>, Bytes), ApiError> {
+    prepare: impl FnOnce(&[u8], &Compiler, &ServerLimits, NaiveDate) -> Result<R, ApiError> + Send + 'static,
+) -> Result<(Option<Arc<Held>>, R), ApiError> {
+    let (limits, today) = (state.limits().clone(), today());
     let held = request.extensions().get::<Arc<Held>>().cloned();
-    Ok((held, whole_body(request, limits).await?))
+    let body = whole_body(request, &limits).await?;
+    let compiler = state.engine().compiler().clone();
+    let prepared = on_pool(lane_for_body(body.len()), move || prepare(&body, &compiler, &limits, today)).await?;
+    Ok((held, prepared))
 }
 
 /// A request's body, read whole: at most `max_body_bytes` (413), no pause longer than
@@ -198,21 +206,16 @@ pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let today = today();
-    let limits = state.limits().clone();
-    let (held, body) = slot_and_body(request, &limits).await?;
-    let compiler = state.engine().compiler().clone();
-    let (rules, options, items) =
-        on_pool(lane_for_body(body.len()), move || -> Result<(Vec<Rule>, EvaluationOptions, Items), ApiError> {
-            let request: EvaluateBody = read_object(&body, 0)?;
-            let (rules, options) = prepare(&compiler, request.options(), &limits, today)?;
-            let items = read_beneficiaries(request.beneficiaries, &limits)?;
-            if options.explain {
-                check_explained(items.len(), &rules, &limits)?;
-            }
-            Ok((rules, options, items))
-        })
-        .await?;
+    let (held, (rules, options, items)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
+        let request: EvaluateBody = read_object(body, 0)?;
+        let (rules, options) = prepare(compiler, request.options(), limits, today)?;
+        let items = read_beneficiaries(request.beneficiaries, limits)?;
+        if options.explain {
+            check_explained(items.len(), &rules, limits)?;
+        }
+        Ok((rules, options, items))
+    })
+    .await?;
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
     let result = run_in_slot(held, options.cancel.clone(), async move {

@@ -16,8 +16,8 @@ use crate::api::{
 };
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::evaluate::{Media, lane_for_body, media, read_beneficiaries, run_in_slot, slot_and_body};
-use crate::handlers::{as_of, check_explained, check_members, compile, read_object, today};
+use crate::handlers::evaluate::{Media, media, prepared_in_slot, read_beneficiaries, run_in_slot};
+use crate::handlers::{as_of, check_explained, check_members, compile, read_object};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -52,15 +52,11 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
 )]
 pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
     require_json(&request)?;
-    let limits = state.limits().clone();
-    let (held, body) = slot_and_body(request, &limits).await?;
-    let compiler = state.engine().compiler().clone();
-    let today = today();
-    let (rule, as_of, beneficiary) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: ExplainBody = read_object(&body, 0)?;
-        let rule = compile_one(&compiler, "rule", request.rule)?;
+    let (held, (rule, as_of, beneficiary)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
+        let request: ExplainBody = read_object(body, 0)?;
+        let rule = compile_one(compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
-        let beneficiary = read_one(request.beneficiary, "beneficiary", &limits)?;
+        let beneficiary = read_one(request.beneficiary, "beneficiary", limits)?;
         Ok((rule, as_of, beneficiary))
     })
     .await?;
@@ -103,17 +99,13 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
     require_json(&request)?;
-    let limits = state.limits().clone();
-    let (held, body) = slot_and_body(request, &limits).await?;
-    let compiler = state.engine().compiler().clone();
-    let today = today();
-    let (rules, as_of, items) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: DiffBody = read_object(&body, 0)?;
+    let (held, (rules, as_of, items)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
+        let request: DiffBody = read_object(body, 0)?;
         let sources = [("old".to_owned(), request.old), ("new".to_owned(), request.new)];
-        let rules = compile(&compiler, &sources)?;
+        let rules = compile(compiler, &sources)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
-        let items = read_beneficiaries(request.beneficiaries, &limits)?;
-        check_explained(items.len(), &rules, &limits)?;
+        let items = read_beneficiaries(request.beneficiaries, limits)?;
+        check_explained(items.len(), &rules, limits)?;
         Ok((rules, as_of, items))
     })
     .await?;
@@ -165,20 +157,17 @@ pub(crate) async fn export_test(
     request: Request,
 ) -> Result<Json<ExportTestResponse>, ApiError> {
     require_json(&request)?;
-    let limits = state.limits().clone();
-    let (held, body) = slot_and_body(request, &limits).await?;
-    let compiler = state.engine().compiler().clone();
-    let today = today();
-    let (rule, source, name, as_of, people) = on_pool(lane_for_body(body.len()), move || -> Result<_, ApiError> {
-        let request: ExportTestBody = read_object(&body, 0)?;
-        let source = request.rule.clone();
-        let rule = compile_one(&compiler, "rule", request.rule)?;
-        let as_of = as_of(request.as_of.as_deref(), today)?;
-        let people = read_cases(request.beneficiaries, &limits)?;
-        check_explained(people.len(), std::slice::from_ref(&rule), &limits)?;
-        Ok((rule, source, request.name, as_of, people))
-    })
-    .await?;
+    let (held, (rule, source, name, as_of, people)) =
+        prepared_in_slot(&state, request, |body, compiler, limits, today| {
+            let request: ExportTestBody = read_object(body, 0)?;
+            let source = request.rule.clone();
+            let rule = compile_one(compiler, "rule", request.rule)?;
+            let as_of = as_of(request.as_of.as_deref(), today)?;
+            let people = read_cases(request.beneficiaries, limits)?;
+            check_explained(people.len(), std::slice::from_ref(&rule), limits)?;
+            Ok((rule, source, request.name, as_of, people))
+        })
+        .await?;
     // All cases decided in one batch, stopped when the request ends early.
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
