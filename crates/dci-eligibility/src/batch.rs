@@ -32,9 +32,9 @@ use rayon::prelude::*;
 use crate::beneficiary::{Beneficiary, BeneficiaryError};
 use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
-use crate::cost::{Allowance, Cancellation, Stop};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
+use crate::meter::{Allowance, Cancellation, Stop};
 use crate::pool::{Lane, on_pool};
 use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
 use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
@@ -130,6 +130,7 @@ impl Batch {
             as_of: self.as_of,
             allowance: &self.allowance,
             spent: self.spent.get(pair.0),
+            analysed: self.rule(pair).metrics(),
         }
     }
 
@@ -153,7 +154,7 @@ impl Batch {
             .par_iter()
             .map(|&pair| {
                 if self.allowance.cancel.is_cancelled() {
-                    return Verdict::Error;
+                    return Verdict::Stopped(Stop::Cancelled);
                 }
                 let (rule, household) = (self.rule(pair), self.household(&table.facts, pair));
                 household.open_account();
@@ -173,6 +174,10 @@ impl Batch {
             .map(|&pair| {
                 if self.allowance.cancel.is_cancelled() {
                     return Decision::stopped(self.rule(pair), Stop::Cancelled);
+                }
+                // An evaluation stopped by its budget would only be stopped again.
+                if let Verdict::Stopped(stop) = table.verdicts[pair.0] {
+                    return Decision::stopped(self.rule(pair), stop);
                 }
                 let household = self.household(&table.facts, pair);
                 household.open_account();

@@ -21,10 +21,14 @@ use serde_json::Value;
 
 use crate::beneficiary::{Beneficiary, raw_kind};
 use crate::compile::{DCI, MEMBERS, REGISTRANT};
-use crate::cost::{self, Allowance};
+use crate::diagnostic::preview;
+use crate::meter::{self, Allowance};
 use crate::report::Missing;
 use crate::table::HouseholdFacts;
 use crate::unknown::unknown_marker;
+
+/// The error of a registry value read by a way the compiler could not see.
+pub(crate) const MISPLACED_FN: &str = "@misplaced";
 
 /// Names of every metric, `[registry][field]`, built once per batch.
 pub(crate) struct MetricNames {
@@ -59,6 +63,8 @@ pub(crate) struct Household<'a> {
     pub allowance: &'a Allowance,
     /// The steps this household's decision has taken so far in the current phase.
     pub spent: Option<&'a std::sync::atomic::AtomicU64>,
+    /// The metrics the rule was found to read: the only ones it may read.
+    pub analysed: &'a [crate::compile::MetricUse],
 }
 
 impl Household<'_> {
@@ -99,6 +105,8 @@ pub(crate) struct Tracker {
     member_registries: AtomicU64,
     members: AtomicU64,
     missing_field: AtomicBool,
+    /// A registry value was read by a way the compiler could not see (see [`crate::registry_path`]).
+    pub(crate) misplaced: AtomicBool,
     details: Option<Mutex<Details>>,
 }
 
@@ -141,6 +149,16 @@ impl Tracker {
         self.missing_field.load(Ordering::Relaxed)
     }
 
+    /// Whether a missing field was read, forgetting it (to tell which operand read one).
+    pub(crate) fn take_missing_field(&self) -> bool {
+        self.missing_field.swap(false, Ordering::Relaxed)
+    }
+
+    /// Sets whether a missing field was read.
+    pub(crate) fn restore_missing_field(&self, read: bool) {
+        self.missing_field.store(read, Ordering::Relaxed);
+    }
+
     pub(crate) fn into_details(self) -> Details {
         self.details.map(|d| d.into_inner().unwrap_or_else(|p| p.into_inner())).unwrap_or_default()
     }
@@ -175,11 +193,7 @@ impl Tracker {
     fn note_field(&self, name: impl FnOnce() -> String, raw: &str) {
         if let Some(details) = &self.details {
             let mut details = details.lock().unwrap_or_else(|p| p.into_inner());
-            let mut preview = raw.to_owned();
-            if preview.chars().count() > 40 {
-                preview = preview.chars().take(37).collect::<String>() + "...";
-            }
-            details.fields.push(FieldRead { name: name(), kind: raw_kind(raw), preview });
+            details.fields.push(FieldRead { name: name(), kind: raw_kind(raw), preview: preview(raw) });
         }
     }
 }
@@ -277,6 +291,11 @@ fn read_metric<'a>(
         return Err(ExecutionError::no_such_key(field));
     };
     let id = dci_metrics::MetricId { registry, field: id };
+    if !household.analysed.iter().any(|metric| metric.id == id) {
+        // Reached by a computed key: the compiler could not see it, so the engine would never fetch it.
+        scope.tracker.misplaced.store(true, Ordering::Relaxed);
+        return Err(ExecutionError::function_error(MISPLACED_FN, "a registry value read by a computed key"));
+    }
     match household.resolution(person, registry).read(household.catalog, id) {
         MetricRead::Value(value) => Ok(metric_value(value)),
         MetricRead::Unknown(cause) => {
@@ -309,7 +328,7 @@ impl<'a> PersonVal<'a> {
         match self.data().and_then(|data| data.field(key)) {
             Some(raw) => {
                 self.scope.tracker.note_field(|| format!("{}{key}", person_prefix(self.person)), raw);
-                cost::charge_read(raw)?;
+                meter::charge_read(raw)?;
                 Ok(raw_value(raw))
             }
             None => {
@@ -556,7 +575,7 @@ impl VariableResolver for Resolver<'_> {
             let raw = scope.household.beneficiary.field(field)?;
             scope.tracker.note_field(|| field.to_owned(), raw);
             // Past the budget, the name is left unresolved: the evaluation ends stopped.
-            cost::charge_read(raw).ok()?;
+            meter::charge_read(raw).ok()?;
             return Some(CowVal::Owned(raw_value(raw)));
         }
         None

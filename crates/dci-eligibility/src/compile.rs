@@ -13,10 +13,11 @@ use dci_metrics::{Catalog, MetricId, RegistryIndex};
 use serde::Serialize;
 
 use crate::cost::{self, Estimate};
+use crate::diagnostic::preview;
 use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
 use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
 use crate::native::NativeClause;
-use crate::{dialect, macros, syntax};
+use crate::{dialect, macros, registry_path, syntax};
 
 /// What a rule may be (`[rules]` in `elig.toml`): its length and depth,
 /// checked when it is compiled, and its cost, estimated when it is compiled
@@ -40,7 +41,7 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Most steps the costly evaluations of one batch (a request, or a chunk
     /// of a file or stream) may take together: those of more than
-    /// [`BATCH_COUNTED_FROM`](crate::cost::BATCH_COUNTED_FROM) steps. Past it, each
+    /// [`BATCH_COUNTED_FROM`](crate::meter::BATCH_COUNTED_FROM) steps. Past it, each
     /// decision still to make that runs a costly evaluation is an `error`
     /// (`budget_exceeded`), so that many costly decisions cannot keep every
     /// core busy for long.
@@ -79,6 +80,9 @@ impl Limits {
         }
     }
 }
+
+/// The longest name a rule may have, in bytes: every result names its rule.
+pub const MAX_RULE_NAME_BYTES: usize = 256;
 
 /// The default [`Limits::max_depth`]. Every thread that runs rules has at
 /// least 2 MiB of stack (tokio's workers, rayon's pool, Rust's test threads;
@@ -350,6 +354,19 @@ impl Compiler {
     /// within [`Limits::max_depth`] leave this function, so every later walk
     /// (checks, evaluation, explanation, drop) is bounded by that depth.
     pub fn compile(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
+        if name.len() > MAX_RULE_NAME_BYTES {
+            // The name is echoed in every result: a long one would multiply a request's size.
+            return Err(RuleError {
+                name: preview(name),
+                diagnostics: vec![RuleDiagnostic::new(
+                    Severity::Error,
+                    "invalid_name",
+                    format!("the rule's name is {} bytes long; at most {MAX_RULE_NAME_BYTES}", name.len()),
+                    &Arc::from(source),
+                    0..0,
+                )],
+            });
+        }
         // A rule over the length limit is refused here, without a thread for it; a short
         // and shallow one is parsed here too. The parser's prediction recurses with the
         // brackets open, so a short rule of many brackets gets a thread of its own.
@@ -467,6 +484,7 @@ impl Compiler {
         let mut next_id = spans.keys().copied().max().unwrap_or(0) + 1_000_000;
         let mut expr = program.expression().clone();
         rewrite(&mut expr, &mut Vec::new(), &mut next_id, &mut spans);
+        registry_path::resolve_index_forms(&mut expr, &mut Vec::new());
 
         let mut checker = Checker {
             catalog: &self.catalog,
@@ -477,6 +495,26 @@ impl Compiler {
             fields: Vec::new(),
         };
         checker.check(&expr, &mut Vec::new());
+        let mut misplaced = Vec::new();
+        registry_path::misplaced(&expr, &mut Vec::new(), &mut misplaced);
+        let mut findings = Vec::new();
+        for found in misplaced {
+            let span = node_span(&expr, found.id, &spans, source).unwrap_or(0..source.len());
+            let written = source.get(span.clone()).unwrap_or(source).trim().to_owned();
+            let message =
+                format!("`{}` reads a registry value another way than by its name: {}", preview(&written), found.why);
+            let help = match &found.instead {
+                Some(instead) => format!("write `{instead}`"),
+                None => "write the value's name: `dci.<registry>.<metric>`, e.g. `dci.dr.disability_level`".to_owned(),
+            };
+            findings.push(RuleDiagnostic::new(Severity::Error, "misplaced_dci", message, &text, span).with_help(help));
+        }
+        // One error per mistake: what the checker says inside a misplaced read is about the same one.
+        checker
+            .errors
+            .retain(|error| !findings.iter().any(|f| f.span.start <= error.span.start && error.span.end <= f.span.end));
+        findings.append(&mut checker.errors);
+        checker.errors = findings;
         if !checker.errors.is_empty() {
             let mut diagnostics = std::mem::take(&mut checker.errors);
             diagnostics.extend(warnings);
@@ -545,6 +583,18 @@ impl Compiler {
             clauses.iter().map(|clause| NativeClause::recognise(&clause.expr, &self.catalog)).collect();
         let place = |node: &IdedExpr| subtree_span_in(node, &spans, source).unwrap_or(0..source.len());
         let estimated = cost::estimate(&mut expr, &self.limits, &self.catalog, &place);
+        if !estimated.bad_patterns.is_empty() {
+            let mut diagnostics: Vec<RuleDiagnostic> = estimated
+                .bad_patterns
+                .iter()
+                .map(|bad| {
+                    RuleDiagnostic::new(Severity::Error, "invalid_pattern", bad.why.clone(), &text, bad.span.clone())
+                        .with_help("`matches` takes a regular expression in RE2 syntax, e.g. '^[0-9]{10}$'")
+                })
+                .collect();
+            diagnostics.extend(warnings);
+            return Err(fail(diagnostics));
+        }
         if let Some((span, culprit)) = estimated.culprit {
             let (what, amount, limit) = if culprit.steps > self.limits.max_steps {
                 ("steps", culprit.steps, format!("{} (max_steps)", self.limits.max_steps))
@@ -874,6 +924,18 @@ fn rewrite(expr: &mut IdedExpr, bound: &mut Vec<String>, next_id: &mut u64, span
         }
         Expr::Literal(_) | Expr::Unspecified => {}
     }
+}
+
+/// The place in `source` of the node `id` of `expr` (its subtree's extent).
+fn node_span(expr: &IdedExpr, id: u64, spans: &HashMap<u64, Range<usize>>, source: &str) -> Option<Range<usize>> {
+    let mut pending = vec![expr];
+    while let Some(node) = pending.pop() {
+        if node.id == id {
+            return subtree_span_in(node, spans, source);
+        }
+        pending.extend(children(node));
+    }
+    None
 }
 
 /// The segments of `a.b.c` (root first), when the chain is made of field selections on an identifier.

@@ -1,11 +1,15 @@
-//! What a rule may cost: a static worst-case estimate, checked when the rule
-//! is compiled, and the runtime budget every evaluation runs under.
+//! What a rule may cost: the units, a static worst-case estimate checked
+//! when the rule is compiled, and the rewrites that meter it when it runs.
 //!
 //! **Units.** A *step* is the evaluation of one node of the expression: a
 //! literal, a name, a field, an operator, a function call. Functions that
 //! walk a string or a list cost one more step per [`BYTES_PER_STEP`] bytes or
-//! per item. *Bytes* count the values an evaluation builds: strings, lists
-//! and maps (16 bytes per item, plus their contents).
+//! per item; `sort` costs `n log₂ n` comparisons, `distinct` `n (n − 1) / 2`,
+//! `matches` the haystack's bytes times its pattern's automaton states over
+//! [`REGEX_STATE_BYTES_PER_STEP`]. *Bytes* count what an evaluation builds
+//! or parses: strings, lists and maps ([`ITEM_BYTES`] per item, plus their
+//! contents). The table of every function is in the README ("What each
+//! function costs").
 //!
 //! **Static.** [`estimate`] walks the compiled expression once. A
 //! comprehension (`all`, `exists`, `map`, `filter`, `count`, `sum`, ...)
@@ -17,26 +21,29 @@
 //! growing `replace`) the rule is refused.
 //!
 //! **Runtime.** The estimate is only as good as those bounds (a CLI run does
-//! not check them, a registry list has none), so the compiler rewrites every
-//! comprehension: its range becomes `@halted() ? [] : @budget(range, bytes
-//! per item)` ([`HALTED_FN`], [`BUDGET_FN`]) and the work of each iteration
-//! `@tick(x, steps)` ([`TICK_FN`]), which charge the *actual* lengths and
-//! check the batch's cancellation; reading a list, an object or a long string
-//! from the data is charged by its size. Past the budget, the evaluation's
+//! not check them, a registry list has none, a string field has no length),
+//! so the compiler rewrites the expression to charge the actual sizes:
+//! every comprehension's range becomes `@halted() ? [] : @budget(range,
+//! bytes per item)` ([`HALTED_FN`], [`BUDGET_FN`]), each iteration is
+//! charged before its work (`@tick(steps) ? work : ...`, [`TICK_FN`]), and a
+//! call whose operands come from the data goes through the metered library
+//! ([`crate::metered`]). Reading a field charges its size
+//! ([`crate::meter::charge_read`]). Past the budget, the evaluation's
 //! decision is `error` (`budget_exceeded`) whatever the expression returns,
-//! and every later loop of that evaluation stops at once.
+//! and every later charge of that evaluation fails at once.
 
-use std::cell::Cell;
 use std::ops::Range;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, operators};
-use cel::{ExecutionError, FunctionContext};
+use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, ListExpr, LiteralValue, operators};
 
 use dci_metrics::{Catalog, MetricType};
 
 use crate::compile::{DCI, Limits, MEMBERS, REGISTRANT};
+use crate::known::NAMESPACES;
+use crate::metered::{
+    ADD_FN, BUILT_FN, COPY_FN, EQ_FN, GE_FN, GT_FN, IN_FN, INDEX_OF_FN, JOIN_FN, LAST_INDEX_OF_FN, LE_FN, LT_FN,
+    MATCHES_FN, NE_FN, REGEX_STATE_BYTES_PER_STEP, REPLACE_FN, SPLIT_FN, WALK_FN, Work,
+};
 
 /// The function wrapped around every comprehension's range: `@budget(range,
 /// bytes per item)`. Names starting with `@` cannot be written in a rule.
@@ -44,9 +51,11 @@ pub(crate) const BUDGET_FN: &str = "@budget";
 
 /// The function that says whether the evaluation was stopped: `@halted()`.
 pub(crate) const HALTED_FN: &str = "@halted";
-/// The function wrapped around each iteration's work: `@tick(x, steps)`.
+/// The function charging each iteration before its work: `@tick(steps)`, which is `true`.
 pub(crate) const TICK_FN: &str = "@tick";
-/// Functions whose value is a number, a bool, a timestamp or a duration.
+
+/// Functions whose value is a number, a bool, a timestamp or a duration
+/// (a namespaced one by its full name).
 const SCALAR_FUNCTIONS: &[&str] = &[
     "size",
     "int",
@@ -86,6 +95,7 @@ const SCALAR_FUNCTIONS: &[&str] = &[
     "math.round",
     "math.sign",
     "math.trunc",
+    "math.sqrt",
     "math.isNaN",
     "math.isInf",
     "math.isFinite",
@@ -93,13 +103,32 @@ const SCALAR_FUNCTIONS: &[&str] = &[
     "elig.avg",
 ];
 
-/// Steps a `matches` call counts: the interpreter compiles its pattern on each call.
+/// Functions whose double result may be NaN.
+const NAN_FUNCTIONS: &[&str] = &[
+    "double",
+    "math.sqrt",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.trunc",
+    "math.abs",
+    "math.sign",
+    "math.greatest",
+    "math.least",
+    "elig.sum",
+    "elig.avg",
+    "elig.min",
+    "elig.max",
+];
+
+/// Steps a `matches` call counts when its pattern is not written in the
+/// rule: compiling a pattern takes about this many.
 const REGEX_STEPS: u64 = 1_000;
 
 /// Bytes a string or list function walks per step.
 pub const BYTES_PER_STEP: u64 = 64;
 /// Bytes counted per list or map item, beside its contents.
-const ITEM_BYTES: u64 = 16;
+pub(crate) const ITEM_BYTES: u64 = 16;
 
 /// The worst-case size of a value: list or map items, and bytes in all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -145,6 +174,33 @@ struct Node {
     /// but reading or comparing it is one step (it was not built, and its
     /// type is not known).
     read: bool,
+    /// The value is small whatever the data: a number, a bool, null, a
+    /// timestamp or duration, a person.
+    small: bool,
+    /// Evaluating the node charges the value's size: a field read from a person.
+    charged: bool,
+    /// A person (`r`, or a member in a loop over `members`).
+    person: bool,
+    /// A double computed by the rule, which may be NaN.
+    may_nan: bool,
+}
+
+impl Node {
+    /// Its size is known only at run time.
+    fn large(&self) -> bool {
+        !self.small && self.from_data
+    }
+    /// Its size is known only at run time, and nothing charges walking it.
+    fn unpaid(&self) -> bool {
+        self.large() && !self.charged
+    }
+}
+
+/// A pattern written in the rule that cannot be compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct BadPattern {
+    pub(crate) span: Range<usize>,
+    pub(crate) why: String,
 }
 
 /// The result of estimating a rule.
@@ -158,18 +214,27 @@ pub(crate) struct RuleEstimate {
     /// Comprehensions over data whose bound the estimate had to assume,
     /// with the estimate of each.
     pub(crate) data_loops: Vec<(Range<usize>, Estimate)>,
+    /// Patterns of `matches` that do not compile.
+    pub(crate) bad_patterns: Vec<BadPattern>,
 }
 
-/// Estimates `expr` and rewrites its comprehensions to be metered (see the
-/// module's documentation). `place` gives a sub-expression's place in the rule's text.
+/// Estimates `expr` and rewrites it to be metered (see the module's
+/// documentation). `place` gives a sub-expression's place in the rule's text.
 pub(crate) fn estimate(
     expr: &mut IdedExpr,
     limits: &Limits,
     catalog: &Catalog,
     place: &dyn Fn(&IdedExpr) -> Range<usize>,
 ) -> RuleEstimate {
-    let mut walk =
-        Walk { limits, catalog, place, bound: Vec::new(), children: Vec::new(), result: RuleEstimate::default() };
+    let mut walk = Walk {
+        limits,
+        catalog,
+        place,
+        bound: Vec::new(),
+        accumulators: Vec::new(),
+        children: Vec::new(),
+        result: RuleEstimate::default(),
+    };
     let node = walk.node(expr);
     walk.result.total = node.cost;
     walk.result
@@ -181,6 +246,8 @@ struct Walk<'a> {
     place: &'a dyn Fn(&IdedExpr) -> Range<usize>,
     /// Loop variables in scope, with the size of their values.
     bound: Vec<(String, Node)>,
+    /// Accumulators of the comprehensions in scope.
+    accumulators: Vec<String>,
     /// Per node being estimated, the cost and local cost of its children so far.
     children: Vec<(Estimate, Estimate)>,
     result: RuleEstimate,
@@ -209,18 +276,35 @@ impl Walk<'_> {
 
     /// The estimate of `expr` from its children's (see [`Walk::node`]).
     fn own(&mut self, expr: &mut IdedExpr) -> Node {
+        if matches!(expr.expr, Expr::Comprehension(_)) {
+            let id = expr.id;
+            let place = (self.place)(expr);
+            let Expr::Comprehension(comprehension) = &mut expr.expr else { return Node::default() };
+            let (node, over_data) = self.comprehension(comprehension, id);
+            if over_data {
+                self.result.data_loops.push((place, node.cost));
+            }
+            return node;
+        }
         match &mut expr.expr {
-            Expr::Literal(literal) => Node { cost: step(), size: literal_size(literal), ..Node::default() },
+            Expr::Literal(literal) => {
+                let size = literal_size(literal);
+                let small = !matches!(literal, LiteralValue::String(_) | LiteralValue::Bytes(_));
+                Node { cost: step(), size, small, ..Node::default() }
+            }
             Expr::Ident(name) => self.ident(name),
             Expr::Select(select) => {
                 let operand = self.node(&mut select.operand);
-                let data = self.field_size(&select.operand, &select.field);
+                if select.test {
+                    return Node { cost: operand.cost.plus(step()), small: true, ..Node::default() };
+                }
+                let data = self.field_size(&select.operand, &operand, &select.field);
                 Node { cost: operand.cost.plus(data.cost), ..data }
             }
             Expr::List(list) => {
                 let mut node = Node { cost: step(), ..Node::default() };
                 for element in &mut list.elements {
-                    let element = self.node(element);
+                    let element = self.copied(element);
                     node = self.contain(node, element);
                 }
                 node.cost.bytes = node.cost.bytes.saturating_add(node.size.bytes);
@@ -229,60 +313,93 @@ impl Walk<'_> {
             Expr::Map(map) => {
                 let mut node = Node { cost: step(), ..Node::default() };
                 for entry in &mut map.entries {
-                    if let cel::common::ast::EntryExpr::MapEntry(entry) = &mut entry.expr {
-                        let key = self.node(&mut entry.key);
-                        let value = self.node(&mut entry.value);
+                    if let EntryExpr::MapEntry(entry) = &mut entry.expr {
+                        let key = self.copied(&mut entry.key);
+                        let value = self.copied(&mut entry.value);
                         node = self.contain(node, key);
                         node.cost = node.cost.plus(value.cost);
                         node.size.bytes = node.size.bytes.saturating_add(value.size.bytes);
+                        node.from_data |= value.from_data;
                     }
                 }
                 node.cost.bytes = node.cost.bytes.saturating_add(node.size.bytes);
                 node
             }
             Expr::Struct(_) | Expr::Unspecified => Node { cost: step(), ..Node::default() },
-            Expr::Call(call) => self.call(call),
-            Expr::Comprehension(comprehension) => {
-                let range = self.node(&mut comprehension.iter_range);
-                let init = self.node(&mut comprehension.accu_init);
-                let element = Node {
-                    size: range.elem,
-                    elem: range.elem,
-                    from_data: range.from_data,
-                    read: range.read,
-                    ..Node::default()
-                };
-                self.bound.push((comprehension.iter_var.clone(), element));
-                self.bound.push((comprehension.accu_var.clone(), init));
-                let condition = self.node(&mut comprehension.loop_cond);
-                let step_node = self.node(&mut comprehension.loop_step);
-                let result = self.node(&mut comprehension.result);
-                self.bound.truncate(self.bound.len() - 2);
-                let per_item = condition.cost.plus(step_node.cost).plus(step());
-                let loops = per_item.times(range.size.items);
-                let local = range.local.plus(init.local).plus(result.local).plus(step());
-                let cost = range.cost.plus(init.cost).plus(loops).plus(result.cost).plus(step());
-                let appends = matches!(&comprehension.accu_init.expr, Expr::List(list) if list.elements.is_empty());
-                let size = if appends {
-                    Size {
-                        items: range.size.items,
-                        bytes: range.size.items.saturating_mul(step_node.size.bytes.saturating_add(ITEM_BYTES)),
-                    }
-                } else {
-                    step_node.size
-                };
-                // At run time each iteration charges its own work (the loops inside charge
-                // theirs when they run), and the range's bytes are charged when the loop starts.
-                let per_item_here = condition.local.plus(step_node.local).plus(step());
-                wrap_range(&mut comprehension.iter_range, per_item_here.bytes);
-                tick_steps(comprehension, per_item_here.steps);
-                let from_data = range.from_data || step_node.from_data;
-                if range.from_data {
-                    self.result.data_loops.push(((self.place)(expr), cost));
+            Expr::Call(call) => {
+                let (node, built) = self.call(call);
+                if built {
+                    wrap(expr, BUILT_FN, Vec::new());
                 }
-                Node { cost, local, size, elem: step_node.elem, from_data, read: false }
+                node
             }
+            Expr::Comprehension(_) => Node::default(),
         }
+    }
+
+    /// An element of a list or map literal: copied into it, so a value of
+    /// the data's size is charged as it is copied (`@copy(x)`).
+    fn copied(&mut self, element: &mut IdedExpr) -> Node {
+        let node = self.node(element);
+        if node.large() {
+            wrap(element, COPY_FN, Vec::new());
+        }
+        node
+    }
+
+    /// The estimate of a comprehension, and whether it loops over data.
+    fn comprehension(&mut self, comprehension: &mut ComprehensionExpr, id: u64) -> (Node, bool) {
+        let range = self.node(&mut comprehension.iter_range);
+        let init = self.node(&mut comprehension.accu_init);
+        let element = Node {
+            size: range.elem,
+            elem: range.elem,
+            from_data: range.from_data,
+            read: range.read,
+            person: range.person,
+            small: range.person,
+            may_nan: range.may_nan,
+            ..Node::default()
+        };
+        self.bound.push((comprehension.iter_var.clone(), element));
+        self.bound.push((comprehension.accu_var.clone(), init));
+        self.accumulators.push(comprehension.accu_var.clone());
+        let condition = self.node(&mut comprehension.loop_cond);
+        let step_node = self.node(&mut comprehension.loop_step);
+        let result = self.node(&mut comprehension.result);
+        self.accumulators.pop();
+        self.bound.truncate(self.bound.len() - 2);
+        let per_item = condition.cost.plus(step_node.cost).plus(step());
+        let loops = per_item.times(range.size.items);
+        let local = range.local.plus(init.local).plus(result.local).plus(step());
+        let cost = range.cost.plus(init.cost).plus(loops).plus(result.cost).plus(step());
+        let appends = matches!(&comprehension.accu_init.expr, Expr::List(list) if list.elements.is_empty());
+        let size = if appends {
+            Size {
+                items: range.size.items,
+                bytes: range.size.items.saturating_mul(step_node.size.bytes.saturating_add(ITEM_BYTES)),
+            }
+        } else {
+            step_node.size
+        };
+        // At run time each iteration charges its own work before doing it (the loops inside
+        // charge theirs when they run), and the range's bytes are charged when the loop starts.
+        let per_item_here = condition.local.plus(step_node.local).plus(step());
+        wrap_range(&mut comprehension.iter_range, per_item_here.bytes);
+        tick_steps(comprehension, per_item_here.steps, id);
+        let from_data = range.from_data || step_node.from_data;
+        let small = !appends && step_node.small;
+        let node = Node {
+            cost,
+            local,
+            size,
+            elem: step_node.elem,
+            from_data,
+            small,
+            may_nan: step_node.may_nan,
+            ..Node::default()
+        };
+        (node, range.from_data)
     }
 
     fn contain(&self, mut container: Node, element: Node) -> Node {
@@ -290,13 +407,14 @@ impl Walk<'_> {
         container.size.items = container.size.items.saturating_add(1);
         container.size.bytes = container.size.bytes.saturating_add(element.size.bytes).saturating_add(ITEM_BYTES);
         container.from_data |= element.from_data;
+        container.may_nan |= element.may_nan;
         container.elem = larger(container.elem, element.size);
         container
     }
 
     fn ident(&self, name: &str) -> Node {
         if let Some((_, node)) = self.bound.iter().rev().find(|(bound, _)| bound == name) {
-            return Node { cost: step(), ..*node };
+            return Node { cost: step(), charged: false, ..*node };
         }
         match name {
             MEMBERS => Node {
@@ -304,31 +422,45 @@ impl Walk<'_> {
                 size: Size { items: self.limits.max_members, bytes: 0 },
                 from_data: true,
                 read: true,
+                person: true,
                 ..Node::default()
             },
-            _ => self.data_read(),
+            REGISTRANT => Node { cost: step(), small: true, person: true, ..Node::default() },
+            DCI => Node { cost: step(), small: true, ..Node::default() },
+            // `r.<field>` written as one name (the local screen's direct reads).
+            _ => Node { charged: true, ..self.data_read() },
         }
     }
 
-    /// The size of `operand.field`: `r.members` is the household; any other
-    /// field, and a metric's list (which comes from a registry), is bounded
-    /// like a list field of the data.
-    fn field_size(&self, operand: &IdedExpr, field: &str) -> Node {
+    /// The size of `operand.field`: `r.members` is the household; a
+    /// person's field is read from the data (and charged as it is read);
+    /// a metric's list comes from a registry, bounded like a list field of
+    /// the data; a field of any other value is part of that value.
+    fn field_size(&self, operand: &IdedExpr, operand_node: &Node, field: &str) -> Node {
         if field == MEMBERS && matches!(&operand.expr, Expr::Ident(name) if name == REGISTRANT) {
             return Node { cost: step(), ..self.ident(MEMBERS) };
+        }
+        if field == DCI && operand_node.person {
+            return Node { cost: step(), small: true, ..Node::default() };
         }
         if let Expr::Select(registry) = &operand.expr
             && (matches!(&registry.operand.expr, Expr::Ident(name) if name == DCI)
                 || matches!(&registry.operand.expr, Expr::Select(dci) if dci.field == DCI))
             && let Some(metric) = self.catalog.field(&registry.field, field)
         {
-            let size = match self.catalog.spec(metric).cel_type {
-                MetricType::StringList => self.data_size(),
-                _ => Size::default(),
-            };
-            return Node { cost: step(), size, from_data: size.items > 0, read: true, ..Node::default() };
+            let list = self.catalog.spec(metric).cel_type == MetricType::StringList;
+            let size = if list { self.data_size() } else { Size::default() };
+            return Node { cost: step(), size, from_data: list, read: true, small: !list, ..Node::default() };
         }
-        self.data_read()
+        let registry_handle = match &operand.expr {
+            Expr::Ident(name) => name == DCI,
+            Expr::Select(select) => select.field == DCI,
+            _ => false,
+        };
+        if registry_handle {
+            return Node { cost: step(), small: true, ..Node::default() };
+        }
+        Node { charged: operand_node.person, ..self.data_read() }
     }
 
     /// A value read from the data as it is. Reading it counts one step: its
@@ -341,14 +473,31 @@ impl Walk<'_> {
 
     /// A value read from the data: iterating it counts as its bound; it was
     /// not built by the evaluation, and reading or comparing it counts as one
-    /// step (its length is bounded by the request's size limits).
+    /// step (its length is charged at run time).
     fn data_size(&self) -> Size {
         Size { items: self.limits.max_list_items, bytes: 0 }
     }
 
-    fn call(&mut self, call: &mut CallExpr) -> Node {
+    /// The name a call is known by: `f`, or `namespace.f` for a namespaced
+    /// function (`math.greatest(...)`, `lists.range(n)`).
+    fn qualified_name(&self, call: &CallExpr) -> (String, bool) {
+        match call.target.as_deref() {
+            Some(IdedExpr { expr: Expr::Ident(namespace), .. })
+                if NAMESPACES.contains(&namespace.as_str()) && !self.bound.iter().any(|(b, _)| b == namespace) =>
+            {
+                (format!("{namespace}.{}", call.func_name), true)
+            }
+            _ => (call.func_name.clone(), false),
+        }
+    }
+
+    /// The estimate of a call, and whether its result must be charged once built (`@built`).
+    fn call(&mut self, call: &mut CallExpr) -> (Node, bool) {
+        let (name, namespaced) = self.qualified_name(call);
         let mut args: Vec<Node> = Vec::with_capacity(call.args.len() + 1);
-        if let Some(target) = call.target.as_deref_mut() {
+        if let Some(target) = call.target.as_deref_mut()
+            && !namespaced
+        {
             args.push(self.node(target));
         }
         for arg in &mut call.args {
@@ -358,10 +507,25 @@ impl Walk<'_> {
         let from_data = args.iter().any(|arg| arg.from_data);
         let largest = args.iter().filter(|arg| !arg.read).map(|arg| arg.size).fold(Size::default(), larger);
         let walk = |size: Size| size.bytes / BYTES_PER_STEP + size.items;
-        let name = call.func_name.as_str();
-        let size = match name {
+        let target = args.first().copied().unwrap_or_default();
+        let accumulated = call.target.is_none()
+            && matches!(call.args.first().map(|a| &a.expr), Some(Expr::Ident(n)) if self.accumulators.contains(n));
+        let size = match name.as_str() {
             operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => Size::default(),
-            operators::CONDITIONAL => args.iter().skip(1).map(|a| a.size).fold(Size::default(), larger),
+            operators::CONDITIONAL => {
+                let (then, otherwise) =
+                    (args.get(1).copied().unwrap_or_default(), args.get(2).copied().unwrap_or_default());
+                let node = Node {
+                    cost,
+                    size: larger(then.size, otherwise.size),
+                    elem: larger(then.elem, otherwise.elem),
+                    from_data,
+                    small: then.small && otherwise.small,
+                    may_nan: then.may_nan || otherwise.may_nan,
+                    ..Node::default()
+                };
+                return (node, false);
+            }
             operators::ADD => {
                 let sum = args.iter().filter(|arg| !arg.read).fold(Size::default(), |a, b| Size {
                     items: a.items.saturating_add(b.size.items),
@@ -370,69 +534,136 @@ impl Walk<'_> {
                 cost.steps = cost.steps.saturating_add(walk(sum));
                 cost.bytes = cost.bytes.saturating_add(sum.bytes);
                 let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
-                return Node { cost, size: sum, elem, from_data, ..Node::default() };
+                // A string, bytes or list sum needs every operand to be one: a small operand
+                // (a number) makes it arithmetic, or an error.
+                if !accumulated && args.iter().any(Node::large) && !args.iter().any(|arg| arg.small) {
+                    rename(call, ADD_FN, false);
+                }
+                let small = args.iter().any(|arg| arg.small);
+                let may_nan = small;
+                return (Node { cost, size: sum, elem, from_data, small, may_nan, ..Node::default() }, false);
             }
-            "matches" => {
-                // The interpreter compiles the pattern on every call.
-                cost.steps = cost.steps.saturating_add(REGEX_STEPS).saturating_add(walk(largest));
+            operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO | operators::NEGATE => {
+                let node = Node { cost, from_data, small: true, may_nan: true, ..Node::default() };
+                return (node, false);
+            }
+            operators::EQUALS | operators::NOT_EQUALS => {
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                if args.iter().all(Node::unpaid) {
+                    let metered = if name == operators::EQUALS { EQ_FN } else { NE_FN };
+                    rename(call, metered, false);
+                }
                 Size::default()
             }
-            operators::EQUALS
-            | operators::NOT_EQUALS
-            | operators::IN
-            | "contains"
-            | "startsWith"
-            | "endsWith"
-            | "indexOf"
-            | "lastIndexOf" => {
+            operators::LESS | operators::LESS_EQUALS | operators::GREATER | operators::GREATER_EQUALS => {
                 cost.steps = cost.steps.saturating_add(walk(largest));
+                if args.iter().all(Node::unpaid) || args.iter().any(|arg| arg.may_nan) {
+                    let metered = match name.as_str() {
+                        operators::LESS => LT_FN,
+                        operators::LESS_EQUALS => LE_FN,
+                        operators::GREATER => GT_FN,
+                        _ => GE_FN,
+                    };
+                    rename(call, metered, false);
+                }
+                Size::default()
+            }
+            operators::IN => {
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                if args.get(1).is_some_and(Node::unpaid) {
+                    rename(call, IN_FN, false);
+                }
+                Size::default()
+            }
+            "contains" | "startsWith" | "endsWith" => {
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                self.walk_operands(call, &args, Work::Linear, namespaced);
+                Size::default()
+            }
+            "matches" => {
+                cost.steps = cost.steps.saturating_add(self.pattern_steps(call, largest));
+                rename(call, MATCHES_FN, true);
+                Size::default()
+            }
+            "indexOf" | "lastIndexOf" => {
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                if args.iter().any(Node::large) {
+                    rename(call, if name == "indexOf" { INDEX_OF_FN } else { LAST_INDEX_OF_FN }, true);
+                }
                 Size::default()
             }
             "replace" => {
-                // `s.replace(old, new)` grows only where `new` is longer than `old`: then at
-                // worst every byte of `s` becomes `new`. A string from the data has no
-                // enforced length, so a growing replace of one is refused (unbounded).
-                let literal_len = |node: Option<&IdedExpr>| match node.map(|n| &n.expr) {
-                    Some(Expr::Literal(LiteralValue::String(text))) => Some(text.inner().len() as u64),
-                    _ => None,
-                };
-                let (old, new) = (literal_len(call.args.first()), literal_len(call.args.get(1)));
-                let target = args.first().copied().unwrap_or_default();
-                let grown = match (old, new) {
-                    (Some(old), Some(new)) if old > 0 && new <= old => target.size.bytes,
-                    _ if target.read || target.from_data => u64::MAX,
-                    _ => target.size.bytes.saturating_mul(args.get(2).map_or(1, |n| n.size.bytes.max(1))),
-                };
+                let grown = self.replaced_size(call, &target);
                 cost.steps = cost.steps.saturating_add(grown / BYTES_PER_STEP);
                 cost.bytes = cost.bytes.saturating_add(grown);
+                if args.iter().any(Node::large) {
+                    rename(call, REPLACE_FN, true);
+                }
                 Size { items: 0, bytes: grown }
             }
-            "range" if matches!(call.target.as_deref(), Some(IdedExpr { expr: Expr::Ident(n), .. }) if n == "lists") => {
+            "split" | "join" => {
+                let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                cost.bytes = cost.bytes.saturating_add(size.bytes);
+                if args.iter().any(Node::large) {
+                    rename(call, if name == "split" { SPLIT_FN } else { JOIN_FN }, true);
+                }
+                let node = Node { cost, size, elem: Size::default(), from_data, ..Node::default() };
+                return (node, false);
+            }
+            "lists.range" => {
                 let items = match call.args.first().map(|a| &a.expr) {
                     Some(Expr::Literal(LiteralValue::Int(n))) => u64::try_from(*n.inner()).unwrap_or(0),
                     _ => u64::MAX,
                 };
+                if let Some(count) = call.args.first_mut()
+                    && !matches!(count.expr, Expr::Literal(_))
+                {
+                    wrap(count, WALK_FN, vec![work(count.id, Work::Count)]);
+                }
                 let size = Size { items, bytes: items.saturating_mul(ITEM_BYTES) };
                 cost.steps = cost.steps.saturating_add(items);
                 cost.bytes = cost.bytes.saturating_add(size.bytes);
-                size
+                let node = Node { cost, size, elem: Size::default(), from_data, ..Node::default() };
+                return (node, false);
             }
-            "split" | "join" | "flatten" | "sort" | "sortBy" | "distinct" | "reverse" | "slice" | "lowerAscii"
-            | "upperAscii" | "trim" | "substring" | "format" | "quote" | "string" | "bytes" | "charAt" => {
+            "sort" | "@sortByAssociatedKeys" | "distinct" => {
+                let n = target.size.items;
+                let per = 1 + target.elem.bytes / BYTES_PER_STEP;
+                let comparisons = if name == "distinct" {
+                    n.saturating_mul(n.saturating_sub(1)) / 2
+                } else {
+                    n.saturating_mul(u64::from(n.max(1).ilog2() + 1))
+                };
+                let size = Size { items: target.size.items, bytes: target.size.bytes.saturating_mul(2) };
+                cost.steps = cost.steps.saturating_add(walk(largest)).saturating_add(comparisons.saturating_mul(per));
+                cost.bytes = cost.bytes.saturating_add(size.bytes);
+                let kind = if name == "distinct" { Work::Pairs } else { Work::Sort };
+                let built = self.walk_operands(call, &args, kind, namespaced);
+                return (Node { cost, size, elem: target.elem, from_data, ..Node::default() }, built);
+            }
+            "flatten" | "reverse" | "slice" | "lowerAscii" | "upperAscii" | "trim" | "substring" | "format"
+            | "strings.quote" | "string" | "bytes" | "charAt" => {
                 let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };
                 cost.steps = cost.steps.saturating_add(walk(largest));
                 cost.bytes = cost.bytes.saturating_add(size.bytes);
-                size
+                let built = self.walk_operands(call, &args, Work::Linear, namespaced);
+                return (Node { cost, size, from_data, ..Node::default() }, built);
             }
-            BUDGET_FN => return args.first().copied().unwrap_or_default(),
+            BUDGET_FN => return (args.first().copied().unwrap_or_default(), false),
             operators::INDEX | operators::OPT_INDEX => {
                 let element = args.first().map(|list| list.elem).unwrap_or_default();
-                return Node { cost, size: element, elem: element, from_data, ..Node::default() };
+                return (Node { cost, size: element, elem: element, from_data, ..Node::default() }, false);
             }
-            name if name.starts_with(['_', '!', '-']) || SCALAR_FUNCTIONS.contains(&name) => {
+            _ if name.starts_with(['_', '!', '-'])
+                || name.starts_with('@')
+                || SCALAR_FUNCTIONS.contains(&name.as_str()) =>
+            {
                 // Operators and conversions read their arguments once and give a scalar.
                 cost.steps = cost.steps.saturating_add(largest.items);
-                Size::default()
+                self.walk_operands(call, &args, Work::Linear, namespaced);
+                let may_nan = NAN_FUNCTIONS.contains(&name.as_str());
+                return (Node { cost, from_data, small: true, may_nan, ..Node::default() }, false);
             }
             _ => {
                 // Any other function reads its arguments once; its value may be one of them
@@ -440,10 +671,71 @@ impl Walk<'_> {
                 cost.steps = cost.steps.saturating_add(largest.items);
                 let size = args.iter().map(|arg| arg.size).fold(Size::default(), larger);
                 let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
-                return Node { cost, size, elem, from_data, ..Node::default() };
+                let small = !args.is_empty() && args.iter().all(|arg| arg.small);
+                let may_nan = NAN_FUNCTIONS.contains(&name.as_str()) || args.iter().any(|arg| arg.may_nan);
+                let node = Node { cost, size, elem, from_data, small, may_nan, ..Node::default() };
+                return (node, false);
             }
         };
-        Node { cost, size, from_data, ..Node::default() }
+        (Node { cost, size, from_data, small: true, ..Node::default() }, false)
+    }
+
+    /// Wraps the operands of a call that keeps CEL's implementation in
+    /// `@walk(x, work)` where walking them is not charged otherwise (for a
+    /// sort or `distinct`, the target always: its comparisons are). Whether
+    /// the call builds a value of the data's size, to be charged (`@built`).
+    fn walk_operands(&self, call: &mut CallExpr, args: &[Node], kind: Work, namespaced: bool) -> bool {
+        let mut operands: Vec<&mut IdedExpr> = Vec::new();
+        if let Some(target) = call.target.as_deref_mut()
+            && !namespaced
+        {
+            operands.push(target);
+        }
+        operands.extend(call.args.iter_mut());
+        for (index, (operand, node)) in operands.into_iter().zip(args).enumerate() {
+            let superlinear = kind != Work::Linear && index == 0;
+            if (superlinear && node.large()) || node.unpaid() {
+                let id = operand.id;
+                wrap(operand, WALK_FN, vec![work(id, if superlinear { kind } else { Work::Linear })]);
+            }
+        }
+        args.iter().any(Node::large)
+    }
+
+    /// Steps of a `matches` call: a pattern written in the rule is compiled
+    /// now (one that does not compile is a diagnostic), its states known.
+    fn pattern_steps(&mut self, call: &CallExpr, haystack: Size) -> u64 {
+        let pattern = call.args.last();
+        let Some(IdedExpr { expr: Expr::Literal(LiteralValue::String(text)), .. }) = pattern else {
+            return REGEX_STEPS.saturating_add(haystack.bytes / BYTES_PER_STEP);
+        };
+        match crate::metered::compile_pattern(text.inner()) {
+            Ok(compiled) => {
+                let bytes = haystack.bytes.max(BYTES_PER_STEP);
+                (text.inner().len() as u64 / BYTES_PER_STEP)
+                    .saturating_add(bytes.saturating_mul(compiled.states as u64) / REGEX_STATE_BYTES_PER_STEP)
+            }
+            Err(why) => {
+                let span = pattern.map(|p| (self.place)(p)).unwrap_or_default();
+                self.result.bad_patterns.push(BadPattern { span, why });
+                0
+            }
+        }
+    }
+
+    /// `s.replace(old, new)` grows only where `new` is longer than `old`: then at
+    /// worst every byte of `s` becomes `new`. A string from the data has no
+    /// length known here: its replace is metered when it runs (see [`crate::metered`]).
+    fn replaced_size(&self, call: &CallExpr, target: &Node) -> u64 {
+        let literal_len = |node: Option<&IdedExpr>| match node.map(|n| &n.expr) {
+            Some(Expr::Literal(LiteralValue::String(text))) => Some(text.inner().len() as u64),
+            _ => None,
+        };
+        match (literal_len(call.args.first()), literal_len(call.args.get(1))) {
+            (Some(old), Some(new)) if old > 0 && new <= old => target.size.bytes,
+            _ if target.large() => target.size.bytes,
+            _ => target.size.bytes.saturating_mul(1 + literal_len(call.args.get(1)).unwrap_or(target.size.bytes)),
+        }
     }
 }
 
@@ -463,6 +755,30 @@ fn literal_size(literal: &LiteralValue) -> Size {
     }
 }
 
+/// Renames a call to a function of the metered library. A method call
+/// (`s.split(x)`) becomes a call of its target and arguments
+/// (`@split(s, x)`), unless `member` is false (operators have no target).
+fn rename(call: &mut CallExpr, metered: &str, member: bool) {
+    call.func_name = metered.to_owned();
+    if member && let Some(target) = call.target.take() {
+        call.args.insert(0, *target);
+    }
+}
+
+/// `expr` → `function(expr, extra...)`.
+fn wrap(expr: &mut IdedExpr, function: &str, extra: Vec<IdedExpr>) {
+    let id = expr.id;
+    let inner = std::mem::replace(expr, IdedExpr { id, expr: Expr::Unspecified });
+    let mut args = vec![inner];
+    args.extend(extra);
+    *expr = call(id, function, args);
+}
+
+/// The [`Work`] argument of `@walk`.
+fn work(id: u64, kind: Work) -> IdedExpr {
+    int(id, kind as u64)
+}
+
 /// `range` → `@halted() ? [] : @budget(range, bytes)`, charging each item
 /// `bytes_per_item` when the loop starts. Once an evaluation is stopped, a
 /// loop that starts neither evaluates its range nor iterates.
@@ -470,25 +786,27 @@ fn wrap_range(range: &mut IdedExpr, bytes_per_item: u64) {
     let id = range.id;
     let original = std::mem::replace(range, IdedExpr { id, expr: Expr::Unspecified });
     let charged = call(id, BUDGET_FN, vec![original, int(id, bytes_per_item)]);
-    let nothing = IdedExpr {
-        id,
-        expr: Expr::List(cel::common::ast::ListExpr { elements: Vec::new(), optional_indices: Vec::new() }),
-    };
+    let nothing = IdedExpr { id, expr: Expr::List(ListExpr { elements: Vec::new(), optional_indices: Vec::new() }) };
     *range = call(id, operators::CONDITIONAL, vec![call(id, HALTED_FN, Vec::new()), nothing, charged]);
 }
 
-/// Wraps the work of each iteration in `@tick(x, steps)`, which charges the
-/// steps, checks the cancellation and gives `x` back. The loop keeps the
-/// shape the interpreter recognises: `@result && @tick(p)` (all, exists),
-/// `@result + [@tick(x)]` (map), `@tick(c) ? @result + [x] : @result` (filter).
-fn tick_steps(comprehension: &mut cel::common::ast::ComprehensionExpr, steps: u64) {
+/// Charges each iteration before its work: `work` becomes
+/// `@tick(steps) ? work : <never>`, keeping the loop the shape the
+/// interpreter recognises: `@result && work` (all, exists),
+/// `@result + [work]` (map), `work ? @result + [x] : @result` (filter,
+/// counting). A loop of the first shape goes on past an error in its work
+/// (a later `false` may decide it), so it also stops once the evaluation
+/// is stopped: `!@halted() && condition`.
+fn tick_steps(comprehension: &mut ComprehensionExpr, steps: u64, id: u64) {
     let accu = comprehension.accu_var.clone();
     let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(name) if *name == accu);
-    let wrap = |target: &mut IdedExpr| {
-        let id = target.id;
-        let inner = std::mem::replace(target, IdedExpr { id, expr: Expr::Unspecified });
-        *target = call(id, TICK_FN, vec![inner, int(id, steps)]);
+    let charged = |work: &mut IdedExpr, otherwise: Expr| {
+        let id = work.id;
+        let inner = std::mem::replace(work, IdedExpr { id, expr: Expr::Unspecified });
+        let tick = call(id, TICK_FN, vec![int(id, steps)]);
+        *work = call(id, operators::CONDITIONAL, vec![tick, inner, IdedExpr { id, expr: otherwise }]);
     };
+    let never = || Expr::Literal(LiteralValue::Boolean(false.into()));
     let step = &mut comprehension.loop_step;
     if let Expr::Call(c) = &mut step.expr
         && c.target.is_none()
@@ -496,8 +814,17 @@ fn tick_steps(comprehension: &mut cel::common::ast::ComprehensionExpr, steps: u6
         && is_accu(&c.args[0])
     {
         match (c.func_name.as_str(), &mut c.args[1].expr) {
-            (operators::LOGICAL_AND | operators::LOGICAL_OR, _) => return wrap(&mut c.args[1]),
-            (operators::ADD, Expr::List(list)) if !list.elements.is_empty() => return wrap(&mut list.elements[0]),
+            (operators::LOGICAL_AND | operators::LOGICAL_OR, _) => {
+                charged(&mut c.args[1], never());
+                let condition =
+                    std::mem::replace(&mut comprehension.loop_cond, IdedExpr { id, expr: Expr::Unspecified });
+                let going = call(id, operators::LOGICAL_NOT, vec![call(id, HALTED_FN, Vec::new())]);
+                comprehension.loop_cond = call(id, operators::LOGICAL_AND, vec![going, condition]);
+                return;
+            }
+            (operators::ADD, Expr::List(list)) if !list.elements.is_empty() => {
+                return charged(&mut list.elements[0], Expr::Literal(LiteralValue::Null));
+            }
             _ => {}
         }
     }
@@ -506,9 +833,9 @@ fn tick_steps(comprehension: &mut cel::common::ast::ComprehensionExpr, steps: u6
         && c.args.len() == 3
         && is_accu(&c.args[2])
     {
-        return wrap(&mut c.args[0]);
+        return charged(&mut c.args[0], never());
     }
-    wrap(step);
+    charged(step, Expr::Ident(accu.clone()));
 }
 
 fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
@@ -517,237 +844,4 @@ fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
 
 fn int(id: u64, n: u64) -> IdedExpr {
     IdedExpr { id, expr: Expr::Literal(LiteralValue::Int(i64::try_from(n).unwrap_or(i64::MAX).into())) }
-}
-
-/// A flag that stops evaluations: set it and every evaluation that checks it
-/// ends with `cancelled`. Clones share the flag.
-#[derive(Clone, Debug, Default)]
-pub struct Cancellation(Arc<AtomicBool>);
-
-impl Cancellation {
-    /// A flag not yet set.
-    pub fn new() -> Self {
-        Cancellation::default()
-    }
-    /// Stops every evaluation that watches this flag.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-    /// Whether [`Cancellation::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl PartialEq for Cancellation {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-impl Eq for Cancellation {}
-
-/// Why an evaluation was stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// It would pass its budget of steps.
-    Steps(u64),
-    /// It would build more bytes than its budget.
-    Bytes(u64),
-    /// The costly evaluations of its batch have taken their budget of steps.
-    BatchSteps(u64),
-    /// Its request was cancelled.
-    Cancelled,
-}
-
-/// Evaluations of fewer steps are not counted against their batch's budget
-/// ([`Limits::max_batch_steps`](crate::Limits::max_batch_steps)): counting each
-/// would make every evaluation write one counter shared by every core.
-pub const BATCH_COUNTED_FROM: u64 = 1_000;
-
-/// What the evaluation running on a thread has used, and may use.
-#[derive(Clone, Copy, Debug, Default)]
-struct Meter {
-    /// The steps its decision had taken when it started.
-    initial: u64,
-    steps: u64,
-    bytes: u64,
-    max_steps: u64,
-    max_bytes: u64,
-    stop: Option<Stop>,
-}
-
-thread_local! {
-    /// The meter of the evaluation running on this thread.
-    static METER: Cell<Meter> = const {
-        Cell::new(Meter { initial: 0, steps: 0, bytes: 0, max_steps: u64::MAX, max_bytes: u64::MAX, stop: None })
-    };
-}
-
-/// Charges the evaluation running on this thread; an error once it is past
-/// its budget (and for every charge after that).
-fn charge(steps: u64, bytes: u64) -> Result<(), ExecutionError> {
-    METER.with(|cell| {
-        let mut meter = cell.get();
-        if let Some(stop) = meter.stop {
-            return Err(stop_error(stop));
-        }
-        meter.steps = meter.steps.saturating_add(steps);
-        meter.bytes = meter.bytes.saturating_add(bytes);
-        if meter.steps > meter.max_steps {
-            meter.stop = Some(Stop::Steps(meter.max_steps));
-        } else if meter.bytes > meter.max_bytes {
-            meter.stop = Some(Stop::Bytes(meter.max_bytes));
-        }
-        cell.set(meter);
-        meter.stop.map_or(Ok(()), |stop| Err(stop_error(stop)))
-    })
-}
-
-/// Charges the reading of a field whose JSON text is `raw`: a list or an
-/// object is parsed on every read, one step per [`BYTES_PER_STEP`] bytes and
-/// its bytes built; a string costs one step per [`BYTES_PER_STEP`] bytes
-/// (what is done with it walks it).
-pub(crate) fn charge_read(raw: &str) -> Result<(), ExecutionError> {
-    let steps = raw.len() as u64 / BYTES_PER_STEP;
-    match raw.as_bytes().first() {
-        Some(b'[' | b'{') => charge(steps, raw.len() as u64),
-        Some(b'"') if steps > 0 => charge(steps, 0),
-        _ => Ok(()),
-    }
-}
-
-/// The budget of the evaluations of one batch, and their cancellation.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Allowance {
-    pub(crate) steps: u64,
-    pub(crate) bytes: u64,
-    pub(crate) cancel: Cancellation,
-    /// The steps the batch's costly evaluations may take together, and have taken.
-    pub(crate) batch_steps: u64,
-    pub(crate) batch_spent: Arc<AtomicU64>,
-}
-
-impl Allowance {
-    /// Starts metering an evaluation on this thread, under this allowance,
-    /// counting the steps its decision has already taken (`spent`): bytes are
-    /// per evaluation (they are freed after it), steps add up across the
-    /// phases that evaluate one decision.
-    ///
-    /// Once the batch's costly evaluations have taken the batch's budget, an
-    /// evaluation stops at its first charge (one that charges nothing, a plain
-    /// comparison say, still ends).
-    pub(crate) fn start(&self, spent: Option<&AtomicU64>) {
-        let steps = spent.map_or(0, |spent| spent.load(Ordering::Relaxed));
-        let stop = (self.batch_spent.load(Ordering::Relaxed) >= self.batch_steps)
-            .then_some(Stop::BatchSteps(self.batch_steps));
-        METER.with(|cell| {
-            cell.set(Meter {
-                initial: steps,
-                steps,
-                max_steps: self.steps,
-                max_bytes: self.bytes,
-                stop,
-                ..Meter::default()
-            });
-        });
-    }
-
-    /// Stops the evaluation on this thread when its batch was cancelled.
-    fn notice_cancellation(&self) {
-        if self.cancel.is_cancelled() {
-            METER.with(|cell| {
-                let mut meter = cell.get();
-                meter.stop = meter.stop.or(Some(Stop::Cancelled));
-                cell.set(meter);
-            });
-        }
-    }
-
-    /// Records the steps taken so far on the decision's account, and those of
-    /// a costly evaluation on the batch's.
-    pub(crate) fn record(&self, spent: Option<&AtomicU64>) {
-        let meter = METER.with(Cell::get);
-        if let Some(spent) = spent {
-            spent.store(meter.steps, Ordering::Relaxed);
-        }
-        let taken = meter.steps.saturating_sub(meter.initial);
-        if taken >= BATCH_COUNTED_FROM {
-            self.batch_spent.fetch_add(taken, Ordering::Relaxed);
-        }
-    }
-
-    /// The [`BUDGET_FN`] implementation: charges `range`'s length times the
-    /// bytes each item builds, and fails once the budget is spent or the batch cancelled.
-    pub(crate) fn charge<'c, 'v>(
-        &self,
-        call: &mut FunctionContext<'c, 'v>,
-    ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
-        self.notice_cancellation();
-        let (Some(range), Some(per_byte)) = (call.args.first(), call.args.get(1)) else {
-            return Err(call.error("takes a range and a cost"));
-        };
-        let items = range.as_sizer().map_or(0, |sizer| u64::try_from(*sizer.size().inner()).unwrap_or(0));
-        charge(0, items.saturating_mul(number(per_byte)))?;
-        Ok(call.args.swap_remove(0))
-    }
-
-    /// The [`TICK_FN`] implementation: charges one iteration's steps, checks
-    /// the cancellation, and gives the iteration's value back.
-    pub(crate) fn tick<'c, 'v>(
-        &self,
-        call: &mut FunctionContext<'c, 'v>,
-    ) -> Result<cel::common::value::CowVal<'c, 'v>, ExecutionError> {
-        self.notice_cancellation();
-        let steps = call.args.get(1).map_or(1, number);
-        charge(steps, 0)?;
-        if call.args.is_empty() {
-            return Err(call.error("takes a value and a cost"));
-        }
-        Ok(call.args.swap_remove(0))
-    }
-}
-
-/// A cost written in the expression (a literal int).
-fn number(value: &cel::common::value::CowVal<'_, '_>) -> u64 {
-    value.downcast_ref::<cel::common::types::CelInt>().map_or(0, |n| u64::try_from(*n.inner()).unwrap_or(0))
-}
-
-/// The error a stopped evaluation ends with.
-pub(crate) fn stop_error(stop: Stop) -> ExecutionError {
-    ExecutionError::function_error(BUDGET_FN, stop.message())
-}
-
-/// Why the evaluation that ended with `error` was stopped, if it was.
-pub(crate) fn as_stop(error: &ExecutionError) -> Option<Stop> {
-    match error {
-        ExecutionError::FunctionError { function, .. } if function == BUDGET_FN => stopped(),
-        _ => None,
-    }
-}
-
-impl Stop {
-    /// The code of the decision's error.
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Stop::Steps(_) | Stop::Bytes(_) | Stop::BatchSteps(_) => "budget_exceeded",
-            Stop::Cancelled => "cancelled",
-        }
-    }
-
-    /// What happened, for the decision's error message.
-    pub(crate) fn message(self) -> String {
-        match self {
-            Stop::Steps(limit) => format!("the evaluation would take more than {limit} steps (max_steps)"),
-            Stop::Bytes(limit) => format!("the evaluation would build more than {limit} bytes (max_bytes)"),
-            Stop::BatchSteps(limit) => format!(
-                "the costly evaluations of this batch have taken more than {limit} steps together (max_batch_steps)"
-            ),
-            Stop::Cancelled => "the evaluation was cancelled".to_owned(),
-        }
-    }
-}
-
-/// Why the evaluation metered on this thread was stopped, if it was.
-pub(crate) fn stopped() -> Option<Stop> {
-    METER.with(|meter| meter.get().stop)
 }

@@ -122,6 +122,39 @@ impl miette::Diagnostic for RuleDiagnostic {
     }
 }
 
+/// The most characters of caller input (a field's value, a pattern, a key)
+/// a message shows; the rest is cut and marked `...`.
+pub(crate) const PREVIEW_CHARS: usize = 40;
+
+/// `text` as a message shows it: at most [`PREVIEW_CHARS`] characters,
+/// the cut marked `...`. Only the characters shown are read.
+pub(crate) fn preview(text: &str) -> String {
+    let mut shown = text.char_indices();
+    match shown.nth(PREVIEW_CHARS) {
+        None => text.to_owned(),
+        Some(_) => {
+            let cut = text.char_indices().nth(PREVIEW_CHARS - 3).map_or(text.len(), |(at, _)| at);
+            format!("{}...", &text[..cut])
+        }
+    }
+}
+
+/// `value`'s `Debug` text as a message shows it ([`preview`]): the
+/// formatting stops once the preview is full, so a large value is not
+/// written out whole.
+pub(crate) fn preview_debug(value: &dyn std::fmt::Debug) -> String {
+    struct Capped(String);
+    impl std::fmt::Write for Capped {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0.push_str(text);
+            if self.0.len() > 4 * PREVIEW_CHARS { Err(std::fmt::Error) } else { Ok(()) }
+        }
+    }
+    let mut capped = Capped(String::new());
+    let _ = std::fmt::write(&mut capped, format_args!("{value:?}"));
+    preview(&capped.0)
+}
+
 fn floor_boundary(source: &str, mut index: usize) -> usize {
     while index > 0 && !source.is_char_boundary(index) {
         index -= 1;
@@ -162,6 +195,18 @@ fn caret_snippet(source: &str, span: Range<usize>, line: usize, column: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previews_cut_long_input_and_keep_short_input() {
+        assert_eq!(preview("short"), "short");
+        let long = "é".repeat(1_000_000);
+        let shown = preview(&long);
+        assert_eq!(shown.chars().count(), PREVIEW_CHARS);
+        assert!(shown.ends_with("..."));
+        assert_eq!(preview(&"x".repeat(PREVIEW_CHARS)), "x".repeat(PREVIEW_CHARS));
+        let debug = preview_debug(&vec!["abc".to_owned(); 100_000]);
+        assert!(debug.chars().count() <= PREVIEW_CHARS && debug.ends_with("..."), "{debug}");
+    }
 
     #[test]
     fn positions_count_characters_not_bytes() {

@@ -5,9 +5,11 @@
 use cel::common::ast::IdedExpr;
 use cel::{Context, ExecutionError, Value};
 
-use crate::bind::{Details, Household, Needs, Resolver, Scope, Tracker};
+use crate::bind::{Details, Household, MISPLACED_FN, Needs, Resolver, Scope, Tracker};
 use crate::compile::Rule;
-use crate::cost::{self, Stop};
+use crate::diagnostic::{preview, preview_debug};
+use crate::logic;
+use crate::meter::{self, Stop};
 use crate::native::NativeClause;
 use crate::report::{ClauseResult, Decision, Missing, Outcome};
 use crate::unknown::as_unknown;
@@ -20,6 +22,8 @@ pub(crate) enum Verdict {
     Pending(Needs),
     Undetermined,
     Error,
+    /// Stopped by its budget or a cancellation: its detail is not evaluated again.
+    Stopped(Stop),
 }
 
 impl Verdict {
@@ -28,7 +32,7 @@ impl Verdict {
         match self {
             Verdict::Decided(true) => Outcome::Eligible,
             Verdict::Decided(false) => Outcome::Ineligible,
-            Verdict::Error => Outcome::Error,
+            Verdict::Error | Verdict::Stopped(_) => Outcome::Error,
             Verdict::Undetermined | Verdict::Pending(_) => Outcome::Undetermined,
         }
     }
@@ -64,13 +68,34 @@ pub(crate) fn run(
     let mut context = root.new_inner_scope();
     context.set_variable_resolver(&resolver);
     household.allowance.start(household.spent);
-    let result = Value::resolve(expr, &context);
+    let mut result = Value::resolve(expr, &context);
+    // An error met beside an unknown may have hidden it: CEL's connectives give the unknown.
+    if let Err(error) = &result
+        && meter::stopped().is_none()
+        && !is_unknown(error, tracker)
+        && logic::applies(expr)
+    {
+        result = logic::evaluate(expr, &context, tracker);
+    }
     household.allowance.record(household.spent);
-    // A stopped evaluation is stopped whatever its value: `false && <stopped>` is still stopped.
-    match cost::stopped() {
-        Some(stop) => Err(cost::stop_error(stop)),
+    // A stopped evaluation is stopped whatever its value: `false && <stopped>` is still stopped;
+    // and one that read a registry value by a way the compiler could not see decides nothing.
+    match meter::stopped() {
+        Some(stop) => Err(meter::stop_error(stop)),
+        None if tracker.misplaced.load(std::sync::atomic::Ordering::Relaxed) => {
+            Err(ExecutionError::function_error(MISPLACED_FN, MISPLACED_MESSAGE))
+        }
         None => result,
     }
+}
+
+/// Why a decision that read a registry value by a computed key is an error.
+const MISPLACED_MESSAGE: &str = "a registry value was read by a computed key, which the engine cannot fetch for: \
+                                 write its name, `dci.<registry>.<metric>`";
+
+/// Whether `error` is that of a misplaced registry read.
+fn is_misplaced(error: &ExecutionError) -> bool {
+    matches!(error, ExecutionError::FunctionError { function, .. } if function == MISPLACED_FN)
 }
 
 /// Whether an error stands for an unknown value (a registry value, a missing field, a null).
@@ -90,7 +115,7 @@ pub(crate) fn verdict(root: &Context<'_, '_>, rule: &Rule, household: &Household
     match result {
         Ok(Value::Bool(b)) => Verdict::Decided(b),
         Ok(_) => Verdict::Error,
-        Err(error) if cost::as_stop(&error).is_some() => Verdict::Error,
+        Err(error) if let Some(stop) = meter::as_stop(&error) => Verdict::Stopped(stop),
         Err(error) => {
             let needs = tracker.needs();
             if !needs.is_empty() {
@@ -197,8 +222,17 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
         Ok(_) => false,
     };
     let details = tracker.into_details();
-    if let Some(stop) = result.as_ref().err().and_then(cost::as_stop) {
+    if let Some(stop) = result.as_ref().err().and_then(meter::as_stop) {
         return Decision::stopped(rule, stop);
+    }
+    if result.as_ref().err().is_some_and(is_misplaced) {
+        return Decision {
+            outcome: Outcome::Error,
+            missing: Vec::new(),
+            error: Some(format!("rule `{}`: {MISPLACED_MESSAGE}", rule.name())),
+            code: Some("misplaced_dci"),
+            clauses: None,
+        };
     }
     let (outcome, missing, error) = match result {
         Ok(Value::Bool(true)) => (Outcome::Eligible, Vec::new(), None),
@@ -320,12 +354,28 @@ fn describe_error(error: &ExecutionError, details: &Details) -> String {
         ExecutionError::DivisionByZero(_) => "division by zero".to_owned(),
         ExecutionError::RemainderByZero(_) => "remainder by zero".to_owned(),
         ExecutionError::Overflow(op, _, _) => format!("integer overflow in `{op}`"),
-        ExecutionError::FunctionError { function, message } => format!("{function}: {message}"),
-        ExecutionError::UndeclaredReference(name) => format!("unknown name `{name}`"),
-        ExecutionError::NoSuchKey(key) => format!("no key `{key}`"),
-        ExecutionError::ValuesNotComparable(a, b) => format!("cannot compare {a:?} with {b:?}"),
-        other => other.to_string(),
+        ExecutionError::FunctionError { function, message } => {
+            format!("{}: {}", preview(function.trim_start_matches('@')), bounded(message))
+        }
+        ExecutionError::UndeclaredReference(name) => format!("unknown name `{}`", preview(name)),
+        ExecutionError::NoSuchKey(key) => format!("no key `{}`", preview(key)),
+        ExecutionError::ValuesNotComparable(a, b) => {
+            format!("cannot compare {} with {}", preview_debug(a), preview_debug(b))
+        }
+        other => bounded(&other.to_string()),
     }
+}
+
+/// The most bytes of a runtime error's message a decision carries: its
+/// values are cut to previews, and whatever else the message holds is cut here.
+const MAX_ERROR_BYTES: usize = 512;
+
+fn bounded(message: &str) -> String {
+    if message.len() <= MAX_ERROR_BYTES {
+        return message.to_owned();
+    }
+    let cut = (0..=MAX_ERROR_BYTES).rev().find(|&at| message.is_char_boundary(at)).unwrap_or(0);
+    format!("{}...", &message[..cut])
 }
 
 fn dedup(mut items: Vec<String>) -> Vec<String> {

@@ -8,7 +8,7 @@ use dci_protocol::records::Identifier;
 use crate::batch::{Engine, EvaluationOptions};
 use crate::beneficiary::Beneficiary;
 use crate::compile::{Level, MetricUse, Rule};
-use crate::cost::Stop;
+use crate::meter::Stop;
 use crate::report::{Decision, Explanation, ItemResult, MetricTrace, TraceSource};
 use crate::table::PairIndex;
 

@@ -20,8 +20,9 @@ use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
 use dci_metrics::UnknownCause;
 use std::cmp::Ordering;
 
-use crate::cost::{Allowance, BUDGET_FN, HALTED_FN, TICK_FN};
+use crate::cost::{BUDGET_FN, HALTED_FN, TICK_FN};
 use crate::macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
+use crate::meter::Allowance;
 use crate::unknown::unknown_error;
 
 /// Our functions and their arities (for the static checks).
@@ -224,12 +225,13 @@ pub(crate) fn install(
     let meter = allowance.clone();
     type Raw =
         Box<dyn for<'c, 'v> Fn(&mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> + Send + Sync>;
-    let charge: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.charge(call));
+    let charge: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.charge_loop(call));
     context.add_function(BUDGET_FN, charge)?;
     let meter = allowance.clone();
     let tick: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.tick(call));
     context.add_function(TICK_FN, tick)?;
-    context.add_function(HALTED_FN, || Value::Bool(crate::cost::stopped().is_some()))?;
+    context.add_function(HALTED_FN, || Value::Bool(crate::meter::stopped().is_some()))?;
+    crate::metered::install(context, allowance)?;
     let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
         move |call: &FunctionContext<'_, '_>| -> Result<Value, ExecutionError> {
             match date_argument(name, call)? {

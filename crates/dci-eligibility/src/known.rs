@@ -133,7 +133,7 @@ mod tests {
         let compiler = crate::Compiler::new(Arc::new(dci_metrics::Catalog::default()));
         let env = compiler.env().clone();
         let mut context = Context::with_env(env.clone());
-        let allowance = crate::cost::Allowance { steps: 1000, bytes: 1000, batch_steps: 1000, ..Default::default() };
+        let allowance = crate::meter::Allowance { steps: 1000, bytes: 1000, batch_steps: 1000, ..Default::default() };
         crate::functions::install(&mut context, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), &allowance)
             .expect("installs");
         let args = |n: usize| vec!["1"; n].join(", ");

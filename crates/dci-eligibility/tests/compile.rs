@@ -141,7 +141,7 @@ fn openspp_spellings_compile_to_the_same_meaning() {
         "members.avg(m.income) > 10.0",
         "members.max(m, m.age) >= 18",
         "r.dci.crvs.is_alive",
-        "has(dci.crvs.death_date) && has(r.birthdate)",
+        "dci.crvs.death_date != null && has(r.birthdate)",
         "r.?poverty_score.orValue(0.0) >= 0.7",
         "'VISION' in dci.dr.disability_types",
         "math.greatest(1, 2) == 2 && optional.of(1).hasValue()",
@@ -149,6 +149,10 @@ fn openspp_spellings_compile_to_the_same_meaning() {
     ] {
         compiler.compile("t", source).unwrap_or_else(|e| panic!("{source}: {e:#?}"));
     }
+    // `has()` cannot test a registry value (it is there or unknown, never absent): the fix is named.
+    let error = compiler.compile("t", "has(dci.crvs.death_date)").expect_err("refused");
+    assert_eq!(error.diagnostics[0].code, "misplaced_dci");
+    assert_eq!(error.diagnostics[0].help.as_deref(), Some("write `dci.crvs.death_date != null`"));
 }
 
 #[test]
