@@ -91,7 +91,7 @@ pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
 /// Haystack bytes × automaton states one step pays for, in the worst case
 /// of the `regex` crate (its PikeVM visits every state at every byte).
-pub(crate) const REGEX_STATE_BYTES_PER_STEP: u64 = 64;
+pub(crate) const REGEX_STATE_BYTES_PER_STEP: u64 = 8;
 
 /// The size of a value for metering.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -566,16 +566,27 @@ pub(crate) fn compiled(pattern: &str) -> Result<Pattern, String> {
 }
 
 /// Compiles `pattern` within the size limit, counting its automaton's states.
+///
+/// The states counted are those of the pattern read as ASCII when it can be
+/// (its repetitions and alternatives): a Unicode class such as `\w` compiles
+/// to hundreds of byte-level states of which a match visits a few at each
+/// byte, while `(?:[a-z]{0,9}){800}` keeps thousands alive at once.
 pub(crate) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
+    use regex_automata::nfa::thompson::{Config, NFA};
+    use regex_automata::util::syntax;
     let shown = crate::diagnostic::preview(pattern);
-    let nfa = regex_automata::nfa::thompson::NFA::compiler()
-        .configure(regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
-        .build(pattern)
-        .map_err(|error| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string())))?;
-    let regex = regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|error| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string())))?;
+    let invalid =
+        |error: &dyn std::fmt::Display| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string()));
+    let regex = regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| invalid(&e))?;
+    let limited = Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT));
+    let ascii = NFA::compiler()
+        .configure(limited.clone())
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(pattern);
+    let nfa = match ascii {
+        Ok(nfa) => nfa,
+        Err(_) => NFA::compiler().configure(limited).build(pattern).map_err(|e| invalid(&e))?,
+    };
     Ok(Pattern { regex, states: nfa.states().len() })
 }
 
