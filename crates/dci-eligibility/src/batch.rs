@@ -35,7 +35,7 @@ use crate::compile::{Compiler, Level, Rule};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
 use crate::meter::{Allowance, Cancellation, Stop};
-use crate::pool::{Lane, on_pool};
+use crate::pool::{INTERACTIVE_ALLOTMENT, Lane, on_pool};
 use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
 use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
 
@@ -82,8 +82,6 @@ pub(crate) struct Batch {
     /// rest of the rule, the explanation) share one budget, so a rule of many
     /// clauses gets no more than one of few.
     spent: Vec<AtomicU64>,
-    /// The pool the batch's CPU work runs on: small batches have their own.
-    lane: Lane,
     beneficiaries: Vec<Beneficiary>,
     /// The row of each beneficiary in the fact table; its members follow it.
     first_row: Vec<PersonRow>,
@@ -134,56 +132,48 @@ impl Batch {
         }
     }
 
-    /// What each decision's local clauses say (see [`Screen`]).
-    fn screen(&self, table: &Table) -> Vec<Screen> {
-        let root = self.root();
-        (0..self.pairs.count())
-            .into_par_iter()
-            .map(|pair| {
-                let pair = PairIndex(pair);
-                let household = self.household(&table.facts, pair);
-                household.open_account();
-                screen(&root, self.rule(pair), &household)
-            })
-            .collect()
+    /// What `pair`'s local clauses say (see [`Screen`]).
+    fn screen_one(&self, root: &Context<'_, '_>, table: &Table, pair: PairIndex) -> Screen {
+        let household = self.household(&table.facts, pair);
+        household.open_account();
+        screen(root, self.rule(pair), &household)
     }
 
-    fn verdicts(&self, table: &Table, pairs: &[PairIndex]) -> Vec<Verdict> {
-        let root = self.root();
-        pairs
-            .par_iter()
-            .map(|&pair| {
-                if self.allowance.cancel.is_cancelled() {
-                    return Verdict::Stopped(Stop::Cancelled);
-                }
-                let (rule, household) = (self.rule(pair), self.household(&table.facts, pair));
-                household.open_account();
-                if table.locally_true.get(pair.0) == Some(&true) {
-                    verdict_of_rest(&root, rule, &household)
-                } else {
-                    verdict(&root, rule, &household)
-                }
-            })
-            .collect()
+    /// `pair`'s verdict with what is known now.
+    fn verdict_one(&self, root: &Context<'_, '_>, table: &Table, pair: PairIndex) -> Verdict {
+        if self.allowance.cancel.is_cancelled() {
+            return Verdict::Stopped(Stop::Cancelled);
+        }
+        let (rule, household) = (self.rule(pair), self.household(&table.facts, pair));
+        household.open_account();
+        if table.locally_true.get(pair.0) == Some(&true) {
+            verdict_of_rest(root, rule, &household)
+        } else {
+            verdict(root, rule, &household)
+        }
     }
 
-    fn decisions(&self, table: &Table, pairs: &[PairIndex], explain: bool) -> Vec<Decision> {
-        let root = self.root();
-        pairs
-            .par_iter()
-            .map(|&pair| {
-                if self.allowance.cancel.is_cancelled() {
-                    return Decision::stopped(self.rule(pair), Stop::Cancelled);
-                }
-                // An evaluation stopped by its budget would only be stopped again.
-                if let Verdict::Stopped(stop) = table.verdicts[pair.0] {
-                    return Decision::stopped(self.rule(pair), stop);
-                }
-                let household = self.household(&table.facts, pair);
-                household.open_account();
-                decide(&root, self.rule(pair), &household, explain)
-            })
-            .collect()
+    /// `pair`'s decision in detail (with its clauses when `explain`).
+    fn decision_one(&self, root: &Context<'_, '_>, table: &Table, pair: PairIndex, explain: bool) -> Decision {
+        if self.allowance.cancel.is_cancelled() {
+            return Decision::stopped(self.rule(pair), Stop::Cancelled);
+        }
+        // An evaluation stopped by its budget would only be stopped again.
+        if let Verdict::Stopped(stop) = table.verdicts[pair.0] {
+            return Decision::stopped(self.rule(pair), stop);
+        }
+        let household = self.household(&table.facts, pair);
+        household.open_account();
+        decide(root, self.rule(pair), &household, explain)
+    }
+
+    /// The pool the batch's CPU work runs on now: a small batch has its own,
+    /// until its evaluations take more than [`INTERACTIVE_ALLOTMENT`] steps.
+    fn lane(&self) -> Lane {
+        match self.allowance.lane_spent() {
+            Some(spent) if spent <= INTERACTIVE_ALLOTMENT => Lane::Interactive,
+            _ => Lane::Bulk,
+        }
     }
 
     /// Every person a rule could ask `registry` about, in the households
@@ -282,11 +272,48 @@ async fn on_batch_pool<T: Send + 'static>(
     job: impl FnOnce(&Batch, &mut Table) -> T + Send + 'static,
 ) -> (Table, T) {
     let batch = batch.clone();
-    on_pool(batch.lane, move || {
+    on_pool(batch.lane(), move || {
         let out = job(&batch, &mut table);
         (table, out)
     })
     .await
+}
+
+/// Runs `each` for every pair of `pairs` on the batch's pool, in order. On
+/// the interactive pool (one thread) the pairs are done one after another,
+/// and once the batch has taken its allotment of steps the rest move to the
+/// bulk pool: a batch estimated small but costlier than estimated (data past
+/// the assumed bounds) never holds the small callers' thread for long.
+async fn over_pairs<T, F>(batch: &Arc<Batch>, table: Table, pairs: Vec<PairIndex>, each: F) -> (Table, Vec<T>)
+where
+    T: Send + 'static,
+    F: Fn(&Batch, &Context<'_, '_>, &Table, PairIndex) -> T + Copy + Send + Sync + 'static,
+{
+    let (table, (mut done, pairs)) = on_batch_pool(batch, table, move |batch, table| {
+        let root = batch.root();
+        let done: Vec<T> = if batch.lane() == Lane::Interactive {
+            pairs
+                .iter()
+                .take_while(|_| batch.lane() == Lane::Interactive)
+                .map(|&p| each(batch, &root, table, p))
+                .collect()
+        } else {
+            pairs.par_iter().map(|&pair| each(batch, &root, table, pair)).collect()
+        };
+        (done, pairs)
+    })
+    .await;
+    if done.len() == pairs.len() {
+        return (table, done);
+    }
+    let rest = pairs[done.len()..].to_vec();
+    let (table, more) = on_batch_pool(batch, table, move |batch, table| {
+        let root = batch.root();
+        rest.par_iter().map(|&pair| each(batch, &root, table, pair)).collect::<Vec<T>>()
+    })
+    .await;
+    done.extend(more);
+    (table, done)
 }
 
 fn ms(since: Instant) -> u64 {
@@ -410,7 +437,6 @@ impl Engine {
             persons += beneficiary.persons();
         }
         let pairs = Pairs::new(beneficiaries.len(), rules.len());
-        let estimated: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
         let batch = Batch {
             env: self.compiler.env().clone(),
             names: MetricNames::new(&catalog),
@@ -422,9 +448,9 @@ impl Engine {
                 cancel: options.cancel.clone(),
                 batch_steps: rules.iter().map(Rule::batch_budget).min().unwrap_or(0),
                 batch_spent: Arc::default(),
+                lane_spent: (Lane::for_rules(rules, beneficiaries.len()) == Lane::Interactive).then(Arc::default),
             },
             spent: (0..pairs.count()).map(|_| AtomicU64::new(0)).collect(),
-            lane: Lane::for_evaluations(pairs.count(), estimated.saturating_mul(beneficiaries.len() as u64)),
             beneficiaries,
             first_row,
             pairs,
@@ -453,8 +479,10 @@ impl Engine {
             return (table, batch.pairs.all().collect());
         }
         let started = Instant::now();
-        let (table, todo) = on_batch_pool(batch, table, |batch, table| {
-            let screened = batch.screen(table);
+        let everything: Vec<PairIndex> = batch.pairs.all().collect();
+        let (table, screened) =
+            over_pairs(batch, table, everything, |batch, root, table, pair| batch.screen_one(root, table, pair)).await;
+        let (table, todo) = on_batch_pool(batch, table, move |batch, table| {
             let mut todo = Vec::with_capacity(screened.len());
             for (pair, screen) in batch.pairs.all().zip(&screened) {
                 match screen {
@@ -595,8 +623,10 @@ impl Engine {
     ) -> (Table, Vec<(PairIndex, Needs)>) {
         let started = Instant::now();
         stats.evaluations += todo.len() as u64;
+        let (table, verdicts) =
+            over_pairs(batch, table, todo.clone(), |batch, root, table, pair| batch.verdict_one(root, table, pair))
+                .await;
         let (table, pending) = on_batch_pool(batch, table, move |batch, table| {
-            let verdicts = batch.verdicts(table, &todo);
             for (pair, verdict) in todo.iter().zip(verdicts) {
                 table.verdicts[pair.0] = verdict;
             }
@@ -666,11 +696,11 @@ impl Engine {
             .iter()
             .map(|&pair| 1 + if explain { batch.rule(pair).clauses().len() as u64 } else { 0 })
             .sum::<u64>();
-        let (table, detailed) = on_batch_pool(batch, table, move |batch, table| {
-            let decisions = batch.decisions(table, &needs_detail, explain);
-            needs_detail.into_iter().zip(decisions).collect()
+        let (table, decisions) = over_pairs(batch, table, needs_detail.clone(), move |batch, root, table, pair| {
+            batch.decision_one(root, table, pair, explain)
         })
         .await;
+        let detailed = needs_detail.into_iter().zip(decisions).collect();
         stats.timings.detail_ms = ms(started);
         (table, detailed)
     }

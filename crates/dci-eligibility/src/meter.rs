@@ -134,6 +134,8 @@ pub(crate) struct Allowance {
     /// The steps the batch's costly evaluations may take together, and have taken.
     pub(crate) batch_steps: u64,
     pub(crate) batch_spent: Arc<AtomicU64>,
+    /// For a batch on the interactive pool, the steps all its evaluations have taken.
+    pub(crate) lane_spent: Option<Arc<AtomicU64>>,
 }
 
 impl Allowance {
@@ -189,6 +191,14 @@ impl Allowance {
         if taken >= BATCH_COUNTED_FROM {
             self.batch_spent.fetch_add(taken, Ordering::Relaxed);
         }
+        if let Some(lane) = &self.lane_spent {
+            lane.fetch_add(taken, Ordering::Relaxed);
+        }
+    }
+
+    /// For a batch on the interactive pool, the steps its evaluations have taken.
+    pub(crate) fn lane_spent(&self) -> Option<u64> {
+        self.lane_spent.as_ref().map(|spent| spent.load(Ordering::Relaxed))
     }
 
     /// The [`BUDGET_FN`] implementation, `@budget(range, bytes per item)`:

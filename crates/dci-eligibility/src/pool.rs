@@ -32,12 +32,29 @@ impl Lane {
     }
 }
 
+impl Lane {
+    /// The lane of a batch of `rules` over `beneficiaries`: [`Lane::for_evaluations`] of their
+    /// count and their estimated steps together.
+    pub fn for_rules(rules: &[crate::Rule], beneficiaries: usize) -> Lane {
+        let steps: u64 = rules.iter().map(|rule| rule.estimate().steps).fold(0, u64::saturating_add);
+        let evaluations = rules.len().saturating_mul(beneficiaries);
+        Lane::for_evaluations(evaluations, steps.saturating_mul(beneficiaries as u64))
+    }
+}
+
 /// The most items (beneficiaries × rules, or lines) a job on [`Lane::Interactive`] has.
 pub const INTERACTIVE_ITEMS: usize = 64;
 
 /// The most estimated steps (see `Limits::max_steps`) of the evaluations of an
 /// interactive batch, all together.
 pub const INTERACTIVE_STEPS: u64 = 100_000;
+
+/// The most steps the evaluations of a batch on [`Lane::Interactive`] take
+/// together before the batch moves to [`Lane::Bulk`]: ten times what the
+/// lane admits by estimate, about a tenth of a second of one core
+/// (`examples/budget_time.rs`). A batch over data larger than the estimate
+/// assumed is answered all the same, off the small callers' thread.
+pub const INTERACTIVE_ALLOTMENT: u64 = 10 * INTERACTIVE_STEPS;
 
 fn interactive_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();

@@ -284,3 +284,37 @@ async fn registry_values_are_read_by_their_name_or_not_at_all() {
     assert_eq!(decisions[0].outcome, Outcome::Error, "{decisions:?}");
     assert_eq!(decisions[0].code, Some("misplaced_dci"), "{decisions:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_costlier_than_estimated_leaves_the_small_callers_pool() {
+    // 8 beneficiaries of a cheap-looking rule (estimated over 100-item lists) whose lists hold
+    // 100,000 items: small by estimate, so it starts on the small callers' one thread, and
+    // about five million steps in fact. A one-beneficiary batch sent meanwhile is answered
+    // once the costly one has taken its allotment, long before the costly one ends.
+    let engine = engine(Vec::new());
+    let items: Vec<i64> = (0..100_000).collect();
+    let costly = engine.compiler().compile("costly", "r.l.exists(x, x < 0)").expect("compiles");
+    let lane = dci_eligibility::pool::Lane::for_rules(std::slice::from_ref(&costly), 8);
+    assert_eq!(lane, dci_eligibility::pool::Lane::Interactive);
+    let people: Vec<_> = (0..8).map(|i| Ok(person(json!({"id": format!("P{i}"), "l": items})))).collect();
+    let cheap = engine.compiler().compile("cheap", "r.age > 1").expect("compiles");
+    let started = std::time::Instant::now();
+    let costly_run = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let result = engine.evaluate_batch(&[costly], people, &EvaluationOptions::new(as_of())).await;
+            (result, started.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let asked = std::time::Instant::now();
+    let one = vec![Ok(person(json!({"id": "C", "age": 5})))];
+    let cheap_result = engine.evaluate_batch(&[cheap], one, &EvaluationOptions::new(as_of())).await;
+    let waited = asked.elapsed();
+    let (costly_result, costly_took) = costly_run.await.expect("joins");
+    // Relative, not absolute: the small batch waits for the allotment, not for the whole batch.
+    assert!(waited * 2 < costly_took, "the small batch waited {waited:?} of the costly batch's {costly_took:?}");
+    let ItemResult::Decided { decisions, .. } = &cheap_result.items[0] else { panic!("decided") };
+    assert_eq!(decisions[0].outcome, Outcome::Eligible);
+    assert_eq!(costly_result.items.len(), 8);
+}
