@@ -86,10 +86,26 @@ pub fn config(path: &Path) -> Result<EngineConfig> {
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))
 }
 
+/// The largest rules file read, in bytes: a hundred rules of 10,000 bytes, the longest a rule
+/// may be by default, checked in about a second.
+pub const MAX_RULES_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a text file of at most `limit` bytes, naming the limit when it is larger.
+fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<String> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut text = String::new();
+    file.take(limit + 1).read_to_string(&mut text).with_context(|| format!("cannot read {}", path.display()))?;
+    if text.len() as u64 > limit {
+        bail!("{}: a {what} is at most {limit} bytes; this one is larger (split it into several)", path.display());
+    }
+    Ok(text)
+}
+
 /// Reads a rules file: TOML or YAML (by extension), either a `[rules]` table
-/// or top-level `name = "expression"` pairs. Order is kept.
+/// or top-level `name = "expression"` pairs. Order is kept. At most
+/// [`MAX_RULES_FILE_BYTES`].
 pub fn rules(path: &Path) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_bounded(path, MAX_RULES_FILE_BYTES, "rules file")?;
     let pairs: Vec<(String, Option<String>)> = if is_yaml(path) {
         let value: serde_norway::Value =
             serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

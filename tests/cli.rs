@@ -436,6 +436,18 @@ fn deep_and_costly_rules_are_refused_by_check_and_eval_without_a_crash() {
 }
 
 #[test]
+fn a_rules_file_past_its_size_limit_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    let line = format!("r{{}} = \"{}\"\n", vec!["true"; 1_000].join(" && "));
+    let text: String = (0..300).map(|i| line.replace("{}", &i.to_string())).collect();
+    std::fs::write(&rules, text).expect("write");
+    let output = elig().args(["check", "--file"]).arg(&rules).output().expect("runs");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("a rules file is at most 1048576 bytes"), "{}", stderr(&output));
+}
+
+#[test]
 fn ctrl_c_writes_the_decisions_made_so_far_and_says_the_output_is_partial() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("people.ndjson");
@@ -461,6 +473,7 @@ fn ctrl_c_writes_the_decisions_made_so_far_and_says_the_output_is_partial() {
     let output = child.wait_with_output().expect("ends");
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert!(stderr(&output).contains("output is partial"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the chunk in progress is dropped"), "{}", stderr(&output));
     let written = decisions(&std::fs::read_to_string(&out).expect("output"));
     assert!(written.len() < 400, "stopped early: {} decisions", written.len());
     assert_eq!(written.len() % 4, 0, "whole chunks only");

@@ -105,10 +105,9 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         ok
     };
     let options = EvaluationOptions {
-        as_of: args.as_of.unwrap_or_else(setup::today),
         explain: args.explain,
         demand_driven: !args.no_demand_driven,
-        cancel: Cancellation::new(),
+        ..EvaluationOptions::new(args.as_of.unwrap_or_else(setup::today))
     };
     // Ctrl-C stops the run: the chunks decided so far are written, the rest is not.
     cancel_on_ctrl_c(options.cancel.clone());
@@ -221,13 +220,16 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// Sets `cancel` on Ctrl-C, saying that the chunk in progress is being finished; a second
-/// Ctrl-C ends the process at once ([`EXIT_INTERRUPTED`]).
+/// Sets `cancel` on Ctrl-C, saying what is kept; a second Ctrl-C ends the process at once
+/// ([`EXIT_INTERRUPTED`]).
 pub fn cancel_on_ctrl_c(cancel: Cancellation) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
-            eprintln!("\ninterrupted: finishing the chunk in progress (Ctrl-C again to stop at once)");
+            eprintln!(
+                "\ninterrupted: the evaluations in progress stop at their next step; the decisions of the chunks \
+                 already finished are written, the chunk in progress is dropped (Ctrl-C again to stop at once)"
+            );
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }

@@ -34,7 +34,7 @@ use crate::bind::{Household, MetricNames, Needs};
 use crate::compile::{Compiler, Level, Rule};
 use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
 use crate::functions;
-use crate::meter::{Allowance, Cancellation, Stop};
+use crate::meter::{Allowance, Cancellation, LaneChange, Stop};
 use crate::pool::{INTERACTIVE_ALLOTMENT, Lane, on_pool};
 use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
 use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
@@ -53,12 +53,22 @@ pub struct EvaluationOptions {
     /// decision not made yet is an `error` (`cancelled`). Long evaluations
     /// stop at their next loop.
     pub cancel: Cancellation,
+    /// Told when a batch started on [`Lane::Interactive`] moves to
+    /// [`Lane::Bulk`] (see [`INTERACTIVE_ALLOTMENT`]), so that a caller
+    /// holding a slot of the small callers' lane can give it back.
+    pub lane_change: LaneChange,
 }
 
 impl EvaluationOptions {
     /// Demand-driven, without explanations.
     pub fn new(as_of: NaiveDate) -> Self {
-        EvaluationOptions { as_of, explain: false, demand_driven: true, cancel: Cancellation::new() }
+        EvaluationOptions {
+            as_of,
+            explain: false,
+            demand_driven: true,
+            cancel: Cancellation::new(),
+            lane_change: LaneChange::default(),
+        }
     }
 }
 
@@ -134,6 +144,9 @@ impl Batch {
 
     /// What `pair`'s local clauses say (see [`Screen`]).
     fn screen_one(&self, root: &Context<'_, '_>, table: &Table, pair: PairIndex) -> Screen {
+        if self.allowance.cancel.is_cancelled() {
+            return Screen::Open;
+        }
         let household = self.household(&table.facts, pair);
         household.open_account();
         screen(root, self.rule(pair), &household)
@@ -168,8 +181,14 @@ impl Batch {
     }
 
     /// The pool the batch's CPU work runs on now: a small batch has its own,
-    /// until its evaluations take more than [`INTERACTIVE_ALLOTMENT`] steps.
+    /// until its evaluations take more than [`INTERACTIVE_ALLOTMENT`] steps. A
+    /// cancelled batch evaluates nothing more: what is left of it (marking its
+    /// decisions stopped, putting them in order) takes the small callers'
+    /// pool, rather than waiting for a turn on the bulk pool.
     fn lane(&self) -> Lane {
+        if self.allowance.cancel.is_cancelled() {
+            return Lane::Interactive;
+        }
         match self.allowance.lane_spent() {
             Some(spent) if spent <= INTERACTIVE_ALLOTMENT => Lane::Interactive,
             _ => Lane::Bulk,
@@ -449,6 +468,7 @@ impl Engine {
                 batch_steps: rules.iter().map(Rule::batch_budget).min().unwrap_or(0),
                 batch_spent: Arc::default(),
                 lane_spent: (Lane::for_rules(rules, beneficiaries.len()) == Lane::Interactive).then(Arc::default),
+                lane_change: options.lane_change.clone(),
             },
             spent: (0..pairs.count()).map(|_| AtomicU64::new(0)).collect(),
             beneficiaries,

@@ -124,11 +124,11 @@ impl miette::Diagnostic for RuleDiagnostic {
 
 /// The most characters of caller input (a field's value, a pattern, a key)
 /// a message shows; the rest is cut and marked `...`.
-pub(crate) const PREVIEW_CHARS: usize = 40;
+pub const PREVIEW_CHARS: usize = 40;
 
 /// `text` as a message shows it: at most [`PREVIEW_CHARS`] characters,
 /// the cut marked `...`. Only the characters shown are read.
-pub(crate) fn preview(text: &str) -> String {
+pub fn preview(text: &str) -> String {
     let mut shown = text.char_indices();
     match shown.nth(PREVIEW_CHARS) {
         None => text.to_owned(),

@@ -266,7 +266,7 @@ fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_
             let unknown = matches!(&result, Err(e) if is_unknown(e, &tracker));
             let details = tracker.into_details();
             let (value, missing, error) = match result {
-                Ok(value) => (value_json(&value), Vec::new(), None),
+                Ok(value) => (shown_value(&value), Vec::new(), None),
                 Err(error) if unknown => {
                     (serde_json::Value::String("unknown".into()), missing_of(&error, details.missing), None)
                 }
@@ -279,8 +279,26 @@ fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_
         .collect()
 }
 
-fn value_json(value: &Value) -> serde_json::Value {
-    match value {
+/// The most bytes (about) of JSON a clause's value takes in an explanation: a
+/// larger value (a long string or list built by the rule) is shown as a
+/// preview of its text, so an explanation's size follows from the rule's.
+pub const MAX_SHOWN_VALUE_BYTES: usize = 256;
+
+/// A clause's value as an explanation shows it (see [`MAX_SHOWN_VALUE_BYTES`]).
+fn shown_value(value: &Value) -> serde_json::Value {
+    let mut left = MAX_SHOWN_VALUE_BYTES;
+    value_json(value, &mut left).unwrap_or_else(|| serde_json::Value::String(preview_debug(value)))
+}
+
+/// `value` as JSON, or `None` once it takes more than `left` bytes.
+fn value_json(value: &Value, left: &mut usize) -> Option<serde_json::Value> {
+    let size = match value {
+        Value::String(s) => s.len() + 2,
+        Value::List(items) => items.len() + 2,
+        _ => 8,
+    };
+    *left = left.checked_sub(size)?;
+    Some(match value {
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(n) => serde_json::Value::from(*n),
         Value::UInt(n) => serde_json::Value::from(*n),
@@ -290,9 +308,11 @@ fn value_json(value: &Value) -> serde_json::Value {
         Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::Null => serde_json::Value::Null,
         Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
-        Value::List(items) => serde_json::Value::Array(items.iter().map(value_json).collect()),
-        other => serde_json::Value::String(format!("{other:?}")),
-    }
+        Value::List(items) => {
+            serde_json::Value::Array(items.iter().map(|item| value_json(item, left)).collect::<Option<_>>()?)
+        }
+        other => serde_json::Value::String(preview_debug(other)),
+    })
 }
 
 fn value_kind(value: &Value) -> &'static str {

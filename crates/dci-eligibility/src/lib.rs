@@ -37,10 +37,11 @@ pub use compile::{
 };
 pub use config::{EngineConfig, EngineError};
 pub use cost::{BYTES_PER_STEP, Estimate};
-pub use diagnostic::{RuleDiagnostic, Severity};
+pub use diagnostic::{PREVIEW_CHARS, RuleDiagnostic, Severity, preview};
+pub use evaluate::MAX_SHOWN_VALUE_BYTES;
 pub use functions::{whole_months, whole_years};
 pub use known::{function_names, method_names};
-pub use meter::Cancellation;
+pub use meter::{Cancellation, LaneChange};
 pub use report::{
     BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
     RegistryUse, RuleCounts, Timings, TraceSource,

@@ -21,6 +21,7 @@ use cel::common::value::CowVal;
 
 use crate::cost::{BUDGET_FN, BYTES_PER_STEP};
 use crate::metered::weigh;
+use crate::pool::INTERACTIVE_ALLOTMENT;
 
 /// A flag that stops evaluations: set it and every evaluation that checks it
 /// ends with `cancelled`. Clones share the flag.
@@ -136,7 +137,43 @@ pub(crate) struct Allowance {
     pub(crate) batch_spent: Arc<AtomicU64>,
     /// For a batch on the interactive pool, the steps all its evaluations have taken.
     pub(crate) lane_spent: Option<Arc<AtomicU64>>,
+    /// Told when those pass [`INTERACTIVE_ALLOTMENT`].
+    pub(crate) lane_change: LaneChange,
 }
+
+/// Tells its watchers, once, that a batch left the small callers' pool for
+/// the bulk pool. Clones share it.
+#[derive(Clone, Debug, Default)]
+pub struct LaneChange(Arc<(AtomicBool, tokio::sync::Notify)>);
+
+impl LaneChange {
+    fn moved(&self) {
+        if !self.0.0.swap(true, Ordering::Relaxed) {
+            self.0.1.notify_waiters();
+        }
+    }
+
+    /// Whether the batch has moved to the bulk pool.
+    pub fn has_moved(&self) -> bool {
+        self.0.0.load(Ordering::Relaxed)
+    }
+
+    /// Returns once the batch has moved to the bulk pool (never, if it does not).
+    pub async fn wait(&self) {
+        let notified = self.0.1.notified();
+        if self.has_moved() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+impl PartialEq for LaneChange {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for LaneChange {}
 
 impl Allowance {
     /// Starts metering an evaluation on this thread, under this allowance,
@@ -192,7 +229,10 @@ impl Allowance {
             self.batch_spent.fetch_add(taken, Ordering::Relaxed);
         }
         if let Some(lane) = &self.lane_spent {
-            lane.fetch_add(taken, Ordering::Relaxed);
+            let before = lane.fetch_add(taken, Ordering::Relaxed);
+            if before <= INTERACTIVE_ALLOTMENT && before.saturating_add(taken) > INTERACTIVE_ALLOTMENT {
+                self.lane_change.moved();
+            }
         }
     }
 

@@ -86,12 +86,19 @@ pub struct ServerLimits {
     /// Deepest rule: depth of its parsed expression and of its brackets (422 `invalid_rule`,
     /// diagnostic `too_deep`). See `[rules] max_depth`.
     pub max_rule_depth: usize,
-    /// Evaluations (`POST /v1/evaluate`) running at once.
+    /// Costly requests (evaluate, explain, diff, export-test; NDJSON streams) running at once:
+    /// the bulk lane. A request is costly unless it has at most 64 evaluations estimated at
+    /// 100,000 steps in all.
     pub max_concurrent_evaluations: usize,
-    /// Evaluations waiting for a slot; beyond, 503 `overloaded` with `Retry-After`. JSON bodies
-    /// are received whole before their request asks for a slot, at most twice
-    /// `max_concurrent_evaluations + max_queued` at once (beyond, 503 `overloaded`).
+    /// Costly requests waiting for a slot; beyond, 503 `overloaded` with `Retry-After`. JSON
+    /// bodies are received whole before their request asks for a slot, at most twice the slots
+    /// and queue places of both lanes at once (beyond, 503 `overloaded`).
     pub max_queued: usize,
+    /// Small requests running at once: the interactive lane, which never waits behind the bulk
+    /// lane and runs on a thread of its own.
+    pub max_concurrent_interactive: usize,
+    /// Small requests waiting for a slot of their lane; beyond, 503 `overloaded`.
+    pub max_queued_interactive: usize,
     /// Time to answer a request (JSON: the whole response; NDJSON: the response head), in seconds
     /// (504 `timeout`).
     pub request_timeout_secs: u64,
@@ -129,6 +136,8 @@ impl Default for ServerLimits {
             max_rule_depth: dci_eligibility::DEFAULT_MAX_DEPTH,
             max_concurrent_evaluations: 4,
             max_queued: 16,
+            max_concurrent_interactive: 4,
+            max_queued_interactive: 64,
             request_timeout_secs: 300,
             body_idle_timeout_secs: 30,
             body_read_timeout_secs: 60,
@@ -176,6 +185,7 @@ impl ServerLimits {
             ("max_rule_length", self.max_rule_length as u64),
             ("max_rule_depth", self.max_rule_depth as u64),
             ("max_concurrent_evaluations", self.max_concurrent_evaluations as u64),
+            ("max_concurrent_interactive", self.max_concurrent_interactive as u64),
             ("max_connections", self.max_connections as u64),
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("max_header_bytes", self.max_header_bytes as u64),

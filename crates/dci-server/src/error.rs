@@ -65,6 +65,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 431: the request's headers are larger than `max_header_bytes`.
     HeadersTooLarge,
+    /// 414: the request's path and query are longer than 65,534 bytes.
+    UriTooLong,
     /// 422: a rule does not compile (details: every diagnostic).
     InvalidRule,
     /// 413: more beneficiaries than `max_beneficiaries` in one JSON request.
@@ -89,6 +91,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::InvalidRule => "invalid_rule",
             ErrorCode::TooManyBeneficiaries => "too_many_beneficiaries",
             ErrorCode::Overloaded => "overloaded",
@@ -215,8 +218,22 @@ impl ApiError {
     pub(crate) fn from_json(error: &serde_json::Error, line_offset: usize) -> Self {
         let line = error.line() + line_offset;
         let column = error.column();
-        let message = strip_position(&error.to_string());
-        let (status, code, message) = match error.classify() {
+        let message = bounded(&strip_position(&error.to_string()));
+        // JSON's syntax allows `\ud800` alone; no string can hold it: the value is wrong, not the JSON.
+        // (serde_json says "unexpected end of hex escape" only after the first half of a pair.)
+        let half_character = message.contains("surrogate")
+            || message.contains("invalid unicode code point")
+            || message.contains("end of hex escape");
+        let category = match error.classify() {
+            serde_json::error::Category::Syntax if half_character => serde_json::error::Category::Data,
+            category => category,
+        };
+        let message = if half_character {
+            "it holds a \\u escape of half a character (an unpaired surrogate)".to_owned()
+        } else {
+            message
+        };
+        let (status, code, message) = match category {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => (
                 StatusCode::BAD_REQUEST,
                 ErrorCode::MalformedJson,
@@ -230,6 +247,46 @@ impl ApiError {
         };
         ApiError::new(status, code, message).with_details(json!({"line": line, "column": column}))
     }
+}
+
+/// The most bytes of a message read from a request (serde's, which quotes the value it could
+/// not take): the rest is cut.
+const MAX_MESSAGE_BYTES: usize = 300;
+
+fn bounded(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message.to_owned();
+    }
+    let cut = (0..=MAX_MESSAGE_BYTES).rev().find(|&at| message.is_char_boundary(at)).unwrap_or(0);
+    format!("{}...", &message[..cut])
+}
+
+/// A request field's path as `details.field` gives it: `rules`, `beneficiaries[2].id`, and a
+/// map key that is not a plain name quoted, `rules["a.b"]`.
+pub(crate) fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut written = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => written.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let plain = !key.is_empty()
+                    && !key.starts_with(|c: char| c.is_ascii_digit())
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain {
+                    if !written.is_empty() {
+                        written.push('.');
+                    }
+                    written.push_str(key);
+                } else {
+                    let quoted = serde_json::to_string(&dci_eligibility::preview(key)).unwrap_or_default();
+                    written.push_str(&format!("[{quoted}]"));
+                }
+            }
+            Segment::Unknown => {}
+        }
+    }
+    if written.is_empty() { ".".to_owned() } else { written }
 }
 
 /// serde_json's message without its trailing " at line L column C".

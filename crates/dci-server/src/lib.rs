@@ -42,6 +42,7 @@ mod error;
 mod handlers;
 mod layers;
 mod openapi;
+mod parse_errors;
 mod pool;
 mod routes;
 mod server;

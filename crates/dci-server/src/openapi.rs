@@ -87,6 +87,8 @@ struct AnyRouteErrors;
 impl Modify for AnyRouteErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let errors = [
+            ("400", "`invalid_request`: the request line or a header cannot be read as HTTP/1.1"),
+            ("414", "`uri_too_long`: the path and query are longer than 65,534 bytes"),
             ("431", "`headers_too_large`: the request's headers are larger than `max_header_bytes`"),
             ("500", "`internal`: a bug; `X-Request-Id` finds it in the server's log"),
         ];

@@ -25,7 +25,7 @@ struct Route {
     path: &'static str,
     /// Served without an API key.
     open: bool,
-    /// Takes an evaluation slot.
+    /// Takes an evaluation slot: its JSON body is received whole first (see [`admission`]).
     evaluation: bool,
     handler: MethodRouter<AppState>,
 }
@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
     for spec in table() {
         let mut handler = spec.handler;
         if spec.evaluation {
-            handler = handler.route_layer(from_fn_with_state(state.clone(), admission::admit));
+            handler = handler.route_layer(from_fn_with_state(state.clone(), admission::receive));
         }
         if !spec.open {
             handler = handler.route_layer(from_fn_with_state(state.clone(), auth::authenticate));

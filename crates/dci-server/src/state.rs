@@ -66,7 +66,7 @@ impl AppState {
         let limits = config.limits.clone().within(engine.compiler().limits());
         let rule_limits = limits.rule_limits(engine.compiler().limits());
         let engine = Engine::new(engine.compiler().clone().with_limits(rule_limits), engine.store().clone());
-        let slots = Arc::new(Slots::new(limits.max_concurrent_evaluations, limits.max_queued));
+        let slots = Arc::new(Slots::new(&limits));
         let telemetry = Telemetry::new(engine.store().clone(), slots.clone());
         Ok(AppState { inner: Arc::new(Inner { engine, keys, limits, cors_origins, slots, telemetry }) })
     }

@@ -11,6 +11,6 @@ pub use request::{
 };
 pub(crate) use request::{Count, DiffBody, EvaluateBody, ExplainBody, ExportTestBody};
 pub use response::{
-    CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, Readiness,
-    SamplesResponse, Summary, SummaryLine, ValidateResponse,
+    CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, LaneStatus, LanesStatus,
+    Readiness, SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };

@@ -151,9 +151,11 @@ pub struct Health {
 pub struct Readiness {
     /// Every configured registry is ready, and the server is not saturated.
     pub ready: bool,
-    /// Every evaluation slot is taken by an evaluation that has run longer than
-    /// `request_timeout_secs`: new requests could only wait.
+    /// Every evaluation slot of a lane is taken by an evaluation that has run longer than
+    /// `request_timeout_secs`: new requests of that lane could only wait.
     pub saturated: bool,
+    /// The evaluation slots of each lane.
+    pub lanes: LanesStatus,
     /// Each registry of the catalog.
     pub registries: Vec<dci_metrics::Readiness>,
     /// The shared fact tier (Redis), when one is configured: `degraded` while
@@ -161,4 +163,26 @@ pub struct Readiness {
     /// on from the in-process cache and the registries).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_cache: Option<dci_metrics::SharedStatus>,
+}
+
+/// What a lane is doing now, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LaneStatus {
+    /// Evaluations running.
+    pub running: usize,
+    /// Evaluations waiting for a slot.
+    pub waiting: usize,
+    /// Slots of the lane.
+    pub slots: usize,
+    /// Every slot is taken by an evaluation that has run longer than `request_timeout_secs`.
+    pub saturated: bool,
+}
+
+/// Both lanes, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LanesStatus {
+    /// Small requests: at most 64 evaluations estimated at 100,000 steps in all.
+    pub interactive: LaneStatus,
+    /// Every other request, and NDJSON streams.
+    pub bulk: LaneStatus,
 }

@@ -20,7 +20,7 @@ use crate::api::{Count, EvaluateBody, Summary};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::{check_explained, check_members, prepare, read_object, today};
-use crate::layers::admission::Held;
+use crate::layers::admission::{Held, Receiving};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -36,19 +36,21 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// A JSON request of an evaluation route: its evaluation slot, and what `prepare` makes of its
-/// body (read whole) with the compiler, the limits and today's date. `prepare` runs on the pool
-/// the body's size calls for, never on a tokio worker.
+/// A JSON request of an evaluation route: what `prepare` makes of its body (read whole) with the
+/// compiler, the limits and today's date, and the lane its cost calls for; then its slot in that
+/// lane. `prepare` runs on the pool the body's size calls for, never on a tokio worker.
 pub(crate) async fn prepared_in_slot<R: Send + 'static>(
     state: &AppState,
     request: Request,
-    prepare: impl FnOnce(&[u8], &Compiler, &ServerLimits, NaiveDate) -> Result<R, ApiError> + Send + 'static,
-) -> Result<(Option<Arc<Held>>, R), ApiError> {
+    prepare: impl FnOnce(&[u8], &Compiler, &ServerLimits, NaiveDate) -> Result<(R, Lane), ApiError> + Send + 'static,
+) -> Result<(Arc<Held>, R), ApiError> {
     let (limits, today) = (state.limits().clone(), today());
-    let held = request.extensions().get::<Arc<Held>>().cloned();
+    let received = request.extensions().get::<Receiving>().cloned();
     let body = whole_body(request, &limits).await?;
     let compiler = state.engine().compiler().clone();
-    let prepared = on_pool(lane_for_body(body.len()), move || prepare(&body, &compiler, &limits, today)).await?;
+    let (prepared, lane) =
+        on_pool(lane_for_body(body.len()), move || prepare(&body, &compiler, &limits, today)).await?;
+    let held = state.slots().admit(state, lane, received).await?;
     Ok((held, prepared))
 }
 
@@ -68,19 +70,41 @@ pub(crate) async fn whole_body(request: Request, limits: &ServerLimits) -> Resul
 
 /// Runs an evaluation's `work` in a task of its own that keeps the request's evaluation slot
 /// (`held`) until the work is done: when the request ends early (timeout, client gone), `cancel`
-/// is set, the work stops within a loop, and only then is the slot free again.
+/// is set, the work stops within a loop, and only then is the slot free again. Work admitted to
+/// the interactive lane that turns out costlier than estimated moves to the bulk pool
+/// (`lane_change`): it then takes a bulk slot, as soon as one is free, and gives its interactive
+/// one back.
 pub(crate) async fn run_in_slot<T: Send + 'static>(
-    held: Option<Arc<Held>>,
-    cancel: dci_eligibility::Cancellation,
+    state: &AppState,
+    held: Arc<Held>,
+    options: &dci_eligibility::EvaluationOptions,
     work: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _cancel_on_drop = CancelOnDrop(cancel);
+    let _cancel_on_drop = CancelOnDrop(options.cancel.clone());
+    let (state, lane_change) = (state.clone(), options.lane_change.clone());
     tokio::spawn(async move {
+        let mut work = tokio::spawn(work);
+        let mut held = held;
+        if held.lane == Lane::Interactive {
+            tokio::select! {
+                out = &mut work => return out,
+                () = lane_change.wait() => {}
+            }
+            tokio::select! {
+                out = &mut work => return out,
+                bulk = state.slots().admit(&state, Lane::Bulk, None) => {
+                    if let Ok(bulk) = bulk {
+                        held = bulk;
+                    }
+                }
+            }
+        }
         let out = work.await;
         drop(held);
         out
     })
     .await
+    .map_err(|_| ApiError::internal("the evaluation failed"))?
     .map_err(|_| ApiError::internal("the evaluation failed"))
 }
 
@@ -161,10 +185,7 @@ pub(crate) fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     match media(request.headers())? {
         Media::Json => evaluate_json(state, request).await,
-        Media::Ndjson => {
-            let held = request.extensions().get::<Arc<Held>>().cloned();
-            super::ndjson::evaluate(state, request.into_body(), held).await
-        }
+        Media::Ndjson => super::ndjson::evaluate(state, request.into_body()).await,
     }
 }
 
@@ -213,15 +234,20 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         if options.explain {
             check_explained(items.len(), &rules, limits)?;
         }
-        Ok((rules, options, items))
+        let lane = Lane::for_rules(&rules, items.len());
+        Ok(((rules, options, items), lane))
     })
     .await?;
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
-    let result = run_in_slot(held, options.cancel.clone(), async move {
-        engine.evaluate_batch(&work_rules, items, &work_options).await
-    })
-    .await?;
+    let result =
+        run_in_slot(
+            &state,
+            held,
+            &options,
+            async move { engine.evaluate_batch(&work_rules, items, &work_options).await },
+        )
+        .await?;
     state.telemetry().record(&result.stats);
     let as_of = options.as_of;
     let bytes = on_pool(Lane::for_items(result.items.len()), move || {

@@ -63,17 +63,19 @@ pub(crate) async fn health() -> Json<Health> {
     security(("api_key" = []))
 )]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
-    let saturated = state.slots().saturated(state.limits().request_timeout());
+    let lanes = state.slots().status(state.limits().request_timeout());
+    let saturated = lanes.interactive.saturated || lanes.bulk.saturated;
     let store = state.engine().store();
     let probes = async { tokio::join!(store.readiness(), store.shared_status()) };
     let body = match tokio::time::timeout(PROBE_TIMEOUT, probes).await {
         Ok((registries, shared_cache)) => Readiness {
             ready: registries.iter().filter(|r| r.configured).all(|r| r.ready),
             saturated,
+            lanes,
             registries,
             shared_cache,
         },
-        Err(_) => Readiness { ready: false, saturated, registries: Vec::new(), shared_cache: None },
+        Err(_) => Readiness { ready: false, saturated, lanes, registries: Vec::new(), shared_cache: None },
     };
     let body = Readiness { ready: body.ready && !saturated, ..body };
     let status = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -51,6 +51,18 @@ pub(crate) fn rule_sources(
     if let Some((name, _)) = sources.iter().find(|(name, _)| name.trim().is_empty()) {
         return Err(ApiError::invalid("rules", format!("rule name {name:?} is blank")));
     }
+    if let Some((name, _)) = sources.iter().find(|(name, _)| name.len() > dci_eligibility::MAX_RULE_NAME_BYTES) {
+        // Every result names its rule: a long name would multiply the response.
+        return Err(ApiError::invalid(
+            "rules",
+            format!(
+                "the rule name {:?} is {} bytes long; at most {} (MAX_RULE_NAME_BYTES)",
+                dci_eligibility::preview(name),
+                name.len(),
+                dci_eligibility::MAX_RULE_NAME_BYTES
+            ),
+        ));
+    }
     Ok(sources)
 }
 
@@ -65,7 +77,7 @@ pub(crate) fn read_object<'a, T: serde::Deserialize<'a>>(body: &'a [u8], line_of
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let request = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| ApiError::from_json_at(e.inner(), line_offset, &e.path().to_string()))?;
+        .map_err(|e| ApiError::from_json_at(e.inner(), line_offset, &crate::error::field_path(e.path())))?;
     deserializer.end().map_err(|e| ApiError::from_json(&e, line_offset))?;
     Ok(request)
 }
@@ -121,15 +133,19 @@ pub(crate) fn prepare(
     Ok((rules, options))
 }
 
-/// Bytes allowed in an explanation per decision and per clause besides the clause's text: the
-/// outcome, the value, the missing values' names and causes, JSON punctuation.
-const EXPLANATION_OVERHEAD: usize = 64;
+/// Bytes allowed in an explanation per decision: the outcome, the missing values' names and
+/// causes, JSON punctuation.
+const DECISION_OVERHEAD: usize = 64;
+
+/// Bytes allowed per clause besides its text: its value (at most
+/// `dci_eligibility::MAX_SHOWN_VALUE_BYTES` of JSON) and JSON punctuation.
+const CLAUSE_OVERHEAD: usize = 64 + dci_eligibility::MAX_SHOWN_VALUE_BYTES;
 
 /// About how many bytes the explanations of `rules` take per beneficiary: each clause's text (as
 /// JSON writes it) and value, per rule.
 fn explanation_bytes(rules: &[Rule]) -> usize {
-    let clause = |text: &str| serde_json::to_string(text).map_or(text.len(), |json| json.len()) + EXPLANATION_OVERHEAD;
-    rules.iter().map(|rule| EXPLANATION_OVERHEAD + rule.clauses().iter().map(|c| clause(&c.text)).sum::<usize>()).sum()
+    let clause = |text: &str| serde_json::to_string(text).map_or(text.len(), |json| json.len()) + CLAUSE_OVERHEAD;
+    rules.iter().map(|rule| DECISION_OVERHEAD + rule.clauses().iter().map(|c| clause(&c.text)).sum::<usize>()).sum()
 }
 
 /// Refuses to explain `rules` for `beneficiaries` when the explanations would take more than
@@ -152,6 +168,13 @@ pub(crate) fn check_explained(beneficiaries: usize, rules: &[Rule], limits: &Ser
         ),
     )
     .with_details(json!({"limit": most, "received": beneficiaries})))
+}
+
+/// The NDJSON lines evaluated together when `rules` are explained: as many as `ndjson_chunk`,
+/// but no more than `max_explanation_bytes` of explanations (at least one line).
+pub(crate) fn explained_chunk(rules: &[Rule], limits: &ServerLimits) -> usize {
+    let each = explanation_bytes(rules).max(1);
+    limits.ndjson_chunk.min(limits.max_explanation_bytes / each).max(1)
 }
 
 /// A beneficiary with more than `max_members` household members becomes an item error.

@@ -24,8 +24,7 @@ use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
-use crate::handlers::{check_members, prepare, read_object, today};
-use crate::layers::admission::Held;
+use crate::handlers::{check_members, explained_chunk, prepare, read_object, today};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -186,7 +185,7 @@ fn read_error(error: &axum::Error) -> ApiError {
 
 /// Streams the evaluation of an NDJSON body. Errors in the options line are answered as
 /// ordinary JSON errors; once the first result line is sent, problems become lines.
-pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>>) -> Result<Response, ApiError> {
+pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
     let limits = state.limits().clone();
@@ -220,6 +219,8 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
         prepare(&compiler, options, &prepare_limits, today)
     })
     .await?;
+    // A stream's length is not known: it is costly work, in the bulk lane.
+    let held = state.slots().admit(&state, Lane::Bulk, None).await?;
 
     let (input_sender, input) = mpsc::channel::<Input>(1);
     let (output, mut rendered) = mpsc::channel::<Rendered>(1);
@@ -236,7 +237,8 @@ pub(crate) async fn evaluate(state: AppState, body: Body, held: Option<Arc<Held>
         let taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mark = taken.clone();
         let idle = limits.request_timeout().as_secs().max(1);
-        let reading = read_chunks(lines, input_sender, limits.ndjson_chunk, limits.max_members);
+        let chunk = if options.explain { explained_chunk(&rules, &limits) } else { limits.ndjson_chunk };
+        let reading = read_chunks(lines, input_sender, chunk, limits.max_members);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {
             mark.store(started.elapsed().as_secs(), std::sync::atomic::Ordering::Relaxed);
         });

@@ -57,12 +57,13 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         let rule = compile_one(compiler, "rule", request.rule)?;
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let beneficiary = read_one(request.beneficiary, "beneficiary", limits)?;
-        Ok((rule, as_of, beneficiary))
+        let lane = Lane::for_rules(std::slice::from_ref(&rule), 1);
+        Ok(((rule, as_of, beneficiary), lane))
     })
     .await?;
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
-    let explanation = run_in_slot(held, options.cancel.clone(), async move {
+    let explanation = run_in_slot(&state, held, &options.clone(), async move {
         engine.explain_all(&rule, vec![beneficiary], &options).await.into_iter().next()
     })
     .await?
@@ -106,14 +107,20 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let items = read_beneficiaries(request.beneficiaries, limits)?;
         check_explained(items.len(), &rules, limits)?;
-        Ok((rules, as_of, items))
+        let lane = Lane::for_rules(&rules, items.len());
+        Ok(((rules, as_of, items), lane))
     })
     .await?;
     let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
     let engine = state.engine().clone();
     let result =
-        run_in_slot(held, options.cancel.clone(), async move { engine.evaluate_batch(&rules, items, &options).await })
-            .await?;
+        run_in_slot(
+            &state,
+            held,
+            &options.clone(),
+            async move { engine.evaluate_batch(&rules, items, &options).await },
+        )
+        .await?;
     state.telemetry().record(&result.stats);
     let stats = result.stats;
     let report = on_pool(Lane::for_items(result.items.len()), move || {
@@ -165,7 +172,8 @@ pub(crate) async fn export_test(
             let as_of = as_of(request.as_of.as_deref(), today)?;
             let people = read_cases(request.beneficiaries, limits)?;
             check_explained(people.len(), std::slice::from_ref(&rule), limits)?;
-            Ok((rule, source, request.name, as_of, people))
+            let lane = Lane::for_rules(std::slice::from_ref(&rule), people.len());
+            Ok(((rule, source, request.name, as_of, people), lane))
         })
         .await?;
     // All cases decided in one batch, stopped when the request ends early.
@@ -174,8 +182,9 @@ pub(crate) async fn export_test(
     let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
     let explanations =
         run_in_slot(
+            &state,
             held,
-            options.cancel.clone(),
+            &options.clone(),
             async move { engine.explain_all(&rule, beneficiaries, &options).await },
         )
         .await?;

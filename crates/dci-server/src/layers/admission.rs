@@ -1,44 +1,94 @@
-//! Evaluation slots: at most `max_concurrent_evaluations` evaluations run at
-//! once and at most `max_queued` wait for a slot; beyond that, 503 `overloaded`
-//! with `Retry-After`. A streamed response keeps its slot until its body is sent.
+//! Evaluation slots in two lanes, so that small callers never wait behind
+//! costly ones.
 //!
-//! A JSON body is received whole before its request asks for a slot, so that a
-//! slow client holds no slot while its body arrives; at most twice as many
-//! bodies as there are slots and places in the queue are received at once
-//! (their memory is bounded), beyond that 503 `overloaded`. An NDJSON body is
-//! evaluated as it streams, in its slot.
+//! A request's lane follows from its cost, known once its rules are compiled
+//! and its beneficiaries counted: estimated steps × beneficiaries, as the
+//! engine's own pools choose ([`Lane::for_rules`]). The *interactive* lane
+//! (at most 64 evaluations estimated at 100,000 steps in all) has slots and
+//! a queue of its own (`max_concurrent_interactive`, `max_queued_interactive`)
+//! and runs on the engine's pool for small work; the *bulk* lane
+//! (`max_concurrent_evaluations`, `max_queued`) on every core. Beyond a
+//! lane's slots and queue: 503 `overloaded` with `Retry-After`. A streamed
+//! response keeps its slot until its body is sent; an NDJSON stream is bulk.
+//!
+//! A JSON body is received whole before its request is prepared and asks for
+//! a slot ([`receive`]), so that a slow client holds no slot while its body
+//! arrives; at most twice as many bodies as there are slots and places in the
+//! queues are received or prepared at once (their memory is bounded), beyond
+//! that 503 `overloaded`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, HttpBody};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::api::{LaneStatus, LanesStatus};
+use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::{Media, media, whole_body};
+use crate::pool::Lane;
 use crate::state::AppState;
 
 /// Seconds a refused caller is told to wait.
 const RETRY_AFTER_SECS: u64 = 2;
 
-/// The evaluation slots and the places in their queue.
+/// The slots and queue places of one lane.
 #[derive(Debug)]
-pub(crate) struct Slots {
+struct LaneSlots {
     /// Running and waiting evaluations together.
     places: Arc<Semaphore>,
     /// Running evaluations.
     running: Arc<Semaphore>,
-    /// JSON bodies being received before their requests ask for a slot.
-    receiving: Arc<Semaphore>,
     concurrent: usize,
     queued: usize,
     /// When each running evaluation took its slot, by ticket.
     started: Arc<Mutex<Vec<(u64, Instant)>>>,
+}
+
+impl LaneSlots {
+    fn new(concurrent: usize, queued: usize) -> Self {
+        LaneSlots {
+            places: Arc::new(Semaphore::new(concurrent + queued)),
+            running: Arc::new(Semaphore::new(concurrent)),
+            concurrent,
+            queued,
+            started: Arc::default(),
+        }
+    }
+
+    fn running(&self) -> usize {
+        self.concurrent - self.running.available_permits().min(self.concurrent)
+    }
+
+    fn waiting(&self) -> usize {
+        let all = self.concurrent + self.queued;
+        (all - self.places.available_permits().min(all)).saturating_sub(self.running())
+    }
+
+    fn oldest_age(&self) -> Option<Duration> {
+        let started = self.started.lock().ok()?;
+        started.iter().map(|(_, at)| at.elapsed()).max()
+    }
+
+    fn saturated(&self, limit: Duration) -> bool {
+        let Ok(started) = self.started.lock() else { return false };
+        started.len() >= self.concurrent && started.iter().all(|(_, at)| at.elapsed() > limit)
+    }
+}
+
+/// The evaluation slots of both lanes, and the bound on bodies being received.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    interactive: LaneSlots,
+    bulk: LaneSlots,
+    /// JSON bodies being received or prepared before their requests ask for a slot.
+    receiving: Arc<Semaphore>,
+    receiving_limit: usize,
     next_ticket: std::sync::atomic::AtomicU64,
 }
 
@@ -50,6 +100,8 @@ pub(crate) struct Held {
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
     ticket: u64,
     started: Arc<Mutex<Vec<(u64, Instant)>>>,
+    /// The lane of the slot.
+    pub(crate) lane: Lane,
 }
 
 impl Drop for Held {
@@ -60,46 +112,97 @@ impl Drop for Held {
     }
 }
 
+/// A JSON body received, not yet admitted to a lane: it counts against the bodies received at
+/// once until its request has a place in a queue.
+#[derive(Clone, Debug)]
+pub(crate) struct Receiving(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
+
 impl Slots {
-    pub(crate) fn new(concurrent: usize, queued: usize) -> Self {
+    pub(crate) fn new(limits: &ServerLimits) -> Self {
+        let receiving_limit = 2
+            * (limits.max_concurrent_evaluations
+                + limits.max_queued
+                + limits.max_concurrent_interactive
+                + limits.max_queued_interactive);
         Slots {
-            places: Arc::new(Semaphore::new(concurrent + queued)),
-            running: Arc::new(Semaphore::new(concurrent)),
-            receiving: Arc::new(Semaphore::new(2 * (concurrent + queued))),
-            concurrent,
-            queued,
-            started: Arc::default(),
+            interactive: LaneSlots::new(limits.max_concurrent_interactive, limits.max_queued_interactive),
+            bulk: LaneSlots::new(limits.max_concurrent_evaluations, limits.max_queued),
+            receiving: Arc::new(Semaphore::new(receiving_limit)),
+            receiving_limit,
             next_ticket: Default::default(),
         }
     }
 
-    /// How long the oldest running evaluation has run, if one runs.
-    pub(crate) fn oldest_age(&self) -> Option<Duration> {
-        let started = self.started.lock().ok()?;
-        started.iter().map(|(_, at)| at.elapsed()).max()
+    fn lane(&self, lane: Lane) -> &LaneSlots {
+        match lane {
+            Lane::Interactive => &self.interactive,
+            Lane::Bulk => &self.bulk,
+        }
     }
 
-    /// Every slot is taken by an evaluation that has run longer than `limit`: new requests
-    /// can only wait.
-    pub(crate) fn saturated(&self, limit: Duration) -> bool {
-        let Ok(started) = self.started.lock() else { return false };
-        started.len() >= self.concurrent && started.iter().all(|(_, at)| at.elapsed() > limit)
+    /// Takes a place in `lane`'s queue (503 `overloaded` when there is none), lets `received`
+    /// go, then waits for a slot.
+    pub(crate) async fn admit(
+        &self,
+        state: &AppState,
+        lane: Lane,
+        received: Option<Receiving>,
+    ) -> Result<Arc<Held>, ApiError> {
+        let slots = self.lane(lane);
+        let Ok(place) = slots.places.clone().try_acquire_owned() else {
+            let what =
+                format!("{} {} evaluations running and {} waiting", slots.running(), name(lane), slots.waiting());
+            return Err(overloaded(state, what));
+        };
+        drop(received);
+        let Ok(slot) = slots.running.clone().acquire_owned().await else {
+            return Err(ApiError::internal("the evaluation slots are closed"));
+        };
+        let ticket = self.next_ticket.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut started) = slots.started.lock() {
+            started.push((ticket, Instant::now()));
+        }
+        Ok(Arc::new(Held { _permits: (place, slot), ticket, started: slots.started.clone(), lane }))
     }
 
-    /// Evaluations running now.
-    pub(crate) fn running(&self) -> usize {
-        self.concurrent - self.running.available_permits().min(self.concurrent)
+    /// How long the oldest running evaluation of `lane` has run, if one runs.
+    pub(crate) fn oldest_age(&self, lane: Lane) -> Option<Duration> {
+        self.lane(lane).oldest_age()
     }
 
-    /// Evaluations waiting for a slot now.
-    pub(crate) fn waiting(&self) -> usize {
-        let taken = self.concurrent + self.queued - self.places.available_permits().min(self.concurrent + self.queued);
-        taken.saturating_sub(self.running())
+    /// Evaluations of `lane` running now.
+    pub(crate) fn running(&self, lane: Lane) -> usize {
+        self.lane(lane).running()
+    }
+
+    /// Evaluations of `lane` waiting for a slot now.
+    pub(crate) fn waiting(&self, lane: Lane) -> usize {
+        self.lane(lane).waiting()
+    }
+
+    /// Both lanes now; a lane is saturated when every slot is taken by an evaluation that has
+    /// run longer than `limit` (new requests of that lane can only wait).
+    pub(crate) fn status(&self, limit: Duration) -> LanesStatus {
+        let status = |slots: &LaneSlots| LaneStatus {
+            running: slots.running(),
+            waiting: slots.waiting(),
+            slots: slots.concurrent,
+            saturated: slots.saturated(limit),
+        };
+        LanesStatus { interactive: status(&self.interactive), bulk: status(&self.bulk) }
+    }
+}
+
+/// The name of a lane, in messages and labels.
+pub(crate) fn name(lane: Lane) -> &'static str {
+    match lane {
+        Lane::Interactive => "interactive",
+        Lane::Bulk => "bulk",
     }
 }
 
 /// The 503 `overloaded` answer, with what is busy.
-fn overloaded(state: &AppState, what: String) -> Response {
+fn overloaded(state: &AppState, what: String) -> ApiError {
     state.telemetry().overloaded();
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -107,57 +210,27 @@ fn overloaded(state: &AppState, what: String) -> Response {
         format!("the server is busy: {what}; retry in {RETRY_AFTER_SECS} s"),
     )
     .retry_after(RETRY_AFTER_SECS)
-    .into_response()
 }
 
-/// Admits the request to an evaluation slot, waiting in the queue if need be; a JSON body is
-/// received whole first (see the module documentation).
-pub(crate) async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Receives a JSON body whole before the handler prepares the request and asks for a slot (see
+/// the module documentation); the request carries its [`Receiving`] until then.
+pub(crate) async fn receive(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !matches!(media(request.headers()), Ok(Media::Json)) {
+        return next.run(request).await;
+    }
     let slots = state.slots();
-    let request = if matches!(media(request.headers()), Ok(Media::Json)) {
-        let Ok(_receiving) = slots.receiving.clone().try_acquire_owned() else {
-            let receiving = 2 * (slots.concurrent + slots.queued);
-            return overloaded(&state, format!("{receiving} request bodies are being received"));
-        };
-        let (parts, body) = request.into_parts();
-        let mut reading = Request::new(body);
-        // The body limit travels in the extensions.
-        *reading.extensions_mut() = parts.extensions.clone();
-        match whole_body(reading, state.limits()).await {
-            Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
-            Err(error) => return error.into_response(),
-        }
-    } else {
-        request
+    let Ok(receiving) = slots.receiving.clone().try_acquire_owned() else {
+        let what = format!("{} request bodies are being received", slots.receiving_limit);
+        return overloaded(&state, what).into_response();
     };
-    let Ok(place) = slots.places.clone().try_acquire_owned() else {
-        let what = format!("{} evaluations running and {} waiting", slots.running(), slots.waiting());
-        return overloaded(&state, what);
+    let (parts, body) = request.into_parts();
+    let mut reading = Request::new(body);
+    // The body limit travels in the extensions.
+    *reading.extensions_mut() = parts.extensions.clone();
+    let mut request = match whole_body(reading, state.limits()).await {
+        Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
+        Err(error) => return error.into_response(),
     };
-    let Ok(slot) = slots.running.clone().acquire_owned().await else {
-        return ApiError::internal("the evaluation slots are closed").into_response();
-    };
-    let ticket = slots.next_ticket.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if let Ok(mut started) = slots.started.lock() {
-        started.push((ticket, Instant::now()));
-    }
-    let held = Arc::new(Held { _permits: (place, slot), ticket, started: slots.started.clone() });
-    let mut request = request;
-    request.extensions_mut().insert(held.clone());
-    let response = next.run(request).await;
-    hold_until_sent(response, held)
-}
-
-/// Keeps `guard` alive until the response body is sent (or dropped), when the body is
-/// streamed; a body of known size is complete already, and the guard is released now.
-pub(crate) fn hold_until_sent<G: Send + 'static>(response: Response, guard: G) -> Response {
-    if response.body().size_hint().exact().is_some() {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let stream = body.into_data_stream().map(move |frame| {
-        let _held = &guard;
-        frame
-    });
-    Response::from_parts(parts, Body::from_stream(stream))
+    request.extensions_mut().insert(Receiving(Arc::new(receiving)));
+    next.run(request).await
 }

@@ -19,7 +19,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::layers::admission::Slots;
+use crate::layers::admission::{self, Slots};
+use crate::pool::Lane;
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -244,19 +245,29 @@ impl Collector for StoreCollector {
             )?;
             ConstCounter::new(seconds).encode(family.encode_family::<[(&str, &str); 0]>(&[])?)?;
         }
-        gauge(&mut encoder, "elig_evaluations_running", "Evaluations running now", self.slots.running() as i64)?;
-        gauge(
-            &mut encoder,
-            "elig_evaluation_oldest_age_seconds",
-            "How long the oldest running evaluation has run (0 when none runs)",
-            self.slots.oldest_age().map_or(0.0, |age| age.as_secs_f64()),
-        )?;
-        gauge(
-            &mut encoder,
-            "elig_evaluations_waiting",
-            "Evaluations waiting for a slot now",
-            self.slots.waiting() as i64,
-        )?;
+        let lanes = [Lane::Interactive, Lane::Bulk];
+        let per_lane =
+            |value: fn(&Slots, Lane) -> f64| lanes.map(|lane| (admission::name(lane), value(&self.slots, lane)));
+        type PerLane = [(&'static str, f64); 2];
+        let families: [(&str, &str, PerLane); 3] = [
+            ("elig_evaluations_running", "Evaluations running now, per lane", per_lane(|s, l| s.running(l) as f64)),
+            (
+                "elig_evaluations_waiting",
+                "Evaluations waiting for a slot now, per lane",
+                per_lane(|s, l| s.waiting(l) as f64),
+            ),
+            (
+                "elig_evaluation_oldest_age_seconds",
+                "How long the oldest running evaluation of each lane has run (0 when none runs)",
+                per_lane(|s, l| s.oldest_age(l).map_or(0.0, |age| age.as_secs_f64())),
+            ),
+        ];
+        for (name, help, samples) in families {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (lane, value) in samples {
+                ConstGauge::new(value).encode(family.encode_family(&[("lane", lane)])?)?;
+            }
+        }
         Ok(())
     }
 }

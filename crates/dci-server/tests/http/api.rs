@@ -205,7 +205,7 @@ async fn prometheus_counts_requests_decisions_registries_and_the_cache() {
         "elig_cache_entries",
         "elig_cache_hits_total",
         "elig_cache_hit_ratio",
-        "elig_evaluations_running 0",
+        "elig_evaluations_running{lane=\"interactive\"} 0",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

@@ -64,6 +64,8 @@ async fn evaluations_beyond_the_slots_and_queue_are_refused_with_retry_after() {
         |c| {
             c.limits.max_concurrent_evaluations = 1;
             c.limits.max_queued = 1;
+            c.limits.max_concurrent_interactive = 1;
+            c.limits.max_queued_interactive = 1;
         },
     )
     .await;
@@ -152,7 +154,7 @@ async fn slow_post_of(h: &Harness, path: &str, content_type: &str) -> tokio::net
     slow
 }
 
-/// A server with one evaluation slot and no queue (so two JSON bodies may be received at once),
+/// A server with one evaluation slot per lane and no queue (so four JSON bodies may be received at once),
 /// its body timeouts set by `timeouts`, and a request to `/v1/explain` whose body has begun.
 /// Returns the harness, that connection and an explain request.
 async fn one_slot_and_a_slow_body(
@@ -164,6 +166,8 @@ async fn one_slot_and_a_slow_body(
         |c| {
             c.limits.max_concurrent_evaluations = 1;
             c.limits.max_queued = 0;
+            c.limits.max_concurrent_interactive = 1;
+            c.limits.max_queued_interactive = 0;
             timeouts(&mut c.limits);
         },
     )
@@ -228,10 +232,14 @@ async fn a_trickling_body_holds_no_slot_and_is_cut_off_after_the_read_timeout() 
         readers.push(reading);
         trickles.push(trickle(writing));
     }
-    let _second = slow_post(&h, "/v1/explain").await;
+    // Bodies received at once: twice the slots and queue places of both lanes (1 + 0 + 1 + 0).
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(slow_post(&h, "/v1/explain").await);
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let refused = h.post("/v1/explain").json(&explain).send().await.expect("send");
-    assert_eq!(refused.status(), 503, "two bodies being received, one slot and no queue");
+    assert_eq!(refused.status(), 503, "four bodies being received, one slot per lane and no queue");
     let body: Value = refused.json().await.expect("json");
     assert!(body["error"]["message"].as_str().unwrap_or_default().contains("bodies are being received"), "{body}");
 

@@ -7,6 +7,7 @@ mod contract;
 mod evaluate;
 mod generated;
 mod hardening;
+mod lanes;
 mod limits;
 mod outage;
 mod safety;

@@ -96,6 +96,8 @@ async fn a_request_that_times_out_stops_its_work_and_frees_its_slot() {
             c.limits.request_timeout_secs = 1;
             c.limits.max_concurrent_evaluations = 1;
             c.limits.max_queued = 4;
+            c.limits.max_concurrent_interactive = 1;
+            c.limits.max_queued_interactive = 4;
         },
     )
     .await;
@@ -110,11 +112,13 @@ async fn a_request_that_times_out_stops_its_work_and_frees_its_slot() {
     let freed = Instant::now();
     loop {
         let metrics = h.get("/metrics").send().await.expect("send").text().await.expect("text");
-        let running = metrics
+        // Both lanes together.
+        let running: f64 = metrics
             .lines()
-            .find_map(|line| line.strip_prefix("elig_evaluations_running "))
-            .and_then(|value| value.trim().parse::<f64>().ok());
-        if running == Some(0.0) {
+            .filter(|line| line.starts_with("elig_evaluations_running{"))
+            .filter_map(|line| line.rsplit(' ').next()?.trim().parse::<f64>().ok())
+            .sum();
+        if running == 0.0 {
             break;
         }
         assert!(freed.elapsed() < Duration::from_secs(10), "the slot was held {:?} after the timeout", freed.elapsed());
