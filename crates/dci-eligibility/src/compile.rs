@@ -81,6 +81,9 @@ impl Limits {
     }
 }
 
+/// The most diagnostics a rule is reported with: the first ones, which are the ones to fix first.
+pub const MAX_DIAGNOSTICS: usize = 10;
+
 /// The longest name a rule may have, in bytes: every result names its rule.
 pub const MAX_RULE_NAME_BYTES: usize = 256;
 
@@ -398,7 +401,11 @@ impl Compiler {
 
     fn compile_here(&self, name: &str, source: &str) -> Result<Rule, RuleError> {
         let text: Arc<str> = Arc::from(source);
-        let fail = |diagnostics: Vec<RuleDiagnostic>| RuleError { name: name.to_owned(), diagnostics };
+        let fail = |mut diagnostics: Vec<RuleDiagnostic>| {
+            // A garbled rule can make the parser report an error at nearly every character.
+            diagnostics.truncate(MAX_DIAGNOSTICS);
+            RuleError { name: name.to_owned(), diagnostics }
+        };
         if source.len() > self.limits.max_length {
             return Err(fail(vec![RuleDiagnostic::new(
                 Severity::Error,

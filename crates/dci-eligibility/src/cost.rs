@@ -651,8 +651,13 @@ impl Walk<'_> {
                 return (Node { cost, size, from_data, ..Node::default() }, built);
             }
             BUDGET_FN => return (args.first().copied().unwrap_or_default(), false),
-            operators::INDEX | operators::OPT_INDEX => {
-                let element = args.first().map(|list| list.elem).unwrap_or_default();
+            operators::INDEX | operators::OPT_INDEX | operators::OPT_SELECT => {
+                // A person's field (`r['x']`, `r.?x`) is read from the data, and charged as it is
+                // read; anything else gives one of its elements (inside an optional, maybe).
+                if target.person {
+                    return (Node { cost: cost.plus(step()), charged: true, ..self.data_read() }, false);
+                }
+                let element = target.elem;
                 return (Node { cost, size: element, elem: element, from_data, ..Node::default() }, false);
             }
             _ if name.starts_with(['_', '!', '-'])

@@ -26,7 +26,7 @@ pub struct RuleDiagnostic {
     pub severity: Severity,
     /// A stable code: `syntax`, `unknown_metric`, `unknown_registry`,
     /// `disabled_metric`, `unknown_function`, `arity`, `misplaced_dci`,
-    /// `too_long`, `too_deep`, `cost_too_high`; warnings `not_precedence`,
+    /// `too_long`, `too_deep`, `cost_too_high`, `invalid_pattern`, `invalid_name`; warnings `not_precedence`,
     /// `cost_depends_on_data`.
     pub code: &'static str,
     /// What is wrong.
@@ -183,13 +183,37 @@ pub(crate) fn offset_of(source: &str, line: usize, column: usize) -> usize {
     start + line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i)
 }
 
+/// The most characters of a rule's line a snippet shows on each side of
+/// the problem: a long line (a rule may be 10,000 bytes on one line) is
+/// shown around it, the cuts marked `…`.
+const SNIPPET_CONTEXT: usize = 60;
+
+/// The most carets under a problem.
+const SNIPPET_CARETS: usize = 80;
+
 fn caret_snippet(source: &str, span: Range<usize>, line: usize, column: usize) -> String {
     let line_start = source[..span.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line_end = source[span.start..].find('\n').map_or(source.len(), |i| span.start + i);
-    let text = &source[line_start..line_end];
-    let width = source[span.start..span.end.min(line_end)].chars().count().max(1);
+    let width = source[span.start..span.end.min(line_end)].chars().count().clamp(1, SNIPPET_CARETS);
+    // The window of the line shown: from `SNIPPET_CONTEXT` characters before the problem to as
+    // many after its carets.
+    let before: Vec<(usize, char)> = source[line_start..span.start].char_indices().collect();
+    let skipped = before.len().saturating_sub(SNIPPET_CONTEXT);
+    let shown_start = before.get(skipped).map_or(span.start, |(at, _)| line_start + at);
+    let shown_end = source[span.start..line_end]
+        .char_indices()
+        .nth(width + SNIPPET_CONTEXT)
+        .map_or(line_end, |(at, _)| span.start + at);
+    let (left, right) = (if skipped > 0 { "…" } else { "" }, if shown_end < line_end { "…" } else { "" });
+    let text = &source[shown_start..shown_end];
+    let offset = column - 1 - skipped + left.chars().count();
     let gutter = line.to_string();
-    format!("{gutter} | {text}\n{} | {}{}", " ".repeat(gutter.len()), " ".repeat(column - 1), "^".repeat(width))
+    format!(
+        "{gutter} | {left}{text}{right}\n{} | {}{}",
+        " ".repeat(gutter.len()),
+        " ".repeat(offset),
+        "^".repeat(width)
+    )
 }
 
 #[cfg(test)]
@@ -206,6 +230,22 @@ mod tests {
         assert_eq!(preview(&"x".repeat(PREVIEW_CHARS)), "x".repeat(PREVIEW_CHARS));
         let debug = preview_debug(&vec!["abc".to_owned(); 100_000]);
         assert!(debug.chars().count() <= PREVIEW_CHARS && debug.ends_with("..."), "{debug}");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_problem() {
+        let rule = format!("{} == dci.crvs.is_alve{}", "x".repeat(5_000), " && true".repeat(1_000));
+        let source: Arc<str> = Arc::from(rule.as_str());
+        let start = source.find("dci").expect("found");
+        let diagnostic =
+            RuleDiagnostic::new(Severity::Error, "unknown_metric", "no metric", &source, start..start + 16);
+        let lines: Vec<&str> = diagnostic.snippet.lines().collect();
+        assert!(lines[0].len() < 300, "{}", lines[0]);
+        assert!(lines[0].starts_with("1 | …") && lines[0].ends_with('…'), "{}", lines[0]);
+        // The carets stand under the name.
+        let caret = lines[1].chars().position(|c| c == '^').expect("caret");
+        let under: String = lines[0].chars().skip(caret).take(3).collect();
+        assert_eq!(under, "dci", "{}", diagnostic.snippet);
     }
 
     #[test]

@@ -32,8 +32,8 @@ mod validate;
 pub use batch::{Engine, EvaluationOptions};
 pub use beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
 pub use compile::{
-    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MAX_RULE_NAME_BYTES, MetricUse,
-    Rule, RuleError,
+    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MAX_DIAGNOSTICS,
+    MAX_RULE_NAME_BYTES, MetricUse, Rule, RuleError,
 };
 pub use config::{EngineConfig, EngineError};
 pub use cost::{BYTES_PER_STEP, Estimate};

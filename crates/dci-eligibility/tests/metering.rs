@@ -137,7 +137,7 @@ async fn searching_a_long_string_is_linear() {
 
 #[tokio::test]
 async fn iterations_that_fail_are_charged() {
-    // Every innermost iteration divides by zero: 27 billion of them were run, uncharged.
+    // Every innermost iteration divides by zero: 9 million of them were run, uncharged.
     let items: Vec<i64> = (0..3_000).collect();
     let decision = one("[r.l].all(L, L.all(x, L.all(y, 1 / 0 == 1)))", json!({"id": "A", "l": items})).await;
     over_budget(&decision, "max_steps");
@@ -317,4 +317,25 @@ async fn a_batch_costlier_than_estimated_leaves_the_small_callers_pool() {
     let ItemResult::Decided { decisions, .. } = &cheap_result.items[0] else { panic!("decided") };
     assert_eq!(decisions[0].outcome, Outcome::Eligible);
     assert_eq!(costly_result.items.len(), 8);
+}
+
+#[test]
+fn a_garbled_rule_is_reported_in_a_few_bounded_diagnostics() {
+    // Before, a 3 KB garbled rule gave an error at nearly every character, each quoting the
+    // whole line: 14 MB of diagnostics.
+    let engine = engine(Vec::new());
+    let garbled = format!("a {}", "@".repeat(3_000));
+    let error = engine.compiler().compile("r", &garbled).expect_err("garbled");
+    assert!(error.diagnostics.len() <= dci_eligibility::MAX_DIAGNOSTICS, "{}", error.diagnostics.len());
+    let shown: usize = error.diagnostics.iter().map(|d| d.snippet.len() + d.message.len()).sum();
+    assert!(shown < 10_000, "{shown} bytes of diagnostics");
+}
+
+#[tokio::test]
+async fn a_field_read_by_an_optional_or_an_index_is_metered_like_any_read() {
+    let data = json!({"id": "A", "s": long_string(1 << 20)});
+    let doubled = ["r.?s.orValue('')"; 20].join(" + ");
+    over_budget(&one(&format!("size({doubled}) > 0"), data.clone()).await, "");
+    let indexed = ["r['s']"; 20].join(" + ");
+    over_budget(&one(&format!("size({indexed}) > 0"), data).await, "");
 }
