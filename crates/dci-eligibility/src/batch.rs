@@ -57,6 +57,9 @@ pub struct EvaluationOptions {
     /// [`Lane::Bulk`] (see [`INTERACTIVE_ALLOTMENT`]), so that a caller
     /// holding a slot of the small callers' lane can give it back.
     pub lane_change: LaneChange,
+    /// The pool to run on, when the caller has chosen (a server stream holds
+    /// a slot of the bulk lane); by default, the batch's size and estimate choose.
+    pub lane: Option<Lane>,
 }
 
 impl EvaluationOptions {
@@ -68,6 +71,7 @@ impl EvaluationOptions {
             demand_driven: true,
             cancel: Cancellation::new(),
             lane_change: LaneChange::default(),
+            lane: None,
         }
     }
 }
@@ -467,7 +471,9 @@ impl Engine {
                 cancel: options.cancel.clone(),
                 batch_steps: rules.iter().map(Rule::batch_budget).min().unwrap_or(0),
                 batch_spent: Arc::default(),
-                lane_spent: (Lane::for_rules(rules, beneficiaries.len()) == Lane::Interactive).then(Arc::default),
+                lane_spent: (options.lane.unwrap_or_else(|| Lane::for_rules(rules, beneficiaries.len()))
+                    == Lane::Interactive)
+                    .then(Arc::default),
                 lane_change: options.lane_change.clone(),
             },
             spent: (0..pairs.count()).map(|_| AtomicU64::new(0)).collect(),

@@ -122,13 +122,18 @@ const NAN_FUNCTIONS: &[&str] = &[
 ];
 
 /// Steps a `matches` call counts when its pattern is not written in the
-/// rule: compiling a pattern takes about this many.
+/// rule (compiling it is charged when it runs).
 const REGEX_STEPS: u64 = 1_000;
+
+/// The most patterns a rule may write for `matches`: each is compiled when
+/// the rule is.
+pub(crate) const MAX_PATTERNS: usize = 16;
 
 /// Bytes a string or list function walks per step.
 pub const BYTES_PER_STEP: u64 = 64;
-/// Bytes counted per list or map item, beside its contents.
-pub(crate) const ITEM_BYTES: u64 = 16;
+/// Bytes counted per list or map item, beside its contents: the item's
+/// pointer in its list, its boxed value and the allocator's rounding.
+pub(crate) const ITEM_BYTES: u64 = 48;
 
 /// The worst-case size of a value: list or map items, and bytes in all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -216,6 +221,8 @@ pub(crate) struct RuleEstimate {
     pub(crate) data_loops: Vec<(Range<usize>, Estimate)>,
     /// Patterns of `matches` that do not compile.
     pub(crate) bad_patterns: Vec<BadPattern>,
+    /// Patterns written in the rule.
+    patterns: usize,
 }
 
 /// Estimates `expr` and rewrites it to be metered (see the module's
@@ -534,13 +541,13 @@ impl Walk<'_> {
                 cost.steps = cost.steps.saturating_add(walk(sum));
                 cost.bytes = cost.bytes.saturating_add(sum.bytes);
                 let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
-                // A string, bytes or list sum needs every operand to be one: a small operand
-                // (a number) makes it arithmetic, or an error.
-                if !accumulated && args.iter().any(Node::large) && !args.iter().any(|arg| arg.small) {
+                // Metered where an operand's size is known only at run time (a sum of a string and
+                // a number is refused there without copying the string into an error).
+                if !accumulated && args.iter().any(Node::large) {
                     rename(call, ADD_FN, false);
                 }
                 let small = args.iter().any(|arg| arg.small);
-                let may_nan = small;
+                let may_nan = small || args.iter().any(|arg| arg.may_nan);
                 return (Node { cost, size: sum, elem, from_data, small, may_nan, ..Node::default() }, false);
             }
             operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO | operators::NEGATE => {
@@ -557,7 +564,7 @@ impl Walk<'_> {
             }
             operators::LESS | operators::LESS_EQUALS | operators::GREATER | operators::GREATER_EQUALS => {
                 cost.steps = cost.steps.saturating_add(walk(largest));
-                if args.iter().all(Node::unpaid) || args.iter().any(|arg| arg.may_nan) {
+                if args.iter().any(Node::large) || args.iter().any(|arg| arg.may_nan) {
                     let metered = match name.as_str() {
                         operators::LESS => LT_FN,
                         operators::LESS_EQUALS => LE_FN,
@@ -582,14 +589,17 @@ impl Walk<'_> {
             }
             "matches" => {
                 cost.steps = cost.steps.saturating_add(self.pattern_steps(call, largest));
+                if call.target.is_none() {
+                    // `matches(s, p)` as `s.matches(p)` is rewritten: `@matches(p, s)`.
+                    call.args.reverse();
+                }
                 rename(call, MATCHES_FN, true);
                 Size::default()
             }
             "indexOf" | "lastIndexOf" => {
+                // Always the linear search: CEL's walks every window of the string.
                 cost.steps = cost.steps.saturating_add(walk(largest));
-                if args.iter().any(Node::large) {
-                    rename(call, if name == "indexOf" { INDEX_OF_FN } else { LAST_INDEX_OF_FN }, true);
-                }
+                rename(call, if name == "indexOf" { INDEX_OF_FN } else { LAST_INDEX_OF_FN }, true);
                 Size::default()
             }
             "replace" => {
@@ -658,14 +668,15 @@ impl Walk<'_> {
                     return (Node { cost: cost.plus(step()), charged: true, ..self.data_read() }, false);
                 }
                 let element = target.elem;
-                return (Node { cost, size: element, elem: element, from_data, ..Node::default() }, false);
+                let may_nan = target.may_nan;
+                return (Node { cost, size: element, elem: element, from_data, may_nan, ..Node::default() }, false);
             }
             _ if name.starts_with(['_', '!', '-'])
                 || name.starts_with('@')
                 || SCALAR_FUNCTIONS.contains(&name.as_str()) =>
             {
                 // Operators and conversions read their arguments once and give a scalar.
-                cost.steps = cost.steps.saturating_add(largest.items);
+                cost.steps = cost.steps.saturating_add(walk(largest));
                 self.walk_operands(call, &args, Work::Linear, namespaced);
                 let may_nan = NAN_FUNCTIONS.contains(&name.as_str());
                 return (Node { cost, from_data, small: true, may_nan, ..Node::default() }, false);
@@ -673,7 +684,8 @@ impl Walk<'_> {
             _ => {
                 // Any other function reads its arguments once; its value may be one of them
                 // (`dyn(x)`, `orValue`, `math.greatest`), so it is as large as the largest.
-                cost.steps = cost.steps.saturating_add(largest.items);
+                cost.steps = cost.steps.saturating_add(walk(largest));
+                self.walk_operands(call, &args, Work::Linear, namespaced);
                 let size = args.iter().map(|arg| arg.size).fold(Size::default(), larger);
                 let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
                 let small = !args.is_empty() && args.iter().all(|arg| arg.small);
@@ -708,20 +720,28 @@ impl Walk<'_> {
     }
 
     /// Steps of a `matches` call: a pattern written in the rule is compiled
-    /// now (one that does not compile is a diagnostic), its states known.
+    /// now (one that does not compile, or one past [`MAX_PATTERNS`] in a
+    /// rule, is a diagnostic), its states known.
     fn pattern_steps(&mut self, call: &CallExpr, haystack: Size) -> u64 {
         let pattern = call.args.last();
         let Some(IdedExpr { expr: Expr::Literal(LiteralValue::String(text)), .. }) = pattern else {
             return REGEX_STEPS.saturating_add(haystack.bytes / BYTES_PER_STEP);
         };
-        match crate::metered::compile_pattern(text.inner()) {
+        let span = pattern.map(|p| (self.place)(p)).unwrap_or_default();
+        self.result.patterns += 1;
+        if self.result.patterns > MAX_PATTERNS {
+            let why = format!("a rule may match at most {MAX_PATTERNS} patterns written in it");
+            self.result.bad_patterns.push(BadPattern { span, why });
+            return 0;
+        }
+        match crate::metered::compiled(text.inner()).0 {
             Ok(compiled) => {
                 let bytes = haystack.bytes.max(BYTES_PER_STEP);
                 (text.inner().len() as u64 / BYTES_PER_STEP)
+                    .saturating_add(compiled.compile_steps)
                     .saturating_add(bytes.saturating_mul(compiled.states as u64) / REGEX_STATE_BYTES_PER_STEP)
             }
             Err(why) => {
-                let span = pattern.map(|p| (self.place)(p)).unwrap_or_default();
                 self.result.bad_patterns.push(BadPattern { span, why });
                 0
             }
@@ -761,12 +781,13 @@ fn literal_size(literal: &LiteralValue) -> Size {
 }
 
 /// Renames a call to a function of the metered library. A method call
-/// (`s.split(x)`) becomes a call of its target and arguments
-/// (`@split(s, x)`), unless `member` is false (operators have no target).
+/// (`s.split(x)`) becomes a call of its arguments and its target, last, as
+/// CEL evaluates them (`@split(x, s)`), unless `member` is false (operators
+/// have no target).
 fn rename(call: &mut CallExpr, metered: &str, member: bool) {
     call.func_name = metered.to_owned();
     if member && let Some(target) = call.target.take() {
-        call.args.insert(0, *target);
+        call.args.push(*target);
     }
 }
 

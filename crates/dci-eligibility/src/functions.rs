@@ -74,7 +74,11 @@ fn date_of(function: &str, value: &Value) -> Result<Option<NaiveDate>, Execution
                 .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.date_naive()))
                 .map(Some)
                 .ok_or_else(|| {
-                    ExecutionError::function_error(function, format!("{text:?} is not a date (YYYY-MM-DD or RFC 3339)"))
+                    let shown = crate::diagnostic::preview(text);
+                    ExecutionError::function_error(
+                        function,
+                        format!("{shown:?} is not a date (YYYY-MM-DD or RFC 3339)"),
+                    )
                 })
         }
         other => Err(ExecutionError::function_error(function, format!("expects a date, got {}", type_name(other)))),

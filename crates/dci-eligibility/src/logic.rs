@@ -114,19 +114,27 @@ fn combine(left: Three, right: Three, deciding: bool) -> Three {
 
 /// An operand evaluated by the interpreter, classified.
 fn leaf(expr: &IdedExpr, context: &Context<'_, '_>, tracker: &Tracker) -> Three {
-    let earlier = tracker.take_missing_field();
-    let result = Value::resolve(expr, context);
-    let missing = tracker.read_missing_field();
-    tracker.restore_missing_field(earlier || missing);
-    match result {
+    match evaluated(tracker, || Value::resolve(expr, context)) {
         Ok(Value::Bool(b)) => Three::Bool(b),
         Ok(other) => Three::Error(ExecutionError::no_such_overload("_&&_", vec![kind(&other), "bool".to_owned()])),
-        Err(error) if as_unknown(&error).is_some() => Three::Unknown(error),
-        Err(error @ (ExecutionError::NoSuchKey(_) | ExecutionError::UndeclaredReference(_))) if missing => {
+        Err(three) => three,
+    }
+}
+
+/// What `evaluate` gives, its error classified: an unknown (a marker, or a missing field this
+/// evaluation read) or an error.
+fn evaluated<T>(tracker: &Tracker, evaluate: impl FnOnce() -> Result<T, ExecutionError>) -> Result<T, Three> {
+    let earlier = tracker.take_missing_field();
+    let result = evaluate();
+    let missing = tracker.read_missing_field();
+    tracker.restore_missing_field(earlier || missing);
+    result.map_err(|error| match error {
+        error if as_unknown(&error).is_some() => Three::Unknown(error),
+        error @ (ExecutionError::NoSuchKey(_) | ExecutionError::UndeclaredReference(_)) if missing => {
             Three::Unknown(error)
         }
-        Err(error) => Three::Error(error),
-    }
+        error => Three::Error(error),
+    })
 }
 
 fn kind(value: &Value) -> String {
@@ -176,10 +184,9 @@ fn quantified(
     context: &Context<'_, '_>,
     tracker: &Tracker,
 ) -> Three {
-    let range = match Value::resolve_val(&comprehension.iter_range, context) {
+    let range = match evaluated(tracker, || Value::resolve_val(&comprehension.iter_range, context)) {
         Ok(range) => range,
-        Err(error) if as_unknown(&error).is_some() => return Three::Unknown(error),
-        Err(error) => return Three::Error(error),
+        Err(three) => return three,
     };
     let Some(items) = range.as_iterable() else {
         let types = vec![range.get_type().name().to_owned()];

@@ -27,8 +27,10 @@
 //! single operation does more work than the budget left to it: the meter is
 //! checked, and the cancellation noticed, before each one.
 
-use std::cell::RefCell;
-use std::cmp::Ordering;
+use std::cmp::Ordering as Order;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use cel::common::types::{CelBool, CelBytes, CelDouble, CelInt, CelList, CelString, CelUInt};
 use cel::common::value::{BuiltinRef, CowVal, Val};
@@ -85,9 +87,10 @@ pub(crate) enum Work {
     Count = 3,
 }
 
-/// The largest compiled regex, in bytes of its automaton: the `regex`
-/// crate's own default, which keeps compiling a pattern in milliseconds.
-pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
+/// The largest compiled pattern, in bytes of its automaton: compiling one
+/// takes at most about 20 ms (`\w{20}`, 350 KiB, 13 ms), and the patterns
+/// kept ([`PATTERNS_KEPT`]) hold at most about 100 MiB.
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Haystack bytes × automaton states one step pays for, in the worst case
 /// of the `regex` crate (its PikeVM visits every state at every byte).
@@ -148,6 +151,7 @@ pub(crate) fn weigh(value: &dyn Val) -> Weight {
                     pending.push(item.as_ref());
                 }
             }
+            BuiltinRef::Optional(optional) => pending.extend(optional.inner()),
             _ => {}
         }
     }
@@ -183,10 +187,10 @@ const LIBRARY: &[(&str, Metered)] = &[
     (ADD_FN, add),
     (EQ_FN, |meter, call| equality(meter, call, true)),
     (NE_FN, |meter, call| equality(meter, call, false)),
-    (LT_FN, |meter, call| ordering(meter, call, "_<_", |o| o == Ordering::Less)),
-    (LE_FN, |meter, call| ordering(meter, call, "_<=_", |o| o != Ordering::Greater)),
-    (GT_FN, |meter, call| ordering(meter, call, "_>_", |o| o == Ordering::Greater)),
-    (GE_FN, |meter, call| ordering(meter, call, "_>=_", |o| o != Ordering::Less)),
+    (LT_FN, |meter, call| ordering(meter, call, "_<_", |o| o == Order::Less)),
+    (LE_FN, |meter, call| ordering(meter, call, "_<=_", |o| o != Order::Greater)),
+    (GT_FN, |meter, call| ordering(meter, call, "_>_", |o| o == Order::Greater)),
+    (GE_FN, |meter, call| ordering(meter, call, "_>=_", |o| o != Order::Less)),
     (IN_FN, contains),
     (SPLIT_FN, split),
     (REPLACE_FN, replace),
@@ -262,9 +266,11 @@ fn copy<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
     Ok(value)
 }
 
-/// `a + b`: strings, bytes and lists charge what they build; anything else is CEL's.
+/// `a + b`: strings, bytes and lists charge what they build; anything else is CEL's. Operands
+/// that cannot be added are refused before CEL would copy them into its error.
 fn add<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
     let [a, b] = arguments(call, ADD_FN)?;
+    let refused = || no_overload("_+_", false, &[a.as_ref(), b.as_ref()]);
     match (a.as_builtin(), b.as_builtin()) {
         (BuiltinRef::String(x), BuiltinRef::String(y)) => {
             let bytes = (x.inner().len() + y.inner().len()) as u64;
@@ -279,18 +285,22 @@ fn add<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
             meter.spend(1 + bytes / BYTES_PER_STEP, bytes)?;
             return Ok(CowVal::owned(CelBytes::from([x.inner(), y.inner()].concat())));
         }
-        (BuiltinRef::List(_), BuiltinRef::List(_)) => {
-            let (x, y) = (weigh(a.as_ref()), weigh(b.as_ref()));
-            meter
-                .spend(x.walk_steps().saturating_add(y.walk_steps()), x.copy_bytes().saturating_add(y.copy_bytes()))?;
+        (BuiltinRef::String(_) | BuiltinRef::Bytes(_), _) | (_, BuiltinRef::String(_) | BuiltinRef::Bytes(_)) => {
+            return Err(refused());
         }
-        (BuiltinRef::String(_) | BuiltinRef::Bytes(_) | BuiltinRef::List(_), _)
-        | (_, BuiltinRef::String(_) | BuiltinRef::Bytes(_) | BuiltinRef::List(_)) => {
-            return Err(no_overload("_+_", false, &[a.as_ref(), b.as_ref()]));
+        // A list takes the elements of any list-like operand (CEL's own rule): both are copied.
+        (BuiltinRef::List(_), _) if b.as_iterable().is_some() => {
+            let (x, y) = (weigh(a.as_ref()), weigh(b.as_ref()));
+            let copied = x.copy_bytes().saturating_add(y.copy_bytes());
+            let items = length(b.as_ref());
+            meter.spend(x.walk_steps().saturating_add(y.walk_steps()).saturating_add(items), copied)?;
+        }
+        (BuiltinRef::List(_) | BuiltinRef::Map(_), _) | (_, BuiltinRef::List(_) | BuiltinRef::Map(_)) => {
+            return Err(refused());
         }
         _ => meter.spend(1, 0)?,
     }
-    let adder = a.as_adder().ok_or_else(|| no_overload("_+_", false, &[a.as_ref(), b.as_ref()]))?;
+    let adder = a.as_adder().ok_or_else(refused)?;
     let sum = adder.add(b.as_ref()).map_err(|error| bounded(error, "_+_", &[a.as_ref(), b.as_ref()]))?;
     Ok(CowVal::Owned(sum.into_owned()))
 }
@@ -307,11 +317,11 @@ fn bounded(error: ExecutionError, function: &str, args: &[&dyn Val]) -> Executio
     }
 }
 
-/// `a == b` (or `a != b`): charges the smaller operand's walk, which bounds
-/// what the comparison walks.
+/// `a == b` (or `a != b`): charges both operands' walks (weighing them walks both; the
+/// comparison walks at most the smaller).
 fn equality<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>, equal: bool) -> Answer<'c, 'v> {
     let [a, b] = arguments(call, EQ_FN)?;
-    let walked = weigh(a.as_ref()).walk_steps().min(weigh(b.as_ref()).walk_steps());
+    let walked = weigh(a.as_ref()).walk_steps().saturating_add(weigh(b.as_ref()).walk_steps());
     meter.spend(1 + walked, 0)?;
     Ok(boolean((a == b) == equal))
 }
@@ -333,13 +343,24 @@ fn ordering<'c, 'v>(
     meter: &Allowance,
     call: &mut Call<'c, 'v>,
     operator: &str,
-    holds: fn(Ordering) -> bool,
+    holds: fn(Order) -> bool,
 ) -> Answer<'c, 'v> {
     let [a, b] = arguments(call, operator)?;
     let (a, b) = (a.as_ref(), b.as_ref());
     meter.spend(1 + length(a).min(length(b)) / BYTES_PER_STEP, 0)?;
     if (is_nan(a) && is_number(b)) || (is_nan(b) && is_number(a)) {
         return Ok(boolean(false));
+    }
+    // Strings, bytes and lists compare only with their own kind: refused before CEL would copy
+    // them into its error.
+    let kind = |v: &dyn Val| match v.as_builtin() {
+        BuiltinRef::String(_) => 1,
+        BuiltinRef::Bytes(_) => 2,
+        BuiltinRef::List(_) | BuiltinRef::Map(_) => 3,
+        _ => 0,
+    };
+    if (kind(a) != 0 || kind(b) != 0) && kind(a) != kind(b) {
+        return Err(no_overload(operator, false, &[a, b]));
     }
     let order = a
         .as_comparer()
@@ -375,12 +396,24 @@ fn count(value: &CowVal<'_, '_>, function: &str, all: &[&dyn Val]) -> Result<i64
     value.downcast_ref::<CelInt>().map(|n| *n.inner()).ok_or_else(|| no_overload(function, true, all))
 }
 
-/// The arguments of a member function rewritten as `@f(target, args...)`: 2 or 3 of them.
-fn two_or_three<'c, 'v>(call: &mut Call<'c, 'v>, name: &str) -> Result<Vec<CowVal<'c, 'v>>, ExecutionError> {
-    let args = std::mem::take(&mut call.args);
-    if !(2..=3).contains(&args.len()) {
-        return Err(ExecutionError::function_error(name, format!("takes 1 or 2 arguments, not {}", args.len() - 1)));
+/// The arguments of a member function rewritten as `@f(args..., target)` (the target last, as
+/// CEL evaluates a method's arguments before its target): `min`..=`max` of them in all; the
+/// target first in what is returned.
+fn member<'c, 'v>(
+    call: &mut Call<'c, 'v>,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Result<Vec<CowVal<'c, 'v>>, ExecutionError> {
+    let mut args = std::mem::take(&mut call.args);
+    if !(min..=max).contains(&args.len()) {
+        let given = args.len().saturating_sub(1);
+        return Err(ExecutionError::function_error(
+            name,
+            format!("takes {} to {} arguments, not {given}", min - 1, max - 1),
+        ));
     }
+    args.rotate_right(1);
     Ok(args)
 }
 
@@ -388,7 +421,7 @@ fn two_or_three<'c, 'v>(call: &mut Call<'c, 'v>, name: &str) -> Result<Vec<CowVa
 /// 0, all for a negative `n`), the last holding the rest; an empty separator
 /// splits between characters. Charges the walk and every part.
 fn split<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
-    let args = two_or_three(call, "split")?;
+    let args = member(call, "split", 2, 3)?;
     let all: Vec<&dyn Val> = args.iter().map(|a| a.as_ref()).collect();
     let s = text(&args[0], "split", &all)?;
     let separator = text(&args[1], "split", &all)?;
@@ -432,10 +465,7 @@ fn split<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
 /// `s.replace(old, new)`, `s.replace(old, new, n)`: the first `n` occurrences
 /// (all for a negative `n`). Charges the walk and the result.
 fn replace<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
-    let args = std::mem::take(&mut call.args);
-    if !(3..=4).contains(&args.len()) {
-        return Err(ExecutionError::function_error("replace", "takes 2 or 3 arguments"));
-    }
+    let args = member(call, "replace", 3, 4)?;
     let all: Vec<&dyn Val> = args.iter().map(|a| a.as_ref()).collect();
     let s = text(&args[0], "replace", &all)?;
     let (old, new) = (text(&args[1], "replace", &all)?, text(&args[2], "replace", &all)?);
@@ -456,16 +486,18 @@ fn replace<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v>
 
 /// `list.join()`, `list.join(separator)`: the strings of the list, the separator between them.
 fn join<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
-    let args = std::mem::take(&mut call.args);
-    if !(1..=2).contains(&args.len()) {
-        return Err(ExecutionError::function_error("join", "takes 0 or 1 argument"));
-    }
+    let args = member(call, "join", 1, 2)?;
     let all: Vec<&dyn Val> = args.iter().map(|a| a.as_ref()).collect();
     let separator = match args.get(1) {
         Some(separator) => text(separator, "join", &all)?,
         None => "",
     };
-    let items = args[0].as_iterable().ok_or_else(|| no_overload("join", true, &all))?;
+    // A list only (CEL's `join` is declared on lists; a map would give its keys).
+    let items = match args[0].as_builtin() {
+        BuiltinRef::List(list) => list.as_iterable(),
+        _ => None,
+    }
+    .ok_or_else(|| no_overload("join", true, &all))?;
     let mut parts: Vec<&str> = Vec::new();
     let mut walking = items.iter();
     while let Some(item) = walking.next() {
@@ -483,7 +515,7 @@ fn join<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
 /// characters, with CEL's rules for offsets; searched in linear time.
 fn index_of<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>, last: bool) -> Answer<'c, 'v> {
     let function = if last { "lastIndexOf" } else { "indexOf" };
-    let args = two_or_three(call, function)?;
+    let args = member(call, function, 2, 3)?;
     let all: Vec<&dyn Val> = args.iter().map(|a| a.as_ref()).collect();
     let (s, needle) = (text(&args[0], function, &all)?, text(&args[1], function, &all)?);
     let offset = args.get(2).map(|n| count(n, function, &all)).transpose()?;
@@ -516,53 +548,69 @@ fn index_of<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>, last: bool) -> A
 }
 
 /// `s.matches(pattern)`: whether the pattern (RE2 syntax) matches somewhere
-/// in `s`. A pattern is compiled at most once per thread (the last few are
-/// kept); it may compile to at most [`REGEX_SIZE_LIMIT`] bytes, and a match
-/// costs the haystack's bytes times the automaton's states.
+/// in `s`. A pattern is compiled once for the process (the last
+/// [`PATTERNS_KEPT`] are kept, failures too); compiling one costs its
+/// automaton's size, and a match the haystack's bytes times its states.
 fn matches<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v> {
-    let [s, pattern] = arguments(call, MATCHES_FN)?;
+    // `s.matches(p)` is rewritten `@matches(p, s)`, and `matches(s, p)` too.
+    let [pattern, s] = arguments(call, MATCHES_FN)?;
     let all = [s.as_ref(), pattern.as_ref()];
     let (s, pattern) = (text(&s, "matches", &all)?, text(&pattern, "matches", &all)?);
     meter.spend(1 + pattern.len() as u64 / BYTES_PER_STEP, 0)?;
-    let compiled = compiled(pattern).map_err(|why| ExecutionError::function_error("matches", why))?;
+    let (compiled, fresh) = compiled(pattern);
+    let compiled = compiled.map_err(|why| ExecutionError::function_error("matches", why))?;
+    if fresh {
+        meter.spend(compiled.compile_steps, 0)?;
+    }
     meter.spend(match_steps(s.len(), compiled.states), 0)?;
     Ok(boolean(compiled.regex.is_match(s)))
 }
 
-/// A compiled pattern and the number of states of its automaton.
-#[derive(Clone, Debug)]
+/// A compiled pattern, the number of states of its automaton, and what compiling it cost.
+#[derive(Debug)]
 pub(crate) struct Pattern {
     regex: regex::Regex,
     pub(crate) states: usize,
+    /// Steps compiling it took: a step per [`COMPILED_BYTES_PER_STEP`] of its automata.
+    pub(crate) compile_steps: u64,
 }
+
+/// Bytes of compiled automata a step pays for (compiling is about that fast).
+const COMPILED_BYTES_PER_STEP: u64 = 8;
 
 /// Steps a match over `haystack` bytes costs with an automaton of `states` states.
 pub(crate) fn match_steps(haystack: usize, states: usize) -> u64 {
     1 + (haystack as u64).saturating_mul(states as u64) / REGEX_STATE_BYTES_PER_STEP
 }
 
-/// Patterns kept compiled per thread.
-const PATTERNS_KEPT: usize = 16;
+/// Patterns kept compiled, for the whole process.
+const PATTERNS_KEPT: usize = 32;
 
-thread_local! {
-    static PATTERNS: RefCell<Vec<(String, Pattern)>> = const { RefCell::new(Vec::new()) };
-}
+/// A compiled pattern, or why it does not compile.
+type Compiled = Result<Arc<Pattern>, String>;
 
-/// `pattern` compiled (or taken from this thread's recent patterns), or why it cannot be.
-pub(crate) fn compiled(pattern: &str) -> Result<Pattern, String> {
-    if let Some(found) = PATTERNS.with(|kept| kept.borrow().iter().find(|(p, _)| p == pattern).map(|(_, c)| c.clone()))
-    {
-        return Ok(found);
+/// The patterns compiled lately, by their text, with the turn each was last used at.
+static PATTERNS: LazyLock<Mutex<HashMap<String, (Compiled, u64)>>> = LazyLock::new(Mutex::default);
+static TURN: AtomicU64 = AtomicU64::new(0);
+
+/// `pattern` compiled (or why it cannot be), and whether it was compiled now rather than found
+/// among the recent ones. At most [`PATTERNS_KEPT`] are kept; the least recently used goes.
+pub(crate) fn compiled(pattern: &str) -> (Compiled, bool) {
+    let turn = TURN.fetch_add(1, Ordering::Relaxed);
+    let lock = || PATTERNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((compiled, used)) = lock().get_mut(pattern) {
+        *used = turn;
+        return (compiled.clone(), false);
     }
-    let compiled = compile_pattern(pattern)?;
-    PATTERNS.with(|kept| {
-        let mut kept = kept.borrow_mut();
-        if kept.len() == PATTERNS_KEPT {
-            kept.remove(0);
-        }
-        kept.push((pattern.to_owned(), compiled.clone()));
-    });
-    Ok(compiled)
+    let compiled = compile_pattern(pattern).map(Arc::new);
+    let mut kept = lock();
+    if kept.len() >= PATTERNS_KEPT
+        && let Some(oldest) = kept.iter().min_by_key(|(_, (_, used))| *used).map(|(text, _)| text.clone())
+    {
+        kept.remove(&oldest);
+    }
+    kept.insert(pattern.to_owned(), (compiled.clone(), turn));
+    (compiled, true)
 }
 
 /// Compiles `pattern` within the size limit, counting its automaton's states.
@@ -577,17 +625,22 @@ pub(crate) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
     let shown = crate::diagnostic::preview(pattern);
     let invalid =
         |error: &dyn std::fmt::Display| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string()));
-    let regex = regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| invalid(&e))?;
     let limited = Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT));
+    // The Unicode automaton first: within its limit, the `regex` crate's is too.
+    let unicode = NFA::compiler().configure(limited.clone()).build(pattern).map_err(|e| invalid(&e))?;
+    let regex = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| invalid(&e))?;
     let ascii = NFA::compiler()
-        .configure(limited.clone())
+        .configure(limited)
         .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .build(pattern);
-    let nfa = match ascii {
-        Ok(nfa) => nfa,
-        Err(_) => NFA::compiler().configure(limited).build(pattern).map_err(|e| invalid(&e))?,
-    };
-    Ok(Pattern { regex, states: nfa.states().len() })
+        .build(pattern)
+        .map_or(unicode.states().len(), |nfa| nfa.states().len());
+    // The regex crate builds a forward and a reverse automaton of about this size.
+    let compile_steps = 1 + 3 * unicode.memory_usage() as u64 / COMPILED_BYTES_PER_STEP;
+    Ok(Pattern { regex, states: ascii, compile_steps })
 }
 
 /// The last line of a multi-line error (the `regex` crate draws the pattern above it).

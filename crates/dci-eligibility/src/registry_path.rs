@@ -82,16 +82,6 @@ fn reaches_registry(names: &[&str], bound: &[String]) -> bool {
     }
 }
 
-/// The path to write for `names`: from `dci` on, a member's with its variable.
-fn canonical(names: &[&str]) -> Option<String> {
-    let at = names.iter().position(|name| *name == DCI)?;
-    let path = names[at..].join(".");
-    match at {
-        1 if names[0] != REGISTRANT => Some(format!("{}.{path}", names[0])),
-        _ => Some(path),
-    }
-}
-
 /// Rewrites an index with a written key on a registry path to a select:
 /// `r['dci']['dr']['x']` → `r.dci.dr.x`. `bound` holds the loop variables in scope.
 pub(crate) fn resolve_index_forms(expr: &mut IdedExpr, bound: &mut Vec<String>) {
@@ -112,25 +102,28 @@ pub(crate) fn resolve_index_forms(expr: &mut IdedExpr, bound: &mut Vec<String>) 
     expr.expr = Expr::Select(SelectExpr { operand: Box::new(operand), field, test: false });
 }
 
-/// A path of selects and indexes down to its root, as written.
-#[derive(Default)]
-struct Chain<'a> {
-    /// The names, root first, when every key is written (and the root is a name).
-    names: Option<Vec<&'a str>>,
-    /// A link is optional (`.?`, `[?]`).
+/// One step of a path: a select, an optional select or an index.
+struct Link<'a> {
+    /// The field or written key; `None` when the key is computed.
+    key: Option<&'a str>,
+    /// `.?f` or `[?k]`.
     optional: bool,
-    /// A key is computed (`[k]`).
-    computed: bool,
-    /// A link is `dci` (a field or a written key).
-    dci_link: bool,
-    /// The root is a name (not a list, a call, ...).
-    named_root: bool,
 }
 
-/// The chain `expr` is the last link of, if it is a select or an index.
-fn chain(expr: &IdedExpr) -> Option<Chain<'_>> {
+/// What a path starts from.
+enum Root<'a> {
+    /// A name: `dci`, `r`, a loop variable.
+    Name(&'a str),
+    /// A map literal: its fields are its own, never a person's.
+    MapLiteral,
+    /// Anything else (a list, a call, a condition), which may hold a person.
+    Other,
+}
+
+/// The path `expr` is the last link of, root first, if `expr` is a select or an index.
+fn chain(expr: &IdedExpr) -> Option<(Root<'_>, Vec<Link<'_>>)> {
     let link = |e: &IdedExpr| match &e.expr {
-        Expr::Select(select) if !select.test => true,
+        Expr::Select(_) => true,
         Expr::Call(call) => {
             call.target.is_none()
                 && call.args.len() == 2
@@ -138,81 +131,94 @@ fn chain(expr: &IdedExpr) -> Option<Chain<'_>> {
         }
         _ => false,
     };
-    let top = match &expr.expr {
-        Expr::Select(select) if select.test => expr,
-        _ if link(expr) => expr,
-        _ => return None,
-    };
-    let mut found = Chain::default();
-    let mut names = Some(Vec::new());
-    let mut current = top;
+    if !link(expr) {
+        return None;
+    }
+    let mut links = Vec::new();
+    let mut current = expr;
     loop {
         match &current.expr {
             Expr::Select(select) => {
-                found.dci_link |= select.field == DCI;
-                if let Some(names) = names.as_mut() {
-                    names.push(select.field.as_str());
-                }
+                links.push(Link { key: Some(select.field.as_str()), optional: false });
                 current = &select.operand;
             }
             Expr::Call(call) if link(current) => {
-                found.optional |= call.func_name != operators::INDEX;
-                match literal_key(&call.args[1]) {
-                    Some(key) => {
-                        found.dci_link |= key == DCI;
-                        if let Some(names) = names.as_mut() {
-                            names.push(key);
-                        }
-                    }
-                    None => {
-                        found.computed = true;
-                        names = None;
-                    }
-                }
+                links.push(Link { key: literal_key(&call.args[1]), optional: call.func_name != operators::INDEX });
                 current = &call.args[0];
             }
             Expr::Ident(name) => {
-                found.named_root = true;
-                found.names = names.map(|mut names| {
-                    names.push(name.as_str());
-                    names.reverse();
-                    names
-                });
-                return Some(found);
+                links.reverse();
+                return Some((Root::Name(name.as_str()), links));
             }
-            _ => return Some(found),
+            Expr::Map(_) => {
+                links.reverse();
+                return Some((Root::MapLiteral, links));
+            }
+            _ => {
+                links.reverse();
+                return Some((Root::Other, links));
+            }
         }
     }
 }
 
 /// Every registry value of `expr` read another way than by its path (one
-/// finding per chain, at its last link).
+/// finding per path, at its last link).
 pub(crate) fn misplaced(expr: &IdedExpr, bound: &mut Vec<String>, found: &mut Vec<Misplaced>) {
-    if let Some(links) = chain(expr) {
+    if let Some((root, links)) = chain(expr) {
         let test = matches!(&expr.expr, Expr::Select(select) if select.test);
-        let reaches = links.names.as_deref().is_some_and(|names| reaches_registry(names, bound));
-        let rooted_at_dci = links.names.as_deref().is_some_and(|names| names.first() == Some(&DCI));
-        let why = if test && reaches {
-            Some("`has()` cannot test a registry value: it is there, or unknown (and the decision undetermined)")
-        } else if links.optional && (reaches || links.dci_link) {
-            Some(
-                "a registry value is never absent: one the registry did not give is unknown (the decision \
+        // The links that name a registry value (`dci.<registry>.<metric>` after the root), and
+        // what the canonical path starts with.
+        let region = match root {
+            Root::Name(name) if name == DCI && !bound.iter().any(|b| b == DCI) => Some((0..links.len().min(2), None)),
+            Root::Name(name)
+                if (name == REGISTRANT || bound.iter().any(|b| b == name))
+                    && links.first().is_some_and(|l| l.key == Some(DCI)) =>
+            {
+                let member = (name != REGISTRANT).then_some(name);
+                Some((1..links.len().min(3), member))
+            }
+            _ => None,
+        };
+        let why = match &region {
+            Some((range, _))
+                if links[range.clone()].iter().any(|l| l.optional)
+                    || links.first().is_some_and(|l| l.optional && l.key == Some(DCI)) =>
+            {
+                Some(
+                    "a registry value is never absent: one the registry did not give is unknown (the decision \
                  undetermined), and `?` with `orValue` would turn it into a default",
-            )
-        } else if links.computed && (links.dci_link || rooted_at_dci) {
-            Some("a registry value is read by its name, written out: a key here is computed")
-        } else if links.dci_link && !links.named_root {
-            Some(
-                "`.dci` is read only from a person's name: `dci.<registry>.<metric>` for the beneficiary, \
-                 `m.dci.<registry>.<metric>` for a member in a loop over `members`",
-            )
-        } else {
-            None
+                )
+            }
+            Some((range, _)) if links[range.clone()].iter().any(|l| l.key.is_none()) => {
+                Some("a registry value is read by its name, written out: a key here is computed")
+            }
+            Some(_) if test => {
+                Some("`has()` cannot test a registry value: it is there, or unknown (and the decision undetermined)")
+            }
+            // A map literal's own fields are its keys; past them it may hold a person.
+            None if match root {
+                Root::Other => links.iter().any(|l| l.key == Some(DCI)),
+                Root::MapLiteral => links.iter().skip(1).any(|l| l.key == Some(DCI)),
+                Root::Name(_) => false,
+            } =>
+            {
+                Some(
+                    "`.dci` is read only from a person's name: `dci.<registry>.<metric>` for the beneficiary, \
+                     `m.dci.<registry>.<metric>` for a member in a loop over `members`",
+                )
+            }
+            _ => None,
         };
         if let Some(why) = why {
-            let instead = links.names.as_deref().and_then(canonical).map(|path| match test {
-                true => format!("{path} != null"),
-                false => path,
+            let instead = region.filter(|(range, _)| !range.is_empty()).and_then(|(range, member)| {
+                let names: Option<Vec<&str>> = links[range].iter().map(|l| l.key).collect();
+                let path = format!("dci.{}", names?.join("."));
+                let path = match member {
+                    Some(member) => format!("{member}.{path}"),
+                    None => path,
+                };
+                Some(if test { format!("{path} != null") } else { path })
             });
             found.push(Misplaced { id: expr.id, instead, why });
             return;

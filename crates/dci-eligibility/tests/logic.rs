@@ -231,3 +231,31 @@ fn every_spelling_of_every_metric_decides_as_the_canonical_one_cold_and_warm() {
         }
     }
 }
+
+#[test]
+fn only_registry_paths_are_checked_for_their_spelling() {
+    let engine = registries();
+    for refused in ["dci.dr[r.k] >= 3", "dci.dr[?('lev' + 'el')].orValue(5) > 3", "dci[r.k].disability_level >= 3"] {
+        let error = engine.compiler().compile("t", refused).expect_err(refused);
+        assert_eq!(error.diagnostics[0].code, "misplaced_dci", "{refused}: {error}");
+    }
+    // Keys named `dci` that are data, not a person's registry values.
+    for accepted in [
+        "r.items[0].dci == 1",
+        "r.extra.?dci.orValue(0) == 0",
+        "{'dci': 1}.dci == 1",
+        "r.extra['dci'] == 1",
+        "r.items.exists(x, x.other == 1)",
+    ] {
+        engine.compiler().compile("t", accepted).unwrap_or_else(|e| panic!("{accepted}: {e}"));
+    }
+}
+
+#[test]
+fn a_missing_list_looped_over_is_unknown_beside_errors() {
+    let engine = registries();
+    let runtime = runtime();
+    let rule = "(1 / r.zero == 1) || (r.absent_list.exists(x, x == 'a') || 2 / r.zero == 1)";
+    let (outcome, _) = decide(&engine, &runtime, rule, &someone());
+    assert_eq!(outcome, Outcome::Undetermined);
+}

@@ -100,18 +100,24 @@ async fn superlinear_functions_are_charged_their_real_cost() {
 #[tokio::test]
 async fn a_pattern_costs_its_automaton_times_the_haystack() {
     let engine = engine(Vec::new());
-    // 10,000 bytes against an automaton of thousands of states: stopped, not minutes of matching.
+    // 10,000 bytes against an automaton of about 1,800 states: stopped, not seconds of matching.
     let decision =
-        &decide(&engine, "r.s.matches('(?:[a-z]{0,9}){800}x')", vec![json!({"id": "A", "s": "a".repeat(10_000)})])
+        &decide(&engine, "r.s.matches('(?:[a-z]{0,9}){100}x')", vec![json!({"id": "A", "s": "a".repeat(10_000)})])
             .await[0];
     over_budget(decision, "max_steps");
+    // A pattern whose automaton passes the size bound (1 MiB) is refused with its place.
+    let huge = refused(&engine, "r.s.matches('(?:[a-z]{0,9}){8000}x')");
+    assert_eq!(huge.code, "invalid_pattern", "{huge}");
     // A haystack the rule builds itself is known when the rule is compiled.
-    let built = "'a'.replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').matches('(?:[a-z]{0,9}){800}x')";
+    let built = "'a'.replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').replace('a', 'aaaaaaaaaa').matches('(?:[a-z]{0,9}){100}x')";
     assert_eq!(refused(&engine, built).code, "cost_too_high");
     // A pattern written in the rule that does not compile is a diagnostic, with the place.
     let bad = refused(&engine, "r.s.matches('(unclosed')");
     assert_eq!(bad.code, "invalid_pattern", "{bad}");
     assert!(bad.message.contains("(unclosed"), "{bad}");
+    // So is a rule writing more patterns than a rule may compile.
+    let many: Vec<String> = (0..17).map(|i| format!("r.s.matches('^a{{{i}}}$')")).collect();
+    assert_eq!(refused(&engine, &many.join(" || ")).code, "invalid_pattern");
     // Ordinary patterns match as CEL's `matches` does, as a method or a function.
     let id = json!({"id": "B", "s": "ID-12345"});
     assert_eq!(
@@ -119,6 +125,10 @@ async fn a_pattern_costs_its_automaton_times_the_haystack() {
         Outcome::Eligible
     );
     assert_eq!(decide(&engine, "r.s.matches('^[0-9]+$')", vec![id]).await[0].outcome, Outcome::Ineligible);
+    // A pattern from the data is compiled when it runs, and its compiling is charged.
+    let data_pattern = json!({"id": "C", "s": "abc", "p": "(?:[a-z]{0,9}){100}x"});
+    let decision = &decide(&engine, "lists.range(100).all(i, !r.s.matches(r.p))", vec![data_pattern]).await[0];
+    assert_eq!(decision.outcome, Outcome::Eligible, "{decision:?}");
 }
 
 #[tokio::test]
@@ -338,4 +348,33 @@ async fn a_field_read_by_an_optional_or_an_index_is_metered_like_any_read() {
     over_budget(&one(&format!("size({doubled}) > 0"), data.clone()).await, "");
     let indexed = ["r['s']"; 20].join(" + ");
     over_budget(&one(&format!("size({indexed}) > 0"), data).await, "");
+}
+
+#[tokio::test]
+async fn work_on_values_built_from_literals_or_held_in_loops_is_charged() {
+    // A 1 MiB haystack and a 512 KiB needle built from literals: the search is linear (CEL's
+    // compared every window: 10¹² bytes).
+    let grow = |seed: &str| format!("{seed}{}", ".replace('a', 'aaaaaaaaaaaaaaaa')".repeat(4));
+    let rule = format!("{}.indexOf({} + 'b') < 0", grow("'aaaaaaaaaaaaaaaa'"), grow("'aaaaaaaa'"));
+    assert_eq!(one(&rule, json!({"id": "A"})).await.outcome, Outcome::Eligible);
+    // A 1 MB string held by a loop variable, copied into an optional or compared with a number
+    // in an inner loop: each copy or comparison is charged, not only the first.
+    let data = json!({"id": "B", "l": [long_string(1 << 20)], "big": (0..200_000).collect::<Vec<i64>>()});
+    over_budget(&one("[r.l[0]].all(x, lists.range(2000).all(i, optional.of(x).hasValue()))", data.clone()).await, "");
+    let decision = one("[r.l[0]].all(x, lists.range(2000).all(i, x < 1))", data.clone()).await;
+    assert_eq!(decision.outcome, Outcome::Error, "{decision:?}");
+    assert!(decision.error.as_deref().unwrap_or_default().len() < 1_000, "{decision:?}");
+    over_budget(&one("[r.big].all(x, lists.range(2000).all(i, math.greatest(x) >= 0))", data).await, "");
+}
+
+#[tokio::test]
+async fn metered_operators_answer_as_cel_does() {
+    // A list joined with the household members (a list of persons, not a list value).
+    let household = json!({"id": "A", "birthdate": "1950-01-01", "members": [{"birthdate": "2010-01-01"}], "extra": {"k": "v"}, "tags": ["t"]});
+    let decision = one("([r] + members).exists(p, age_years(p.birthdate) >= 60)", household.clone()).await;
+    assert_eq!(decision.outcome, Outcome::Eligible, "{decision:?}");
+    // `join` is a list's: an object is refused, as CEL refuses it.
+    assert_eq!(one("r.extra.join(',') == 'k'", household.clone()).await.outcome, Outcome::Error);
+    // A list plus an object: CEL adds the object's keys.
+    assert_eq!(one("r.tags + r.extra == ['t', 'k']", household).await.outcome, Outcome::Eligible);
 }

@@ -332,9 +332,12 @@ fn growth_the_estimate_cannot_bound_is_refused() {
     // A growing replace of a string from the data is metered when it runs (tests/metering.rs).
     compiler().compile("r", "r.name.replace('', 'xxxx').size() > 0").expect("metered at run time");
     compiler().compile("r", "r.name.replace('-', '').size() > 0").expect("a shrinking replace is fine");
-    // A pattern is compiled on every call: a loop of them is costly.
-    let rule = "lists.range(100000).exists(i, 'x'.matches('\\\\w{100}'))";
+    // A loop of matches is costly (each match costs the haystack times the automaton's states).
+    let rule = "lists.range(100000).exists(i, 'x'.matches('\\\\w{10}x'))";
     assert_eq!(refused(compiler().compile("r", rule)).code, "cost_too_high");
+    // A pattern compiling past 1 MiB is refused as it is.
+    let rule = "'x'.matches('\\\\w{100}')";
+    assert_eq!(refused(compiler().compile("r", rule)).code, "invalid_pattern");
 }
 
 #[tokio::test]

@@ -221,9 +221,10 @@ impl ApiError {
         let message = bounded(&strip_position(&error.to_string()));
         // JSON's syntax allows `\ud800` alone; no string can hold it: the value is wrong, not the JSON.
         // (serde_json says "unexpected end of hex escape" only after the first half of a pair.)
-        let half_character = message.contains("surrogate")
-            || message.contains("invalid unicode code point")
-            || message.contains("end of hex escape");
+        let half_character = error.classify() == serde_json::error::Category::Syntax
+            && (message.contains("surrogate")
+                || message.contains("invalid unicode code point")
+                || message.contains("end of hex escape"));
         let category = match error.classify() {
             serde_json::error::Category::Syntax if half_character => serde_json::error::Category::Data,
             category => category,

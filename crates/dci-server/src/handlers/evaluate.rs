@@ -90,12 +90,17 @@ pub(crate) async fn run_in_slot<T: Send + 'static>(
                 out = &mut work => return out,
                 () = lane_change.wait() => {}
             }
-            tokio::select! {
-                out = &mut work => return out,
-                bulk = state.slots().admit(&state, Lane::Bulk, None) => {
-                    if let Ok(bulk) = bulk {
-                        held = bulk;
-                    }
+            // A place in the bulk lane's queue, as soon as there is one, then its slot.
+            loop {
+                tokio::select! {
+                    out = &mut work => return out,
+                    bulk = state.slots().move_to_bulk() => match bulk {
+                        Some(bulk) => {
+                            held = bulk;
+                            break;
+                        }
+                        None => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                    },
                 }
             }
         }
@@ -185,7 +190,10 @@ pub(crate) fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     match media(request.headers())? {
         Media::Json => evaluate_json(state, request).await,
-        Media::Ndjson => super::ndjson::evaluate(state, request.into_body()).await,
+        Media::Ndjson => {
+            let received = request.extensions().get::<Receiving>().cloned();
+            super::ndjson::evaluate(state, request.into_body(), received).await
+        }
     }
 }
 
@@ -234,7 +242,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         if options.explain {
             check_explained(items.len(), &rules, limits)?;
         }
-        let lane = Lane::for_rules(&rules, items.len());
+        let lane = Lane::for_rules(&rules, items.iter().filter(|item| item.is_ok()).count());
         Ok(((rules, options, items), lane))
     })
     .await?;

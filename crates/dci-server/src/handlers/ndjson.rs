@@ -25,6 +25,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
 use crate::handlers::{check_members, explained_chunk, prepare, read_object, today};
+use crate::layers::admission::Receiving;
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -185,7 +186,7 @@ fn read_error(error: &axum::Error) -> ApiError {
 
 /// Streams the evaluation of an NDJSON body. Errors in the options line are answered as
 /// ordinary JSON errors; once the first result line is sent, problems become lines.
-pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Receiving>) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
     let limits = state.limits().clone();
@@ -219,8 +220,10 @@ pub(crate) async fn evaluate(state: AppState, body: Body) -> Result<Response, Ap
         prepare(&compiler, options, &prepare_limits, today)
     })
     .await?;
-    // A stream's length is not known: it is costly work, in the bulk lane.
-    let held = state.slots().admit(&state, Lane::Bulk, None).await?;
+    // A stream's length is not known: it is costly work, in the bulk lane, and each of its chunks
+    // runs on the bulk pool however small.
+    let held = state.slots().admit(&state, Lane::Bulk, received).await?;
+    let options = dci_eligibility::EvaluationOptions { lane: Some(Lane::Bulk), ..options };
 
     let (input_sender, input) = mpsc::channel::<Input>(1);
     let (output, mut rendered) = mpsc::channel::<Rendered>(1);

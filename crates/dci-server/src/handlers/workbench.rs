@@ -107,7 +107,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         let as_of = as_of(request.as_of.as_deref(), today)?;
         let items = read_beneficiaries(request.beneficiaries, limits)?;
         check_explained(items.len(), &rules, limits)?;
-        let lane = Lane::for_rules(&rules, items.len());
+        let lane = Lane::for_rules(&rules, items.iter().filter(|item| item.is_ok()).count());
         Ok(((rules, as_of, items), lane))
     })
     .await?;

@@ -155,14 +155,29 @@ impl Slots {
             return Err(overloaded(state, what));
         };
         drop(received);
-        let Ok(slot) = slots.running.clone().acquire_owned().await else {
-            return Err(ApiError::internal("the evaluation slots are closed"));
+        Ok(self.slot(lane, place).await)
+    }
+
+    /// A slot of the bulk lane for work already running (moved off the small callers' pool):
+    /// `None` while the lane's queue has no place.
+    pub(crate) async fn move_to_bulk(&self) -> Option<Arc<Held>> {
+        let place = self.bulk.places.clone().try_acquire_owned().ok()?;
+        Some(self.slot(Lane::Bulk, place).await)
+    }
+
+    /// Waits for a slot of `lane`, holding `place` in its queue.
+    async fn slot(&self, lane: Lane, place: OwnedSemaphorePermit) -> Arc<Held> {
+        let slots = self.lane(lane);
+        // INVARIANT: the slots' semaphores are never closed, so acquiring one can only wait.
+        let slot = match slots.running.clone().acquire_owned().await {
+            Ok(slot) => slot,
+            Err(_) => unreachable!("the evaluation slots are never closed"),
         };
         let ticket = self.next_ticket.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut started) = slots.started.lock() {
             started.push((ticket, Instant::now()));
         }
-        Ok(Arc::new(Held { _permits: (place, slot), ticket, started: slots.started.clone(), lane }))
+        Arc::new(Held { _permits: (place, slot), ticket, started: slots.started.clone(), lane })
     }
 
     /// How long the oldest running evaluation of `lane` has run, if one runs.
@@ -214,8 +229,9 @@ fn overloaded(state: &AppState, what: String) -> ApiError {
 
 /// Receives a JSON body whole before the handler prepares the request and asks for a slot (see
 /// the module documentation); the request carries its [`Receiving`] until then.
-pub(crate) async fn receive(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !matches!(media(request.headers()), Ok(Media::Json)) {
+pub(crate) async fn receive(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let media = media(request.headers());
+    if media.is_err() {
         return next.run(request).await;
     }
     let slots = state.slots();
@@ -223,6 +239,11 @@ pub(crate) async fn receive(State(state): State<AppState>, request: Request, nex
         let what = format!("{} request bodies are being received", slots.receiving_limit);
         return overloaded(&state, what).into_response();
     };
+    if matches!(media, Ok(Media::Ndjson)) {
+        // A stream is read as it is evaluated; its options line is read and compiled first.
+        request.extensions_mut().insert(Receiving(Arc::new(receiving)));
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let mut reading = Request::new(body);
     // The body limit travels in the extensions.
