@@ -10,7 +10,8 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dci_client::{ClientError, DciClient};
-use dci_protocol::records::{CrvsPerson, Identifier};
+use dci_protocol::DciDate;
+use dci_protocol::records::{CrvsPerson, Identifier, Reading};
 use dci_protocol::{PredicateItem, Query, SearchCriteria, attribute};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -24,25 +25,42 @@ pub struct CrvsClient {
     client: DciClient,
 }
 
-/// What the CRVS record of a person says about their life events.
+/// What the CRVS records of a person say about their life events.
+///
+/// Births and deaths may be separate event records of one person (as in
+/// OpenCRVS): a registered death is authoritative over a record without
+/// one, and records that give two different death dates, or two different
+/// birth dates, contradict each other, which leaves that date unknown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VitalFacts {
-    /// No death recorded.
+    /// No record states a death.
     pub alive: bool,
-    /// Date of birth, when readable.
-    pub birth_date: Option<DateTime<FixedOffset>>,
-    /// Date of death; `None` while alive (and when recorded but unreadable:
-    /// see `alive`, which is false whenever any death date is recorded).
-    pub death_date: Option<DateTime<FixedOffset>>,
+    /// Date of birth.
+    pub birth_date: Reading<DateTime<FixedOffset>>,
+    /// Date of death; absent while alive. Unrecognised when a record states a
+    /// death with a date that cannot be read (the person is not alive).
+    pub death_date: Reading<DateTime<FixedOffset>>,
 }
 
 impl VitalFacts {
-    /// The facts of a person found in the CRVS.
-    pub fn of(person: &CrvsPerson) -> Self {
+    /// The facts of a person found in the CRVS, from all their records.
+    pub fn of(records: &[CrvsPerson]) -> Self {
+        let date = |field: &str, date: Option<&DciDate>| match date {
+            None => Reading::Absent,
+            Some(date) => {
+                date.instant().map_or_else(|| Reading::unrecognised(field, &date.to_string()), Reading::Value)
+            }
+        };
         VitalFacts {
-            alive: person.is_alive(),
-            birth_date: person.birth_date.as_ref().and_then(|d| d.instant()),
-            death_date: person.death_date.as_ref().and_then(|d| d.instant()),
+            alive: records.iter().all(CrvsPerson::is_alive),
+            birth_date: Reading::agreed(
+                "birth_date",
+                records.iter().map(|p| date("birth_date", p.birth_date.as_ref())),
+            ),
+            death_date: Reading::agreed(
+                "death_date",
+                records.iter().map(|p| date("death_date", p.death_date.as_ref())),
+            ),
         }
     }
 }
@@ -58,35 +76,22 @@ impl CrvsClient {
         &self.client
     }
 
-    /// The person with `identifier`, or `None` when the CRVS has no record.
-    /// Several records for one identifier make the answer unusable (they may
-    /// disagree).
-    pub async fn person(&self, identifier: &Identifier) -> Result<Option<CrvsPerson>, ClientError> {
+    /// The records of the person with `identifier` (one, or several event
+    /// records), or `None` when the CRVS has none.
+    pub async fn person(&self, identifier: &Identifier) -> Result<Option<Vec<CrvsPerson>>, ClientError> {
         self.persons(std::slice::from_ref(identifier)).await.pop().unwrap_or(Ok(None))
     }
 
-    /// The persons with these identifiers, in batched messages; one result per
-    /// identifier, in order. A record of anyone else, or several records for
-    /// one identifier, fail the item (see [`DciClient::search_people`]).
-    pub async fn persons(&self, identifiers: &[Identifier]) -> Vec<Result<Option<CrvsPerson>, ClientError>> {
+    /// The records of the persons with these identifiers, in batched
+    /// messages; one result per identifier, in order, `None` where the CRVS
+    /// has no record. A record of anyone else fails the item (see
+    /// [`DciClient::search_people`]); [`VitalFacts::of`] reads several.
+    pub async fn persons(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Vec<CrvsPerson>>, ClientError>> {
         self.client
             .search_people::<CrvsPerson>(identifiers)
             .await
             .into_iter()
-            .zip(identifiers)
-            .map(|(result, identifier)| {
-                let found = result?;
-                if found.records.len() > 1 {
-                    // Two records of one person may disagree (alive in one, dead in the other).
-                    return Err(ClientError::ItemUnusable {
-                        registry: self.client.source().registry,
-                        request: "search".into(),
-                        reference_id: format!("{} {}", identifier.identifier_type, identifier.identifier_value),
-                        message: format!("{} records for one identifier", found.records.len()),
-                    });
-                }
-                Ok(found.records.into_iter().next())
-            })
+            .map(|result| result.map(|found| (!found.records.is_empty()).then_some(found.records)))
             .collect()
     }
 
@@ -186,8 +191,29 @@ mod tests {
         assert_eq!(registrant["deathdate"], "2025-11-30");
         assert_eq!(registrant["is_alive"], false);
         assert_eq!(registrant["parents"][0]["value"], "9");
-        let facts = VitalFacts::of(&person);
+        let facts = VitalFacts::of(std::slice::from_ref(&person));
         assert!(!facts.alive);
-        assert_eq!(facts.birth_date.map(|d| d.date_naive().to_string()).as_deref(), Some("1950-03-02"));
+        assert_eq!(facts.birth_date.map(|d| d.date_naive().to_string()), Reading::Value("1950-03-02".to_owned()));
+    }
+
+    #[test]
+    fn a_death_is_authoritative_and_two_dates_contradict() {
+        let record = |value: Value| serde_json::from_value::<CrvsPerson>(value).expect("record");
+        let birth = record(json!({"birth_date": "1950-03-02"}));
+        let death = record(json!({"birth_date": "1950-03-02", "death_date": "2025-11-30"}));
+        let facts = VitalFacts::of(&[birth.clone(), death.clone()]);
+        assert!(!facts.alive, "the death record settles it");
+        assert!(matches!(facts.death_date, Reading::Value(_)));
+        let other_death = record(json!({"death_date": "2024-01-01"}));
+        let facts = VitalFacts::of(&[death.clone(), other_death]);
+        assert!(!facts.alive);
+        assert!(matches!(facts.death_date, Reading::Contradictory { .. }), "{:?}", facts.death_date);
+        assert!(matches!(facts.birth_date, Reading::Value(_)), "a record without a birth date does not contradict");
+        let other_birth = record(json!({"birth_date": "1951-03-02"}));
+        assert!(matches!(VitalFacts::of(&[birth, other_birth]).birth_date, Reading::Contradictory { .. }));
+        let unreadable = record(json!({"death_date": "31/31/2020"}));
+        let facts = VitalFacts::of(&[unreadable]);
+        assert!(!facts.alive, "a death is recorded");
+        assert_eq!(facts.death_date, Reading::unrecognised("death_date", "31/31/2020"));
     }
 }

@@ -16,20 +16,9 @@ pub struct DrClient {
     client: DciClient,
 }
 
-/// Combines the facts of several records of one person: disabled if any
-/// record says so, the highest level, the union of the domains.
+/// Combines the facts of several records of one person (see [`DisabilityFacts::merged`]).
 pub fn merge(records: &[DisabilityRecord]) -> DisabilityFacts {
-    let mut merged = DisabilityFacts::default();
-    for facts in records.iter().map(DisabilityRecord::facts) {
-        merged.has_disability |= facts.has_disability;
-        merged.level = merged.level.max(facts.level);
-        for kind in facts.types {
-            if !merged.types.contains(&kind) {
-                merged.types.push(kind);
-            }
-        }
-    }
-    merged
+    DisabilityFacts::merged(&records.iter().map(DisabilityRecord::facts).collect::<Vec<_>>())
 }
 
 impl DrClient {
@@ -66,7 +55,7 @@ impl DrClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dci_protocol::records::LimitationType;
+    use dci_protocol::records::{LimitationType, Reading};
     use serde_json::json;
 
     #[test]
@@ -78,9 +67,9 @@ mod tests {
             "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}))
         .expect("record");
         let merged = merge(&[wg, pwd]);
-        assert!(merged.has_disability);
-        assert_eq!(merged.level, 3);
-        assert_eq!(merged.types, vec![LimitationType::Hearing, LimitationType::Vision]);
+        assert_eq!(merged.has_disability, Reading::Value(true));
+        assert_eq!(merged.level, Reading::Value(3));
+        assert_eq!(merged.types, Reading::Value(vec![LimitationType::Vision, LimitationType::Hearing]));
         assert_eq!(merge(&[]), DisabilityFacts::default());
     }
 }

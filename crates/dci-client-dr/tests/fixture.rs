@@ -36,8 +36,14 @@ async fn every_fixture_person_has_the_documented_disability_facts() {
                 let (shape, disabled) = cell.split_once(' ').expect("shape and flag");
                 shapes.insert(shape.to_owned());
                 assert_eq!(facts.has_disability.to_string(), disabled, "{}", person.id);
-                assert_eq!(Some(facts.level), person.level, "{}", person.id);
-                let types: Vec<String> = facts.types.iter().map(|t| t.as_str().to_owned()).collect();
+                assert_eq!(facts.level.value().copied(), person.level, "{}", person.id);
+                let types: Vec<String> = facts
+                    .types
+                    .value()
+                    .unwrap_or_else(|| panic!("{}: {:?}", person.id, facts.types))
+                    .iter()
+                    .map(|t| t.as_str().to_owned())
+                    .collect();
                 assert_eq!(types, person.types, "{}", person.id);
             }
         }

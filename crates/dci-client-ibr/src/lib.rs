@@ -6,7 +6,7 @@
 //! from `/registry/sync/enrolled`, which answers yes/no for one person per message.
 
 use dci_client::{ClientError, DciClient};
-use dci_protocol::records::{Enrolment, EnrolmentStatus, IbrBeneficiary, Identifier};
+use dci_protocol::records::{Enrolment, IbrBeneficiary, Identifier, Reading};
 use serde::Serialize;
 
 /// A client of an IBR.
@@ -16,8 +16,21 @@ pub struct IbrClient {
 }
 
 /// The enrolments of one person, as the IBR records them (every status).
+///
+/// Several records of one person are a union, deduplicated by programme (its
+/// id, else its name; enrolments naming no programme are each their own). A
+/// programme whose records disagree on being enrolled (one active, one
+/// graduated) is contradictory, and a status outside the code list
+/// ([`dci_protocol::records::EnrolmentStatus`]) or missing is unrecognised: either makes the facts
+/// that depend on it unknown, never "not enrolled".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Enrolments(pub Vec<Enrolment>);
+
+/// What one programme's enrolments say: enrolled or not.
+struct ProgrammeState<'a> {
+    name: Option<&'a str>,
+    enrolled: Reading<bool>,
+}
 
 impl Enrolments {
     /// The enrolments stated by a person's beneficiary records.
@@ -25,32 +38,80 @@ impl Enrolments {
         Enrolments(records.iter().flat_map(IbrBeneficiary::enrolments).collect())
     }
 
-    /// Active enrolments only.
-    pub fn active(&self) -> impl Iterator<Item = &Enrolment> {
-        self.0.iter().filter(|e| e.status == EnrolmentStatus::Active)
-    }
-
-    /// At least one active enrolment.
-    pub fn is_enrolled(&self) -> bool {
-        self.active().next().is_some()
-    }
-
-    /// Number of active enrolments.
-    pub fn active_count(&self) -> usize {
-        self.active().count()
-    }
-
-    /// Names of the programmes with an active enrolment (the id when a name is missing), deduplicated.
-    pub fn active_programmes(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for name in self.active().filter_map(|e| e.programme_name.clone().or_else(|| e.programme_id.clone())) {
-            if !names.contains(&name) {
-                names.push(name);
+    /// The state of each programme, enrolments of one programme merged.
+    fn programmes(&self) -> Vec<ProgrammeState<'_>> {
+        let mut states: Vec<(Option<&str>, Vec<&Enrolment>)> = Vec::new();
+        for enrolment in &self.0 {
+            match enrolment.programme() {
+                Some(key) => match states.iter_mut().find(|(k, _)| *k == Some(key)) {
+                    Some((_, group)) => group.push(enrolment),
+                    None => states.push((Some(key), vec![enrolment])),
+                },
+                None => states.push((None, vec![enrolment])),
             }
         }
-        names
+        states
+            .into_iter()
+            .map(|(key, group)| {
+                let readings = group.iter().map(|enrolment| match (&enrolment.status, enrolment.enrolled()) {
+                    (_, Some(enrolled)) => Reading::Value(enrolled),
+                    (Some(status), None) => Reading::unrecognised(STATUS_FIELD, status.as_str()),
+                    (None, None) => Reading::missing(STATUS_FIELD),
+                });
+                let name = group.iter().find_map(|e| e.programme_name.as_deref().or(e.programme_id.as_deref())).or(key);
+                ProgrammeState { name, enrolled: Reading::agreed(STATUS_FIELD, readings) }
+            })
+            .collect()
+    }
+
+    /// Enrolled in at least one programme: true as soon as one programme is
+    /// enrolled, whatever the others say; false only when every programme is
+    /// known not to be.
+    pub fn is_enrolled(&self) -> Reading<bool> {
+        let programmes = self.programmes();
+        if programmes.iter().any(|p| p.enrolled == Reading::Value(true)) {
+            return Reading::Value(true);
+        }
+        match programmes.iter().find_map(|p| p.enrolled.doubt()) {
+            Some(doubt) => doubt,
+            None => Reading::Value(false),
+        }
+    }
+
+    /// The names of the programmes the person is enrolled in (the id when a
+    /// name is missing), each once; unknown when any programme's state is.
+    pub fn active_programmes(&self) -> Reading<Vec<String>> {
+        let programmes = self.programmes();
+        if let Some(doubt) = programmes.iter().find_map(|p| p.enrolled.doubt()) {
+            return doubt;
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut unnamed = 0;
+        for programme in programmes.iter().filter(|p| p.enrolled == Reading::Value(true)) {
+            match programme.name {
+                Some(name) if !names.iter().any(|n| n == name) => names.push(name.to_owned()),
+                Some(_) => {}
+                None => unnamed += 1,
+            }
+        }
+        names.extend((0..unnamed).map(|_| "(unnamed programme)".to_owned()));
+        Reading::Value(names)
+    }
+
+    /// The number of programmes the person is enrolled in; unknown when any
+    /// programme's state is.
+    pub fn active_count(&self) -> Reading<usize> {
+        self.active_programmes().map(|names| names.len())
+    }
+
+    /// The enrolments counted as enrolled.
+    pub fn active(&self) -> impl Iterator<Item = &Enrolment> {
+        self.0.iter().filter(|e| e.is_active())
     }
 }
+
+/// The field the status is read from, as the spec's newest form names it.
+const STATUS_FIELD: &str = "enrollment_status";
 
 impl IbrClient {
     /// Wraps a client whose data source points at an IBR.

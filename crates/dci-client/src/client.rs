@@ -12,13 +12,16 @@ use dci_protocol::{
     RequestHeader, ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem,
     SearchResponseItem, Status, YesNo, YesNoCriteria, action,
 };
+use dci_protocol::{StrictError, from_str_strict};
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::budget::RetryBudget;
 use crate::config::{DataSource, SigningScheme};
 use crate::error::ClientError;
-use crate::http::Answer;
+use crate::http::{Answer, Limits};
 use crate::token::TokenCache;
 
 /// Counters of one client, for operators and tests.
@@ -29,6 +32,7 @@ pub(crate) struct Counters {
     pub http_requests: AtomicU64,
     pub retries: AtomicU64,
     pub unusable: AtomicU64,
+    pub splits: AtomicU64,
 }
 
 /// A snapshot of a client's counters.
@@ -45,9 +49,11 @@ pub struct ClientStats {
     /// Token requests.
     pub token_requests: u64,
     /// Answers to search items that were not used: a status that is not final, no
-    /// data, an unreadable record or one of someone else, a `reference_id` repeated
-    /// or not sent.
+    /// data, an unreadable or ambiguous record or one of someone else, a
+    /// `reference_id` repeated or not sent.
     pub unusable_items: u64,
+    /// Messages that timed out and were sent again as two halves.
+    pub split_messages: u64,
 }
 
 pub(crate) struct Inner {
@@ -59,6 +65,7 @@ pub(crate) struct Inner {
     /// When the JWKS was last fetched.
     jwks_fetched: std::sync::Mutex<Option<Instant>>,
     pub(crate) stats: Counters,
+    pub(crate) retry_budget: RetryBudget,
 }
 
 /// The largest JWKS read: a registry publishes a handful of keys.
@@ -88,16 +95,51 @@ pub struct Found<R> {
     pub pagination: Option<ResponsePagination>,
 }
 
-/// The message of a search response, its items read one by one: an item
-/// that cannot be read fails only itself.
+/// The message of a search response, its items kept as text: each is read
+/// on its own, so that an item too deep or ambiguous to read fails only itself.
 #[derive(serde::Deserialize)]
 struct RawSearchResponse {
-    #[serde(default, deserialize_with = "dci_protocol::one_or_many")]
-    search_response: Vec<Value>,
+    #[serde(default, deserialize_with = "raw_items")]
+    search_response: Vec<Box<RawValue>>,
+}
+
+/// `search_response` as a list of item texts: an array, a single object, or
+/// nothing (`null`, `""`); blank items are dropped.
+fn raw_items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Box<RawValue>>, D::Error> {
+    use serde::Deserialize;
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(deserializer)? else { return Ok(Vec::new()) };
+    let blank =
+        |text: &str| matches!(text.trim(), "null" | "{}" | "[]") || text.trim().trim_matches('"').trim().is_empty();
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+            Ok(items.into_iter().filter(|item| !blank(item.get())).collect())
+        }
+        Some(b'{') => Ok(if blank(raw.get()) { Vec::new() } else { vec![raw] }),
+        _ if blank(raw.get()) => Ok(Vec::new()),
+        _ => Err(serde::de::Error::custom("search_response is neither a list nor an object")),
+    }
+}
+
+/// The `reference_id` of an item's text, read without building the item.
+fn reference_of(item: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        reference_id: Option<Value>,
+    }
+    match serde_json::from_str::<Probe>(item.get()).ok()?.reference_id? {
+        Value::String(text) => Some(text.trim().to_owned()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
 }
 
 /// One search item: its criteria, and the person it asks about when known.
 type Question = (SearchCriteria, Option<Identifier>);
+
+/// Whether a record belongs to the person asked about.
+type Belongs<R> = dyn Fn(&R, &Identifier) -> bool + Sync;
 
 /// Why the answer to one item is not used.
 enum ItemProblem {
@@ -105,28 +147,56 @@ enum ItemProblem {
     Rejected(SearchReasonCode, String),
     /// The answer cannot be trusted or read.
     Unusable(String),
+    /// The answer gives a key twice.
+    Ambiguous(String),
     /// The answer holds a record of someone other than the person asked about.
     Foreign(String),
 }
 
 impl ItemProblem {
-    fn into_error(
-        self,
-        reference_id: &str,
-        unusable: &dyn Fn(&str, String) -> ClientError,
-        request: &str,
-        source: &DataSource,
-    ) -> ClientError {
+    fn into_error(self, reference_id: &str, request: &str, source: &DataSource) -> ClientError {
+        let (registry, request, reference_id) = (source.registry, request.to_owned(), reference_id.to_owned());
         match self {
-            ItemProblem::Rejected(code, message) => ClientError::Rejected {
-                registry: source.registry,
-                request: request.to_owned(),
-                reference_id: reference_id.to_owned(),
-                code,
-                message,
-            },
-            ItemProblem::Unusable(message) | ItemProblem::Foreign(message) => unusable(reference_id, message),
+            ItemProblem::Rejected(code, message) => {
+                ClientError::Rejected { registry, request, reference_id, code, message }
+            }
+            ItemProblem::Ambiguous(message) => ClientError::Ambiguous { registry, request, reference_id, message },
+            ItemProblem::Unusable(message) | ItemProblem::Foreign(message) => {
+                ClientError::ItemUnusable { registry, request, reference_id, message }
+            }
         }
+    }
+}
+
+/// What the pages of one person's answer say is left to fetch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NextPage {
+    /// Nothing: the answer is whole.
+    None,
+    /// This page, of this size.
+    Page { number: u32, size: u32 },
+}
+
+/// The page after `found`, by its pagination; `Err` when the registry says it
+/// holds more than it gave and gives no way to ask for the rest.
+fn next_page<R>(found: &Found<R>, received: usize) -> Result<NextPage, String> {
+    let Some(page) = found.pagination else { return Ok(NextPage::None) };
+    let next = || page.page_number.checked_add(1).map(|number| NextPage::Page { number, size: page.page_size });
+    match page.total_count {
+        Some(total) if received as u64 >= total => Ok(NextPage::None),
+        Some(total) if page.page_size == 0 => Err(format!(
+            "the registry holds {total} records, gave {received}, and names no page size to ask the rest by"
+        )),
+        Some(total) if u64::from(page.page_number) * u64::from(page.page_size) >= total => Err(format!(
+            "the registry holds {total} records and gave {received}, the last page (page {} of {} records) included",
+            page.page_number, page.page_size
+        )),
+        Some(_) => next().ok_or_else(|| "the registry's page number cannot grow".to_owned()),
+        // No total: a full page may have a next one.
+        None if page.page_size > 0 && found.records.len() >= page.page_size as usize => {
+            next().ok_or_else(|| "the registry's page number cannot grow".to_owned())
+        }
+        None => Ok(NextPage::None),
     }
 }
 
@@ -179,6 +249,7 @@ impl DciClient {
             .user_agent(concat!("elig-dci-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        let source_retry = source.retry.clone();
         Ok(DciClient {
             inner: Arc::new(Inner {
                 tokens: TokenCache::new(secret),
@@ -188,6 +259,7 @@ impl DciClient {
                 verifier: tokio::sync::RwLock::new(None),
                 jwks_fetched: std::sync::Mutex::new(None),
                 stats: Counters::default(),
+                retry_budget: RetryBudget::new(source_retry.budget_ratio, source_retry.budget_reserve),
             }),
         })
     }
@@ -207,11 +279,12 @@ impl DciClient {
             retries: counters.retries.load(Ordering::Relaxed),
             token_requests: self.inner.tokens.requests.load(Ordering::Relaxed),
             unusable_items: counters.unusable.load(Ordering::Relaxed),
+            split_messages: counters.splits.load(Ordering::Relaxed),
         }
     }
 
     /// Searches with one criteria.
-    pub async fn search<R: DeserializeOwned>(&self, criteria: SearchCriteria) -> Result<Found<R>, ClientError> {
+    pub async fn search<R: DeserializeOwned + Send>(&self, criteria: SearchCriteria) -> Result<Found<R>, ClientError> {
         self.search_many(vec![criteria]).await.pop().unwrap_or_else(|| {
             Err(ClientError::Protocol {
                 registry: self.inner.source.registry,
@@ -226,7 +299,7 @@ impl DciClient {
     /// Returns one result per criteria, in input order; a rejected or unusable
     /// item fails only itself (see [`DciClient::search_people`] for answers
     /// checked against the person asked about).
-    pub async fn search_many<R: DeserializeOwned>(
+    pub async fn search_many<R: DeserializeOwned + Send>(
         &self,
         criteria: Vec<SearchCriteria>,
     ) -> Vec<Result<Found<R>, ClientError>> {
@@ -238,27 +311,106 @@ impl DciClient {
     /// messages as [`DciClient::search_many`]. Every record of an answer must
     /// belong to the person asked about (one of its identifiers is the one
     /// searched): an answer with a record of someone else fails its item.
-    pub async fn search_people<R: DeserializeOwned + Identified>(
+    ///
+    /// An answer is whole or an error: where the registry says a person has
+    /// more records than it returned (`pagination`), the following pages are
+    /// asked for, at most `max_pages` in all, else the person's answer is
+    /// [`ClientError::Incomplete`]. Records given twice, identical, count once.
+    pub async fn search_people<R: DeserializeOwned + Identified + PartialEq + Send>(
         &self,
         identifiers: &[Identifier],
     ) -> Vec<Result<Found<R>, ClientError>> {
-        let registry = self.inner.source.registry;
-        let asked = identifiers
-            .iter()
-            .map(|id| {
-                let criteria =
-                    SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
-                        .for_registry(registry.reg_type(), registry.record_type());
-                (criteria, Some(id.clone()))
-            })
-            .collect();
-        self.search_batches(asked, &|record: &R, asked: &Identifier| record.belongs_to(asked)).await
+        let source = &self.inner.source;
+        let registry = source.registry;
+        let criteria = |id: &Identifier| {
+            SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
+                .for_registry(registry.reg_type(), registry.record_type())
+        };
+        let belongs = |record: &R, asked: &Identifier| record.belongs_to(asked);
+        let asked = identifiers.iter().map(|id| (criteria(id), Some(id.clone()))).collect();
+        let mut results = self.search_batches(asked, &belongs).await;
+        // Records received so far per person, duplicates included, as the registry counts them.
+        let mut received: Vec<usize> =
+            results.iter().map(|result| result.as_ref().map_or(0, |found| found.records.len())).collect();
+        let incomplete = |index: usize, message: String| ClientError::Incomplete {
+            registry,
+            request: "search".into(),
+            reference_id: format!("{} {}", identifiers[index].identifier_type, identifiers[index].identifier_value),
+            message,
+        };
+        let mut pages_read: u32 = 1;
+        loop {
+            let mut wanted: Vec<(usize, u32, u32)> = Vec::new();
+            for (index, result) in results.iter_mut().enumerate() {
+                let Ok(found) = result else { continue };
+                match next_page(found, received[index]) {
+                    Ok(NextPage::None) => {}
+                    Ok(NextPage::Page { number, size }) => wanted.push((index, number, size)),
+                    Err(message) => *result = Err(incomplete(index, message)),
+                }
+            }
+            if wanted.is_empty() {
+                break;
+            }
+            if pages_read >= source.max_pages {
+                for (index, _, _) in wanted {
+                    let message =
+                        format!("the registry holds more records than {} pages (max_pages) give", source.max_pages);
+                    results[index] = Err(incomplete(index, message));
+                }
+                break;
+            }
+            pages_read += 1;
+            let asked = wanted
+                .iter()
+                .map(|&(index, number, size)| {
+                    let id = &identifiers[index];
+                    (criteria(id).with_pagination(size, number), Some(id.clone()))
+                })
+                .collect();
+            let pages = self.search_batches::<R>(asked, &belongs).await;
+            for ((index, number, _), page) in wanted.into_iter().zip(pages) {
+                let Ok(found) = &mut results[index] else { continue };
+                match page {
+                    Err(error) => results[index] = Err(error),
+                    Ok(page) if page.pagination.is_some_and(|p| p.page_number != number) => {
+                        let answered = page.pagination.map_or(0, |p| p.page_number);
+                        let message = format!(
+                            "asked for page {number}, the registry answered page {answered}: it does not give the \
+                             pages of a person's answer"
+                        );
+                        results[index] = Err(incomplete(index, message));
+                    }
+                    Ok(page) if page.records.is_empty() && page.pagination.is_some_and(|p| p.total_count.is_some()) => {
+                        let message =
+                            format!("page {number} is empty although the registry said it holds more records");
+                        results[index] = Err(incomplete(index, message));
+                    }
+                    Ok(page) => {
+                        received[index] += page.records.len();
+                        found.records.extend(page.records);
+                        // A page without pagination is the last one the registry gives.
+                        found.pagination = page.pagination;
+                    }
+                }
+            }
+        }
+        for found in results.iter_mut().flatten() {
+            let mut unique: Vec<R> = Vec::with_capacity(found.records.len());
+            for record in found.records.drain(..) {
+                if !unique.contains(&record) {
+                    unique.push(record);
+                }
+            }
+            found.records = unique;
+        }
+        results
     }
 
-    async fn search_batches<R: DeserializeOwned>(
+    async fn search_batches<R: DeserializeOwned + Send>(
         &self,
         asked: Vec<Question>,
-        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
+        belongs: &Belongs<R>,
     ) -> Vec<Result<Found<R>, ClientError>> {
         let source = &self.inner.source;
         let total = asked.len();
@@ -276,7 +428,11 @@ impl DciClient {
         }
         let mut results: Vec<Option<Result<Found<R>, ClientError>>> = (0..total).map(|_| None).collect();
         let mut answers = stream::iter(batches)
-            .map(|(start, batch)| async move { (start, self.search_message::<R>(batch, belongs).await) })
+            .map(|(start, batch)| async move {
+                // The call's deadline starts when its message is sent, not when it was queued.
+                let limits = Limits::of(source);
+                (start, self.search_splitting::<R>(&batch, belongs, limits).await)
+            })
             .buffer_unordered(source.max_in_flight);
         while let Some((start, batch_results)) = answers.next().await {
             for (offset, result) in batch_results.into_iter().enumerate() {
@@ -297,54 +453,77 @@ impl DciClient {
             .collect()
     }
 
-    /// Sends one search message carrying `batch`; one result per item.
+    /// Sends `batch` in one message; when that message times out, sends its
+    /// halves instead (at once), down to single items, so that one identifier
+    /// the registry is slow for leaves only itself unanswered. The call's
+    /// deadline is shared out among the levels of halving still possible.
+    fn search_splitting<'a, R: DeserializeOwned + Send>(
+        &'a self,
+        batch: &'a [Question],
+        belongs: &'a Belongs<R>,
+        limits: Limits,
+    ) -> futures::future::BoxFuture<'a, Vec<Result<Found<R>, ClientError>>> {
+        Box::pin(async move {
+            let splittable = batch.len() > 1;
+            let limits = Limits { retry_timeouts: !splittable, ..limits };
+            match self.search_message::<R>(batch, belongs, limits).await {
+                Ok(results) => results,
+                Err(ClientError::Timeout { .. }) if splittable && Instant::now() < limits.deadline => {
+                    self.inner.stats.splits.fetch_add(1, Ordering::Relaxed);
+                    let (first, second) = batch.split_at(batch.len() / 2);
+                    // Levels of halving left to reach single items: each gets an equal share of the time left.
+                    let levels = u32::BITS - (batch.len() as u32 - 1).leading_zeros();
+                    let left = limits.deadline.saturating_duration_since(Instant::now());
+                    let share = Limits { request_timeout: limits.request_timeout.min(left / levels.max(1)), ..limits };
+                    let (mut a, b) = futures::join!(
+                        self.search_splitting(first, belongs, share),
+                        self.search_splitting(second, belongs, share)
+                    );
+                    a.extend(b);
+                    a
+                }
+                Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
+            }
+        })
+    }
+
+    /// Sends one search message carrying `batch`; one result per item, or the
+    /// message's own failure.
     async fn search_message<R: DeserializeOwned>(
         &self,
-        batch: Vec<Question>,
-        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
-    ) -> Vec<Result<Found<R>, ClientError>> {
+        batch: &[Question],
+        belongs: &Belongs<R>,
+        limits: Limits,
+    ) -> Result<Vec<Result<Found<R>, ClientError>>, ClientError> {
         let inner = &self.inner;
         let source = &inner.source;
         let message_id = uuid::Uuid::new_v4().to_string();
         let request = format!("search message {message_id} ({} items)", batch.len());
         let now = DciTimestamp::now();
         let references: Vec<String> = (0..batch.len()).map(|i| format!("{message_id}-{i}")).collect();
-        let mut identities = Vec::with_capacity(batch.len());
         let items = batch
-            .into_iter()
+            .iter()
             .zip(&references)
-            .map(|((criteria, identity), reference_id)| {
-                identities.push(identity);
-                SearchRequestItem {
-                    reference_id: reference_id.clone(),
-                    timestamp: Some(now),
-                    search_criteria: criteria,
-                    locale: Some(Locale::english()),
-                }
+            .map(|((criteria, _), reference_id)| SearchRequestItem {
+                reference_id: reference_id.clone(),
+                timestamp: Some(now),
+                search_criteria: criteria.clone(),
+                locale: Some(Locale::english()),
             })
             .collect::<Vec<_>>();
         let header = self.header(&message_id, now, items.len());
         let message = SearchRequest { transaction_id: message_id.clone(), search_request: items };
         inner.stats.messages.fetch_add(1, Ordering::Relaxed);
         inner.stats.items.fetch_add(references.len() as u64, Ordering::Relaxed);
-        let answer: Result<Answer<RawSearchResponse>, ClientError> =
-            inner.exchange(&source.paths.search, &request, &header, &message).await;
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(error) => return references.iter().map(|_| Err(error.clone())).collect(),
-        };
+        let answer: Answer<RawSearchResponse> =
+            inner.exchange_within(&source.paths.search, &request, &header, &message, limits).await?;
         // Each answer goes to the item whose reference_id it carries; one carrying a
         // reference_id we did not send, or none, is ignored (and counted).
         let position: HashMap<&str, usize> =
             references.iter().enumerate().map(|(index, reference)| (reference.as_str(), index)).collect();
-        let mut answered: Vec<Vec<Value>> = vec![Vec::new(); references.len()];
-        for item in answer.message.search_response.into_iter() {
-            let reference = match item.get("reference_id") {
-                Some(Value::String(text)) => Some(text.trim().to_owned()),
-                Some(Value::Number(number)) => Some(number.to_string()),
-                _ => None,
-            };
-            match reference.as_deref().and_then(|r| position.get(r)) {
+        let mut answered: Vec<Vec<Box<RawValue>>> = (0..references.len()).map(|_| Vec::new()).collect();
+        for item in answer.message.search_response {
+            match reference_of(&item).as_deref().and_then(|r| position.get(r)) {
                 Some(&index) => answered[index].push(item),
                 None => {
                     inner.stats.unusable.fetch_add(1, Ordering::Relaxed);
@@ -364,18 +543,18 @@ impl DciClient {
         let mut results: Vec<Result<Found<R>, ClientError>> = references
             .iter()
             .zip(answered)
-            .zip(identities)
-            .map(|((reference_id, mut answers), identity)| match answers.len() {
+            .zip(batch)
+            .map(|((reference_id, mut answers), (_, identity))| match answers.len() {
                 0 => Err(ClientError::Protocol {
                     registry: source.registry,
                     request: request.clone(),
                     message: format!("no answer for reference_id {reference_id}"),
                 }),
                 1 => {
-                    let answer = answers.pop().unwrap_or_default();
-                    self.read_item(answer, identity.as_ref(), belongs).map_err(|problem| {
+                    let Some(answer) = answers.pop() else { unreachable!("one answer") };
+                    self.read_item(&answer, identity.as_ref(), belongs).map_err(|problem| {
                         mismatched |= matches!(problem, ItemProblem::Foreign(_));
-                        problem.into_error(reference_id, &unusable, &request, source)
+                        problem.into_error(reference_id, &request, source)
                     })
                 }
                 n => {
@@ -396,20 +575,30 @@ impl DciClient {
                 }
             }
         }
-        let failed = results.iter().filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. }))).count();
+        let failed = results
+            .iter()
+            .filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. } | ClientError::Ambiguous { .. })))
+            .count();
         inner.stats.unusable.fetch_add(failed as u64, Ordering::Relaxed);
-        results
+        Ok(results)
     }
 
     /// Reads one answered item: only a final, successful status with its
-    /// records (an empty list is "no record") is an answer; every record must
-    /// be readable and, when the person asked about is known, theirs.
+    /// records (an empty list is "no record") is an answer; the item must give
+    /// each key once, and every record must be readable and, when the person
+    /// asked about is known, theirs.
     fn read_item<R: DeserializeOwned>(
         &self,
-        item: Value,
+        item: &RawValue,
         asked: Option<&Identifier>,
-        belongs: &(dyn Fn(&R, &Identifier) -> bool + Sync),
+        belongs: &Belongs<R>,
     ) -> Result<Found<R>, ItemProblem> {
+        let item = from_str_strict(item.get()).map_err(|error| match error {
+            StrictError::DuplicateKey(key) => ItemProblem::Ambiguous(format!(
+                "the key `{key}` is given twice in one object: the answer says two things and neither is used"
+            )),
+            StrictError::Unreadable(message) => ItemProblem::Unusable(format!("unreadable answer: {message}")),
+        })?;
         let has_records = item.pointer("/data/reg_records").is_some_and(|records| !records.is_null());
         let item: SearchResponseItem<Value> =
             serde_json::from_value(item).map_err(|e| ItemProblem::Unusable(format!("unreadable answer: {e}")))?;
@@ -449,7 +638,7 @@ impl DciClient {
     }
 
     /// Follows the pages of one search until the last, at most `max_pages`.
-    pub async fn search_all_pages<R: DeserializeOwned>(
+    pub async fn search_all_pages<R: DeserializeOwned + Send>(
         &self,
         criteria: SearchCriteria,
         page_size: u32,
@@ -459,11 +648,21 @@ impl DciClient {
         for page in 1..=source.max_pages {
             let found: Found<R> = self.search(criteria.clone().with_pagination(page_size, page)).await?;
             let count = found.records.len();
-            records.extend(found.records);
             let more = match found.pagination {
-                Some(pagination) => pagination.has_more(),
+                Some(_) => match next_page(&found, records.len() + count) {
+                    Ok(next) => next != NextPage::None,
+                    Err(message) => {
+                        return Err(ClientError::Incomplete {
+                            registry: source.registry,
+                            request: "paginated search".into(),
+                            reference_id: format!("page {page}"),
+                            message,
+                        });
+                    }
+                },
                 None => count as u32 >= page_size && count > 0,
             };
+            records.extend(found.records);
             if !more {
                 return Ok(records);
             }

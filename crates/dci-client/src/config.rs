@@ -189,11 +189,24 @@ pub struct RetryPolicy {
     pub max_backoff_ms: u64,
     /// Growth factor of the delay.
     pub multiplier: f64,
+    /// Retries allowed per request sent, over time (a retry budget): when a
+    /// registry fails most requests, retrying them all would multiply its
+    /// load and the caller's wait, so beyond this share a failure is final.
+    pub budget_ratio: f64,
+    /// Retries allowed whatever the ratio, so that a quiet client still retries.
+    pub budget_reserve: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 4, initial_backoff_ms: 100, max_backoff_ms: 5_000, multiplier: 2.0 }
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 5_000,
+            multiplier: 2.0,
+            budget_ratio: 0.2,
+            budget_reserve: 10,
+        }
     }
 }
 

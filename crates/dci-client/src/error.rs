@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use dci_protocol::signing::SignatureError;
-use dci_protocol::{HeaderReasonCode, HttpErrorResponse, SearchReasonCode};
+use dci_protocol::{HeaderReasonCode, SearchReasonCode};
 
 use crate::config::RegistryType;
 
@@ -31,8 +31,8 @@ pub enum ClientError {
         /// How long we waited.
         waited: Duration,
     },
-    /// An HTTP error status, with the spec's error body when there was one.
-    #[error("{registry}: {request}: HTTP {status}{}", describe_body(.body))]
+    /// An HTTP error status, with the registry's words when its body had any.
+    #[error("{registry}: {request}: HTTP {status}{}", words(.said))]
     Http {
         /// The registry.
         registry: RegistryType,
@@ -40,10 +40,30 @@ pub enum ClientError {
         request: String,
         /// HTTP status.
         status: u16,
-        /// The `{errors: [...]}` body.
-        body: Option<HttpErrorResponse>,
+        /// What the error body said, on one line (see [`dci_protocol::registry_words`]).
+        said: Option<String>,
         /// `Retry-After`, when given.
         retry_after: Option<Duration>,
+    },
+    /// The registry is unavailable and asked to be asked again later than this
+    /// call may wait: failed at once rather than waiting to time out.
+    #[error(
+        "{registry}: {request}: HTTP {status}{}; it asked to be asked again in {} (Retry-After), beyond the {} left to this call",
+        words(.said), seconds(.asked), seconds(.left)
+    )]
+    Unavailable {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// HTTP status (503 or 429).
+        status: u16,
+        /// What the error body said.
+        said: Option<String>,
+        /// The wait it asked for.
+        asked: Duration,
+        /// What was left of the call's deadline.
+        left: Duration,
     },
     /// The answer is not a valid DCI response (unparsable, schema-violating, unmatched `reference_id`).
     #[error("{registry}: {request}: invalid response: {message}")]
@@ -140,6 +160,32 @@ pub enum ClientError {
         /// Why.
         message: String,
     },
+    /// The answer to one item is not all of it: the registry said it holds
+    /// more records than it gave, and they could not all be fetched.
+    #[error("{registry}: {request}: the answer to item {reference_id} is incomplete: {message}")]
+    Incomplete {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// The item's `reference_id`.
+        reference_id: String,
+        /// What is missing.
+        message: String,
+    },
+    /// The answer to one item says two things: a key given twice in one
+    /// object, or records of the person that contradict each other.
+    #[error("{registry}: {request}: the answer to item {reference_id} is ambiguous: {message}")]
+    Ambiguous {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// The item's `reference_id`.
+        reference_id: String,
+        /// What it says twice.
+        message: String,
+    },
     /// More pages than the configured cap.
     #[error("{registry}: {request}: more than {max_pages} pages; narrow the query or raise max_pages")]
     TooManyPages {
@@ -160,10 +206,21 @@ pub enum ClientError {
     },
 }
 
-fn describe_body(body: &Option<HttpErrorResponse>) -> String {
-    match body.as_ref().and_then(|b| b.errors.first()) {
-        Some(error) => format!(": {}: {}", error.code, error.message),
+fn words(said: &Option<String>) -> String {
+    match said {
+        Some(words) => format!(": {words}"),
         None => String::new(),
+    }
+}
+
+fn seconds(duration: &Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs >= 86_400.0 * 2.0 {
+        format!("{:.0} days", secs / 86_400.0)
+    } else if secs >= 120.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{secs:.1} s")
     }
 }
 
@@ -188,6 +245,12 @@ pub enum ErrorKind {
     Config,
     /// The answer was too large.
     TooLarge,
+    /// The registry said it holds more than it gave.
+    Incomplete,
+    /// The answer says two things.
+    Ambiguous,
+    /// The registry asked to be left alone longer than the call may wait.
+    Unavailable,
 }
 
 impl ClientError {
@@ -197,10 +260,12 @@ impl ClientError {
             ClientError::Transport { .. } => ErrorKind::Transport,
             ClientError::Timeout { .. } => ErrorKind::Timeout,
             ClientError::Http { .. } => ErrorKind::Http,
-            ClientError::Protocol { .. }
-            | ClientError::TooManyPages { .. }
-            | ClientError::Redirected { .. }
-            | ClientError::ItemUnusable { .. } => ErrorKind::Protocol,
+            ClientError::Unavailable { .. } => ErrorKind::Unavailable,
+            ClientError::Incomplete { .. } | ClientError::TooManyPages { .. } => ErrorKind::Incomplete,
+            ClientError::Ambiguous { .. } => ErrorKind::Ambiguous,
+            ClientError::Protocol { .. } | ClientError::Redirected { .. } | ClientError::ItemUnusable { .. } => {
+                ErrorKind::Protocol
+            }
             ClientError::ResponseTooLarge { .. } => ErrorKind::TooLarge,
             ClientError::MessageRejected { .. } | ClientError::Rejected { .. } => ErrorKind::Rejected,
             ClientError::Auth { .. } => ErrorKind::Auth,
@@ -215,6 +280,9 @@ impl ClientError {
             ClientError::Transport { registry, .. }
             | ClientError::Timeout { registry, .. }
             | ClientError::Http { registry, .. }
+            | ClientError::Unavailable { registry, .. }
+            | ClientError::Incomplete { registry, .. }
+            | ClientError::Ambiguous { registry, .. }
             | ClientError::Protocol { registry, .. }
             | ClientError::MessageRejected { registry, .. }
             | ClientError::Rejected { registry, .. }

@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dci_protocol::signing::Verifier as _;
-use dci_protocol::{HttpErrorResponse, ResponseHeader, Status};
+use dci_protocol::{AckStatus, ResponseHeader, Status, acknowledgement, registry_words, words_of};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client::Inner;
 use crate::config::DataSource;
@@ -82,7 +83,38 @@ pub(crate) async fn read_body(
 }
 
 /// The largest error body read (its `{errors: [...]}`); a larger one is ignored.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The registry's words in an error body, with any secret of ours it echoes
+/// (the bearer token, the client secret) blotted out.
+pub(crate) fn said_in(body: &[u8], secrets: &[&str]) -> Option<String> {
+    registry_words(body).map(|words| redact(words, secrets))
+}
+
+/// `text` with every occurrence of a secret (of 4 characters or more) replaced.
+pub(crate) fn redact(mut text: String, secrets: &[&str]) -> String {
+    for secret in secrets.iter().filter(|secret| secret.len() >= 4) {
+        if text.contains(secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    text
+}
+
+/// A `Retry-After` header: seconds, or an HTTP date (IMF-fixdate, RFC 850 or
+/// asctime), as the wait from `now`. A date in the past is no wait.
+pub(crate) fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT").map(|at| at.and_utc()))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y").map(|at| at.and_utc()))
+        .ok()?;
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
 
 pub(crate) fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
@@ -91,6 +123,29 @@ pub(crate) fn now_unix() -> i64 {
 /// The message of a successful response.
 pub(crate) struct Answer<M> {
     pub message: M,
+}
+
+/// The time an exchange may take.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// When the whole call ends, retries and waits included.
+    pub deadline: Instant,
+    /// The longest one HTTP request may take.
+    pub request_timeout: Duration,
+    /// Whether a request that timed out is sent again (a message that can be
+    /// split is split instead).
+    pub retry_timeouts: bool,
+}
+
+impl Limits {
+    /// The data source's own limits, from now.
+    pub(crate) fn of(source: &DataSource) -> Self {
+        Limits {
+            deadline: Instant::now() + Duration::from_millis(source.timeouts.call_deadline_ms),
+            request_timeout: Duration::from_millis(source.timeouts.request_ms),
+            retry_timeouts: true,
+        }
+    }
 }
 
 impl Inner {
@@ -103,11 +158,23 @@ impl Inner {
         header: &H,
         message: &B,
     ) -> Result<Answer<M>, ClientError> {
+        self.exchange_within(path, request, header, message, Limits::of(&self.source)).await
+    }
+
+    /// [`Inner::exchange`] within `limits`.
+    pub(crate) async fn exchange_within<H: Serialize, B: Serialize, M: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &str,
+        header: &H,
+        message: &B,
+        limits: Limits,
+    ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
         let body = self.encode(request, header, message)?;
-        let deadline = Duration::from_millis(source.timeouts.call_deadline_ms);
         let started = Instant::now();
-        match tokio::time::timeout(deadline, self.attempts(path, request, body)).await {
+        let deadline = tokio::time::Instant::from_std(limits.deadline);
+        match tokio::time::timeout_at(deadline, self.attempts(path, request, body, limits)).await {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout {
                 registry: source.registry,
@@ -156,6 +223,7 @@ impl Inner {
         path: &str,
         request: &str,
         body: bytes::Bytes,
+        limits: Limits,
     ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
         let url = source.url(path);
@@ -167,7 +235,7 @@ impl Inner {
             let token = self.tokens.get(&self.http, source, rejected_token.as_ref()).await;
             let result = match token {
                 Ok(token) => {
-                    let outcome = self.send_once(&url, request, &token, body.clone()).await;
+                    let outcome = self.send_once(&url, path, request, &token, body.clone(), limits).await;
                     if let Err(ClientError::Http { status: 401, .. }) = &outcome
                         && !refreshed_after_401
                     {
@@ -183,22 +251,46 @@ impl Inner {
             };
             let error = match result {
                 Ok(answer) => return Ok(answer),
-                Err(ClientError::Http { status: 401, body, .. }) => {
-                    let said = body.and_then(|b| b.errors.into_iter().next()).map(|e| e.message).unwrap_or_default();
+                Err(ClientError::Http { status: 401, said, .. }) => {
                     return Err(ClientError::Auth {
                         registry: source.registry,
                         request: request.to_owned(),
-                        message: format!("HTTP 401 with a fresh token {said}").trim_end().to_owned(),
+                        message: match said {
+                            Some(said) => format!("HTTP 401 with a fresh token: {said}"),
+                            None => "HTTP 401 with a fresh token".to_owned(),
+                        },
                     });
                 }
                 Err(error) => error,
             };
-            if !error.is_transient() || attempt >= source.retry.max_attempts.max(1) {
+            let left = limits.deadline.saturating_duration_since(Instant::now());
+            if let ClientError::Http { status, said, retry_after: Some(asked), .. } = &error
+                && *asked > left
+            {
+                // Waiting would only end in a timeout that hides what the registry said.
+                return Err(ClientError::Unavailable {
+                    registry: source.registry,
+                    request: request.to_owned(),
+                    status: *status,
+                    said: said.clone(),
+                    asked: *asked,
+                    left,
+                });
+            }
+            let timed_out = matches!(error, ClientError::Timeout { .. });
+            if !error.is_transient()
+                || attempt >= source.retry.max_attempts.max(1)
+                || (timed_out && !limits.retry_timeouts)
+                || !self.retry_budget.withdraw()
+            {
                 return Err(error);
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             let backoff = source.retry.backoff(attempt, rand::random::<f64>());
             let wait = error.retry_after().map_or(backoff, |after| after.max(backoff));
+            if wait >= left {
+                return Err(error);
+            }
             tracing::debug!(registry = %source.registry, request, attempt, ?wait, %error, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -207,18 +299,22 @@ impl Inner {
     async fn send_once<M: DeserializeOwned>(
         &self,
         url: &str,
+        path: &str,
         request: &str,
         token: &str,
         body: bytes::Bytes,
+        limits: Limits,
     ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
         self.stats.http_requests.fetch_add(1, Ordering::Relaxed);
+        self.retry_budget.deposit();
+        let left = limits.deadline.saturating_duration_since(Instant::now());
         let response = self
             .http
             .post(url)
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(Duration::from_millis(source.timeouts.request_ms))
+            .timeout(limits.request_timeout.min(left).max(Duration::from_millis(1)))
             .body(body)
             .send()
             .await
@@ -229,58 +325,84 @@ impl Inner {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| retry_after(v, chrono::Utc::now()));
         if !status.is_success() {
             let body = read_body(response, MAX_ERROR_BODY_BYTES, source, request).await.ok();
-            let body: Option<HttpErrorResponse> = body.and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            let said = body.and_then(|bytes| said_in(&bytes, &[token]));
             return Err(ClientError::Http {
                 registry: source.registry,
                 request: request.to_owned(),
                 status: status.as_u16(),
-                body,
+                said,
                 retry_after,
             });
         }
         let bytes = read_body(response, source.response_limit(), source, request).await?;
-        self.parse(request, &bytes).await
+        self.parse(path, request, &bytes, token).await
     }
 
-    async fn parse<M: DeserializeOwned>(&self, request: &str, bytes: &[u8]) -> Result<Answer<M>, ClientError> {
+    /// Reads a 200 answer: a DCI envelope whose message is read as `M`; its
+    /// signature checked when the source verifies responses. An
+    /// acknowledgement or an error body in its place is reported in the
+    /// registry's words.
+    async fn parse<M: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &str,
+        bytes: &[u8],
+        token: &str,
+    ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
         let protocol =
             |message: String| ClientError::Protocol { registry: source.registry, request: request.to_owned(), message };
+        // The message is kept as text: each search item is read on its own, so
+        // that one item too deep or ambiguous to read fails only itself.
         #[derive(serde::Deserialize)]
-        struct Raw<M> {
+        struct Raw {
             #[serde(default)]
-            signature: Option<String>,
-            header: ResponseHeader,
-            message: Option<M>,
+            signature: Option<Value>,
+            #[serde(default)]
+            header: Option<Box<RawValue>>,
+            #[serde(default)]
+            message: Option<Box<RawValue>>,
         }
-        let raw: Raw<M> = if source.verify_responses {
-            let value: Value = serde_json::from_slice(bytes).map_err(|e| protocol(format!("not JSON: {e}")))?;
-            let signature = value.get("signature").and_then(Value::as_str).map(str::to_owned);
-            let header = value.get("header").cloned().unwrap_or(Value::Null);
-            let message = value.get("message").cloned().unwrap_or(Value::Null);
-            self.verify(request, signature.as_deref(), &header, &message).await?;
-            serde_json::from_value(value).map_err(|e| protocol(format!("unexpected shape: {e}")))?
-        } else {
-            serde_json::from_slice(bytes).map_err(|e| protocol(format!("unexpected shape or not JSON: {e}")))?
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| {
+            let said = said_in(bytes, &[token]).map(|words| format!("; it says: {words}")).unwrap_or_default();
+            protocol(format!("the answer is not a JSON object: {e}{said}"))
+        })?;
+        let Some(header) = raw.header else {
+            return Err(protocol(headless(path, bytes, raw.message.as_deref(), token)));
         };
-        let _ = raw.signature;
-        if raw.header.status == Status::Rejected {
+        if source.verify_responses {
+            let header: Value =
+                serde_json::from_str(header.get()).map_err(|e| protocol(format!("unreadable header: {e}")))?;
+            let message: Value = match &raw.message {
+                Some(message) => serde_json::from_str(message.get())
+                    .map_err(|e| protocol(format!("the message cannot be read whole to check its signature: {e}")))?,
+                None => Value::Null,
+            };
+            let signature = raw.signature.as_ref().and_then(Value::as_str);
+            self.verify(request, signature, &header, &message).await?;
+        }
+        let header: ResponseHeader =
+            serde_json::from_str(header.get()).map_err(|e| protocol(format!("unexpected header: {e}")))?;
+        if header.status == Status::Rejected {
             return Err(ClientError::MessageRejected {
                 registry: source.registry,
                 request: request.to_owned(),
-                code: raw
-                    .header
+                code: header
                     .status_reason_code
                     .clone()
                     .unwrap_or(dci_protocol::HeaderReasonCode::Other("unspecified".into())),
-                message: raw.header.status_reason_message.clone().unwrap_or_default(),
+                message: header.status_reason_message.clone().unwrap_or_default(),
             });
         }
         let message = raw.message.ok_or_else(|| protocol("the response has no message".into()))?;
+        if let Some(ack) = acknowledgement_in(message.get(), 2) {
+            return Err(protocol(ack_words(path, ack)));
+        }
+        let message: M =
+            serde_json::from_str(message.get()).map_err(|e| protocol(format!("unexpected message: {e}")))?;
         Ok(Answer { message })
     }
 
@@ -306,5 +428,89 @@ impl Inner {
             request: request.to_owned(),
             source,
         })
+    }
+}
+
+/// Why an answer without a header cannot be used, in the registry's words.
+fn headless(path: &str, bytes: &[u8], message: Option<&RawValue>, token: &str) -> String {
+    if let Some(ack) = message.and_then(|message| acknowledgement_in(message.get(), 2)) {
+        return ack_words(path, ack);
+    }
+    let whole: Option<Value> = serde_json::from_slice(bytes).ok();
+    match whole.as_ref().and_then(words_of) {
+        Some(words) => format!("the answer has no header; it says: {}", redact(words, &[token])),
+        None => "the answer has no header".to_owned(),
+    }
+}
+
+/// An acknowledgement in a message's text (`{ack_status, error}`, or one
+/// nested as its `message`, at most `depth` levels down), read without
+/// building the rest of the message.
+fn acknowledgement_in(text: &str, depth: u8) -> Option<(AckStatus, Option<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        ack_status: Option<Value>,
+        #[serde(default)]
+        error: Option<Value>,
+        #[serde(default)]
+        message: Option<Box<RawValue>>,
+    }
+    let probe: Probe = serde_json::from_str(text).ok()?;
+    match probe.ack_status {
+        Some(status) => acknowledgement(&serde_json::json!({"ack_status": status, "error": probe.error})),
+        None if depth > 0 => probe.message.and_then(|message| acknowledgement_in(message.get(), depth - 1)),
+        None => None,
+    }
+}
+
+/// What an acknowledgement in place of an answer means.
+fn ack_words(path: &str, (status, words): (AckStatus, Option<String>)) -> String {
+    match status {
+        AckStatus::Ack => format!(
+            "the registry acknowledged the request (ack_status ACK) instead of answering it: it answers \
+             asynchronously and does not serve sync search at {path}; configure the path of its sync endpoint"
+        ),
+        other => match words {
+            Some(words) => format!("the registry refused the request: ack_status {other}: {words}"),
+            None => format!("the registry refused the request: ack_status {other}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_each_http_date_form() {
+        let now =
+            chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z").expect("now").with_timezone(&chrono::Utc);
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("999999999", now), Some(Duration::from_secs(999_999_999)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now), Some(Duration::from_secs(60)));
+        assert_eq!(retry_after("Wed Oct 21 07:28:30 2015", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO), "a date past");
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn secrets_echoed_by_a_registry_are_blotted_out() {
+        let said = said_in(b"{\"detail\": \"token abcd1234 is unknown\"}", &["abcd1234", "x"]);
+        assert_eq!(said.as_deref(), Some("token [redacted] is unknown"));
+    }
+
+    #[test]
+    fn an_acknowledgement_is_found_without_reading_the_answer_whole() {
+        let top = r#"{"ack_status": "ACK", "correlation_id": "c", "timestamp": "2024-01-01T00:00:00Z"}"#;
+        assert_eq!(acknowledgement_in(top, 2), Some((AckStatus::Ack, None)));
+        let nested = r#"{"message": {"ack_status": "ERR", "error": {"code": "err.request.bad", "message": "m"}}}"#;
+        let ack = acknowledgement_in(nested, 2).expect("found");
+        assert!(ack_words("/registry/sync/search", ack).contains("err.request.bad: m"));
+        assert_eq!(acknowledgement_in(r#"{"search_response": []}"#, 2), None);
+        let ack = ack_words("/registry/sync/search", (AckStatus::Ack, None));
+        assert!(ack.contains("asynchronously") && ack.contains("/registry/sync/search"), "{ack}");
     }
 }

@@ -13,6 +13,7 @@
 //!   5xx and 429 (honouring `Retry-After`), bounded by a per-call deadline;
 //! * typed [`ClientError`]s naming the registry and the request, never a secret.
 
+mod budget;
 mod client;
 mod config;
 mod error;

@@ -4,13 +4,14 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use dci_protocol::{HttpErrorResponse, TokenRequest, TokenResponse};
+use dci_protocol::{ExpiresIn, TokenRequest};
+use serde_json::Value;
 
 use crate::config::{DataSource, Secret, TokenEncoding};
 use crate::error::ClientError;
 
-/// Lifetime assumed when the server does not say.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// Lifetime assumed when the server does not say, or says something that is no number.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 /// The shortest lifetime believed: a token said to last less is still reused this long.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
 /// The longest lifetime believed: a token is fetched again at least this often,
@@ -31,6 +32,14 @@ pub(crate) struct TokenCache {
     refresh: tokio::sync::Mutex<()>,
     secret: Secret,
     pub(crate) requests: std::sync::atomic::AtomicU64,
+    /// Whether a lifetime was already reported as clamped or unreadable (once per client).
+    warned: std::sync::atomic::AtomicBool,
+}
+
+/// A token the endpoint issued, and how long it is believed.
+struct Issued {
+    access_token: String,
+    lifetime: Duration,
 }
 
 impl TokenCache {
@@ -40,6 +49,7 @@ impl TokenCache {
             refresh: tokio::sync::Mutex::new(()),
             secret,
             requests: Default::default(),
+            warned: Default::default(),
         }
     }
 
@@ -66,10 +76,7 @@ impl TokenCache {
         }
         let fetched = self.fetch(http, source).await?;
         let value: Arc<str> = Arc::from(fetched.access_token.as_str());
-        let lifetime = fetched
-            .expires_in
-            .map_or(DEFAULT_LIFETIME, Duration::from_secs)
-            .clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME);
+        let lifetime = fetched.lifetime;
         // Refresh a little early: 10 % of the lifetime, at most 30 s.
         let margin = (lifetime / 10).min(Duration::from_secs(30));
         let now = Instant::now();
@@ -79,7 +86,7 @@ impl TokenCache {
         Ok(value)
     }
 
-    async fn fetch(&self, http: &reqwest::Client, source: &DataSource) -> Result<TokenResponse, ClientError> {
+    async fn fetch(&self, http: &reqwest::Client, source: &DataSource) -> Result<Issued, ClientError> {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let url = source.token_endpoint();
         let request = "token request".to_owned();
@@ -93,19 +100,42 @@ impl TokenCache {
         let status = response.status();
         crate::http::refuse_redirect(source, &request, &response)?;
         let bytes = crate::http::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;
+        let secret = self.secret.expose();
+        let said = crate::http::said_in(&bytes, &[secret]);
         if status.is_success() {
-            return serde_json::from_slice::<TokenResponse>(&bytes).map_err(|error| ClientError::Protocol {
-                registry: source.registry,
-                request,
-                message: format!("token response: {error}"),
-            });
+            let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let access_token = match answer.get("access_token") {
+                Some(Value::String(token)) if !token.trim().is_empty() => token.trim().to_owned(),
+                _ => {
+                    return Err(ClientError::Auth {
+                        registry: source.registry,
+                        request,
+                        message: match said {
+                            Some(said) => format!("the token endpoint answered without an access_token: {said}"),
+                            None => "the token endpoint answered without an access_token".to_owned(),
+                        },
+                    });
+                }
+            };
+            if reqwest::header::HeaderValue::from_str(&format!("Bearer {access_token}")).is_err() {
+                return Err(ClientError::Auth {
+                    registry: source.registry,
+                    request,
+                    message: "the token endpoint issued an access_token that cannot be sent in an HTTP header \
+                              (it holds a line break or another control character)"
+                        .to_owned(),
+                });
+            }
+            let expires_in = answer.get("expires_in").and_then(ExpiresIn::read);
+            let (lifetime, doubt) = believed_lifetime(expires_in.as_ref());
+            if let Some(doubt) = doubt
+                && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(registry = %source.registry, "token lifetime: {doubt}");
+            }
+            return Ok(Issued { access_token, lifetime });
         }
-        let body: Option<HttpErrorResponse> = serde_json::from_slice(&bytes).ok();
-        let said = body
-            .as_ref()
-            .and_then(|b| b.errors.first())
-            .map(|e| format!("{}: {}", e.code, e.message))
-            .unwrap_or_else(|| format!("HTTP {status}"));
+        let said = said.unwrap_or_else(|| format!("HTTP {status}"));
         if status.as_u16() == 401 || status.as_u16() == 403 || status.as_u16() == 400 {
             Err(ClientError::Auth {
                 registry: source.registry,
@@ -117,9 +147,63 @@ impl TokenCache {
                 registry: source.registry,
                 request,
                 status: status.as_u16(),
-                body,
+                said: Some(said),
                 retry_after: None,
             })
         }
+    }
+}
+
+/// How long a token is believed, from its `expires_in`: a number of seconds
+/// clamped into [[`MIN_TOKEN_LIFETIME`], [`MAX_TOKEN_LIFETIME`]];
+/// [`DEFAULT_TOKEN_LIFETIME`] when absent or no number. With it, what to warn
+/// about when the registry's word was not taken.
+fn believed_lifetime(expires_in: Option<&ExpiresIn>) -> (Duration, Option<String>) {
+    let (min, max) = (MIN_TOKEN_LIFETIME.as_secs_f64(), MAX_TOKEN_LIFETIME.as_secs_f64());
+    match expires_in {
+        None => (DEFAULT_TOKEN_LIFETIME, None),
+        Some(ExpiresIn::Unreadable(text)) => (
+            DEFAULT_TOKEN_LIFETIME,
+            Some(format!(
+                "expires_in {text:?} is not a number of seconds; the token is used for {} s",
+                DEFAULT_TOKEN_LIFETIME.as_secs()
+            )),
+        ),
+        Some(ExpiresIn::Seconds(seconds)) => {
+            let believed = seconds.clamp(min, max);
+            let lifetime = Duration::from_secs_f64(believed);
+            let doubt = (believed != *seconds).then(|| {
+                format!("expires_in {seconds} is outside [{min}, {max}] s; the token is used for {believed} s")
+            });
+            (lifetime, doubt)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_number_is_clamped_and_anything_else_is_the_default() {
+        let seconds = |s: f64| believed_lifetime(Some(&ExpiresIn::Seconds(s)));
+        assert_eq!(seconds(3600.0), (Duration::from_secs(3600), None));
+        assert_eq!(seconds(3599.5).0, Duration::from_secs_f64(3599.5));
+        for small in [-100.0, -5.0, 0.0, 9.0] {
+            let (lifetime, doubt) = seconds(small);
+            assert_eq!(lifetime, MIN_TOKEN_LIFETIME, "{small}");
+            assert!(doubt.is_some_and(|d| d.contains("outside")), "{small}");
+        }
+        assert_eq!(seconds(1e300).0, MAX_TOKEN_LIFETIME);
+        assert_eq!(seconds(u64::MAX as f64).0, MAX_TOKEN_LIFETIME);
+        let (lifetime, doubt) = believed_lifetime(Some(&ExpiresIn::Unreadable("1h".into())));
+        assert_eq!(lifetime, DEFAULT_TOKEN_LIFETIME);
+        assert!(doubt.is_some_and(|d| d.contains("\"1h\"")));
+        assert_eq!(believed_lifetime(None), (DEFAULT_TOKEN_LIFETIME, None));
+        let read = |json: Value| ExpiresIn::read(&json);
+        assert_eq!(read(serde_json::json!("-5")), Some(ExpiresIn::Seconds(-5.0)));
+        assert_eq!(read(serde_json::json!(" 3599.5 ")), Some(ExpiresIn::Seconds(3599.5)));
+        assert_eq!(read(serde_json::json!("")), None);
+        assert_eq!(read(serde_json::json!("NaN")), Some(ExpiresIn::Unreadable("NaN".into())));
     }
 }

@@ -272,7 +272,8 @@ fn metric_value<'a>(value: &'a MetricValue) -> Box<dyn Val + 'a> {
         MetricValue::Double(x) => Box::new(CelDouble::from(*x)),
         MetricValue::String(s) => Box::new(CelString::from(&**s)),
         MetricValue::Timestamp(t) => Box::new(CelTimestamp::from(*t)),
-        MetricValue::Null | MetricValue::NotRecorded => Box::new(CelNull),
+        // Unknown values are read as unknown before they get here (`Resolution::read`).
+        MetricValue::Null | MetricValue::NotRecorded | MetricValue::Unusable(_) => Box::new(CelNull),
         MetricValue::StringList(items) => Box::new(CelList::from(
             items.iter().map(|s| Box::new(CelString::from(&**s)) as Box<dyn Val + 'a>).collect::<Vec<_>>(),
         )),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::resolution::UnknownCause;
 use crate::store::Cached;
 use crate::value::MetricValue;
 
@@ -58,6 +59,12 @@ fn put_value(out: &mut Vec<u8>, value: &MetricValue) {
             }
         }
         MetricValue::NotRecorded => out.push(7),
+        MetricValue::Unusable(unusable) => {
+            out.push(8);
+            let cause = UnknownCause::ALL.iter().position(|c| *c == unusable.cause).unwrap_or_default();
+            out.push(u8::try_from(cause).unwrap_or_default());
+            put_bytes(out, unusable.detail.as_bytes());
+        }
     }
 }
 
@@ -154,6 +161,10 @@ impl<'a> Reader<'a> {
                 MetricValue::StringList((0..count).map(|_| self.text().map(Arc::from)).collect::<Result<_, _>>()?)
             }
             7 => MetricValue::NotRecorded,
+            8 => {
+                let cause = *UnknownCause::ALL.get(usize::from(self.u8()?)).ok_or_else(|| damaged("unknown cause"))?;
+                MetricValue::unusable(cause, self.text()?)
+            }
             other => return Err(damaged(format!("unknown value tag {other}"))),
         })
     }
@@ -194,6 +205,7 @@ mod tests {
             MetricValue::Null,
             MetricValue::strings(["A", "B"]),
             MetricValue::NotRecorded,
+            MetricValue::unusable(UnknownCause::AmbiguousRecord, "two death dates"),
         ];
         let cached = Cached { facts: Some(Arc::from(facts.clone())), fetched_at: 42 };
         let mut bytes = Vec::new();

@@ -46,4 +46,4 @@ pub use store::{
     DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchCounts, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,
     StoreStats,
 };
-pub use value::{MetricType, MetricValue};
+pub use value::{MetricType, MetricValue, Unusable};

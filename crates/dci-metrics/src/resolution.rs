@@ -36,11 +36,20 @@ pub enum UnknownCause {
     NullValue,
     /// The registry's answer was larger than the data source's `max_response_bytes`.
     ResponseTooLarge,
+    /// The registry said it holds more records of the person than it gave,
+    /// and they could not all be fetched (`max_pages`, a page that never came).
+    IncompleteAnswer,
+    /// The registry's value is outside the field's code list, unreadable, or
+    /// a required one is empty.
+    UnrecognisedValue,
+    /// The registry's answer says two things: a key given twice, or records of
+    /// the person that contradict each other.
+    AmbiguousRecord,
 }
 
 impl UnknownCause {
     /// Every cause, in declaration order: the one list of them.
-    pub const ALL: [UnknownCause; 11] = [
+    pub const ALL: [UnknownCause; 14] = [
         UnknownCause::NotFetched,
         UnknownCause::RegistryError,
         UnknownCause::Timeout,
@@ -52,6 +61,9 @@ impl UnknownCause {
         UnknownCause::MissingField,
         UnknownCause::NullValue,
         UnknownCause::ResponseTooLarge,
+        UnknownCause::IncompleteAnswer,
+        UnknownCause::UnrecognisedValue,
+        UnknownCause::AmbiguousRecord,
     ];
 
     /// The snake_case name used in results.
@@ -68,6 +80,9 @@ impl UnknownCause {
             UnknownCause::MissingField => "missing_field",
             UnknownCause::NullValue => "null_value",
             UnknownCause::ResponseTooLarge => "response_too_large",
+            UnknownCause::IncompleteAnswer => "incomplete_answer",
+            UnknownCause::UnrecognisedValue => "unrecognised_value",
+            UnknownCause::AmbiguousRecord => "ambiguous_record",
         }
     }
 }
@@ -131,6 +146,7 @@ impl Resolution {
         match self {
             Resolution::Found(facts, _) => match facts.get(id.field) {
                 Some(MetricValue::NotRecorded) | None => MetricRead::Unknown(UnknownCause::NotRecorded),
+                Some(MetricValue::Unusable(unusable)) => MetricRead::Unknown(unusable.cause),
                 Some(value) => MetricRead::Value(value),
             },
             Resolution::NotFound(_) => match &catalog.spec(id).when_not_found {
@@ -176,7 +192,10 @@ mod tests {
                 | UnknownCause::NotRecorded
                 | UnknownCause::MissingField
                 | UnknownCause::NullValue
-                | UnknownCause::ResponseTooLarge => UnknownCause::ALL.iter().position(|c| c == cause),
+                | UnknownCause::ResponseTooLarge
+                | UnknownCause::IncompleteAnswer
+                | UnknownCause::UnrecognisedValue
+                | UnknownCause::AmbiguousRecord => UnknownCause::ALL.iter().position(|c| c == cause),
             };
             assert_eq!(listed, Some(position), "{cause} listed once");
             assert_eq!(serde_json::to_value(cause).expect("serializes"), serde_json::json!(cause.as_str()));

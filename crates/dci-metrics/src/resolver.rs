@@ -9,7 +9,7 @@ use dci_client::{ClientError, DciClient, ErrorKind};
 use dci_client_crvs::{CrvsClient, VitalFacts};
 use dci_client_dr::DrClient;
 use dci_client_ibr::{Enrolments, IbrClient};
-use dci_protocol::records::{DisabilityFacts, Identifier};
+use dci_protocol::records::{CrvsPerson, DisabilityFacts, Identifier, Reading};
 
 use crate::catalog::{RegistrySpec, crvs_spec, dr_spec, ibr_spec};
 use crate::resolution::{Failure, UnknownCause};
@@ -67,6 +67,9 @@ pub fn cause_of(error: &ClientError) -> UnknownCause {
         ErrorKind::Timeout => UnknownCause::Timeout,
         ErrorKind::Rejected => UnknownCause::Rejected,
         ErrorKind::TooLarge => UnknownCause::ResponseTooLarge,
+        ErrorKind::Incomplete => UnknownCause::IncompleteAnswer,
+        ErrorKind::Ambiguous => UnknownCause::AmbiguousRecord,
+        ErrorKind::Unavailable => UnknownCause::RegistryUnavailable,
         _ => UnknownCause::RegistryError,
     }
 }
@@ -100,7 +103,7 @@ pub trait RegistryClient: Send + Sync + 'static {
 
 #[async_trait]
 impl RegistryClient for CrvsClient {
-    type Record = dci_protocol::records::CrvsPerson;
+    type Record = Vec<CrvsPerson>;
 
     fn over(client: DciClient) -> Self {
         CrvsClient::new(client)
@@ -115,16 +118,15 @@ impl RegistryClient for CrvsClient {
         self.persons(identifiers).await
     }
     /// is_alive, is_registered, birth_date, death_date.
-    fn values(person: &Self::Record) -> Vec<MetricValue> {
-        let facts = VitalFacts::of(person);
+    fn values(records: &Self::Record) -> Vec<MetricValue> {
+        let facts = VitalFacts::of(records);
         vec![
             MetricValue::Bool(facts.alive),
             MetricValue::Bool(true),
-            facts.birth_date.map_or(MetricValue::NotRecorded, MetricValue::Timestamp),
-            match (facts.alive, facts.death_date) {
-                (true, _) => MetricValue::Null,
-                (false, Some(date)) => MetricValue::Timestamp(date),
-                (false, None) => MetricValue::NotRecorded,
+            MetricValue::of_reading(facts.birth_date, MetricValue::Timestamp),
+            match facts.death_date {
+                Reading::Absent if facts.alive => MetricValue::Null,
+                death => MetricValue::of_reading(death, MetricValue::Timestamp),
             },
         ]
     }
@@ -149,9 +151,11 @@ impl RegistryClient for IbrClient {
     /// is_enrolled, program_count, programmes.
     fn values(enrolments: &Enrolments) -> Vec<MetricValue> {
         vec![
-            MetricValue::Bool(enrolments.is_enrolled()),
-            MetricValue::Int(enrolments.active_count() as i64),
-            MetricValue::strings(enrolments.active_programmes()),
+            MetricValue::of_reading(enrolments.is_enrolled(), MetricValue::Bool),
+            MetricValue::of_reading(enrolments.active_count(), |count| {
+                MetricValue::Int(i64::try_from(count).unwrap_or(i64::MAX))
+            }),
+            MetricValue::of_reading(enrolments.active_programmes().map(Names), |names| MetricValue::strings(names.0)),
         ]
     }
 }
@@ -175,10 +179,22 @@ impl RegistryClient for DrClient {
     /// has_disability, disability_level, disability_types.
     fn values(facts: &DisabilityFacts) -> Vec<MetricValue> {
         vec![
-            MetricValue::Bool(facts.has_disability),
-            MetricValue::Int(i64::from(facts.level)),
-            MetricValue::strings(facts.types.iter().map(|t| t.as_str())),
+            MetricValue::of_reading(facts.has_disability.clone(), MetricValue::Bool),
+            MetricValue::of_reading(facts.level.clone(), |level| MetricValue::Int(i64::from(level))),
+            MetricValue::of_reading(
+                facts.types.clone().map(|types| Names(types.iter().map(|t| t.as_str().to_owned()).collect())),
+                |names| MetricValue::strings(names.0),
+            ),
         ]
+    }
+}
+
+/// A list of names, shown as a list where a reading needs it displayed.
+struct Names(Vec<String>);
+
+impl std::fmt::Display for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}]", self.0.join(", "))
     }
 }
 

@@ -27,6 +27,7 @@ use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
 use crate::resolver::{Lookup, RegistryResolver};
 use crate::seal::Sealer;
 use crate::shared::{RedisConfig, SharedError, SharedStats, SharedStatus, SharedTier};
+use crate::value::{MetricValue, Unusable};
 
 /// Identifier types tried, in order, for a registry with no configured resolver.
 pub const DEFAULT_ID_TYPE_PRIORITY: [&str; 5] = ["UIN", "DRN", "NATIONAL_ID", "NID", "BRN"];
@@ -557,7 +558,7 @@ impl MetricStore {
             state.items.fetch_add(identifiers.len() as u64, Ordering::Relaxed);
             let registry_down = !lookups.is_empty()
                 && lookups.iter().all(|lookup| {
-                    matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout))
+                    matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout | UnknownCause::RegistryUnavailable))
                 });
             {
                 let mut failing = state.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -583,7 +584,25 @@ impl MetricStore {
                 let resolution = match lookup {
                     Lookup::Found(values) => {
                         let facts: Facts = Arc::from(values);
-                        answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
+                        let mut doubts: Vec<&Unusable> = facts
+                            .iter()
+                            .filter_map(|value| match value {
+                                MetricValue::Unusable(unusable) => Some(&**unusable),
+                                _ => None,
+                            })
+                            .collect();
+                        if doubts.is_empty() {
+                            answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
+                        } else {
+                            // An answer a metric cannot use is not remembered: the next run asks again.
+                            doubts.dedup_by_key(|unusable| unusable.cause);
+                            let mut failures = state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                            for unusable in doubts {
+                                *report.failures.entry(unusable.cause).or_default() += 1;
+                                *failures.entry(unusable.cause).or_default() += 1;
+                                report.first_failure.get_or_insert_with(|| unusable.detail.to_string());
+                            }
+                        }
                         Resolution::Found(facts, Source::Registry)
                     }
                     Lookup::NotFound => {

@@ -4,7 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
+use dci_protocol::records::Reading;
 use serde::{Deserialize, Serialize};
+
+use crate::resolution::UnknownCause;
 
 /// The CEL type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,9 +63,47 @@ pub enum MetricValue {
     StringList(Arc<[Arc<str>]>),
     /// The registry's record has no usable value for this metric.
     NotRecorded,
+    /// The registry answered, but its answer gives no value this metric can
+    /// use: a code outside its list, records that contradict each other.
+    /// Never cached: a later answer may be usable.
+    Unusable(Arc<Unusable>),
+}
+
+/// Why a registry's answer gives no value for a metric, and what it said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unusable {
+    /// [`UnknownCause::UnrecognisedValue`] or [`UnknownCause::AmbiguousRecord`].
+    pub cause: UnknownCause,
+    /// The field and the values, e.g. `enrollment_status "approved" is not in its code list`.
+    pub detail: Arc<str>,
 }
 
 impl MetricValue {
+    /// A value the registry's answer does not give usably.
+    pub fn unusable(cause: UnknownCause, detail: impl Into<Arc<str>>) -> Self {
+        MetricValue::Unusable(Arc::new(Unusable { cause, detail: detail.into() }))
+    }
+
+    /// The value a reading of a person's records gives: stated, not recorded,
+    /// or unusable (unrecognised, contradictory), with what it said.
+    pub fn of_reading<T: fmt::Display>(reading: Reading<T>, value: impl FnOnce(T) -> MetricValue) -> Self {
+        match reading {
+            Reading::Value(stated) => value(stated),
+            Reading::Absent => MetricValue::NotRecorded,
+            doubtful @ Reading::Unrecognised { .. } => {
+                MetricValue::unusable(UnknownCause::UnrecognisedValue, doubtful.to_string())
+            }
+            doubtful @ Reading::Contradictory { .. } => {
+                MetricValue::unusable(UnknownCause::AmbiguousRecord, doubtful.to_string())
+            }
+        }
+    }
+
+    /// Whether the value is usable as it is (not [`MetricValue::Unusable`]).
+    pub fn is_usable(&self) -> bool {
+        !matches!(self, MetricValue::Unusable(_))
+    }
+
     /// A list of strings.
     pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Self {
         MetricValue::StringList(items.into_iter().map(|s| Arc::from(s.as_ref())).collect())
@@ -77,7 +118,7 @@ impl MetricValue {
             MetricValue::Double(x) => serde_json::Number::from_f64(*x).map(Value::Number).unwrap_or(Value::Null),
             MetricValue::String(s) => Value::String(s.to_string()),
             MetricValue::Timestamp(t) => Value::String(t.to_rfc3339()),
-            MetricValue::Null | MetricValue::NotRecorded => Value::Null,
+            MetricValue::Null | MetricValue::NotRecorded | MetricValue::Unusable(_) => Value::Null,
             MetricValue::StringList(items) => {
                 Value::Array(items.iter().map(|s| Value::String(s.to_string())).collect())
             }
@@ -89,6 +130,7 @@ impl fmt::Display for MetricValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MetricValue::NotRecorded => f.write_str("(not recorded)"),
+            MetricValue::Unusable(unusable) => write!(f, "(unusable: {})", unusable.detail),
             other => write!(f, "{}", other.to_json()),
         }
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::tolerant::{opt_count, opt_text, text};
+use crate::tolerant::{opt_text, text};
 
 /// The client-credentials grant type.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -53,35 +53,69 @@ impl fmt::Debug for TokenRequest {
 }
 
 /// The token endpoint's answer. `expires_in` is a string in the spec and a
-/// number in most servers; both are read, a number is written.
+/// number in most servers; both are read (see [`ExpiresIn`]), a string is written.
 ///
 /// `Debug` never shows the token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The bearer token.
     pub access_token: String,
     /// `bearer`.
     #[serde(default = "bearer", deserialize_with = "text")]
     pub token_type: String,
-    /// Lifetime in seconds; absent means the server did not say. Written as a
-    /// string, as the spec's schema has it.
-    #[serde(
-        default,
-        deserialize_with = "opt_count",
-        serialize_with = "count_as_text",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expires_in: Option<u64>,
+    /// Lifetime, as the server wrote it; absent means the server did not say.
+    #[serde(default, deserialize_with = "opt_expires_in", skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<ExpiresIn>,
     /// Granted scope.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
 
-fn count_as_text<S: serde::Serializer>(count: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
-    match count {
-        Some(count) => serializer.collect_str(count),
-        None => serializer.serialize_none(),
+/// A token's `expires_in`: seconds, read from a number or a numeric string
+/// (fractional, zero, negative or huge: the reader decides what to believe),
+/// or text that is no number (`"1h"`), kept to be reported. A string in the
+/// spec's schema, and written as one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExpiresIn {
+    /// A number of seconds.
+    Seconds(f64),
+    /// Text that is not a number, as written.
+    Unreadable(String),
+}
+
+impl ExpiresIn {
+    /// Reads `expires_in` from its JSON; `null` and `""` are absent.
+    pub fn read(value: &Value) -> Option<Self> {
+        match value {
+            Value::Null => None,
+            Value::Number(number) => number.as_f64().map(ExpiresIn::Seconds),
+            Value::String(text) if text.trim().is_empty() => None,
+            Value::String(text) => Some(match text.trim().parse::<f64>() {
+                Ok(seconds) if seconds.is_finite() => ExpiresIn::Seconds(seconds),
+                _ => ExpiresIn::Unreadable(text.chars().take(64).collect()),
+            }),
+            other => Some(ExpiresIn::Unreadable(other.to_string().chars().take(64).collect())),
+        }
     }
+}
+
+impl fmt::Display for ExpiresIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpiresIn::Seconds(seconds) => write!(f, "{seconds}"),
+            ExpiresIn::Unreadable(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for ExpiresIn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+fn opt_expires_in<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ExpiresIn>, D::Error> {
+    Ok(ExpiresIn::read(&Value::deserialize(deserializer)?))
 }
 
 fn bearer() -> String {

@@ -42,11 +42,13 @@ mod query;
 pub mod records;
 mod search;
 pub mod signing;
+mod strict;
 mod time;
 mod tolerant;
+mod words;
 
 pub use ack::{Ack, AckResponse, ErrorBody, HttpErrorResponse};
-pub use auth::{CLIENT_CREDENTIALS, Jwk, Jwks, TokenRequest, TokenResponse};
+pub use auth::{CLIENT_CREDENTIALS, ExpiresIn, Jwk, Jwks, TokenRequest, TokenResponse};
 pub use codes::{
     AckStatus, Condition, ErrorCode, HeaderReasonCode, Operator, QueryType, SearchReasonCode, SortOrder, Status, YesNo,
 };
@@ -62,5 +64,7 @@ pub use search::{
     Locale, Pagination, ResponsePagination, SearchCriteria, SearchData, SearchRequest, SearchRequestItem,
     SearchResponse, SearchResponseItem, Sort, record_type, reg_type,
 };
+pub use strict::{StrictError, from_str_strict};
 pub use time::{DciDate, DciTimestamp, TimestampError};
 pub use tolerant::one_or_many;
+pub use words::{MAX_WORDS_CHARS, acknowledgement, one_line, registry_words, words_of};

@@ -213,19 +213,17 @@ pub struct ResponsePagination {
     /// Page number, from 1.
     #[serde(default = "first_page", deserialize_with = "count_u32")]
     pub page_number: u32,
-    /// Records matching the query, on all pages.
-    #[serde(default, deserialize_with = "total")]
-    pub total_count: u64,
-}
-
-fn total<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    Ok(opt_count(deserializer)?.unwrap_or(0))
+    /// Records matching the query, on all pages; `None` when the registry left
+    /// it blank (as the spec's samples do), which is not "no records".
+    #[serde(default, deserialize_with = "opt_count")]
+    pub total_count: Option<u64>,
 }
 
 impl ResponsePagination {
-    /// Whether pages follow this one.
+    /// Whether the registry says pages follow this one (`false` when it does not say).
     pub fn has_more(&self) -> bool {
-        self.page_size > 0 && u64::from(self.page_number) * u64::from(self.page_size) < self.total_count
+        self.total_count
+            .is_some_and(|total| self.page_size > 0 && u64::from(self.page_number) * u64::from(self.page_size) < total)
     }
 }
 
@@ -424,14 +422,15 @@ mod tests {
         }))
         .expect("response");
         assert_eq!(response.search_response[0].records(), &[json!({"a": 1})]);
-        assert_eq!(response.search_response[0].pagination.map(|p| p.total_count), Some(0));
+        assert_eq!(response.search_response[0].pagination.map(|p| p.total_count), Some(None));
     }
 
     #[test]
     fn pagination_knows_when_more_pages_follow() {
         let page = |page_number, total_count| ResponsePagination { page_size: 10, page_number, total_count };
-        assert!(page(1, 11).has_more());
-        assert!(!page(2, 11).has_more());
-        assert!(!page(1, 10).has_more());
+        assert!(page(1, Some(11)).has_more());
+        assert!(!page(2, Some(11)).has_more());
+        assert!(!page(1, Some(10)).has_more());
+        assert!(!page(1, None).has_more(), "a blank total says nothing");
     }
 }

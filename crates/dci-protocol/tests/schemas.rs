@@ -54,7 +54,7 @@ fn search_response(reg: &str, record: &str) -> ResponseEnvelope<SearchResponse> 
         ),
     );
     let mut paged = SearchResponseItem::success("R-2", ts(), SearchData::new(reg, record, vec![]));
-    paged.pagination = Some(dci_protocol::ResponsePagination { page_size: 50, page_number: 1, total_count: 0 });
+    paged.pagination = Some(dci_protocol::ResponsePagination { page_size: 50, page_number: 1, total_count: Some(0) });
     let rejected = SearchResponseItem::rejected("R-3", ts(), SearchReasonCode::SearchCriteriaInvalid, "bad query");
     let header = ResponseHeader::answering(&request.header, "M-2", ts(), Status::Success, 3);
     ResponseEnvelope::new(
@@ -148,8 +148,12 @@ fn enrolled_and_disabled_checks_validate() {
 #[test]
 fn token_and_error_bodies_validate() {
     let Some(spec) = Spec::load() else { return };
-    let token =
-        TokenResponse { access_token: "t".into(), token_type: "bearer".into(), expires_in: Some(3600), scope: None };
+    let token = TokenResponse {
+        access_token: "t".into(),
+        token_type: "bearer".into(),
+        expires_in: Some(dci_protocol::ExpiresIn::Seconds(3600.0)),
+        scope: None,
+    };
     let token: Value = serde_json::to_value(token).expect("json");
     assert_valid(spec.check_response(Api::Authz, "/oauth2/client/token", "200", &token), "token response", &token);
     let request = json!({"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"});

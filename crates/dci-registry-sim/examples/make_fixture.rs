@@ -261,7 +261,7 @@ fn households() -> Vec<Household> {
                 Uin,
                 Alive,
                 &[("DSG", "4")],
-                Dr::Pwd("0", "1", &[("1", "1"), ("6", "4")], Facts(true, 4, &["VISION", "COMMUNICATION"])),
+                Dr::Pwd("0", "1", &[("1", "1"), ("5", "4")], Facts(true, 4, &["VISION", "COMMUNICATION"])),
             )],
         ),
         h(

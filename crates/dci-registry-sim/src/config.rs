@@ -409,6 +409,22 @@ impl FaultConfig {
             {
                 return Err(format!("misbehaviour location {location:?} is not a valid header value (visible ASCII)"));
             }
+            Some(Misbehaviour::DataAnswer { retry_after: Some(value), .. })
+                if !value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
+            {
+                return Err(format!("misbehaviour retry_after {value:?} is not a valid header value (visible ASCII)"));
+            }
+            Some(Misbehaviour::DataAnswer { status, .. } | Misbehaviour::TokenAnswer { status, .. })
+                if !(200..=599).contains(status) =>
+            {
+                return Err(format!("misbehaviour status {status} is not an HTTP status"));
+            }
+            Some(Misbehaviour::PagedAnswers { page_size: 0, .. }) => {
+                return Err("misbehaviour paged_answers needs a page_size of at least 1".into());
+            }
+            Some(Misbehaviour::DeepRecord { depth }) if *depth > Misbehaviour::MAX_DEPTH => {
+                return Err(format!("misbehaviour deep_record depth {depth} is more than {}", Misbehaviour::MAX_DEPTH));
+            }
             _ => {}
         }
         Ok(())
@@ -490,12 +506,81 @@ pub enum Misbehaviour {
     /// The token endpoint's `expires_in` is `"18446744073709551615"` (`u64::MAX`),
     /// a lifetime no clock can add; the token itself still expires as configured.
     HugeTokenLifetime,
+    /// The token endpoint writes this `expires_in` (any JSON: `-100`, `"1h"`,
+    /// `3599.5`); the token itself works and expires as configured.
+    TokenLifetime {
+        /// The `expires_in` written.
+        expires_in: serde_json::Value,
+    },
+    /// The token endpoint answers this status and body, whatever is asked
+    /// (`{"error": "invalid_client", ...}`, a token holding a line break).
+    TokenAnswer {
+        /// HTTP status.
+        status: u16,
+        /// The body, as sent.
+        body: String,
+    },
+    /// The data endpoints answer this status and body (and `Retry-After`, when
+    /// given) to every message, after authentication: error bodies in each
+    /// registry's style, an acknowledgement where an answer was expected.
+    DataAnswer {
+        /// HTTP status.
+        status: u16,
+        /// The body, as sent.
+        body: String,
+        /// The `Retry-After` header, as sent (seconds or an HTTP date).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<String>,
+    },
+    /// A search item asked without pagination is answered as if asked for its
+    /// first page of `page_size` records (a registry's default page), with the
+    /// page and the total in `pagination`; pages asked for are answered as asked.
+    PagedAnswers {
+        /// Records per page.
+        page_size: u32,
+        /// Whether `total_count` is written blank (`""`), as the spec's samples do.
+        #[serde(default)]
+        blank_total: bool,
+    },
+    /// Every occurrence of the key `field` in a record of a `succ` item is
+    /// given `value` instead (an enrolment status outside the code list, say).
+    FieldValue {
+        /// The key, at any depth of the record.
+        field: String,
+        /// The value written.
+        value: serde_json::Value,
+    },
+    /// Every occurrence of the key `field` in a record is given twice: first
+    /// `first`, then its true value (which a last-wins reader, and the
+    /// signature, see).
+    DuplicateKey {
+        /// The key.
+        field: String,
+        /// The value written first.
+        first: serde_json::Value,
+    },
+    /// The first record of the first item with records gains an `extra` field
+    /// nested `depth` arrays deep; other records untouched.
+    DeepRecord {
+        /// Nesting depth.
+        depth: u32,
+    },
+    /// A search message asking about `value` (an identifier) is answered
+    /// `delay_ms` late; other messages on time.
+    SlowIdentifier {
+        /// The identifier value.
+        value: String,
+        /// The delay, in milliseconds.
+        delay_ms: u64,
+    },
 }
 
 impl Misbehaviour {
     /// The largest [`Misbehaviour::HugeBody`] accepted, so that a typo cannot
     /// make the simulator allocate without bound.
     pub const MAX_HUGE_BODY: u64 = 1 << 30;
+    /// The deepest [`Misbehaviour::DeepRecord`] accepted.
+    pub const MAX_DEPTH: u32 = 1_000;
 }
 
 #[cfg(test)]
@@ -543,6 +628,14 @@ mod tests {
             Misbehaviour::RedirectToken { location: location.clone() },
             Misbehaviour::RedirectSearch { location },
             Misbehaviour::HugeTokenLifetime,
+            Misbehaviour::TokenLifetime { expires_in: serde_json::json!("1h") },
+            Misbehaviour::TokenAnswer { status: 200, body: r#"{"error": "invalid_client"}"#.into() },
+            Misbehaviour::DataAnswer { status: 503, body: "down".into(), retry_after: Some("120".into()) },
+            Misbehaviour::PagedAnswers { page_size: 1, blank_total: true },
+            Misbehaviour::FieldValue { field: "enrollment_status".into(), value: serde_json::json!("approved") },
+            Misbehaviour::DuplicateKey { field: "death_date".into(), first: serde_json::json!("2020-01-01") },
+            Misbehaviour::DeepRecord { depth: 200 },
+            Misbehaviour::SlowIdentifier { value: "800010000".into(), delay_ms: 500 },
         ]
     }
 

@@ -400,12 +400,12 @@ mod tests {
         let path = dir.path().join("dr.ndjson");
         std::fs::write(
             &path,
-            "{\"member_identifier\": [{\"identifier_type\": \"UIN\", \"identifier_value\": \"1\"}]}\n\n{\"disability_info\": [{\"disability_limitation_type\": \"VIS_SS\", \"functional_severity\": \"9\"}]}\n",
+            "{\"member_identifier\": [{\"identifier_type\": \"UIN\", \"identifier_value\": \"1\"}]}\n\n{\"disability_info\": [{\"disability_limitation_type\": \"VIS_SS\", \"functional_severity\": [9]}]}\n",
         )
         .unwrap();
         let error = RegistryData::from_ndjson_file(RegistryKind::Dr, &path).unwrap_err().to_string();
         assert!(error.contains("dr.ndjson:3:"), "{error}");
-        assert!(error.contains("functional_severity"), "{error}");
+        assert!(error.contains("expected text, found an array"), "{error}");
 
         std::fs::write(&path, "[1, 2]\n").unwrap();
         let error = RegistryData::from_ndjson_file(RegistryKind::Dr, &path).unwrap_err().to_string();

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use dci_protocol::records::{DisabilityRecord, IbrBeneficiary};
+use dci_protocol::records::{DisabilityRecord, IbrBeneficiary, Reading};
 use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier, Signer, Verifier};
 use dci_protocol::{DciTimestamp, Envelope, PredicateItem};
 use dci_protocol::{
@@ -335,8 +335,12 @@ impl Engine {
             Some(Misbehaviour::ForeignRecords) => items.iter().map(asked_values).collect(),
             _ => Vec::new(),
         };
+        let default_page = match misbehaviour {
+            Some(Misbehaviour::PagedAnswers { page_size, .. }) => Some(*page_size),
+            _ => None,
+        };
         let answers: Vec<SearchResponseItem<Value>> =
-            items.into_iter().map(|item| self.answer_item(item, &mut seen, &mut rejecter, now)).collect();
+            items.into_iter().map(|item| self.answer_item(item, &mut seen, &mut rejecter, now, default_page)).collect();
         // The counters keep what the engine answered, before any lie.
         let succ = answers.iter().filter(|a| a.status == Status::Success).count() as u64;
         let header = self.answer_header(&header, Status::Success, count as u64);
@@ -345,7 +349,11 @@ impl Engine {
                 if let Some(misbehaviour) = misbehaviour {
                     rewrite_search(misbehaviour, &mut message, &asked, &self.data);
                 }
-                self.respond_value(&header, message, faults.bad_signature)
+                let mut reply = self.respond_value(&header, message, faults.bad_signature);
+                if let Some(Misbehaviour::DuplicateKey { field, first }) = misbehaviour {
+                    reply.body = duplicate_key(&reply.body, field, first);
+                }
+                reply
             }
             Err(error) => encoded(Err(error)),
         };
@@ -361,6 +369,7 @@ impl Engine {
         seen: &mut HashSet<String>,
         rejecter: &mut Option<ItemRejecter>,
         now: DciTimestamp,
+        default_page: Option<u32>,
     ) -> SearchResponseItem<Value> {
         let reject = |reference_id: &str, code: SearchReasonCode, message: String| {
             SearchResponseItem::rejected(reference_id, now, code, message)
@@ -395,7 +404,7 @@ impl Engine {
                 return reject(&reference_id, SearchReasonCode::SearchCriteriaInvalid, message);
             }
         };
-        let mut answer = match self.find(criteria) {
+        let mut answer = match self.find(criteria, default_page) {
             Ok((records, pagination)) => {
                 let data = SearchData::new(self.kind.reg_type(), self.kind.record_type(), records);
                 let mut answer = SearchResponseItem::success(reference_id, now, data);
@@ -410,11 +419,19 @@ impl Engine {
         answer
     }
 
-    /// Runs one search criteria: the records of the page asked for, and the page.
-    fn find(&self, mut criteria: Map<String, Value>) -> Result<(Vec<Value>, Option<ResponsePagination>), ItemError> {
+    /// Runs one search criteria: the records of the page asked for (or of the
+    /// first page of `default_page` records, when given and none was asked
+    /// for), and the page.
+    fn find(
+        &self,
+        mut criteria: Map<String, Value>,
+        default_page: Option<u32>,
+    ) -> Result<(Vec<Value>, Option<ResponsePagination>), ItemError> {
         let sort = read_sort(criteria.remove("sort"))?;
         let sort = SortKeys::compile(self.kind, &sort).map_err(invalid(SearchReasonCode::SortInvalid))?;
-        let pagination = self.read_pagination(criteria.remove("pagination"))?;
+        let pagination = self
+            .read_pagination(criteria.remove("pagination"))?
+            .or_else(|| default_page.map(|page_size| Pagination { page_size: page_size.max(1), page_number: 1 }));
         let criteria_invalid = |message: String| (SearchReasonCode::SearchCriteriaInvalid, message);
         for (field, expected) in [("reg_type", self.kind.reg_type()), ("reg_record_type", self.kind.record_type())] {
             if let Some(given) = text_of(criteria.get(field))
@@ -521,7 +538,7 @@ impl Engine {
                 .collect()
         };
         let pagination =
-            ResponsePagination { page_size: page.page_size, page_number: page.page_number, total_count: total };
+            ResponsePagination { page_size: page.page_size, page_number: page.page_number, total_count: Some(total) };
         Ok((records, Some(pagination)))
     }
 
@@ -663,7 +680,8 @@ impl Engine {
         }
         let disabled = self.data.lookup_any_type(&person).into_iter().any(|position| {
             let record = self.data.record_text(position as usize).unwrap_or("{}");
-            serde_json::from_str::<DisabilityRecord>(record).is_ok_and(|record| record.facts().has_disability)
+            serde_json::from_str::<DisabilityRecord>(record)
+                .is_ok_and(|record| record.facts().has_disability == Reading::Value(true))
         });
         let now = DciTimestamp::now();
         let answer = DisabledAnswer::new(transaction_id.clone(), now, disabled);
@@ -694,4 +712,26 @@ fn read_sort(value: Option<Value>) -> Result<Vec<Sort>, ItemError> {
         .filter(|item| !is_blank(item))
         .map(|item| serde_json::from_value::<Sort>(item).map_err(|e| invalid(format!("sort: {e}"))))
         .collect()
+}
+
+/// `body` with every key `"field":` given twice, `first` before the true
+/// value. Keys are found as the compact encoding writes them (`"field":`),
+/// which no string value's text can hold unescaped.
+fn duplicate_key(body: &[u8], field: &str, first: &Value) -> Vec<u8> {
+    let (Ok(key), Ok(first)) = (serde_json::to_vec(field), serde_json::to_vec(first)) else { return body.to_vec() };
+    let mut pattern = key.clone();
+    pattern.push(b':');
+    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut at = 0;
+    while let Some(found) = body[at..].windows(pattern.len()).position(|window| window == pattern.as_slice()) {
+        let start = at + found;
+        out.extend_from_slice(&body[at..start]);
+        out.extend_from_slice(&pattern);
+        out.extend_from_slice(&first);
+        out.push(b',');
+        out.extend_from_slice(&pattern);
+        at = start + pattern.len();
+    }
+    out.extend_from_slice(&body[at..]);
+    out
 }

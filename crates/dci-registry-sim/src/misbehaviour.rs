@@ -93,7 +93,48 @@ pub(crate) fn rewrite_search(
                 *record = GARBAGE.into();
             }
         }
+        Misbehaviour::DeepRecord { depth } => {
+            let first = items.iter_mut().filter_map(|item| item.pointer_mut("/data/reg_records/0")).next();
+            if let Some(Value::Object(record)) = first {
+                let mut deep = Value::Array(Vec::new());
+                for _ in 1..*depth {
+                    deep = Value::Array(vec![deep]);
+                }
+                record.insert("extra".into(), deep);
+            }
+        }
+        Misbehaviour::FieldValue { field, value } => {
+            for records in items.iter_mut().filter_map(|item| item.pointer_mut("/data/reg_records")) {
+                set_everywhere(records, field, value);
+            }
+        }
+        Misbehaviour::PagedAnswers { blank_total: true, .. } => each(items, |item| {
+            if let Some(Value::Object(pagination)) = item.get_mut("pagination") {
+                pagination.insert("total_count".into(), "".into());
+            }
+        }),
         _ => {}
+    }
+}
+
+/// Sets every key `field` at any depth of `value` to `to`.
+fn set_everywhere(value: &mut Value, field: &str, to: &Value) {
+    // Iterative: a record may be deeper than the stack allows recursion.
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(fields) => {
+                for (key, inner) in fields.iter_mut() {
+                    if key == field {
+                        *inner = to.clone();
+                    } else {
+                        stack.push(inner);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier};
-use dci_protocol::{ErrorCode, Jwks, TokenResponse};
+use dci_protocol::{ErrorCode, ExpiresIn, Jwks, TokenResponse};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -342,8 +342,10 @@ async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: 
         return stopping();
     }
     let misbehaviour = registry.faults.misbehaviour();
-    if let Some(Misbehaviour::RedirectToken { location }) = &misbehaviour {
-        return redirect(location);
+    match &misbehaviour {
+        Some(Misbehaviour::RedirectToken { location }) => return redirect(location),
+        Some(Misbehaviour::TokenAnswer { status, body }) => return json_response(*status, body.clone().into_bytes()),
+        _ => {}
     }
     let request = match read_token_request(
         header_text(&headers, header::CONTENT_TYPE),
@@ -363,13 +365,23 @@ async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: 
     let answer = TokenResponse {
         access_token: tokens.issue(),
         token_type: "bearer".into(),
-        expires_in: Some(match misbehaviour {
-            Some(Misbehaviour::HugeTokenLifetime) => u64::MAX,
-            _ => tokens.lifetime_secs(),
-        }),
+        expires_in: Some(ExpiresIn::Seconds(match misbehaviour {
+            Some(Misbehaviour::HugeTokenLifetime) => u64::MAX as f64,
+            _ => tokens.lifetime_secs() as f64,
+        })),
         scope: request.scope,
     };
-    let mut response = Json(answer).into_response();
+    let mut response = match (misbehaviour, serde_json::to_value(&answer)) {
+        (Some(Misbehaviour::HugeTokenLifetime), Ok(mut value)) => {
+            value["expires_in"] = u64::MAX.to_string().into();
+            Json(value).into_response()
+        }
+        (Some(Misbehaviour::TokenLifetime { expires_in }), Ok(mut value)) => {
+            value["expires_in"] = expires_in;
+            Json(value).into_response()
+        }
+        _ => Json(answer).into_response(),
+    };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -395,6 +407,12 @@ async fn disabled(State(registry): State<Arc<Registry>>, headers: HeaderMap, bod
 }
 
 /// The error code an injected HTTP status is reported with.
+/// Whether a message's body names `value` as a JSON string.
+fn asks_about(body: &[u8], value: &str) -> bool {
+    let Ok(quoted) = serde_json::to_vec(value) else { return false };
+    !quoted.is_empty() && body.windows(quoted.len()).any(|window| window == quoted.as_slice())
+}
+
 fn injected_code(status: u16) -> ErrorCode {
     match status {
         400 => ErrorCode::RequestBad,
@@ -445,9 +463,25 @@ async fn data_message(registry: Arc<Registry>, endpoint: Endpoint, headers: Head
             return json_response(200, MALFORMED_BODY.to_vec());
         }
     };
-    if let Some(Misbehaviour::RedirectSearch { location }) = &faults.misbehaviour {
-        counters.fault();
-        return redirect(location);
+    match &faults.misbehaviour {
+        Some(Misbehaviour::RedirectSearch { location }) => {
+            counters.fault();
+            return redirect(location);
+        }
+        Some(Misbehaviour::DataAnswer { status, body, retry_after }) => {
+            counters.fault();
+            let mut response = json_response(*status, body.clone().into_bytes());
+            if let Some(value) = retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Some(Misbehaviour::SlowIdentifier { value, delay_ms })
+            if asks_about(&body, value) && !registry.sleep(Duration::from_millis(*delay_ms)).await =>
+        {
+            return stopping();
+        }
+        _ => {}
     }
     let Ok(permit) = registry.common.cpu.clone().acquire_owned().await else {
         return stopping();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
-use dci_protocol::records::{CrvsPerson, DisabilityRecord, IbrBeneficiary, Identifier};
+use dci_protocol::records::{CrvsPerson, DisabilityRecord, IbrBeneficiary, Identifier, Reading};
 use dci_registry_sim::population::{GenConfig, GenSummary, generate};
 use dci_registry_sim::{RegistryData, RegistryKind, fixture_beneficiaries, fixture_dir, markdown_table};
 use serde_json::Value;
@@ -149,14 +149,15 @@ fn every_fact_the_fixture_readme_states_is_what_the_registries_say() {
             .iter()
             .filter(|e| !e.is_active())
             .map(|e| {
-                format!("{} {}", e.programme_id.clone().unwrap_or_default(), format!("{:?}", e.status).to_lowercase())
+                let status = e.status.as_ref().map_or("(no status)".to_owned(), |s| s.label().to_lowercase());
+                format!("{} {status}", e.programme_id.clone().unwrap_or_default())
             })
             .collect();
         let list = |items: &[String]| if items.is_empty() { "—".to_owned() } else { items.join(", ") };
         assert_eq!(active, &list(&active_now), "{id}: active enrolments");
         assert_eq!(other, &list(&others), "{id}: other enrolments");
         enrolments.iter().for_each(|e| {
-            cases.insert(format!("ibr {:?}", e.status).to_lowercase());
+            cases.insert(format!("ibr {}", e.status.as_ref().map_or("(no status)", |s| s.label())).to_lowercase());
         });
         if active_now.len() >= 2 {
             cases.insert("ibr several".into());
@@ -174,7 +175,7 @@ fn every_fact_the_fixture_readme_states_is_what_the_registries_say() {
             let facts = record.facts();
             assert_eq!(dr_cell, &format!("{shape} {}", facts.has_disability), "{id}");
             assert_eq!(level, &facts.level.to_string(), "{id}: level");
-            let names: Vec<&str> = facts.types.iter().map(|t| t.as_str()).collect();
+            let names: Vec<&str> = facts.types.value().into_iter().flatten().map(|t| t.as_str()).collect();
             assert_eq!(types, &if names.is_empty() { "—".to_owned() } else { names.join(" ") }, "{id}: types");
             cases.insert(format!("dr {shape} {} level {}", facts.has_disability, facts.level));
             if let Some(status) = &record.disability_status {
@@ -349,7 +350,7 @@ fn generated_registries_agree_with_the_beneficiaries() {
             }
         }
         for position in found(&dr, &person.identifiers) {
-            if record::<DisabilityRecord>(&dr, position).facts().has_disability {
+            if record::<DisabilityRecord>(&dr, position).facts().has_disability == Reading::Value(true) {
                 with_disability += 1;
             }
         }

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Reading;
 use super::identifier::{Identifier, identifier_list};
 use crate::codes::code_enum;
 use crate::tolerant::{one_or_many, opt_object, opt_text};
@@ -49,24 +50,31 @@ pub struct DisabilityRecord {
     pub disability_support: Vec<Value>,
 }
 
-/// One Washington Group limitation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One Washington Group limitation, as written: both fields are read
+/// through their code lists when the facts are derived, so that a value
+/// outside them leaves only the facts it bears on unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionalLimitation {
-    /// The domain.
-    #[serde(deserialize_with = "limitation_type")]
-    pub disability_limitation_type: LimitationType,
+    /// The domain (`functional_limitation_type` in the DO.SR.06 example).
+    #[serde(
+        default,
+        alias = "functional_limitation_type",
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disability_limitation_type: Option<String>,
     /// `1` no difficulty, `2` some, `3` a lot, `4` cannot do at all.
-    #[serde(deserialize_with = "severity")]
-    pub functional_severity: u8,
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub functional_severity: Option<String>,
 }
 
 /// One PWD impairment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PwdDetail {
-    /// `1`–`6` or free text ("Physical and movement related functions").
+    /// `1`–`6` or a label ("Physical and movement related functions").
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub impairment_type: Option<String>,
-    /// `1` mild ... `4` extreme, or free text ("Severe impairment or difficulty").
+    /// `1` mild ... `4` extreme, or a label ("Severe impairment or difficulty").
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub impairment_level: Option<String>,
     /// Cause, as written.
@@ -78,201 +86,272 @@ pub struct PwdDetail {
 }
 
 code_enum! {
-    /// A functional domain, normalised to the names rules use.
+    /// A functional domain, normalised to the names rules use. The table of
+    /// codes and labels read is [`LIMITATION_TYPES`] (Washington Group short
+    /// set, the `VIS_SS` codes of the DCI guide, OpenSPP's names), and for a
+    /// PWD `impairment_type` also [`IMPAIRMENT_TYPE_CODES`].
     LimitationType {
         /// Seeing.
-        Vision = "VISION" | "VIS_SS" | "seeing" | "visual",
+        Vision = "VISION" | "VIS_SS" | "seeing" | "visual" | "sight",
         /// Hearing.
         Hearing = "HEARING" | "HEAR_SS",
         /// Walking, climbing steps.
-        Mobility = "MOBILITY" | "MOB_SS" | "walking" | "physical",
+        Mobility = "MOBILITY" | "MOB_SS" | "walking" | "physical" | "Physical and movement related functions",
         /// Remembering, concentrating.
-        Cognition = "COGNITION" | "COG_SS" | "remembering" | "cognitive",
+        Cognition = "COGNITION" | "COG_SS" | "remembering" | "cognitive" | "remembering or concentrating",
         /// Washing, dressing.
         SelfCare = "SELF_CARE" | "SC_SS" | "self-care" | "selfcare" | "self care",
         /// Understanding, being understood.
-        Communication = "COMMUNICATION" | "COM_SS" | "communicating",
+        Communication = "COMMUNICATION" | "COM_SS" | "communicating" | "speech",
+        /// Psychosocial (the PWD impairment type `6` Mental).
+        Mental = "MENTAL" | "psychosocial",
+    }
+}
+
+/// Every domain, in the order [`DisabilityFacts::types`] lists them.
+pub const LIMITATION_TYPES: [LimitationType; 7] = [
+    LimitationType::Vision,
+    LimitationType::Hearing,
+    LimitationType::Mobility,
+    LimitationType::Cognition,
+    LimitationType::SelfCare,
+    LimitationType::Communication,
+    LimitationType::Mental,
+];
+
+/// The PWD `impairment_type` codes (spdci/schemas
+/// `extensions/dr/v1/code/ImpairementType.jsonld`): `1` Vision, `2` Hearing,
+/// `3` Mobility, `4` Cognitive, `5` Speech, `6` Mental.
+pub const IMPAIRMENT_TYPE_CODES: [(&str, LimitationType); 6] = [
+    ("1", LimitationType::Vision),
+    ("2", LimitationType::Hearing),
+    ("3", LimitationType::Mobility),
+    ("4", LimitationType::Cognition),
+    ("5", LimitationType::Communication),
+    ("6", LimitationType::Mental),
+];
+
+/// Washington Group severity (`functional_severity`; CD.COM.11 and spdci/schemas
+/// `common/v1/FunctionalSeverityEnum.jsonld`): code or label → severity 1–4.
+pub const SEVERITY_CODES: [(&str, u8); 11] = [
+    ("1", 1),
+    ("no difficulty", 1),
+    ("2", 2),
+    ("some difficulty", 2),
+    ("3", 3),
+    ("a lot of difficulty", 3),
+    ("a lot difficulty", 3),
+    ("4", 4),
+    ("cannot do at all", 4),
+    ("cannot do it at all", 4),
+    ("cannot do", 4),
+];
+
+/// PWD `impairment_level` (spdci/schemas `extensions/dr/v1/code/ImpairmentLevel.jsonld`:
+/// `1` Mild, `2` Moderate, `3` Severe, `4` Extreme) and the labels of the DR
+/// spec's example, on the Washington Group scale: mild and moderate → 2 (some
+/// difficulty), severe → 3 (a lot), extreme or complete → 4 (cannot do). Also
+/// read for the free-text `disability_level` ("Severe").
+pub const IMPAIRMENT_LEVEL_CODES: [(&str, u8); 16] = [
+    ("1", 2),
+    ("mild", 2),
+    ("mild impairment or difficulty", 2),
+    ("2", 2),
+    ("moderate", 2),
+    ("moderate impairment or difficulty", 2),
+    ("3", 3),
+    ("severe", 3),
+    ("severe impairment or difficulty", 3),
+    ("4", 4),
+    ("extreme", 4),
+    ("extreme impairment or difficulty", 4),
+    ("complete", 4),
+    ("complete impairment or difficulty", 4),
+    ("no impairment", 1),
+    ("no impairment or difficulty", 1),
+];
+
+/// PWD `disability_status_level` (spdci/schemas `extensions/dr/v1/code/DisabilityLevelEnum.jsonld`,
+/// CD.DR.15): `1` high support needs → 4, `2` severe → 3, `3` moderate → 2, `4` mild → 2.
+pub const SUPPORT_LEVEL_CODES: [(&str, u8); 9] = [
+    ("1", 4),
+    ("high support needs", 4),
+    ("high support", 4),
+    ("2", 3),
+    ("severe", 3),
+    ("3", 2),
+    ("moderate", 2),
+    ("4", 2),
+    ("mild", 2),
+];
+
+/// Whether a PWD registration stands, by its `disability_status`
+/// (spdci/schemas `extensions/dr/v1/code/DisabilityStatusEnum.jsonld`: `0`
+/// Approved, `1` Pending, `2` Expired; labels seen in the spec's examples and
+/// OpenSPP). The code directory CD.DR.14 numbers them `1`–`3` instead; a
+/// registry speaking it needs a dialect that says so.
+pub const DISABILITY_STATUS_CODES: [(&str, bool); 13] = [
+    ("0", true),
+    ("approved", true),
+    ("registered", true),
+    ("active", true),
+    ("certified", true),
+    ("1", false),
+    ("pending", false),
+    ("pending approval", false),
+    ("2", false),
+    ("expired", false),
+    ("rejected", false),
+    ("revoked", false),
+    ("cancelled", false),
+];
+
+/// The value of `text` in a code table, matched ignoring ASCII case and
+/// surrounding or repeated spaces.
+fn look_up<T: Clone>(table: &[(&str, T)], text: &str) -> Option<T> {
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    table.iter().find(|(code, _)| code.eq_ignore_ascii_case(&text)).map(|(_, value)| value.clone())
+}
+
+/// A field read through a table: absent, the value, or unrecognised.
+fn read<T: Clone>(field: &str, text: Option<&str>, table: &[(&str, T)]) -> Reading<T> {
+    match text {
+        None => Reading::Absent,
+        Some(text) => look_up(table, text).map_or_else(|| Reading::unrecognised(field, text), Reading::Value),
     }
 }
 
 impl LimitationType {
-    /// Reads a domain from a code, a name, a PWD number (`1`–`6`, in the order
-    /// vision, hearing, mobility, cognition, self-care, communication) or free
-    /// text, by keywords ("Physical and movement related functions" is mobility).
-    pub fn from_text(text: &str) -> Self {
-        let exact = Self::parse(text);
-        if exact.is_known() {
-            return exact;
-        }
-        let lower = text.trim().to_ascii_lowercase();
-        let by_number = match lower.as_str() {
-            "1" => Some(Self::Vision),
-            "2" => Some(Self::Hearing),
-            "3" => Some(Self::Mobility),
-            "4" => Some(Self::Cognition),
-            "5" => Some(Self::SelfCare),
-            "6" => Some(Self::Communication),
-            _ => None,
-        };
-        if let Some(kind) = by_number {
-            return kind;
-        }
-        const KEYWORDS: &[(&str, LimitationType)] = &[
-            ("self", LimitationType::SelfCare),
-            ("vision", LimitationType::Vision),
-            ("visual", LimitationType::Vision),
-            ("sight", LimitationType::Vision),
-            ("seeing", LimitationType::Vision),
-            ("blind", LimitationType::Vision),
-            ("hear", LimitationType::Hearing),
-            ("deaf", LimitationType::Hearing),
-            ("mobil", LimitationType::Mobility),
-            ("movement", LimitationType::Mobility),
-            ("physical", LimitationType::Mobility),
-            ("walk", LimitationType::Mobility),
-            ("cognit", LimitationType::Cognition),
-            ("intellect", LimitationType::Cognition),
-            ("mental", LimitationType::Cognition),
-            ("memory", LimitationType::Cognition),
-            ("learning", LimitationType::Cognition),
-            ("communicat", LimitationType::Communication),
-            ("speech", LimitationType::Communication),
-            ("language", LimitationType::Communication),
-        ];
-        KEYWORDS.iter().find(|(keyword, _)| lower.contains(keyword)).map(|(_, kind)| kind.clone()).unwrap_or(exact)
+    /// A domain from its code or label; `None` outside the table.
+    pub fn of_label(text: &str) -> Option<Self> {
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        Some(Self::parse(&text)).filter(LimitationType::is_known)
+    }
+
+    /// A PWD `impairment_type`: a code of [`IMPAIRMENT_TYPE_CODES`], else a label.
+    pub fn of_impairment_type(text: &str) -> Option<Self> {
+        look_up(&IMPAIRMENT_TYPE_CODES, text).or_else(|| Self::of_label(text))
     }
 }
 
-fn limitation_type<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<LimitationType, D::Error> {
-    Ok(LimitationType::from_text(&crate::tolerant::text(deserializer)?))
-}
-
-fn severity<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
-    let text = crate::tolerant::text(deserializer)?;
-    severity_of_text(&text).ok_or_else(|| serde::de::Error::custom(format!("functional_severity {text:?} is not 1-4")))
-}
-
-/// A Washington Group severity (`1`–`4`) from a number or its label.
-fn severity_of_text(text: &str) -> Option<u8> {
-    let lower = text.trim().to_ascii_lowercase();
-    match lower.parse::<u8>() {
-        Ok(n @ 1..=4) => Some(n),
-        Ok(_) => None,
-        Err(_) if lower.contains("cannot") => Some(4),
-        Err(_) if lower.contains("a lot") => Some(3),
-        Err(_) if lower.contains("some") => Some(2),
-        Err(_) if lower.contains("no difficulty") || lower == "none" => Some(1),
-        Err(_) => None,
-    }
-}
-
-/// A PWD impairment level mapped onto the Washington Group scale:
-/// `1` mild → 2 (some difficulty), `2` moderate → 2, `3` severe → 3 (a lot),
-/// `4` extreme → 4 (cannot do at all). Free text is read by its keyword
-/// (mild, moderate, severe, extreme / complete / profound).
-fn pwd_level_severity(text: &str) -> Option<u8> {
-    let lower = text.trim().to_ascii_lowercase();
-    match lower.as_str() {
-        "1" | "2" => return Some(2),
-        "3" => return Some(3),
-        "4" => return Some(4),
-        _ => {}
-    }
-    if ["extreme", "complete", "profound", "total"].iter().any(|k| lower.contains(k)) {
-        Some(4)
-    } else if lower.contains("severe") {
-        Some(3)
-    } else if lower.contains("moderate") || lower.contains("mild") {
-        Some(2)
-    } else if lower.starts_with("no ") || lower == "none" {
-        Some(1)
-    } else {
-        None
-    }
-}
-
-/// A PWD support level (`disability_status_level`) on the same scale:
-/// `1` high support → 4, `2` severe → 3, `3` moderate → 2, `4` mild → 2.
-fn pwd_support_severity(text: &str) -> Option<u8> {
-    match text.trim() {
-        "1" => Some(4),
-        "2" => Some(3),
-        "3" | "4" => Some(2),
-        other if other.to_ascii_lowercase().contains("high") => Some(4),
-        other => pwd_level_severity(other),
-    }
-}
-
-/// Whether a PWD `disability_status` says the registration stands.
-/// `0`, `approved`, `registered`, `active` and `certified` do; `1` pending,
-/// `2` expired, `rejected` and anything else do not.
-fn pwd_approved(status: &str) -> bool {
-    matches!(status.trim().to_ascii_lowercase().as_str(), "0" | "approved" | "registered" | "active" | "certified")
-}
-
-/// The normalised disability facts of one person.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The normalised disability facts of one person, each as their records state it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DisabilityFacts {
-    /// Any limitation of severity ≥ 2, or an approved PWD registration.
-    pub has_disability: bool,
-    /// Highest severity on the Washington Group scale 1–4; 0 when no limitation is recorded.
-    pub level: u8,
-    /// Domains with severity ≥ 2, in the order vision, hearing, mobility,
-    /// cognition, self-care, communication (unknown domains last).
-    pub types: Vec<LimitationType>,
+    /// A limitation of severity ≥ 2, or a PWD registration that stands.
+    pub has_disability: Reading<bool>,
+    /// Highest severity on the Washington Group scale 1–4; 0 when no
+    /// limitation is recorded (absent: a standing registration without a level).
+    pub level: Reading<u8>,
+    /// Domains with severity ≥ 2, in the order of [`LIMITATION_TYPES`].
+    pub types: Reading<Vec<LimitationType>>,
+}
+
+impl Default for DisabilityFacts {
+    fn default() -> Self {
+        DisabilityFacts {
+            has_disability: Reading::Value(false),
+            level: Reading::Value(0),
+            types: Reading::Value(Vec::new()),
+        }
+    }
+}
+
+/// One limitation a record states: its domain and severity, each as read.
+struct Limitation {
+    kind: Reading<LimitationType>,
+    severity: Reading<u8>,
 }
 
 impl DisabilityRecord {
-    /// Maps this record onto the normalised view.
+    /// Maps this record onto the normalised view, every code through its table.
     ///
-    /// PWD impairments count only while the registration stands (see the
-    /// status mapping above): an expired or pending registration states no
-    /// established limitation. Washington Group answers always count.
+    /// PWD impairments count only while the registration stands (see
+    /// [`DISABILITY_STATUS_CODES`]): an expired or pending registration states
+    /// no established limitation. Washington Group answers always count.
     pub fn facts(&self) -> DisabilityFacts {
-        let mut limitations: Vec<(LimitationType, u8)> = self
+        let mut limitations: Vec<Limitation> = self
             .disability_info
             .iter()
-            .map(|l| (l.disability_limitation_type.clone(), l.functional_severity))
+            .map(|l| Limitation {
+                kind: match l.disability_limitation_type.as_deref() {
+                    None => Reading::missing("disability_limitation_type"),
+                    Some(text) => LimitationType::of_label(text)
+                        .map_or_else(|| Reading::unrecognised("disability_limitation_type", text), Reading::Value),
+                },
+                severity: match read("functional_severity", l.functional_severity.as_deref(), &SEVERITY_CODES) {
+                    Reading::Absent => Reading::missing("functional_severity"),
+                    other => other,
+                },
+            })
             .collect();
-        let approved = self.disability_status.as_deref().is_some_and(pwd_approved);
-        let pwd_counts = approved || (self.disability_status.is_none() && !self.disability_details.is_empty());
+        let status = read("disability_status", self.disability_status.as_deref(), &DISABILITY_STATUS_CODES);
+        let overall = read("disability_level", self.disability_level.as_deref(), &IMPAIRMENT_LEVEL_CODES);
+        let approved = status == Reading::Value(true);
+        // Impairments count while the registration stands, or when the record states no status at all.
+        let pwd_counts = approved || (status == Reading::Absent && !self.disability_details.is_empty());
+        let pwd_doubtful = status.is_doubtful() && !self.disability_details.is_empty();
         if pwd_counts {
             for detail in &self.disability_details {
-                let kind = detail
-                    .impairment_type
-                    .as_deref()
-                    .map(LimitationType::from_text)
-                    .unwrap_or_else(|| LimitationType::Other("UNSPECIFIED".into()));
-                let severity = detail
-                    .impairment_level
-                    .as_deref()
-                    .and_then(pwd_level_severity)
-                    .or_else(|| self.disability_level.as_deref().and_then(pwd_level_severity))
-                    .unwrap_or(2);
-                limitations.push((kind, severity));
+                let kind = match detail.impairment_type.as_deref() {
+                    None => Reading::missing("impairment_type"),
+                    Some(text) => LimitationType::of_impairment_type(text)
+                        .map_or_else(|| Reading::unrecognised("impairment_type", text), Reading::Value),
+                };
+                let severity =
+                    match read("impairment_level", detail.impairment_level.as_deref(), &IMPAIRMENT_LEVEL_CODES) {
+                        Reading::Absent => match &overall {
+                            Reading::Absent => Reading::missing("impairment_level"),
+                            other => other.clone(),
+                        },
+                        other => other,
+                    };
+                limitations.push(Limitation { kind, severity });
             }
         }
-        let mut level = limitations.iter().map(|(_, severity)| *severity).max().unwrap_or(0);
-        if approved && level == 0 {
-            level = self
-                .disability_status_level
-                .as_deref()
-                .and_then(pwd_support_severity)
-                .or_else(|| self.disability_level.as_deref().and_then(pwd_level_severity))
-                .unwrap_or(0);
-        }
+        let disabled = limitations.iter().any(|l| l.severity.value().is_some_and(|s| *s >= 2));
+        let severity_doubt = limitations.iter().find_map(|l| l.severity.doubt::<bool>());
+        let has_disability = if approved || disabled {
+            Reading::Value(true)
+        } else if let Some(doubt) = status.doubt().filter(|_| pwd_doubtful).or(severity_doubt) {
+            doubt
+        } else {
+            Reading::Value(false)
+        };
+        let known = limitations.iter().filter_map(|l| l.severity.value().copied()).max();
+        let level_doubt = limitations
+            .iter()
+            .find_map(|l| l.severity.doubt::<u8>())
+            .or_else(|| status.doubt().filter(|_| pwd_doubtful));
+        let level = match (known, level_doubt) {
+            (Some(4), _) => Reading::Value(4),
+            (_, Some(doubt)) => doubt,
+            (Some(level), None) => Reading::Value(level),
+            (None, None) if approved => {
+                match read("disability_status_level", self.disability_status_level.as_deref(), &SUPPORT_LEVEL_CODES) {
+                    Reading::Absent => overall,
+                    other => other,
+                }
+            }
+            (None, None) => Reading::Value(0),
+        };
         let mut types: Vec<LimitationType> = Vec::new();
-        for (kind, severity) in &limitations {
-            if *severity >= 2 && !types.contains(kind) {
-                types.push(kind.clone());
+        let mut types_doubt: Option<Reading<Vec<LimitationType>>> = None;
+        for limitation in &limitations {
+            match limitation.severity.value() {
+                Some(severity) if *severity >= 2 => match &limitation.kind {
+                    Reading::Value(kind) if !types.contains(kind) => types.push(kind.clone()),
+                    Reading::Value(_) => {}
+                    doubtful => types_doubt = types_doubt.or_else(|| doubtful.doubt()),
+                },
+                Some(_) => {}
+                None => types_doubt = types_doubt.or_else(|| limitation.severity.doubt()),
             }
+        }
+        if pwd_doubtful {
+            types_doubt = types_doubt.or_else(|| status.doubt());
         }
         types.sort_by_key(domain_order);
-        DisabilityFacts {
-            has_disability: approved || limitations.iter().any(|(_, severity)| *severity >= 2),
-            level,
-            types,
-        }
+        DisabilityFacts { has_disability, level, types: types_doubt.unwrap_or(Reading::Value(types)) }
     }
 
     /// Every identifier the record gives (member identifiers, PWD personal details).
@@ -289,6 +368,45 @@ impl DisabilityRecord {
     }
 }
 
+impl DisabilityFacts {
+    /// The facts of several records of one person: disabled if any record
+    /// says so, the highest level, the union of the domains; a doubt about a
+    /// fact (a code outside its table) makes it unknown unless another record
+    /// settles it (a disability stated, the highest level 4).
+    pub fn merged(all: &[DisabilityFacts]) -> DisabilityFacts {
+        let Some(first) = all.first() else { return DisabilityFacts::default() };
+        if all.len() == 1 {
+            return first.clone();
+        }
+        let has_disability = if all.iter().any(|f| f.has_disability == Reading::Value(true)) {
+            Reading::Value(true)
+        } else {
+            all.iter().find_map(|f| f.has_disability.doubt()).unwrap_or(Reading::Value(false))
+        };
+        let known = all.iter().filter_map(|f| f.level.value().copied()).max();
+        let level = match (known, all.iter().find(|f| !matches!(f.level, Reading::Value(_)))) {
+            (Some(4), _) => Reading::Value(4),
+            (_, Some(other)) => other.level.clone(),
+            (Some(level), None) => Reading::Value(level),
+            (None, None) => Reading::Value(0),
+        };
+        let types = match all.iter().find_map(|f| f.types.doubt()) {
+            Some(doubt) => doubt,
+            None => {
+                let mut union: Vec<LimitationType> = Vec::new();
+                for kind in all.iter().filter_map(|f| f.types.value()).flatten() {
+                    if !union.contains(kind) {
+                        union.push(kind.clone());
+                    }
+                }
+                union.sort_by_key(domain_order);
+                Reading::Value(union)
+            }
+        };
+        DisabilityFacts { has_disability, level, types }
+    }
+}
+
 fn domain_order(kind: &LimitationType) -> u8 {
     match kind {
         LimitationType::Vision => 0,
@@ -297,7 +415,8 @@ fn domain_order(kind: &LimitationType) -> u8 {
         LimitationType::Cognition => 3,
         LimitationType::SelfCare => 4,
         LimitationType::Communication => 5,
-        LimitationType::Other(_) => 6,
+        LimitationType::Mental => 6,
+        LimitationType::Other(_) => 7,
     }
 }
 
@@ -316,22 +435,25 @@ mod tests {
         serde_json::from_value::<DisabilityRecord>(record).expect("record").facts()
     }
 
+    fn known(has: bool, level: u8, types: Vec<LimitationType>) -> DisabilityFacts {
+        DisabilityFacts {
+            has_disability: Reading::Value(has),
+            level: Reading::Value(level),
+            types: Reading::Value(types),
+        }
+    }
+
     #[test]
     fn washington_group_answers_are_normalised() {
         let wg = facts(json!({"disability_info": [
             {"disability_limitation_type": "VIS_SS", "functional_severity": "3"},
             {"disability_limitation_type": "Hearing", "functional_severity": 1},
-            {"disability_limitation_type": "MOBILITY", "functional_severity": 2}
+            {"functional_limitation_type": "MOBILITY", "functional_severity": "Some difficulty"}
         ]}));
-        assert!(wg.has_disability);
-        assert_eq!(wg.level, 3);
-        assert_eq!(wg.types, vec![LimitationType::Vision, LimitationType::Mobility]);
-
+        assert_eq!(wg, known(true, 3, vec![LimitationType::Vision, LimitationType::Mobility]));
         let none =
             facts(json!({"disability_info": [{"disability_limitation_type": "COG_SS", "functional_severity": 1}]}));
-        assert!(!none.has_disability);
-        assert_eq!(none.level, 1);
-        assert!(none.types.is_empty());
+        assert_eq!(none, known(false, 1, vec![]));
     }
 
     #[test]
@@ -341,19 +463,71 @@ mod tests {
             "disability_status": "Approved", "disability_level": "Severe",
             "disability_details": [{"impairment_type": "Physical and movement related functions", "impairment_level": "Severe impairment or difficulty"}]
         }));
-        assert_eq!(sample, DisabilityFacts { has_disability: true, level: 3, types: vec![LimitationType::Mobility] });
-
+        assert_eq!(sample, known(true, 3, vec![LimitationType::Mobility]));
         let coded = facts(
             json!({"disability_status": "0", "disability_details": [{"impairment_type": "2", "impairment_level": "4"}]}),
         );
-        assert_eq!(coded, DisabilityFacts { has_disability: true, level: 4, types: vec![LimitationType::Hearing] });
-
+        assert_eq!(coded, known(true, 4, vec![LimitationType::Hearing]));
+        let speech = facts(json!({"disability_status": "0", "disability_details": [
+            {"impairment_type": "5", "impairment_level": "3"}, {"impairment_type": "6", "impairment_level": "2"}]}));
+        assert_eq!(speech, known(true, 3, vec![LimitationType::Communication, LimitationType::Mental]));
         let expired = facts(
             json!({"disability_status": "2", "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}),
         );
         assert_eq!(expired, DisabilityFacts::default());
-
         let approved_without_details = facts(json!({"disability_status": "approved", "disability_status_level": "1"}));
-        assert_eq!(approved_without_details, DisabilityFacts { has_disability: true, level: 4, types: vec![] });
+        assert_eq!(approved_without_details, known(true, 4, vec![]));
+        let approved_without_level = facts(json!({"disability_status": "approved"}));
+        assert_eq!(approved_without_level.has_disability, Reading::Value(true));
+        assert_eq!(approved_without_level.level, Reading::Absent, "not recorded, not 0");
+    }
+
+    #[test]
+    fn a_code_outside_its_table_leaves_unknown_only_what_it_bears_on() {
+        let severity = facts(json!({"disability_info": [
+            {"disability_limitation_type": "VIS_SS", "functional_severity": "9"}]}));
+        assert_eq!(severity.has_disability, Reading::unrecognised("functional_severity", "9"));
+        assert!(severity.level.is_doubtful() && severity.types.is_doubtful());
+        // Another limitation settles has_disability, not the level.
+        let settled = facts(json!({"disability_info": [
+            {"disability_limitation_type": "VIS_SS", "functional_severity": "9"},
+            {"disability_limitation_type": "HEAR_SS", "functional_severity": "2"}]}));
+        assert_eq!(settled.has_disability, Reading::Value(true));
+        assert!(settled.level.is_doubtful());
+        // An unknown domain at severity 1 bears on nothing.
+        let mild =
+            facts(json!({"disability_info": [{"disability_limitation_type": "d999", "functional_severity": "1"}]}));
+        assert_eq!(mild, known(false, 1, vec![]));
+        let kind =
+            facts(json!({"disability_info": [{"disability_limitation_type": "d999", "functional_severity": "3"}]}));
+        assert_eq!((kind.has_disability, kind.level), (Reading::Value(true), Reading::Value(3)));
+        assert_eq!(kind.types, Reading::unrecognised("disability_limitation_type", "d999"));
+        let status = facts(
+            json!({"disability_status": "in review", "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}),
+        );
+        assert_eq!(status.has_disability, Reading::unrecognised("disability_status", "in review"));
+        let level = facts(
+            json!({"disability_status": "0", "disability_details": [{"impairment_type": "1", "impairment_level": "5"}]}),
+        );
+        assert_eq!(level.has_disability, Reading::Value(true), "the registration stands");
+        assert_eq!(level.level, Reading::unrecognised("impairment_level", "5"));
+    }
+
+    #[test]
+    fn records_of_one_person_merge() {
+        let wg = facts(json!({"disability_info": [
+            {"disability_limitation_type": "HEAR_SS", "functional_severity": "2"}]}));
+        let pwd = facts(json!({"disability_status": "0",
+            "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}));
+        assert_eq!(
+            DisabilityFacts::merged(&[wg.clone(), pwd]),
+            known(true, 3, vec![LimitationType::Vision, LimitationType::Hearing])
+        );
+        let doubtful =
+            facts(json!({"disability_info": [{"disability_limitation_type": "VIS_SS", "functional_severity": "x"}]}));
+        let merged = DisabilityFacts::merged(&[wg, doubtful]);
+        assert_eq!(merged.has_disability, Reading::Value(true));
+        assert!(merged.level.is_doubtful() && merged.types.is_doubtful());
+        assert_eq!(DisabilityFacts::merged(&[]), DisabilityFacts::default());
     }
 }

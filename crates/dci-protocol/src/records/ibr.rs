@@ -67,8 +67,8 @@ pub struct Programme {
     /// Programme name.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub programme_name: Option<String>,
-    /// Programme id.
-    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    /// Programme id (`programme_code` in the DO.IBR.01 example).
+    #[serde(default, alias = "programme_code", deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub programme_identifier: Option<String>,
     /// The institution running the programme.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
@@ -107,7 +107,10 @@ pub struct Benefit {
 }
 
 code_enum! {
-    /// Status of an enrolment (`1`–`4`, or the text labels).
+    /// Status of an enrolment: the IBR code list CD.IBR.02 `enrolment_status`
+    /// (standards.spdci.org, Integrated Beneficiary Registry v1.0.0, code
+    /// directory), `1`–`7` or their labels. Anything else is `Other`, which no
+    /// metric reads as enrolled or not.
     EnrolmentStatus {
         /// Active (`1`).
         Active = "1" | "active" | "enrolled",
@@ -117,6 +120,53 @@ code_enum! {
         Graduated = "3" | "graduated",
         /// Suspended (`4`).
         Suspended = "4" | "suspended",
+        /// Inactive (`5`).
+        Inactive = "5" | "inactive",
+        /// Reinstated after a suspension (`6`).
+        Reinstated = "6" | "reinstated",
+        /// Awaiting the renewal of an enrolment that stands (`7`).
+        AwaitingRenewal = "7" | "awaiting renewal" | "awaiting_renewal" | "awaiting-renewal",
+    }
+}
+
+impl EnrolmentStatus {
+    /// Every status of the code list, in code order.
+    pub const ALL: [EnrolmentStatus; 7] = [
+        EnrolmentStatus::Active,
+        EnrolmentStatus::Deceased,
+        EnrolmentStatus::Graduated,
+        EnrolmentStatus::Suspended,
+        EnrolmentStatus::Inactive,
+        EnrolmentStatus::Reinstated,
+        EnrolmentStatus::AwaitingRenewal,
+    ];
+
+    /// Whether a person with this status is enrolled: active, reinstated and
+    /// awaiting renewal are; deceased, graduated, suspended and inactive are
+    /// not; `None` for a status outside the code list.
+    pub fn counts_as_enrolled(&self) -> Option<bool> {
+        match self {
+            EnrolmentStatus::Active | EnrolmentStatus::Reinstated | EnrolmentStatus::AwaitingRenewal => Some(true),
+            EnrolmentStatus::Deceased
+            | EnrolmentStatus::Graduated
+            | EnrolmentStatus::Suspended
+            | EnrolmentStatus::Inactive => Some(false),
+            EnrolmentStatus::Other(_) => None,
+        }
+    }
+
+    /// The label of a status of the code list.
+    pub fn label(&self) -> &str {
+        match self {
+            EnrolmentStatus::Active => "Active",
+            EnrolmentStatus::Deceased => "Deceased",
+            EnrolmentStatus::Graduated => "Graduated",
+            EnrolmentStatus::Suspended => "Suspended",
+            EnrolmentStatus::Inactive => "Inactive",
+            EnrolmentStatus::Reinstated => "Reinstated",
+            EnrolmentStatus::AwaitingRenewal => "Awaiting Renewal",
+            EnrolmentStatus::Other(text) => text,
+        }
     }
 }
 
@@ -155,8 +205,9 @@ pub struct Enrolment {
     pub programme_name: Option<String>,
     /// Implementing institution.
     pub implementing_institution: Option<String>,
-    /// Status; a record without one is read as active (being listed is being enrolled).
-    pub status: EnrolmentStatus,
+    /// Status, as the record states it; `None` when it states none (a
+    /// required field of the spec: no metric guesses it).
+    pub status: Option<EnrolmentStatus>,
     /// Enrolment date.
     pub enrolment_date: Option<chrono::NaiveDate>,
     /// Kinds of benefit received.
@@ -166,9 +217,21 @@ pub struct Enrolment {
 }
 
 impl Enrolment {
-    /// Whether the enrolment is active.
+    /// Whether the enrolment counts as enrolled ([`EnrolmentStatus::counts_as_enrolled`]);
+    /// false also when its status is missing or outside the code list.
     pub fn is_active(&self) -> bool {
-        self.status == EnrolmentStatus::Active
+        self.enrolled() == Some(true)
+    }
+
+    /// Whether the enrolment counts as enrolled; `None` when its status is
+    /// missing or outside the code list.
+    pub fn enrolled(&self) -> Option<bool> {
+        self.status.as_ref().and_then(EnrolmentStatus::counts_as_enrolled)
+    }
+
+    /// The programme it is in: its id, else its name; `None` when it names neither.
+    pub fn programme(&self) -> Option<&str> {
+        self.programme_id.as_deref().or(self.programme_name.as_deref())
     }
 }
 
@@ -192,9 +255,7 @@ impl IbrBeneficiary {
         let nested = self.member.iter().flat_map(|member| member.programme_identifier.iter());
         let programmes: Vec<&Programme> = self.programme_identifier.iter().chain(nested).collect();
         if programmes.is_empty() {
-            if self.enrollment_status.is_none() && self.benefits.is_empty() {
-                return Vec::new();
-            }
+            // A beneficiary record names no programme: one enrolment, in a programme it does not name.
             return vec![self.enrolment_of(&Programme::default())];
         }
         programmes.into_iter().map(|programme| self.enrolment_of(programme)).collect()
@@ -223,8 +284,8 @@ impl IbrBeneficiary {
             status: programme
                 .enrollment_status
                 .clone()
-                .or_else(|| self.enrollment_status.clone())
-                .unwrap_or(EnrolmentStatus::Active),
+                .or_else(|| inner.and_then(|p| p.enrollment_status.clone()))
+                .or_else(|| self.enrollment_status.clone()),
             enrolment_date: programme
                 .enrollment_date
                 .as_ref()
@@ -288,6 +349,27 @@ mod tests {
         }))
         .expect("record");
         let statuses: Vec<_> = listed.enrolments().into_iter().map(|e| e.status).collect();
-        assert_eq!(statuses, vec![EnrolmentStatus::Graduated, EnrolmentStatus::Suspended]);
+        assert_eq!(statuses, vec![Some(EnrolmentStatus::Graduated), Some(EnrolmentStatus::Suspended)]);
+    }
+
+    #[test]
+    fn statuses_map_through_the_code_list_and_nothing_is_guessed() {
+        for (written, enrolled) in
+            [("1", Some(true)), ("Active", Some(true)), ("6", Some(true)), ("Awaiting Renewal", Some(true))]
+                .into_iter()
+                .chain([("2", Some(false)), ("graduated", Some(false)), ("4", Some(false)), ("Inactive", Some(false))])
+                .chain([("approved", None), ("paused", None), ("0", None), ("8", None)])
+        {
+            assert_eq!(EnrolmentStatus::parse(written).counts_as_enrolled(), enrolled, "{written}");
+        }
+        let unstated: IbrBeneficiary = serde_json::from_value(
+            json!({"programme_identifier": [{"programme_name": "CG"}], "enrollment_status": ""}),
+        )
+        .expect("record");
+        assert_eq!(unstated.enrolments()[0].status, None, "an empty status is not a status");
+        assert_eq!(unstated.enrolments()[0].enrolled(), None);
+        let bare: IbrBeneficiary = serde_json::from_value(json!({"member": {}})).expect("record");
+        assert_eq!(bare.enrolments().len(), 1, "a record naming no programme is one enrolment, status unknown");
+        assert_eq!(bare.enrolments()[0].enrolled(), None);
     }
 }

@@ -8,6 +8,12 @@ mod ibr;
 mod identifier;
 
 pub use crvs::{CrvsPerson, PersonName, Place, Sex};
-pub use dr::{DisabilityFacts, DisabilityRecord, FunctionalLimitation, LimitationType, PwdDetail};
+pub use dr::{
+    DISABILITY_STATUS_CODES, DisabilityFacts, DisabilityRecord, FunctionalLimitation, IMPAIRMENT_LEVEL_CODES,
+    IMPAIRMENT_TYPE_CODES, LIMITATION_TYPES, LimitationType, PwdDetail, SEVERITY_CODES, SUPPORT_LEVEL_CODES,
+};
 pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, IbrMember, Programme};
 pub use identifier::{Identified, Identifier, identifier_list};
+
+mod reading;
+pub use reading::Reading;

@@ -22,7 +22,7 @@ async fn tokens_are_issued_for_form_and_json_bodies_and_work_at_every_registry()
     assert_eq!(form.headers()["cache-control"], "no-store");
     let form: TokenResponse = form.json().await.unwrap();
     assert_eq!(form.token_type, "bearer");
-    assert_eq!(form.expires_in, Some(3600));
+    assert_eq!(form.expires_in, Some(dci_protocol::ExpiresIn::Seconds(3600.0)));
     assert_eq!(form.scope.as_deref(), Some("search"));
 
     let ibr_url = format!("{}/oauth2/client/token", sim.base_url(RegistryKind::Ibr));

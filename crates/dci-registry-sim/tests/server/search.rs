@@ -45,9 +45,9 @@ async fn idtype_value_finds_every_record_of_a_person_and_nothing_else() {
     let programmes: Vec<String> = found
         .iter()
         .flat_map(|r| serde_json::from_value::<IbrBeneficiary>(r.clone()).unwrap().enrolments())
-        .map(|e| format!("{}:{:?}", e.programme_id.unwrap_or_default(), e.status))
+        .map(|e| format!("{}:{:?}", e.programme_id.clone().unwrap_or_default(), e.status.as_ref().map(|s| s.label())))
         .collect();
-    assert_eq!(programmes, vec!["OAP:Active", "FSP:Active", "CCT:Graduated"]);
+    assert_eq!(programmes, vec!["OAP:Some(\"Active\")", "FSP:Some(\"Active\")", "CCT:Some(\"Graduated\")"]);
     sim.shutdown().await;
 }
 
