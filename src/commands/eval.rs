@@ -165,11 +165,19 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("restoring the cache file panicked"))?
                 .with_context(|| format!("{}", path.display()))?;
             eprintln!(
-                "loaded {} cached registry facts from {} ({} expired)",
+                "loaded {} cached registry facts from {} ({} expired{})",
                 report.entries,
                 path.display(),
-                report.expired
+                report.expired,
+                if report.ignored > 0 {
+                    format!(", {} of another endpoint ignored", report.ignored)
+                } else {
+                    String::new()
+                }
             );
+            for note in &report.notes {
+                eprintln!("note: {}: {note}", path.display());
+            }
             (report.entries, report.expired)
         }
     };

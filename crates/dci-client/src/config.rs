@@ -365,6 +365,23 @@ impl DataSource {
         })
     }
 
+    /// Who answers and to whom, as the fact caches key what it said: the
+    /// registry's base URL (without a trailing `/`, the scheme and host
+    /// lowercased), and the client id and sender id it is asked as (one
+    /// registry may answer two clients differently: scopes, consent).
+    pub fn identity(&self) -> String {
+        let base = self.base_url.trim().trim_end_matches('/');
+        let base = match base.split_once("://") {
+            Some((scheme, rest)) => {
+                let (host, path) = rest.split_once('/').map_or((rest, ""), |(host, path)| (host, path));
+                let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+                format!("{}://{}{path}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+            }
+            None => base.to_owned(),
+        };
+        format!("{base} as {} ({})", self.client_id, self.sender_id)
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), path)
     }

@@ -75,6 +75,9 @@ impl RegistryResolver for FixedResolver {
     fn id_type_priority(&self) -> &[String] {
         &self.priority
     }
+    fn identity(&self) -> String {
+        format!("fixed answers for {}", self.spec.id)
+    }
     fn chunk_size(&self) -> usize {
         1_000
     }

@@ -35,6 +35,11 @@ pub trait RegistryResolver: Send + Sync {
     /// Identifier types the registry accepts, most preferred first.
     fn id_type_priority(&self) -> &[String];
 
+    /// Who answers, and to whom: what the snapshot file and the shared tier
+    /// key this registry's facts by, so that facts of one endpoint are never
+    /// served for another configured under the same name.
+    fn identity(&self) -> String;
+
     /// How many identifiers one `lookup` call should carry, so that a circuit
     /// breaker can stop a dead registry between calls (e.g. `batch_size × max_in_flight`).
     fn chunk_size(&self) -> usize;
@@ -225,6 +230,9 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     }
     fn id_type_priority(&self) -> &[String] {
         &self.client.dci().source().id_type_priority
+    }
+    fn identity(&self) -> String {
+        self.client.dci().source().identity()
     }
     fn chunk_size(&self) -> usize {
         let source = self.client.dci().source();

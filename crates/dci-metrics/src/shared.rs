@@ -8,8 +8,9 @@
 //! [`WARN_EVERY`]; after a failure the tier rests for [`REST_AFTER_FAILURE`]
 //! and is then tried again, so it comes back by itself.
 //!
-//! What is stored: under `key_prefix` + `f1:` + a keyed hash (HMAC-SHA256 with
-//! `key_secret`) of the registry, identifier type and value, the normalised
+//! What is stored: under `key_prefix` + `f2:` + a keyed hash (HMAC-SHA256 with
+//! `key_secret`) of the registry and its identity (base URL, client and
+//! sender id), identifier type and value, the normalised
 //! facts the metrics need (no names, no records), with the registry's TTL,
 //! optionally sealed with `[cache] encryption_key` (see [`crate::seal`]). A
 //! value carries a format byte, so another format reads as a miss.
@@ -45,8 +46,9 @@ const FORMAT: u8 = 1;
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
 
-/// The version of the key layout: `<prefix>f1:<hash>`.
-const KEY_VERSION: &str = "f1:";
+/// The version of the key layout: `<prefix>f2:<hash>`; `f1` keys did not
+/// hash the registry's identity, and are never read.
+const KEY_VERSION: &str = "f2:";
 
 /// Keys asked per `MGET` (several go in one pipelined round trip).
 const MGET_KEYS: usize = 500;
@@ -240,8 +242,9 @@ impl SharedTier {
     }
 
     /// The key of a person's facts in a registry: a keyed hash of the
-    /// registry, the identifier type (uppercased) and value; never the identifier.
-    pub(crate) fn key(&self, registry: &str, identifier: &Identifier) -> String {
+    /// registry and its identity (`scope`, see [`crate::RegistryResolver::identity`]),
+    /// the identifier type (uppercased) and value; never the identifier.
+    pub(crate) fn key(&self, scope: &str, identifier: &Identifier) -> String {
         let identifier_type = &identifier.identifier_type;
         let upper;
         let identifier_type = if identifier_type.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -253,7 +256,7 @@ impl SharedTier {
         let mut key = String::with_capacity(self.prefix.len() + KEY_VERSION.len() + 32);
         key.push_str(&self.prefix);
         key.push_str(KEY_VERSION);
-        let parts = [registry.as_bytes(), identifier_type.as_bytes(), identifier.identifier_value.as_bytes()];
+        let parts = [scope.as_bytes(), identifier_type.as_bytes(), identifier.identifier_value.as_bytes()];
         self.hasher.hash_into(&parts, &mut key);
         key
     }
@@ -264,13 +267,13 @@ impl SharedTier {
     /// that position (`None`: a miss, as is every identifier the tier does not answer for).
     pub(crate) async fn read<T: Send>(
         &self,
-        registry: &str,
+        scope: &str,
         fields: usize,
         identifiers: &[&Identifier],
         keep: impl Fn(usize, Cached) -> Option<T> + Sync,
     ) -> Vec<Option<T>> {
         let keys_of = |from: usize, chunk: &[&Identifier]| {
-            (from, on_cores(|| chunk.par_iter().map(|identifier| self.key(registry, identifier)).collect::<Vec<_>>()))
+            (from, on_cores(|| chunk.par_iter().map(|identifier| self.key(scope, identifier)).collect::<Vec<_>>()))
         };
         let mut found = Vec::with_capacity(identifiers.len());
         let mut chunks = identifiers.chunks(READ_CHUNK).enumerate().map(|(n, chunk)| (n * READ_CHUNK, chunk));
@@ -305,7 +308,7 @@ impl SharedTier {
     /// Writes what a registry answered to the tier, each record for `ttl(record)`.
     pub(crate) async fn write(
         &self,
-        registry: &str,
+        scope: &str,
         answered: Vec<(&Identifier, Cached)>,
         ttl: impl Fn(&Cached) -> Duration + Sync,
     ) {
@@ -313,7 +316,7 @@ impl SharedTier {
             answered
                 .into_par_iter()
                 .map(|(identifier, cached)| {
-                    let key = self.key(registry, identifier);
+                    let key = self.key(scope, identifier);
                     let value = self.value_of(&key, &cached);
                     (key, value, ttl(&cached))
                 })

@@ -4,11 +4,13 @@
 //! it would have.
 //!
 //! The format is a small binary one: a magic line, whether the rest is
-//! sealed, then the registry ids and one record per entry (see `codec.rs`);
+//! sealed, then the registry ids, who answered for each (its identity: base
+//! URL, client and sender id), and one record per entry (see `codec.rs`);
 //! values are typed by the catalog, so a file written by a deployment with
-//! other registries or metrics is refused rather than misread. The file is
-//! written readable by its owner only, and sealed with `[cache]
-//! encryption_key` when one is configured.
+//! other registries or metrics is refused rather than misread, and the facts
+//! of a registry that another endpoint (or none) now answers for are not
+//! loaded. The file is written readable by its owner only, and sealed with
+//! `[cache] encryption_key` when one is configured.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,18 +19,24 @@ use crate::catalog::Catalog;
 use crate::codec::{CodecError, Reader, put_bytes, put_cached};
 use crate::store::{CacheKey, MetricStore, registry_of_key, unix_now};
 
-const MAGIC: &[u8] = b"ELIG-FACTS 2\n";
-const OLDER_MAGIC: &[u8] = b"ELIG-FACTS 1\n";
+const MAGIC: &[u8] = b"ELIG-FACTS 3\n";
+/// Formats of files that do not say who answered: never loaded.
+const OLDER_MAGICS: [&[u8]; 2] = [b"ELIG-FACTS 1\n", b"ELIG-FACTS 2\n"];
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
 
 /// What a snapshot operation did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotReport {
     /// Entries written or restored.
     pub entries: u64,
     /// Entries skipped on load because they had expired.
     pub expired: u64,
+    /// Entries skipped on load because another endpoint, or none, now
+    /// answers for their registry.
+    pub ignored: u64,
+    /// Why entries were ignored, one line per registry.
+    pub notes: Vec<String>,
 }
 
 /// Why a snapshot could not be read or written.
@@ -76,6 +84,9 @@ impl MetricStore {
     pub fn save_snapshot(&self, path: &Path) -> Result<SnapshotReport, SnapshotError> {
         let mut body = Vec::with_capacity(1 << 20);
         put_bytes(&mut body, registry_line(self.catalog()).as_bytes());
+        for registry in self.catalog().registry_indices() {
+            put_bytes(&mut body, self.identity(registry).unwrap_or_default().as_bytes());
+        }
         let mut report = SnapshotReport::default();
         for (key, cached) in self.cache.entries() {
             put_bytes(&mut body, key.as_bytes());
@@ -112,8 +123,10 @@ impl MetricStore {
         let Some((header, rest)) = file.split_at_checked(MAGIC.len()) else {
             return Err(format(format!("{} is not an elig fact cache", path.display())));
         };
-        if header == OLDER_MAGIC {
-            return Err(format("written by an older elig in another format; delete it to start afresh"));
+        if OLDER_MAGICS.contains(&header) {
+            return Err(format(
+                "written by an older elig, which did not record which endpoint answered; delete it to start afresh",
+            ));
         }
         if header != MAGIC {
             return Err(format(format!("{} is not an elig fact cache", path.display())));
@@ -136,14 +149,42 @@ impl MetricStore {
         if reader.text()? != registry_line(self.catalog()) {
             return Err(format("written for other registries or metrics; delete it to start afresh"));
         }
-        let now = unix_now();
         let mut report = SnapshotReport::default();
+        // Who answered for each registry then, and whether that is who answers now.
+        let mut usable: Vec<bool> = Vec::new();
+        for registry in self.catalog().registry_indices() {
+            let written = reader.text()?;
+            let id = self.catalog().registry(registry).id;
+            let usable_now = match self.identity(registry) {
+                Some(now) if now == written => true,
+                _ if written.is_empty() => true,
+                Some(now) => {
+                    report.notes.push(format!(
+                        "{id}: the file holds facts from {written}; this run asks {now}: they are not used"
+                    ));
+                    false
+                }
+                None => {
+                    report.notes.push(format!(
+                        "{id}: the file holds facts from {written}; no data source is configured for it now: they \
+                         are not used"
+                    ));
+                    false
+                }
+            };
+            usable.push(usable_now);
+        }
+        let now = unix_now();
         while !reader.is_empty() {
             let key = reader.text()?;
             let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
                 return Err(format("an entry of a registry this catalog does not have"));
             };
             let cached = reader.cached(self.catalog().registry(registry).metrics.len())?;
+            if !usable.get(registry.get()).copied().unwrap_or(false) {
+                report.ignored += 1;
+                continue;
+            }
             if !self.cache.ttls().fresh(registry, cached.facts.is_some(), cached.fetched_at, now) {
                 report.expired += 1;
                 continue;

@@ -200,6 +200,9 @@ pub struct StoreStats {
 
 struct Registry {
     resolver: Arc<dyn RegistryResolver>,
+    /// The registry's id and its resolver's identity: what the snapshot file
+    /// and the shared tier key its facts by.
+    scope: String,
     breaker: CircuitBreaker,
     round_trips: AtomicU64,
     items: AtomicU64,
@@ -309,6 +312,7 @@ impl MetricStore {
             .iter()
             .map(|spec| {
                 resolvers.iter().find(|r| r.spec().id == spec.id).map(|resolver| Registry {
+                    scope: format!("{}\u{1f}{}", spec.id, resolver.identity()),
                     resolver: resolver.clone(),
                     breaker: CircuitBreaker::new(config.breaker.clone()),
                     round_trips: AtomicU64::new(0),
@@ -342,6 +346,12 @@ impl MetricStore {
 
     fn registry(&self, registry: RegistryIndex) -> Option<&Registry> {
         self.registries.get(registry.get()).and_then(Option::as_ref)
+    }
+
+    /// Who answers for `registry` ([`RegistryResolver::identity`]); `None`
+    /// when no data source is configured for it.
+    pub fn identity(&self, registry: RegistryIndex) -> Option<String> {
+        self.registry(registry).map(|state| state.resolver.identity())
     }
 
     /// The identifier to look a person up by in `registry`: the first of the
@@ -421,8 +431,9 @@ impl MetricStore {
         let mut results: Vec<Option<Resolution>> =
             unique.iter().map(|(key, _)| self.cache.get(key, now).map(Cached::resolution)).collect();
         let mut misses: Vec<usize> = (0..unique.len()).filter(|i| results[*i].is_none()).collect();
-        if let Some(shared) = &self.shared {
-            misses = self.ask_shared(shared, registry, &unique, misses, &mut results, &mut report).await;
+        // Facts of a registry no data source is configured for are not served from the shared tier.
+        if let (Some(shared), Some(state)) = (&self.shared, self.registry(registry)) {
+            misses = self.ask_shared(shared, registry, &state.scope, &unique, misses, &mut results, &mut report).await;
         }
         report.cache_hits = unique.len() - misses.len();
         self.hits.fetch_add(report.cache_hits as u64, Ordering::Relaxed);
@@ -454,10 +465,12 @@ impl MetricStore {
     /// Asks the shared tier about the `misses` among `unique`: what it knows,
     /// fresh by this catalog's TTLs, goes into the cache and `results`.
     /// Returns the misses left.
+    #[allow(clippy::too_many_arguments)]
     async fn ask_shared(
         &self,
         shared: &SharedTier,
         registry: RegistryIndex,
+        scope: &str,
         unique: &[(&str, &Identifier)],
         misses: Vec<usize>,
         results: &mut [Option<Resolution>],
@@ -467,7 +480,7 @@ impl MetricStore {
         let asked: Vec<&Identifier> = misses.iter().map(|&index| unique[index].1).collect();
         let now = unix_now();
         let found = shared
-            .read(spec.id, spec.metrics.len(), &asked, |position, cached| {
+            .read(scope, spec.metrics.len(), &asked, |position, cached| {
                 let fresh = self.cache.ttls().fresh(registry, cached.facts.is_some(), cached.fetched_at, now);
                 fresh.then(|| {
                     self.cache.insert(CacheKey::from(unique[misses[position]].0), cached.clone());
@@ -621,7 +634,7 @@ impl MetricStore {
             }
             if let Some(shared) = &self.shared {
                 let ttl = |cached: &Cached| self.cache.ttls().ttl(registry, cached.facts.is_some());
-                shared.write(self.catalog.registry(registry).id, answered, ttl).await;
+                shared.write(&state.scope, answered, ttl).await;
             }
         }
         guard.complete(fetched.clone());

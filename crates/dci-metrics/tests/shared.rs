@@ -148,6 +148,26 @@ async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
     sim.shutdown().await;
 }
 
+/// Facts another endpoint answered (a test registry under the same name)
+/// are never served: the shared tier keys them by who answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_of_another_endpoint_under_the_same_name_are_not_served() {
+    let Some(redis) = RedisServer::start() else { return };
+    let test_registry = simulator().await;
+    let production = simulator().await;
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    let first = store(&test_registry, redis_config(&redis), None, CatalogConfig::default());
+    assert_eq!(first.fetch(crvs(&first), &people).await.counts.fetched, PEOPLE);
+    let second = store(&production, redis_config(&redis), None, CatalogConfig::default());
+    let fetched = second.fetch(crvs(&second), &people).await;
+    assert_eq!((fetched.counts.shared_hits, fetched.counts.fetched), (0, PEOPLE));
+    assert_eq!(production.stats().crvs.items, PEOPLE as u64, "production is asked");
+    let third = store(&test_registry, redis_config(&redis), None, CatalogConfig::default());
+    assert_eq!(third.fetch(crvs(&third), &people).await.counts.shared_hits, PEOPLE, "the same endpoint is served");
+    test_registry.shutdown().await;
+    production.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_holds_no_identifier_and_no_name_and_sealed_values_hold_no_facts_in_clear() {
     let Some(redis) = RedisServer::start() else { return };
@@ -160,7 +180,7 @@ async fn redis_holds_no_identifier_and_no_name_and_sealed_values_hold_no_facts_i
     assert_eq!(keys.len(), 2 * PEOPLE);
     let mut connection = connection(&redis).await;
     for key in &keys {
-        assert!(key.starts_with("elig-test:f1:"), "{key}");
+        assert!(key.starts_with("elig-test:f2:"), "{key}");
         assert!(!key.contains('U') && !key.contains("crvs") && !key.contains("ibr"), "{key}");
         let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut connection).await.expect("get");
         let text = String::from_utf8_lossy(&value);

@@ -253,6 +253,53 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     sim.shutdown().await;
 }
 
+/// A cache file filled from one endpoint is not served for another
+/// configured under the same registry name (a test registry, then
+/// production), nor for a registry no longer configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_file_from_one_endpoint_is_not_served_for_another() {
+    let test_registry = simulator().await;
+    let production = simulator().await;
+    let people: Vec<Identifier> = (0..50).map(uin).collect();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("facts.bin");
+    let filled = store(&test_registry, CatalogConfig::default(), StoreConfig::default());
+    filled.fetch(crvs(&filled), &people).await;
+    filled.sweep();
+    assert_eq!(filled.save_snapshot(&path).expect("saves").entries, 50);
+
+    let elsewhere = store(&production, CatalogConfig::default(), StoreConfig::default());
+    let report = elsewhere.load_snapshot(&path).expect("loads");
+    assert_eq!((report.entries, report.ignored), (0, 50), "{report:?}");
+    let note = report.notes.join("\n");
+    assert!(note.contains(&test_registry.base_url(RegistryKind::Crvs)), "{note}");
+    assert!(note.contains(&production.base_url(RegistryKind::Crvs)), "{note}");
+    let fetched = elsewhere.fetch(crvs(&elsewhere), &people).await;
+    assert_eq!((fetched.counts.cache_hits, fetched.counts.fetched), (0, 50));
+    assert_eq!(production.stats().crvs.items, 50, "production is asked");
+
+    // Another client of the same registry is another identity too.
+    let catalog = Arc::new(Catalog::default());
+    let mut other_client = source(&test_registry, RegistryType::Crvs, RegistryKind::Crvs);
+    other_client.sender_id = "another.sender".into();
+    let other =
+        MetricStore::new(catalog.clone(), vec![resolver_for(other_client).expect("crvs")], &StoreConfig::default())
+            .expect("store");
+    assert_eq!(other.load_snapshot(&path).expect("loads").entries, 0);
+
+    // No data source for the registry: its facts are not served.
+    let unconfigured = MetricStore::new(catalog, Vec::new(), &StoreConfig::default()).expect("store");
+    let report = unconfigured.load_snapshot(&path).expect("loads");
+    assert_eq!((report.entries, report.ignored), (0, 50));
+    assert!(report.notes[0].contains("no data source is configured"), "{:?}", report.notes);
+
+    // The same endpoint restores it all.
+    let same = store(&test_registry, CatalogConfig::default(), StoreConfig::default());
+    assert_eq!(same.load_snapshot(&path).expect("loads").entries, 50);
+    test_registry.shutdown().await;
+    production.shutdown().await;
+}
+
 /// A large warm lookup (fetch and `known`): every answer lands at its own person.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_warm_lookups_answer_each_person() {

@@ -51,6 +51,9 @@ impl RegistryResolver for MemoryRegistry {
     fn id_type_priority(&self) -> &[String] {
         &self.priority
     }
+    fn identity(&self) -> String {
+        format!("memory registry {}", self.spec.id)
+    }
     fn chunk_size(&self) -> usize {
         1000
     }
