@@ -18,6 +18,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A test or evaluation failed.
 pub const EXIT_FAILURE: u8 = 1;
+/// The command line asks for something that cannot be done as given (clap's own code for usage errors).
+pub const EXIT_USAGE: u8 = 2;
 /// A rule is invalid.
 pub const EXIT_INVALID_RULE: u8 = 3;
 
@@ -83,7 +85,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             commands::tell(format_args!("error: {error:#}"));
-            ExitCode::from(EXIT_FAILURE)
+            if error.downcast_ref::<setup::UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
     }
 }

@@ -1,11 +1,12 @@
-//! Building the engine: from `elig.toml`, or, without one, against the
-//! built-in registry simulator serving the fixture compiled into the binary.
+//! Building the engine: from `elig.toml`, or, when asked (`--simulator`,
+//! `demo`, `playground`), against the built-in registry simulator serving the
+//! fixture compiled into the binary.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use dci_client::{DataSource, RegistryType, SecretSource};
-use dci_eligibility::{Engine, EngineConfig};
+use dci_eligibility::{Engine, EngineConfig, Rule};
 use dci_registry_sim::{RegistryData, RegistryKind, SimConfig, Simulator};
 
 use crate::files;
@@ -54,29 +55,85 @@ pub fn simulator_sources(sim: &Simulator) -> Vec<DataSource> {
         let mut source =
             DataSource::new(registry, sim.base_url(kind), DEMO_CLIENT.0, SecretSource::Value(DEMO_CLIENT.1.into()));
         source.verify_responses = true;
+        source.label = Some(SIMULATOR_LABEL.to_owned());
+        source.fixed_identity = Some(fixture_identity(kind));
         source
     })
     .collect()
 }
 
-/// The engine for a command: from `config`, or against the built-in simulator
-/// (returned, to keep it running), saying so on stderr.
-pub async fn engine(config: Option<&Path>) -> Result<(Engine, Option<Simulator>)> {
-    match config {
-        Some(path) => {
+/// The identity of the built-in simulator's `kind` registry: its data (a
+/// hash of the embedded fixture), not its address, which changes each run.
+fn fixture_identity(kind: RegistryKind) -> String {
+    let text = match kind {
+        RegistryKind::Crvs => fixture::CRVS,
+        RegistryKind::Ibr => fixture::IBR,
+        RegistryKind::Dr => fixture::DR,
+    };
+    // FNV-1a: stable across builds and platforms, which is all a cache key needs here.
+    let hash = text
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("built-in simulator, fixture {kind:?} {hash:016x}")
+}
+
+/// How the built-in simulator is named wherever decisions say who answered.
+pub const SIMULATOR_LABEL: &str = "built-in simulator (committed fixture data, not a real registry)";
+
+/// A command line that cannot be run as given (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The engine for a command: from `config`, or against the built-in
+/// simulator when `simulator` asks for it (returned, to keep it running,
+/// and said on stderr), or with no registry at all. The simulator never
+/// stands in unasked: see [`require_registries`].
+pub async fn engine(config: Option<&Path>, simulator: bool) -> Result<(Engine, Option<Simulator>)> {
+    match (config, simulator) {
+        (Some(_), true) => {
+            Err(UsageError("--config and --simulator name two sources of registries: give one".to_owned()).into())
+        }
+        (Some(path), false) => {
             let config = files::config(path)?;
             Ok((Engine::from_config(&config).with_context(|| format!("{}", path.display()))?, None))
         }
-        None => {
+        (None, true) => {
             let sim = fixture_simulator(SimConfig::default()).await?;
             crate::commands::tell(format_args!(
-                "note: no --config given: using the built-in registry simulator with the committed fixture data (CRVS, IBR, DR at {})",
+                "note: --simulator: the registries are the built-in simulator with the committed fixture data (CRVS, IBR, DR at {}), not real ones",
                 sim.local_addr()
             ));
             let config = EngineConfig { registries: simulator_sources(&sim), ..Default::default() };
             Ok((Engine::from_config(&config)?, Some(sim)))
         }
+        (None, false) => Ok((Engine::from_config(&EngineConfig::default())?, None)),
     }
+}
+
+/// Refuses to decide rules that read registries when none is configured:
+/// every decision needing one would rest on nothing.
+pub fn require_registries<'r>(engine: &Engine, rules: impl IntoIterator<Item = &'r Rule>) -> Result<()> {
+    if engine.store().has_registries() {
+        return Ok(());
+    }
+    let reading: Vec<&str> = rules.into_iter().filter(|rule| !rule.metrics().is_empty()).map(Rule::name).collect();
+    if reading.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "rule {} reads registries (dci.*) and none is configured: pass --config <file> naming them \
+         ([[registry]]), or --simulator to decide against the built-in simulator's fixture data",
+        reading.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    ))
+    .into())
 }
 
 /// Today's date in UTC, for the default as-of date (read once per command).

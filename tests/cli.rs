@@ -70,11 +70,12 @@ fn eval_over_the_fixture_matches_the_expected_outcomes() {
             "fixtures/beneficiaries.ndjson",
             "--as-of",
             "2026-01-01",
+            "--simulator",
         ])
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("built-in registry simulator"), "says it uses the simulator");
+    assert!(stderr(&output).contains("built-in simulator"), "says it uses the simulator: {}", stderr(&output));
     let results = decisions(&stdout(&output));
     assert_eq!(results.len(), 35);
     let outcome = |id: &str, rule: &str| {
@@ -186,6 +187,7 @@ fn explain_shows_clauses_and_where_each_metric_came_from() {
             "HH-0003",
             "--as-of",
             "2026-01-01",
+            "--simulator",
         ])
         .output()
         .expect("runs");
@@ -283,6 +285,7 @@ fn a_cache_file_makes_the_second_run_ask_no_registry() {
                 "fixtures/beneficiaries.ndjson",
                 "--as-of",
                 "2026-01-01",
+                "--simulator",
             ])
             .arg("--cache-file")
             .arg(&cache)
@@ -313,7 +316,14 @@ fn a_cache_file_makes_the_second_run_ask_no_registry() {
 
     std::fs::write(&cache, b"not a cache").expect("writes");
     let output = elig()
-        .args(["eval", "--rule", "dci.crvs.is_alive", "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .args([
+            "eval",
+            "--rule",
+            "dci.crvs.is_alive",
+            "--beneficiaries",
+            "fixtures/beneficiaries.ndjson",
+            "--simulator",
+        ])
         .arg("--cache-file")
         .arg(&cache)
         .output()
@@ -377,11 +387,15 @@ fn serve(args: &[&std::ffi::OsStr], envs: &[(&str, String)]) -> (KillOnDrop, Str
 
 #[tokio::test]
 async fn serve_answers_the_evaluate_api_with_an_api_key() {
-    let refused = elig().args(["serve", "--bind", "127.0.0.1:0"]).env_remove("ELIG_API_KEY").output().expect("runs");
+    let refused = elig()
+        .args(["serve", "--simulator", "--bind", "127.0.0.1:0"])
+        .env_remove("ELIG_API_KEY")
+        .output()
+        .expect("runs");
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("ELIG_API_KEY"), "{}", stderr(&refused));
 
-    let (child, address) = serve(&[], &[("ELIG_API_KEY", "test-key".to_owned())]);
+    let (child, address) = serve(&["--simulator".as_ref()], &[("ELIG_API_KEY", "test-key".to_owned())]);
     let http = reqwest::Client::new();
     let health = http.get(format!("http://{address}/healthz")).send().await.expect("healthz");
     assert!(health.status().is_success());
@@ -633,6 +647,7 @@ fn eval_outcomes(rule: &str) -> (Vec<(String, String)>, u64) {
     let stats = dir.path().join("stats.json");
     let output = elig()
         .args(["eval", "--rule", rule, "--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", "2026-01-01"])
+        .arg("--simulator")
         .arg("--stats-json")
         .arg(&stats)
         .output()
@@ -690,6 +705,7 @@ fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule()
     let output = elig()
         .args(["diff", "--old-file", "fixtures/rules.toml", "--old-name", "disabled_not_enrolled", "--new", new])
         .args(["--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", "2026-01-01", "--format", "ndjson"])
+        .arg("--simulator")
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
@@ -714,7 +730,7 @@ fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule()
             .expect("JSON");
     let chunked = elig()
         .args(["diff", "--old", old, "--new", new, "--beneficiaries", "-", "--as-of", "2026-01-01"])
-        .args(["--format", "ndjson", "--chunk-size", "4"])
+        .args(["--format", "ndjson", "--chunk-size", "4", "--simulator"])
         .write_stdin(array)
         .output()
         .expect("runs");
@@ -739,7 +755,7 @@ fn diff_counts_agree_with_two_eval_runs_and_ask_no_more_than_the_costlier_rule()
         elig()
             .args(["diff", "--old", old, "--new", new])
             .args(fixture)
-            .args(["--format", format])
+            .args(["--format", format, "--simulator"])
             .output()
             .expect("runs")
     };
@@ -794,7 +810,7 @@ async fn serve_keeps_answering_when_its_standard_error_is_closed_and_stops_on_si
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("address").port();
     let address = format!("127.0.0.1:{port}");
     let child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
-        .args(["serve", "--bind", &address])
+        .args(["serve", "--simulator", "--bind", &address])
         .env("ELIG_API_KEY", "test-key")
         .env_remove("RUST_LOG")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -832,4 +848,76 @@ async fn serve_keeps_answering_when_its_standard_error_is_closed_and_stops_on_si
     }
     let status = status.expect("elig serve stops within 10 s of SIGTERM");
     assert!(status.success(), "an orderly stop: {status}");
+}
+
+/// Rules reading registries are not decided against a stand-in nobody asked
+/// for: without --config or --simulator the command refuses (exit 2), naming
+/// both; a rule reading none runs as before.
+#[test]
+fn without_registries_a_rule_reading_them_is_refused_not_decided() {
+    let output = elig()
+        .args(["eval", "--rule", "dci.dr.has_disability == false and dci.ibr.is_enrolled == false"])
+        .args(["--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "no decision: {}", stdout(&output));
+    let said = stderr(&output);
+    assert!(said.contains("--config") && said.contains("--simulator") && said.contains("`rule`"), "{said}");
+    for command in [
+        &["explain", "--rule", "dci.crvs.is_alive", "--beneficiary", "HH-0001"][..],
+        &["diff", "--old", "true", "--new", "dci.crvs.is_alive", "--beneficiaries", "fixtures/beneficiaries.ndjson"][..],
+    ] {
+        let output = elig().args(command).output().expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {}", stderr(&output));
+    }
+    let both = elig()
+        .args(["eval", "--rule", "dci.crvs.is_alive", "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .args(["--simulator", "--config", "elig.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    let plain = elig()
+        .args(["eval", "--rule", "poverty_score >= 0.7", "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .output()
+        .expect("runs");
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert_eq!(decisions(&stdout(&plain)).len(), 35);
+}
+
+/// The summary and the stats JSON name who answered for each registry, the
+/// built-in simulator included.
+#[test]
+fn the_summary_and_the_stats_name_who_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    let output = elig()
+        .args(["eval", "--rule", "dci.crvs.is_alive == true", "--beneficiaries", "fixtures/beneficiaries.ndjson"])
+        .args(["--simulator", "--stats-json"])
+        .arg(&stats)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("crvs answered by built-in simulator"), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&std::fs::read(&stats).expect("stats")).expect("json");
+    let crvs = &report["stats"]["registries"][0];
+    assert_eq!(crvs["registry"], "crvs");
+    assert!(crvs["answered_by"].as_str().is_some_and(|by| by.starts_with("built-in simulator")), "{crvs}");
+}
+
+/// `elig serve` does not start without registries: neither without --config
+/// and --simulator, nor with a configuration naming none.
+#[test]
+fn serve_without_registries_does_not_start() {
+    let output =
+        elig().args(["serve", "--bind", "127.0.0.1:0"]).env("ELIG_API_KEY", "test-key").output().expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--simulator"), "{}", stderr(&output));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("elig.toml");
+    std::fs::write(&config, "[server]\nbind = \"127.0.0.1:0\"\napi_keys = [{ env = \"ELIG_API_KEY\" }]\n")
+        .expect("writes");
+    let output = elig().args(["serve", "--config"]).arg(&config).env("ELIG_API_KEY", "k").output().expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("names no registry"), "{}", stderr(&output));
 }

@@ -75,6 +75,7 @@ impl Drop for Playground {
 fn eval_counts(rule: &str) -> Value {
     let output = elig()
         .args(["eval", "--rule", rule, "--beneficiaries", "fixtures/beneficiaries.ndjson", "--as-of", AS_OF])
+        .arg("--simulator")
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -91,7 +92,7 @@ fn eval_counts(rule: &str) -> Value {
 fn diff_counts(old: &str, new: &str) -> Value {
     let output = elig()
         .args(["diff", "--old", old, "--new", new, "--beneficiaries", "fixtures/beneficiaries.ndjson"])
-        .args(["--as-of", AS_OF, "--format", "ndjson"])
+        .args(["--as-of", AS_OF, "--format", "ndjson", "--simulator"])
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

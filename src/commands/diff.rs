@@ -54,6 +54,10 @@ pub struct DiffArgs {
     /// Deployment configuration (registries, cache, metrics).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Decide against the built-in registry simulator and its committed fixture data, not real
+    /// registries (without it or --config, rules reading dci.* are refused).
+    #[arg(long)]
+    simulator: bool,
     /// Output: a table for reading, or NDJSON / CSV (one line per changed beneficiary).
     #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
     format: DiffFormat,
@@ -101,10 +105,11 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
     if args.chunk_size == 0 {
         bail!("--chunk-size must be at least 1");
     }
-    let (engine, _simulator) = setup::engine(args.config.as_deref()).await?;
+    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };
+    setup::require_registries(&engine, &rules)?;
     let options =
         EvaluationOptions { explain: true, ..EvaluationOptions::new(args.as_of.unwrap_or_else(setup::today)) };
 

@@ -20,7 +20,7 @@ use crate::{EXIT_INVALID_RULE, setup};
 /// Evaluate rules over a beneficiary file (NDJSON, or a JSON array) and write the decisions.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig eval --rule 'poverty_score >= 0.7 and dci.ibr.program_count == 0' --beneficiaries fixtures/beneficiaries.ndjson\n  elig eval --rules rules.toml --beneficiaries people.ndjson --format csv --out decisions.csv --config elig.toml\n\nWithout --config, registries are the built-in simulator with the committed fixture."
+    after_help = "Examples:\n  elig eval --rule 'poverty_score >= 0.7 and dci.ibr.program_count == 0' --beneficiaries fixtures/beneficiaries.ndjson\n  elig eval --rules rules.toml --beneficiaries people.ndjson --format csv --out decisions.csv --config elig.toml\n  elig eval --rule 'dci.crvs.is_alive == true' --beneficiaries fixtures/beneficiaries.ndjson --simulator\n\nRules reading registries (dci.*) need --config naming them, or --simulator for the built-in simulator with the committed fixture."
 )]
 pub struct EvalArgs {
     #[command(flatten)]
@@ -43,6 +43,10 @@ pub struct EvalArgs {
     /// Deployment configuration (registries, cache, metrics).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Decide against the built-in registry simulator and its committed fixture data, not real
+    /// registries (without it or --config, rules reading dci.* are refused).
+    #[arg(long)]
+    simulator: bool,
     /// Beneficiaries evaluated together (memory grows with it).
     #[arg(long, default_value_t = 10_000)]
     chunk_size: usize,
@@ -80,10 +84,11 @@ impl From<OutputFormat> for Format {
 
 pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     let sources = args.rules.load()?;
-    let (engine, _simulator) = setup::engine(args.config.as_deref()).await?;
+    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };
+    setup::require_registries(&engine, &rules)?;
     if args.chunk_size == 0 {
         bail!("--chunk-size must be at least 1");
     }
@@ -282,6 +287,11 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
                 registry.fetch.fetched,
                 failures
             );
+        }
+        for registry in &stats.registries {
+            if let Some(answered_by) = &registry.answered_by {
+                eprintln!("{} answered by {answered_by}", registry.registry);
+            }
         }
         for registry in stats.registries.iter().filter(|r| !r.fetch.failures.is_empty()) {
             let causes: Vec<String> =

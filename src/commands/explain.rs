@@ -14,7 +14,7 @@ use crate::{EXIT_INVALID_RULE, setup};
 /// Explain one decision: the value of each clause, and each metric with where it came from.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig explain --rule 'dci.crvs.is_alive == true and age_years(r.birthdate) >= 60' --beneficiary HH-0001\n  elig explain --rules rules.toml --name elderly --beneficiary person.json --config elig.toml"
+    after_help = "Examples:\n  elig explain --rule 'dci.crvs.is_alive == true and age_years(r.birthdate) >= 60' --beneficiary HH-0001 --simulator\n  elig explain --rules rules.toml --name elderly --beneficiary person.json --config elig.toml"
 )]
 pub struct ExplainArgs {
     #[command(flatten)]
@@ -34,6 +34,10 @@ pub struct ExplainArgs {
     /// Deployment configuration.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Decide against the built-in registry simulator and its committed fixture data, not real
+    /// registries (without it or --config, rules reading dci.* are refused).
+    #[arg(long)]
+    simulator: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
@@ -90,10 +94,11 @@ pub async fn run(args: ExplainArgs) -> Result<ExitCode> {
             bail!("no rule named {name:?}");
         }
     }
-    let (engine, _simulator) = setup::engine(args.config.as_deref()).await?;
+    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };
+    setup::require_registries(&engine, &rules)?;
     let as_of = args.as_of.unwrap_or_else(setup::today);
     let mut explanations = Vec::new();
     for rule in &rules {

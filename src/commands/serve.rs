@@ -15,7 +15,7 @@ use crate::setup;
 /// Serve the HTTP API (POST /v1/evaluate, /v1/diff, /v1/explain, /v1/rules/validate, /v1/rules/export-test, GET /v1/metrics, /v1/samples, /healthz, /readyz, /metrics, /openapi.json) and the playground page (/playground).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig serve --config elig.toml\n  ELIG_API_KEY=dev-key elig serve      # the built-in simulator with the committed fixture\n\nWithout --config the registries are the built-in simulator, the API key is read from\n$ELIG_API_KEY and the server listens on 127.0.0.1:8080 (or --bind)."
+    after_help = "Examples:\n  elig serve --config elig.toml\n  ELIG_API_KEY=dev-key elig serve --simulator      # the built-in simulator with the committed fixture\n\nWith --simulator the registries are the built-in simulator, the API key is read from\n$ELIG_API_KEY and the server listens on 127.0.0.1:8080 (or --bind). Without --config or\n--simulator the server does not start, nor with a config naming no registry."
 )]
 pub struct ServeArgs {
     /// Deployment configuration: [[registry]], [metrics], [cache], [rules] and [server].
@@ -24,17 +24,41 @@ pub struct ServeArgs {
     /// Address to listen on (overrides server.bind).
     #[arg(long)]
     bind: Option<std::net::SocketAddr>,
+    /// Serve decisions from the built-in registry simulator and its committed fixture data, not
+    /// real registries (for trying the API; /readyz and every result say so).
+    #[arg(long)]
+    simulator: bool,
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let shutdown = super::stop_requested();
     match &args.config {
+        Some(_) if args.simulator => {
+            return Err(
+                setup::UsageError("--config and --simulator name two sources of registries: give one".into()).into()
+            );
+        }
+        None if !args.simulator => {
+            return Err(setup::UsageError(
+                "no registries: pass --config <file> naming them ([[registry]]), or --simulator to serve the built-in \
+                 simulator's fixture data"
+                    .into(),
+            )
+            .into());
+        }
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let mut config: Config = toml::from_str(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
             if let Some(bind) = args.bind {
                 config.server.bind = bind;
+            }
+            if config.engine.registries.is_empty() {
+                return Err(setup::UsageError(format!(
+                    "{} names no registry ([[registry]]): every decision reading dci.* would rest on nothing",
+                    path.display()
+                ))
+                .into());
             }
             super::tell(format_args!("elig serve: {}; Ctrl-C to stop.", path.display()));
             dci_server::serve(config, shutdown).await?; // logs the address it listens on

@@ -313,6 +313,15 @@ pub struct DataSource {
     /// at least 1 MiB (see [`DataSource::response_limit`]).
     #[serde(default)]
     pub max_response_bytes: Option<usize>,
+    /// A name shown wherever decisions say who answered (`"national CRVS,
+    /// staging"`); it changes nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// What the fact caches key this source's facts by, in place of its
+    /// address, for a source whose address changes from run to run but not
+    /// its data (the built-in simulator, on a new port each time). Not configurable.
+    #[serde(skip)]
+    pub fixed_identity: Option<String>,
 }
 
 /// Bytes of answer allowed per search item by default: a generous allowance for one
@@ -352,6 +361,8 @@ impl DataSource {
             retry: RetryPolicy::default(),
             max_pages: default_max_pages(),
             max_response_bytes: None,
+            label: None,
+            fixed_identity: None,
         }
     }
 
@@ -370,6 +381,9 @@ impl DataSource {
     /// lowercased), and the client id and sender id it is asked as (one
     /// registry may answer two clients differently: scopes, consent).
     pub fn identity(&self) -> String {
+        if let Some(fixed) = &self.fixed_identity {
+            return fixed.clone();
+        }
         let base = self.base_url.trim().trim_end_matches('/');
         let base = match base.split_once("://") {
             Some((scheme, rest)) => {

@@ -344,8 +344,17 @@ fn ms(since: Instant) -> u64 {
 }
 
 /// The statistics of `registry` in `stats`, added when missing.
-fn registry_use<'s>(stats: &'s mut BatchStats, catalog: &Catalog, registry: RegistryIndex) -> &'s mut RegistryUse {
-    report::registry_use(&mut stats.registries, catalog.registry(registry).id)
+fn registry_use<'s>(
+    stats: &'s mut BatchStats,
+    store: &MetricStore,
+    catalog: &Catalog,
+    registry: RegistryIndex,
+) -> &'s mut RegistryUse {
+    let usage = report::registry_use(&mut stats.registries, catalog.registry(registry).id);
+    if usage.answered_by.is_none() {
+        usage.answered_by = Some(store.answered_by(registry));
+    }
+    usage
 }
 
 /// A batch's input, split: the valid beneficiaries in order, their ids, and
@@ -576,7 +585,7 @@ impl Engine {
         })
         .await;
         if hits > 0 {
-            let usage = registry_use(stats, &batch.catalog, registry);
+            let usage = registry_use(stats, &self.store, &batch.catalog, registry);
             usage.fetch.requested += hits;
             usage.fetch.cache_hits += hits;
         }
@@ -682,7 +691,7 @@ impl Engine {
     ) -> usize {
         let started = Instant::now();
         let unknown = batch.unknown(&self.store, &table.facts, registry, persons);
-        let usage = registry_use(stats, &batch.catalog, registry);
+        let usage = registry_use(stats, &self.store, &batch.catalog, registry);
         usage.rounds += 1;
         let mut resolved = 0;
         if !unknown.identifiers.is_empty() {

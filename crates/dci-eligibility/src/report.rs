@@ -135,6 +135,11 @@ impl RuleCounts {
 pub struct RegistryUse {
     /// The registry.
     pub registry: String,
+    /// Who answered for it: its data source's label and identity (base URL,
+    /// client and sender id), or that none is configured; the built-in
+    /// simulator says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
     /// Fetch rounds (the registry was needed again after re-evaluation).
     pub rounds: u32,
     /// Persons without a usable identifier (not looked up).
@@ -281,7 +286,7 @@ macro_rules! tally {
 
 tally!(BatchStats { items, invalid, rules, registries, evaluations, timings });
 tally!(RuleCounts { eligible, ineligible, undetermined, error } keys { rule });
-tally!(RegistryUse { rounds, no_identifier, fetch } keys { registry });
+tally!(RegistryUse { rounds, no_identifier, fetch } keys { registry, answered_by });
 tally!(FetchCounts {
     requested,
     cache_hits,
@@ -344,7 +349,11 @@ impl Tally for Vec<RuleCounts> {
 impl Tally for Vec<RegistryUse> {
     fn add(&mut self, other: &Self) {
         for theirs in other {
-            Tally::add(registry_use(self, &theirs.registry), theirs);
+            let ours = registry_use(self, &theirs.registry);
+            if ours.answered_by.is_none() {
+                ours.answered_by.clone_from(&theirs.answered_by);
+            }
+            Tally::add(ours, theirs);
         }
     }
 }
@@ -487,6 +496,7 @@ mod tests {
     fn sample() -> BatchStats {
         let registry = |name: &str, base: usize| RegistryUse {
             registry: name.to_owned(),
+            answered_by: Some(format!("https://{name}.example as elig")),
             rounds: base as u32 + 1,
             no_identifier: base + 3,
             fetch: FetchCounts {

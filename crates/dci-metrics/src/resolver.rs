@@ -40,6 +40,11 @@ pub trait RegistryResolver: Send + Sync {
     /// served for another configured under the same name.
     fn identity(&self) -> String;
 
+    /// Who answers, for people: the identity, after the data source's label when it has one.
+    fn answered_by(&self) -> String {
+        self.identity()
+    }
+
     /// How many identifiers one `lookup` call should carry, so that a circuit
     /// breaker can stop a dead registry between calls (e.g. `batch_size × max_in_flight`).
     fn chunk_size(&self) -> usize;
@@ -233,6 +238,13 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     }
     fn identity(&self) -> String {
         self.client.dci().source().identity()
+    }
+    fn answered_by(&self) -> String {
+        let source = self.client.dci().source();
+        match &source.label {
+            Some(label) => format!("{label}: {}", source.identity()),
+            None => source.identity(),
+        }
     }
     fn chunk_size(&self) -> usize {
         let source = self.client.dci().source();

@@ -173,6 +173,8 @@ pub struct Readiness {
     /// The breaker (configured registries).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerState>,
+    /// Who answers for it ([`MetricStore::answered_by`]).
+    pub answered_by: String,
     /// What is wrong, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -352,6 +354,20 @@ impl MetricStore {
     /// when no data source is configured for it.
     pub fn identity(&self, registry: RegistryIndex) -> Option<String> {
         self.registry(registry).map(|state| state.resolver.identity())
+    }
+
+    /// Who answers for `registry`, for people: its label and identity
+    /// ([`RegistryResolver::answered_by`]), or that no data source is configured.
+    pub fn answered_by(&self, registry: RegistryIndex) -> String {
+        match self.registry(registry) {
+            Some(state) => state.resolver.answered_by(),
+            None => "no data source configured".to_owned(),
+        }
+    }
+
+    /// Whether any registry has a data source.
+    pub fn has_registries(&self) -> bool {
+        self.registries.iter().any(Option::is_some)
     }
 
     /// The identifier to look a person up by in `registry`: the first of the
@@ -685,6 +701,7 @@ impl MetricStore {
             out.push(match state {
                 None => Readiness {
                     registry: spec.id.to_owned(),
+                    answered_by: "no data source configured".to_owned(),
                     configured: false,
                     ready: false,
                     breaker: None,
@@ -702,6 +719,7 @@ impl MetricStore {
                         .map(|(at, why)| format!("its last lookup failed {} s ago: {why}", at.elapsed().as_secs()));
                     Readiness {
                         registry: spec.id.to_owned(),
+                        answered_by: state.resolver.answered_by(),
                         configured: true,
                         ready: probe.is_ok() && breaker != BreakerState::Open && failing.is_none(),
                         breaker: Some(breaker),

@@ -147,6 +147,16 @@ async fn readiness_reports_every_registry() {
     assert!(
         body["registries"].as_array().expect("list").iter().all(|r| r["ready"] == true && r["breaker"] == "closed")
     );
+    // Who answers for each: the registry's address, and as whom it is asked.
+    let crvs = &body["registries"][0];
+    let expected = format!("{} as elig-demo", h.sim.base_url(dci_registry_sim::RegistryKind::Crvs));
+    assert!(crvs["answered_by"].as_str().is_some_and(|by| by.starts_with(&expected)), "{crvs}");
+    // And every evaluation's statistics say who answered.
+    let (status, answer) = h
+        .evaluate(&json!({"rule": "dci.crvs.is_alive == true", "as_of": "2026-01-01", "beneficiaries": [crate::common::household("HH-0001")]}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.to_string().contains(&expected), "{answer}");
     h.stop().await;
 }
 

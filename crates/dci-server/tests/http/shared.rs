@@ -38,11 +38,21 @@ async fn replicas_share_facts_and_a_dead_redis_is_degraded_not_unready() {
     assert_eq!(status, 200, "{answer}");
     assert!(items(&first.sim.stats()) > 0);
 
-    // A second replica over its own simulator (the same fixture): it asks it nothing.
-    let second = start_with(SimConfig::default(), |engine| engine.cache.redis = Some(shared(&redis)), |_| {}).await;
+    // A second replica of the same deployment (the same registries): it asks them nothing.
+    let registries = crate::common::sources(&first.sim);
+    let second = start_with(
+        SimConfig::default(),
+        |engine| {
+            engine.cache.redis = Some(shared(&redis));
+            engine.registries = registries;
+        },
+        |_| {},
+    )
+    .await;
+    let asked = items(&first.sim.stats());
     let (status, again) = second.evaluate(&body).await;
     assert_eq!(status, 200, "{again}");
-    assert_eq!(items(&second.sim.stats()), 0, "every fact came from Redis");
+    assert_eq!(items(&first.sim.stats()), asked, "every fact came from Redis");
     assert_eq!(again["results"], answer["results"], "the same decisions");
 
     let contract = Contract::of(&second).await;
