@@ -66,7 +66,14 @@ pub(crate) struct Inner {
     jwks_fetched: std::sync::Mutex<Option<Instant>>,
     pub(crate) stats: Counters,
     pub(crate) retry_budget: RetryBudget,
+    /// Messages on the wire to this registry, across every call of this client
+    /// (`max_in_flight`); a message waiting to be retried holds no slot.
+    pub(crate) in_flight: tokio::sync::Semaphore,
 }
+
+/// Messages of one call under way (sent, waiting to be retried, or queued for
+/// a slot on the wire) per `max_in_flight` slot.
+const MESSAGES_UNDER_WAY_PER_SLOT: usize = 4;
 
 /// The largest JWKS read: a registry publishes a handful of keys.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -177,9 +184,10 @@ enum NextPage {
     Page { number: u32, size: u32 },
 }
 
-/// The page after `found`, by its pagination; `Err` when the registry says it
+/// The page after `found`, by its pagination, given the records `received`
+/// in all and those of the last page read; `Err` when the registry says it
 /// holds more than it gave and gives no way to ask for the rest.
-fn next_page<R>(found: &Found<R>, received: usize) -> Result<NextPage, String> {
+fn next_page<R>(found: &Found<R>, received: usize, last_page: usize) -> Result<NextPage, String> {
     let Some(page) = found.pagination else { return Ok(NextPage::None) };
     let next = || page.page_number.checked_add(1).map(|number| NextPage::Page { number, size: page.page_size });
     match page.total_count {
@@ -193,7 +201,7 @@ fn next_page<R>(found: &Found<R>, received: usize) -> Result<NextPage, String> {
         )),
         Some(_) => next().ok_or_else(|| "the registry's page number cannot grow".to_owned()),
         // No total: a full page may have a next one.
-        None if page.page_size > 0 && found.records.len() >= page.page_size as usize => {
+        None if page.page_size > 0 && last_page >= page.page_size as usize => {
             next().ok_or_else(|| "the registry's page number cannot grow".to_owned())
         }
         None => Ok(NextPage::None),
@@ -250,6 +258,7 @@ impl DciClient {
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
         let source_retry = source.retry.clone();
+        let in_flight = source.max_in_flight.min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(DciClient {
             inner: Arc::new(Inner {
                 tokens: TokenCache::new(secret),
@@ -260,6 +269,7 @@ impl DciClient {
                 jwks_fetched: std::sync::Mutex::new(None),
                 stats: Counters::default(),
                 retry_budget: RetryBudget::new(source_retry.budget_ratio, source_retry.budget_reserve),
+                in_flight: tokio::sync::Semaphore::new(in_flight),
             }),
         })
     }
@@ -332,6 +342,8 @@ impl DciClient {
         // Records received so far per person, duplicates included, as the registry counts them.
         let mut received: Vec<usize> =
             results.iter().map(|result| result.as_ref().map_or(0, |found| found.records.len())).collect();
+        // Records of the last page read per person: without a total, only a full page may have a next one.
+        let mut last_page = received.clone();
         let incomplete = |index: usize, message: String| ClientError::Incomplete {
             registry,
             request: "search".into(),
@@ -343,7 +355,7 @@ impl DciClient {
             let mut wanted: Vec<(usize, u32, u32)> = Vec::new();
             for (index, result) in results.iter_mut().enumerate() {
                 let Ok(found) = result else { continue };
-                match next_page(found, received[index]) {
+                match next_page(found, received[index], last_page[index]) {
                     Ok(NextPage::None) => {}
                     Ok(NextPage::Page { number, size }) => wanted.push((index, number, size)),
                     Err(message) => *result = Err(incomplete(index, message)),
@@ -388,6 +400,7 @@ impl DciClient {
                     }
                     Ok(page) => {
                         received[index] += page.records.len();
+                        last_page[index] = page.records.len();
                         found.records.extend(page.records);
                         // A page without pagination is the last one the registry gives.
                         found.pagination = page.pagination;
@@ -433,7 +446,9 @@ impl DciClient {
                 let limits = Limits::of(source);
                 (start, self.search_splitting::<R>(&batch, belongs, limits).await)
             })
-            .buffer_unordered(source.max_in_flight);
+            // More messages under way than on the wire: those waiting to be retried
+            // leave their slots (`Inner::in_flight`) to the others.
+            .buffer_unordered(source.max_in_flight.saturating_mul(MESSAGES_UNDER_WAY_PER_SLOT));
         while let Some((start, batch_results)) = answers.next().await {
             for (offset, result) in batch_results.into_iter().enumerate() {
                 results[start + offset] = Some(result);
@@ -453,9 +468,10 @@ impl DciClient {
             .collect()
     }
 
-    /// Sends `batch` in one message; when that message times out, sends its
-    /// halves instead (at once), down to single items, so that one identifier
-    /// the registry is slow for leaves only itself unanswered. The call's
+    /// Sends `batch` in one message; when that message times out, or is signed
+    /// but cannot be read whole to check it, sends its halves instead (at once),
+    /// down to single items, so that one identifier the registry is slow for,
+    /// or one record nested too deep, leaves only itself unanswered. The call's
     /// deadline is shared out among the levels of halving still possible.
     fn search_splitting<'a, R: DeserializeOwned + Send>(
         &'a self,
@@ -468,7 +484,9 @@ impl DciClient {
             let limits = Limits { retry_timeouts: !splittable, ..limits };
             match self.search_message::<R>(batch, belongs, limits).await {
                 Ok(results) => results,
-                Err(ClientError::Timeout { .. }) if splittable && Instant::now() < limits.deadline => {
+                Err(ClientError::Timeout { .. } | ClientError::Unverifiable { .. })
+                    if splittable && Instant::now() < limits.deadline =>
+                {
                     self.inner.stats.splits.fetch_add(1, Ordering::Relaxed);
                     let (first, second) = batch.split_at(batch.len() / 2);
                     // Levels of halving left to reach single items: each gets an equal share of the time left.
@@ -649,7 +667,7 @@ impl DciClient {
             let found: Found<R> = self.search(criteria.clone().with_pagination(page_size, page)).await?;
             let count = found.records.len();
             let more = match found.pagination {
-                Some(_) => match next_page(&found, records.len() + count) {
+                Some(_) => match next_page(&found, records.len() + count, count) {
                     Ok(next) => next != NextPage::None,
                     Err(message) => {
                         return Err(ClientError::Incomplete {

@@ -75,6 +75,19 @@ pub enum ClientError {
         /// What is wrong.
         message: String,
     },
+    /// A signed answer whose message cannot be read whole (nested too deep,
+    /// say), so its signature cannot be checked and none of its items can be
+    /// trusted. A message of several items is asked again in halves, so that
+    /// the item at fault fails alone.
+    #[error("{registry}: {request}: the answer's signature cannot be checked: {message}")]
+    Unverifiable {
+        /// The registry.
+        registry: RegistryType,
+        /// The request.
+        request: String,
+        /// Why the message cannot be read.
+        message: String,
+    },
     /// The registry rejected the whole message (header `rjct`).
     #[error("{registry}: {request}: message rejected: {code}: {message}")]
     MessageRejected {
@@ -263,9 +276,10 @@ impl ClientError {
             ClientError::Unavailable { .. } => ErrorKind::Unavailable,
             ClientError::Incomplete { .. } | ClientError::TooManyPages { .. } => ErrorKind::Incomplete,
             ClientError::Ambiguous { .. } => ErrorKind::Ambiguous,
-            ClientError::Protocol { .. } | ClientError::Redirected { .. } | ClientError::ItemUnusable { .. } => {
-                ErrorKind::Protocol
-            }
+            ClientError::Protocol { .. }
+            | ClientError::Unverifiable { .. }
+            | ClientError::Redirected { .. }
+            | ClientError::ItemUnusable { .. } => ErrorKind::Protocol,
             ClientError::ResponseTooLarge { .. } => ErrorKind::TooLarge,
             ClientError::MessageRejected { .. } | ClientError::Rejected { .. } => ErrorKind::Rejected,
             ClientError::Auth { .. } => ErrorKind::Auth,
@@ -284,6 +298,7 @@ impl ClientError {
             | ClientError::Incomplete { registry, .. }
             | ClientError::Ambiguous { registry, .. }
             | ClientError::Protocol { registry, .. }
+            | ClientError::Unverifiable { registry, .. }
             | ClientError::MessageRejected { registry, .. }
             | ClientError::Rejected { registry, .. }
             | ClientError::Auth { registry, .. }

@@ -306,6 +306,9 @@ impl Inner {
         limits: Limits,
     ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
+        // Held until the answer is read (not while it is parsed or checked). The
+        // semaphore is never closed, so the slot is always granted in the end.
+        let slot = self.in_flight.acquire().await.ok();
         self.stats.http_requests.fetch_add(1, Ordering::Relaxed);
         self.retry_budget.deposit();
         let left = limits.deadline.saturating_duration_since(Instant::now());
@@ -338,6 +341,7 @@ impl Inner {
             });
         }
         let bytes = read_body(response, source.response_limit(), source, request).await?;
+        drop(slot);
         self.parse(path, request, &bytes, token).await
     }
 
@@ -377,8 +381,11 @@ impl Inner {
             let header: Value =
                 serde_json::from_str(header.get()).map_err(|e| protocol(format!("unreadable header: {e}")))?;
             let message: Value = match &raw.message {
-                Some(message) => serde_json::from_str(message.get())
-                    .map_err(|e| protocol(format!("the message cannot be read whole to check its signature: {e}")))?,
+                Some(message) => serde_json::from_str(message.get()).map_err(|e| ClientError::Unverifiable {
+                    registry: source.registry,
+                    request: request.to_owned(),
+                    message: format!("the message cannot be read whole: {e}"),
+                })?,
                 None => Value::Null,
             };
             let signature = raw.signature.as_ref().and_then(Value::as_str);

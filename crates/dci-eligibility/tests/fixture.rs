@@ -4,10 +4,11 @@
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::parse_line;
 use dci_eligibility::{
-    Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
+    BatchResult, Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
 };
-use dci_metrics::StoreConfig;
-use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator, fixture_beneficiaries};
+use dci_metrics::{StoreConfig, UnknownCause};
+use dci_registry_sim::{FaultConfig, Misbehaviour, RegistryKind, SimConfig, Simulator, fixture_beneficiaries};
+use proptest::strategy::Strategy;
 
 const RULES: [&str; 4] = [
     "dci.dr.has_disability == true and dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false",
@@ -298,6 +299,162 @@ fn lies() -> Vec<dci_registry_sim::Misbehaviour> {
         RedirectToken { location: "http://127.0.0.1:9/elsewhere".into() },
         HugeTokenLifetime,
     ]
+    .into_iter()
+    .chain(answer_shapes())
+    .collect()
+}
+
+/// The answer shapes the spec allows or real registries produce: pages,
+/// values outside the code tables, keys given twice, deep records, token
+/// lifetimes and error bodies of every kind.
+fn answer_shapes() -> Vec<dci_registry_sim::Misbehaviour> {
+    use dci_registry_sim::Misbehaviour::*;
+    use serde_json::json;
+    let mut shapes = vec![
+        PagedAnswers { page_size: 1, blank_total: false },
+        PagedAnswers { page_size: 1, blank_total: true },
+        PagedAnswers { page_size: 2, blank_total: false },
+        DeepRecord { depth: 200, value: None },
+        DeepRecord { depth: 200, value: Some("800070000".into()) },
+        SlowIdentifier { value: "800070000".into(), delay_ms: 1_500 },
+        DataAnswer { status: 403, body: r#"{"detail": "Not authenticated"}"#.into(), retry_after: None },
+        DataAnswer {
+            status: 200,
+            body: r#"{"message": {"ack_status": "ERR", "error": {"code": "err.sys", "message": "down"}}}"#.into(),
+            retry_after: None,
+        },
+        DataAnswer { status: 503, body: String::new(), retry_after: Some("999999999".into()) },
+        DataAnswer { status: 503, body: String::new(), retry_after: Some("Fri, 31 Dec 2100 23:59:59 GMT".into()) },
+        TokenAnswer {
+            status: 200,
+            body: r#"{"error": "invalid_client", "error_description": "Client authentication failed"}"#.into(),
+        },
+    ];
+    // `5` is in CD.IBR.02 (inactive): a registry writing it says "not enrolled", so it is no lie.
+    for value in [json!("approved"), json!("paused"), json!("0"), json!(""), json!(" "), json!(null), json!(0)] {
+        shapes.push(FieldValue { field: "enrollment_status".into(), value });
+    }
+    for (field, value) in [
+        ("functional_severity", json!("9")),
+        ("functional_severity", json!("")),
+        ("disability_limitation_type", json!("WALKING")),
+        ("impairment_type", json!("9")),
+        ("impairment_level", json!("extreme")),
+        ("disability_status", json!("in review")),
+        ("death_date", json!("sometime")),
+        ("birth_date", json!("2020-02-30")),
+    ] {
+        shapes.push(FieldValue { field: field.into(), value });
+    }
+    for (field, first) in [
+        ("death_date", json!(null)),
+        ("enrollment_status", json!("1")),
+        ("functional_severity", json!("1")),
+        ("disability_status", json!("1")),
+    ] {
+        shapes.push(DuplicateKey { field: field.into(), first });
+    }
+    for expires_in in [json!(-100), json!("-5"), json!(3599.5), json!("1h"), json!(0)] {
+        shapes.push(TokenLifetime { expires_in });
+    }
+    shapes
+}
+
+/// Decides the seed rules honestly, then with `lie` at `kind`, then honestly
+/// again with the engine that heard the lie. Asserts that each decision told
+/// is the honest one or `undetermined`, and that nothing the lie said was
+/// cached (the last run decides as the honest one).
+async fn decide_through(kind: RegistryKind, lie: &Misbehaviour) -> (BatchResult, BatchResult) {
+    let (honest, told, _) = decide_through_counting(kind, lie).await;
+    (honest, told)
+}
+
+/// [`decide_through`], also giving the messages `kind` got in the honest run
+/// and in the run lied to.
+async fn decide_through_counting(kind: RegistryKind, lie: &Misbehaviour) -> (BatchResult, BatchResult, [u64; 2]) {
+    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+    let options = EvaluationOptions::new(as_of());
+    let honest_engine = engine(&sim);
+    let rules = seed_rules(&honest_engine);
+    let honest = honest_engine.evaluate_batch(&rules, beneficiaries(), &options).await;
+    let honest_messages = sim.stats().registry(kind).messages;
+
+    sim.set_faults(kind, FaultConfig { misbehaviour: Some(lie.clone()), ..FaultConfig::default() });
+    let engine = engine(&sim);
+    let told = engine.evaluate_batch(&rules, beneficiaries(), &options).await;
+    let told_messages = sim.stats().registry(kind).messages - honest_messages;
+    for (household, (said, truth)) in outcomes(&told).iter().zip(&outcomes(&honest)).enumerate() {
+        for (rule, (said, truth)) in said.iter().zip(truth).enumerate() {
+            assert!(
+                said == truth || *said == Outcome::Undetermined,
+                "{lie:?} at {kind:?}: household {household}, rule {}: {said:?} instead of {truth:?}",
+                rule + 1
+            );
+        }
+    }
+    sim.set_faults(kind, FaultConfig::default());
+    let afterwards = engine.evaluate_batch(&rules, beneficiaries(), &options).await;
+    assert_eq!(outcomes(&afterwards), outcomes(&honest), "{lie:?} at {kind:?}: nothing it said was cached");
+    sim.shutdown().await;
+    (honest, told, [honest_messages, told_messages])
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+const KINDS: [RegistryKind; 3] = [RegistryKind::Crvs, RegistryKind::Ibr, RegistryKind::Dr];
+
+/// The fields of the fixture's records that metrics read (and one they do not).
+const FIELDS: [&str; 13] = [
+    "enrollment_status",
+    "programme_identifier",
+    "functional_severity",
+    "disability_limitation_type",
+    "impairment_type",
+    "impairment_level",
+    "disability_status",
+    "disability_status_level",
+    "death_date",
+    "birth_date",
+    "registration_date",
+    "enrollment_date",
+    "identifier_value",
+];
+
+/// A JSON value no code table holds: text with a digit inside letters, blank
+/// text, numbers outside every table, null, booleans, lists and objects.
+fn unlisted_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    prop_oneof![
+        "[a-z]{1,5}[0-9][a-z]{1,3}".prop_map(Value::from),
+        Just(json!("")),
+        Just(json!("  ")),
+        prop_oneof![-1000i64..-1, 8i64..100_000].prop_map(Value::from),
+        prop_oneof![-1000i64..-1, 8i64..100_000].prop_map(|n| Value::from(n.to_string())),
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        Just(json!([])),
+        Just(json!({"code": "x9"})),
+    ]
+}
+
+/// Any JSON value: for what must read the same whatever it holds.
+fn any_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    prop_oneof![
+        unlisted_value(),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[ -~]{0,12}".prop_map(Value::from),
+    ]
 }
 
 proptest::proptest! {
@@ -309,32 +466,187 @@ proptest::proptest! {
     #[test]
     fn a_lying_registry_makes_decisions_undetermined_never_wrong(
         lie in proptest::sample::select(lies()),
-        kind in proptest::sample::select(vec![RegistryKind::Crvs, RegistryKind::Ibr, RegistryKind::Dr]),
+        kind in proptest::sample::select(KINDS.to_vec()),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        runtime.block_on(async {
-            let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
-            let options = EvaluationOptions::new(as_of());
-            let honest_engine = engine(&sim);
-            let rules = seed_rules(&honest_engine);
-            let honest = outcomes(&honest_engine.evaluate_batch(&rules, beneficiaries(), &options).await);
+        block_on(decide_through(kind, &lie));
+    }
 
-            sim.set_faults(kind, FaultConfig { misbehaviour: Some(lie.clone()), ..FaultConfig::default() });
-            let engine = engine(&sim);
-            let lied = outcomes(&engine.evaluate_batch(&rules, beneficiaries(), &options).await);
-            for (household, (told, truth)) in lied.iter().zip(&honest).enumerate() {
-                for (rule, (told, truth)) in told.iter().zip(truth).enumerate() {
-                    assert!(
-                        told == truth || *told == Outcome::Undetermined,
-                        "{lie:?} at {kind:?}: household {household}, rule {}: {told:?} instead of {truth:?}",
-                        rule + 1
-                    );
-                }
-            }
-            sim.set_faults(kind, FaultConfig::default());
-            let afterwards = outcomes(&engine.evaluate_batch(&rules, beneficiaries(), &options).await);
-            assert_eq!(afterwards, honest, "{lie:?} at {kind:?}: nothing it said was cached");
-            sim.shutdown().await;
-        });
+    /// Random answer shapes: values outside the code tables, keys given
+    /// twice, records nested deep, pages of any size: the honest decision or
+    /// `undetermined`, never another definite one, and nothing of it cached.
+    #[test]
+    fn any_answer_shape_gives_the_honest_decision_or_undetermined(
+        lie in proptest::prop_oneof![
+            (proptest::sample::select(FIELDS.to_vec()), unlisted_value())
+                // A blank or null death_date is how a registry says "no death": another answer, not a lie.
+                .prop_filter("a blank death_date", |(field, value)| {
+                    *field != "death_date" || !(value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty()))
+                })
+                .prop_map(|(field, value)| Misbehaviour::FieldValue { field: field.into(), value }),
+            (proptest::sample::select(FIELDS.to_vec()), any_value())
+                .prop_map(|(field, first)| Misbehaviour::DuplicateKey { field: field.into(), first }),
+            (129u32..600).prop_map(|depth| Misbehaviour::DeepRecord { depth, value: None }),
+        ],
+        kind in proptest::sample::select(KINDS.to_vec()),
+    ) {
+        block_on(decide_through(kind, &lie));
+    }
+
+    /// What must not change a decision at all: pages of any size (fetched to
+    /// the last), and a token lifetime written in any way.
+    #[test]
+    fn pages_and_token_lifetimes_of_any_shape_decide_as_the_honest_registry(
+        lie in proptest::prop_oneof![
+            (1u32..5, proptest::prelude::any::<bool>())
+                .prop_map(|(page_size, blank_total)| Misbehaviour::PagedAnswers { page_size, blank_total }),
+            any_value().prop_map(|expires_in| Misbehaviour::TokenLifetime { expires_in }),
+        ],
+        kind in proptest::sample::select(KINDS.to_vec()),
+    ) {
+        let (honest, told) = block_on(decide_through(kind, &lie));
+        proptest::prop_assert_eq!(outcomes(&told), outcomes(&honest), "{:?} at {:?}", lie, kind);
+    }
+}
+
+/// The decisions of one household in a batch.
+fn decisions_of(result: &BatchResult, household: &str) -> Vec<dci_eligibility::Decision> {
+    result
+        .items
+        .iter()
+        .find_map(|item| match item {
+            ItemResult::Decided { id, decisions } if id == household => Some(decisions.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{household} not decided"))
+}
+
+/// The causes of one decision's unknown values, as `name:cause`.
+fn missing(result: &BatchResult, household: &str, rule: usize) -> Vec<String> {
+    decisions_of(result, household)[rule].missing.iter().map(|m| format!("{}:{}", m.name, m.cause)).collect()
+}
+
+/// Failed lookups of one registry in a batch, by cause.
+fn failures(result: &BatchResult, registry: &str) -> std::collections::BTreeMap<UnknownCause, usize> {
+    result
+        .stats
+        .registries
+        .iter()
+        .find(|r| r.registry == registry)
+        .map(|r| r.fetch.failures.clone())
+        .unwrap_or_default()
+}
+
+/// Households whose decisions differ between two batches.
+fn changed(honest: &BatchResult, told: &BatchResult) -> Vec<String> {
+    outcomes(honest)
+        .iter()
+        .zip(outcomes(told))
+        .zip(EXPECTED)
+        .filter(|((a, b), _)| **a != *b)
+        .map(|(_, (id, _, _))| id.to_owned())
+        .collect()
+}
+
+/// Each named shape, at each registry: the honest decision or undetermined.
+#[test]
+fn each_named_answer_shape_gives_the_honest_decision_or_undetermined() {
+    for lie in answer_shapes() {
+        for kind in KINDS {
+            block_on(decide_through(kind, &lie));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_status_outside_the_code_list_is_unrecognised_and_counted() {
+    use serde_json::json;
+    for value in [json!("approved"), json!("paused"), json!("0"), json!("")] {
+        let lie = Misbehaviour::FieldValue { field: "enrollment_status".into(), value: value.clone() };
+        let (honest, told) = decide_through(RegistryKind::Ibr, &lie).await;
+        // HH-0001 is in no programme (no record: still decided); HH-0015's only enrolment is suspended.
+        assert_eq!(decisions_of(&told, "HH-0001")[2].outcome, Outcome::Eligible, "{value}");
+        assert_eq!(decisions_of(&honest, "HH-0015")[2].outcome, Outcome::Eligible);
+        assert_eq!(decisions_of(&told, "HH-0015")[2].outcome, Outcome::Undetermined, "{value}");
+        assert_eq!(missing(&told, "HH-0015", 2), ["dci.ibr.program_count:unrecognised_value"], "{value}");
+        assert!(failures(&told, "ibr").get(&UnknownCause::UnrecognisedValue).is_some_and(|&n| n > 0), "{value}");
+    }
+}
+
+/// `"death_date": null, "death_date": "2025-06-10"`: read last-wins, HH-0002
+/// (dead) would be alive; the record is ambiguous instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_given_twice_makes_the_record_ambiguous() {
+    let lie = Misbehaviour::DuplicateKey { field: "death_date".into(), first: serde_json::Value::Null };
+    let (honest, told) = decide_through(RegistryKind::Crvs, &lie).await;
+    assert_eq!(decisions_of(&honest, "HH-0002")[1].outcome, Outcome::Ineligible);
+    assert_eq!(decisions_of(&told, "HH-0002")[1].outcome, Outcome::Undetermined);
+    assert_eq!(missing(&told, "HH-0002", 1), ["dci.crvs.is_alive:ambiguous_record"]);
+    assert!(failures(&told, "crvs").get(&UnknownCause::AmbiguousRecord).is_some_and(|&n| n > 0));
+    // The living have no death_date to give twice: decided as before.
+    assert_eq!(decisions_of(&told, "HH-0001")[1].outcome, Outcome::Eligible);
+}
+
+/// An answer paged by the registry (one record per page, with and without a
+/// total) is fetched to its last page: HH-0017's second programme is on page 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_in_pages_is_read_to_the_last_page() {
+    for blank_total in [false, true] {
+        let lie = Misbehaviour::PagedAnswers { page_size: 1, blank_total };
+        let (honest, told, [honest_messages, told_messages]) = decide_through_counting(RegistryKind::Ibr, &lie).await;
+        assert_eq!(outcomes(&told), outcomes(&honest), "blank total: {blank_total}");
+        assert!(told_messages > honest_messages, "later pages asked for: {told_messages} messages");
+    }
+}
+
+/// One identifier the registry is slow for (HH-0007's, at the DR) leaves only
+/// its household's DR decisions undetermined, as a timeout; its message's
+/// other persons are asked again in halves and decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_slow_identifier_leaves_only_itself_undetermined() {
+    let lie = Misbehaviour::SlowIdentifier { value: "800070000".into(), delay_ms: 2_000 };
+    let (honest, told) = decide_through(RegistryKind::Dr, &lie).await;
+    assert_eq!(changed(&honest, &told), ["HH-0007"]);
+    assert_eq!(
+        missing(&told, "HH-0007", 0),
+        ["dci.dr.has_disability:timeout", "dci.dr.disability_level:timeout"],
+        "{:?}",
+        decisions_of(&told, "HH-0007")[0]
+    );
+    assert_eq!(failures(&told, "dr").get(&UnknownCause::Timeout), Some(&1));
+}
+
+/// A record nested too deep to read (or to check its signature) fails only
+/// its person: the signed message is asked again in halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_deep_to_read_fails_only_its_person() {
+    let lie = Misbehaviour::DeepRecord { depth: 200, value: Some("800070000".into()) };
+    let (honest, told) = decide_through(RegistryKind::Dr, &lie).await;
+    assert_eq!(changed(&honest, &told), ["HH-0007"]);
+    assert_eq!(
+        missing(&told, "HH-0007", 0),
+        ["dci.dr.has_disability:registry_error", "dci.dr.disability_level:registry_error"]
+    );
+    assert_eq!(failures(&told, "dr").values().sum::<usize>(), 1, "{:?}", failures(&told, "dr"));
+}
+
+/// `Retry-After` beyond the call's deadline, in seconds or as a date: the
+/// registry is unavailable at once (not a timeout), in its own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_beyond_the_deadline_is_registry_unavailable() {
+    for retry_after in ["999999999", "Fri, 31 Dec 2100 23:59:59 GMT"] {
+        let lie = Misbehaviour::DataAnswer {
+            status: 503,
+            body: r#"{"detail": "maintenance window"}"#.into(),
+            retry_after: Some(retry_after.into()),
+        };
+        let (_, told) = decide_through(RegistryKind::Dr, &lie).await;
+        assert_eq!(
+            missing(&told, "HH-0007", 0),
+            ["dci.dr.has_disability:registry_unavailable", "dci.dr.disability_level:registry_unavailable"]
+        );
+        let dr = told.stats.registries.iter().find(|r| r.registry == "dr").expect("dr");
+        let said = dr.fetch.first_failure.clone().unwrap_or_default();
+        assert!(said.contains("503") && said.contains("maintenance window"), "{said}");
+        assert_eq!(dr.fetch.failures.keys().collect::<Vec<_>>(), [&UnknownCause::RegistryUnavailable]);
     }
 }

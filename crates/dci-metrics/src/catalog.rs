@@ -2,6 +2,7 @@
 //! types, registries, TTLs, and what they are when the registry does not
 //! know the person.
 
+use dci_protocol::records::{CodeTable, code_tables};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -31,6 +32,16 @@ pub struct MetricSpec {
     pub description: &'static str,
     /// Value when the person is not in the registry.
     pub when_not_found: WhenNotFound,
+    /// The enumerated record fields it is read through (their tables are
+    /// [`dci_protocol::records::code_tables`]).
+    pub reads: &'static [&'static str],
+}
+
+impl MetricSpec {
+    /// The same metric, read through the code tables of `fields`.
+    fn reading(self, fields: &'static [&'static str]) -> Self {
+        MetricSpec { reads: fields, ..self }
+    }
 }
 
 /// A registry and the metrics one lookup of a person in it yields.
@@ -54,7 +65,7 @@ fn metric(
     description: &'static str,
     when_not_found: WhenNotFound,
 ) -> MetricSpec {
-    MetricSpec { field, cel_type, ttl, description, when_not_found }
+    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[] }
 }
 
 /// The CRVS metrics: `is_alive`, `is_registered`, `birth_date`, `death_date`.
@@ -73,6 +84,8 @@ pub fn crvs_spec() -> RegistrySpec {
     }
 }
 
+const ENROLMENT: &[&str] = &["enrollment_status"];
+
 /// The IBR metrics: `is_enrolled`, `program_count`, `programmes`.
 pub fn ibr_spec() -> RegistrySpec {
     use MetricType::*;
@@ -85,17 +98,26 @@ pub fn ibr_spec() -> RegistrySpec {
                 "is_enrolled",
                 Bool,
                 HOUR,
-                "at least one enrolment with status active",
+                "at least one enrolment whose status counts as enrolled (active, reinstated, awaiting renewal)",
                 Value(MetricValue::Bool(false)),
-            ),
-            metric("program_count", Int, HOUR, "number of active enrolments", Value(MetricValue::Int(0))),
+            )
+            .reading(ENROLMENT),
+            metric(
+                "program_count",
+                Int,
+                HOUR,
+                "number of programmes with an enrolment that counts as enrolled",
+                Value(MetricValue::Int(0)),
+            )
+            .reading(ENROLMENT),
             metric(
                 "programmes",
                 StringList,
                 HOUR,
-                "names of the programmes with an active enrolment",
+                "names of the programmes with an enrolment that counts as enrolled",
                 Value(MetricValue::strings::<&str>([])),
-            ),
+            )
+            .reading(ENROLMENT),
         ],
     }
 }
@@ -114,21 +136,35 @@ pub fn dr_spec() -> RegistrySpec {
                 DAY,
                 "any functional limitation of severity >= 2, or an approved PWD registration",
                 Value(MetricValue::Bool(false)),
-            ),
+            )
+            .reading(&["functional_severity", "disability_status", "impairment_level"]),
             metric(
                 "disability_level",
                 Int,
                 DAY,
                 "highest functional severity, Washington Group scale 1-4 (PWD levels mapped onto it); 0 when none",
                 Value(MetricValue::Int(0)),
-            ),
+            )
+            .reading(&[
+                "functional_severity",
+                "disability_status",
+                "impairment_level",
+                "disability_status_level",
+            ]),
             metric(
                 "disability_types",
                 StringList,
                 DAY,
-                "limitation types of severity >= 2: VISION HEARING MOBILITY COGNITION SELF_CARE COMMUNICATION",
+                "limitation types of severity >= 2: VISION HEARING MOBILITY COGNITION SELF_CARE COMMUNICATION MENTAL",
                 Value(MetricValue::strings::<&str>([])),
-            ),
+            )
+            .reading(&[
+                "disability_limitation_type",
+                "functional_severity",
+                "impairment_type",
+                "impairment_level",
+                "disability_status",
+            ]),
         ],
     }
 }
@@ -235,6 +271,10 @@ pub struct MetricInfo {
     pub when_not_found: serde_json::Value,
     /// Whether rules may use it here.
     pub enabled: bool,
+    /// The code tables of the enumerated fields it is read through: a value
+    /// outside them makes it unknown (`unrecognised_value`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub codes: Vec<CodeTable>,
 }
 
 /// Why a catalog configuration was refused.
@@ -388,6 +428,7 @@ impl Catalog {
 
     /// The catalog as users see it.
     pub fn describe(&self) -> Vec<MetricInfo> {
+        let tables = code_tables();
         let mut out = Vec::new();
         for (r, registry) in self.registries.iter().enumerate() {
             for (f, metric) in registry.metrics.iter().enumerate() {
@@ -402,6 +443,11 @@ impl Catalog {
                         WhenNotFound::Unknown => serde_json::Value::String("unknown".into()),
                     },
                     enabled: self.enabled[r][f],
+                    codes: tables
+                        .iter()
+                        .filter(|table| table.registry == registry.id && metric.reads.contains(&table.field))
+                        .cloned()
+                        .collect(),
                 });
             }
         }

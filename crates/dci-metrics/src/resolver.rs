@@ -15,6 +15,9 @@ use crate::catalog::{RegistrySpec, crvs_spec, dr_spec, ibr_spec};
 use crate::resolution::{Failure, UnknownCause};
 use crate::value::MetricValue;
 
+/// Messages per breaker chunk per `max_in_flight` slot.
+const MESSAGES_PER_CHUNK_PER_SLOT: usize = 16;
+
 /// The outcome of looking one person up.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
@@ -247,8 +250,11 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
         }
     }
     fn chunk_size(&self) -> usize {
+        // Each chunk waits for its slowest message (a retry after a 503 waits
+        // seconds), so a chunk holds many rounds of messages: the client keeps
+        // `max_in_flight` on the wire while others wait to be retried.
         let source = self.client.dci().source();
-        source.batch_size.max(1) * source.max_in_flight.max(1)
+        source.batch_size.max(1).saturating_mul(source.max_in_flight.max(1)).saturating_mul(MESSAGES_PER_CHUNK_PER_SLOT)
     }
     fn round_trips(&self, count: usize) -> u64 {
         count.div_ceil(self.client.dci().source().batch_size.max(1)) as u64

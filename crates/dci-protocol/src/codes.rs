@@ -19,6 +19,10 @@ macro_rules! code_enum {
         }
 
         impl $name {
+            /// Every variant with what may be written for it: the code, then its labels.
+            pub const TABLE: &'static [(Self, &'static [&'static str])] =
+                &[ $( (Self::$variant, &[$text $(, $alias)*]), )* ];
+
             /// The code as written on the wire.
             pub fn as_str(&self) -> &str {
                 match self {

@@ -422,7 +422,7 @@ impl FaultConfig {
             Some(Misbehaviour::PagedAnswers { page_size: 0, .. }) => {
                 return Err("misbehaviour paged_answers needs a page_size of at least 1".into());
             }
-            Some(Misbehaviour::DeepRecord { depth }) if *depth > Misbehaviour::MAX_DEPTH => {
+            Some(Misbehaviour::DeepRecord { depth, .. }) if *depth > Misbehaviour::MAX_DEPTH => {
                 return Err(format!("misbehaviour deep_record depth {depth} is more than {}", Misbehaviour::MAX_DEPTH));
             }
             _ => {}
@@ -559,11 +559,15 @@ pub enum Misbehaviour {
         /// The value written first.
         first: serde_json::Value,
     },
-    /// The first record of the first item with records gains an `extra` field
-    /// nested `depth` arrays deep; other records untouched.
+    /// A record gains an `extra` field nested `depth` arrays deep: every
+    /// record holding the identifier `value`, or without `value` the first
+    /// record of the first item with records; other records untouched.
     DeepRecord {
         /// Nesting depth.
         depth: u32,
+        /// The identifier value whose records are made deep.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
     },
     /// A search message asking about `value` (an identifier) is answered
     /// `delay_ms` late; other messages on time.
@@ -634,7 +638,8 @@ mod tests {
             Misbehaviour::PagedAnswers { page_size: 1, blank_total: true },
             Misbehaviour::FieldValue { field: "enrollment_status".into(), value: serde_json::json!("approved") },
             Misbehaviour::DuplicateKey { field: "death_date".into(), first: serde_json::json!("2020-01-01") },
-            Misbehaviour::DeepRecord { depth: 200 },
+            Misbehaviour::DeepRecord { depth: 200, value: None },
+            Misbehaviour::DeepRecord { depth: 200, value: Some("800010000".into()) },
             Misbehaviour::SlowIdentifier { value: "800010000".into(), delay_ms: 500 },
         ]
     }

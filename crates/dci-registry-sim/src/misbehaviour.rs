@@ -93,14 +93,26 @@ pub(crate) fn rewrite_search(
                 *record = GARBAGE.into();
             }
         }
-        Misbehaviour::DeepRecord { depth } => {
-            let first = items.iter_mut().filter_map(|item| item.pointer_mut("/data/reg_records/0")).next();
-            if let Some(Value::Object(record)) = first {
-                let mut deep = Value::Array(Vec::new());
-                for _ in 1..*depth {
-                    deep = Value::Array(vec![deep]);
+        Misbehaviour::DeepRecord { depth, value } => {
+            let mut deep = Value::Array(Vec::new());
+            for _ in 1..*depth {
+                deep = Value::Array(vec![deep]);
+            }
+            let records = items.iter_mut().filter_map(|item| item.pointer_mut("/data/reg_records"));
+            let records = records.filter_map(Value::as_array_mut).flat_map(|records| records.iter_mut());
+            match value {
+                Some(value) => {
+                    for record in records.filter(|record| holds_identifier(record, value)) {
+                        if let Value::Object(record) = record {
+                            record.insert("extra".into(), deep.clone());
+                        }
+                    }
                 }
-                record.insert("extra".into(), deep);
+                None => {
+                    if let Some(Value::Object(record)) = records.into_iter().next() {
+                        record.insert("extra".into(), deep);
+                    }
+                }
             }
         }
         Misbehaviour::FieldValue { field, value } => {
@@ -115,6 +127,24 @@ pub(crate) fn rewrite_search(
         }),
         _ => {}
     }
+}
+
+/// Whether `record` holds `identifier_value: value` at any depth.
+fn holds_identifier(record: &Value, value: &str) -> bool {
+    let mut stack = vec![record];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(fields) => {
+                if fields.get("identifier_value").and_then(Value::as_str) == Some(value) {
+                    return true;
+                }
+                stack.extend(fields.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Sets every key `field` at any depth of `value` to `to`.

@@ -284,11 +284,15 @@ impl DisabilityRecord {
                 },
             })
             .collect();
-        let status = read("disability_status", self.disability_status.as_deref(), &DISABILITY_STATUS_CODES);
+        // Impairments count while the registration stands, so a record of impairments
+        // must say whether it does: without a status (or with a blank one) it is unknown.
+        let status = match read("disability_status", self.disability_status.as_deref(), &DISABILITY_STATUS_CODES) {
+            Reading::Absent if !self.disability_details.is_empty() => Reading::missing("disability_status"),
+            other => other,
+        };
         let overall = read("disability_level", self.disability_level.as_deref(), &IMPAIRMENT_LEVEL_CODES);
         let approved = status == Reading::Value(true);
-        // Impairments count while the registration stands, or when the record states no status at all.
-        let pwd_counts = approved || (status == Reading::Absent && !self.disability_details.is_empty());
+        let pwd_counts = approved;
         let pwd_doubtful = status.is_doubtful() && !self.disability_details.is_empty();
         if pwd_counts {
             for detail in &self.disability_details {
@@ -506,6 +510,12 @@ mod tests {
             json!({"disability_status": "in review", "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}),
         );
         assert_eq!(status.has_disability, Reading::unrecognised("disability_status", "in review"));
+        // Impairments without a status (or a blank one) may be of an expired registration.
+        for unstated in [json!({}), json!({"disability_status": ""}), json!({"disability_status": null})] {
+            let mut record = json!({"disability_details": [{"impairment_type": "1", "impairment_level": "3"}]});
+            record.as_object_mut().expect("object").extend(unstated.as_object().expect("object").clone());
+            assert_eq!(facts(record).has_disability, Reading::missing("disability_status"), "{unstated}");
+        }
         let level = facts(
             json!({"disability_status": "0", "disability_details": [{"impairment_type": "1", "impairment_level": "5"}]}),
         );

@@ -16,4 +16,6 @@ pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, 
 pub use identifier::{Identified, Identifier, identifier_list};
 
 mod reading;
+mod tables;
 pub use reading::Reading;
+pub use tables::{Code, CodeTable, code_tables};
