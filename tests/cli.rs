@@ -921,3 +921,48 @@ fn serve_without_registries_does_not_start() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("names no registry"), "{}", stderr(&output));
 }
+
+/// A registry whose enrolment statuses are outside the code list: `elig eval`
+/// leaves the decisions that need them undetermined, exits 4, and counts the
+/// cause per registry in its summary and its `--stats-json`.
+#[test]
+fn eval_counts_unrecognised_values_per_registry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim_config = dir.path().join("sim.toml");
+    std::fs::write(
+        &sim_config,
+        "[ibr.faults]\nmisbehaviour = { kind = \"field_value\", field = \"enrollment_status\", value = \"approved\" }\n",
+    )
+    .expect("write");
+    let (_registry, address) =
+        registry(&[std::ffi::OsStr::new("--config"), sim_config.as_os_str(), "--port".as_ref(), "0".as_ref()]);
+    let config = dir.path().join("elig.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[registry]]\nregistry = \"ibr\"\nbase_url = \"http://{address}/ibr\"\nclient_id = \"elig-demo\"\n\
+             client_secret = {{ value = \"elig-demo-secret\" }}\n"
+        ),
+    )
+    .expect("write");
+    let stats = dir.path().join("stats.json");
+    let output = elig()
+        .args(["eval", "--rule", "poverty_score >= 0.7 and dci.ibr.program_count == 0", "--as-of", "2026-01-01"])
+        .arg("--config")
+        .arg(&config)
+        .args(["--beneficiaries", "fixtures/beneficiaries.ndjson", "--stats-json"])
+        .arg(&stats)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("unrecognised_value"), "{}", stderr(&output));
+    let hh15 = decisions(&stdout(&output)).into_iter().find(|d| d["id"] == "HH-0015").expect("HH-0015");
+    assert_eq!(
+        hh15["outcomes"]["rule"]["missing"],
+        serde_json::json!([{"name": "dci.ibr.program_count", "cause": "unrecognised_value"}])
+    );
+    let stats: Value = serde_json::from_slice(&std::fs::read(&stats).expect("stats")).expect("JSON");
+    let ibr = stats["stats"]["registries"].as_array().expect("registries").iter().find(|r| r["registry"] == "ibr");
+    let counted = ibr.and_then(|r| r["failures"]["unrecognised_value"].as_u64());
+    assert!(counted.is_some_and(|n| n > 0), "{}", stats["stats"]["registries"]);
+}

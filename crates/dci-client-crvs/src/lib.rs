@@ -33,8 +33,11 @@ pub struct CrvsClient {
 /// birth dates, contradict each other, which leaves that date unknown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VitalFacts {
-    /// No record states a death.
-    pub alive: bool,
+    /// Whether the person is alive: false when a record states a death with a
+    /// date, true when no record states one; unrecognised when the only deaths
+    /// stated have dates that cannot be read (`"0000-00-00"`, `"N/A"`, `false`:
+    /// placeholders as often as deaths).
+    pub alive: Reading<bool>,
     /// Date of birth.
     pub birth_date: Reading<DateTime<FixedOffset>>,
     /// Date of death; absent while alive. Unrecognised when a record states a
@@ -51,8 +54,17 @@ impl VitalFacts {
                 date.instant().map_or_else(|| Reading::unrecognised(field, &date.to_string()), Reading::Value)
             }
         };
+        let deaths: Vec<Reading<DateTime<FixedOffset>>> =
+            records.iter().filter_map(|p| p.death_date.as_ref()).map(|d| date("death_date", Some(d))).collect();
+        let alive = if deaths.is_empty() {
+            Reading::Value(true)
+        } else if deaths.iter().any(|death| matches!(death, Reading::Value(_))) {
+            Reading::Value(false)
+        } else {
+            deaths.iter().find_map(|death| death.doubt::<bool>()).unwrap_or(Reading::Value(false))
+        };
         VitalFacts {
-            alive: records.iter().all(CrvsPerson::is_alive),
+            alive,
             birth_date: Reading::agreed(
                 "birth_date",
                 records.iter().map(|p| date("birth_date", p.birth_date.as_ref())),
@@ -192,7 +204,7 @@ mod tests {
         assert_eq!(registrant["is_alive"], false);
         assert_eq!(registrant["parents"][0]["value"], "9");
         let facts = VitalFacts::of(std::slice::from_ref(&person));
-        assert!(!facts.alive);
+        assert_eq!(facts.alive, Reading::Value(false));
         assert_eq!(facts.birth_date.map(|d| d.date_naive().to_string()), Reading::Value("1950-03-02".to_owned()));
     }
 
@@ -202,18 +214,23 @@ mod tests {
         let birth = record(json!({"birth_date": "1950-03-02"}));
         let death = record(json!({"birth_date": "1950-03-02", "death_date": "2025-11-30"}));
         let facts = VitalFacts::of(&[birth.clone(), death.clone()]);
-        assert!(!facts.alive, "the death record settles it");
+        assert_eq!(facts.alive, Reading::Value(false), "the death record settles it");
         assert!(matches!(facts.death_date, Reading::Value(_)));
         let other_death = record(json!({"death_date": "2024-01-01"}));
         let facts = VitalFacts::of(&[death.clone(), other_death]);
-        assert!(!facts.alive);
+        assert_eq!(facts.alive, Reading::Value(false), "two dates, both deaths");
         assert!(matches!(facts.death_date, Reading::Contradictory { .. }), "{:?}", facts.death_date);
         assert!(matches!(facts.birth_date, Reading::Value(_)), "a record without a birth date does not contradict");
         let other_birth = record(json!({"birth_date": "1951-03-02"}));
         assert!(matches!(VitalFacts::of(&[birth, other_birth]).birth_date, Reading::Contradictory { .. }));
-        let unreadable = record(json!({"death_date": "31/31/2020"}));
-        let facts = VitalFacts::of(&[unreadable]);
-        assert!(!facts.alive, "a death is recorded");
-        assert_eq!(facts.death_date, Reading::unrecognised("death_date", "31/31/2020"));
+        // An unreadable date may be a placeholder ("0000-00-00", "N/A") as well as a death.
+        for placeholder in ["31/31/2020", "0000-00-00", "N/A"] {
+            let unreadable = record(json!({"death_date": placeholder}));
+            let facts = VitalFacts::of(std::slice::from_ref(&unreadable));
+            assert_eq!(facts.alive, Reading::unrecognised("death_date", placeholder));
+            assert_eq!(facts.death_date, Reading::unrecognised("death_date", placeholder));
+            let facts = VitalFacts::of(&[unreadable, death.clone()]);
+            assert_eq!(facts.alive, Reading::Value(false), "a readable death settles it");
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use dci_client::{DataSource, DciClient, RegistryType, SecretSource};
 use dci_client_crvs::{CrvsClient, VitalFacts, registrant_of};
-use dci_protocol::records::Identifier;
+use dci_protocol::records::{Identifier, Reading};
 use dci_registry_sim::{RegistryKind, SimConfig, Simulator, fixture_persons};
 
 #[tokio::test]
@@ -34,11 +34,15 @@ async fn every_fixture_person_is_found_alive_dead_or_absent_as_documented() {
         let found = result.unwrap_or_else(|e| panic!("{}: {e}", person.id));
         match person.crvs.as_str() {
             "absent" => assert!(found.is_none(), "{} must not be found", person.id),
-            "alive" => assert!(found.as_ref().is_some_and(|p| VitalFacts::of(p).alive), "{} is alive", person.id),
+            "alive" => assert!(
+                found.as_ref().is_some_and(|p| VitalFacts::of(p).alive == Reading::Value(true)),
+                "{} is alive",
+                person.id
+            ),
             dead => {
                 let day = dead.strip_prefix("dead ").expect("dead <date>");
                 let facts = VitalFacts::of(found.as_ref().unwrap_or_else(|| panic!("{} found", person.id)));
-                assert!(!facts.alive, "{}", person.id);
+                assert_eq!(facts.alive, Reading::Value(false), "{}", person.id);
                 let death = facts.death_date.value().map(|d| d.date_naive().to_string());
                 assert_eq!(death.as_deref(), Some(day), "{}", person.id);
             }

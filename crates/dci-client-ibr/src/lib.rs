@@ -101,7 +101,12 @@ impl Enrolments {
     /// The number of programmes the person is enrolled in; unknown when any
     /// programme's state is.
     pub fn active_count(&self) -> Reading<usize> {
-        self.active_programmes().map(|names| names.len())
+        // Programmes, not names: two programmes may share a name.
+        let programmes = self.programmes();
+        if let Some(doubt) = programmes.iter().find_map(|p| p.enrolled.doubt()) {
+            return doubt;
+        }
+        Reading::Value(programmes.iter().filter(|p| p.enrolled == Reading::Value(true)).count())
     }
 
     /// The enrolments counted as enrolled.
@@ -138,5 +143,31 @@ impl IbrClient {
     /// Whether the person is enrolled (in `programme_id`, if given), via `/registry/sync/enrolled`.
     pub async fn enrolled(&self, person_id: &str, programme_id: Option<&str>) -> Result<bool, ClientError> {
         self.client.enrolled(person_id, programme_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enrolment(id: &str, name: &str, status: &str) -> IbrBeneficiary {
+        serde_json::from_value(serde_json::json!({
+            "enrollment_status": status,
+            "programme_identifier": [{"programme_identifier": id, "programme_name": name}],
+        }))
+        .expect("record")
+    }
+
+    #[test]
+    fn programmes_are_counted_by_identity_not_by_name() {
+        let two = Enrolments::of(&[enrolment("PRG-1", "Cash Transfer", "1"), enrolment("PRG-2", "Cash Transfer", "1")]);
+        assert_eq!(two.active_count(), Reading::Value(2));
+        assert_eq!(two.active_programmes(), Reading::Value(vec!["Cash Transfer".to_owned()]));
+        let same =
+            Enrolments::of(&[enrolment("PRG-1", "Cash Transfer", "1"), enrolment("PRG-1", "Cash Transfer", "6")]);
+        assert_eq!(same.active_count(), Reading::Value(1), "one programme, two enrolments");
+        let contradicting =
+            Enrolments::of(&[enrolment("PRG-1", "Cash Transfer", "1"), enrolment("PRG-1", "Cash Transfer", "3")]);
+        assert!(contradicting.active_count().is_doubtful());
     }
 }

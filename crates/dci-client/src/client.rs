@@ -12,8 +12,9 @@ use dci_protocol::{
     RequestHeader, ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem,
     SearchResponseItem, Status, YesNo, YesNoCriteria, action,
 };
-use dci_protocol::{StrictError, from_str_strict};
+use dci_protocol::{StrictError, from_str_strict, one_line};
 use futures::stream::{self, StreamExt};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -128,6 +129,17 @@ fn raw_items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Bo
     }
 }
 
+/// Whether a record is blank: null, an empty object or list, or blank text.
+fn is_blank_record(record: &Value) -> bool {
+    match record {
+        Value::Null => true,
+        Value::Object(fields) => fields.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::String(text) => text.trim().is_empty(),
+        _ => false,
+    }
+}
+
 /// The `reference_id` of an item's text, read without building the item.
 fn reference_of(item: &RawValue) -> Option<String> {
     #[derive(serde::Deserialize)]
@@ -149,6 +161,7 @@ type Question = (SearchCriteria, Option<Identifier>);
 type Belongs<R> = dyn Fn(&R, &Identifier) -> bool + Sync;
 
 /// Why the answer to one item is not used.
+#[derive(Debug)]
 enum ItemProblem {
     /// The registry rejected the item.
     Rejected(SearchReasonCode, String),
@@ -163,9 +176,14 @@ enum ItemProblem {
 impl ItemProblem {
     fn into_error(self, reference_id: &str, request: &str, source: &DataSource) -> ClientError {
         let (registry, request, reference_id) = (source.registry, request.to_owned(), reference_id.to_owned());
+        // The registry's text goes into the error on one line, bounded (`one_line`).
         match self {
             ItemProblem::Rejected(code, message) => {
-                ClientError::Rejected { registry, request, reference_id, code, message }
+                let code = match code {
+                    SearchReasonCode::Other(text) => SearchReasonCode::Other(one_line(&text)),
+                    known => known,
+                };
+                ClientError::Rejected { registry, request, reference_id, code, message: one_line(&message) }
             }
             ItemProblem::Ambiguous(message) => ClientError::Ambiguous { registry, request, reference_id, message },
             ItemProblem::Unusable(message) | ItemProblem::Foreign(message) => {
@@ -326,7 +344,7 @@ impl DciClient {
     /// more records than it returned (`pagination`), the following pages are
     /// asked for, at most `max_pages` in all, else the person's answer is
     /// [`ClientError::Incomplete`]. Records given twice, identical, count once.
-    pub async fn search_people<R: DeserializeOwned + Identified + PartialEq + Send>(
+    pub async fn search_people<R: DeserializeOwned + Serialize + Identified + Send>(
         &self,
         identifiers: &[Identifier],
     ) -> Vec<Result<Found<R>, ClientError>> {
@@ -344,6 +362,10 @@ impl DciClient {
             results.iter().map(|result| result.as_ref().map_or(0, |found| found.records.len())).collect();
         // Records of the last page read per person: without a total, only a full page may have a next one.
         let mut last_page = received.clone();
+        // The largest total the registry stated per person, on any page: checked against the distinct
+        // records received at the end, whatever later pages said (or left out).
+        let total_of = |found: &Found<R>| found.pagination.and_then(|p| p.total_count);
+        let mut stated: Vec<Option<u64>> = results.iter().map(|r| r.as_ref().ok().and_then(total_of)).collect();
         let incomplete = |index: usize, message: String| ClientError::Incomplete {
             registry,
             request: "search".into(),
@@ -399,6 +421,7 @@ impl DciClient {
                         results[index] = Err(incomplete(index, message));
                     }
                     Ok(page) => {
+                        stated[index] = stated[index].max(total_of(&page));
                         received[index] += page.records.len();
                         last_page[index] = page.records.len();
                         found.records.extend(page.records);
@@ -408,12 +431,24 @@ impl DciClient {
                 }
             }
         }
-        for found in results.iter_mut().flatten() {
+        for (index, result) in results.iter_mut().enumerate() {
+            let Ok(found) = result else { continue };
+            // Identical records once, compared by their normalised text: linear in the records.
+            let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
             let mut unique: Vec<R> = Vec::with_capacity(found.records.len());
             for record in found.records.drain(..) {
-                if !unique.contains(&record) {
+                let text = serde_json::to_string(&record).unwrap_or_default();
+                if text.is_empty() || seen.insert(text) {
                     unique.push(record);
                 }
+            }
+            if let Some(total) = stated[index]
+                && (unique.len() as u64) < total
+            {
+                let message =
+                    format!("the registry said it holds {total} records and gave {} distinct ones", unique.len());
+                *result = Err(incomplete(index, message));
+                continue;
             }
             found.records = unique;
         }
@@ -618,6 +653,16 @@ impl DciClient {
             StrictError::Unreadable(message) => ItemProblem::Unusable(format!("unreadable answer: {message}")),
         })?;
         let has_records = item.pointer("/data/reg_records").is_some_and(|records| !records.is_null());
+        // Only an explicit empty list proves the person is not there: blank records
+        // (`[null]`, `[{}]`, `[""]`, `{}`), which the tolerant reader drops, prove nothing.
+        let blank_records = match item.pointer("/data/reg_records") {
+            Some(Value::Array(records)) => records.iter().any(is_blank_record),
+            Some(other) => is_blank_record(other) && !other.is_null(),
+            None => false,
+        };
+        if blank_records {
+            return Err(ItemProblem::Unusable("a blank record (null, {} or \"\") where a record was expected".into()));
+        }
         let item: SearchResponseItem<Value> =
             serde_json::from_value(item).map_err(|e| ItemProblem::Unusable(format!("unreadable answer: {e}")))?;
         match &item.status {
@@ -629,7 +674,10 @@ impl DciClient {
                 ));
             }
             other => {
-                return Err(ItemProblem::Unusable(format!("status {other} is not a final answer")));
+                return Err(ItemProblem::Unusable(format!(
+                    "status {} is not a final answer",
+                    one_line(other.as_str())
+                )));
             }
         }
         let Some(data) = item.data else {
@@ -853,5 +901,31 @@ impl Inner {
         }
         *slot = Some(verifier.clone());
         Ok(verifier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RegistryType, SecretSource};
+
+    fn item(records: &str) -> Box<RawValue> {
+        let text = format!(r#"{{"reference_id": "r", "status": "succ", "data": {{"reg_records": {records}}}}}"#);
+        RawValue::from_string(text).expect("JSON")
+    }
+
+    #[test]
+    fn only_an_explicit_empty_list_proves_the_person_is_not_there() {
+        let source = DataSource::new(RegistryType::Crvs, "http://127.0.0.1:9", "id", SecretSource::Value("s".into()));
+        let client = DciClient::new(source).expect("client");
+        let belongs: &Belongs<Value> = &|_, _| true;
+        for blank in ["[null]", "[{}]", r#"[""]"#, "[[]]", r#"[{"a": 1}, null]"#, "{}", r#""""#, r#"" ""#, "null"] {
+            let read = client.read_item::<Value>(&item(blank), None, belongs);
+            assert!(matches!(read, Err(ItemProblem::Unusable(_))), "{blank}: {read:?}");
+        }
+        let read = client.read_item::<Value>(&item("[]"), None, belongs);
+        assert!(matches!(read, Ok(ref found) if found.records.is_empty()), "{read:?}");
+        let read = client.read_item::<Value>(&item(r#"[{"a": 1}]"#), None, belongs);
+        assert!(matches!(read, Ok(ref found) if found.records.len() == 1), "{read:?}");
     }
 }

@@ -388,6 +388,8 @@ impl DataSource {
         let base = match base.split_once("://") {
             Some((scheme, rest)) => {
                 let (host, path) = rest.split_once('/').map_or((rest, ""), |(host, path)| (host, path));
+                // Credentials written into the URL are no part of who answers, and never shown.
+                let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
                 let path = if path.is_empty() { String::new() } else { format!("/{path}") };
                 format!("{}://{}{path}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
             }
@@ -402,5 +404,21 @@ impl DataSource {
 
     pub(crate) fn token_endpoint(&self) -> String {
         self.token_url.clone().unwrap_or_else(|| self.url(&self.paths.token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_is_the_normalised_endpoint_and_never_holds_credentials() {
+        let source = |url: &str| DataSource::new(RegistryType::Crvs, url, "elig", SecretSource::Value("s".into()));
+        let plain = source("HTTPS://CRVS.Example.org/dci/").identity();
+        assert_eq!(plain, "https://crvs.example.org/dci as elig (elig)");
+        let with_credentials = source("https://user:p4ssw0rd@crvs.example.org/dci").identity();
+        assert_eq!(with_credentials, plain);
+        assert!(!with_credentials.contains("p4ssw0rd"));
+        assert_ne!(source("https://crvs.example.org/other").identity(), plain, "another path is another registry");
     }
 }

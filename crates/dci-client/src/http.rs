@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dci_protocol::signing::Verifier as _;
-use dci_protocol::{AckStatus, ResponseHeader, Status, acknowledgement, registry_words, words_of};
+use dci_protocol::{AckStatus, ResponseHeader, Status, acknowledgement, one_line, registry_words, words_of};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -88,7 +88,9 @@ pub(crate) const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The registry's words in an error body, with any secret of ours it echoes
 /// (the bearer token, the client secret) blotted out.
 pub(crate) fn said_in(body: &[u8], secrets: &[&str]) -> Option<String> {
-    registry_words(body).map(|words| redact(words, secrets))
+    // Redacted before the words are cut to length, so that no part of a secret is left.
+    let text = redact(String::from_utf8_lossy(body).into_owned(), secrets);
+    registry_words(text.as_bytes()).map(|words| redact(words, secrets))
 }
 
 /// `text` with every occurrence of a secret (of 4 characters or more) replaced.
@@ -172,6 +174,11 @@ impl Inner {
     ) -> Result<Answer<M>, ClientError> {
         let source = &self.source;
         let body = self.encode(request, header, message)?;
+        // The call's deadline runs from when the wire has room for it, not from when it
+        // was queued behind other messages of this client (`Inner::in_flight`).
+        let queued = Instant::now();
+        drop(self.in_flight.acquire().await.ok());
+        let limits = Limits { deadline: limits.deadline + queued.elapsed(), ..limits };
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(limits.deadline);
         match tokio::time::timeout_at(deadline, self.attempts(path, request, body, limits)).await {
@@ -397,11 +404,14 @@ impl Inner {
             return Err(ClientError::MessageRejected {
                 registry: source.registry,
                 request: request.to_owned(),
-                code: header
-                    .status_reason_code
-                    .clone()
-                    .unwrap_or(dci_protocol::HeaderReasonCode::Other("unspecified".into())),
-                message: header.status_reason_message.clone().unwrap_or_default(),
+                code: match header.status_reason_code.clone() {
+                    Some(dci_protocol::HeaderReasonCode::Other(text)) => {
+                        dci_protocol::HeaderReasonCode::Other(one_line(&text))
+                    }
+                    Some(known) => known,
+                    None => dci_protocol::HeaderReasonCode::Other("unspecified".into()),
+                },
+                message: one_line(header.status_reason_message.as_deref().unwrap_or_default()),
             });
         }
         let message = raw.message.ok_or_else(|| protocol("the response has no message".into()))?;

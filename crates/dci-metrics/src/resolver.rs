@@ -133,12 +133,13 @@ impl RegistryClient for CrvsClient {
     /// is_alive, is_registered, birth_date, death_date.
     fn values(records: &Self::Record) -> Vec<MetricValue> {
         let facts = VitalFacts::of(records);
+        let alive = facts.alive == Reading::Value(true);
         vec![
-            MetricValue::Bool(facts.alive),
+            MetricValue::of_reading(facts.alive, MetricValue::Bool),
             MetricValue::Bool(true),
             MetricValue::of_reading(facts.birth_date, MetricValue::Timestamp),
             match facts.death_date {
-                Reading::Absent if facts.alive => MetricValue::Null,
+                Reading::Absent if alive => MetricValue::Null,
                 death => MetricValue::of_reading(death, MetricValue::Timestamp),
             },
         ]

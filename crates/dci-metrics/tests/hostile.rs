@@ -214,3 +214,108 @@ async fn an_answer_over_the_bound_fails_its_message_without_being_read_whole() {
     assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
     sim.shutdown().await;
 }
+
+/// What a lookup of HH-0001's registrant fails with when the registry answers `misbehaviour`.
+async fn failure_under(misbehaviour: Misbehaviour) -> ClientError {
+    let sim = Simulator::start(SimConfig::default().with_faults(
+        RegistryKind::Crvs,
+        FaultConfig { misbehaviour: Some(misbehaviour.clone()), ..Default::default() },
+    ))
+    .await
+    .expect("simulator");
+    let client = DciClient::new(source(&sim, RegistryKind::Crvs)).expect("client");
+    let error = CrvsClient::new(client)
+        .person(&Identifier::new("UIN", "800010000"))
+        .await
+        .expect_err(&format!("{misbehaviour:?} fails the lookup"));
+    sim.shutdown().await;
+    error
+}
+
+/// Error bodies in each shape registries write: the failure says, on one line,
+/// what the registry said (once), with the right kind, and never a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_says_what_the_registry_said() {
+    use Misbehaviour::{DataAnswer, TokenAnswer};
+    let data = |status: u16, body: &str| DataAnswer { status, body: body.into(), retry_after: None };
+    let token = |status: u16, body: &str| TokenAnswer { status, body: body.into() };
+    let cases: Vec<(Misbehaviour, ErrorKind, &str)> = vec![
+        (data(403, r#"{"detail": "Not enough permissions"}"#), ErrorKind::Http, "Not enough permissions"),
+        (
+            data(422, r#"{"detail": [{"loc": ["body", "header"], "msg": "field required", "type": "missing"}]}"#),
+            ErrorKind::Http,
+            "field required",
+        ),
+        (
+            data(400, r#"{"error": {"code": "err.request.bad", "message": "sender_id is unknown"}}"#),
+            ErrorKind::Http,
+            "err.request.bad: sender_id is unknown",
+        ),
+        (
+            data(500, r#"{"errors": [{"code": "E42", "message": "database unavailable"}]}"#),
+            ErrorKind::Http,
+            "database unavailable",
+        ),
+        (data(502, "upstream crashed while reading the civil register"), ErrorKind::Http, "upstream crashed"),
+        (
+            data(
+                200,
+                r#"{"message": {"ack_status": "ERR", "error": {"code": "err.sys", "message": "index rebuilding"}}}"#,
+            ),
+            ErrorKind::Protocol,
+            "index rebuilding",
+        ),
+        (
+            data(200, r#"{"message": {"ack_status": "ACK", "correlation_id": "c-1"}}"#),
+            ErrorKind::Protocol,
+            "asynchronously",
+        ),
+        (
+            token(200, r#"{"error": "invalid_client", "error_description": "Client authentication failed"}"#),
+            ErrorKind::Auth,
+            "Client authentication failed",
+        ),
+        (
+            token(401, r#"{"error": "invalid_client", "error_description": "Unknown client elig-demo"}"#),
+            ErrorKind::Auth,
+            "Unknown client elig-demo",
+        ),
+        (
+            token(200, r#"{"access_token": "abc\r\nX-Injected: 1", "token_type": "bearer", "expires_in": 300}"#),
+            ErrorKind::Auth,
+            "line break",
+        ),
+    ];
+    for (misbehaviour, kind, words) in cases {
+        let error = failure_under(misbehaviour.clone()).await;
+        let text = error.to_string();
+        assert_eq!(error.kind(), kind, "{misbehaviour:?}: {text}");
+        assert!(text.contains(words), "{misbehaviour:?}: {text}");
+        assert_eq!(text.matches(words).count(), 1, "said once: {text}");
+        assert!(!text.contains('\n') && !text.contains('\r'), "one line: {text:?}");
+        assert!(!text.contains("elig-demo-secret") && !text.contains("builder error"), "{text}");
+    }
+}
+
+/// A token lifetime in any shape (negative, text, fractional, a unit) is
+/// clamped: the registry stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_lifetime_in_any_shape_is_clamped_and_the_registry_used() {
+    for expires_in in
+        [serde_json::json!(-100), serde_json::json!("-5"), serde_json::json!(3599.5), serde_json::json!("1h")]
+    {
+        let sim = Simulator::start(SimConfig::default().with_faults(
+            RegistryKind::Crvs,
+            FaultConfig {
+                misbehaviour: Some(Misbehaviour::TokenLifetime { expires_in: expires_in.clone() }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("simulator");
+        let client = DciClient::new(source(&sim, RegistryKind::Crvs)).expect("client");
+        let person = CrvsClient::new(client).person(&Identifier::new("UIN", "800010000")).await;
+        assert!(matches!(person, Ok(Some(_))), "{expires_in}: {person:?}");
+        sim.shutdown().await;
+    }
+}

@@ -284,16 +284,25 @@ impl DisabilityRecord {
                 },
             })
             .collect();
-        // Impairments count while the registration stands, so a record of impairments
-        // must say whether it does: without a status (or with a blank one) it is unknown.
+        // Impairments and levels count while the registration stands, so a PWD record
+        // must say whether it does: without a status (or with a blank one, or one
+        // outside the table) it is unknown.
+        let pwd_record = !self.disability_details.is_empty()
+            || self.disability_status_level.is_some()
+            || self.disability_level.is_some();
         let status = match read("disability_status", self.disability_status.as_deref(), &DISABILITY_STATUS_CODES) {
-            Reading::Absent if !self.disability_details.is_empty() => Reading::missing("disability_status"),
+            Reading::Absent if pwd_record => Reading::missing("disability_status"),
             other => other,
         };
         let overall = read("disability_level", self.disability_level.as_deref(), &IMPAIRMENT_LEVEL_CODES);
         let approved = status == Reading::Value(true);
         let pwd_counts = approved;
-        let pwd_doubtful = status.is_doubtful() && !self.disability_details.is_empty();
+        let pwd_doubtful = status.is_doubtful();
+        let support = if approved {
+            read("disability_status_level", self.disability_status_level.as_deref(), &SUPPORT_LEVEL_CODES)
+        } else {
+            Reading::Absent
+        };
         if pwd_counts {
             for detail in &self.disability_details {
                 let kind = match detail.impairment_type.as_deref() {
@@ -321,21 +330,19 @@ impl DisabilityRecord {
         } else {
             Reading::Value(false)
         };
-        let known = limitations.iter().filter_map(|l| l.severity.value().copied()).max();
+        // The highest level stated wins: limitations, and a standing registration's support level.
+        let known =
+            limitations.iter().filter_map(|l| l.severity.value().copied()).chain(support.value().copied()).max();
         let level_doubt = limitations
             .iter()
             .find_map(|l| l.severity.doubt::<u8>())
-            .or_else(|| status.doubt().filter(|_| pwd_doubtful));
+            .or_else(|| status.doubt().filter(|_| pwd_doubtful))
+            .or_else(|| support.doubt());
         let level = match (known, level_doubt) {
             (Some(4), _) => Reading::Value(4),
             (_, Some(doubt)) => doubt,
             (Some(level), None) => Reading::Value(level),
-            (None, None) if approved => {
-                match read("disability_status_level", self.disability_status_level.as_deref(), &SUPPORT_LEVEL_CODES) {
-                    Reading::Absent => overall,
-                    other => other,
-                }
-            }
+            (None, None) if approved => overall,
             (None, None) => Reading::Value(0),
         };
         let mut types: Vec<LimitationType> = Vec::new();
@@ -510,6 +517,16 @@ mod tests {
             json!({"disability_status": "in review", "disability_details": [{"impairment_type": "1", "impairment_level": "3"}]}),
         );
         assert_eq!(status.has_disability, Reading::unrecognised("disability_status", "in review"));
+        // A PWD record's status outside the table leaves its facts unknown, details or not.
+        let levels_only = facts(json!({"disability_status": "in review", "disability_status_level": "1"}));
+        assert_eq!(levels_only.has_disability, Reading::unrecognised("disability_status", "in review"));
+        assert_eq!(levels_only.level, Reading::unrecognised("disability_status", "in review"));
+        let unstated = facts(json!({"disability_status_level": "1"}));
+        assert_eq!(unstated.has_disability, Reading::missing("disability_status"));
+        // The highest level wins: a standing registration's support level over a milder impairment.
+        let support = facts(json!({"disability_status": "0", "disability_status_level": "1",
+            "disability_details": [{"impairment_type": "1", "impairment_level": "1"}]}));
+        assert_eq!((support.has_disability, support.level), (Reading::Value(true), Reading::Value(4)));
         // Impairments without a status (or a blank one) may be of an expired registration.
         for unstated in [json!({}), json!({"disability_status": ""}), json!({"disability_status": null})] {
             let mut record = json!({"disability_details": [{"impairment_type": "1", "impairment_level": "3"}]});

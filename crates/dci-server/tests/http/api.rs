@@ -80,6 +80,16 @@ async fn the_catalog_lists_every_metric_with_its_ttl() {
     assert_eq!(alive["when_not_found"], "unknown");
     let enrolled = metrics.iter().find(|m| m["name"] == "dci.ibr.is_enrolled").expect("is_enrolled");
     assert_eq!((enrolled["ttl_secs"].as_u64(), enrolled["when_not_found"].as_bool()), (Some(3_600), Some(false)));
+    // Each metric lists the code tables it reads through: a value outside them is unknown.
+    let status = &enrolled["codes"][0];
+    assert_eq!(status["field"], "enrollment_status");
+    assert_eq!(status["codes"][0], json!({"written": ["1", "active", "enrolled"], "means": "Active: enrolled"}));
+    assert_eq!(status["codes"].as_array().map(Vec::len), Some(7));
+    let level = metrics.iter().find(|m| m["name"] == "dci.dr.disability_level").expect("disability_level");
+    let fields: Vec<&str> =
+        level["codes"].as_array().expect("codes").iter().filter_map(|t| t["field"].as_str()).collect();
+    assert_eq!(fields, ["functional_severity", "impairment_level", "disability_status_level", "disability_status"]);
+    assert_eq!(alive["codes"], json!([]), "dates, no code table");
     h.stop().await;
 }
 

@@ -134,3 +134,41 @@ async fn a_registry_whose_searches_fail_is_not_ready_though_its_token_works() {
     assert!(problem.contains("last lookup failed") && problem.contains("503"), "{problem}");
     h.stop().await;
 }
+
+/// Answers a metric cannot use are counted per registry and cause, in the
+/// decision, the summary and `/metrics`: a status outside IBR's code list
+/// (unrecognised_value), a death date given twice at the CRVS (ambiguous_record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_answers_are_counted_per_registry_and_cause() {
+    use dci_registry_sim::Misbehaviour;
+    let status = Misbehaviour::FieldValue { field: "enrollment_status".into(), value: json!("approved") };
+    let twice = Misbehaviour::DuplicateKey { field: "death_date".into(), first: Value::Null };
+    let h = start_with(
+        SimConfig::default()
+            .with_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(status), ..FaultConfig::default() })
+            .with_faults(RegistryKind::Crvs, FaultConfig { misbehaviour: Some(twice), ..FaultConfig::default() }),
+        |_| {},
+        |_| {},
+    )
+    .await;
+    let rules = json!({"poor": POOR, "elderly": "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60"});
+    let (status, body) = h.evaluate(&json!({"rules": rules, "as_of": AS_OF, "beneficiaries": fixture()})).await;
+    assert_eq!(status, 200, "{body}");
+    // HH-0004 is actively enrolled; HH-0002 died in 2025.
+    assert_eq!(
+        by_id(&body, "HH-0004")["outcomes"]["poor"]["missing"],
+        json!([{"name": "dci.ibr.program_count", "cause": "unrecognised_value"}])
+    );
+    assert_eq!(
+        by_id(&body, "HH-0002")["outcomes"]["elderly"]["missing"],
+        json!([{"name": "dci.crvs.is_alive", "cause": "ambiguous_record"}])
+    );
+    let registries = body["summary"]["registries"].as_array().expect("registries");
+    let failures = |id: &str| registries.iter().find(|r| r["registry"] == id).expect("registry")["failures"].clone();
+    assert!(failures("ibr")["unrecognised_value"].as_u64().is_some_and(|n| n > 0), "{}", failures("ibr"));
+    assert!(failures("crvs")["ambiguous_record"].as_u64().is_some_and(|n| n > 0), "{}", failures("crvs"));
+    let text = h.get("/metrics").send().await.expect("send").text().await.expect("text");
+    assert!(text.contains("elig_registry_failures_total{registry=\"ibr\",cause=\"unrecognised_value\"}"), "{text}");
+    assert!(text.contains("elig_registry_failures_total{registry=\"crvs\",cause=\"ambiguous_record\"}"), "{text}");
+    h.stop().await;
+}
