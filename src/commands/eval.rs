@@ -273,21 +273,25 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
     }
     if !stats.registries.is_empty() {
         eprintln!(
-            "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10}",
-            "registry", "round trips", "asked", "cache hits", "fetched", "failures"
+            "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10} {:>12}",
+            "registry", "round trips", "asked", "cache hits", "fetched", "failures", "by other id"
         );
         for registry in &stats.registries {
             let failures: usize = registry.fetch.failures.values().sum();
             eprintln!(
-                "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10}",
+                "{:<10} {:>11} {:>10} {:>10} {:>10} {:>10} {:>12}",
                 registry.registry,
                 registry.fetch.round_trips,
                 registry.fetch.requested,
                 registry.fetch.cache_hits,
                 registry.fetch.fetched,
-                failures
+                failures,
+                registry.other_identifiers
             );
         }
+        eprintln!(
+            "(by other id: lookups by a person's next identifier after the registry did not know an earlier one)"
+        );
         for registry in &stats.registries {
             if let Some(answered_by) = &registry.answered_by {
                 eprintln!("{} answered by {answered_by}", registry.registry);

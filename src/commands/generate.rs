@@ -25,10 +25,18 @@ pub struct GenArgs {
     /// The date ages are relative to (YYYY-MM-DD).
     #[arg(long)]
     as_of: Option<chrono::NaiveDate>,
+    /// Share of persons (0 to 1) holding a second identifier, each registry knowing them under one of the two.
+    #[arg(long, default_value_t = 0.0)]
+    two_identifier_rate: f64,
 }
 
 pub fn run(args: GenArgs) -> Result<ExitCode> {
-    let mut config = GenConfig { households: args.households, seed: args.seed, ..GenConfig::default() };
+    let mut config = GenConfig {
+        households: args.households,
+        seed: args.seed,
+        two_identifier_rate: args.two_identifier_rate,
+        ..GenConfig::default()
+    };
     if let Some(as_of) = args.as_of {
         config.as_of = as_of;
     }

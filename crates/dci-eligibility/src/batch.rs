@@ -244,6 +244,18 @@ impl Batch {
         persons
     }
 
+    /// The `n`-th identifier `registry` accepts of `person` (0: the first asked).
+    fn other_identifier<'a>(
+        &'a self,
+        store: &MetricStore,
+        registry: RegistryIndex,
+        person: PersonRef,
+        n: usize,
+    ) -> Option<&'a Identifier> {
+        let identifiers = self.person(person).map_or(&[][..], |data| &data.identifiers);
+        store.nth_identifier(registry, identifiers, n)
+    }
+
     /// Of `persons`, those not known yet in `registry`: with the identifier
     /// the registry knows them by, or without a usable one.
     fn unknown(
@@ -574,6 +586,10 @@ impl Engine {
             let mut hits = 0;
             for (person, known) in found {
                 match known {
+                    // Not found under the first identifier: the person's others are asked by the fetch.
+                    Some(Resolution::NotFound(_)) if batch.other_identifier(&store, registry, person, 1).is_some() => {
+                        rest.push(person);
+                    }
                     Some(resolution) => {
                         table.facts.set(batch.row(person), registry, resolution);
                         hits += 1;
@@ -697,9 +713,40 @@ impl Engine {
         if !unknown.identifiers.is_empty() {
             let fetched = self.store.fetch(registry, &unknown.identifiers).await;
             usage.fetch.add(&fetched.counts);
+            let mut not_found = Vec::new();
             for (person, resolution) in unknown.persons.into_iter().zip(fetched.resolutions) {
+                if matches!(resolution, Resolution::NotFound(_)) {
+                    not_found.push(person);
+                }
                 table.facts.set(batch.row(person), registry, resolution);
                 resolved += 1;
+            }
+            // "Not found" holds only once the registry knows none of the person's identifiers
+            // it accepts: those not found are asked again by their next one, round after round.
+            let mut next = 1;
+            while !not_found.is_empty() {
+                let (persons, identifiers): (Vec<PersonRef>, Vec<&Identifier>) = not_found
+                    .iter()
+                    .filter_map(|&person| {
+                        batch.other_identifier(&self.store, registry, person, next).map(|id| (person, id))
+                    })
+                    .unzip();
+                if identifiers.is_empty() {
+                    break;
+                }
+                usage.rounds += 1;
+                usage.other_identifiers += identifiers.len();
+                let fetched = self.store.fetch(registry, &identifiers).await;
+                usage.fetch.add(&fetched.counts);
+                not_found.clear();
+                for (person, resolution) in persons.into_iter().zip(fetched.resolutions) {
+                    if matches!(resolution, Resolution::NotFound(_)) {
+                        not_found.push(person);
+                    } else {
+                        table.facts.set(batch.row(person), registry, resolution);
+                    }
+                }
+                next += 1;
             }
         }
         for person in unknown.unidentified {

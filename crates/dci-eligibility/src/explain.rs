@@ -18,7 +18,8 @@ impl MetricTrace {
         used: &MetricUse,
         person: usize,
         resolution: &Resolution,
-        asked: Option<&Identifier>,
+        asked: &[&Identifier],
+        answered: Option<&Identifier>,
     ) -> Self {
         let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
         let (value, cause) = match resolution.read(catalog, used.id) {
@@ -42,7 +43,14 @@ impl MetricTrace {
             Resolution::NotFound(_) => Some(false),
             Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
         };
-        let identifier = asked.map(|id| format!("{}:{}", id.identifier_type, id.identifier_value));
+        let written = |id: &Identifier| format!("{}:{}", id.identifier_type, id.identifier_value);
+        let identifier = match (resolution, answered) {
+            (Resolution::Found(..), Some(id)) => Some(written(id)),
+            (Resolution::NotFound(_), _) if asked.len() > 1 => {
+                Some(asked.iter().map(|id| written(id)).collect::<Vec<_>>().join(", "))
+            }
+            _ => asked.first().map(|id| written(id)),
+        };
         MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, identifier, cause, detail }
     }
 }
@@ -82,11 +90,20 @@ impl Engine {
                 };
                 for person in persons {
                     let resolution = household.resolution(person, used.id.registry);
+                    let registry = used.id.registry;
                     let asked = household
                         .beneficiary
                         .person(person)
-                        .and_then(|p| self.store().choose_identifier(used.id.registry, &p.identifiers));
-                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, asked));
+                        .map(|p| self.store().accepted_identifiers(registry, &p.identifiers))
+                        .unwrap_or_default();
+                    // Found under which of them: the first whose record the store holds.
+                    let answered = match resolution {
+                        Resolution::Found(..) if asked.len() > 1 => asked.iter().copied().find(|id| {
+                            matches!(self.store().known(registry, &[*id]).first(), Some(Some(Resolution::Found(..))))
+                        }),
+                        _ => asked.first().copied(),
+                    };
+                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, &asked, answered));
                 }
             }
             let stats = result.stats.clone();

@@ -144,6 +144,9 @@ pub struct RegistryUse {
     pub rounds: u32,
     /// Persons without a usable identifier (not looked up).
     pub no_identifier: usize,
+    /// Lookups by a person's next identifier after the registry did not know
+    /// an earlier one (the cost of concluding "not found" only once none is known).
+    pub other_identifiers: usize,
     /// What the lookups did, summed over the batch.
     #[serde(flatten)]
     pub fetch: FetchCounts,
@@ -222,8 +225,9 @@ pub struct MetricTrace {
     /// value); absent when it was not asked or did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
-    /// The identifier the registry is asked with, `TYPE:value` (by the
-    /// registry's identifier priority); absent when the person has none it accepts.
+    /// The identifier the registry answered under, `TYPE:value`; for a person
+    /// it does not know, every identifier asked (by the registry's identifier
+    /// priority), comma-separated; absent when the person has none it accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
     /// Why it is unknown.
@@ -286,7 +290,7 @@ macro_rules! tally {
 
 tally!(BatchStats { items, invalid, rules, registries, evaluations, timings });
 tally!(RuleCounts { eligible, ineligible, undetermined, error } keys { rule });
-tally!(RegistryUse { rounds, no_identifier, fetch } keys { registry, answered_by });
+tally!(RegistryUse { rounds, no_identifier, other_identifiers, fetch } keys { registry, answered_by });
 tally!(FetchCounts {
     requested,
     cache_hits,
@@ -499,6 +503,7 @@ mod tests {
             answered_by: Some(format!("https://{name}.example as elig")),
             rounds: base as u32 + 1,
             no_identifier: base + 3,
+            other_identifiers: base + 12,
             fetch: FetchCounts {
                 requested: base + 2,
                 cache_hits: base + 4,

@@ -650,3 +650,119 @@ async fn a_wait_beyond_the_deadline_is_registry_unavailable() {
         assert_eq!(dr.fetch.failures.keys().collect::<Vec<_>>(), [&UnknownCause::RegistryUnavailable]);
     }
 }
+
+/// The fixture's households, each changed by `change` (its JSON) before it is read.
+fn beneficiaries_changed(change: impl Fn(usize, &mut serde_json::Value)) -> Vec<Result<Beneficiary, BeneficiaryError>> {
+    let text = std::fs::read_to_string(fixture_beneficiaries()).expect("fixture");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            let mut household: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            change(i, &mut household);
+            parse_line(&dci_eligibility::io::Line::Text(i + 1, household.to_string()))
+        })
+        .collect()
+}
+
+/// `{"type": ..., "value": ...}` as the beneficiary data writes an identifier.
+fn identifier(kind: &str, value: &str) -> serde_json::Value {
+    serde_json::json!({"type": kind, "value": value})
+}
+
+/// A person the IBR and the CRVS know by their national ID (HH-0018), and one
+/// the DR knows by one UIN (HH-0007), each also holding a UIN no registry
+/// knows, asked first: "not found" under it is not the answer, cold or warm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_unknown_under_one_identifier_is_asked_by_the_others() {
+    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+    let engine = engine(&sim);
+    let rules = seed_rules(&engine);
+    let items = || {
+        beneficiaries_changed(|_, household| {
+            let unknown = match household["id"].as_str() {
+                Some("HH-0018") => "800999999",
+                Some("HH-0007") => "800999998",
+                _ => return,
+            };
+            let ids = household["identifiers"].as_array_mut().expect("identifiers");
+            ids.insert(0, identifier("UIN", unknown));
+        })
+    };
+    for run in ["cold", "warm"] {
+        let result = engine.evaluate_batch(&rules, items(), &EvaluationOptions::new(as_of())).await;
+        for (household, expected) in [("HH-0018", [I, E, I, I]), ("HH-0007", [E, I, I, I])] {
+            let outcomes: Vec<Outcome> = decisions_of(&result, household).iter().map(|d| d.outcome).collect();
+            assert_eq!(outcomes, expected, "{run}: {household}");
+        }
+        let asked_again: usize = result.stats.registries.iter().map(|r| r.other_identifiers).sum();
+        assert!(run == "warm" || asked_again >= 2, "{run}: {asked_again} lookups by another identifier");
+    }
+    // The explanation names the identifier the registry answered under.
+    let hh18 = items().into_iter().filter_map(Result::ok).find(|b| b.id == "HH-0018").expect("HH-0018");
+    let explanation = engine.explain(&rules[2], hh18, as_of()).await;
+    let count = explanation.metrics.iter().find(|m| m.metric == "dci.ibr.program_count").expect("program_count");
+    assert_eq!(count.identifier.as_deref(), Some("NATIONAL_ID:NID-0018-0"));
+    assert_eq!(count.value, Some(serde_json::json!(1)));
+    sim.shutdown().await;
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// A decision does not depend on the order of a person's identifiers, nor
+    /// on their holding identifiers no registry knows.
+    #[test]
+    fn decisions_do_not_depend_on_identifier_order_or_unknown_identifiers(
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        block_on(async {
+            let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+            let engine = engine(&sim);
+            let rules = seed_rules(&engine);
+            let changed = beneficiaries_changed(|i, household| {
+                let mut state = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut next = move || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state
+                };
+                scramble(household, &mut next);
+                if let Some(members) = household.get_mut("members").and_then(|m| m.as_array_mut()) {
+                    for member in members {
+                        scramble(member, &mut next);
+                    }
+                }
+            });
+            let result = engine.evaluate_batch(&rules, changed, &EvaluationOptions::new(as_of())).await;
+            for (item, (id, expected, why)) in result.items.iter().zip(EXPECTED) {
+                let ItemResult::Decided { decisions, .. } = item else { panic!("{id} is invalid") };
+                let actual: Vec<Outcome> = decisions.iter().map(|d| d.outcome).collect();
+                assert_eq!(actual, expected, "{id} ({why}), seed {seed}");
+            }
+            sim.shutdown().await;
+        });
+    }
+}
+
+/// Adds a UIN no registry knows somewhere in `person`'s identifiers, then
+/// shuffles them. A person without an identifier the registries accept is
+/// left so: for them a new identifier is a new way to be looked up.
+fn scramble(person: &mut serde_json::Value, next: &mut impl FnMut() -> u64) {
+    let Some(ids) = person.get_mut("identifiers").and_then(|v| v.as_array_mut()) else { return };
+    let accepted = |id: &serde_json::Value| {
+        dci_metrics::DEFAULT_ID_TYPE_PRIORITY
+            .iter()
+            .any(|kind| id["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(kind)))
+    };
+    if !ids.iter().any(accepted) {
+        return;
+    }
+    let unknown = identifier("UIN", &format!("7{:08}", next() % 100_000_000));
+    let at = (next() % (ids.len() as u64 + 1)) as usize;
+    ids.insert(at, unknown);
+    for k in (1..ids.len()).rev() {
+        ids.swap(k, (next() % (k as u64 + 1)) as usize);
+    }
+}

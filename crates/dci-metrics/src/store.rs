@@ -370,28 +370,72 @@ impl MetricStore {
         self.registries.iter().any(Option::is_some)
     }
 
-    /// The identifier to look a person up by in `registry`: the first of the
-    /// person's identifiers whose type comes earliest in the registry's priority list.
+    /// The identifier to look a person up by first in `registry`: the first of
+    /// the person's identifiers whose type comes earliest in the registry's
+    /// priority list.
     pub fn choose_identifier<'a>(
         &self,
         registry: RegistryIndex,
         identifiers: &'a [Identifier],
     ) -> Option<&'a Identifier> {
-        fn pick<'a, 'p>(
-            priority: impl Iterator<Item = &'p str>,
+        self.nth_identifier(registry, identifiers, 0)
+    }
+
+    /// The person's identifiers `registry` accepts, in the order they are
+    /// asked: by the registry's priority list, then as the person lists them;
+    /// blank values and repeats left out. "Not found" is concluded only once
+    /// the registry knows none of them.
+    pub fn accepted_identifiers<'a>(
+        &self,
+        registry: RegistryIndex,
+        identifiers: &'a [Identifier],
+    ) -> Vec<&'a Identifier> {
+        let priority: Vec<&str> = match self.registry(registry) {
+            Some(state) => state.resolver.id_type_priority().iter().map(String::as_str).collect(),
+            None => DEFAULT_ID_TYPE_PRIORITY.to_vec(),
+        };
+        let mut accepted: Vec<&Identifier> = Vec::new();
+        for wanted in priority {
+            for id in identifiers {
+                if id.identifier_type.eq_ignore_ascii_case(wanted)
+                    && !id.identifier_value.trim().is_empty()
+                    && !accepted.iter().any(|seen| {
+                        seen.identifier_type.eq_ignore_ascii_case(&id.identifier_type)
+                            && seen.identifier_value == id.identifier_value
+                    })
+                {
+                    accepted.push(id);
+                }
+            }
+        }
+        accepted
+    }
+
+    /// The `n`-th of [`MetricStore::accepted_identifiers`], without building the list.
+    pub fn nth_identifier<'a>(
+        &self,
+        registry: RegistryIndex,
+        identifiers: &'a [Identifier],
+        n: usize,
+    ) -> Option<&'a Identifier> {
+        // The common case (a person with one identifier, the first asked) allocates nothing.
+        fn first<'a, 'p>(
+            mut priority: impl Iterator<Item = &'p str>,
             identifiers: &'a [Identifier],
         ) -> Option<&'a Identifier> {
-            let mut priority = priority;
             priority.find_map(|wanted| {
                 identifiers.iter().find(|id| {
                     id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty()
                 })
             })
         }
-        match self.registry(registry) {
-            Some(state) => pick(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
-            None => pick(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
+        if n == 0 {
+            return match self.registry(registry) {
+                Some(state) => first(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
+                None => first(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
+            };
         }
+        self.accepted_identifiers(registry, identifiers).get(n).copied()
     }
 
     /// What the cache holds now about these persons in `registry`, still

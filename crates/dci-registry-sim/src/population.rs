@@ -16,6 +16,10 @@
 //! Registries agree with the beneficiaries: a person's registry records carry
 //! exactly the beneficiary's identifiers, and the CRVS `birth_date` is the
 //! beneficiary's `birthdate`. Persons without identifiers appear in no registry.
+//! A share of persons ([`GenConfig::two_identifier_rate`], none by default)
+//! hold a second identifier (a national ID beside a UIN, or the reverse), and
+//! each registry knows them under one of the two only, as households in
+//! OpenSPP often are.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -46,6 +50,10 @@ pub struct GenConfig {
     /// Share of persons without a usable identifier (default 0.01): half carry
     /// only a `PASSPORT`, half no identifier at all.
     pub no_identifier_rate: f64,
+    /// Share of persons with an identifier who hold a second one, each
+    /// registry knowing them under one of the two (default 0; at 0 the files
+    /// are those of earlier versions, byte for byte).
+    pub two_identifier_rate: f64,
 }
 
 impl Default for GenConfig {
@@ -59,6 +67,7 @@ impl Default for GenConfig {
             enrolled_rate: 0.25,
             disability_rate: 0.09,
             no_identifier_rate: 0.01,
+            two_identifier_rate: 0.0,
         }
     }
 }
@@ -92,6 +101,9 @@ pub struct GenSummary {
     pub disabled_persons: u64,
     /// Persons without a usable identifier (only a passport, or none).
     pub no_usable_identifier: u64,
+    /// Persons holding two identifiers, each registry knowing them by one.
+    #[serde(default)]
+    pub two_identifiers: u64,
 }
 
 /// Why generation failed.
@@ -327,11 +339,25 @@ struct Person {
     age: i64,
     relationship: &'static str,
     identifiers: Vec<(&'static str, String)>,
+    /// For a person with two identifiers: which of them each registry knows.
+    known_by: Option<u64>,
 }
 
 impl Person {
     fn ids(&self) -> Vec<IdOut<'_>> {
         self.identifiers.iter().map(|(t, v)| IdOut { identifier_type: t, identifier_value: v }).collect()
+    }
+
+    /// The identifiers registry number `registry` (0 CRVS, 1 IBR, 2 DR) holds:
+    /// all of them, or for a person with two, one chosen per registry.
+    fn ids_in(&self, registry: u64) -> Vec<IdOut<'_>> {
+        match self.known_by {
+            Some(salt) => {
+                let (t, v) = &self.identifiers[((salt + registry) % 2) as usize];
+                vec![IdOut { identifier_type: t, identifier_value: v }]
+            }
+            None => self.ids(),
+        }
     }
 
     fn beneficiary_ids(&self) -> Vec<BeneficiaryIdOut<'_>> {
@@ -382,6 +408,7 @@ pub fn generate(config: &GenConfig, out_dir: &Path) -> Result<GenSummary, GenErr
         ("enrolled_rate", config.enrolled_rate),
         ("disability_rate", config.disability_rate),
         ("no_identifier_rate", config.no_identifier_rate),
+        ("two_identifier_rate", config.two_identifier_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(GenError::Config(format!("{name} {rate} is not within 0..=1")));
@@ -490,7 +517,23 @@ impl Generator {
                 identifiers.push(("BRN", format!("BRN-{}-{index:08}", birth.year())));
             }
         }
-        Person { id, sex, given, surname, birth, age, relationship, identifiers }
+        // Drawn only when asked for, so that the default configuration draws as before.
+        let mut known_by = None;
+        if self.config.two_identifier_rate > 0.0
+            && identifiers.len() == 1
+            && identifiers[0].0 != "PASSPORT"
+            && self.chance(self.config.two_identifier_rate)
+        {
+            let second = if identifiers[0].0 == "UIN" {
+                ("NATIONAL_ID", format!("NID{:09}", scramble(index, 48_271, offset, 1_000_000_000)))
+            } else {
+                ("UIN", format!("{}", 1_000_000_000 + scramble(index, 2_654_435_761, offset, 9_000_000_000)))
+            };
+            identifiers.push(second);
+            known_by = Some(u64::from(scramble(index, 16_807, offset, 2) == 1));
+            self.summary.two_identifiers += 1;
+        }
+        Person { id, sex, given, surname, birth, age, relationship, identifiers, known_by }
     }
 
     fn household(&mut self, number: u64, out: &mut Writers) -> Result<(), GenError> {
@@ -591,7 +634,7 @@ impl Generator {
                 self.summary.deceased += 1;
             }
             let record = CrvsOut {
-                identifier: person.ids(),
+                identifier: person.ids_in(0),
                 name: person.name(),
                 sex: person.sex,
                 birth_date: date(person.birth),
@@ -657,7 +700,7 @@ impl Generator {
                 .collect();
             let record = IbrOut {
                 assistance_unit: "1",
-                member: MemberOut { member_identifier: person.ids() },
+                member: MemberOut { member_identifier: person.ids_in(1) },
                 programme_identifier: vec![ProgrammeOut {
                     programme_name: programme.name,
                     programme_identifier: programme.id,
@@ -697,7 +740,7 @@ impl Generator {
                     LimitationOut { disability_limitation_type: domain, functional_severity: severity.to_string() }
                 })
                 .collect();
-            out.dr.line(&WgOut { member_identifier: person.ids(), disability_info })?;
+            out.dr.line(&WgOut { member_identifier: person.ids_in(2), disability_info })?;
             disabled
         } else {
             let status = match self.rng.random_range(0..100) {
@@ -713,7 +756,7 @@ impl Generator {
                 .collect();
             let record = PwdOut {
                 personal_details: PersonalDetailsOut {
-                    member_identifier: person.ids(),
+                    member_identifier: person.ids_in(2),
                     name: person.name(),
                     birth_date: date(person.birth),
                     sex: person.sex,

@@ -404,3 +404,33 @@ fn generated_registries_agree_with_the_beneficiaries() {
             .expect("json");
     assert_eq!(summary_file, summary);
 }
+
+/// With `two_identifier_rate`, some persons hold two identifiers and each
+/// registry finds their records under one of the two only; both halves occur.
+#[test]
+fn persons_with_two_identifiers_are_known_to_each_registry_by_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = GenConfig { households: 2000, seed: 5, two_identifier_rate: 0.2, ..GenConfig::default() };
+    let summary = generate(&config, dir.path()).expect("generates");
+    let households = read_lines(&dir.path().join("beneficiaries.ndjson"));
+    let persons = persons(&households);
+    // Young children holding a UIN and a BRN are known by both, as before.
+    let two: Vec<&Person> = persons
+        .values()
+        .filter(|p| p.identifiers.len() == 2 && !(p.identifiers[0].0 == "UIN" && p.identifiers[1].0 == "BRN"))
+        .collect();
+    assert_eq!(two.len() as u64, summary.two_identifiers);
+    assert!((0.15..0.25).contains(&(summary.two_identifiers as f64 / summary.persons as f64)));
+    let crvs = RegistryData::from_dir(RegistryKind::Crvs, dir.path()).expect("crvs loads");
+    let (mut by_first, mut by_second) = (0, 0);
+    for person in two {
+        let [(t1, v1), (t2, v2)] = [&person.identifiers[0], &person.identifiers[1]];
+        match (crvs.lookup(t1, v1).is_empty(), crvs.lookup(t2, v2).is_empty()) {
+            (false, true) => by_first += 1,
+            (true, false) => by_second += 1,
+            (true, true) => {} // not in the CRVS
+            (false, false) => panic!("{person:?}: the CRVS knows both identifiers"),
+        }
+    }
+    assert!(by_first > 50 && by_second > 50, "{by_first} by the first, {by_second} by the second");
+}
