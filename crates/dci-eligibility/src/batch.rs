@@ -736,6 +736,7 @@ impl Engine {
                 }
                 usage.rounds += 1;
                 usage.other_identifiers += identifiers.len();
+                self.store.count_other_identifier_lookups(registry, identifiers.len());
                 let fetched = self.store.fetch(registry, &identifiers).await;
                 usage.fetch.add(&fetched.counts);
                 not_found.clear();

@@ -46,12 +46,31 @@ impl MetricTrace {
         let written = |id: &Identifier| format!("{}:{}", id.identifier_type, id.identifier_value);
         let identifier = match (resolution, answered) {
             (Resolution::Found(..), Some(id)) => Some(written(id)),
-            (Resolution::NotFound(_), _) if asked.len() > 1 => {
-                Some(asked.iter().map(|id| written(id)).collect::<Vec<_>>().join(", "))
-            }
             _ => asked.first().map(|id| written(id)),
         };
-        MetricTrace { person: person_name, metric: used.name.clone(), value, source, found, identifier, cause, detail }
+        // Which of them were asked: up to the one that answered, or all for a person not found.
+        let asked: Vec<String> = match resolution {
+            Resolution::Found(..) | Resolution::NotFound(_) if asked.len() > 1 => {
+                let upto = answered.and_then(|a| asked.iter().position(|id| std::ptr::eq(*id, a)));
+                let count = match resolution {
+                    Resolution::Found(..) => upto.map_or(asked.len(), |at| at + 1),
+                    _ => asked.len(),
+                };
+                asked.iter().take(count).map(|id| written(id)).collect()
+            }
+            _ => Vec::new(),
+        };
+        MetricTrace {
+            person: person_name,
+            metric: used.name.clone(),
+            value,
+            source,
+            found,
+            identifier,
+            asked,
+            cause,
+            detail,
+        }
     }
 }
 

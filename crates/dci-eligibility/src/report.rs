@@ -225,11 +225,15 @@ pub struct MetricTrace {
     /// value); absent when it was not asked or did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
-    /// The identifier the registry answered under, `TYPE:value`; for a person
-    /// it does not know, every identifier asked (by the registry's identifier
-    /// priority), comma-separated; absent when the person has none it accepts.
+    /// The identifier the registry answered under, `TYPE:value` (for a person
+    /// it does not know, the first asked); absent when the person has none it
+    /// accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
+    /// Every identifier the registry was asked with, in order, when there were
+    /// several: "not found" means not found under any of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asked: Vec<String>,
     /// Why it is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnknownCause>,

@@ -289,10 +289,14 @@ pub fn replay_file(name: Option<String>, rule: &str, as_of: NaiveDate, cases: &[
             let (Some("dci"), Some(registry), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            // Written under the identifier the registry was asked with, so that another
-            // person sharing one of this person's other identifiers is not given these facts.
+            // Written under the identifier the registry answered under, so that another
+            // person sharing one of this person's other identifiers is not given these facts;
+            // and "not found" under each identifier asked before it, as the registry said.
             let Some(key) = &trace.identifier else { continue };
             let answers = registries.entry(registry.to_owned()).or_default();
+            for earlier in trace.asked.iter().filter(|asked| *asked != key) {
+                answers.entry(earlier.clone()).or_insert_with(|| RegistryAnswer::Keyword("not_found".to_owned()));
+            }
             let entry = answers.entry(key.clone()).or_insert_with(|| answer.clone());
             if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
                 facts.insert(field.to_owned(), value.clone());
@@ -454,11 +458,13 @@ registries:
     "UIN:6": { has_disability: true, disability_level: 3 }
     "UIN:7": { has_disability: true, disability_level: 4 }
     "UIN:8": { has_disability: true, disability_level: 4 }
+    "NATIONAL_ID:12": { has_disability: true, disability_level: 3 }
   ibr:
     "UIN:1": { is_enrolled: false, program_count: 0, programmes: [] }
     "UIN:4": { error: timeout }
     "UIN:7": { error: timeout }
     "UIN:8": { error: timeout }
+    "NATIONAL_ID:12": { is_enrolled: false, program_count: 0, programmes: [] }
 cases: []
 "#;
 
@@ -481,6 +487,9 @@ cases: []
             serde_json::json!({"id": "F", "members": [],
                 "identifiers": [{"type": "UIN", "value": "6"}, {"type": "NATIONAL_ID", "value": "77"}]}),
             serde_json::json!({"id": "G", "members": [], "identifiers": [{"type": "NATIONAL_ID", "value": "77"}]}),
+            // H is in no registry under its UIN, found under its national ID.
+            serde_json::json!({"id": "H", "members": [],
+                "identifiers": [{"type": "UIN", "value": "11"}, {"type": "NATIONAL_ID", "value": "12"}]}),
         ]
     }
 
@@ -514,7 +523,8 @@ cases: []
                 Ineligible,
                 Undetermined,
                 Eligible,
-                Ineligible
+                Ineligible,
+                Eligible
             ]
         );
 
@@ -527,7 +537,10 @@ cases: []
         let read: RuleTestFile = serde_norway::from_str(&yaml).expect("the written file reads back");
         let report = run_file(&read, RULE, catalog.clone()).await.expect("runs");
         assert_eq!(report.failed(), 0, "{:#?}", report.cases);
-        assert_eq!(report.cases.len(), 9);
+        assert_eq!(report.cases.len(), 10);
+        for answer in ["UIN:11: not_found", "NATIONAL_ID:12:"] {
+            assert!(yaml.contains(answer), "H: {answer} missing from\n{yaml}");
+        }
         assert!(yaml.contains("NATIONAL_ID:77: not_found"), "F's facts stay under the UIN it was asked by\n{yaml}");
         assert_eq!(
             read.cases[0].missing,

@@ -703,6 +703,7 @@ async fn a_person_unknown_under_one_identifier_is_asked_by_the_others() {
     let explanation = engine.explain(&rules[2], hh18, as_of()).await;
     let count = explanation.metrics.iter().find(|m| m.metric == "dci.ibr.program_count").expect("program_count");
     assert_eq!(count.identifier.as_deref(), Some("NATIONAL_ID:NID-0018-0"));
+    assert_eq!(count.asked, ["UIN:800999999", "NATIONAL_ID:NID-0018-0"]);
     assert_eq!(count.value, Some(serde_json::json!(1)));
     sim.shutdown().await;
 }

@@ -98,6 +98,23 @@ impl Cached {
     }
 }
 
+/// `identifiers` whose type is in `priority`, in its order, then as listed;
+/// blank values and repeats (the same type and value again) left out.
+fn accepted<'a, 'p>(
+    priority: impl Iterator<Item = &'p str>,
+    identifiers: &'a [Identifier],
+) -> impl Iterator<Item = &'a Identifier> {
+    priority.flat_map(move |wanted| {
+        identifiers.iter().enumerate().filter_map(move |(at, id)| {
+            let of_type = |other: &Identifier| other.identifier_type.eq_ignore_ascii_case(wanted);
+            let repeated = identifiers[..at]
+                .iter()
+                .any(|earlier| of_type(earlier) && earlier.identifier_value == id.identifier_value);
+            (of_type(id) && !id.identifier_value.trim().is_empty() && !repeated).then_some(id)
+        })
+    })
+}
+
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
@@ -152,6 +169,9 @@ pub struct RegistryStats {
     pub round_trips: u64,
     /// Identifiers sent.
     pub items_fetched: u64,
+    /// Lookups by a person's next identifier after the registry did not know
+    /// an earlier one (see [`MetricStore::count_other_identifier_lookups`]).
+    pub other_identifier_lookups: u64,
     /// Failed lookups, by cause.
     pub failures: BTreeMap<UnknownCause, u64>,
     /// The breaker.
@@ -208,6 +228,7 @@ struct Registry {
     breaker: CircuitBreaker,
     round_trips: AtomicU64,
     items: AtomicU64,
+    other_identifiers: AtomicU64,
     failures: Mutex<BTreeMap<UnknownCause, u64>>,
     /// When the registry last failed a whole lookup (every person of it), and
     /// why; cleared by a lookup that succeeds.
@@ -319,6 +340,7 @@ impl MetricStore {
                     breaker: CircuitBreaker::new(config.breaker.clone()),
                     round_trips: AtomicU64::new(0),
                     items: AtomicU64::new(0),
+                    other_identifiers: AtomicU64::new(0),
                     failures: Mutex::new(BTreeMap::new()),
                     failing: Mutex::new(None),
                 })
@@ -381,6 +403,14 @@ impl MetricStore {
         self.nth_identifier(registry, identifiers, 0)
     }
 
+    /// Counts `n` lookups by a person's next identifier after the registry did
+    /// not know an earlier one: the engine's, for the statistics.
+    pub fn count_other_identifier_lookups(&self, registry: RegistryIndex, n: usize) {
+        if let Some(state) = self.registry(registry) {
+            state.other_identifiers.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
     /// The person's identifiers `registry` accepts, in the order they are
     /// asked: by the registry's priority list, then as the person lists them;
     /// blank values and repeats left out. "Not found" is concluded only once
@@ -390,52 +420,30 @@ impl MetricStore {
         registry: RegistryIndex,
         identifiers: &'a [Identifier],
     ) -> Vec<&'a Identifier> {
-        let priority: Vec<&str> = match self.registry(registry) {
-            Some(state) => state.resolver.id_type_priority().iter().map(String::as_str).collect(),
-            None => DEFAULT_ID_TYPE_PRIORITY.to_vec(),
-        };
-        let mut accepted: Vec<&Identifier> = Vec::new();
-        for wanted in priority {
-            for id in identifiers {
-                if id.identifier_type.eq_ignore_ascii_case(wanted)
-                    && !id.identifier_value.trim().is_empty()
-                    && !accepted.iter().any(|seen| {
-                        seen.identifier_type.eq_ignore_ascii_case(&id.identifier_type)
-                            && seen.identifier_value == id.identifier_value
-                    })
-                {
-                    accepted.push(id);
-                }
+        match self.registry(registry) {
+            Some(state) => {
+                accepted(state.resolver.id_type_priority().iter().map(String::as_str), identifiers).collect()
             }
+            None => accepted(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers).collect(),
         }
-        accepted
     }
 
-    /// The `n`-th of [`MetricStore::accepted_identifiers`], without building the list.
+    /// The `n`-th of [`MetricStore::accepted_identifiers`] (0: the first
+    /// asked), without building the list: it is read for every person of a
+    /// warm run.
     pub fn nth_identifier<'a>(
         &self,
         registry: RegistryIndex,
         identifiers: &'a [Identifier],
         n: usize,
     ) -> Option<&'a Identifier> {
-        // The common case (a person with one identifier, the first asked) allocates nothing.
-        fn first<'a, 'p>(
-            mut priority: impl Iterator<Item = &'p str>,
-            identifiers: &'a [Identifier],
-        ) -> Option<&'a Identifier> {
-            priority.find_map(|wanted| {
-                identifiers.iter().find(|id| {
-                    id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty()
-                })
-            })
+        if n >= identifiers.len() {
+            return None; // most persons hold one identifier: no need to read the priority list
         }
-        if n == 0 {
-            return match self.registry(registry) {
-                Some(state) => first(state.resolver.id_type_priority().iter().map(String::as_str), identifiers),
-                None => first(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers),
-            };
+        match self.registry(registry) {
+            Some(state) => accepted(state.resolver.id_type_priority().iter().map(String::as_str), identifiers).nth(n),
+            None => accepted(DEFAULT_ID_TYPE_PRIORITY.iter().copied(), identifiers).nth(n),
         }
-        self.accepted_identifiers(registry, identifiers).get(n).copied()
     }
 
     /// What the cache holds now about these persons in `registry`, still
@@ -729,6 +737,7 @@ impl MetricStore {
                         configured: true,
                         round_trips: state.round_trips.load(Ordering::Relaxed),
                         items_fetched: state.items.load(Ordering::Relaxed),
+                        other_identifier_lookups: state.other_identifiers.load(Ordering::Relaxed),
                         failures: state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
                         breaker: Some(state.breaker.state()),
                     },

@@ -184,6 +184,12 @@ impl Collector for StoreCollector {
         )?;
         counter_family(
             &mut encoder,
+            "elig_registry_other_identifier_lookups",
+            "Lookups by a person's next identifier after the registry did not know an earlier one",
+            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.other_identifier_lookups)),
+        )?;
+        counter_family(
+            &mut encoder,
             "elig_registry_failures",
             "Failed lookups, by registry and cause",
             configured.iter().flat_map(|r| {

@@ -172,3 +172,23 @@ async fn unusable_answers_are_counted_per_registry_and_cause() {
     assert!(text.contains("elig_registry_failures_total{registry=\"crvs\",cause=\"ambiguous_record\"}"), "{text}");
     h.stop().await;
 }
+
+/// A person the IBR knows by national ID, holding an unknown UIN asked first:
+/// asked again by the national ID, decided so, and the second lookup counted
+/// in the summary and on `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_not_found_under_one_identifier_is_asked_by_the_next() {
+    let h = start().await;
+    let mut beneficiaries = fixture();
+    let hh18 = beneficiaries.iter_mut().find(|b| b["id"] == "HH-0018").expect("HH-0018");
+    hh18["identifiers"].as_array_mut().expect("identifiers").insert(0, json!({"type": "UIN", "value": "800999999"}));
+    let (status, body) = h.evaluate(&json!({"rule": POOR, "as_of": AS_OF, "beneficiaries": beneficiaries})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(by_id(&body, "HH-0018")["outcomes"]["rule"]["outcome"], "ineligible", "enrolled (FSP) by national ID");
+    let registries = body["summary"]["registries"].as_array().expect("registries");
+    let ibr = registries.iter().find(|r| r["registry"] == "ibr").expect("ibr");
+    assert_eq!(ibr["other_identifiers"], 1);
+    let text = h.get("/metrics").send().await.expect("send").text().await.expect("text");
+    assert!(text.contains("elig_registry_other_identifier_lookups_total{registry=\"ibr\"} 1"), "{text}");
+    h.stop().await;
+}
