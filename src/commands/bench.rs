@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use dci_bench::{Population, SEED_RULES, naive, registry_delta};
 use dci_registry_sim::RegistryKind;
+use dci_registry_sim::population::GenConfig;
 use serde_json::Value;
 
 /// Measure elig on generated populations (see BENCHMARKS.md).
@@ -62,6 +63,10 @@ struct ListsArgs {
     /// every person the rule mentions is looked up), to compare the registry items asked.
     #[arg(long)]
     eager: bool,
+    /// Share of persons (0 to 1) holding a second identifier, each registry knowing them by one
+    /// (`elig gen --two-identifier-rate`): what asking every identifier before "not found" costs.
+    #[arg(long, default_value_t = 0.0)]
+    two_identifier_rate: f64,
 }
 
 #[derive(Args, Debug)]
@@ -118,10 +123,21 @@ fn seed_rule(number: usize) -> Result<(&'static str, &'static str)> {
     }
 }
 
-async fn population(common: &Common, households: u64) -> Result<Population> {
-    let dir = common.dir.join(format!("population-{households}-seed{}", common.seed));
+async fn population(common: &Common, households: u64, two_identifier_rate: f64) -> Result<Population> {
+    let mut name = format!("population-{households}-seed{}", common.seed);
+    if two_identifier_rate > 0.0 {
+        name += &format!("-two-ids{two_identifier_rate}");
+    }
+    let dir = common.dir.join(name);
     let started = Instant::now();
-    let population = Population::start(&dir, households, common.seed, common.latency_ms).await?;
+    let config = GenConfig {
+        households,
+        seed: common.seed,
+        as_of: dci_bench::as_of(),
+        two_identifier_rate,
+        ..GenConfig::default()
+    };
+    let population = Population::start_generated(&dir, &config, common.latency_ms).await?;
     eprintln!(
         "population {}: {} households, {} persons (ready in {:.1} s, simulator load {:.1} s, {} ms per message)",
         dir.display(),
@@ -143,6 +159,8 @@ struct Row {
     items: [u64; 3],
     hit_ratio: f64,
     peak_rss: u64,
+    /// Lookups by a person's next identifier after a not-found.
+    other_ids: u64,
 }
 
 async fn lists(args: ListsArgs) -> Result<ExitCode> {
@@ -150,7 +168,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     let mut naive_rows = Vec::new();
     for &households in &args.persons {
-        let population = population(&args.common, households).await?;
+        let population = population(&args.common, households, args.two_identifier_rate).await?;
         let config = population.dir.join("elig-bench.toml");
         std::fs::write(&config, population.config_toml())?;
         for &number in &args.rules {
@@ -203,6 +221,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
                     items,
                     hit_ratio: hit_ratio.min(1.0),
                     peak_rss: stats["peak_rss_bytes"].as_u64().unwrap_or(0),
+                    other_ids: sum("other_identifiers"),
                 });
             }
             if args.naive_sample > 0 {
@@ -217,7 +236,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
         population.sim.shutdown().await;
     }
     println!(
-        "\n{:>9} {:<28} {:<5} {:>8} {:>11} {:>20} {:>26} {:>10} {:>9} {:>9}",
+        "\n{:>9} {:<28} {:<5} {:>8} {:>11} {:>20} {:>26} {:>10} {:>9} {:>9} {:>11}",
         "benefic.",
         "rule",
         "run",
@@ -227,12 +246,13 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
         "items crvs/ibr/dr",
         "items/1k",
         "cache hit",
-        "peak RSS"
+        "peak RSS",
+        "by other id"
     );
     for row in &rows {
         let items: u64 = row.items.iter().sum();
         println!(
-            "{:>9} {:<28} {:<5} {:>8.2} {:>11.0} {:>20} {:>26} {:>10.1} {:>8.0}% {:>7.0} MiB",
+            "{:>9} {:<28} {:<5} {:>8.2} {:>11.0} {:>20} {:>26} {:>10.1} {:>8.0}% {:>7.0} MiB {:>11}",
             row.persons,
             row.rule,
             row.run,
@@ -242,7 +262,8 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
             format!("{}/{}/{}", row.items[0], row.items[1], row.items[2]),
             items as f64 * 1000.0 / row.persons as f64,
             row.hit_ratio * 100.0,
-            row.peak_rss as f64 / (1024.0 * 1024.0)
+            row.peak_rss as f64 / (1024.0 * 1024.0),
+            row.other_ids
         );
     }
     if !naive_rows.is_empty() {
@@ -276,7 +297,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
 }
 
 async fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
-    let population = population(&args.common, args.persons).await?;
+    let population = population(&args.common, args.persons, 0.0).await?;
     println!(
         "{:>10} {:>9} {:>9} {:>9} {:>12} {:>12}",
         "batch size", "in flight", "persons", "wall s", "round trips", "items/s"
@@ -294,7 +315,7 @@ async fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
 
 async fn naive_only(args: NaiveArgs) -> Result<ExitCode> {
     let (name, source) = seed_rule(args.rule)?;
-    let population = population(&args.common, args.persons).await?;
+    let population = population(&args.common, args.persons, 0.0).await?;
     let engine = population.engine()?;
     let rule = engine.compiler().compile(name, source).map_err(|e| anyhow::anyhow!("{e}"))?;
     let sample: Vec<_> = population.beneficiaries()?.into_iter().filter_map(Result::ok).collect();

@@ -64,15 +64,23 @@ pub enum BenchError {
 
 /// A generated population in a directory, generated once and reused.
 pub fn ensure_population(dir: &Path, households: u64, seed: u64) -> Result<GenSummary, BenchError> {
+    ensure_generated(dir, &GenConfig { households, seed, as_of: as_of(), ..GenConfig::default() })
+}
+
+/// The population `config` describes in `dir`, generated once and reused
+/// (the directory's name must tell configurations other than households and
+/// seed apart).
+pub fn ensure_generated(dir: &Path, config: &GenConfig) -> Result<GenSummary, BenchError> {
     let summary = dir.join("summary.json");
     if let Ok(text) = std::fs::read_to_string(&summary)
         && let Ok(existing) = serde_json::from_str::<GenSummary>(&text)
-        && existing.households == households
-        && existing.seed == seed
+        && existing.households == config.households
+        && existing.seed == config.seed
+        && (existing.two_identifiers > 0) == (config.two_identifier_rate > 0.0)
     {
         return Ok(existing);
     }
-    Ok(generate(&GenConfig { households, seed, as_of: as_of(), ..GenConfig::default() }, dir)?)
+    Ok(generate(config, dir)?)
 }
 
 /// A population served by the simulator in this process.
@@ -90,7 +98,13 @@ pub struct Population {
 impl Population {
     /// Generates (if needed) and serves `households` households; every registry adds `latency_ms` per message.
     pub async fn start(dir: &Path, households: u64, seed: u64, latency_ms: u64) -> Result<Population, BenchError> {
-        let summary = ensure_population(dir, households, seed)?;
+        let config = GenConfig { households, seed, as_of: as_of(), ..GenConfig::default() };
+        Self::start_generated(dir, &config, latency_ms).await
+    }
+
+    /// [`Population::start`] for any generator configuration.
+    pub async fn start_generated(dir: &Path, config: &GenConfig, latency_ms: u64) -> Result<Population, BenchError> {
+        let summary = ensure_generated(dir, config)?;
         let started = Instant::now();
         let mut config =
             SimConfig { data_dir: Some(dir.to_owned()), max_items_per_message: 10_000, ..SimConfig::default() };

@@ -178,7 +178,8 @@ pub fn registrant_of(person: &CrvsPerson) -> Value {
         "sex": person.sex.as_ref().map(|s| s.as_str().to_owned()),
         "birthdate": person.birth_date.as_ref().and_then(|d| d.date()).map(|d| d.to_string()),
         "deathdate": person.death_date.as_ref().map(|d| d.date().map(|d| d.to_string()).unwrap_or_else(|| d.to_string())),
-        "is_alive": person.is_alive(),
+        // Unknown (null) when the only death stated has a date that cannot be read.
+        "is_alive": VitalFacts::of(std::slice::from_ref(person)).alive.value().copied(),
         "identifiers": identifiers,
         "parents": parents,
     })
@@ -202,6 +203,9 @@ mod tests {
         assert_eq!(registrant["birthdate"], "1950-03-02");
         assert_eq!(registrant["deathdate"], "2025-11-30");
         assert_eq!(registrant["is_alive"], false);
+        let placeholder: CrvsPerson =
+            serde_json::from_value(json!({"birth_date": "1950-03-02", "death_date": "0000-00-00"})).expect("record");
+        assert_eq!(registrant_of(&placeholder)["is_alive"], Value::Null);
         assert_eq!(registrant["parents"][0]["value"], "9");
         let facts = VitalFacts::of(std::slice::from_ref(&person));
         assert_eq!(facts.alive, Reading::Value(false));

@@ -609,7 +609,9 @@ impl Walk<'_> {
                 if args.iter().any(Node::large) {
                     rename(call, REPLACE_FN, true);
                 }
-                Size { items: 0, bytes: grown }
+                // A string as large as the data made it: what is built from it is metered too.
+                let size = Size { items: 0, bytes: grown };
+                return (Node { cost, size, from_data, ..Node::default() }, false);
             }
             "split" | "join" => {
                 let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };

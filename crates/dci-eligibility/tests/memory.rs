@@ -99,6 +99,16 @@ fn what_an_evaluation_builds_stays_near_its_budget() {
             assert!(growth < 64 << 20, "{rule}: the peak rose by {} MiB", growth >> 20);
         }
     }
+    // A string built by `replace` is as large as the data made it, so what is built from it is
+    // metered too: 64 KiB grown to 544 KiB, split into 557,056 strings (47 MiB, unmetered before).
+    let rule = "size(r.s.replace('a', 'aaaaaaaaaaaaaaaa').split('')) > 0";
+    let mut outcome = None;
+    let data = json!({"id": "A", "s": "ab".repeat(1 << 15)});
+    let growth = peak_growth(|| outcome = Some(evaluate(&runtime, &engine, rule, data)));
+    assert_eq!(outcome, Some((Outcome::Error, Some("budget_exceeded"))), "{rule}");
+    if let Some(growth) = growth {
+        assert!(growth < 16 << 20, "{rule}: the peak rose by {} MiB", growth >> 20);
+    }
     // Generated rules over data of every size: never a crash, and the peak within a few budgets.
     let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
     let cases = (built(), 0usize..18, 0usize..12);

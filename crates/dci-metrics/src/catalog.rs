@@ -76,7 +76,13 @@ pub fn crvs_spec() -> RegistrySpec {
         id: "crvs",
         title: "Civil registration (CRVS)",
         metrics: vec![
-            metric("is_alive", Bool, DAY, "a CRVS record exists and has no death_date", Unknown),
+            metric(
+                "is_alive",
+                Bool,
+                DAY,
+                "a CRVS record exists and none states a death (a readable death_date)",
+                Unknown,
+            ),
             metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false))),
             metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown),
             metric("death_date", TimestampOrNull, DAY, "death_date of the CRVS record; null when alive", Unknown),
