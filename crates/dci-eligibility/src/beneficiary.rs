@@ -652,42 +652,8 @@ impl Beneficiary {
                     if !prefix.is_empty() {
                         return Err(problem(path("members"), "a member cannot have members"));
                     }
-                    let items = match capped_elements::<MAX_MEMBERS>(raw) {
-                        Ok(items) => items,
-                        Err(None) => {
-                            return Err(problem(
-                                path("members"),
-                                format!("more than {MAX_MEMBERS} household members; at most {MAX_MEMBERS} are read"),
-                            ));
-                        }
-                        Err(Some(kind)) => {
-                            return Err(problem(path("members"), format!("must be a list, found {kind}")));
-                        }
-                    };
+                    members = Self::read_members(source, raw, path("members"), id.as_ref())?;
                     members_known = true;
-                    members = items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(index, item)| {
-                            let here = format!("members[{index}]");
-                            let entries: Entries<'_> = serde_json::from_str(item.get()).map_err(|error| {
-                                if item.get().starts_with('{') {
-                                    problem(here.clone(), unreadable(&error))
-                                } else {
-                                    problem(
-                                        here.clone(),
-                                        format!("must be a JSON object, found {}", raw_kind(item.get())),
-                                    )
-                                }
-                            })?;
-                            Self::read(
-                                source,
-                                entries,
-                                &here,
-                                Some(format_compact!("{}/{here}", id.clone().unwrap_or_default())),
-                            )
-                        })
-                        .collect::<Result<_, _>>()?;
                 }
                 _ => {
                     if let Some(what) = value_problem(raw.get()) {
@@ -712,6 +678,49 @@ impl Beneficiary {
             }
         }
         Ok(Beneficiary { id, identifiers: found_identifiers, members, members_known, source: source.clone(), fields })
+    }
+
+    /// A household's `members`, each read as a person of its own (at most
+    /// [`MAX_MEMBERS`]); `at` names the field in errors, `parent` is the
+    /// household's id when read so far.
+    fn read_members(
+        source: &Arc<str>,
+        raw: &RawValue,
+        at: String,
+        parent: Option<&CompactString>,
+    ) -> Result<Vec<Self>, BeneficiaryError> {
+        let items = match capped_elements::<MAX_MEMBERS>(raw) {
+            Ok(items) => items,
+            Err(None) => {
+                return Err(problem(
+                    at,
+                    format!("more than {MAX_MEMBERS} household members; at most {MAX_MEMBERS} are read"),
+                ));
+            }
+            Err(Some(kind)) => {
+                return Err(problem(at, format!("must be a list, found {kind}")));
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let here = format!("members[{index}]");
+                let entries: Entries<'_> = serde_json::from_str(item.get()).map_err(|error| {
+                    if item.get().starts_with('{') {
+                        problem(here.clone(), unreadable(&error))
+                    } else {
+                        problem(here.clone(), format!("must be a JSON object, found {}", raw_kind(item.get())))
+                    }
+                })?;
+                Self::read(
+                    source,
+                    entries,
+                    &here,
+                    Some(format_compact!("{}/{here}", parent.cloned().unwrap_or_default())),
+                )
+            })
+            .collect()
     }
 
     fn text(&self, span: &Range<u32>) -> &str {

@@ -226,6 +226,14 @@ pub(crate) fn install(
     as_of: NaiveDate,
     allowance: &Allowance,
 ) -> Result<(), DeclarationError> {
+    install_meter(context, allowance)?;
+    install_dates(context, as_of)?;
+    install_values(context)
+}
+
+/// The meter's own functions (`@budget`, `@tick`, `@halted`) and the metered
+/// implementations of the functions that build from the data.
+fn install_meter(context: &mut Context<'_, '_>, allowance: &Allowance) -> Result<(), DeclarationError> {
     let meter = allowance.clone();
     type Raw =
         Box<dyn for<'c, 'v> Fn(&mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> + Send + Sync>;
@@ -236,6 +244,11 @@ pub(crate) fn install(
     context.add_function(TICK_FN, tick)?;
     context.add_function(HALTED_FN, || Value::Bool(crate::meter::stopped().is_some()))?;
     crate::metered::install(context, allowance)?;
+    Ok(())
+}
+
+/// The date functions, all read at `as_of`: ages, `today`, `days_ago`…`years_ago`.
+fn install_dates(context: &mut Context<'_, '_>, as_of: NaiveDate) -> Result<(), DeclarationError> {
     let age = |name: &'static str, measure: fn(NaiveDate, NaiveDate) -> i64| {
         move |call: &FunctionContext<'_, '_>| -> Result<Value, ExecutionError> {
             match date_argument(name, call)? {
@@ -265,6 +278,11 @@ pub(crate) fn install(
             .map(|d| Value::Timestamp(midnight(d)))
             .map_err(|e| ExecutionError::function_error("years_ago", e))
     })?;
+    Ok(())
+}
+
+/// `between`, `date` and the list aggregates (`sum`, `avg`, `min`, `max`).
+fn install_values(context: &mut Context<'_, '_>) -> Result<(), DeclarationError> {
     context.add_function("between", |x: Value, lo: Value, hi: Value| -> Result<Value, ExecutionError> {
         if [&x, &lo, &hi].iter().any(|v| matches!(v, Value::Null)) {
             return Err(unknown_error(UnknownCause::NullValue, "between(null)"));

@@ -380,56 +380,54 @@ pub async fn run_file(
             None => None,
         };
         if let Some(decision) = &decision {
-            if decision.outcome != case.expect {
-                differences.push(format!(
-                    "outcome: expected {}, got {}",
-                    case.expect.as_str(),
-                    decision.outcome.as_str()
-                ));
-            }
-            if let Some(expected) = &case.missing {
-                let actual: Vec<MissingSpec> = decision
-                    .missing
-                    .iter()
-                    .map(|m| MissingSpec::Full { name: m.name.clone(), cause: m.cause })
-                    .collect();
-                let matches = |spec: &MissingSpec| {
-                    decision.missing.iter().any(|m| match spec {
-                        MissingSpec::Name(name) => &m.name == name,
-                        MissingSpec::Full { name, cause } => &m.name == name && m.cause == *cause,
-                    })
-                };
-                if expected.len() != actual.len() || !expected.iter().all(matches) {
-                    differences.push(format!(
-                        "missing: expected [{}], got [{}]",
-                        expected.iter().map(describe_missing).collect::<Vec<_>>().join(", "),
-                        actual.iter().map(describe_missing).collect::<Vec<_>>().join(", ")
-                    ));
-                }
-            }
-            if let Some(expected) = &case.clauses {
-                let actual: Vec<String> = decision.clauses.iter().flatten().map(|c| clause_word(&c.value)).collect();
-                let expected: Vec<String> = expected.iter().map(clause_word).collect();
-                if actual != expected {
-                    differences.push(format!(
-                        "clauses: expected [{}], got [{}]",
-                        expected.join(", "),
-                        actual.join(", ")
-                    ));
-                }
-            }
-            if let Some(text) = &case.error_contains
-                && !decision.error.as_deref().unwrap_or_default().contains(text.as_str())
-            {
-                differences.push(format!(
-                    "error: expected one containing {text:?}, got {:?}",
-                    decision.error.as_deref().unwrap_or("none")
-                ));
-            }
+            differences.extend(differences_from(case, decision));
         }
         cases.push(CaseReport { name: case.name.clone(), passed: differences.is_empty(), differences, decision });
     }
     Ok(FileReport { name: file.name.clone().unwrap_or_else(|| rule_source.to_owned()), cases })
+}
+
+/// How `decision` differs from what `case` expects: its outcome, missing
+/// values, clause values and error text, one line each.
+fn differences_from(case: &TestCase, decision: &Decision) -> Vec<String> {
+    let mut differences = Vec::new();
+    if decision.outcome != case.expect {
+        differences.push(format!("outcome: expected {}, got {}", case.expect.as_str(), decision.outcome.as_str()));
+    }
+    if let Some(expected) = &case.missing {
+        let actual: Vec<MissingSpec> =
+            decision.missing.iter().map(|m| MissingSpec::Full { name: m.name.clone(), cause: m.cause }).collect();
+        let matches = |spec: &MissingSpec| {
+            decision.missing.iter().any(|m| match spec {
+                MissingSpec::Name(name) => &m.name == name,
+                MissingSpec::Full { name, cause } => &m.name == name && m.cause == *cause,
+            })
+        };
+        if expected.len() != actual.len() || !expected.iter().all(matches) {
+            differences.push(format!(
+                "missing: expected [{}], got [{}]",
+                expected.iter().map(describe_missing).collect::<Vec<_>>().join(", "),
+                actual.iter().map(describe_missing).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if let Some(expected) = &case.clauses {
+        let actual: Vec<String> = decision.clauses.iter().flatten().map(|c| clause_word(&c.value)).collect();
+        let expected: Vec<String> = expected.iter().map(clause_word).collect();
+        if actual != expected {
+            differences.push(format!("clauses: expected [{}], got [{}]", expected.join(", "), actual.join(", ")));
+        }
+    }
+    if let Some(text) = &case.error_contains
+        && !decision.error.as_deref().unwrap_or_default().contains(text.as_str())
+    {
+        differences.push(format!(
+            "error: expected one containing {text:?}, got {:?}",
+            decision.error.as_deref().unwrap_or("none")
+        ));
+    }
+
+    differences
 }
 
 fn describe_missing(spec: &MissingSpec) -> String {
