@@ -283,6 +283,14 @@ impl Batch {
     }
 }
 
+/// A person being asked about under each of their identifiers: the first
+/// asked, and what the answers so far say together.
+struct Asking<'a> {
+    person: PersonRef,
+    first: &'a Identifier,
+    so_far: Resolution,
+}
+
 /// Persons not known yet in one registry (see [`Batch::unknown`]).
 struct Unknown<'a> {
     persons: Vec<PersonRef>,
@@ -586,8 +594,9 @@ impl Engine {
             let mut hits = 0;
             for (person, known) in found {
                 match known {
-                    // Not found under the first identifier: the person's others are asked by the fetch.
-                    Some(Resolution::NotFound(_)) if batch.other_identifier(&store, registry, person, 1).is_some() => {
+                    // A person with several identifiers the registry accepts is asked under each
+                    // (the cache first) and the answers merged, by the fetch.
+                    Some(_) if batch.other_identifier(&store, registry, person, 1).is_some() => {
                         rest.push(person);
                     }
                     Some(resolution) => {
@@ -713,42 +722,18 @@ impl Engine {
         if !unknown.identifiers.is_empty() {
             let fetched = self.store.fetch(registry, &unknown.identifiers).await;
             usage.fetch.add(&fetched.counts);
-            let mut not_found = Vec::new();
-            for (person, resolution) in unknown.persons.into_iter().zip(fetched.resolutions) {
-                if matches!(resolution, Resolution::NotFound(_)) {
-                    not_found.push(person);
+            let mut several = Vec::new();
+            for ((person, resolution), first) in
+                unknown.persons.into_iter().zip(fetched.resolutions).zip(unknown.identifiers)
+            {
+                if batch.other_identifier(&self.store, registry, person, 1).is_some() {
+                    several.push(Asking { person, first, so_far: resolution });
+                } else {
+                    table.facts.set(batch.row(person), registry, resolution);
                 }
-                table.facts.set(batch.row(person), registry, resolution);
                 resolved += 1;
             }
-            // "Not found" holds only once the registry knows none of the person's identifiers
-            // it accepts: those not found are asked again by their next one, round after round.
-            let mut next = 1;
-            while !not_found.is_empty() {
-                let (persons, identifiers): (Vec<PersonRef>, Vec<&Identifier>) = not_found
-                    .iter()
-                    .filter_map(|&person| {
-                        batch.other_identifier(&self.store, registry, person, next).map(|id| (person, id))
-                    })
-                    .unzip();
-                if identifiers.is_empty() {
-                    break;
-                }
-                usage.rounds += 1;
-                usage.other_identifiers += identifiers.len();
-                self.store.count_other_identifier_lookups(registry, identifiers.len());
-                let fetched = self.store.fetch(registry, &identifiers).await;
-                usage.fetch.add(&fetched.counts);
-                not_found.clear();
-                for (person, resolution) in persons.into_iter().zip(fetched.resolutions) {
-                    if matches!(resolution, Resolution::NotFound(_)) {
-                        not_found.push(person);
-                    } else {
-                        table.facts.set(batch.row(person), registry, resolution);
-                    }
-                }
-                next += 1;
-            }
+            self.ask_other_identifiers(batch, table, registry, several, usage).await;
         }
         for person in unknown.unidentified {
             table.facts.set(batch.row(person), registry, Resolution::NoIdentifier);
@@ -757,6 +742,52 @@ impl Engine {
         }
         stats.timings.fetch_ms += ms(started);
         resolved
+    }
+
+    /// Asks `registry` about each of `several` (persons holding more than one
+    /// identifier it accepts) under their other identifiers, one round per
+    /// identifier, and merges the answers into one resolution per person
+    /// ([`dci_metrics::merge_resolutions`]): "not found" only where the
+    /// registry knows none of them, and records kept under two identifiers
+    /// of one person combined as records under one. An identifier a record
+    /// found carries is answered by the cache ([`MetricStore`] keeps the
+    /// record under it too), not asked again.
+    async fn ask_other_identifiers(
+        &self,
+        batch: &Arc<Batch>,
+        table: &mut Table,
+        registry: RegistryIndex,
+        mut several: Vec<Asking<'_>>,
+        usage: &mut RegistryUse,
+    ) {
+        let spec = batch.catalog.registry(registry);
+        let mut next = 1;
+        while !several.is_empty() {
+            let mut asking = Vec::with_capacity(several.len());
+            let mut identifiers = Vec::with_capacity(several.len());
+            for person in several.drain(..) {
+                match batch.other_identifier(&self.store, registry, person.person, next) {
+                    Some(identifier) => {
+                        identifiers.push(identifier);
+                        asking.push(person);
+                    }
+                    None => table.facts.set(batch.row(person.person), registry, person.so_far),
+                }
+            }
+            if identifiers.is_empty() {
+                break;
+            }
+            usage.rounds += 1;
+            usage.other_identifiers += identifiers.len();
+            self.store.count_other_identifier_lookups(registry, identifiers.len());
+            let fetched = self.store.fetch(registry, &identifiers).await;
+            usage.fetch.add(&fetched.counts);
+            for ((person, answer), identifier) in asking.into_iter().zip(fetched.resolutions).zip(identifiers) {
+                let so_far = dci_metrics::merge_resolutions(spec, (person.so_far, person.first), (answer, identifier));
+                several.push(Asking { so_far, ..person });
+            }
+            next += 1;
+        }
     }
 
     /// Phase 4: the decisions that need more than their outcome (undetermined,

@@ -2,7 +2,7 @@
 //! its rule read, with its value and where it came from.
 
 use chrono::NaiveDate;
-use dci_metrics::{Catalog, MetricRead, Resolution, Source};
+use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, Source};
 use dci_protocol::records::Identifier;
 
 use crate::batch::{Engine, EvaluationOptions};
@@ -19,7 +19,7 @@ impl MetricTrace {
         person: usize,
         resolution: &Resolution,
         asked: &[&Identifier],
-        answered: Option<&Identifier>,
+        found_under: &[&Identifier],
     ) -> Self {
         let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
         let (value, cause) = match resolution.read(catalog, used.id) {
@@ -36,7 +36,11 @@ impl MetricTrace {
             Resolution::Failed(failure) => Some(failure.message.to_string()),
             Resolution::NoIdentifier => Some("no identifier of a type this registry accepts".to_owned()),
             Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
-            Resolution::Found(..) => None,
+            // What the registry's answer said that the metric could not use (a code, two dates).
+            Resolution::Found(facts, _) => match facts.get(used.id.field) {
+                Some(MetricValue::Unusable(unusable)) => Some(unusable.detail.to_string()),
+                _ => None,
+            },
         };
         let found = match resolution {
             Resolution::Found(..) => Some(true),
@@ -44,22 +48,15 @@ impl MetricTrace {
             Resolution::Failed(_) | Resolution::NoIdentifier | Resolution::NotFetched => None,
         };
         let written = |id: &Identifier| format!("{}:{}", id.identifier_type, id.identifier_value);
-        let identifier = match (resolution, answered) {
-            (Resolution::Found(..), Some(id)) => Some(written(id)),
+        let identifier = match resolution {
+            Resolution::Found(..) => found_under.first().or(asked.first()).map(|id| written(id)),
             _ => asked.first().map(|id| written(id)),
         };
-        // Which of them were asked: up to the one that answered, or all for a person not found.
-        let asked: Vec<String> = match resolution {
-            Resolution::Found(..) | Resolution::NotFound(_) if asked.len() > 1 => {
-                let upto = answered.and_then(|a| asked.iter().position(|id| std::ptr::eq(*id, a)));
-                let count = match resolution {
-                    Resolution::Found(..) => upto.map_or(asked.len(), |at| at + 1),
-                    _ => asked.len(),
-                };
-                asked.iter().take(count).map(|id| written(id)).collect()
-            }
-            _ => Vec::new(),
-        };
+        // A person holding several identifiers the registry accepts is asked under each.
+        let several = asked.len() > 1 && matches!(resolution, Resolution::Found(..) | Resolution::NotFound(_));
+        let asked: Vec<String> = if several { asked.iter().map(|id| written(id)).collect() } else { Vec::new() };
+        let found_under: Vec<String> =
+            if several { found_under.iter().map(|id| written(id)).collect() } else { Vec::new() };
         MetricTrace {
             person: person_name,
             metric: used.name.clone(),
@@ -68,6 +65,7 @@ impl MetricTrace {
             found,
             identifier,
             asked,
+            found_under,
             cause,
             detail,
         }
@@ -115,14 +113,21 @@ impl Engine {
                         .person(person)
                         .map(|p| self.store().accepted_identifiers(registry, &p.identifiers))
                         .unwrap_or_default();
-                    // Found under which of them: the first whose record the store holds.
-                    let answered = match resolution {
-                        Resolution::Found(..) if asked.len() > 1 => asked.iter().copied().find(|id| {
-                            matches!(self.store().known(registry, &[*id]).first(), Some(Some(Resolution::Found(..))))
-                        }),
-                        _ => asked.first().copied(),
+                    // Found under which of them: those whose records the store holds.
+                    let found_under: Vec<&Identifier> = match resolution {
+                        Resolution::Found(..) if asked.len() > 1 => {
+                            let known = self.store().known(registry, &asked);
+                            asked
+                                .iter()
+                                .zip(known)
+                                .filter(|(_, known)| matches!(known, Some(Resolution::Found(..))))
+                                .map(|(id, _)| *id)
+                                .collect()
+                        }
+                        Resolution::Found(..) => asked.clone(),
+                        _ => Vec::new(),
                     };
-                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, &asked, answered));
+                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, &asked, &found_under));
                 }
             }
             let stats = result.stats.clone();

@@ -140,12 +140,14 @@ pub struct RegistryUse {
     /// simulator says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
-    /// Fetch rounds (the registry was needed again after re-evaluation).
+    /// Fetch rounds: the registry was needed again after re-evaluation, or
+    /// asked about persons under their other identifiers.
     pub rounds: u32,
     /// Persons without a usable identifier (not looked up).
     pub no_identifier: usize,
-    /// Lookups by a person's next identifier after the registry did not know
-    /// an earlier one (the cost of concluding "not found" only once none is known).
+    /// Lookups by a person's identifiers after the first the registry accepts
+    /// (the cost of asking a person holding several under each, so that "not
+    /// found" means under none and records under two of them are merged).
     pub other_identifiers: usize,
     /// What the lookups did, summed over the batch.
     #[serde(flatten)]
@@ -225,15 +227,19 @@ pub struct MetricTrace {
     /// value); absent when it was not asked or did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
-    /// The identifier the registry answered under, `TYPE:value` (for a person
-    /// it does not know, the first asked); absent when the person has none it
-    /// accepts.
+    /// The identifier the registry answered under, `TYPE:value` (the first
+    /// of `found_under`; for a person it does not know, the first asked);
+    /// absent when the person has none it accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
     /// Every identifier the registry was asked with, in order, when there were
     /// several: "not found" means not found under any of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asked: Vec<String>,
+    /// Of `asked`, those the registry holds records under: their records are
+    /// merged by the metric's rule (`GET /v1/metrics`, `merge`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub found_under: Vec<String>,
     /// Why it is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnknownCause>,

@@ -231,7 +231,7 @@ fn resolvers(catalog: &Catalog, file: &RuleTestFile) -> Result<Vec<Arc<dyn Regis
                                 None => Ok(MetricValue::NotRecorded),
                             })
                             .collect::<Result<Vec<_>, _>>()?;
-                        Lookup::Found(values)
+                        Lookup::Found { values, confirms: Vec::new() }
                     }
                 };
                 resolver = if key == "*" {
@@ -289,17 +289,21 @@ pub fn replay_file(name: Option<String>, rule: &str, as_of: NaiveDate, cases: &[
             let (Some("dci"), Some(registry), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            // Written under the identifier the registry answered under, so that another
-            // person sharing one of this person's other identifiers is not given these facts;
-            // and "not found" under each identifier asked before it, as the registry said.
+            // Written under each identifier the registry answered under (the merged facts:
+            // merging them again changes nothing), so that another person sharing one of
+            // this person's other identifiers is not given these facts; and "not found"
+            // under each other identifier asked, as the registry said.
             let Some(key) = &trace.identifier else { continue };
             let answers = registries.entry(registry.to_owned()).or_default();
-            for earlier in trace.asked.iter().filter(|asked| *asked != key) {
-                answers.entry(earlier.clone()).or_insert_with(|| RegistryAnswer::Keyword("not_found".to_owned()));
+            let found_under = if trace.found_under.is_empty() { std::slice::from_ref(key) } else { &trace.found_under };
+            for other in trace.asked.iter().filter(|asked| !found_under.contains(asked)) {
+                answers.entry(other.clone()).or_insert_with(|| RegistryAnswer::Keyword("not_found".to_owned()));
             }
-            let entry = answers.entry(key.clone()).or_insert_with(|| answer.clone());
-            if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
-                facts.insert(field.to_owned(), value.clone());
+            for key in found_under {
+                let entry = answers.entry(key.clone()).or_insert_with(|| answer.clone());
+                if let (RegistryAnswer::Facts(facts), Some(value)) = (entry, &trace.value) {
+                    facts.insert(field.to_owned(), value.clone());
+                }
             }
         }
         let decision = &explanation.decision;
@@ -457,6 +461,8 @@ registries:
     "UIN:7": { has_disability: true, disability_level: 4 }
     "UIN:8": { has_disability: true, disability_level: 4 }
     "NATIONAL_ID:12": { has_disability: true, disability_level: 3 }
+    "UIN:13": { has_disability: true, disability_level: 2 }
+    "NATIONAL_ID:14": { has_disability: true, disability_level: 4 }
   ibr:
     "UIN:1": { is_enrolled: false, program_count: 0, programmes: [] }
     "UIN:4": { error: timeout }
@@ -488,6 +494,9 @@ cases: []
             // H is in no registry under its UIN, found under its national ID.
             serde_json::json!({"id": "H", "members": [],
                 "identifiers": [{"type": "UIN", "value": "11"}, {"type": "NATIONAL_ID", "value": "12"}]}),
+            // I is known under both identifiers: level 2 under one, 4 under the other.
+            serde_json::json!({"id": "I", "members": [],
+                "identifiers": [{"type": "UIN", "value": "13"}, {"type": "NATIONAL_ID", "value": "14"}]}),
         ]
     }
 
@@ -522,6 +531,7 @@ cases: []
                 Undetermined,
                 Eligible,
                 Ineligible,
+                Eligible,
                 Eligible
             ]
         );
@@ -535,7 +545,11 @@ cases: []
         let read: RuleTestFile = serde_norway::from_str(&yaml).expect("the written file reads back");
         let report = run_file(&read, RULE, catalog.clone()).await.expect("runs");
         assert_eq!(report.failed(), 0, "{:#?}", report.cases);
-        assert_eq!(report.cases.len(), 10);
+        assert_eq!(report.cases.len(), 11);
+        let merged = "disability_level: 4\n";
+        for answer in [format!("UIN:13:\n      {merged}"), format!("NATIONAL_ID:14:\n      {merged}")] {
+            assert!(yaml.contains(&answer), "I's merged facts under each identifier it was found under\n{yaml}");
+        }
         for answer in ["UIN:11: not_found", "NATIONAL_ID:12:"] {
             assert!(yaml.contains(answer), "H: {answer} missing from\n{yaml}");
         }
@@ -549,6 +563,6 @@ cases: []
         let changed = yaml.replace("disability_level: 4", "disability_level: 2");
         let read: RuleTestFile = serde_norway::from_str(&changed).expect("reads");
         let report = run_file(&read, RULE, catalog).await.expect("runs");
-        assert_eq!(report.failed(), 3, "C, C2 and C3 are no longer undetermined but ineligible");
+        assert_eq!(report.failed(), 4, "C, C2 and C3 are no longer undetermined but ineligible, I no longer eligible");
     }
 }

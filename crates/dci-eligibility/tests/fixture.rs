@@ -767,3 +767,134 @@ fn scramble(person: &mut serde_json::Value, next: &mut impl FnMut() -> u64) {
         ids.swap(k, (next() % (k as u64 + 1)) as usize);
     }
 }
+
+/// The fixture's records of `kind`, each changed by `change`, and `extra` added.
+fn registry_data(
+    kind: RegistryKind,
+    change: impl Fn(&mut serde_json::Value),
+    extra: Vec<serde_json::Value>,
+) -> dci_registry_sim::RegistryData {
+    let file = dci_registry_sim::fixture_dir().join(format!("{}.ndjson", kind.as_str()));
+    let text = std::fs::read_to_string(file).expect("fixture records");
+    let mut records: Vec<serde_json::Value> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("record")).collect();
+    records.iter_mut().for_each(change);
+    records.extend(extra);
+    dci_registry_sim::RegistryData::from_records(kind, records).expect("records load")
+}
+
+fn wire_identifier(kind: &str, value: &str) -> serde_json::Value {
+    serde_json::json!({"identifier_type": kind, "identifier_value": value})
+}
+
+/// Registries that know some fixture persons under a second identifier too:
+/// the CRVS a death of HH-0001 under NID-0001-9 and another birth date of
+/// HH-0005 under NID-0005-9, and HH-0004's record carries NID-0004-9; the
+/// IBR a third programme of HH-0017 under NID-0017-9; the DR a cognition
+/// limitation of severity 4 of HH-0007 under NID-0007-9.
+async fn two_identifier_registries() -> Simulator {
+    let crvs = registry_data(
+        RegistryKind::Crvs,
+        |record| {
+            if record["identifier"][0]["identifier_value"] == "800040000" {
+                let ids = record["identifier"].as_array_mut().expect("identifiers");
+                ids.push(wire_identifier("NATIONAL_ID", "NID-0004-9"));
+            }
+        },
+        vec![
+            serde_json::json!({"identifier": [wire_identifier("NATIONAL_ID", "NID-0001-9")],
+                "birth_date": "1950-03-02", "death_date": "2025-06-01"}),
+            serde_json::json!({"identifier": [wire_identifier("NATIONAL_ID", "NID-0005-9")], "birth_date": "1970-01-01"}),
+        ],
+    );
+    let ibr = registry_data(
+        RegistryKind::Ibr,
+        |_| {},
+        vec![serde_json::json!({"member": {"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0017-9")]},
+            "enrollment_status": "1",
+            "programme_identifier": [{"programme_identifier": "CTP", "programme_name": "Cash Transfer Programme"}]})],
+    );
+    let dr = registry_data(
+        RegistryKind::Dr,
+        |_| {},
+        vec![serde_json::json!({"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0007-9")],
+            "disability_info": [{"disability_limitation_type": "COG_SS", "functional_severity": "4"}]})],
+    );
+    let config = SimConfig::default().with_data(crvs).with_data(ibr).with_data(dr);
+    Simulator::start(config).await.expect("simulator")
+}
+
+/// The fixture's households, with a second identifier (NID-00nn-9) for HH-0001, 04, 05, 07 and 17.
+fn with_second_identifiers() -> Vec<Result<Beneficiary, BeneficiaryError>> {
+    beneficiaries_changed(|_, household| {
+        let Some(number) = household["id"].as_str().and_then(|id| id.strip_prefix("HH-00")).map(str::to_owned) else {
+            return;
+        };
+        if ["01", "04", "05", "07", "17"].contains(&number.as_str()) {
+            let ids = household["identifiers"].as_array_mut().expect("identifiers");
+            ids.push(identifier("NATIONAL_ID", &format!("NID-00{number}-9")));
+        }
+    })
+}
+
+/// Records a registry keeps under two identifiers of one person are merged
+/// by the metric's rule, cold and warm: a death recorded under either is
+/// authoritative, programmes are a union, the highest disability level
+/// counts, and two birth dates are ambiguous, naming both identifiers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_under_two_identifiers_of_one_person_are_merged() {
+    let sim = two_identifier_registries().await;
+    let engine = engine(&sim);
+    let rules: Vec<Rule> = [
+        "dci.crvs.is_alive == true",
+        "dci.ibr.program_count == 3 and 'Cash Transfer Programme' in dci.ibr.programmes",
+        "dci.dr.disability_level == 4 and 'COGNITION' in dci.dr.disability_types",
+        "dci.crvs.birth_date < timestamp('1967-01-01T00:00:00Z')",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, text)| engine.compiler().compile(&format!("merge{i}"), text).expect("compiles"))
+    .collect();
+    for run in ["cold", "warm"] {
+        let result = engine.evaluate_batch(&rules, with_second_identifiers(), &EvaluationOptions::new(as_of())).await;
+        let outcome = |household: &str, rule: usize| decisions_of(&result, household)[rule].outcome;
+        assert_eq!(outcome("HH-0001", 0), I, "{run}: a death recorded under the second identifier");
+        assert_eq!(outcome("HH-0017", 1), E, "{run}: the programme under the second identifier counts");
+        assert_eq!(outcome("HH-0007", 2), E, "{run}: the highest level under either identifier");
+        assert_eq!(outcome("HH-0005", 3), U, "{run}: two birth dates");
+        assert_eq!(missing(&result, "HH-0005", 3), ["dci.crvs.birth_date:ambiguous_record"], "{run}");
+        assert_eq!(outcome("HH-0004", 0), E, "{run}: the record carrying both identifiers");
+        assert_eq!(outcome("HH-0018", 0), E, "{run}: one identifier, as before");
+    }
+    let hh5 =
+        with_second_identifiers().into_iter().filter_map(Result::ok).find(|b| b.id == "HH-0005").expect("HH-0005");
+    let explanation = engine.explain(&rules[3], hh5, as_of()).await;
+    let birth = explanation.metrics.iter().find(|m| m.metric == "dci.crvs.birth_date").expect("birth_date");
+    assert_eq!(birth.asked, ["UIN:800050000", "NATIONAL_ID:NID-0005-9"]);
+    assert_eq!(birth.found_under, birth.asked);
+    let said = birth.detail.clone().unwrap_or_default();
+    assert!(said.contains("UIN 800050000") && said.contains("NATIONAL_ID NID-0005-9"), "{said}");
+    sim.shutdown().await;
+}
+
+/// A record found under one identifier that carries the person's other
+/// identifier answers for it: the second identifier is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_carrying_the_other_identifier_answers_for_it() {
+    let sim = two_identifier_registries().await;
+    let engine = engine(&sim);
+    let rule = engine.compiler().compile("alive", "dci.crvs.is_alive == true").expect("compiles");
+    let only =
+        |id: &str| with_second_identifiers().into_iter().filter(|b| b.as_ref().is_ok_and(|b| b.id == id)).collect();
+    let result =
+        engine.evaluate_batch(std::slice::from_ref(&rule), only("HH-0004"), &EvaluationOptions::new(as_of())).await;
+    assert_eq!(decisions_of(&result, "HH-0004")[0].outcome, E);
+    let crvs = result.stats.registries.iter().find(|r| r.registry == "crvs").expect("crvs");
+    assert_eq!((crvs.fetch.fetched, crvs.fetch.cache_hits, crvs.other_identifiers), (1, 1, 1), "{crvs:?}");
+    // Without the confirmation, the second identifier is sent.
+    let result =
+        engine.evaluate_batch(std::slice::from_ref(&rule), only("HH-0001"), &EvaluationOptions::new(as_of())).await;
+    let crvs = result.stats.registries.iter().find(|r| r.registry == "crvs").expect("crvs");
+    assert_eq!(crvs.fetch.fetched, 2, "{crvs:?}");
+    sim.shutdown().await;
+}

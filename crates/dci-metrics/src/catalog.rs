@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::merge::Merge;
 use crate::value::{MetricType, MetricValue};
 
 /// What a metric is when the registry has no record of the person.
@@ -35,6 +36,8 @@ pub struct MetricSpec {
     /// The enumerated record fields it is read through (their tables are
     /// [`dci_protocol::records::code_tables`]).
     pub reads: &'static [&'static str],
+    /// How its values under two identifiers of one person combine.
+    pub merge: Merge,
 }
 
 impl MetricSpec {
@@ -64,8 +67,9 @@ fn metric(
     ttl: Duration,
     description: &'static str,
     when_not_found: WhenNotFound,
+    merge: Merge,
 ) -> MetricSpec {
-    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[] }
+    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[], merge }
 }
 
 /// The CRVS metrics: `is_alive`, `is_registered`, `birth_date`, `death_date`.
@@ -82,10 +86,18 @@ pub fn crvs_spec() -> RegistrySpec {
                 DAY,
                 "a CRVS record exists and none states a death (a readable death_date)",
                 Unknown,
+                Merge::AnyFalse,
             ),
-            metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false))),
-            metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown),
-            metric("death_date", TimestampOrNull, DAY, "death_date of the CRVS record; null when alive", Unknown),
+            metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false)), Merge::AnyTrue),
+            metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown, Merge::Same),
+            metric(
+                "death_date",
+                TimestampOrNull,
+                DAY,
+                "death_date of the CRVS record; null when alive",
+                Unknown,
+                Merge::DateOverNull,
+            ),
         ],
     }
 }
@@ -106,6 +118,7 @@ pub fn ibr_spec() -> RegistrySpec {
                 HOUR,
                 "at least one enrolment whose status counts as enrolled (active, reinstated, awaiting renewal)",
                 Value(MetricValue::Bool(false)),
+                Merge::AnyTrue,
             )
             .reading(ENROLMENT),
             metric(
@@ -114,6 +127,7 @@ pub fn ibr_spec() -> RegistrySpec {
                 HOUR,
                 "number of programmes with an enrolment that counts as enrolled",
                 Value(MetricValue::Int(0)),
+                Merge::CountOf("programmes"),
             )
             .reading(ENROLMENT),
             metric(
@@ -122,6 +136,7 @@ pub fn ibr_spec() -> RegistrySpec {
                 HOUR,
                 "names of the programmes with an enrolment that counts as enrolled",
                 Value(MetricValue::strings::<&str>([])),
+                Merge::Union,
             )
             .reading(ENROLMENT),
         ],
@@ -142,6 +157,7 @@ pub fn dr_spec() -> RegistrySpec {
                 DAY,
                 "any functional limitation of severity >= 2, or an approved PWD registration",
                 Value(MetricValue::Bool(false)),
+                Merge::AnyTrue,
             )
             .reading(&["functional_severity", "disability_status", "impairment_level"]),
             metric(
@@ -150,6 +166,7 @@ pub fn dr_spec() -> RegistrySpec {
                 DAY,
                 "highest functional severity, Washington Group scale 1-4 (PWD levels mapped onto it); 0 when none",
                 Value(MetricValue::Int(0)),
+                Merge::Max,
             )
             .reading(&[
                 "functional_severity",
@@ -163,6 +180,7 @@ pub fn dr_spec() -> RegistrySpec {
                 DAY,
                 "limitation types of severity >= 2: VISION HEARING MOBILITY COGNITION SELF_CARE COMMUNICATION MENTAL",
                 Value(MetricValue::strings::<&str>([])),
+                Merge::Union,
             )
             .reading(&[
                 "disability_limitation_type",
@@ -281,6 +299,9 @@ pub struct MetricInfo {
     /// outside them makes it unknown (`unrecognised_value`).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub codes: Vec<CodeTable>,
+    /// How its values combine when the registry holds records of a person
+    /// under two of the person's identifiers ([`Merge::describe`]).
+    pub merge: String,
 }
 
 /// Why a catalog configuration was refused.
@@ -449,6 +470,7 @@ impl Catalog {
                         WhenNotFound::Unknown => serde_json::Value::String("unknown".into()),
                     },
                     enabled: self.enabled[r][f],
+                    merge: metric.merge.describe(),
                     codes: tables
                         .iter()
                         .filter(|table| table.registry == registry.id && metric.reads.contains(&table.field))

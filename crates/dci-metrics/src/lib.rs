@@ -20,6 +20,7 @@ mod cache;
 mod catalog;
 mod codec;
 mod fixed;
+mod merge;
 mod resolution;
 mod resolver;
 mod seal;
@@ -34,6 +35,7 @@ pub use catalog::{
     RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
 pub use fixed::FixedResolver;
+pub use merge::{Merge, confirmed_by, merge_facts, merge_resolutions};
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
 pub use resolver::{
     ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of,

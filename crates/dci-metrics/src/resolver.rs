@@ -9,9 +9,14 @@ use dci_client::{ClientError, DciClient, ErrorKind};
 use dci_client_crvs::{CrvsClient, VitalFacts};
 use dci_client_dr::DrClient;
 use dci_client_ibr::{Enrolments, IbrClient};
-use dci_protocol::records::{CrvsPerson, DisabilityFacts, Identifier, Reading};
+use dci_protocol::records::{
+    CrvsPerson, DisabilityFacts, DisabilityRecord, IbrBeneficiary, Identified, Identifier, Reading,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::catalog::{RegistrySpec, crvs_spec, dr_spec, ibr_spec};
+use crate::merge::confirmed_by;
 use crate::resolution::{Failure, UnknownCause};
 use crate::value::MetricValue;
 
@@ -21,8 +26,14 @@ const MESSAGES_PER_CHUNK_PER_SLOT: usize = 16;
 /// The outcome of looking one person up.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
-    /// The values of the registry's metrics, in catalog order.
-    Found(Vec<MetricValue>),
+    /// The registry has records of the person.
+    Found {
+        /// The values of the registry's metrics, in catalog order.
+        values: Vec<MetricValue>,
+        /// The person's other identifiers that every record found carries
+        /// ([`crate::merge::confirmed_by`]): asking by them would find the same records.
+        confirms: Vec<Identifier>,
+    },
     /// The registry has no record of the person.
     NotFound,
     /// The lookup failed.
@@ -95,7 +106,10 @@ fn failed(error: &ClientError) -> Lookup {
 /// client, the catalog entry, and how a found record becomes metric values.
 #[async_trait]
 pub trait RegistryClient: Send + Sync + 'static {
-    /// What the client finds about one person.
+    /// A record as the registry sends it.
+    type Wire: DeserializeOwned + Serialize + Identified + Send;
+
+    /// What the client reads from a person's records.
     type Record: Send;
 
     /// A client of this registry over a DCI client.
@@ -107,8 +121,8 @@ pub trait RegistryClient: Send + Sync + 'static {
     /// The registry's catalog entry.
     fn spec() -> RegistrySpec;
 
-    /// Looks these persons up; one result per identifier, in order.
-    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>>;
+    /// What a person's records (at least one) say.
+    fn read(records: Vec<Self::Wire>) -> Self::Record;
 
     /// The registry's metric values for a found person, in catalog order.
     fn values(record: &Self::Record) -> Vec<MetricValue>;
@@ -116,6 +130,7 @@ pub trait RegistryClient: Send + Sync + 'static {
 
 #[async_trait]
 impl RegistryClient for CrvsClient {
+    type Wire = CrvsPerson;
     type Record = Vec<CrvsPerson>;
 
     fn over(client: DciClient) -> Self {
@@ -127,8 +142,8 @@ impl RegistryClient for CrvsClient {
     fn spec() -> RegistrySpec {
         crvs_spec()
     }
-    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
-        self.persons(identifiers).await
+    fn read(records: Vec<CrvsPerson>) -> Self::Record {
+        records
     }
     /// is_alive, is_registered, birth_date, death_date.
     fn values(records: &Self::Record) -> Vec<MetricValue> {
@@ -148,6 +163,7 @@ impl RegistryClient for CrvsClient {
 
 #[async_trait]
 impl RegistryClient for IbrClient {
+    type Wire = IbrBeneficiary;
     type Record = Enrolments;
 
     fn over(client: DciClient) -> Self {
@@ -159,8 +175,8 @@ impl RegistryClient for IbrClient {
     fn spec() -> RegistrySpec {
         ibr_spec()
     }
-    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
-        self.enrolments_of_many(identifiers).await
+    fn read(records: Vec<IbrBeneficiary>) -> Enrolments {
+        Enrolments::of(&records)
     }
     /// is_enrolled, program_count, programmes.
     fn values(enrolments: &Enrolments) -> Vec<MetricValue> {
@@ -176,6 +192,7 @@ impl RegistryClient for IbrClient {
 
 #[async_trait]
 impl RegistryClient for DrClient {
+    type Wire = DisabilityRecord;
     type Record = DisabilityFacts;
 
     fn over(client: DciClient) -> Self {
@@ -187,8 +204,8 @@ impl RegistryClient for DrClient {
     fn spec() -> RegistrySpec {
         dr_spec()
     }
-    async fn records(&self, identifiers: &[Identifier]) -> Vec<Result<Option<Self::Record>, ClientError>> {
-        self.disability_of_many(identifiers).await
+    fn read(records: Vec<DisabilityRecord>) -> DisabilityFacts {
+        dci_client_dr::merge(&records)
     }
     /// has_disability, disability_level, disability_types.
     fn values(facts: &DisabilityFacts) -> Vec<MetricValue> {
@@ -264,13 +281,16 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
         self.client.dci().check_token().await.map_err(|e| e.to_string())
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
-        self.client
-            .records(identifiers)
-            .await
+        let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;
+        answers
             .into_iter()
-            .map(|result| match result {
-                Ok(Some(record)) => Lookup::Found(C::values(&record)),
-                Ok(None) => Lookup::NotFound,
+            .zip(identifiers)
+            .map(|(result, asked)| match result {
+                Ok(found) if found.records.is_empty() => Lookup::NotFound,
+                Ok(found) => {
+                    let confirms = confirmed_by(found.records.iter().map(Identified::identifiers), asked);
+                    Lookup::Found { values: C::values(&C::read(found.records)), confirms }
+                }
                 Err(error) => failed(&error),
             })
             .collect()

@@ -185,7 +185,7 @@ impl Collector for StoreCollector {
         counter_family(
             &mut encoder,
             "elig_registry_other_identifier_lookups",
-            "Lookups by a person's next identifier after the registry did not know an earlier one",
+            "Lookups by a person's identifiers after the first the registry accepts",
             configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.other_identifier_lookups)),
         )?;
         counter_family(
