@@ -290,7 +290,7 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
             );
         }
         eprintln!(
-            "(by other id: lookups by a person's next identifier after the registry did not know an earlier one)"
+            "(by other id: lookups by a person's identifiers after the first the registry accepts)"
         );
         for registry in &stats.registries {
             if let Some(answered_by) = &registry.answered_by {
