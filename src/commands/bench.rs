@@ -159,7 +159,7 @@ struct Row {
     items: [u64; 3],
     hit_ratio: f64,
     peak_rss: u64,
-    /// Lookups by a person's next identifier after a not-found.
+    /// Lookups by a person's identifiers after the first the registry accepts.
     other_ids: u64,
 }
 
