@@ -289,9 +289,7 @@ pub fn print_summary(stats: &BatchStats, elapsed: std::time::Duration, out: Opti
                 registry.other_identifiers
             );
         }
-        eprintln!(
-            "(by other id: lookups by a person's identifiers after the first the registry accepts)"
-        );
+        eprintln!("(by other id: lookups by a person's identifiers after the first the registry accepts)");
         for registry in &stats.registries {
             if let Some(answered_by) = &registry.answered_by {
                 eprintln!("{} answered by {answered_by}", registry.registry);

@@ -43,6 +43,9 @@ pub struct VitalFacts {
     /// Date of death; absent while alive. Unrecognised when a record states a
     /// death with a date that cannot be read (the person is not alive).
     pub death_date: Reading<DateTime<FixedOffset>>,
+    /// When the person was first registered: the earliest readable
+    /// `registration_date` of their records; undated when none gives one.
+    pub registered: Reading<NaiveDate>,
 }
 
 impl VitalFacts {
@@ -63,8 +66,14 @@ impl VitalFacts {
         } else {
             deaths.iter().find_map(|death| death.doubt::<bool>()).unwrap_or(Reading::Value(false))
         };
+        let written: Vec<&DciDate> = records.iter().filter_map(|p| p.registration_date.as_ref()).collect();
+        let registered = match written.iter().filter_map(|date| date.date()).min() {
+            Some(first) => Reading::Value(first),
+            None => Reading::undated("registration_date", &written.first().map(|d| d.to_string()).unwrap_or_default()),
+        };
         VitalFacts {
             alive,
+            registered,
             birth_date: Reading::agreed(
                 "birth_date",
                 records.iter().map(|p| date("birth_date", p.birth_date.as_ref())),
@@ -74,6 +83,58 @@ impl VitalFacts {
                 records.iter().map(|p| date("death_date", p.death_date.as_ref())),
             ),
         }
+    }
+}
+
+impl VitalFacts {
+    /// Whether the person was alive on `date` (`answered_on`: the day the
+    /// registry answered): not before their birth, not from their death on.
+    /// Before `answered_on`, a person whose birth date is not known may not
+    /// have been born: undated.
+    pub fn alive_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<bool> {
+        if let Reading::Value(death) = &self.death_date
+            && date >= death.date_naive()
+        {
+            return Reading::Value(false);
+        }
+        match (&self.death_date, &self.birth_date) {
+            (Reading::Contradictory { .. }, _) if date < answered_on => self.death_date.map_ref_doubt(),
+            (_, _) if self.alive.is_doubtful() => self.alive.clone(),
+            (_, Reading::Value(birth)) if date < birth.date_naive() => Reading::Value(false),
+            (Reading::Value(_), Reading::Value(_)) => Reading::Value(true),
+            (_, Reading::Value(_)) => self.alive.clone(),
+            _ if date >= answered_on => self.alive.clone(),
+            (_, Reading::Absent) => Reading::undated("birth_date", ""),
+            (_, birth) => birth.map_ref_doubt(),
+        }
+    }
+
+    /// The death date as it stood on `date`: none (absent) before the death.
+    pub fn death_date_on(&self, date: NaiveDate) -> Reading<DateTime<FixedOffset>> {
+        match &self.death_date {
+            Reading::Value(death) if date < death.date_naive() => Reading::Absent,
+            reading => reading.clone(),
+        }
+    }
+
+    /// Whether the person was registered on `date`: from their registration
+    /// date on; without one, known only from `answered_on`.
+    pub fn registered_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<bool> {
+        match &self.registered {
+            Reading::Value(registered) => Reading::Value(date >= *registered),
+            _ if date >= answered_on => Reading::Value(true),
+            doubt => doubt.map_ref_doubt(),
+        }
+    }
+
+    /// The dates on which what the records say may change: birth, death,
+    /// registration, and `answered_on`.
+    pub fn dates(&self, answered_on: NaiveDate) -> Vec<NaiveDate> {
+        let mut dates = vec![answered_on];
+        dates.extend(self.birth_date.value().map(DateTime::date_naive));
+        dates.extend(self.death_date.value().map(DateTime::date_naive));
+        dates.extend(self.registered.value().copied());
+        dates
     }
 }
 

@@ -5,8 +5,10 @@
 //! Enrolment counts and programme lists come from the batched search, not
 //! from `/registry/sync/enrolled`, which answers yes/no for one person per message.
 
+use chrono::NaiveDate;
 use dci_client::{ClientError, DciClient};
-use dci_protocol::records::{Enrolment, IbrBeneficiary, Identifier, Reading};
+use dci_protocol::DciDate;
+use dci_protocol::records::{Enrolment, EnrolmentStatus, IbrBeneficiary, Identifier, Reading, Standing};
 use serde::Serialize;
 
 /// A client of an IBR.
@@ -112,6 +114,69 @@ impl Enrolments {
     /// The enrolments counted as enrolled.
     pub fn active(&self) -> impl Iterator<Item = &Enrolment> {
         self.0.iter().filter(|e| e.is_active())
+    }
+
+    /// The enrolments as they stood on `date` ([`Enrolment::standing_on`]):
+    /// those not started left out, those that ended later counted as enrolled;
+    /// and, when an enrolment's standing then is not dated, why.
+    pub fn on(&self, date: NaiveDate, answered_on: NaiveDate) -> (Enrolments, Option<Reading<bool>>) {
+        let mut undated = None;
+        let mut standing = Vec::with_capacity(self.0.len());
+        for enrolment in &self.0 {
+            match enrolment.standing_on(date, answered_on) {
+                Standing::NotYet => {}
+                Standing::AsStated => standing.push(enrolment.clone()),
+                Standing::Enrolled => {
+                    standing.push(Enrolment { status: Some(EnrolmentStatus::Active), ..enrolment.clone() })
+                }
+                Standing::Undated { field, value } => {
+                    undated.get_or_insert_with(|| Reading::undated(&field, &value));
+                }
+            }
+        }
+        (Enrolments(standing), undated)
+    }
+
+    /// [`Enrolments::is_enrolled`] on `date`: an enrolment standing then
+    /// settles it whatever the undated ones say.
+    pub fn is_enrolled_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<bool> {
+        let (standing, undated) = self.on(date, answered_on);
+        match standing.is_enrolled() {
+            Reading::Value(true) => Reading::Value(true),
+            reading if reading.is_doubtful() => reading,
+            reading => undated.unwrap_or(reading),
+        }
+    }
+
+    /// [`Enrolments::active_count`] on `date`.
+    pub fn active_count_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<usize> {
+        let (standing, undated) = self.on(date, answered_on);
+        match (standing.active_count(), undated) {
+            (reading, _) if reading.is_doubtful() => reading,
+            (_, Some(undated)) => undated.map(|_| 0),
+            (reading, None) => reading,
+        }
+    }
+
+    /// [`Enrolments::active_programmes`] on `date`.
+    pub fn active_programmes_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<Vec<String>> {
+        let (standing, undated) = self.on(date, answered_on);
+        match (standing.active_programmes(), undated) {
+            (reading, _) if reading.is_doubtful() => reading,
+            (_, Some(undated)) => undated.map(|_| Vec::new()),
+            (reading, None) => reading,
+        }
+    }
+
+    /// The dates on which what the enrolments say may change: their starts,
+    /// the dates their statuses took effect, and `answered_on`.
+    pub fn dates(&self, answered_on: NaiveDate) -> Vec<NaiveDate> {
+        let mut dates = vec![answered_on];
+        for enrolment in &self.0 {
+            dates.extend(enrolment.enrolment_date);
+            dates.extend(enrolment.status_date.as_ref().and_then(DciDate::date));
+        }
+        dates
     }
 }
 

@@ -272,8 +272,11 @@ fn metric_value<'a>(value: &'a MetricValue) -> Box<dyn Val + 'a> {
         MetricValue::Double(x) => Box::new(CelDouble::from(*x)),
         MetricValue::String(s) => Box::new(CelString::from(&**s)),
         MetricValue::Timestamp(t) => Box::new(CelTimestamp::from(*t)),
-        // Unknown values are read as unknown before they get here (`Resolution::read`).
-        MetricValue::Null | MetricValue::NotRecorded | MetricValue::Unusable(_) => Box::new(CelNull),
+        // Unknown values are read as unknown, and dated ones at the as-of date, before they
+        // get here (`Resolution::read`).
+        MetricValue::Null | MetricValue::NotRecorded | MetricValue::Unusable(_) | MetricValue::Dated(_) => {
+            Box::new(CelNull)
+        }
         MetricValue::StringList(items) => Box::new(CelList::from(
             items.iter().map(|s| Box::new(CelString::from(&**s)) as Box<dyn Val + 'a>).collect::<Vec<_>>(),
         )),
@@ -297,7 +300,7 @@ fn read_metric<'a>(
         scope.tracker.misplaced.store(true, Ordering::Relaxed);
         return Err(ExecutionError::function_error(MISPLACED_FN, "a registry value read by a computed key"));
     }
-    match household.resolution(person, registry).read(household.catalog, id) {
+    match household.resolution(person, registry).read(household.catalog, id, household.as_of) {
         MetricRead::Value(value) => Ok(metric_value(value)),
         MetricRead::Unknown(cause) => {
             let name = household.names.get(registry, id.field);
@@ -563,7 +566,7 @@ impl VariableResolver for Resolver<'_> {
             let (registry, field) = path.split_once('.')?;
             let household = scope.household;
             let id = household.catalog.field(registry, field)?;
-            return match household.resolution(0, id.registry).read(household.catalog, id) {
+            return match household.resolution(0, id.registry).read(household.catalog, id, household.as_of) {
                 MetricRead::Value(value) => Some(CowVal::Owned(metric_value(value))),
                 MetricRead::Unknown(_) => None,
             };

@@ -20,9 +20,10 @@ impl MetricTrace {
         resolution: &Resolution,
         asked: &[&Identifier],
         found_under: &[&Identifier],
+        as_of: NaiveDate,
     ) -> Self {
         let person_name = if person == 0 { "registrant".to_owned() } else { format!("members[{}]", person - 1) };
-        let (value, cause) = match resolution.read(catalog, used.id) {
+        let (value, cause) = match resolution.read(catalog, used.id, as_of) {
             MetricRead::Value(value) => (Some(value.to_json()), None),
             MetricRead::Unknown(cause) => (None, Some(cause)),
         };
@@ -37,7 +38,7 @@ impl MetricTrace {
             Resolution::NoIdentifier => Some("no identifier of a type this registry accepts".to_owned()),
             Resolution::NotFetched => Some("not asked: the decision did not depend on it".to_owned()),
             // What the registry's answer said that the metric could not use (a code, two dates).
-            Resolution::Found(facts, _) => match facts.get(used.id.field) {
+            Resolution::Found(facts, _) => match facts.get(used.id.field).map(|value| value.at(as_of)) {
                 Some(MetricValue::Unusable(unusable)) => Some(unusable.detail.to_string()),
                 _ => None,
             },
@@ -127,7 +128,15 @@ impl Engine {
                         Resolution::Found(..) => asked.clone(),
                         _ => Vec::new(),
                     };
-                    metrics.push(MetricTrace::of(&batch.catalog, used, person, resolution, &asked, &found_under));
+                    metrics.push(MetricTrace::of(
+                        &batch.catalog,
+                        used,
+                        person,
+                        resolution,
+                        &asked,
+                        &found_under,
+                        options.as_of,
+                    ));
                 }
             }
             let stats = result.stats.clone();

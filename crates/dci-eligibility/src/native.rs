@@ -275,7 +275,8 @@ impl Comparison {
                 unit.measure(birth, household.as_of).cmp(&constant)
             }
             Operand::Metric(subject, id) => {
-                match household.resolution(person(*subject), id.registry).read(household.catalog, *id) {
+                match household.resolution(person(*subject), id.registry).read(household.catalog, *id, household.as_of)
+                {
                     MetricRead::Value(value) => compare_metric(value, &self.constant)?,
                     MetricRead::Unknown(_) => return None,
                 }

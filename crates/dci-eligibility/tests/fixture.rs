@@ -811,7 +811,7 @@ async fn two_identifier_registries() -> Simulator {
         RegistryKind::Ibr,
         |_| {},
         vec![serde_json::json!({"member": {"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0017-9")]},
-            "enrollment_status": "1",
+            "enrollment_status": "1", "enrollment_date": "2024-01-01",
             "programme_identifier": [{"programme_identifier": "CTP", "programme_name": "Cash Transfer Programme"}]})],
     );
     let dr = registry_data(

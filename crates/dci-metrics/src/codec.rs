@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 
 use crate::resolution::UnknownCause;
 use crate::store::Cached;
-use crate::value::MetricValue;
+use crate::value::{MetricValue, Timeline};
 
 /// Why bytes could not be read as a record.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,15 @@ fn put_value(out: &mut Vec<u8>, value: &MetricValue) {
             let cause = UnknownCause::ALL.iter().position(|c| *c == unusable.cause).unwrap_or_default();
             out.push(u8::try_from(cause).unwrap_or_default());
             put_bytes(out, unusable.detail.as_bytes());
+        }
+        MetricValue::Dated(timeline) => {
+            out.push(9);
+            put_value(out, &timeline.first);
+            out.extend_from_slice(&(timeline.changes.len() as u32).to_le_bytes());
+            for (from, value) in &timeline.changes {
+                out.extend_from_slice(&from.num_days_from_ce().to_le_bytes());
+                put_value(out, value);
+            }
         }
     }
 }
@@ -138,7 +147,37 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Result<MetricValue, CodecError> {
-        Ok(match self.u8()? {
+        match self.u8()? {
+            9 => {
+                let first = self.plain_value()?;
+                let count = self.u32()? as usize;
+                // Each change takes at least its 4-byte date and a 1-byte value.
+                if count > self.rest.len() / 5 {
+                    return Err(damaged("a timeline longer than its record"));
+                }
+                let mut changes: Vec<(NaiveDate, MetricValue)> = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let days = i32::from_le_bytes(self.array()?);
+                    let from = NaiveDate::from_num_days_from_ce_opt(days).ok_or_else(|| damaged("bad date"))?;
+                    if changes.last().is_some_and(|(last, _)| *last >= from) {
+                        return Err(damaged("a timeline whose dates do not ascend"));
+                    }
+                    changes.push((from, self.plain_value()?));
+                }
+                Ok(MetricValue::Dated(Arc::new(Timeline { first, changes })))
+            }
+            tag => self.plain_value_tagged(tag),
+        }
+    }
+
+    /// A value that is not a timeline (a timeline's own values).
+    fn plain_value(&mut self) -> Result<MetricValue, CodecError> {
+        let tag = self.u8()?;
+        self.plain_value_tagged(tag)
+    }
+
+    fn plain_value_tagged(&mut self, tag: u8) -> Result<MetricValue, CodecError> {
+        Ok(match tag {
             0 => MetricValue::Bool(self.u8()? != 0),
             1 => MetricValue::Int(i64::from_le_bytes(self.array()?)),
             2 => MetricValue::Double(f64::from_le_bytes(self.array()?)),
@@ -206,6 +245,16 @@ mod tests {
             MetricValue::strings(["A", "B"]),
             MetricValue::NotRecorded,
             MetricValue::unusable(UnknownCause::AmbiguousRecord, "two death dates"),
+            MetricValue::Dated(Arc::new(Timeline {
+                first: MetricValue::Bool(true),
+                changes: vec![
+                    (
+                        NaiveDate::from_ymd_opt(2025, 6, 1).expect("date"),
+                        MetricValue::unusable(UnknownCause::Undated, "x"),
+                    ),
+                    (NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), MetricValue::Bool(false)),
+                ],
+            })),
         ];
         let cached = Cached { facts: Some(Arc::from(facts.clone())), fetched_at: 42 };
         let mut bytes = Vec::new();

@@ -3,6 +3,7 @@
 //! metric ([`Merge`]), the same rule that merges several records under one
 //! identifier.
 
+use chrono::NaiveDate;
 use dci_protocol::records::Identifier;
 use std::collections::BTreeSet;
 
@@ -157,7 +158,17 @@ impl Merge {
     }
 }
 
-/// The facts of one person known under two identifiers, merged metric by metric.
+/// The dates on which `value` changes.
+fn change_dates(value: Option<&MetricValue>) -> impl Iterator<Item = NaiveDate> + '_ {
+    let changes = match value {
+        Some(MetricValue::Dated(timeline)) => &timeline.changes[..],
+        _ => &[],
+    };
+    changes.iter().map(|(from, _)| *from)
+}
+
+/// The facts of one person known under two identifiers, merged metric by
+/// metric; values that changed over time are merged on each date either changed.
 pub fn merge_facts(spec: &RegistrySpec, a: (&Facts, &Identifier), b: (&Facts, &Identifier)) -> Facts {
     let field_of = |name: &str| spec.metrics.iter().position(|m| m.field == name);
     spec.metrics
@@ -172,8 +183,19 @@ pub fn merge_facts(spec: &RegistrySpec, a: (&Facts, &Identifier), b: (&Facts, &I
                 }
                 _ => (None, None),
             };
-            let (left, right) = (Side { value: x, identifier: a.1 }, Side { value: y, identifier: b.1 });
-            metric.merge.apply(metric.field, left, right, lists)
+            let on = |date: NaiveDate| {
+                let (left, right) =
+                    (Side { value: x.at(date), identifier: a.1 }, Side { value: y.at(date), identifier: b.1 });
+                metric.merge.apply(
+                    metric.field,
+                    left,
+                    right,
+                    (lists.0.map(|l| l.at(date)), lists.1.map(|l| l.at(date))),
+                )
+            };
+            let dates: Vec<NaiveDate> =
+                [Some(x), Some(y), lists.0, lists.1].into_iter().flat_map(change_dates).collect();
+            if dates.is_empty() { on(NaiveDate::MAX) } else { MetricValue::over(dates, on) }
         })
         .collect::<Vec<_>>()
         .into()

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, MetricId, WhenNotFound};
@@ -45,11 +46,16 @@ pub enum UnknownCause {
     /// The registry's answer says two things: a key given twice, or records of
     /// the person that contradict each other.
     AmbiguousRecord,
+    /// The registry's records say what holds on the day they were read, but
+    /// not whether it held on the as-of date: a date they leave out or that
+    /// cannot be read (a registration without its date, a status without
+    /// the date it changed).
+    Undated,
 }
 
 impl UnknownCause {
     /// Every cause, in declaration order: the one list of them.
-    pub const ALL: [UnknownCause; 14] = [
+    pub const ALL: [UnknownCause; 15] = [
         UnknownCause::NotFetched,
         UnknownCause::RegistryError,
         UnknownCause::Timeout,
@@ -64,6 +70,7 @@ impl UnknownCause {
         UnknownCause::IncompleteAnswer,
         UnknownCause::UnrecognisedValue,
         UnknownCause::AmbiguousRecord,
+        UnknownCause::Undated,
     ];
 
     /// The snake_case name used in results.
@@ -83,6 +90,7 @@ impl UnknownCause {
             UnknownCause::IncompleteAnswer => "incomplete_answer",
             UnknownCause::UnrecognisedValue => "unrecognised_value",
             UnknownCause::AmbiguousRecord => "ambiguous_record",
+            UnknownCause::Undated => "undated",
         }
     }
 }
@@ -140,11 +148,12 @@ pub enum MetricRead<'a> {
 }
 
 impl Resolution {
-    /// Reads metric `id` (which must belong to this resolution's registry). Allocation-free.
+    /// Reads metric `id` (which must belong to this resolution's registry)
+    /// as it stood on `as_of`. Allocation-free.
     #[inline]
-    pub fn read<'a>(&'a self, catalog: &'a Catalog, id: MetricId) -> MetricRead<'a> {
+    pub fn read<'a>(&'a self, catalog: &'a Catalog, id: MetricId, as_of: NaiveDate) -> MetricRead<'a> {
         match self {
-            Resolution::Found(facts, _) => match facts.get(id.field) {
+            Resolution::Found(facts, _) => match facts.get(id.field).map(|value| value.at(as_of)) {
                 Some(MetricValue::NotRecorded) | None => MetricRead::Unknown(UnknownCause::NotRecorded),
                 Some(MetricValue::Unusable(unusable)) => MetricRead::Unknown(unusable.cause),
                 Some(value) => MetricRead::Value(value),
@@ -195,7 +204,8 @@ mod tests {
                 | UnknownCause::ResponseTooLarge
                 | UnknownCause::IncompleteAnswer
                 | UnknownCause::UnrecognisedValue
-                | UnknownCause::AmbiguousRecord => UnknownCause::ALL.iter().position(|c| c == cause),
+                | UnknownCause::AmbiguousRecord
+                | UnknownCause::Undated => UnknownCause::ALL.iter().position(|c| c == cause),
             };
             assert_eq!(listed, Some(position), "{cause} listed once");
             assert_eq!(serde_json::to_value(cause).expect("serializes"), serde_json::json!(cause.as_str()));
@@ -208,8 +218,11 @@ mod tests {
         let alive = catalog.metric("dci.crvs.is_alive").expect("metric");
         let registered = catalog.metric("dci.crvs.is_registered").expect("metric");
         let absent = Resolution::NotFound(Source::Registry);
-        assert_eq!(absent.read(&catalog, alive), MetricRead::Unknown(UnknownCause::NotFound));
-        assert_eq!(absent.read(&catalog, registered), MetricRead::Value(&MetricValue::Bool(false)));
+        assert_eq!(absent.read(&catalog, alive, chrono::NaiveDate::MAX), MetricRead::Unknown(UnknownCause::NotFound));
+        assert_eq!(
+            absent.read(&catalog, registered, chrono::NaiveDate::MAX),
+            MetricRead::Value(&MetricValue::Bool(false))
+        );
         let found = Resolution::Found(
             Arc::from(vec![
                 MetricValue::Bool(true),
@@ -219,9 +232,12 @@ mod tests {
             ]),
             Source::Cache,
         );
-        assert_eq!(found.read(&catalog, alive), MetricRead::Value(&MetricValue::Bool(true)));
+        assert_eq!(found.read(&catalog, alive, chrono::NaiveDate::MAX), MetricRead::Value(&MetricValue::Bool(true)));
         let birth = catalog.metric("dci.crvs.birth_date").expect("metric");
-        assert_eq!(found.read(&catalog, birth), MetricRead::Unknown(UnknownCause::NotRecorded));
-        assert_eq!(Resolution::NoIdentifier.read(&catalog, alive), MetricRead::Unknown(UnknownCause::NoIdentifier));
+        assert_eq!(found.read(&catalog, birth, chrono::NaiveDate::MAX), MetricRead::Unknown(UnknownCause::NotRecorded));
+        assert_eq!(
+            Resolution::NoIdentifier.read(&catalog, alive, chrono::NaiveDate::MAX),
+            MetricRead::Unknown(UnknownCause::NoIdentifier)
+        );
     }
 }

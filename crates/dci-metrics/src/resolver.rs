@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use dci_client::{ClientError, DciClient, ErrorKind};
 use dci_client_crvs::{CrvsClient, VitalFacts};
 use dci_client_dr::DrClient;
@@ -124,8 +125,12 @@ pub trait RegistryClient: Send + Sync + 'static {
     /// What a person's records (at least one) say.
     fn read(records: Vec<Self::Wire>) -> Self::Record;
 
-    /// The registry's metric values for a found person, in catalog order.
-    fn values(record: &Self::Record) -> Vec<MetricValue>;
+    /// The registry's metric values for a found person, in catalog order;
+    /// those that changed on dates the records state are
+    /// [`MetricValue::Dated`], read at each evaluation's as-of date.
+    /// `answered_on` is the day the registry answered: what it says holds
+    /// from then on, whatever dates are missing.
+    fn values(record: &Self::Record, answered_on: NaiveDate) -> Vec<MetricValue>;
 }
 
 #[async_trait]
@@ -146,17 +151,22 @@ impl RegistryClient for CrvsClient {
         records
     }
     /// is_alive, is_registered, birth_date, death_date.
-    fn values(records: &Self::Record) -> Vec<MetricValue> {
+    fn values(records: &Self::Record, answered_on: NaiveDate) -> Vec<MetricValue> {
         let facts = VitalFacts::of(records);
-        let alive = facts.alive == Reading::Value(true);
+        let dates = facts.dates(answered_on);
+        let death_unreadable = facts.alive.is_doubtful();
         vec![
-            MetricValue::of_reading(facts.alive, MetricValue::Bool),
-            MetricValue::Bool(true),
-            MetricValue::of_reading(facts.birth_date, MetricValue::Timestamp),
-            match facts.death_date {
-                Reading::Absent if alive => MetricValue::Null,
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(facts.alive_on(date, answered_on), MetricValue::Bool)
+            }),
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(facts.registered_on(date, answered_on), MetricValue::Bool)
+            }),
+            MetricValue::of_reading(facts.birth_date.clone(), MetricValue::Timestamp),
+            MetricValue::over(dates.iter().copied(), |date| match facts.death_date_on(date) {
+                Reading::Absent if !death_unreadable => MetricValue::Null,
                 death => MetricValue::of_reading(death, MetricValue::Timestamp),
-            },
+            }),
         ]
     }
 }
@@ -179,13 +189,22 @@ impl RegistryClient for IbrClient {
         Enrolments::of(&records)
     }
     /// is_enrolled, program_count, programmes.
-    fn values(enrolments: &Enrolments) -> Vec<MetricValue> {
+    fn values(enrolments: &Enrolments, answered_on: NaiveDate) -> Vec<MetricValue> {
+        let dates = enrolments.dates(answered_on);
         vec![
-            MetricValue::of_reading(enrolments.is_enrolled(), MetricValue::Bool),
-            MetricValue::of_reading(enrolments.active_count(), |count| {
-                MetricValue::Int(i64::try_from(count).unwrap_or(i64::MAX))
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(enrolments.is_enrolled_on(date, answered_on), MetricValue::Bool)
             }),
-            MetricValue::of_reading(enrolments.active_programmes().map(Names), |names| MetricValue::strings(names.0)),
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(enrolments.active_count_on(date, answered_on), |count| {
+                    MetricValue::Int(i64::try_from(count).unwrap_or(i64::MAX))
+                })
+            }),
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(enrolments.active_programmes_on(date, answered_on).map(Names), |names| {
+                    MetricValue::strings(names.0)
+                })
+            }),
         ]
     }
 }
@@ -208,7 +227,7 @@ impl RegistryClient for DrClient {
         dci_client_dr::merge(&records)
     }
     /// has_disability, disability_level, disability_types.
-    fn values(facts: &DisabilityFacts) -> Vec<MetricValue> {
+    fn values(facts: &DisabilityFacts, _answered_on: NaiveDate) -> Vec<MetricValue> {
         vec![
             MetricValue::of_reading(facts.has_disability.clone(), MetricValue::Bool),
             MetricValue::of_reading(facts.level.clone(), |level| MetricValue::Int(i64::from(level))),
@@ -282,6 +301,8 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;
+        // The clock is read here only: what the registry says holds from the day it said it.
+        let answered_on = chrono::Utc::now().date_naive();
         answers
             .into_iter()
             .zip(identifiers)
@@ -289,7 +310,7 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
                 Ok(found) if found.records.is_empty() => Lookup::NotFound,
                 Ok(found) => {
                     let confirms = confirmed_by(found.records.iter().map(Identified::identifiers), asked);
-                    Lookup::Found { values: C::values(&C::read(found.records)), confirms }
+                    Lookup::Found { values: C::values(&C::read(found.records), answered_on), confirms }
                 }
                 Err(error) => failed(&error),
             })

@@ -694,13 +694,7 @@ impl MetricStore {
                 let resolution = match lookup {
                     Lookup::Found { values, confirms } => {
                         let facts: Facts = Arc::from(values);
-                        let mut doubts: Vec<&Unusable> = facts
-                            .iter()
-                            .filter_map(|value| match value {
-                                MetricValue::Unusable(unusable) => Some(&**unusable),
-                                _ => None,
-                            })
-                            .collect();
+                        let mut doubts: Vec<&Unusable> = facts.iter().flat_map(MetricValue::doubts).collect();
                         if doubts.is_empty() {
                             answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
                             confirmed.extend(self.remember_confirmed(registry, state, &confirms, &facts));

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use dci_protocol::records::Reading;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,32 @@ pub enum MetricValue {
     /// use: a code outside its list, records that contradict each other.
     /// Never cached: a later answer may be usable.
     Unusable(Arc<Unusable>),
+    /// A value that changed on dates the registry's records state (a death,
+    /// a registration, an enrolment's start or end): read at the as-of date
+    /// with [`MetricValue::at`].
+    Dated(Arc<Timeline>),
+}
+
+/// A metric's values over time: `first` before the first change, then each
+/// change's value from its date on (that day included). Dates ascend, and
+/// no value is itself [`MetricValue::Dated`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    /// The value before the first change.
+    pub first: MetricValue,
+    /// Each change: from this date on, this value.
+    pub changes: Vec<(NaiveDate, MetricValue)>,
+}
+
+impl Timeline {
+    /// The value on `date`.
+    #[inline]
+    pub fn at(&self, date: NaiveDate) -> &MetricValue {
+        match self.changes.partition_point(|(from, _)| *from <= date) {
+            0 => &self.first,
+            after => &self.changes[after - 1].1,
+        }
+    }
 }
 
 /// Why a registry's answer gives no value for a metric, and what it said.
@@ -79,6 +105,52 @@ pub struct Unusable {
 }
 
 impl MetricValue {
+    /// The value on `date`: itself, unless it changed over time ([`MetricValue::Dated`]).
+    #[inline]
+    pub fn at(&self, date: NaiveDate) -> &MetricValue {
+        match self {
+            MetricValue::Dated(timeline) => timeline.at(date),
+            value => value,
+        }
+    }
+
+    /// The value `value_on` gives on each of `dates` (and the day before the
+    /// earliest): the dates on which it changes are the only ones it needs,
+    /// so between two of them it holds. One plain value when it never changes.
+    pub fn over(dates: impl IntoIterator<Item = NaiveDate>, value_on: impl Fn(NaiveDate) -> MetricValue) -> Self {
+        let mut dates: Vec<NaiveDate> = dates.into_iter().collect();
+        dates.sort_unstable();
+        dates.dedup();
+        let Some(earliest) = dates.first() else { return value_on(NaiveDate::MAX) };
+        let first = value_on(earliest.pred_opt().unwrap_or(NaiveDate::MIN));
+        let mut changes: Vec<(NaiveDate, MetricValue)> = Vec::new();
+        for date in dates {
+            let value = value_on(date);
+            if *changes.last().map_or(&first, |(_, last)| last) != value {
+                changes.push((date, value));
+            }
+        }
+        if changes.is_empty() { first } else { MetricValue::Dated(Arc::new(Timeline { first, changes })) }
+    }
+
+    /// What makes the value unusable at some date other than a missing date
+    /// (an unrecognised code, a contradiction): such an answer is not cached.
+    pub fn doubts(&self) -> Vec<&Unusable> {
+        fn doubt(value: &MetricValue) -> Option<&Unusable> {
+            match value {
+                MetricValue::Unusable(unusable) if unusable.cause != UnknownCause::Undated => Some(unusable),
+                _ => None,
+            }
+        }
+        match self {
+            MetricValue::Dated(timeline) => std::iter::once(&timeline.first)
+                .chain(timeline.changes.iter().map(|(_, v)| v))
+                .filter_map(doubt)
+                .collect(),
+            value => doubt(value).into_iter().collect(),
+        }
+    }
+
     /// A value the registry's answer does not give usably.
     pub fn unusable(cause: UnknownCause, detail: impl Into<Arc<str>>) -> Self {
         MetricValue::Unusable(Arc::new(Unusable { cause, detail: detail.into() }))
@@ -93,6 +165,7 @@ impl MetricValue {
             doubtful @ Reading::Unrecognised { .. } => {
                 MetricValue::unusable(UnknownCause::UnrecognisedValue, doubtful.to_string())
             }
+            doubtful @ Reading::Undated { .. } => MetricValue::unusable(UnknownCause::Undated, doubtful.to_string()),
             doubtful @ Reading::Contradictory { .. } => {
                 MetricValue::unusable(UnknownCause::AmbiguousRecord, doubtful.to_string())
             }
@@ -122,6 +195,12 @@ impl MetricValue {
             MetricValue::StringList(items) => {
                 Value::Array(items.iter().map(|s| Value::String(s.to_string())).collect())
             }
+            MetricValue::Dated(timeline) => serde_json::json!({
+                "first": timeline.first.to_json(),
+                "changes": timeline.changes.iter().map(|(from, value)| serde_json::json!({
+                    "from": from.to_string(), "value": value.to_json()
+                })).collect::<Vec<_>>(),
+            }),
         }
     }
 }
@@ -131,6 +210,13 @@ impl fmt::Display for MetricValue {
         match self {
             MetricValue::NotRecorded => f.write_str("(not recorded)"),
             MetricValue::Unusable(unusable) => write!(f, "(unusable: {})", unusable.detail),
+            MetricValue::Dated(timeline) => {
+                write!(f, "{}", timeline.first)?;
+                for (from, value) in &timeline.changes {
+                    write!(f, ", from {from}: {value}")?;
+                }
+                Ok(())
+            }
             other => write!(f, "{}", other.to_json()),
         }
     }

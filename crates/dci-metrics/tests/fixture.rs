@@ -60,9 +60,9 @@ async fn every_metric_of_every_fixture_person() {
     for ((id, _), resolution) in chosen.iter().zip(&prefetch.resolutions) {
         let person = persons.iter().find(|p| &p.id == id).expect("person");
         let (is_alive, is_registered, died) = (
-            value(resolution.read(&catalog, alive)),
-            value(resolution.read(&catalog, registered)),
-            value(resolution.read(&catalog, death)),
+            value(resolution.read(&catalog, alive, chrono::NaiveDate::MAX)),
+            value(resolution.read(&catalog, registered, chrono::NaiveDate::MAX)),
+            value(resolution.read(&catalog, death, chrono::NaiveDate::MAX)),
         );
         match person.crvs.as_str() {
             "alive" => assert_eq!(
@@ -96,8 +96,16 @@ async fn every_metric_of_every_fixture_person() {
     for ((id, _), resolution) in chosen.iter().zip(&prefetch.resolutions) {
         let person = persons.iter().find(|p| &p.id == id).expect("person");
         let expected = person.active_programmes.len();
-        assert_eq!(value(resolution.read(&catalog, enrolled)), Ok(MetricValue::Bool(expected > 0)), "{id}");
-        assert_eq!(value(resolution.read(&catalog, count)), Ok(MetricValue::Int(expected as i64)), "{id}");
+        assert_eq!(
+            value(resolution.read(&catalog, enrolled, chrono::NaiveDate::MAX)),
+            Ok(MetricValue::Bool(expected > 0)),
+            "{id}"
+        );
+        assert_eq!(
+            value(resolution.read(&catalog, count, chrono::NaiveDate::MAX)),
+            Ok(MetricValue::Int(expected as i64)),
+            "{id}"
+        );
     }
 
     // DR: absent means no disability, level 0, no types.
@@ -110,13 +118,21 @@ async fn every_metric_of_every_fixture_person() {
     for ((id, _), resolution) in chosen.iter().zip(&prefetch.resolutions) {
         let person = persons.iter().find(|p| &p.id == id).expect("person");
         let disabled = person.dr.ends_with("true");
-        assert_eq!(value(resolution.read(&catalog, has)), Ok(MetricValue::Bool(disabled)), "{id}");
         assert_eq!(
-            value(resolution.read(&catalog, level)),
+            value(resolution.read(&catalog, has, chrono::NaiveDate::MAX)),
+            Ok(MetricValue::Bool(disabled)),
+            "{id}"
+        );
+        assert_eq!(
+            value(resolution.read(&catalog, level, chrono::NaiveDate::MAX)),
             Ok(MetricValue::Int(i64::from(person.level.unwrap_or(0)))),
             "{id}"
         );
-        assert_eq!(value(resolution.read(&catalog, types)), Ok(MetricValue::strings(&person.types)), "{id}");
+        assert_eq!(
+            value(resolution.read(&catalog, types, chrono::NaiveDate::MAX)),
+            Ok(MetricValue::strings(&person.types)),
+            "{id}"
+        );
     }
     sim.shutdown().await;
 }

@@ -102,7 +102,7 @@ async fn all_keys(redis: &RedisServer) -> Vec<String> {
 
 fn alive(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
     let metric = store.catalog().metric("dci.crvs.is_alive").expect("metric");
-    match resolution.read(store.catalog(), metric) {
+    match resolution.read(store.catalog(), metric, chrono::NaiveDate::MAX) {
         MetricRead::Value(MetricValue::Bool(alive)) => Some(*alive),
         _ => None,
     }
@@ -133,11 +133,11 @@ async fn a_second_replica_asks_no_registry_for_what_the_first_fetched() {
     // Found and not found alike: half the people are in no IBR record.
     let is_enrolled = second.catalog().metric("dci.ibr.is_enrolled").expect("metric");
     assert_eq!(
-        enrolled.resolutions[0].read(second.catalog(), is_enrolled),
+        enrolled.resolutions[0].read(second.catalog(), is_enrolled, chrono::NaiveDate::MAX),
         MetricRead::Value(&MetricValue::Bool(true))
     );
     assert_eq!(
-        enrolled.resolutions[PEOPLE - 1].read(second.catalog(), is_enrolled),
+        enrolled.resolutions[PEOPLE - 1].read(second.catalog(), is_enrolled, chrono::NaiveDate::MAX),
         MetricRead::Value(&MetricValue::Bool(false))
     );
     // Now in the second replica's own cache: known without awaiting.
@@ -389,7 +389,7 @@ async fn answers_read_in_several_calls_land_at_their_own_persons() {
     for (&i, resolution) in asked.iter().chain(&asked).zip(fetched.resolutions.iter().chain(&known)) {
         match resolution {
             Resolution::NotFound(_) => assert_eq!(i % 7, 0, "U{i:05} is in the registry"),
-            found => match found.read(second.catalog(), level) {
+            found => match found.read(second.catalog(), level, chrono::NaiveDate::MAX) {
                 MetricRead::Value(MetricValue::Int(value)) => assert_eq!(*value, i as i64, "U{i:05}"),
                 other => panic!("U{i:05}: {other:?}"),
             },
@@ -461,7 +461,10 @@ async fn a_redis_answering_fewer_values_than_keys_is_a_failing_tier() {
     assert_eq!((fetched.counts.shared_hits, fetched.counts.fetched), (0, 10), "{:?}", fetched.counts);
     let level = store.catalog().metric("dci.dr.disability_level").expect("metric");
     for (i, resolution) in fetched.resolutions.iter().enumerate() {
-        assert_eq!(resolution.read(store.catalog(), level), MetricRead::Value(&MetricValue::Int(i as i64)));
+        assert_eq!(
+            resolution.read(store.catalog(), level, chrono::NaiveDate::MAX),
+            MetricRead::Value(&MetricValue::Int(i as i64))
+        );
     }
     let stats = store.stats().shared.expect("shared");
     assert_eq!((stats.hits, stats.misses), (0, 10), "{stats:?}");

@@ -138,11 +138,17 @@ async fn failures_are_not_cached() {
         failed.resolutions.iter().all(|r| matches!(r, Resolution::Failed(f) if f.cause == UnknownCause::RegistryError))
     );
     let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
-    assert_eq!(failed.resolutions[0].read(store.catalog(), alive), MetricRead::Unknown(UnknownCause::RegistryError));
+    assert_eq!(
+        failed.resolutions[0].read(store.catalog(), alive, chrono::NaiveDate::MAX),
+        MetricRead::Unknown(UnknownCause::RegistryError)
+    );
     sim.set_faults(RegistryKind::Crvs, FaultConfig::default());
     let recovered = store.fetch(crvs(&store), &people).await;
     assert_eq!(recovered.counts.fetched, 5, "the next prefetch asks again");
-    assert_eq!(recovered.resolutions[0].read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+    assert_eq!(
+        recovered.resolutions[0].read(store.catalog(), alive, chrono::NaiveDate::MAX),
+        MetricRead::Value(&MetricValue::Bool(true))
+    );
     sim.shutdown().await;
 }
 
@@ -180,7 +186,7 @@ async fn registries_without_a_data_source_are_unavailable_not_false() {
     let prefetch = store.fetch(dr, &[uin(1)]).await;
     let disabled = store.catalog().metric("dci.dr.has_disability").expect("metric");
     assert_eq!(
-        prefetch.resolutions[0].read(store.catalog(), disabled),
+        prefetch.resolutions[0].read(store.catalog(), disabled, chrono::NaiveDate::MAX),
         MetricRead::Unknown(UnknownCause::RegistryUnavailable)
     );
     let readiness = store.readiness().await;
@@ -217,11 +223,14 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let again = restored.fetch(crvs(&restored), &people).await;
     assert_eq!(again.counts.cache_hits, 300);
     let alive = restored.catalog().metric("dci.crvs.is_alive").expect("metric");
-    assert_eq!(again.resolutions[0].read(restored.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+    assert_eq!(
+        again.resolutions[0].read(restored.catalog(), alive, chrono::NaiveDate::MAX),
+        MetricRead::Value(&MetricValue::Bool(true))
+    );
     let enrolled = restored.fetch(ibr(&restored), &people).await;
     let programmes = restored.catalog().metric("dci.ibr.programmes").expect("metric");
     assert_eq!(
-        enrolled.resolutions[0].read(restored.catalog(), programmes),
+        enrolled.resolutions[0].read(restored.catalog(), programmes, chrono::NaiveDate::MAX),
         MetricRead::Value(&MetricValue::strings(["Child Grant"]))
     );
     assert_eq!(sim.stats().crvs.items + sim.stats().ibr.items, items, "nothing asked again");
@@ -229,7 +238,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     probe.push(uin(999_999));
     let in_snapshot = restored.known(crvs(&restored), &probe);
     assert_eq!(
-        in_snapshot[0].as_ref().map(|r| r.read(restored.catalog(), alive)),
+        in_snapshot[0].as_ref().map(|r| r.read(restored.catalog(), alive, chrono::NaiveDate::MAX)),
         Some(MetricRead::Value(&MetricValue::Bool(true)))
     );
     assert!(in_snapshot[1].is_some());
@@ -332,9 +341,9 @@ async fn large_warm_lookups_answer_each_person() {
         } else {
             MetricRead::Value(&zero)
         };
-        assert_eq!(resolution.read(&catalog, level), expected, "person {i}");
+        assert_eq!(resolution.read(&catalog, level, chrono::NaiveDate::MAX), expected, "person {i}");
         let probed = probed.as_ref().expect("cached");
-        assert_eq!(probed.read(&catalog, level), expected, "person {i}");
+        assert_eq!(probed.read(&catalog, level, chrono::NaiveDate::MAX), expected, "person {i}");
     }
 }
 
@@ -375,7 +384,10 @@ async fn what_is_known_is_read_from_any_thread() {
     let alive = store.catalog().metric("dci.crvs.is_alive").expect("metric");
     for resolution in &found[..50] {
         let resolution = resolution.as_ref().expect("fetched, so known");
-        assert_eq!(resolution.read(store.catalog(), alive), MetricRead::Value(&MetricValue::Bool(true)));
+        assert_eq!(
+            resolution.read(store.catalog(), alive, chrono::NaiveDate::MAX),
+            MetricRead::Value(&MetricValue::Bool(true))
+        );
         assert_eq!(resolution.source(), Some(Source::Cache));
     }
     assert!(found[50].is_none(), "never fetched");

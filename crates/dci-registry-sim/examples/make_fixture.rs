@@ -706,6 +706,20 @@ fn main() {
                     "benefits": [{"benefit_type": programme.benefit_type, "benefit_date": "2025-11-01", "benefit_value": "USD 40"},
                                  {"benefit_type": programme.benefit_type, "benefit_date": "2025-12-01", "benefit_value": "USD 40"}],
                 });
+                // An enrolment that ended says when, as the IBR samples do (`graduation_date`,
+                // `suspension_date`, `status_change_date`), so that it reads at any as-of date.
+                let mut record = record;
+                match *status {
+                    "2" => {
+                        record["status_change_date"] = json!(match person.crvs {
+                            Dead(day) => day,
+                            _ => "2025-06-01",
+                        })
+                    }
+                    "3" => record["graduation_date"] = json!("2025-03-31"),
+                    "4" => record["suspension_date"] = json!("2025-09-30"),
+                    _ => {}
+                }
                 ibr += &(record.to_string() + "\n");
             }
             // DR
@@ -852,6 +866,8 @@ Small, hand-readable data for tests, the demo and examples. **As-of date: 2026-0
 
 * `beneficiaries.ndjson`: 35 households, one per line (`id`, `identifiers` `[{type, value}]`, `name`,
   `birthdate`, `sex`, `poverty_score`, `members[]`; members have `relationship` and no members).
+  Every household gives `members`, `[]` when it has none: a household without `members` (or with
+  `"members": null`) is unknown, and a rule that reads `members` is undetermined (`missing_field`).
 * `registries/crvs.ndjson`, `registries/ibr.ndjson`, `registries/dr.ndjson`: the records the
   registry simulator (`crates/dci-registry-sim`) serves, in the newest DCI form: CRVS `Person`;
   IBR `Beneficiary`, one record per person and programme; DR records in both shapes (Washington

@@ -263,6 +263,9 @@ struct IbrOut<'a> {
     programme_identifier: Vec<ProgrammeOut<'a>>,
     enrollment_date: String,
     enrollment_status: &'a str,
+    /// When an enrolment that is no longer active took its status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_change_date: Option<String>,
     benefits: Vec<BenefitOut<'a>>,
 }
 
@@ -708,6 +711,9 @@ impl Generator {
                 }],
                 enrollment_date: date(enrolled_on),
                 enrollment_status: status,
+                // Halfway to the as-of date, drawn from nothing: the rest of the population stays as it was.
+                status_change_date: (status != "1")
+                    .then(|| date(enrolled_on + Days::new(((as_of - enrolled_on).num_days() / 2).max(0) as u64))),
                 benefits,
             };
             out.ibr.line(&record)?;

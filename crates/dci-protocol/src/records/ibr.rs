@@ -42,6 +42,15 @@ pub struct IbrBeneficiary {
         skip_serializing_if = "Option::is_none"
     )]
     pub enrollment_status: Option<EnrolmentStatus>,
+    /// When the enrolment's status last changed (`status_change_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub status_change_date: Option<DciDate>,
+    /// When it was suspended (`suspension_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub suspension_date: Option<DciDate>,
+    /// When the person graduated out of the programme (`graduation_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub graduation_date: Option<DciDate>,
     /// Benefits received.
     #[serde(default, alias = "benefit", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
     pub benefits: Vec<Benefit>,
@@ -87,6 +96,15 @@ pub struct Programme {
         skip_serializing_if = "Option::is_none"
     )]
     pub enrollment_status: Option<EnrolmentStatus>,
+    /// When the enrolment's status last changed (`status_change_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub status_change_date: Option<DciDate>,
+    /// When it was suspended (`suspension_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub suspension_date: Option<DciDate>,
+    /// When the person graduated out of the programme (`graduation_date`).
+    #[serde(default, deserialize_with = "opt_date", skip_serializing_if = "Option::is_none")]
+    pub graduation_date: Option<DciDate>,
     /// Benefits of this programme.
     #[serde(default, alias = "benefit", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
     pub benefits: Vec<Benefit>,
@@ -208,8 +226,12 @@ pub struct Enrolment {
     /// Status, as the record states it; `None` when it states none (a
     /// required field of the spec: no metric guesses it).
     pub status: Option<EnrolmentStatus>,
-    /// Enrolment date.
+    /// Enrolment date (missing or unreadable: `None`).
     pub enrolment_date: Option<chrono::NaiveDate>,
+    /// When the enrolment took its present status, as written: the
+    /// `status_change_date`, else the `suspension_date` of a suspended one or
+    /// the `graduation_date` of a graduated one.
+    pub status_date: Option<DciDate>,
     /// Kinds of benefit received.
     pub benefit_types: Vec<BenefitType>,
     /// The latest `benefit_date` (DCI has no `last_benefit_date` field).
@@ -229,10 +251,60 @@ impl Enrolment {
         self.status.as_ref().and_then(EnrolmentStatus::counts_as_enrolled)
     }
 
+    /// How the enrolment stood on `date`, read from its dates; `answered_on`
+    /// is the day the registry stated its present status. An enrolment whose
+    /// status counts as enrolled counts from its enrolment date; one whose
+    /// status does not counted from its enrolment date until its status
+    /// date, and not from then on.
+    pub fn standing_on(&self, date: chrono::NaiveDate, answered_on: chrono::NaiveDate) -> Standing {
+        if self.enrolment_date.is_some_and(|start| date < start) {
+            return Standing::NotYet;
+        }
+        let Some(enrolled) = self.enrolled() else { return Standing::AsStated };
+        let undated = |field: &str, value: Option<&DciDate>| {
+            if date >= answered_on {
+                Standing::AsStated
+            } else {
+                Standing::Undated { field: field.to_owned(), value: value.map(DciDate::to_string).unwrap_or_default() }
+            }
+        };
+        if enrolled {
+            return match self.enrolment_date {
+                Some(_) => Standing::AsStated,
+                None => undated("enrollment_date", None),
+            };
+        }
+        match self.status_date.as_ref().map(|written| (written.date(), written)) {
+            Some((Some(ended), _)) if date >= ended => Standing::AsStated,
+            Some((Some(_), _)) if self.enrolment_date.is_some() => Standing::Enrolled,
+            Some((Some(_), _)) => undated("enrollment_date", None),
+            Some((None, written)) => undated("status_change_date", Some(written)),
+            None => undated("status_change_date", None),
+        }
+    }
+
     /// The programme it is in: its id, else its name; `None` when it names neither.
     pub fn programme(&self) -> Option<&str> {
         self.programme_id.as_deref().or(self.programme_name.as_deref())
     }
+}
+
+/// How an enrolment stood on a date ([`Enrolment::standing_on`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// It had not started.
+    NotYet,
+    /// As its present status says.
+    AsStated,
+    /// Enrolled, before the date its present (not enrolled) status took effect.
+    Enrolled,
+    /// Not known: the date that would tell is missing (`value` empty) or unreadable.
+    Undated {
+        /// The date field, as written on the wire.
+        field: String,
+        /// Its value, as written.
+        value: String,
+    },
 }
 
 impl IbrBeneficiary {
@@ -261,8 +333,28 @@ impl IbrBeneficiary {
         programmes.into_iter().map(|programme| self.enrolment_of(programme)).collect()
     }
 
+    /// The date `programme`'s enrolment took `status`, from the programme (or
+    /// its nested form) first, then the record.
+    fn status_date_of(&self, programme: &Programme, status: &Option<EnrolmentStatus>) -> Option<DciDate> {
+        let inner = programme.programme.as_deref();
+        let pick = |field: fn(&Programme) -> &Option<DciDate>, own: &Option<DciDate>| {
+            field(programme).clone().or_else(|| inner.and_then(|p| field(p).clone())).or_else(|| own.clone())
+        };
+        let changed = pick(|p| &p.status_change_date, &self.status_change_date);
+        changed.or_else(|| match status {
+            Some(EnrolmentStatus::Suspended) => pick(|p| &p.suspension_date, &self.suspension_date),
+            Some(EnrolmentStatus::Graduated) => pick(|p| &p.graduation_date, &self.graduation_date),
+            _ => None,
+        })
+    }
+
     fn enrolment_of(&self, programme: &Programme) -> Enrolment {
         let inner = programme.programme.as_deref();
+        let status = programme
+            .enrollment_status
+            .clone()
+            .or_else(|| inner.and_then(|p| p.enrollment_status.clone()))
+            .or_else(|| self.enrollment_status.clone());
         let pick = |field: fn(&Programme) -> &Option<String>| {
             field(programme).clone().or_else(|| inner.and_then(|p| field(p).clone()))
         };
@@ -281,16 +373,13 @@ impl IbrBeneficiary {
             programme_id: pick(|p| &p.programme_identifier),
             programme_name: pick(|p| &p.programme_name),
             implementing_institution: pick(|p| &p.implementing_institution),
-            status: programme
-                .enrollment_status
-                .clone()
-                .or_else(|| inner.and_then(|p| p.enrollment_status.clone()))
-                .or_else(|| self.enrollment_status.clone()),
+            status: status.clone(),
             enrolment_date: programme
                 .enrollment_date
                 .as_ref()
                 .or(self.enrollment_date.as_ref())
                 .and_then(DciDate::date),
+            status_date: self.status_date_of(programme, &status),
             benefit_types,
             latest_benefit_date: benefits
                 .iter()

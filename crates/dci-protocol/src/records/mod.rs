@@ -12,7 +12,7 @@ pub use dr::{
     DISABILITY_STATUS_CODES, DisabilityFacts, DisabilityRecord, FunctionalLimitation, IMPAIRMENT_LEVEL_CODES,
     IMPAIRMENT_TYPE_CODES, LIMITATION_TYPES, LimitationType, PwdDetail, SEVERITY_CODES, SUPPORT_LEVEL_CODES,
 };
-pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, IbrMember, Programme};
+pub use ibr::{Benefit, BenefitType, Enrolment, EnrolmentStatus, IbrBeneficiary, IbrMember, Programme, Standing};
 pub use identifier::{Identified, Identifier, identifier_list};
 
 mod reading;

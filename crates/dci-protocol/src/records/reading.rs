@@ -23,6 +23,14 @@ pub enum Reading<T> {
         /// The value, as written (at most 64 characters); empty when missing.
         value: String,
     },
+    /// The fact held at the date the registry answered, but whether it held on
+    /// an earlier date depends on a date the records leave out or write unreadably.
+    Undated {
+        /// The date field the reading needs, as written on the wire (`registration_date`).
+        field: String,
+        /// The value, as written (at most 64 characters); empty when missing.
+        value: String,
+    },
     /// Records of the person that contradict each other.
     Contradictory {
         /// The field.
@@ -36,6 +44,11 @@ impl<T> Reading<T> {
     /// A value outside `field`'s code list.
     pub fn unrecognised(field: &str, value: &str) -> Self {
         Reading::Unrecognised { field: field.to_owned(), value: value.chars().take(64).collect() }
+    }
+
+    /// A fact whose date `field` is missing (`value` empty) or unreadable.
+    pub fn undated(field: &str, value: &str) -> Self {
+        Reading::Undated { field: field.to_owned(), value: value.chars().take(64).collect() }
     }
 
     /// A required `field` left empty.
@@ -53,7 +66,7 @@ impl<T> Reading<T> {
 
     /// Whether the fact is unknown (unrecognised or contradictory), not merely absent.
     pub fn is_doubtful(&self) -> bool {
-        matches!(self, Reading::Unrecognised { .. } | Reading::Contradictory { .. })
+        matches!(self, Reading::Unrecognised { .. } | Reading::Undated { .. } | Reading::Contradictory { .. })
     }
 
     /// The reading with its value mapped.
@@ -62,8 +75,15 @@ impl<T> Reading<T> {
             Reading::Value(value) => Reading::Value(f(value)),
             Reading::Absent => Reading::Absent,
             Reading::Unrecognised { field, value } => Reading::Unrecognised { field, value },
+            Reading::Undated { field, value } => Reading::Undated { field, value },
             Reading::Contradictory { field, values } => Reading::Contradictory { field, values },
         }
+    }
+
+    /// The same doubt, for a fact of another type; a reading that is not
+    /// doubtful (a value, or nothing) becomes [`Reading::Absent`].
+    pub fn map_ref_doubt<U>(&self) -> Reading<U> {
+        self.doubt().unwrap_or(Reading::Absent)
     }
 
     /// The same doubt, for a fact of another type.
@@ -72,6 +92,7 @@ impl<T> Reading<T> {
             Reading::Unrecognised { field, value } => {
                 Some(Reading::Unrecognised { field: field.clone(), value: value.clone() })
             }
+            Reading::Undated { field, value } => Some(Reading::Undated { field: field.clone(), value: value.clone() }),
             Reading::Contradictory { field, values } => {
                 Some(Reading::Contradictory { field: field.clone(), values: values.clone() })
             }
@@ -122,6 +143,15 @@ where
             Reading::Absent => f.write_str("not recorded"),
             Reading::Unrecognised { field, value } if value.is_empty() => write!(f, "{field} is missing"),
             Reading::Unrecognised { field, value } => write!(f, "{field} {value:?} is not in its code list"),
+            Reading::Undated { field, value } if value.is_empty() => {
+                write!(f, "{field} is missing: the records do not say whether this held on the as-of date")
+            }
+            Reading::Undated { field, value } => {
+                write!(
+                    f,
+                    "{field} {value:?} cannot be read: the records do not say whether this held on the as-of date"
+                )
+            }
             Reading::Contradictory { field, values } => {
                 write!(f, "the person's records give {field} differently: ")?;
                 for (position, value) in values.iter().enumerate() {
