@@ -898,3 +898,43 @@ async fn a_record_carrying_the_other_identifier_answers_for_it() {
     assert_eq!(crvs.fetch.fetched, 2, "{crvs:?}");
     sim.shutdown().await;
 }
+
+/// As-of means as-of: one cache serves every evaluation date, each with the
+/// answers the registries' dates give it, and a warm run decides as a cold
+/// one. HH-0002 died on 2025-06-10, HH-0033 on 2025-12-31; HH-0016's
+/// enrolment ended on 2025-03-31 (graduated), HH-0015's on 2025-09-30 (suspended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_as_of_date_reads_the_same_cached_facts_at_its_own_date() {
+    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+    let warm = engine(&sim);
+    let rules = seed_rules(&warm);
+    let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+    let expected = [
+        ("2025-01-01", [("HH-0002", 1, E), ("HH-0033", 1, E), ("HH-0016", 2, I), ("HH-0015", 2, I)]),
+        ("2025-07-01", [("HH-0002", 1, I), ("HH-0033", 1, E), ("HH-0016", 2, E), ("HH-0015", 2, I)]),
+        ("2026-01-01", [("HH-0002", 1, I), ("HH-0033", 1, I), ("HH-0016", 2, E), ("HH-0015", 2, E)]),
+    ];
+    for (round, (as_of, cases)) in expected.into_iter().enumerate() {
+        let options = EvaluationOptions::new(date(as_of));
+        let from_cache = warm.evaluate_batch(&rules, beneficiaries(), &options).await;
+        let cold_engine = engine(&sim);
+        let cold = cold_engine.evaluate_batch(&seed_rules(&cold_engine), beneficiaries(), &options).await;
+        assert_eq!(outcomes(&from_cache), outcomes(&cold), "as of {as_of}: warm decides as cold");
+        for (household, rule, outcome) in cases {
+            assert_eq!(
+                decisions_of(&from_cache, household)[rule].outcome,
+                outcome,
+                "{household} rule {} as of {as_of}",
+                rule + 1
+            );
+        }
+        // Later dates read what earlier ones fetched (a date may need a few more persons: one turned 60).
+        let (hits, asked) = from_cache
+            .stats
+            .registries
+            .iter()
+            .fold((0, 0), |(hits, asked), r| (hits + r.fetch.cache_hits, asked + r.fetch.fetched));
+        assert!(round == 0 || hits > 10 * asked, "as of {as_of}: {hits} from the cache, {asked} asked");
+    }
+    sim.shutdown().await;
+}

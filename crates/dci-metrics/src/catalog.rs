@@ -38,12 +38,19 @@ pub struct MetricSpec {
     pub reads: &'static [&'static str],
     /// How its values under two identifiers of one person combine.
     pub merge: Merge,
+    /// What it is at an as-of date: which dates of the records it reads.
+    pub as_of: &'static str,
 }
 
 impl MetricSpec {
     /// The same metric, read through the code tables of `fields`.
     fn reading(self, fields: &'static [&'static str]) -> Self {
         MetricSpec { reads: fields, ..self }
+    }
+
+    /// The same metric, read at the as-of date as `meaning` says.
+    fn dated(self, meaning: &'static str) -> Self {
+        MetricSpec { as_of: meaning, ..self }
     }
 }
 
@@ -58,6 +65,18 @@ pub struct RegistrySpec {
     pub metrics: Vec<MetricSpec>,
 }
 
+/// The as-of meaning of a metric its records give no date for.
+const UNDATED: &str = "the same at every as-of date: the records give no date for it";
+
+/// The as-of meaning of the IBR's metrics.
+const ENROLMENT_AS_OF: &str = "an enrolment counts from its enrollment_date; one whose status is not enrolled \
+counted until the date that status took effect (status_change_date, else suspension_date or graduation_date); \
+before the day the registry answered, an enrolment without the date it needs is undated";
+
+/// The as-of meaning of the DR's metrics.
+const DISABILITY_AS_OF: &str = "the same at every as-of date: DR records carry no assessment or validity date \
+(DCI DR API v1.0.0 has registration_date and last_updated only)";
+
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -69,7 +88,7 @@ fn metric(
     when_not_found: WhenNotFound,
     merge: Merge,
 ) -> MetricSpec {
-    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[], merge }
+    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[], merge, as_of: UNDATED }
 }
 
 /// The CRVS metrics: `is_alive`, `is_registered`, `birth_date`, `death_date`.
@@ -87,8 +106,16 @@ pub fn crvs_spec() -> RegistrySpec {
                 "a CRVS record exists and none states a death (a readable death_date)",
                 Unknown,
                 Merge::AnyFalse,
+            )
+            .dated(
+                "false before birth_date and from death_date on; before the day the registry answered, a record \
+                 without a birth_date is undated",
             ),
-            metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false)), Merge::AnyTrue),
+            metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false)), Merge::AnyTrue)
+                .dated(
+                    "true from the earliest registration_date on; without one, undated before the day the registry \
+                     answered",
+                ),
             metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown, Merge::Same),
             metric(
                 "death_date",
@@ -97,7 +124,8 @@ pub fn crvs_spec() -> RegistrySpec {
                 "death_date of the CRVS record; null when alive",
                 Unknown,
                 Merge::DateOverNull,
-            ),
+            )
+            .dated("null before death_date, the date from it on"),
         ],
     }
 }
@@ -120,7 +148,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Value(MetricValue::Bool(false)),
                 Merge::AnyTrue,
             )
-            .reading(ENROLMENT),
+            .reading(ENROLMENT)
+            .dated(ENROLMENT_AS_OF),
             metric(
                 "program_count",
                 Int,
@@ -129,7 +158,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Value(MetricValue::Int(0)),
                 Merge::CountOf("programmes"),
             )
-            .reading(ENROLMENT),
+            .reading(ENROLMENT)
+            .dated(ENROLMENT_AS_OF),
             metric(
                 "programmes",
                 StringList,
@@ -138,7 +168,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Value(MetricValue::strings::<&str>([])),
                 Merge::Union,
             )
-            .reading(ENROLMENT),
+            .reading(ENROLMENT)
+            .dated(ENROLMENT_AS_OF),
         ],
     }
 }
@@ -159,7 +190,8 @@ pub fn dr_spec() -> RegistrySpec {
                 Value(MetricValue::Bool(false)),
                 Merge::AnyTrue,
             )
-            .reading(&["functional_severity", "disability_status", "impairment_level"]),
+            .reading(&["functional_severity", "disability_status", "impairment_level"])
+            .dated(DISABILITY_AS_OF),
             metric(
                 "disability_level",
                 Int,
@@ -168,12 +200,8 @@ pub fn dr_spec() -> RegistrySpec {
                 Value(MetricValue::Int(0)),
                 Merge::Max,
             )
-            .reading(&[
-                "functional_severity",
-                "disability_status",
-                "impairment_level",
-                "disability_status_level",
-            ]),
+            .reading(&["functional_severity", "disability_status", "impairment_level", "disability_status_level"])
+            .dated(DISABILITY_AS_OF),
             metric(
                 "disability_types",
                 StringList,
@@ -188,7 +216,8 @@ pub fn dr_spec() -> RegistrySpec {
                 "impairment_type",
                 "impairment_level",
                 "disability_status",
-            ]),
+            ])
+            .dated(DISABILITY_AS_OF),
         ],
     }
 }
@@ -302,6 +331,9 @@ pub struct MetricInfo {
     /// How its values combine when the registry holds records of a person
     /// under two of the person's identifiers ([`Merge::describe`]).
     pub merge: String,
+    /// What it is at an as-of date: which dates of the records it reads, and
+    /// what happens without them.
+    pub as_of: String,
 }
 
 /// Why a catalog configuration was refused.
@@ -471,6 +503,7 @@ impl Catalog {
                     },
                     enabled: self.enabled[r][f],
                     merge: metric.merge.describe(),
+                    as_of: metric.as_of.to_owned(),
                     codes: tables
                         .iter()
                         .filter(|table| table.registry == registry.id && metric.reads.contains(&table.field))

@@ -317,3 +317,125 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Days, NaiveDate};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::resolution::{MetricRead, Resolution, Source};
+
+    const ANSWERED_ON: NaiveDate = match NaiveDate::from_ymd_opt(2026, 12, 7) {
+        Some(date) => date,
+        None => unreachable!(),
+    };
+
+    fn day(offset: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(1990, 1, 1).expect("date") + Days::new(u64::from(offset))
+    }
+
+    /// What `metric` reads on `as_of` from these facts, cached once.
+    fn read_on(facts: &Resolution, metric: &str, as_of: NaiveDate) -> Result<MetricValue, UnknownCause> {
+        let catalog = Catalog::default();
+        let id = catalog.metric(metric).expect("metric");
+        match facts.read(&catalog, id, as_of) {
+            MetricRead::Value(value) => Ok(value.clone()),
+            MetricRead::Unknown(cause) => Err(cause),
+        }
+    }
+
+    fn found(values: Vec<MetricValue>) -> Resolution {
+        Resolution::Found(values.into(), Source::Cache)
+    }
+
+    fn crvs(record: serde_json::Value) -> Resolution {
+        let person: CrvsPerson = serde_json::from_value(record).expect("record");
+        found(<CrvsClient as RegistryClient>::values(&vec![person], ANSWERED_ON))
+    }
+
+    fn ibr(records: Vec<serde_json::Value>) -> Resolution {
+        let records: Vec<IbrBeneficiary> =
+            records.into_iter().map(|r| serde_json::from_value(r).expect("record")).collect();
+        found(<IbrClient as RegistryClient>::values(&Enrolments::of(&records), ANSWERED_ON))
+    }
+
+    proptest! {
+        /// A person born on B, registered on R and dead on D is alive exactly
+        /// on the days from B until D, registered from R on, and has a death
+        /// date only from D on: the same cached facts read at every as-of date.
+        #[test]
+        fn a_life_reads_at_every_as_of_date(born in 0u32..20_000, registered in 0u32..400, lived in 1u32..20_000, as_of in 0u32..45_000) {
+            let (born, registered, died, as_of) = (day(born), day(born + registered), day(born + lived), day(as_of));
+            let facts = crvs(json!({"identifier": [{"identifier_type": "UIN", "identifier_value": "1"}],
+                "birth_date": born.to_string(), "death_date": died.to_string(), "registration_date": registered.to_string()}));
+            prop_assert_eq!(read_on(&facts, "dci.crvs.is_alive", as_of), Ok(MetricValue::Bool(born <= as_of && as_of < died)));
+            prop_assert_eq!(read_on(&facts, "dci.crvs.is_registered", as_of), Ok(MetricValue::Bool(registered <= as_of)));
+            let death = read_on(&facts, "dci.crvs.death_date", as_of).expect("known");
+            prop_assert_eq!(matches!(death, MetricValue::Timestamp(_)), died <= as_of, "{}", death);
+        }
+
+        /// An enrolment started on S and graduated on E counts exactly on the
+        /// days from S until E; one still active counts from S on.
+        #[test]
+        fn an_enrolment_reads_at_every_as_of_date(start in 0u32..12_000, lasted in 1u32..3_000, as_of in 0u32..16_000) {
+            let (start, ended, as_of) = (day(start), day(start + lasted), day(as_of));
+            let member = json!({"member_identifier": [{"identifier_type": "UIN", "identifier_value": "1"}]});
+            let facts = ibr(vec![
+                json!({"member": member, "programme_identifier": [{"programme_identifier": "A", "programme_name": "Alpha"}],
+                    "enrollment_date": start.to_string(), "enrollment_status": "3", "graduation_date": ended.to_string()}),
+                json!({"member": member, "programme_identifier": [{"programme_identifier": "B", "programme_name": "Beta"}],
+                    "enrollment_date": ended.to_string(), "enrollment_status": "1"}),
+            ]);
+            let in_alpha = start <= as_of && as_of < ended;
+            let in_beta = ended <= as_of;
+            prop_assert_eq!(read_on(&facts, "dci.ibr.is_enrolled", as_of), Ok(MetricValue::Bool(in_alpha || in_beta)));
+            prop_assert_eq!(read_on(&facts, "dci.ibr.program_count", as_of), Ok(MetricValue::Int(i64::from(in_alpha) + i64::from(in_beta))));
+            let names: Vec<&str> = [in_alpha.then_some("Alpha"), in_beta.then_some("Beta")].into_iter().flatten().collect();
+            prop_assert_eq!(read_on(&facts, "dci.ibr.programmes", as_of), Ok(MetricValue::strings(names)));
+        }
+    }
+
+    /// A date a reading needs and the records leave out: undated before the
+    /// day the registry answered, what it said from then on.
+    #[test]
+    fn a_missing_date_is_undated_until_the_registry_answered() {
+        let before = ANSWERED_ON - Days::new(30);
+        let unregistered = crvs(
+            json!({"identifier": [{"identifier_type": "UIN", "identifier_value": "1"}], "birth_date": "1950-01-01"}),
+        );
+        assert_eq!(read_on(&unregistered, "dci.crvs.is_registered", before), Err(UnknownCause::Undated));
+        assert_eq!(read_on(&unregistered, "dci.crvs.is_registered", ANSWERED_ON), Ok(MetricValue::Bool(true)));
+        assert_eq!(read_on(&unregistered, "dci.crvs.is_alive", before), Ok(MetricValue::Bool(true)));
+        let unborn = crvs(
+            json!({"identifier": [{"identifier_type": "UIN", "identifier_value": "1"}], "registration_date": "1950-01-01"}),
+        );
+        assert_eq!(read_on(&unborn, "dci.crvs.is_alive", before), Err(UnknownCause::Undated));
+        assert_eq!(read_on(&unborn, "dci.crvs.is_alive", ANSWERED_ON), Ok(MetricValue::Bool(true)));
+
+        let member = json!({"member_identifier": [{"identifier_type": "UIN", "identifier_value": "1"}]});
+        let suspended = ibr(vec![json!({"member": member, "enrollment_date": "2020-01-01", "enrollment_status": "4"})]);
+        assert_eq!(
+            read_on(&suspended, "dci.ibr.is_enrolled", day(0)),
+            Ok(MetricValue::Bool(false)),
+            "before it started"
+        );
+        assert_eq!(read_on(&suspended, "dci.ibr.is_enrolled", before), Err(UnknownCause::Undated), "suspended when?");
+        assert_eq!(read_on(&suspended, "dci.ibr.program_count", before), Err(UnknownCause::Undated));
+        assert_eq!(read_on(&suspended, "dci.ibr.is_enrolled", ANSWERED_ON), Ok(MetricValue::Bool(false)));
+        let unreadable = ibr(vec![json!({"member": member, "enrollment_date": "2020-01-01", "enrollment_status": "3",
+            "graduation_date": "N/A"})]);
+        let Resolution::Found(facts, _) = &unreadable else { unreachable!() };
+        let MetricValue::Unusable(said) = facts[0].at(before) else { panic!("{}", facts[0]) };
+        assert!(said.detail.contains("graduation_date") && said.detail.contains("\"N/A\""), "{}", said.detail);
+        // Another enrolment standing on the day settles is_enrolled, not the count.
+        let active = json!({"member": member, "programme_identifier": [{"programme_identifier": "B"}],
+            "enrollment_date": "2021-01-01", "enrollment_status": "1"});
+        let both =
+            ibr(vec![json!({"member": member, "enrollment_date": "2020-01-01", "enrollment_status": "4"}), active]);
+        assert_eq!(read_on(&both, "dci.ibr.is_enrolled", before), Ok(MetricValue::Bool(true)));
+        assert_eq!(read_on(&both, "dci.ibr.program_count", before), Err(UnknownCause::Undated));
+    }
+}

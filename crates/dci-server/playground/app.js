@@ -961,6 +961,7 @@
       ]),
       el('div', { class: 'metric-facts', text: facts.join(' · ') }),
       metric.description ? el('div', { class: 'metric-description', text: metric.description }) : null,
+      metric.as_of ? el('div', { class: 'metric-description', text: `As of a date: ${metric.as_of}` }) : null,
     ]);
   }
 

@@ -278,7 +278,9 @@ impl Enrolment {
             Some((Some(ended), _)) if date >= ended => Standing::AsStated,
             Some((Some(_), _)) if self.enrolment_date.is_some() => Standing::Enrolled,
             Some((Some(_), _)) => undated("enrollment_date", None),
-            Some((None, written)) => undated("status_change_date", Some(written)),
+            Some((None, written)) => {
+                undated("status date (status_change_date, suspension_date, graduation_date)", Some(written))
+            }
             None => undated("status_change_date", None),
         }
     }
