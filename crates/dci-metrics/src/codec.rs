@@ -67,9 +67,9 @@ fn put_value(out: &mut Vec<u8>, value: &MetricValue) {
         }
         MetricValue::Dated(timeline) => {
             out.push(9);
-            put_value(out, &timeline.first);
-            out.extend_from_slice(&(timeline.changes.len() as u32).to_le_bytes());
-            for (from, value) in &timeline.changes {
+            put_value(out, timeline.first());
+            out.extend_from_slice(&(timeline.changes().len() as u32).to_le_bytes());
+            for (from, value) in timeline.changes() {
                 out.extend_from_slice(&from.num_days_from_ce().to_le_bytes());
                 put_value(out, value);
             }
@@ -164,7 +164,7 @@ impl<'a> Reader<'a> {
                     }
                     changes.push((from, self.plain_value()?));
                 }
-                Ok(MetricValue::Dated(Arc::new(Timeline { first, changes })))
+                Timeline::new(first, changes).map(MetricValue::Dated).ok_or_else(|| damaged("a timeline that nests"))
             }
             tag => self.plain_value_tagged(tag),
         }
@@ -245,16 +245,19 @@ mod tests {
             MetricValue::strings(["A", "B"]),
             MetricValue::NotRecorded,
             MetricValue::unusable(UnknownCause::AmbiguousRecord, "two death dates"),
-            MetricValue::Dated(Arc::new(Timeline {
-                first: MetricValue::Bool(true),
-                changes: vec![
-                    (
-                        NaiveDate::from_ymd_opt(2025, 6, 1).expect("date"),
-                        MetricValue::unusable(UnknownCause::Undated, "x"),
-                    ),
-                    (NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), MetricValue::Bool(false)),
-                ],
-            })),
+            MetricValue::Dated(
+                Timeline::new(
+                    MetricValue::Bool(true),
+                    vec![
+                        (
+                            NaiveDate::from_ymd_opt(2025, 6, 1).expect("date"),
+                            MetricValue::unusable(UnknownCause::Undated, "x"),
+                        ),
+                        (NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), MetricValue::Bool(false)),
+                    ],
+                )
+                .expect("a timeline"),
+            ),
         ];
         let cached = Cached { facts: Some(Arc::from(facts.clone())), fetched_at: 42 };
         let mut bytes = Vec::new();

@@ -161,7 +161,7 @@ impl Merge {
 /// The dates on which `value` changes.
 fn change_dates(value: Option<&MetricValue>) -> impl Iterator<Item = NaiveDate> + '_ {
     let changes = match value {
-        Some(MetricValue::Dated(timeline)) => &timeline.changes[..],
+        Some(MetricValue::Dated(timeline)) => timeline.changes(),
         _ => &[],
     };
     changes.iter().map(|(from, _)| *from)

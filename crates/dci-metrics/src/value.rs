@@ -70,28 +70,55 @@ pub enum MetricValue {
     /// A value that changed on dates the registry's records state (a death,
     /// a registration, an enrolment's start or end): read at the as-of date
     /// with [`MetricValue::at`].
-    Dated(Arc<Timeline>),
+    Dated(Timeline),
 }
 
-/// A metric's values over time: `first` before the first change, then each
-/// change's value from its date on (that day included). Dates ascend, and
+/// A metric's values over time, in one block: each value from its date on
+/// (that day included), the first from [`NaiveDate::MIN`]. Dates ascend, and
 /// no value is itself [`MetricValue::Dated`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Timeline {
-    /// The value before the first change.
-    pub first: MetricValue,
-    /// Each change: from this date on, this value.
-    pub changes: Vec<(NaiveDate, MetricValue)>,
-}
+pub struct Timeline(Arc<[(NaiveDate, MetricValue)]>);
 
 impl Timeline {
-    /// The value on `date`.
+    /// A timeline of `first`, then each of `changes` from its date on; `None`
+    /// when the dates do not ascend or a value is itself dated.
+    pub fn new(first: MetricValue, changes: Vec<(NaiveDate, MetricValue)>) -> Option<Self> {
+        if matches!(first, MetricValue::Dated(_)) {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(changes.len() + 1);
+        entries.push((NaiveDate::MIN, first));
+        for (from, value) in changes {
+            let ascends = entries.last().is_some_and(|(last, _)| *last < from);
+            if !ascends || matches!(value, MetricValue::Dated(_)) {
+                return None;
+            }
+            entries.push((from, value));
+        }
+        Some(Timeline(entries.into()))
+    }
+
+    /// The value on `date`. The latest value is looked at first: most
+    /// evaluations are after every change.
     #[inline]
     pub fn at(&self, date: NaiveDate) -> &MetricValue {
-        match self.changes.partition_point(|(from, _)| *from <= date) {
-            0 => &self.first,
-            after => &self.changes[after - 1].1,
+        match self.0.last() {
+            Some((from, value)) if *from <= date => value,
+            _ => match self.0.partition_point(|(from, _)| *from <= date) {
+                0 => &self.0[0].1,
+                after => &self.0[after - 1].1,
+            },
         }
+    }
+
+    /// The value before the first change.
+    pub fn first(&self) -> &MetricValue {
+        &self.0[0].1
+    }
+
+    /// Each change: from this date on, this value.
+    pub fn changes(&self) -> &[(NaiveDate, MetricValue)] {
+        &self.0[1..]
     }
 }
 
@@ -130,7 +157,10 @@ impl MetricValue {
                 changes.push((date, value));
             }
         }
-        if changes.is_empty() { first } else { MetricValue::Dated(Arc::new(Timeline { first, changes })) }
+        if changes.is_empty() {
+            return first;
+        }
+        Timeline::new(first.clone(), changes).map_or(first, MetricValue::Dated)
     }
 
     /// What makes the value unusable at some date other than a missing date
@@ -143,10 +173,7 @@ impl MetricValue {
             }
         }
         match self {
-            MetricValue::Dated(timeline) => std::iter::once(&timeline.first)
-                .chain(timeline.changes.iter().map(|(_, v)| v))
-                .filter_map(doubt)
-                .collect(),
+            MetricValue::Dated(timeline) => timeline.0.iter().map(|(_, value)| value).filter_map(doubt).collect(),
             value => doubt(value).into_iter().collect(),
         }
     }
@@ -196,8 +223,8 @@ impl MetricValue {
                 Value::Array(items.iter().map(|s| Value::String(s.to_string())).collect())
             }
             MetricValue::Dated(timeline) => serde_json::json!({
-                "first": timeline.first.to_json(),
-                "changes": timeline.changes.iter().map(|(from, value)| serde_json::json!({
+                "first": timeline.first().to_json(),
+                "changes": timeline.changes().iter().map(|(from, value)| serde_json::json!({
                     "from": from.to_string(), "value": value.to_json()
                 })).collect::<Vec<_>>(),
             }),
@@ -211,8 +238,8 @@ impl fmt::Display for MetricValue {
             MetricValue::NotRecorded => f.write_str("(not recorded)"),
             MetricValue::Unusable(unusable) => write!(f, "(unusable: {})", unusable.detail),
             MetricValue::Dated(timeline) => {
-                write!(f, "{}", timeline.first)?;
-                for (from, value) in &timeline.changes {
+                write!(f, "{}", timeline.first())?;
+                for (from, value) in timeline.changes() {
                     write!(f, ", from {from}: {value}")?;
                 }
                 Ok(())
