@@ -42,6 +42,7 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     Playground(commands::playground::PlaygroundArgs),
     Registry(commands::registry::RegistryArgs),
+    Registries(commands::registries::RegistriesArgs),
     Gen(commands::generate::GenArgs),
     Bench(commands::bench::BenchArgs),
 }
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Playground(args) => commands::playground::run(args).await,
             Command::Registry(args) => commands::registry::run(args).await,
+            Command::Registries(args) => commands::registries::run(args).await,
             Command::Gen(args) => commands::generate::run(args),
             Command::Bench(args) => commands::bench::run(args).await,
         }

@@ -541,6 +541,50 @@ fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() 
     assert_eq!(decisions(&stdout(&output)).len(), 35, "every decision is written");
 }
 
+/// `elig registries check` passes every step against the simulator (exit 0), and names the
+/// failing step with the registry's words for a wrong secret (exit 4), never the secret.
+#[test]
+fn registries_check_names_each_step_and_the_failing_one() {
+    let output = elig().args(["registries", "check", "--simulator", "--format", "json"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let reports: Vec<Value> = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let registries: Vec<&str> = reports.iter().filter_map(|r| r["registry"].as_str()).collect();
+    assert_eq!(registries, ["crvs", "ibr", "dr"]);
+    for report in &reports {
+        let steps: Vec<&str> =
+            report["steps"].as_array().expect("steps").iter().filter_map(|s| s["step"].as_str()).collect();
+        assert_eq!(steps, ["reach", "token", "jwks", "search", "signature", "permission"], "{report}");
+    }
+
+    let (registry, address) = registry(&["--port", "0"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("elig.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
+             client_secret = {{ value = \"not-the-secret\" }}\n\n[[registry]]\nregistry = \"ibr\"\n\
+             base_url = \"http://{address}/ibr\"\nclient_id = \"elig-demo\"\nclient_secret = {{ value = \"elig-demo-secret\" }}\n"
+        ),
+    )
+    .expect("write");
+    let output = elig().args(["registries", "check", "--config"]).arg(&config).output().expect("runs");
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("✘ token") && text.contains("refused client \"elig-demo\""), "{text}");
+    assert!(text.contains("hint: check client_id and client_secret"), "{text}");
+    assert!(text.contains("✔ permission"), "the IBR passes: {text}");
+    assert!(!text.contains("not-the-secret") && !stderr(&output).contains("not-the-secret"), "{text}");
+    let only =
+        elig().args(["registries", "check", "--registry", "ibr", "--config"]).arg(&config).output().expect("runs");
+    assert_eq!(only.status.code(), Some(0), "{}", stdout(&only));
+    let unknown =
+        elig().args(["registries", "check", "--registry", "dr", "--config"]).arg(&config).output().expect("runs");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("configured: crvs, ibr"), "{}", stderr(&unknown));
+    drop(registry);
+}
+
 #[test]
 fn a_line_that_is_not_utf8_is_its_own_error_and_every_other_line_is_decided() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod explain;
 pub mod generate;
 pub mod playground;
+pub mod registries;
 pub mod registry;
 pub mod rules;
 pub mod serve;

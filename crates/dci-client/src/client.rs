@@ -70,6 +70,9 @@ pub(crate) struct Inner {
     /// Messages on the wire to this registry, across every call of this client
     /// (`max_in_flight`); a message waiting to be retried holds no slot.
     pub(crate) in_flight: tokio::sync::Semaphore,
+    /// When a readiness probe last searched, and whether the registry let us
+    /// ([`DciClient::ready`]).
+    pub(crate) permission: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 /// Messages of one call under way (sent, waiting to be retried, or queued for
@@ -226,20 +229,8 @@ fn next_page<R>(found: &Found<R>, received: usize, last_page: usize) -> Result<N
     }
 }
 
-/// What [`DciClient::test_connection`] found.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ConnectionReport {
-    /// Time to obtain a token.
-    pub token_ms: u64,
-    /// Time of the probe search.
-    pub search_ms: u64,
-    /// Records the probe found (normally 0).
-    pub records: usize,
-    /// Whether the response signature was verified.
-    pub signature_verified: bool,
-}
-
-/// Identifier value used by [`DciClient::test_connection`]; no real person has it.
+/// Identifier value a connection check searches for when no
+/// `probe_identifier` is configured; no real person has it.
 pub const PROBE_IDENTIFIER: &str = "elig-connection-test";
 
 impl DciClient {
@@ -288,6 +279,7 @@ impl DciClient {
                 stats: Counters::default(),
                 retry_budget: RetryBudget::new(source_retry.budget_ratio, source_retry.budget_reserve),
                 in_flight: tokio::sync::Semaphore::new(in_flight),
+                permission: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -818,24 +810,9 @@ impl DciClient {
         self.inner.tokens.get(&self.inner.http, &self.inner.source, None).await.map(|_| ())
     }
 
-    /// Checks the data source works: obtains a token and runs a harmless
-    /// search for an identifier no person has.
-    pub async fn test_connection(&self) -> Result<ConnectionReport, ClientError> {
-        let inner = &self.inner;
-        let started = Instant::now();
-        inner.tokens.get(&inner.http, &inner.source, None).await?;
-        let token_ms = started.elapsed().as_millis() as u64;
-        let started = Instant::now();
-        let id_type = inner.source.id_type_priority.first().cloned().unwrap_or_else(|| "UIN".into());
-        let criteria = SearchCriteria::new(Query::id(id_type, PROBE_IDENTIFIER))
-            .for_registry(inner.source.registry.reg_type(), inner.source.registry.record_type());
-        let found: Found<Value> = self.search(criteria).await?;
-        Ok(ConnectionReport {
-            token_ms,
-            search_ms: started.elapsed().as_millis() as u64,
-            records: found.records.len(),
-            signature_verified: inner.source.verify_responses,
-        })
+    /// What the client shares with its calls, for the connection check.
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     fn header(&self, message_id: &str, now: DciTimestamp, items: usize) -> RequestHeader {

@@ -317,6 +317,11 @@ pub struct DataSource {
     /// staging"`); it changes nothing else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The identifier a connection check searches for (`{ type = "UIN",
+    /// value = "…" }`, a test person the registry keeps); without one, an
+    /// identifier no person has ([`crate::PROBE_IDENTIFIER`]), expected not found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_identifier: Option<dci_protocol::records::Identifier>,
     /// What the fact caches key this source's facts by, in place of its
     /// address, for a source whose address changes from run to run but not
     /// its data (the built-in simulator, on a new port each time). Not configurable.
@@ -362,6 +367,7 @@ impl DataSource {
             max_pages: default_max_pages(),
             max_response_bytes: None,
             label: None,
+            probe_identifier: None,
             fixed_identity: None,
         }
     }

@@ -14,13 +14,15 @@
 //! * typed [`ClientError`]s naming the registry and the request, never a secret.
 
 mod budget;
+mod check;
 mod client;
 mod config;
 mod error;
 mod http;
 mod token;
 
-pub use client::{ClientStats, ConnectionReport, DciClient, Found, PROBE_IDENTIFIER};
+pub use check::{CheckStep, PERMISSION_PROBE_INTERVAL, RegistryCheck, Step};
+pub use client::{ClientStats, DciClient, Found, PROBE_IDENTIFIER};
 pub use config::{
     DataSource, EndpointPaths, RegistryType, RetryPolicy, Secret, SecretSource, SigningConfig, SigningScheme, Timeouts,
     TokenEncoding,

@@ -24,6 +24,8 @@ const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 struct Token {
     value: Arc<str>,
     refresh_at: Instant,
+    /// How long it is believed, from the registry's `expires_in`.
+    lifetime: Duration,
 }
 
 /// The current token of one data source.
@@ -51,6 +53,12 @@ impl TokenCache {
             requests: Default::default(),
             warned: Default::default(),
         }
+    }
+
+    /// How long the current token is believed (its `expires_in`, clamped), if there is one.
+    pub(crate) fn lifetime(&self) -> Option<Duration> {
+        let guard = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.as_ref().map(|token| token.lifetime)
     }
 
     fn valid(&self) -> Option<Arc<str>> {
@@ -81,7 +89,7 @@ impl TokenCache {
         let margin = (lifetime / 10).min(Duration::from_secs(30));
         let now = Instant::now();
         let refresh_at = now.checked_add(lifetime.saturating_sub(margin)).unwrap_or(now);
-        let token = Token { value: value.clone(), refresh_at };
+        let token = Token { value: value.clone(), refresh_at, lifetime };
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
         Ok(value)
     }

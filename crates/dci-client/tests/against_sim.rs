@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use dci_client::{ClientError, DataSource, DciClient, ErrorKind, Found, RegistryType, SecretSource};
 use dci_protocol::{PredicateItem, Query, SearchCriteria, attribute};
-use dci_registry_sim::{FaultConfig, RegistryData, RegistryKind, SimConfig, Simulator};
+use dci_registry_sim::{FaultConfig, Misbehaviour, RegistryData, RegistryKind, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 fn person(uin: usize) -> Value {
@@ -209,8 +209,8 @@ async fn pages_are_followed_and_the_connection_test_passes() {
     )]));
     let records: Vec<Value> = client.search_all_pages(born_1940s, 7).await.expect("all pages");
     assert_eq!(records.len(), 20, "uin % 60 in 0..10 → 1940s, twice over 120 people");
-    let report = client.test_connection().await.expect("connection works");
-    assert_eq!(report.records, 0);
+    let report = client.check().await;
+    assert!(report.passed(), "{report:#?}");
 
     let mut capped = source(&sim);
     capped.max_pages = 2;
@@ -280,4 +280,56 @@ async fn requests_validate_against_the_openapi_files() {
         };
         dci_conformance::assert_valid(spec.check_request(api, operation, body), path, body);
     }
+}
+
+/// The steps a check ran, as `step:passed`.
+fn steps(report: &dci_client::RegistryCheck) -> Vec<String> {
+    report.steps.iter().map(|s| format!("{}:{}", s.step.as_str(), if s.passed { "ok" } else { "failed" })).collect()
+}
+
+/// The connection check passes every step against an honest registry, and
+/// names the failing step, with the registry's words, for a wrong secret, a
+/// 403 on search, a bad signature and an unreachable host; no secret is printed.
+#[tokio::test]
+async fn the_connection_check_names_the_failing_step_in_the_registrys_words() {
+    let sim = simulator(5, |c| c).await;
+    let mut verifying = source(&sim);
+    verifying.verify_responses = true;
+    let report = DciClient::new(verifying.clone()).expect("client").check().await;
+    assert_eq!(
+        steps(&report),
+        ["reach:ok", "token:ok", "jwks:ok", "search:ok", "signature:ok", "permission:ok"],
+        "{report:#?}"
+    );
+    assert!(report.steps[3].detail.contains("0 record(s)"), "{report:#?}");
+
+    let mut wrong = source(&sim);
+    wrong.client_secret = SecretSource::Value("not-the-secret".into());
+    let report = DciClient::new(wrong).expect("client").check().await;
+    assert_eq!(steps(&report), ["reach:ok", "token:failed"]);
+    let said = &report.steps[1].detail;
+    assert!(said.contains("refused client") && !said.contains("not-the-secret"), "{said}");
+
+    let forbidden = Misbehaviour::DataAnswer {
+        status: 403,
+        body: r#"{"detail": "client elig-demo may not search this registry"}"#.into(),
+        retry_after: None,
+    };
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { misbehaviour: Some(forbidden), ..Default::default() });
+    let report = DciClient::new(source(&sim)).expect("client").check().await;
+    assert_eq!(steps(&report), ["reach:ok", "token:ok", "search:ok", "permission:failed"], "{report:#?}");
+    let said = &report.steps[3].detail;
+    assert!(said.contains("not permitted to search") && said.contains("may not search this registry"), "{said}");
+
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { bad_signature_rate: 1.0, ..Default::default() });
+    let report = DciClient::new(verifying).expect("client").check().await;
+    assert_eq!(steps(&report), ["reach:ok", "token:ok", "jwks:ok", "search:ok", "signature:failed"], "{report:#?}");
+
+    // Port 1: nothing listens there (a freed ephemeral port could be taken by another test).
+    let mut unreachable = source(&sim);
+    unreachable.base_url = "http://127.0.0.1:1/crvs".to_owned();
+    let report = DciClient::new(unreachable).expect("client").check().await;
+    assert_eq!(steps(&report), ["reach:failed"]);
+    assert!(report.steps[0].hint.as_deref().is_some_and(|hint| hint.contains("DNS")), "{report:#?}");
+    sim.shutdown().await;
 }

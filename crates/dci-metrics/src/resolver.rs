@@ -297,7 +297,7 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
         count.div_ceil(self.client.dci().source().batch_size.max(1)) as u64
     }
     async fn probe(&self) -> Result<(), String> {
-        self.client.dci().check_token().await.map_err(|e| e.to_string())
+        self.client.dci().ready().await
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;

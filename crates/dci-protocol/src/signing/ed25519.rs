@@ -200,6 +200,13 @@ impl Ed25519Verifier {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// The ids of the keys known, sorted.
+    pub fn key_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 impl Verifier for Ed25519Verifier {

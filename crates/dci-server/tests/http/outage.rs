@@ -18,8 +18,8 @@ fn by_id<'a>(body: &'a Value, id: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_that_is_down_makes_its_decisions_undetermined() {
-    // a port nobody listens on
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    // A port nobody listens on: a freed ephemeral port could be taken by another test's server.
+    let dead = "127.0.0.1:1";
     let h = start_with(
         SimConfig::default(),
         |engine| {
@@ -106,6 +106,35 @@ async fn a_hanging_registry_times_out_and_opens_its_breaker() {
     let text = h.get("/metrics").send().await.expect("send").text().await.expect("text");
     assert!(text.contains("elig_registry_breaker_open{registry=\"ibr\"} 1"), "{text}");
     assert!(text.contains("elig_registry_failures_total{registry=\"ibr\",cause=\"timeout\"}"), "{text}");
+    h.stop().await;
+}
+
+/// A registry that issues tokens but answers every search 403 is not ready,
+/// in its own words, before any evaluation has asked it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_forbids_searching_is_not_ready_in_its_own_words() {
+    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
+        status: 403,
+        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
+        retry_after: None,
+    };
+    let faults = FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() };
+    let h = start_with(
+        SimConfig::default().with_faults(RegistryKind::Dr, faults),
+        |engine| engine.registries.iter_mut().for_each(quick),
+        |_| {},
+    )
+    .await;
+    let response = h.get("/readyz").send().await.expect("send");
+    assert_eq!(response.status(), 503);
+    let ready: Value = response.json().await.expect("json");
+    let dr = ready["registries"].as_array().expect("registries").iter().find(|r| r["registry"] == "dr").expect("dr");
+    assert_eq!(dr["ready"], false, "{ready}");
+    let problem = dr["problem"].as_str().expect("problem");
+    assert!(problem.contains("not permitted to search") && problem.contains("may not search"), "{problem}");
+    let crvs =
+        ready["registries"].as_array().expect("registries").iter().find(|r| r["registry"] == "crvs").expect("crvs");
+    assert_eq!(crvs["ready"], true, "{ready}");
     h.stop().await;
 }
 
