@@ -15,6 +15,7 @@ use crate::error::{ClientError, ErrorKind};
 /// A step of the check, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Step {
     /// The data source's configuration is usable (its secrets can be read).
     Config,
@@ -49,6 +50,7 @@ impl Step {
 
 /// One step's outcome.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckStep {
     /// The step.
     pub step: Step,
@@ -65,6 +67,7 @@ pub struct CheckStep {
 
 /// What checking one registry found: its steps up to the first that failed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryCheck {
     /// The registry (`crvs`, `ibr`, `dr`).
     pub registry: String,

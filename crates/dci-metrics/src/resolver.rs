@@ -74,6 +74,12 @@ pub trait RegistryResolver: Send + Sync {
     async fn probe(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// The connection check of the registry behind ([`DciClient::check`]);
+    /// `None` for a resolver that talks to no registry over DCI.
+    async fn check(&self) -> Option<dci_client::RegistryCheck> {
+        None
+    }
 }
 
 /// The resolver for a data source, by its registry type.
@@ -298,6 +304,9 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     }
     async fn probe(&self) -> Result<(), String> {
         self.client.dci().ready().await
+    }
+    async fn check(&self) -> Option<dci_client::RegistryCheck> {
+        Some(self.client.dci().check().await)
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;

@@ -812,6 +812,16 @@ impl MetricStore {
         out
     }
 
+    /// The connection check of every configured registry, in catalog order
+    /// (registries whose resolver talks to no registry over DCI left out).
+    pub async fn check_registries(&self) -> Vec<dci_client::RegistryCheck> {
+        let mut checks = Vec::new();
+        for state in self.registries.iter().flatten() {
+            checks.extend(state.resolver.check().await);
+        }
+        checks
+    }
+
     /// Drops every cached fact.
     pub fn clear(&self) {
         self.cache.clear();

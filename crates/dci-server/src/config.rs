@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Request limits.
     pub limits: ServerLimits,
+    /// `GET /v1/registries` checks the registries at most once per this many
+    /// seconds, answering from its last check in between (default 60).
+    pub registries_check_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             allow_unauthenticated: false,
             cors_origins: Vec::new(),
             limits: ServerLimits::default(),
+            registries_check_secs: 60,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `POST /v1/evaluate` | rules × beneficiaries → decisions (JSON or NDJSON) |
 //! | `POST /v1/rules/validate` | diagnostics and needs of rules |
 //! | `GET /v1/metrics` | the metric catalog, function and method names |
+//! | `GET /v1/registries` | each registry's connection check, at most once per `registries_check_secs` |
 //! | `POST /v1/explain` | one decision, clause by clause, with every metric's value and source |
 //! | `POST /v1/diff` | an old and a new rule over beneficiaries: who gains, who loses |
 //! | `POST /v1/rules/export-test` | decisions made into an `elig test` file |

@@ -45,6 +45,7 @@ fn table() -> Vec<Route> {
         Route { evaluation: true, ..route(Method::POST, "/v1/rules/export-test", handlers::workbench::export_test) },
         route(Method::GET, "/v1/samples", handlers::workbench::samples),
         route(Method::GET, "/v1/metrics", handlers::info::catalog),
+        route(Method::GET, "/v1/registries", handlers::info::registries),
         Route { open: true, ..route(Method::GET, "/healthz", handlers::info::health) },
         route(Method::GET, "/readyz", handlers::info::ready),
         route(Method::GET, "/metrics", handlers::info::prometheus),

@@ -1,9 +1,10 @@
 //! [`AppState`]: what every handler shares.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
-use dci_client::Secret;
+use dci_client::{RegistryCheck, Secret};
 use dci_eligibility::Engine;
 
 use crate::config::{ServerConfig, ServerLimits};
@@ -25,6 +26,9 @@ struct Inner {
     cors_origins: Vec<HeaderValue>,
     slots: Arc<Slots>,
     telemetry: Telemetry,
+    /// The last check of the registries, and when it was made (`GET /v1/registries`).
+    registry_checks: tokio::sync::Mutex<Option<(Instant, Arc<Vec<RegistryCheck>>)>>,
+    registries_check_every: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -68,7 +72,19 @@ impl AppState {
         let engine = Engine::new(engine.compiler().clone().with_limits(rule_limits), engine.store().clone());
         let slots = Arc::new(Slots::new(&limits));
         let telemetry = Telemetry::new(engine.store().clone(), slots.clone());
-        Ok(AppState { inner: Arc::new(Inner { engine, keys, limits, cors_origins, slots, telemetry }) })
+        let registries_check_every = Duration::from_secs(config.registries_check_secs);
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                engine,
+                keys,
+                limits,
+                cors_origins,
+                slots,
+                telemetry,
+                registry_checks: tokio::sync::Mutex::new(None),
+                registries_check_every,
+            }),
+        })
     }
 
     /// The engine.
@@ -95,5 +111,20 @@ impl AppState {
 
     pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.inner.telemetry
+    }
+
+    /// The registries' connection checks, made at most once per
+    /// `registries_check_secs` (callers meanwhile get the last one), and how
+    /// old they are. One check runs at a time: concurrent callers wait for it.
+    pub(crate) async fn registry_checks(&self) -> (Arc<Vec<RegistryCheck>>, Duration) {
+        let mut last = self.inner.registry_checks.lock().await;
+        if let Some((at, checks)) = last.as_ref()
+            && at.elapsed() < self.inner.registries_check_every
+        {
+            return (checks.clone(), at.elapsed());
+        }
+        let checks = Arc::new(self.inner.engine.store().check_registries().await);
+        *last = Some((Instant::now(), checks.clone()));
+        (checks, Duration::ZERO)
     }
 }

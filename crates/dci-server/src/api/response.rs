@@ -146,6 +146,18 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /v1/registries`: each configured registry's connection check.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RegistriesResponse {
+    /// Every registry passed every step.
+    pub ok: bool,
+    /// How old the checks are, in seconds: they are made at most once per
+    /// `registries_check_secs`, and served from the last one in between.
+    pub checked_secs_ago: u64,
+    /// Each registry's steps, in order, up to the first that failed.
+    pub registries: Vec<dci_client::RegistryCheck>,
+}
+
 /// `GET /readyz`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Readiness {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{CatalogResponse, Health, Readiness};
+use crate::api::{CatalogResponse, Health, Readiness, RegistriesResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi;
 use crate::state::AppState;
@@ -33,6 +33,30 @@ pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogRespon
         metrics: state.engine().compiler().catalog().describe(),
         functions: dci_eligibility::function_names(),
         methods: dci_eligibility::method_names(),
+    })
+}
+
+/// Each configured registry's connection check, step by step: reach, token, JWKS (when
+/// verifying), a probe search, its signature, permission; each with its time, what it saw (the
+/// registry's own words on a failure) and a hint. Checked at most once per
+/// `registries_check_secs` (default 60), so that registries are never hammered: callers in
+/// between get the last check, with its age.
+#[utoipa::path(
+    get,
+    path = "/v1/registries",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The checks (`ok` false when a registry failed a step)", body = RegistriesResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn registries(State(state): State<AppState>) -> Json<RegistriesResponse> {
+    let (checks, age) = state.registry_checks().await;
+    Json(RegistriesResponse {
+        ok: checks.iter().all(dci_client::RegistryCheck::passed),
+        checked_secs_ago: age.as_secs(),
+        registries: checks.as_ref().clone(),
     })
 }
 

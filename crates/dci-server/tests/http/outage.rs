@@ -221,3 +221,54 @@ async fn a_person_not_found_under_one_identifier_is_asked_by_the_next() {
     assert!(text.contains("elig_registry_other_identifier_lookups_total{registry=\"ibr\"} 1"), "{text}");
     h.stop().await;
 }
+
+/// `GET /v1/registries` reports each registry's steps, and checks at most once
+/// per `registries_check_secs`: a registry that starts refusing searches is
+/// seen at the next check, not on every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registries_report_names_each_step_and_is_not_made_on_every_call() {
+    let h = start_with(
+        SimConfig::default(),
+        |engine| engine.registries.iter_mut().for_each(quick),
+        |server| server.registries_check_secs = 3600,
+    )
+    .await;
+    let report: Value = h.get("/v1/registries").send().await.expect("send").json().await.expect("json");
+    assert_eq!(report["ok"], true, "{report}");
+    let names: Vec<&str> =
+        report["registries"].as_array().expect("registries").iter().filter_map(|r| r["registry"].as_str()).collect();
+    assert_eq!(names, ["crvs", "ibr", "dr"]);
+    let steps: Vec<&str> =
+        report["registries"][0]["steps"].as_array().expect("steps").iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(steps, ["reach", "token", "search", "permission"], "{report}");
+
+    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
+        status: 403,
+        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
+        retry_after: None,
+    };
+    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() });
+    let again: Value = h.get("/v1/registries").send().await.expect("send").json().await.expect("json");
+    assert_eq!(again["ok"], true, "the last check is served: {again}");
+    h.stop().await;
+
+    let h = start_with(
+        SimConfig::default(),
+        |engine| engine.registries.iter_mut().for_each(quick),
+        |server| server.registries_check_secs = 0,
+    )
+    .await;
+    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
+        status: 403,
+        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
+        retry_after: None,
+    };
+    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() });
+    let report: Value = h.get("/v1/registries").send().await.expect("send").json().await.expect("json");
+    assert_eq!(report["ok"], false, "{report}");
+    let ibr = &report["registries"][1];
+    let last = ibr["steps"].as_array().expect("steps").last().cloned().expect("a step");
+    assert_eq!((last["step"].as_str(), last["passed"].as_bool()), (Some("permission"), Some(false)), "{ibr}");
+    assert!(last["detail"].as_str().is_some_and(|d| d.contains("may not search")), "{last}");
+    h.stop().await;
+}
