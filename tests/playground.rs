@@ -184,6 +184,16 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     until(client, "the key to be taken", "return document.getElementById('api-key-form').hidden").await?;
     ensure!(!client.current_url().await?.as_str().contains(KEY), "the key is never in the URL");
 
+    // Each data source's status, as the server checked it.
+    let sources = until(
+        client,
+        "the data sources",
+        "const items = [...document.querySelectorAll('#sources-list .source')]; \
+         return items.length === 3 && items.map((i) => i.dataset.registry + ':' + i.dataset.passed).join(' ');",
+    )
+    .await?;
+    ensure!(sources == Value::from("crvs:true ibr:true dr:true"), "{sources}");
+
     // A misspelled metric is marked at its place, with the suggestion.
     type_into(client, "#rule", "age_years(r.birthdate) >= 60 and\ndci.crvs.is_alve == true").await?;
     let diagnostic = until(

@@ -920,6 +920,32 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Data sources: each registry's connection check, as the server last made it.
+
+  async function loadSources() {
+    const answer = await api('GET', '/v1/registries');
+    const registries = Array.isArray(answer.registries) ? answer.registries : [];
+    const failing = registries.filter((r) => Array.isArray(r.steps) && r.steps.some((s) => !s.passed));
+    $('sources-state').textContent = registries.length === 0
+      ? '(none configured)'
+      : failing.length === 0 ? `(all ${registries.length} pass)` : `(${failing.length} failing)`;
+    $('sources-list').replaceChildren(...registries.map(sourceItem));
+  }
+
+  function sourceItem(report) {
+    const steps = Array.isArray(report.steps) ? report.steps : [];
+    const failed = steps.find((step) => !step.passed);
+    const summary = failed
+      ? `✘ failed at ${failed.step}: ${failed.detail}${failed.hint ? ` (${failed.hint})` : ''}`
+      : `✔ ${steps.map((step) => step.step).join(', ')}`;
+    return el('li', { class: 'metric source', data: { registry: report.registry, passed: String(!failed) } }, [
+      el('div', { class: 'metric-head' }, [code(report.registry)]),
+      el('div', { class: 'metric-facts', text: report.answered_by || '' }),
+      el('div', { class: 'metric-description', text: summary }),
+    ]);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Metric catalog
 
   async function loadCatalog() {
@@ -1746,6 +1772,7 @@
   /** With a key: fetch the catalog and the samples, and check the rules. */
   function startSession() {
     loadCatalog().catch((error) => reportError(error, 'Loading the metric catalog'));
+    loadSources().catch((error) => reportError(error, 'Checking the data sources'));
     if (inputSource() === 'fixture') {
       loadSamples().catch((error) => reportError(error, 'Loading the sample households'));
       showInputCount();
