@@ -192,7 +192,7 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
          return items.length === 3 && items.map((i) => i.dataset.registry + ':' + i.dataset.passed).join(' ');",
     )
     .await?;
-    ensure!(sources == Value::from("crvs:true ibr:true dr:true"), "{sources}");
+    ensure!(sources.as_str() == Some("crvs:true ibr:true dr:true"), "{sources}");
 
     // A misspelled metric is marked at its place, with the suggestion.
     type_into(client, "#rule", "age_years(r.birthdate) >= 60 and\ndci.crvs.is_alve == true").await?;
