@@ -169,8 +169,25 @@ impl DciClient {
             report.fail(Step::Token, started, error.to_string(), hint);
             return report;
         }
-        let lifetime = inner.tokens.lifetime().map(|d| format!(", used for {} s", d.as_secs())).unwrap_or_default();
-        report.pass(Step::Token, started, format!("issued to client {:?}{lifetime}", source.client_id));
+        let (lifetime, granted) = inner.tokens.issued().unwrap_or((Duration::ZERO, None));
+        let mut detail = format!("issued to client {:?}, used for {} s", source.client_id, lifetime.as_secs());
+        if let Some(granted) = &granted {
+            detail.push_str(&format!(", scope {granted:?} granted"));
+        }
+        // An endpoint that leaves `scope` out granted what was asked (RFC 6749, 5.1).
+        let missing: Vec<&str> = match (&source.scope, &granted) {
+            (Some(asked), Some(granted)) => {
+                asked.split_whitespace().filter(|wanted| !granted.split_whitespace().any(|g| g == *wanted)).collect()
+            }
+            _ => Vec::new(),
+        };
+        if !missing.is_empty() {
+            let detail = format!("{detail}; scope {:?} was asked for and not granted", missing.join(" "));
+            let hint = "ask the registry's operator to grant the client that scope, or correct `scope`";
+            report.fail(Step::Token, started, detail, hint);
+            return report;
+        }
+        report.pass(Step::Token, started, detail);
         if source.verify_responses {
             let started = Instant::now();
             match inner.verifier(request, false).await {

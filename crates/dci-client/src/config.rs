@@ -278,6 +278,10 @@ pub struct DataSource {
     pub client_id: String,
     /// OAuth2 client secret.
     pub client_secret: SecretSource,
+    /// OAuth2 scope asked for with each token (space-separated), when the
+    /// registry wants one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Our id, written as `sender_id`.
     #[serde(default = "default_sender")]
     pub sender_id: String,
@@ -368,6 +372,7 @@ impl DataSource {
             max_response_bytes: None,
             label: None,
             probe_identifier: None,
+            scope: None,
             fixed_identity: None,
         }
     }

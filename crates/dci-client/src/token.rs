@@ -26,6 +26,8 @@ struct Token {
     refresh_at: Instant,
     /// How long it is believed, from the registry's `expires_in`.
     lifetime: Duration,
+    /// The scope the token endpoint says it granted, when it says.
+    scope: Option<String>,
 }
 
 /// The current token of one data source.
@@ -42,6 +44,7 @@ pub(crate) struct TokenCache {
 struct Issued {
     access_token: String,
     lifetime: Duration,
+    scope: Option<String>,
 }
 
 impl TokenCache {
@@ -55,10 +58,11 @@ impl TokenCache {
         }
     }
 
-    /// How long the current token is believed (its `expires_in`, clamped), if there is one.
-    pub(crate) fn lifetime(&self) -> Option<Duration> {
+    /// How long the current token is believed (its `expires_in`, clamped),
+    /// and the scope granted when the endpoint said, if there is a token.
+    pub(crate) fn issued(&self) -> Option<(Duration, Option<String>)> {
         let guard = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.as_ref().map(|token| token.lifetime)
+        guard.as_ref().map(|token| (token.lifetime, token.scope.clone()))
     }
 
     fn valid(&self) -> Option<Arc<str>> {
@@ -89,7 +93,7 @@ impl TokenCache {
         let margin = (lifetime / 10).min(Duration::from_secs(30));
         let now = Instant::now();
         let refresh_at = now.checked_add(lifetime.saturating_sub(margin)).unwrap_or(now);
-        let token = Token { value: value.clone(), refresh_at, lifetime };
+        let token = Token { value: value.clone(), refresh_at, lifetime, scope: fetched.scope };
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
         Ok(value)
     }
@@ -98,7 +102,8 @@ impl TokenCache {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let url = source.token_endpoint();
         let request = "token request".to_owned();
-        let body = TokenRequest::client_credentials(source.client_id.clone(), self.secret.expose());
+        let mut body = TokenRequest::client_credentials(source.client_id.clone(), self.secret.expose());
+        body.scope = source.scope.clone();
         let builder = http.post(&url).timeout(Duration::from_millis(source.timeouts.request_ms));
         let builder = match source.token_encoding {
             TokenEncoding::Form => builder.form(&body),
@@ -141,7 +146,8 @@ impl TokenCache {
             {
                 tracing::warn!(registry = %source.registry, "token lifetime: {doubt}");
             }
-            return Ok(Issued { access_token, lifetime });
+            let scope = answer.get("scope").and_then(Value::as_str).map(|s| s.chars().take(200).collect());
+            return Ok(Issued { access_token, lifetime, scope });
         }
         let said = said.unwrap_or_else(|| format!("HTTP {status}"));
         if status.as_u16() == 401 || status.as_u16() == 403 || status.as_u16() == 400 {

@@ -325,6 +325,18 @@ async fn the_connection_check_names_the_failing_step_in_the_registrys_words() {
     let report = DciClient::new(verifying).expect("client").check().await;
     assert_eq!(steps(&report), ["reach:ok", "token:ok", "jwks:ok", "search:ok", "signature:failed"], "{report:#?}");
 
+    // A scope asked for and not granted fails the token step, naming it.
+    let narrower = Misbehaviour::TokenAnswer {
+        status: 200,
+        body: r#"{"access_token": "t", "token_type": "bearer", "expires_in": 300, "scope": "registry.read"}"#.into(),
+    };
+    sim.set_faults(RegistryKind::Crvs, FaultConfig { misbehaviour: Some(narrower), ..Default::default() });
+    let mut scoped = source(&sim);
+    scoped.scope = Some("registry.read registry.search".into());
+    let report = DciClient::new(scoped).expect("client").check().await;
+    assert_eq!(steps(&report), ["reach:ok", "token:failed"], "{report:#?}");
+    assert!(report.steps[1].detail.contains("\"registry.search\" was asked for and not granted"), "{report:#?}");
+
     // Port 1: nothing listens there (a freed ephemeral port could be taken by another test).
     let mut unreachable = source(&sim);
     unreachable.base_url = "http://127.0.0.1:1/crvs".to_owned();
