@@ -810,6 +810,12 @@ impl DciClient {
         self.inner.tokens.get(&self.inner.http, &self.inner.source, None).await.map(|_| ())
     }
 
+    /// The public key our requests to this registry are signed with (when
+    /// `signing` is configured), for the registry to verify them.
+    pub fn public_jwk(&self) -> Option<dci_protocol::Jwk> {
+        self.inner.signer.as_ref().map(|signer| signer.public_jwk())
+    }
+
     /// What the client shares with its calls, for the connection check.
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner

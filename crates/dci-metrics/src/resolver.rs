@@ -75,6 +75,11 @@ pub trait RegistryResolver: Send + Sync {
         Ok(())
     }
 
+    /// The public key our requests to this registry are signed with, if any.
+    fn public_jwk(&self) -> Option<dci_protocol::Jwk> {
+        None
+    }
+
     /// The connection check of the registry behind ([`DciClient::check`]);
     /// `None` for a resolver that talks to no registry over DCI.
     async fn check(&self) -> Option<dci_client::RegistryCheck> {
@@ -307,6 +312,9 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
     }
     async fn check(&self) -> Option<dci_client::RegistryCheck> {
         Some(self.client.dci().check().await)
+    }
+    fn public_jwk(&self) -> Option<dci_protocol::Jwk> {
+        self.client.dci().public_jwk()
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
         let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;

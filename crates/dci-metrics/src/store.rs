@@ -812,6 +812,18 @@ impl MetricStore {
         out
     }
 
+    /// The public keys our requests are signed with, one per key id: what a
+    /// registry verifies us with (`/.well-known/jwks.json`).
+    pub fn public_keys(&self) -> dci_protocol::Jwks {
+        let mut keys: Vec<dci_protocol::Jwk> = Vec::new();
+        for jwk in self.registries.iter().flatten().filter_map(|state| state.resolver.public_jwk()) {
+            if !keys.iter().any(|known| known.kid == jwk.kid) {
+                keys.push(jwk);
+            }
+        }
+        dci_protocol::Jwks { keys }
+    }
+
     /// The connection check of every configured registry, in catalog order
     /// (registries whose resolver talks to no registry over DCI left out).
     pub async fn check_registries(&self) -> Vec<dci_client::RegistryCheck> {

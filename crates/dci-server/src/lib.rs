@@ -8,6 +8,7 @@
 //! | `POST /v1/evaluate` | rules × beneficiaries → decisions (JSON or NDJSON) |
 //! | `POST /v1/rules/validate` | diagnostics and needs of rules |
 //! | `GET /v1/metrics` | the metric catalog, function and method names |
+//! | `GET /.well-known/jwks.json` | the public keys our signed requests verify with (no key needed) |
 //! | `GET /v1/registries` | each registry's connection check, at most once per `registries_check_secs` |
 //! | `POST /v1/explain` | one decision, clause by clause, with every metric's value and source |
 //! | `POST /v1/diff` | an old and a new rule over beneficiaries: who gains, who loses |
@@ -53,6 +54,6 @@ pub use config::{Config, ServerConfig, ServerLimits};
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};
 pub use handlers::workbench::{MAX_EXPORT_CASES, SAMPLE_BENEFICIARIES};
 pub use openapi::ApiDoc;
-pub use routes::{router, routes};
+pub use routes::{open_paths, router, routes};
 pub use server::{RunningServer, Server, serve};
 pub use state::AppState;

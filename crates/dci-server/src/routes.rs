@@ -47,6 +47,7 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/metrics", handlers::info::catalog),
         route(Method::GET, "/v1/registries", handlers::info::registries),
         Route { open: true, ..route(Method::GET, "/healthz", handlers::info::health) },
+        Route { open: true, ..route(Method::GET, "/.well-known/jwks.json", handlers::info::jwks) },
         route(Method::GET, "/readyz", handlers::info::ready),
         route(Method::GET, "/metrics", handlers::info::prometheus),
         route(Method::GET, "/openapi.json", handlers::info::openapi),
@@ -67,6 +68,11 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
 /// The served API routes, as `(method, path)`: what the OpenAPI document must describe.
 pub fn routes() -> Vec<(Method, &'static str)> {
     table().into_iter().map(|r| (r.method, r.path)).collect()
+}
+
+/// The paths served without an API key (`/healthz`, our public keys).
+pub fn open_paths() -> Vec<&'static str> {
+    table().into_iter().filter(|r| r.open).map(|r| r.path).collect()
 }
 
 /// The HTTP API over `state`, with every layer: request ids (accepting `X-Request-Id`, else

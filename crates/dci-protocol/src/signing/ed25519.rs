@@ -80,6 +80,10 @@ impl Signer for Ed25519Signer {
     fn sign(&self, header: &Value, message: &Value, now_unix: i64) -> Result<String, SignatureError> {
         Ok(self.sign_at(header, message, now_unix, now_unix + SIGNATURE_LIFETIME_SECONDS))
     }
+
+    fn public_jwk(&self) -> Jwk {
+        self.jwk()
+    }
 }
 
 fn signing_string(created: i64, expires: i64, digest: &str) -> String {

@@ -26,6 +26,10 @@ use crate::codes::ErrorCode;
 pub trait Signer: Send + Sync {
     /// The signature field value for `header` and `message`, created at `now_unix`.
     fn sign(&self, header: &Value, message: &Value, now_unix: i64) -> Result<String, SignatureError>;
+
+    /// The public key a receiver verifies these signatures with, as a JWK
+    /// (what we publish at `/.well-known/jwks.json`).
+    fn public_jwk(&self) -> crate::auth::Jwk;
 }
 
 /// Checks the `signature` field of an incoming message.

@@ -12,5 +12,5 @@ pub use request::{
 pub(crate) use request::{Count, DiffBody, EvaluateBody, ExplainBody, ExportTestBody};
 pub use response::{
     CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, LaneStatus, LanesStatus,
-    Readiness, RegistriesResponse, SamplesResponse, Summary, SummaryLine, ValidateResponse,
+    PublicKeys, Readiness, RegistriesResponse, SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };

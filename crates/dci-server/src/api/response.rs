@@ -158,6 +158,14 @@ pub struct RegistriesResponse {
     pub registries: Vec<dci_client::RegistryCheck>,
 }
 
+/// `GET /.well-known/jwks.json`: the public keys our requests are signed with.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PublicKeys {
+    /// JWKs (RFC 7517): `kty`, `crv`, `x`, `kid`, `alg`, `use`.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}
+
 /// `GET /readyz`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Readiness {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{CatalogResponse, Health, Readiness, RegistriesResponse};
+use crate::api::{CatalogResponse, Health, PublicKeys, Readiness, RegistriesResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi;
 use crate::state::AppState;
@@ -58,6 +58,21 @@ pub(crate) async fn registries(State(state): State<AppState>) -> Json<Registries
         checked_secs_ago: age.as_secs(),
         registries: checks.as_ref().clone(),
     })
+}
+
+/// The public keys this server's requests to registries are signed with (each `[[registry]]`
+/// with `signing`), as a JWKS: what a registry verifies us with. No API key needed: public keys
+/// are public.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "operations",
+    responses((status = 200, description = "The keys; none when no request is signed", body = PublicKeys)),
+    security(())
+)]
+pub(crate) async fn jwks(State(state): State<AppState>) -> Json<PublicKeys> {
+    let keys = state.engine().store().public_keys().keys;
+    Json(PublicKeys { keys: keys.iter().filter_map(|key| serde_json::to_value(key).ok()).collect() })
 }
 
 /// The process is up. No API key needed.

@@ -272,3 +272,37 @@ async fn the_registries_report_names_each_step_and_is_not_made_on_every_call() {
     assert!(last["detail"].as_str().is_some_and(|d| d.contains("may not search")), "{last}");
     h.stop().await;
 }
+
+/// With signed requests, the server publishes the key at `/.well-known/jwks.json`
+/// (no API key needed), once for every registry sharing it; a registry that
+/// verifies requests with that key answers them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_our_requests_are_signed_with_is_published_and_verifies_them() {
+    let seed = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".to_owned(); // 32 bytes of 7, base64
+    let signer = dci_protocol::signing::Ed25519Signer::from_base64_seed("elig", "k1", &seed).expect("signer");
+    let sim = SimConfig { verify_request_signatures: true, client_keys: vec![signer.jwk()], ..SimConfig::default() };
+    let h = start_with(
+        sim,
+        |engine| {
+            for source in &mut engine.registries {
+                quick(source);
+                source.sender_id = "elig".into();
+                source.signing = dci_client::SigningConfig {
+                    scheme: dci_client::SigningScheme::Ed25519,
+                    key_id: "k1".into(),
+                    key: Some(dci_client::SecretSource::Value(seed.clone())),
+                };
+            }
+        },
+        |_| {},
+    )
+    .await;
+    let published: Value =
+        h.client.get(h.url("/.well-known/jwks.json")).send().await.expect("send").json().await.expect("json");
+    assert_eq!(published, json!({"keys": [serde_json::to_value(signer.jwk()).expect("JWK")]}));
+    let (status, body) =
+        h.evaluate(&json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": [household("HH-0001")]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcomes"]["rule"]["outcome"], "eligible", "the registry verified us: {body}");
+    h.stop().await;
+}
