@@ -46,6 +46,8 @@ pub struct VitalFacts {
     /// When the person was first registered: the earliest readable
     /// `registration_date` of their records; undated when none gives one.
     pub registered: Reading<NaiveDate>,
+    /// The days of the deaths stated with a readable date, ascending, each once.
+    pub death_days: Vec<NaiveDate>,
 }
 
 impl VitalFacts {
@@ -71,9 +73,14 @@ impl VitalFacts {
             Some(first) => Reading::Value(first),
             None => Reading::undated("registration_date", &written.first().map(|d| d.to_string()).unwrap_or_default()),
         };
+        let mut death_days: Vec<NaiveDate> =
+            deaths.iter().filter_map(|death| death.value().map(DateTime::date_naive)).collect();
+        death_days.sort_unstable();
+        death_days.dedup();
         VitalFacts {
             alive,
             registered,
+            death_days,
             birth_date: Reading::agreed(
                 "birth_date",
                 records.iter().map(|p| date("birth_date", p.birth_date.as_ref())),
@@ -92,28 +99,29 @@ impl VitalFacts {
     /// Before `answered_on`, a person whose birth date is not known may not
     /// have been born: undated.
     pub fn alive_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<bool> {
-        if let Reading::Value(death) = &self.death_date
-            && date >= death.date_naive()
-        {
-            return Reading::Value(false);
+        match (self.death_days.first(), self.death_days.last()) {
+            // Dead by every record's date.
+            (_, Some(last)) if date >= *last => return Reading::Value(false),
+            // Dead by one record's date and not yet by another's: the records disagree on when.
+            (Some(first), _) if date >= *first => return self.death_date.map_ref_doubt(),
+            _ => {}
         }
-        match (&self.death_date, &self.birth_date) {
-            (Reading::Contradictory { .. }, _) if date < answered_on => self.death_date.map_ref_doubt(),
-            (_, _) if self.alive.is_doubtful() => self.alive.clone(),
-            (_, Reading::Value(birth)) if date < birth.date_naive() => Reading::Value(false),
-            (Reading::Value(_), Reading::Value(_)) => Reading::Value(true),
-            (_, Reading::Value(_)) => self.alive.clone(),
-            _ if date >= answered_on => self.alive.clone(),
-            (_, Reading::Absent) => Reading::undated("birth_date", ""),
-            (_, birth) => birth.map_ref_doubt(),
+        if self.alive.is_doubtful() {
+            return self.alive.clone(); // a death whose date cannot be read
+        }
+        match &self.birth_date {
+            Reading::Value(birth) => Reading::Value(date >= birth.date_naive()),
+            _ if date >= answered_on => Reading::Value(true),
+            Reading::Absent => Reading::undated("birth_date", ""),
+            birth => birth.map_ref_doubt(),
         }
     }
 
     /// The death date as it stood on `date`: none (absent) before the death.
     pub fn death_date_on(&self, date: NaiveDate) -> Reading<DateTime<FixedOffset>> {
-        match &self.death_date {
-            Reading::Value(death) if date < death.date_naive() => Reading::Absent,
-            reading => reading.clone(),
+        match self.death_days.first() {
+            Some(first) if date < *first => Reading::Absent,
+            _ => self.death_date.clone(),
         }
     }
 
@@ -132,7 +140,7 @@ impl VitalFacts {
     pub fn dates(&self, answered_on: NaiveDate) -> Vec<NaiveDate> {
         let mut dates = vec![answered_on];
         dates.extend(self.birth_date.value().map(DateTime::date_naive));
-        dates.extend(self.death_date.value().map(DateTime::date_naive));
+        dates.extend(self.death_days.iter().copied());
         dates.extend(self.registered.value().copied());
         dates
     }

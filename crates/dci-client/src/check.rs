@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::client::{DciClient, PROBE_IDENTIFIER};
 use crate::error::{ClientError, ErrorKind};
+use crate::token::TOKEN_REQUEST;
 
 /// A step of the check, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -119,11 +120,16 @@ impl DciClient {
     pub async fn ready(&self) -> Result<(), String> {
         self.check_token().await.map_err(|e| e.to_string())?;
         let inner = self.inner();
-        if let Ok(last) = inner.permission.lock()
-            && let Some((at, result)) = last.as_ref()
-            && at.elapsed() < PERMISSION_PROBE_INTERVAL
-        {
-            return result.clone();
+        // The probe's start is recorded before it searches: polls meanwhile (or after a
+        // probe the caller's timeout cut short) answer with the last result, not a new search.
+        if let Ok(mut last) = inner.permission.lock() {
+            match last.as_ref() {
+                Some((at, result)) if at.elapsed() < PERMISSION_PROBE_INTERVAL => return result.clone(),
+                _ => {
+                    let previous = last.as_ref().map_or(Ok(()), |(_, result)| result.clone());
+                    *last = Some((Instant::now(), previous));
+                }
+            }
         }
         let mut report = RegistryCheck { registry: String::new(), answered_by: String::new(), steps: Vec::new() };
         self.probe_search(&mut report).await;
@@ -164,7 +170,8 @@ impl DciClient {
             }
         }
         let started = Instant::now();
-        if let Err(error) = inner.tokens.get(&inner.http, source, None).await {
+        // A fresh token: one still cached proves nothing about the secret configured now.
+        if let Err(error) = inner.tokens.refresh(&inner.http, source).await {
             let hint = "check client_id and client_secret, and token_url and token_encoding";
             report.fail(Step::Token, started, error.to_string(), hint);
             return report;
@@ -247,6 +254,12 @@ impl DciClient {
                 let detail = format!("credentials accepted but not permitted to search: {words}");
                 let hint = "ask the registry's operator to let this client search (its role or scope)";
                 report.fail(Step::Permission, Instant::now(), detail, hint);
+            }
+            // The token endpoint refused a new token while searching: a token failure.
+            Err(error @ ClientError::Auth { .. }) if matches!(&error, ClientError::Auth { request, .. } if request == TOKEN_REQUEST) =>
+            {
+                let hint = "check client_id and client_secret, and token_url and token_encoding";
+                report.fail(Step::Token, started, error.to_string(), hint);
             }
             Err(error @ ClientError::Auth { .. }) => {
                 report.pass(Step::Search, started, "answered HTTP 401".into());

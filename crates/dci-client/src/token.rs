@@ -30,6 +30,9 @@ struct Token {
     scope: Option<String>,
 }
 
+/// How a token request names itself in errors.
+pub(crate) const TOKEN_REQUEST: &str = "token request";
+
 /// The current token of one data source.
 pub(crate) struct TokenCache {
     current: RwLock<Option<Token>>,
@@ -70,6 +73,13 @@ impl TokenCache {
         guard.as_ref().filter(|token| Instant::now() < token.refresh_at).map(|token| token.value.clone())
     }
 
+    /// A new token, whatever is cached (the connection check: a cached token
+    /// proves nothing about the secret configured now).
+    pub(crate) async fn refresh(&self, http: &reqwest::Client, source: &DataSource) -> Result<Arc<str>, ClientError> {
+        let current = self.valid();
+        self.get(http, source, current.as_ref()).await
+    }
+
     /// A valid token. When `rejected` is the current token (the registry
     /// answered 401 with it), a new one is fetched instead.
     pub(crate) async fn get(
@@ -101,7 +111,7 @@ impl TokenCache {
     async fn fetch(&self, http: &reqwest::Client, source: &DataSource) -> Result<Issued, ClientError> {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let url = source.token_endpoint();
-        let request = "token request".to_owned();
+        let request = TOKEN_REQUEST.to_owned();
         let mut body = TokenRequest::client_credentials(source.client_id.clone(), self.secret.expose());
         body.scope = source.scope.clone();
         let builder = http.post(&url).timeout(Duration::from_millis(source.timeouts.request_ms));

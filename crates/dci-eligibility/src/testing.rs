@@ -231,7 +231,7 @@ fn resolvers(catalog: &Catalog, file: &RuleTestFile) -> Result<Vec<Arc<dyn Regis
                                 None => Ok(MetricValue::NotRecorded),
                             })
                             .collect::<Result<Vec<_>, _>>()?;
-                        Lookup::Found { values, confirms: Vec::new() }
+                        Lookup::Found { values }
                     }
                 };
                 resolver = if key == "*" {

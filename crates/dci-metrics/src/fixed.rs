@@ -45,7 +45,7 @@ impl FixedResolver {
 
     /// Adds a found record with these metric values (in the registry's catalog order).
     pub fn found(self, identifier_type: &str, value: &str, values: Vec<MetricValue>) -> Self {
-        self.answer(identifier_type, value, Lookup::Found { values, confirms: Vec::new() })
+        self.answer(identifier_type, value, Lookup::Found { values })
     }
 
     /// Every unlisted lookup fails with `cause` (a registry that is down).

@@ -35,7 +35,7 @@ pub use catalog::{
     RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
 pub use fixed::FixedResolver;
-pub use merge::{Merge, confirmed_by, merge_facts, merge_resolutions};
+pub use merge::{Merge, merge_facts, merge_resolutions};
 pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
 pub use resolver::{
     ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of,

@@ -237,24 +237,6 @@ pub fn merge_resolutions(
     }
 }
 
-/// The identifiers every record found under `asked` gives (`carried`, one
-/// list per record), other than `asked`: the person's identifiers the lookup
-/// confirms, so that they need not be asked.
-pub fn confirmed_by(carried: impl IntoIterator<Item = Vec<Identifier>>, asked: &Identifier) -> Vec<Identifier> {
-    let mut lists = carried.into_iter();
-    let Some(first) = lists.next() else { return Vec::new() };
-    let mut common: Vec<Identifier> = first
-        .iter()
-        .filter(|id| !id.same_as(asked) && !id.identifier_value.trim().is_empty())
-        .map(|id| Identifier::new(id.identifier_type.trim(), id.identifier_value.trim()))
-        .collect();
-    for list in lists {
-        common.retain(|id| list.iter().any(|other| other.same_as(id)));
-    }
-    common.dedup_by(|x, y| x.same_as(y));
-    common
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -371,15 +353,5 @@ mod tests {
             (Resolution::NotFound(Source::Registry), &nid()),
         );
         assert_eq!(neither, Resolution::NotFound(Source::Registry));
-    }
-
-    #[test]
-    fn only_identifiers_every_record_carries_are_confirmed() {
-        let asked = uin();
-        let both = vec![uin(), nid()];
-        assert_eq!(confirmed_by([both.clone(), both.clone()], &asked), vec![nid()]);
-        assert_eq!(confirmed_by([both, vec![uin()]], &asked), Vec::<Identifier>::new());
-        let spaced = vec![Identifier::new(" uin ", "1001"), Identifier::new("NATIONAL_ID", " NID-1 ")];
-        assert_eq!(confirmed_by([spaced], &asked), vec![nid()]);
     }
 }

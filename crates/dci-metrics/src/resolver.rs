@@ -17,7 +17,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::catalog::{RegistrySpec, crvs_spec, dr_spec, ibr_spec};
-use crate::merge::confirmed_by;
 use crate::resolution::{Failure, UnknownCause};
 use crate::value::MetricValue;
 
@@ -31,9 +30,6 @@ pub enum Lookup {
     Found {
         /// The values of the registry's metrics, in catalog order.
         values: Vec<MetricValue>,
-        /// The person's other identifiers that every record found carries
-        /// ([`crate::merge::confirmed_by`]): asking by them would find the same records.
-        confirms: Vec<Identifier>,
     },
     /// The registry has no record of the person.
     NotFound,
@@ -317,18 +313,14 @@ impl<C: RegistryClient> RegistryResolver for ClientResolver<C> {
         self.client.dci().public_jwk()
     }
     async fn lookup(&self, identifiers: &[Identifier]) -> Vec<Lookup> {
-        let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;
-        // The clock is read here only: what the registry says holds from the day it said it.
+        // The clock is read here only: what the registry says holds from the day it was asked.
         let answered_on = chrono::Utc::now().date_naive();
+        let answers = self.client.dci().search_people::<C::Wire>(identifiers).await;
         answers
             .into_iter()
-            .zip(identifiers)
-            .map(|(result, asked)| match result {
+            .map(|result| match result {
                 Ok(found) if found.records.is_empty() => Lookup::NotFound,
-                Ok(found) => {
-                    let confirms = confirmed_by(found.records.iter().map(Identified::identifiers), asked);
-                    Lookup::Found { values: C::values(&C::read(found.records), answered_on), confirms }
-                }
+                Ok(found) => Lookup::Found { values: C::values(&C::read(found.records), answered_on) },
                 Err(error) => failed(&error),
             })
             .collect()
@@ -413,6 +405,27 @@ mod tests {
             let names: Vec<&str> = [in_alpha.then_some("Alpha"), in_beta.then_some("Beta")].into_iter().flatten().collect();
             prop_assert_eq!(read_on(&facts, "dci.ibr.programmes", as_of), Ok(MetricValue::strings(names)));
         }
+    }
+
+    /// Two death records that disagree on the day: alive before both,
+    /// ambiguous between them, dead from the later one on.
+    #[test]
+    fn deaths_on_two_days_are_ambiguous_only_between_them() {
+        let person = |death: &str| {
+            serde_json::from_value::<CrvsPerson>(
+                json!({"identifier": [{"identifier_type": "UIN", "identifier_value": "1"}],
+                "birth_date": "1950-01-01", "registration_date": "1950-02-01", "death_date": death}),
+            )
+            .expect("record")
+        };
+        let records = vec![person("2020-01-01"), person("2020-03-01")];
+        let facts = found(<CrvsClient as RegistryClient>::values(&records, ANSWERED_ON));
+        let on = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+        assert_eq!(read_on(&facts, "dci.crvs.is_alive", on("2019-12-31")), Ok(MetricValue::Bool(true)));
+        assert_eq!(read_on(&facts, "dci.crvs.death_date", on("2019-12-31")), Ok(MetricValue::Null));
+        assert_eq!(read_on(&facts, "dci.crvs.is_alive", on("2020-02-01")), Err(UnknownCause::AmbiguousRecord));
+        assert_eq!(read_on(&facts, "dci.crvs.is_alive", on("2020-03-01")), Ok(MetricValue::Bool(false)));
+        assert_eq!(read_on(&facts, "dci.crvs.death_date", on("2020-03-01")), Err(UnknownCause::AmbiguousRecord));
     }
 
     /// A date a reading needs and the records leave out: undated before the

@@ -40,8 +40,9 @@ fn on_cores<R>(work: impl FnOnce() -> R) -> R {
     }
 }
 
-/// The format byte of a value; any other is read as a miss.
-const FORMAT: u8 = 1;
+/// The format byte of a value; any other is read as a miss (2: facts carry
+/// their timelines; a value written before, without them, is fetched again).
+const FORMAT: u8 = 2;
 /// The second byte: how the record is held.
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;

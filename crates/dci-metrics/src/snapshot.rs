@@ -19,9 +19,9 @@ use crate::catalog::Catalog;
 use crate::codec::{CodecError, Reader, put_bytes, put_cached};
 use crate::store::{CacheKey, MetricStore, registry_of_key, unix_now};
 
-const MAGIC: &[u8] = b"ELIG-FACTS 3\n";
+const MAGIC: &[u8] = b"ELIG-FACTS 4\n";
 /// Formats of files that do not say who answered: never loaded.
-const OLDER_MAGICS: [&[u8]; 2] = [b"ELIG-FACTS 1\n", b"ELIG-FACTS 2\n"];
+const OLDER_MAGICS: [&[u8]; 3] = [b"ELIG-FACTS 1\n", b"ELIG-FACTS 2\n", b"ELIG-FACTS 3\n"];
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
 
@@ -125,7 +125,7 @@ impl MetricStore {
         };
         if OLDER_MAGICS.contains(&header) {
             return Err(format(
-                "written by an older elig, which did not record which endpoint answered; delete it to start afresh",
+                "written by an older elig, whose facts are not dated (or do not say which endpoint answered); delete it to start afresh",
             ));
         }
         if header != MAGIC {

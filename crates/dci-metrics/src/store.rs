@@ -578,34 +578,6 @@ impl MetricStore {
         cached
     }
 
-    /// Remembers `facts`, found under another identifier, also under each of
-    /// `confirms` the registry accepts and the cache does not hold yet: the
-    /// records found carry them, so asking by them would find the same
-    /// records. Returns the entries written, for the shared tier.
-    fn remember_confirmed(
-        &self,
-        registry: RegistryIndex,
-        state: &Registry,
-        confirms: &[Identifier],
-        facts: &Facts,
-    ) -> Vec<(Identifier, Cached)> {
-        let priority = state.resolver.id_type_priority();
-        let now = unix_now();
-        let mut key = String::with_capacity(32);
-        let mut written = Vec::new();
-        for identifier in confirms {
-            if !priority.iter().any(|kind| kind.eq_ignore_ascii_case(&identifier.identifier_type)) {
-                continue;
-            }
-            key.clear();
-            write_key(&mut key, registry, identifier);
-            if self.cache.get(&key, now).is_none() {
-                written.push((identifier.clone(), self.remember(CacheKey::from(key.as_str()), Some(facts.clone()))));
-            }
-        }
-        written
-    }
-
     /// Whether the shared tier answers now (`None`: there is none).
     pub async fn shared_status(&self) -> Option<SharedStatus> {
         match &self.shared {
@@ -682,7 +654,6 @@ impl MetricStore {
                 }
             }
             let mut answered: Vec<(&Identifier, Cached)> = Vec::new();
-            let mut confirmed: Vec<(Identifier, Cached)> = Vec::new();
             for (position, &index) in chunk.iter().enumerate() {
                 let lookup = lookups.get(position).cloned().unwrap_or_else(|| {
                     Lookup::Failed(Failure {
@@ -692,12 +663,11 @@ impl MetricStore {
                 });
                 let key = CacheKey::from(unique[index].0);
                 let resolution = match lookup {
-                    Lookup::Found { values, confirms } => {
+                    Lookup::Found { values } => {
                         let facts: Facts = Arc::from(values);
                         let mut doubts: Vec<&Unusable> = facts.iter().flat_map(MetricValue::doubts).collect();
                         if doubts.is_empty() {
                             answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
-                            confirmed.extend(self.remember_confirmed(registry, state, &confirms, &facts));
                         } else {
                             // An answer a metric cannot use is not remembered: the next run asks again.
                             doubts.dedup_by_key(|unusable| unusable.cause);
@@ -726,7 +696,6 @@ impl MetricStore {
             }
             if let Some(shared) = &self.shared {
                 let ttl = |cached: &Cached| self.cache.ttls().ttl(registry, cached.facts.is_some());
-                answered.extend(confirmed.iter().map(|(identifier, cached)| (identifier, cached.clone())));
                 shared.write(&state.scope, answered, ttl).await;
             }
         }

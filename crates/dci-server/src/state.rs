@@ -19,6 +19,9 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// The registries' last connection checks, and when they were made.
+type LastCheck = (Instant, Arc<Vec<RegistryCheck>>);
+
 struct Inner {
     engine: Engine,
     keys: Vec<Secret>,
@@ -27,7 +30,7 @@ struct Inner {
     slots: Arc<Slots>,
     telemetry: Telemetry,
     /// The last check of the registries, and when it was made (`GET /v1/registries`).
-    registry_checks: tokio::sync::Mutex<Option<(Instant, Arc<Vec<RegistryCheck>>)>>,
+    registry_checks: Arc<tokio::sync::Mutex<Option<LastCheck>>>,
     registries_check_every: Duration,
 }
 
@@ -81,7 +84,7 @@ impl AppState {
                 cors_origins,
                 slots,
                 telemetry,
-                registry_checks: tokio::sync::Mutex::new(None),
+                registry_checks: Arc::new(tokio::sync::Mutex::new(None)),
                 registries_check_every,
             }),
         })
@@ -117,14 +120,22 @@ impl AppState {
     /// `registries_check_secs` (callers meanwhile get the last one), and how
     /// old they are. One check runs at a time: concurrent callers wait for it.
     pub(crate) async fn registry_checks(&self) -> (Arc<Vec<RegistryCheck>>, Duration) {
-        let mut last = self.inner.registry_checks.lock().await;
-        if let Some((at, checks)) = last.as_ref()
-            && at.elapsed() < self.inner.registries_check_every
-        {
-            return (checks.clone(), at.elapsed());
-        }
-        let checks = Arc::new(self.inner.engine.store().check_registries().await);
-        *last = Some((Instant::now(), checks.clone()));
-        (checks, Duration::ZERO)
+        let slot = self.inner.registry_checks.clone();
+        let store = self.inner.engine.store().clone();
+        let every = self.inner.registries_check_every;
+        // A task of its own: a caller cut short by its timeout does not cancel a check under
+        // way, whose result the next caller then gets.
+        let check = tokio::spawn(async move {
+            let mut last = slot.lock_owned().await;
+            if let Some((at, checks)) = last.as_ref()
+                && at.elapsed() < every
+            {
+                return (checks.clone(), at.elapsed());
+            }
+            let checks = Arc::new(store.check_registries().await);
+            *last = Some((Instant::now(), checks.clone()));
+            (checks, Duration::ZERO)
+        });
+        check.await.unwrap_or_else(|_| (Arc::new(Vec::new()), Duration::ZERO))
     }
 }

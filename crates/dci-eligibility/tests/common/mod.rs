@@ -73,7 +73,7 @@ impl RegistryResolver for MemoryRegistry {
                     });
                 }
                 match self.records.get(id.identifier_value.as_str()) {
-                    Some(values) => Lookup::Found { values: values.clone(), confirms: Vec::new() },
+                    Some(values) => Lookup::Found { values: values.clone() },
                     None => Lookup::NotFound,
                 }
             })
