@@ -9,6 +9,7 @@ use clap::Args;
 use dci_eligibility::{Compiler, Validation};
 use dci_metrics::Catalog;
 
+use crate::commands::Output;
 use crate::{EXIT_INVALID_RULE, files};
 
 /// Validate rules: errors with line:column and a caret, warnings, and the metrics and registries needed.
@@ -29,12 +30,6 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Output {
-    Text,
-    Json,
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {

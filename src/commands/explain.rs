@@ -8,6 +8,7 @@ use clap::Args;
 use dci_eligibility::io::{Line, is_json_array, parse_document, parse_line};
 use dci_eligibility::{Beneficiary, Explanation, Rule};
 
+use crate::commands::Output;
 use crate::commands::rules::{RuleSource, compile};
 use crate::{EXIT_INVALID_RULE, setup};
 
@@ -41,12 +42,6 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Output {
-    Text,
-    Json,
 }
 
 fn find(id: &str, text: &str, origin: &str) -> Result<Beneficiary> {

@@ -14,6 +14,15 @@ pub mod rules;
 pub mod serve;
 pub mod test;
 
+/// How a command writes its report: for people, or as JSON for programs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// JSON.
+    Json,
+}
+
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `kill`, systemd and Kubernetes send to
 /// stop a service): a server then stops taking requests and lets those in flight finish.
 pub async fn stop_requested() {

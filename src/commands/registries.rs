@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use dci_client::{DataSource, DciClient, RegistryCheck};
 
+use crate::commands::Output;
 use crate::commands::eval::EXIT_REGISTRY_FAILED;
 use crate::setup::{UsageError, fixture_simulator, simulator_sources};
 use crate::{commands, files};
@@ -41,12 +42,6 @@ pub struct RegistriesCheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Output {
-    Text,
-    Json,
 }
 
 pub async fn run(args: RegistriesArgs) -> Result<ExitCode> {

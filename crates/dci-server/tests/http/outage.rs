@@ -113,12 +113,7 @@ async fn a_hanging_registry_times_out_and_opens_its_breaker() {
 /// in its own words, before any evaluation has asked it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_that_forbids_searching_is_not_ready_in_its_own_words() {
-    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
-        status: 403,
-        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
-        retry_after: None,
-    };
-    let faults = FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() };
+    let faults = FaultConfig { misbehaviour: Some(forbidden()), ..FaultConfig::default() };
     let h = start_with(
         SimConfig::default().with_faults(RegistryKind::Dr, faults),
         |engine| engine.registries.iter_mut().for_each(quick),
@@ -242,12 +237,7 @@ async fn the_registries_report_names_each_step_and_is_not_made_on_every_call() {
         report["registries"][0]["steps"].as_array().expect("steps").iter().filter_map(|s| s["step"].as_str()).collect();
     assert_eq!(steps, ["reach", "token", "search", "permission"], "{report}");
 
-    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
-        status: 403,
-        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
-        retry_after: None,
-    };
-    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() });
+    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden()), ..FaultConfig::default() });
     let again: Value = h.get("/v1/registries").send().await.expect("send").json().await.expect("json");
     assert_eq!(again["ok"], true, "the last check is served: {again}");
     h.stop().await;
@@ -258,12 +248,7 @@ async fn the_registries_report_names_each_step_and_is_not_made_on_every_call() {
         |server| server.registries_check_secs = 0,
     )
     .await;
-    let forbidden = dci_registry_sim::Misbehaviour::DataAnswer {
-        status: 403,
-        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
-        retry_after: None,
-    };
-    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden), ..FaultConfig::default() });
+    h.sim.set_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(forbidden()), ..FaultConfig::default() });
     let report: Value = h.get("/v1/registries").send().await.expect("send").json().await.expect("json");
     assert_eq!(report["ok"], false, "{report}");
     let ibr = &report["registries"][1];
@@ -305,4 +290,13 @@ async fn the_key_our_requests_are_signed_with_is_published_and_verifies_them() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["outcomes"]["rule"]["outcome"], "eligible", "the registry verified us: {body}");
     h.stop().await;
+}
+
+/// Every search answered 403 with the registry's words, after a good token.
+fn forbidden() -> dci_registry_sim::Misbehaviour {
+    dci_registry_sim::Misbehaviour::DataAnswer {
+        status: 403,
+        body: r#"{"detail": "client elig-demo may not search"}"#.into(),
+        retry_after: None,
+    }
 }
