@@ -42,22 +42,76 @@ pub enum EngineError {
     /// Two data sources for one registry.
     #[error("two [[registry]] entries for registry {0}")]
     DuplicateRegistry(String),
+    /// Two data sources sign with different keys under one key id: a registry
+    /// verifying us by `kid` would find only one of them in our JWKS.
+    #[error(
+        "[[registry]] {0} and {1} sign with different keys under the same key id {2:?}: give each key its own signing.key_id"
+    )]
+    SigningKeyIdReused(String, String, String),
 }
 
 impl Engine {
     /// Builds the catalog, the clients, the resolvers and the fact cache.
     pub fn from_config(config: &EngineConfig) -> Result<Engine, EngineError> {
         let catalog = Arc::new(Catalog::default().configure(&config.metrics)?);
-        let mut resolvers = Vec::new();
+        let mut resolvers: Vec<Arc<dyn dci_metrics::RegistryResolver>> = Vec::new();
         let mut seen = Vec::new();
         for source in &config.registries {
             if seen.contains(&source.registry) {
                 return Err(EngineError::DuplicateRegistry(source.registry.to_string()));
             }
             seen.push(source.registry);
-            resolvers.push(resolver_for(source.clone())?);
+            let resolver = resolver_for(source.clone())?;
+            if let Some(key) = resolver.public_jwk() {
+                let earlier = resolvers.iter().zip(&seen).find_map(|(other, registry)| {
+                    other.public_jwk().filter(|jwk| jwk.kid == key.kid && jwk.x != key.x).map(|_| *registry)
+                });
+                if let Some(earlier) = earlier {
+                    let kid = key.kid.clone().unwrap_or_default();
+                    return Err(EngineError::SigningKeyIdReused(earlier.to_string(), source.registry.to_string(), kid));
+                }
+            }
+            resolvers.push(resolver);
         }
         let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &config.cache)?);
         Ok(Engine::new(Compiler::new(catalog).with_limits(config.rules.clone()), store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dci_client::{RegistryType, SecretSource, SigningConfig, SigningScheme};
+
+    use super::*;
+
+    /// A data source signing with the seed of 32 bytes `seed_byte` (1 or 2), base64.
+    fn signing(registry: RegistryType, seed_byte: u8, key_id: &str) -> DataSource {
+        let mut source = DataSource::new(registry, "http://127.0.0.1:1", "elig", SecretSource::Value("s".into()));
+        let seed = if seed_byte == 1 {
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+        } else {
+            "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+        }
+        .to_owned();
+        source.signing = SigningConfig {
+            scheme: SigningScheme::Ed25519,
+            key_id: key_id.into(),
+            key: Some(SecretSource::Value(seed)),
+        };
+        source
+    }
+
+    /// Two keys under one key id would publish only one of them: refused at start, naming both
+    /// registries; one key shared by every registry, or two ids, is fine.
+    #[test]
+    fn two_signing_keys_under_one_key_id_are_refused() {
+        let config = |sources| EngineConfig { registries: sources, ..Default::default() };
+        let clash = config(vec![signing(RegistryType::Crvs, 1, "k1"), signing(RegistryType::Ibr, 2, "k1")]);
+        let error = Engine::from_config(&clash).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("crvs and ibr") && error.contains("signing.key_id"), "{error}");
+        let shared = config(vec![signing(RegistryType::Crvs, 1, "k1"), signing(RegistryType::Ibr, 1, "k1")]);
+        assert!(Engine::from_config(&shared).is_ok());
+        let distinct = config(vec![signing(RegistryType::Crvs, 1, "k1"), signing(RegistryType::Ibr, 2, "k2")]);
+        assert!(Engine::from_config(&distinct).is_ok());
     }
 }
