@@ -235,6 +235,22 @@ struct Registry {
     failing: Mutex<Option<(Instant, Arc<str>)>>,
 }
 
+/// Records in `state`'s breaker and readiness whether a chunk's `lookups`
+/// all failed for the registry's own sake (down, slow, unavailable).
+fn record_health(state: &Registry, lookups: &[Lookup]) {
+    let down = |lookup: &Lookup| matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout | UnknownCause::RegistryUnavailable));
+    let mut failing = state.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !lookups.is_empty() && lookups.iter().all(down) {
+        state.breaker.record_failure();
+        if let Some(Lookup::Failed(failure)) = lookups.first() {
+            *failing = Some((Instant::now(), failure.message.clone()));
+        }
+    } else {
+        state.breaker.record_success();
+        *failing = None;
+    }
+}
+
 /// How long a registry that failed its last lookup counts as not ready.
 pub const FAILING_FOR: Duration = Duration::from_secs(60);
 
@@ -578,6 +594,42 @@ impl MetricStore {
         cached
     }
 
+    /// What one lookup gives: its resolution, and the cache entry written
+    /// for the shared tier (none for a failure or an answer a metric cannot
+    /// use, which the next run asks again); failures counted by cause.
+    fn settle(
+        &self,
+        state: &Registry,
+        key: &str,
+        lookup: Lookup,
+        report: &mut FetchCounts,
+    ) -> (Resolution, Option<Cached>) {
+        let mut count = |cause: UnknownCause, said: &str| {
+            *report.failures.entry(cause).or_default() += 1;
+            report.first_failure.get_or_insert_with(|| said.to_owned());
+            *state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(cause).or_default() += 1;
+        };
+        match lookup {
+            Lookup::Found { values } => {
+                let facts: Facts = Arc::from(values);
+                let mut doubts: Vec<&Unusable> = facts.iter().flat_map(MetricValue::doubts).collect();
+                doubts.dedup_by_key(|unusable| unusable.cause);
+                for unusable in &doubts {
+                    count(unusable.cause, &unusable.detail);
+                }
+                let remembered = doubts.is_empty().then(|| self.remember(CacheKey::from(key), Some(facts.clone())));
+                (Resolution::Found(facts, Source::Registry), remembered)
+            }
+            Lookup::NotFound => {
+                (Resolution::NotFound(Source::Registry), Some(self.remember(CacheKey::from(key), None)))
+            }
+            Lookup::Failed(failure) => {
+                count(failure.cause, &failure.message);
+                (Resolution::Failed(failure), None)
+            }
+        }
+    }
+
     /// Whether the shared tier answers now (`None`: there is none).
     pub async fn shared_status(&self) -> Option<SharedStatus> {
         match &self.shared {
@@ -637,22 +689,7 @@ impl MetricStore {
             report.fetched += identifiers.len();
             state.round_trips.fetch_add(round_trips, Ordering::Relaxed);
             state.items.fetch_add(identifiers.len() as u64, Ordering::Relaxed);
-            let registry_down = !lookups.is_empty()
-                && lookups.iter().all(|lookup| {
-                    matches!(lookup, Lookup::Failed(f) if matches!(f.cause, UnknownCause::RegistryError | UnknownCause::Timeout | UnknownCause::RegistryUnavailable))
-                });
-            {
-                let mut failing = state.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if registry_down {
-                    state.breaker.record_failure();
-                    if let Some(Lookup::Failed(failure)) = lookups.first() {
-                        *failing = Some((Instant::now(), failure.message.clone()));
-                    }
-                } else {
-                    state.breaker.record_success();
-                    *failing = None;
-                }
-            }
+            record_health(state, &lookups);
             let mut answered: Vec<(&Identifier, Cached)> = Vec::new();
             for (position, &index) in chunk.iter().enumerate() {
                 let lookup = lookups.get(position).cloned().unwrap_or_else(|| {
@@ -661,37 +698,8 @@ impl MetricStore {
                         message: Arc::from("the resolver gave no answer"),
                     })
                 });
-                let key = CacheKey::from(unique[index].0);
-                let resolution = match lookup {
-                    Lookup::Found { values } => {
-                        let facts: Facts = Arc::from(values);
-                        let mut doubts: Vec<&Unusable> = facts.iter().flat_map(MetricValue::doubts).collect();
-                        if doubts.is_empty() {
-                            answered.push((unique[index].1, self.remember(key, Some(facts.clone()))));
-                        } else {
-                            // An answer a metric cannot use is not remembered: the next run asks again.
-                            doubts.dedup_by_key(|unusable| unusable.cause);
-                            let mut failures = state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                            for unusable in doubts {
-                                *report.failures.entry(unusable.cause).or_default() += 1;
-                                *failures.entry(unusable.cause).or_default() += 1;
-                                report.first_failure.get_or_insert_with(|| unusable.detail.to_string());
-                            }
-                        }
-                        Resolution::Found(facts, Source::Registry)
-                    }
-                    Lookup::NotFound => {
-                        answered.push((unique[index].1, self.remember(key, None)));
-                        Resolution::NotFound(Source::Registry)
-                    }
-                    Lookup::Failed(failure) => {
-                        *report.failures.entry(failure.cause).or_default() += 1;
-                        report.first_failure.get_or_insert_with(|| failure.message.to_string());
-                        let mut failures = state.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        *failures.entry(failure.cause).or_default() += 1;
-                        Resolution::Failed(failure)
-                    }
-                };
+                let (resolution, remembered) = self.settle(state, unique[index].0, lookup, report);
+                answered.extend(remembered.map(|cached| (unique[index].1, cached)));
                 fetched.push(resolution);
             }
             if let Some(shared) = &self.shared {
