@@ -229,6 +229,67 @@ fn next_page<R>(found: &Found<R>, received: usize, last_page: usize) -> Result<N
     }
 }
 
+/// Why `page`, asked as page `number` of one person's answer, cannot be
+/// added to it: another page given, or an empty page where more were stated.
+fn page_fits<R>(page: &Found<R>, number: u32) -> Result<(), String> {
+    if let Some(answered) = page.pagination.map(|p| p.page_number).filter(|answered| *answered != number) {
+        return Err(format!(
+            "asked for page {number}, the registry answered page {answered}: it does not give the pages of a \
+             person's answer"
+        ));
+    }
+    if page.records.is_empty() && page.pagination.is_some_and(|p| p.total_count.is_some()) {
+        return Err(format!("page {number} is empty although the registry said it holds more records"));
+    }
+    Ok(())
+}
+
+/// The next page each person's answer needs, as `(person, page number,
+/// page size)`; a person whose answer cannot be continued fails (`incomplete`).
+fn pages_wanted<R>(
+    results: &mut [Result<Found<R>, ClientError>],
+    received: &[usize],
+    last_page: &[usize],
+    incomplete: &impl Fn(usize, String) -> ClientError,
+) -> Vec<(usize, u32, u32)> {
+    let mut wanted = Vec::new();
+    for (index, result) in results.iter_mut().enumerate() {
+        let Ok(found) = result else { continue };
+        match next_page(found, received[index], last_page[index]) {
+            Ok(NextPage::None) => {}
+            Ok(NextPage::Page { number, size }) => wanted.push((index, number, size)),
+            Err(message) => *result = Err(incomplete(index, message)),
+        }
+    }
+    wanted
+}
+
+/// Keeps one of each identical record of `found`; why not, when fewer
+/// distinct records remain than the largest total the registry `stated`.
+fn keep_distinct<R: Serialize>(found: &mut Found<R>, stated: Option<u64>) -> Result<(), String> {
+    found.records = distinct(std::mem::take(&mut found.records));
+    match stated {
+        Some(total) if (found.records.len() as u64) < total => {
+            Err(format!("the registry said it holds {total} records and gave {} distinct ones", found.records.len()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `records` with identical ones once, compared by their normalised text:
+/// linear in the records (a registry repeating page 1 gives each twice).
+fn distinct<R: Serialize>(records: Vec<R>) -> Vec<R> {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut unique: Vec<R> = Vec::with_capacity(records.len());
+    for record in records {
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        if text.is_empty() || seen.insert(text) {
+            unique.push(record);
+        }
+    }
+    unique
+}
+
 /// Identifier value a connection check searches for when no
 /// `probe_identifier` is configured; no real person has it.
 pub const PROBE_IDENTIFIER: &str = "elig-connection-test";
@@ -350,8 +411,7 @@ impl DciClient {
         let asked = identifiers.iter().map(|id| (criteria(id), Some(id.clone()))).collect();
         let mut results = self.search_batches(asked, &belongs).await;
         // Records received so far per person, duplicates included, as the registry counts them.
-        let mut received: Vec<usize> =
-            results.iter().map(|result| result.as_ref().map_or(0, |found| found.records.len())).collect();
+        let mut received: Vec<usize> = results.iter().map(|r| r.as_ref().map_or(0, |f| f.records.len())).collect();
         // Records of the last page read per person: without a total, only a full page may have a next one.
         let mut last_page = received.clone();
         // The largest total the registry stated per person, on any page: checked against the distinct
@@ -366,15 +426,7 @@ impl DciClient {
         };
         let mut pages_read: u32 = 1;
         loop {
-            let mut wanted: Vec<(usize, u32, u32)> = Vec::new();
-            for (index, result) in results.iter_mut().enumerate() {
-                let Ok(found) = result else { continue };
-                match next_page(found, received[index], last_page[index]) {
-                    Ok(NextPage::None) => {}
-                    Ok(NextPage::Page { number, size }) => wanted.push((index, number, size)),
-                    Err(message) => *result = Err(incomplete(index, message)),
-                }
-            }
+            let wanted = pages_wanted(&mut results, &received, &last_page, &incomplete);
             if wanted.is_empty() {
                 break;
             }
@@ -397,52 +449,31 @@ impl DciClient {
             let pages = self.search_batches::<R>(asked, &belongs).await;
             for ((index, number, _), page) in wanted.into_iter().zip(pages) {
                 let Ok(found) = &mut results[index] else { continue };
-                match page {
-                    Err(error) => results[index] = Err(error),
-                    Ok(page) if page.pagination.is_some_and(|p| p.page_number != number) => {
-                        let answered = page.pagination.map_or(0, |p| p.page_number);
-                        let message = format!(
-                            "asked for page {number}, the registry answered page {answered}: it does not give the \
-                             pages of a person's answer"
-                        );
-                        results[index] = Err(incomplete(index, message));
+                let page = match page {
+                    Err(error) => {
+                        results[index] = Err(error);
+                        continue;
                     }
-                    Ok(page) if page.records.is_empty() && page.pagination.is_some_and(|p| p.total_count.is_some()) => {
-                        let message =
-                            format!("page {number} is empty although the registry said it holds more records");
-                        results[index] = Err(incomplete(index, message));
-                    }
-                    Ok(page) => {
-                        stated[index] = stated[index].max(total_of(&page));
-                        received[index] += page.records.len();
-                        last_page[index] = page.records.len();
-                        found.records.extend(page.records);
-                        // A page without pagination is the last one the registry gives.
-                        found.pagination = page.pagination;
-                    }
+                    Ok(page) => page,
+                };
+                if let Err(message) = page_fits(&page, number) {
+                    results[index] = Err(incomplete(index, message));
+                    continue;
                 }
+                stated[index] = stated[index].max(total_of(&page));
+                received[index] += page.records.len();
+                last_page[index] = page.records.len();
+                found.records.extend(page.records);
+                // A page without pagination is the last one the registry gives.
+                found.pagination = page.pagination;
             }
         }
         for (index, result) in results.iter_mut().enumerate() {
-            let Ok(found) = result else { continue };
-            // Identical records once, compared by their normalised text: linear in the records.
-            let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-            let mut unique: Vec<R> = Vec::with_capacity(found.records.len());
-            for record in found.records.drain(..) {
-                let text = serde_json::to_string(&record).unwrap_or_default();
-                if text.is_empty() || seen.insert(text) {
-                    unique.push(record);
-                }
-            }
-            if let Some(total) = stated[index]
-                && (unique.len() as u64) < total
+            if let Ok(found) = result
+                && let Err(message) = keep_distinct(found, stated[index])
             {
-                let message =
-                    format!("the registry said it holds {total} records and gave {} distinct ones", unique.len());
                 *result = Err(incomplete(index, message));
-                continue;
             }
-            found.records = unique;
         }
         results
     }
