@@ -137,3 +137,126 @@ fn public_keys_round_trip_through_jwk_and_jwks() {
     broken.x = Some("not a key".into());
     assert!(verifying_key_from_jwk(&broken).is_err());
 }
+
+/// JWS, compact (OpenCRVS) and detached (OpenG2P), with keys made by `openssl`.
+mod jws {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use dci_protocol::signing::{JwsForm, JwsSigner, RegistryKeys, SignatureError, Signer, Verifier};
+    use dci_protocol::{Jwk, Jwks};
+    use serde_json::{Value, json};
+    use sha2::Digest as _;
+
+    use super::{CREATED, header, message};
+
+    const CASES: [(&str, Option<&str>, &str); 4] =
+        [("RSA", None, "RS256"), ("RSA", Some("PS256"), "PS256"), ("EC", None, "ES256"), ("ED25519", None, "EdDSA")];
+
+    fn keys_of(jwks: Vec<Jwk>) -> RegistryKeys {
+        RegistryKeys::from_jwks(&Jwks { keys: jwks })
+    }
+
+    fn part(jws: &str, index: usize) -> Value {
+        let text = jws.split('.').nth(index).expect("a part");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).expect("base64url")).expect("JSON")
+    }
+
+    #[test]
+    fn each_algorithm_and_form_verifies_and_refuses_a_changed_message() {
+        for (kind, wanted, alg) in CASES {
+            let Some(pem) = test_services::openssl_private_key(kind) else { return };
+            for form in [JwsForm::Compact, JwsForm::Detached] {
+                let signer = JwsSigner::from_pem(form, &pem, wanted, Some("key-1")).expect("a signer");
+                let jws = signer.sign(&header(), &message(), CREATED).expect("signs");
+                assert_eq!(part(&jws, 0), json!({"alg": alg, "kid": "key-1"}), "{alg} {form:?}");
+                assert_eq!(jws.split('.').nth(1).is_some_and(str::is_empty), form == JwsForm::Detached);
+                let keys = keys_of(vec![signer.public_jwk()]);
+                assert_eq!(keys.verify(Some(&jws), &header(), &message(), CREATED), Ok(()), "{alg} {form:?}");
+                let mut changed = message();
+                changed["search_request"][0]["reference_id"] = json!("R-2");
+                assert_eq!(keys.verify(Some(&jws), &header(), &changed, CREATED), Err(SignatureError::Invalid));
+                let other = test_services::openssl_private_key(kind).expect("a second key");
+                let rekeyed = JwsSigner::from_pem(form, &other, wanted, Some("key-1")).expect("a signer");
+                let forged = rekeyed.sign(&header(), &message(), CREATED).expect("signs");
+                assert_eq!(keys.verify(Some(&forged), &header(), &message(), CREATED), Err(SignatureError::Invalid));
+                assert_eq!(keys.verify(None, &header(), &message(), CREATED), Err(SignatureError::Missing));
+            }
+        }
+    }
+
+    #[test]
+    fn the_compact_payload_is_the_answer_and_the_default_kid_its_rfc7638_thumbprint() {
+        let Some(pem) = test_services::openssl_private_key("RSA") else { return };
+        let signer = JwsSigner::from_pem(JwsForm::Compact, &pem, None, None).expect("a signer");
+        let jws = signer.sign(&header(), &message(), CREATED).expect("signs");
+        assert_eq!(part(&jws, 1), json!({"header": header(), "message": message()}));
+        let jwk = signer.public_jwk();
+        let (n, e) = (jwk.other["n"].as_str().expect("n"), jwk.other["e"].as_str().expect("e"));
+        let members = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let thumbprint = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(members.as_bytes()));
+        assert_eq!(signer.kid(), thumbprint);
+        assert_eq!(jwk.kid.as_deref(), Some(&thumbprint[..]));
+        assert_eq!((jwk.alg.as_deref(), jwk.key_use.as_deref()), (Some("RS256"), Some("sig")));
+        // A payload that is another answer is refused even though the signature over it is good.
+        let other = JwsSigner::from_pem(JwsForm::Compact, &pem, None, None).expect("a signer");
+        let mut elsewhere = header();
+        elsewhere["message_id"] = json!("M-2");
+        let replayed = other.sign(&elsewhere, &message(), CREATED).expect("signs");
+        let keys = keys_of(vec![jwk]);
+        assert_eq!(keys.verify(Some(&replayed), &header(), &message(), CREATED), Err(SignatureError::Invalid));
+    }
+
+    /// The detached payload is the canonical JSON, so key order on the wire does not matter,
+    /// and a signature made by `openssl dgst` over our signing input verifies.
+    #[test]
+    fn a_detached_signature_made_by_openssl_verifies() {
+        let Some(pem) = test_services::openssl_private_key("RSA") else { return };
+        let signer = JwsSigner::from_pem(JwsForm::Detached, &pem, None, Some("g2p")).expect("a signer");
+        let protected = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"g2p"}"#);
+        let canonical = dci_protocol::signing::canonical_json(&json!({"message": message(), "header": header()}));
+        let input = format!("{protected}.{}", URL_SAFE_NO_PAD.encode(canonical));
+        let dir = std::env::temp_dir().join(format!("elig-jws-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        std::fs::write(dir.join("key.pem"), &pem).expect("the key");
+        std::fs::write(dir.join("input"), &input).expect("the input");
+        let output = std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign", "key.pem", "input"])
+            .current_dir(&dir)
+            .output()
+            .expect("openssl runs");
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(output.status.success());
+        let jws = format!("{protected}..{}", URL_SAFE_NO_PAD.encode(output.stdout));
+        let keys = keys_of(vec![signer.public_jwk()]);
+        assert_eq!(keys.verify(Some(&jws), &header(), &message(), CREATED), Ok(()));
+        assert_eq!(signer.sign(&header(), &message(), CREATED).expect("signs"), jws, "RS256 is deterministic");
+    }
+
+    #[test]
+    fn keys_are_chosen_by_kid_use_and_algorithm() {
+        let Some(pem) = test_services::openssl_private_key("RSA") else { return };
+        let signer = JwsSigner::from_pem(JwsForm::Compact, &pem, Some("PS256"), Some("k")).expect("a signer");
+        let jws = signer.sign(&header(), &message(), CREATED).expect("signs");
+        let verify = |jwk: Jwk| keys_of(vec![jwk]).verify(Some(&jws), &header(), &message(), CREATED);
+        let mut encryption = signer.public_jwk();
+        encryption.key_use = Some("enc".into());
+        assert_eq!(verify(encryption), Err(SignatureError::UnknownKey("k".into())), "use: enc is no signing key");
+        let mut renamed = signer.public_jwk();
+        renamed.kid = Some("other".into());
+        assert_eq!(verify(renamed), Err(SignatureError::UnknownKey("k".into())));
+        let mut other_alg = signer.public_jwk();
+        other_alg.alg = Some("RS256".into());
+        assert!(matches!(verify(other_alg), Err(SignatureError::InvalidKey(_))), "alg must match the key");
+        let keys = keys_of(vec![signer.public_jwk()]);
+        for alg in ["none", "HS256"] {
+            let protected = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"k"}}"#));
+            let rest = jws.split_once('.').expect("parts").1;
+            let result = keys.verify(Some(&format!("{protected}.{rest}")), &header(), &message(), CREATED);
+            assert_eq!(result, Err(SignatureError::UnsupportedAlgorithm(alg.into())));
+        }
+        assert!(matches!(keys.verify(Some("a.b"), &header(), &message(), CREATED), Err(SignatureError::Malformed(_))));
+        assert!(JwsSigner::from_pem(JwsForm::Compact, &pem, Some("ES256"), None).is_err(), "an RSA key is no ES256 key");
+        assert!(JwsSigner::from_pem(JwsForm::Compact, b"not a key", None, None).is_err());
+        assert!(!format!("{signer:?}").contains("PRIVATE"), "Debug never shows the key");
+    }
+}

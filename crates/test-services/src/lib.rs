@@ -253,3 +253,26 @@ impl Drop for ChromeDriver {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh private key in PKCS#8 PEM made by `openssl genpkey`: `algorithm`
+/// is `RSA` (2048 bits), `EC` (P-256) or `ED25519`. `None` (the test skips)
+/// when `openssl` is missing and services are not required.
+pub fn openssl_private_key(algorithm: &str) -> Option<Vec<u8>> {
+    if on_path("openssl").is_none() {
+        unavailable("openssl", "is not on PATH (needed to make test signing keys)");
+        return None;
+    }
+    let options: &[&str] = match algorithm {
+        "RSA" => &["-pkeyopt", "rsa_keygen_bits:2048"],
+        "EC" => &["-pkeyopt", "ec_paramgen_curve:P-256"],
+        _ => &[],
+    };
+    let output = Command::new("openssl")
+        .args(["genpkey", "-algorithm", algorithm])
+        .args(options)
+        .output()
+        .expect("openssl runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "openssl genpkey -algorithm {algorithm} failed: {said}");
+    Some(output.stdout)
+}

@@ -4,19 +4,22 @@
 //! sender's key. This module implements the OpenSPP practice
 //! ([`Ed25519Signer`], [`Ed25519Verifier`]): an Ed25519 signature over a
 //! cavage-style signing string that carries the SHA-256 digest of the
-//! key-sorted compact JSON of `{"header": H, "message": M}`. Schemes sit behind
-//! the [`Signer`] and [`Verifier`] traits so another (OpenCRVS's JWS) can be
-//! added without touching callers. Nothing here reads the clock: callers pass
-//! the current Unix time.
+//! key-sorted compact JSON of `{"header": H, "message": M}`; and JWS
+//! ([`JwsSigner`]), compact as OpenCRVS signs or detached as OpenG2P does.
+//! [`RegistryKeys`] verifies all three with the keys of a registry's JWKS.
+//! Schemes sit behind the [`Signer`] and [`Verifier`] traits. Nothing here
+//! reads the clock: callers pass the current Unix time.
 
 mod canonical;
 mod ed25519;
+mod jws;
 
 pub use canonical::{canonical_json, digest};
 pub use ed25519::{
     CLOCK_SKEW_SECONDS, Ed25519Signer, Ed25519Verifier, SIGNATURE_LIFETIME_SECONDS, SignatureParams,
     jwk_from_verifying_key, verifying_key_from_jwk,
 };
+pub use jws::{JWS_ALGORITHMS, JwsForm, JwsSigner, RegistryKeys};
 
 use serde_json::Value;
 
