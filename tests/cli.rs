@@ -585,6 +585,34 @@ fn registries_check_names_each_step_and_the_failing_one() {
     drop(registry);
 }
 
+/// `elig registry --profile NAME` speaks a registry's dialect, and a `[[registry]]` entry with
+/// the same `profile` passes every step of the check, verifying its JWS signatures.
+#[test]
+fn registries_check_passes_against_a_simulator_speaking_each_jws_profile() {
+    for profile in ["opencrvs", "openg2p"] {
+        let (registry, address) = registry(&["--port", "0", "--profile", profile]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("elig.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[registry]]\nregistry = \"crvs\"\nprofile = \"{profile}\"\nverify_responses = true\n\
+                 base_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
+                 client_secret = {{ value = \"elig-demo-secret\" }}\n"
+            ),
+        )
+        .expect("write");
+        let output = elig().args(["registries", "check", "--format", "json", "--config"]).arg(&config).output();
+        let output = output.expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{profile}: {}", stdout(&output));
+        let reports: Vec<Value> = serde_json::from_str(&stdout(&output)).expect("JSON");
+        let jwks = &reports[0]["steps"][2];
+        assert_eq!(jwks["step"], "jwks");
+        assert!(jwks["detail"].as_str().is_some_and(|keys| keys.contains("(RS256)")), "{profile}: {jwks}");
+        drop(registry);
+    }
+}
+
 #[test]
 fn a_line_that_is_not_utf8_is_its_own_error_and_every_other_line_is_decided() {
     let dir = tempfile::tempdir().expect("tempdir");

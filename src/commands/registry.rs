@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator};
+use dci_registry_sim::{FaultConfig, Profile, RegistryKind, SimConfig, Simulator};
 
 use crate::setup;
 
 /// Run the DCI registry simulator (CRVS, IBR, DR) until interrupted.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig registry --port 8500\n  elig registry --data bench-out/population --latency-ms 2\n  elig registry --config sim.toml\n\nThen, for instance:\n  curl -s -d 'grant_type=client_credentials&client_id=elig-demo&client_secret=elig-demo-secret' http://127.0.0.1:8500/crvs/oauth2/client/token"
+    after_help = "Examples:\n  elig registry --port 8500\n  elig registry --data bench-out/population --latency-ms 2\n  elig registry --config sim.toml\n  elig registry --profile opencrvs\n\nThen, for instance:\n  curl -s -d 'grant_type=client_credentials&client_id=elig-demo&client_secret=elig-demo-secret' http://127.0.0.1:8500/crvs/oauth2/client/token"
 )]
 pub struct RegistryArgs {
     /// Simulator configuration (TOML): data, prefixes, clients, token lifetime, faults.
@@ -34,6 +34,17 @@ pub struct RegistryArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long)]
     token_lifetime: Option<u64>,
+    /// The dialect every registry speaks: its search path, signatures and
+    /// error bodies [default: the config's, per registry, else spdci].
+    #[arg(long, value_parser = parse_profile)]
+    profile: Option<Profile>,
+}
+
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    Profile::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Profile::ALL.iter().map(|profile| profile.as_str()).collect();
+        format!("unknown profile {name:?}: one of {}", names.join(", "))
+    })
 }
 
 /// The port without `--port` or a config file.
@@ -50,6 +61,9 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
     }
     if let Some(port) = args.port {
         config.bind.set_port(port);
+    }
+    if let Some(profile) = args.profile {
+        config = config.with_profile(profile);
     }
     if let Some(lifetime) = args.token_lifetime {
         config.token_lifetime_secs = lifetime;
@@ -74,7 +88,10 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
     let loaded = started.elapsed().as_secs_f64();
     let _ = writeln!(out, "DCI registry simulator listening on http://{} (loaded in {loaded:.1} s)", sim.local_addr());
     for kind in RegistryKind::ALL {
-        let _ = writeln!(out, "  {:<5} {}  ({} records)", kind.to_string(), sim.base_url(kind), sim.data(kind).len());
+        let (url, profile) = (sim.base_url(kind), sim.profile(kind));
+        let search = format!("{url}{}", profile.search_path());
+        let records = sim.data(kind).len();
+        let _ = writeln!(out, "  {:<5} {url}  ({records} records; {profile}, search {search})", kind.to_string());
     }
     let _ = writeln!(out, "  stats  http://{}/sim/stats", sim.local_addr());
     let _ =

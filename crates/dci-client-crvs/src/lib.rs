@@ -214,9 +214,9 @@ impl CrvsClient {
         if let Some(place) = place {
             items.push(PredicateItem::single(attribute(place_attribute).eq(place)).with_seq(2));
         }
-        let registry = self.client.source().registry;
+        let source = self.client.source();
         let criteria = SearchCriteria::new(Query::Predicate(items))
-            .for_registry(registry.reg_type(), registry.record_type())
+            .for_registry(source.search_reg_type(), source.registry.record_type())
             .sorted_by(date_attribute, dci_protocol::SortOrder::Asc);
         self.client.search_all_pages(criteria, EVENT_PAGE_SIZE).await
     }

@@ -199,8 +199,8 @@ impl DciClient {
             let started = Instant::now();
             match inner.verifier(request, false).await {
                 Ok(verifier) => {
-                    let ids = verifier.key_ids().join(", ");
-                    report.pass(Step::Jwks, started, format!("Ed25519 keys: {ids}"));
+                    let keys = verifier.describe().join(", ");
+                    report.pass(Step::Jwks, started, format!("signing keys: {keys}"));
                 }
                 Err(error) => {
                     let hint = "check paths.jwks; a registry that does not sign needs verify_responses = false";
@@ -222,7 +222,7 @@ impl DciClient {
             Identifier::new(id_type, PROBE_IDENTIFIER)
         });
         let criteria = SearchCriteria::new(Query::id(probe.identifier_type.as_str(), probe.identifier_value.as_str()))
-            .for_registry(source.registry.reg_type(), source.registry.record_type());
+            .for_registry(source.search_reg_type(), source.registry.record_type());
         let started = Instant::now();
         match self.search::<Value>(criteria).await {
             Ok(found) => {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dci_protocol::records::{Identified, Identifier};
-use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier, Signer};
+use dci_protocol::signing::{Ed25519Signer, JwsForm, JwsSigner, RegistryKeys, Signer};
 use dci_protocol::{
     DciTimestamp, DisabledRequest, DisabledResponse, EnrolledRequest, EnrolledResponse, Jwks, Locale, Query,
     RequestHeader, ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem,
@@ -62,7 +62,7 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) tokens: TokenCache,
     pub(crate) signer: Option<Box<dyn Signer>>,
-    verifier: tokio::sync::RwLock<Option<Arc<Ed25519Verifier>>>,
+    verifier: tokio::sync::RwLock<Option<Arc<RegistryKeys>>>,
     /// When the JWKS was last fetched.
     jwks_fetched: std::sync::Mutex<Option<Instant>>,
     pub(crate) stats: Counters,
@@ -294,29 +294,46 @@ fn distinct<R: Serialize>(records: Vec<R>) -> Vec<R> {
 /// `probe_identifier` is configured; no real person has it.
 pub const PROBE_IDENTIFIER: &str = "elig-connection-test";
 
+/// The signer of our requests to `source`, as its `signing` says.
+fn request_signer(source: &DataSource) -> Result<Option<Box<dyn Signer>>, String> {
+    let signing = &source.signing;
+    let form = match signing.scheme {
+        None | Some(SigningScheme::None) => return Ok(None),
+        Some(SigningScheme::Ed25519) => {
+            let key = signing
+                .key
+                .as_ref()
+                .ok_or("signing.scheme is ed25519 but signing.key is not set")?
+                .resolve("signing.key")?;
+            let signer = Ed25519Signer::from_base64_seed(&source.sender_id, &signing.key_id, key.expose())
+                .map_err(|e| format!("signing.key: {e}"))?;
+            return Ok(Some(Box::new(signer)));
+        }
+        Some(SigningScheme::Jws) => JwsForm::Compact,
+        Some(SigningScheme::JwsDetached) => JwsForm::Detached,
+    };
+    let pem = match (&signing.key, &signing.key_file) {
+        (Some(key), None) => key.resolve("signing.key")?.expose().as_bytes().to_vec(),
+        (None, Some(path)) => std::fs::read(path).map_err(|e| format!("signing.key_file {}: {e}", path.display()))?,
+        (Some(_), Some(_)) => return Err("signing: set key or key_file, not both".into()),
+        (None, None) => return Err("a JWS signing.scheme needs signing.key (PEM) or signing.key_file".into()),
+    };
+    let kid = Some(signing.key_id.as_str()).filter(|kid| !kid.is_empty());
+    let signer =
+        JwsSigner::from_pem(form, &pem, signing.algorithm.as_deref(), kid).map_err(|e| format!("signing key: {e}"))?;
+    Ok(Some(Box::new(signer)))
+}
+
 impl DciClient {
     /// A client for `source`: resolves its secrets and builds its HTTP connection pool.
     pub fn new(source: DataSource) -> Result<Self, ClientError> {
+        let source = source.with_profile_defaults();
         let config = |message: String| ClientError::Config { registry: source.registry, message };
         if source.batch_size == 0 || source.max_in_flight == 0 {
             return Err(config("batch_size and max_in_flight must be at least 1".into()));
         }
         let secret = source.client_secret.resolve("client_secret").map_err(config)?;
-        let signer: Option<Box<dyn Signer>> = match source.signing.scheme {
-            SigningScheme::None => None,
-            SigningScheme::Ed25519 => {
-                let key = source
-                    .signing
-                    .key
-                    .as_ref()
-                    .ok_or_else(|| config("signing.scheme is ed25519 but signing.key is not set".into()))?
-                    .resolve("signing.key")
-                    .map_err(config)?;
-                let signer = Ed25519Signer::from_base64_seed(&source.sender_id, &source.signing.key_id, key.expose())
-                    .map_err(|e| config(format!("signing.key: {e}")))?;
-                Some(Box::new(signer))
-            }
-        };
+        let signer = request_signer(&source).map_err(config)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(source.timeouts.connect_ms))
             .pool_max_idle_per_host(source.max_in_flight.max(1) * 2)
@@ -405,7 +422,7 @@ impl DciClient {
         let registry = source.registry;
         let criteria = |id: &Identifier| {
             SearchCriteria::new(Query::id(id.identifier_type.as_str(), id.identifier_value.as_str()))
-                .for_registry(registry.reg_type(), registry.record_type())
+                .for_registry(source.search_reg_type(), registry.record_type())
         };
         let belongs = |record: &R, asked: &Identifier| record.belongs_to(asked);
         let asked = identifiers.iter().map(|id| (criteria(id), Some(id.clone()))).collect();
@@ -865,7 +882,7 @@ impl Inner {
     /// again when `refetch` (an unknown key id: the registry may have rotated
     /// its key) unless it was fetched less than [`JWKS_REFETCH_INTERVAL`] ago.
     /// The JWKS is read up to [`MAX_JWKS_BYTES`].
-    pub(crate) async fn verifier(&self, request: &str, refetch: bool) -> Result<Arc<Ed25519Verifier>, ClientError> {
+    pub(crate) async fn verifier(&self, request: &str, refetch: bool) -> Result<Arc<RegistryKeys>, ClientError> {
         if !refetch && let Some(verifier) = self.verifier.read().await.as_ref() {
             return Ok(verifier.clone());
         }
@@ -909,9 +926,11 @@ impl Inner {
         }
         let body = crate::http::read_body(response, MAX_JWKS_BYTES, &self.source, request).await?;
         let jwks: Jwks = serde_json::from_slice(&body).map_err(|e| protocol(format!("JWKS {url}: {e}")))?;
-        let verifier = Arc::new(Ed25519Verifier::from_jwks(&jwks));
+        let verifier = Arc::new(RegistryKeys::from_jwks(&jwks));
         if verifier.is_empty() {
-            return Err(protocol(format!("JWKS {url} has no Ed25519 key")));
+            return Err(protocol(format!(
+                "JWKS {url} has no signing key we can use (use sig, with a kid: RSA, EC P-256 or Ed25519)"
+            )));
         }
         *slot = Some(verifier.clone());
         Ok(verifier)

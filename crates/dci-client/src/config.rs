@@ -122,12 +122,17 @@ pub enum TokenEncoding {
     /// `application/x-www-form-urlencoded` (the spec).
     #[default]
     Form,
-    /// JSON (OpenCRVS).
+    /// JSON.
     Json,
+    /// In the query string, as OpenCRVS's gateway forwards it to its auth
+    /// service (`packages/http-api/src/routes.ts`). The URL then carries the
+    /// secret: errors about this request never show the URL.
+    Query,
 }
 
-/// Paths of the endpoints, relative to `base_url`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Paths of the endpoints, relative to `base_url`; an empty path is the
+/// registry's [`dci_protocol::Profile`] default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EndpointPaths {
     /// Sync search.
@@ -142,39 +147,41 @@ pub struct EndpointPaths {
     pub jwks: String,
 }
 
-impl Default for EndpointPaths {
-    fn default() -> Self {
-        EndpointPaths {
-            search: "/registry/sync/search".into(),
-            enrolled: "/registry/sync/enrolled".into(),
-            disabled: "/registry/sync/disabled".into(),
-            token: "/oauth2/client/token".into(),
-            jwks: "/.well-known/jwks.json".into(),
-        }
-    }
-}
-
 /// Signature scheme for outgoing messages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SigningScheme {
     /// Unsigned.
-    #[default]
     None,
-    /// OpenSPP Ed25519.
+    /// OpenSPP Ed25519: a signing string with the digest of the canonical JSON.
     Ed25519,
+    /// Compact JWS over the JSON of `{header, message}` (OpenCRVS).
+    Jws,
+    /// Detached JWS over the canonical JSON of `{header, message}` (OpenG2P).
+    #[serde(rename = "jws-detached")]
+    JwsDetached,
 }
 
 /// How outgoing messages are signed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SigningConfig {
-    /// The scheme.
-    pub scheme: SigningScheme,
-    /// Key id (the middle part of `kidId`).
+    /// The scheme; unset, the profile's when a key is set, else unsigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<SigningScheme>,
+    /// Key id: for `ed25519` the middle part of `kidId`; for JWS the `kid`
+    /// (empty: the key's RFC 7638 thumbprint).
     pub key_id: String,
-    /// The 32-byte Ed25519 seed, base64.
+    /// The key: for `ed25519` the 32-byte seed, base64; for JWS a PEM private
+    /// key (RSA, EC P-256 or Ed25519), usually `{ env = "…" }`.
     pub key: Option<SecretSource>,
+    /// For JWS, a PEM private key file, in place of `key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<std::path::PathBuf>,
+    /// For JWS, the algorithm when the key allows several (`PS256` for an
+    /// RSA key); by default the key's own (RS256, ES256, EdDSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
 }
 
 /// Retry policy for transient failures (connect errors, timeouts, 5xx, 429).
@@ -238,10 +245,6 @@ impl Default for Timeouts {
     }
 }
 
-fn default_priority() -> Vec<String> {
-    ["UIN", "DRN", "NATIONAL_ID", "NID", "BRN"].into_iter().map(String::from).collect()
-}
-
 fn default_batch_size() -> usize {
     100
 }
@@ -271,9 +274,16 @@ pub struct DataSource {
     /// Absolute token URL, when the token endpoint lives elsewhere.
     #[serde(default)]
     pub token_url: Option<String>,
-    /// Token request encoding.
+    /// The dialect the registry speaks: its defaults for paths, token
+    /// encoding, signature scheme, `reg_type` and identifier types.
     #[serde(default)]
-    pub token_encoding: TokenEncoding,
+    pub profile: dci_protocol::Profile,
+    /// Token request encoding (default: the profile's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_encoding: Option<TokenEncoding>,
+    /// The `reg_type` searched (default: the profile's for this registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reg_type: Option<String>,
     /// OAuth2 client id.
     pub client_id: String,
     /// OAuth2 client secret.
@@ -294,8 +304,9 @@ pub struct DataSource {
     /// Verify response signatures against the registry's JWKS.
     #[serde(default)]
     pub verify_responses: bool,
-    /// Identifier types usable with this registry, most preferred first.
-    #[serde(default = "default_priority")]
+    /// Identifier types usable with this registry, most preferred first
+    /// (default: the profile's).
+    #[serde(default)]
     pub id_type_priority: Vec<String>,
     /// Search items per message.
     #[serde(default = "default_batch_size")]
@@ -356,14 +367,16 @@ impl DataSource {
             base_url: base_url.into(),
             paths: EndpointPaths::default(),
             token_url: None,
-            token_encoding: TokenEncoding::Form,
+            profile: dci_protocol::Profile::Spdci,
+            token_encoding: None,
+            reg_type: None,
             client_id: client_id.into(),
             client_secret: secret,
             sender_id: default_sender(),
             receiver_id: None,
             signing: SigningConfig::default(),
             verify_responses: false,
-            id_type_priority: default_priority(),
+            id_type_priority: Vec::new(),
             batch_size: default_batch_size(),
             max_in_flight: default_in_flight(),
             timeouts: Timeouts::default(),
@@ -378,9 +391,15 @@ impl DataSource {
     }
 
     /// The identifier to look a person up by: the first whose type comes
-    /// earliest in `id_type_priority` (types compared case-insensitively).
+    /// earliest in `id_type_priority` (else the profile's types), compared case-insensitively.
     pub fn pick_identifier<'a>(&self, identifiers: &'a [Identifier]) -> Option<&'a Identifier> {
-        self.id_type_priority.iter().find_map(|wanted| {
+        let profile_types = self.profile.id_types().iter().copied();
+        let wanted: Vec<&str> = if self.id_type_priority.is_empty() {
+            profile_types.collect()
+        } else {
+            self.id_type_priority.iter().map(String::as_str).collect()
+        };
+        wanted.into_iter().find_map(|wanted| {
             identifiers
                 .iter()
                 .find(|id| id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty())
@@ -411,6 +430,11 @@ impl DataSource {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), path)
+    }
+
+    /// The `reg_type` searched: the entry's, else its profile's.
+    pub fn search_reg_type(&self) -> &str {
+        self.reg_type.as_deref().unwrap_or_else(|| self.profile.reg_type(self.registry.reg_type()))
     }
 
     pub(crate) fn token_endpoint(&self) -> String {

@@ -19,6 +19,7 @@ mod client;
 mod config;
 mod error;
 mod http;
+mod profile;
 mod token;
 
 pub use check::{CheckStep, PERMISSION_PROBE_INTERVAL, RegistryCheck, Step};
@@ -27,4 +28,5 @@ pub use config::{
     DataSource, EndpointPaths, RegistryType, RetryPolicy, Secret, SecretSource, SigningConfig, SigningScheme, Timeouts,
     TokenEncoding,
 };
+pub use dci_protocol::Profile;
 pub use error::{ClientError, ErrorKind};

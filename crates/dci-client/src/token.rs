@@ -115,11 +115,17 @@ impl TokenCache {
         let mut body = TokenRequest::client_credentials(source.client_id.clone(), self.secret.expose());
         body.scope = source.scope.clone();
         let builder = http.post(&url).timeout(Duration::from_millis(source.timeouts.request_ms));
-        let builder = match source.token_encoding {
+        let in_query = source.token_encoding == Some(TokenEncoding::Query);
+        let builder = match source.token_encoding.unwrap_or_default() {
             TokenEncoding::Form => builder.form(&body),
             TokenEncoding::Json => builder.json(&body),
+            TokenEncoding::Query => builder.query(&body),
         };
-        let response = builder.send().await.map_err(|error| crate::http::transport_error(source, &request, error))?;
+        let response = builder.send().await.map_err(|error| {
+            // The URL carries the secret when it travels in the query: never shown.
+            let error = if in_query { error.without_url() } else { error };
+            crate::http::transport_error(source, &request, error)
+        })?;
         let status = response.status();
         crate::http::refuse_redirect(source, &request, &response)?;
         let bytes = crate::http::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;

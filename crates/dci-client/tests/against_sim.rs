@@ -255,9 +255,10 @@ async fn requests_validate_against_the_openapi_files() {
     let mut source =
         DataSource::new(RegistryType::Ibr, format!("http://{address}"), "c", SecretSource::Value("s".into()));
     source.signing = dci_client::SigningConfig {
-        scheme: dci_client::SigningScheme::Ed25519,
+        scheme: Some(dci_client::SigningScheme::Ed25519),
         key_id: "k1".into(),
         key: Some(SecretSource::Value("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into())),
+        ..Default::default()
     };
     let client = DciClient::new(source).expect("client");
     client
@@ -344,4 +345,140 @@ async fn the_connection_check_names_the_failing_step_in_the_registrys_words() {
     assert_eq!(steps(&report), ["reach:failed"]);
     assert!(report.steps[0].hint.as_deref().is_some_and(|hint| hint.contains("DNS")), "{report:#?}");
     sim.shutdown().await;
+}
+
+/// Each dialect profile against the simulator speaking it: paths, token
+/// encoding, signatures (Ed25519 strings, compact and detached JWS) and error bodies.
+mod profiles {
+    use dci_client::{ClientError, DataSource, DciClient, Profile, SecretSource};
+    use dci_protocol::records::{CrvsPerson, Identifier};
+    use dci_registry_sim::{FaultConfig, RegistryKind, SimConfig, Simulator};
+
+    use super::{simulator, source, steps};
+
+    const PEOPLE: usize = 30;
+
+    fn speaking(sim: &Simulator, profile: Profile) -> DataSource {
+        let mut source = source(sim);
+        source.profile = profile;
+        source.verify_responses = true;
+        // The test people have UINs; OpenCRVS's default types (NID, BRN, DRN) are overridden.
+        source.id_type_priority = vec!["UIN".into()];
+        source
+    }
+
+    fn identifiers() -> Vec<Identifier> {
+        (0..PEOPLE).map(|uin| Identifier::new("UIN", format!("U{uin:05}"))).collect()
+    }
+
+    async fn records(client: &DciClient) -> Vec<Vec<CrvsPerson>> {
+        let found = client.search_people::<CrvsPerson>(&identifiers()).await;
+        found.into_iter().map(|result| result.expect("an answer").records).collect()
+    }
+
+    /// Signed answers verify under every profile and give exactly the records
+    /// an unsigned honest registry gives; the connection check passes.
+    #[tokio::test]
+    async fn every_profile_verifies_and_answers_as_an_unsigned_honest_registry() {
+        let honest = simulator(PEOPLE, |config| SimConfig { sign_responses: false, ..config }).await;
+        let expected = records(&DciClient::new(source(&honest)).expect("client")).await;
+        assert!(expected.iter().all(|found| found.len() == 1));
+        for profile in Profile::ALL {
+            let sim = simulator(PEOPLE, |config| config.with_profile(profile)).await;
+            let client = DciClient::new(speaking(&sim, profile)).expect("client");
+            assert_eq!(records(&client).await, expected, "{profile}");
+            let report = client.check().await;
+            let all = ["reach:ok", "token:ok", "jwks:ok", "search:ok", "signature:ok", "permission:ok"];
+            assert_eq!(steps(&report), all, "{profile}: {report:#?}");
+            // A client of another dialect asks at the wrong path, and is told so.
+            if profile.search_path() != Profile::Spdci.search_path() {
+                let mut stranger = speaking(&sim, profile);
+                stranger.profile = Profile::Spdci;
+                let report = DciClient::new(stranger).expect("client").check().await;
+                assert_eq!(steps(&report).get(3).map(String::as_str), Some("search:failed"), "{report:#?}");
+            }
+            sim.shutdown().await;
+        }
+        honest.shutdown().await;
+    }
+
+    /// An answer signed with another key under the registry's key id is
+    /// refused, whatever the form of signature; so is one with a changed message.
+    #[tokio::test]
+    async fn rekeyed_answers_are_refused_under_every_profile() {
+        for profile in Profile::ALL {
+            let rekeyed = FaultConfig { bad_signature_rate: 1.0, ..FaultConfig::default() };
+            let sim =
+                simulator(PEOPLE, |config| config.with_profile(profile).with_faults(RegistryKind::Crvs, rekeyed)).await;
+            let client = DciClient::new(speaking(&sim, profile)).expect("client");
+            for result in client.search_people::<CrvsPerson>(&identifiers()[..3]).await {
+                let error = result.expect_err("a re-keyed answer");
+                assert!(matches!(error, ClientError::Signature { .. }), "{profile}: {error}");
+            }
+            sim.shutdown().await;
+        }
+    }
+
+    /// A wrong secret is reported in the registry's own words, whatever shape its error body has.
+    #[tokio::test]
+    async fn errors_are_read_in_each_dialect() {
+        for profile in Profile::ALL {
+            let sim = simulator(1, |config| config.with_profile(profile)).await;
+            let mut wrong = speaking(&sim, profile);
+            wrong.client_secret = SecretSource::Value("not-the-secret".into());
+            let report = DciClient::new(wrong).expect("client").check().await;
+            assert_eq!(steps(&report), ["reach:ok", "token:failed"], "{profile}");
+            let said = &report.steps[1].detail;
+            assert!(said.contains("wrong client_secret") && !said.contains("not-the-secret"), "{profile}: {said}");
+            sim.shutdown().await;
+        }
+    }
+
+    /// Our requests signed as JWS (compact for OpenCRVS, detached for OpenG2P)
+    /// with a key made by `openssl` verify at a registry that checks them
+    /// against our published key; signed with another key they are refused.
+    #[tokio::test]
+    async fn requests_signed_as_jws_verify_at_the_registry() {
+        for profile in [Profile::Opencrvs, Profile::Openg2p] {
+            let Some(pem) = test_services::openssl_private_key("RSA") else { return };
+            let Some(other) = test_services::openssl_private_key("RSA") else { return };
+            let pem = String::from_utf8(pem).expect("PEM is text");
+            let signing = |sim: &Simulator, pem: &str| {
+                let mut source = speaking(sim, profile);
+                source.signing.key = Some(SecretSource::Value(pem.to_owned()));
+                source
+            };
+            let published = {
+                let probe = DciClient::new(signing_for_key(&pem, profile)).expect("client");
+                probe.public_jwk().expect("a signing key")
+            };
+            let sim = simulator(PEOPLE, |config| SimConfig {
+                verify_request_signatures: true,
+                client_keys: vec![published],
+                ..config.with_profile(profile)
+            })
+            .await;
+            let client = DciClient::new(signing(&sim, &pem)).expect("client");
+            assert!(
+                client.search_people::<CrvsPerson>(&identifiers()[..2]).await.iter().all(Result::is_ok),
+                "{profile}"
+            );
+            let stranger = DciClient::new(signing(&sim, &String::from_utf8(other).expect("PEM"))).expect("client");
+            let error = stranger.search_people::<CrvsPerson>(&identifiers()[..1]).await.remove(0).expect_err("refused");
+            assert!(error.to_string().contains("signature"), "{profile}: {error}");
+            sim.shutdown().await;
+        }
+    }
+
+    fn signing_for_key(pem: &str, profile: Profile) -> DataSource {
+        let mut source = DataSource::new(
+            dci_client::RegistryType::Crvs,
+            "http://127.0.0.1:1",
+            "elig-demo",
+            SecretSource::Value("s".into()),
+        );
+        source.profile = profile;
+        source.signing.key = Some(SecretSource::Value(pem.to_owned()));
+        source
+    }
 }

@@ -94,9 +94,10 @@ mod tests {
         }
         .to_owned();
         source.signing = SigningConfig {
-            scheme: SigningScheme::Ed25519,
+            scheme: Some(SigningScheme::Ed25519),
             key_id: key_id.into(),
             key: Some(SecretSource::Value(seed)),
+            ..Default::default()
         };
         source
     }

@@ -1,7 +1,7 @@
 //! The seed's four rules over the committed fixture, through the real
 //! clients and the registry simulator over loopback HTTP.
 
-use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_client::{DataSource, Profile, RegistryType, SecretSource};
 use dci_eligibility::io::parse_line;
 use dci_eligibility::{
     BatchResult, Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
@@ -94,6 +94,11 @@ fn beneficiaries() -> Vec<Result<Beneficiary, BeneficiaryError>> {
 }
 
 fn engine(sim: &Simulator) -> Engine {
+    engine_speaking(sim, Profile::Spdci)
+}
+
+/// An engine whose registries speak `profile`, verifying every answer's signature.
+fn engine_speaking(sim: &Simulator, profile: Profile) -> Engine {
     let sources = [
         (RegistryType::Crvs, RegistryKind::Crvs),
         (RegistryType::Ibr, RegistryKind::Ibr),
@@ -104,6 +109,9 @@ fn engine(sim: &Simulator) -> Engine {
         let mut source =
             DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()));
         source.verify_responses = true;
+        source.profile = profile;
+        // The fixture's people hold the specification's identifier types.
+        source.id_type_priority = Profile::Spdci.id_types().iter().map(|id| (*id).to_owned()).collect();
         source.retry.max_attempts = 1;
         source.timeouts.request_ms = 500;
         source
@@ -126,12 +134,8 @@ fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
 }
 
-#[tokio::test]
-async fn the_seed_rules_decide_every_fixture_household_as_expected() {
-    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
-    let engine = engine(&sim);
-    let rules = seed_rules(&engine);
-    let result = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
+/// Households whose outcomes are not the expected ones, in words.
+fn wrong_outcomes(result: &dci_eligibility::BatchResult) -> Vec<String> {
     assert_eq!(result.items.len(), EXPECTED.len());
     let mut wrong = Vec::new();
     for (item, (id, expected, why)) in result.items.iter().zip(EXPECTED) {
@@ -142,6 +146,32 @@ async fn the_seed_rules_decide_every_fixture_household_as_expected() {
             wrong.push(format!("{id}: expected {expected:?}, got {actual:?} ({why})"));
         }
     }
+    wrong
+}
+
+/// Registries speaking OpenCRVS's, OpenG2P's and OpenSPP's dialects, their
+/// answers signed (compact RS256 JWS, detached RS256 JWS, Ed25519) and
+/// verified, decide every household as the expected outcomes say.
+#[tokio::test]
+async fn registries_of_every_dialect_decide_as_expected() {
+    for profile in [Profile::Opencrvs, Profile::Openg2p, Profile::Openspp] {
+        let sim = Simulator::start(SimConfig::default().with_profile(profile)).await.expect("simulator");
+        let engine = engine_speaking(&sim, profile);
+        let rules = seed_rules(&engine);
+        let result = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
+        let wrong = wrong_outcomes(&result);
+        assert!(wrong.is_empty(), "{profile}:\n{}", wrong.join("\n"));
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn the_seed_rules_decide_every_fixture_household_as_expected() {
+    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+    let engine = engine(&sim);
+    let rules = seed_rules(&engine);
+    let result = engine.evaluate_batch(&rules, beneficiaries(), &EvaluationOptions::new(as_of())).await;
+    let wrong = wrong_outcomes(&result);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // Reasons are given: the undetermined list what is missing and why, the error names the field.

@@ -34,6 +34,7 @@
 mod ack;
 mod auth;
 mod codes;
+mod dialect;
 mod document;
 mod enrolled;
 mod envelope;
@@ -52,6 +53,7 @@ pub use auth::{CLIENT_CREDENTIALS, ExpiresIn, Jwk, Jwks, TokenRequest, TokenResp
 pub use codes::{
     AckStatus, Condition, ErrorCode, HeaderReasonCode, Operator, QueryType, SearchReasonCode, SortOrder, Status, YesNo,
 };
+pub use dialect::{Profile, ProfileSignature};
 pub use document::{AnyHeader, AnyMessage, DciDocument};
 pub use enrolled::{
     DisabledAnswer, DisabledRequest, DisabledResponse, EnrolledAnswer, EnrolledRequest, EnrolledResponse,

@@ -255,7 +255,10 @@ mod jws {
             assert_eq!(result, Err(SignatureError::UnsupportedAlgorithm(alg.into())));
         }
         assert!(matches!(keys.verify(Some("a.b"), &header(), &message(), CREATED), Err(SignatureError::Malformed(_))));
-        assert!(JwsSigner::from_pem(JwsForm::Compact, &pem, Some("ES256"), None).is_err(), "an RSA key is no ES256 key");
+        assert!(
+            JwsSigner::from_pem(JwsForm::Compact, &pem, Some("ES256"), None).is_err(),
+            "an RSA key is no ES256 key"
+        );
         assert!(JwsSigner::from_pem(JwsForm::Compact, b"not a key", None, None).is_err());
         assert!(!format!("{signer:?}").contains("PRIVATE"), "Debug never shows the key");
     }

@@ -118,6 +118,14 @@ impl SimConfig {
         }
     }
 
+    /// Every registry speaks `profile`.
+    pub fn with_profile(mut self, profile: dci_protocol::Profile) -> Self {
+        for kind in RegistryKind::ALL {
+            self.registry_mut(kind).profile = profile;
+        }
+        self
+    }
+
     /// Serves `data` in place of the registry's record file.
     pub fn with_data(mut self, data: RegistryData) -> Self {
         let kind = data.kind();
@@ -191,6 +199,8 @@ pub struct RegistryConfig {
     pub prefix: String,
     /// The id the registry answers and signs as.
     pub sender_id: String,
+    /// The dialect it speaks: search path, signatures, error bodies.
+    pub profile: dci_protocol::Profile,
     /// Injected faults.
     pub faults: FaultConfig,
     /// Records to serve instead of the data directory's file (tests inject records this way).
@@ -201,7 +211,13 @@ pub struct RegistryConfig {
 impl Default for RegistryConfig {
     /// Empty prefix and sender id, filled with the registry's defaults when read from TOML.
     fn default() -> Self {
-        RegistryConfig { prefix: String::new(), sender_id: String::new(), faults: FaultConfig::default(), data: None }
+        RegistryConfig {
+            prefix: String::new(),
+            sender_id: String::new(),
+            profile: dci_protocol::Profile::Spdci,
+            faults: FaultConfig::default(),
+            data: None,
+        }
     }
 }
 
@@ -211,6 +227,7 @@ impl RegistryConfig {
         RegistryConfig {
             prefix: kind.default_prefix().to_owned(),
             sender_id: kind.default_sender_id().to_owned(),
+            profile: dci_protocol::Profile::Spdci,
             faults: FaultConfig::default(),
             data: None,
         }
@@ -227,6 +244,7 @@ impl fmt::Debug for RegistryConfig {
         f.debug_struct("RegistryConfig")
             .field("prefix", &self.prefix)
             .field("sender_id", &self.sender_id)
+            .field("profile", &self.profile)
             .field("faults", &self.faults)
             .field("data", &self.data.as_ref().map(|data| data.len()))
             .finish()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dci_protocol::records::{DisabilityRecord, IbrBeneficiary, Reading};
-use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier, Signer, Verifier};
+use dci_protocol::signing::{RegistryKeys, Signer, Verifier};
 use dci_protocol::{DciTimestamp, Envelope, PredicateItem};
 use dci_protocol::{
     DisabledAnswer, DisabledRequest, DisabledResponse, EnrolledAnswer, EnrolledRequest, EnrolledResponse, ErrorCode,
@@ -107,15 +107,16 @@ impl RecentIds {
 /// Everything one registry needs to answer messages.
 pub(crate) struct Engine {
     pub(crate) kind: RegistryKind,
+    pub(crate) profile: dci_protocol::Profile,
     pub(crate) data: Arc<RegistryData>,
     pub(crate) sender_id: String,
     pub(crate) limits: Limits,
     /// Signs responses (absent when responses are not signed).
-    pub(crate) signer: Option<Ed25519Signer>,
+    pub(crate) signer: Option<Arc<dyn Signer>>,
     /// Signs with the right key id but the wrong key (`bad_signature_rate`).
-    pub(crate) wrong_signer: Ed25519Signer,
+    pub(crate) wrong_signer: Arc<dyn Signer>,
     /// Verifies request signatures (absent when they are not checked).
-    pub(crate) verifier: Option<Ed25519Verifier>,
+    pub(crate) verifier: Option<Arc<RegistryKeys>>,
     pub(crate) recent: RecentIds,
     pub(crate) id_prefix: String,
     pub(crate) serial: AtomicU64,
@@ -202,6 +203,11 @@ impl Engine {
             header.sender_id = Some(self.sender_id.clone());
         }
         header
+    }
+
+    /// The `reg_type` this registry serves, in its dialect.
+    fn reg_type(&self) -> &'static str {
+        self.profile.reg_type(self.kind.reg_type())
     }
 
     /// Serialises a response envelope, signed when the registry signs.
@@ -406,7 +412,7 @@ impl Engine {
         };
         let mut answer = match self.find(criteria, default_page) {
             Ok((records, pagination)) => {
-                let data = SearchData::new(self.kind.reg_type(), self.kind.record_type(), records);
+                let data = SearchData::new(self.reg_type(), self.kind.record_type(), records);
                 let mut answer = SearchResponseItem::success(reference_id, now, data);
                 answer.pagination = pagination;
                 answer
@@ -433,7 +439,7 @@ impl Engine {
             .read_pagination(criteria.remove("pagination"))?
             .or_else(|| default_page.map(|page_size| Pagination { page_size: page_size.max(1), page_number: 1 }));
         let criteria_invalid = |message: String| (SearchReasonCode::SearchCriteriaInvalid, message);
-        for (field, expected) in [("reg_type", self.kind.reg_type()), ("reg_record_type", self.kind.record_type())] {
+        for (field, expected) in [("reg_type", self.reg_type()), ("reg_record_type", self.kind.record_type())] {
             if let Some(given) = text_of(criteria.get(field))
                 && !given.trim().eq_ignore_ascii_case(expected)
             {

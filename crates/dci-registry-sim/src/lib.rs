@@ -6,6 +6,9 @@
 //!   its prefix (`/crvs`, `/ibr`, `/dr`): OAuth2 client-credentials tokens, a JWKS,
 //!   signed `sync/search` (idtype-value, predicate, sort, pagination), IBR
 //!   `sync/enrolled` and DR `sync/disabled`;
+//! * each registry speaks a dialect [`Profile`] (`spdci`, `opencrvs`, `openg2p`,
+//!   `openspp`): its search path, its signatures (Ed25519 signing strings,
+//!   compact or detached RS256 JWS) and its error bodies;
 //! * [`FaultConfig`] injects latency, HTTP errors, hangs, malformed bodies,
 //!   rejected items and bad signatures, deterministically by seed, and a
 //!   [`Misbehaviour`] makes a hostile registry that lies in signed answers,
@@ -35,6 +38,7 @@ mod engine;
 mod error;
 mod faults;
 mod fixture;
+mod keys;
 mod kind;
 mod misbehaviour;
 pub mod population;
@@ -44,6 +48,7 @@ mod stats;
 
 pub use config::{ClientCredentials, FaultConfig, KeySeed, Misbehaviour, RegistryConfig, SimConfig};
 pub use data::RegistryData;
+pub use dci_protocol::Profile;
 pub use error::{LoadError, SimError};
 pub use fixture::{FixturePerson, fixture_beneficiaries, fixture_dir, fixture_persons, markdown_table};
 pub use kind::RegistryKind;

@@ -14,8 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dci_protocol::signing::{Ed25519Signer, Ed25519Verifier};
-use dci_protocol::{ErrorCode, ExpiresIn, Jwks, TokenResponse};
+use dci_protocol::signing::RegistryKeys;
+use dci_protocol::{ErrorCode, ExpiresIn, Jwks, Profile, TokenResponse};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -23,12 +23,11 @@ use tokio::task::JoinHandle;
 use crate::auth::{TokenRequestError, Tokens, read_token_request};
 use crate::engine::{Engine, Limits, RecentIds, Reply};
 use crate::faults::{Action, Faults};
+use crate::keys::ServerKeys;
 use crate::misbehaviour::pad;
 use crate::stats::{Counters, Endpoint};
 use crate::{FaultConfig, Misbehaviour, RegistryData, RegistryKind, SimConfig, SimError, SimStats};
 
-/// The key id (middle part of `kid`) of the server key.
-const KEY_ID: &str = "sim-key-1";
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// A 200 body that is not JSON (a truncated envelope), for `malformed_rate`.
@@ -47,6 +46,7 @@ struct Common {
 /// One registry's state.
 struct Registry {
     kind: RegistryKind,
+    profile: Profile,
     engine: Arc<Engine>,
     faults: Faults,
     counters: Counters,
@@ -88,22 +88,23 @@ impl Simulator {
         let data_dir = config.data_dir.clone().unwrap_or_else(crate::fixture_dir);
         let data = load_all(&config, data_dir).await?;
 
-        let key = match &config.server_key_seed {
-            Some(seed) => seed.bytes()?,
-            None => derive_seed("server key", config.seed),
+        // RSA keys take a while to make: off the async threads.
+        let keys = {
+            let (config, seed) = (config.clone(), config.seed);
+            tokio::task::spawn_blocking(move || ServerKeys::make(&config, |purpose| derive_seed(purpose, seed)))
+                .await
+                .map_err(|e| SimError::Config(format!("making the server keys failed: {e}")))??
         };
-        let wrong_key = derive_seed("wrong key", config.seed);
-        let signers: Vec<Ed25519Signer> = RegistryKind::ALL
-            .iter()
-            .map(|kind| Ed25519Signer::new(&config.registry(*kind).sender_id, KEY_ID, &key))
-            .collect();
-        let jwks = Jwks { keys: signers.iter().map(Ed25519Signer::jwk).collect() };
+        let jwks = keys.jwks.clone();
         let verifier = if config.verify_request_signatures {
-            let verifier = Ed25519Verifier::from_jwks(&Jwks { keys: config.client_keys.clone() });
+            let verifier = RegistryKeys::from_jwks(&Jwks { keys: config.client_keys.clone() });
             if verifier.is_empty() {
-                return Err(SimError::Config("client_keys holds no usable Ed25519 key (kid, x)".into()));
+                return Err(SimError::Config(
+                    "client_keys holds no usable signing key (kid, and x for Ed25519, n and e for RSA, x and y for EC)"
+                        .into(),
+                ));
             }
-            Some(verifier)
+            Some(Arc::new(verifier))
         } else {
             None
         };
@@ -126,11 +127,12 @@ impl Simulator {
             let settings = config.registry(kind);
             let engine = Engine {
                 kind,
+                profile: settings.profile,
                 data: data[kind.index()].clone(),
                 sender_id: settings.sender_id.clone(),
                 limits,
-                signer: config.sign_responses.then(|| signers[kind.index()].clone()),
-                wrong_signer: Ed25519Signer::new(&settings.sender_id, KEY_ID, &wrong_key),
+                signer: config.sign_responses.then(|| keys.signers[kind.index()].clone()),
+                wrong_signer: keys.wrong[kind.index()].clone(),
                 verifier: verifier.clone(),
                 recent: RecentIds::new(config.remembered_message_ids),
                 id_prefix: format!("{kind}-{}", &run[..12]),
@@ -138,6 +140,7 @@ impl Simulator {
             };
             Arc::new(Registry {
                 kind,
+                profile: settings.profile,
                 engine: Arc::new(engine),
                 faults: Faults::new(kind, config.seed, settings.faults.clone()),
                 counters: Counters::new(),
@@ -195,10 +198,17 @@ impl Simulator {
         self.registries[registry.index()].faults.set(faults);
     }
 
-    /// The server's public keys, one per registry (`kid` = `<sender_id>|sim-key-1|ed25519`),
-    /// as served at each registry's `/.well-known/jwks.json`.
+    /// The server's public keys, as served at each registry's
+    /// `/.well-known/jwks.json`: an Ed25519 key per registry signing strings
+    /// (`kid` = `<sender_id>|sim-key-1|ed25519`), one RSA key for those signing
+    /// JWS (`kid` its RFC 7638 thumbprint), and for OpenCRVS an `enc` key.
     pub fn server_jwks(&self) -> Jwks {
         self.jwks.clone()
+    }
+
+    /// The dialect `registry` speaks.
+    pub fn profile(&self, registry: RegistryKind) -> Profile {
+        self.registries[registry.index()].profile
     }
 
     /// The records one registry serves.
@@ -256,14 +266,16 @@ fn router(registries: &Registries, prefixes: &[String; 3]) -> Router {
         let mut routes = Router::new()
             .route("/oauth2/client/token", post(token))
             .route("/.well-known/jwks.json", get(jwks))
-            .route("/registry/sync/search", post(search));
+            .route(registry.profile.search_path(), post(search));
         match registry.kind {
             RegistryKind::Ibr => routes = routes.route("/registry/sync/enrolled", post(enrolled)),
             RegistryKind::Dr => routes = routes.route("/registry/sync/disabled", post(disabled)),
             RegistryKind::Crvs => {}
         }
-        let routes =
-            routes.layer(middleware::from_fn_with_state(registry.clone(), count_status)).with_state(registry.clone());
+        let routes = routes
+            .layer(middleware::from_fn_with_state(registry.clone(), count_status))
+            .layer(middleware::from_fn_with_state(registry.clone(), dialect_errors))
+            .with_state(registry.clone());
         app = app.nest(&prefixes[registry.kind.index()], routes);
     }
     app.fallback(not_found).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -332,11 +344,39 @@ fn redirect(location: &str) -> Response {
     }
 }
 
+/// Error bodies written as the registry's profile writes them (the engine
+/// writes the specification's `{"errors": [{code, message}]}`).
+async fn dialect_errors(State(registry): State<Arc<Registry>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if registry.profile == Profile::Spdci || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (parts.status, "the error body could not be read").into_response();
+    };
+    let spec: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let first = spec.as_ref().and_then(|body| body.get("errors")).and_then(|errors| errors.get(0));
+    let Some(first) = first else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let text = |name: &str| first.get(name).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let body = registry.profile.error_body(status.as_u16(), &text("code"), &text("message"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(registry): State<Arc<Registry>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     registry.counters.message(Endpoint::Token);
     if !registry.delay().await {
         return stopping();
@@ -347,11 +387,12 @@ async fn token(State(registry): State<Arc<Registry>>, headers: HeaderMap, body: 
         Some(Misbehaviour::TokenAnswer { status, body }) => return json_response(*status, body.clone().into_bytes()),
         _ => {}
     }
-    let request = match read_token_request(
-        header_text(&headers, header::CONTENT_TYPE),
-        header_text(&headers, header::AUTHORIZATION),
-        &body,
-    ) {
+    // OpenCRVS's gateway takes the credentials in the query string (`routes.ts`).
+    let (content_type, body) = match uri.query() {
+        Some(query) if body.is_empty() => (None, Bytes::copy_from_slice(query.as_bytes())),
+        _ => (header_text(&headers, header::CONTENT_TYPE), body),
+    };
+    let request = match read_token_request(content_type, header_text(&headers, header::AUTHORIZATION), &body) {
         Ok(request) => request,
         Err(TokenRequestError::Bad(message)) => {
             return error_response(Reply::error(400, ErrorCode::RequestBad, message));

@@ -273,9 +273,10 @@ async fn the_key_our_requests_are_signed_with_is_published_and_verifies_them() {
                 quick(source);
                 source.sender_id = "elig".into();
                 source.signing = dci_client::SigningConfig {
-                    scheme: dci_client::SigningScheme::Ed25519,
+                    scheme: Some(dci_client::SigningScheme::Ed25519),
                     key_id: "k1".into(),
                     key: Some(dci_client::SecretSource::Value(seed.clone())),
+                    ..Default::default()
                 };
             }
         },
