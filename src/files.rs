@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result, bail};
 use dci_eligibility::EngineConfig;
 use dci_eligibility::io::{is_json_array, parse_document, read_lines};
+use dci_eligibility::rule_tests::RuleTestFile;
 use dci_eligibility::stream::Input;
-use dci_eligibility::testing::RuleTestFile;
 
 /// A beneficiary list being read in a thread of its own, in chunks.
 pub struct ChunkedInput {

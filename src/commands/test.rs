@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dci_eligibility::testing::run_file;
+use dci_eligibility::rule_tests::run_file;
 use dci_metrics::Catalog;
 
 use crate::files;

@@ -7,8 +7,8 @@ use dci_client::{ClientError, DataSource};
 use dci_metrics::{Catalog, CatalogConfig, CatalogError, MetricStore, StoreConfig, resolver_for};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::Engine;
-use crate::compile::{Compiler, Limits};
+use crate::engine::batch::Engine;
+use crate::rules::compile::{Compiler, Limits};
 
 /// Everything the engine needs from the configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,49 +1,54 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Module map
+//!
+//! A rule and a list of beneficiaries go through four stages, one folder each:
+//!
+//! * [`rules`]: a rule's text becomes a [`Rule`]: the dialect's tokens
+//!   (`dialect`), the CEL parse with our macros (`cel_macros`), the names
+//!   one may call (`callable`), the checks and the demand analysis
+//!   (`compile`), the cost estimate (`cost`), and the diagnostics written for
+//!   people (`diagnostic`, `syntax`); `validate` answers "is this rule valid,
+//!   and what does it read".
+//! * [`data`]: beneficiaries are read from JSON lines, arrays or streams
+//!   (`io`, `stream`) into [`Beneficiary`] values (`beneficiary`).
+//! * [`engine`]: [`Engine`] decides a batch (`batch`): it screens on local
+//!   fields, fetches only what is still needed, binds each household's
+//!   values (`table`, `bind`), evaluates natively where it can (`native`) and
+//!   through CEL otherwise (`evaluate`, with the library of `functions`),
+//!   metering every step (`meter`, `metered`) on a bounded pool (`pool`);
+//!   `logic` and `unknown` keep unknown values out of definite answers, and
+//!   `explain` says why.
+//! * [`report`]: what comes out: decisions and batch statistics (`results`),
+//!   the comparison of two rules (`diff`), and rule-test files (`rule_tests`).
+//!
+//! `config` builds an [`Engine`] from `elig.toml`'s sections.
 
-mod batch;
-mod beneficiary;
-mod bind;
-mod compile;
 mod config;
-mod cost;
-mod diagnostic;
-mod dialect;
-pub mod diff;
-mod evaluate;
-mod explain;
-mod functions;
-pub mod io;
-mod known;
-mod logic;
-mod macros;
-mod meter;
-mod metered;
-mod native;
-pub mod pool;
-mod registry_path;
-mod report;
-pub mod stream;
-mod syntax;
-mod table;
-pub mod testing;
-mod unknown;
-mod validate;
+pub mod data;
+pub mod engine;
+pub mod report;
+pub mod rules;
 
-pub use batch::{Engine, EvaluationOptions};
-pub use beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
-pub use compile::{
-    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MAX_DIAGNOSTICS,
-    MAX_RULE_NAME_BYTES, MetricUse, Rule, RuleError,
-};
 pub use config::{EngineConfig, EngineError};
-pub use cost::{BYTES_PER_STEP, Estimate};
-pub use diagnostic::{PREVIEW_CHARS, RuleDiagnostic, Severity, preview};
-pub use evaluate::MAX_SHOWN_VALUE_BYTES;
-pub use functions::{whole_months, whole_years};
-pub use known::{function_names, method_names};
-pub use meter::{Cancellation, LaneChange};
-pub use report::{
+pub use data::beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
+pub use data::{io, stream};
+pub use engine::batch::{Engine, EvaluationOptions};
+pub use engine::evaluate::MAX_SHOWN_VALUE_BYTES;
+pub use engine::functions::{whole_months, whole_years};
+pub use engine::meter::{Cancellation, LaneChange};
+pub use engine::pool;
+pub use report::diff;
+pub use report::results::{
     BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
     RegistryUse, RuleCounts, Timings, TraceSource,
 };
-pub use validate::{NeededMetric, Validation};
+pub use report::rule_tests;
+pub use rules::callable::{function_names, method_names};
+pub use rules::compile::{
+    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MAX_DIAGNOSTICS,
+    MAX_RULE_NAME_BYTES, MetricUse, Rule, RuleError,
+};
+pub use rules::cost::{BYTES_PER_STEP, Estimate};
+pub use rules::diagnostic::{PREVIEW_CHARS, RuleDiagnostic, Severity, preview};
+pub use rules::validate::{NeededMetric, Validation};

@@ -192,7 +192,7 @@ pub(crate) async fn export_test(
         state.telemetry().record(&first.stats);
     }
     let explained: Vec<(Value, Explanation)> = data.into_iter().zip(explanations).collect();
-    let file = dci_eligibility::testing::replay_file(name, &source, as_of, &explained);
+    let file = dci_eligibility::rule_tests::replay_file(name, &source, as_of, &explained);
     let yaml = serde_norway::to_string(&file).map_err(|_| ApiError::internal("the test file could not be written"))?;
     Ok(Json(ExportTestResponse { yaml, file_name: "rule-test.yaml".to_owned(), cases: file.cases.len() }))
 }

@@ -30,10 +30,10 @@ use dci_metrics::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::batch::{Engine, EvaluationOptions};
-use crate::beneficiary::Beneficiary;
-use crate::compile::Compiler;
-use crate::report::{Decision, Explanation, ItemResult, MetricTrace, Outcome};
+use crate::data::beneficiary::Beneficiary;
+use crate::engine::batch::{Engine, EvaluationOptions};
+use crate::report::results::{Decision, Explanation, ItemResult, MetricTrace, Outcome};
+use crate::rules::compile::Compiler;
 
 /// A rule test file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -146,7 +146,7 @@ impl FileReport {
 pub enum TestFileError {
     /// The rule does not compile.
     #[error(transparent)]
-    Rule(#[from] crate::compile::RuleError),
+    Rule(#[from] crate::rules::compile::RuleError),
     /// Registry data in the file is wrong.
     #[error("registries.{registry}.{key}: {problem}")]
     Data {

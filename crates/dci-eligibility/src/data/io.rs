@@ -6,9 +6,9 @@ use std::io::{BufRead, Write};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::beneficiary::{Beneficiary, BeneficiaryError};
-use crate::compile::Rule;
-use crate::report::{Decision, ItemResult};
+use crate::data::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::report::results::{Decision, ItemResult};
+use crate::rules::compile::Rule;
 
 /// One non-blank line of NDJSON input: its number (from 1) and text, or
 /// why it cannot be read (it becomes that line's error; the others are read).
@@ -322,8 +322,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::compile::Compiler;
-    use crate::report::Outcome;
+    use crate::report::results::Outcome;
+    use crate::rules::compile::Compiler;
 
     #[test]
     fn results_are_written_with_decisions_by_rule_name_in_rule_order() {

@@ -8,7 +8,7 @@
 
 use dci_metrics::{Catalog, RegistryIndex, Resolution};
 
-use crate::compile::Rule;
+use crate::rules::compile::Rule;
 
 /// A beneficiary's position among the batch's valid beneficiaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -22,9 +22,9 @@ use cel::common::ast::{ComprehensionExpr, Expr, IdedExpr, LiteralValue, operator
 use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricId, MetricRead, MetricValue};
 
-use crate::bind::Household;
-use crate::compile::{DCI, MEMBERS, REGISTRANT};
-use crate::functions::{plain_date, whole_months, whole_years};
+use crate::engine::bind::Household;
+use crate::engine::functions::{plain_date, whole_months, whole_years};
+use crate::rules::compile::{DCI, MEMBERS, REGISTRANT};
 
 /// A top-level clause of a rule that the engine can evaluate natively.
 #[derive(Clone, Debug)]

@@ -7,12 +7,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use crate::batch::{Engine, EvaluationOptions};
-use crate::beneficiary::{Beneficiary, BeneficiaryError};
-use crate::compile::Rule;
-use crate::io::{Format, Line, Writer, parse_line};
-use crate::pool::{Lane, on_pool};
-use crate::report::{BatchResult, BatchStats};
+use crate::data::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::data::io::{Format, Line, Writer, parse_line};
+use crate::engine::batch::{Engine, EvaluationOptions};
+use crate::engine::pool::{Lane, on_pool};
+use crate::report::results::{BatchResult, BatchStats};
+use crate::rules::compile::Rule;
 
 /// A chunk of input.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! lists extensions, and this crate's library. The static checks use these
 //! lists; a unit test checks each name is really callable.
 
-use crate::functions::LIBRARY;
+use crate::engine::functions::LIBRARY;
 
 /// Global functions of CEL and its extensions, with their accepted arities.
 pub(crate) const GLOBAL: &[(&str, &[usize])] = &[
@@ -104,7 +104,7 @@ pub fn function_names() -> Vec<&'static str> {
 
 /// The methods a rule can call as `x.f(...)`, the comprehension macros (`exists`, `all`, ...) first.
 pub fn method_names() -> Vec<&'static str> {
-    crate::macros::receiver_macros().chain(MEMBER.iter().map(|(n, _)| *n)).collect()
+    crate::rules::cel_macros::receiver_macros().chain(MEMBER.iter().map(|(n, _)| *n)).collect()
 }
 
 /// The known function names closest to `name`.
@@ -133,9 +133,14 @@ mod tests {
         let compiler = crate::Compiler::new(Arc::new(dci_metrics::Catalog::default()));
         let env = compiler.env().clone();
         let mut context = Context::with_env(env.clone());
-        let allowance = crate::meter::Allowance { steps: 1000, bytes: 1000, batch_steps: 1000, ..Default::default() };
-        crate::functions::install(&mut context, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), &allowance)
-            .expect("installs");
+        let allowance =
+            crate::engine::meter::Allowance { steps: 1000, bytes: 1000, batch_steps: 1000, ..Default::default() };
+        crate::engine::functions::install(
+            &mut context,
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            &allowance,
+        )
+        .expect("installs");
         let args = |n: usize| vec!["1"; n].join(", ");
         let mut sources: Vec<String> =
             GLOBAL.iter().map(|(name, arities)| format!("{name}({})", args(arities[0]))).collect();

@@ -27,8 +27,8 @@
 //! bytes per item)` ([`HALTED_FN`], [`BUDGET_FN`]), each iteration is
 //! charged before its work (`@tick(steps) ? work : ...`, [`TICK_FN`]), and a
 //! call whose operands come from the data goes through the metered library
-//! ([`crate::metered`]). Reading a field charges its size
-//! ([`crate::meter::charge_read`]). Past the budget, the evaluation's
+//! ([`crate::engine::metered`]). Reading a field charges its size
+//! ([`crate::engine::meter::charge_read`]). Past the budget, the evaluation's
 //! decision is `error` (`budget_exceeded`) whatever the expression returns,
 //! and every later charge of that evaluation fails at once.
 
@@ -38,12 +38,12 @@ use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, L
 
 use dci_metrics::{Catalog, MetricType};
 
-use crate::compile::{DCI, Limits, MEMBERS, REGISTRANT};
-use crate::known::NAMESPACES;
-use crate::metered::{
+use crate::engine::metered::{
     ADD_FN, BUILT_FN, COPY_FN, EQ_FN, GE_FN, GT_FN, IN_FN, INDEX_OF_FN, JOIN_FN, LAST_INDEX_OF_FN, LE_FN, LT_FN,
     MATCHES_FN, NE_FN, REGEX_STATE_BYTES_PER_STEP, REPLACE_FN, SPLIT_FN, WALK_FN, Work,
 };
+use crate::rules::callable::NAMESPACES;
+use crate::rules::compile::{DCI, Limits, MEMBERS, REGISTRANT};
 
 /// The function wrapped around every comprehension's range: `@budget(range,
 /// bytes per item)`. Names starting with `@` cannot be written in a rule.
@@ -736,7 +736,7 @@ impl Walk<'_> {
             self.result.bad_patterns.push(BadPattern { span, why });
             return 0;
         }
-        match crate::metered::compiled(text.inner()).0 {
+        match crate::engine::metered::compiled(text.inner()).0 {
             Ok(compiled) => {
                 let bytes = haystack.bytes.max(BYTES_PER_STEP);
                 (text.inner().len() as u64 / BYTES_PER_STEP)
@@ -752,7 +752,7 @@ impl Walk<'_> {
 
     /// `s.replace(old, new)` grows only where `new` is longer than `old`: then at
     /// worst every byte of `s` becomes `new`. A string from the data has no
-    /// length known here: its replace is metered when it runs (see [`crate::metered`]).
+    /// length known here: its replace is metered when it runs (see [`crate::engine::metered`]).
     fn replaced_size(&self, call: &CallExpr, target: &Node) -> u64 {
         let literal_len = |node: Option<&IdedExpr>| match node.map(|n| &n.expr) {
             Some(Expr::Literal(LiteralValue::String(text))) => Some(text.inner().len() as u64),

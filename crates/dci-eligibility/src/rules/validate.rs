@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::compile::{Compiler, Demand, Level};
-use crate::cost::Estimate;
-use crate::diagnostic::{RuleDiagnostic, Severity};
+use crate::rules::compile::{Compiler, Demand, Level};
+use crate::rules::cost::Estimate;
+use crate::rules::diagnostic::{RuleDiagnostic, Severity};
 
 /// A metric a rule reads, with its catalog entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]

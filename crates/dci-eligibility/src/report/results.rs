@@ -7,7 +7,7 @@ use compact_str::CompactString;
 use dci_metrics::{FetchCounts, UnknownCause};
 use serde::Serialize;
 
-use crate::beneficiary::BeneficiaryError;
+use crate::data::beneficiary::BeneficiaryError;
 
 /// A value the evaluation needed but did not have.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -393,8 +393,8 @@ pub(crate) mod schema {
     use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
     use utoipa::{PartialSchema, ToSchema};
 
-    use crate::compile::{Demand, Level};
-    use crate::cost::Estimate;
+    use crate::rules::compile::{Demand, Level};
+    use crate::rules::cost::Estimate;
 
     /// Every level, in declaration order.
     pub(crate) fn levels() -> [Level; 2] {

@@ -5,12 +5,12 @@ use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, Source};
 use dci_protocol::records::Identifier;
 
-use crate::batch::{Engine, EvaluationOptions};
-use crate::beneficiary::Beneficiary;
-use crate::compile::{Level, MetricUse, Rule};
-use crate::meter::Stop;
-use crate::report::{Decision, Explanation, ItemResult, MetricTrace, TraceSource};
-use crate::table::PairIndex;
+use crate::data::beneficiary::Beneficiary;
+use crate::engine::batch::{Engine, EvaluationOptions};
+use crate::engine::meter::Stop;
+use crate::engine::table::PairIndex;
+use crate::report::results::{Decision, Explanation, ItemResult, MetricTrace, TraceSource};
+use crate::rules::compile::{Level, MetricUse, Rule};
 
 impl MetricTrace {
     fn of(

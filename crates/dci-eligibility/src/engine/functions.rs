@@ -20,10 +20,10 @@ use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime};
 use dci_metrics::UnknownCause;
 use std::cmp::Ordering;
 
-use crate::cost::{BUDGET_FN, HALTED_FN, TICK_FN};
-use crate::macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
-use crate::meter::Allowance;
-use crate::unknown::unknown_error;
+use crate::engine::meter::Allowance;
+use crate::engine::unknown::unknown_error;
+use crate::rules::cel_macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
+use crate::rules::cost::{BUDGET_FN, HALTED_FN, TICK_FN};
 
 /// Our functions and their arities (for the static checks).
 pub(crate) const LIBRARY: &[(&str, usize)] = &[
@@ -74,7 +74,7 @@ fn date_of(function: &str, value: &Value) -> Result<Option<NaiveDate>, Execution
                 .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.date_naive()))
                 .map(Some)
                 .ok_or_else(|| {
-                    let shown = crate::diagnostic::preview(text);
+                    let shown = crate::rules::diagnostic::preview(text);
                     ExecutionError::function_error(
                         function,
                         format!("{shown:?} is not a date (YYYY-MM-DD or RFC 3339)"),
@@ -242,8 +242,8 @@ fn install_meter(context: &mut Context<'_, '_>, allowance: &Allowance) -> Result
     let meter = allowance.clone();
     let tick: Raw = Box::new(move |call: &mut FunctionContext<'_, '_>| meter.tick(call));
     context.add_function(TICK_FN, tick)?;
-    context.add_function(HALTED_FN, || Value::Bool(crate::meter::stopped().is_some()))?;
-    crate::metered::install(context, allowance)?;
+    context.add_function(HALTED_FN, || Value::Bool(crate::engine::meter::stopped().is_some()))?;
+    crate::engine::metered::install(context, allowance)?;
     Ok(())
 }
 

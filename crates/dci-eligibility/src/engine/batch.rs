@@ -29,15 +29,15 @@ use dci_metrics::{Catalog, MetricStore, RegistryIndex, Resolution};
 use dci_protocol::records::Identifier;
 use rayon::prelude::*;
 
-use crate::beneficiary::{Beneficiary, BeneficiaryError};
-use crate::bind::{Household, MetricNames, Needs};
-use crate::compile::{Compiler, Level, Rule};
-use crate::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
-use crate::functions;
-use crate::meter::{Allowance, Cancellation, LaneChange, Stop};
-use crate::pool::{INTERACTIVE_ALLOTMENT, Lane, on_pool};
-use crate::report::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
-use crate::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
+use crate::data::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::engine::bind::{Household, MetricNames, Needs};
+use crate::engine::evaluate::{Screen, Verdict, decide, screen, verdict, verdict_of_rest};
+use crate::engine::functions;
+use crate::engine::meter::{Allowance, Cancellation, LaneChange, Stop};
+use crate::engine::pool::{INTERACTIVE_ALLOTMENT, Lane, on_pool};
+use crate::engine::table::{BeneficiaryIndex, Columns, FactTable, PairIndex, Pairs, PersonRow, RuleIndex};
+use crate::report::results::{self, BatchResult, BatchStats, Decision, ItemResult, RegistryUse, RuleCounts, Tally};
+use crate::rules::compile::{Compiler, Level, Rule};
 
 /// How to evaluate a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,7 +370,7 @@ fn registry_use<'s>(
     catalog: &Catalog,
     registry: RegistryIndex,
 ) -> &'s mut RegistryUse {
-    let usage = report::registry_use(&mut stats.registries, catalog.registry(registry).id);
+    let usage = results::registry_use(&mut stats.registries, catalog.registry(registry).id);
     if usage.answered_by.is_none() {
         usage.answered_by = Some(store.answered_by(registry));
     }

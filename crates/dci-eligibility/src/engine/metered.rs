@@ -1,7 +1,7 @@
 //! The metered library: what CEL's functions and operators cost when their
 //! operands come from the data, charged before the work is done.
 //!
-//! The compiler ([`crate::cost`]) knows the size of every value a rule builds
+//! The compiler ([`crate::rules::cost`]) knows the size of every value a rule builds
 //! from literals, but not of what the data holds: a field may be a 1 MB
 //! string, a loop variable an element of a 100,000-item list. Where a call's
 //! work or result depends on such a value, the compiler rewrites it to a
@@ -36,8 +36,8 @@ use cel::common::types::{CelBool, CelBytes, CelDouble, CelInt, CelList, CelStrin
 use cel::common::value::{BuiltinRef, CowVal, Val};
 use cel::{Context, DeclarationError, ExecutionError, FunctionContext};
 
-use crate::cost::{BYTES_PER_STEP, ITEM_BYTES};
-use crate::meter::Allowance;
+use crate::engine::meter::Allowance;
+use crate::rules::cost::{BYTES_PER_STEP, ITEM_BYTES};
 
 /// `@walk(x, work)`: charges walking `x` ([`Work`]) and gives `x` back.
 pub(crate) const WALK_FN: &str = "@walk";
@@ -622,7 +622,7 @@ pub(crate) fn compiled(pattern: &str) -> (Compiled, bool) {
 pub(crate) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
     use regex_automata::nfa::thompson::{Config, NFA};
     use regex_automata::util::syntax;
-    let shown = crate::diagnostic::preview(pattern);
+    let shown = crate::rules::diagnostic::preview(pattern);
     let invalid =
         |error: &dyn std::fmt::Display| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string()));
     let limited = Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT));

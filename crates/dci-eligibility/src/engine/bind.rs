@@ -19,13 +19,13 @@ use chrono::NaiveDate;
 use dci_metrics::{Catalog, MetricRead, MetricValue, RegistryIndex, RegistrySet, Resolution, UnknownCause};
 use serde_json::Value;
 
-use crate::beneficiary::{Beneficiary, raw_kind};
-use crate::compile::{DCI, MEMBERS, REGISTRANT};
-use crate::diagnostic::preview;
-use crate::meter::{self, Allowance};
-use crate::report::Missing;
-use crate::table::HouseholdFacts;
-use crate::unknown::unknown_marker;
+use crate::data::beneficiary::{Beneficiary, raw_kind};
+use crate::engine::meter::{self, Allowance};
+use crate::engine::table::HouseholdFacts;
+use crate::engine::unknown::unknown_marker;
+use crate::report::results::Missing;
+use crate::rules::compile::{DCI, MEMBERS, REGISTRANT};
+use crate::rules::diagnostic::preview;
 
 /// The error of a registry value read by a way the compiler could not see.
 pub(crate) const MISPLACED_FN: &str = "@misplaced";
@@ -64,7 +64,7 @@ pub(crate) struct Household<'a> {
     /// The steps this household's decision has taken so far in the current phase.
     pub spent: Option<&'a std::sync::atomic::AtomicU64>,
     /// The metrics the rule was found to read: the only ones it may read.
-    pub analysed: &'a [crate::compile::MetricUse],
+    pub analysed: &'a [crate::rules::compile::MetricUse],
 }
 
 impl Household<'_> {
@@ -105,7 +105,7 @@ pub(crate) struct Tracker {
     member_registries: AtomicU64,
     members: AtomicU64,
     missing_field: AtomicBool,
-    /// A registry value was read by a way the compiler could not see (see [`crate::registry_path`]).
+    /// A registry value was read by a way the compiler could not see (see [`crate::rules::registry_path`]).
     pub(crate) misplaced: AtomicBool,
     details: Option<Mutex<Details>>,
 }

@@ -1,5 +1,5 @@
-//! The runtime budget every evaluation runs under (see [`crate::cost`] for
-//! the units and the static estimate, and [`crate::metered`] for what each
+//! The runtime budget every evaluation runs under (see [`crate::rules::cost`] for
+//! the units and the static estimate, and [`crate::engine::metered`] for what each
 //! function charges).
 //!
 //! The meter of the evaluation running on a thread is a thread-local cell:
@@ -19,9 +19,9 @@ use cel::ExecutionError;
 use cel::FunctionContext;
 use cel::common::value::CowVal;
 
-use crate::cost::{BUDGET_FN, BYTES_PER_STEP};
-use crate::metered::weigh;
-use crate::pool::INTERACTIVE_ALLOTMENT;
+use crate::engine::metered::weigh;
+use crate::engine::pool::INTERACTIVE_ALLOTMENT;
+use crate::rules::cost::{BUDGET_FN, BYTES_PER_STEP};
 
 /// A flag that stops evaluations: set it and every evaluation that checks it
 /// ends with `cancelled`. Clones share the flag.
@@ -257,11 +257,11 @@ impl Allowance {
         Ok(call.args.swap_remove(0))
     }
 
-    /// The [`TICK_FN`](crate::cost::TICK_FN) implementation, `@tick(steps)`:
+    /// The [`TICK_FN`](crate::rules::cost::TICK_FN) implementation, `@tick(steps)`:
     /// charges one iteration's steps before its work is done, and is `true`.
     pub(crate) fn tick<'c, 'v>(&self, call: &mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> {
         self.spend(call.args.first().map_or(1, number), 0)?;
-        Ok(crate::metered::boolean(true))
+        Ok(crate::engine::metered::boolean(true))
     }
 }
 

@@ -12,12 +12,12 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr, SelectExpr, operators};
 use dci_metrics::{Catalog, MetricId, RegistryIndex};
 use serde::Serialize;
 
-use crate::cost::{self, Estimate};
-use crate::diagnostic::preview;
-use crate::diagnostic::{RuleDiagnostic, Severity, offset_of};
-use crate::known::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
-use crate::native::NativeClause;
-use crate::{dialect, macros, registry_path, syntax};
+use crate::engine::native::NativeClause;
+use crate::rules::callable::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
+use crate::rules::cost::{self, Estimate};
+use crate::rules::diagnostic::preview;
+use crate::rules::diagnostic::{RuleDiagnostic, Severity, offset_of};
+use crate::rules::{cel_macros, dialect, registry_path, syntax};
 
 /// What a rule may be (`[rules]` in `elig.toml`): its length and depth,
 /// checked when it is compiled, and its cost, estimated when it is compiled
@@ -41,7 +41,7 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Most steps the costly evaluations of one batch (a request, or a chunk
     /// of a file or stream) may take together: those of more than
-    /// [`BATCH_COUNTED_FROM`](crate::meter::BATCH_COUNTED_FROM) steps. Past it, each
+    /// [`BATCH_COUNTED_FROM`](crate::engine::meter::BATCH_COUNTED_FROM) steps. Past it, each
     /// decision still to make that runs a costly evaluation is an `error`
     /// (`budget_exceeded`), so that many costly decisions cannot keep every
     /// core busy for long.
@@ -320,7 +320,7 @@ impl Compiler {
             .add_extension(cel::extensions::strings)
             .and_then(|_| env.add_extension(cel::extensions::math))
             .and_then(|_| env.add_extension(cel::extensions::lists))
-            .and_then(|_| macros::install(&mut env));
+            .and_then(|_| cel_macros::install(&mut env));
         if let Err(error) = installed {
             // Only a clash between our macros and the crate's own can cause this: a bug, not input.
             panic!("cannot build the CEL environment: {error}");

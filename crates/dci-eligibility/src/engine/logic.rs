@@ -17,9 +17,9 @@
 use cel::common::ast::{ComprehensionExpr, Expr, IdedExpr, operators};
 use cel::{Context, ExecutionError, Value};
 
-use crate::bind::Tracker;
-use crate::cost::TICK_FN;
-use crate::unknown::as_unknown;
+use crate::engine::bind::Tracker;
+use crate::engine::unknown::as_unknown;
+use crate::rules::cost::TICK_FN;
 
 /// What an operand is, as CEL's logic sees it.
 enum Three {
@@ -195,7 +195,7 @@ fn quantified(
     let mut folded = Three::Bool(!deciding);
     let mut items = items.iter();
     while let Some(item) = items.next() {
-        if crate::meter::stopped().is_some() {
+        if crate::engine::meter::stopped().is_some() {
             break;
         }
         let mut scope = context.new_inner_scope();

@@ -39,7 +39,7 @@ pub struct RuleDiagnostic {
     /// 1-based column, in characters.
     pub column: usize,
     /// Byte range in the rule's text.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::report::schema::byte_range))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::report::results::schema::byte_range))]
     pub span: Range<usize>,
     /// The line of the rule with a caret under the problem.
     pub snippet: String,

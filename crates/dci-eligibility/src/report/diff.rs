@@ -8,8 +8,8 @@ use compact_str::CompactString;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::io::InvalidJson;
-use crate::report::{Decision, ItemResult, Outcome};
+use crate::data::io::InvalidJson;
+use crate::report::results::{Decision, ItemResult, Outcome};
 
 /// How a beneficiary's outcome changed from the old rule to the new one.
 /// Every pair of outcomes falls in exactly one kind.
@@ -306,7 +306,7 @@ fn clause_key(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::ClauseResult;
+    use crate::report::results::ClauseResult;
 
     #[test]
     fn every_pair_of_outcomes_is_one_kind_of_change() {

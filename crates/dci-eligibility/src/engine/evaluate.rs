@@ -5,14 +5,14 @@
 use cel::common::ast::IdedExpr;
 use cel::{Context, ExecutionError, Value};
 
-use crate::bind::{Details, Household, MISPLACED_FN, Needs, Resolver, Scope, Tracker};
-use crate::compile::Rule;
-use crate::diagnostic::{preview, preview_debug};
-use crate::logic;
-use crate::meter::{self, Stop};
-use crate::native::NativeClause;
-use crate::report::{ClauseResult, Decision, Missing, Outcome};
-use crate::unknown::as_unknown;
+use crate::engine::bind::{Details, Household, MISPLACED_FN, Needs, Resolver, Scope, Tracker};
+use crate::engine::logic;
+use crate::engine::meter::{self, Stop};
+use crate::engine::native::NativeClause;
+use crate::engine::unknown::as_unknown;
+use crate::report::results::{ClauseResult, Decision, Missing, Outcome};
+use crate::rules::compile::Rule;
+use crate::rules::diagnostic::{preview, preview_debug};
 
 /// What a fast evaluation concluded.
 #[derive(Clone, Debug, PartialEq)]
