@@ -789,6 +789,7 @@ impl DciClient {
         };
         let path = self.inner.source.paths.enrolled.clone();
         let answer: Answer<EnrolledResponse> = self.yes_no(&path, "enrolled", &message_id, &message).await?;
+        self.same_transaction(&message_id, "enrolled", &answer.message.transaction_id)?;
         let answers = answer
             .message
             .enrolled_response
@@ -806,6 +807,7 @@ impl DciClient {
         };
         let path = self.inner.source.paths.disabled.clone();
         let answer: Answer<DisabledResponse> = self.yes_no(&path, "disabled", &message_id, &message).await?;
+        self.same_transaction(&message_id, "disabled", &answer.message.transaction_id)?;
         let answers = answer
             .message
             .disabled_response
@@ -825,6 +827,20 @@ impl DciClient {
         let header = self.header(message_id, now, 1);
         self.inner.stats.messages.fetch_add(1, Ordering::Relaxed);
         self.inner.exchange(path, &format!("{what} message {message_id}"), &header, message).await
+    }
+
+    /// A yes/no answer names no person: only its `transaction_id` ties it to
+    /// our question, so an answer for another transaction (a signed answer
+    /// replayed) is refused. An answer without one is taken as ours.
+    fn same_transaction(&self, message_id: &str, what: &str, answered: &str) -> Result<(), ClientError> {
+        if answered.is_empty() || answered == message_id {
+            return Ok(());
+        }
+        Err(ClientError::Protocol {
+            registry: self.inner.source.registry,
+            request: format!("{what} message {message_id}"),
+            message: format!("the answer is for transaction {:?}, not ours", one_line(answered)),
+        })
     }
 
     fn single_answer(

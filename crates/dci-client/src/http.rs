@@ -24,7 +24,8 @@ pub(crate) fn transport_error(source: &DataSource, request: &str, error: reqwest
             waited: Duration::from_millis(source.timeouts.request_ms),
         };
     }
-    // reqwest errors may carry the URL; ours never contain secrets (they travel in bodies and headers).
+    // reqwest errors may carry the URL: only the token request in the query
+    // string puts a secret there, and its errors come without the URL (see `token`).
     let mut message = error.to_string();
     let mut source_error: Option<&dyn std::error::Error> = std::error::Error::source(&error);
     while let Some(inner) = source_error {
@@ -47,10 +48,16 @@ pub(crate) fn refuse_redirect(
     if !status.is_redirection() {
         return Ok(());
     }
+    // Without its query: a redirect that keeps the request's query string
+    // (an ingress sending HTTP to HTTPS) would otherwise show a secret sent there.
     let location = response
         .headers()
         .get(reqwest::header::LOCATION)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .map(|location| match location.split_once('?') {
+            Some((before, _)) => format!("{before}?…"),
+            None => location,
+        })
         .unwrap_or_default();
     Err(ClientError::Redirected {
         registry: source.registry,
@@ -91,6 +98,20 @@ pub(crate) fn said_in(body: &[u8], secrets: &[&str]) -> Option<String> {
     // Redacted before the words are cut to length, so that no part of a secret is left.
     let text = redact(String::from_utf8_lossy(body).into_owned(), secrets);
     registry_words(text.as_bytes()).map(|words| redact(words, secrets))
+}
+
+/// `text` as written in a form-encoded body or a query string
+/// (`application/x-www-form-urlencoded`), where a secret may be echoed back.
+pub(crate) fn form_encoded(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => encoded.push(byte as char),
+            b' ' => encoded.push('+'),
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
 }
 
 /// `text` with every occurrence of a secret (of 4 characters or more) replaced.

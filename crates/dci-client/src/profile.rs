@@ -18,8 +18,9 @@ pub fn signing_scheme(profile: Profile) -> SigningScheme {
 
 impl DataSource {
     /// Fills what the entry left unset (an empty path, no `id_type_priority`,
-    /// no `token_encoding`, no `reg_type`, a signing key without a scheme)
-    /// with its profile's defaults. Idempotent; [`crate::DciClient::new`] calls it.
+    /// no `token_encoding`, no `reg_type`, and, except under `spdci`, a signing
+    /// key without a scheme) with its profile's defaults. Idempotent;
+    /// [`crate::DciClient::new`] calls it.
     pub fn with_profile_defaults(mut self) -> Self {
         let profile = self.profile;
         let paths = &mut self.paths;
@@ -42,7 +43,15 @@ impl DataSource {
         self.reg_type.get_or_insert_with(|| profile.reg_type(self.registry.reg_type()).to_owned());
         let keyed = self.signing.key.is_some() || self.signing.key_file.is_some();
         if self.signing.scheme.is_none() && keyed {
-            self.signing.scheme = Some(signing_scheme(profile));
+            if profile == Profile::Spdci {
+                // The specification names no scheme: a key alone signs nothing, as it always did.
+                tracing::warn!(
+                    registry = %self.registry,
+                    "signing has a key but no scheme: requests are not signed (write scheme = \"ed25519\", \"jws\" or \"jws-detached\")"
+                );
+            } else {
+                self.signing.scheme = Some(signing_scheme(profile));
+            }
         }
         self
     }

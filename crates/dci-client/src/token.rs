@@ -130,7 +130,8 @@ impl TokenCache {
         crate::http::refuse_redirect(source, &request, &response)?;
         let bytes = crate::http::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;
         let secret = self.secret.expose();
-        let said = crate::http::said_in(&bytes, &[secret]);
+        let encoded = crate::http::form_encoded(secret);
+        let said = crate::http::said_in(&bytes, &[secret, &encoded]);
         if status.is_success() {
             let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let access_token = match answer.get("access_token") {

@@ -239,9 +239,9 @@ async fn requests_validate_against_the_openapi_files() {
                 sink.lock().expect("lock").push((uri.path().to_owned(), body.clone()));
                 let header = json!({"message_id": "x", "message_ts": "2026-01-10T10:00:00+00:00", "action": "on-search", "status": "succ"});
                 let message = if uri.path().ends_with("enrolled") {
-                    json!({"transaction_id": "t", "correlation_id": "c", "enrolled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "enrolled_status": "yes"}]})
+                    json!({"transaction_id": body["message"]["transaction_id"], "correlation_id": "c", "enrolled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "enrolled_status": "yes"}]})
                 } else if uri.path().ends_with("disabled") {
-                    json!({"transaction_id": "t", "correlation_id": "c", "disabled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "disabled_status": "no"}]})
+                    json!({"transaction_id": body["message"]["transaction_id"], "correlation_id": "c", "disabled_response": [{"reference_id": "t", "timestamp": "2026-01-10T10:00:00+00:00", "status": "succ", "disabled_status": "no"}]})
                 } else {
                     let items: Vec<Value> = body["message"]["search_request"].as_array().map(|items| items.iter().map(|i| json!({"reference_id": i["reference_id"], "status": "succ"})).collect()).unwrap_or_default();
                     json!({"transaction_id": "t", "correlation_id": "c", "search_response": items})
@@ -481,4 +481,29 @@ mod profiles {
         source.signing.key = Some(SecretSource::Value(pem.to_owned()));
         source
     }
+}
+
+/// A yes/no answer names no person: one for another transaction (a genuine
+/// answer replayed) is refused, not read as the answer to our question.
+#[tokio::test]
+async fn a_yes_no_answer_for_another_transaction_is_refused() {
+    let replayed = Misbehaviour::DataAnswer {
+        status: 200,
+        body: r#"{"header": {"version": "1.0.0", "message_id": "m", "message_ts": "2026-01-01T00:00:00+00:00",
+                  "action": "on-enrolled", "status": "succ", "total_count": 1, "completed_count": 1},
+                  "message": {"transaction_id": "an-earlier-question", "correlation_id": "c",
+                  "enrolled_response": [{"reference_id": "r", "status": "succ", "enrolled_status": "yes"}]}}"#
+            .into(),
+        retry_after: None,
+    };
+    let sim = simulator(1, |config| {
+        config.with_faults(RegistryKind::Ibr, FaultConfig { misbehaviour: Some(replayed), ..Default::default() })
+    })
+    .await;
+    let mut ibr = source(&sim);
+    ibr.registry = RegistryType::Ibr;
+    ibr.base_url = sim.base_url(RegistryKind::Ibr);
+    let error = DciClient::new(ibr).expect("client").enrolled("U00001", None).await.expect_err("refused");
+    assert!(error.to_string().contains("\"an-earlier-question\", not ours"), "{error}");
+    sim.shutdown().await;
 }

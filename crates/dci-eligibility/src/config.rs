@@ -50,6 +50,12 @@ pub enum EngineError {
     SigningKeyIdReused(String, String, String),
 }
 
+/// Whether two published keys are one key (their public members alike,
+/// whatever their `kid`, `use` and `alg`), so one `kid` may name both.
+fn same_key(a: &dci_protocol::Jwk, b: &dci_protocol::Jwk) -> bool {
+    (&a.kty, &a.crv, &a.x, &a.other) == (&b.kty, &b.crv, &b.x, &b.other) && a.alg == b.alg
+}
+
 impl Engine {
     /// Builds the catalog, the clients, the resolvers and the fact cache.
     pub fn from_config(config: &EngineConfig) -> Result<Engine, EngineError> {
@@ -64,7 +70,7 @@ impl Engine {
             let resolver = resolver_for(source.clone())?;
             if let Some(key) = resolver.public_jwk() {
                 let earlier = resolvers.iter().zip(&seen).find_map(|(other, registry)| {
-                    other.public_jwk().filter(|jwk| jwk.kid == key.kid && jwk.x != key.x).map(|_| *registry)
+                    other.public_jwk().filter(|jwk| jwk.kid == key.kid && !same_key(jwk, &key)).map(|_| *registry)
                 });
                 if let Some(earlier) = earlier {
                     let kid = key.kid.clone().unwrap_or_default();

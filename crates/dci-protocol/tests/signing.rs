@@ -215,21 +215,46 @@ mod jws {
         let protected = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"g2p"}"#);
         let canonical = dci_protocol::signing::canonical_json(&json!({"message": message(), "header": header()}));
         let input = format!("{protected}.{}", URL_SAFE_NO_PAD.encode(canonical));
-        let dir = std::env::temp_dir().join(format!("elig-jws-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a folder");
-        std::fs::write(dir.join("key.pem"), &pem).expect("the key");
-        std::fs::write(dir.join("input"), &input).expect("the input");
+        let dir = tempfile::tempdir().expect("a private folder");
+        std::fs::write(dir.path().join("key.pem"), &pem).expect("the key");
+        std::fs::write(dir.path().join("input"), &input).expect("the input");
         let output = std::process::Command::new("openssl")
             .args(["dgst", "-sha256", "-sign", "key.pem", "input"])
-            .current_dir(&dir)
+            .current_dir(dir.path())
             .output()
             .expect("openssl runs");
-        std::fs::remove_dir_all(&dir).ok();
         assert!(output.status.success());
         let jws = format!("{protected}..{}", URL_SAFE_NO_PAD.encode(output.stdout));
         let keys = keys_of(vec![signer.public_jwk()]);
         assert_eq!(keys.verify(Some(&jws), &header(), &message(), CREATED), Ok(()));
         assert_eq!(signer.sign(&header(), &message(), CREATED).expect("signs"), jws, "RS256 is deterministic");
+    }
+
+    /// Keys that are not what they claim are never used: an Ed25519 key of
+    /// the wrong length, an EC key off P-256; an encryption key under the
+    /// signing kid does not displace the signing key.
+    #[test]
+    fn malformed_keys_in_a_jwks_are_skipped_not_trusted() {
+        let Some(pem) = test_services::openssl_private_key("ED25519") else { return };
+        let signer = JwsSigner::from_pem(JwsForm::Compact, &pem, None, Some("k")).expect("a signer");
+        let jws = signer.sign(&header(), &message(), CREATED).expect("signs");
+        let mut short = signer.public_jwk();
+        short.x = Some("AAAA".into());
+        let keys = keys_of(vec![short]);
+        assert!(keys.is_empty());
+        assert_eq!(
+            keys.verify(Some(&jws), &header(), &message(), CREATED),
+            Err(SignatureError::UnknownKey("k".into()))
+        );
+        let mut encryption_first = signer.public_jwk();
+        encryption_first.key_use = None;
+        encryption_first.alg = Some("RSA-OAEP-256".into());
+        let keys = keys_of(vec![encryption_first, signer.public_jwk()]);
+        assert_eq!(keys.verify(Some(&jws), &header(), &message(), CREATED), Ok(()), "the signing key is kept");
+        let mut other_curve = signer.public_jwk();
+        other_curve.kty = "EC".into();
+        other_curve.crv = Some("P-384".into());
+        assert!(keys_of(vec![other_curve]).is_empty());
     }
 
     #[test]
@@ -255,6 +280,11 @@ mod jws {
             assert_eq!(result, Err(SignatureError::UnsupportedAlgorithm(alg.into())));
         }
         assert!(matches!(keys.verify(Some("a.b"), &header(), &message(), CREATED), Err(SignatureError::Malformed(_))));
+        let later = CREATED + 3_600;
+        assert!(matches!(keys.verify(Some(&jws), &header(), &message(), later), Err(SignatureError::Expired { .. })));
+        let earlier = CREATED - 3_600;
+        let result = keys.verify(Some(&jws), &header(), &message(), earlier);
+        assert!(matches!(result, Err(SignatureError::NotYetValid { .. })), "{result:?}");
         assert!(
             JwsSigner::from_pem(JwsForm::Compact, &pem, Some("ES256"), None).is_err(),
             "an RSA key is no ES256 key"

@@ -235,10 +235,19 @@ impl Engine {
             Ok(header) => header,
             Err(error) => return encoded(Err(error)),
         };
-        let signature = self.signer.as_ref().and_then(|signer| {
-            let signer = if bad_signature { &self.wrong_signer } else { signer };
-            signer.sign(&header, &message, DciTimestamp::now().unix_seconds()).ok()
-        });
+        let signature = match &self.signer {
+            None => None,
+            Some(signer) => {
+                let signer = if bad_signature { &self.wrong_signer } else { signer };
+                match signer.sign(&header, &message, DciTimestamp::now().unix_seconds()) {
+                    Ok(signature) => Some(signature),
+                    // A registry that signs never answers unsigned.
+                    Err(error) => {
+                        return Reply::error(500, ErrorCode::ServiceUnavailable, format!("cannot sign: {error}"));
+                    }
+                }
+            }
+        };
         encoded(serde_json::to_vec(&Out { signature, header: &header, message: &message }))
     }
 

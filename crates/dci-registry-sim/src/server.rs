@@ -88,26 +88,8 @@ impl Simulator {
         let data_dir = config.data_dir.clone().unwrap_or_else(crate::fixture_dir);
         let data = load_all(&config, data_dir).await?;
 
-        // RSA keys take a while to make: off the async threads.
-        let keys = {
-            let (config, seed) = (config.clone(), config.seed);
-            tokio::task::spawn_blocking(move || ServerKeys::make(&config, |purpose| derive_seed(purpose, seed)))
-                .await
-                .map_err(|e| SimError::Config(format!("making the server keys failed: {e}")))??
-        };
+        let (keys, verifier) = signing(&config).await?;
         let jwks = keys.jwks.clone();
-        let verifier = if config.verify_request_signatures {
-            let verifier = RegistryKeys::from_jwks(&Jwks { keys: config.client_keys.clone() });
-            if verifier.is_empty() {
-                return Err(SimError::Config(
-                    "client_keys holds no usable signing key (kid, and x for Ed25519, n and e for RSA, x and y for EC)"
-                        .into(),
-                ));
-            }
-            Some(Arc::new(verifier))
-        } else {
-            None
-        };
 
         let (stop, shutdown) = watch::channel(false);
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
@@ -230,6 +212,28 @@ impl Drop for Simulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// The keys the registries sign with, and the verifier of request signatures
+/// (when they are checked).
+async fn signing(config: &SimConfig) -> Result<(ServerKeys, Option<Arc<RegistryKeys>>), SimError> {
+    // RSA keys take a while to make: off the async threads.
+    let keys = {
+        let (config, seed) = (config.clone(), config.seed);
+        tokio::task::spawn_blocking(move || ServerKeys::make(&config, |purpose| derive_seed(purpose, seed)))
+            .await
+            .map_err(|e| SimError::Config(format!("making the server keys failed: {e}")))??
+    };
+    if !config.verify_request_signatures {
+        return Ok((keys, None));
+    }
+    let verifier = RegistryKeys::from_jwks(&Jwks { keys: config.client_keys.clone() });
+    if verifier.is_empty() {
+        return Err(SimError::Config(
+            "client_keys holds no usable signing key (kid, and x for Ed25519, n and e for RSA, x and y for EC)".into(),
+        ));
+    }
+    Ok((keys, Some(Arc::new(verifier))))
 }
 
 async fn load_all(config: &SimConfig, dir: PathBuf) -> Result<[Arc<RegistryData>; 3], SimError> {
@@ -389,7 +393,9 @@ async fn token(
     }
     // OpenCRVS's gateway takes the credentials in the query string (`routes.ts`).
     let (content_type, body) = match uri.query() {
-        Some(query) if body.is_empty() => (None, Bytes::copy_from_slice(query.as_bytes())),
+        Some(query) if body.is_empty() && registry.profile.token_in_query() => {
+            (None, Bytes::copy_from_slice(query.as_bytes()))
+        }
         _ => (header_text(&headers, header::CONTENT_TYPE), body),
     };
     let request = match read_token_request(content_type, header_text(&headers, header::AUTHORIZATION), &body) {

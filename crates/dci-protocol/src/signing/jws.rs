@@ -34,9 +34,12 @@ pub enum JwsForm {
     Detached,
 }
 
-/// The algorithms accepted, signing and verifying.
-pub const JWS_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+/// How long after its header's `message_ts` a JWS-signed message is
+/// accepted (a JWS carries no expiry of its own): the Ed25519 scheme's
+/// lifetime, so that a signed answer cannot be replayed later under either.
+const JWS_FRESH_SECONDS: i64 = super::SIGNATURE_LIFETIME_SECONDS;
 
+/// The algorithms accepted, signing and verifying: RS256, PS256, ES256, EdDSA.
 fn algorithm(name: &str) -> Result<Algorithm, SignatureError> {
     match name {
         "RS256" => Ok(Algorithm::RS256),
@@ -49,10 +52,12 @@ fn algorithm(name: &str) -> Result<Algorithm, SignatureError> {
 
 fn algorithm_name(algorithm: Algorithm) -> &'static str {
     match algorithm {
+        Algorithm::RS256 => "RS256",
         Algorithm::PS256 => "PS256",
         Algorithm::ES256 => "ES256",
         Algorithm::EdDSA => "EdDSA",
-        _ => "RS256",
+        // Never made by `algorithm`, so never signed with nor written.
+        _ => "unsupported",
     }
 }
 
@@ -178,6 +183,9 @@ impl Signer for JwsSigner {
 /// A public key of a JWKS, usable for JWS.
 struct JwsKey {
     key: DecodingKey,
+    /// For an Ed25519 key, the key itself: EdDSA signatures are checked
+    /// strictly (no small-order keys, canonical signatures), as the OpenSPP scheme is.
+    ed25519: Option<ed25519_dalek::VerifyingKey>,
     /// The algorithm the JWK names, when it names one.
     algorithm: Option<String>,
     /// What the key is, for reports (`RSA`, `EC P-256`, `OKP Ed25519`).
@@ -186,8 +194,10 @@ struct JwsKey {
 
 /// The signature keys of a registry's JWKS, for every scheme a registry may
 /// sign with: OpenSPP's Ed25519 signing string, compact JWS, detached JWS. A
-/// signature is read in the form its text shows; `use: enc` keys, symmetric
-/// keys and keys without `kid` are ignored.
+/// signature is read in the form its text shows. Ignored: `use: enc` keys,
+/// keys naming another algorithm than the four, symmetric keys, keys
+/// without `kid`, keys that are not a valid RSA, P-256 or Ed25519 public
+/// key, and a second key under a `kid` already taken.
 #[derive(Default)]
 pub struct RegistryKeys {
     ed25519: Ed25519Verifier,
@@ -206,7 +216,8 @@ impl RegistryKeys {
         let signing: Vec<Jwk> = jwks
             .keys
             .iter()
-            .filter(|jwk| jwk.key_use.as_deref().is_none_or(|key_use| key_use == "sig"))
+            .filter(|jwk| jwk.key_use.as_deref().is_none_or(|key_use| !key_use.trim().eq_ignore_ascii_case("enc")))
+            .filter(|jwk| jwk.alg.as_deref().is_none_or(|named| algorithm(named).is_ok() || named == "ed25519"))
             .filter(|jwk| jwk.kty != "oct")
             .cloned()
             .collect();
@@ -214,17 +225,8 @@ impl RegistryKeys {
         let mut jws = HashMap::new();
         for jwk in signing {
             let Some(kid) = jwk.kid.clone() else { continue };
-            let kind = match (&jwk.kty[..], jwk.crv.as_deref()) {
-                (kty, Some(curve)) => format!("{kty} {curve}"),
-                (kty, None) => kty.to_owned(),
-            };
-            let algorithm = jwk.alg.clone();
-            let key = serde_json::to_value(&jwk)
-                .ok()
-                .and_then(|value| serde_json::from_value::<JoseJwk>(value).ok())
-                .and_then(|jose| DecodingKey::from_jwk(&jose).ok());
-            if let Some(key) = key {
-                jws.insert(kid, JwsKey { key, algorithm, kind });
+            if let (false, Some(key)) = (jws.contains_key(&kid), jws_key(&jwk)) {
+                jws.insert(kid, key);
             }
         }
         RegistryKeys { ed25519, jws }
@@ -251,7 +253,7 @@ impl RegistryKeys {
         keys
     }
 
-    fn verify_jws(&self, jws: &str, header: &Value, message: &Value) -> Result<(), SignatureError> {
+    fn verify_jws(&self, jws: &str, header: &Value, message: &Value, now_unix: i64) -> Result<(), SignatureError> {
         let mut parts = jws.trim().split('.');
         let (Some(protected), Some(carried), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -271,16 +273,16 @@ impl RegistryKeys {
             .get("kid")
             .and_then(Value::as_str)
             .ok_or_else(|| SignatureError::Malformed("the JWS header has no kid".into()))?;
-        let key = self.jws.get(kid).ok_or_else(|| SignatureError::UnknownKey(kid.to_owned()))?;
+        let key = self.jws.get(kid).ok_or_else(|| SignatureError::UnknownKey(kid.chars().take(128).collect()))?;
         if key.algorithm.as_deref().is_some_and(|for_key| for_key != named) || key.key.family() != chosen.family() {
             return Err(SignatureError::InvalidKey(format!(
                 "key {kid} is for {} but the signature says {named}",
                 key.algorithm.as_deref().unwrap_or(&key.kind)
             )));
         }
-        let expected = payload(if carried.is_empty() { JwsForm::Detached } else { JwsForm::Compact }, header, message);
         let signing_input = if carried.is_empty() {
-            format!("{protected}.{}", URL_SAFE_NO_PAD.encode(&expected))
+            let rebuilt = payload(JwsForm::Detached, header, message);
+            format!("{protected}.{}", URL_SAFE_NO_PAD.encode(rebuilt))
         } else {
             let signed = decode_part(carried, "payload")?;
             if signed.get("header") != Some(header) || signed.get("message") != Some(message) {
@@ -288,12 +290,80 @@ impl RegistryKeys {
             }
             format!("{protected}.{carried}")
         };
-        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, chosen) {
+        key.verify(signature, signing_input.as_bytes(), chosen)?;
+        fresh(header, now_unix)
+    }
+}
+
+impl JwsKey {
+    fn verify(&self, signature: &str, signing_input: &[u8], chosen: Algorithm) -> Result<(), SignatureError> {
+        if let Some(ed25519) = &self.ed25519 {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(signature)
+                .map_err(|_| SignatureError::Malformed("the JWS signature is not base64url".into()))?;
+            let signature = ed25519_dalek::Signature::from_slice(&bytes)
+                .map_err(|_| SignatureError::Malformed("an EdDSA signature is 64 bytes".into()))?;
+            return ed25519.verify_strict(signing_input, &signature).map_err(|_| SignatureError::Invalid);
+        }
+        match jsonwebtoken::crypto::verify(signature, signing_input, &self.key, chosen) {
             Ok(true) => Ok(()),
             Ok(false) => Err(SignatureError::Invalid),
             Err(error) => Err(SignatureError::Malformed(format!("the signature cannot be read: {error}"))),
         }
     }
+}
+
+/// A key of `jwk` usable for JWS, if it is a valid RSA, EC P-256 or Ed25519
+/// public key (the lengths checked here, so that no malformed key reaches the
+/// cryptography).
+fn jws_key(jwk: &Jwk) -> Option<JwsKey> {
+    let coordinate = |name: &str| {
+        let text = jwk.other.get(name).and_then(Value::as_str).or(if name == "x" { jwk.x.as_deref() } else { None });
+        text.and_then(|text| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok())
+    };
+    let (key, ed25519) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+        ("OKP", Some("Ed25519")) => {
+            let key = super::verifying_key_from_jwk(jwk).ok()?;
+            (DecodingKey::from_ed_components(jwk.x.as_deref()?).ok()?, Some(key))
+        }
+        ("EC", Some("P-256")) => {
+            let (x, y) = (coordinate("x")?, coordinate("y")?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            let jose: JoseJwk = serde_json::to_value(jwk).ok().and_then(|v| serde_json::from_value(v).ok())?;
+            (DecodingKey::from_jwk(&jose).ok()?, None)
+        }
+        ("RSA", _) => {
+            let jose: JoseJwk = serde_json::to_value(jwk).ok().and_then(|v| serde_json::from_value(v).ok())?;
+            (DecodingKey::from_jwk(&jose).ok()?, None)
+        }
+        _ => return None,
+    };
+    let kind = match jwk.crv.as_deref() {
+        Some(curve) => format!("{} {curve}", jwk.kty),
+        None => jwk.kty.clone(),
+    };
+    Some(JwsKey { key, ed25519, algorithm: jwk.alg.clone(), kind })
+}
+
+/// A JWS carries no time of its own: the signed header's `message_ts` must be
+/// recent (and not ahead of us beyond the tolerated clock difference).
+fn fresh(header: &Value, now_unix: i64) -> Result<(), SignatureError> {
+    let stamp = header.get("message_ts").and_then(Value::as_str).ok_or_else(|| {
+        SignatureError::Malformed("the signed header has no message_ts to judge the signature's age by".into())
+    })?;
+    let created = crate::DciTimestamp::parse_lenient(stamp)
+        .map_err(|_| SignatureError::Malformed("the signed header's message_ts is not a timestamp".into()))?
+        .unix_seconds();
+    if created > now_unix + super::CLOCK_SKEW_SECONDS {
+        return Err(SignatureError::NotYetValid { created, now: now_unix });
+    }
+    let expires = created.saturating_add(JWS_FRESH_SECONDS);
+    if expires + super::CLOCK_SKEW_SECONDS < now_unix {
+        return Err(SignatureError::Expired { expires, now: now_unix });
+    }
+    Ok(())
 }
 
 fn decode_part(part: &str, what: &str) -> Result<Value, SignatureError> {
@@ -312,11 +382,12 @@ impl Verifier for RegistryKeys {
         now_unix: i64,
     ) -> Result<(), SignatureError> {
         let field = signature.filter(|s| !s.trim().is_empty()).ok_or(SignatureError::Missing)?;
-        if field.contains('"') || field.contains('=') {
+        let lowered = field.to_ascii_lowercase();
+        if lowered.contains("kidid=") || lowered.contains("namespace=") {
             // `namespace="dci", kidId="…"`: the OpenSPP signing string.
             self.ed25519.verify(Some(field), header, message, now_unix)
         } else {
-            self.verify_jws(field, header, message)
+            self.verify_jws(field, header, message, now_unix)
         }
     }
 }

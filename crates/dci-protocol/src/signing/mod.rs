@@ -19,7 +19,7 @@ pub use ed25519::{
     CLOCK_SKEW_SECONDS, Ed25519Signer, Ed25519Verifier, SIGNATURE_LIFETIME_SECONDS, SignatureParams,
     jwk_from_verifying_key, verifying_key_from_jwk,
 };
-pub use jws::{JWS_ALGORITHMS, JwsForm, JwsSigner, RegistryKeys};
+pub use jws::{JwsForm, JwsSigner, RegistryKeys};
 
 use serde_json::Value;
 
