@@ -8,7 +8,8 @@ use dci_metrics::{Catalog, CatalogConfig, CatalogError, MetricStore, StoreConfig
 use serde::{Deserialize, Serialize};
 
 use crate::engine::batch::Engine;
-use crate::rules::compile::{Compiler, Limits};
+use crate::names::Limits;
+use crate::rules::compile::Compiler;
 
 /// Everything the engine needs from the configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -22,11 +22,14 @@
 //! * [`report`]: what comes out: decisions and batch statistics (`results`),
 //!   the comparison of two rules (`diff`), and rule-test files (`rule_tests`).
 //!
-//! `config` builds an [`Engine`] from `elig.toml`'s sections.
+//! `names` holds what the stages share (the roots a rule reads, the limits,
+//! the internal function names); `config` builds an [`Engine`] from
+//! `elig.toml`'s sections.
 
 mod config;
 pub mod data;
 pub mod engine;
+mod names;
 pub mod report;
 pub mod rules;
 
@@ -38,6 +41,7 @@ pub use engine::evaluate::MAX_SHOWN_VALUE_BYTES;
 pub use engine::functions::{whole_months, whole_years};
 pub use engine::meter::{Cancellation, LaneChange};
 pub use engine::pool;
+pub use names::{BYTES_PER_STEP, DEFAULT_MAX_DEPTH, Limits};
 pub use report::diff;
 pub use report::results::{
     BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
@@ -46,9 +50,9 @@ pub use report::results::{
 pub use report::rule_tests;
 pub use rules::callable::{function_names, method_names};
 pub use rules::compile::{
-    Clause, Compiler, DEFAULT_MAX_DEPTH, Demand, INLINE_PARSE_BYTES, Level, Limits, MAX_DIAGNOSTICS,
-    MAX_RULE_NAME_BYTES, MetricUse, Rule, RuleError,
+    Clause, Compiler, Demand, INLINE_PARSE_BYTES, Level, MAX_DIAGNOSTICS, MAX_RULE_NAME_BYTES, MetricUse, Rule,
+    RuleError,
 };
-pub use rules::cost::{BYTES_PER_STEP, Estimate};
+pub use rules::cost::Estimate;
 pub use rules::diagnostic::{PREVIEW_CHARS, RuleDiagnostic, Severity, preview};
 pub use rules::validate::{NeededMetric, Validation};

@@ -23,8 +23,8 @@ use crate::data::beneficiary::{Beneficiary, raw_kind};
 use crate::engine::meter::{self, Allowance};
 use crate::engine::table::HouseholdFacts;
 use crate::engine::unknown::unknown_marker;
+use crate::names::{DCI, MEMBERS, REGISTRANT};
 use crate::report::results::Missing;
-use crate::rules::compile::{DCI, MEMBERS, REGISTRANT};
 use crate::rules::diagnostic::preview;
 
 /// The error of a registry value read by a way the compiler could not see.

@@ -8,11 +8,11 @@ use cel::{Context, ExecutionError, Value};
 use crate::engine::bind::{Details, Household, MISPLACED_FN, Needs, Resolver, Scope, Tracker};
 use crate::engine::logic;
 use crate::engine::meter::{self, Stop};
-use crate::engine::native::NativeClause;
 use crate::engine::unknown::as_unknown;
 use crate::report::results::{ClauseResult, Decision, Missing, Outcome};
 use crate::rules::compile::Rule;
 use crate::rules::diagnostic::{preview, preview_debug};
+use crate::rules::native_form::NativeClause;
 
 /// What a fast evaluation concluded.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,25 +22,8 @@ use std::cmp::Ordering;
 
 use crate::engine::meter::Allowance;
 use crate::engine::unknown::unknown_error;
-use crate::rules::cel_macros::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
-use crate::rules::cost::{BUDGET_FN, HALTED_FN, TICK_FN};
-
-/// Our functions and their arities (for the static checks).
-pub(crate) const LIBRARY: &[(&str, usize)] = &[
-    ("age_years", 1),
-    ("age_months", 1),
-    ("age_days", 1),
-    ("today", 0),
-    ("days_ago", 1),
-    ("months_ago", 1),
-    ("years_ago", 1),
-    ("between", 3),
-    ("date", 1),
-    (SUM_FN, 1),
-    (AVG_FN, 1),
-    (MIN_FN, 1),
-    (MAX_FN, 1),
-];
+use crate::names::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
+use crate::names::{BUDGET_FN, HALTED_FN, TICK_FN};
 
 fn midnight(date: NaiveDate) -> DateTime<FixedOffset> {
     date.and_time(NaiveTime::MIN).and_utc().fixed_offset()

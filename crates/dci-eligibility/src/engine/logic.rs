@@ -19,7 +19,7 @@ use cel::{Context, ExecutionError, Value};
 
 use crate::engine::bind::Tracker;
 use crate::engine::unknown::as_unknown;
-use crate::rules::cost::TICK_FN;
+use crate::names::TICK_FN;
 
 /// What an operand is, as CEL's logic sees it.
 enum Three {

@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cel::ExecutionError;
 use cel::FunctionContext;
-use cel::common::value::CowVal;
+use cel::common::types::CelBool;
+use cel::common::value::{BuiltinRef, CowVal, Val};
 
-use crate::engine::metered::weigh;
 use crate::engine::pool::INTERACTIVE_ALLOTMENT;
-use crate::rules::cost::{BUDGET_FN, BYTES_PER_STEP};
+use crate::names::{BUDGET_FN, BYTES_PER_STEP, ITEM_BYTES};
 
 /// A flag that stops evaluations: set it and every evaluation that checks it
 /// ends with `cancelled`. Clones share the flag.
@@ -257,11 +257,11 @@ impl Allowance {
         Ok(call.args.swap_remove(0))
     }
 
-    /// The [`TICK_FN`](crate::rules::cost::TICK_FN) implementation, `@tick(steps)`:
+    /// The [`TICK_FN`](crate::names::TICK_FN) implementation, `@tick(steps)`:
     /// charges one iteration's steps before its work is done, and is `true`.
     pub(crate) fn tick<'c, 'v>(&self, call: &mut FunctionContext<'c, 'v>) -> Result<CowVal<'c, 'v>, ExecutionError> {
         self.spend(call.args.first().map_or(1, number), 0)?;
-        Ok(crate::engine::metered::boolean(true))
+        Ok(boolean(true))
     }
 }
 
@@ -308,4 +308,73 @@ impl Stop {
 /// Why the evaluation metered on this thread was stopped, if it was.
 pub(crate) fn stopped() -> Option<Stop> {
     METER.with(|meter| meter.get().stop)
+}
+
+/// The size of a value for metering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Weight {
+    /// List and map entries, at every depth.
+    pub(crate) items: u64,
+    /// Bytes of strings and bytes, at every depth.
+    pub(crate) bytes: u64,
+    /// Of those, the bytes a copy of the value allocates again (strings
+    /// lent from the data are copied as a pointer).
+    pub(crate) owned_bytes: u64,
+}
+
+impl Weight {
+    /// Steps to walk the value once.
+    pub(crate) fn walk_steps(self) -> u64 {
+        self.items.saturating_add(self.bytes / BYTES_PER_STEP)
+    }
+    /// Bytes a copy of the value builds.
+    pub(crate) fn copy_bytes(self) -> u64 {
+        self.owned_bytes.saturating_add(self.items.saturating_mul(ITEM_BYTES))
+    }
+}
+
+/// The [`Weight`] of `value`, walked without recursion (values from the data
+/// may nest deeply).
+pub(crate) fn weigh(value: &dyn Val) -> Weight {
+    let mut weight = Weight::default();
+    let mut pending: Vec<&dyn Val> = vec![value];
+    while let Some(value) = pending.pop() {
+        match value.as_builtin() {
+            BuiltinRef::String(text) => {
+                let len = text.inner().len() as u64;
+                weight.bytes = weight.bytes.saturating_add(len);
+                if text.as_borrowed().is_none() {
+                    weight.owned_bytes = weight.owned_bytes.saturating_add(len);
+                }
+            }
+            BuiltinRef::Bytes(bytes) => {
+                let len = bytes.inner().len() as u64;
+                weight.bytes = weight.bytes.saturating_add(len);
+                if bytes.as_borrowed().is_none() {
+                    weight.owned_bytes = weight.owned_bytes.saturating_add(len);
+                }
+            }
+            BuiltinRef::List(list) => {
+                weight.items = weight.items.saturating_add(list.inner().len() as u64);
+                pending.extend(list.inner().iter().map(|item| item.as_ref()));
+            }
+            BuiltinRef::Map(map) => {
+                weight.items = weight.items.saturating_add(map.inner().len() as u64);
+                for (key, item) in map.inner() {
+                    pending.push(key.inner());
+                    pending.push(item.as_ref());
+                }
+            }
+            BuiltinRef::Optional(optional) => pending.extend(optional.inner()),
+            _ => {}
+        }
+    }
+    weight
+}
+
+/// A boolean result, lent from a constant: no allocation.
+pub(crate) fn boolean<'c, 'v>(value: bool) -> CowVal<'c, 'v> {
+    static TRUE: CelBool = CelBool::TRUE;
+    static FALSE: CelBool = CelBool::FALSE;
+    CowVal::Borrowed(if value { &TRUE } else { &FALSE })
 }

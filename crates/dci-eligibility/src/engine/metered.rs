@@ -28,142 +28,19 @@
 //! checked, and the cancellation noticed, before each one.
 
 use std::cmp::Ordering as Order;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
 
-use cel::common::types::{CelBool, CelBytes, CelDouble, CelInt, CelList, CelString, CelUInt};
+use cel::common::types::{CelBytes, CelDouble, CelInt, CelList, CelString, CelUInt};
 use cel::common::value::{BuiltinRef, CowVal, Val};
 use cel::{Context, DeclarationError, ExecutionError, FunctionContext};
 
-use crate::engine::meter::Allowance;
-use crate::rules::cost::{BYTES_PER_STEP, ITEM_BYTES};
-
-/// `@walk(x, work)`: charges walking `x` ([`Work`]) and gives `x` back.
-pub(crate) const WALK_FN: &str = "@walk";
-/// `@built(x)`: charges `x`, a value just built, and gives it back.
-pub(crate) const BUILT_FN: &str = "@built";
-/// `@copy(x)`: charges the copy a list or map literal makes of `x`, and gives `x` back.
-pub(crate) const COPY_FN: &str = "@copy";
-/// `a + b`.
-pub(crate) const ADD_FN: &str = "@add";
-/// `a == b`.
-pub(crate) const EQ_FN: &str = "@eq";
-/// `a != b`.
-pub(crate) const NE_FN: &str = "@ne";
-/// `a < b`.
-pub(crate) const LT_FN: &str = "@lt";
-/// `a <= b`.
-pub(crate) const LE_FN: &str = "@le";
-/// `a > b`.
-pub(crate) const GT_FN: &str = "@gt";
-/// `a >= b`.
-pub(crate) const GE_FN: &str = "@ge";
-/// `x in container`.
-pub(crate) const IN_FN: &str = "@contains";
-/// `s.split(separator[, n])`.
-pub(crate) const SPLIT_FN: &str = "@split";
-/// `s.replace(old, new[, n])`.
-pub(crate) const REPLACE_FN: &str = "@replace";
-/// `list.join([separator])`.
-pub(crate) const JOIN_FN: &str = "@join";
-/// `s.indexOf(needle[, offset])`.
-pub(crate) const INDEX_OF_FN: &str = "@indexOf";
-/// `s.lastIndexOf(needle[, offset])`.
-pub(crate) const LAST_INDEX_OF_FN: &str = "@lastIndexOf";
-/// `s.matches(pattern)`, `matches(s, pattern)`.
-pub(crate) const MATCHES_FN: &str = "@matches";
-
-/// What walking a value costs in comparisons, for [`WALK_FN`]'s second argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Work {
-    /// Once through (`size`, `contains`, `format`, `flatten`, ...).
-    Linear = 0,
-    /// A sort: `n log₂ n` comparisons.
-    Sort = 1,
-    /// Every element against every other (`distinct`): `n (n − 1) / 2` comparisons.
-    Pairs = 2,
-    /// The int `n` of a list about to be built of `n` items (`lists.range(n)`).
-    Count = 3,
-}
-
-/// The largest compiled pattern, in bytes of its automaton: compiling one
-/// takes at most about 20 ms (`\w{20}`, 350 KiB, 13 ms), and the patterns
-/// kept ([`PATTERNS_KEPT`]) hold at most about 100 MiB.
-pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// Haystack bytes × automaton states one step pays for, in the worst case
-/// of the `regex` crate (its PikeVM visits every state at every byte).
-pub(crate) const REGEX_STATE_BYTES_PER_STEP: u64 = 8;
-
-/// The size of a value for metering.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Weight {
-    /// List and map entries, at every depth.
-    pub(crate) items: u64,
-    /// Bytes of strings and bytes, at every depth.
-    pub(crate) bytes: u64,
-    /// Of those, the bytes a copy of the value allocates again (strings
-    /// lent from the data are copied as a pointer).
-    pub(crate) owned_bytes: u64,
-}
-
-impl Weight {
-    /// Steps to walk the value once.
-    pub(crate) fn walk_steps(self) -> u64 {
-        self.items.saturating_add(self.bytes / BYTES_PER_STEP)
-    }
-    /// Bytes a copy of the value builds.
-    pub(crate) fn copy_bytes(self) -> u64 {
-        self.owned_bytes.saturating_add(self.items.saturating_mul(ITEM_BYTES))
-    }
-}
-
-/// The [`Weight`] of `value`, walked without recursion (values from the data
-/// may nest deeply).
-pub(crate) fn weigh(value: &dyn Val) -> Weight {
-    let mut weight = Weight::default();
-    let mut pending: Vec<&dyn Val> = vec![value];
-    while let Some(value) = pending.pop() {
-        match value.as_builtin() {
-            BuiltinRef::String(text) => {
-                let len = text.inner().len() as u64;
-                weight.bytes = weight.bytes.saturating_add(len);
-                if text.as_borrowed().is_none() {
-                    weight.owned_bytes = weight.owned_bytes.saturating_add(len);
-                }
-            }
-            BuiltinRef::Bytes(bytes) => {
-                let len = bytes.inner().len() as u64;
-                weight.bytes = weight.bytes.saturating_add(len);
-                if bytes.as_borrowed().is_none() {
-                    weight.owned_bytes = weight.owned_bytes.saturating_add(len);
-                }
-            }
-            BuiltinRef::List(list) => {
-                weight.items = weight.items.saturating_add(list.inner().len() as u64);
-                pending.extend(list.inner().iter().map(|item| item.as_ref()));
-            }
-            BuiltinRef::Map(map) => {
-                weight.items = weight.items.saturating_add(map.inner().len() as u64);
-                for (key, item) in map.inner() {
-                    pending.push(key.inner());
-                    pending.push(item.as_ref());
-                }
-            }
-            BuiltinRef::Optional(optional) => pending.extend(optional.inner()),
-            _ => {}
-        }
-    }
-    weight
-}
-
-/// A boolean result, lent from a constant: no allocation.
-pub(crate) fn boolean<'c, 'v>(value: bool) -> CowVal<'c, 'v> {
-    static TRUE: CelBool = CelBool::TRUE;
-    static FALSE: CelBool = CelBool::FALSE;
-    CowVal::Borrowed(if value { &TRUE } else { &FALSE })
-}
+use crate::engine::meter::{Allowance, boolean, weigh};
+use crate::names::Work;
+use crate::names::{
+    ADD_FN, BUILT_FN, COPY_FN, EQ_FN, GE_FN, GT_FN, IN_FN, INDEX_OF_FN, JOIN_FN, LAST_INDEX_OF_FN, LE_FN, LT_FN,
+    MATCHES_FN, NE_FN, REPLACE_FN, SPLIT_FN, WALK_FN,
+};
+use crate::names::{BYTES_PER_STEP, ITEM_BYTES};
+use crate::rules::patterns::{compiled, match_steps};
 
 /// The top-level length of a list or map, or of a string in bytes.
 fn length(value: &dyn Val) -> u64 {
@@ -564,86 +441,4 @@ fn matches<'c, 'v>(meter: &Allowance, call: &mut Call<'c, 'v>) -> Answer<'c, 'v>
     }
     meter.spend(match_steps(s.len(), compiled.states), 0)?;
     Ok(boolean(compiled.regex.is_match(s)))
-}
-
-/// A compiled pattern, the number of states of its automaton, and what compiling it cost.
-#[derive(Debug)]
-pub(crate) struct Pattern {
-    regex: regex::Regex,
-    pub(crate) states: usize,
-    /// Steps compiling it took: a step per [`COMPILED_BYTES_PER_STEP`] of its automata.
-    pub(crate) compile_steps: u64,
-}
-
-/// Bytes of compiled automata a step pays for (compiling is about that fast).
-const COMPILED_BYTES_PER_STEP: u64 = 8;
-
-/// Steps a match over `haystack` bytes costs with an automaton of `states` states.
-pub(crate) fn match_steps(haystack: usize, states: usize) -> u64 {
-    1 + (haystack as u64).saturating_mul(states as u64) / REGEX_STATE_BYTES_PER_STEP
-}
-
-/// Patterns kept compiled, for the whole process.
-const PATTERNS_KEPT: usize = 32;
-
-/// A compiled pattern, or why it does not compile.
-type Compiled = Result<Arc<Pattern>, String>;
-
-/// The patterns compiled lately, by their text, with the turn each was last used at.
-static PATTERNS: LazyLock<Mutex<HashMap<String, (Compiled, u64)>>> = LazyLock::new(Mutex::default);
-static TURN: AtomicU64 = AtomicU64::new(0);
-
-/// `pattern` compiled (or why it cannot be), and whether it was compiled now rather than found
-/// among the recent ones. At most [`PATTERNS_KEPT`] are kept; the least recently used goes.
-pub(crate) fn compiled(pattern: &str) -> (Compiled, bool) {
-    let turn = TURN.fetch_add(1, Ordering::Relaxed);
-    let lock = || PATTERNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((compiled, used)) = lock().get_mut(pattern) {
-        *used = turn;
-        return (compiled.clone(), false);
-    }
-    let compiled = compile_pattern(pattern).map(Arc::new);
-    let mut kept = lock();
-    if kept.len() >= PATTERNS_KEPT
-        && let Some(oldest) = kept.iter().min_by_key(|(_, (_, used))| *used).map(|(text, _)| text.clone())
-    {
-        kept.remove(&oldest);
-    }
-    kept.insert(pattern.to_owned(), (compiled.clone(), turn));
-    (compiled, true)
-}
-
-/// Compiles `pattern` within the size limit, counting its automaton's states.
-///
-/// The states counted are those of the pattern read as ASCII when it can be
-/// (its repetitions and alternatives): a Unicode class such as `\w` compiles
-/// to hundreds of byte-level states of which a match visits a few at each
-/// byte, while `(?:[a-z]{0,9}){800}` keeps thousands alive at once.
-pub(crate) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
-    use regex_automata::nfa::thompson::{Config, NFA};
-    use regex_automata::util::syntax;
-    let shown = crate::rules::diagnostic::preview(pattern);
-    let invalid =
-        |error: &dyn std::fmt::Display| format!("`{shown}` is not a valid pattern: {}", one_line(&error.to_string()));
-    let limited = Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT));
-    // The Unicode automaton first: within its limit, the `regex` crate's is too.
-    let unicode = NFA::compiler().configure(limited.clone()).build(pattern).map_err(|e| invalid(&e))?;
-    let regex = regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| invalid(&e))?;
-    let ascii = NFA::compiler()
-        .configure(limited)
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .build(pattern)
-        .map_or(unicode.states().len(), |nfa| nfa.states().len());
-    // The regex crate builds a forward and a reverse automaton of about this size.
-    let compile_steps = 1 + 3 * unicode.memory_usage() as u64 / COMPILED_BYTES_PER_STEP;
-    Ok(Pattern { regex, states: ascii, compile_steps })
-}
-
-/// The last line of a multi-line error (the `regex` crate draws the pattern above it).
-fn one_line(message: &str) -> String {
-    message.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or(message).trim().to_owned()
 }

@@ -454,17 +454,6 @@ pub(crate) mod schema {
 
     impl ToSchema for Estimate {}
 
-    /// A byte range of a rule's text, `{start, end}` (end excluded), as serde writes a `Range`.
-    pub(crate) fn byte_range() -> ObjectBuilder {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("Byte range in the rule's text: `start`, and `end` one past the last byte"))
-            .property("start", usize::schema())
-            .required("start")
-            .property("end", usize::schema())
-            .required("end")
-    }
-
     #[cfg(test)]
     mod tests {
         use std::collections::BTreeSet;
@@ -495,7 +484,7 @@ pub(crate) mod schema {
             let json = |schema: RefOr<Schema>| serde_json::to_value(schema).expect("schema");
             describes(&json(Demand::schema()), Demand::default());
             describes(&json(Estimate::schema()), Estimate::default());
-            describes(&json(byte_range().into()), 3..7);
+            describes(&json(crate::rules::diagnostic::byte_range_schema().into()), 3..7);
             let names: Vec<Value> = levels().iter().map(|l| serde_json::to_value(l).expect("level")).collect();
             assert_eq!(json(Level::schema())["enum"], Value::Array(names));
         }

@@ -5,6 +5,7 @@
 //! Each expands, like CEL's own macros, into a comprehension: no runtime
 //! function walks the list, so member values stay lazy.
 
+use crate::names::{AVG_FN, MAX_FN, MIN_FN, SUM_FN};
 use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue, operators};
 use cel::parser::{MacroExprHelper, ParseError};
 use cel::{DeclarationError, Env};
@@ -12,14 +13,6 @@ use cel::{DeclarationError, Env};
 /// Loop variable of the implicit forms.
 pub(crate) const IMPLICIT_VAR: &str = "m";
 const ACCUMULATOR: &str = "@result";
-/// Sums a list of numbers (nulls skipped); empty → 0.
-pub(crate) const SUM_FN: &str = "elig.sum";
-/// Mean of a list of numbers (nulls skipped); empty → null.
-pub(crate) const AVG_FN: &str = "elig.avg";
-/// Least of a list (nulls skipped); empty → null.
-pub(crate) const MIN_FN: &str = "elig.min";
-/// Greatest of a list (nulls skipped); empty → null.
-pub(crate) const MAX_FN: &str = "elig.max";
 
 type Expansion = Result<Option<IdedExpr>, ParseError>;
 

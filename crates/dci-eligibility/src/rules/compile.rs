@@ -12,89 +12,20 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr, SelectExpr, operators};
 use dci_metrics::{Catalog, MetricId, RegistryIndex};
 use serde::Serialize;
 
-use crate::engine::native::NativeClause;
-use crate::rules::callable::{NAMESPACES, TYPE_NAMES, global_arities, member_arities, suggest_function};
+use crate::names::NAMESPACES;
+use crate::names::{DCI, Limits, MEMBERS, REGISTRANT};
+use crate::rules::callable::{TYPE_NAMES, global_arities, member_arities, suggest_function};
 use crate::rules::cost::{self, Estimate};
 use crate::rules::diagnostic::preview;
 use crate::rules::diagnostic::{RuleDiagnostic, Severity, offset_of};
+use crate::rules::native_form::NativeClause;
 use crate::rules::{cel_macros, dialect, registry_path, syntax};
-
-/// What a rule may be (`[rules]` in `elig.toml`): its length and depth,
-/// checked when it is compiled, and its cost, estimated when it is compiled
-/// and metered when it is evaluated (see the `cost` module for the units).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Longest rule, in bytes.
-    pub max_length: usize,
-    /// Deepest rule: the depth of its parsed expression, where every
-    /// operator, call, field access, index, literal list or map and
-    /// comprehension is a level (a chain `a + b + c` is two), and the
-    /// deepest nesting of brackets.
-    pub max_depth: usize,
-    /// Most steps one evaluation may take, estimated (a rule whose worst
-    /// case is higher does not compile: `cost_too_high`) and metered
-    /// (an evaluation past it is an `error`, `budget_exceeded`).
-    pub max_steps: u64,
-    /// Most bytes of strings, lists and maps one evaluation may build,
-    /// estimated and metered like `max_steps`.
-    pub max_bytes: u64,
-    /// Most steps the costly evaluations of one batch (a request, or a chunk
-    /// of a file or stream) may take together: those of more than
-    /// [`BATCH_COUNTED_FROM`](crate::engine::meter::BATCH_COUNTED_FROM) steps. Past it, each
-    /// decision still to make that runs a costly evaluation is an `error`
-    /// (`budget_exceeded`), so that many costly decisions cannot keep every
-    /// core busy for long.
-    pub max_batch_steps: u64,
-    /// Household members the cost estimate assumes at most.
-    pub max_members: u64,
-    /// Items of a list field (or a registry's list) the estimate assumes at most.
-    pub max_list_items: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_length: 10_000,
-            max_depth: DEFAULT_MAX_DEPTH,
-            max_steps: 1_000_000,
-            max_bytes: 16 << 20,
-            max_batch_steps: 1_000_000_000,
-            max_members: 100,
-            max_list_items: 100,
-        }
-    }
-}
-
-impl Limits {
-    /// The stricter of `self` and `other`, limit by limit.
-    pub fn stricter(&self, other: &Limits) -> Limits {
-        Limits {
-            max_length: self.max_length.min(other.max_length),
-            max_depth: self.max_depth.min(other.max_depth),
-            max_steps: self.max_steps.min(other.max_steps),
-            max_bytes: self.max_bytes.min(other.max_bytes),
-            max_batch_steps: self.max_batch_steps.min(other.max_batch_steps),
-            max_members: self.max_members.max(other.max_members),
-            max_list_items: self.max_list_items.max(other.max_list_items),
-        }
-    }
-}
 
 /// The most diagnostics a rule is reported with: the first ones, which are the ones to fix first.
 pub const MAX_DIAGNOSTICS: usize = 10;
 
 /// The longest name a rule may have, in bytes: every result names its rule.
 pub const MAX_RULE_NAME_BYTES: usize = 256;
-
-/// The default [`Limits::max_depth`]. Every thread that runs rules has at
-/// least 2 MiB of stack (tokio's workers, rayon's pool, Rust's test threads;
-/// the CLI's main thread has 8 MiB). The costliest shape, a long operator
-/// chain, takes about 1.6 KB of stack per level to compile, evaluate,
-/// explain and drop (`examples/stack_depth.rs`, release and debug builds
-/// alike), so a 2 MiB thread holds about 1,300 levels: this default leaves
-/// a fivefold margin.
-pub const DEFAULT_MAX_DEPTH: usize = 256;
 
 /// The deepest nesting of brackets (open ones included) a rule may have,
 /// whatever `max_depth` says: the parser's prediction recurses once per open
@@ -129,13 +60,7 @@ fn shown(n: u64) -> String {
     if n < 100_000 { n.to_string() } else { format!("{:.1e}", n as f64) }
 }
 
-/// The registrant's root variable.
-pub(crate) const REGISTRANT: &str = "r";
 const REGISTRANT_ALIAS: &str = "me";
-/// The metrics root.
-pub(crate) const DCI: &str = "dci";
-/// The household members.
-pub(crate) const MEMBERS: &str = "members";
 
 /// Whose metric: the registrant's, or a household member's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -38,21 +38,14 @@ use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, L
 
 use dci_metrics::{Catalog, MetricType};
 
-use crate::engine::metered::{
+use crate::names::NAMESPACES;
+use crate::names::Work;
+use crate::names::{
     ADD_FN, BUILT_FN, COPY_FN, EQ_FN, GE_FN, GT_FN, IN_FN, INDEX_OF_FN, JOIN_FN, LAST_INDEX_OF_FN, LE_FN, LT_FN,
-    MATCHES_FN, NE_FN, REGEX_STATE_BYTES_PER_STEP, REPLACE_FN, SPLIT_FN, WALK_FN, Work,
+    MATCHES_FN, NE_FN, REGEX_STATE_BYTES_PER_STEP, REPLACE_FN, SPLIT_FN, WALK_FN,
 };
-use crate::rules::callable::NAMESPACES;
-use crate::rules::compile::{DCI, Limits, MEMBERS, REGISTRANT};
-
-/// The function wrapped around every comprehension's range: `@budget(range,
-/// bytes per item)`. Names starting with `@` cannot be written in a rule.
-pub(crate) const BUDGET_FN: &str = "@budget";
-
-/// The function that says whether the evaluation was stopped: `@halted()`.
-pub(crate) const HALTED_FN: &str = "@halted";
-/// The function charging each iteration before its work: `@tick(steps)`, which is `true`.
-pub(crate) const TICK_FN: &str = "@tick";
+use crate::names::{BUDGET_FN, BYTES_PER_STEP, HALTED_FN, ITEM_BYTES, TICK_FN};
+use crate::names::{DCI, Limits, MEMBERS, REGISTRANT};
 
 /// Functions whose value is a number, a bool, a timestamp or a duration
 /// (a namespaced one by its full name).
@@ -128,12 +121,6 @@ const REGEX_STEPS: u64 = 1_000;
 /// The most patterns a rule may write for `matches`: each is compiled when
 /// the rule is.
 pub(crate) const MAX_PATTERNS: usize = 16;
-
-/// Bytes a string or list function walks per step.
-pub const BYTES_PER_STEP: u64 = 64;
-/// Bytes counted per list or map item, beside its contents: the item's
-/// pointer in its list, its boxed value and the allocator's rounding.
-pub(crate) const ITEM_BYTES: u64 = 48;
 
 /// The worst-case size of a value: list or map items, and bytes in all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -736,7 +723,7 @@ impl Walk<'_> {
             self.result.bad_patterns.push(BadPattern { span, why });
             return 0;
         }
-        match crate::engine::metered::compiled(text.inner()).0 {
+        match crate::rules::patterns::compiled(text.inner()).0 {
             Ok(compiled) => {
                 let bytes = haystack.bytes.max(BYTES_PER_STEP);
                 (text.inner().len() as u64 / BYTES_PER_STEP)

@@ -39,7 +39,7 @@ pub struct RuleDiagnostic {
     /// 1-based column, in characters.
     pub column: usize,
     /// Byte range in the rule's text.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::report::results::schema::byte_range))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = byte_range_schema))]
     pub span: Range<usize>,
     /// The line of the rule with a caret under the problem.
     pub snippet: String,
@@ -214,6 +214,20 @@ fn caret_snippet(source: &str, span: Range<usize>, line: usize, column: usize) -
         " ".repeat(offset),
         "^".repeat(width)
     )
+}
+
+/// A byte range of a rule's text, `{start, end}` (end excluded), as serde writes a `Range`.
+#[cfg(feature = "openapi")]
+pub(crate) fn byte_range_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("Byte range in the rule's text: `start`, and `end` one past the last byte"))
+        .property("start", usize::schema())
+        .required("start")
+        .property("end", usize::schema())
+        .required("end")
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ pub(crate) mod compile;
 pub(crate) mod cost;
 pub(crate) mod diagnostic;
 pub(crate) mod dialect;
+pub(crate) mod native_form;
+pub(crate) mod patterns;
 pub(crate) mod registry_path;
 pub(crate) mod syntax;
 pub(crate) mod validate;

@@ -18,7 +18,7 @@
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, operators};
 
-use crate::rules::compile::{DCI, REGISTRANT};
+use crate::names::{DCI, REGISTRANT};
 
 /// A registry value read another way than by its path.
 #[derive(Clone, Debug, PartialEq, Eq)]
