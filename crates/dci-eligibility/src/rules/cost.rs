@@ -487,6 +487,22 @@ impl Walk<'_> {
 
     /// The estimate of a call, and whether its result must be charged once built (`@built`).
     fn call(&mut self, call: &mut CallExpr) -> (Node, bool) {
+        let mut site = self.site(call);
+        if let Some(estimated) = self.value_operator(call, &site) {
+            return estimated;
+        }
+        if self.test(call, &mut site) {
+            let Site { cost, from_data, .. } = site;
+            return (Node { cost, from_data, small: true, ..Node::default() }, false);
+        }
+        if let Some(estimated) = self.builder(call, &mut site) {
+            return estimated;
+        }
+        self.other_function(call, site)
+    }
+
+    /// A call's operands estimated, and what the families of calls share.
+    fn site(&mut self, call: &mut CallExpr) -> Site {
         let (name, namespaced) = self.qualified_name(call);
         let mut args: Vec<Node> = Vec::with_capacity(call.args.len() + 1);
         if let Some(target) = call.target.as_deref_mut()
@@ -497,19 +513,25 @@ impl Walk<'_> {
         for arg in &mut call.args {
             args.push(self.node(arg));
         }
-        let mut cost = args.iter().fold(step(), |cost, arg| cost.plus(arg.cost));
+        let cost = args.iter().fold(step(), |cost, arg| cost.plus(arg.cost));
         let from_data = args.iter().any(|arg| arg.from_data);
         let largest = args.iter().filter(|arg| !arg.read).map(|arg| arg.size).fold(Size::default(), larger);
-        let walk = |size: Size| size.bytes / BYTES_PER_STEP + size.items;
         let target = args.first().copied().unwrap_or_default();
         let accumulated = call.target.is_none()
             && matches!(call.args.first().map(|a| &a.expr), Some(Expr::Ident(n)) if self.accumulators.contains(n));
-        let size = match name.as_str() {
-            operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => Size::default(),
+        Site { name, namespaced, args, cost, from_data, largest, target, accumulated }
+    }
+
+    /// Operators whose value is computed from their operands' (logic,
+    /// choice, arithmetic, indexing), and the budget wrapper.
+    fn value_operator(&self, call: &mut CallExpr, site: &Site) -> Option<(Node, bool)> {
+        let Site { args, cost, from_data, target, .. } = site;
+        let (mut cost, from_data) = (*cost, *from_data);
+        let node = match site.name.as_str() {
             operators::CONDITIONAL => {
                 let (then, otherwise) =
                     (args.get(1).copied().unwrap_or_default(), args.get(2).copied().unwrap_or_default());
-                let node = Node {
+                Node {
                     cost,
                     size: larger(then.size, otherwise.size),
                     elem: larger(then.elem, otherwise.elem),
@@ -517,8 +539,7 @@ impl Walk<'_> {
                     small: then.small && otherwise.small,
                     may_nan: then.may_nan || otherwise.may_nan,
                     ..Node::default()
-                };
-                return (node, false);
+                }
             }
             operators::ADD => {
                 let sum = args.iter().filter(|arg| !arg.read).fold(Size::default(), |a, b| Size {
@@ -530,29 +551,47 @@ impl Walk<'_> {
                 let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
                 // Metered where an operand's size is known only at run time (a sum of a string and
                 // a number is refused there without copying the string into an error).
-                if !accumulated && args.iter().any(Node::large) {
+                if !site.accumulated && args.iter().any(Node::large) {
                     rename(call, ADD_FN, false);
                 }
                 let small = args.iter().any(|arg| arg.small);
                 let may_nan = small || args.iter().any(|arg| arg.may_nan);
-                return (Node { cost, size: sum, elem, from_data, small, may_nan, ..Node::default() }, false);
+                Node { cost, size: sum, elem, from_data, small, may_nan, ..Node::default() }
             }
             operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO | operators::NEGATE => {
-                let node = Node { cost, from_data, small: true, may_nan: true, ..Node::default() };
-                return (node, false);
+                Node { cost, from_data, small: true, may_nan: true, ..Node::default() }
             }
-            operators::EQUALS | operators::NOT_EQUALS => {
-                cost.steps = cost.steps.saturating_add(walk(largest));
-                if args.iter().all(Node::unpaid) {
-                    let metered = if name == operators::EQUALS { EQ_FN } else { NE_FN };
-                    rename(call, metered, false);
+            BUDGET_FN => args.first().copied().unwrap_or_default(),
+            operators::INDEX | operators::OPT_INDEX | operators::OPT_SELECT => {
+                // A person's field (`r['x']`, `r.?x`) is read from the data, and charged as it is
+                // read; anything else gives one of its elements (inside an optional, maybe).
+                if target.person {
+                    return Some((Node { cost: cost.plus(step()), charged: true, ..self.data_read() }, false));
                 }
-                Size::default()
+                let element = target.elem;
+                Node { cost, size: element, elem: element, from_data, may_nan: target.may_nan, ..Node::default() }
+            }
+            _ => return None,
+        };
+        Some((node, false))
+    }
+
+    /// Calls that answer a question about their operands (logic, equality,
+    /// order, membership, search, patterns): a scalar, the operands walked
+    /// once. Whether `site` was one (its cost then added).
+    fn test(&mut self, call: &mut CallExpr, site: &mut Site) -> bool {
+        let (name, args, largest) = (site.name.as_str(), &site.args, site.largest);
+        let steps = match name {
+            operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => 0,
+            operators::EQUALS | operators::NOT_EQUALS => {
+                if args.iter().all(Node::unpaid) {
+                    rename(call, if name == operators::EQUALS { EQ_FN } else { NE_FN }, false);
+                }
+                walk(largest)
             }
             operators::LESS | operators::LESS_EQUALS | operators::GREATER | operators::GREATER_EQUALS => {
-                cost.steps = cost.steps.saturating_add(walk(largest));
                 if args.iter().any(Node::large) || args.iter().any(|arg| arg.may_nan) {
-                    let metered = match name.as_str() {
+                    let metered = match name {
                         operators::LESS => LT_FN,
                         operators::LESS_EQUALS => LE_FN,
                         operators::GREATER => GT_FN,
@@ -560,71 +599,66 @@ impl Walk<'_> {
                     };
                     rename(call, metered, false);
                 }
-                Size::default()
+                walk(largest)
             }
             operators::IN => {
-                cost.steps = cost.steps.saturating_add(walk(largest));
                 if args.get(1).is_some_and(Node::unpaid) {
                     rename(call, IN_FN, false);
                 }
-                Size::default()
+                walk(largest)
             }
             "contains" | "startsWith" | "endsWith" => {
-                cost.steps = cost.steps.saturating_add(walk(largest));
-                self.walk_operands(call, &args, Work::Linear, namespaced);
-                Size::default()
+                self.walk_operands(call, args, Work::Linear, site.namespaced);
+                walk(largest)
             }
             "matches" => {
-                cost.steps = cost.steps.saturating_add(self.pattern_steps(call, largest));
+                let steps = self.pattern_steps(call, largest);
                 if call.target.is_none() {
                     // `matches(s, p)` as `s.matches(p)` is rewritten: `@matches(p, s)`.
                     call.args.reverse();
                 }
                 rename(call, MATCHES_FN, true);
-                Size::default()
+                steps
             }
             "indexOf" | "lastIndexOf" => {
                 // Always the linear search: CEL's walks every window of the string.
-                cost.steps = cost.steps.saturating_add(walk(largest));
                 rename(call, if name == "indexOf" { INDEX_OF_FN } else { LAST_INDEX_OF_FN }, true);
-                Size::default()
+                walk(largest)
             }
+            _ => return false,
+        };
+        site.cost.steps = site.cost.steps.saturating_add(steps);
+        true
+    }
+
+    /// Calls that build a string or a list from their operands.
+    fn builder(&mut self, call: &mut CallExpr, site: &mut Site) -> Option<(Node, bool)> {
+        let Site { ref name, ref args, mut cost, from_data, largest, target, namespaced, .. } = *site;
+        let (size, elem, built) = match name.as_str() {
             "replace" => {
                 let grown = self.replaced_size(call, &target);
                 cost.steps = cost.steps.saturating_add(grown / BYTES_PER_STEP);
-                cost.bytes = cost.bytes.saturating_add(grown);
                 if args.iter().any(Node::large) {
                     rename(call, REPLACE_FN, true);
                 }
                 // A string as large as the data made it: what is built from it is metered too.
-                let size = Size { items: 0, bytes: grown };
-                return (Node { cost, size, from_data, ..Node::default() }, false);
+                (Size { items: 0, bytes: grown }, Size::default(), false)
             }
             "split" | "join" => {
-                let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };
                 cost.steps = cost.steps.saturating_add(walk(largest));
-                cost.bytes = cost.bytes.saturating_add(size.bytes);
                 if args.iter().any(Node::large) {
                     rename(call, if name == "split" { SPLIT_FN } else { JOIN_FN }, true);
                 }
-                let node = Node { cost, size, elem: Size::default(), from_data, ..Node::default() };
-                return (node, false);
+                (
+                    Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) },
+                    Size::default(),
+                    false,
+                )
             }
             "lists.range" => {
-                let items = match call.args.first().map(|a| &a.expr) {
-                    Some(Expr::Literal(LiteralValue::Int(n))) => u64::try_from(*n.inner()).unwrap_or(0),
-                    _ => u64::MAX,
-                };
-                if let Some(count) = call.args.first_mut()
-                    && !matches!(count.expr, Expr::Literal(_))
-                {
-                    wrap(count, WALK_FN, vec![work(count.id, Work::Count)]);
-                }
-                let size = Size { items, bytes: items.saturating_mul(ITEM_BYTES) };
+                let items = range_items(call);
                 cost.steps = cost.steps.saturating_add(items);
-                cost.bytes = cost.bytes.saturating_add(size.bytes);
-                let node = Node { cost, size, elem: Size::default(), from_data, ..Node::default() };
-                return (node, false);
+                (Size { items, bytes: items.saturating_mul(ITEM_BYTES) }, Size::default(), false)
             }
             "sort" | "@sortByAssociatedKeys" | "distinct" => {
                 let n = target.size.items;
@@ -634,56 +668,45 @@ impl Walk<'_> {
                 } else {
                     n.saturating_mul(u64::from(n.max(1).ilog2() + 1))
                 };
-                let size = Size { items: target.size.items, bytes: target.size.bytes.saturating_mul(2) };
                 cost.steps = cost.steps.saturating_add(walk(largest)).saturating_add(comparisons.saturating_mul(per));
-                cost.bytes = cost.bytes.saturating_add(size.bytes);
                 let kind = if name == "distinct" { Work::Pairs } else { Work::Sort };
-                let built = self.walk_operands(call, &args, kind, namespaced);
-                return (Node { cost, size, elem: target.elem, from_data, ..Node::default() }, built);
+                let built = self.walk_operands(call, args, kind, namespaced);
+                (Size { items: target.size.items, bytes: target.size.bytes.saturating_mul(2) }, target.elem, built)
             }
             "flatten" | "reverse" | "slice" | "lowerAscii" | "upperAscii" | "trim" | "substring" | "format"
             | "strings.quote" | "string" | "bytes" | "charAt" => {
-                let size = Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) };
                 cost.steps = cost.steps.saturating_add(walk(largest));
-                cost.bytes = cost.bytes.saturating_add(size.bytes);
-                let built = self.walk_operands(call, &args, Work::Linear, namespaced);
-                return (Node { cost, size, from_data, ..Node::default() }, built);
+                let built = self.walk_operands(call, args, Work::Linear, namespaced);
+                (
+                    Size { items: largest.items.max(largest.bytes), bytes: largest.bytes.saturating_mul(2) },
+                    Size::default(),
+                    built,
+                )
             }
-            BUDGET_FN => return (args.first().copied().unwrap_or_default(), false),
-            operators::INDEX | operators::OPT_INDEX | operators::OPT_SELECT => {
-                // A person's field (`r['x']`, `r.?x`) is read from the data, and charged as it is
-                // read; anything else gives one of its elements (inside an optional, maybe).
-                if target.person {
-                    return (Node { cost: cost.plus(step()), charged: true, ..self.data_read() }, false);
-                }
-                let element = target.elem;
-                let may_nan = target.may_nan;
-                return (Node { cost, size: element, elem: element, from_data, may_nan, ..Node::default() }, false);
-            }
-            _ if name.starts_with(['_', '!', '-'])
-                || name.starts_with('@')
-                || SCALAR_FUNCTIONS.contains(&name.as_str()) =>
-            {
-                // Operators and conversions read their arguments once and give a scalar.
-                cost.steps = cost.steps.saturating_add(walk(largest));
-                self.walk_operands(call, &args, Work::Linear, namespaced);
-                let may_nan = NAN_FUNCTIONS.contains(&name.as_str());
-                return (Node { cost, from_data, small: true, may_nan, ..Node::default() }, false);
-            }
-            _ => {
-                // Any other function reads its arguments once; its value may be one of them
-                // (`dyn(x)`, `orValue`, `math.greatest`), so it is as large as the largest.
-                cost.steps = cost.steps.saturating_add(walk(largest));
-                self.walk_operands(call, &args, Work::Linear, namespaced);
-                let size = args.iter().map(|arg| arg.size).fold(Size::default(), larger);
-                let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
-                let small = !args.is_empty() && args.iter().all(|arg| arg.small);
-                let may_nan = NAN_FUNCTIONS.contains(&name.as_str()) || args.iter().any(|arg| arg.may_nan);
-                let node = Node { cost, size, elem, from_data, small, may_nan, ..Node::default() };
-                return (node, false);
-            }
+            _ => return None,
         };
-        (Node { cost, size, from_data, small: true, ..Node::default() }, false)
+        cost.bytes = cost.bytes.saturating_add(size.bytes);
+        Some((Node { cost, size, elem, from_data, ..Node::default() }, built))
+    }
+
+    /// Any other function: operators and conversions give a scalar; the
+    /// rest may give one of their operands (`dyn(x)`, `orValue`,
+    /// `math.greatest`), so their value is as large as the largest.
+    fn other_function(&mut self, call: &mut CallExpr, site: Site) -> (Node, bool) {
+        let Site { name, namespaced, args, mut cost, from_data, largest, .. } = site;
+        cost.steps = cost.steps.saturating_add(walk(largest));
+        self.walk_operands(call, &args, Work::Linear, namespaced);
+        let scalar =
+            name.starts_with(['_', '!', '-']) || name.starts_with('@') || SCALAR_FUNCTIONS.contains(&name.as_str());
+        if scalar {
+            let may_nan = NAN_FUNCTIONS.contains(&name.as_str());
+            return (Node { cost, from_data, small: true, may_nan, ..Node::default() }, false);
+        }
+        let size = args.iter().map(|arg| arg.size).fold(Size::default(), larger);
+        let elem = args.iter().map(|arg| arg.elem).fold(Size::default(), larger);
+        let small = !args.is_empty() && args.iter().all(|arg| arg.small);
+        let may_nan = NAN_FUNCTIONS.contains(&name.as_str()) || args.iter().any(|arg| arg.may_nan);
+        (Node { cost, size, elem, from_data, small, may_nan, ..Node::default() }, false)
     }
 
     /// Wraps the operands of a call that keeps CEL's implementation in
@@ -751,6 +774,43 @@ impl Walk<'_> {
             _ => target.size.bytes.saturating_mul(1 + literal_len(call.args.get(1)).unwrap_or(target.size.bytes)),
         }
     }
+}
+
+/// A call being estimated: its qualified name, its operands' estimates, and
+/// what the families of calls derive from them.
+struct Site {
+    name: String,
+    /// A namespaced function (`math.least`): the "target" is the namespace.
+    namespaced: bool,
+    args: Vec<Node>,
+    cost: Estimate,
+    from_data: bool,
+    /// The largest operand that is not a read (reads are charged as they are read).
+    largest: Size,
+    /// The first operand (the receiver of a method).
+    target: Node,
+    /// The first operand is a fold's accumulator (`@result + [x]`).
+    accumulated: bool,
+}
+
+/// Steps to walk a value of `size` once.
+fn walk(size: Size) -> u64 {
+    size.bytes / BYTES_PER_STEP + size.items
+}
+
+/// The items `lists.range(n)` builds: `n` when written, else unbounded (and
+/// the count is then metered when it runs, `@walk(n, count)`).
+fn range_items(call: &mut CallExpr) -> u64 {
+    let items = match call.args.first().map(|a| &a.expr) {
+        Some(Expr::Literal(LiteralValue::Int(n))) => u64::try_from(*n.inner()).unwrap_or(0),
+        _ => u64::MAX,
+    };
+    if let Some(count) = call.args.first_mut()
+        && !matches!(count.expr, Expr::Literal(_))
+    {
+        wrap(count, WALK_FN, vec![work(count.id, Work::Count)]);
+    }
+    items
 }
 
 fn larger(a: Size, b: Size) -> Size {

@@ -214,17 +214,7 @@ pub(super) fn rewrite(
             {
                 return;
             }
-            let field = std::mem::take(name);
-            let operand_id = *next_id;
-            *next_id += 1;
-            if let Some(span) = spans.get(&expr.id).cloned() {
-                spans.insert(operand_id, span);
-            }
-            expr.expr = Expr::Select(SelectExpr {
-                operand: Box::new(IdedExpr { id: operand_id, expr: Expr::Ident(REGISTRANT.to_owned()) }),
-                field,
-                test: false,
-            });
+            as_registrant_field(expr, next_id, spans);
         }
         Expr::Call(call) => {
             if let Some(target) = call.target.as_mut() {
@@ -273,6 +263,22 @@ pub(super) fn rewrite(
         }
         Expr::Literal(_) | Expr::Unspecified => {}
     }
+}
+
+/// A bare field name `x` as `r.x`, the new node `r` placed where `x` was written.
+fn as_registrant_field(expr: &mut IdedExpr, next_id: &mut u64, spans: &mut HashMap<u64, Range<usize>>) {
+    let Expr::Ident(name) = &mut expr.expr else { return };
+    let field = std::mem::take(name);
+    let operand_id = *next_id;
+    *next_id += 1;
+    if let Some(span) = spans.get(&expr.id).cloned() {
+        spans.insert(operand_id, span);
+    }
+    expr.expr = Expr::Select(SelectExpr {
+        operand: Box::new(IdedExpr { id: operand_id, expr: Expr::Ident(REGISTRANT.to_owned()) }),
+        field,
+        test: false,
+    });
 }
 
 /// The place in `source` of the node `id` of `expr` (its subtree's extent).
