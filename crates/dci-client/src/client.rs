@@ -324,6 +324,16 @@ fn request_signer(source: &DataSource) -> Result<Option<Box<dyn Signer>>, String
     Ok(Some(Box::new(signer)))
 }
 
+/// A search message about to be sent, and how its answers are matched.
+struct Outgoing {
+    /// Names the message in errors: `search message <id> (<n> items)`.
+    request: String,
+    /// The reference id of each item, in the batch's order.
+    references: Vec<String>,
+    header: RequestHeader,
+    message: SearchRequest,
+}
+
 impl DciClient {
     /// A client for `source`: resolves its secrets and builds its HTTP connection pool.
     pub fn new(source: DataSource) -> Result<Self, ClientError> {
@@ -589,7 +599,25 @@ impl DciClient {
         limits: Limits,
     ) -> Result<Vec<Result<Found<R>, ClientError>>, ClientError> {
         let inner = &self.inner;
-        let source = &inner.source;
+        let outgoing = self.outgoing(batch);
+        inner.stats.messages.fetch_add(1, Ordering::Relaxed);
+        inner.stats.items.fetch_add(outgoing.references.len() as u64, Ordering::Relaxed);
+        let (path, request) = (&inner.source.paths.search, &outgoing.request);
+        let answer: Answer<RawSearchResponse> =
+            inner.exchange_within(path, request, &outgoing.header, &outgoing.message, limits).await?;
+        let answered = self.by_reference(answer.message.search_response, &outgoing.references);
+        let results = self.read_answers(&outgoing, answered, batch, belongs);
+        let failed = results
+            .iter()
+            .filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. } | ClientError::Ambiguous { .. })))
+            .count();
+        inner.stats.unusable.fetch_add(failed as u64, Ordering::Relaxed);
+        Ok(results)
+    }
+
+    /// The search message for `batch`: one item per question, each with a
+    /// reference id made of the message id and its position.
+    fn outgoing(&self, batch: &[Question]) -> Outgoing {
         let message_id = uuid::Uuid::new_v4().to_string();
         let request = format!("search message {message_id} ({} items)", batch.len());
         let now = DciTimestamp::now();
@@ -605,35 +633,48 @@ impl DciClient {
             })
             .collect::<Vec<_>>();
         let header = self.header(&message_id, now, items.len());
-        let message = SearchRequest { transaction_id: message_id.clone(), search_request: items };
-        inner.stats.messages.fetch_add(1, Ordering::Relaxed);
-        inner.stats.items.fetch_add(references.len() as u64, Ordering::Relaxed);
-        let answer: Answer<RawSearchResponse> =
-            inner.exchange_within(&source.paths.search, &request, &header, &message, limits).await?;
-        // Each answer goes to the item whose reference_id it carries; one carrying a
-        // reference_id we did not send, or none, is ignored (and counted).
+        let message = SearchRequest { transaction_id: message_id, search_request: items };
+        Outgoing { request, references, header, message }
+    }
+
+    /// Each answer given to the item whose reference_id it carries; one
+    /// carrying a reference_id we did not send, or none, is ignored (and counted).
+    fn by_reference(&self, answers: Vec<Box<RawValue>>, references: &[String]) -> Vec<Vec<Box<RawValue>>> {
         let position: HashMap<&str, usize> =
             references.iter().enumerate().map(|(index, reference)| (reference.as_str(), index)).collect();
         let mut answered: Vec<Vec<Box<RawValue>>> = (0..references.len()).map(|_| Vec::new()).collect();
-        for item in answer.message.search_response {
+        for item in answers {
             match reference_of(&item).as_deref().and_then(|r| position.get(r)) {
                 Some(&index) => answered[index].push(item),
                 None => {
-                    inner.stats.unusable.fetch_add(1, Ordering::Relaxed);
+                    self.inner.stats.unusable.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
+        answered
+    }
+
+    /// One result per question from its answers. A record of someone else,
+    /// or a reference_id answered twice, means the registry does not match its
+    /// answers to our questions: then no answer of this message is used (an
+    /// empty "no record" answer carries no identity that could be checked).
+    fn read_answers<R: DeserializeOwned>(
+        &self,
+        outgoing: &Outgoing,
+        answered: Vec<Vec<Box<RawValue>>>,
+        batch: &[Question],
+        belongs: &Belongs<R>,
+    ) -> Vec<Result<Found<R>, ClientError>> {
+        let (source, request) = (&self.inner.source, &outgoing.request);
         let unusable = |reference_id: &str, message: String| ClientError::ItemUnusable {
             registry: source.registry,
             request: request.clone(),
             reference_id: reference_id.to_owned(),
             message,
         };
-        // A record of someone else, or a reference_id answered twice, means the registry
-        // does not match its answers to our questions: then no answer of this message is
-        // used (an empty "no record" answer carries no identity that could be checked).
         let mut mismatched = false;
-        let mut results: Vec<Result<Found<R>, ClientError>> = references
+        let mut results: Vec<Result<Found<R>, ClientError>> = outgoing
+            .references
             .iter()
             .zip(answered)
             .zip(batch)
@@ -647,7 +688,7 @@ impl DciClient {
                     let Some(answer) = answers.pop() else { unreachable!("one answer") };
                     self.read_item(&answer, identity.as_ref(), belongs).map_err(|problem| {
                         mismatched |= matches!(problem, ItemProblem::Foreign(_));
-                        problem.into_error(reference_id, &request, source)
+                        problem.into_error(reference_id, request, source)
                     })
                 }
                 n => {
@@ -657,7 +698,7 @@ impl DciClient {
             })
             .collect();
         if mismatched {
-            for (result, reference_id) in results.iter_mut().zip(&references) {
+            for (result, reference_id) in results.iter_mut().zip(&outgoing.references) {
                 if result.is_ok() {
                     *result = Err(unusable(
                         reference_id,
@@ -668,12 +709,7 @@ impl DciClient {
                 }
             }
         }
-        let failed = results
-            .iter()
-            .filter(|r| matches!(r, Err(ClientError::ItemUnusable { .. } | ClientError::Ambiguous { .. })))
-            .count();
-        inner.stats.unusable.fetch_add(failed as u64, Ordering::Relaxed);
-        Ok(results)
+        results
     }
 
     /// Reads one answered item: only a final, successful status with its

@@ -262,6 +262,33 @@ struct Limitation {
     severity: Reading<u8>,
 }
 
+/// The kinds of limitation at level 2 or more, in domain order; doubtful
+/// when one such limitation's kind or level is, or when `doubtful_status` (a
+/// PWD registration whose standing is not known) is given.
+fn limitation_types(
+    limitations: &[Limitation],
+    doubtful_status: Option<&Reading<bool>>,
+) -> Reading<Vec<LimitationType>> {
+    let mut types: Vec<LimitationType> = Vec::new();
+    let mut types_doubt: Option<Reading<Vec<LimitationType>>> = None;
+    for limitation in limitations {
+        match limitation.severity.value() {
+            Some(severity) if *severity >= 2 => match &limitation.kind {
+                Reading::Value(kind) if !types.contains(kind) => types.push(kind.clone()),
+                Reading::Value(_) => {}
+                doubtful => types_doubt = types_doubt.or_else(|| doubtful.doubt()),
+            },
+            Some(_) => {}
+            None => types_doubt = types_doubt.or_else(|| limitation.severity.doubt()),
+        }
+    }
+    if let Some(status) = doubtful_status {
+        types_doubt = types_doubt.or_else(|| status.doubt());
+    }
+    types.sort_by_key(domain_order);
+    types_doubt.unwrap_or(Reading::Value(types))
+}
+
 impl DisabilityRecord {
     /// Maps this record onto the normalised view, every code through its table.
     ///
@@ -269,21 +296,7 @@ impl DisabilityRecord {
     /// [`DISABILITY_STATUS_CODES`]): an expired or pending registration states
     /// no established limitation. Washington Group answers always count.
     pub fn facts(&self) -> DisabilityFacts {
-        let mut limitations: Vec<Limitation> = self
-            .disability_info
-            .iter()
-            .map(|l| Limitation {
-                kind: match l.disability_limitation_type.as_deref() {
-                    None => Reading::missing("disability_limitation_type"),
-                    Some(text) => LimitationType::of_label(text)
-                        .map_or_else(|| Reading::unrecognised("disability_limitation_type", text), Reading::Value),
-                },
-                severity: match read("functional_severity", l.functional_severity.as_deref(), &SEVERITY_CODES) {
-                    Reading::Absent => Reading::missing("functional_severity"),
-                    other => other,
-                },
-            })
-            .collect();
+        let mut limitations = self.washington_group();
         // Impairments and levels count while the registration stands, so a PWD record
         // must say whether it does: without a status (or with a blank one, or one
         // outside the table) it is unknown.
@@ -304,22 +317,7 @@ impl DisabilityRecord {
             Reading::Absent
         };
         if pwd_counts {
-            for detail in &self.disability_details {
-                let kind = match detail.impairment_type.as_deref() {
-                    None => Reading::missing("impairment_type"),
-                    Some(text) => LimitationType::of_impairment_type(text)
-                        .map_or_else(|| Reading::unrecognised("impairment_type", text), Reading::Value),
-                };
-                let severity =
-                    match read("impairment_level", detail.impairment_level.as_deref(), &IMPAIRMENT_LEVEL_CODES) {
-                        Reading::Absent => match &overall {
-                            Reading::Absent => Reading::missing("impairment_level"),
-                            other => other.clone(),
-                        },
-                        other => other,
-                    };
-                limitations.push(Limitation { kind, severity });
-            }
+            limitations.extend(self.impairments(&overall));
         }
         let disabled = limitations.iter().any(|l| l.severity.value().is_some_and(|s| *s >= 2));
         let severity_doubt = limitations.iter().find_map(|l| l.severity.doubt::<bool>());
@@ -345,24 +343,49 @@ impl DisabilityRecord {
             (None, None) if approved => overall,
             (None, None) => Reading::Value(0),
         };
-        let mut types: Vec<LimitationType> = Vec::new();
-        let mut types_doubt: Option<Reading<Vec<LimitationType>>> = None;
-        for limitation in &limitations {
-            match limitation.severity.value() {
-                Some(severity) if *severity >= 2 => match &limitation.kind {
-                    Reading::Value(kind) if !types.contains(kind) => types.push(kind.clone()),
-                    Reading::Value(_) => {}
-                    doubtful => types_doubt = types_doubt.or_else(|| doubtful.doubt()),
+        let types = limitation_types(&limitations, pwd_doubtful.then_some(&status));
+        DisabilityFacts { has_disability, level, types }
+    }
+
+    /// The Washington Group answers, each a limitation (they always count).
+    fn washington_group(&self) -> Vec<Limitation> {
+        self.disability_info
+            .iter()
+            .map(|l| Limitation {
+                kind: match l.disability_limitation_type.as_deref() {
+                    None => Reading::missing("disability_limitation_type"),
+                    Some(text) => LimitationType::of_label(text)
+                        .map_or_else(|| Reading::unrecognised("disability_limitation_type", text), Reading::Value),
                 },
-                Some(_) => {}
-                None => types_doubt = types_doubt.or_else(|| limitation.severity.doubt()),
-            }
-        }
-        if pwd_doubtful {
-            types_doubt = types_doubt.or_else(|| status.doubt());
-        }
-        types.sort_by_key(domain_order);
-        DisabilityFacts { has_disability, level, types: types_doubt.unwrap_or(Reading::Value(types)) }
+                severity: match read("functional_severity", l.functional_severity.as_deref(), &SEVERITY_CODES) {
+                    Reading::Absent => Reading::missing("functional_severity"),
+                    other => other,
+                },
+            })
+            .collect()
+    }
+
+    /// The PWD impairments, each a limitation; one without its own level takes the record's `overall`.
+    fn impairments(&self, overall: &Reading<u8>) -> Vec<Limitation> {
+        self.disability_details
+            .iter()
+            .map(|detail| {
+                let kind = match detail.impairment_type.as_deref() {
+                    None => Reading::missing("impairment_type"),
+                    Some(text) => LimitationType::of_impairment_type(text)
+                        .map_or_else(|| Reading::unrecognised("impairment_type", text), Reading::Value),
+                };
+                let severity =
+                    match read("impairment_level", detail.impairment_level.as_deref(), &IMPAIRMENT_LEVEL_CODES) {
+                        Reading::Absent => match overall {
+                            Reading::Absent => Reading::missing("impairment_level"),
+                            other => other.clone(),
+                        },
+                        other => other,
+                    };
+                Limitation { kind, severity }
+            })
+            .collect()
     }
 
     /// Every identifier the record gives (member identifiers, PWD personal details).

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
+use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::evaluate::CancelOnDrop;
 use crate::handlers::evaluate::is_timeout;
@@ -191,28 +192,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
     let today = today();
     let limits = state.limits().clone();
     let mut lines = Lines::new(body, limits.max_line_bytes);
-    // The options line is a small JSON object, bounded like a JSON body; the lines after it stream.
-    let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
-    let Ok(first) = tokio::time::timeout(std::time::Duration::from_secs(allowed), lines.next(None)).await else {
-        return Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::Timeout,
-            format!("the options line took longer than {allowed} s to arrive (body_read_timeout_secs)"),
-        ));
-    };
-    let (number, text) = match first {
-        Ok(Next::Line(Line::Text(number, text))) => (number, text),
-        Ok(Next::Line(Line::Unreadable(number, problem))) => {
-            return Err(ApiError::invalid("options", format!("line {number} (options): {problem}")));
-        }
-        Ok(Next::End | Next::Idle) => {
-            return Err(ApiError::invalid(
-                "options",
-                "empty body: the first line must be the options object {\"rules\" | \"rule\", \"as_of\"?, \"explain\"?}",
-            ));
-        }
-        Err(error) => return Err(read_error(&error)),
-    };
+    let (number, text) = options_line(&mut lines, &limits).await?;
     let compiler = state.engine().compiler().clone();
     let prepare_limits = limits.clone();
     let (rules, options) = on_pool(Lane::Interactive, move || {
@@ -226,7 +206,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
     let options = dci_eligibility::EvaluationOptions { lane: Some(Lane::Bulk), ..options };
 
     let (input_sender, input) = mpsc::channel::<Input>(1);
-    let (output, mut rendered) = mpsc::channel::<Rendered>(1);
+    let (output, rendered) = mpsc::channel::<Rendered>(1);
     let (tail_sender, tail) = oneshot::channel::<Vec<u8>>();
     let engine = state.engine().clone();
     let telemetry = state.telemetry().clone();
@@ -270,6 +250,40 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
         let _ = tail_sender.send(lines);
     });
 
+    Ok(streamed(rendered, tail, cancel_on_drop))
+}
+
+/// The first line: the options object, arriving within the body read timeout.
+async fn options_line(lines: &mut Lines, limits: &ServerLimits) -> Result<(usize, String), ApiError> {
+    // The options line is a small JSON object, bounded like a JSON body; the lines after it stream.
+    let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
+    let Ok(first) = tokio::time::timeout(std::time::Duration::from_secs(allowed), lines.next(None)).await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            format!("the options line took longer than {allowed} s to arrive (body_read_timeout_secs)"),
+        ));
+    };
+    match first {
+        Ok(Next::Line(Line::Text(number, text))) => Ok((number, text)),
+        Ok(Next::Line(Line::Unreadable(number, problem))) => {
+            Err(ApiError::invalid("options", format!("line {number} (options): {problem}")))
+        }
+        Ok(Next::End | Next::Idle) => Err(ApiError::invalid(
+            "options",
+            "empty body: the first line must be the options object {\"rules\" | \"rule\", \"as_of\"?, \"explain\"?}",
+        )),
+        Err(error) => Err(read_error(&error)),
+    }
+}
+
+/// The response: the result chunks as they are rendered, then the tail (the
+/// summary line, or the error that cut the stream short).
+fn streamed(
+    mut rendered: mpsc::Receiver<Rendered>,
+    tail: oneshot::Receiver<Vec<u8>>,
+    cancel_on_drop: CancelOnDrop,
+) -> Response {
     let results = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx)).map(move |chunk| {
         let _cancel_on_drop = &cancel_on_drop;
         Ok::<Bytes, Infallible>(Bytes::from(chunk.bytes))
@@ -279,12 +293,12 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
             ApiError::internal("the evaluation stopped unexpectedly; the results above are incomplete").to_line()
         })))
     });
-    Ok((
+    (
         [
             (CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")),
             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         Body::from_stream(results.chain(end)),
     )
-        .into_response())
+        .into_response()
 }

@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use dci_eligibility::BatchStats;
-use dci_metrics::{BreakerState, MetricStore};
+use dci_metrics::{BreakerState, MetricStore, SharedStats, StoreStats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -169,88 +169,18 @@ fn gauge<N: prometheus_client::encoding::EncodeGaugeValue>(
 impl Collector for StoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.store.stats();
-        let configured: Vec<_> = stats.registries.iter().filter(|r| r.configured).collect();
-        counter_family(
-            &mut encoder,
-            "elig_registry_round_trips",
-            "Messages sent to each registry",
-            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.round_trips)),
-        )?;
-        counter_family(
-            &mut encoder,
-            "elig_registry_items",
-            "Persons looked up in each registry (identifiers sent)",
-            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.items_fetched)),
-        )?;
-        counter_family(
-            &mut encoder,
-            "elig_registry_other_identifier_lookups",
-            "Lookups by a person's identifiers after the first the registry accepts",
-            configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.other_identifier_lookups)),
-        )?;
-        counter_family(
-            &mut encoder,
-            "elig_registry_failures",
-            "Failed lookups, by registry and cause",
-            configured.iter().flat_map(|r| {
-                r.failures
-                    .iter()
-                    .map(|(cause, n)| (vec![("registry", r.registry.as_str()), ("cause", cause.as_str())], *n))
-            }),
-        )?;
-        {
-            let mut family = encoder.encode_descriptor(
-                "elig_registry_breaker_open",
-                "1 when the registry's circuit breaker is open (lookups refused)",
-                None,
-                MetricType::Gauge,
-            )?;
-            for r in &configured {
-                let open = i64::from(r.breaker == Some(BreakerState::Open));
-                ConstGauge::new(open).encode(family.encode_family(&[("registry", r.registry.as_str())])?)?;
-            }
-        }
-        gauge(
-            &mut encoder,
-            "elig_cache_entries",
-            "Registry facts cached (one per person and registry)",
-            stats.cache_entries as i64,
-        )?;
-        counter_family(&mut encoder, "elig_cache_hits", "Lookups answered by the cache", [(vec![], stats.cache_hits)])?;
-        counter_family(
-            &mut encoder,
-            "elig_cache_misses",
-            "Lookups the cache could not answer",
-            [(vec![], stats.cache_misses)],
-        )?;
-        let asked = stats.cache_hits + stats.cache_misses;
-        let ratio = if asked == 0 { 0.0 } else { stats.cache_hits as f64 / asked as f64 };
-        gauge(&mut encoder, "elig_cache_hit_ratio", "Share of lookups answered by the cache, since start", ratio)?;
+        encode_registries(&mut encoder, &stats)?;
+        encode_cache(&mut encoder, &stats)?;
         if let Some(shared) = &stats.shared {
-            let counters = [
-                ("elig_shared_cache_hits", "Facts the shared tier (Redis) answered", shared.hits),
-                ("elig_shared_cache_misses", "Facts asked of the shared tier and not there", shared.misses),
-                (
-                    "elig_shared_cache_unreadable",
-                    "Values under our keys that could not be read (another format, damaged, another key)",
-                    shared.unreadable,
-                ),
-                ("elig_shared_cache_writes", "Facts written to the shared tier", shared.writes),
-                ("elig_shared_cache_errors", "Calls to the shared tier that failed or timed out", shared.errors),
-                ("elig_shared_cache_calls", "Calls to the shared tier (pipelined reads and writes)", shared.calls),
-            ];
-            for (name, help, value) in counters {
-                counter_family(&mut encoder, name, help, [(vec![], value)])?;
-            }
-            let seconds = shared.call_micros as f64 / 1e6;
-            let mut family = encoder.encode_descriptor(
-                "elig_shared_cache_call_seconds",
-                "Time spent in calls to the shared tier (divide by elig_shared_cache_calls for the mean)",
-                None,
-                MetricType::Counter,
-            )?;
-            ConstCounter::new(seconds).encode(family.encode_family::<[(&str, &str); 0]>(&[])?)?;
+            encode_shared(&mut encoder, shared)?;
         }
+        self.encode_lanes(&mut encoder)
+    }
+}
+
+impl StoreCollector {
+    /// Evaluations running and waiting, per lane.
+    fn encode_lanes(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let lanes = [Lane::Interactive, Lane::Bulk];
         let per_lane =
             |value: fn(&Slots, Lane) -> f64| lanes.map(|lane| (admission::name(lane), value(&self.slots, lane)));
@@ -276,4 +206,92 @@ impl Collector for StoreCollector {
         }
         Ok(())
     }
+}
+
+/// Per registry: messages, persons, other identifiers, failures, breakers.
+fn encode_registries(encoder: &mut DescriptorEncoder, stats: &StoreStats) -> Result<(), std::fmt::Error> {
+    let configured: Vec<_> = stats.registries.iter().filter(|r| r.configured).collect();
+    counter_family(
+        encoder,
+        "elig_registry_round_trips",
+        "Messages sent to each registry",
+        configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.round_trips)),
+    )?;
+    counter_family(
+        encoder,
+        "elig_registry_items",
+        "Persons looked up in each registry (identifiers sent)",
+        configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.items_fetched)),
+    )?;
+    counter_family(
+        encoder,
+        "elig_registry_other_identifier_lookups",
+        "Lookups by a person's identifiers after the first the registry accepts",
+        configured.iter().map(|r| (vec![("registry", r.registry.as_str())], r.other_identifier_lookups)),
+    )?;
+    counter_family(
+        encoder,
+        "elig_registry_failures",
+        "Failed lookups, by registry and cause",
+        configured.iter().flat_map(|r| {
+            r.failures.iter().map(|(cause, n)| (vec![("registry", r.registry.as_str()), ("cause", cause.as_str())], *n))
+        }),
+    )?;
+    {
+        let mut family = encoder.encode_descriptor(
+            "elig_registry_breaker_open",
+            "1 when the registry's circuit breaker is open (lookups refused)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for r in &configured {
+            let open = i64::from(r.breaker == Some(BreakerState::Open));
+            ConstGauge::new(open).encode(family.encode_family(&[("registry", r.registry.as_str())])?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The fact cache: entries, hits, misses, hit ratio.
+fn encode_cache(encoder: &mut DescriptorEncoder, stats: &StoreStats) -> Result<(), std::fmt::Error> {
+    gauge(
+        encoder,
+        "elig_cache_entries",
+        "Registry facts cached (one per person and registry)",
+        stats.cache_entries as i64,
+    )?;
+    counter_family(encoder, "elig_cache_hits", "Lookups answered by the cache", [(vec![], stats.cache_hits)])?;
+    counter_family(encoder, "elig_cache_misses", "Lookups the cache could not answer", [(vec![], stats.cache_misses)])?;
+    let asked = stats.cache_hits + stats.cache_misses;
+    let ratio = if asked == 0 { 0.0 } else { stats.cache_hits as f64 / asked as f64 };
+    gauge(encoder, "elig_cache_hit_ratio", "Share of lookups answered by the cache, since start", ratio)?;
+    Ok(())
+}
+
+/// The shared tier (Redis): hits, misses, unreadable values, writes, errors, calls and their time.
+fn encode_shared(encoder: &mut DescriptorEncoder, shared: &SharedStats) -> Result<(), std::fmt::Error> {
+    let counters = [
+        ("elig_shared_cache_hits", "Facts the shared tier (Redis) answered", shared.hits),
+        ("elig_shared_cache_misses", "Facts asked of the shared tier and not there", shared.misses),
+        (
+            "elig_shared_cache_unreadable",
+            "Values under our keys that could not be read (another format, damaged, another key)",
+            shared.unreadable,
+        ),
+        ("elig_shared_cache_writes", "Facts written to the shared tier", shared.writes),
+        ("elig_shared_cache_errors", "Calls to the shared tier that failed or timed out", shared.errors),
+        ("elig_shared_cache_calls", "Calls to the shared tier (pipelined reads and writes)", shared.calls),
+    ];
+    for (name, help, value) in counters {
+        counter_family(encoder, name, help, [(vec![], value)])?;
+    }
+    let seconds = shared.call_micros as f64 / 1e6;
+    let mut family = encoder.encode_descriptor(
+        "elig_shared_cache_call_seconds",
+        "Time spent in calls to the shared tier (divide by elig_shared_cache_calls for the mean)",
+        None,
+        MetricType::Counter,
+    )?;
+    ConstCounter::new(seconds).encode(family.encode_family::<[(&str, &str); 0]>(&[])?)?;
+    Ok(())
 }
