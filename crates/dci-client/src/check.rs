@@ -163,7 +163,7 @@ impl DciClient {
                 report.pass(Step::Reach, started, format!("HTTP {} from the base URL", answer.status().as_u16()))
             }
             Err(error) => {
-                let error = crate::http::transport_error(source, request, error);
+                let error = crate::wire::transport_error(source, request, error);
                 let hint = "check base_url: the host's name (DNS), that its port is open to this machine, and TLS";
                 report.fail(Step::Reach, started, error.to_string(), hint);
                 return report;

@@ -2,15 +2,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use dci_protocol::records::{Identified, Identifier};
-use dci_protocol::signing::{Ed25519Signer, JwsForm, JwsSigner, RegistryKeys, Signer};
+use dci_protocol::signing::{Ed25519Signer, JwsForm, JwsSigner, Signer};
 use dci_protocol::{
-    DciTimestamp, DisabledRequest, DisabledResponse, EnrolledRequest, EnrolledResponse, Jwks, Locale, Query,
-    RequestHeader, ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem,
-    SearchResponseItem, Status, YesNo, YesNoCriteria, action,
+    DciTimestamp, DisabledRequest, DisabledResponse, EnrolledRequest, EnrolledResponse, Locale, Query, RequestHeader,
+    ResponsePagination, SearchCriteria, SearchReasonCode, SearchRequest, SearchRequestItem, SearchResponseItem, Status,
+    YesNo, YesNoCriteria, action,
 };
 use dci_protocol::{StrictError, from_str_strict, one_line};
 use futures::stream::{self, StreamExt};
@@ -23,18 +23,8 @@ use crate::budget::RetryBudget;
 use crate::config::{DataSource, SigningScheme};
 use crate::error::ClientError;
 use crate::http::{Answer, Limits};
+use crate::inner::{Counters, Inner};
 use crate::token::TokenCache;
-
-/// Counters of one client, for operators and tests.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub messages: AtomicU64,
-    pub items: AtomicU64,
-    pub http_requests: AtomicU64,
-    pub retries: AtomicU64,
-    pub unusable: AtomicU64,
-    pub splits: AtomicU64,
-}
 
 /// A snapshot of a client's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -57,32 +47,9 @@ pub struct ClientStats {
     pub split_messages: u64,
 }
 
-pub(crate) struct Inner {
-    pub(crate) source: DataSource,
-    pub(crate) http: reqwest::Client,
-    pub(crate) tokens: TokenCache,
-    pub(crate) signer: Option<Box<dyn Signer>>,
-    verifier: tokio::sync::RwLock<Option<Arc<RegistryKeys>>>,
-    /// When the JWKS was last fetched.
-    jwks_fetched: std::sync::Mutex<Option<Instant>>,
-    pub(crate) stats: Counters,
-    pub(crate) retry_budget: RetryBudget,
-    /// Messages on the wire to this registry, across every call of this client
-    /// (`max_in_flight`); a message waiting to be retried holds no slot.
-    pub(crate) in_flight: tokio::sync::Semaphore,
-    /// When a readiness probe last searched, and whether the registry let us
-    /// ([`DciClient::ready`]).
-    pub(crate) permission: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
-}
-
 /// Messages of one call under way (sent, waiting to be retried, or queued for
 /// a slot on the wire) per `max_in_flight` slot.
 const MESSAGES_UNDER_WAY_PER_SLOT: usize = 4;
-
-/// The largest JWKS read: a registry publishes a handful of keys.
-pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-/// The JWKS is fetched again for an unknown key id at most this often.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// An async client of one DCI registry. Cheap to clone; clones share the
 /// connection pool, the token and the counters.
@@ -926,66 +893,6 @@ impl DciClient {
         let mut header = RequestHeader::new(message_id, now, action::SEARCH, source.sender_id.clone(), items as u64);
         header.receiver_id = source.receiver_id.clone();
         header
-    }
-}
-
-impl Inner {
-    /// The verifier built from the registry's JWKS, fetched on first use, and
-    /// again when `refetch` (an unknown key id: the registry may have rotated
-    /// its key) unless it was fetched less than [`JWKS_REFETCH_INTERVAL`] ago.
-    /// The JWKS is read up to [`MAX_JWKS_BYTES`].
-    pub(crate) async fn verifier(&self, request: &str, refetch: bool) -> Result<Arc<RegistryKeys>, ClientError> {
-        if !refetch && let Some(verifier) = self.verifier.read().await.as_ref() {
-            return Ok(verifier.clone());
-        }
-        let mut slot = self.verifier.write().await;
-        let recent =
-            self.jwks_fetched.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL);
-        match slot.as_ref() {
-            Some(verifier) if !refetch || recent => return Ok(verifier.clone()),
-            // The last fetch failed: a registry is not asked for its keys again at once.
-            None if recent => {
-                return Err(ClientError::Protocol {
-                    registry: self.source.registry,
-                    request: request.to_owned(),
-                    message: format!(
-                        "the JWKS could not be read less than {} s ago; not fetched again yet",
-                        JWKS_REFETCH_INTERVAL.as_secs()
-                    ),
-                });
-            }
-            _ => {}
-        }
-        if let Ok(mut at) = self.jwks_fetched.lock() {
-            *at = Some(Instant::now());
-        }
-        let url = self.source.url(&self.source.paths.jwks);
-        let response = self
-            .http
-            .get(&url)
-            .timeout(Duration::from_millis(self.source.timeouts.request_ms))
-            .send()
-            .await
-            .map_err(|e| crate::http::transport_error(&self.source, request, e))?;
-        let protocol = |message: String| ClientError::Protocol {
-            registry: self.source.registry,
-            request: request.to_owned(),
-            message,
-        };
-        crate::http::refuse_redirect(&self.source, request, &response)?;
-        if !response.status().is_success() {
-            return Err(protocol(format!("JWKS {url} answered HTTP {}", response.status())));
-        }
-        let body = crate::http::read_body(response, MAX_JWKS_BYTES, &self.source, request).await?;
-        let jwks: Jwks = serde_json::from_slice(&body).map_err(|e| protocol(format!("JWKS {url}: {e}")))?;
-        let verifier = Arc::new(RegistryKeys::from_jwks(&jwks));
-        if verifier.is_empty() {
-            return Err(protocol(format!(
-                "JWKS {url} has no signing key we can use (use sig, with a kid: RSA, EC P-256 or Ed25519)"
-            )));
-        }
-        *slot = Some(verifier.clone());
-        Ok(verifier)
     }
 }
 

@@ -19,8 +19,10 @@ mod client;
 mod config;
 mod error;
 mod http;
+mod inner;
 mod profile;
 mod token;
+mod wire;
 
 pub use check::{CheckStep, PERMISSION_PROBE_INTERVAL, RegistryCheck, Step};
 pub use client::{ClientStats, DciClient, Found, PROBE_IDENTIFIER};

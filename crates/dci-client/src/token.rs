@@ -124,14 +124,14 @@ impl TokenCache {
         let response = builder.send().await.map_err(|error| {
             // The URL carries the secret when it travels in the query: never shown.
             let error = if in_query { error.without_url() } else { error };
-            crate::http::transport_error(source, &request, error)
+            crate::wire::transport_error(source, &request, error)
         })?;
         let status = response.status();
-        crate::http::refuse_redirect(source, &request, &response)?;
-        let bytes = crate::http::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;
+        crate::wire::refuse_redirect(source, &request, &response)?;
+        let bytes = crate::wire::read_body(response, MAX_TOKEN_RESPONSE_BYTES, source, &request).await?;
         let secret = self.secret.expose();
-        let encoded = crate::http::form_encoded(secret);
-        let said = crate::http::said_in(&bytes, &[secret, &encoded]);
+        let encoded = crate::wire::form_encoded(secret);
+        let said = crate::wire::said_in(&bytes, &[secret, &encoded]);
         if status.is_success() {
             let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let access_token = match answer.get("access_token") {

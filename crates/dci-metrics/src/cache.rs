@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::catalog::{Catalog, RegistryIndex};
-use crate::store::{CacheKey, Cached, registry_of_key, unix_now};
+use crate::entry::{CacheKey, Cached, registry_of_key, unix_now};
 
 /// The TTL of found and not-found entries, per registry.
 #[derive(Clone, Debug)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 
-use crate::resolution::UnknownCause;
-use crate::store::Cached;
+use crate::cause::UnknownCause;
+use crate::entry::Cached;
 use crate::value::{MetricValue, Timeline};
 
 /// Why bytes could not be read as a record.

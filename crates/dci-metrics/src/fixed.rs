@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use dci_protocol::records::Identifier;
 
 use crate::catalog::RegistrySpec;
-use crate::resolution::{Failure, UnknownCause};
+use crate::cause::UnknownCause;
+use crate::resolution::Failure;
 use crate::resolver::{Lookup, RegistryResolver};
 use crate::store::DEFAULT_ID_TYPE_PRIORITY;
 use crate::value::MetricValue;

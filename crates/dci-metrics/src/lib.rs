@@ -18,7 +18,9 @@
 mod breaker;
 mod cache;
 mod catalog;
+mod cause;
 mod codec;
+mod entry;
 mod fixed;
 mod merge;
 mod resolution;
@@ -30,13 +32,15 @@ mod store;
 mod value;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use catalog::Merge;
 pub use catalog::{
     Catalog, CatalogConfig, CatalogError, MAX_REGISTRIES, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySet,
     RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
+pub use cause::UnknownCause;
 pub use fixed::FixedResolver;
-pub use merge::{Merge, merge_facts, merge_resolutions};
-pub use resolution::{Facts, Failure, MetricRead, Resolution, Source, UnknownCause};
+pub use merge::{merge_facts, merge_resolutions};
+pub use resolution::{Facts, Failure, MetricRead, Resolution, Source};
 pub use resolver::{
     ClientResolver, CrvsResolver, DrResolver, IbrResolver, Lookup, RegistryClient, RegistryResolver, cause_of,
     resolver_for,

@@ -7,31 +7,10 @@ use chrono::NaiveDate;
 use dci_protocol::records::Identifier;
 use std::collections::BTreeSet;
 
-use crate::catalog::RegistrySpec;
-use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
+use crate::catalog::{Merge, RegistrySpec};
+use crate::cause::UnknownCause;
+use crate::resolution::{Facts, Failure, Resolution, Source};
 use crate::value::MetricValue;
-
-/// How a metric's values under two of a person's identifiers combine.
-/// Unknown on either side leaves the merged value unknown unless the known
-/// side settles it (a `true` for [`Merge::AnyTrue`], a `false` for [`Merge::AnyFalse`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Merge {
-    /// True when either is true (a record exists, an enrolment counts, a disability counts).
-    AnyTrue,
-    /// False when either is false: a recorded death is authoritative (`is_alive`).
-    AnyFalse,
-    /// The same value under both, or one side not recorded; two different values contradict.
-    Same,
-    /// A date, or null for none: a date is authoritative over null; two different dates contradict.
-    DateOverNull,
-    /// The larger (a highest level).
-    Max,
-    /// The union of two lists, each name once.
-    Union,
-    /// A count of the things a list of the same registry names (`program_count` of
-    /// `programmes`): both counts, less the names the two sides share.
-    CountOf(&'static str),
-}
 
 /// Both sides of a merge: the value and the identifier it was answered under.
 struct Side<'a> {

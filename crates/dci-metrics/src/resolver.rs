@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::catalog::{RegistrySpec, crvs_spec, dr_spec, ibr_spec};
-use crate::resolution::{Failure, UnknownCause};
+use crate::cause::UnknownCause;
+use crate::resolution::Failure;
 use crate::value::MetricValue;
 
 /// Messages per breaker chunk per `max_in_flight` slot.

@@ -26,8 +26,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Reader, put_cached};
+use crate::entry::Cached;
 use crate::seal::{KeyError, KeyHasher, Sealer};
-use crate::store::Cached;
 
 /// Runs the tier's CPU work (hashing keys, sealing and opening values) on
 /// rayon's pool, from async code. On a multi-threaded runtime the waiting

@@ -17,7 +17,8 @@ use std::path::Path;
 
 use crate::catalog::Catalog;
 use crate::codec::{CodecError, Reader, put_bytes, put_cached};
-use crate::store::{CacheKey, MetricStore, registry_of_key, unix_now};
+use crate::entry::{CacheKey, registry_of_key, unix_now};
+use crate::store::MetricStore;
 
 const MAGIC: &[u8] = b"ELIG-FACTS 4\n";
 /// Formats of files that do not say who answered: never loaded.

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 use crate::cache::{FactCache, Ttls};
 use crate::catalog::{Catalog, RegistryIndex};
-use crate::resolution::{Facts, Failure, Resolution, Source, UnknownCause};
+use crate::cause::UnknownCause;
+use crate::entry::{CacheKey, Cached, unix_now};
+use crate::resolution::{Facts, Failure, Resolution, Source};
 use crate::resolver::{Lookup, RegistryResolver};
 use crate::seal::Sealer;
 use crate::shared::{RedisConfig, SharedError, SharedStats, SharedStatus, SharedTier};
@@ -54,12 +56,6 @@ impl Default for StoreConfig {
     }
 }
 
-/// A cache key: the registry index as one character, then `TYPE \u{1f} value`
-/// (type uppercased). One string, so that lookups borrow a `&str` instead of
-/// allocating a key; held inline up to 24 bytes (a typical key takes 15), so
-/// that comparing keys reads no other memory and a key costs no allocation.
-pub(crate) type CacheKey = compact_str::CompactString;
-
 /// Hash maps keyed by identifiers: a fast hasher (keys are not attacker-chosen
 /// in a way that matters here: a lookup list comes from the operator).
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -73,29 +69,6 @@ fn write_key(out: &mut String, registry: RegistryIndex, identifier: &Identifier)
     }
     out.push('\u{1f}');
     out.push_str(&identifier.identifier_value);
-}
-
-/// The registry position a key was written for (see [`write_key`]).
-pub(crate) fn registry_of_key(key: &str) -> usize {
-    key.bytes().next().map_or(0, |c| usize::from(c.saturating_sub(b'0')))
-}
-
-/// A cached lookup: the facts (`None`: the registry does not know the
-/// person) and when they were fetched (Unix seconds), so that a snapshot
-/// restored later keeps its original expiry.
-#[derive(Clone, Debug)]
-pub(crate) struct Cached {
-    pub(crate) facts: Option<Facts>,
-    pub(crate) fetched_at: u64,
-}
-
-impl Cached {
-    fn resolution(self) -> Resolution {
-        match self.facts {
-            Some(facts) => Resolution::Found(facts, Source::Cache),
-            None => Resolution::NotFound(Source::Cache),
-        }
-    }
 }
 
 /// `identifiers` whose type is in `priority`, in its order, then as listed;
@@ -113,10 +86,6 @@ fn accepted<'a, 'p>(
             (of_type(id) && !id.identifier_value.trim().is_empty() && !repeated).then_some(id)
         })
     })
-}
-
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 /// What fetching from one registry did: one fetch's counts, or (summed) a

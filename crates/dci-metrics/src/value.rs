@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use dci_protocol::records::Reading;
 use serde::{Deserialize, Serialize};
 
-use crate::resolution::UnknownCause;
+use crate::cause::UnknownCause;
 
 /// The CEL type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
