@@ -39,6 +39,7 @@
 //! ```
 
 pub mod api;
+mod body;
 mod config;
 mod error;
 mod handlers;
@@ -48,7 +49,9 @@ mod parse_errors;
 mod pool;
 mod routes;
 mod server;
+mod slots;
 mod state;
+mod telemetry;
 
 pub use config::{Config, ServerConfig, ServerLimits};
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};

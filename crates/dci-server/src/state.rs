@@ -7,10 +7,13 @@ use axum::http::HeaderValue;
 use dci_client::{RegistryCheck, Secret};
 use dci_eligibility::Engine;
 
+use axum::http::StatusCode;
+
 use crate::config::{ServerConfig, ServerLimits};
-use crate::error::ServerError;
-use crate::layers::admission::Slots;
-use crate::layers::telemetry::Telemetry;
+use crate::error::{ApiError, ErrorCode, ServerError};
+use crate::pool::Lane;
+use crate::slots::{Busy, Held, RETRY_AFTER_SECS, Receiving, Slots};
+use crate::telemetry::Telemetry;
 
 /// The state shared by every request: the engine (with the server's rule limits), the API
 /// keys, the limits, the evaluation slots and the Prometheus registry. Cheap to clone.
@@ -44,6 +47,23 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Waits for an evaluation slot of `lane` (letting `received` go once in
+    /// its queue); 503 `overloaded` when the lane's queue is full.
+    pub(crate) async fn admit(&self, lane: Lane, received: Option<Receiving>) -> Result<Arc<Held>, ApiError> {
+        self.slots().admit(lane, received).await.map_err(|Busy(what)| self.overloaded(what))
+    }
+
+    /// The 503 `overloaded` answer, with what is busy; counted.
+    pub(crate) fn overloaded(&self, what: String) -> ApiError {
+        self.telemetry().overloaded();
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Overloaded,
+            format!("the server is busy: {what}; retry in {RETRY_AFTER_SECS} s"),
+        )
+        .retry_after(RETRY_AFTER_SECS)
+    }
+
     /// The state for serving `engine` with `config`: reads the API keys (refusing to go on
     /// without one unless `allow_unauthenticated` is set), checks the limits and CORS origins,
     /// and applies the server's rule limits to the engine's compiler.

@@ -1,13 +1,11 @@
 //! `POST /v1/evaluate`: JSON in, JSON out; or NDJSON streamed both ways (see [`super::ndjson`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use dci_eligibility::io::{Format, Writer};
@@ -17,24 +15,16 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use crate::api::{Count, EvaluateBody, Summary};
+use crate::body::{Media, media, whole_body};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::{check_explained, check_members, prepare, read_object, today};
-use crate::layers::admission::{Held, Receiving};
+use crate::handlers::{CancelOnDrop, check_explained, check_members, prepare, read_object, today};
 use crate::pool::{Lane, on_pool};
+use crate::slots::{Held, Receiving};
 use crate::state::AppState;
 
 /// JSON bodies up to this size are read on the interactive pool.
 const SMALL_BODY_BYTES: usize = 64 * 1024;
-
-/// Cancels an evaluation when the request that started it is dropped.
-pub(crate) struct CancelOnDrop(pub(crate) dci_eligibility::Cancellation);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
-    }
-}
 
 /// A JSON request of an evaluation route: what `prepare` makes of its body (read whole) with the
 /// compiler, the limits and today's date, and the lane its cost calls for; then its slot in that
@@ -50,22 +40,8 @@ pub(crate) async fn prepared_in_slot<R: Send + 'static>(
     let compiler = state.engine().compiler().clone();
     let (prepared, lane) =
         on_pool(lane_for_body(body.len()), move || prepare(&body, &compiler, &limits, today)).await?;
-    let held = state.slots().admit(state, lane, received).await?;
+    let held = state.admit(lane, received).await?;
     Ok((held, prepared))
-}
-
-/// A request's body, read whole: at most `max_body_bytes` (413), no pause longer than
-/// `body_idle_timeout_secs` and no longer than `body_read_timeout_secs` in all (408).
-pub(crate) async fn whole_body(request: Request, limits: &ServerLimits) -> Result<Bytes, ApiError> {
-    let allowed = limits.body_read_timeout_secs.min(limits.request_timeout_secs);
-    match tokio::time::timeout(Duration::from_secs(allowed), Bytes::from_request(request, &())).await {
-        Ok(body) => body.map_err(body_error),
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::Timeout,
-            format!("the request body took longer than {allowed} s to arrive (body_read_timeout_secs)"),
-        )),
-    }
 }
 
 /// Runs an evaluation's `work` in a task of its own that keeps the request's evaluation slot
@@ -111,35 +87,6 @@ pub(crate) async fn run_in_slot<T: Send + 'static>(
     .await
     .map_err(|_| ApiError::internal("the evaluation failed"))?
     .map_err(|_| ApiError::internal("the evaluation failed"))
-}
-
-/// The request's body format.
-pub(crate) enum Media {
-    Json,
-    Ndjson,
-}
-
-pub(crate) fn media(headers: &HeaderMap) -> Result<Media, ApiError> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "no Content-Type: send application/json (one request object) or application/x-ndjson (options line, \
-             then one beneficiary per line)",
-        ));
-    };
-    let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    match essence.as_str() {
-        "application/json" => Ok(Media::Json),
-        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => Ok(Media::Ndjson),
-        other => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            format!(
-                "Content-Type {other:?}: send application/json (one request object) or application/x-ndjson (options line, then one beneficiary per line)"
-            ),
-        )),
-    }
 }
 
 /// Evaluates rules over beneficiaries.
@@ -201,34 +148,6 @@ pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) ->
 /// waits behind a large batch; a large one on the bulk pool, so that it never holds up small ones.
 pub(crate) fn lane_for_body(bytes: usize) -> Lane {
     if bytes <= SMALL_BODY_BYTES { Lane::Interactive } else { Lane::Bulk }
-}
-
-/// A body that could not be read: 413 `payload_too_large` over the limit, 408 `timeout` when it
-/// stalled, else 400 `invalid_request`.
-pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            "the request body is larger than the server's limit (max_body_bytes); send large batches as NDJSON",
-        );
-    }
-    if is_timeout(&rejection) {
-        return ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout, "the request body stopped arriving");
-    }
-    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, format!("cannot read the body: {rejection}"))
-}
-
-/// Whether an error (or one of its sources) is a body timeout.
-pub(crate) fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = current {
-        if error.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        current = error.source();
-    }
-    false
 }
 
 pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;

@@ -201,3 +201,12 @@ pub(crate) fn check_members(
 pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
+
+/// Cancels an evaluation when the request that started it is dropped.
+pub(crate) struct CancelOnDrop(pub(crate) dci_eligibility::Cancellation);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}

@@ -21,13 +21,13 @@ use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
+use crate::body::is_timeout;
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
-use crate::handlers::evaluate::CancelOnDrop;
-use crate::handlers::evaluate::is_timeout;
+use crate::handlers::CancelOnDrop;
 use crate::handlers::{check_members, explained_chunk, prepare, read_object, today};
-use crate::layers::admission::Receiving;
 use crate::pool::{Lane, on_pool};
+use crate::slots::Receiving;
 use crate::state::AppState;
 
 /// A partial chunk is evaluated when no more input arrives for this long (so that a client
@@ -202,7 +202,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
     .await?;
     // A stream's length is not known: it is costly work, in the bulk lane, and each of its chunks
     // runs on the bulk pool however small.
-    let held = state.slots().admit(&state, Lane::Bulk, received).await?;
+    let held = state.admit(Lane::Bulk, received).await?;
     let options = dci_eligibility::EvaluationOptions { lane: Some(Lane::Bulk), ..options };
 
     let (input_sender, input) = mpsc::channel::<Input>(1);

@@ -5,8 +5,8 @@ use axum::extract::{Request, State};
 use dci_eligibility::Validation;
 
 use crate::api::{ValidateRequest, ValidateResponse};
+use crate::body::whole_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::handlers::evaluate::whole_body;
 use crate::handlers::{read_object, rule_sources};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;

@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 use crate::api::{
     Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary,
 };
+use crate::body::{Media, media};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::evaluate::{Media, media, prepared_in_slot, read_beneficiaries, run_in_slot};
+use crate::handlers::evaluate::{prepared_in_slot, read_beneficiaries, run_in_slot};
 use crate::handlers::{as_of, check_explained, check_members, compile, read_object};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
