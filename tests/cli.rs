@@ -344,6 +344,15 @@ impl Drop for KillOnDrop {
 }
 
 /// `elig registry` with `args`, running until dropped, and the address its banner names.
+/// A deployment configuration `text` written to `elig.toml` in a folder of its own (kept while
+/// the folder is).
+fn config_file(text: impl AsRef<[u8]>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("elig.toml");
+    std::fs::write(&config, text).expect("write");
+    (dir, config)
+}
+
 fn registry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (KillOnDrop, String) {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
         .arg("registry")
@@ -516,16 +525,10 @@ fn the_registry_listens_where_its_config_says_unless_a_flag_says_otherwise() {
 #[test]
 fn a_registry_that_refuses_our_credentials_is_named_with_its_cause_and_exit_4() {
     let (registry, address) = registry(&["--port", "0"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("elig.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
+    let (_dir, config) = config_file(format!(
+        "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
              client_secret = {{ value = \"not-the-secret\" }}\nretry = {{ max_attempts = 1 }}\n"
-        ),
-    )
-    .expect("write");
+    ));
     let output = elig()
         .args(["eval", "--rule", "dci.crvs.is_alive == true", "--as-of", "2026-01-01", "--config"])
         .arg(&config)
@@ -557,17 +560,11 @@ fn registries_check_names_each_step_and_the_failing_one() {
     }
 
     let (registry, address) = registry(&["--port", "0"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("elig.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
+    let (_dir, config) = config_file(format!(
+        "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
              client_secret = {{ value = \"not-the-secret\" }}\n\n[[registry]]\nregistry = \"ibr\"\n\
              base_url = \"http://{address}/ibr\"\nclient_id = \"elig-demo\"\nclient_secret = {{ value = \"elig-demo-secret\" }}\n"
-        ),
-    )
-    .expect("write");
+    ));
     let output = elig().args(["registries", "check", "--config"]).arg(&config).output().expect("runs");
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let text = stdout(&output);
@@ -591,17 +588,11 @@ fn registries_check_names_each_step_and_the_failing_one() {
 fn registries_check_passes_against_a_simulator_speaking_each_jws_profile() {
     for profile in ["opencrvs", "openg2p"] {
         let (registry, address) = registry(&["--port", "0", "--profile", profile]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("elig.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[[registry]]\nregistry = \"crvs\"\nprofile = \"{profile}\"\nverify_responses = true\n\
+        let (_dir, config) = config_file(format!(
+            "[[registry]]\nregistry = \"crvs\"\nprofile = \"{profile}\"\nverify_responses = true\n\
                  base_url = \"http://{address}/crvs\"\nclient_id = \"elig-demo\"\n\
                  client_secret = {{ value = \"elig-demo-secret\" }}\n"
-            ),
-        )
-        .expect("write");
+        ));
         let output = elig().args(["registries", "check", "--format", "json", "--config"]).arg(&config).output();
         let output = output.expect("runs");
         assert_eq!(output.status.code(), Some(0), "{profile}: {}", stdout(&output));

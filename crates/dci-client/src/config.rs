@@ -393,13 +393,9 @@ impl DataSource {
     /// The identifier to look a person up by: the first whose type comes
     /// earliest in `id_type_priority` (else the profile's types), compared case-insensitively.
     pub fn pick_identifier<'a>(&self, identifiers: &'a [Identifier]) -> Option<&'a Identifier> {
-        let profile_types = self.profile.id_types().iter().copied();
-        let wanted: Vec<&str> = if self.id_type_priority.is_empty() {
-            profile_types.collect()
-        } else {
-            self.id_type_priority.iter().map(String::as_str).collect()
-        };
-        wanted.into_iter().find_map(|wanted| {
+        let own = self.id_type_priority.iter().map(String::as_str);
+        let profile = self.profile.id_types().iter().copied().filter(|_| self.id_type_priority.is_empty());
+        own.chain(profile).find_map(|wanted| {
             identifiers
                 .iter()
                 .find(|id| id.identifier_type.eq_ignore_ascii_case(wanted) && !id.identifier_value.trim().is_empty())

@@ -70,10 +70,11 @@ impl ServerKeys {
             }
             pairs.push(pair);
         }
-        let mut pairs = pairs.into_iter();
-        let mut next = || pairs.next().ok_or_else(|| SimError::Config("a registry without keys".into()));
-        let (a, b, c) = (next()?, next()?, next()?);
-        Ok(ServerKeys { signers: [a.0, b.0, c.0], wrong: [a.1, b.1, c.1], jwks })
+        let (signers, wrong): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+        let three = |keys: Vec<Arc<dyn Signer>>| {
+            <[Arc<dyn Signer>; 3]>::try_from(keys).map_err(|_| SimError::Config("a registry without keys".into()))
+        };
+        Ok(ServerKeys { signers: three(signers)?, wrong: three(wrong)?, jwks })
     }
 }
 

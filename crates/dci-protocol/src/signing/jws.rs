@@ -317,17 +317,14 @@ impl JwsKey {
 /// public key (the lengths checked here, so that no malformed key reaches the
 /// cryptography).
 fn jws_key(jwk: &Jwk) -> Option<JwsKey> {
-    let coordinate = |name: &str| {
-        let text = jwk.other.get(name).and_then(Value::as_str).or(if name == "x" { jwk.x.as_deref() } else { None });
-        text.and_then(|text| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok())
-    };
+    let decoded = |text: Option<&str>| text.and_then(|text| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok());
     let (key, ed25519) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
         ("OKP", Some("Ed25519")) => {
             let key = super::verifying_key_from_jwk(jwk).ok()?;
             (DecodingKey::from_ed_components(jwk.x.as_deref()?).ok()?, Some(key))
         }
         ("EC", Some("P-256")) => {
-            let (x, y) = (coordinate("x")?, coordinate("y")?);
+            let (x, y) = (decoded(jwk.x.as_deref())?, decoded(jwk.other.get("y").and_then(Value::as_str))?);
             if x.len() != 32 || y.len() != 32 {
                 return None;
             }
