@@ -66,6 +66,9 @@ impl Default for ServerConfig {
     }
 }
 
+/// The most beneficiaries one test file (`POST /v1/rules/export-test`) is made of.
+pub const MAX_EXPORT_CASES: usize = 500;
+
 /// Limits on requests (`[server.limits]`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -155,6 +158,12 @@ impl Default for ServerLimits {
 }
 
 impl ServerLimits {
+    /// The most beneficiaries one test file is made of: [`MAX_EXPORT_CASES`], or fewer when
+    /// `max_beneficiaries` is lower.
+    pub fn export_cases(&self) -> usize {
+        MAX_EXPORT_CASES.min(self.max_beneficiaries)
+    }
+
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)

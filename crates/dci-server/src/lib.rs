@@ -53,9 +53,9 @@ mod slots;
 mod state;
 mod telemetry;
 
-pub use config::{Config, ServerConfig, ServerLimits};
+pub use config::{Config, MAX_EXPORT_CASES, ServerConfig, ServerLimits};
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};
-pub use handlers::workbench::{MAX_EXPORT_CASES, SAMPLE_BENEFICIARIES};
+pub use handlers::workbench::SAMPLE_BENEFICIARIES;
 pub use openapi::ApiDoc;
 pub use routes::{open_paths, router, routes};
 pub use server::{RunningServer, Server, serve};

@@ -3,8 +3,7 @@
 //! catalog entries are described by the types that write them.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::api;
 use crate::config::ServerLimits;
@@ -84,7 +83,8 @@ impl Modify for BearerKey {
     }
 }
 
-/// Adds the errors any route can answer, from layers in front of every handler.
+/// Adds the errors any route can answer, from layers in front of every handler, and the 401 of
+/// every route behind an API key.
 struct AnyRouteErrors;
 
 impl Modify for AnyRouteErrors {
@@ -98,12 +98,13 @@ impl Modify for AnyRouteErrors {
         for item in openapi.paths.paths.values_mut() {
             let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
-                for (status, description) in errors {
-                    let content = ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(<ErrorBody as ToSchema>::name())))
-                        .build();
-                    let response =
-                        ResponseBuilder::new().description(description).content("application/json", content).build();
+                let keyed = operation.security.iter().flatten().any(|requirement| {
+                    serde_json::to_value(requirement).is_ok_and(|value| value.get("api_key").is_some())
+                });
+                let unauthorized =
+                    keyed.then_some(("401", "`unauthorized`: no API key, or not one of `server.api_keys`"));
+                for (status, description) in errors.into_iter().chain(unauthorized) {
+                    let response = api::error_response(description).build();
                     operation.responses.responses.entry(status.to_owned()).or_insert(response.into());
                 }
             }

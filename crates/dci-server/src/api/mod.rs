@@ -1,10 +1,11 @@
 //! The API's request and response bodies, with their OpenAPI schemas.
 
-mod accepted;
 mod request;
 mod response;
+mod route_errors;
+mod schema;
 
-pub(crate) use accepted::with_limits as request_schemas;
+pub(crate) use request::with_limits as request_schemas;
 pub use request::{
     Beneficiary, DiffRequest, EvaluateOptions, EvaluateRequest, ExplainRequest, ExportTestRequest, Identifier, Member,
     RuleSet, ValidateRequest,
@@ -14,3 +15,5 @@ pub use response::{
     CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, LaneStatus, LanesStatus,
     PublicKeys, Readiness, RegistriesResponse, SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };
+pub(crate) use route_errors::error_response;
+pub use route_errors::{BodyErrors, WorkErrors};

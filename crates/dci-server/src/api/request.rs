@@ -1,10 +1,107 @@
-//! Request bodies.
+//! Request bodies, each declared once ([`request_body!`]): the struct a body is read into and
+//! the properties of its OpenAPI schema come from one declaration, so no field is read without
+//! being documented, nor documented without being read. What a schema says beyond its fields
+//! (its description, exactly one of `rules` and `rule`) is written beside the declaration.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::api::schema::{self, LIMITS, length_note, one_rule_source, typed};
+use crate::config::ServerLimits;
+
+/// Whether a body's field must be given: all must but an `Option`, which is `None` when absent.
+pub(crate) trait Presence {
+    /// `true` when the field must be given.
+    const REQUIRED: bool;
+}
+
+impl<T> Presence for Option<T> {
+    const REQUIRED: bool = false;
+}
+
+impl Presence for String {
+    const REQUIRED: bool = true;
+}
+
+impl Presence for &RawValue {
+    const REQUIRED: bool = true;
+}
+
+/// A field's schema, from a builder given the server's limits.
+fn field_schema<S: Into<RefOr<Schema>>>(build: impl Fn(&ServerLimits) -> S, limits: &ServerLimits) -> RefOr<Schema> {
+    build(limits).into()
+}
+
+/// Declares a request body: the struct it is read into (unknown fields refused) and, from the
+/// same field list, `properties`: the object schema of those fields, required unless optional.
+macro_rules! request_body {
+    (
+        $(#[$doc:meta])*
+        $vis:vis struct $name:ident $(<$life:lifetime>)? {
+            $(
+                $(#[$attribute:meta])*
+                $field:ident : $type:ty => $schema:expr
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name $(<$life>)? {
+            $( $(#[$attribute])* pub $field: $type, )*
+        }
+
+        impl $(<$life>)? $name $(<$life>)? {
+            /// The body's fields as an object schema with `limits`; unknown fields refused.
+            pub(crate) fn properties(limits: &ServerLimits) -> ObjectBuilder {
+                let mut object =
+                    typed(&[Type::Object]).additional_properties(Some(AdditionalProperties::FreeForm(false)));
+                $(
+                    object = object.property(stringify!($field), field_schema($schema, limits));
+                    if <$type as Presence>::REQUIRED {
+                        object = object.required(stringify!($field));
+                    }
+                )*
+                object
+            }
+        }
+    };
+}
+
+/// Declares a body holding the options of an evaluation, then the fields given, and its
+/// `options`.
+macro_rules! with_evaluation_options {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident $(<$life:lifetime>)? { $($more:tt)* }) => {
+        request_body! {
+            $(#[$doc])*
+            $vis struct $name $(<$life>)? {
+                /// Named rules: `{"elderly": "age_years(r.birthdate) >= 60"}`. Give `rules` or `rule`.
+                rules: Option<RuleSet> => |limits| schema::rules(limits, Some(limits.max_rule_length)),
+                /// One rule, named `rule` in the results.
+                rule: Option<String> => |limits| schema::rule(Some(limits.max_rule_length)),
+                /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+                as_of: Option<String> => |_| schema::as_of(),
+                /// Add the value of each top-level clause to every decision.
+                explain: Option<bool> => schema::explain,
+                $($more)*
+            }
+        }
+
+        impl $(<$life>)? $name $(<$life>)? {
+            /// The options of the evaluation.
+            pub fn options(self) -> EvaluateOptions {
+                EvaluateOptions { rules: self.rules, rule: self.rule, as_of: self.as_of, explain: self.explain }
+            }
+        }
+    };
+}
 
 /// Named rules (`{name: expression}`), in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,58 +130,66 @@ impl<'de> Deserialize<'de> for RuleSet {
     }
 }
 
-/// The rules and options of an evaluation: the JSON request without its beneficiaries, and
-/// the first line of an NDJSON request. Its schema (`accepted.rs`) says what is accepted.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvaluateOptions {
-    /// Named rules: `{"elderly": "age_years(r.birthdate) >= 60"}`. Give `rules` or `rule`.
-    #[serde(default)]
-    pub rules: Option<RuleSet>,
-    /// One rule, named `rule` in the results.
-    #[serde(default)]
-    pub rule: Option<String>,
-    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
-    #[serde(default)]
-    pub as_of: Option<String>,
-    /// Add the value of each top-level clause to every decision.
-    #[serde(default)]
-    pub explain: Option<bool>,
+with_evaluation_options! {
+    /// The rules and options of an evaluation: the JSON request without its beneficiaries, and
+    /// the first line of an NDJSON request.
+    pub struct EvaluateOptions {}
 }
 
-/// The schema of `POST /v1/evaluate` with `Content-Type: application/json`: the fields of
-/// [`EvaluateOptions`] and `beneficiaries`. The body is read as `EvaluateBody`, which keeps
-/// the beneficiaries as JSON text for `dci_eligibility::Beneficiary` to read.
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions { rules: None, rule: None, as_of: None, explain: None }
+    }
+}
+
+/// The first line of an NDJSON evaluation: the JSON request without `beneficiaries`.
+fn evaluate_options(limits: &ServerLimits) -> AllOfBuilder {
+    AllOfBuilder::new()
+        .description(Some(format!(
+            "The options of an evaluation: the first line of an NDJSON request (one beneficiary per line \
+             follows, each at most {} bytes, `max_line_bytes`; a longer or unreadable line is that line's \
+             `invalid_beneficiary` result). Unknown fields are refused. {} {LIMITS}",
+            limits.max_line_bytes,
+            length_note(limits)
+        )))
+        .item(EvaluateOptions::properties(limits))
+        .item(one_rule_source())
+}
+
+/// The schema of `POST /v1/evaluate` with `Content-Type: application/json`: the body is read
+/// as [`EvaluateBody`].
 #[derive(Clone, Copy, Debug)]
 pub struct EvaluateRequest;
 
-/// The JSON evaluate request as read: beneficiaries are kept as raw JSON text, counted, then
-/// read in parallel. Same fields as [`EvaluateRequest`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct EvaluateBody<'a> {
-    #[serde(default)]
-    pub rules: Option<RuleSet>,
-    #[serde(default)]
-    pub rule: Option<String>,
-    #[serde(default)]
-    pub as_of: Option<String>,
-    #[serde(default)]
-    pub explain: Option<bool>,
-    #[serde(borrow)]
-    pub beneficiaries: &'a RawValue,
+with_evaluation_options! {
+    /// The JSON evaluate request as read: beneficiaries are kept as raw JSON text, counted, then
+    /// read in parallel by `dci_eligibility::Beneficiary`.
+    pub(crate) struct EvaluateBody<'a> {
+        /// The beneficiaries.
+        #[serde(borrow)]
+        beneficiaries: &'a RawValue => |limits| schema::beneficiary_list(
+            limits.max_beneficiaries,
+            format!(
+                "The beneficiaries, at most {} (`max_beneficiaries`; more: 413 `too_many_beneficiaries`, send \
+                 them as NDJSON). An item that is not a `Beneficiary` is that item's `invalid_beneficiary` \
+                 result; the others are decided.",
+                limits.max_beneficiaries
+            ),
+        ),
+    }
 }
 
-impl EvaluateBody<'_> {
-    /// The options part.
-    pub fn options(&self) -> EvaluateOptions {
-        EvaluateOptions {
-            rules: self.rules.clone(),
-            rule: self.rule.clone(),
-            as_of: self.as_of.clone(),
-            explain: self.explain,
-        }
-    }
+/// `POST /v1/evaluate` as JSON.
+fn evaluate_request(limits: &ServerLimits) -> AllOfBuilder {
+    AllOfBuilder::new()
+        .description(Some(format!(
+            "A JSON evaluation: the options of `EvaluateOptions` and the beneficiaries, in a body of at most {} \
+             bytes (`max_body_bytes`; more: 413 `payload_too_large`). Unknown fields are refused. {} {LIMITS}",
+            limits.max_body_bytes,
+            length_note(limits)
+        )))
+        .item(EvaluateBody::properties(limits))
+        .item(one_rule_source())
 }
 
 /// A JSON array's length, counted without keeping its items.
@@ -110,78 +215,133 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// The schema of `POST /v1/explain` (`accepted.rs`), which says what is accepted; the body is
-/// read as `ExplainBody`.
+request_body! {
+    /// `POST /v1/rules/validate`.
+    pub struct ValidateRequest {
+        /// Named rules. Give `rules` or `rule`.
+        rules: Option<RuleSet> => |limits| schema::rules(limits, None),
+        /// One rule, named `rule` in the report.
+        rule: Option<String> => |_| schema::rule(None),
+    }
+}
+
+/// `POST /v1/rules/validate`: any expression is reported on, whatever its length.
+fn validate_request(limits: &ServerLimits) -> AllOfBuilder {
+    AllOfBuilder::new()
+        .description(Some(format!(
+            "Rules to validate. Every rule is reported on, valid or not (a rule over the limits gets its \
+             diagnostic, e.g. `too_long`). Unknown fields are refused. {LIMITS}"
+        )))
+        .item(ValidateRequest::properties(limits))
+        .item(one_rule_source())
+}
+
+/// The schema of `POST /v1/explain`: the body is read as [`ExplainBody`].
 #[derive(Clone, Copy, Debug)]
 pub struct ExplainRequest;
 
-/// `POST /v1/explain` as read.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ExplainBody<'a> {
-    /// The rule.
-    pub rule: String,
-    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
-    #[serde(default)]
-    pub as_of: Option<String>,
-    /// The beneficiary, kept as JSON text for `dci_eligibility::Beneficiary` to read.
-    #[serde(borrow)]
-    pub beneficiary: &'a RawValue,
+request_body! {
+    /// `POST /v1/explain` as read.
+    pub(crate) struct ExplainBody<'a> {
+        /// The rule.
+        rule: String => |limits| schema::expression(limits, "The rule (a CEL expression)."),
+        /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+        as_of: Option<String> => |_| schema::as_of(),
+        /// The beneficiary, kept as JSON text for `dci_eligibility::Beneficiary` to read.
+        #[serde(borrow)]
+        beneficiary: &'a RawValue => |_| schema::reference(Beneficiary::name()),
+    }
 }
 
-/// The schema of `POST /v1/diff` (`accepted.rs`), which says what is accepted; the body is
-/// read as `DiffBody`.
+/// `POST /v1/explain`.
+fn explain_request(limits: &ServerLimits) -> ObjectBuilder {
+    ExplainBody::properties(limits).description(Some(format!(
+        "One rule and one beneficiary, explained clause by clause with every metric's value and source. \
+         A beneficiary that cannot be read is 422 `invalid_request` naming the field. Unknown fields are \
+         refused. {} {LIMITS}",
+        length_note(limits)
+    )))
+}
+
+/// The schema of `POST /v1/diff`: the body is read as [`DiffBody`].
 #[derive(Clone, Copy, Debug)]
 pub struct DiffRequest;
 
-/// `POST /v1/diff` as read.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DiffBody<'a> {
-    /// The rule as it is (e.g. in force today).
-    pub old: String,
-    /// The rule as it would be.
-    pub new: String,
-    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
-    #[serde(default)]
-    pub as_of: Option<String>,
-    /// The beneficiaries, kept as JSON text until counted.
-    #[serde(borrow)]
-    pub beneficiaries: &'a RawValue,
+request_body! {
+    /// `POST /v1/diff` as read.
+    pub(crate) struct DiffBody<'a> {
+        /// The rule as it is (e.g. in force today).
+        old: String => |limits| {
+            schema::expression(limits, "The rule as it is (e.g. in force today); named `old` in the summary.")
+        },
+        /// The rule as it would be.
+        new: String => |limits| schema::expression(limits, "The rule as it would be; named `new` in the summary."),
+        /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+        as_of: Option<String> => |_| schema::as_of(),
+        /// The beneficiaries, kept as JSON text until counted.
+        #[serde(borrow)]
+        beneficiaries: &'a RawValue => |limits| schema::beneficiary_list(
+            limits.max_beneficiaries,
+            format!(
+                "The beneficiaries, at most {} (`max_beneficiaries`; more: 413 `too_many_beneficiaries`). \
+                 An item that is not a `Beneficiary` is listed under `invalid`; the others are decided.",
+                limits.max_beneficiaries
+            ),
+        ),
+    }
 }
 
-/// The schema of `POST /v1/rules/export-test` (`accepted.rs`), which says what is accepted; the body is
-/// read as `ExportTestBody`.
+/// `POST /v1/diff`.
+fn diff_request(limits: &ServerLimits) -> ObjectBuilder {
+    DiffBody::properties(limits).description(Some(format!(
+        "Two rules decided for the same beneficiaries in one pass (a registry fact fetched for one serves \
+         the other), within the limits of `POST /v1/evaluate`: a body of at most {} bytes, and at most {} \
+         bytes of explanations (beneficiaries × both rules' clause texts and values, `max_explanation_bytes`; \
+         more: 413 `too_many_beneficiaries`). Unknown fields are refused. {} {LIMITS}",
+        limits.max_body_bytes,
+        limits.max_explanation_bytes,
+        length_note(limits)
+    )))
+}
+
+/// The schema of `POST /v1/rules/export-test`: the body is read as [`ExportTestBody`].
 #[derive(Clone, Copy, Debug)]
 pub struct ExportTestRequest;
 
-/// `POST /v1/rules/export-test` as read.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ExportTestBody<'a> {
-    /// The rule.
-    pub rule: String,
-    /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
-    #[serde(default)]
-    pub as_of: Option<String>,
-    /// The test file's title.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The beneficiaries to make cases of, kept as JSON text until counted.
-    #[serde(borrow)]
-    pub beneficiaries: &'a RawValue,
+request_body! {
+    /// `POST /v1/rules/export-test` as read.
+    pub(crate) struct ExportTestBody<'a> {
+        /// The rule.
+        rule: String => |limits| schema::expression(limits, "The rule (a CEL expression)."),
+        /// The evaluation date, `YYYY-MM-DD`; default today (UTC).
+        as_of: Option<String> => |_| schema::as_of(),
+        /// The test file's title.
+        name: Option<String> => |_| typed(&[Type::String, Type::Null]).description(Some("The test file's title.")),
+        /// The beneficiaries to make cases of, kept as JSON text until counted.
+        #[serde(borrow)]
+        beneficiaries: &'a RawValue => |limits| export_cases(limits),
+    }
 }
 
-/// `POST /v1/rules/validate`. Its schema (`accepted.rs`) says what is accepted.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateRequest {
-    /// Named rules. Give `rules` or `rule`.
-    #[serde(default)]
-    pub rules: Option<RuleSet>,
-    /// One rule, named `rule` in the report.
-    #[serde(default)]
-    pub rule: Option<String>,
+fn export_cases(limits: &ServerLimits) -> ArrayBuilder {
+    let cases = limits.export_cases();
+    schema::beneficiary_list(
+        cases,
+        format!(
+            "The beneficiaries to make cases of: at least one, at most {cases} (more: 413 `too_many_beneficiaries`)."
+        ),
+    )
+    .min_items(Some(1))
+}
+
+/// `POST /v1/rules/export-test`.
+fn export_test_request(limits: &ServerLimits) -> ObjectBuilder {
+    ExportTestBody::properties(limits).description(Some(format!(
+        "A rule, a date and beneficiaries, made into an `elig test` file that expects each beneficiary's \
+         outcome as it is now, with the registry values the decisions saw. A beneficiary that cannot be \
+         read is 422 `invalid_request` naming it. Unknown fields are refused. {} {LIMITS}",
+        length_note(limits)
+    )))
 }
 
 /// The schema of a beneficiary in a request: a registrant with identifiers, household members
@@ -196,3 +356,45 @@ pub struct Member;
 /// The schema of an identifier in a request.
 #[derive(Clone, Copy, Debug)]
 pub struct Identifier;
+
+/// The request schemas under their component names, with `limits`.
+pub(crate) fn with_limits(limits: &ServerLimits) -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
+    vec![
+        (EvaluateRequest::name(), evaluate_request(limits).into()),
+        (EvaluateOptions::name(), evaluate_options(limits).into()),
+        (ValidateRequest::name(), validate_request(limits).into()),
+        (ExplainRequest::name(), explain_request(limits).into()),
+        (DiffRequest::name(), diff_request(limits).into()),
+        (ExportTestRequest::name(), export_test_request(limits).into()),
+        (Beneficiary::name(), schema::beneficiary(limits).into()),
+        (Member::name(), schema::member().into()),
+        (Identifier::name(), schema::identifier().into()),
+    ]
+}
+
+macro_rules! schema_of {
+    ($($type:ty => $build:expr),* $(,)?) => {
+        $(
+            impl PartialSchema for $type {
+                fn schema() -> RefOr<Schema> {
+                    let build: fn(&ServerLimits) -> RefOr<Schema> = $build;
+                    build(&ServerLimits::default())
+                }
+            }
+
+            impl ToSchema for $type {}
+        )*
+    };
+}
+
+schema_of! {
+    EvaluateRequest => |limits| evaluate_request(limits).into(),
+    EvaluateOptions => |limits| evaluate_options(limits).into(),
+    ValidateRequest => |limits| validate_request(limits).into(),
+    ExplainRequest => |limits| explain_request(limits).into(),
+    DiffRequest => |limits| diff_request(limits).into(),
+    ExportTestRequest => |limits| export_test_request(limits).into(),
+    Beneficiary => |limits| schema::beneficiary(limits).into(),
+    Member => |_| schema::member().into(),
+    Identifier => |_| schema::identifier().into(),
+}

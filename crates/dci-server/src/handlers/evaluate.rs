@@ -112,6 +112,7 @@ pub(crate) async fn run_in_slot<T: Send + 'static>(
         )
     ),
     responses(
+        crate::api::WorkErrors,
         (status = 200, description = "Decisions. NDJSON: one `EvaluateLine` per line: a `ResultItem` per \
                                       beneficiary line, in order, then a `SummaryLine` (an `ErrorBody` line \
                                       before it when the input was cut short).",
@@ -119,18 +120,12 @@ pub(crate) async fn run_in_slot<T: Send + 'static>(
                 (crate::api::EvaluateResponse = "application/json"),
                 (crate::api::EvaluateLine = "application/x-ndjson"),
             )),
-        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request` (the body \
-                                      cannot be read)", body = ErrorBody),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json` or `application/x-ndjson`",
+            body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
             body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
                                       field, or line and column)", body = ErrorBody),
-        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -156,8 +151,9 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
     let started = Instant::now();
     let (held, (rules, options, items)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
         let request: EvaluateBody = read_object(body, 0)?;
+        let beneficiaries = request.beneficiaries;
         let (rules, options) = prepare(compiler, request.options(), limits, today)?;
-        let items = read_beneficiaries(request.beneficiaries, limits)?;
+        let items = read_beneficiaries(beneficiaries, limits)?;
         if options.explain {
             check_explained(items.len(), &rules, limits)?;
         }

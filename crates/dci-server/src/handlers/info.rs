@@ -9,7 +9,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{CatalogResponse, Health, PublicKeys, Readiness, RegistriesResponse};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::openapi;
 use crate::state::AppState;
 
@@ -24,7 +24,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
     tag = "rules",
     responses(
         (status = 200, description = "The catalog", body = CatalogResponse),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -47,7 +46,6 @@ pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogRespon
     tag = "operations",
     responses(
         (status = 200, description = "The checks (`ok` false when a registry failed a step)", body = RegistriesResponse),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -96,7 +94,6 @@ pub(crate) async fn health() -> Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Every configured registry is ready", body = Readiness),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 503, description = "A configured registry is not ready", body = Readiness),
     ),
     security(("api_key" = []))
@@ -131,7 +128,6 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     responses(
         (status = 200, description = "OpenMetrics text", body = String,
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -147,7 +143,6 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response
     tag = "operations",
     responses(
         (status = 200, description = "The OpenAPI document", content_type = "application/json"),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -6,7 +6,7 @@ use dci_eligibility::Validation;
 
 use crate::api::{ValidateRequest, ValidateResponse};
 use crate::body::whole_body;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::handlers::{read_object, rule_sources};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
@@ -20,14 +20,8 @@ use crate::state::AppState;
     tag = "rules",
     request_body = ValidateRequest,
     responses(
+        crate::api::BodyErrors,
         (status = 200, description = "One report per rule", body = ValidateResponse),
-        (status = 400, description = "`malformed_json` (details: line, column) or `invalid_request` (the body \
-                                      cannot be read)", body = ErrorBody),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 422, description = "`invalid_request` (details: field, or line and column)", body = ErrorBody),
-        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -22,9 +22,6 @@ use crate::handlers::{as_of, check_explained, check_members, compile, read_objec
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
-/// The most beneficiaries one test file is made of.
-pub const MAX_EXPORT_CASES: usize = 500;
-
 /// The sample beneficiaries: the committed fixture.
 pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/beneficiaries.ndjson");
 
@@ -37,17 +34,10 @@ pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/benefi
     tag = "rules",
     request_body = crate::api::ExplainRequest,
     responses(
+        crate::api::WorkErrors,
         (status = 200, description = "The decision explained", body = Explanation),
-        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
                                       field; a beneficiary that cannot be read names its field)", body = ErrorBody),
-        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -83,18 +73,12 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
     tag = "rules",
     request_body = crate::api::DiffRequest,
     responses(
+        crate::api::WorkErrors,
         (status = 200, description = "The impact of the change", body = DiffResponse),
-        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
             body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic, per rule `old` or `new`) or \
                                       `invalid_request` (details: field)", body = ErrorBody),
-        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -145,18 +129,12 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
     tag = "rules",
     request_body = crate::api::ExportTestRequest,
     responses(
+        crate::api::WorkErrors,
         (status = 200, description = "The test file", body = ExportTestResponse),
-        (status = 400, description = "`malformed_json` or `invalid_request` (the body cannot be read)", body = ErrorBody),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 408, description = "`timeout`: the body stopped arriving", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `too_many_beneficiaries` (details: limit, received)",
             body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_rule` (details: every diagnostic) or `invalid_request` (details: \
                                       field; a beneficiary that cannot be read names it)", body = ErrorBody),
-        (status = 503, description = "`overloaded`: retry after `Retry-After` seconds", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 504, description = "`timeout`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -205,7 +183,6 @@ pub(crate) async fn export_test(
     tag = "rules",
     responses(
         (status = 200, description = "The sample beneficiaries", body = SamplesResponse),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -253,12 +230,12 @@ fn read_one(raw: &RawValue, field: &str, limits: &ServerLimits) -> Result<Benefi
 }
 
 /// The beneficiaries of an export, each as given and as read: at least one, at most
-/// [`MAX_EXPORT_CASES`]; one that cannot be read is 422 naming it.
+/// [`ServerLimits::export_cases`]; one that cannot be read is 422 naming it.
 fn read_cases(raw: &RawValue, limits: &ServerLimits) -> Result<Vec<(Value, Beneficiary)>, ApiError> {
     let not_a_list = |_| ApiError::invalid("beneficiaries", "beneficiaries must be a list of beneficiary objects");
     // Counted before anything is kept.
     let Count(count) = serde_json::from_str(raw.get()).map_err(not_a_list)?;
-    let limit = MAX_EXPORT_CASES.min(limits.max_beneficiaries);
+    let limit = limits.export_cases();
     if count > limit {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
