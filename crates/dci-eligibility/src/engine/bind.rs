@@ -310,21 +310,80 @@ fn read_metric<'a>(
     }
 }
 
-/// A person: the registrant (`r`) or a member (`m`).
+/// A CEL map whose entries are made when read: a person (`r`, `m`), their `dci`, and one
+/// registry's metrics (`dci.<registry>`).
+trait LazyEntries: Clone + std::fmt::Debug + Send + Sync {
+    /// The entry under `key` (`None`: a key that is not text).
+    fn entry<'v>(&self, key: Option<&str>) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v;
+}
+
+/// A [`LazyEntries`] as a CEL map.
 #[derive(Clone, Debug)]
-pub(crate) struct PersonVal<'a> {
+struct LazyMap<T>(T);
+
+impl<T: LazyEntries> Val for LazyMap<T> {
+    fn get_type(&self) -> &Type {
+        &MAP_TYPE
+    }
+    fn cel_type() -> &'static Type {
+        &MAP_TYPE
+    }
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl<T: LazyEntries> Indexer for LazyMap<T> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.0.entry(key_of(idx)).map(CowVal::Owned)
+    }
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.0.entry(key_of(idx))
+    }
+}
+
+/// A person of the household: the registrant (`r`) or a member.
+#[derive(Clone, Debug)]
+struct PersonVal<'a> {
     scope: Scope<'a>,
     person: usize,
 }
 
 impl<'a> PersonVal<'a> {
+    fn new(scope: Scope<'a>, person: usize) -> LazyMap<Self> {
+        LazyMap(PersonVal { scope, person })
+    }
+
     fn data(&self) -> Option<&'a Beneficiary> {
         self.scope.household.beneficiary.person(self.person)
     }
+}
 
-    fn field(&self, key: &str) -> Result<Box<dyn Val + 'a>, ExecutionError> {
+impl LazyEntries for PersonVal<'_> {
+    fn entry<'v>(&self, key: Option<&str>) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let key = key.ok_or_else(|| ExecutionError::unsupported_key_type(cel::Value::Null))?;
         if key == DCI {
-            return Ok(Box::new(DciVal { scope: self.scope, person: self.person }));
+            return Ok(Box::new(LazyMap(DciVal { scope: self.scope, person: self.person })));
         }
         if key == MEMBERS && self.person == 0 && self.scope.household.beneficiary.members_known {
             return Ok(Box::new(MembersVal::new(self.scope)));
@@ -345,44 +404,6 @@ impl<'a> PersonVal<'a> {
     }
 }
 
-impl Val for PersonVal<'_> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-}
-
-impl Indexer for PersonVal<'_> {
-    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        let key = key_of(idx).ok_or_else(|| ExecutionError::unsupported_key_type(cel::Value::Null))?;
-        self.field(key).map(CowVal::Owned)
-    }
-    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        let key = key_of(idx).ok_or_else(|| ExecutionError::unsupported_key_type(cel::Value::Null))?;
-        self.field(key)
-    }
-}
-
 /// `dci` of a person.
 #[derive(Clone, Debug)]
 struct DciVal<'a> {
@@ -390,43 +411,16 @@ struct DciVal<'a> {
     person: usize,
 }
 
-impl Val for DciVal<'_> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+impl LazyEntries for DciVal<'_> {
+    fn entry<'v>(&self, key: Option<&str>) -> Result<Box<dyn Val + 'v>, ExecutionError>
     where
         Self: 'v,
     {
-        Some(self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-}
-
-impl Indexer for DciVal<'_> {
-    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        let key = key_of(idx).unwrap_or_default();
+        let key = key.unwrap_or_default();
         match self.scope.household.catalog.registry_index(key) {
-            Some(registry) => Ok(CowVal::owned(RegistryVal { scope: self.scope, person: self.person, registry })),
+            Some(registry) => Ok(Box::new(LazyMap(RegistryVal { scope: self.scope, person: self.person, registry }))),
             None => Err(ExecutionError::no_such_key(key)),
         }
-    }
-    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        self.get(idx).map(CowVal::into_owned)
     }
 }
 
@@ -438,54 +432,25 @@ struct RegistryVal<'a> {
     registry: RegistryIndex,
 }
 
-impl Val for RegistryVal<'_> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+impl LazyEntries for RegistryVal<'_> {
+    fn entry<'v>(&self, key: Option<&str>) -> Result<Box<dyn Val + 'v>, ExecutionError>
     where
         Self: 'v,
     {
-        Some(self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-}
-
-impl Indexer for RegistryVal<'_> {
-    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        let key = key_of(idx).unwrap_or_default();
-        read_metric(self.scope, self.person, self.registry, key).map(CowVal::Owned)
-    }
-    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
-    where
-        Self: 'v,
-    {
-        let key = key_of(idx).unwrap_or_default();
-        read_metric(self.scope, self.person, self.registry, key)
+        read_metric(self.scope, self.person, self.registry, key.unwrap_or_default())
     }
 }
 
 /// `members`: the household members, each a [`PersonVal`].
 #[derive(Clone, Debug)]
 struct MembersVal<'a> {
-    members: Vec<PersonVal<'a>>,
+    members: Vec<LazyMap<PersonVal<'a>>>,
 }
 
 impl<'a> MembersVal<'a> {
     fn new(scope: Scope<'a>) -> Self {
         let count = scope.household.beneficiary.members.len();
-        MembersVal { members: (1..=count).map(|person| PersonVal { scope, person }).collect() }
+        MembersVal { members: (1..=count).map(|person| PersonVal::new(scope, person)).collect() }
     }
 }
 
@@ -520,7 +485,7 @@ impl Sizer for MembersVal<'_> {
 }
 
 struct MembersIter<'b, 'a> {
-    members: std::slice::Iter<'b, PersonVal<'a>>,
+    members: std::slice::Iter<'b, LazyMap<PersonVal<'a>>>,
 }
 
 impl<'b, 'v, 'a: 'v> CelIterator<'b, 'v> for MembersIter<'b, 'a> {
@@ -549,8 +514,8 @@ impl VariableResolver for Resolver<'_> {
     fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
         let scope = self.scope;
         match name {
-            REGISTRANT => return Some(CowVal::owned(PersonVal { scope, person: 0 })),
-            DCI => return Some(CowVal::owned(DciVal { scope, person: 0 })),
+            REGISTRANT => return Some(CowVal::owned(PersonVal::new(scope, 0))),
+            DCI => return Some(CowVal::owned(LazyMap(DciVal { scope, person: 0 }))),
             MEMBERS if scope.household.beneficiary.members_known => {
                 return Some(CowVal::owned(MembersVal::new(scope)));
             }
