@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_client::DataSource;
 use dci_eligibility::{Engine, EngineConfig, Rule};
 use dci_registry_sim::{RegistryData, RegistryKind, SimConfig, Simulator};
 
@@ -22,9 +22,6 @@ pub mod fixture {
     /// The beneficiary list (also the server's sample beneficiaries).
     pub const BENEFICIARIES: &str = dci_server::SAMPLE_BENEFICIARIES;
 }
-
-/// The demo client of the simulator.
-const DEMO_CLIENT: (&str, &str) = ("elig-demo", "elig-demo-secret");
 
 fn records(text: &str) -> Result<Vec<serde_json::Value>> {
     text.lines()
@@ -45,21 +42,13 @@ pub async fn fixture_simulator(config: SimConfig) -> Result<Simulator> {
 
 /// Data sources pointing at a running simulator, verifying its signatures.
 pub fn simulator_sources(sim: &Simulator) -> Vec<DataSource> {
-    [
-        (RegistryType::Crvs, RegistryKind::Crvs),
-        (RegistryType::Ibr, RegistryKind::Ibr),
-        (RegistryType::Dr, RegistryKind::Dr),
-    ]
-    .into_iter()
-    .map(|(registry, kind)| {
-        let mut source =
-            DataSource::new(registry, sim.base_url(kind), DEMO_CLIENT.0, SecretSource::Value(DEMO_CLIENT.1.into()));
+    let mut sources = dci_bench::simulator_sources(sim);
+    for (source, kind) in sources.iter_mut().zip(RegistryKind::ALL) {
         source.verify_responses = true;
         source.label = Some(SIMULATOR_LABEL.to_owned());
         source.fixed_identity = Some(fixture_identity(kind));
-        source
-    })
-    .collect()
+    }
+    sources
 }
 
 /// The identity of the built-in simulator's `kind` registry: its data (a

@@ -94,8 +94,12 @@ pub async fn run(args: RegistryArgs) -> Result<ExitCode> {
         let _ = writeln!(out, "  {:<5} {url}  ({records} records; {profile}, search {search})", kind.to_string());
     }
     let _ = writeln!(out, "  stats  http://{}/sim/stats", sim.local_addr());
-    let _ =
-        writeln!(out, "client id elig-demo, secret elig-demo-secret (unless configured otherwise). Ctrl-C to stop.");
+    let _ = writeln!(
+        out,
+        "client id {}, secret {} (unless configured otherwise). Ctrl-C to stop.",
+        dci_registry_sim::DEMO_CLIENT_ID,
+        dci_registry_sim::DEMO_CLIENT_SECRET
+    );
     let _ = out.flush();
     super::stop_requested().await;
     sim.shutdown().await;

@@ -148,8 +148,10 @@ impl Population {
     }
 }
 
-/// Data sources for a running simulator.
-pub fn sources(sim: &Simulator, batch_size: usize, max_in_flight: usize) -> Vec<DataSource> {
+/// A data source for each registry of a running simulator, in the order of `RegistryKind::ALL`
+/// (CRVS, IBR, DR), as its demo client,
+/// with the client's defaults otherwise.
+pub fn simulator_sources(sim: &Simulator) -> Vec<DataSource> {
     [
         (RegistryType::Crvs, RegistryKind::Crvs),
         (RegistryType::Ibr, RegistryKind::Ibr),
@@ -157,13 +159,20 @@ pub fn sources(sim: &Simulator, batch_size: usize, max_in_flight: usize) -> Vec<
     ]
     .into_iter()
     .map(|(registry, kind)| {
-        let mut source =
-            DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()));
-        source.batch_size = batch_size;
-        source.max_in_flight = max_in_flight;
-        source
+        let secret = SecretSource::Value(dci_registry_sim::DEMO_CLIENT_SECRET.into());
+        DataSource::new(registry, sim.base_url(kind), dci_registry_sim::DEMO_CLIENT_ID, secret)
     })
     .collect()
+}
+
+/// Data sources for a running simulator, with a batch size and messages in flight.
+pub fn sources(sim: &Simulator, batch_size: usize, max_in_flight: usize) -> Vec<DataSource> {
+    let mut sources = simulator_sources(sim);
+    for source in &mut sources {
+        source.batch_size = batch_size;
+        source.max_in_flight = max_in_flight;
+    }
+    sources
 }
 
 /// Reads an NDJSON beneficiary list.

@@ -7,11 +7,10 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::io::{Line, parse_line};
 use dci_eligibility::{Engine, EngineConfig, EvaluationOptions};
 use dci_registry_sim::population::{GenConfig, generate};
-use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
+use dci_registry_sim::{SimConfig, Simulator};
 
 const RULES: [&str; 4] = [
     "dci.dr.has_disability == true and dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false",
@@ -32,16 +31,7 @@ async fn main() {
     let started = Instant::now();
     let sim = Simulator::start(SimConfig { data_dir: Some(dir.clone()), ..SimConfig::default() }).await.expect("sim");
     eprintln!("simulator loaded in {:.1} s", started.elapsed().as_secs_f64());
-    let sources = [
-        (RegistryType::Crvs, RegistryKind::Crvs),
-        (RegistryType::Ibr, RegistryKind::Ibr),
-        (RegistryType::Dr, RegistryKind::Dr),
-    ]
-    .into_iter()
-    .map(|(registry, kind)| {
-        DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()))
-    })
-    .collect();
+    let sources = dci_bench::simulator_sources(&sim);
     let engine = Engine::from_config(&EngineConfig { registries: sources, ..Default::default() }).expect("engine");
     let text = std::fs::read_to_string(dir.join("beneficiaries.ndjson")).expect("read");
     let started = Instant::now();

@@ -1,7 +1,7 @@
 //! The seed's four rules over the committed fixture, through the real
 //! clients and the registry simulator over loopback HTTP.
 
-use dci_client::{DataSource, Profile, RegistryType, SecretSource};
+use dci_client::Profile;
 use dci_eligibility::io::parse_line;
 use dci_eligibility::{
     BatchResult, Beneficiary, BeneficiaryError, Engine, EngineConfig, EvaluationOptions, ItemResult, Outcome, Rule,
@@ -99,24 +99,15 @@ fn engine(sim: &Simulator) -> Engine {
 
 /// An engine whose registries speak `profile`, verifying every answer's signature.
 fn engine_speaking(sim: &Simulator, profile: Profile) -> Engine {
-    let sources = [
-        (RegistryType::Crvs, RegistryKind::Crvs),
-        (RegistryType::Ibr, RegistryKind::Ibr),
-        (RegistryType::Dr, RegistryKind::Dr),
-    ]
-    .into_iter()
-    .map(|(registry, kind)| {
-        let mut source =
-            DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()));
+    let mut sources = dci_bench::simulator_sources(sim);
+    for source in &mut sources {
         source.verify_responses = true;
         source.profile = profile;
         // The fixture's people hold the specification's identifier types.
         source.id_type_priority = Profile::Spdci.id_types().iter().map(|id| (*id).to_owned()).collect();
         source.retry.max_attempts = 1;
         source.timeouts.request_ms = 500;
-        source
-    })
-    .collect();
+    }
     let cache = StoreConfig::default();
     Engine::from_config(&EngineConfig { registries: sources, cache, ..Default::default() }).expect("engine")
 }

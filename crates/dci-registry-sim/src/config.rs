@@ -62,6 +62,12 @@ pub struct SimConfig {
     pub remembered_message_ids: usize,
 }
 
+/// The client id the simulator accepts by default.
+pub const DEMO_CLIENT_ID: &str = "elig-demo";
+
+/// The secret of [`DEMO_CLIENT_ID`].
+pub const DEMO_CLIENT_SECRET: &str = "elig-demo-secret";
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -70,7 +76,7 @@ impl Default for SimConfig {
             crvs: RegistryConfig::new(RegistryKind::Crvs),
             ibr: RegistryConfig::new(RegistryKind::Ibr),
             dr: RegistryConfig::new(RegistryKind::Dr),
-            clients: vec![ClientCredentials::new("elig-demo", "elig-demo-secret")],
+            clients: vec![ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)],
             token_lifetime_secs: 3600,
             max_items_per_message: 1000,
             max_page_size: 1000,

@@ -46,7 +46,10 @@ mod predicate;
 mod server;
 mod stats;
 
-pub use config::{ClientCredentials, FaultConfig, KeySeed, Misbehaviour, RegistryConfig, SimConfig};
+pub use config::{
+    ClientCredentials, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultConfig, KeySeed, Misbehaviour, RegistryConfig,
+    SimConfig,
+};
 pub use data::RegistryData;
 pub use dci_protocol::Profile;
 pub use error::{LoadError, SimError};

@@ -228,8 +228,8 @@ async fn main() {
         DataSource::new(
             registry,
             format!("http://{addr}/{}", kind.as_str()),
-            "elig-demo",
-            SecretSource::Value("elig-demo-secret".into()),
+            dci_registry_sim::DEMO_CLIENT_ID,
+            SecretSource::Value(dci_registry_sim::DEMO_CLIENT_SECRET.into()),
         )
     })
     .collect();

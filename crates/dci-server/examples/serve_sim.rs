@@ -9,9 +9,9 @@
 //! committed fixture. The API key is `$ELIG_API_KEY`, or `demo-key` when unset. Ctrl-C stops it
 //! gracefully.
 
-use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_client::SecretSource;
 use dci_eligibility::{Engine, EngineConfig};
-use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
+use dci_registry_sim::{SimConfig, Simulator};
 use dci_server::{Server, ServerConfig};
 
 #[tokio::main]
@@ -20,16 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bind = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_owned()).parse()?;
     let data_dir = args.next().map(std::path::PathBuf::from);
     let sim = Simulator::start(SimConfig { data_dir, ..SimConfig::default() }).await?;
-    let registries = [
-        (RegistryType::Crvs, RegistryKind::Crvs),
-        (RegistryType::Ibr, RegistryKind::Ibr),
-        (RegistryType::Dr, RegistryKind::Dr),
-    ]
-    .into_iter()
-    .map(|(registry, kind)| {
-        DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()))
-    })
-    .collect();
+    let registries = dci_bench::simulator_sources(&sim);
     let engine = Engine::from_config(&EngineConfig { registries, ..Default::default() })?;
     let key = std::env::var("ELIG_API_KEY").unwrap_or_else(|_| "demo-key".to_owned());
     let config = ServerConfig { bind, api_keys: vec![SecretSource::Value(key.clone())], ..ServerConfig::default() };

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use dci_client::{DataSource, RegistryType, SecretSource};
+use dci_client::{DataSource, SecretSource};
 use dci_eligibility::{Engine, EngineConfig};
-use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
+use dci_registry_sim::{SimConfig, Simulator};
 use dci_server::{RunningServer, Server, ServerConfig};
 use serde_json::Value;
 
@@ -27,16 +27,7 @@ pub struct Harness {
 
 /// Data sources for every registry of `sim`.
 pub fn sources(sim: &Simulator) -> Vec<DataSource> {
-    [
-        (RegistryType::Crvs, RegistryKind::Crvs),
-        (RegistryType::Ibr, RegistryKind::Ibr),
-        (RegistryType::Dr, RegistryKind::Dr),
-    ]
-    .into_iter()
-    .map(|(registry, kind)| {
-        DataSource::new(registry, sim.base_url(kind), "elig-demo", SecretSource::Value("elig-demo-secret".into()))
-    })
-    .collect()
+    dci_bench::simulator_sources(sim)
 }
 
 /// The server configuration of the tests: one API key, default limits.
