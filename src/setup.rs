@@ -2,7 +2,7 @@
 //! `demo`, `playground`), against the built-in registry simulator serving the
 //! fixture compiled into the binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dci_client::DataSource;
@@ -104,6 +104,25 @@ pub async fn engine(config: Option<&Path>, simulator: bool) -> Result<(Engine, O
             Ok((Engine::from_config(&config)?, Some(sim)))
         }
         (None, false) => Ok((Engine::from_config(&EngineConfig::default())?, None)),
+    }
+}
+
+/// Where a command's registries come from.
+#[derive(clap::Args, Debug)]
+pub struct RegistrySource {
+    /// Deployment configuration (registries, cache, metrics).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Decide against the built-in registry simulator and its committed fixture data, not real
+    /// registries (without it or --config, rules reading dci.* are refused).
+    #[arg(long)]
+    pub simulator: bool,
+}
+
+impl RegistrySource {
+    /// The engine for these registries ([`engine`]).
+    pub async fn engine(&self) -> Result<(Engine, Option<Simulator>)> {
+        engine(self.config.as_deref(), self.simulator).await
     }
 }
 

@@ -51,13 +51,9 @@ pub struct DiffArgs {
     /// Evaluation date (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     as_of: Option<chrono::NaiveDate>,
-    /// Deployment configuration (registries, cache, metrics).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Decide against the built-in registry simulator and its committed fixture data, not real
-    /// registries (without it or --config, rules reading dci.* are refused).
-    #[arg(long)]
-    simulator: bool,
+    /// Where the registries are: `--config` or `--simulator`.
+    #[command(flatten)]
+    registries: setup::RegistrySource,
     /// Output: a table for reading, or NDJSON / CSV (one line per changed beneficiary).
     #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
     format: DiffFormat,
@@ -105,7 +101,7 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
     if args.chunk_size == 0 {
         bail!("--chunk-size must be at least 1");
     }
-    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
+    let (engine, _simulator) = args.registries.engine().await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };

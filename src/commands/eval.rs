@@ -40,13 +40,9 @@ pub struct EvalArgs {
     /// Write decisions here instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Deployment configuration (registries, cache, metrics).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Decide against the built-in registry simulator and its committed fixture data, not real
-    /// registries (without it or --config, rules reading dci.* are refused).
-    #[arg(long)]
-    simulator: bool,
+    /// Where the registries are: `--config` or `--simulator`.
+    #[command(flatten)]
+    registries: setup::RegistrySource,
     /// Beneficiaries evaluated together (memory grows with it).
     #[arg(long, default_value_t = 10_000)]
     chunk_size: usize,
@@ -84,7 +80,7 @@ impl From<OutputFormat> for Format {
 
 pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     let sources = args.rules.load()?;
-    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
+    let (engine, _simulator) = args.registries.engine().await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };

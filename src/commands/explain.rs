@@ -32,13 +32,9 @@ pub struct ExplainArgs {
     /// Evaluation date (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     as_of: Option<chrono::NaiveDate>,
-    /// Deployment configuration.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Decide against the built-in registry simulator and its committed fixture data, not real
-    /// registries (without it or --config, rules reading dci.* are refused).
-    #[arg(long)]
-    simulator: bool,
+    /// Where the registries are: `--config` or `--simulator`.
+    #[command(flatten)]
+    registries: setup::RegistrySource,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
@@ -89,7 +85,7 @@ pub async fn run(args: ExplainArgs) -> Result<ExitCode> {
             bail!("no rule named {name:?}");
         }
     }
-    let (engine, _simulator) = setup::engine(args.config.as_deref(), args.simulator).await?;
+    let (engine, _simulator) = args.registries.engine().await?;
     let Some(rules) = compile(engine.compiler(), &sources) else {
         return Ok(ExitCode::from(EXIT_INVALID_RULE));
     };
