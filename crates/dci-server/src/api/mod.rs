@@ -6,14 +6,14 @@ mod route_errors;
 mod schema;
 
 pub(crate) use request::with_limits as request_schemas;
-pub use request::{
-    Beneficiary, DiffRequest, EvaluateOptions, EvaluateRequest, ExplainRequest, ExportTestRequest, Identifier, Member,
-    RuleSet, ValidateRequest,
-};
 pub(crate) use request::{Count, DiffBody, EvaluateBody, ExplainBody, ExportTestBody};
+pub use request::{
+    DiffRequest, EvaluateOptions, EvaluateRequest, ExplainRequest, ExportTestRequest, RuleSet, ValidateRequest,
+};
 pub use response::{
     CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, LaneStatus, LanesStatus,
     PublicKeys, Readiness, RegistriesResponse, SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };
 pub(crate) use route_errors::error_response;
 pub use route_errors::{BodyErrors, WorkErrors};
+pub use schema::{Beneficiary, Identifier, Member};

@@ -13,7 +13,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::api::schema::{self, LIMITS, length_note, one_rule_source, typed};
+use crate::api::schema::{self, Beneficiary, Identifier, LIMITS, Member, length_note, one_rule_source, typed};
 use crate::config::ServerLimits;
 
 /// Whether a body's field must be given: all must but an `Option`, which is `None` when absent.
@@ -343,19 +343,6 @@ fn export_test_request(limits: &ServerLimits) -> ObjectBuilder {
         length_note(limits)
     )))
 }
-
-/// The schema of a beneficiary in a request: a registrant with identifiers, household members
-/// and fields of its own. `dci_eligibility::Beneficiary` reads it.
-#[derive(Clone, Copy, Debug)]
-pub struct Beneficiary;
-
-/// The schema of a household member in a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Member;
-
-/// The schema of an identifier in a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Identifier;
 
 /// The request schemas under their component names, with `limits`.
 pub(crate) fn with_limits(limits: &ServerLimits) -> Vec<(Cow<'static, str>, RefOr<Schema>)> {

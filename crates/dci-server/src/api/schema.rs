@@ -16,8 +16,20 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Ref, RefOr};
 
-use crate::api::{Beneficiary, Identifier, Member};
 use crate::config::ServerLimits;
+
+/// The schema of a beneficiary in a request: a registrant with identifiers, household members
+/// and fields of its own. `dci_eligibility::Beneficiary` reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Beneficiary;
+
+/// The schema of a household member in a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Member;
+
+/// The schema of an identifier in a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Identifier;
 
 pub(crate) const LIMITS: &str = "The limits are the server's `[server.limits]` (the stricter of them and `[rules]` for rules): \
                       this document states those of the server that serves it.";
