@@ -30,6 +30,7 @@ pub struct Enrolments(pub Vec<Enrolment>);
 
 /// What one programme's enrolments say: enrolled or not.
 struct ProgrammeState<'a> {
+    key: Option<&'a str>,
     name: Option<&'a str>,
     enrolled: Reading<bool>,
 }
@@ -61,7 +62,7 @@ impl Enrolments {
                     (None, None) => Reading::missing(STATUS_FIELD),
                 });
                 let name = group.iter().find_map(|e| e.programme_name.as_deref().or(e.programme_id.as_deref())).or(key);
-                ProgrammeState { name, enrolled: Reading::agreed(STATUS_FIELD, readings) }
+                ProgrammeState { key, name, enrolled: Reading::agreed(STATUS_FIELD, readings) }
             })
             .collect()
     }
@@ -98,6 +99,18 @@ impl Enrolments {
         }
         names.extend((0..unnamed).map(|_| "(unnamed programme)".to_owned()));
         Reading::Value(names)
+    }
+
+    /// The programmes the person is enrolled in, each by its identity: its
+    /// `programme_identifier`, else its name (enrolments naming no programme
+    /// left out), each once; unknown when any programme's state is.
+    pub fn active_programme_ids(&self) -> Reading<Vec<String>> {
+        let programmes = self.programmes();
+        if let Some(doubt) = programmes.iter().find_map(|p| p.enrolled.doubt()) {
+            return doubt;
+        }
+        let active = programmes.iter().filter(|p| p.enrolled == Reading::Value(true));
+        Reading::Value(active.filter_map(|p| p.key).map(str::to_owned).collect())
     }
 
     /// The number of programmes the person is enrolled in; unknown when any
@@ -150,20 +163,31 @@ impl Enrolments {
 
     /// [`Enrolments::active_count`] on `date`.
     pub fn active_count_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<usize> {
-        let (standing, undated) = self.on(date, answered_on);
-        match (standing.active_count(), undated) {
-            (reading, _) if reading.is_doubtful() => reading,
-            (_, Some(undated)) => undated.map(|_| 0),
-            (reading, None) => reading,
-        }
+        self.read_on(date, answered_on, Enrolments::active_count)
     }
 
     /// [`Enrolments::active_programmes`] on `date`.
     pub fn active_programmes_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<Vec<String>> {
+        self.read_on(date, answered_on, Enrolments::active_programmes)
+    }
+
+    /// [`Enrolments::active_programme_ids`] on `date`.
+    pub fn active_programme_ids_on(&self, date: NaiveDate, answered_on: NaiveDate) -> Reading<Vec<String>> {
+        self.read_on(date, answered_on, Enrolments::active_programme_ids)
+    }
+
+    /// What `read` says of the enrolments standing on `date`: unknown when one of
+    /// them is doubtful, undated when one's standing then is not dated.
+    fn read_on<T: Default>(
+        &self,
+        date: NaiveDate,
+        answered_on: NaiveDate,
+        read: impl Fn(&Enrolments) -> Reading<T>,
+    ) -> Reading<T> {
         let (standing, undated) = self.on(date, answered_on);
-        match (standing.active_programmes(), undated) {
+        match (read(&standing), undated) {
             (reading, _) if reading.is_doubtful() => reading,
-            (_, Some(undated)) => undated.map(|_| Vec::new()),
+            (_, Some(undated)) => undated.map(|_| T::default()),
             (reading, None) => reading,
         }
     }
@@ -231,6 +255,8 @@ mod tests {
         let same =
             Enrolments::of(&[enrolment("PRG-1", "Cash Transfer", "1"), enrolment("PRG-1", "Cash Transfer", "6")]);
         assert_eq!(same.active_count(), Reading::Value(1), "one programme, two enrolments");
+        assert_eq!(two.active_programme_ids(), Reading::Value(vec!["PRG-1".to_owned(), "PRG-2".to_owned()]));
+        assert_eq!(same.active_programme_ids(), Reading::Value(vec!["PRG-1".to_owned()]));
         let contradicting =
             Enrolments::of(&[enrolment("PRG-1", "Cash Transfer", "1"), enrolment("PRG-1", "Cash Transfer", "3")]);
         assert!(contradicting.active_count().is_doubtful());

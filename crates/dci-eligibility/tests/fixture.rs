@@ -845,9 +845,15 @@ async fn two_identifier_registries() -> Simulator {
     let ibr = registry_data(
         RegistryKind::Ibr,
         |_| {},
-        vec![serde_json::json!({"member": {"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0017-9")]},
-            "enrollment_status": "1", "enrollment_date": "2024-01-01",
-            "programme_identifier": [{"programme_identifier": "CTP", "programme_name": "Cash Transfer Programme"}]})],
+        vec![
+            serde_json::json!({"member": {"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0017-9")]},
+                "enrollment_status": "1", "enrollment_date": "2024-01-01",
+                "programme_identifier": [{"programme_identifier": "CTP", "programme_name": "Cash Transfer Programme"}]}),
+            // Another programme with the name of the one HH-0017 has under its UIN (OAP).
+            serde_json::json!({"member": {"member_identifier": [wire_identifier("NATIONAL_ID", "NID-0017-9")]},
+                "enrollment_status": "1", "enrollment_date": "2024-01-01",
+                "programme_identifier": [{"programme_identifier": "OAP-REGIONAL", "programme_name": "Old Age Pension"}]}),
+        ],
     );
     let dr = registry_data(
         RegistryKind::Dr,
@@ -874,7 +880,7 @@ fn with_second_identifiers() -> Vec<Result<Beneficiary, BeneficiaryError>> {
 
 /// Records a registry keeps under two identifiers of one person are merged
 /// by the metric's rule, cold and warm: a death recorded under either is
-/// authoritative, programmes are a union, the highest disability level
+/// authoritative, programmes are a union by identity, the highest disability level
 /// counts, and two birth dates are ambiguous, naming both identifiers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_under_two_identifiers_of_one_person_are_merged() {
@@ -882,7 +888,8 @@ async fn records_under_two_identifiers_of_one_person_are_merged() {
     let engine = engine(&sim);
     let rules: Vec<Rule> = [
         "dci.crvs.is_alive == true",
-        "dci.ibr.program_count == 3 and 'Cash Transfer Programme' in dci.ibr.programmes",
+        "dci.ibr.program_count == 4 and 'Cash Transfer Programme' in dci.ibr.programmes \
+         and 'OAP-REGIONAL' in dci.ibr.programme_ids",
         "dci.dr.disability_level == 4 and 'COGNITION' in dci.dr.disability_types",
         "dci.crvs.birth_date < timestamp('1967-01-01T00:00:00Z')",
     ]
@@ -894,7 +901,11 @@ async fn records_under_two_identifiers_of_one_person_are_merged() {
         let result = engine.evaluate_batch(&rules, with_second_identifiers(), &EvaluationOptions::new(as_of())).await;
         let outcome = |household: &str, rule: usize| decisions_of(&result, household)[rule].outcome;
         assert_eq!(outcome("HH-0001", 0), I, "{run}: a death recorded under the second identifier");
-        assert_eq!(outcome("HH-0017", 1), E, "{run}: the programme under the second identifier counts");
+        assert_eq!(
+            outcome("HH-0017", 1),
+            E,
+            "{run}: the programmes under the second identifier count, one sharing a name with another under the first"
+        );
         assert_eq!(outcome("HH-0007", 2), E, "{run}: the highest level under either identifier");
         assert_eq!(outcome("HH-0005", 3), U, "{run}: two birth dates");
         assert_eq!(missing(&result, "HH-0005", 3), ["dci.crvs.birth_date:ambiguous_record"], "{run}");

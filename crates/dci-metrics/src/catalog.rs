@@ -131,7 +131,7 @@ pub fn crvs_spec() -> RegistrySpec {
 
 const ENROLMENT: &[&str] = &["enrollment_status"];
 
-/// The IBR metrics: `is_enrolled`, `program_count`, `programmes`.
+/// The IBR metrics: `is_enrolled`, `program_count`, `programmes`, `programme_ids`.
 pub fn ibr_spec() -> RegistrySpec {
     use MetricType::*;
     use WhenNotFound::*;
@@ -155,7 +155,7 @@ pub fn ibr_spec() -> RegistrySpec {
                 HOUR,
                 "number of programmes with an enrolment that counts as enrolled",
                 Value(MetricValue::Int(0)),
-                Merge::CountOf("programmes"),
+                Merge::CountOf("programme_ids"),
             )
             .reading(ENROLMENT)
             .dated(ENROLMENT_AS_OF),
@@ -164,6 +164,17 @@ pub fn ibr_spec() -> RegistrySpec {
                 StringList,
                 HOUR,
                 "names of the programmes with an enrolment that counts as enrolled",
+                Value(MetricValue::strings::<&str>([])),
+                Merge::Union,
+            )
+            .reading(ENROLMENT)
+            .dated(ENROLMENT_AS_OF),
+            metric(
+                "programme_ids",
+                StringList,
+                HOUR,
+                "identifiers of the programmes with an enrolment that counts as enrolled (programme_identifier; \
+                 the name where a programme has none; an enrolment naming no programme is left out)",
                 Value(MetricValue::strings::<&str>([])),
                 Merge::Union,
             )
@@ -197,7 +208,7 @@ pub fn dr_spec() -> RegistrySpec {
                 DAY,
                 "highest functional severity, Washington Group scale 1-4 (PWD levels mapped onto it); 0 when none",
                 Value(MetricValue::Int(0)),
-                Merge::Max,
+                Merge::HighestUpTo(4),
             )
             .reading(&["functional_severity", "disability_status", "impairment_level", "disability_status_level"])
             .dated(DISABILITY_AS_OF),
@@ -543,12 +554,13 @@ pub enum Merge {
     Same,
     /// A date, or null for none: a date is authoritative over null; two different dates contradict.
     DateOverNull,
-    /// The larger (a highest level).
-    Max,
+    /// The larger (a highest level); the top of the scale settles it even when the other side
+    /// is unknown, as it does between records under one identifier.
+    HighestUpTo(i64),
     /// The union of two lists, each name once.
     Union,
-    /// A count of the things a list of the same registry names (`program_count` of
-    /// `programmes`): both counts, less the names the two sides share.
+    /// A count of the things a list of the same registry identifies (`program_count` of
+    /// `programme_ids`): both counts, less the identities the two sides share.
     CountOf(&'static str),
 }
 
@@ -570,6 +582,7 @@ mod tests {
                 "dci.ibr.is_enrolled",
                 "dci.ibr.program_count",
                 "dci.ibr.programmes",
+                "dci.ibr.programme_ids",
                 "dci.dr.has_disability",
                 "dci.dr.disability_level",
                 "dci.dr.disability_types"

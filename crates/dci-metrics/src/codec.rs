@@ -153,7 +153,9 @@ impl<'a> Reader<'a> {
                 let count = self.u32()? as usize;
                 // Each change takes at least its 4-byte date and a 1-byte value.
                 if count > self.rest.len() / 5 {
-                    return Err(damaged("a timeline longer than its record"));
+                    return Err(damaged(
+                        "a timeline longer than the bytes left: it ends in the middle of an entry, or was altered",
+                    ));
                 }
                 let mut changes: Vec<(NaiveDate, MetricValue)> = Vec::with_capacity(count);
                 for _ in 0..count {
@@ -195,7 +197,9 @@ impl<'a> Reader<'a> {
                 let count = self.u32()? as usize;
                 // Each item takes at least its 4-byte length: a count the bytes cannot hold is damage.
                 if count > self.rest.len() / 4 {
-                    return Err(damaged("a list longer than its record"));
+                    return Err(damaged(
+                        "a list longer than the bytes left: it ends in the middle of an entry, or was altered",
+                    ));
                 }
                 MetricValue::StringList((0..count).map(|_| self.text().map(Arc::from)).collect::<Result<_, _>>()?)
             }

@@ -49,6 +49,10 @@ fn is_known(value: &MetricValue) -> bool {
     !matches!(value, MetricValue::NotRecorded | MetricValue::Unusable(_))
 }
 
+fn is_undated(value: &MetricValue) -> bool {
+    matches!(value, MetricValue::Unusable(unusable) if unusable.cause == UnknownCause::Undated)
+}
+
 fn names(value: &MetricValue) -> Option<BTreeSet<&str>> {
     match value {
         MetricValue::StringList(items) => Some(items.iter().map(|s| &**s).collect()),
@@ -61,18 +65,25 @@ impl Merge {
     pub fn describe(self) -> String {
         match self {
             Merge::AnyTrue => "true when the records under any identifier say true".to_owned(),
-            Merge::AnyFalse => {
-                "false when the records under any identifier say false (a recorded death is authoritative)".to_owned()
-            }
+            Merge::AnyFalse => "false when the records under any identifier say false (a recorded death is \
+                                authoritative); records that cannot date the birth are dated by the other \
+                                identifier's"
+                .to_owned(),
             Merge::Same => {
                 "the same value under every identifier; two different values are ambiguous_record".to_owned()
             }
             Merge::DateOverNull => {
                 "a date stated under any identifier over null; two different dates are ambiguous_record".to_owned()
             }
-            Merge::Max => "the highest value under any identifier".to_owned(),
+            Merge::HighestUpTo(top) => {
+                format!("the highest value under any identifier; {top}, the top of the scale, settles it")
+            }
             Merge::Union => "the union of the lists under each identifier, each name once".to_owned(),
-            Merge::CountOf(list) => format!("counted over the union of {list} (matched by name) under each identifier"),
+            Merge::CountOf(list) => format!(
+                "counted over the union of {list} under each identifier (a programme under two identifiers counts \
+                 once); ambiguous_record when an enrolment naming no programme is under one and another programme \
+                 under the other"
+            ),
         }
     }
 
@@ -92,6 +103,12 @@ impl Merge {
                     settles
                 } else if is_known(x) && is_known(y) {
                     x.clone()
+                } else if self == Merge::AnyFalse && is_known(x) && is_undated(y) {
+                    // Undated alive: records without a birth date, and no death by then. Merged as
+                    // records are, the other side's birth date dates them: alive when it says alive.
+                    x.clone()
+                } else if self == Merge::AnyFalse && is_undated(x) && is_known(y) {
+                    y.clone()
                 } else {
                     unknown_of(x, y).clone()
                 }
@@ -107,8 +124,9 @@ impl Merge {
                 (Null, other) | (other, Null) if is_known(other) => other.clone(),
                 _ => Merge::Same.apply(field, a, b, lists),
             },
-            Merge::Max => match (x, y) {
+            Merge::HighestUpTo(top) => match (x, y) {
                 (Int(m), Int(n)) => Int(*m.max(n)),
+                (Int(m), _) | (_, Int(m)) if *m >= top => Int(top),
                 _ => unknown_of(x, y).clone(),
             },
             Merge::Union => match (names(x), names(y)) {
@@ -119,14 +137,19 @@ impl Merge {
                 _ => unknown_of(x, y).clone(),
             },
             Merge::CountOf(_) => match (x, y, lists.0.and_then(names), lists.1.and_then(names)) {
-                (Int(m), Int(n), Some(left), Some(right)) => {
-                    let shared = left.intersection(&right).count() as i64;
-                    Int(m.saturating_add(*n).saturating_sub(shared).max(*m.max(n)))
+                (Int(0), Int(_), _, _) => y.clone(),
+                (Int(_), Int(0), _, _) => x.clone(),
+                // Things counted but not identified (an enrolment naming no programme) cannot be
+                // matched with the other side's.
+                (Int(m), Int(n), Some(left), Some(right))
+                    if usize::try_from(*m) == Ok(left.len()) && usize::try_from(*n) == Ok(right.len()) =>
+                {
+                    Int(i64::try_from(left.union(&right).count()).unwrap_or(i64::MAX))
                 }
                 (Int(_), Int(_), _, _) => MetricValue::unusable(
                     UnknownCause::AmbiguousRecord,
                     format!(
-                        "{field}: the programmes under {} and {} cannot be matched",
+                        "{field}: the programmes under {} and {} cannot be matched (one names no programme)",
                         named(a.identifier),
                         named(b.identifier)
                     ),
@@ -251,6 +274,7 @@ mod tests {
                 MetricValue::Bool(!names.is_empty()),
                 MetricValue::Int(names.len() as i64),
                 MetricValue::strings(names),
+                MetricValue::strings(names.iter().map(|name| format!("ID-{name}"))),
             ]
         };
         let both = merged(&spec, enrolled(&["Food Support"]), enrolled(&["Cash Transfer"]));
@@ -259,6 +283,50 @@ mod tests {
         assert_eq!(same, enrolled(&["Food Support"]), "one programme under two identifiers counts once");
         let one = merged(&spec, enrolled(&[]), enrolled(&["Food Support"]));
         assert_eq!(one, enrolled(&["Food Support"]), "enrolled under either identifier is enrolled");
+    }
+
+    #[test]
+    fn programmes_are_matched_by_identity_not_by_name() {
+        let spec = ibr_spec();
+        let cash = |id: &str| {
+            vec![
+                MetricValue::Bool(true),
+                MetricValue::Int(1),
+                MetricValue::strings(["Cash"]),
+                MetricValue::strings([id]),
+            ]
+        };
+        let two = merged(&spec, cash("PRG-1"), cash("PRG-2"));
+        assert_eq!(two[1], MetricValue::Int(2), "two programmes sharing a name are two");
+        assert_eq!(two[2], MetricValue::strings(["Cash"]));
+        assert_eq!(merged(&spec, cash("PRG-1"), cash("PRG-1"))[1], MetricValue::Int(1));
+        let unnamed = vec![
+            MetricValue::Bool(true),
+            MetricValue::Int(1),
+            MetricValue::strings(["(unnamed programme)"]),
+            MetricValue::strings::<&str>([]),
+        ];
+        let either = merged(&spec, unnamed.clone(), cash("PRG-1"));
+        assert_eq!(cause(&either[1]), Some(UnknownCause::AmbiguousRecord), "it may be PRG-1 or another");
+        assert_eq!(either[0], MetricValue::Bool(true));
+        let none = vec![
+            MetricValue::Bool(false),
+            MetricValue::Int(0),
+            MetricValue::strings::<&str>([]),
+            MetricValue::strings::<&str>([]),
+        ];
+        assert_eq!(merged(&spec, unnamed.clone(), none)[1], MetricValue::Int(1), "nothing to match it with");
+    }
+
+    #[test]
+    fn the_top_level_settles_the_highest_level_whatever_the_other_identifier_says() {
+        let spec = dr_spec();
+        let doubtful = MetricValue::unusable(UnknownCause::UnrecognisedValue, "functional_severity \"9\"");
+        let top = vec![MetricValue::Bool(true), MetricValue::Int(4), MetricValue::strings(["MOBILITY"])];
+        let unknown_level = vec![MetricValue::Bool(true), doubtful.clone(), MetricValue::strings(["VISION"])];
+        assert_eq!(merged(&spec, unknown_level.clone(), top)[1], MetricValue::Int(4));
+        let lower = vec![MetricValue::Bool(true), MetricValue::Int(3), MetricValue::strings(["MOBILITY"])];
+        assert_eq!(cause(&merged(&spec, lower, unknown_level)[1]), Some(UnknownCause::UnrecognisedValue));
     }
 
     #[test]
@@ -289,6 +357,29 @@ mod tests {
     }
 
     #[test]
+    fn records_without_a_birth_date_are_dated_by_the_other_identifiers() {
+        let spec = crvs_spec();
+        let undated = MetricValue::unusable(UnknownCause::Undated, "birth_date is missing");
+        let born = vec![MetricValue::Bool(true), MetricValue::Bool(true), date("1960-01-01"), MetricValue::Null];
+        let no_birth_date = vec![undated.clone(), MetricValue::Bool(true), MetricValue::NotRecorded, MetricValue::Null];
+        let both = merged(&spec, no_birth_date.clone(), born.clone());
+        assert_eq!(both[0], MetricValue::Bool(true), "alive, as one record set with the other's birth date");
+        assert_eq!(both[2], date("1960-01-01"));
+        assert_eq!(merged(&spec, born, no_birth_date.clone())[0], MetricValue::Bool(true), "in either order");
+        let unborn = vec![MetricValue::Bool(false), MetricValue::Bool(false), date("2030-01-01"), MetricValue::Null];
+        assert_eq!(merged(&spec, no_birth_date.clone(), unborn)[0], MetricValue::Bool(false), "not yet born");
+        let registered_later =
+            vec![MetricValue::Bool(true), MetricValue::Bool(false), date("1960-01-01"), MetricValue::Null];
+        let undated_registration =
+            vec![MetricValue::Bool(true), undated.clone(), date("1960-01-01"), MetricValue::Null];
+        assert_eq!(
+            cause(&merged(&spec, registered_later, undated_registration)[1]),
+            Some(UnknownCause::Undated),
+            "a registration without a date may be earlier: the other side cannot date it"
+        );
+    }
+
+    #[test]
     fn disability_takes_any_standing_record_and_the_highest_level() {
         let spec = dr_spec();
         let none = vec![MetricValue::Bool(false), MetricValue::Int(0), MetricValue::strings::<&str>([])];
@@ -307,7 +398,12 @@ mod tests {
         let spec = ibr_spec();
         let failure = Failure { cause: UnknownCause::Timeout, message: Arc::from("slow") };
         let enrolled = Resolution::Found(
-            Facts::from(vec![MetricValue::Bool(true), MetricValue::Int(1), MetricValue::strings(["Food Support"])]),
+            Facts::from(vec![
+                MetricValue::Bool(true),
+                MetricValue::Int(1),
+                MetricValue::strings(["Food Support"]),
+                MetricValue::strings(["PRG-FOOD"]),
+            ]),
             Source::Registry,
         );
         let Resolution::Found(facts, _) =

@@ -196,7 +196,7 @@ impl RegistryClient for IbrClient {
     fn read(records: Vec<IbrBeneficiary>) -> Enrolments {
         Enrolments::of(&records)
     }
-    /// is_enrolled, program_count, programmes.
+    /// is_enrolled, program_count, programmes, programme_ids.
     fn values(enrolments: &Enrolments, answered_on: NaiveDate) -> Vec<MetricValue> {
         let dates = enrolments.dates(answered_on);
         vec![
@@ -211,6 +211,11 @@ impl RegistryClient for IbrClient {
             MetricValue::over(dates.iter().copied(), |date| {
                 MetricValue::of_reading(enrolments.active_programmes_on(date, answered_on).map(Names), |names| {
                     MetricValue::strings(names.0)
+                })
+            }),
+            MetricValue::over(dates.iter().copied(), |date| {
+                MetricValue::of_reading(enrolments.active_programme_ids_on(date, answered_on).map(Names), |ids| {
+                    MetricValue::strings(ids.0)
                 })
             }),
         ]

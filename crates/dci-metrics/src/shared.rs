@@ -41,8 +41,9 @@ fn on_cores<R>(work: impl FnOnce() -> R) -> R {
 }
 
 /// The format byte of a value; any other is read as a miss (2: facts carry
-/// their timelines; a value written before, without them, is fetched again).
-const FORMAT: u8 = 2;
+/// their timelines; 3: IBR facts identify programmes; a value written before is
+/// fetched again).
+const FORMAT: u8 = 3;
 /// The second byte: how the record is held.
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;

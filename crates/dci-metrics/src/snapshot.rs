@@ -20,9 +20,10 @@ use crate::codec::{CodecError, Reader, put_bytes, put_cached};
 use crate::entry::{CacheKey, registry_of_key, unix_now};
 use crate::store::MetricStore;
 
-const MAGIC: &[u8] = b"ELIG-FACTS 4\n";
-/// Formats of files that do not say who answered: never loaded.
-const OLDER_MAGICS: [&[u8]; 3] = [b"ELIG-FACTS 1\n", b"ELIG-FACTS 2\n", b"ELIG-FACTS 3\n"];
+const MAGIC: &[u8] = b"ELIG-FACTS 5\n";
+/// Formats of files that do not say who answered, whose facts are not dated, or whose IBR facts
+/// do not identify programmes: never loaded.
+const OLDER_MAGICS: [&[u8]; 4] = [b"ELIG-FACTS 1\n", b"ELIG-FACTS 2\n", b"ELIG-FACTS 3\n", b"ELIG-FACTS 4\n"];
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
 
@@ -126,7 +127,7 @@ impl MetricStore {
         };
         if OLDER_MAGICS.contains(&header) {
             return Err(format(
-                "written by an older elig, whose facts are not dated (or do not say which endpoint answered); delete it to start afresh",
+                "written by an older elig, whose facts are not all there (programme identities, dates, which endpoint answered); delete it to start afresh",
             ));
         }
         if header != MAGIC {

@@ -247,7 +247,8 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let bytes = std::fs::read(&path).expect("reads");
     std::fs::write(&truncated, &bytes[..bytes.len() - 3]).expect("writes");
     let damaged = store(&sim, CatalogConfig::default(), StoreConfig::default()).load_snapshot(&truncated);
-    assert!(damaged.expect_err("truncated").to_string().contains("ends in the middle"));
+    let message = damaged.expect_err("truncated").to_string();
+    assert!(message.contains("ends in the middle"), "{message}");
 
     // With a 1 s TTL, restoring after it passed drops the entries.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
