@@ -898,7 +898,14 @@ async fn records_under_two_identifiers_of_one_person_are_merged() {
     .map(|(i, text)| engine.compiler().compile(&format!("merge{i}"), text).expect("compiles"))
     .collect();
     for run in ["cold", "warm"] {
+        let hits_before = engine.store().stats().cache_hits;
         let result = engine.evaluate_batch(&rules, with_second_identifiers(), &EvaluationOptions::new(as_of())).await;
+        let batch_hits: usize = result.stats.registries.iter().map(|r| r.fetch.cache_hits).sum();
+        assert_eq!(
+            engine.store().stats().cache_hits - hits_before,
+            batch_hits as u64,
+            "{run}: the store counts each hit once, as the batch does"
+        );
         let outcome = |household: &str, rule: usize| decisions_of(&result, household)[rule].outcome;
         assert_eq!(outcome("HH-0001", 0), I, "{run}: a death recorded under the second identifier");
         assert_eq!(

@@ -436,18 +436,30 @@ impl MetricStore {
     /// thread (a large batch reads in parallel); no registry is asked. Hits
     /// are counted as cache hits.
     pub fn known<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Vec<Option<Resolution>> {
+        let found = self.peek(registry, identifiers);
+        self.count_hits(found.iter().filter(|f| f.is_some()).count());
+        found
+    }
+
+    /// [`MetricStore::known`] without counting hits: for a caller that uses only some of
+    /// them (the others are read again by a fetch, which counts them) and counts those
+    /// with [`MetricStore::count_hits`].
+    pub fn peek<I: Borrow<Identifier>>(&self, registry: RegistryIndex, identifiers: &[I]) -> Vec<Option<Resolution>> {
         let now = unix_now();
         let mut key = String::with_capacity(32);
-        let found: Vec<Option<Resolution>> = identifiers
+        identifiers
             .iter()
             .map(|identifier| {
                 key.clear();
                 write_key(&mut key, registry, identifier.borrow());
                 self.cache.get(&key, now).map(Cached::resolution)
             })
-            .collect();
-        self.hits.fetch_add(found.iter().filter(|f| f.is_some()).count() as u64, Ordering::Relaxed);
-        found
+            .collect()
+    }
+
+    /// Counts `hits` answers read from the cache.
+    pub fn count_hits(&self, hits: usize) {
+        self.hits.fetch_add(hits as u64, Ordering::Relaxed);
     }
 
     /// Resolves these persons in `registry`: duplicates are asked once, what

@@ -585,7 +585,8 @@ impl Engine {
                 .par_chunks(2048)
                 .flat_map_iter(|persons| {
                     let unknown = batch.unknown(&store, &table.facts, registry, persons);
-                    let known = store.known(registry, &unknown.identifiers);
+                    // Counted below: a person asked under several identifiers is read again by the fetch.
+                    let known = store.peek(registry, &unknown.identifiers);
                     // Persons without a usable identifier stay to be marked so by the fetch.
                     unknown.persons.into_iter().zip(known).chain(unknown.unidentified.into_iter().map(|p| (p, None)))
                 })
@@ -610,6 +611,7 @@ impl Engine {
         })
         .await;
         if hits > 0 {
+            self.store.count_hits(hits);
             let usage = registry_use(stats, &self.store, &batch.catalog, registry);
             usage.fetch.requested += hits;
             usage.fetch.cache_hits += hits;

@@ -77,7 +77,7 @@ async fn the_catalog_lists_every_metric_with_its_ttl() {
     let h = start().await;
     let body: Value = h.get("/v1/metrics").send().await.expect("send").json().await.expect("json");
     let metrics = body["metrics"].as_array().expect("metrics");
-    assert_eq!(metrics.len(), 10);
+    assert_eq!(metrics.len(), 11);
     let alive = metrics.iter().find(|m| m["name"] == "dci.crvs.is_alive").expect("is_alive");
     assert_eq!(alive["ttl_secs"], 86_400);
     assert_eq!(alive["type"], "bool");
