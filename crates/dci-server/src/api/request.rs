@@ -136,12 +136,6 @@ with_evaluation_options! {
     pub struct EvaluateOptions {}
 }
 
-impl Default for EvaluateOptions {
-    fn default() -> Self {
-        EvaluateOptions { rules: None, rule: None, as_of: None, explain: None }
-    }
-}
-
 /// The first line of an NDJSON evaluation: the JSON request without `beneficiaries`.
 fn evaluate_options(limits: &ServerLimits) -> AllOfBuilder {
     AllOfBuilder::new()
@@ -319,7 +313,7 @@ request_body! {
         name: Option<String> => |_| typed(&[Type::String, Type::Null]).description(Some("The test file's title.")),
         /// The beneficiaries to make cases of, kept as JSON text until counted.
         #[serde(borrow)]
-        beneficiaries: &'a RawValue => |limits| export_cases(limits),
+        beneficiaries: &'a RawValue => export_cases,
     }
 }
 
