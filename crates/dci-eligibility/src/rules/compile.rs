@@ -21,6 +21,7 @@ use crate::rules::{cel_macros, dialect};
 mod check;
 mod stages;
 mod tree;
+mod types;
 
 use stages::Compilation;
 

@@ -26,7 +26,8 @@ pub struct RuleDiagnostic {
     pub severity: Severity,
     /// A stable code: `syntax`, `unknown_metric`, `unknown_registry`,
     /// `disabled_metric`, `unknown_function`, `arity`, `misplaced_dci`,
-    /// `too_long`, `too_deep`, `cost_too_high`, `invalid_pattern`, `invalid_name`; warnings `not_precedence`,
+    /// `too_long`, `too_deep`, `cost_too_high`, `invalid_pattern`, `invalid_name`, `type_mismatch`; warnings
+    /// `not_precedence`,
     /// `cost_depends_on_data`.
     pub code: &'static str,
     /// What is wrong.

@@ -13,6 +13,7 @@ use super::check::Checker;
 use super::tree::{
     collect_spans, direct_field_reads, expression_depth, node_span, rewrite, split_clauses, subtree_span_in,
 };
+use super::types::TypeChecker;
 use super::{Clause, Compiler, DATA_COST_SHARE, Demand, Level, MAX_BRACKET_NESTING, MetricUse, Rule, RuleInner, shown};
 use crate::rules::cost::{self, Estimate};
 use crate::rules::diagnostic::{RuleDiagnostic, Severity, offset_of, preview};
@@ -61,6 +62,7 @@ impl<'a> Compilation<'a> {
         self.bound_depth(&program)?;
         let (mut expr, spans) = self.lower(&program);
         let (uses, fields) = self.check(&expr, &spans)?;
+        self.check_types(&expr, &spans)?;
         let (demand, metrics) = self.demand(&uses);
         let split = self.split(&expr, &normalised.text, &spans, &uses);
         let estimate = self.cost(&mut expr, &spans)?;
@@ -211,6 +213,13 @@ impl<'a> Compilation<'a> {
         let mut uses = checker.uses;
         uses.sort_by_key(|(_, _, position)| *position);
         Ok((uses, checker.fields))
+    }
+
+    /// Types: what does not go together is refused, with the fix in words.
+    fn check_types(&self, expr: &IdedExpr, spans: &Spans) -> Stage<()> {
+        let mut checker = TypeChecker::new(&self.compiler.catalog, &self.text, spans);
+        checker.check_rule(expr);
+        if checker.errors.is_empty() { Ok(()) } else { Err(self.with_warnings(checker.errors)) }
     }
 
     /// Registry values read another way than by their name (`dci["crvs"]…`).

@@ -1,0 +1,564 @@
+//! Static types: the type of every sub-expression, from the catalog (each
+//! metric's type), the literals and the functions' signatures. What would
+//! fail or mislead at run time because two types do not go together is
+//! refused here, with the fix in words (`type_mismatch`). A beneficiary's own
+//! fields are of any type (`dyn`): they are never refused here.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, LiteralValue, operators};
+use dci_metrics::{Catalog, MetricType};
+
+use super::tree::{name_chain, subtree_span_in};
+use crate::names::{DCI, MEMBERS, NAMESPACES, REGISTRANT};
+use crate::rules::diagnostic::{RuleDiagnostic, Severity, preview};
+
+/// A static type: what a sub-expression is known to be.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Ty {
+    Bool,
+    Int,
+    Uint,
+    Double,
+    String,
+    Bytes,
+    Timestamp,
+    Duration,
+    Null,
+    /// A date, or `null` (`dci.crvs.death_date`).
+    TimestampOrNull,
+    List(Box<Ty>),
+    Map,
+    Type,
+    /// Any value: not known before the rule runs.
+    Dyn,
+}
+
+impl Ty {
+    /// The type in a programme officer's words.
+    fn words(&self) -> &'static str {
+        match self {
+            Ty::Bool => "true or false",
+            Ty::Int | Ty::Uint => "a whole number",
+            Ty::Double => "a number with a fraction (double)",
+            Ty::String => "text",
+            Ty::Bytes => "bytes",
+            Ty::Timestamp => "a date",
+            Ty::Duration => "a duration",
+            Ty::Null => "null",
+            Ty::TimestampOrNull => "a date, or null",
+            Ty::List(_) => "a list",
+            Ty::Map => "a record of fields",
+            Ty::Type => "a type",
+            Ty::Dyn => "any value",
+        }
+    }
+
+    fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Uint | Ty::Double)
+    }
+
+    fn of_metric(metric: MetricType) -> Ty {
+        match metric {
+            MetricType::Bool => Ty::Bool,
+            MetricType::Int => Ty::Int,
+            MetricType::Double => Ty::Double,
+            MetricType::String => Ty::String,
+            MetricType::Timestamp => Ty::Timestamp,
+            MetricType::TimestampOrNull => Ty::TimestampOrNull,
+            MetricType::StringList => Ty::List(Box::new(Ty::String)),
+        }
+    }
+
+    fn of_literal(literal: &LiteralValue) -> Ty {
+        match literal {
+            LiteralValue::Boolean(_) => Ty::Bool,
+            LiteralValue::Bytes(_) => Ty::Bytes,
+            LiteralValue::Double(_) => Ty::Double,
+            LiteralValue::Int(_) => Ty::Int,
+            LiteralValue::Null => Ty::Null,
+            LiteralValue::String(_) => Ty::String,
+            LiteralValue::UInt(_) => Ty::Uint,
+        }
+    }
+}
+
+/// Whether `==` between the two can be true: CEL compares numbers of any kind,
+/// and anything else only with its own kind (otherwise it is silently false).
+/// As CEL's checker does, `null` compares with dates, durations and records
+/// (message types there), not with true/false, numbers, text or lists.
+fn can_equal(a: &Ty, b: &Ty) -> bool {
+    use Ty::*;
+    match (a, b) {
+        (Dyn, _) | (_, Dyn) => true,
+        (x, y) if x.is_numeric() && y.is_numeric() => true,
+        (Null, Timestamp | Duration | Map) | (Timestamp | Duration | Map, Null) => true,
+        (TimestampOrNull, Timestamp | Null | TimestampOrNull) | (Timestamp | Null, TimestampOrNull) => true,
+        (List(_), List(_)) => true,
+        (x, y) => x == y,
+    }
+}
+
+/// Whether `<` between the two has an answer (otherwise it fails at run time).
+fn can_order(a: &Ty, b: &Ty) -> bool {
+    use Ty::*;
+    match (a, b) {
+        (Dyn, _) | (_, Dyn) => true,
+        (x, y) if x.is_numeric() && y.is_numeric() => true,
+        (TimestampOrNull, Timestamp | TimestampOrNull) | (Timestamp, TimestampOrNull) => true,
+        (x, y) => x == y && matches!(x, Bool | String | Bytes | Timestamp | Duration),
+    }
+}
+
+/// The type of `a op b` for an arithmetic operator, when CEL has it.
+fn arithmetic(op: &str, a: &Ty, b: &Ty) -> Option<Ty> {
+    use Ty::*;
+    let same_number = a == b && a.is_numeric();
+    match (op, a, b) {
+        (_, Dyn, _) | (_, _, Dyn) => Some(Dyn),
+        (operators::MODULO, Int | Uint, _) if a == b => Some(a.clone()),
+        (operators::MODULO, ..) => None,
+        (_, _, _) if same_number => Some(a.clone()),
+        (operators::ADD, String, String) => Some(String),
+        (operators::ADD, Bytes, Bytes) => Some(Bytes),
+        (operators::ADD, List(x), List(y)) => Some(List(Box::new(if x == y { (**x).clone() } else { Dyn }))),
+        (operators::ADD, Timestamp, Duration) | (operators::ADD, Duration, Timestamp) => Some(Timestamp),
+        (operators::ADD | operators::SUBSTRACT, Duration, Duration) => Some(Duration),
+        (operators::SUBSTRACT, Timestamp, Timestamp) => Some(Duration),
+        (operators::SUBSTRACT, Timestamp, Duration) => Some(Timestamp),
+        _ => None,
+    }
+}
+
+/// The literal a quoted text stands for, when it reads as a value of `ty`
+/// (`"false"` for a boolean, `"60"` for a number).
+fn unquoted(literal: &LiteralValue, ty: &Ty) -> Option<String> {
+    let LiteralValue::String(text) = literal else { return None };
+    let text = text.inner().trim();
+    let reads = match ty {
+        Ty::Bool => matches!(text, "true" | "false"),
+        Ty::Int | Ty::Uint => text.parse::<i64>().is_ok(),
+        Ty::Double => text.parse::<f64>().is_ok_and(f64::is_finite),
+        _ => false,
+    };
+    reads.then(|| text.to_owned())
+}
+
+/// Infers types and reports what does not go together.
+pub(super) struct TypeChecker<'a> {
+    catalog: &'a Catalog,
+    source: &'a Arc<str>,
+    spans: &'a HashMap<u64, Range<usize>>,
+    /// Loop variables in scope, with their types.
+    scope: Vec<(String, Ty)>,
+    pub(super) errors: Vec<RuleDiagnostic>,
+}
+
+impl<'a> TypeChecker<'a> {
+    pub(super) fn new(catalog: &'a Catalog, source: &'a Arc<str>, spans: &'a HashMap<u64, Range<usize>>) -> Self {
+        TypeChecker { catalog, source, spans, scope: Vec::new(), errors: Vec::new() }
+    }
+
+    fn span(&self, expr: &IdedExpr) -> Range<usize> {
+        subtree_span_in(expr, self.spans, self.source).unwrap_or(0..self.source.len())
+    }
+
+    fn written(&self, expr: &IdedExpr) -> String {
+        let span = self.span(expr);
+        preview(self.source.get(span).unwrap_or("").trim())
+    }
+
+    fn mismatch(&mut self, at: &IdedExpr, message: String, help: String) {
+        let span = self.span(at);
+        // One error per mistake: what encloses an operand already blamed is not blamed again.
+        if self.errors.iter().any(|e| e.span.start < span.end && span.start < e.span.end) {
+            return;
+        }
+        let diagnostic = RuleDiagnostic::new(Severity::Error, "type_mismatch", message, self.source, span);
+        self.errors.push(diagnostic.with_help(help));
+    }
+
+    /// The whole rule: it must be true or false.
+    pub(super) fn check_rule(&mut self, expr: &IdedExpr) {
+        let ty = self.infer(expr);
+        if !matches!(ty, Ty::Bool | Ty::Dyn) {
+            let written = self.written(expr);
+            let message = format!("the rule is {}, not true or false: `{written}`", ty.words());
+            self.mismatch(expr, message, "a rule decides: compare the value, e.g. `… > 0` or `… == \"yes\"`".into());
+        }
+    }
+
+    fn infer(&mut self, expr: &IdedExpr) -> Ty {
+        match &expr.expr {
+            Expr::Literal(literal) => Ty::of_literal(literal),
+            Expr::Ident(name) => self.ident(name),
+            Expr::Select(select) if select.test => {
+                self.infer(&select.operand);
+                Ty::Bool
+            }
+            Expr::Select(_) => self.select(expr),
+            Expr::List(list) => {
+                let items: Vec<Ty> = list.elements.iter().map(|item| self.infer(item)).collect();
+                let first = items.first().cloned().unwrap_or(Ty::Dyn);
+                Ty::List(Box::new(if items.iter().all(|t| *t == first) { first } else { Ty::Dyn }))
+            }
+            Expr::Map(_) | Expr::Struct(_) => {
+                for child in super::tree::children(expr) {
+                    self.infer(child);
+                }
+                Ty::Map
+            }
+            Expr::Comprehension(comprehension) => self.comprehension(comprehension),
+            Expr::Call(call) => self.call(expr, call),
+            Expr::Unspecified => Ty::Dyn,
+        }
+    }
+
+    fn ident(&self, name: &str) -> Ty {
+        if let Some((_, ty)) = self.scope.iter().rev().find(|(bound, _)| bound == name) {
+            return ty.clone();
+        }
+        match name {
+            REGISTRANT | DCI => Ty::Map,
+            MEMBERS => Ty::List(Box::new(Ty::Map)),
+            "int" | "uint" | "double" | "bool" | "string" | "bytes" | "list" | "map" | "null_type" | "type" => Ty::Type,
+            _ => Ty::Dyn,
+        }
+    }
+
+    /// `dci.<registry>.<metric>` (also `r.dci…` and `m.dci…`) is the metric's type; a
+    /// field of a record is of any type.
+    fn select(&mut self, expr: &IdedExpr) -> Ty {
+        if let Some(chain) = name_chain(expr) {
+            let bound = self.scope.iter().any(|(name, _)| name == chain[0]);
+            let path = match (chain.first().copied(), chain.get(1).copied()) {
+                (Some(DCI), _) if !bound => Some(&chain[1..]),
+                (Some(REGISTRANT), Some(DCI)) if !bound => Some(&chain[2..]),
+                (Some(_), Some(DCI)) if bound => Some(&chain[2..]),
+                _ => None,
+            };
+            if let Some([registry, field]) = path
+                && let Some(id) = self.catalog.field(registry, field)
+            {
+                return Ty::of_metric(self.catalog.spec(id).cel_type);
+            }
+        }
+        let Expr::Select(select) = &expr.expr else { return Ty::Dyn };
+        let operand = self.infer(&select.operand);
+        if !matches!(operand, Ty::Map | Ty::Dyn) {
+            let written = self.written(&select.operand);
+            let message = format!("`{written}` is {}: it has no field `{}`", operand.words(), select.field);
+            self.mismatch(
+                expr,
+                message,
+                "only records (the beneficiary, a member, `dci.<registry>`) have fields".into(),
+            );
+        }
+        Ty::Dyn
+    }
+
+    fn comprehension(&mut self, comprehension: &ComprehensionExpr) -> Ty {
+        let range = self.infer(&comprehension.iter_range);
+        let element = match &range {
+            Ty::List(element) => (**element).clone(),
+            Ty::Map | Ty::Dyn => Ty::Dyn,
+            other => {
+                let written = self.written(&comprehension.iter_range);
+                let message = format!("`{written}` is {}, not a list: there is nothing to loop over", other.words());
+                let help = "loops (`exists`, `all`, `count`, …) go over a list, such as `members`";
+                self.mismatch(&comprehension.iter_range, message, help.into());
+                Ty::Dyn
+            }
+        };
+        let accumulator = self.infer(&comprehension.accu_init);
+        let depth = self.scope.len();
+        self.scope.push((comprehension.iter_var.clone(), element));
+        if let Some(second) = &comprehension.iter_var2 {
+            self.scope.push((second.clone(), Ty::Dyn));
+        }
+        self.scope.push((comprehension.accu_var.clone(), accumulator));
+        self.infer(&comprehension.loop_cond);
+        self.infer(&comprehension.loop_step);
+        let result = self.infer(&comprehension.result);
+        self.scope.truncate(depth);
+        result
+    }
+
+    fn call(&mut self, expr: &IdedExpr, call: &CallExpr) -> Ty {
+        let name = call.func_name.as_str();
+        match name {
+            operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => self.logical(name, call),
+            operators::CONDITIONAL => self.conditional(call),
+            operators::EQUALS | operators::NOT_EQUALS => self.equality(call),
+            operators::LESS | operators::LESS_EQUALS | operators::GREATER | operators::GREATER_EQUALS => {
+                self.ordering(call)
+            }
+            operators::ADD | operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO => {
+                self.arithmetic(name, call)
+            }
+            operators::NEGATE => self.negate(call),
+            operators::IN => self.membership(call),
+            operators::INDEX | operators::OPT_INDEX => self.index(call),
+            _ if name.starts_with('@') || name.starts_with('_') => {
+                self.infer_all(call);
+                Ty::Dyn
+            }
+            _ => match &call.target {
+                Some(target) if !matches!(&target.expr, Expr::Ident(n) if NAMESPACES.contains(&n.as_str())) => {
+                    self.method(expr, call, target)
+                }
+                _ => self.function(call),
+            },
+        }
+    }
+
+    fn infer_all(&mut self, call: &CallExpr) -> Vec<Ty> {
+        if let Some(target) = &call.target {
+            self.infer(target);
+        }
+        call.args.iter().map(|arg| self.infer(arg)).collect()
+    }
+
+    /// Each operand of `and`, `or`, `not` must be true or false.
+    fn logical(&mut self, name: &str, call: &CallExpr) -> Ty {
+        // A loop's test (`all`, `exists`) is joined to the loop's result, a generated name.
+        let in_loop = matches!(call.args.first().map(|a| &a.expr), Some(Expr::Ident(n)) if n.starts_with('@'));
+        let joined = match name {
+            _ if in_loop => "the test of a loop (`all`, `exists`, …) is a condition",
+            operators::LOGICAL_AND => "each side of `and` is a condition",
+            operators::LOGICAL_OR => "each side of `or` is a condition",
+            _ => "`not` takes a condition",
+        };
+        for arg in &call.args {
+            let ty = self.infer(arg);
+            if !matches!(ty, Ty::Bool | Ty::Dyn) {
+                let written = self.written(arg);
+                let message = format!("`{written}` is {}, not true or false: {joined}", ty.words());
+                self.mismatch(arg, message, format!("compare it, e.g. `{written} > 0` or `{written} == …`"));
+            }
+        }
+        Ty::Bool
+    }
+
+    fn conditional(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        if let (Some(condition), Some(arg)) = (types.first(), call.args.first())
+            && !matches!(condition, Ty::Bool | Ty::Dyn)
+        {
+            let written = self.written(arg);
+            let message = format!("`{written}` is {}, not true or false: `?` needs a condition", condition.words());
+            self.mismatch(arg, message, "write `condition ? value_if_true : value_if_false`".into());
+        }
+        match (types.get(1), types.get(2)) {
+            (Some(a), Some(b)) if a == b => a.clone(),
+            _ => Ty::Dyn,
+        }
+    }
+
+    /// The operands of a comparison that do not go together: the error is put
+    /// under the literal side, whose fix is clearest.
+    fn compared(&mut self, call: &CallExpr, a: &Ty, b: &Ty, equality: bool) {
+        let (Some(left), Some(right)) = (call.args.first(), call.args.get(1)) else { return };
+        let (known, known_ty, blamed, blamed_ty) = match &left.expr {
+            Expr::Literal(_) if !matches!(right.expr, Expr::Literal(_)) => (right, b, left, a),
+            _ => (left, a, right, b),
+        };
+        let (known_text, blamed_text) = (self.written(known), self.written(blamed));
+        let fix = match &blamed.expr {
+            Expr::Literal(literal) => {
+                unquoted(literal, known_ty).map(|value| format!("compare it with `{value}`, not `{blamed_text}`"))
+            }
+            _ => None,
+        };
+        let help = match (fix, blamed_ty) {
+            (Some(fix), _) => format!("`{known_text}` is {}: {fix}", known_ty.words()),
+            (None, Ty::Null) => format!(
+                "`{known_text}` is never null: a value the registry does not give makes the decision undetermined"
+            ),
+            (None, _) => format!("compare `{known_text}` with {}", known_ty.words()),
+        };
+        let verb = if equality { "is never equal to" } else { "cannot be compared with" };
+        let message = format!("`{known_text}` ({}) {verb} `{blamed_text}` ({})", known_ty.words(), blamed_ty.words());
+        self.mismatch(blamed, message, help);
+    }
+
+    fn equality(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        if let [a, b] = types.as_slice()
+            && !can_equal(a, b)
+        {
+            self.compared(call, a, b, true);
+        }
+        Ty::Bool
+    }
+
+    fn ordering(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        if let [a, b] = types.as_slice()
+            && !can_order(a, b)
+        {
+            self.compared(call, a, b, false);
+        }
+        Ty::Bool
+    }
+
+    fn arithmetic(&mut self, op: &str, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        let ([a, b], [left, right]) = (types.as_slice(), call.args.as_slice()) else { return Ty::Dyn };
+        if let Some(ty) = arithmetic(op, a, b) {
+            return ty;
+        }
+        let symbol = op.trim_matches('_');
+        let (left_text, right_text) = (self.written(left), self.written(right));
+        let message = format!(
+            "`{left_text} {symbol} {right_text}`: `{left_text}` is {} and `{right_text}` is {}",
+            a.words(),
+            b.words()
+        );
+        let help = if a.is_numeric() && b.is_numeric() {
+            let (whole, whole_text) = if *a == Ty::Int { (left, &left_text) } else { (right, &right_text) };
+            match &whole.expr {
+                Expr::Literal(LiteralValue::Int(_)) => {
+                    format!("CEL does not mix whole numbers and fractions: write `{whole_text}.0`")
+                }
+                _ => format!("CEL does not mix whole numbers and fractions: write `double({whole_text})`"),
+            }
+        } else {
+            format!("`{symbol}` takes two numbers of one kind, two texts, two lists, or dates and durations")
+        };
+        self.mismatch(right, message, help);
+        Ty::Dyn
+    }
+
+    fn negate(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        match (types.first(), call.args.first()) {
+            (Some(ty), _) if ty.is_numeric() || matches!(ty, Ty::Duration | Ty::Dyn) => ty.clone(),
+            (Some(ty), Some(arg)) => {
+                let written = self.written(arg);
+                let message = format!("`-{written}`: `{written}` is {}, not a number", ty.words());
+                self.mismatch(arg, message, "only numbers and durations can be negated".into());
+                Ty::Dyn
+            }
+            _ => Ty::Dyn,
+        }
+    }
+
+    /// `x in list`: the list must be a list (or a map), of things `x` can equal.
+    fn membership(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        let ([element, container], [item, list]) = (types.as_slice(), call.args.as_slice()) else { return Ty::Bool };
+        match container {
+            Ty::List(inner) if !can_equal(element, inner) => {
+                let (item_text, list_text) = (self.written(item), self.written(list));
+                let message = format!(
+                    "`{item_text}` is {}, and `{list_text}` holds {}: it is never in it",
+                    element.words(),
+                    inner.words()
+                );
+                let fix = match &item.expr {
+                    Expr::Literal(literal) => unquoted(literal, inner).map(|value| format!("write `{value}`")),
+                    _ => None,
+                };
+                self.mismatch(item, message, fix.unwrap_or_else(|| format!("look for {} in it", inner.words())));
+            }
+            Ty::List(_) | Ty::Map | Ty::Dyn => {}
+            other => {
+                let list_text = self.written(list);
+                let message = format!("`{list_text}` is {}, not a list: `in` looks in a list", other.words());
+                let help = match other {
+                    Ty::String => "to look for text inside text, write `text.contains(\"part\")`".to_owned(),
+                    _ => "write `x in [a, b, c]`".to_owned(),
+                };
+                self.mismatch(list, message, help);
+            }
+        }
+        Ty::Bool
+    }
+
+    fn index(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        match types.first() {
+            Some(Ty::List(element)) => (**element).clone(),
+            _ => Ty::Dyn,
+        }
+    }
+
+    /// `x.f(…)`: the method must be one of `x`'s kind.
+    fn method(&mut self, expr: &IdedExpr, call: &CallExpr, target: &IdedExpr) -> Ty {
+        let receiver = self.infer(target);
+        for arg in &call.args {
+            self.infer(arg);
+        }
+        let name = call.func_name.as_str();
+        let text = |t: &Ty| matches!(t, Ty::String);
+        let list = |t: &Ty| matches!(t, Ty::List(_));
+        let (accepts, result, of): (fn(&Ty) -> bool, Ty, &str) = match name {
+            "contains" | "startsWith" | "endsWith" | "matches" => (text, Ty::Bool, "text"),
+            "size" => (|t| matches!(t, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map), Ty::Int, "text and lists"),
+            "getFullYear" | "getMonth" | "getDayOfYear" | "getDayOfMonth" | "getDate" | "getDayOfWeek" | "getHours"
+            | "getMinutes" | "getSeconds" | "getMilliseconds" => {
+                (|t| matches!(t, Ty::Timestamp | Ty::TimestampOrNull | Ty::Duration), Ty::Int, "dates")
+            }
+            "charAt" | "lowerAscii" | "upperAscii" | "replace" | "substring" | "trim" => (text, Ty::String, "text"),
+            "indexOf" | "lastIndexOf" => (text, Ty::Int, "text"),
+            "split" => (text, Ty::List(Box::new(Ty::String)), "text"),
+            "join" => (list, Ty::String, "lists"),
+            "reverse" | "distinct" | "flatten" | "slice" | "sort" => (list, Ty::Dyn, "lists"),
+            _ => return Ty::Dyn,
+        };
+        if receiver == Ty::Dyn || accepts(&receiver) {
+            return if result == Ty::Dyn { receiver } else { result };
+        }
+        let written = self.written(target);
+        let message = format!("`{written}.{name}(…)`: `{written}` is {}, which has no `{name}`", receiver.words());
+        let help = match (&receiver, name) {
+            (Ty::List(_), "contains") => format!("to ask whether a list holds a value, write `value in {written}`"),
+            _ => format!("`{name}` is a method of {of}"),
+        };
+        self.mismatch(expr, message, help);
+        result
+    }
+
+    /// A global function: its arguments' kinds, and what it gives.
+    fn function(&mut self, call: &CallExpr) -> Ty {
+        let types = self.infer_all(call);
+        let name = call.func_name.as_str();
+        let first = types.first().cloned().unwrap_or(Ty::Dyn);
+        let argument = call.args.first();
+        match name {
+            "size" => {
+                if let Some(arg) = argument
+                    && !matches!(first, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map | Ty::Dyn)
+                {
+                    let written = self.written(arg);
+                    let message = format!("`size({written})`: `{written}` is {}, which has no size", first.words());
+                    self.mismatch(arg, message, "`size` counts the items of a list or the characters of text".into());
+                }
+                Ty::Int
+            }
+            "age_years" | "age_months" | "age_days" => {
+                if let Some(arg) = argument
+                    && !matches!(first, Ty::Timestamp | Ty::TimestampOrNull | Ty::String | Ty::Dyn)
+                {
+                    let written = self.written(arg);
+                    let message = format!("`{name}({written})`: `{written}` is {}, not a date", first.words());
+                    self.mismatch(arg, message, format!("give a date, e.g. `{name}(r.birthdate)`"));
+                }
+                Ty::Int
+            }
+            "today" | "days_ago" | "months_ago" | "years_ago" | "date" | "timestamp" => Ty::Timestamp,
+            "between" | "matches" | "bool" => Ty::Bool,
+            "int" => Ty::Int,
+            "uint" => Ty::Uint,
+            "double" => Ty::Double,
+            "string" => Ty::String,
+            "bytes" => Ty::Bytes,
+            "duration" => Ty::Duration,
+            "type" => Ty::Type,
+            _ => Ty::Dyn,
+        }
+    }
+}
