@@ -10,5 +10,6 @@ pub(crate) mod dialect;
 pub(crate) mod native_form;
 pub(crate) mod patterns;
 pub(crate) mod registry_path;
+pub(crate) mod slips;
 pub(crate) mod syntax;
 pub(crate) mod validate;

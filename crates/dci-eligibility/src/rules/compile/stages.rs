@@ -19,7 +19,7 @@ use crate::rules::cost::{self, Estimate};
 use crate::rules::diagnostic::{RuleDiagnostic, Severity, offset_of, preview};
 use crate::rules::dialect::{self, Normalised};
 use crate::rules::native_form::NativeClause;
-use crate::rules::{registry_path, syntax};
+use crate::rules::{registry_path, slips, syntax};
 
 /// What a stage gives, or the diagnostics that stop the compilation.
 type Stage<T> = Result<T, Vec<RuleDiagnostic>>;
@@ -137,9 +137,19 @@ impl<'a> Compilation<'a> {
         self.warnings.extend(warnings);
     }
 
-    /// The CEL parse, its errors said in words, at the character they point to.
+    /// The CEL parse, its errors said in words, at the character they point to; the
+    /// slips a programme officer makes (`AND`, `True`, `=>`, a bracket never closed) first,
+    /// each with its fix.
     fn parse(&self, normalised: &str) -> Stage<cel::Program> {
         let source = self.source;
+        let slips = slips::slips(source);
+        if !slips.is_empty() {
+            let diagnostics = slips
+                .into_iter()
+                .map(|slip| self.diagnostic(Severity::Error, "syntax", slip.message, slip.span).with_help(slip.help))
+                .collect();
+            return Err(self.with_warnings(diagnostics));
+        }
         self.compiler.env.compile(normalised).map_err(|errors| {
             let diagnostics = errors
                 .errors
