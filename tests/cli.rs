@@ -55,6 +55,30 @@ fn check_reports_invalid_rules_with_a_caret_and_exit_3() {
     assert_eq!(report[3]["registries"]["members"], serde_json::json!(["dr"]));
 }
 
+/// `check --data` gives fields the types of sample beneficiaries, and `[fields]` in the
+/// configuration declares them: a type slip is refused, a field no sample has is warned about.
+#[test]
+fn check_knows_the_fields_from_sample_data_and_from_the_configuration() {
+    let data = ["check", "--data", "fixtures/beneficiaries.ndjson"];
+    let output = elig().args(data).arg("age >= 60").output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "a warning does not make the rule invalid");
+    let text = stdout(&output);
+    assert!(text.contains("warning[unknown_field] at 1:1"), "{text}");
+    assert!(text.contains("write `age_years(r.birthdate)`"), "{text}");
+    let output = elig().args(data).arg("birthdate < date('1960-01-01')").output().expect("runs");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stdout(&output).contains("write `date(birthdate)`"), "{}", stdout(&output));
+
+    let (_dir, config) = config_file("[fields]\nbirthdate = \"date\"\nhousehold_size = \"int\"\n");
+    let output = elig().args(["check", "--config"]).arg(&config).arg("household_size > 'four'").output().expect("runs");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stdout(&output).contains("error[type_mismatch]"), "{}", stdout(&output));
+    let (_dir, config) = config_file("[fields]\nbirthdate = \"day\"\n");
+    let output = elig().args(["check", "--config"]).arg(&config).arg("true").output().expect("runs");
+    let said = stderr(&output);
+    assert!(!output.status.success() && said.contains("birthdate") && said.contains("date"), "{said}");
+}
+
 fn decisions(text: &str) -> Vec<Value> {
     text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
 }

@@ -1,12 +1,12 @@
 //! `elig check`: validate rules and show what they need.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use dci_eligibility::{Compiler, Validation};
+use dci_eligibility::{Compiler, FieldTypes, Validation};
 use dci_metrics::Catalog;
 
 use crate::commands::Output;
@@ -15,7 +15,7 @@ use crate::{EXIT_INVALID_RULE, files};
 /// Validate rules: errors with line:column and a caret, warnings, and the metrics and registries needed.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig check 'dci.crvs.is_alive == true and age_years(r.birthdate) >= 60'\n  elig check --file rules.toml --format json"
+    after_help = "Examples:\n  elig check 'dci.crvs.is_alive == true and age_years(r.birthdate) >= 60'\n  elig check --file rules.toml --format json\n  elig check --data fixtures/beneficiaries.ndjson 'age >= 60'"
 )]
 pub struct CheckArgs {
     /// The rule (a CEL expression).
@@ -24,20 +24,30 @@ pub struct CheckArgs {
     /// A rules file (TOML or YAML: `name = "expression"`).
     #[arg(long)]
     file: Option<PathBuf>,
-    /// The deployment configuration (for its catalog: TTLs, disabled metrics).
+    /// The deployment configuration (for its catalog: TTLs, disabled metrics; and `[fields]`).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Sample beneficiaries (NDJSON, or a JSON array): their fields' types are checked, and a
+    /// field none of them has is a warning (`[fields]` in --config wins where both name one).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     format: Output,
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let catalog = match &args.config {
-        Some(path) => Catalog::default().configure(&files::config(path)?.metrics)?,
+    let config = args.config.as_deref().map(files::config).transpose()?;
+    let catalog = match &config {
+        Some(config) => Catalog::default().configure(&config.metrics)?,
         None => Catalog::default(),
     };
-    let compiler = Compiler::new(Arc::new(catalog));
+    let sampled = match &args.data {
+        Some(path) => FieldTypes::from_samples(&sample_beneficiaries(path)?),
+        None => FieldTypes::default(),
+    };
+    let declared = config.map(|config| config.fields).unwrap_or_default();
+    let compiler = Compiler::new(Arc::new(catalog)).with_field_types(sampled.overridden_by(&declared));
     let rules = match (&args.rule, &args.file) {
         (Some(rule), _) => vec![("rule".to_owned(), rule.clone())],
         (None, Some(path)) => files::rules(path)?,
@@ -53,6 +63,23 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     Ok(if validations.iter().all(|v| v.valid) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID_RULE) })
+}
+
+/// The beneficiaries of `path`: a JSON array, or one JSON object per line.
+fn sample_beneficiaries(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON array of beneficiaries", path.display()));
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not a JSON beneficiary", path.display(), index + 1))
+        })
+        .collect()
 }
 
 fn print_text(validation: &Validation, named: bool) {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::batch::Engine;
 use crate::names::Limits;
 use crate::rules::compile::Compiler;
+use crate::rules::field_types::FieldTypes;
 
 /// Everything the engine needs from the configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,10 @@ pub struct EngineConfig {
     /// Rule limits (`[rules]`).
     #[serde(default)]
     pub rules: Limits,
+    /// The types of the beneficiaries' own fields (`[fields]`, e.g. `birthdate = "date"`):
+    /// rules are checked against them, and a field not listed is a warning.
+    #[serde(default)]
+    pub fields: FieldTypes,
 }
 
 /// Why an engine could not be built.
@@ -81,7 +86,8 @@ impl Engine {
             resolvers.push(resolver);
         }
         let store = Arc::new(MetricStore::new(catalog.clone(), resolvers, &config.cache)?);
-        Ok(Engine::new(Compiler::new(catalog).with_limits(config.rules.clone()), store))
+        let compiler = Compiler::new(catalog).with_limits(config.rules.clone()).with_field_types(config.fields.clone());
+        Ok(Engine::new(compiler, store))
     }
 }
 

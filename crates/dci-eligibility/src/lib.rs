@@ -55,4 +55,5 @@ pub use rules::compile::{
 };
 pub use rules::cost::Estimate;
 pub use rules::diagnostic::{PREVIEW_CHARS, RuleDiagnostic, Severity, preview};
+pub use rules::field_types::{FieldType, FieldTypes};
 pub use rules::validate::{NeededMetric, Validation};

@@ -295,3 +295,61 @@ fn the_common_mistakes_in_the_docs_are_refused_as_they_say() {
     }
     assert!(rows >= 10, "the table was read: {rows} rows");
 }
+
+/// With the fields' types known (from sample beneficiaries, as `elig check --data` reads
+/// them), fields are checked as metrics are, and a field no sample has is a warning.
+#[test]
+fn fields_are_checked_against_the_types_the_data_gives_them() {
+    let samples: Vec<serde_json::Value> = include_str!("../../../fixtures/beneficiaries.ndjson")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("sample"))
+        .collect();
+    let compiler = compiler().with_field_types(dci_eligibility::FieldTypes::from_samples(&samples));
+    let warned = |rule: &str| {
+        let compiled = compiler.compile("t", rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        compiled
+            .warnings()
+            .iter()
+            .map(|w| (w.code, &rule[w.span.clone()], w.help.clone().unwrap_or_default()))
+            .map(|(c, u, h)| (c.to_owned(), u.to_owned(), h))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        warned("age >= 60"),
+        [(
+            "unknown_field".to_owned(),
+            "age".to_owned(),
+            "for the age from the date of birth, write `age_years(r.birthdate)`".to_owned()
+        )]
+    );
+    assert_eq!(warned("poverty_scor >= 0.7")[0].2, "did you mean `poverty_score`?");
+    assert_eq!(warned("members.exists(m, m.incom > 100)")[0].1, "m.incom");
+    for rule in [
+        "dci.dr.has_disability == true and dci.dr.disability_level >= 3 and dci.ibr.is_enrolled == false",
+        "dci.crvs.is_alive == true and age_years(r.birthdate) >= 60",
+        "poverty_score >= 0.7 and dci.ibr.program_count == 0",
+        "members.exists(m, m.dci.dr.has_disability == true)",
+        "r.sex == 'female' and date(r.birthdate) < date('1960-01-01')",
+    ] {
+        assert!(warned(rule).is_empty(), "{rule}");
+    }
+    let refused = |rule: &str| {
+        let error = compiler.compile("t", rule).expect_err(rule);
+        let diagnostic =
+            error.diagnostics.into_iter().find(|d| d.severity == dci_eligibility::Severity::Error).expect("an error");
+        (diagnostic.code, rule[diagnostic.span.clone()].to_owned(), diagnostic.help.unwrap_or_default())
+    };
+    assert_eq!(
+        refused("birthdate < date('1960-01-01')"),
+        (
+            "type_mismatch",
+            "birthdate".to_owned(),
+            "to read text holding a date as a date, write `date(birthdate)`".to_owned()
+        )
+    );
+    assert_eq!(refused("sex == true").0, "type_mismatch");
+    assert_eq!(refused("sex == 1").1, "1");
+    // One fixture household writes its poverty score as text: a field of several kinds is not checked.
+    assert!(compiler.compile("t", "poverty_score == 'high'").is_ok());
+}

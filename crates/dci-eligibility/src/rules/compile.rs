@@ -15,6 +15,7 @@ use crate::names::Limits;
 use crate::rules::cost::Estimate;
 use crate::rules::diagnostic::preview;
 use crate::rules::diagnostic::{RuleDiagnostic, Severity};
+use crate::rules::field_types::FieldTypes;
 use crate::rules::native_form::NativeClause;
 use crate::rules::{cel_macros, dialect};
 
@@ -233,6 +234,7 @@ pub struct Compiler {
     env: Arc<Env>,
     catalog: Arc<Catalog>,
     limits: Limits,
+    field_types: Option<Arc<FieldTypes>>,
 }
 
 impl std::fmt::Debug for Compiler {
@@ -254,7 +256,19 @@ impl Compiler {
             // Only a clash between our macros and the crate's own can cause this: a bug, not input.
             panic!("cannot build the CEL environment: {error}");
         }
-        Compiler { env: Arc::new(env), catalog, limits: Limits::default() }
+        Compiler { env: Arc::new(env), catalog, limits: Limits::default(), field_types: None }
+    }
+
+    /// Sets the types of the beneficiaries' own fields (`[fields]`, or sample data): rules
+    /// are then checked against them.
+    pub fn with_field_types(mut self, field_types: FieldTypes) -> Self {
+        self.field_types = (!field_types.is_empty()).then(|| Arc::new(field_types));
+        self
+    }
+
+    /// The types of the beneficiaries' own fields, when they are known.
+    pub fn field_types(&self) -> Option<&FieldTypes> {
+        self.field_types.as_deref()
     }
 
     /// Sets the limits.

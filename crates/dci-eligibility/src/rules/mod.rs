@@ -7,6 +7,7 @@ pub(crate) mod compile;
 pub(crate) mod cost;
 pub(crate) mod diagnostic;
 pub(crate) mod dialect;
+pub(crate) mod field_types;
 pub(crate) mod native_form;
 pub(crate) mod patterns;
 pub(crate) mod registry_path;

@@ -226,9 +226,11 @@ impl<'a> Compilation<'a> {
     }
 
     /// Types: what does not go together is refused, with the fix in words.
-    fn check_types(&self, expr: &IdedExpr, spans: &Spans) -> Stage<()> {
-        let mut checker = TypeChecker::new(&self.compiler.catalog, &self.text, spans);
+    fn check_types(&mut self, expr: &IdedExpr, spans: &Spans) -> Stage<()> {
+        let fields = self.compiler.field_types.as_deref();
+        let mut checker = TypeChecker::new(&self.compiler.catalog, fields, &self.text, spans);
         checker.check_rule(expr);
+        self.warnings.append(&mut checker.warnings);
         if checker.errors.is_empty() { Ok(()) } else { Err(self.with_warnings(checker.errors)) }
     }
 

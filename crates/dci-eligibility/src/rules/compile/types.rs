@@ -2,7 +2,9 @@
 //! metric's type), the literals and the functions' signatures. What would
 //! fail or mislead at run time because two types do not go together is
 //! refused here, with the fix in words (`type_mismatch`). A beneficiary's own
-//! fields are of any type (`dyn`): they are never refused here.
+//! fields are of any type (`dyn`) unless the deployment's `[fields]` or sample
+//! data give their types ([`FieldTypes`]); then a field no sample has is a
+//! warning (`unknown_field`).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,6 +16,7 @@ use dci_metrics::{Catalog, MetricType};
 use super::tree::{name_chain, subtree_span_in};
 use crate::names::{DCI, MEMBERS, NAMESPACES, REGISTRANT};
 use crate::rules::diagnostic::{RuleDiagnostic, Severity, preview};
+use crate::rules::field_types::{FieldType, FieldTypes};
 
 /// A static type: what a sub-expression is known to be.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +25,8 @@ pub(super) enum Ty {
     Int,
     Uint,
     Double,
+    /// A number, whole or not: a field whose samples hold both.
+    Number,
     String,
     Bytes,
     Timestamp,
@@ -43,6 +48,7 @@ impl Ty {
             Ty::Bool => "true or false",
             Ty::Int | Ty::Uint => "a whole number",
             Ty::Double => "a number with a fraction (double)",
+            Ty::Number => "a number",
             Ty::String => "text",
             Ty::Bytes => "bytes",
             Ty::Timestamp => "a date",
@@ -57,7 +63,21 @@ impl Ty {
     }
 
     fn is_numeric(&self) -> bool {
-        matches!(self, Ty::Int | Ty::Uint | Ty::Double)
+        matches!(self, Ty::Int | Ty::Uint | Ty::Double | Ty::Number)
+    }
+
+    fn of_field(field: FieldType) -> Ty {
+        match field {
+            FieldType::Bool => Ty::Bool,
+            FieldType::Int => Ty::Int,
+            FieldType::Double => Ty::Double,
+            FieldType::Number => Ty::Number,
+            // A date in beneficiary data is text: `age_years` reads it, `date(…)` makes it a date.
+            FieldType::String | FieldType::Date => Ty::String,
+            FieldType::List => Ty::List(Box::new(Ty::Dyn)),
+            FieldType::Map => Ty::Map,
+            FieldType::Any => Ty::Dyn,
+        }
     }
 
     fn of_metric(metric: MetricType) -> Ty {
@@ -118,6 +138,8 @@ fn arithmetic(op: &str, a: &Ty, b: &Ty) -> Option<Ty> {
     let same_number = a == b && a.is_numeric();
     match (op, a, b) {
         (_, Dyn, _) | (_, _, Dyn) => Some(Dyn),
+        // A number whose kind varies between beneficiaries: only the data can tell.
+        (_, Number, other) | (_, other, Number) if other.is_numeric() => Some(Number),
         (operators::MODULO, Int | Uint, _) if a == b => Some(a.clone()),
         (operators::MODULO, ..) => None,
         (_, _, _) if same_number => Some(a.clone()),
@@ -149,20 +171,31 @@ fn unquoted(literal: &LiteralValue, ty: &Ty) -> Option<String> {
 /// Infers types and reports what does not go together.
 pub(super) struct TypeChecker<'a> {
     catalog: &'a Catalog,
+    fields: Option<&'a FieldTypes>,
     source: &'a Arc<str>,
     spans: &'a HashMap<u64, Range<usize>>,
     /// Loop variables in scope, with their types.
     scope: Vec<(String, Ty)>,
     pub(super) errors: Vec<RuleDiagnostic>,
+    pub(super) warnings: Vec<RuleDiagnostic>,
 }
 
 impl<'a> TypeChecker<'a> {
-    pub(super) fn new(catalog: &'a Catalog, source: &'a Arc<str>, spans: &'a HashMap<u64, Range<usize>>) -> Self {
-        TypeChecker { catalog, source, spans, scope: Vec::new(), errors: Vec::new() }
+    pub(super) fn new(
+        catalog: &'a Catalog,
+        fields: Option<&'a FieldTypes>,
+        source: &'a Arc<str>,
+        spans: &'a HashMap<u64, Range<usize>>,
+    ) -> Self {
+        let fields = fields.filter(|fields| !fields.is_empty());
+        TypeChecker { catalog, fields, source, spans, scope: Vec::new(), errors: Vec::new(), warnings: Vec::new() }
     }
 
+    /// Where `expr` is written, without the white space after it.
     fn span(&self, expr: &IdedExpr) -> Range<usize> {
-        subtree_span_in(expr, self.spans, self.source).unwrap_or(0..self.source.len())
+        let span = subtree_span_in(expr, self.spans, self.source).unwrap_or(0..self.source.len());
+        let written = self.source.get(span.clone()).unwrap_or("");
+        span.start..span.start + written.trim_end().len()
     }
 
     fn written(&self, expr: &IdedExpr) -> String {
@@ -244,6 +277,13 @@ impl<'a> TypeChecker<'a> {
             {
                 return Ty::of_metric(self.catalog.spec(id).cel_type);
             }
+            let person = match self.scope.iter().rev().find(|(name, _)| name == chain[0]) {
+                Some((_, ty)) => *ty == Ty::Map,
+                None => chain[0] == REGISTRANT,
+            };
+            if let (true, [_, field]) = (person, chain.as_slice()) {
+                return self.own_field(expr, field);
+            }
         }
         let Expr::Select(select) = &expr.expr else { return Ty::Dyn };
         let operand = self.infer(&select.operand);
@@ -256,6 +296,32 @@ impl<'a> TypeChecker<'a> {
                 "only records (the beneficiary, a member, `dci.<registry>`) have fields".into(),
             );
         }
+        Ty::Dyn
+    }
+
+    /// A beneficiary's or member's own field: its type when the fields are known, and a
+    /// warning when it is not among them.
+    fn own_field(&mut self, expr: &IdedExpr, field: &str) -> Ty {
+        let Some(fields) = self.fields else { return Ty::Dyn };
+        if let Some(ty) = fields.get(field) {
+            return Ty::of_field(ty);
+        }
+        let span = self.span(expr);
+        if self.warnings.iter().any(|w| w.span == span) {
+            return Ty::Dyn;
+        }
+        let closest = fields.closest(field);
+        let date = fields.0.iter().find(|(_, ty)| **ty == FieldType::Date).map(|(name, _)| name);
+        let help = match (field, date, closest.as_slice()) {
+            ("age", Some(date), _) => format!("for the age from the date of birth, write `age_years(r.{date})`"),
+            (_, _, []) => "check the field's name against the data: a beneficiary without it is undetermined".into(),
+            (_, _, near) => {
+                format!("did you mean {}?", near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "))
+            }
+        };
+        let message = format!("no beneficiary in the data has a field `{field}`");
+        let warning = RuleDiagnostic::new(Severity::Warning, "unknown_field", message, self.source, span);
+        self.warnings.push(warning.with_help(help));
         Ty::Dyn
     }
 
@@ -361,7 +427,11 @@ impl<'a> TypeChecker<'a> {
     /// under the literal side, whose fix is clearest.
     fn compared(&mut self, call: &CallExpr, a: &Ty, b: &Ty, equality: bool) {
         let (Some(left), Some(right)) = (call.args.first(), call.args.get(1)) else { return };
+        let dated = |ty: &Ty| matches!(ty, Ty::Timestamp | Ty::TimestampOrNull);
         let (known, known_ty, blamed, blamed_ty) = match &left.expr {
+            // Text against a date: the text is what to change (`date(…)`).
+            _ if *a == Ty::String && dated(b) => (right, b, left, a),
+            _ if *b == Ty::String && dated(a) => (left, a, right, b),
             Expr::Literal(_) if !matches!(right.expr, Expr::Literal(_)) => (right, b, left, a),
             _ => (left, a, right, b),
         };
@@ -374,6 +444,9 @@ impl<'a> TypeChecker<'a> {
         };
         let help = match (fix, blamed_ty) {
             (Some(fix), _) => format!("`{known_text}` is {}: {fix}", known_ty.words()),
+            (None, Ty::String) if matches!(known_ty, Ty::Timestamp | Ty::TimestampOrNull) => {
+                format!("to read text holding a date as a date, write `date({blamed_text})`")
+            }
             (None, Ty::Null) => format!(
                 "`{known_text}` is never null: a value the registry does not give makes the decision undetermined"
             ),
