@@ -219,6 +219,19 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
         )
         .await?;
     until(client, "the samples", "return /35/.test(document.getElementById('input-count').textContent);").await?;
+
+    // The loaded households give the fields their types: a field none of them has is warned about.
+    type_into(client, "#rule", "age >= 60").await?;
+    let warning = until(
+        client,
+        "the unknown field",
+        "const d = document.querySelector('#diagnostics .diagnostic[data-code=unknown_field]'); return d && d.textContent;",
+    )
+    .await?;
+    ensure!(warning.as_str().unwrap_or_default().contains("age_years(r.birthdate)"), "{warning}");
+    type_into(client, "#rule", NEW_RULE).await?;
+    until(client, "the rule to be valid", "return document.getElementById('rule-state').textContent === 'valid';")
+        .await?;
     find(client, "#evaluate").await?.click().await?;
     until(client, "the results", "return document.querySelectorAll('#results tbody tr[data-id]').length === 35;")
         .await?;

@@ -697,7 +697,11 @@
       const controller = new AbortController();
       this.controller = controller;
       this.setState('checking…', 'checking');
-      const promise = api('POST', '/v1/rules/validate', { rule: text }, controller.signal).then(
+      const body = { rule: text };
+      const sample = loadedSample();
+      // The loaded households give the fields their types: a field none has is warned about.
+      if (sample.length > 0) body.data = sample;
+      const promise = api('POST', '/v1/rules/validate', body, controller.signal).then(
         (answer) => {
           const report = normaliseReport(answer);
           if (seq === this.seq) {
@@ -1064,6 +1068,18 @@
 
   function inputSource() {
     return $('input-source').value;
+  }
+
+  /** The most beneficiaries sent with a rule check to type its fields. */
+  const SAMPLE_FOR_CHECKS = 200;
+
+  /** The beneficiaries already loaded from the chosen source (nothing is fetched or parsed anew). */
+  function loadedSample() {
+    const source = inputSource();
+    let items = state.uploaded.error ? [] : state.uploaded.items;
+    if (source === 'fixture') items = state.samples ? state.samples.beneficiaries : [];
+    if (source === 'paste') items = state.pasted.error ? [] : state.pasted.items;
+    return (items || []).slice(0, SAMPLE_FOR_CHECKS);
   }
 
   async function loadSamples() {

@@ -26,8 +26,9 @@ pub struct RuleDiagnostic {
     pub severity: Severity,
     /// A stable code: `syntax`, `unknown_metric`, `unknown_registry`,
     /// `disabled_metric`, `unknown_function`, `arity`, `misplaced_dci`,
-    /// `too_long`, `too_deep`, `cost_too_high`, `invalid_pattern`, `invalid_name`, `type_mismatch`; warnings
-    /// `not_precedence`,
+    /// `too_long`, `too_deep`, `cost_too_high`, `invalid_pattern`, `invalid_name`, `type_mismatch`
+    /// (`syntax` also for slips: `AND`, `True`, curly quotes, `=>`, a bracket never closed); warnings
+    /// `not_precedence`, `unknown_field`,
     /// `cost_depends_on_data`.
     pub code: &'static str,
     /// What is wrong.

@@ -216,6 +216,16 @@ request_body! {
         rules: Option<RuleSet> => |limits| schema::rules(limits, None),
         /// One rule, named `rule` in the report.
         rule: Option<String> => |_| schema::rule(None),
+        /// Sample beneficiaries: their fields' types are checked (`dci_eligibility::FieldTypes`).
+        data: Option<Vec<serde_json::Value>> => |limits| schema::beneficiary_list(
+            limits.max_beneficiaries,
+            format!(
+                "Sample beneficiaries, at most {} (`max_beneficiaries`): each field gets the type every sample \
+                 agrees on, a rule using one with another type is `type_mismatch`, and a field none has is the \
+                 warning `unknown_field` (the server's `[fields]` win where both name a field).",
+                limits.max_beneficiaries
+            ),
+        ),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use dci_eligibility::Validation;
+use dci_eligibility::{FieldTypes, Validation};
 
 use crate::api::{ValidateRequest, ValidateResponse};
 use crate::body::whole_body;
@@ -35,6 +35,17 @@ pub(crate) async fn validate(
     let rules: Vec<Validation> = on_pool(Lane::Interactive, move || -> Result<_, ApiError> {
         let request: ValidateRequest = read_object(&body, 0)?;
         let sources = rule_sources(request.rules, request.rule, &limits)?;
+        let compiler = match &request.data {
+            Some(samples) if samples.len() > limits.max_beneficiaries => {
+                let message = format!("{} sample beneficiaries; at most {}", samples.len(), limits.max_beneficiaries);
+                return Err(ApiError::invalid("data", message));
+            }
+            Some(samples) => {
+                let declared = compiler.field_types().cloned().unwrap_or_default();
+                compiler.with_field_types(FieldTypes::from_samples(samples).overridden_by(&declared))
+            }
+            None => compiler,
+        };
         Ok(sources.iter().map(|(name, source)| Validation::of(&compiler, name, source)).collect())
     })
     .await?;

@@ -145,6 +145,25 @@ async fn validation_reports_diagnostics_and_needs() {
     let wrong = h.post("/v1/rules/validate").json(&json!({"rules": ["a"]})).send().await.expect("send");
     assert_eq!(wrong.status(), 422);
     assert_eq!(code(&wrong.json().await.expect("json")), "invalid_request");
+
+    // With sample beneficiaries, their fields' types are checked as `elig check --data` does.
+    let data = json!([{"id": "A", "birthdate": "1950-03-02", "poverty_score": 0.8}]);
+    let typed: Value = h
+        .post("/v1/rules/validate")
+        .json(&json!({"rules": {"age": "age >= 60", "date": "birthdate < date('1960-01-01')"}, "data": data}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let (age, date) = (&typed["rules"][0], &typed["rules"][1]);
+    assert_eq!((age["valid"].as_bool(), age["diagnostics"][0]["code"].as_str()), (Some(true), Some("unknown_field")));
+    assert!(age["diagnostics"][0]["help"].as_str().unwrap_or_default().contains("age_years(r.birthdate)"));
+    assert_eq!(
+        (date["valid"].as_bool(), date["diagnostics"][0]["code"].as_str()),
+        (Some(false), Some("type_mismatch"))
+    );
     h.stop().await;
 }
 
