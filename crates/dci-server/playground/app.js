@@ -603,7 +603,7 @@
       this.seq = 0;
       this.timer = 0;
       this.controller = null;
-      this.checked = null; // {text, report} of the latest answer
+      this.checked = null; // {key, report} of the latest answer (checkKey)
       this.inflight = null; // {text, promise}
       this.completion = new Completion(this, options.completions);
       this.wire();
@@ -676,17 +676,19 @@
     validate() {
       clearTimeout(this.timer);
       const text = this.text();
-      if (this.checked && this.checked.text === text) {
+      const sample = loadedSample();
+      const key = checkKey(text, sample);
+      if (this.checked && this.checked.key === key) {
         // Edited back to the text last checked: its answer still holds, show it again.
         this.showReport(text, this.checked.report);
         return Promise.resolve(this.checked.report);
       }
-      if (this.inflight && this.inflight.text === text) return this.inflight.promise;
+      if (this.inflight && this.inflight.key === key) return this.inflight.promise;
       this.cancelPending();
       const seq = this.seq;
       if (this.optional && text.trim() === '') {
         this.inflight = null;
-        this.checked = { text, report: null };
+        this.checked = { key, report: null };
         this.showReport(text, null);
         return Promise.resolve(null);
       }
@@ -698,14 +700,13 @@
       this.controller = controller;
       this.setState('checking…', 'checking');
       const body = { rule: text };
-      const sample = loadedSample();
       // The loaded households give the fields their types: a field none has is warned about.
       if (sample.length > 0) body.data = sample;
       const promise = api('POST', '/v1/rules/validate', body, controller.signal).then(
         (answer) => {
           const report = normaliseReport(answer);
           if (seq === this.seq) {
-            this.checked = { text, report };
+            this.checked = { key, report };
             this.inflight = null;
             this.showReport(text, report);
           }
@@ -720,7 +721,7 @@
           throw error;
         },
       );
-      this.inflight = { text, promise };
+      this.inflight = { key, promise };
       return promise;
     }
 
@@ -763,7 +764,7 @@
     showServerDiagnostics(diagnostics) {
       const text = this.text();
       const report = { valid: false, diagnostics, metrics: [], registries: {}, fields: [] };
-      this.checked = { text, report };
+      this.checked = { key: checkKey(text, loadedSample()), report };
       this.showReport(text, report);
     }
 
@@ -1068,6 +1069,11 @@
 
   function inputSource() {
     return $('input-source').value;
+  }
+
+  /** What a rule check holds for: the text and the households that typed its fields. */
+  function checkKey(text, sample) {
+    return `${text}\u0000${inputSource()}:${sample.length}`;
   }
 
   /** The most beneficiaries sent with a rule check to type its fields. */
