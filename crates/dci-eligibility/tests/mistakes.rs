@@ -130,13 +130,13 @@ const MISTAKES: &[Mistake] = &[
     Mistake {
         code: "type_mismatch",
         rule: "dci.ibr.programmes.contains('Cash')",
-        under: "dci.ibr.programmes.contains('Cash')",
+        under: "dci.ibr.programmes",
         help: "write `value in dci.ibr.programmes`",
     },
     Mistake {
         code: "type_mismatch",
         rule: "dci.dr.disability_level.startsWith('3')",
-        under: "dci.dr.disability_level.startsWith('3')",
+        under: "dci.dr.disability_level",
         help: "a method of text",
     },
     Mistake {

@@ -244,7 +244,7 @@ impl<'a> TypeChecker<'a> {
                 Ty::Map
             }
             Expr::Comprehension(comprehension) => self.comprehension(comprehension),
-            Expr::Call(call) => self.call(expr, call),
+            Expr::Call(call) => self.call(call),
             Expr::Unspecified => Ty::Dyn,
         }
     }
@@ -352,7 +352,7 @@ impl<'a> TypeChecker<'a> {
         result
     }
 
-    fn call(&mut self, expr: &IdedExpr, call: &CallExpr) -> Ty {
+    fn call(&mut self, call: &CallExpr) -> Ty {
         let name = call.func_name.as_str();
         match name {
             operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT => self.logical(name, call),
@@ -373,7 +373,7 @@ impl<'a> TypeChecker<'a> {
             }
             _ => match &call.target {
                 Some(target) if !matches!(&target.expr, Expr::Ident(n) if NAMESPACES.contains(&n.as_str())) => {
-                    self.method(expr, call, target)
+                    self.method(call, target)
                 }
                 _ => self.function(call),
             },
@@ -560,7 +560,7 @@ impl<'a> TypeChecker<'a> {
     }
 
     /// `x.f(…)`: the method must be one of `x`'s kind.
-    fn method(&mut self, expr: &IdedExpr, call: &CallExpr, target: &IdedExpr) -> Ty {
+    fn method(&mut self, call: &CallExpr, target: &IdedExpr) -> Ty {
         let receiver = self.infer(target);
         for arg in &call.args {
             self.infer(arg);
@@ -591,7 +591,7 @@ impl<'a> TypeChecker<'a> {
             (Ty::List(_), "contains") => format!("to ask whether a list holds a value, write `value in {written}`"),
             _ => format!("`{name}` is a method of {of}"),
         };
-        self.mismatch(expr, message, help);
+        self.mismatch(target, message, help);
         result
     }
 
