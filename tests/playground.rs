@@ -296,6 +296,36 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     ensure!(output.status.success(), "elig test on the exported file:\n{report}");
     ensure!(report.contains("35 passed, 0 failed"), "{report}");
 
+    // A pasted list with a bad line: the good lines are decided, the bad one is named by its line.
+    let pasted = "{\"id\": \"P-1\", \"birthdate\": \"1950-01-01\"}\n\
+                  {\"id\": \"P-2\", \"birthdate\": \"1990-01-01\",}\n\
+                  {\"id\": \"P-3\", \"birthdate\": \"1940-01-01\"}";
+    client
+        .execute(
+            "const s = document.getElementById('input-source'); s.value = 'paste'; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); \
+             const t = document.getElementById('input-text'); t.value = arguments[0]; \
+             t.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![json!(pasted)],
+        )
+        .await?;
+    let count = until(
+        client,
+        "the pasted count",
+        "const c = document.getElementById('input-count').textContent; return /2 beneficiaries pasted/.test(c) && c;",
+    )
+    .await?;
+    ensure!(count.as_str().unwrap_or_default().contains("line 2: a comma before `}`"), "{count}");
+    find(client, "#evaluate").await?.click().await?;
+    let summary = until(
+        client,
+        "the pasted results",
+        "return document.querySelectorAll('#results tbody tr[data-id]').length === 2 && \
+         document.getElementById('results-summary').textContent;",
+    )
+    .await?;
+    ensure!(summary.as_str().unwrap_or_default().contains("1 line could not be read (line 2"), "{summary}");
+
     let errors = console_errors(client).await?;
     ensure!(errors.is_empty(), "the console has errors: {errors:#?}");
 

@@ -57,8 +57,8 @@
     catalog: { metrics: [], functions: [], members: [] },
     samples: null, // {source, beneficiaries} from GET /v1/samples
     samplesLoading: null, // the promise of a load in flight
-    pasted: { items: [], error: null },
-    uploaded: { items: [], error: null, name: '' },
+    pasted: { items: [], bad: [], error: null },
+    uploaded: { items: [], bad: [], error: null, name: '' },
     run: null, // the last evaluation: {rule, asOf, items, results}
     explainSeq: 0,
     explainedRow: null, // the results row the explanation is of
@@ -1015,18 +1015,42 @@
   // ---------------------------------------------------------------------------------------
   // Inputs: the fixture, pasted JSON/NDJSON, or an uploaded file.
 
-  /** Beneficiaries from text: a JSON array, one object, `{"beneficiaries": [...]}`, or NDJSON. */
+  /**
+   * Beneficiaries from text: a JSON array, one object, `{"beneficiaries": [...]}`, or NDJSON.
+   * Returns `{items, bad}`: in NDJSON, a line that cannot be read is listed in `bad` by its
+   * number and the other lines are kept.
+   */
   function parseBeneficiaries(text) {
-    if (text.trim() === '') return [];
+    if (text.trim() === '') return { items: [], bad: [] };
     let whole;
     try {
       whole = JSON.parse(text);
     } catch (error) {
       return parseNdjson(text, error);
     }
-    if (Array.isArray(whole)) return whole;
-    if (whole && typeof whole === 'object') return Array.isArray(whole.beneficiaries) ? whole.beneficiaries : [whole];
+    if (Array.isArray(whole)) return { items: whole, bad: [] };
+    if (whole && typeof whole === 'object') {
+      return { items: Array.isArray(whole.beneficiaries) ? whole.beneficiaries : [whole], bad: [] };
+    }
     throw new Error('expected a JSON array of beneficiaries, one beneficiary object, {"beneficiaries": [...]}, or NDJSON');
+  }
+
+  /** Why a line is not JSON, said plainly where the mistake is a common one. */
+  function plainJsonError(line, error) {
+    if (/,\s*}/.test(line)) return 'a comma before `}`';
+    if (/,\s*]/.test(line)) return 'a comma before `]`';
+    if (/[“”‘’]/.test(line)) return 'curly quotes: JSON needs straight quotes "…"';
+    if (/^\s*\{/.test(line) && !/\}\s*$/.test(line)) return 'the `{` is never closed';
+    if (/'/.test(line) && !/"/.test(line)) return "single quotes: JSON needs double quotes \"…\"";
+    return `not JSON (${error.message})`;
+  }
+
+  /** What the bad lines of a list say, for the counts and the status. */
+  function badLinesText(bad) {
+    if (!bad || bad.length === 0) return '';
+    const shown = bad.slice(0, 3).map((b) => `line ${b.line}: ${b.message}`).join('; ');
+    const more = bad.length > 3 ? `; and ${bad.length - 3} more` : '';
+    return `${plural(bad.length, 'line', 'lines')} could not be read (${shown}${more})`;
   }
 
   function parsesAlone(line) {
@@ -1046,15 +1070,16 @@
     // document alone, the error of the whole text is the one to show.
     if (!parsesAlone(lines[first])) throw new Error(locateJsonError(text, wholeError));
     const items = [];
+    const bad = [];
     lines.forEach((line, i) => {
       if (line.trim() === '') return;
       try {
         items.push(JSON.parse(line));
       } catch (error) {
-        throw new Error(`line ${i + 1}: ${error.message}`);
+        bad.push({ line: i + 1, message: plainJsonError(line, error) });
       }
     });
-    return items;
+    return { items, bad };
   }
 
   /** A JSON.parse error with its line, computed from "position N" when the engine gives only that. */
@@ -1132,10 +1157,10 @@
           ? 'Loading the sample households…'
           : 'Sample households not loaded yet';
     } else if (source === 'paste') {
-      error = state.pasted.error;
+      error = state.pasted.error || badLinesText(state.pasted.bad) || null;
       text = `${plural(state.pasted.items.length, 'beneficiary', 'beneficiaries')} pasted`;
     } else {
-      error = state.uploaded.error;
+      error = state.uploaded.error || badLinesText(state.uploaded.bad) || null;
       text = state.uploaded.name
         ? `${plural(state.uploaded.items.length, 'beneficiary', 'beneficiaries')} loaded from ${state.uploaded.name}`
         : 'No file chosen';
@@ -1147,9 +1172,10 @@
   function readPasted() {
     const previous = state.pasted.error;
     try {
-      state.pasted = { items: parseBeneficiaries($('input-text').value), error: null };
+      const { items, bad } = parseBeneficiaries($('input-text').value);
+      state.pasted = { items, bad, error: null };
     } catch (error) {
-      state.pasted = { items: [], error: error.message };
+      state.pasted = { items: [], bad: [], error: error.message };
     }
     showInputCount();
     if (state.pasted.error && state.pasted.error !== previous) {
@@ -1175,9 +1201,10 @@
       return;
     }
     try {
-      const items = parseBeneficiaries(await file.text());
-      state.uploaded = { items, error: null, name: file.name };
-      setStatus(`Read ${plural(items.length, 'beneficiary', 'beneficiaries')} from ${file.name}.`);
+      const { items, bad } = parseBeneficiaries(await file.text());
+      state.uploaded = { items, bad, error: null, name: file.name };
+      const unread = bad.length > 0 ? ` ${badLinesText(bad)}.` : '';
+      setStatus(`Read ${plural(items.length, 'beneficiary', 'beneficiaries')} from ${file.name}.${unread}`);
     } catch (error) {
       const message = `The file “${file.name}” cannot be read: ${error.message}`;
       state.uploaded = { items: [], error: message, name: file.name };
@@ -1293,7 +1320,9 @@
       if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
       throw error;
     }
-    state.run = { rule, asOf: date, items, results: Array.isArray(answer.results) ? answer.results : [] };
+    const bad = inputSource() === 'paste' ? state.pasted.bad : inputSource() === 'file' ? state.uploaded.bad : [];
+    const results = Array.isArray(answer.results) ? answer.results : [];
+    state.run = { rule, asOf: date, items, results, bad: bad || [] };
     renderResults(answer.summary || {});
     hideExplanation();
   }
@@ -1319,7 +1348,8 @@
     applyOutcomeFilter();
     const shown = OUTCOMES.map((o) => `${counts[o]} ${o}`).join(', ');
     const invalid = counts.invalid ? `, ${counts.invalid} invalid` : '';
-    setStatus(`Evaluated ${plural(rows.length, 'beneficiary', 'beneficiaries')} as of ${run.asOf}: ${shown}${invalid}.`);
+    const unread = run.bad && run.bad.length > 0 ? ` ${badLinesText(run.bad)}.` : '';
+    setStatus(`Evaluated ${plural(rows.length, 'beneficiary', 'beneficiaries')} as of ${run.asOf}: ${shown}${invalid}.${unread}`);
   }
 
   function summaryText(summary, run) {
@@ -1327,6 +1357,7 @@
     if (typeof summary.round_trips === 'number') parts.push(plural(summary.round_trips, 'registry round trip', 'registry round trips'));
     if (typeof summary.cache_hits === 'number') parts.push(plural(summary.cache_hits, 'cache hit', 'cache hits'));
     if (typeof summary.wall_ms === 'number') parts.push(`${summary.wall_ms} ms`);
+    if (run.bad && run.bad.length > 0) parts.push(badLinesText(run.bad));
     return parts.join(' · ');
   }
 
