@@ -326,6 +326,24 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     .await?;
     ensure!(summary.as_str().unwrap_or_default().contains("1 line could not be read (line 2"), "{summary}");
 
+    // A reload keeps the rules, the input choice and the date (never the data).
+    let kept =
+        "return ['rule', 'compare-rule', 'input-source', 'as-of'].map((id) => document.getElementById(id).value);";
+    let before = client.execute(kept, vec![]).await?;
+    client.refresh().await?;
+    let after = until(
+        client,
+        "the page after a reload",
+        &format!("return document.getElementById('rule') && (() => {{ {kept} }})();"),
+    )
+    .await?;
+    ensure!(before == after, "kept {before} but found {after} after a reload");
+    ensure!(after[2] == "paste" && after[3] == AS_OF, "{after}");
+    ensure!(
+        client.execute("return document.getElementById('input-text').value;", vec![]).await? == "",
+        "the pasted data is not kept"
+    );
+
     let errors = console_errors(client).await?;
     ensure!(errors.is_empty(), "the console has errors: {errors:#?}");
 

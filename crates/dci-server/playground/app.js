@@ -645,6 +645,7 @@
 
     /** After every edit: old marks no longer fit the text, so clear them until the next answer. */
     changed({ complete }) {
+      keep();
       this.cancelPending();
       this.renderMarks([]);
       if (complete) this.completion.update();
@@ -1836,6 +1837,35 @@
     }
   }
 
+  // The rules, the input choice and the as-of date survive a reload: kept in this browser's
+  // storage, never the beneficiaries nor the key.
+  const KEPT_STORAGE = 'elig-playground-kept';
+
+  function keep() {
+    const kept = { rule: $('rule').value, compare: $('compare-rule').value, source: inputSource(), asOf: $('as-of').value };
+    try {
+      window.localStorage.setItem(KEPT_STORAGE, JSON.stringify(kept));
+    } catch (_) {
+      // Storage unavailable (private mode, a policy): nothing is kept.
+    }
+  }
+
+  /** Puts back what `keep` kept; returns whether anything was. */
+  function restoreKept() {
+    let kept = null;
+    try {
+      kept = JSON.parse(window.localStorage.getItem(KEPT_STORAGE) || 'null');
+    } catch (_) {
+      kept = null;
+    }
+    if (!kept || typeof kept !== 'object') return false;
+    if (typeof kept.rule === 'string') $('rule').value = kept.rule;
+    if (typeof kept.compare === 'string') $('compare-rule').value = kept.compare;
+    if (['fixture', 'paste', 'file'].includes(kept.source)) $('input-source').value = kept.source;
+    if (typeof kept.asOf === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(kept.asOf)) $('as-of').value = kept.asOf;
+    return true;
+  }
+
   function makeEditor(id, options) {
     return new RuleEditor({
       textarea: $(id),
@@ -1876,6 +1906,12 @@
     exportButton.addEventListener('click', () => whileBusy(exportButton, exportTest));
     initCatalog();
     initInputs();
+    if (restoreKept()) {
+      sourceChanged();
+      for (const editor of [state.editor, state.compareEditor]) editor.changed({ complete: false });
+    }
+    $('input-source').addEventListener('change', keep);
+    $('as-of').addEventListener('change', keep);
     initResults();
     initKeyControls();
     if (getKey()) startSession();
