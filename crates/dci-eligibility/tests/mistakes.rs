@@ -49,6 +49,18 @@ const SLIPS: &[Mistake] = &[
 const MISTAKES: &[Mistake] = &[
     Mistake {
         code: "type_mismatch",
+        rule: "dci.crvs.death_date < date('2025-01-01')",
+        under: "dci.crvs.death_date",
+        help: "test it first: `dci.crvs.death_date != null && …`",
+    },
+    Mistake {
+        code: "type_mismatch",
+        rule: "dci.crvs.death_date.getFullYear() < 2020",
+        under: "dci.crvs.death_date",
+        help: "test it first",
+    },
+    Mistake {
+        code: "type_mismatch",
         rule: "dci.ibr.is_enrolled == \"false\"",
         under: "\"false\"",
         help: "compare it with `false`, not `\"false\"`",
@@ -240,7 +252,9 @@ const WELL_TYPED: &[&str] = &[
     "dci.dr.disability_level + 1 > 3",
     "dci.crvs.death_date == null",
     "dci.crvs.birth_date != null",
-    "dci.crvs.death_date < timestamp('2025-01-01T00:00:00Z')",
+    "dci.crvs.death_date != null && dci.crvs.death_date < timestamp('2025-01-01T00:00:00Z')",
+    "dci.crvs.death_date == null or dci.crvs.death_date > date('2020-01-01')",
+    "dci.crvs.death_date != null ? dci.crvs.death_date.getFullYear() < 2020 : false",
     "dci.crvs.birth_date < date('1967-01-01')",
     "today() - dci.crvs.birth_date > duration('87600h')",
     "'Cash Transfer' in dci.ibr.programmes",
@@ -331,6 +345,8 @@ fn fields_are_checked_against_the_types_the_data_gives_them() {
         "poverty_score >= 0.7 and dci.ibr.program_count == 0",
         "members.exists(m, m.dci.dr.has_disability == true)",
         "r.sex == 'female' and date(r.birthdate) < date('1960-01-01')",
+        // A record that is not a person: its fields are not the data's.
+        "[{'a': 1}].exists(x, x.a == 1)",
     ] {
         assert!(warned(rule).is_empty(), "{rule}");
     }
@@ -352,4 +368,19 @@ fn fields_are_checked_against_the_types_the_data_gives_them() {
     assert_eq!(refused("sex == 1").1, "1");
     // One fixture household writes its poverty score as text: a field of several kinds is not checked.
     assert!(compiler.compile("t", "poverty_score == 'high'").is_ok());
+}
+
+/// A sample's field names are never echoed whole: a long one is not suggested, and a date
+/// field's name in the `age` hint is cut to a preview.
+#[test]
+fn field_names_from_the_data_are_not_echoed_whole() {
+    let long = "a".repeat(300);
+    let date = format!("born{}", "_".repeat(300));
+    let samples = [serde_json::json!({"id": "A", long.clone(): 1, date.clone(): "1950-01-01"})];
+    let compiler = compiler().with_field_types(dci_eligibility::FieldTypes::from_samples(&samples));
+    for rule in [format!("r.{} > 1", &long[1..]), "age > 1".to_owned()] {
+        let compiled = compiler.compile("t", &rule).expect("compiles with a warning");
+        let help = compiled.warnings()[0].help.clone().unwrap_or_default();
+        assert!(help.len() < 120, "{help}");
+    }
 }

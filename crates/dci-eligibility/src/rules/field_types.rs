@@ -37,6 +37,12 @@ pub enum FieldType {
 #[serde(transparent)]
 pub struct FieldTypes(pub BTreeMap<String, FieldType>);
 
+/// The longest field name a suggestion names (longer ones are not typos of a rule's field).
+pub(crate) const MAX_SUGGESTED_NAME: usize = 64;
+
+/// The edit-distance cells one rule's suggestions may cost (about a millisecond).
+pub(crate) const SUGGESTION_BUDGET: usize = 1_000_000;
+
 /// Keys of a beneficiary that are not fields of its own.
 const NOT_FIELDS: [&str; 3] = ["id", "identifiers", "members"];
 
@@ -108,14 +114,30 @@ impl FieldTypes {
         self.0.is_empty()
     }
 
-    /// The known fields closest to `field`, nearest first.
-    pub(crate) fn closest(&self, field: &str) -> Vec<&str> {
-        let mut near: Vec<(usize, &str)> = self
-            .0
-            .keys()
-            .map(|name| (dci_metrics::edit_distance(&field.to_ascii_lowercase(), &name.to_ascii_lowercase()), &**name))
-            .filter(|(distance, name)| *distance <= (name.len() / 3).max(2))
-            .collect();
+    /// The known fields closest to `field`, nearest first. Sample data sent to the server
+    /// can hold any number of names of any length, and comparing two names costs the
+    /// product of their lengths: only names of at most [`MAX_SUGGESTED_NAME`] bytes and of
+    /// a length near `field`'s are compared, each comparison is paid from `budget` (cells
+    /// of the edit-distance table), and none is made once it is spent.
+    pub(crate) fn closest(&self, field: &str, budget: &mut usize) -> Vec<&str> {
+        if field.len() > MAX_SUGGESTED_NAME {
+            return Vec::new();
+        }
+        let within = |name: &str| (name.len() / 3).max(2);
+        let lowered = field.to_ascii_lowercase();
+        let mut near: Vec<(usize, &str)> = Vec::new();
+        for name in self.0.keys() {
+            if name.len() > MAX_SUGGESTED_NAME || name.len().abs_diff(field.len()) > within(name) {
+                continue;
+            }
+            let cost = (field.len() + 1) * (name.len() + 1);
+            let Some(left) = budget.checked_sub(cost) else { break };
+            *budget = left;
+            let distance = dci_metrics::edit_distance(&lowered, &name.to_ascii_lowercase());
+            if distance <= within(name) {
+                near.push((distance, name));
+            }
+        }
         near.sort();
         near.into_iter().take(3).map(|(_, name)| name).collect()
     }
@@ -142,6 +164,7 @@ mod tests {
         assert_eq!(types.get("income"), Some(FieldType::Int), "a member's field");
         assert_eq!(types.get("note"), Some(FieldType::Any), "null everywhere: known, of any type");
         assert_eq!(types.get("id"), None);
-        assert_eq!(types.closest("birth_date"), ["birthdate"]);
+        assert_eq!(types.closest("birth_date", &mut SUGGESTION_BUDGET.clone()), ["birthdate"]);
+        assert!(types.closest("birth_date", &mut 10).is_empty(), "nothing compared past the budget");
     }
 }

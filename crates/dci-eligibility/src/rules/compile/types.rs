@@ -15,8 +15,9 @@ use dci_metrics::{Catalog, MetricType};
 
 use super::tree::{name_chain, subtree_span_in};
 use crate::names::{DCI, MEMBERS, NAMESPACES, REGISTRANT};
+use crate::rules::callable::TYPE_NAMES;
 use crate::rules::diagnostic::{RuleDiagnostic, Severity, preview};
-use crate::rules::field_types::{FieldType, FieldTypes};
+use crate::rules::field_types::{FieldType, FieldTypes, SUGGESTION_BUDGET};
 
 /// A static type: what a sub-expression is known to be.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +37,8 @@ pub(super) enum Ty {
     TimestampOrNull,
     List(Box<Ty>),
     Map,
+    /// The beneficiary (`r`) or a household member: a record whose fields are the data's.
+    Person,
     Type,
     /// Any value: not known before the rule runs.
     Dyn,
@@ -56,10 +59,20 @@ impl Ty {
             Ty::Null => "null",
             Ty::TimestampOrNull => "a date, or null",
             Ty::List(_) => "a list",
-            Ty::Map => "a record of fields",
+            Ty::Map | Ty::Person => "a record of fields",
             Ty::Type => "a type",
             Ty::Dyn => "any value",
         }
+    }
+
+    /// A map or a person: something with fields.
+    fn is_record(&self) -> bool {
+        matches!(self, Ty::Map | Ty::Person)
+    }
+
+    /// What `size` counts: the characters of text, the items of a list, the entries of a record.
+    fn has_size(&self) -> bool {
+        matches!(self, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Dyn) || self.is_record()
     }
 
     fn is_numeric(&self) -> bool {
@@ -114,7 +127,8 @@ fn can_equal(a: &Ty, b: &Ty) -> bool {
     match (a, b) {
         (Dyn, _) | (_, Dyn) => true,
         (x, y) if x.is_numeric() && y.is_numeric() => true,
-        (Null, Timestamp | Duration | Map) | (Timestamp | Duration | Map, Null) => true,
+        (Null, Timestamp | Duration | Map | Person) | (Timestamp | Duration | Map | Person, Null) => true,
+        (x, y) if x.is_record() && y.is_record() => true,
         (TimestampOrNull, Timestamp | Null | TimestampOrNull) | (Timestamp | Null, TimestampOrNull) => true,
         (List(_), List(_)) => true,
         (x, y) => x == y,
@@ -127,7 +141,7 @@ fn can_order(a: &Ty, b: &Ty) -> bool {
     match (a, b) {
         (Dyn, _) | (_, Dyn) => true,
         (x, y) if x.is_numeric() && y.is_numeric() => true,
-        (TimestampOrNull, Timestamp | TimestampOrNull) | (Timestamp, TimestampOrNull) => true,
+        // A date or null (`death_date`) is ordered only where a test has ruled null out.
         (x, y) => x == y && matches!(x, Bool | String | Bytes | Timestamp | Duration),
     }
 }
@@ -168,6 +182,22 @@ fn unquoted(literal: &LiteralValue, ty: &Ty) -> Option<String> {
     reads.then(|| text.to_owned())
 }
 
+/// `X != null` (`true`) or `X == null` (`false`), for a name `X`, as written.
+fn null_test(expr: &IdedExpr) -> Option<(String, bool)> {
+    let Expr::Call(call) = &expr.expr else { return None };
+    let not_null = match call.func_name.as_str() {
+        operators::NOT_EQUALS => true,
+        operators::EQUALS => false,
+        _ => return None,
+    };
+    let named = match call.args.as_slice() {
+        [name, IdedExpr { expr: Expr::Literal(LiteralValue::Null), .. }]
+        | [IdedExpr { expr: Expr::Literal(LiteralValue::Null), .. }, name] => name_chain(name)?,
+        _ => return None,
+    };
+    Some((named.join("."), not_null))
+}
+
 /// Infers types and reports what does not go together.
 pub(super) struct TypeChecker<'a> {
     catalog: &'a Catalog,
@@ -176,8 +206,12 @@ pub(super) struct TypeChecker<'a> {
     spans: &'a HashMap<u64, Range<usize>>,
     /// Loop variables in scope, with their types.
     scope: Vec<(String, Ty)>,
+    /// Names a test in scope has shown not to be null (`X != null && …`).
+    not_null: Vec<String>,
     pub(super) errors: Vec<RuleDiagnostic>,
     pub(super) warnings: Vec<RuleDiagnostic>,
+    /// What is left of [`SUGGESTION_BUDGET`] for this rule's field suggestions.
+    suggestion_budget: usize,
 }
 
 impl<'a> TypeChecker<'a> {
@@ -188,7 +222,17 @@ impl<'a> TypeChecker<'a> {
         spans: &'a HashMap<u64, Range<usize>>,
     ) -> Self {
         let fields = fields.filter(|fields| !fields.is_empty());
-        TypeChecker { catalog, fields, source, spans, scope: Vec::new(), errors: Vec::new(), warnings: Vec::new() }
+        TypeChecker {
+            catalog,
+            fields,
+            source,
+            spans,
+            scope: Vec::new(),
+            not_null: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            suggestion_budget: SUGGESTION_BUDGET,
+        }
     }
 
     /// Where `expr` is written, without the white space after it.
@@ -254,9 +298,10 @@ impl<'a> TypeChecker<'a> {
             return ty.clone();
         }
         match name {
-            REGISTRANT | DCI => Ty::Map,
-            MEMBERS => Ty::List(Box::new(Ty::Map)),
-            "int" | "uint" | "double" | "bool" | "string" | "bytes" | "list" | "map" | "null_type" | "type" => Ty::Type,
+            REGISTRANT => Ty::Person,
+            DCI => Ty::Map,
+            MEMBERS => Ty::List(Box::new(Ty::Person)),
+            _ if TYPE_NAMES.contains(&name) => Ty::Type,
             _ => Ty::Dyn,
         }
     }
@@ -275,10 +320,13 @@ impl<'a> TypeChecker<'a> {
             if let Some([registry, field]) = path
                 && let Some(id) = self.catalog.field(registry, field)
             {
-                return Ty::of_metric(self.catalog.spec(id).cel_type);
+                return match Ty::of_metric(self.catalog.spec(id).cel_type) {
+                    Ty::TimestampOrNull if self.not_null.contains(&chain.join(".")) => Ty::Timestamp,
+                    ty => ty,
+                };
             }
             let person = match self.scope.iter().rev().find(|(name, _)| name == chain[0]) {
-                Some((_, ty)) => *ty == Ty::Map,
+                Some((_, ty)) => *ty == Ty::Person,
                 None => chain[0] == REGISTRANT,
             };
             if let (true, [_, field]) = (person, chain.as_slice()) {
@@ -287,7 +335,7 @@ impl<'a> TypeChecker<'a> {
         }
         let Expr::Select(select) = &expr.expr else { return Ty::Dyn };
         let operand = self.infer(&select.operand);
-        if !matches!(operand, Ty::Map | Ty::Dyn) {
+        if !(operand.is_record() || operand == Ty::Dyn) {
             let written = self.written(&select.operand);
             let message = format!("`{written}` is {}: it has no field `{}`", operand.words(), select.field);
             self.mismatch(
@@ -310,13 +358,16 @@ impl<'a> TypeChecker<'a> {
         if self.warnings.iter().any(|w| w.span == span) {
             return Ty::Dyn;
         }
-        let closest = fields.closest(field);
+        let closest = fields.closest(field, &mut self.suggestion_budget);
         let date = fields.0.iter().find(|(_, ty)| **ty == FieldType::Date).map(|(name, _)| name);
         let help = match (field, date, closest.as_slice()) {
-            ("age", Some(date), _) => format!("for the age from the date of birth, write `age_years(r.{date})`"),
+            ("age", Some(date), _) => {
+                format!("for the age from the date of birth, write `age_years(r.{})`", preview(date))
+            }
             (_, _, []) => "check the field's name against the data: a beneficiary without it is undetermined".into(),
             (_, _, near) => {
-                format!("did you mean {}?", near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "))
+                let near: Vec<String> = near.iter().map(|name| format!("`{}`", preview(name))).collect();
+                format!("did you mean {}?", near.join(" or "))
             }
         };
         let message = format!("no beneficiary in the data has a field `{field}`");
@@ -329,7 +380,7 @@ impl<'a> TypeChecker<'a> {
         let range = self.infer(&comprehension.iter_range);
         let element = match &range {
             Ty::List(element) => (**element).clone(),
-            Ty::Map | Ty::Dyn => Ty::Dyn,
+            Ty::Map | Ty::Person | Ty::Dyn => Ty::Dyn,
             other => {
                 let written = self.written(&comprehension.iter_range);
                 let message = format!("`{written}` is {}, not a list: there is nothing to loop over", other.words());
@@ -397,7 +448,19 @@ impl<'a> TypeChecker<'a> {
             operators::LOGICAL_OR => "each side of `or` is a condition",
             _ => "`not` takes a condition",
         };
-        for arg in &call.args {
+        // `X != null && …` and `X == null || …`: on the right, X is not null.
+        let narrowed = call.args.first().and_then(null_test).filter(|(_, not_null)| match name {
+            operators::LOGICAL_AND => *not_null,
+            operators::LOGICAL_OR => !*not_null,
+            _ => false,
+        });
+        let depth = self.not_null.len();
+        for (index, arg) in call.args.iter().enumerate() {
+            if index == 1
+                && let Some((named, _)) = &narrowed
+            {
+                self.not_null.push(named.clone());
+            }
             let ty = self.infer(arg);
             if !matches!(ty, Ty::Bool | Ty::Dyn) {
                 let written = self.written(arg);
@@ -405,11 +468,24 @@ impl<'a> TypeChecker<'a> {
                 self.mismatch(arg, message, format!("compare it, e.g. `{written} > 0` or `{written} == …`"));
             }
         }
+        self.not_null.truncate(depth);
         Ty::Bool
     }
 
     fn conditional(&mut self, call: &CallExpr) -> Ty {
-        let types = self.infer_all(call);
+        // `X != null ? a : b`: in `a`, X is not null; `X == null ? a : b`: in `b`.
+        let narrowed = call.args.first().and_then(null_test);
+        let depth = self.not_null.len();
+        let mut types = Vec::with_capacity(3);
+        for (index, arg) in call.args.iter().enumerate() {
+            if let Some((named, not_null)) = &narrowed
+                && ((index == 1 && *not_null) || (index == 2 && !*not_null))
+            {
+                self.not_null.push(named.clone());
+            }
+            types.push(self.infer(arg));
+            self.not_null.truncate(depth);
+        }
         if let (Some(condition), Some(arg)) = (types.first(), call.args.first())
             && !matches!(condition, Ty::Bool | Ty::Dyn)
         {
@@ -469,9 +545,18 @@ impl<'a> TypeChecker<'a> {
 
     fn ordering(&mut self, call: &CallExpr) -> Ty {
         let types = self.infer_all(call);
-        if let [a, b] = types.as_slice()
-            && !can_order(a, b)
-        {
+        let ([a, b], [left, right]) = (types.as_slice(), call.args.as_slice()) else { return Ty::Bool };
+        if can_order(a, b) {
+            return Ty::Bool;
+        }
+        let dated = |ty: &Ty| matches!(ty, Ty::Timestamp | Ty::TimestampOrNull);
+        let maybe_null = if *a == Ty::TimestampOrNull { left } else { right };
+        if dated(a) && dated(b) {
+            let written = self.written(maybe_null);
+            let message = format!("`{written}` is null while there is no such date, and then it has no order");
+            let help = format!("test it first: `{written} != null && …`");
+            self.mismatch(maybe_null, message, help);
+        } else {
             self.compared(call, a, b, false);
         }
         Ty::Bool
@@ -491,7 +576,8 @@ impl<'a> TypeChecker<'a> {
             b.words()
         );
         let help = if a.is_numeric() && b.is_numeric() {
-            let (whole, whole_text) = if *a == Ty::Int { (left, &left_text) } else { (right, &right_text) };
+            let (whole, whole_text) =
+                if matches!(a, Ty::Int | Ty::Uint) { (left, &left_text) } else { (right, &right_text) };
             match &whole.expr {
                 Expr::Literal(LiteralValue::Int(_)) => {
                     format!("CEL does not mix whole numbers and fractions: write `{whole_text}.0`")
@@ -537,7 +623,7 @@ impl<'a> TypeChecker<'a> {
                 };
                 self.mismatch(item, message, fix.unwrap_or_else(|| format!("look for {} in it", inner.words())));
             }
-            Ty::List(_) | Ty::Map | Ty::Dyn => {}
+            Ty::List(_) | Ty::Map | Ty::Person | Ty::Dyn => {}
             other => {
                 let list_text = self.written(list);
                 let message = format!("`{list_text}` is {}, not a list: `in` looks in a list", other.words());
@@ -570,10 +656,10 @@ impl<'a> TypeChecker<'a> {
         let list = |t: &Ty| matches!(t, Ty::List(_));
         let (accepts, result, of): (fn(&Ty) -> bool, Ty, &str) = match name {
             "contains" | "startsWith" | "endsWith" | "matches" => (text, Ty::Bool, "text"),
-            "size" => (|t| matches!(t, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map), Ty::Int, "text and lists"),
+            "size" => (Ty::has_size, Ty::Int, "text and lists"),
             "getFullYear" | "getMonth" | "getDayOfYear" | "getDayOfMonth" | "getDate" | "getDayOfWeek" | "getHours"
             | "getMinutes" | "getSeconds" | "getMilliseconds" => {
-                (|t| matches!(t, Ty::Timestamp | Ty::TimestampOrNull | Ty::Duration), Ty::Int, "dates")
+                (|t| matches!(t, Ty::Timestamp | Ty::Duration), Ty::Int, "dates")
             }
             "charAt" | "lowerAscii" | "upperAscii" | "replace" | "substring" | "trim" => (text, Ty::String, "text"),
             "indexOf" | "lastIndexOf" => (text, Ty::Int, "text"),
@@ -589,6 +675,9 @@ impl<'a> TypeChecker<'a> {
         let message = format!("`{written}.{name}(…)`: `{written}` is {}, which has no `{name}`", receiver.words());
         let help = match (&receiver, name) {
             (Ty::List(_), "contains") => format!("to ask whether a list holds a value, write `value in {written}`"),
+            (Ty::TimestampOrNull, _) => {
+                format!("it is null while there is no such date: test it first: `{written} != null && …`")
+            }
             _ => format!("`{name}` is a method of {of}"),
         };
         self.mismatch(target, message, help);
@@ -604,7 +693,7 @@ impl<'a> TypeChecker<'a> {
         match name {
             "size" => {
                 if let Some(arg) = argument
-                    && !matches!(first, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map | Ty::Dyn)
+                    && !first.has_size()
                 {
                     let written = self.written(arg);
                     let message = format!("`size({written})`: `{written}` is {}, which has no size", first.words());
