@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use dci_eligibility::io::{Line, is_json_array, parse_document, parse_line};
 use dci_eligibility::{Beneficiary, Explanation, Rule};
+use dci_metrics::UnknownCause;
 
 use crate::commands::Output;
 use crate::commands::rules::{RuleSource, compile};
@@ -112,6 +113,9 @@ pub fn render(rule: &Rule, explanation: &Explanation) -> String {
     let mut out =
         format!("{} — rule {:?}: {}\n", explanation.id, rule.name(), decision.outcome.as_str().to_uppercase());
     out.push_str(&format!("  rule: {}\n", rule.source().trim()));
+    if let Some(reason) = &decision.reason {
+        out.push_str(&format!("  reason: {reason}\n"));
+    }
     if let Some(clauses) = &decision.clauses {
         out.push_str(&format!(
             "  clauses{}:\n",
@@ -123,15 +127,24 @@ pub fn render(rule: &Rule, explanation: &Explanation) -> String {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let why = if !clause.missing.is_empty() {
-                format!(
-                    "  ({})",
-                    clause.missing.iter().map(|m| format!("{}: {}", m.name, m.cause)).collect::<Vec<_>>().join(", ")
-                )
-            } else {
-                clause.error.as_ref().map(|e| format!("  ({e})")).unwrap_or_default()
+            let why = match &clause.error {
+                Some(error) => format!(" ({error})"),
+                None => String::new(),
             };
-            out.push_str(&format!("    {:<width$}  {value}{why}\n", clause.clause));
+            if clause.value.as_str() == Some("not_needed") {
+                out.push_str(&format!("    {:<width$}  not needed\n", clause.clause));
+                continue;
+            }
+            out.push_str(&format!("    {:<width$}  {value}: {}{why}\n", clause.clause, clause.says));
+            let used: Vec<String> = clause
+                .used
+                .iter()
+                .filter(|u| !matches!(u.value.as_str(), Some("unknown" | "not_needed")))
+                .map(|u| format!("{} = {}", u.expr, u.value))
+                .collect();
+            if !used.is_empty() {
+                out.push_str(&format!("    {:<width$}    used: {}\n", "", used.join(", ")));
+            }
         }
     }
     if !explanation.metrics.is_empty() {
@@ -139,10 +152,13 @@ pub fn render(rule: &Rule, explanation: &Explanation) -> String {
         for metric in &explanation.metrics {
             let value = metric.value.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "—".to_owned());
             let source = match (&metric.cause, &metric.source) {
-                (Some(cause), _) => format!("unknown: {cause}"),
+                (Some(cause), _) => format!("unknown: {}", cause.label()),
                 (None, source) => format!("{source:?}").to_lowercase(),
             };
-            let detail = metric.detail.as_ref().map(|d| format!(" — {d}")).unwrap_or_default();
+            let detail = match (&metric.detail, metric.cause) {
+                (Some(detail), cause) if cause != Some(UnknownCause::NotFetched) => format!(" — {detail}"),
+                _ => String::new(),
+            };
             out.push_str(&format!("    {:<11} {:<26} {:<12} {source}{detail}\n", metric.person, metric.metric, value));
         }
     }

@@ -45,7 +45,7 @@ pub use names::{BYTES_PER_STEP, DEFAULT_MAX_DEPTH, Limits};
 pub use report::diff;
 pub use report::results::{
     BatchResult, BatchStats, ClauseResult, Decision, Explanation, ItemResult, MetricTrace, Missing, Outcome,
-    RegistryUse, RuleCounts, Timings, TraceSource,
+    RegistryUse, RuleCounts, Timings, TraceSource, UsedValue,
 };
 pub use report::rule_tests;
 pub use rules::callable::{function_names, method_names};

@@ -990,3 +990,57 @@ async fn each_as_of_date_reads_the_same_cached_facts_at_its_own_date() {
     }
     sim.shutdown().await;
 }
+
+/// An explained decision says why in words, from the clauses that decided it
+/// and the values they used (the age and the birthdate it came from); a clause
+/// the decision did not need reads "not needed"; `/v1/evaluate` with `explain`
+/// gives the same reason as an explanation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explained_decisions_give_their_reasons_in_words() {
+    let sim = Simulator::start(SimConfig::default()).await.expect("simulator");
+    let engine = engine(&sim);
+    let rules = seed_rules(&engine);
+    let household = |id: &str| beneficiaries().into_iter().filter_map(Result::ok).find(|b| b.id == id).expect(id);
+    let reason = |explanation: &dci_eligibility::Explanation| explanation.decision.reason.clone().unwrap_or_default();
+
+    let dead = engine.explain(&rules[1], household("HH-0002"), as_of()).await;
+    assert_eq!(reason(&dead), "Ineligible: the civil registry records this person as not alive.");
+    let clauses = dead.decision.clauses.clone().expect("clauses");
+    let used: Vec<(String, serde_json::Value)> =
+        clauses[1].used.iter().map(|u| (u.expr.clone(), u.value.clone())).collect();
+    assert_eq!(
+        used,
+        [
+            ("age_years(r.birthdate)".to_owned(), serde_json::json!(80)),
+            ("r.birthdate".to_owned(), serde_json::json!("1945-07-14"))
+        ]
+    );
+    assert_eq!(clauses[1].says, "aged 80 (born 1945-07-14)");
+
+    let unknown = engine.explain(&rules[1], household("HH-0003"), as_of()).await;
+    assert_eq!(reason(&unknown), "Undetermined: the civil registry has no record for this person's UIN.");
+
+    let young = engine.explain(&rules[1], household("HH-0006"), as_of()).await;
+    assert_eq!(reason(&young), "Ineligible: aged 59 (born 1966-01-02), where the rule needs at least 60.");
+
+    let not_poor = engine.explain(&rules[2], household("HH-0005"), as_of()).await;
+    assert_eq!(reason(&not_poor), "Ineligible: poverty score 0.65, where the rule needs at least 0.7.");
+    let clauses = not_poor.decision.clauses.clone().expect("clauses");
+    assert_eq!((clauses[1].value.clone(), clauses[1].says.as_str()), (serde_json::json!("not_needed"), "not needed"));
+    let count = not_poor.metrics.iter().find(|m| m.metric == "dci.ibr.program_count").expect("program_count");
+    assert_eq!(count.cause_text, Some("not needed for this decision"));
+
+    let member = engine.explain(&rules[3], household("HH-0024"), as_of()).await;
+    assert_eq!(
+        reason(&member),
+        "Eligible: at least one household member: a disability recorded in the disability registry."
+    );
+
+    let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of()) };
+    let batch = engine.evaluate_batch(&rules[1..2], vec![Ok(household("HH-0002"))], &options).await;
+    assert_eq!(decisions_of(&batch, "HH-0002")[0].reason.as_deref(), Some(reason(&dead).as_str()));
+    let plain =
+        engine.evaluate_batch(&rules[1..2], vec![Ok(household("HH-0002"))], &EvaluationOptions::new(as_of())).await;
+    assert_eq!(decisions_of(&plain, "HH-0002")[0].reason, None, "no reason without explain");
+    sim.shutdown().await;
+}

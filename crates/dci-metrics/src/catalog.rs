@@ -39,6 +39,35 @@ pub struct MetricSpec {
     pub merge: Merge,
     /// What it is at an as-of date: which dates of the records it reads.
     pub as_of: &'static str,
+    /// How a reason in words says its value (see [`Wording`]).
+    pub wording: Wording,
+}
+
+/// How an explanation's reason says a metric's value, in plain words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wording {
+    /// A yes/no metric: the words when it is true, and when it is false
+    /// ("alive per the civil registry", "the civil registry records this
+    /// person as not alive").
+    YesNo(&'static str, &'static str),
+    /// Another metric: a phrase with `{}` where the value goes ("disability
+    /// level {}").
+    Valued(&'static str),
+}
+
+impl Wording {
+    /// The words for `value` (a boolean for [`Wording::YesNo`], else the
+    /// value as it is written).
+    pub fn say(self, value: &str) -> String {
+        match self {
+            Wording::YesNo(yes, no) => match value {
+                "true" => yes.to_owned(),
+                "false" => no.to_owned(),
+                other => format!("{yes}: {other}"),
+            },
+            Wording::Valued(phrase) => phrase.replace("{}", value),
+        }
+    }
 }
 
 impl MetricSpec {
@@ -51,6 +80,11 @@ impl MetricSpec {
     fn dated(self, meaning: &'static str) -> Self {
         MetricSpec { as_of: meaning, ..self }
     }
+
+    /// The same metric, said in a reason as `wording` says.
+    fn worded(self, wording: Wording) -> Self {
+        MetricSpec { wording, ..self }
+    }
 }
 
 /// A registry and the metrics one lookup of a person in it yields.
@@ -60,6 +94,8 @@ pub struct RegistrySpec {
     pub id: &'static str,
     /// Human name.
     pub title: &'static str,
+    /// Its name in a sentence: "the civil registry".
+    pub spoken: &'static str,
     /// Its metrics, in the order resolvers produce their values.
     pub metrics: Vec<MetricSpec>,
 }
@@ -87,7 +123,8 @@ fn metric(
     when_not_found: WhenNotFound,
     merge: Merge,
 ) -> MetricSpec {
-    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[], merge, as_of: UNDATED }
+    let wording = Wording::Valued(field);
+    MetricSpec { field, cel_type, ttl, description, when_not_found, reads: &[], merge, as_of: UNDATED, wording }
 }
 
 /// The CRVS metrics: `is_alive`, `is_registered`, `birth_date`, `death_date`.
@@ -97,6 +134,7 @@ pub fn crvs_spec() -> RegistrySpec {
     RegistrySpec {
         id: "crvs",
         title: "Civil registration (CRVS)",
+        spoken: "the civil registry",
         metrics: vec![
             metric(
                 "is_alive",
@@ -109,13 +147,19 @@ pub fn crvs_spec() -> RegistrySpec {
             .dated(
                 "false before birth_date and from death_date on; before the day the registry answered, a record \
                  without a birth_date is undated",
-            ),
+            )
+            .worded(Wording::YesNo(
+                "alive per the civil registry",
+                "the civil registry records this person as not alive",
+            )),
             metric("is_registered", Bool, DAY, "a CRVS record exists", Value(MetricValue::Bool(false)), Merge::AnyTrue)
                 .dated(
                     "true from the earliest registration_date on; without one, undated before the day the registry \
                      answered",
-                ),
-            metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown, Merge::Same),
+                )
+                .worded(Wording::YesNo("registered in the civil registry", "not registered in the civil registry")),
+            metric("birth_date", Timestamp, DAY, "birth_date of the CRVS record", Unknown, Merge::Same)
+                .worded(Wording::Valued("born {} per the civil registry")),
             metric(
                 "death_date",
                 TimestampOrNull,
@@ -124,7 +168,8 @@ pub fn crvs_spec() -> RegistrySpec {
                 Unknown,
                 Merge::DateOverNull,
             )
-            .dated("null before death_date, the date from it on"),
+            .dated("null before death_date, the date from it on")
+            .worded(Wording::Valued("date of death {} per the civil registry")),
         ],
     }
 }
@@ -138,6 +183,7 @@ pub fn ibr_spec() -> RegistrySpec {
     RegistrySpec {
         id: "ibr",
         title: "Integrated beneficiary registry (IBR)",
+        spoken: "the beneficiary registry",
         metrics: vec![
             metric(
                 "is_enrolled",
@@ -148,7 +194,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Merge::AnyTrue,
             )
             .reading(ENROLMENT)
-            .dated(ENROLMENT_AS_OF),
+            .dated(ENROLMENT_AS_OF)
+            .worded(Wording::YesNo("enrolled in another programme", "not enrolled in another programme")),
             metric(
                 "program_count",
                 Int,
@@ -158,7 +205,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Merge::CountOf("programme_ids"),
             )
             .reading(ENROLMENT)
-            .dated(ENROLMENT_AS_OF),
+            .dated(ENROLMENT_AS_OF)
+            .worded(Wording::Valued("enrolled in {} programmes")),
             metric(
                 "programmes",
                 StringList,
@@ -168,7 +216,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Merge::Union,
             )
             .reading(ENROLMENT)
-            .dated(ENROLMENT_AS_OF),
+            .dated(ENROLMENT_AS_OF)
+            .worded(Wording::Valued("enrolled in programmes {}")),
             metric(
                 "programme_ids",
                 StringList,
@@ -179,7 +228,8 @@ pub fn ibr_spec() -> RegistrySpec {
                 Merge::Union,
             )
             .reading(ENROLMENT)
-            .dated(ENROLMENT_AS_OF),
+            .dated(ENROLMENT_AS_OF)
+            .worded(Wording::Valued("enrolled in programmes with identifiers {}")),
         ],
     }
 }
@@ -191,6 +241,7 @@ pub fn dr_spec() -> RegistrySpec {
     RegistrySpec {
         id: "dr",
         title: "Disability registry (DR)",
+        spoken: "the disability registry",
         metrics: vec![
             metric(
                 "has_disability",
@@ -201,7 +252,11 @@ pub fn dr_spec() -> RegistrySpec {
                 Merge::AnyTrue,
             )
             .reading(&["functional_severity", "disability_status", "impairment_level"])
-            .dated(DISABILITY_AS_OF),
+            .dated(DISABILITY_AS_OF)
+            .worded(Wording::YesNo(
+                "a disability recorded in the disability registry",
+                "no disability recorded in the disability registry",
+            )),
             metric(
                 "disability_level",
                 Int,
@@ -211,7 +266,8 @@ pub fn dr_spec() -> RegistrySpec {
                 Merge::HighestUpTo(4),
             )
             .reading(&["functional_severity", "disability_status", "impairment_level", "disability_status_level"])
-            .dated(DISABILITY_AS_OF),
+            .dated(DISABILITY_AS_OF)
+            .worded(Wording::Valued("disability level {} in the disability registry")),
             metric(
                 "disability_types",
                 StringList,
@@ -227,7 +283,8 @@ pub fn dr_spec() -> RegistrySpec {
                 "impairment_level",
                 "disability_status",
             ])
-            .dated(DISABILITY_AS_OF),
+            .dated(DISABILITY_AS_OF)
+            .worded(Wording::Valued("disability types {} in the disability registry")),
         ],
     }
 }

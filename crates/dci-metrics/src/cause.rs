@@ -67,6 +67,28 @@ impl UnknownCause {
         UnknownCause::Undated,
     ];
 
+    /// The cause in plain words, for a person reading an explanation; "the
+    /// registry" stands for the registry asked.
+    pub fn label(self) -> &'static str {
+        match self {
+            UnknownCause::NotFetched => "not needed for this decision",
+            UnknownCause::RegistryError => "the registry answered with an error",
+            UnknownCause::Timeout => "the registry did not answer in time",
+            UnknownCause::Rejected => "the registry refused the lookup",
+            UnknownCause::NoIdentifier => "no identifier of a type the registry accepts",
+            UnknownCause::NotFound => "the registry has no record of this person",
+            UnknownCause::RegistryUnavailable => "the registry is unavailable and was not asked",
+            UnknownCause::NotRecorded => "the registry's record does not give it",
+            UnknownCause::MissingField => "absent from the beneficiary's data",
+            UnknownCause::NullValue => "empty (null) where a value is needed",
+            UnknownCause::ResponseTooLarge => "the registry's answer was too large to read",
+            UnknownCause::IncompleteAnswer => "the registry did not give all of this person's records",
+            UnknownCause::UnrecognisedValue => "the registry gave a value that cannot be read",
+            UnknownCause::AmbiguousRecord => "the registry's records of this person contradict each other",
+            UnknownCause::Undated => "the registry's records do not say whether it held on the as-of date",
+        }
+    }
+
     /// The snake_case name used in results.
     pub fn as_str(self) -> &'static str {
         match self {

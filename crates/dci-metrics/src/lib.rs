@@ -35,7 +35,7 @@ pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use catalog::Merge;
 pub use catalog::{
     Catalog, CatalogConfig, CatalogError, MAX_REGISTRIES, MetricId, MetricInfo, MetricSpec, RegistryIndex, RegistrySet,
-    RegistrySpec, WhenNotFound, crvs_spec, dr_spec, edit_distance, ibr_spec,
+    RegistrySpec, WhenNotFound, Wording, crvs_spec, dr_spec, edit_distance, ibr_spec,
 };
 pub use cause::UnknownCause;
 pub use fixed::FixedResolver;

@@ -330,7 +330,8 @@ mod tests {
         let compiler = Compiler::new(Arc::new(dci_metrics::Catalog::default()));
         let rules: Vec<Rule> =
             ["zeta", "alpha"].iter().map(|name| compiler.compile(name, "true").expect("compiles")).collect();
-        let decision = |outcome| Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None };
+        let decision =
+            |outcome| Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None, reason: None };
         let items = [
             ItemResult::Decided {
                 id: "HH-1".into(),

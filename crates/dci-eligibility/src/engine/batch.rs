@@ -87,6 +87,8 @@ pub struct Engine {
 pub(crate) struct Batch {
     env: Arc<Env>,
     pub(crate) catalog: Arc<Catalog>,
+    /// The store, for the identifier types each registry accepts.
+    store: Arc<MetricStore>,
     names: MetricNames,
     rules: Vec<Rule>,
     as_of: NaiveDate,
@@ -138,6 +140,7 @@ impl Batch {
             beneficiary: data,
             facts: facts.household(self.first_row[beneficiary.0], data.persons()),
             catalog: &self.catalog,
+            store: &self.store,
             names: &self.names,
             as_of: self.as_of,
             allowance: &self.allowance,
@@ -491,6 +494,7 @@ impl Engine {
         let pairs = Pairs::new(beneficiaries.len(), rules.len());
         let batch = Batch {
             env: self.compiler.env().clone(),
+            store: self.store.clone(),
             names: MetricNames::new(&catalog),
             rules: rules.to_vec(),
             as_of: options.as_of,

@@ -56,6 +56,8 @@ pub(crate) struct Household<'a> {
     /// What is known about its persons in the registries.
     pub facts: HouseholdFacts<'a>,
     pub catalog: &'a Catalog,
+    /// The store: which identifier types each registry accepts.
+    pub store: &'a dci_metrics::MetricStore,
     pub names: &'a MetricNames,
     /// The evaluation's as-of date.
     pub as_of: NaiveDate,
@@ -68,6 +70,21 @@ pub(crate) struct Household<'a> {
 }
 
 impl Household<'_> {
+    /// The types of `person`'s identifiers that `registry` (its id) is
+    /// asked under, in the order it is asked.
+    pub(crate) fn id_types(&self, person: usize, registry: &str) -> Vec<String> {
+        let (Some(index), Some(data)) = (self.catalog.registry_index(registry), self.beneficiary.person(person)) else {
+            return Vec::new();
+        };
+        let mut types: Vec<String> = Vec::new();
+        for id in self.store.accepted_identifiers(index, &data.identifiers) {
+            if !types.iter().any(|t| t.eq_ignore_ascii_case(&id.identifier_type)) {
+                types.push(id.identifier_type.to_string());
+            }
+        }
+        types
+    }
+
     /// Starts a new account of steps for this household's decision: a phase
     /// (screen, verdict, detail, explanation) gets one budget for all the
     /// evaluations it makes.

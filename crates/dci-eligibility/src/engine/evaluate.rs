@@ -4,10 +4,12 @@
 
 use cel::common::ast::IdedExpr;
 use cel::{Context, ExecutionError, Value};
+use dci_metrics::UnknownCause;
 
 use crate::engine::bind::{Details, Household, MISPLACED_FN, Needs, Resolver, Scope, Tracker};
 use crate::engine::logic;
 use crate::engine::meter::{self, Stop};
+use crate::engine::reason::{ClauseWords, NOT_NEEDED, clause_words, decision_reason};
 use crate::engine::unknown::as_unknown;
 use crate::report::results::{ClauseResult, Decision, Missing, Outcome};
 use crate::rules::compile::Rule;
@@ -48,12 +50,13 @@ impl Decision {
             error: Some(error),
             code: Some(stop.code()),
             clauses: None,
+            reason: None,
         }
     }
 
     /// A decision with its outcome only.
     pub(crate) fn plain(outcome: Outcome) -> Self {
-        Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None }
+        Decision { outcome, missing: Vec::new(), error: None, code: None, clauses: None, reason: None }
     }
 }
 
@@ -232,6 +235,7 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
             error: Some(format!("rule `{}`: {MISPLACED_MESSAGE}", rule.name())),
             code: Some("misplaced_dci"),
             clauses: None,
+            reason: None,
         };
     }
     let (outcome, missing, error) = match result {
@@ -244,7 +248,8 @@ pub(crate) fn decide(root: &Context<'_, '_>, rule: &Rule, household: &Household<
         Err(error) => (Outcome::Error, Vec::new(), Some(describe_error(&error, &details))),
     };
     let clauses = explain.then(|| explain_clauses(root, rule, household));
-    Decision { outcome, missing, error, code: None, clauses }
+    let reason = clauses.as_ref().map(|clauses| decision_reason(outcome, clauses, error.as_deref()));
+    Decision { outcome, missing, error, code: None, clauses, reason }
 }
 
 fn missing_of(error: &ExecutionError, mut missing: Vec<Missing>) -> Vec<Missing> {
@@ -268,13 +273,18 @@ fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_
             let (value, missing, error) = match result {
                 Ok(value) => (shown_value(&value), Vec::new(), None),
                 Err(error) if unknown => {
-                    (serde_json::Value::String("unknown".into()), missing_of(&error, details.missing), None)
+                    let missing = missing_of(&error, details.missing);
+                    // Unknown only for want of a registry the decision did not need.
+                    let needed = missing.is_empty() || missing.iter().any(|m| m.cause != UnknownCause::NotFetched);
+                    let value = if needed { "unknown" } else { NOT_NEEDED };
+                    (serde_json::Value::String(value.into()), missing, None)
                 }
                 Err(error) => {
                     (serde_json::Value::String("error".into()), Vec::new(), Some(describe_error(&error, &details)))
                 }
             };
-            ClauseResult { clause: clause.text.clone(), value, missing, error }
+            let ClauseWords { used, says } = clause_words(root, &clause.expr, household, &value, &missing);
+            ClauseResult { clause: clause.text.clone(), value, says, used, missing, error }
         })
         .collect()
 }
@@ -285,7 +295,7 @@ fn explain_clauses(root: &Context<'_, '_>, rule: &Rule, household: &Household<'_
 pub const MAX_SHOWN_VALUE_BYTES: usize = 256;
 
 /// A clause's value as an explanation shows it (see [`MAX_SHOWN_VALUE_BYTES`]).
-fn shown_value(value: &Value) -> serde_json::Value {
+pub(crate) fn shown_value(value: &Value) -> serde_json::Value {
     let mut left = MAX_SHOWN_VALUE_BYTES;
     value_json(value, &mut left).unwrap_or_else(|| serde_json::Value::String(preview_debug(value)))
 }

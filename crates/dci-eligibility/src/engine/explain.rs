@@ -2,7 +2,7 @@
 //! its rule read, with its value and where it came from.
 
 use chrono::NaiveDate;
-use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, Source};
+use dci_metrics::{Catalog, MetricRead, MetricValue, Resolution, Source, UnknownCause};
 use dci_protocol::records::Identifier;
 
 use crate::data::beneficiary::Beneficiary;
@@ -68,6 +68,7 @@ impl MetricTrace {
             asked,
             found_under,
             cause,
+            cause_text: cause.map(UnknownCause::label),
             detail,
         }
     }

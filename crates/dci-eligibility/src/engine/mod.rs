@@ -11,5 +11,6 @@ pub(crate) mod meter;
 pub(crate) mod metered;
 pub(crate) mod native;
 pub mod pool;
+pub(crate) mod reason;
 pub(crate) mod table;
 pub(crate) mod unknown;

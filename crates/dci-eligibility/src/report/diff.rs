@@ -346,11 +346,14 @@ mod tests {
                     .map(|(clause, value)| ClauseResult {
                         clause: (*clause).to_owned(),
                         value: value.clone(),
+                        says: String::new(),
+                        used: Vec::new(),
                         missing: Vec::new(),
                         error: None,
                     })
                     .collect(),
             ),
+            reason: None,
         }
     }
 

@@ -46,14 +46,34 @@ impl Outcome {
     }
 }
 
+/// A value a clause used, for explanations: a registry metric, a field of
+/// the beneficiary's data, or what one of the library's functions made of
+/// them (the age from a birthdate).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsedValue {
+    /// The sub-expression, as written: `age_years(r.birthdate)`, `dci.crvs.is_alive`.
+    pub expr: String,
+    /// Its value (`"unknown"` when it was not known).
+    pub value: serde_json::Value,
+}
+
 /// The value of one top-level clause, for explanations.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClauseResult {
     /// The clause's text.
     pub clause: String,
-    /// `true`, `false`, `"unknown"` or `"error"` (or another value the clause gave).
+    /// `true`, `false`, `"unknown"`, `"not_needed"` (it reads a registry
+    /// that was not asked because the other clauses decided) or `"error"`
+    /// (or another value the clause gave).
     pub value: serde_json::Value,
+    /// The clause in words, from the values it used: "aged 67 (born
+    /// 1958-03-02)", "the civil registry records this person as not alive".
+    pub says: String,
+    /// The values it used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used: Vec<UsedValue>,
     /// What the clause missed, when unknown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<Missing>,
@@ -82,6 +102,10 @@ pub struct Decision {
     /// With `explain`: the value of each top-level clause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clauses: Option<Vec<ClauseResult>>,
+    /// With `explain`: the decision in words, from the clauses that decided
+    /// it: "Ineligible: the civil registry records this person as not alive."
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The result for one input item.
@@ -243,6 +267,9 @@ pub struct MetricTrace {
     /// Why it is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnknownCause>,
+    /// The cause in plain words ("not needed for this decision").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause_text: Option<&'static str>,
     /// More about the source (e.g. "not in the registry", an error message).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
