@@ -195,7 +195,12 @@ fn clause_text(changed: &ChangedBeneficiary) -> String {
     changed
         .clauses
         .iter()
-        .map(|c| format!("{}: {} → {}", c.clause, value_text(c.old.as_ref()), value_text(c.new.as_ref())))
+        .map(|c| match &c.was {
+            Some(was) => {
+                format!("{was} → {}: {} → {}", c.clause, value_text(c.old.as_ref()), value_text(c.new.as_ref()))
+            }
+            None => format!("{}: {} → {}", c.clause, value_text(c.old.as_ref()), value_text(c.new.as_ref())),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

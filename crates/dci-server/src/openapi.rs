@@ -42,6 +42,7 @@ use crate::handlers;
         api::ValidateRequest, api::ValidateResponse, api::CatalogResponse,
         api::ExplainRequest, api::DiffRequest, api::DiffResponse, api::ExportTestRequest, api::ExportTestResponse,
         api::SamplesResponse,
+        api::SampleRule,
         api::Health, api::Readiness, api::RegistriesResponse, api::PublicKeys, dci_client::RegistryCheck, dci_client::CheckStep,
         dci_client::Step, dci_metrics::Readiness, dci_metrics::SharedStatus, dci_metrics::SharedHealth,
         ErrorBody, ErrorDetail, ErrorCode,

@@ -123,8 +123,13 @@ impl DiffCounts {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClauseChange {
-    /// The clause's text.
+    /// The clause's text (the new rule's, for a clause changed in place).
     pub clause: String,
+    /// For a clause changed in place (`age_years(r.birthdate) >= 60` where
+    /// the old rule has `… >= 65` at the same position, each in one rule
+    /// only): the old rule's text; `old` is its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
     /// Its value under the old rule; absent when the old rule has no such clause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<Value>,
@@ -254,20 +259,36 @@ pub fn clause_changes(old: &Decision, new: &Decision) -> Vec<ClauseChange> {
     let new_clauses = new.clauses.as_deref().unwrap_or_default();
     let old_keys: Vec<String> = old_clauses.iter().map(|c| clause_key(&c.clause)).collect();
     let new_keys: Vec<String> = new_clauses.iter().map(|c| clause_key(&c.clause)).collect();
+    // A clause in one rule only, at a position where the other rule also has
+    // one of its own, was changed in place: one change with both texts.
+    let old_only = |at: usize| old_keys.get(at).filter(|key| !new_keys.contains(key)).map(|_| &old_clauses[at]);
+    let mut paired = vec![false; old_clauses.len()];
     let mut changes = Vec::new();
-    for (clause, key) in new_clauses.iter().zip(&new_keys) {
-        let before = old_keys.iter().position(|k| k == key).and_then(|i| old_clauses.get(i));
-        if before.is_none_or(|before| before.value != clause.value) {
+    for (at, (clause, key)) in new_clauses.iter().zip(&new_keys).enumerate() {
+        let same = old_keys.iter().position(|k| k == key).and_then(|i| old_clauses.get(i));
+        let (before, was) = match same {
+            Some(before) => (Some(before), None),
+            None => match old_only(at) {
+                Some(before) => {
+                    paired[at] = true;
+                    (Some(before), Some(before.clause.clone()))
+                }
+                None => (None, None),
+            },
+        };
+        if was.is_some() || before.is_none_or(|before| before.value != clause.value) {
             changes.push(ClauseChange {
                 clause: clause.clause.clone(),
+                was,
                 old: before.map(|b| b.value.clone()),
                 new: Some(clause.value.clone()),
             });
         }
     }
-    for (clause, key) in old_clauses.iter().zip(&old_keys) {
-        if !new_keys.contains(key) {
-            changes.push(ClauseChange { clause: clause.clause.clone(), old: Some(clause.value.clone()), new: None });
+    for (at, (clause, key)) in old_clauses.iter().zip(&old_keys).enumerate() {
+        if !new_keys.contains(key) && !paired[at] {
+            let old = Some(clause.value.clone());
+            changes.push(ClauseChange { clause: clause.clause.clone(), was: None, old, new: None });
         }
     }
     changes
@@ -370,15 +391,25 @@ mod tests {
         let changes = clause_changes(&old, &new);
         assert_eq!(
             changes,
-            vec![
-                ClauseChange { clause: "age_years(r.birthdate) >= 60".into(), old: None, new: Some(Value::Bool(true)) },
-                ClauseChange {
-                    clause: "age_years(r.birthdate) >= 65".into(),
-                    old: Some(Value::Bool(false)),
-                    new: None
-                },
-            ]
+            vec![ClauseChange {
+                clause: "age_years(r.birthdate) >= 60".into(),
+                was: Some("age_years(r.birthdate) >= 65".into()),
+                old: Some(Value::Bool(false)),
+                new: Some(Value::Bool(true))
+            }],
+            "a threshold changed in place is one change"
         );
+        let added = decision(
+            Outcome::Eligible,
+            &[
+                ("dci.crvs.is_alive == true", Value::Bool(true)),
+                ("age_years(r.birthdate) >= 65", Value::Bool(false)),
+                ("r.poverty_score >= 0.7", Value::Bool(true)),
+            ],
+        );
+        let changes = clause_changes(&old, &added);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!((changes[0].was.as_deref(), changes[0].old.as_ref()), (None, None), "a clause added at the end");
         let respaced = decision(Outcome::Eligible, &[("dci.crvs.is_alive==true", Value::Bool(true))]);
         assert!(clause_changes(&respaced, &new).iter().all(|c| c.clause != "dci.crvs.is_alive == true"), "same clause");
         assert_eq!(clause_key("r.name == 'a b' && x"), "r.name=='a b'&&x", "spaces in text are kept");
@@ -386,6 +417,6 @@ mod tests {
         let unknown = decision(Outcome::Undetermined, &[("dci.crvs.is_alive == true", Value::from("unknown"))]);
         let changes = clause_changes(&unknown, &new);
         assert_eq!(changes[0].old, Some(Value::from("unknown")), "same clause, another value");
-        assert_eq!(changes.len(), 2);
+        assert_eq!(changes.len(), 2, "{changes:?}");
     }
 }

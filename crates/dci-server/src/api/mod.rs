@@ -12,7 +12,7 @@ pub use request::{
 };
 pub use response::{
     CatalogResponse, DiffResponse, EvaluateLine, EvaluateResponse, ExportTestResponse, Health, LaneStatus, LanesStatus,
-    PublicKeys, Readiness, RegistriesResponse, SamplesResponse, Summary, SummaryLine, ValidateResponse,
+    PublicKeys, Readiness, RegistriesResponse, SampleRule, SamplesResponse, Summary, SummaryLine, ValidateResponse,
 };
 pub(crate) use route_errors::error_response;
 pub use route_errors::{BodyErrors, WorkErrors};

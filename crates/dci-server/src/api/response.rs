@@ -136,6 +136,17 @@ pub struct SamplesResponse {
     /// The beneficiaries, as an evaluation request takes them.
     #[schema(value_type = Vec<crate::api::Beneficiary>)]
     pub beneficiaries: Vec<serde_json::Value>,
+    /// The seed rules (`fixtures/rules.toml`), in order.
+    pub rules: Vec<SampleRule>,
+}
+
+/// A seed rule, by name.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SampleRule {
+    /// Its name: `elderly_alive`.
+    pub name: String,
+    /// The rule.
+    pub rule: String,
 }
 
 /// `GET /healthz`.

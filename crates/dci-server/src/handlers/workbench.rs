@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::api::{
-    Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SamplesResponse, Summary,
+    Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SampleRule, SamplesResponse, Summary,
 };
 use crate::body::{Media, media};
 use crate::config::ServerLimits;
@@ -24,6 +24,19 @@ use crate::state::AppState;
 
 /// The sample beneficiaries: the committed fixture.
 pub const SAMPLE_BENEFICIARIES: &str = include_str!("../../../../fixtures/beneficiaries.ndjson");
+
+/// The seed rules, by name, the workbench offers as examples.
+const SAMPLE_RULES: &str = include_str!("../../../../fixtures/rules.toml");
+
+/// The seed rules in their file's order: `name = "expression"` under `[rules]`.
+fn sample_rules() -> Vec<SampleRule> {
+    let table: toml::Table = toml::from_str(SAMPLE_RULES).unwrap_or_default();
+    let Some(toml::Value::Table(rules)) = table.get("rules") else { return Vec::new() };
+    rules
+        .iter()
+        .filter_map(|(name, rule)| Some(SampleRule { name: name.clone(), rule: rule.as_str()?.to_owned() }))
+        .collect()
+}
 
 /// Explains one rule for one beneficiary: each top-level clause's value, and every metric the
 /// rule reads, per person, with its value and where it came from (registry, cache, or unknown
@@ -176,13 +189,13 @@ pub(crate) async fn export_test(
     Ok(Json(ExportTestResponse { yaml, file_name: "rule-test.yaml".to_owned(), cases: file.cases.len() }))
 }
 
-/// Example beneficiaries to try rules on: the committed fixture's households.
+/// Examples to try: the committed fixture's households, and the seed rules by name.
 #[utoipa::path(
     get,
     path = "/v1/samples",
     tag = "rules",
     responses(
-        (status = 200, description = "The sample beneficiaries", body = SamplesResponse),
+        (status = 200, description = "The sample beneficiaries and rules", body = SamplesResponse),
     ),
     security(("api_key" = []))
 )]
@@ -194,6 +207,7 @@ pub(crate) async fn samples() -> Json<SamplesResponse> {
     Json(SamplesResponse {
         source: "the committed fixture (fixtures/beneficiaries.ndjson)",
         beneficiaries: beneficiaries.collect(),
+        rules: sample_rules(),
     })
 }
 
