@@ -240,6 +240,33 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     for outcome in ["eligible", "ineligible", "undetermined", "error"] {
         ensure!(shown[outcome] == expected[outcome], "{outcome}: page {shown}, elig eval {expected}");
     }
+    // After Evaluate the focus is on the results' summary.
+    let focused = client.execute("return document.activeElement && document.activeElement.id;", vec![]).await?;
+    ensure!(focused == json!("results-summary"), "focus after Evaluate: {focused}");
+
+    // Every decision says why in words, in the table and in its explanation, with the values used.
+    const DEAD: &str = "Ineligible: the civil registry records this person as not alive.";
+    let reason = client
+        .execute("return document.querySelector(\"#results tbody tr[data-id='HH-0002'] td.detail\").textContent;", vec![])
+        .await?;
+    ensure!(reason == json!(DEAD), "HH-0002's reason in the table: {reason}");
+    find(client, "#results tbody tr[data-id='HH-0002']").await?.click().await?;
+    let explained = until(
+        client,
+        "HH-0002's explanation",
+        "const s = document.getElementById('explanation'); \
+         return !s.hidden && s.textContent.includes('HH-0002') && document.getElementById('explanation-reason').textContent \
+           && {reason: document.getElementById('explanation-reason').textContent, \
+               clauses: document.getElementById('explanation-clauses').tBodies[0].textContent};",
+    )
+    .await?;
+    ensure!(explained["reason"] == json!(DEAD), "{explained}");
+    let clauses = explained["clauses"].as_str().unwrap_or_default();
+    ensure!(
+        clauses.contains("aged 80 (born 1945-07-14)")
+            && clauses.contains("used: age_years(r.birthdate) = 80, r.birthdate = \"1945-07-14\""),
+        "the age and the birthdate it came from: {clauses}"
+    );
 
     // One explanation, clause by clause, with each metric's source.
     find(client, "#results tbody tr[data-id='HH-0003']").await?.click().await?;
@@ -252,7 +279,7 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     .await?;
     let explained = explained.as_str().unwrap_or_default();
     ensure!(explained.contains("HH-0003") && explained.contains("dci.crvs.is_alive == true"), "{explained}");
-    ensure!(explained.contains("not_found") || explained.contains("not found"), "{explained}");
+    ensure!(explained.contains("the civil registry has no record for this person's UIN"), "{explained}");
 
     // The same with the keyboard: Enter on a row explains it and takes the focus there.
     let row = find(client, "#results tbody tr[data-id='HH-0001']").await?;
@@ -266,6 +293,18 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     )
     .await?;
     ensure!(focused == json!("explanation-heading"), "focus after Enter: {focused}");
+
+    // Results of a rule that has since changed are marked out of date, until it is back.
+    find(client, "#rule").await?.send_keys(" ").await?;
+    let stale = until(
+        client,
+        "the out-of-date mark",
+        "const n = document.getElementById('results-stale'); return !n.hidden && n.textContent;",
+    )
+    .await?;
+    ensure!(stale.as_str().unwrap_or_default().contains("the editor has changed since"), "{stale}");
+    type_into(client, "#rule", NEW_RULE).await?;
+    until(client, "no out-of-date mark", "return document.getElementById('results-stale').hidden;").await?;
 
     // The comparison: the counts `elig diff` gives.
     type_into(client, "#compare-rule", OLD_RULE).await?;
@@ -284,6 +323,31 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
         ensure!(shown[change] == expected[change], "{change}: page {shown}, elig diff {expected}");
     }
     ensure!(expected["gained"].as_u64() > Some(0), "the comparison shows a change: {expected}");
+    // A threshold changed in place is one row with both values; the row opens both decisions.
+    let changes = client
+        .execute(
+            "return [...document.querySelectorAll(\"#diff-table tr[data-id='HH-0005'] .clause-changes li\")].map((li) => li.textContent);",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        changes == json!(["age_years(r.birthdate) >= 65 → age_years(r.birthdate) >= 60 false → true"]),
+        "{changes}"
+    );
+    find(client, "#diff-table tr[data-id='HH-0005']").await?.click().await?;
+    let sides = until(
+        client,
+        "both decisions",
+        "const o = document.getElementById('diff-explanation-old').textContent; \
+         const n = document.getElementById('diff-explanation-new').textContent; \
+         return o.includes('Ineligible') && n.includes('Eligible') && {old: o, new: n};",
+    )
+    .await?;
+    ensure!(
+        sides["old"].as_str().unwrap_or_default().contains("aged 60 (born 1966-01-01), where the rule needs at least 65"),
+        "{sides}"
+    );
+    ensure!(sides["new"].as_str().unwrap_or_default().contains("Eligible: alive per the civil registry, aged 60"), "{sides}");
 
     // The export: a test file that `elig test` passes unchanged.
     find(client, "#export").await?.click().await?;
@@ -344,13 +408,102 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
         "the pasted data is not kept"
     );
 
+    // A link holds the rules (never the data or the key) and opens the page with them.
+    find(client, "#copy-link").await?.click().await?;
+    let hash = until(client, "the link", "return window.location.hash;").await?;
+    ensure!(!hash.as_str().unwrap_or_default().contains(KEY), "no key in the link");
+    client.execute("window.localStorage.clear();", vec![]).await?;
+    client.refresh().await?;
+    let linked = until(
+        client,
+        "the linked rules",
+        "const r = document.getElementById('rule'); return r && [r.value, document.getElementById('compare-rule').value];",
+    )
+    .await?;
+    ensure!(linked == json!([NEW_RULE, OLD_RULE]), "{linked}");
+
+    // The examples menu offers the seed rules by name; Ctrl+Z brings the previous rule back,
+    // and undo works across an accepted completion.
+    let example = until(
+        client,
+        "the examples",
+        "const m = document.getElementById('examples'); return m.options.length === 5 && m.options[2].text;",
+    )
+    .await?;
+    ensure!(example.as_str().unwrap_or_default().starts_with("elderly alive — "), "{example}");
+    client
+        .execute(
+            "const m = document.getElementById('examples'); m.selectedIndex = 3; m.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await?;
+    let rule = client.execute("return document.getElementById('rule').value;", vec![]).await?;
+    ensure!(rule == json!("poverty_score >= 0.7 and dci.ibr.program_count == 0"), "{rule}");
+    let undo = format!("{}z", fantoccini::key::Key::Control);
+    find(client, "#rule").await?.send_keys(&undo).await?;
+    until(client, "the rule back", &format!("return document.getElementById('rule').value === {};", json!(NEW_RULE)))
+        .await?;
+    type_into(client, "#rule", "dci.crvs.is_al").await?;
+    until(client, "the suggestions", "return !document.getElementById('completions').hidden;").await?;
+    find(client, "#rule").await?.send_keys(&fantoccini::key::Key::Tab.to_string()).await?;
+    until(client, "the completion", "return document.getElementById('rule').value === 'dci.crvs.is_alive';").await?;
+    find(client, "#rule").await?.send_keys(&undo).await?;
+    let undone = until(
+        client,
+        "the completion undone",
+        "const v = document.getElementById('rule').value; return v !== 'dci.crvs.is_alive' && [v];",
+    )
+    .await?;
+    ensure!(undone == json!(["dci.crvs.is_al"]), "{undone}");
+    type_into(client, "#rule", NEW_RULE).await?;
+
+    // On a phone (390 px): the results right below the editor; the tables are cards, none
+    // scrolls sideways, and each reason is in view.
+    client.set_window_size(390, 844).await?;
+    client
+        .execute(
+            "const s = document.getElementById('input-source'); s.value = 'fixture'; \
+             s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await?;
+    until(client, "the samples", "return /35/.test(document.getElementById('input-count').textContent);").await?;
+    find(client, "#evaluate").await?.click().await?;
+    until(client, "the results", "return document.querySelectorAll('#results tbody tr[data-id]').length === 35;")
+        .await?;
+    find(client, "#results tbody tr[data-id='HH-0002']").await?.click().await?;
+    until(client, "the explanation", "return document.getElementById('explanation-reason').textContent;").await?;
+    let narrow = client
+        .execute(
+            "const width = document.documentElement.clientWidth; \
+             const wide = [...document.querySelectorAll('.table-wrap, table.data')] \
+               .filter((e) => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map((e) => e.id || e.className); \
+             const cell = document.querySelector(\"#results tbody tr[data-id='HH-0002'] td.detail\").getBoundingClientRect(); \
+             const top = (id) => document.getElementById(id).getBoundingClientRect().top; \
+             const past = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > width + 1) \
+               .slice(0, 5).map((e) => `${e.tagName} ${e.id} ${e.className}`); \
+             return {page: document.documentElement.scrollWidth <= width || past, wide, \
+                     reason: cell.width > 100 && cell.left >= 0 && cell.right <= width, \
+                     order: top('editor-panel') < top('results-panel') && top('results-panel') < top('inputs-panel'), \
+                     boxes: [...document.querySelectorAll('.select-row')].every((b) => b.getBoundingClientRect().height >= 24)};",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        narrow == json!({"page": true, "wide": [], "reason": true, "order": true, "boxes": true}),
+        "at 390 px: {narrow}"
+    );
+    client.set_window_size(1366, 900).await?;
+
     let errors = console_errors(client).await?;
     ensure!(errors.is_empty(), "the console has errors: {errors:#?}");
 
     // The README's picture: `ELIG_PLAYGROUND_SCREENSHOT=docs/playground.png cargo test --test playground`.
     if let Some(path) = std::env::var_os("ELIG_PLAYGROUND_SCREENSHOT") {
-        find(client, "#results tbody tr[data-id='HH-0003']").await?.click().await?;
-        client.execute("window.scrollTo(0, 0);", vec![]).await?;
+        client.set_window_size(1366, 1300).await?;
+        find(client, "#results tbody tr[data-id='HH-0002']").await?.click().await?;
+        until(client, "the explanation", "return document.getElementById('explanation-reason').textContent;").await?;
+        client.execute("window.scrollTo(0, document.getElementById('inputs-panel').offsetTop - 330);", vec![]).await?;
         std::fs::write(path, client.screenshot().await?)?;
     }
     Ok(())

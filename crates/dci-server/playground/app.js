@@ -32,20 +32,14 @@
     ['unchanged', 'unchanged'],
   ];
 
-  // Why a value is unknown, in words for people.
-  const CAUSE_WORDS = {
-    not_fetched: 'not fetched',
-    registry_error: 'registry error',
-    timeout: 'registry timed out',
-    rejected: 'rejected by the registry',
-    no_identifier: 'no identifier to ask with',
-    not_found: 'not found in the registry',
-    registry_unavailable: 'registry unavailable',
-    not_recorded: 'not recorded',
-    missing_field: 'field missing from the input',
-    null_value: 'null in the input',
-    response_too_large: 'registry answer too large',
+  // Where a known value came from, in words (why one is unknown comes from the server: `cause_text`).
+  const SOURCE_WORDS = {
+    registry: 'asked the registry now',
+    cache: 'a cached registry answer',
   };
+
+  // A clause's value in words, where its code is not already a word.
+  const VALUE_WORDS = { not_needed: 'not needed' };
 
   const $ = (id) => document.getElementById(id);
 
@@ -61,6 +55,8 @@
     uploaded: { items: [], bad: [], error: null, name: '' },
     run: null, // the last evaluation: {rule, asOf, items, results}
     explainSeq: 0,
+    compareSeq: 0,
+    comparison: null, // the last comparison: {oldRule, newRule, asOf, items}
     explainedRow: null, // the results row the explanation is of
     rowStop: null, // the one results row in the tab order (roving tabindex)
     exportUrl: null,
@@ -90,6 +86,29 @@
 
   function code(text) {
     return el('code', { text });
+  }
+
+  /**
+   * Replaces `start..end` of a textarea with `text` as typing would, so that Ctrl+Z undoes it
+   * (setting `value` or `setRangeText` empties the browser's undo history). `editor.replacing`
+   * tells the editor's input handler that this edit is the page's own.
+   */
+  function replaceRange(editor, text, start, end) {
+    const textarea = editor.textarea;
+    textarea.focus();
+    textarea.setSelectionRange(start, end);
+    editor.replacing = true;
+    let typed = false;
+    try {
+      typed = document.execCommand('insertText', false, text);
+    } catch (_) {
+      typed = false;
+    } finally {
+      editor.replacing = false;
+    }
+    if (!typed || textarea.value.slice(start, start + text.length) !== text) {
+      textarea.setRangeText(text, start, end, 'end');
+    }
   }
 
   function capitalise(text) {
@@ -520,9 +539,8 @@
     accept(index) {
       const item = this.items[index];
       if (!item) return;
-      const textarea = this.editor.textarea;
-      const end = textarea.selectionStart;
-      textarea.setRangeText(item.name, end - item.from, end, 'end');
+      const end = this.editor.textarea.selectionStart;
+      replaceRange(this.editor, item.name, end - item.from, end);
       this.close();
       this.editor.changed({ complete: false });
     }
@@ -612,7 +630,9 @@
 
     wire() {
       const textarea = this.textarea;
-      textarea.addEventListener('input', () => this.changed({ complete: true }));
+      textarea.addEventListener('input', () => {
+        if (!this.replacing) this.changed({ complete: true });
+      });
       textarea.addEventListener('scroll', () => this.syncScroll());
       textarea.addEventListener('keydown', (event) => this.onKeyDown(event));
       textarea.addEventListener('blur', () => this.completion.close());
@@ -883,8 +903,7 @@
       const before = textarea.value.slice(0, start);
       // Keep names apart: `and` + name must not become `andname`.
       const spaced = /[\w)\]"']$/.test(before) ? ` ${name}` : name;
-      textarea.focus();
-      textarea.setRangeText(spaced, start, end, 'end');
+      replaceRange(this, spaced, start, end);
       this.changed({ complete: false });
       this.validate().catch(() => {});
     }
@@ -1122,7 +1141,9 @@
           state.samples = {
             source: answer.source || 'the sample households',
             beneficiaries: Array.isArray(answer.beneficiaries) ? answer.beneficiaries : [],
+            rules: Array.isArray(answer.rules) ? answer.rules : [],
           };
+          showExamples(state.samples.rules);
           return state.samples;
         })
         .finally(() => {
@@ -1131,6 +1152,26 @@
         });
     }
     return state.samplesLoading;
+  }
+
+  /** The seed rules, by name, in the examples menu. */
+  function showExamples(rules) {
+    const menu = $('examples');
+    const first = menu.options[0];
+    menu.replaceChildren(first, ...rules.map((r) => el('option', { value: r.rule, text: `${r.name.replace(/_/g, ' ')} — ${r.rule}` })));
+  }
+
+  /** Puts the chosen example in the editor (undoable), then the menu goes back to its prompt. */
+  function useExample() {
+    const menu = $('examples');
+    const rule = menu.value;
+    if (!rule) return;
+    const editor = state.editor;
+    replaceRange(editor, rule, 0, editor.textarea.value.length);
+    editor.changed({ complete: false });
+    const name = menu.options[menu.selectedIndex].text.split(' — ')[0];
+    menu.value = '';
+    setStatus(`The example “${name}” is in the editor (Ctrl+Z brings back your rule).`);
   }
 
   /** The loaded beneficiaries of the chosen source; throws with a message for people. */
@@ -1326,6 +1367,20 @@
     state.run = { rule, asOf: date, items, results, bad: bad || [] };
     renderResults(answer.summary || {});
     hideExplanation();
+    markStale();
+    // The answer is what was asked for: the focus goes to its summary (the skip link's target too).
+    $('results-summary').focus({ preventScroll: true });
+    $('results-panel').scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Marks the shown results out of date when the rule or the date has changed since they were evaluated. */
+  function markStale() {
+    const run = state.run;
+    const changed = run ? changedSinceRun(run) : '';
+    const note = $('results-stale');
+    note.hidden = changed === '';
+    note.textContent = changed ? `Out of date${changed}: these results are of the rule as it was. Evaluate again to update them.` : '';
+    $('results').classList.toggle('is-stale', changed !== '');
   }
 
   function renderResults(summary) {
@@ -1369,11 +1424,11 @@
     if (outcome === 'invalid') detail = invalidText(result && result.error);
     else {
       const decision = decisionOf(result) || {};
-      detail = decision.error || missingText(decision.missing) || '—';
+      detail = decision.reason || decision.error || missingText(decision.missing) || '—';
     }
     // Out of the tab order, row and box alike: one row at a time is put back in (see setRowStop).
     return el('tr', { tabindex: -1, data: { id, outcome, index } }, [
-      el('td', { class: 'col-select' }, [
+      el('td', { class: 'col-select', 'data-label': 'Select for the export' }, [
         el('input', {
           type: 'checkbox',
           class: 'select-row',
@@ -1384,9 +1439,9 @@
           'aria-label': `Select ${id}`,
         }),
       ]),
-      el('td', { class: 'id' }, [id]),
-      el('td', {}, [badge(outcome)]),
-      el('td', { class: 'detail' }, [detail]),
+      el('td', { class: 'id', 'data-label': 'Beneficiary' }, [id]),
+      el('td', { 'data-label': 'Outcome' }, [badge(outcome)]),
+      el('td', { class: 'detail', 'data-label': 'Reason' }, [detail]),
     ]);
   }
 
@@ -1604,9 +1659,10 @@
     const decision = answer.decision || {};
     const outcome = decision.outcome || 'error';
     setExplanationHeading(answer.id !== undefined ? String(answer.id) : fallbackId, outcome);
+    $('explanation-reason').textContent = decision.reason || '';
     const notes = [];
-    if (decision.error) notes.push(`Error: ${decision.error}.`);
-    if (decision.missing && decision.missing.length) notes.push(`Missing: ${missingText(decision.missing)}.`);
+    if (decision.error && !decision.reason) notes.push(`Error: ${decision.error}.`);
+    if (decision.missing && decision.missing.length && !decision.reason) notes.push(`Missing: ${missingText(decision.missing)}.`);
     notes.push(`The rule as evaluated, as of ${state.run.asOf}${changedSinceRun(state.run)}.`);
     $('explanation-note').textContent = notes.join(' ');
     const clauses = Array.isArray(decision.clauses) ? decision.clauses : [];
@@ -1623,41 +1679,50 @@
     return el('tr', { class: 'empty' }, [el('td', { colspan: columns, text })]);
   }
 
-  function valueCell(value) {
+  /** A clause's value as a badge: true, false, unknown, not needed, error, or another value. */
+  function valueBadge(value) {
     const text = formatValue(value);
-    const kind = ['true', 'false', 'unknown', 'error'].includes(text) ? text : 'other';
-    return el('td', {}, [el('span', { class: `value value-${kind}`, text })]);
+    const kind = ['true', 'false', 'unknown', 'error', 'not_needed'].includes(text) ? text.replace('_', '-') : 'other';
+    return el('span', { class: `value value-${kind}`, text: VALUE_WORDS[text] || text });
+  }
+
+  /** The values a clause used, as `expr = value` (those the decision had). */
+  function usedText(clause) {
+    const used = Array.isArray(clause.used) ? clause.used : [];
+    return used
+      .filter((u) => u.value !== 'unknown' && u.value !== 'not_needed')
+      .map((u) => `${u.expr} = ${JSON.stringify(u.value)}`)
+      .join(', ');
   }
 
   function clauseRow(clause) {
-    const notes = [clause.error ? `error: ${clause.error}` : null, missingText(clause.missing) || null].filter(Boolean);
+    const used = usedText(clause);
+    const says = clause.value === 'not_needed' ? 'the other clauses decided without it' : clause.says || '';
     return el('tr', {}, [
-      el('td', {}, [code(clause.clause || '')]),
-      valueCell(clause.value),
-      el('td', { text: notes.join('; ') || '—' }),
+      el('td', { 'data-label': 'Clause' }, [code(clause.clause || '')]),
+      el('td', { 'data-label': 'Value' }, [valueBadge(clause.value)]),
+      el('td', { 'data-label': 'In words' }, [
+        says || (clause.error ? `error: ${clause.error}` : '—'),
+        used ? el('span', { class: 'used', text: `used: ${used}` }) : null,
+      ]),
     ]);
   }
 
-  /** Where a value came from, in words: "registry", "cache", or why it is unknown. */
+  /** Where a value came from, in words: the registry now, a cached answer, or why it is unknown. */
   function sourceWords(metric) {
-    if (metric.source === 'registry' || metric.source === 'cache') return metric.source;
-    const cause = CAUSE_WORDS[metric.cause] || metric.cause || 'unknown';
-    return metric.detail ? `${cause} — ${metric.detail}` : cause;
+    return SOURCE_WORDS[metric.source] || metric.cause_text || 'unknown';
   }
 
   function metricRow(metric) {
-    const unknown = metric.source !== 'registry' && metric.source !== 'cache';
-    const causeCell = el('td', {}, [
-      metric.cause ? code(metric.cause) : null,
-      !unknown && metric.detail ? ` ${metric.detail}` : null,
-      !metric.cause && !metric.detail ? '—' : null,
-    ]);
+    const unknown = !(metric.source in SOURCE_WORDS);
+    const notNeeded = metric.cause === 'not_fetched';
+    const detail = notNeeded ? '' : metric.detail || '';
     return el('tr', { data: { source: metric.source || 'unknown' } }, [
-      el('td', { text: metric.person || '—' }),
-      el('td', {}, [code(metric.metric || '')]),
-      el('td', { text: 'value' in metric ? formatValue(metric.value) : '—' }),
-      el('td', { class: unknown ? 'source-unknown' : '', text: sourceWords(metric) }),
-      causeCell,
+      el('td', { 'data-label': 'Person', text: metric.person || '—' }),
+      el('td', { 'data-label': 'Metric' }, [code(metric.metric || '')]),
+      el('td', { 'data-label': 'Value', text: 'value' in metric && metric.value !== null ? formatValue(metric.value) : '—' }),
+      el('td', { 'data-label': 'Source', class: unknown && !notNeeded ? 'source-unknown' : '', text: sourceWords(metric) }),
+      el('td', { 'data-label': 'Why / detail', text: detail || '—' }),
     ]);
   }
 
@@ -1680,6 +1745,8 @@
       if (error.code === 'invalid_rule') showRuleErrors(error, { old: state.compareEditor, new: state.editor, default: state.editor });
       throw error;
     }
+    state.comparison = { oldRule, newRule, asOf: date, items };
+    $('diff-explanation').hidden = true;
     renderDiff(answer, items, date);
   }
 
@@ -1711,9 +1778,10 @@
   }
 
   function clauseChange(clause) {
-    const side = (present, value) => (present ? formatValue(value) : '—');
+    const side = (present, value) => (present ? VALUE_WORDS[formatValue(value)] || formatValue(value) : '—');
+    const text = clause.was ? [code(clause.was), ' → ', code(clause.clause || '')] : [code(clause.clause || '')];
     return el('li', {}, [
-      code(clause.clause || ''),
+      ...text,
       ' ',
       el('span', { class: 'clause-values' }, [
         el('span', { class: 'clause-old', text: side('old' in clause, clause.old) }),
@@ -1727,23 +1795,88 @@
     const words = (CHANGES.find(([change]) => change === entry.change) || [null, entry.change])[1];
     const id = entry.id !== undefined ? String(entry.id) : `#${entry.index + 1}`;
     const clauses = Array.isArray(entry.clauses) ? entry.clauses : [];
-    return el('tr', { data: { id, change: entry.change || 'other' } }, [
-      el('td', { class: 'id', text: id }),
-      el('td', {}, [
+    // A changed row opens both decisions side by side (click, or Enter on the row).
+    return el('tr', { tabindex: 0, data: { id, change: entry.change || 'other', index: entry.index } }, [
+      el('td', { class: 'id', 'data-label': 'Beneficiary', text: id }),
+      el('td', { 'data-label': 'Change' }, [
         el('span', { class: `change-word change-${entry.change}`, text: words }),
         el('div', { class: 'change-outcomes' }, [outcomeChange(entry.old, entry.new)]),
       ]),
-      el('td', {}, clauses.length ? [el('ul', { class: 'clause-changes' }, clauses.map(clauseChange))] : ['—']),
+      el('td', { 'data-label': 'Clauses that differ' }, clauses.length ? [el('ul', { class: 'clause-changes' }, clauses.map(clauseChange))] : ['—']),
     ]);
   }
 
   function invalidDiffRow(entry, items) {
     const id = idOfInput(items[entry.index], entry.index || 0);
     return el('tr', { data: { id, change: 'invalid' } }, [
-      el('td', { class: 'id', text: id }),
-      el('td', {}, [el('span', { class: 'change-word change-invalid', text: 'invalid' })]),
-      el('td', { text: invalidText(entry.error) }),
+      el('td', { class: 'id', 'data-label': 'Beneficiary', text: id }),
+      el('td', { 'data-label': 'Change' }, [el('span', { class: 'change-word change-invalid', text: 'invalid' })]),
+      el('td', { 'data-label': 'Clauses that differ', text: invalidText(entry.error) }),
     ]);
+  }
+
+  /** Both explanations of a changed row, side by side: the compared rule's and the edited rule's. */
+  async function explainBoth(row) {
+    const comparison = state.comparison;
+    if (!comparison) return;
+    const index = Number(row.dataset.index);
+    const beneficiary = comparison.items[index];
+    const seq = ++state.compareSeq;
+    const panel = $('diff-explanation');
+    panel.hidden = false;
+    $('diff-explanation-heading').textContent = `Both decisions for ${row.dataset.id}`;
+    for (const side of ['old', 'new']) $(`diff-explanation-${side}`).replaceChildren('Explaining…');
+    const ask = (rule) => api('POST', '/v1/explain', { rule, as_of: comparison.asOf, beneficiary });
+    try {
+      const [before, after] = await Promise.all([ask(comparison.oldRule), ask(comparison.newRule)]);
+      if (seq !== state.compareSeq) return;
+      $('diff-explanation-old').replaceChildren(...explanationSide(comparison.oldRule, before));
+      $('diff-explanation-new').replaceChildren(...explanationSide(comparison.newRule, after));
+      $('diff-explanation-heading').focus({ preventScroll: true });
+      panel.scrollIntoView({ block: 'nearest' });
+    } catch (error) {
+      if (seq !== state.compareSeq) return;
+      for (const side of ['old', 'new']) $(`diff-explanation-${side}`).replaceChildren(`No explanation: ${error.message}`);
+      reportError(error, `Explaining ${row.dataset.id}`);
+    }
+  }
+
+  /** One side of the comparison: the rule, its outcome and reason, and each clause in words. */
+  function explanationSide(rule, answer) {
+    const decision = answer.decision || {};
+    const clauses = Array.isArray(decision.clauses) ? decision.clauses : [];
+    return [
+      el('p', {}, [code(rule)]),
+      el('p', { class: 'reason' }, [badge(decision.outcome || 'error'), ' ', decision.reason || '']),
+      el(
+        'ul',
+        {},
+        clauses.map((clause) => {
+          const used = usedText(clause);
+          return el('li', {}, [
+            code(clause.clause || ''),
+            ' ',
+            valueBadge(clause.value),
+            clause.value === 'not_needed' ? null : ` ${clause.says || ''}`,
+            used ? el('span', { class: 'used', text: `used: ${used}` }) : null,
+          ]);
+        }),
+      ),
+    ];
+  }
+
+  function initDiff() {
+    const body = $('diff-table').tBodies[0];
+    body.addEventListener('click', (event) => {
+      const row = event.target.closest('tr[data-index]');
+      if (row) explainBoth(row);
+    });
+    body.addEventListener('keydown', (event) => {
+      const row = event.target.closest('tr[data-index]');
+      if (!row || event.target !== row || (event.key !== 'Enter' && event.key !== ' ')) return;
+      event.preventDefault();
+      explainBoth(row);
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1827,10 +1960,9 @@
   function startSession() {
     loadCatalog().catch((error) => reportError(error, 'Loading the metric catalog'));
     loadSources().catch((error) => reportError(error, 'Checking the data sources'));
-    if (inputSource() === 'fixture') {
-      loadSamples().catch((error) => reportError(error, 'Loading the sample households'));
-      showInputCount();
-    }
+    // The samples hold the example rules too: loaded whatever the input choice.
+    loadSamples().catch((error) => reportError(error, 'Loading the sample households and rules'));
+    if (inputSource() === 'fixture') showInputCount();
     for (const editor of [state.editor, state.compareEditor]) {
       editor.checked = null;
       editor.validate().catch(() => {});
@@ -1863,6 +1995,36 @@
     if (typeof kept.compare === 'string') $('compare-rule').value = kept.compare;
     if (['fixture', 'paste', 'file'].includes(kept.source)) $('input-source').value = kept.source;
     if (typeof kept.asOf === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(kept.asOf)) $('as-of').value = kept.asOf;
+    return true;
+  }
+
+  /** A link to this page holding the two rules (in the fragment, which no request carries), never the data or the key. */
+  function linkToRules() {
+    const params = new URLSearchParams();
+    params.set('rule', state.editor.text());
+    if (state.compareEditor.text().trim()) params.set('compare', state.compareEditor.text());
+    return `${window.location.origin}${window.location.pathname}#${params.toString()}`;
+  }
+
+  async function copyLink() {
+    const link = linkToRules();
+    window.history.replaceState(null, '', link);
+    try {
+      await navigator.clipboard.writeText(link);
+      setStatus('Link copied: it opens this page with these rules (not the beneficiaries, not the key).');
+    } catch (_) {
+      setStatus(`Copy this link (the clipboard was not available): ${link}`);
+    }
+  }
+
+  /** Puts the rules of a shared link in the editors; returns whether the page was opened with one. */
+  function restoreLinked() {
+    const hash = window.location.hash.replace(/^#/, '');
+    if (!hash) return false;
+    const params = new URLSearchParams(hash);
+    if (!params.has('rule')) return false;
+    $('rule').value = params.get('rule');
+    $('compare-rule').value = params.get('compare') || '';
     return true;
   }
 
@@ -1904,15 +2066,23 @@
     });
     const exportButton = $('export');
     exportButton.addEventListener('click', () => whileBusy(exportButton, exportTest));
+    $('copy-link').addEventListener('click', () => copyLink());
+    $('examples').addEventListener('change', useExample);
     initCatalog();
     initInputs();
-    if (restoreKept()) {
-      sourceChanged();
+    const kept = restoreKept();
+    // A shared link's rules win over those kept in this browser.
+    const linked = restoreLinked();
+    if (kept) sourceChanged();
+    if (kept || linked) {
       for (const editor of [state.editor, state.compareEditor]) editor.changed({ complete: false });
     }
     $('input-source').addEventListener('change', keep);
     $('as-of').addEventListener('change', keep);
+    $('as-of').addEventListener('change', markStale);
+    $('rule').addEventListener('input', markStale);
     initResults();
+    initDiff();
     initKeyControls();
     if (getKey()) startSession();
   }
