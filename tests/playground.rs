@@ -363,7 +363,8 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     // A pasted list with a bad line: the good lines are decided, the bad one is named by its line.
     let pasted = "{\"id\": \"P-1\", \"birthdate\": \"1950-01-01\"}\n\
                   {\"id\": \"P-2\", \"birthdate\": \"1990-01-01\",}\n\
-                  {\"id\": \"P-3\", \"birthdate\": \"1940-01-01\"}";
+                  {\"id\": \"P-3\", \"birthdate\": \"1940-01-01\"}\n\
+                  {\"birthdate\": \"1940-01-01\"}";
     client
         .execute(
             "const s = document.getElementById('input-source'); s.value = 'paste'; \
@@ -376,7 +377,7 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     let count = until(
         client,
         "the pasted count",
-        "const c = document.getElementById('input-count').textContent; return /2 beneficiaries pasted/.test(c) && c;",
+        "const c = document.getElementById('input-count').textContent; return /3 beneficiaries pasted/.test(c) && c;",
     )
     .await?;
     ensure!(count.as_str().unwrap_or_default().contains("line 2: a comma before `}`"), "{count}");
@@ -384,11 +385,17 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     let summary = until(
         client,
         "the pasted results",
-        "return document.querySelectorAll('#results tbody tr[data-id]').length === 2 && \
+        "return document.querySelectorAll('#results tbody tr[data-id]').length === 3 && \
          document.getElementById('results-summary').textContent;",
     )
     .await?;
     ensure!(summary.as_str().unwrap_or_default().contains("1 line could not be read (line 2"), "{summary}");
+    // A line the server cannot read is named by its line, not by its place in the request.
+    let unread = client
+        .execute("return document.querySelector(\"#results tbody tr[data-id='line 4'] td.detail\").textContent;", vec![])
+        .await?;
+    ensure!(unread.as_str().unwrap_or_default().starts_with("line 4: "), "{unread}");
+    ensure!(!unread.as_str().unwrap_or_default().contains("beneficiaries["), "{unread}");
 
     // A reload keeps the rules, the input choice and the date (never the data).
     let kept =

@@ -1091,15 +1091,18 @@
     if (!parsesAlone(lines[first])) throw new Error(locateJsonError(text, wholeError));
     const items = [];
     const bad = [];
+    const numbers = [];
     lines.forEach((line, i) => {
       if (line.trim() === '') return;
       try {
         items.push(JSON.parse(line));
+        numbers.push(i + 1);
       } catch (error) {
         bad.push({ line: i + 1, message: plainJsonError(line, error) });
       }
     });
-    return { items, bad };
+    // Each item's line, so that the server's `beneficiaries[k]` is told as the line it came from.
+    return { items, bad, lines: numbers };
   }
 
   /** A JSON.parse error with its line, computed from "position N" when the engine gives only that. */
@@ -1114,6 +1117,13 @@
 
   function inputSource() {
     return $('input-source').value;
+  }
+
+  /** The pasted or uploaded list when one is chosen (its bad lines and each item's line), else nothing. */
+  function chosenInput() {
+    if (inputSource() === 'paste') return state.pasted;
+    if (inputSource() === 'file') return state.uploaded;
+    return {};
   }
 
   /** What a rule check holds for: the text and the households that typed its fields. */
@@ -1214,8 +1224,8 @@
   function readPasted() {
     const previous = state.pasted.error;
     try {
-      const { items, bad } = parseBeneficiaries($('input-text').value);
-      state.pasted = { items, bad, error: null };
+      const { items, bad, lines } = parseBeneficiaries($('input-text').value);
+      state.pasted = { items, bad, lines, error: null };
     } catch (error) {
       state.pasted = { items: [], bad: [], error: error.message };
     }
@@ -1243,8 +1253,8 @@
       return;
     }
     try {
-      const { items, bad } = parseBeneficiaries(await file.text());
-      state.uploaded = { items, bad, error: null, name: file.name };
+      const { items, bad, lines } = parseBeneficiaries(await file.text());
+      state.uploaded = { items, bad, lines, error: null, name: file.name };
       const unread = bad.length > 0 ? ` ${badLinesText(bad)}.` : '';
       setStatus(`Read ${plural(items.length, 'beneficiary', 'beneficiaries')} from ${file.name}.${unread}`);
     } catch (error) {
@@ -1334,10 +1344,19 @@
     return (missing || []).map((m) => `${m.name} (${m.cause})`).join(', ');
   }
 
-  function invalidText(error) {
+  /** Where input item `index` came from: its line of NDJSON, else its position in the list (from 1). */
+  function placeOf(index, lines) {
+    return Array.isArray(lines) && lines[index] ? `line ${lines[index]}` : `item ${index + 1}`;
+  }
+
+  /** Why an input could not be read, told by its place (`line 4: …`) rather than `beneficiaries[3]`. */
+  function invalidText(error, place) {
     if (!error) return 'invalid';
-    const message = error.message || error.code || 'invalid';
-    return error.path && !message.includes(error.path) ? `${message} (${error.path})` : message;
+    const unindexed = (text) => String(text || '').replace(/beneficiaries\[\d+\]\.?/g, '');
+    const message = unindexed(error.message || error.code || 'invalid').replace(/^[:\s]+/, '');
+    const field = unindexed(error.path);
+    const said = field && !message.includes(field) ? `${message} (${field})` : message;
+    return place ? `${place}: ${said}` : said;
   }
 
   function badge(outcome) {
@@ -1362,9 +1381,9 @@
       if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
       throw error;
     }
-    const bad = inputSource() === 'paste' ? state.pasted.bad : inputSource() === 'file' ? state.uploaded.bad : [];
+    const chosen = chosenInput();
     const results = Array.isArray(answer.results) ? answer.results : [];
-    state.run = { rule, asOf: date, items, results, bad: bad || [] };
+    state.run = { rule, asOf: date, items, results, bad: chosen.bad || [], lines: chosen.lines || null };
     renderResults(answer.summary || {});
     hideExplanation();
     markStale();
@@ -1419,9 +1438,9 @@
 
   function resultRow(result, index, outcome) {
     const item = state.run.items[index];
-    const id = result && !result.error && result.id !== undefined ? String(result.id) : idOfInput(item, index);
+    const id = result && !result.error && result.id !== undefined ? String(result.id) : idOfInput(item, index, state.run.lines);
     let detail;
-    if (outcome === 'invalid') detail = invalidText(result && result.error);
+    if (outcome === 'invalid') detail = invalidText(result && result.error, placeOf(index, state.run.lines));
     else {
       const decision = decisionOf(result) || {};
       detail = decision.reason || decision.error || missingText(decision.missing) || '—';
@@ -1446,9 +1465,9 @@
   }
 
   /** A name for an input that could not be read: its id when it has one, else its position. */
-  function idOfInput(item, index) {
+  function idOfInput(item, index, lines) {
     if (item && typeof item === 'object' && (typeof item.id === 'string' || typeof item.id === 'number')) return String(item.id);
-    return `#${index + 1}`;
+    return placeOf(index, lines);
   }
 
   function resultRows() {
@@ -1607,7 +1626,7 @@
     const result = run.results[index];
     markCurrentRow(row);
     if (!result || result.error) {
-      showInvalidExplanation(row.dataset.id, result && result.error, focus);
+      showInvalidExplanation(row.dataset.id, invalidText(result && result.error, placeOf(index, run.lines)), focus);
       return;
     }
     const seq = ++state.explainSeq;
@@ -1643,12 +1662,12 @@
     $('explanation').scrollIntoView({ block: 'nearest' });
   }
 
-  function showInvalidExplanation(id, error, focus) {
+  function showInvalidExplanation(id, why, focus) {
     state.explainSeq++;
     $('explanation').hidden = false;
     $('explanation').removeAttribute('aria-busy');
     setExplanationHeading(id, 'invalid');
-    $('explanation-note').textContent = `This input could not be read, so no rule was evaluated for it: ${invalidText(error)}`;
+    $('explanation-note').textContent = `This input could not be read, so no rule was evaluated for it: ${why}`;
     $('explanation-clauses').tBodies[0].replaceChildren();
     $('explanation-metrics').tBodies[0].replaceChildren();
     if (focus) focusExplanation();
@@ -1745,7 +1764,8 @@
       if (error.code === 'invalid_rule') showRuleErrors(error, { old: state.compareEditor, new: state.editor, default: state.editor });
       throw error;
     }
-    state.comparison = { oldRule, newRule, asOf: date, items };
+    const chosen = chosenInput();
+    state.comparison = { oldRule, newRule, asOf: date, items, lines: chosen.lines || null };
     $('diff-explanation').hidden = true;
     renderDiff(answer, items, date);
   }
@@ -1807,11 +1827,12 @@
   }
 
   function invalidDiffRow(entry, items) {
-    const id = idOfInput(items[entry.index], entry.index || 0);
+    const lines = state.comparison ? state.comparison.lines : null;
+    const id = idOfInput(items[entry.index], entry.index || 0, lines);
     return el('tr', { data: { id, change: 'invalid' } }, [
       el('td', { class: 'id', 'data-label': 'Beneficiary', text: id }),
       el('td', { 'data-label': 'Change' }, [el('span', { class: 'change-word change-invalid', text: 'invalid' })]),
-      el('td', { 'data-label': 'Clauses that differ', text: invalidText(entry.error) }),
+      el('td', { 'data-label': 'Clauses that differ', text: invalidText(entry.error, placeOf(entry.index || 0, lines)) }),
     ]);
   }
 
