@@ -247,7 +247,10 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     // Every decision says why in words, in the table and in its explanation, with the values used.
     const DEAD: &str = "Ineligible: the civil registry records this person as not alive.";
     let reason = client
-        .execute("return document.querySelector(\"#results tbody tr[data-id='HH-0002'] td.detail\").textContent;", vec![])
+        .execute(
+            "return document.querySelector(\"#results tbody tr[data-id='HH-0002'] td.detail\").textContent;",
+            vec![],
+        )
         .await?;
     ensure!(reason == json!(DEAD), "HH-0002's reason in the table: {reason}");
     find(client, "#results tbody tr[data-id='HH-0002']").await?.click().await?;
@@ -261,6 +264,8 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     )
     .await?;
     ensure!(explained["reason"] == json!(DEAD), "{explained}");
+    let heading = client.execute("return document.getElementById('explanation-heading').textContent;", vec![]).await?;
+    ensure!(heading == json!("HH-0002 (John Mwangi) — ineligible"), "{heading}");
     let clauses = explained["clauses"].as_str().unwrap_or_default();
     ensure!(
         clauses.contains("aged 80 (born 1945-07-14)")
@@ -344,10 +349,16 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     )
     .await?;
     ensure!(
-        sides["old"].as_str().unwrap_or_default().contains("aged 60 (born 1966-01-01), where the rule needs at least 65"),
+        sides["old"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("aged 60 (born 1966-01-01), where the rule needs at least 65"),
         "{sides}"
     );
-    ensure!(sides["new"].as_str().unwrap_or_default().contains("Eligible: alive per the civil registry, aged 60"), "{sides}");
+    ensure!(
+        sides["new"].as_str().unwrap_or_default().contains("Eligible: alive per the civil registry, aged 60"),
+        "{sides}"
+    );
 
     // The export: a test file that `elig test` passes unchanged.
     find(client, "#export").await?.click().await?;
@@ -392,7 +403,10 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
     ensure!(summary.as_str().unwrap_or_default().contains("1 line could not be read (line 2"), "{summary}");
     // A line the server cannot read is named by its line, not by its place in the request.
     let unread = client
-        .execute("return document.querySelector(\"#results tbody tr[data-id='line 4'] td.detail\").textContent;", vec![])
+        .execute(
+            "return document.querySelector(\"#results tbody tr[data-id='line 4'] td.detail\").textContent;",
+            vec![],
+        )
         .await?;
     ensure!(unread.as_str().unwrap_or_default().starts_with("line 4: "), "{unread}");
     ensure!(!unread.as_str().unwrap_or_default().contains("beneficiaries["), "{unread}");
@@ -500,6 +514,16 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
         narrow == json!({"page": true, "wide": [], "reason": true, "order": true, "boxes": true}),
         "at 390 px: {narrow}"
     );
+    // The first stop of the tab order skips to the results.
+    let skip = client
+        .execute(
+            "const first = document.querySelector('body a, body button, body input, body select, body textarea'); \
+             const target = document.querySelector(first.getAttribute('href') || '#none'); \
+             return [first.textContent, target && target.id, target && target.tabIndex];",
+            vec![],
+        )
+        .await?;
+    ensure!(skip == json!(["Skip to the results", "results-summary", -1]), "{skip}");
     client.set_window_size(1366, 900).await?;
 
     let errors = console_errors(client).await?;

@@ -1458,10 +1458,20 @@
           'aria-label': `Select ${id}`,
         }),
       ]),
-      el('td', { class: 'id', 'data-label': 'Beneficiary' }, [id]),
+      el('td', { class: 'id', 'data-label': 'Beneficiary' }, [id, personName(item)]),
       el('td', { 'data-label': 'Outcome' }, [badge(outcome)]),
       el('td', { class: 'detail', 'data-label': 'Reason' }, [detail]),
     ]);
+  }
+
+  /** The person's name under the id, when the input gives one. */
+  function personName(item) {
+    const name = nameOf(item);
+    return name ? el('span', { class: 'person-name', text: name }) : null;
+  }
+
+  function nameOf(item) {
+    return item && typeof item === 'object' && typeof item.name === 'string' ? item.name.trim() : '';
   }
 
   /** A name for an input that could not be read: its id when it has one, else its position. */
@@ -1634,7 +1644,7 @@
     section.hidden = false;
     section.setAttribute('aria-busy', 'true');
     // The heading is this row's at once, and the tables of the previous one are not left under it.
-    setExplanationHeading(row.dataset.id, row.dataset.outcome);
+    setExplanationHeading(row.dataset.id, row.dataset.outcome, nameOf(run.items[index]));
     $('explanation-note').textContent = `Explaining ${row.dataset.id}…`;
     $('explanation-clauses').tBodies[0].replaceChildren();
     $('explanation-metrics').tBodies[0].replaceChildren();
@@ -1642,7 +1652,7 @@
     try {
       const answer = await api('POST', '/v1/explain', { rule: run.rule, as_of: run.asOf, beneficiary: run.items[index] });
       if (seq !== state.explainSeq) return;
-      renderExplanation(answer, row.dataset.id);
+      renderExplanation(answer, row.dataset.id, nameOf(run.items[index]));
     } catch (error) {
       if (seq !== state.explainSeq) return;
       $('explanation-note').textContent = `No explanation: ${error.message}`;
@@ -1652,8 +1662,8 @@
     }
   }
 
-  function setExplanationHeading(id, outcome) {
-    $('explanation-heading').replaceChildren(`${id} — `, badge(outcome));
+  function setExplanationHeading(id, outcome, name) {
+    $('explanation-heading').replaceChildren(name ? `${id} (${name}) — ` : `${id} — `, badge(outcome));
   }
 
   /** Focus on the explanation's heading, with as much of the explanation in view as fits. */
@@ -1674,10 +1684,10 @@
     else $('explanation').scrollIntoView({ block: 'nearest' });
   }
 
-  function renderExplanation(answer, fallbackId) {
+  function renderExplanation(answer, fallbackId, name) {
     const decision = answer.decision || {};
     const outcome = decision.outcome || 'error';
-    setExplanationHeading(answer.id !== undefined ? String(answer.id) : fallbackId, outcome);
+    setExplanationHeading(answer.id !== undefined ? String(answer.id) : fallbackId, outcome, name);
     $('explanation-reason').textContent = decision.reason || '';
     const notes = [];
     if (decision.error && !decision.reason) notes.push(`Error: ${decision.error}.`);

@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::api::{
-    Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SampleRule, SamplesResponse, Summary,
+    Count, DiffBody, DiffResponse, ExplainBody, ExportTestBody, ExportTestResponse, SampleRule, SamplesResponse,
+    Summary,
 };
 use crate::body::{Media, media};
 use crate::config::ServerLimits;
