@@ -120,10 +120,11 @@ fn collect<'e>(expr: &'e IdedExpr, found: &mut Vec<(&'e IdedExpr, String)>) {
         }
         Expr::Call(call) => {
             let ours = LIBRARY.iter().any(|(name, _)| *name == call.func_name) || call.func_name == "size";
-            if ours && let Some(text) = render(expr) {
-                if !found.iter().any(|(_, seen)| *seen == text) {
-                    found.push((expr, text));
-                }
+            if ours
+                && let Some(text) = render(expr)
+                && !found.iter().any(|(_, seen)| *seen == text)
+            {
+                found.push((expr, text));
             }
             call.target.iter().map(|t| &**t).chain(&call.args).for_each(|arg| collect(arg, found));
         }

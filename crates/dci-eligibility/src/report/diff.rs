@@ -184,7 +184,7 @@ pub struct DiffReport {
 #[derive(Clone, Debug)]
 pub enum DiffEntry {
     /// Both rules decided; `Some` when the outcome changed.
-    Decided(Change, Option<ChangedBeneficiary>),
+    Decided(Change, Option<Box<ChangedBeneficiary>>),
     /// The item could not be read.
     Invalid(UnreadItem),
 }
@@ -208,7 +208,7 @@ impl DiffEntry {
                     // Every clause value is in `clauses` or the same under both rules: a
                     // report of many changes need not carry each rule's clauses twice.
                     let (old, new) = (Decision { clauses: None, ..old }, Decision { clauses: None, ..new });
-                    ChangedBeneficiary { index, id, change, old, new, clauses }
+                    Box::new(ChangedBeneficiary { index, id, change, old, new, clauses })
                 });
                 DiffEntry::Decided(change, changed)
             }
@@ -222,7 +222,7 @@ impl DiffReport {
         match entry {
             DiffEntry::Decided(change, changed) => {
                 self.counts.add(change);
-                self.changed.extend(changed);
+                self.changed.extend(changed.map(|changed| *changed));
             }
             DiffEntry::Invalid(unread) => {
                 self.counts.invalid += 1;
