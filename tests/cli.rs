@@ -218,8 +218,10 @@ fn explain_shows_clauses_and_where_each_metric_came_from() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("HH-0003 — rule \"rule\": UNDETERMINED"), "{text}");
-    assert!(text.contains("age_years(r.birthdate) >= 60  true"), "{text}");
-    assert!(text.contains("unknown: not_found — not in the registry"), "{text}");
+    assert!(text.contains("age_years(r.birthdate) >= 60  true: aged 67 (born 1958-04-05)"), "{text}");
+    assert!(text.contains("reason: Undetermined: the civil registry has no record for this person's UIN."), "{text}");
+    assert!(text.contains("used: age_years(r.birthdate) = 67, r.birthdate = \"1958-04-05\""), "{text}");
+    assert!(text.contains("unknown: the registry has no record of this person — not in the registry"), "{text}");
 }
 
 #[test]

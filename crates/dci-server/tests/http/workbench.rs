@@ -69,7 +69,7 @@ async fn a_diff_counts_every_change_and_lists_the_changed_with_their_clauses() {
     assert_eq!(first["change"], "gained");
     assert_eq!(
         first["clauses"],
-        json!([{"clause": "age_years(r.birthdate) >= 60", "new": true}, {"clause": "age_years(r.birthdate) >= 65", "old": false}])
+        json!([{"clause": "age_years(r.birthdate) >= 60", "was": "age_years(r.birthdate) >= 65", "old": false, "new": true}])
     );
     assert!(
         first["old"].get("clauses").is_none() && first["new"].get("clauses").is_none(),
