@@ -671,7 +671,8 @@ async fn a_cli_run_warms_a_server_through_the_shared_redis() {
     }
     toml += &format!(
         "[cache]\nencryption_key = {{ env = \"TEST_CACHE_KEY\" }}\n\n[cache.redis]\nurl = \"{}\"\n\
-         key_secret = {{ env = \"TEST_KEY_SECRET\" }}\n\n[server]\napi_keys = [{{ env = \"ELIG_API_KEY\" }}]\n",
+         key_secret = {{ env = \"TEST_KEY_SECRET\" }}\n\n[server]\n\
+         api_keys = [{{ env = \"ELIG_API_KEY\", scopes = [\"evaluate\", \"explain\"] }}]\n",
         redis.url()
     );
     std::fs::write(&config, toml).expect("write");
@@ -1004,8 +1005,11 @@ fn serve_without_registries_does_not_start() {
     assert!(stderr(&output).contains("--simulator"), "{}", stderr(&output));
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("elig.toml");
-    std::fs::write(&config, "[server]\nbind = \"127.0.0.1:0\"\napi_keys = [{ env = \"ELIG_API_KEY\" }]\n")
-        .expect("writes");
+    std::fs::write(
+        &config,
+        "[server]\nbind = \"127.0.0.1:0\"\napi_keys = [{ env = \"ELIG_API_KEY\", scopes = [\"evaluate\"] }]\n",
+    )
+    .expect("writes");
     let output = elig().args(["serve", "--config"]).arg(&config).env("ELIG_API_KEY", "k").output().expect("runs");
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("names no registry"), "{}", stderr(&output));

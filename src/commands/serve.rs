@@ -8,6 +8,7 @@ use clap::Args;
 use dci_client::SecretSource;
 use dci_eligibility::{Engine, EngineConfig};
 use dci_registry_sim::SimConfig;
+use dci_server::access::{ApiKeyConfig, Scope};
 use dci_server::{Config, Server, ServerConfig};
 
 use crate::setup;
@@ -91,6 +92,8 @@ pub async fn serve_fixture(
     let sim = setup::fixture_simulator(SimConfig::default()).await?;
     let engine =
         Engine::from_config(&EngineConfig { registries: setup::simulator_sources(&sim), ..Default::default() })?;
+    // The one key of a demonstration may do everything: evaluate, explain, export and see the registries.
+    let key = ApiKeyConfig::new(key, &Scope::ALL).named("demo");
     let mut server = ServerConfig { api_keys: vec![key], ..ServerConfig::default() };
     if let Some(bind) = bind {
         server.bind = bind;

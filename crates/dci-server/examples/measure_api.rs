@@ -25,6 +25,7 @@ use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_eligibility::{Engine, EngineConfig};
 use dci_registry_sim::population::{GenConfig, generate};
 use dci_registry_sim::{RegistryKind, SimConfig, Simulator};
+use dci_server::access::{ApiKeyConfig, Scope};
 use dci_server::{Server, ServerConfig};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -242,7 +243,7 @@ async fn main() {
         let engine = Engine::from_config(engine_config).expect("engine");
         let config = ServerConfig {
             bind: "127.0.0.1:0".parse().expect("addr"),
-            api_keys: vec![SecretSource::Value(KEY.into())],
+            api_keys: vec![ApiKeyConfig::new(SecretSource::Value(KEY.into()), &Scope::ALL)],
             ..ServerConfig::default()
         };
         async move {

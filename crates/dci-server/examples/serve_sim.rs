@@ -12,6 +12,7 @@
 use dci_client::SecretSource;
 use dci_eligibility::{Engine, EngineConfig};
 use dci_registry_sim::{SimConfig, Simulator};
+use dci_server::access::{ApiKeyConfig, Scope};
 use dci_server::{Server, ServerConfig};
 
 #[tokio::main]
@@ -23,7 +24,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registries = dci_bench::simulator_sources(&sim);
     let engine = Engine::from_config(&EngineConfig { registries, ..Default::default() })?;
     let key = std::env::var("ELIG_API_KEY").unwrap_or_else(|_| "demo-key".to_owned());
-    let config = ServerConfig { bind, api_keys: vec![SecretSource::Value(key.clone())], ..ServerConfig::default() };
+    let api_key = ApiKeyConfig::new(SecretSource::Value(key.clone()), &Scope::ALL).named("demo");
+    let config = ServerConfig { bind, api_keys: vec![api_key], ..ServerConfig::default() };
     let server = Server::start(engine, config).await?;
     println!(
         "elig API on http://{} (API key {key:?}); registry simulator on {}",

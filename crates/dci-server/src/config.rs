@@ -4,8 +4,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use dci_client::SecretSource;
 use dci_eligibility::{EngineConfig, Limits};
+
+use crate::access::ApiKeyConfig;
+use crate::audit::AuditConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole `elig.toml`: the engine's sections (`[[registry]]`, `[metrics]`,
@@ -25,7 +27,11 @@ pub struct Config {
 /// ```toml
 /// [server]
 /// bind = "0.0.0.0:8080"
-/// api_keys = [{ env = "ELIG_API_KEY" }]
+/// api_keys = [
+///   { env = "ELIG_SERVICE_KEY", name = "openspp", scopes = ["evaluate"] },
+///   { env = "ELIG_OFFICER_KEY", name = "officer", scopes = ["evaluate", "explain", "export"] },
+///   { env = "ELIG_ADMIN_KEY", name = "ops", scopes = ["admin"] },
+/// ]
 /// cors_origins = ["https://openspp.example.org"]
 ///
 /// [server.limits]
@@ -38,9 +44,10 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address to listen on. Default `127.0.0.1:8080`.
     pub bind: SocketAddr,
-    /// Accepted bearer API keys: `{ env = "ELIG_API_KEY" }` (recommended) or `{ value = "..." }`.
-    /// Every route but `GET /healthz` requires one.
-    pub api_keys: Vec<SecretSource>,
+    /// Accepted bearer API keys, each with what it may do (`scopes`, required) and a name for
+    /// logs and the audit: `{ env = "ELIG_API_KEY", scopes = ["evaluate"] }` (recommended) or
+    /// `{ value = "...", ... }`. Every route but `GET /healthz` requires one (see [`crate::access`]).
+    pub api_keys: Vec<ApiKeyConfig>,
     /// Serve without API keys. Without keys and without this flag the server refuses to start;
     /// meant for tests and for deployments where a gateway in front authenticates callers.
     pub allow_unauthenticated: bool,
@@ -51,6 +58,9 @@ pub struct ServerConfig {
     /// `GET /v1/registries` checks the registries at most once per this many
     /// seconds, answering from its last check in between (default 60).
     pub registries_check_secs: u64,
+    /// The audit of lookups (`[server.audit]`); absent: records go to the log, without
+    /// identifier hashes.
+    pub audit: Option<AuditConfig>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +72,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             limits: ServerLimits::default(),
             registries_check_secs: 60,
+            audit: None,
         }
     }
 }
@@ -228,7 +239,9 @@ mod tests {
 
     #[test]
     fn secrets_are_not_shown_by_debug() {
-        let config = ServerConfig { api_keys: vec![SecretSource::Value("hunter2".into())], ..Default::default() };
+        let key =
+            ApiKeyConfig::new(dci_client::SecretSource::Value("hunter2".into()), &[crate::access::Scope::Evaluate]);
+        let config = ServerConfig { api_keys: vec![key], ..Default::default() };
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 

@@ -21,11 +21,11 @@ pub enum ServerError {
     Engine(#[from] dci_eligibility::EngineError),
     /// No API key is configured and `allow_unauthenticated` is not set.
     #[error(
-        "no API keys configured: set server.api_keys (e.g. [{{ env = \"ELIG_API_KEY\" }}]), or set server.allow_unauthenticated = true to serve without authentication"
+        "no API keys configured: set server.api_keys (e.g. [{{ env = \"ELIG_API_KEY\", scopes = [\"evaluate\"] }}]), or set server.allow_unauthenticated = true to serve without authentication"
     )]
     NoApiKeys,
-    /// An API key could not be read (e.g. its environment variable is unset).
-    #[error("server.api_keys: {0}")]
+    /// An API key could not be read (its environment variable is unset, it has no scopes).
+    #[error("{0}")]
     ApiKey(String),
     /// A configuration value is invalid.
     #[error("server configuration: {0}")]
@@ -54,6 +54,14 @@ pub enum ErrorCode {
     InvalidRequest,
     /// 401: no API key, or not a valid one.
     Unauthorized,
+    /// 403: the API key lacks the scope the route or option needs (details: `scope`, `key`).
+    Forbidden,
+    /// 429: the API key has looked up as many distinct identifiers as it may this hour (details:
+    /// `limit`, `key`); retry after `Retry-After` seconds.
+    TooManyLookups,
+    /// 503: the audit record of a request that reads registry facts could not be written, so
+    /// the answer is withheld.
+    AuditUnavailable,
     /// 404: no such route.
     NotFound,
     /// 405: the route does not accept this method.
@@ -86,6 +94,9 @@ impl ErrorCode {
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::TooManyLookups => "too_many_lookups",
+            ErrorCode::AuditUnavailable => "audit_unavailable",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",

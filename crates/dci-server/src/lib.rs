@@ -38,7 +38,9 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod api;
+pub mod audit;
 mod body;
 mod config;
 mod error;
@@ -57,6 +59,6 @@ pub use config::{Config, MAX_EXPORT_CASES, ServerConfig, ServerLimits};
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, ServerError};
 pub use handlers::workbench::SAMPLE_BENEFICIARIES;
 pub use openapi::ApiDoc;
-pub use routes::{open_paths, router, routes};
+pub use routes::{open_paths, route_scopes, router, routes};
 pub use server::{RunningServer, Server, serve};
 pub use state::AppState;

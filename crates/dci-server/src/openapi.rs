@@ -28,6 +28,7 @@ use crate::handlers;
         handlers::workbench::diff,
         handlers::workbench::export_test,
         handlers::workbench::samples,
+        handlers::info::access,
         handlers::info::catalog,
         handlers::info::registries,
         handlers::info::jwks,
@@ -108,6 +109,28 @@ impl Modify for AnyRouteErrors {
                     let response = api::error_response(description).build();
                     operation.responses.responses.entry(status.to_owned()).or_insert(response.into());
                 }
+            }
+        }
+        // A route that needs a scope answers 403 to a key without it; one that reads registry
+        // facts may answer 429 (the key's lookup bound) and 503 (the audit record not written).
+        for (method, path, scope) in crate::routes::route_scopes() {
+            let Some(scope) = scope else { continue };
+            let Some(item) = openapi.paths.paths.get_mut(path) else { continue };
+            let operation = if method == axum::http::Method::POST { &mut item.post } else { &mut item.get };
+            let Some(operation) = operation else { continue };
+            let forbidden = format!("`forbidden`: the API key has no `{}` scope", scope.as_str());
+            let mut added = vec![("403", forbidden)];
+            if scope != crate::access::Scope::Admin && path != "/v1/rules/validate" {
+                added.push((
+                    "429",
+                    "`too_many_lookups`: the key's distinct identifiers this hour would pass its \
+                     `max_identifiers_per_hour`; retry after `Retry-After` seconds"
+                        .to_owned(),
+                ));
+            }
+            for (status, description) in added {
+                let response = api::error_response(&description).build();
+                operation.responses.responses.entry(status.to_owned()).or_insert(response.into());
             }
         }
     }

@@ -4,16 +4,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderName, Method, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::access::Scope::{self, Admin, Evaluate, Explain, Export};
 use crate::error;
 use crate::handlers;
 use crate::layers::{admission, auth, head, panic, telemetry};
@@ -27,30 +29,41 @@ struct Route {
     open: bool,
     /// Takes an evaluation slot: its JSON body is received whole first (see [`admission`]).
     evaluation: bool,
+    /// The scope a key needs (see [`crate::access`]); `None`: any key.
+    scope: Option<Scope>,
     handler: MethodRouter<AppState>,
 }
 
-fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, handler: H) -> Route {
+fn route<H: Handler<T, AppState>, T: 'static>(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: H,
+) -> Route {
     let filter = if method == Method::POST { MethodFilter::POST } else { MethodFilter::GET };
-    Route { method, path, open: false, evaluation: false, handler: on(filter, handler) }
+    Route { method, path, open: false, evaluation: false, scope, handler: on(filter, handler) }
 }
 
 /// Every route: the single source of both the router and [`routes`].
 fn table() -> Vec<Route> {
     vec![
-        Route { evaluation: true, ..route(Method::POST, "/v1/evaluate", handlers::evaluate::evaluate) },
-        route(Method::POST, "/v1/rules/validate", handlers::validate::validate),
-        Route { evaluation: true, ..route(Method::POST, "/v1/explain", handlers::workbench::explain) },
-        Route { evaluation: true, ..route(Method::POST, "/v1/diff", handlers::workbench::diff) },
-        Route { evaluation: true, ..route(Method::POST, "/v1/rules/export-test", handlers::workbench::export_test) },
-        route(Method::GET, "/v1/samples", handlers::workbench::samples),
-        route(Method::GET, "/v1/metrics", handlers::info::catalog),
-        route(Method::GET, "/v1/registries", handlers::info::registries),
-        Route { open: true, ..route(Method::GET, "/healthz", handlers::info::health) },
-        Route { open: true, ..route(Method::GET, "/.well-known/jwks.json", handlers::info::jwks) },
-        route(Method::GET, "/readyz", handlers::info::ready),
-        route(Method::GET, "/metrics", handlers::info::prometheus),
-        route(Method::GET, "/openapi.json", handlers::info::openapi),
+        Route { evaluation: true, ..route(Method::POST, "/v1/evaluate", Some(Evaluate), handlers::evaluate::evaluate) },
+        route(Method::POST, "/v1/rules/validate", Some(Evaluate), handlers::validate::validate),
+        Route { evaluation: true, ..route(Method::POST, "/v1/explain", Some(Explain), handlers::workbench::explain) },
+        Route { evaluation: true, ..route(Method::POST, "/v1/diff", Some(Explain), handlers::workbench::diff) },
+        Route {
+            evaluation: true,
+            ..route(Method::POST, "/v1/rules/export-test", Some(Export), handlers::workbench::export_test)
+        },
+        route(Method::GET, "/v1/samples", None, handlers::workbench::samples),
+        route(Method::GET, "/v1/metrics", None, handlers::info::catalog),
+        route(Method::GET, "/v1/access", None, handlers::info::access),
+        route(Method::GET, "/v1/registries", Some(Admin), handlers::info::registries),
+        Route { open: true, ..route(Method::GET, "/healthz", None, handlers::info::health) },
+        Route { open: true, ..route(Method::GET, "/.well-known/jwks.json", None, handlers::info::jwks) },
+        route(Method::GET, "/readyz", Some(Admin), handlers::info::ready),
+        route(Method::GET, "/metrics", Some(Admin), handlers::info::prometheus),
+        route(Method::GET, "/openapi.json", None, handlers::info::openapi),
     ]
 }
 
@@ -70,6 +83,11 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().into_iter().map(|r| (r.method, r.path)).collect()
 }
 
+/// The scope each route needs (`None`: any key, or none for an open route).
+pub fn route_scopes() -> Vec<(Method, &'static str, Option<Scope>)> {
+    table().into_iter().map(|r| (r.method, r.path, r.scope)).collect()
+}
+
 /// The paths served without an API key (`/healthz`, our public keys).
 pub fn open_paths() -> Vec<&'static str> {
     table().into_iter().filter(|r| r.open).map(|r| r.path).collect()
@@ -87,7 +105,13 @@ pub fn router(state: AppState) -> Router {
             handler = handler.route_layer(from_fn_with_state(state.clone(), admission::receive));
         }
         if !spec.open {
-            handler = handler.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+            let scope = spec.scope;
+            handler = handler.route_layer(from_fn_with_state(
+                state.clone(),
+                move |State(state): State<AppState>, request: Request, next: Next| {
+                    auth::authenticate(state, scope, request, next)
+                },
+            ));
         }
         router = router.route(spec.path, handler);
     }
@@ -99,7 +123,7 @@ pub fn router(state: AppState) -> Router {
     let body_idle = Duration::from_secs(limits.body_idle_timeout_secs.min(limits.request_timeout_secs));
     // Without a key, an unknown route or a wrong method is 401 like any protected route:
     // which routes exist is not told to callers without a key.
-    let authenticated = || from_fn_with_state(state.clone(), auth::authenticate);
+    let authenticated = || from_fn_with_state(state.clone(), auth::any_key);
     let router = router
         .fallback(error::not_found.layer(authenticated()))
         .method_not_allowed_fallback(error::method_not_allowed.layer(authenticated()))

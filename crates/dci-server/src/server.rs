@@ -27,6 +27,11 @@ impl Server {
         let listener =
             TcpListener::bind(config.bind).await.map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let local_addr = listener.local_addr()?;
+        for key in state.keys() {
+            let scopes: Vec<&str> = key.caller.scopes.iter().map(|scope| scope.as_str()).collect();
+            tracing::info!(key = %key.caller.name, scopes = %scopes.join(","), identifiers_per_hour = key.caller.identifiers_per_hour, "API key");
+        }
+        tracing::info!("{}", state.audit().describe());
         let (stop, stopped) = oneshot::channel::<()>();
         let connections = Connections::of(&config.limits);
         let app = router(state);

@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
-use dci_client::{RegistryCheck, Secret};
+use dci_client::RegistryCheck;
 use dci_eligibility::Engine;
 
 use axum::http::StatusCode;
 
+use crate::access::{KeyHolder, Lookups};
+use crate::audit::AuditLog;
 use crate::config::{ServerConfig, ServerLimits};
 use crate::error::{ApiError, ErrorCode, ServerError};
 use crate::pool::Lane;
@@ -27,7 +29,10 @@ type LastCheck = (Instant, Arc<Vec<RegistryCheck>>);
 
 struct Inner {
     engine: Engine,
-    keys: Vec<Secret>,
+    keys: Vec<KeyHolder>,
+    /// The distinct identifiers each bounded key looked up this hour.
+    lookups: Lookups,
+    audit: AuditLog,
     limits: ServerLimits,
     cors_origins: Vec<HeaderValue>,
     slots: Arc<Slots>,
@@ -72,11 +77,17 @@ impl AppState {
             .api_keys
             .iter()
             .enumerate()
-            .map(|(index, source)| source.resolve(&format!("key {}", index + 1)).map_err(ServerError::ApiKey))
+            .map(|(index, key)| key.resolve(index + 1).map_err(ServerError::ApiKey))
             .collect::<Result<Vec<_>, _>>()?;
-        if keys.iter().any(|key| key.expose().trim().is_empty()) {
-            return Err(ServerError::ApiKey("an API key is empty".into()));
+        for (index, key) in keys.iter().enumerate() {
+            if keys[..index].iter().any(|other| other.caller.name == key.caller.name) {
+                return Err(ServerError::ApiKey(format!(
+                    "two keys are named `{}`: give each a name of its own (`name = \"...\"`), the audit tells them apart by it",
+                    key.caller.name
+                )));
+            }
         }
+        let audit = AuditLog::open(config.audit.as_ref()).map_err(ServerError::Config)?;
         if keys.is_empty() && !config.allow_unauthenticated {
             return Err(ServerError::NoApiKeys);
         }
@@ -100,6 +111,8 @@ impl AppState {
             inner: Arc::new(Inner {
                 engine,
                 keys,
+                lookups: Lookups::new(),
+                audit,
                 limits,
                 cors_origins,
                 slots,
@@ -120,8 +133,18 @@ impl AppState {
         &self.inner.limits
     }
 
-    pub(crate) fn keys(&self) -> &[Secret] {
+    pub(crate) fn keys(&self) -> &[KeyHolder] {
         &self.inner.keys
+    }
+
+    /// The distinct identifiers each bounded key looked up this hour.
+    pub(crate) fn lookups(&self) -> &Lookups {
+        &self.inner.lookups
+    }
+
+    /// The audit of lookups.
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
     }
 
     pub(crate) fn cors_origins(&self) -> &[HeaderValue] {

@@ -26,6 +26,11 @@ struct HttpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -48,6 +53,7 @@ struct Metrics {
     decisions: Family<OutcomeLabels, Counter>,
     beneficiaries: Counter,
     overloaded: Counter,
+    lookups_refused: Family<KeyLabels, Counter>,
 }
 
 impl Telemetry {
@@ -76,8 +82,15 @@ impl Telemetry {
             "Evaluations refused because every slot and queue place was taken",
             overloaded.clone(),
         );
+        let lookups_refused = Family::<KeyLabels, Counter>::default();
+        registry.register(
+            "elig_lookups_refused",
+            "Requests refused (429) because the API key, by name, reached its distinct identifiers per hour",
+            lookups_refused.clone(),
+        );
         registry.register_collector(Box::new(StoreCollector { store, slots }));
-        Telemetry { inner: Arc::new(Metrics { registry, requests, latency, decisions, beneficiaries, overloaded }) }
+        let metrics = Metrics { registry, requests, latency, decisions, beneficiaries, overloaded, lookups_refused };
+        Telemetry { inner: Arc::new(metrics) }
     }
 
     /// Counts the decisions of a batch or stream.
@@ -107,6 +120,11 @@ impl Telemetry {
     /// Counts a refused evaluation.
     pub(crate) fn overloaded(&self) {
         self.inner.overloaded.inc();
+    }
+
+    /// Counts a request of the key named `key` refused for its lookup bound.
+    pub(crate) fn lookups_refused(&self, key: &str) {
+        self.inner.lookups_refused.get_or_create(&KeyLabels { key: key.to_owned() }).inc();
     }
 
     /// The metrics in the OpenMetrics text format.

@@ -14,11 +14,12 @@ use rayon::prelude::*;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use crate::access::Scope;
 use crate::api::{Count, EvaluateBody, Summary};
 use crate::body::{Media, media, whole_body};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::handlers::{CancelOnDrop, check_explained, check_members, prepare, read_object, today};
+use crate::handlers::{Asker, CancelOnDrop, check_explained, check_members, prepare, read_object, today};
 use crate::pool::{Lane, on_pool};
 use crate::slots::{Held, Receiving};
 use crate::state::AppState;
@@ -134,7 +135,8 @@ pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) ->
         Media::Json => evaluate_json(state, request).await,
         Media::Ndjson => {
             let received = request.extensions().get::<Receiving>().cloned();
-            super::ndjson::evaluate(state, request.into_body(), received).await
+            let asker = Asker::of(&request, "POST /v1/evaluate");
+            super::ndjson::evaluate(state, asker, request.into_body(), received).await
         }
     }
 }
@@ -149,10 +151,15 @@ pub(crate) type Items = Vec<Result<Beneficiary, BeneficiaryError>>;
 
 async fn evaluate_json(state: AppState, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let (held, (rules, options, items)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
+    let asker = Asker::of(&request, "POST /v1/evaluate");
+    let caller = asker.caller.clone();
+    let (held, (rules, options, items)) = prepared_in_slot(&state, request, move |body, compiler, limits, today| {
         let request: EvaluateBody = read_object(body, 0)?;
         let beneficiaries = request.beneficiaries;
         let (rules, options) = prepare(compiler, request.options(), limits, today)?;
+        if options.explain {
+            caller.require(Scope::Explain, "`\"explain\": true` (clause values and reasons)")?;
+        }
         let items = read_beneficiaries(beneficiaries, limits)?;
         if options.explain {
             check_explained(items.len(), &rules, limits)?;
@@ -161,6 +168,8 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         Ok(((rules, options, items), lane))
     })
     .await?;
+    let identifiers = asker.admit(&state, &rules, items.iter().filter_map(|item| item.as_ref().ok()))?;
+    let decided = items.iter().filter(|item| item.is_ok()).count();
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
     let result =
@@ -172,6 +181,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         )
         .await?;
     state.telemetry().record(&result.stats);
+    asker.record(&state, &rules, options.as_of, (decided, identifiers), &result.stats)?;
     let as_of = options.as_of;
     let bytes = on_pool(Lane::for_items(result.items.len()), move || {
         let parts: Vec<Vec<u8>> = result

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
+use crate::access::Caller;
 use crate::api::{CatalogResponse, Health, PublicKeys, Readiness, RegistriesResponse};
 use crate::error::ApiError;
 use crate::openapi;
@@ -33,6 +34,21 @@ pub(crate) async fn catalog(State(state): State<AppState>) -> Json<CatalogRespon
         functions: dci_eligibility::function_names(),
         methods: dci_eligibility::method_names(),
     })
+}
+
+/// What the API key of the request may do: its name, its scopes and how many distinct
+/// identifiers it may look up per hour (0: no bound). The playground shows only what the key may use.
+#[utoipa::path(
+    get,
+    path = "/v1/access",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The key's name, scopes and lookup bound", body = crate::access::Caller),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn access(Extension(caller): Extension<Caller>) -> Json<Caller> {
+    Json(caller)
 }
 
 /// Each configured registry's connection check, step by step: reach, token, JWKS (when

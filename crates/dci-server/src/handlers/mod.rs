@@ -13,9 +13,69 @@ use chrono::NaiveDate;
 use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler, EvaluationOptions, Rule};
 use serde_json::json;
 
+use crate::access::Caller;
 use crate::api::{EvaluateOptions, RuleSet};
+use crate::audit::{Audited, asked_identifiers, reads_registries};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Who asks, read before the body: the key's [`Caller`] (put there by the auth layer; a request
+/// without one may do nothing), the request's id and the route, for the lookup bound and the audit.
+pub(crate) struct Asker {
+    pub(crate) caller: Caller,
+    request_id: Option<String>,
+    route: &'static str,
+}
+
+impl Asker {
+    pub(crate) fn of(request: &axum::extract::Request, route: &'static str) -> Self {
+        let caller = request.extensions().get::<Caller>().cloned().unwrap_or_else(Caller::nobody);
+        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Asker { caller, request_id, route }
+    }
+
+    /// Before `rules` read registries about `beneficiaries`: counts their identifiers against
+    /// the key's bound (429 `too_many_lookups` past it, counted per key), and gives the keyed
+    /// hashes the audit record will carry.
+    pub(crate) fn admit<'a>(
+        &self,
+        state: &AppState,
+        rules: &'a [Rule],
+        beneficiaries: impl Iterator<Item = &'a Beneficiary> + Clone + 'a,
+    ) -> Result<Vec<String>, ApiError> {
+        if !reads_registries(rules) {
+            return Ok(Vec::new());
+        }
+        if let Err(error) = state.lookups().admit(&self.caller, asked_identifiers(rules, beneficiaries.clone())) {
+            state.telemetry().lookups_refused(&self.caller.name);
+            return Err(error);
+        }
+        Ok(state.audit().identifier_hashes(rules, beneficiaries))
+    }
+
+    /// Writes the audit record of `rules` deciding `beneficiaries` beneficiaries at `as_of`
+    /// (nothing when they read no registry); 503 `audit_unavailable` when it cannot be written.
+    pub(crate) fn record(
+        &self,
+        state: &AppState,
+        rules: &[Rule],
+        as_of: NaiveDate,
+        (beneficiaries, identifiers): (usize, Vec<String>),
+        stats: &dci_eligibility::BatchStats,
+    ) -> Result<(), ApiError> {
+        state.audit().record(Audited {
+            caller: &self.caller,
+            route: self.route,
+            request_id: self.request_id.as_deref(),
+            rules,
+            as_of,
+            beneficiaries,
+            identifiers,
+            stats,
+        })
+    }
+}
 
 /// The name of the rule given as `rule`.
 const SINGLE_RULE: &str = "rule";

@@ -20,11 +20,12 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::access::Scope;
 use crate::api::{EvaluateLine, EvaluateOptions, Summary, SummaryLine};
 use crate::body::is_timeout;
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
-use crate::handlers::CancelOnDrop;
+use crate::handlers::{Asker, CancelOnDrop};
 use crate::handlers::{check_members, explained_chunk, prepare, read_object, today};
 use crate::pool::{Lane, on_pool};
 use crate::slots::Receiving;
@@ -141,6 +142,7 @@ async fn read_chunks(
     input: mpsc::Sender<Input>,
     chunk: usize,
     max_members: usize,
+    mut gate: impl FnMut(&[Result<Beneficiary, BeneficiaryError>]) -> Result<(), ApiError>,
 ) -> Option<ApiError> {
     let mut pending: Vec<Line> = Vec::new();
     loop {
@@ -156,9 +158,13 @@ async fn read_chunks(
         };
         if flush && !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
-            let items =
+            let items: Vec<Result<Beneficiary, BeneficiaryError>> =
                 on_pool(Lane::Bulk, move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect())
                     .await;
+            // The key's lookup bound and the audit record come before the chunk reads any fact.
+            if let Err(error) = gate(&items) {
+                return Some(error);
+            }
             if input.send(Input::Items(items)).await.is_err() {
                 return None; // the evaluation stopped: the client went away
             }
@@ -187,7 +193,12 @@ fn read_error(error: &axum::Error) -> ApiError {
 
 /// Streams the evaluation of an NDJSON body. Errors in the options line are answered as
 /// ordinary JSON errors; once the first result line is sent, problems become lines.
-pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Receiving>) -> Result<Response, ApiError> {
+pub(crate) async fn evaluate(
+    state: AppState,
+    asker: Asker,
+    body: Body,
+    received: Option<Receiving>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let today = today();
     let limits = state.limits().clone();
@@ -200,6 +211,9 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
         prepare(&compiler, options, &prepare_limits, today)
     })
     .await?;
+    if options.explain {
+        asker.caller.require(Scope::Explain, "`\"explain\": true` (clause values and reasons)")?;
+    }
     // A stream's length is not known: it is costly work, in the bulk lane, and each of its chunks
     // runs on the bulk pool however small.
     let held = state.admit(Lane::Bulk, received).await?;
@@ -210,6 +224,7 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
     let (tail_sender, tail) = oneshot::channel::<Vec<u8>>();
     let engine = state.engine().clone();
     let telemetry = state.telemetry().clone();
+    let gate_state = state.clone();
     // The response's body cancels the work when it is dropped unsent (the client went away);
     // the work keeps the evaluation slot until it has stopped.
     let cancel_on_drop = CancelOnDrop(options.cancel.clone());
@@ -221,7 +236,17 @@ pub(crate) async fn evaluate(state: AppState, body: Body, received: Option<Recei
         let mark = taken.clone();
         let idle = limits.request_timeout().as_secs().max(1);
         let chunk = if options.explain { explained_chunk(&rules, &limits) } else { limits.ndjson_chunk };
-        let reading = read_chunks(lines, input_sender, chunk, limits.max_members);
+        // Each chunk is counted against the key's lookup bound and audited before it is decided:
+        // its record counts the chunk's beneficiaries and identifiers (the registries' counts are
+        // in the stream's summary).
+        let (gate_rules, as_of) = (rules.clone(), options.as_of);
+        let gate = move |items: &[Result<Beneficiary, BeneficiaryError>]| {
+            let people = || items.iter().filter_map(|item| item.as_ref().ok());
+            let identifiers = asker.admit(&gate_state, &gate_rules, people())?;
+            let stats = dci_eligibility::BatchStats::default();
+            asker.record(&gate_state, &gate_rules, as_of, (people().count(), identifiers), &stats)
+        };
+        let reading = read_chunks(lines, input_sender, chunk, limits.max_members, gate);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {
             mark.store(started.elapsed().as_secs(), std::sync::atomic::Ordering::Relaxed);
         });

@@ -19,7 +19,7 @@ use crate::body::{Media, media};
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::handlers::evaluate::{prepared_in_slot, read_beneficiaries, run_in_slot};
-use crate::handlers::{as_of, check_explained, check_members, compile, read_object};
+use crate::handlers::{Asker, as_of, check_explained, check_members, compile, read_object};
 use crate::pool::{Lane, on_pool};
 use crate::state::AppState;
 
@@ -57,6 +57,7 @@ fn sample_rules() -> Vec<SampleRule> {
 )]
 pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Result<Json<Explanation>, ApiError> {
     require_json(&request)?;
+    let asker = Asker::of(&request, "POST /v1/explain");
     let (held, (rule, as_of, beneficiary)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
         let request: ExplainBody = read_object(body, 0)?;
         let rule = compile_one(compiler, "rule", request.rule)?;
@@ -66,14 +67,18 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         Ok(((rule, as_of, beneficiary), lane))
     })
     .await?;
+    let rules = std::slice::from_ref(&rule);
+    let identifiers = asker.admit(&state, rules, std::iter::once(&beneficiary))?;
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
+    let work_rule = rule.clone();
     let explanation = run_in_slot(&state, held, &options.clone(), async move {
-        engine.explain_all(&rule, vec![beneficiary], &options).await.into_iter().next()
+        engine.explain_all(&work_rule, vec![beneficiary], &options).await.into_iter().next()
     })
     .await?
     .ok_or_else(|| ApiError::internal("the explanation failed"))?;
     state.telemetry().record(&explanation.stats);
+    asker.record(&state, rules, as_of, (1, identifiers), &explanation.stats)?;
     Ok(Json(explanation))
 }
 
@@ -99,6 +104,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Result<Json<DiffResponse>, ApiError> {
     let started = Instant::now();
     require_json(&request)?;
+    let asker = Asker::of(&request, "POST /v1/diff");
     let (held, (rules, as_of, items)) = prepared_in_slot(&state, request, |body, compiler, limits, today| {
         let request: DiffBody = read_object(body, 0)?;
         let sources = [("old".to_owned(), request.old), ("new".to_owned(), request.new)];
@@ -110,17 +116,17 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         Ok(((rules, as_of, items), lane))
     })
     .await?;
+    let identifiers = asker.admit(&state, &rules, items.iter().filter_map(|item| item.as_ref().ok()))?;
+    let decided = items.iter().filter(|item| item.is_ok()).count();
     let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
     let engine = state.engine().clone();
-    let result =
-        run_in_slot(
-            &state,
-            held,
-            &options.clone(),
-            async move { engine.evaluate_batch(&rules, items, &options).await },
-        )
-        .await?;
+    let work_rules = rules.clone();
+    let result = run_in_slot(&state, held, &options.clone(), async move {
+        engine.evaluate_batch(&work_rules, items, &options).await
+    })
+    .await?;
     state.telemetry().record(&result.stats);
+    asker.record(&state, &rules, as_of, (decided, identifiers), &result.stats)?;
     let stats = result.stats;
     let report = on_pool(Lane::for_items(result.items.len()), move || {
         let mut report = DiffReport::default();
@@ -157,6 +163,7 @@ pub(crate) async fn export_test(
     request: Request,
 ) -> Result<Json<ExportTestResponse>, ApiError> {
     require_json(&request)?;
+    let asker = Asker::of(&request, "POST /v1/rules/export-test");
     let (held, (rule, source, name, as_of, people)) =
         prepared_in_slot(&state, request, |body, compiler, limits, today| {
             let request: ExportTestBody = read_object(body, 0)?;
@@ -173,16 +180,17 @@ pub(crate) async fn export_test(
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
     let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
-    let explanations =
-        run_in_slot(
-            &state,
-            held,
-            &options.clone(),
-            async move { engine.explain_all(&rule, beneficiaries, &options).await },
-        )
-        .await?;
+    let rules = std::slice::from_ref(&rule);
+    let identifiers = asker.admit(&state, rules, beneficiaries.iter())?;
+    let decided = beneficiaries.len();
+    let work_rule = rule.clone();
+    let explanations = run_in_slot(&state, held, &options.clone(), async move {
+        engine.explain_all(&work_rule, beneficiaries, &options).await
+    })
+    .await?;
     if let Some(first) = explanations.first() {
         state.telemetry().record(&first.stats);
+        asker.record(&state, rules, as_of, (decided, identifiers), &first.stats)?;
     }
     let explained: Vec<(Value, Explanation)> = data.into_iter().zip(explanations).collect();
     let file = dci_eligibility::rule_tests::replay_file(name, &source, as_of, &explained);

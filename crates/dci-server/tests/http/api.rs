@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use dci_client::SecretSource;
 use dci_eligibility::{Engine, EngineConfig};
+use dci_server::access::{ApiKeyConfig, Scope};
 use dci_server::{AppState, ServerConfig, ServerError};
 use serde_json::{Value, json};
 
@@ -49,8 +50,8 @@ async fn without_keys_the_server_refuses_to_start_unless_told() {
     let engine = Engine::from_config(&EngineConfig::default()).expect("engine");
     let refused = AppState::new(engine.clone(), &ServerConfig::default());
     assert!(matches!(refused, Err(ServerError::NoApiKeys)), "{refused:?}");
-    let unset =
-        ServerConfig { api_keys: vec![SecretSource::Env("DCI_SERVER_TEST_UNSET_KEY".into())], ..Default::default() };
+    let unset_key = ApiKeyConfig::new(SecretSource::Env("DCI_SERVER_TEST_UNSET_KEY".into()), &[Scope::Evaluate]);
+    let unset = ServerConfig { api_keys: vec![unset_key], ..Default::default() };
     assert!(matches!(AppState::new(engine.clone(), &unset), Err(ServerError::ApiKey(_))));
     let open = ServerConfig { allow_unauthenticated: true, ..Default::default() };
     assert!(AppState::new(engine, &open).is_ok());
@@ -322,7 +323,7 @@ fn elig_toml_reads_with_a_server_section() {
 
         [server]
         bind = "0.0.0.0:9090"
-        api_keys = [{ env = "ELIG_API_KEY" }, { value = "inline-key" }]
+        api_keys = [{ env = "ELIG_API_KEY", scopes = ["evaluate"] }, { value = "inline-key", scopes = ["admin"] }]
         cors_origins = ["https://openspp.example.org"]
 
         [server.limits]

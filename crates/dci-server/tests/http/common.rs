@@ -5,6 +5,7 @@ use std::time::Duration;
 use dci_client::{DataSource, SecretSource};
 use dci_eligibility::{Engine, EngineConfig};
 use dci_registry_sim::{SimConfig, Simulator};
+use dci_server::access::{ApiKeyConfig, Scope};
 use dci_server::{RunningServer, Server, ServerConfig};
 use serde_json::Value;
 
@@ -30,11 +31,11 @@ pub fn sources(sim: &Simulator) -> Vec<DataSource> {
     dci_bench::simulator_sources(sim)
 }
 
-/// The server configuration of the tests: one API key, default limits.
+/// The server configuration of the tests: one API key with every scope, default limits.
 pub fn server_config() -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".parse().expect("address"),
-        api_keys: vec![SecretSource::Value(KEY.into())],
+        api_keys: vec![ApiKeyConfig::new(SecretSource::Value(KEY.into()), &Scope::ALL).named("tests")],
         ..ServerConfig::default()
     }
 }

@@ -1,0 +1,373 @@
+//! The audit of lookups: one record per request that reads registry facts
+//! (who asked, by which route, with which rule, as of when, how much each
+//! registry was asked, and a keyed hash of each identifier asked about).
+//!
+//! An identifier is recorded as `HMAC-SHA256(secret, "TYPE:value")` (the
+//! type in capitals): the log alone discloses no one, and an auditor holding
+//! the secret can check whether a given person was looked up
+//! (`elig audit find --identifier TYPE:VALUE`). Records go to an NDJSON file,
+//! rotated by size, or to standard output as structured log lines; a record
+//! that cannot be written withholds the answer (503 `audit_unavailable`), so
+//! no lookup goes unrecorded.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use axum::http::StatusCode;
+use dci_client::{Secret, SecretSource};
+use dci_eligibility::{BatchStats, Beneficiary, Rule};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::access::Caller;
+use crate::error::{ApiError, ErrorCode};
+
+/// `[server.audit]`: where audit records go and the secret identifiers are hashed under.
+///
+/// ```toml
+/// [server.audit]
+/// file = "/var/log/elig/audit.ndjson"   # absent: standard output, as log lines
+/// max_file_bytes = 104857600            # rotate past this size (audit.ndjson.1, .2, ...)
+/// keep_files = 10
+/// secret = { env = "ELIG_AUDIT_SECRET" }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The NDJSON file; absent: standard output (one `audit` log line per record).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The size past which the file is rotated, in bytes (default 100 MiB).
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    /// Rotated files kept beside the current one (default 10).
+    #[serde(default = "default_keep_files")]
+    pub keep_files: u32,
+    /// The key of the identifiers' HMAC.
+    pub secret: SecretSource,
+}
+
+fn default_max_file_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_keep_files() -> u32 {
+    10
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When (UTC, RFC 3339).
+    pub time: String,
+    /// The API key's name.
+    pub key: String,
+    /// The route: `POST /v1/explain`.
+    pub route: String,
+    /// The request's `X-Request-Id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The SHA-256 of each rule's text, in the request's order.
+    pub rules_sha256: Vec<String>,
+    /// The as-of date.
+    pub as_of: String,
+    /// Beneficiaries decided.
+    pub beneficiaries: usize,
+    /// Per registry: lookups requested, answered from the caches, and fetched.
+    pub registries: BTreeMap<String, RegistryCounts>,
+    /// The keyed hash of each identifier asked about (absent without a secret).
+    pub identifiers: Vec<String>,
+}
+
+/// How much one registry was asked, for one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCounts {
+    /// Lookups the decisions needed.
+    pub requested: u64,
+    /// Answered from the caches (this replica's or the shared tier).
+    pub cache_hits: u64,
+    /// Asked of the registry.
+    pub fetched: u64,
+}
+
+/// Where records go.
+enum Sink {
+    /// One structured log line each (`target: elig::audit`).
+    Log,
+    /// An NDJSON file, rotated by size.
+    File(Mutex<RotatingFile>),
+}
+
+struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_bytes: u64,
+    keep: u32,
+}
+
+impl RotatingFile {
+    fn open(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(RotatingFile { path: path.to_owned(), file, size, max_bytes, keep })
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.file.flush()?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    /// `file` becomes `file.1`, `file.1` becomes `file.2`, …; the oldest past `keep` is removed.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if self.keep == 0 {
+            std::fs::remove_file(&self.path)?;
+        } else {
+            let _ = std::fs::remove_file(numbered(self.keep));
+            for n in (1..self.keep).rev() {
+                let from = numbered(n);
+                if from.exists() {
+                    std::fs::rename(&from, numbered(n + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, numbered(1))?;
+        }
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// The audit log of a server.
+pub struct AuditLog {
+    sink: Sink,
+    secret: Option<Secret>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sink = match &self.sink {
+            Sink::Log => "log".to_owned(),
+            Sink::File(file) => match file.lock() {
+                Ok(file) => file.path.display().to_string(),
+                Err(_) => "file".to_owned(),
+            },
+        };
+        f.debug_struct("AuditLog").field("sink", &sink).field("hashed", &self.secret.is_some()).finish()
+    }
+}
+
+impl AuditLog {
+    /// The log `config` describes; without one, records go to the log without identifiers.
+    pub fn open(config: Option<&AuditConfig>) -> Result<Self, String> {
+        let Some(config) = config else { return Ok(AuditLog { sink: Sink::Log, secret: None }) };
+        let secret = config.secret.resolve("server.audit.secret")?;
+        if secret.expose().len() < 16 {
+            return Err("server.audit.secret: use at least 16 characters (32 random bytes, base64, is best)".into());
+        }
+        let sink = match &config.file {
+            Some(path) => Sink::File(Mutex::new(
+                RotatingFile::open(path, config.max_file_bytes.max(1), config.keep_files)
+                    .map_err(|error| format!("server.audit.file {}: {error}", path.display()))?,
+            )),
+            None => Sink::Log,
+        };
+        Ok(AuditLog { sink, secret: Some(secret) })
+    }
+
+    /// Where records go, for the startup log.
+    pub fn describe(&self) -> String {
+        let hashed = if self.secret.is_some() {
+            "identifiers hashed under server.audit.secret"
+        } else {
+            "no [server.audit] secret: records carry no identifier hashes"
+        };
+        match &self.sink {
+            Sink::Log => format!("audit records to the log ({hashed})"),
+            Sink::File(file) => match file.lock() {
+                Ok(file) => format!("audit records to {} ({hashed})", file.path.display()),
+                Err(_) => format!("audit records to a file ({hashed})"),
+            },
+        }
+    }
+
+    /// Writes the record of a request by `caller` on `route` that decided
+    /// `beneficiaries` by `rules` (reading registries), with the batch's
+    /// `stats`; 503 `audit_unavailable` when it cannot be written.
+    pub(crate) fn record(&self, request: Audited<'_>) -> Result<(), ApiError> {
+        if !reads_registries(request.rules) {
+            return Ok(());
+        }
+        let registries = request
+            .stats
+            .registries
+            .iter()
+            .map(|used| {
+                let counts = RegistryCounts {
+                    requested: used.fetch.requested as u64,
+                    cache_hits: (used.fetch.cache_hits + used.fetch.shared_hits) as u64,
+                    fetched: used.fetch.fetched as u64,
+                };
+                (used.registry.clone(), counts)
+            })
+            .collect();
+        let record = AuditRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            key: request.caller.name.clone(),
+            route: request.route.to_owned(),
+            request_id: request.request_id.map(str::to_owned),
+            rules_sha256: request.rules.iter().map(|rule| hex(&Sha256::digest(rule.source().as_bytes()))).collect(),
+            as_of: request.as_of.to_string(),
+            beneficiaries: request.beneficiaries,
+            registries,
+            identifiers: request.identifiers,
+        };
+        self.write(&record).map_err(|error| {
+            tracing::error!(target: "elig::audit", %error, "an audit record could not be written: the answer is withheld");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::AuditUnavailable,
+                "the audit record of this request could not be written, so its answer is withheld; retry later",
+            )
+            .retry_after(5)
+        })
+    }
+
+    fn write(&self, record: &AuditRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        match &self.sink {
+            Sink::Log => {
+                let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                tracing::info!(target: "elig::audit", record = %text, "audit");
+                Ok(())
+            }
+            Sink::File(file) => {
+                file.lock().map_err(|_| std::io::Error::other("the audit file's lock is poisoned"))?.write_line(&line)
+            }
+        }
+    }
+
+    /// The keyed hashes of the identifiers `rules` ask about for `beneficiaries`, each once
+    /// (none without a secret): taken before the beneficiaries go to the engine.
+    pub(crate) fn identifier_hashes<'a>(
+        &self,
+        rules: &'a [Rule],
+        beneficiaries: impl IntoIterator<Item = &'a Beneficiary> + 'a,
+    ) -> Vec<String> {
+        let Some(secret) = &self.secret else { return Vec::new() };
+        let hashes: std::collections::BTreeSet<String> =
+            asked_identifiers(rules, beneficiaries).map(|(kind, value)| identifier_hash(secret, kind, value)).collect();
+        hashes.into_iter().collect()
+    }
+}
+
+/// Whether any of `rules` reads a registry.
+pub(crate) fn reads_registries(rules: &[Rule]) -> bool {
+    rules.iter().any(|rule| !rule.demand().registrant.is_empty() || !rule.demand().members.is_empty())
+}
+
+/// What an audit record is made of.
+pub(crate) struct Audited<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) route: &'a str,
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) rules: &'a [Rule],
+    pub(crate) as_of: chrono::NaiveDate,
+    /// Beneficiaries decided.
+    pub(crate) beneficiaries: usize,
+    /// [`AuditLog::identifier_hashes`].
+    pub(crate) identifiers: Vec<String>,
+    pub(crate) stats: &'a BatchStats,
+}
+
+/// The identifiers `rules` ask the registries about, `(TYPE, value)`: the
+/// registrants' when a rule reads the registrant's facts, the members' when
+/// one reads the members'.
+pub(crate) fn asked_identifiers<'a>(
+    rules: &'a [Rule],
+    beneficiaries: impl IntoIterator<Item = &'a Beneficiary> + 'a,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    let registrant = rules.iter().any(|rule| !rule.demand().registrant.is_empty());
+    let members = rules.iter().any(|rule| !rule.demand().members.is_empty());
+    beneficiaries.into_iter().flat_map(move |beneficiary| {
+        let own = registrant.then_some(beneficiary).into_iter();
+        let theirs = beneficiary.members.iter().filter(move |_| members);
+        own.chain(theirs).flat_map(|person| {
+            person.identifiers.iter().map(|id| (id.identifier_type.as_str(), id.identifier_value.as_str()))
+        })
+    })
+}
+
+/// The keyed hash of an identifier: hex of `HMAC-SHA256(secret, "TYPE:value")`.
+pub fn identifier_hash(secret: &Secret, kind: &str, value: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+        unreachable!("HMAC takes a key of any length")
+    };
+    mac.update(kind.to_ascii_uppercase().as_bytes());
+    mac.update(b":");
+    mac.update(value.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The files of an audit log, oldest first: `file.N`, …, `file.1`, `file`.
+pub fn audit_files(file: &Path) -> Vec<PathBuf> {
+    let mut rotated: Vec<(u32, PathBuf)> = Vec::new();
+    if let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let entry_name = entry.file_name();
+                let Some(rest) =
+                    entry_name.to_str().and_then(|n| n.strip_prefix(name)).and_then(|r| r.strip_prefix('.'))
+                else {
+                    continue;
+                };
+                if let Ok(n) = rest.parse::<u32>() {
+                    rotated.push((n, entry.path()));
+                }
+            }
+        }
+    }
+    rotated.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+    let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, path)| path).collect();
+    if file.exists() {
+        files.push(file.to_owned());
+    }
+    files
+}
+
+/// The records of the log at `file` (and its rotated files) that name the
+/// identifier `kind:value` under `secret`, oldest first.
+pub fn find(file: &Path, secret: &Secret, kind: &str, value: &str) -> std::io::Result<Vec<AuditRecord>> {
+    let wanted = identifier_hash(secret, kind, value);
+    let mut found = Vec::new();
+    for path in audit_files(file) {
+        for line in BufReader::new(File::open(&path)?).lines() {
+            let line = line?;
+            if !line.contains(&wanted) {
+                continue;
+            }
+            if let Ok(record) = serde_json::from_str::<AuditRecord>(&line)
+                && record.identifiers.contains(&wanted)
+            {
+                found.push(record);
+            }
+        }
+    }
+    Ok(found)
+}
