@@ -45,6 +45,7 @@ enum Command {
     Registries(commands::registries::RegistriesArgs),
     Gen(commands::generate::GenArgs),
     Bench(commands::bench::BenchArgs),
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Check(args) => commands::check::run(args),
+            Command::Audit(args) => commands::audit::run(args),
             Command::Eval(args) => commands::eval::run(args).await,
             Command::Diff(args) => commands::diff::run(args).await,
             Command::Test(args) => commands::test::run(args).await,

@@ -1059,3 +1059,46 @@ fn eval_counts_unrecognised_values_per_registry() {
     let counted = ibr.and_then(|r| r["failures"]["unrecognised_value"].as_u64());
     assert!(counted.is_some_and(|n| n > 0), "{}", stats["stats"]["registries"]);
 }
+
+/// `elig audit find` finds the records naming a person, in the log and its
+/// rotated files, with the secret the identifiers were hashed under; a person
+/// never looked up gives exit code 1.
+#[test]
+fn audit_find_names_the_requests_that_looked_a_person_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.ndjson");
+    let secret = dci_client::Secret::new("an audit secret of some length");
+    let record = |route: &str, people: &[(&str, &str)]| {
+        let identifiers: Vec<String> =
+            people.iter().map(|(kind, value)| dci_server::audit::identifier_hash(&secret, kind, value)).collect();
+        serde_json::json!({"time": "2026-12-07T10:00:00.000Z", "key": "officer", "route": route,
+            "rules_sha256": ["00"], "as_of": "2026-12-07", "beneficiaries": people.len(), "registries": {},
+            "identifiers": identifiers})
+        .to_string()
+            + "\n"
+    };
+    std::fs::write(dir.path().join("audit.ndjson.1"), record("POST /v1/explain", &[("UIN", "800020000")])).expect("w");
+    std::fs::write(&log, record("POST /v1/evaluate", &[("UIN", "800020000"), ("UIN", "800030000")])).expect("w");
+    let find = |identifier: &str| {
+        elig()
+            .args(["audit", "find", "--secret-env", "TEST_AUDIT_SECRET", "--identifier", identifier, "--log"])
+            .arg(&log)
+            .env("TEST_AUDIT_SECRET", "an audit secret of some length")
+            .output()
+            .expect("runs")
+    };
+    let output = find("uin:800020000");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let routes: Vec<String> = stdout(&output)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).expect("JSON")["route"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    assert_eq!(routes, ["POST /v1/explain", "POST /v1/evaluate"], "oldest first, the rotated file included");
+    assert!(stderr(&output).contains("audit records naming UIN:800020000: 2"), "{}", stderr(&output));
+    assert_eq!(find("UIN:800030000").status.code(), Some(0));
+    let nobody = find("UIN:800010000");
+    assert_eq!((nobody.status.code(), stdout(&nobody).is_empty()), (Some(1), true));
+    assert_eq!(find("800020000").status.code(), Some(2), "an identifier without its type is a usage error");
+}

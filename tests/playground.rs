@@ -44,9 +44,10 @@ struct Playground {
 }
 
 impl Playground {
-    fn start() -> Playground {
+    fn start(extra: &[&str]) -> Playground {
         let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("elig"))
             .args(["playground", "--bind", "127.0.0.1:0"])
+            .args(extra)
             .env("ELIG_API_KEY", KEY)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
@@ -543,7 +544,7 @@ async fn the_authoring_session(client: &Client, playground: &Playground) -> Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_author_writes_evaluates_explains_compares_and_exports_in_a_real_browser() {
     let Some(driver) = ChromeDriver::start() else { return };
-    let playground = Playground::start();
+    let playground = Playground::start(&[]);
     let client = session(&driver).await;
     let outcome = the_authoring_session(&client, &playground).await;
     if outcome.is_err() {
@@ -553,6 +554,52 @@ async fn a_rule_author_writes_evaluates_explains_compares_and_exports_in_a_real_
             eprintln!("screenshot of the failure: {}", shot.display());
         }
     }
+    let _ = client.close().await;
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+/// A key that may only evaluate (a service's): the page shows outcomes and what was missing,
+/// and hides the explanation, the comparison, the export and the data sources it may not use.
+async fn the_service_session(client: &Client, playground: &Playground) -> Result<(), Failure> {
+    client.goto(&playground.url).await?;
+    find(client, "#api-key").await?.send_keys(KEY).await?;
+    find(client, "#api-key-save").await?.click().await?;
+    let state = until(client, "what the key may do", "return /evaluate$/.test(document.getElementById('api-key-state').textContent) && document.getElementById('api-key-state').textContent;").await?;
+    ensure!(state == json!("API key “demo” set for this tab: evaluate"), "{state}");
+    let hidden = client
+        .execute("return ['compare-panel', 'diff-panel', 'export-panel', 'sources'].map((id) => document.getElementById(id).hidden);", vec![])
+        .await?;
+    ensure!(hidden == json!([true, true, true, true]), "{hidden}");
+    type_into(client, "#rule", NEW_RULE).await?;
+    until(client, "the rule to be valid", "return document.getElementById('rule-state').textContent === 'valid';")
+        .await?;
+    until(client, "the samples", "return /35/.test(document.getElementById('input-count').textContent);").await?;
+    find(client, "#evaluate").await?.click().await?;
+    until(client, "the results", "return document.querySelectorAll('#results tbody tr[data-id]').length === 35;")
+        .await?;
+    let reason = client
+        .execute(
+            "return document.querySelector(\"#results tbody tr[data-id='HH-0003'] td.detail\").textContent;",
+            vec![],
+        )
+        .await?;
+    ensure!(reason == json!("dci.crvs.is_alive (not_found)"), "the cause, not a registry value: {reason}");
+    find(client, "#results tbody tr[data-id='HH-0002']").await?.click().await?;
+    let explained = client.execute("return document.getElementById('explanation').hidden;", vec![]).await?;
+    ensure!(explained == json!(true), "no explanation for this key");
+    let errors = console_errors(client).await?;
+    ensure!(errors.is_empty(), "the console has errors: {errors:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_key_sees_outcomes_only_in_a_real_browser() {
+    let Some(driver) = ChromeDriver::start() else { return };
+    let playground = Playground::start(&["--scopes", "evaluate"]);
+    let client = session(&driver).await;
+    let outcome = the_service_session(&client, &playground).await;
     let _ = client.close().await;
     if let Err(failure) = outcome {
         panic!("{failure}");

@@ -1,5 +1,6 @@
 //! One module per subcommand: each parses nothing (clap did) and wires crates.
 
+pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod demo;

@@ -8,19 +8,25 @@ use anyhow::Result;
 use clap::Args;
 use dci_client::SecretSource;
 
+use dci_server::access::Scope;
+
 use crate::commands::serve::serve_fixture;
+use crate::setup::UsageError;
 
 /// Open the playground: write a rule, see its errors as you type, run it on the sample households,
 /// see why each decision came out as it did, and compare it with another rule. Serves the page and
 /// the API on the built-in registry simulator with the committed fixture, and prints the URL.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  elig playground                         # http://127.0.0.1:8080/playground, a new API key printed\n  ELIG_API_KEY=dev-key elig playground --bind 127.0.0.1:9000\n\nThe page asks for the API key once per browser tab and never puts it in a URL."
+    after_help = "Examples:\n  elig playground                         # http://127.0.0.1:8080/playground, a new API key printed\n  ELIG_API_KEY=dev-key elig playground --bind 127.0.0.1:9000\n  elig playground --scopes evaluate       # the page as a service key sees it: outcomes only\n\nThe page asks for the API key once per browser tab and never puts it in a URL, and shows only\nwhat the key may do."
 )]
 pub struct PlaygroundArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: std::net::SocketAddr,
+    /// What the printed key may do: evaluate, explain, export, admin (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "evaluate,explain,export,admin")]
+    scopes: Vec<String>,
 }
 
 pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
@@ -33,7 +39,16 @@ pub async fn run(args: PlaygroundArgs) -> Result<ExitCode> {
             (key, told)
         }
     };
-    let (running, sim) = serve_fixture(SecretSource::Value(key), Some(args.bind)).await?;
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|name| {
+            serde_json::from_value::<Scope>(serde_json::Value::String(name.trim().to_owned())).map_err(|_| {
+                UsageError(format!("--scopes: {name:?} is not a scope (evaluate, explain, export, admin)"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (running, sim) = serve_fixture(SecretSource::Value(key), &scopes, Some(args.bind)).await?;
     // Written without println!: a reader that goes away (a closed pipe) must not stop the server.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "elig playground: open http://{}/playground", running.local_addr());

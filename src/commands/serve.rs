@@ -70,7 +70,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
                     "without --config, set ELIG_API_KEY to the API key clients must send (Authorization: Bearer <key>)"
                 );
             }
-            let (running, sim) = serve_fixture(SecretSource::Env("ELIG_API_KEY".into()), args.bind).await?;
+            // The one key of a demonstration may do everything: evaluate, explain, export and see the registries.
+            let key = SecretSource::Env("ELIG_API_KEY".into());
+            let (running, sim) = serve_fixture(key, &Scope::ALL, args.bind).await?;
             super::tell(format_args!(
                 "elig serve: listening on http://{} with the built-in registry simulator (committed fixture) at {}; API key from $ELIG_API_KEY. Ctrl-C to stop.",
                 running.local_addr(),
@@ -87,13 +89,13 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
 /// The server over the built-in registry simulator with the committed fixture, with one API key.
 pub async fn serve_fixture(
     key: SecretSource,
+    scopes: &[Scope],
     bind: Option<std::net::SocketAddr>,
 ) -> Result<(dci_server::RunningServer, dci_registry_sim::Simulator)> {
     let sim = setup::fixture_simulator(SimConfig::default()).await?;
     let engine =
         Engine::from_config(&EngineConfig { registries: setup::simulator_sources(&sim), ..Default::default() })?;
-    // The one key of a demonstration may do everything: evaluate, explain, export and see the registries.
-    let key = ApiKeyConfig::new(key, &Scope::ALL).named("demo");
+    let key = ApiKeyConfig::new(key, scopes).named("demo");
     let mut server = ServerConfig { api_keys: vec![key], ..ServerConfig::default() };
     if let Some(bind) = bind {
         server.bind = bind;

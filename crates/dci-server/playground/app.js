@@ -56,6 +56,7 @@
     run: null, // the last evaluation: {rule, asOf, items, results}
     explainSeq: 0,
     compareSeq: 0,
+    access: null, // what the key may do: {key, scopes} from GET /v1/access
     comparison: null, // the last comparison: {oldRule, newRule, asOf, items}
     explainedRow: null, // the results row the explanation is of
     rowStop: null, // the one results row in the tab order (roving tabindex)
@@ -713,7 +714,7 @@
         this.showReport(text, null);
         return Promise.resolve(null);
       }
-      if (!getKey()) {
+      if (!getKey() || !may('evaluate')) {
         this.setState('');
         return Promise.resolve(undefined);
       }
@@ -1376,7 +1377,7 @@
     setStatus(`Evaluating ${plural(items.length, 'beneficiary', 'beneficiaries')}…`);
     let answer;
     try {
-      answer = await api('POST', '/v1/evaluate', { rule, as_of: date, explain: true, beneficiaries: items });
+      answer = await api('POST', '/v1/evaluate', { rule, as_of: date, explain: may('explain'), beneficiaries: items });
     } catch (error) {
       if (error.code === 'invalid_rule') showRuleErrors(error, { default: state.editor });
       throw error;
@@ -1632,6 +1633,10 @@
   async function explainRow(row, { focus = false } = {}) {
     const run = state.run;
     if (!run) return;
+    if (!may('explain')) {
+      setStatus('This API key may not see explanations (it has no `explain` scope).');
+      return;
+    }
     const index = Number(row.dataset.index);
     const result = run.results[index];
     markCurrentRow(row);
@@ -1987,16 +1992,51 @@
   // ---------------------------------------------------------------------------------------
   // Start
 
-  /** With a key: fetch the catalog and the samples, and check the rules. */
-  function startSession() {
+  /** Whether the key may do what `scope` covers (evaluate, explain, export, admin). */
+  function may(scope) {
+    return !state.access || state.access.scopes.includes(scope);
+  }
+
+  /** Shows only what the key may do: no explanation, comparison, export or data sources it cannot use. */
+  function applyAccess() {
+    const hide = (id, hidden) => {
+      $(id).hidden = hidden;
+    };
+    hide('compare-panel', !may('explain'));
+    hide('diff-panel', !may('explain'));
+    hide('export-panel', !may('export'));
+    hide('sources', !may('admin'));
+    $('evaluate').disabled = !may('evaluate');
+    $('results-hint').textContent = may('explain')
+      ? 'Click a row, or press Enter on it, to see why. In the table, ↑/↓ move between rows and X selects a row for the export.'
+      : 'This API key sees outcomes and what was missing, not the registry values behind them (it has no `explain` scope).';
+    const access = state.access;
+    if (access) $('api-key-state').textContent = `API key “${access.key}” set for this tab: ${access.scopes.join(', ')}`;
+  }
+
+  async function loadAccess() {
+    const answer = await api('GET', '/v1/access');
+    state.access = { key: String(answer.key || ''), scopes: Array.isArray(answer.scopes) ? answer.scopes : [] };
+    applyAccess();
+  }
+
+  /** With a key: what it may do, then the catalog, the samples and the rule checks it may use. */
+  async function startSession() {
+    state.access = null;
+    try {
+      await loadAccess();
+    } catch (error) {
+      reportError(error, 'Reading what this API key may do');
+      return;
+    }
     loadCatalog().catch((error) => reportError(error, 'Loading the metric catalog'));
-    loadSources().catch((error) => reportError(error, 'Checking the data sources'));
+    if (may('admin')) loadSources().catch((error) => reportError(error, 'Checking the data sources'));
     // The samples hold the example rules too: loaded whatever the input choice.
     loadSamples().catch((error) => reportError(error, 'Loading the sample households and rules'));
     if (inputSource() === 'fixture') showInputCount();
     for (const editor of [state.editor, state.compareEditor]) {
       editor.checked = null;
-      editor.validate().catch(() => {});
+      if (may('evaluate')) editor.validate().catch(() => {});
     }
   }
 

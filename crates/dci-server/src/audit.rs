@@ -6,7 +6,8 @@
 //! type in capitals): the log alone discloses no one, and an auditor holding
 //! the secret can check whether a given person was looked up
 //! (`elig audit find --identifier TYPE:VALUE`). Records go to an NDJSON file,
-//! rotated by size, or to standard output as structured log lines; a record
+//! rotated by size, or to standard output as NDJSON lines (whatever the log
+//! filter: the server's logs go to standard error); a record
 //! that cannot be written withholds the answer (503 `audit_unavailable`), so
 //! no lookup goes unrecorded.
 
@@ -38,7 +39,7 @@ use crate::error::{ApiError, ErrorCode};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
-    /// The NDJSON file; absent: standard output (one `audit` log line per record).
+    /// The NDJSON file; absent: standard output (one JSON line per record).
     #[serde(default)]
     pub file: Option<PathBuf>,
     /// The size past which the file is rotated, in bytes (default 100 MiB).
@@ -96,8 +97,8 @@ pub struct RegistryCounts {
 
 /// Where records go.
 enum Sink {
-    /// One structured log line each (`target: elig::audit`).
-    Log,
+    /// Standard output, one JSON line each.
+    Stdout,
     /// An NDJSON file, rotated by size.
     File(Mutex<RotatingFile>),
 }
@@ -157,7 +158,7 @@ pub struct AuditLog {
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sink = match &self.sink {
-            Sink::Log => "log".to_owned(),
+            Sink::Stdout => "standard output".to_owned(),
             Sink::File(file) => match file.lock() {
                 Ok(file) => file.path.display().to_string(),
                 Err(_) => "file".to_owned(),
@@ -168,9 +169,9 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// The log `config` describes; without one, records go to the log without identifiers.
+    /// The log `config` describes; without one, records go to standard output without identifiers.
     pub fn open(config: Option<&AuditConfig>) -> Result<Self, String> {
-        let Some(config) = config else { return Ok(AuditLog { sink: Sink::Log, secret: None }) };
+        let Some(config) = config else { return Ok(AuditLog { sink: Sink::Stdout, secret: None }) };
         let secret = config.secret.resolve("server.audit.secret")?;
         if secret.expose().len() < 16 {
             return Err("server.audit.secret: use at least 16 characters (32 random bytes, base64, is best)".into());
@@ -180,7 +181,7 @@ impl AuditLog {
                 RotatingFile::open(path, config.max_file_bytes.max(1), config.keep_files)
                     .map_err(|error| format!("server.audit.file {}: {error}", path.display()))?,
             )),
-            None => Sink::Log,
+            None => Sink::Stdout,
         };
         Ok(AuditLog { sink, secret: Some(secret) })
     }
@@ -193,7 +194,7 @@ impl AuditLog {
             "no [server.audit] secret: records carry no identifier hashes"
         };
         match &self.sink {
-            Sink::Log => format!("audit records to the log ({hashed})"),
+            Sink::Stdout => format!("audit records to standard output ({hashed})"),
             Sink::File(file) => match file.lock() {
                 Ok(file) => format!("audit records to {} ({hashed})", file.path.display()),
                 Err(_) => format!("audit records to a file ({hashed})"),
@@ -247,10 +248,10 @@ impl AuditLog {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         match &self.sink {
-            Sink::Log => {
-                let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                tracing::info!(target: "elig::audit", record = %text, "audit");
-                Ok(())
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&line)?;
+                out.flush()
             }
             Sink::File(file) => {
                 file.lock().map_err(|_| std::io::Error::other("the audit file's lock is poisoned"))?.write_line(&line)
