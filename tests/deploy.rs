@@ -12,6 +12,7 @@ fn the_example_deployment_config_is_read_as_the_server_reads_it() {
     // Every key says what it may do; every environment variable the file names is passed to the replicas.
     assert!(config.server.api_keys.iter().all(|key| key.scopes.as_ref().is_some_and(|s| !s.is_empty())));
     let audit = config.server.audit.as_ref().expect("[server.audit]");
+    assert!(config.engine.purpose.is_some(), "every search says why it is made");
     assert!(audit.file.is_some(), "audit records go to a file");
     let compose =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yaml")).expect("compose");

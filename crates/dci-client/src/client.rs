@@ -589,14 +589,23 @@ impl DciClient {
         let request = format!("search message {message_id} ({} items)", batch.len());
         let now = DciTimestamp::now();
         let references: Vec<String> = (0..batch.len()).map(|i| format!("{message_id}-{i}")).collect();
+        // Why the registry is asked, on every item that does not say it already.
+        let purpose = self.inner.source.purpose.as_ref().map(|purpose| purpose.objects(&now.to_string()));
         let items = batch
             .iter()
             .zip(&references)
-            .map(|((criteria, _), reference_id)| SearchRequestItem {
-                reference_id: reference_id.clone(),
-                timestamp: Some(now),
-                search_criteria: criteria.clone(),
-                locale: Some(Locale::english()),
+            .map(|((criteria, _), reference_id)| {
+                let mut search_criteria = criteria.clone();
+                if let Some((authorize, consent)) = &purpose {
+                    search_criteria.authorize.get_or_insert_with(|| authorize.clone());
+                    search_criteria.consent.get_or_insert_with(|| consent.clone());
+                }
+                SearchRequestItem {
+                    reference_id: reference_id.clone(),
+                    timestamp: Some(now),
+                    search_criteria,
+                    locale: Some(Locale::english()),
+                }
             })
             .collect::<Vec<_>>();
         let header = self.header(&message_id, now, items.len());

@@ -261,6 +261,64 @@ fn default_sender() -> String {
     "elig".into()
 }
 
+/// Why a registry is asked, sent with every search: the `authorize`
+/// object of its criteria carries the programme's purpose, and the
+/// `consent` object the consent (or legal basis) the lookups rest on, as
+/// the DCI search request defines them, so that the registry can record why
+/// it was asked.
+///
+/// ```toml
+/// [purpose]                               # every registry; or [registry.purpose] for one
+/// text = "Old Age Pension: eligibility check"
+/// code = "OAP-ELIGIBILITY"
+/// ref_uri = "https://social.example.gov/purposes"
+/// consent_ref = "https://social.example.gov/legal/oap-act-2024#s12"
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchPurpose {
+    /// The purpose in words.
+    pub text: String,
+    /// Its code in the registry's list of purposes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Where the list of purposes' codes is documented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_uri: Option<String>,
+    /// The consent or legal basis of the lookups: a reference (URI) to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_ref: Option<String>,
+}
+
+impl SearchPurpose {
+    /// The `authorize` and `consent` objects of a search's criteria, stamped `ts`.
+    pub fn objects(&self, ts: &str) -> (serde_json::Value, serde_json::Value) {
+        let purpose = |ref_uri: Option<&String>| {
+            let mut purpose = serde_json::json!({ "text": self.text });
+            if let Some(code) = &self.code {
+                purpose["code"] = code.clone().into();
+            }
+            if let Some(uri) = ref_uri {
+                purpose["ref_uri"] = uri.clone().into();
+            }
+            purpose
+        };
+        let authorize = serde_json::json!({
+            "@context": "https://schema.spdci.org/common/v1/api-schemas/Authorize.jsonld",
+            "@type": "Authorize",
+            "ts": ts,
+            "purpose": purpose(self.ref_uri.as_ref()),
+        });
+        let consent = serde_json::json!({
+            "@context": "https://schema.spdci.org/common/v1/api-schemas/Consent.jsonld",
+            "@type": "Consent",
+            "ts": ts,
+            "purpose": purpose(self.consent_ref.as_ref().or(self.ref_uri.as_ref())),
+        });
+        (authorize, consent)
+    }
+}
+
 /// How to reach one registry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
@@ -342,6 +400,9 @@ pub struct DataSource {
     /// its data (the built-in simulator, on a new port each time). Not configurable.
     #[serde(skip)]
     pub fixed_identity: Option<String>,
+    /// Why this registry is asked ([`SearchPurpose`]); default: the deployment's `[purpose]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<SearchPurpose>,
 }
 
 /// Bytes of answer allowed per search item by default: a generous allowance for one
@@ -387,6 +448,7 @@ impl DataSource {
             probe_identifier: None,
             scope: None,
             fixed_identity: None,
+            purpose: None,
         }
     }
 

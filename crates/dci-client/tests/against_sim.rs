@@ -222,7 +222,8 @@ async fn pages_are_followed_and_the_connection_test_passes() {
     sim.shutdown().await;
 }
 
-/// Requests the client writes validate against the official request schemas.
+/// Requests the client writes validate against the official request schemas;
+/// every search carries the configured purpose (`authorize`) and consent reference (`consent`).
 #[tokio::test]
 async fn requests_validate_against_the_openapi_files() {
     let Some(spec) = dci_conformance::Spec::load() else { return };
@@ -260,6 +261,12 @@ async fn requests_validate_against_the_openapi_files() {
         key: Some(SecretSource::Value("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into())),
         ..Default::default()
     };
+    source.purpose = Some(dci_client::SearchPurpose {
+        text: "Old Age Pension: eligibility check".into(),
+        code: Some("OAP-ELIGIBILITY".into()),
+        ref_uri: Some("https://social.example.gov/purposes".into()),
+        consent_ref: Some("https://social.example.gov/legal/oap-act#s12".into()),
+    });
     let client = DciClient::new(source).expect("client");
     client
         .search_many::<Value>(vec![
@@ -280,7 +287,16 @@ async fn requests_validate_against_the_openapi_files() {
             _ => (dci_conformance::Api::Ibr, "/registry/sync/search"),
         };
         dci_conformance::assert_valid(spec.check_request(api, operation, body), path, body);
+        for item in body["message"]["search_request"].as_array().into_iter().flatten() {
+            let criteria = &item["search_criteria"];
+            assert_eq!(criteria["authorize"]["purpose"]["code"], "OAP-ELIGIBILITY", "{criteria}");
+            assert_eq!(criteria["authorize"]["purpose"]["text"], "Old Age Pension: eligibility check");
+            assert_eq!(criteria["consent"]["@type"], "Consent");
+            assert_eq!(criteria["consent"]["purpose"]["ref_uri"], "https://social.example.gov/legal/oap-act#s12");
+        }
     }
+    let searched = captured.iter().filter(|(path, _)| path.ends_with("search")).count();
+    assert_eq!(searched, 1, "the search message carries both criteria");
 }
 
 /// The steps a check ran, as `step:passed`.

@@ -31,6 +31,10 @@ pub struct EngineConfig {
     /// rules are checked against them, and a field not listed is a warning.
     #[serde(default)]
     pub fields: FieldTypes,
+    /// Why the registries are asked (`[purpose]`): sent with every search to each registry
+    /// whose `[registry.purpose]` does not say otherwise.
+    #[serde(default)]
+    pub purpose: Option<dci_client::SearchPurpose>,
 }
 
 /// Why an engine could not be built.
@@ -73,6 +77,10 @@ impl Engine {
                 return Err(EngineError::DuplicateRegistry(source.registry.to_string()));
             }
             seen.push(source.registry);
+            let mut source = source.clone();
+            if source.purpose.is_none() {
+                source.purpose.clone_from(&config.purpose);
+            }
             let resolver = resolver_for(source.clone())?;
             if let Some(key) = resolver.public_jwk() {
                 let earlier = resolvers.iter().zip(&seen).find_map(|(other, registry)| {
