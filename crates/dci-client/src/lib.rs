@@ -27,9 +27,8 @@ mod wire;
 pub use check::{CheckStep, PERMISSION_PROBE_INTERVAL, RegistryCheck, Step};
 pub use client::{ClientStats, DciClient, Found, PROBE_IDENTIFIER};
 pub use config::{
-    DataSource, EndpointPaths, RegistryType, RetryPolicy, SearchPurpose, Secret, SecretSource, SigningConfig, SigningScheme,
-    Timeouts,
-    TokenEncoding,
+    DataSource, EndpointPaths, RegistryType, RetryPolicy, SearchPurpose, Secret, SecretSource, SigningConfig,
+    SigningScheme, Timeouts, TokenEncoding,
 };
 pub use dci_protocol::Profile;
 pub use error::{ClientError, ErrorKind};

@@ -16,6 +16,12 @@ use sha2::Sha256;
 
 const NONCE_BYTES: usize = 24;
 
+/// The length of a value's tag ([`KeyHasher::value_tag`]).
+pub(crate) const VALUE_TAG_BYTES: usize = 32;
+
+/// What a value's tag is computed over first.
+const VALUE_TAG_DOMAIN: &[u8] = b"elig shared value";
+
 /// Why a key could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -103,6 +109,28 @@ impl KeyHasher {
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
             .map_err(|_| KeyError(format!("{what}: unusable as an HMAC key")))?;
         Ok(KeyHasher { mac })
+    }
+
+    /// The HMAC of a value stored under `key`: what authenticates a value of
+    /// the shared tier that is not sealed (domain-separated from the keys'
+    /// hashes, so that no key can stand for a value's tag).
+    pub(crate) fn value_tag(&self, key: &[u8], value: &[u8]) -> [u8; VALUE_TAG_BYTES] {
+        let mut mac = self.mac.clone();
+        for part in [VALUE_TAG_DOMAIN, key, value] {
+            mac.update(&(part.len() as u32).to_le_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is [`KeyHasher::value_tag`] of `key` and `value`, compared in constant time.
+    pub(crate) fn tag_matches(&self, key: &[u8], value: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        for part in [VALUE_TAG_DOMAIN, key, value] {
+            mac.update(&(part.len() as u32).to_le_bytes());
+            mac.update(part);
+        }
+        mac.verify_slice(tag).is_ok()
     }
 
     /// Appends to `out` the first 128 bits of the HMAC of `parts` (each

@@ -12,8 +12,11 @@
 //! `key_secret`) of the registry and its identity (base URL, client and
 //! sender id), identifier type and value, the normalised
 //! facts the metrics need (no names, no records), with the registry's TTL,
-//! optionally sealed with `[cache] encryption_key` (see [`crate::seal`]). A
-//! value carries a format byte, so another format reads as a miss.
+//! sealed with `[cache] encryption_key` (see [`crate::seal`]) or, without
+//! it, authenticated with an HMAC under `key_secret`: whoever can write to
+//! Redis but holds neither secret cannot plant or swap a fact (a value that
+//! fails reads as a counted, logged miss, and is fetched from its registry).
+//! A value carries a format byte, so another format reads as a miss.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Reader, put_cached};
 use crate::entry::Cached;
-use crate::seal::{KeyError, KeyHasher, Sealer};
+use crate::seal::{KeyError, KeyHasher, Sealer, VALUE_TAG_BYTES};
 
 /// Runs the tier's CPU work (hashing keys, sealing and opening values) on
 /// rayon's pool, from async code. On a multi-threaded runtime the waiting
@@ -44,9 +47,11 @@ fn on_cores<R>(work: impl FnOnce() -> R) -> R {
 /// their timelines; 3: IBR facts identify programmes; a value written before is
 /// fetched again).
 const FORMAT: u8 = 3;
-/// The second byte: how the record is held.
-const PLAIN: u8 = 0;
+/// The second byte: how the record is held. `0` (plain, unauthenticated) is
+/// never written and never read: such a value could be anyone's.
 const SEALED: u8 = 1;
+/// In clear, after an HMAC of the key and the record under `key_secret`.
+const TAGGED: u8 = 2;
 
 /// The version of the key layout: `<prefix>f2:<hash>`; `f1` keys did not
 /// hash the registry's identity, and are never read.
@@ -172,6 +177,8 @@ struct Health {
     resting_until: Option<Instant>,
     last_warning: Option<Instant>,
     last_problem: Option<String>,
+    /// When unreadable values were last reported, and how many were counted then.
+    unreadable_warned: Option<(Instant, u64)>,
 }
 
 /// The shared tier (see the module documentation).
@@ -439,13 +446,34 @@ impl SharedTier {
         let cached = value.and_then(|bytes| {
             let cached = self.unpack(key, bytes, fields);
             if cached.is_none() {
-                self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+                let total = self.counters.unreadable.fetch_add(1, Ordering::Relaxed) + 1;
+                self.unreadable_seen(total);
             }
             cached
         });
         let counter = if cached.is_some() { &self.counters.hits } else { &self.counters.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         cached
+    }
+
+    /// Says, at most once per [`WARN_EVERY`], how many values could not be
+    /// read since the last time: each is a miss, fetched from its registry.
+    fn unreadable_seen(&self, total: u64) {
+        let mut health = self.health();
+        let now = Instant::now();
+        let since = match health.unreadable_warned {
+            Some((at, _)) if now.duration_since(at) < WARN_EVERY => return,
+            Some((_, counted)) => total - counted,
+            None => total,
+        };
+        health.unreadable_warned = Some((now, total));
+        drop(health);
+        tracing::warn!(
+            unreadable = since,
+            total,
+            "shared fact tier (Redis): values that could not be read (altered, written under another key_secret or \
+             encryption_key, or by another version): each was fetched from its registry instead"
+        );
     }
 
     /// Stores each record under its key for its TTL (whole seconds, at least one).
@@ -468,7 +496,9 @@ impl SharedTier {
         put_cached(&mut record, cached);
         match &self.sealer {
             None => {
-                let mut value = vec![FORMAT, PLAIN];
+                let mut value = Vec::with_capacity(2 + VALUE_TAG_BYTES + record.len());
+                value.extend_from_slice(&[FORMAT, TAGGED]);
+                value.extend_from_slice(&self.hasher.value_tag(key.as_bytes(), &record));
                 value.extend_from_slice(&record);
                 value
             }
@@ -481,8 +511,8 @@ impl SharedTier {
     }
 
     /// A value this deployment wrote: of this format, sealed if and only if
-    /// it seals (a plain value is refused where values are sealed, so that no
-    /// one can plant facts without the key), and shaped like the registry's facts.
+    /// it seals, else tagged under its `key_secret` (so that no one can plant
+    /// or move facts without a secret), and shaped like the registry's facts.
     fn unpack(&self, key: &str, value: &[u8], fields: usize) -> Option<Cached> {
         let (&[format, how], record) = value.split_first_chunk::<2>()?;
         if format != FORMAT {
@@ -490,7 +520,13 @@ impl SharedTier {
         }
         let opened;
         let record = match (how, &self.sealer) {
-            (PLAIN, None) => record,
+            (TAGGED, None) => {
+                let (tag, record) = record.split_at_checked(VALUE_TAG_BYTES)?;
+                if !self.hasher.tag_matches(key.as_bytes(), record, tag) {
+                    return None;
+                }
+                record
+            }
             (SEALED, Some(sealer)) => {
                 opened = sealer.open(record, key.as_bytes())?;
                 &opened[..]

@@ -135,7 +135,13 @@ impl MetricStore {
         }
         let opened;
         let body = match (rest.split_first(), &self.sealer) {
-            (Some((&PLAIN, body)), _) => body,
+            (Some((&PLAIN, body)), None) => body,
+            (Some((&PLAIN, _)), Some(_)) => {
+                return Err(format(
+                    "written in clear, while [cache] encryption_key is set: anyone who could write the file could \
+                     have changed its facts; delete it (the next run fetches them again and writes it sealed)",
+                ));
+            }
             (Some((&SEALED, sealed)), Some(sealer)) => {
                 opened = sealer.open(sealed, MAGIC).ok_or_else(|| {
                     format("sealed with another encryption key, or altered; delete it to start afresh")

@@ -470,3 +470,64 @@ async fn a_redis_answering_fewer_values_than_keys_is_a_failing_tier() {
     assert_eq!((stats.hits, stats.misses), (0, 10), "{stats:?}");
     assert!(stats.errors >= 1, "{stats:?}");
 }
+
+/// What a writer to Redis does to the `n`-th of the stored values.
+type Tamper = fn(usize, &[Vec<u8>]) -> Vec<u8>;
+
+fn enrolled(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
+    let metric = store.catalog().metric("dci.ibr.is_enrolled").expect("metric");
+    match resolution.read(store.catalog(), metric, chrono::NaiveDate::MAX) {
+        MetricRead::Value(MetricValue::Bool(enrolled)) => Some(*enrolled),
+        _ => None,
+    }
+}
+
+/// Without `[cache] encryption_key`, every value is authenticated under
+/// `key_secret`: values moved between persons' keys, values planted in clear by
+/// anyone who can write to Redis, and values whose tag was altered are all
+/// refused (counted as unreadable, fetched again), and no answer changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapped_or_planted_values_are_refused_without_encryption() {
+    let Some(redis) = RedisServer::start() else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..PEOPLE).map(uin).collect();
+    let writer = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    let honest = writer.fetch(ibr(&writer), &people).await;
+    let truth: Vec<Option<bool>> = honest.resolutions.iter().map(|r| enrolled(&writer, r)).collect();
+    assert_eq!(truth.iter().filter(|t| **t == Some(true)).count(), PEOPLE / 2, "half are enrolled");
+
+    let mut connection = connection(&redis).await;
+    let keys = all_keys(&redis).await;
+    assert_eq!(keys.len(), PEOPLE);
+    let values: Vec<Vec<u8>> = redis::cmd("MGET").arg(&keys).query_async(&mut connection).await.expect("mget");
+    let tampered: [(&str, Tamper); 3] = [
+        // Each key gets another person's value, whole and authentic for that person.
+        ("moved", |n, values| values[(n + PEOPLE / 2) % values.len()].clone()),
+        // The record in clear, without its tag: what anyone could write.
+        ("planted", |n, values| [&values[n][..1], &[0u8], &values[n][2 + 32..]].concat()),
+        // The tag altered by one bit.
+        ("retagged", |n, values| {
+            let mut value = values[n].clone();
+            value[5] ^= 1;
+            value
+        }),
+    ];
+    for (how, tamper) in tampered {
+        for (n, key) in keys.iter().enumerate() {
+            let value = tamper(n, &values);
+            let _: () = redis::cmd("SET").arg(key).arg(value).query_async(&mut connection).await.expect("set");
+        }
+        let asked = items_asked(&sim);
+        let reader = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+        let read = reader.fetch(ibr(&reader), &people).await;
+        assert_eq!(read.counts.shared_hits, 0, "{how}");
+        assert_eq!(reader.stats().shared.expect("shared").unreadable, PEOPLE as u64, "{how}");
+        assert_eq!(items_asked(&sim), asked + PEOPLE as u64, "{how}: every person asked again");
+        let answers: Vec<Option<bool>> = read.resolutions.iter().map(|r| enrolled(&reader, r)).collect();
+        assert_eq!(answers, truth, "{how}: no answer changed");
+    }
+    // The values the readers wrote back are read by the next replica.
+    let next = store(&sim, redis_config(&redis), None, CatalogConfig::default());
+    assert_eq!(next.fetch(ibr(&next), &people).await.counts.shared_hits, PEOPLE);
+    sim.shutdown().await;
+}

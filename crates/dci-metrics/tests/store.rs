@@ -397,8 +397,8 @@ async fn what_is_known_is_read_from_any_thread() {
 }
 
 /// With `[cache] encryption_key`, a snapshot is sealed: it holds no
-/// identifier or fact in clear, opens only with its key, and an altered file
-/// is refused.
+/// identifier or fact in clear, opens only with its key, and an altered file,
+/// or one written in clear, is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_snapshot_opens_only_with_its_key() {
     let sim = simulator().await;
@@ -433,6 +433,12 @@ async fn a_sealed_snapshot_opens_only_with_its_key() {
     altered[middle] ^= 0x40;
     std::fs::write(&path, &altered).expect("writes");
     assert!(store(&sim, CatalogConfig::default(), keyed(Some(&key))).load_snapshot(&path).is_err(), "altered");
+    // A file in clear is not trusted where a key is set: anyone could have written its facts.
+    let plain = store(&sim, CatalogConfig::default(), keyed(None));
+    plain.fetch(ibr(&plain), &people).await;
+    plain.save_snapshot(&path).expect("saves");
+    let refused = store(&sim, CatalogConfig::default(), keyed(Some(&key))).load_snapshot(&path).expect_err("in clear");
+    assert!(refused.to_string().contains("written in clear") && refused.to_string().contains("delete it"), "{refused}");
     std::fs::remove_dir_all(&dir).ok();
     sim.shutdown().await;
 }

@@ -372,3 +372,38 @@ pub fn find(file: &Path, secret: &Secret, kind: &str, value: &str) -> std::io::R
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_past_its_size_is_rotated_and_the_oldest_past_keep_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.ndjson");
+        let mut file = RotatingFile::open(&path, 100, 2).expect("opens");
+        for n in 0..8 {
+            file.write_line(format!("{{\"n\": {n}, \"pad\": \"{}\"}}\n", "x".repeat(40)).as_bytes()).expect("writes");
+        }
+        let names: Vec<String> = audit_files(&path)
+            .iter()
+            .map(|p| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, ["audit.ndjson.2", "audit.ndjson.1", "audit.ndjson"], "oldest first, two kept");
+        let last = std::fs::read_to_string(&path).expect("reads");
+        assert!(last.contains("\"n\": 7") && last.len() <= 100, "{last}");
+        let oldest = std::fs::read_to_string(dir.path().join("audit.ndjson.2")).expect("reads");
+        assert!(oldest.contains("\"n\": 5"), "one line a file: the two before the last kept: {oldest}");
+    }
+
+    #[test]
+    fn identifiers_are_hashed_by_type_in_any_case_and_value() {
+        let secret = Secret::new("an audit secret of some length");
+        let other = Secret::new("another secret of some length");
+        assert_eq!(identifier_hash(&secret, "uin", "1"), identifier_hash(&secret, "UIN", "1"));
+        assert_ne!(identifier_hash(&secret, "UIN", "1"), identifier_hash(&secret, "UIN", "2"));
+        assert_ne!(identifier_hash(&secret, "UIN", "1"), identifier_hash(&secret, "BRN", "1"));
+        assert_ne!(identifier_hash(&secret, "UIN", "1"), identifier_hash(&other, "UIN", "1"));
+        assert_eq!(identifier_hash(&secret, "UIN", "1").len(), 64);
+    }
+}

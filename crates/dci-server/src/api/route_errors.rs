@@ -50,8 +50,11 @@ impl IntoResponses for WorkErrors {
         let mut responses = BodyErrors::responses();
         responses.extend(listed(&[("415", "`unsupported_media_type`: send `application/json`")]));
         let retry_after = HeaderBuilder::new().schema(Some(u64::schema())).description(Some("Seconds to wait")).build();
-        let overloaded =
-            error_response("`overloaded`: retry after `Retry-After` seconds").header("Retry-After", retry_after);
+        let overloaded = error_response(
+            "`overloaded` (every slot taken) or `audit_unavailable` (the request's audit record could \
+                            not be written, so its answer is withheld): retry after `Retry-After` seconds",
+        )
+        .header("Retry-After", retry_after);
         responses.insert("503".to_owned(), overloaded.build().into());
         responses
     }

@@ -36,6 +36,13 @@ pub fn server_config() -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".parse().expect("address"),
         api_keys: vec![ApiKeyConfig::new(SecretSource::Value(KEY.into()), &Scope::ALL).named("tests")],
+        // The records are written (a failure would be a 503) but kept out of the test output.
+        audit: Some(dci_server::audit::AuditConfig {
+            file: Some("/dev/null".into()),
+            max_file_bytes: u64::MAX,
+            keep_files: 0,
+            secret: SecretSource::Value("the tests' audit secret".into()),
+        }),
         ..ServerConfig::default()
     }
 }
