@@ -46,7 +46,9 @@ pub use resolver::{
     resolver_for,
 };
 pub use seal::KeyError;
-pub use shared::{REST_AFTER_FAILURE, RedisConfig, SharedError, SharedHealth, SharedStats, SharedStatus, WARN_EVERY};
+pub use shared::{
+    REST_AFTER_FAILURE, RedisConfig, SharedError, SharedHealth, SharedStats, SharedStatus, TierFault, WARN_EVERY,
+};
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{
     DEFAULT_ID_TYPE_PRIORITY, FAILING_FOR, FetchCounts, Fetched, MetricStore, Readiness, RegistryStats, StoreConfig,

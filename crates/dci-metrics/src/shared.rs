@@ -132,10 +132,105 @@ pub struct SharedStats {
     pub writes: u64,
     /// Calls that failed or timed out (their facts count as misses).
     pub errors: u64,
+    /// Failures by kind (unreadable values included), in [`TierFault::ALL`]'s order.
+    pub errors_by_kind: Vec<(TierFault, u64)>,
+    /// Whether the tier answered its last call (`false` while it fails or rests after a failure).
+    pub up: bool,
     /// Calls made (reads and writes).
     pub calls: u64,
     /// Their total time, in microseconds.
     pub call_micros: u64,
+}
+
+/// What went wrong with the shared tier, by kind: each is counted
+/// (`elig_shared_cache_errors_total{kind}`) and named in `/readyz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TierFault {
+    /// Redis refused the credentials (wrong password or user).
+    Auth,
+    /// Nothing listens at the address.
+    Refused,
+    /// The connection was cut (Redis restarting, stopped, or a network cut).
+    ConnectionLost,
+    /// The host name does not resolve.
+    Dns,
+    /// No answer within `timeout_ms`.
+    Timeout,
+    /// Redis is full and evicts nothing (`maxmemory` with `noeviction`): writes fail.
+    OutOfMemory,
+    /// Redis is a read-only replica: writes fail.
+    ReadOnly,
+    /// Values there could not be read: altered, under another secret, or another format.
+    Unreadable,
+    /// Anything else (a dropped connection, a protocol error).
+    Other,
+}
+
+impl TierFault {
+    /// Every kind, in order: the one list of them.
+    pub const ALL: [TierFault; 9] = [
+        TierFault::Auth,
+        TierFault::Refused,
+        TierFault::ConnectionLost,
+        TierFault::Dns,
+        TierFault::Timeout,
+        TierFault::OutOfMemory,
+        TierFault::ReadOnly,
+        TierFault::Unreadable,
+        TierFault::Other,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierFault::Auth => "auth",
+            TierFault::Refused => "refused",
+            TierFault::ConnectionLost => "connection_lost",
+            TierFault::Dns => "dns",
+            TierFault::Timeout => "timeout",
+            TierFault::OutOfMemory => "out_of_memory",
+            TierFault::ReadOnly => "read_only",
+            TierFault::Unreadable => "unreadable",
+            TierFault::Other => "other",
+        }
+    }
+
+    /// The kind of a Redis client error.
+    fn of(error: &redis::RedisError) -> TierFault {
+        let text = error.to_string();
+        match (error.kind(), error.code()) {
+            (redis::ErrorKind::AuthenticationFailed, _) => TierFault::Auth,
+            (_, Some("WRONGPASS" | "NOAUTH" | "NOPERM")) => TierFault::Auth,
+            (_, Some("OOM")) => TierFault::OutOfMemory,
+            (_, Some("READONLY")) => TierFault::ReadOnly,
+            _ if error.is_connection_refusal() => TierFault::Refused,
+            _ if error.is_timeout() => TierFault::Timeout,
+            _ if error.is_connection_dropped() || error.is_unrecoverable_error() => TierFault::ConnectionLost,
+            _ if text.contains("lookup address") || text.contains("Name or service not known") => TierFault::Dns,
+            _ if text.contains("WRONGPASS") || text.contains("NOAUTH") => TierFault::Auth,
+            // A failed pipeline says each command's error in its text: `"OOM": command not allowed …`.
+            _ if text.contains("\"OOM\"") || text.contains("OOM command") => TierFault::OutOfMemory,
+            _ if text.contains("READONLY") => TierFault::ReadOnly,
+            _ => TierFault::Other,
+        }
+    }
+
+    /// What to do about it, in words.
+    fn hint(self) -> &'static str {
+        match self {
+            TierFault::Auth => "check [cache.redis] password (and username)",
+            TierFault::Refused => "is Redis running at [cache.redis] url?",
+            TierFault::ConnectionLost => "Redis went away: it is tried again every second",
+            TierFault::Dns => "the host of [cache.redis] url does not resolve",
+            TierFault::Timeout => "Redis is slow or unreachable within timeout_ms",
+            TierFault::OutOfMemory => "Redis is full: raise maxmemory or use an evicting policy (volatile-ttl)",
+            TierFault::ReadOnly => "Redis is a read-only replica: point url at the primary",
+            TierFault::Unreadable => "values written under other secrets or altered: each is fetched again",
+            TierFault::Other => "see the error",
+        }
+    }
 }
 
 /// Whether the shared tier answers.
@@ -155,9 +250,12 @@ pub enum SharedHealth {
 pub struct SharedStatus {
     /// `ok`, or `degraded`.
     pub status: SharedHealth,
-    /// What went wrong last, if it is failing.
+    /// What went wrong last, if it is failing, with what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<TierFault>,
 }
 
 #[derive(Default)]
@@ -167,6 +265,7 @@ struct Counters {
     unreadable: AtomicU64,
     writes: AtomicU64,
     errors: AtomicU64,
+    by_kind: [AtomicU64; TierFault::ALL.len()],
     calls: AtomicU64,
     call_micros: AtomicU64,
 }
@@ -176,7 +275,11 @@ struct Health {
     /// Until when the tier rests after a failure.
     resting_until: Option<Instant>,
     last_warning: Option<Instant>,
-    last_problem: Option<String>,
+    last_problem: Option<(TierFault, String)>,
+    /// Failures since the last warning.
+    failures_unreported: u64,
+    /// Failures in a row since the tier last answered.
+    failing_for: u64,
     /// When unreadable values were last reported, and how many were counted then.
     unreadable_warned: Option<(Instant, u64)>,
 }
@@ -238,6 +341,16 @@ impl SharedTier {
         if config.timeout_ms == 0 {
             return Err(SharedError::Config("timeout_ms must be at least 1".into()));
         }
+        // The URL holds no password (refused above); the values' protection is named.
+        let protection =
+            if sealer.is_some() { "sealed (encryption_key)" } else { "in clear, authenticated (key_secret)" };
+        tracing::info!(
+            url = %config.url,
+            prefix = %config.key_prefix,
+            values = protection,
+            timeout_ms = config.timeout_ms,
+            "shared fact tier (Redis)"
+        );
         Ok(SharedTier {
             client,
             connection: tokio::sync::Mutex::new(None),
@@ -338,22 +451,46 @@ impl SharedTier {
         self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn failed(&self, problem: String) {
+    /// Counts a failure of `kind`, rests, and says so at most once per
+    /// [`WARN_EVERY`]: one short line with the kind, the first error and how
+    /// many failed since the last line.
+    fn failed(&self, kind: TierFault, problem: String) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.count_fault(kind);
+        // A failed pipeline can carry one error per command: the first few hundred bytes say it.
+        let problem = shortened(&problem);
         let mut health = self.health();
         let now = Instant::now();
         health.resting_until = Some(now + REST_AFTER_FAILURE);
+        health.failures_unreported += 1;
+        health.failing_for += 1;
         if health.last_warning.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
             health.last_warning = Some(now);
-            tracing::warn!(%problem, "shared fact tier (Redis) failing: going on without it");
+            let failures = std::mem::take(&mut health.failures_unreported);
+            tracing::warn!(
+                cause = kind.as_str(),
+                failures,
+                hint = kind.hint(),
+                "shared fact tier (Redis) failing, going on without it: {problem}"
+            );
         }
-        health.last_problem = Some(problem);
+        health.last_problem = Some((kind, problem));
+    }
+
+    fn count_fault(&self, kind: TierFault) {
+        let at = TierFault::ALL.iter().position(|k| *k == kind).unwrap_or(TierFault::ALL.len() - 1);
+        self.counters.by_kind[at].fetch_add(1, Ordering::Relaxed);
     }
 
     fn succeeded(&self) {
         let mut health = self.health();
         health.resting_until = None;
-        health.last_problem = None;
+        if let Some((kind, _)) = health.last_problem.take() {
+            let failures = std::mem::take(&mut health.failing_for);
+            health.failures_unreported = 0;
+            tracing::info!(after = kind.as_str(), failures, "shared fact tier (Redis) answers again");
+        }
+        health.failing_for = 0;
     }
 
     /// A connection, unless the tier is resting after a failure.
@@ -378,11 +515,12 @@ impl SharedTier {
                 Some(connection)
             }
             Ok(Err(error)) => {
-                self.failed(format!("connecting: {error}"));
+                self.failed(TierFault::of(&error), format!("connecting: {error}"));
                 None
             }
             Err(_) => {
-                self.failed(format!("connecting took longer than {} ms", self.timeout.as_millis()));
+                let problem = format!("connecting took longer than {} ms", self.timeout.as_millis());
+                self.failed(TierFault::Timeout, problem);
                 None
             }
         }
@@ -401,11 +539,11 @@ impl SharedTier {
                 Some(value)
             }
             Ok(Err(error)) => {
-                self.failed(error.to_string());
+                self.failed(TierFault::of(&error), error.to_string());
                 None
             }
             Err(_) => {
-                self.failed(format!("a call took longer than {} ms", self.timeout.as_millis()));
+                self.failed(TierFault::Timeout, format!("a call took longer than {} ms", self.timeout.as_millis()));
                 None
             }
         }
@@ -430,7 +568,7 @@ impl SharedTier {
             answered => {
                 if let Some(values) = answered {
                     // Not one value per key: which value is whose is unknown.
-                    self.failed(format!("{} values for {} keys", values.len(), keys.len()));
+                    self.failed(TierFault::Other, format!("{} values for {} keys", values.len(), keys.len()));
                 }
                 self.counters.misses.fetch_add(keys.len() as u64, Ordering::Relaxed);
                 None
@@ -447,6 +585,7 @@ impl SharedTier {
             let cached = self.unpack(key, bytes, fields);
             if cached.is_none() {
                 let total = self.counters.unreadable.fetch_add(1, Ordering::Relaxed) + 1;
+                self.count_fault(TierFault::Unreadable);
                 self.unreadable_seen(total);
             }
             cached
@@ -542,12 +681,16 @@ impl SharedTier {
     pub fn stats(&self) -> SharedStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let c = &self.counters;
+        let errors_by_kind = TierFault::ALL.iter().zip(&c.by_kind).map(|(kind, count)| (*kind, load(count))).collect();
+        let up = self.health().last_problem.is_none();
         SharedStats {
             hits: load(&c.hits),
             misses: load(&c.misses),
             unreadable: load(&c.unreadable),
             writes: load(&c.writes),
             errors: load(&c.errors),
+            errors_by_kind,
+            up,
             calls: load(&c.calls),
             call_micros: load(&c.call_micros),
         }
@@ -560,11 +703,59 @@ impl SharedTier {
         let answered = self.call::<(String,)>(&ping).await.is_some();
         let problem = self.health().last_problem.clone();
         match (answered, problem) {
-            (true, _) => SharedStatus { status: SharedHealth::Ok, problem: None },
-            (false, problem) => SharedStatus {
+            (true, _) => SharedStatus { status: SharedHealth::Ok, problem: None, cause: None },
+            (false, Some((kind, problem))) => SharedStatus {
                 status: SharedHealth::Degraded,
-                problem: Some(problem.unwrap_or_else(|| "resting after a failure".to_owned())),
+                problem: Some(format!("{problem} ({})", kind.hint())),
+                cause: Some(kind),
+            },
+            (false, None) => SharedStatus {
+                status: SharedHealth::Degraded,
+                problem: Some("resting after a failure".to_owned()),
+                cause: None,
             },
         }
+    }
+}
+
+/// At most the first 300 bytes of `problem` (on a character boundary), marked when cut.
+fn shortened(problem: &str) -> String {
+    const MOST: usize = 300;
+    if problem.len() <= MOST {
+        return problem.to_owned();
+    }
+    let mut end = MOST;
+    while !problem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &problem[..end], problem.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_told_apart_by_kind() {
+        let io = |kind, text: &str| redis::RedisError::from(std::io::Error::new(kind, text.to_owned()));
+        let dns = io(std::io::ErrorKind::Other, "failed to lookup address information: Name or service not known");
+        assert_eq!(TierFault::of(&dns), TierFault::Dns);
+        assert_eq!(TierFault::of(&io(std::io::ErrorKind::ConnectionRefused, "refused")), TierFault::Refused);
+        assert_eq!(TierFault::of(&io(std::io::ErrorKind::TimedOut, "timed out")), TierFault::Timeout);
+        let names: Vec<&str> = TierFault::ALL.iter().map(|kind| kind.as_str()).collect();
+        let serialized: Vec<String> = TierFault::ALL
+            .iter()
+            .map(|kind| serde_json::to_value(kind).map(|v| v.to_string()).unwrap_or_default())
+            .collect();
+        let quoted: Vec<String> = names.iter().map(|name| format!("\"{name}\"")).collect();
+        assert_eq!(serialized, quoted, "one name per kind, in JSON and in metrics");
+    }
+
+    #[test]
+    fn long_problems_are_cut_on_a_character() {
+        let long = "é".repeat(400);
+        let short = shortened(&long);
+        assert!(short.len() < 340 && short.ends_with("(800 bytes in all)"), "{short}");
+        assert_eq!(shortened("brief"), "brief");
     }
 }

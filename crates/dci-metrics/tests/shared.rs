@@ -7,7 +7,7 @@ use std::time::Duration;
 use dci_client::{DataSource, RegistryType, SecretSource};
 use dci_metrics::{
     Catalog, CatalogConfig, MetricRead, MetricStore, MetricValue, REST_AFTER_FAILURE, RedisConfig, RegistryIndex,
-    RegistryResolver, Resolution, SharedHealth, StoreConfig, resolver_for,
+    RegistryResolver, Resolution, SharedHealth, StoreConfig, TierFault, resolver_for,
 };
 use dci_protocol::records::Identifier;
 use dci_registry_sim::{RegistryData, RegistryKind, SimConfig, Simulator};
@@ -521,7 +521,12 @@ async fn swapped_or_planted_values_are_refused_without_encryption() {
         let reader = store(&sim, redis_config(&redis), None, CatalogConfig::default());
         let read = reader.fetch(ibr(&reader), &people).await;
         assert_eq!(read.counts.shared_hits, 0, "{how}");
-        assert_eq!(reader.stats().shared.expect("shared").unreadable, PEOPLE as u64, "{how}");
+        let stats = reader.stats().shared.expect("shared");
+        assert_eq!(
+            (stats.unreadable, count_of(&stats, TierFault::Unreadable)),
+            (PEOPLE as u64, PEOPLE as u64),
+            "{how}"
+        );
         assert_eq!(items_asked(&sim), asked + PEOPLE as u64, "{how}: every person asked again");
         let answers: Vec<Option<bool>> = read.resolutions.iter().map(|r| enrolled(&reader, r)).collect();
         assert_eq!(answers, truth, "{how}: no answer changed");
@@ -529,5 +534,88 @@ async fn swapped_or_planted_values_are_refused_without_encryption() {
     // The values the readers wrote back are read by the next replica.
     let next = store(&sim, redis_config(&redis), None, CatalogConfig::default());
     assert_eq!(next.fetch(ibr(&next), &people).await.counts.shared_hits, PEOPLE);
+    sim.shutdown().await;
+}
+
+/// What the tier says of itself after `store` used it for `people`: its status and stats.
+async fn tier_after(
+    sim: &Simulator,
+    config: RedisConfig,
+    people: &[Identifier],
+) -> (dci_metrics::SharedStatus, dci_metrics::SharedStats) {
+    let store = store(sim, config, None, CatalogConfig::default());
+    let fetched = store.fetch(crvs(&store), people).await;
+    assert!(fetched.resolutions.iter().all(|r| alive(&store, r) == Some(true)), "the registry answers");
+    let status = store.shared_status().await.expect("a shared tier");
+    (status, store.stats().shared.expect("shared"))
+}
+
+fn count_of(stats: &dci_metrics::SharedStats, kind: TierFault) -> u64 {
+    stats.errors_by_kind.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+}
+
+/// Each way the tier can fail is told apart, in the status `/readyz` shows
+/// and in the counts by kind: a wrong password, nothing listening, a server
+/// that never answers, a full Redis, a read-only replica; and the decisions
+/// are the registry's all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tier_failure_is_named_by_its_kind() {
+    let password = "the right redis password";
+    let Some(redis) = RedisServer::start_with_password(password) else { return };
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..20).map(uin).collect();
+    let with =
+        |password: &str| RedisConfig { password: Some(SecretSource::Value(password.into())), ..redis_config(&redis) };
+
+    let (status, stats) = tier_after(&sim, with("a wrong password"), &people).await;
+    assert_eq!((status.status, status.cause), (SharedHealth::Degraded, Some(TierFault::Auth)), "{status:?}");
+    assert!(count_of(&stats, TierFault::Auth) > 0 && !stats.up, "{stats:?}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let nobody = RedisConfig { url: format!("redis://127.0.0.1:{closed}/0"), ..redis_config(&redis) };
+    let (status, _) = tier_after(&sim, nobody, &people).await;
+    assert_eq!(status.cause, Some(TierFault::Refused), "{status:?}");
+
+    // Accepts connections, never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let mute = RedisConfig { url: format!("redis://127.0.0.1:{silent_port}/0"), ..redis_config(&redis) };
+    let (status, _) = tier_after(&sim, mute, &people).await;
+    assert_eq!(status.cause, Some(TierFault::Timeout), "{status:?}");
+    held.abort();
+
+    // Full, evicting nothing: writes fail.
+    let client = redis::Client::open(format!("redis://:{password}@127.0.0.1:{}/0", redis.port())).expect("client");
+    let mut admin = client.get_multiplexed_async_connection().await.expect("connects");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("noeviction")
+        .query_async(&mut admin)
+        .await
+        .expect("policy");
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1").query_async(&mut admin).await.expect("maxmemory");
+    let (status, stats) = tier_after(&sim, with(password), &people).await;
+    assert!(count_of(&stats, TierFault::OutOfMemory) > 0, "{stats:?} {status:?}");
+    assert_eq!(stats.writes, 0);
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0").query_async(&mut admin).await.expect("maxmemory");
+
+    // A replica (of a primary that is not there) is read-only.
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(closed).query_async(&mut admin).await.expect("replicaof");
+    let (_, stats) = tier_after(&sim, with(password), &people).await;
+    assert!(count_of(&stats, TierFault::ReadOnly) > 0, "{stats:?}");
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query_async(&mut admin).await.expect("primary again");
+
+    let (status, stats) = tier_after(&sim, with(password), &people).await;
+    assert_eq!((status.status, status.cause), (SharedHealth::Ok, None), "{status:?}");
+    assert!(stats.up && stats.writes == 20, "{stats:?}");
     sim.shutdown().await;
 }

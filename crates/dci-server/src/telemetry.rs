@@ -282,12 +282,24 @@ fn encode_shared(encoder: &mut DescriptorEncoder, shared: &SharedStats) -> Resul
             shared.unreadable,
         ),
         ("elig_shared_cache_writes", "Facts written to the shared tier", shared.writes),
-        ("elig_shared_cache_errors", "Calls to the shared tier that failed or timed out", shared.errors),
         ("elig_shared_cache_calls", "Calls to the shared tier (pipelined reads and writes)", shared.calls),
     ];
     for (name, help, value) in counters {
         counter_family(encoder, name, help, [(vec![], value)])?;
     }
+    counter_family(
+        encoder,
+        "elig_shared_cache_errors",
+        "Shared tier failures by kind: calls that failed (auth, refused, dns, timeout, out_of_memory, read_only, \
+         other) and values that could not be read (unreadable)",
+        shared.errors_by_kind.iter().map(|(kind, count)| (vec![("kind", kind.as_str())], *count)),
+    )?;
+    gauge(
+        encoder,
+        "elig_shared_cache_up",
+        "1 while the shared tier answers, 0 while it fails or rests after a failure",
+        i64::from(shared.up),
+    )?;
     let seconds = shared.call_micros as f64 / 1e6;
     let mut family = encoder.encode_descriptor(
         "elig_shared_cache_call_seconds",

@@ -72,7 +72,8 @@ async fn replicas_share_facts_and_a_dead_redis_is_degraded_not_unready() {
             .unwrap_or_else(|| panic!("{name} in {metrics}"))
     };
     assert!(value("elig_shared_cache_hits_total") > 0.0);
-    assert_eq!(value("elig_shared_cache_errors_total"), 0.0);
+    assert!(metrics.contains("elig_shared_cache_errors_total{kind=\"auth\"} 0"), "{metrics}");
+    assert!(metrics.contains("elig_shared_cache_up 1"), "{metrics}");
     assert!(value("elig_shared_cache_calls_total") > 0.0 && value("elig_shared_cache_call_seconds_total") > 0.0);
 
     redis.kill();
@@ -81,6 +82,13 @@ async fn replicas_share_facts_and_a_dead_redis_is_degraded_not_unready() {
     let ready: Value = ready.json().await.expect("json");
     assert_eq!(ready["shared_cache"]["status"], "degraded", "{ready}");
     assert!(ready["shared_cache"]["problem"].is_string(), "{ready}");
+    assert_eq!(ready["shared_cache"]["cause"], "connection_lost", "the connection was cut: {ready}");
+    tokio::time::sleep(dci_metrics::REST_AFTER_FAILURE + std::time::Duration::from_millis(100)).await;
+    let ready: Value = second.get("/readyz").send().await.expect("send").json().await.expect("json");
+    assert_eq!(ready["shared_cache"]["cause"], "refused", "then nothing listens: {ready}");
+    let metrics = second.get("/metrics").send().await.expect("send").text().await.expect("text");
+    assert!(metrics.contains("elig_shared_cache_up 0"), "{metrics}");
+    assert!(!metrics.contains("elig_shared_cache_errors_total{kind=\"refused\"} 0"), "{metrics}");
     contract.check(Side::Response, &contract.component("Readiness"), &ready, "/readyz");
 
     // Decisions go on from the in-process cache and the registries.
