@@ -508,7 +508,7 @@ impl SharedTier {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1);
+            .set_number_of_retries(0);
         match tokio::time::timeout(self.timeout, self.client.get_connection_manager_with_config(config)).await {
             Ok(Ok(connection)) => {
                 *slot = Some(connection.clone());
@@ -539,13 +539,27 @@ impl SharedTier {
                 Some(value)
             }
             Ok(Err(error)) => {
-                self.failed(TierFault::of(&error), error.to_string());
+                let kind = TierFault::of(&error);
+                // Redis answered (full, read-only): the connection is good. Otherwise the next call,
+                // after the rest, connects afresh rather than through a connection that failed.
+                if !matches!(kind, TierFault::OutOfMemory | TierFault::ReadOnly) {
+                    self.forget_connection().await;
+                }
+                self.failed(kind, error.to_string());
                 None
             }
             Err(_) => {
+                self.forget_connection().await;
                 self.failed(TierFault::Timeout, format!("a call took longer than {} ms", self.timeout.as_millis()));
                 None
             }
+        }
+    }
+
+    /// Drops the connection, so that the next call makes a new one.
+    async fn forget_connection(&self) {
+        if let Ok(mut slot) = tokio::time::timeout(self.timeout, self.connection.lock()).await {
+            *slot = None;
         }
     }
 
