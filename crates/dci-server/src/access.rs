@@ -7,7 +7,7 @@
 //! | `evaluate` | `POST /v1/evaluate` (outcomes and causes), `POST /v1/rules/validate` |
 //! | `explain` | `POST /v1/explain`, `/v1/evaluate` with `explain`, `POST /v1/diff` (clause values, reasons, the registry facts used) |
 //! | `export` | `POST /v1/rules/export-test` |
-//! | `admin` | `GET /v1/registries`, `/readyz`, `/metrics` |
+//! | `admin` | `GET /v1/registries`, `/metrics`, the details of `/readyz` (open to probes) |
 //!
 //! Every key may read the catalog, the samples, the OpenAPI document and `GET /v1/access`.
 

@@ -97,12 +97,14 @@ impl Modify for AnyRouteErrors {
             ("431", "`headers_too_large`: the request's headers are larger than `max_header_bytes`"),
             ("500", "`internal`: a bug; `X-Request-Id` finds it in the server's log"),
         ];
-        for item in openapi.paths.paths.values_mut() {
+        let open = crate::routes::open_paths();
+        for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
-                let keyed = operation.security.iter().flatten().any(|requirement| {
-                    serde_json::to_value(requirement).is_ok_and(|value| value.get("api_key").is_some())
-                });
+                let keyed = !open.contains(&path.as_str())
+                    && operation.security.iter().flatten().any(|requirement| {
+                        serde_json::to_value(requirement).is_ok_and(|value| value.get("api_key").is_some())
+                    });
                 let unauthorized =
                     keyed.then_some(("401", "`unauthorized`: no API key, or not one of `server.api_keys`"));
                 for (status, description) in errors.into_iter().chain(unauthorized) {
@@ -114,7 +116,7 @@ impl Modify for AnyRouteErrors {
         // A route that needs a scope answers 403 to a key without it; one that reads registry
         // facts may answer 429 (the key's lookup bound) and 503 (the audit record not written).
         for (method, path, scope) in crate::routes::route_scopes() {
-            let Some(scope) = scope else { continue };
+            let Some(scope) = scope.filter(|_| !open.contains(&path)) else { continue };
             let Some(item) = openapi.paths.paths.get_mut(path) else { continue };
             let operation = if method == axum::http::Method::POST { &mut item.post } else { &mut item.get };
             let Some(operation) = operation else { continue };

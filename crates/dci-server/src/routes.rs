@@ -61,7 +61,8 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/registries", Some(Admin), handlers::info::registries),
         Route { open: true, ..route(Method::GET, "/healthz", None, handlers::info::health) },
         Route { open: true, ..route(Method::GET, "/.well-known/jwks.json", None, handlers::info::jwks) },
-        route(Method::GET, "/readyz", Some(Admin), handlers::info::ready),
+        // Open for probes: its details need `admin` (see the handler).
+        Route { open: true, ..route(Method::GET, "/readyz", Some(Admin), handlers::info::ready) },
         route(Method::GET, "/metrics", Some(Admin), handlers::info::prometheus),
         route(Method::GET, "/openapi.json", None, handlers::info::openapi),
     ]

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
-use crate::access::Caller;
+use crate::access::{Caller, Scope};
 use crate::api::{CatalogResponse, Health, PublicKeys, Readiness, RegistriesResponse};
 use crate::error::ApiError;
 use crate::openapi;
@@ -103,18 +103,23 @@ pub(crate) async fn health() -> Json<Health> {
 
 /// Whether every configured registry can be used now (a token can be obtained and its circuit
 /// breaker is not open), and the server is not saturated (every evaluation slot busy for longer
-/// than the request timeout). 200 when ready, 503 (same body) when not.
+/// than the request timeout). 200 when ready, 503 (same body) when not. Open, so that probes
+/// (Kubernetes, compose, a balancer) need no key: without a key holding `admin`, the body is
+/// `{"ready": …}` only; with one, every registry, the lanes and the shared tier, with causes.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Every configured registry is ready", body = Readiness),
-        (status = 503, description = "A configured registry is not ready", body = Readiness),
+        (status = 200, description = "Every configured registry is ready (the whole body to an `admin` key, \
+                                      else `{\"ready\": true}`)", body = Readiness),
+        (status = 503, description = "A configured registry is not ready (the whole body to an `admin` key, \
+                                      else `{\"ready\": false}`)", body = Readiness),
     ),
-    security(("api_key" = []))
+    security((), ("api_key" = []))
 )]
-pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+pub(crate) async fn ready(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let admin = crate::layers::auth::identify(state.keys(), &headers).is_ok_and(|caller| caller.may(Scope::Admin));
     let lanes = state.slots().status(state.limits().request_timeout());
     let saturated = lanes.interactive.saturated || lanes.bulk.saturated;
     let store = state.engine().store();
@@ -131,6 +136,9 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     };
     let body = Readiness { ready: body.ready && !saturated, ..body };
     let status = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if !admin {
+        return (status, Json(serde_json::json!({ "ready": body.ready }))).into_response();
+    }
     (status, Json(body)).into_response()
 }
 

@@ -34,7 +34,8 @@ pub(crate) async fn any_key(State(state): State<AppState>, request: Request, nex
     authenticate(state, None, request, next).await
 }
 
-fn identify(keys: &[KeyHolder], headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The caller a request's `Authorization` header names (every scope when the server takes no keys).
+pub(crate) fn identify(keys: &[KeyHolder], headers: &HeaderMap) -> Result<Caller, ApiError> {
     if keys.is_empty() {
         return Ok(Caller::unauthenticated());
     }

@@ -84,6 +84,13 @@ async fn each_scope_admits_its_routes_and_is_refused_the_others() {
             }
         }
     }
+    // Readiness is open to probes, its details to `admin` keys only.
+    let brief = h.client.get(h.url("/readyz")).send().await.expect("send");
+    assert_eq!(brief.status().as_u16(), 200);
+    assert_eq!(brief.json::<Value>().await.expect("JSON"), json!({"ready": true}));
+    assert_eq!(call(&h, SERVICE, &axum::http::Method::GET, "/readyz", &Value::Null).await.1, json!({"ready": true}));
+    let (_, full) = call(&h, ADMIN, &axum::http::Method::GET, "/readyz", &Value::Null).await;
+    assert!(full["registries"].as_array().is_some_and(|r| r.len() == 3), "{full}");
     // What a key may do, for the playground.
     let (_, access) = call(&h, OFFICER, &axum::http::Method::GET, "/v1/access", &Value::Null).await;
     assert_eq!(
