@@ -23,7 +23,18 @@ fn unavailable(service: &str, why: &str) {
     eprintln!("skipped: {service} {why} (install it, or set ELIG_REQUIRE_SERVICES=1 to fail instead)");
 }
 
-fn free_port() -> Option<u16> {
+/// Whether `program` can be run (on `PATH`); when not, says so, or fails the test
+/// when services are required.
+pub fn available(program: &str) -> bool {
+    if on_path(program).is_some() {
+        return true;
+    }
+    unavailable(program, "is not on PATH");
+    false
+}
+
+/// A loopback port free now.
+pub fn free_port() -> Option<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
     Some(listener.local_addr().ok()?.port())
 }
