@@ -62,8 +62,8 @@ fn find(args: FindArgs) -> Result<ExitCode> {
     let audit = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let config: dci_server::Config = toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+            let config =
+                dci_server::Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             config.server.audit
         }
         None => None,

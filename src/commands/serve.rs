@@ -49,8 +49,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let mut config: Config = toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+            let mut config = Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             if let Some(bind) = args.bind {
                 config.server.bind = bind;
             }

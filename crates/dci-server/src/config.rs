@@ -22,6 +22,33 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
+/// The sections an `elig.toml` may have.
+const SECTIONS: [&str; 7] = ["registry", "metrics", "cache", "rules", "fields", "purpose", "server"];
+
+impl Config {
+    /// Reads an `elig.toml`. The engine's sections and `[server]` are read
+    /// each on its own, so that an error names its key at its own line and
+    /// column (read as one flattened structure, a missing key is placed at
+    /// the top of the file); a section of no known name is refused by name.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        if let Some(unknown) = table.keys().find(|key| !SECTIONS.contains(&key.as_str())) {
+            return Err(format!(
+                "unknown section or key `{unknown}` at the top level; expected one of: {}",
+                SECTIONS.join(", ")
+            ));
+        }
+        #[derive(Deserialize)]
+        struct ServerSection {
+            #[serde(default)]
+            server: ServerConfig,
+        }
+        let engine: EngineConfig = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let section: ServerSection = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        Ok(Config { engine, server: section.server })
+    }
+}
+
 /// The `[server]` section.
 ///
 /// ```toml
@@ -243,6 +270,21 @@ mod tests {
             ApiKeyConfig::new(dci_client::SecretSource::Value("hunter2".into()), &[crate::access::Scope::Evaluate]);
         let config = ServerConfig { api_keys: vec![key], ..Default::default() };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn configuration_errors_name_the_key_at_its_line_once() {
+        let missing = "[server]\nbind = \"127.0.0.1:0\"\n\n[cache.redis]\nurl = \"redis://127.0.0.1:1/0\"\n";
+        let error = Config::from_toml(missing).expect_err("no key_secret");
+        assert!(error.contains("line 4") && error.contains("missing field `key_secret`"), "{error}");
+        assert_eq!(error.matches("key_secret").count(), 1, "{error}");
+        let wrong = "[[registry]]\nregistry = \"crvs\"\nbase_url = \"http://x\"\nclient_id = \"c\"\nclient_secret = { env = \"S\" }\n\n[server]\nbind = 5\n";
+        let error = Config::from_toml(wrong).expect_err("a number for an address");
+        assert!(error.contains("line 8") && error.contains("bind"), "{error}");
+        let typo = Config::from_toml("[servr]\nbind = \"127.0.0.1:0\"\n").expect_err("no such section");
+        assert!(typo.contains("`servr`") && typo.contains("server"), "{typo}");
+        let config = Config::from_toml("[server]\nbind = \"127.0.0.1:9\"\n[cache]\nmax_entries = 10\n").expect("valid");
+        assert_eq!((config.server.bind.port(), config.engine.cache.max_entries), (9, 10));
     }
 
     #[test]
