@@ -63,7 +63,8 @@ fn the_compose_deployment_runs_as_shipped() {
         .collect();
     assert_eq!(env_names(&config_text), provided, "deploy/.env.example gives exactly what elig.toml reads");
 
-    let compose = documents("deploy/compose.yaml").remove(0);
+    let mut compose = documents("deploy/compose.yaml").remove(0);
+    compose.apply_merge().expect("YAML merge keys");
     let services = &compose["services"];
     for name in ["redis", "registries", "elig-1", "elig-2", "balancer"] {
         assert!(services[name].is_mapping(), "service {name}");
@@ -79,6 +80,17 @@ fn the_compose_deployment_runs_as_shipped() {
         assert!(open.iter().any(|path| url.ends_with(path)) && url.ends_with("/readyz"), "{url}");
         assert!(service["depends_on"]["registries"]["condition"].as_str() == Some("service_healthy"));
     }
+    // Each replica rotates its own audit file: no volume holding one is shared.
+    let audit_volume = |replica: &str| {
+        services[replica]["volumes"]
+            .as_sequence()
+            .expect("volumes")
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|v| v.ends_with(":/var/log/elig"))
+            .map(str::to_owned)
+    };
+    assert!(audit_volume("elig-1").is_some() && audit_volume("elig-1") != audit_volume("elig-2"));
     let redis = serde_norway::to_string(&services["redis"]).expect("yaml");
     assert!(!redis.contains("--requirepass"), "the Redis password is not on a command line");
     assert_eq!(services["redis"]["env_file"][0].as_str(), Some(".env"));

@@ -167,8 +167,10 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the elig binary")?;
     let mut rows = Vec::new();
     let mut naive_rows = Vec::new();
+    let mut floors = Vec::new();
     for &households in &args.persons {
         let population = population(&args.common, households, args.two_identifier_rate).await?;
+        floors.push((households, parse_only(&population.dir.join("beneficiaries.ndjson"))?));
         let config = population.dir.join("elig-bench.toml");
         std::fs::write(&config, population.config_toml())?;
         for &number in &args.rules {
@@ -266,6 +268,7 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
             row.other_ids
         );
     }
+    print_floor(&rows, &floors);
     if !naive_rows.is_empty() {
         println!(
             "\nnaive design (fresh connection + token + one-item search per person per registry), timed on a sample:"
@@ -294,6 +297,33 @@ async fn lists(args: ListsArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The floor of a run over `path`: reading the file and parsing every line into
+/// `serde_json::de::IgnoredAny` on one thread, nothing else; in seconds.
+fn parse_only(path: &std::path::Path) -> Result<f64> {
+    let started = Instant::now();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+        serde_json::from_slice::<serde::de::IgnoredAny>(line).context("a line of the generated list is not JSON")?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Each warm run against the parse-only pass over its file: the gap to the floor.
+fn print_floor(rows: &[Row], floors: &[(u64, f64)]) {
+    let warm: Vec<&Row> = rows.iter().filter(|row| row.run == "warm").collect();
+    if warm.is_empty() {
+        return;
+    }
+    println!(
+        "\nthe warm run against a parse-only pass over the same file (read + serde_json into IgnoredAny, one thread):"
+    );
+    println!("{:>9} {:<28} {:>8} {:>14} {:>18}", "benefic.", "rule", "warm s", "parse-only s", "warm / parse-only");
+    for row in warm {
+        let Some((_, floor)) = floors.iter().find(|(households, _)| *households == row.persons) else { continue };
+        println!("{:>9} {:<28} {:>8.2} {:>14.2} {:>17.2}×", row.persons, row.rule, row.wall, floor, row.wall / floor);
+    }
 }
 
 async fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {

@@ -52,7 +52,7 @@ pub async fn run(args: RegistriesArgs) -> Result<ExitCode> {
 
 async fn check(args: RegistriesCheckArgs) -> Result<ExitCode> {
     let (sources, sim) = match &args.config {
-        Some(path) => (files::config(path)?.registries, None),
+        Some(path) => (files::config(path)?.data_sources(), None),
         None => {
             let sim = fixture_simulator(dci_registry_sim::SimConfig::default()).await?;
             (simulator_sources(&sim), Some(sim))

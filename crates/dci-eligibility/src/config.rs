@@ -66,6 +66,24 @@ fn same_key(a: &dci_protocol::Jwk, b: &dci_protocol::Jwk) -> bool {
     (&a.kty, &a.crv, &a.x, &a.other) == (&b.kty, &b.crv, &b.x, &b.other) && a.alg == b.alg
 }
 
+impl EngineConfig {
+    /// `source` with what the deployment sets for every registry that does not
+    /// say otherwise (`[purpose]`): what the engine and every command asking
+    /// a registry use.
+    pub fn with_defaults(&self, source: &DataSource) -> DataSource {
+        let mut source = source.clone();
+        if source.purpose.is_none() {
+            source.purpose.clone_from(&self.purpose);
+        }
+        source
+    }
+
+    /// Every data source, with the deployment's defaults ([`EngineConfig::with_defaults`]).
+    pub fn data_sources(&self) -> Vec<DataSource> {
+        self.registries.iter().map(|source| self.with_defaults(source)).collect()
+    }
+}
+
 impl Engine {
     /// Builds the catalog, the clients, the resolvers and the fact cache.
     pub fn from_config(config: &EngineConfig) -> Result<Engine, EngineError> {
@@ -77,11 +95,7 @@ impl Engine {
                 return Err(EngineError::DuplicateRegistry(source.registry.to_string()));
             }
             seen.push(source.registry);
-            let mut source = source.clone();
-            if source.purpose.is_none() {
-                source.purpose.clone_from(&config.purpose);
-            }
-            let resolver = resolver_for(source.clone())?;
+            let resolver = resolver_for(config.with_defaults(source))?;
             if let Some(key) = resolver.public_jwk() {
                 let earlier = resolvers.iter().zip(&seen).find_map(|(other, registry)| {
                     other.public_jwk().filter(|jwk| jwk.kid == key.kid && !same_key(jwk, &key)).map(|_| *registry)

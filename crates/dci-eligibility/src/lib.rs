@@ -36,7 +36,7 @@ pub mod rules;
 pub use config::{EngineConfig, EngineError};
 pub use data::beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
 pub use data::{io, stream};
-pub use engine::batch::{Engine, EvaluationOptions};
+pub use engine::batch::{Engine, EvaluationOptions, WITHHELD_ERROR};
 pub use engine::evaluate::MAX_SHOWN_VALUE_BYTES;
 pub use engine::functions::{whole_months, whole_years};
 pub use engine::meter::{Cancellation, LaneChange};

@@ -207,7 +207,7 @@ impl TierFault {
             (_, Some("READONLY")) => TierFault::ReadOnly,
             _ if error.is_connection_refusal() => TierFault::Refused,
             _ if error.is_timeout() => TierFault::Timeout,
-            _ if error.is_connection_dropped() || error.is_unrecoverable_error() => TierFault::ConnectionLost,
+            _ if error.is_connection_dropped() => TierFault::ConnectionLost,
             _ if text.contains("lookup address") || text.contains("Name or service not known") => TierFault::Dns,
             _ if text.contains("WRONGPASS") || text.contains("NOAUTH") => TierFault::Auth,
             // A failed pipeline says each command's error in its text: `"OOM": command not allowed …`.

@@ -246,6 +246,20 @@ impl Lookups {
                 hasher.finish()
             })
             .collect();
+        if hashes.len() as u64 > bound {
+            // Waiting would not help: the request alone is past the bound.
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::TooManyLookups,
+                format!(
+                    "this request names {} distinct identifiers; the API key `{}` may look up {bound} per hour: \
+                     split it, or ask for a key with a higher max_identifiers_per_hour",
+                    hashes.len(),
+                    caller.name
+                ),
+            )
+            .with_details(serde_json::json!({ "limit": bound, "key": caller.name, "received": hashes.len() })));
+        }
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let window =

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use axum::http::StatusCode;
 use dci_client::{Secret, SecretSource};
-use dci_eligibility::{BatchStats, Beneficiary, Rule};
+use dci_eligibility::{Beneficiary, Rule};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -78,21 +78,19 @@ pub struct AuditRecord {
     pub as_of: String,
     /// Beneficiaries decided.
     pub beneficiaries: usize,
-    /// Per registry: lookups requested, answered from the caches, and fetched.
+    /// Per registry the rules read: how many persons they ask it about.
     pub registries: BTreeMap<String, RegistryCounts>,
     /// The keyed hash of each identifier asked about (absent without a secret).
     pub identifiers: Vec<String>,
 }
 
-/// How much one registry was asked, for one request.
+/// How much one registry is asked, for one request. The record is written before any lookup
+/// (so that none goes unrecorded): this is what the rules may read, and what a decision did not
+/// need is not looked up, and a fact in a cache is not fetched again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryCounts {
-    /// Lookups the decisions needed.
-    pub requested: u64,
-    /// Answered from the caches (this replica's or the shared tier).
-    pub cache_hits: u64,
-    /// Asked of the registry.
-    pub fetched: u64,
+    /// Persons the rules ask it about (registrants, members).
+    pub persons: u64,
 }
 
 /// Where records go.
@@ -119,6 +117,11 @@ impl RotatingFile {
     }
 
     fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        // Another process (a second replica on the same volume, logrotate) may have moved the
+        // file: records written to the moved one could be deleted with it. Write to the path's.
+        if self.moved() {
+            *self = RotatingFile::open(&self.path, self.max_bytes, self.keep)?;
+        }
         if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
             self.rotate()?;
         }
@@ -126,6 +129,21 @@ impl RotatingFile {
         self.file.flush()?;
         self.size += line.len() as u64;
         Ok(())
+    }
+
+    /// Whether the open file is no longer the one at the path (moved or deleted by another process).
+    #[cfg(unix)]
+    fn moved(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(open), Ok(named)) => (open.dev(), open.ino()) != (named.dev(), named.ino()),
+            _ => true,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn moved(&self) -> bool {
+        !self.path.exists()
     }
 
     /// `file` becomes `file.1`, `file.1` becomes `file.2`, …; the oldest past `keep` is removed.
@@ -202,26 +220,33 @@ impl AuditLog {
         }
     }
 
-    /// Writes the record of a request by `caller` on `route` that decided
-    /// `beneficiaries` by `rules` (reading registries), with the batch's
-    /// `stats`; 503 `audit_unavailable` when it cannot be written.
-    pub(crate) fn record(&self, request: Audited<'_>) -> Result<(), ApiError> {
+    /// Writes the record of a request by `caller` on `route` about to decide
+    /// `beneficiaries` by `rules` (reading registries); 503 `audit_unavailable`
+    /// when it cannot be written.
+    pub(crate) fn record<'a, I>(&self, request: Audited<'_, 'a, I>) -> Result<(), ApiError>
+    where
+        I: Iterator<Item = &'a Beneficiary> + Clone + 'a,
+    {
         if !reads_registries(request.rules) {
             return Ok(());
         }
-        let registries = request
-            .stats
-            .registries
-            .iter()
-            .map(|used| {
-                let counts = RegistryCounts {
-                    requested: used.fetch.requested as u64,
-                    cache_hits: (used.fetch.cache_hits + used.fetch.shared_hits) as u64,
-                    fetched: used.fetch.fetched as u64,
-                };
-                (used.registry.clone(), counts)
-            })
-            .collect();
+        let mut registries: BTreeMap<String, RegistryCounts> = BTreeMap::new();
+        let mut beneficiaries = 0;
+        for beneficiary in request.beneficiaries.clone() {
+            beneficiaries += 1;
+            for rule in request.rules {
+                let demand = rule.demand();
+                let asked = demand
+                    .registrant
+                    .iter()
+                    .map(|r| (r, 1))
+                    .chain(demand.members.iter().map(|r| (r, beneficiary.members.len())));
+                for (registry, persons) in asked {
+                    registries.entry(registry.clone()).or_default().persons += persons as u64;
+                }
+            }
+        }
+        let identifiers = self.identifier_hashes(request.rules, request.beneficiaries);
         let record = AuditRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             key: request.caller.name.clone(),
@@ -229,9 +254,9 @@ impl AuditLog {
             request_id: request.request_id.map(str::to_owned),
             rules_sha256: request.rules.iter().map(|rule| hex(&Sha256::digest(rule.source().as_bytes()))).collect(),
             as_of: request.as_of.to_string(),
-            beneficiaries: request.beneficiaries,
+            beneficiaries,
             registries,
-            identifiers: request.identifiers,
+            identifiers,
         };
         self.write(&record).map_err(|error| {
             tracing::error!(target: "elig::audit", %error, "an audit record could not be written: the answer is withheld");
@@ -279,17 +304,14 @@ pub(crate) fn reads_registries(rules: &[Rule]) -> bool {
 }
 
 /// What an audit record is made of.
-pub(crate) struct Audited<'a> {
-    pub(crate) caller: &'a Caller,
-    pub(crate) route: &'a str,
-    pub(crate) request_id: Option<&'a str>,
+pub(crate) struct Audited<'r, 'a, I> {
+    pub(crate) caller: &'r Caller,
+    pub(crate) route: &'r str,
+    pub(crate) request_id: Option<&'r str>,
     pub(crate) rules: &'a [Rule],
     pub(crate) as_of: chrono::NaiveDate,
-    /// Beneficiaries decided.
-    pub(crate) beneficiaries: usize,
-    /// [`AuditLog::identifier_hashes`].
-    pub(crate) identifiers: Vec<String>,
-    pub(crate) stats: &'a BatchStats,
+    /// The beneficiaries about to be decided.
+    pub(crate) beneficiaries: I,
 }
 
 /// The identifiers `rules` ask the registries about, `(TYPE, value)`: the
@@ -356,9 +378,22 @@ pub fn audit_files(file: &Path) -> Vec<PathBuf> {
 /// identifier `kind:value` under `secret`, oldest first.
 pub fn find(file: &Path, secret: &Secret, kind: &str, value: &str) -> std::io::Result<Vec<AuditRecord>> {
     let wanted = identifier_hash(secret, kind, value);
+    let files = audit_files(file);
+    if files.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no audit log at {} (nor rotated files beside it)", file.display()),
+        ));
+    }
     let mut found = Vec::new();
-    for path in audit_files(file) {
-        for line in BufReader::new(File::open(&path)?).lines() {
+    for path in files {
+        // A file rotated away since the listing is read under its new name, or was the oldest.
+        let opened = match File::open(&path) {
+            Ok(opened) => opened,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        for line in BufReader::new(opened).lines() {
             let line = line?;
             if !line.contains(&wanted) {
                 continue;
@@ -394,6 +429,19 @@ mod tests {
         assert!(last.contains("\"n\": 7") && last.len() <= 100, "{last}");
         let oldest = std::fs::read_to_string(dir.path().join("audit.ndjson.2")).expect("reads");
         assert!(oldest.contains("\"n\": 5"), "one line a file: the two before the last kept: {oldest}");
+    }
+
+    /// A second writer rotating the same file (another replica on the volume, logrotate) does not
+    /// make this one write into a file rotated away and later deleted.
+    #[test]
+    fn a_file_moved_by_another_writer_is_reopened_at_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.ndjson");
+        let mut mine = RotatingFile::open(&path, 1 << 20, 1).expect("opens");
+        mine.write_line(b"{\"n\": 1}\n").expect("writes");
+        std::fs::rename(&path, dir.path().join("audit.ndjson.1")).expect("rotated by another");
+        mine.write_line(b"{\"n\": 2}\n").expect("writes");
+        assert_eq!(std::fs::read_to_string(&path).expect("reads"), "{\"n\": 2}\n");
     }
 
     #[test]

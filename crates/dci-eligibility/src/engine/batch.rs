@@ -60,7 +60,16 @@ pub struct EvaluationOptions {
     /// The pool to run on, when the caller has chosen (a server stream holds
     /// a slot of the bulk lane); by default, the batch's size and estimate choose.
     pub lane: Option<Lane>,
+    /// Say no value in a decision's `error`: the message of an error is
+    /// replaced by one naming the rule only, since an error can quote the
+    /// value it failed on (`date: "MENTAL" is not a date`), which may be a
+    /// registry's. For callers that may not see registry values.
+    pub withhold_values: bool,
 }
+
+/// The `error` of a decision whose values are withheld ([`EvaluationOptions::withhold_values`]).
+pub const WITHHELD_ERROR: &str =
+    "the rule could not be applied to this beneficiary; why would show values this caller may not see";
 
 impl EvaluationOptions {
     /// Demand-driven, without explanations.
@@ -72,6 +81,7 @@ impl EvaluationOptions {
             cancel: Cancellation::new(),
             lane_change: LaneChange::default(),
             lane: None,
+            withhold_values: false,
         }
     }
 }
@@ -465,10 +475,15 @@ impl Engine {
             assemble_in_order(batch, &table.verdicts, detailed, input.ids, input.invalid)
         })
         .await;
-        for item in &items {
+        let mut items = items;
+        for item in &mut items {
             if let ItemResult::Decided { decisions, .. } = item {
-                for (counts, decision) in stats.rules.iter_mut().zip(decisions) {
+                for (counts, decision) in stats.rules.iter_mut().zip(decisions.iter_mut()) {
                     counts.add(decision.outcome);
+                    // A stopped evaluation's message (budget, cancellation) names no value: it stays.
+                    if options.withhold_values && decision.error.is_some() && decision.code.is_none() {
+                        decision.error = Some(WITHHELD_ERROR.to_owned());
+                    }
                 }
             }
         }

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use dci_eligibility::io::{Format, Writer};
-use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler};
+use dci_eligibility::{Beneficiary, BeneficiaryError, Compiler, EvaluationOptions};
 use rayon::prelude::*;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -160,6 +160,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         if options.explain {
             caller.require(Scope::Explain, "`\"explain\": true` (clause values and reasons)")?;
         }
+        let options = EvaluationOptions { withhold_values: !caller.may(Scope::Explain), ..options };
         let items = read_beneficiaries(beneficiaries, limits)?;
         if options.explain {
             check_explained(items.len(), &rules, limits)?;
@@ -168,8 +169,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         Ok(((rules, options, items), lane))
     })
     .await?;
-    let identifiers = asker.admit(&state, &rules, items.iter().filter_map(|item| item.as_ref().ok()))?;
-    let decided = items.iter().filter(|item| item.is_ok()).count();
+    asker.admit(&state, &rules, options.as_of, items.iter().filter_map(|item| item.as_ref().ok()))?;
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
     let result =
@@ -181,7 +181,6 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         )
         .await?;
     state.telemetry().record(&result.stats);
-    asker.record(&state, &rules, options.as_of, (decided, identifiers), &result.stats)?;
     let as_of = options.as_of;
     let bytes = on_pool(Lane::for_items(result.items.len()), move || {
         let parts: Vec<Vec<u8>> = result

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::access::Caller;
 use crate::api::{EvaluateOptions, RuleSet};
 use crate::audit::{Audited, asked_identifiers, reads_registries};
+
 use crate::config::ServerLimits;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -35,35 +36,25 @@ impl Asker {
         Asker { caller, request_id, route }
     }
 
-    /// Before `rules` read registries about `beneficiaries`: counts their identifiers against
-    /// the key's bound (429 `too_many_lookups` past it, counted per key), and gives the keyed
-    /// hashes the audit record will carry.
+    /// Before `rules` read registries about `beneficiaries` at `as_of`: counts their
+    /// identifiers against the key's bound (429 `too_many_lookups` past it, counted per key),
+    /// then writes the audit record (503 `audit_unavailable` when it cannot be written). Both
+    /// come before any lookup, so that none goes unrecorded, whatever ends the request later.
+    /// Nothing is counted or recorded when the rules read no registry.
     pub(crate) fn admit<'a>(
         &self,
         state: &AppState,
         rules: &'a [Rule],
+        as_of: NaiveDate,
         beneficiaries: impl Iterator<Item = &'a Beneficiary> + Clone + 'a,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<(), ApiError> {
         if !reads_registries(rules) {
-            return Ok(Vec::new());
+            return Ok(());
         }
         if let Err(error) = state.lookups().admit(&self.caller, asked_identifiers(rules, beneficiaries.clone())) {
             state.telemetry().lookups_refused(&self.caller.name);
             return Err(error);
         }
-        Ok(state.audit().identifier_hashes(rules, beneficiaries))
-    }
-
-    /// Writes the audit record of `rules` deciding `beneficiaries` beneficiaries at `as_of`
-    /// (nothing when they read no registry); 503 `audit_unavailable` when it cannot be written.
-    pub(crate) fn record(
-        &self,
-        state: &AppState,
-        rules: &[Rule],
-        as_of: NaiveDate,
-        (beneficiaries, identifiers): (usize, Vec<String>),
-        stats: &dci_eligibility::BatchStats,
-    ) -> Result<(), ApiError> {
         state.audit().record(Audited {
             caller: &self.caller,
             route: self.route,
@@ -71,8 +62,6 @@ impl Asker {
             rules,
             as_of,
             beneficiaries,
-            identifiers,
-            stats,
         })
     }
 }

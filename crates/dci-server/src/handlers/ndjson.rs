@@ -214,6 +214,7 @@ pub(crate) async fn evaluate(
     if options.explain {
         asker.caller.require(Scope::Explain, "`\"explain\": true` (clause values and reasons)")?;
     }
+    let options = dci_eligibility::EvaluationOptions { withhold_values: !asker.caller.may(Scope::Explain), ..options };
     // A stream's length is not known: it is costly work, in the bulk lane, and each of its chunks
     // runs on the bulk pool however small.
     let held = state.admit(Lane::Bulk, received).await?;
@@ -236,15 +237,10 @@ pub(crate) async fn evaluate(
         let mark = taken.clone();
         let idle = limits.request_timeout().as_secs().max(1);
         let chunk = if options.explain { explained_chunk(&rules, &limits) } else { limits.ndjson_chunk };
-        // Each chunk is counted against the key's lookup bound and audited before it is decided:
-        // its record counts the chunk's beneficiaries and identifiers (the registries' counts are
-        // in the stream's summary).
+        // Each chunk is counted against the key's lookup bound and audited before it is decided.
         let (gate_rules, as_of) = (rules.clone(), options.as_of);
         let gate = move |items: &[Result<Beneficiary, BeneficiaryError>]| {
-            let people = || items.iter().filter_map(|item| item.as_ref().ok());
-            let identifiers = asker.admit(&gate_state, &gate_rules, people())?;
-            let stats = dci_eligibility::BatchStats::default();
-            asker.record(&gate_state, &gate_rules, as_of, (people().count(), identifiers), &stats)
+            asker.admit(&gate_state, &gate_rules, as_of, items.iter().filter_map(|item| item.as_ref().ok()))
         };
         let reading = read_chunks(lines, input_sender, chunk, limits.max_members, gate);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {

@@ -67,8 +67,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         Ok(((rule, as_of, beneficiary), lane))
     })
     .await?;
-    let rules = std::slice::from_ref(&rule);
-    let identifiers = asker.admit(&state, rules, std::iter::once(&beneficiary))?;
+    asker.admit(&state, std::slice::from_ref(&rule), as_of, std::iter::once(&beneficiary))?;
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
     let work_rule = rule.clone();
@@ -78,7 +77,6 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
     .await?
     .ok_or_else(|| ApiError::internal("the explanation failed"))?;
     state.telemetry().record(&explanation.stats);
-    asker.record(&state, rules, as_of, (1, identifiers), &explanation.stats)?;
     Ok(Json(explanation))
 }
 
@@ -116,8 +114,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         Ok(((rules, as_of, items), lane))
     })
     .await?;
-    let identifiers = asker.admit(&state, &rules, items.iter().filter_map(|item| item.as_ref().ok()))?;
-    let decided = items.iter().filter(|item| item.is_ok()).count();
+    asker.admit(&state, &rules, as_of, items.iter().filter_map(|item| item.as_ref().ok()))?;
     let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
     let engine = state.engine().clone();
     let work_rules = rules.clone();
@@ -126,7 +123,6 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
     })
     .await?;
     state.telemetry().record(&result.stats);
-    asker.record(&state, &rules, as_of, (decided, identifiers), &result.stats)?;
     let stats = result.stats;
     let report = on_pool(Lane::for_items(result.items.len()), move || {
         let mut report = DiffReport::default();
@@ -180,9 +176,7 @@ pub(crate) async fn export_test(
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
     let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
-    let rules = std::slice::from_ref(&rule);
-    let identifiers = asker.admit(&state, rules, beneficiaries.iter())?;
-    let decided = beneficiaries.len();
+    asker.admit(&state, std::slice::from_ref(&rule), as_of, beneficiaries.iter())?;
     let work_rule = rule.clone();
     let explanations = run_in_slot(&state, held, &options.clone(), async move {
         engine.explain_all(&work_rule, beneficiaries, &options).await
@@ -190,7 +184,6 @@ pub(crate) async fn export_test(
     .await?;
     if let Some(first) = explanations.first() {
         state.telemetry().record(&first.stats);
-        asker.record(&state, rules, as_of, (decided, identifiers), &first.stats)?;
     }
     let explained: Vec<(Value, Explanation)> = data.into_iter().zip(explanations).collect();
     let file = dci_eligibility::rule_tests::replay_file(name, &source, as_of, &explained);

@@ -25,6 +25,7 @@ pub(crate) async fn authenticate(state: AppState, scope: Option<Scope>, mut requ
             return error.into_response();
         }
     }
+    tracing::Span::current().record("key", caller.name.as_str());
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
