@@ -100,12 +100,17 @@ async fn all_keys(redis: &RedisServer) -> Vec<String> {
     redis::cmd("KEYS").arg("*").query_async(&mut connection).await.expect("keys")
 }
 
-fn alive(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
-    let metric = store.catalog().metric("dci.crvs.is_alive").expect("metric");
+/// The yes/no metric `name` as `resolution` gives it.
+fn flag(store: &MetricStore, resolution: &Resolution, name: &str) -> Option<bool> {
+    let metric = store.catalog().metric(name).expect("metric");
     match resolution.read(store.catalog(), metric, chrono::NaiveDate::MAX) {
-        MetricRead::Value(MetricValue::Bool(alive)) => Some(*alive),
+        MetricRead::Value(MetricValue::Bool(value)) => Some(*value),
         _ => None,
     }
+}
+
+fn alive(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
+    flag(store, resolution, "dci.crvs.is_alive")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,11 +480,7 @@ async fn a_redis_answering_fewer_values_than_keys_is_a_failing_tier() {
 type Tamper = fn(usize, &[Vec<u8>]) -> Vec<u8>;
 
 fn enrolled(store: &MetricStore, resolution: &Resolution) -> Option<bool> {
-    let metric = store.catalog().metric("dci.ibr.is_enrolled").expect("metric");
-    match resolution.read(store.catalog(), metric, chrono::NaiveDate::MAX) {
-        MetricRead::Value(MetricValue::Bool(enrolled)) => Some(*enrolled),
-        _ => None,
-    }
+    flag(store, resolution, "dci.ibr.is_enrolled")
 }
 
 /// Without `[cache] encryption_key`, every value is authenticated under

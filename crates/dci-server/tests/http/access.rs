@@ -56,6 +56,13 @@ async fn call(h: &Harness, key: &str, method: &axum::http::Method, path: &str, b
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// `POST /v1/evaluate` as NDJSON: the `options` line, then the fixture household `id`.
+async fn stream(h: &Harness, key: &str, options: Value, id: &str) -> reqwest::Response {
+    let body = format!("{options}\n{}\n", household(id));
+    let request = h.client.post(h.url("/v1/evaluate")).bearer_auth(key).header("content-type", "application/x-ndjson");
+    request.body(body).send().await.expect("send")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_scope_admits_its_routes_and_is_refused_the_others() {
     let h = roles(0, None).await;
@@ -135,16 +142,7 @@ async fn an_evaluate_only_key_sees_no_registry_value() {
     let explained = json!({"rule": ELDERLY, "as_of": AS_OF, "explain": true, "beneficiaries": [household("HH-0002")]});
     let (status, answer) = call(&h, SERVICE, &axum::http::Method::POST, "/v1/evaluate", &explained).await;
     assert_eq!((status, code(&answer)), (403, "forbidden"), "{answer}");
-    let ndjson = format!("{}\n{}\n", json!({"rule": ELDERLY, "as_of": AS_OF, "explain": true}), household("HH-0002"));
-    let response = h
-        .client
-        .post(h.url("/v1/evaluate"))
-        .bearer_auth(SERVICE)
-        .header("content-type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
-        .await
-        .expect("send");
+    let response = stream(&h, SERVICE, json!({"rule": ELDERLY, "as_of": AS_OF, "explain": true}), "HH-0002").await;
     assert_eq!(response.status().as_u16(), 403);
     h.stop().await;
 }
@@ -197,16 +195,7 @@ async fn every_fact_reading_route_is_audited_without_identifiers_in_clear() {
         let (status, answer) = call(&h, OFFICER, &axum::http::Method::POST, path, body).await;
         assert_eq!(status, 200, "{path}: {answer}");
     }
-    let ndjson = format!("{}\n{}\n", json!({"rule": ELDERLY, "as_of": AS_OF}), household("HH-0005"));
-    let response = h
-        .client
-        .post(h.url("/v1/evaluate"))
-        .bearer_auth(SERVICE)
-        .header("content-type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
-        .await
-        .expect("send");
+    let response = stream(&h, SERVICE, json!({"rule": ELDERLY, "as_of": AS_OF}), "HH-0005").await;
     assert!(response.text().await.expect("body").contains("summary"));
     let text = std::fs::read_to_string(&file).expect("the audit file");
     let records: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).expect("a JSON record")).collect();
