@@ -95,3 +95,39 @@ fn the_server_readmes_curl_examples_run_as_written() {
         assert!(statuses.iter().all(|status| status.starts_with('2')), "{statuses:?} for\n{block}\n{said}");
     }
 }
+
+/// The README's simulator example: a token, then a search, with curl against
+/// `elig registry` (started here; the block's `elig` lines start servers).
+#[test]
+fn the_readmes_simulator_example_runs_as_written() {
+    if !test_services::available("curl") {
+        return;
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let block = curl_blocks(&readme)
+        .into_iter()
+        .find(|block| block.contains("oauth2/client/token"))
+        .expect("the README's simulator example");
+    let port = test_services::free_port().expect("a free port");
+    let mut registry = Command::new(assert_cmd::cargo::cargo_bin("elig"))
+        .args(["registry", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("elig registry starts");
+    let address = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(Instant::now() < deadline, "elig registry did not listen on {address}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let script: Vec<&str> = block.lines().filter(|line| !line.starts_with("elig ")).collect();
+    let script = script.join("\n").replace("127.0.0.1:8500", &address);
+    let output = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
+    let _ = registry.kill();
+    let _ = registry.wait();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{script}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(said.contains("\"access_token\""), "the token: {said}");
+    assert!(said.contains("search_response") && said.contains("800010000"), "the search found the person: {said}");
+}

@@ -37,6 +37,13 @@ async fn replicas_share_facts_and_a_dead_redis_is_degraded_not_unready() {
     let (status, answer) = first.evaluate(&body).await;
     assert_eq!(status, 200, "{answer}");
     assert!(items(&first.sim.stats()) > 0);
+    // What the first replica wrote is counted as written.
+    let written = first.get("/metrics").send().await.expect("send").text().await.expect("text");
+    let writes = written
+        .lines()
+        .find_map(|line| line.strip_prefix("elig_shared_cache_writes_total").map(|rest| rest.trim_start_matches("{}")))
+        .unwrap_or("0");
+    assert!(writes.trim().parse::<f64>().unwrap_or(0.0) > 0.0, "{written}");
 
     // A second replica of the same deployment (the same registries): it asks them nothing.
     let registries = crate::common::sources(&first.sim);
