@@ -47,7 +47,8 @@ pub use resolver::{
 };
 pub use seal::KeyError;
 pub use shared::{
-    REST_AFTER_FAILURE, RedisConfig, SharedError, SharedHealth, SharedStats, SharedStatus, TierFault, WARN_EVERY,
+    LookupCount, REST_AFTER_FAILURE, RedisConfig, SharedError, SharedHealth, SharedStats, SharedStatus, TierFault,
+    WARN_EVERY,
 };
 pub use snapshot::{SnapshotError, SnapshotReport};
 pub use store::{

@@ -67,6 +67,33 @@ const READ_CHUNK: usize = 2_000;
 /// How long the tier rests after a failure before it is tried again.
 pub const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// Adds the members (ARGV[3..]) to the set KEYS[1] unless the new ones
+/// would bring it past ARGV[1]; the set expires ARGV[2] seconds after it is
+/// made. Answers `{1, count after}` or `{0, count before}`. One script, so
+/// that two replicas cannot both pass the bound between a check and an add.
+const ADMIT_LOOKUPS: &str = r#"
+local new = 0
+for i = 3, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then new = new + 1 end
+end
+local have = redis.call('SCARD', KEYS[1])
+if have + new > tonumber(ARGV[1]) then return {0, have} end
+for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {1, have + new}
+"#;
+
+/// What [`SharedTier::admit_lookups`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupCount {
+    /// Whether the identifiers were admitted (and counted).
+    pub admitted: bool,
+    /// Distinct identifiers counted this hour (after, when admitted; before, when not).
+    pub count: u64,
+    /// Seconds until the hour ends (and the count starts again).
+    pub retry_after_secs: u64,
+}
+
 /// At most one warning per this interval while the tier fails.
 pub const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -689,6 +716,42 @@ impl SharedTier {
         let mut reader = Reader::new(record);
         let cached = reader.cached(fields).ok()?;
         reader.is_empty().then_some(cached)
+    }
+
+    /// Counts the distinct `identifiers` (`(type, value)`) `who` looks up in the
+    /// current hour against `bound`, in one set per `who` and hour shared by
+    /// every replica (members are keyed hashes, never identifiers): all are
+    /// added, or, when the new ones would pass the bound, none is. `None`
+    /// when the tier does not answer (the caller then counts on its own).
+    pub(crate) async fn admit_lookups(
+        &self,
+        who: &str,
+        identifiers: &[(&str, &str)],
+        bound: u64,
+    ) -> Option<LookupCount> {
+        let hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() / 3600;
+        let mut set = String::with_capacity(self.prefix.len() + 64);
+        set.push_str(&self.prefix);
+        set.push_str("lookups:");
+        self.hasher.hash_into(&[who.as_bytes()], &mut set);
+        set.push_str(&format!(":{hour}"));
+        let members: Vec<String> = identifiers
+            .iter()
+            .map(|(kind, value)| {
+                let mut member = String::with_capacity(32);
+                self.hasher
+                    .hash_into(&[b"lookup", kind.to_ascii_uppercase().as_bytes(), value.as_bytes()], &mut member);
+                member
+            })
+            .collect();
+        let mut pipeline = redis::pipe();
+        let mut call = redis::cmd("EVAL");
+        call.arg(ADMIT_LOOKUPS).arg(1).arg(&set).arg(bound).arg(2 * 3600).arg(&members);
+        pipeline.add_command(call);
+        let ((admitted, count),): ((i64, u64),) = self.call(&pipeline).await?;
+        let next_hour = (hour + 1) * 3600;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+        Some(LookupCount { admitted: admitted == 1, count, retry_after_secs: next_hour.saturating_sub(now).max(1) })
     }
 
     /// Counters so far.

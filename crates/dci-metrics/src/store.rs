@@ -611,6 +611,21 @@ impl MetricStore {
         }
     }
 
+    /// Counts, in the shared tier, the distinct identifiers `who` looks up this
+    /// hour against `bound` (see [`crate::LookupCount`]); `None` without a
+    /// shared tier, or when it does not answer.
+    pub async fn admit_lookups(
+        &self,
+        who: &str,
+        identifiers: &[(&str, &str)],
+        bound: u64,
+    ) -> Option<crate::LookupCount> {
+        match &self.shared {
+            Some(shared) => shared.admit_lookups(who, identifiers, bound).await,
+            None => None,
+        }
+    }
+
     /// Whether the shared tier answers now (`None`: there is none).
     pub async fn shared_status(&self) -> Option<SharedStatus> {
         match &self.shared {

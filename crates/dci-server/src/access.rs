@@ -228,17 +228,21 @@ impl Lookups {
     /// Counts `identifiers` (`TYPE:value`) against `caller`'s bound: all of
     /// them are recorded, or, when the new ones would pass the bound, none
     /// is and the answer is 429 `too_many_lookups` with the seconds until
-    /// the window ends.
-    pub(crate) fn admit<'a>(
+    /// the hour ends (422 when the request alone names more than the bound).
+    /// With a shared tier (Redis) the count is kept there, one for every
+    /// replica; without one, or while it does not answer, in this process.
+    pub(crate) async fn admit(
         &self,
+        store: &dci_metrics::MetricStore,
         caller: &Caller,
-        identifiers: impl Iterator<Item = (&'a str, &'a str)>,
+        identifiers: &[(&str, &str)],
     ) -> Result<(), ApiError> {
         let bound = caller.identifiers_per_hour;
         if bound == 0 {
             return Ok(());
         }
         let hashes: HashSet<u64> = identifiers
+            .iter()
             .map(|(kind, value)| {
                 let mut hasher = self.hasher.build_hasher();
                 kind.to_ascii_uppercase().hash(&mut hasher);
@@ -260,6 +264,17 @@ impl Lookups {
             )
             .with_details(serde_json::json!({ "limit": bound, "key": caller.name, "received": hashes.len() })));
         }
+        if let Some(shared) = store.admit_lookups(&caller.name, identifiers, bound).await {
+            return match shared.admitted {
+                true => Ok(()),
+                false => Err(past_bound(caller, bound, shared.count, shared.retry_after_secs)),
+            };
+        }
+        self.admit_here(caller, bound, hashes)
+    }
+
+    /// [`Lookups::admit`] counted in this process.
+    fn admit_here(&self, caller: &Caller, bound: u64, hashes: HashSet<u64>) -> Result<(), ApiError> {
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let window =
@@ -270,21 +285,24 @@ impl Lookups {
         let new = hashes.iter().filter(|hash| !window.seen.contains(hash)).count() as u64;
         if window.seen.len() as u64 + new > bound {
             let left = WINDOW.saturating_sub(now.duration_since(window.started)).as_secs().max(1);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::TooManyLookups,
-                format!(
-                    "the API key `{}` may look up {bound} distinct identifiers per hour; this request would bring \
-                     it to {} (it has looked up {}); retry in {left} s",
-                    caller.name,
-                    window.seen.len() as u64 + new,
-                    window.seen.len()
-                ),
-            )
-            .with_details(serde_json::json!({ "limit": bound, "key": caller.name }))
-            .retry_after(left));
+            return Err(past_bound(caller, bound, window.seen.len() as u64, left));
         }
         window.seen.extend(hashes);
         Ok(())
     }
+}
+
+/// 429 `too_many_lookups`: `caller` has looked up `count` of its `bound` this hour.
+fn past_bound(caller: &Caller, bound: u64, count: u64, retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooManyLookups,
+        format!(
+            "the API key `{}` may look up {bound} distinct identifiers per hour and has looked up {count}; this \
+             request would pass that; retry in {retry_after_secs} s",
+            caller.name
+        ),
+    )
+    .with_details(serde_json::json!({ "limit": bound, "key": caller.name }))
+    .retry_after(retry_after_secs)
 }

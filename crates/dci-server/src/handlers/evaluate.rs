@@ -169,7 +169,7 @@ async fn evaluate_json(state: AppState, request: Request) -> Result<Response, Ap
         Ok(((rules, options, items), lane))
     })
     .await?;
-    asker.admit(&state, &rules, options.as_of, items.iter().filter_map(|item| item.as_ref().ok()))?;
+    asker.admit(&state, &rules, options.as_of, items.iter().filter_map(|item| item.as_ref().ok())).await?;
     let engine = state.engine().clone();
     let (work_rules, work_options) = (rules.clone(), options.clone());
     let result =

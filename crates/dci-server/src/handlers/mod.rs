@@ -23,6 +23,7 @@ use crate::state::AppState;
 
 /// Who asks, read before the body: the key's [`Caller`] (put there by the auth layer; a request
 /// without one may do nothing), the request's id and the route, for the lookup bound and the audit.
+#[derive(Clone)]
 pub(crate) struct Asker {
     pub(crate) caller: Caller,
     request_id: Option<String>,
@@ -41,7 +42,7 @@ impl Asker {
     /// then writes the audit record (503 `audit_unavailable` when it cannot be written). Both
     /// come before any lookup, so that none goes unrecorded, whatever ends the request later.
     /// Nothing is counted or recorded when the rules read no registry.
-    pub(crate) fn admit<'a>(
+    pub(crate) async fn admit<'a>(
         &self,
         state: &AppState,
         rules: &'a [Rule],
@@ -51,7 +52,8 @@ impl Asker {
         if !reads_registries(rules) {
             return Ok(());
         }
-        if let Err(error) = state.lookups().admit(&self.caller, asked_identifiers(rules, beneficiaries.clone())) {
+        let asked: Vec<(&str, &str)> = asked_identifiers(rules, beneficiaries.clone()).collect();
+        if let Err(error) = state.lookups().admit(state.engine().store(), &self.caller, &asked).await {
             state.telemetry().lookups_refused(&self.caller.name);
             return Err(error);
         }

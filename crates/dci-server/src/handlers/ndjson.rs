@@ -142,7 +142,7 @@ async fn read_chunks(
     input: mpsc::Sender<Input>,
     chunk: usize,
     max_members: usize,
-    mut gate: impl FnMut(&[Result<Beneficiary, BeneficiaryError>]) -> Result<(), ApiError>,
+    gate: impl AsyncFn(&[Result<Beneficiary, BeneficiaryError>]) -> Result<(), ApiError>,
 ) -> Option<ApiError> {
     let mut pending: Vec<Line> = Vec::new();
     loop {
@@ -162,7 +162,7 @@ async fn read_chunks(
                 on_pool(Lane::Bulk, move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect())
                     .await;
             // The key's lookup bound and the audit record come before the chunk reads any fact.
-            if let Err(error) = gate(&items) {
+            if let Err(error) = gate(&items).await {
                 return Some(error);
             }
             if input.send(Input::Items(items)).await.is_err() {
@@ -239,8 +239,8 @@ pub(crate) async fn evaluate(
         let chunk = if options.explain { explained_chunk(&rules, &limits) } else { limits.ndjson_chunk };
         // Each chunk is counted against the key's lookup bound and audited before it is decided.
         let (gate_rules, as_of) = (rules.clone(), options.as_of);
-        let gate = move |items: &[Result<Beneficiary, BeneficiaryError>]| {
-            asker.admit(&gate_state, &gate_rules, as_of, items.iter().filter_map(|item| item.as_ref().ok()))
+        let gate = async move |items: &[Result<Beneficiary, BeneficiaryError>]| {
+            asker.admit(&gate_state, &gate_rules, as_of, items.iter().filter_map(|item| item.as_ref().ok())).await
         };
         let reading = read_chunks(lines, input_sender, chunk, limits.max_members, gate);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {

@@ -67,7 +67,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
         Ok(((rule, as_of, beneficiary), lane))
     })
     .await?;
-    asker.admit(&state, std::slice::from_ref(&rule), as_of, std::iter::once(&beneficiary))?;
+    asker.admit(&state, std::slice::from_ref(&rule), as_of, std::iter::once(&beneficiary)).await?;
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
     let work_rule = rule.clone();
@@ -114,7 +114,7 @@ pub(crate) async fn diff(State(state): State<AppState>, request: Request) -> Res
         Ok(((rules, as_of, items), lane))
     })
     .await?;
-    asker.admit(&state, &rules, as_of, items.iter().filter_map(|item| item.as_ref().ok()))?;
+    asker.admit(&state, &rules, as_of, items.iter().filter_map(|item| item.as_ref().ok())).await?;
     let options = EvaluationOptions { explain: true, ..EvaluationOptions::new(as_of) };
     let engine = state.engine().clone();
     let work_rules = rules.clone();
@@ -176,7 +176,7 @@ pub(crate) async fn export_test(
     let options = EvaluationOptions::new(as_of);
     let engine = state.engine().clone();
     let (data, beneficiaries): (Vec<Value>, Vec<Beneficiary>) = people.into_iter().unzip();
-    asker.admit(&state, std::slice::from_ref(&rule), as_of, beneficiaries.iter())?;
+    asker.admit(&state, std::slice::from_ref(&rule), as_of, beneficiaries.iter()).await?;
     let work_rule = rule.clone();
     let explanations = run_in_slot(&state, held, &options.clone(), async move {
         engine.explain_all(&work_rule, beneficiaries, &options).await

@@ -23,9 +23,18 @@ fn key(value: &str, name: &str, scopes: &[Scope]) -> ApiKeyConfig {
 /// A server with a service key, an officer key bounded to `officer_bound` identifiers per
 /// hour, an admin key, and its audit in `audit` (a file).
 async fn roles(officer_bound: u64, audit: Option<std::path::PathBuf>) -> Harness {
+    roles_sharing(officer_bound, audit, None).await
+}
+
+/// [`roles`], with the facts (and the lookup counts) shared through `redis`.
+async fn roles_sharing(
+    officer_bound: u64,
+    audit: Option<std::path::PathBuf>,
+    redis: Option<dci_metrics::RedisConfig>,
+) -> Harness {
     start_with(
         SimConfig::default(),
-        |_| {},
+        move |engine| engine.cache.redis = redis,
         move |config| {
             let officer = ApiKeyConfig {
                 max_identifiers_per_hour: Some(officer_bound),
@@ -252,4 +261,32 @@ async fn a_key_without_scopes_is_refused_at_start_with_how_to_write_them() {
     let config = dci_server::ServerConfig { api_keys: twins, ..Default::default() };
     let error = dci_server::AppState::new(engine, &config).expect_err("refused").to_string();
     assert!(error.contains("two keys are named `same`"), "{error}");
+}
+
+/// Behind a balancer, a key's bound is one for all replicas: counted in the shared tier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_bound_holds_across_replicas_sharing_redis() {
+    let Some(redis) = test_services::RedisServer::start() else { return };
+    let tier = crate::shared::shared(&redis);
+    let (a, b) = (roles_sharing(3, None, Some(tier.clone())).await, roles_sharing(3, None, Some(tier)).await);
+    let explain = |id: &str| json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household(id)});
+    for (replica, id) in [(&a, "HH-0001"), (&b, "HH-0002"), (&a, "HH-0003"), (&b, "HH-0001")] {
+        let (status, answer) = call(replica, OFFICER, &axum::http::Method::POST, "/v1/explain", &explain(id)).await;
+        assert_eq!(status, 200, "{id}: {answer}");
+    }
+    let (status, answer) = call(&b, OFFICER, &axum::http::Method::POST, "/v1/explain", &explain("HH-0004")).await;
+    assert_eq!((status, code(&answer)), (429, "too_many_lookups"), "the fourth person, on the other replica: {answer}");
+    let (status, _) = call(&a, OFFICER, &axum::http::Method::POST, "/v1/explain", &explain("HH-0004")).await;
+    assert_eq!(status, 429, "and on the first");
+    // Redis holds the count, never an identifier.
+    let mut connection =
+        redis::Client::open(redis.url()).expect("client").get_multiplexed_async_connection().await.expect("connects");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*lookups:*").query_async(&mut connection).await.expect("keys");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let members: Vec<String> =
+        redis::cmd("SMEMBERS").arg(&keys[0]).query_async(&mut connection).await.expect("members");
+    assert_eq!(members.len(), 3);
+    assert!(members.iter().all(|m| !m.contains("8000")) && !keys[0].contains("officer"), "{keys:?} {members:?}");
+    a.stop().await;
+    b.stop().await;
 }

@@ -13,7 +13,7 @@ use crate::contract::{Contract, Side};
 
 const RULE: &str = "dci.crvs.is_alive == true and dci.ibr.is_enrolled == false";
 
-fn shared(redis: &RedisServer) -> RedisConfig {
+pub(crate) fn shared(redis: &RedisServer) -> RedisConfig {
     RedisConfig {
         url: redis.url(),
         username: None,
