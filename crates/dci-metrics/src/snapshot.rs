@@ -122,6 +122,39 @@ impl MetricStore {
     /// from async code, call it through `spawn_blocking`.
     pub fn load_snapshot(&self, path: &Path) -> Result<SnapshotReport, SnapshotError> {
         let file = std::fs::read(path)?;
+        let body = self.snapshot_body(path, &file)?;
+        let mut reader = Reader::new(&body);
+        if reader.text()? != registry_line(self.catalog()) {
+            return Err(format("written for other registries or metrics; delete it to start afresh"));
+        }
+        let mut report = SnapshotReport::default();
+        let usable = self.usable_registries(&mut reader, &mut report)?;
+        let now = unix_now();
+        while !reader.is_empty() {
+            let key = reader.text()?;
+            let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
+                return Err(format("an entry of a registry this catalog does not have"));
+            };
+            let cached = reader.cached(self.catalog().registry(registry).metrics.len())?;
+            if !usable.get(registry.get()).copied().unwrap_or(false) {
+                report.ignored += 1;
+                continue;
+            }
+            if !self.cache.ttls().fresh(registry, cached.facts.is_some(), cached.fetched_at, now) {
+                report.expired += 1;
+                continue;
+            }
+            self.cache.insert(CacheKey::from(key), cached);
+            report.entries += 1;
+        }
+        Ok(report)
+    }
+
+    /// The body of a snapshot file: after its header, opened with the
+    /// encryption key where it was sealed; refused when it is not ours, is
+    /// older, or is held otherwise than this store holds its facts (a file in
+    /// clear where a key is set could have been changed by anyone).
+    fn snapshot_body<'f>(&self, path: &Path, file: &'f [u8]) -> Result<std::borrow::Cow<'f, [u8]>, SnapshotError> {
         let Some((header, rest)) = file.split_at_checked(MAGIC.len()) else {
             return Err(format(format!("{} is not an elig fact cache", path.display())));
         };
@@ -133,32 +166,31 @@ impl MetricStore {
         if header != MAGIC {
             return Err(format(format!("{} is not an elig fact cache", path.display())));
         }
-        let opened;
-        let body = match (rest.split_first(), &self.sealer) {
-            (Some((&PLAIN, body)), None) => body,
-            (Some((&PLAIN, _)), Some(_)) => {
-                return Err(format(
-                    "written in clear, while [cache] encryption_key is set: anyone who could write the file could \
-                     have changed its facts; delete it (the next run fetches them again and writes it sealed)",
-                ));
-            }
-            (Some((&SEALED, sealed)), Some(sealer)) => {
-                opened = sealer.open(sealed, MAGIC).ok_or_else(|| {
-                    format("sealed with another encryption key, or altered; delete it to start afresh")
-                })?;
-                &opened[..]
-            }
+        match (rest.split_first(), &self.sealer) {
+            (Some((&PLAIN, body)), None) => Ok(std::borrow::Cow::Borrowed(body)),
+            (Some((&PLAIN, _)), Some(_)) => Err(format(
+                "written in clear, while [cache] encryption_key is set: anyone who could write the file could have \
+                 changed its facts; delete it (the next run fetches them again and writes it sealed)",
+            )),
+            (Some((&SEALED, sealed)), Some(sealer)) => sealer
+                .open(sealed, MAGIC)
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| format("sealed with another encryption key, or altered; delete it to start afresh")),
             (Some((&SEALED, _)), None) => {
-                return Err(format("sealed: configure the [cache] encryption_key it was written with"));
+                Err(format("sealed: configure the [cache] encryption_key it was written with"))
             }
-            _ => return Err(format("unknown kind of fact cache")),
-        };
-        let mut reader = Reader::new(body);
-        if reader.text()? != registry_line(self.catalog()) {
-            return Err(format("written for other registries or metrics; delete it to start afresh"));
+            _ => Err(format("unknown kind of fact cache")),
         }
-        let mut report = SnapshotReport::default();
-        // Who answered for each registry then, and whether that is who answers now.
+    }
+
+    /// Who answered for each registry when the file was written, read from
+    /// it, and whether that is who answers now: facts of another endpoint
+    /// are not used (each such registry noted in `report`).
+    fn usable_registries(
+        &self,
+        reader: &mut Reader<'_>,
+        report: &mut SnapshotReport,
+    ) -> Result<Vec<bool>, SnapshotError> {
         let mut usable: Vec<bool> = Vec::new();
         for registry in self.catalog().registry_indices() {
             let written = reader.text()?;
@@ -182,24 +214,6 @@ impl MetricStore {
             };
             usable.push(usable_now);
         }
-        let now = unix_now();
-        while !reader.is_empty() {
-            let key = reader.text()?;
-            let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
-                return Err(format("an entry of a registry this catalog does not have"));
-            };
-            let cached = reader.cached(self.catalog().registry(registry).metrics.len())?;
-            if !usable.get(registry.get()).copied().unwrap_or(false) {
-                report.ignored += 1;
-                continue;
-            }
-            if !self.cache.ttls().fresh(registry, cached.facts.is_some(), cached.fetched_at, now) {
-                report.expired += 1;
-                continue;
-            }
-            self.cache.insert(CacheKey::from(key), cached);
-            report.entries += 1;
-        }
-        Ok(report)
+        Ok(usable)
     }
 }
