@@ -41,6 +41,7 @@ pub use engine::evaluate::MAX_SHOWN_VALUE_BYTES;
 pub use engine::functions::{whole_months, whole_years};
 pub use engine::meter::{Cancellation, LaneChange};
 pub use engine::pool;
+pub use engine::reason::CLAUSE_WORDS_BYTES;
 pub use names::{BYTES_PER_STEP, DEFAULT_MAX_DEPTH, Limits};
 pub use report::diff;
 pub use report::results::{

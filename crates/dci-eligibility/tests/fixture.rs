@@ -1044,3 +1044,26 @@ async fn explained_decisions_give_their_reasons_in_words() {
     assert_eq!(decisions_of(&plain, "HH-0002")[0].reason, None, "no reason without explain");
     sim.shutdown().await;
 }
+
+/// An explanation's words are bounded whatever the data holds: a 100,000-character
+/// field and a 50,000-item list give clause words and used values of a few hundred bytes.
+#[tokio::test]
+async fn explanation_words_are_bounded_whatever_the_data_holds() {
+    let engine = Engine::from_config(&EngineConfig::default()).expect("engine");
+    let rule = engine.compiler().compile("long", "r.name == \"x\" || size(r.tags) < 3").expect("compiles");
+    let tags: Vec<String> = (0..50_000).map(|n| format!("tag-{n}")).collect();
+    let person = serde_json::json!({"id": "B", "name": "é".repeat(100_000), "tags": tags});
+    let beneficiary = Beneficiary::from_json(person).expect("a beneficiary");
+    let explanation = engine.explain(&rule, beneficiary, as_of()).await;
+    let text = serde_json::to_string(&explanation.decision).expect("JSON");
+    assert!(
+        text.len() < 4 * dci_eligibility::CLAUSE_WORDS_BYTES,
+        "{} bytes: {}",
+        text.len(),
+        &text[..300.min(text.len())]
+    );
+    for clause in explanation.decision.clauses.iter().flatten() {
+        assert!(clause.says.len() <= 256, "{}", clause.says.len());
+        assert!(clause.used.iter().all(|u| u.expr.len() <= 64 && u.value.to_string().len() <= 70), "{:?}", clause.used);
+    }
+}

@@ -301,7 +301,7 @@ pub(crate) fn shown_value(value: &Value) -> serde_json::Value {
 }
 
 /// `value` as JSON, or `None` once it takes more than `left` bytes.
-fn value_json(value: &Value, left: &mut usize) -> Option<serde_json::Value> {
+pub(crate) fn value_json(value: &Value, left: &mut usize) -> Option<serde_json::Value> {
     let size = match value {
         Value::String(s) => s.len() + 2,
         Value::List(items) => items.len() + 2,

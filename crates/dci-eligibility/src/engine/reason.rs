@@ -12,7 +12,7 @@ use cel::{Context, Value};
 use dci_metrics::{UnknownCause, Wording};
 
 use crate::engine::bind::{Household, Tracker};
-use crate::engine::evaluate::{run, shown_value};
+use crate::engine::evaluate::{run, shown_value, value_json};
 use crate::names::{
     BUDGET_FN, BUILT_FN, COPY_FN, DCI, EQ_FN, GE_FN, GT_FN, LE_FN, LT_FN, MEMBERS, NE_FN, REGISTRANT, TICK_FN, WALK_FN,
 };
@@ -22,6 +22,21 @@ use crate::rules::callable::LIBRARY;
 /// The value of a clause the decision did not need: it read a registry
 /// that was not asked, because the other clauses had decided.
 pub(crate) const NOT_NEEDED: &str = "not_needed";
+
+/// The most bytes (about) a clause's words take; a longer text (a value the
+/// data made long) is cut, so that an explanation's size follows from the rule's.
+const MAX_SAYS_BYTES: usize = 256;
+
+/// The most values a clause lists as used.
+const MAX_USED_VALUES: usize = 4;
+
+/// The most bytes (about) a used value's expression, and its JSON, take.
+const MAX_USED_BYTES: usize = 64;
+
+/// The most bytes one explained clause's words add to a decision: its `says`,
+/// its share of the decision's `reason`, and its `used` values (each an
+/// expression and a value, with JSON punctuation).
+pub const CLAUSE_WORDS_BYTES: usize = 2 * MAX_SAYS_BYTES + MAX_USED_VALUES * (2 * MAX_USED_BYTES + 32);
 
 /// A sub-expression a clause used, as written, with its value (`None`: unknown).
 struct Used {
@@ -46,6 +61,7 @@ pub(crate) fn clause_words(
 ) -> ClauseWords {
     let mut found = Vec::new();
     collect(expr, &mut found);
+    found.truncate(MAX_USED_VALUES);
     let used: Vec<Used> = found
         .into_iter()
         .map(|(expr, text)| {
@@ -61,12 +77,17 @@ pub(crate) fn clause_words(
         serde_json::Value::String(text) if text == "error" => "the clause could not be applied".to_owned(),
         other => format!("the clause gives {other}"),
     };
+    let says = cut(says, MAX_SAYS_BYTES);
     let unknown = if value.as_str() == Some(NOT_NEEDED) { NOT_NEEDED } else { "unknown" };
     let used = used
         .into_iter()
         .map(|u| UsedValue {
-            expr: u.text,
-            value: u.value.as_ref().map_or_else(|| serde_json::Value::String(unknown.into()), shown_value),
+            expr: cut(u.text, MAX_USED_BYTES),
+            value: match &u.value {
+                None => serde_json::Value::String(unknown.into()),
+                Some(value) => value_json(value, &mut { MAX_USED_BYTES })
+                    .unwrap_or_else(|| serde_json::Value::String(cut(value_text(value), MAX_USED_BYTES))),
+            },
         })
         .collect();
     ClauseWords { used, says }
@@ -378,16 +399,41 @@ fn yes_no_test(test: &IdedExpr, variable: &str) -> Option<(String, bool)> {
 }
 
 /// A value as a sentence writes it: a date without its time, a list
-/// comma-separated ("none" when empty), text without quotes.
+/// comma-separated ("none" when empty), text without quotes; cut after
+/// [`MAX_SAYS_BYTES`] (a long list is not walked further).
 fn value_text(value: &Value) -> String {
     match value {
         Value::Timestamp(t) => t.format("%Y-%m-%d").to_string(),
-        Value::String(s) => s.to_string(),
+        Value::String(s) => cut(s.to_string(), MAX_SAYS_BYTES),
         Value::List(items) if items.is_empty() => "none".to_owned(),
-        Value::List(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::List(items) => {
+            let mut text = String::new();
+            for item in items.iter() {
+                if text.len() > MAX_SAYS_BYTES {
+                    break;
+                }
+                if !text.is_empty() {
+                    text.push_str(", ");
+                }
+                text.push_str(&value_text(item));
+            }
+            cut(text, MAX_SAYS_BYTES)
+        }
         Value::Null => "none".to_owned(),
         other => shown_value(other).to_string(),
     }
+}
+
+/// `text`, cut to at most `most` bytes (on a character) and marked when cut.
+fn cut(text: String, most: usize) -> String {
+    if text.len() <= most {
+        return text;
+    }
+    let mut end = most.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Why a value is missing, in a sentence: the registry by its spoken name,

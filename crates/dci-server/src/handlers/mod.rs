@@ -189,8 +189,9 @@ pub(crate) fn prepare(
 const DECISION_OVERHEAD: usize = 64;
 
 /// Bytes allowed per clause besides its text: its value (at most
-/// `dci_eligibility::MAX_SHOWN_VALUE_BYTES` of JSON) and JSON punctuation.
-const CLAUSE_OVERHEAD: usize = 64 + dci_eligibility::MAX_SHOWN_VALUE_BYTES;
+/// `dci_eligibility::MAX_SHOWN_VALUE_BYTES` of JSON), its words and the values it used (at most
+/// `dci_eligibility::CLAUSE_WORDS_BYTES`) and JSON punctuation.
+const CLAUSE_OVERHEAD: usize = 64 + dci_eligibility::MAX_SHOWN_VALUE_BYTES + dci_eligibility::CLAUSE_WORDS_BYTES;
 
 /// About how many bytes the explanations of `rules` take per beneficiary: each clause's text (as
 /// JSON writes it) and value, per rule.

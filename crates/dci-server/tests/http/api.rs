@@ -98,6 +98,11 @@ async fn the_catalog_lists_every_metric_with_its_ttl() {
     h.stop().await;
 }
 
+/// The answer of `POST /v1/rules/validate` to `body`.
+async fn validated(h: &Harness, body: Value) -> Value {
+    h.post("/v1/rules/validate").json(&body).send().await.expect("send").json().await.expect("json")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_reports_diagnostics_and_needs() {
     let h = start().await;
@@ -123,15 +128,7 @@ async fn validation_reports_diagnostics_and_needs() {
     assert!(diagnostic["help"].as_str().expect("help").contains("dci.crvs.is_alive"));
     assert!(diagnostic["snippet"].as_str().expect("snippet").contains('^'));
 
-    let single: Value = h
-        .post("/v1/rules/validate")
-        .json(&json!({"rule": "true"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let single = validated(&h, json!({"rule": "true"})).await;
     assert_eq!((single["valid"].as_bool(), single["rules"][0]["name"].as_str()), (Some(true), Some("rule")));
 
     let malformed = h
@@ -149,15 +146,9 @@ async fn validation_reports_diagnostics_and_needs() {
 
     // With sample beneficiaries, their fields' types are checked as `elig check --data` does.
     let data = json!([{"id": "A", "birthdate": "1950-03-02", "poverty_score": 0.8}]);
-    let typed: Value = h
-        .post("/v1/rules/validate")
-        .json(&json!({"rules": {"age": "age >= 60", "date": "birthdate < date('1960-01-01')"}, "data": data}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let typed =
+        validated(&h, json!({"rules": {"age": "age >= 60", "date": "birthdate < date('1960-01-01')"}, "data": data}))
+            .await;
     let (age, date) = (&typed["rules"][0], &typed["rules"][1]);
     assert_eq!((age["valid"].as_bool(), age["diagnostics"][0]["code"].as_str()), (Some(true), Some("unknown_field")));
     assert!(age["diagnostics"][0]["help"].as_str().unwrap_or_default().contains("age_years(r.birthdate)"));

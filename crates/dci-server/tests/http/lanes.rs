@@ -135,8 +135,10 @@ async fn a_rule_or_its_name_that_cannot_be_read_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explained_ndjson_chunks_are_bounded_like_a_json_response() {
-    // ELDERLY's explanation is estimated at 761 bytes a beneficiary: ten fit in a chunk.
-    let h = start_with(Default::default(), |_| {}, |c| c.limits.max_explanation_bytes = 10 * 761).await;
+    // ELDERLY's explanation is estimated at 761 bytes a beneficiary, and its two clauses' words:
+    // ten fit in a chunk.
+    let each = 761 + 2 * dci_eligibility::CLAUSE_WORDS_BYTES;
+    let h = start_with(Default::default(), |_| {}, move |c| c.limits.max_explanation_bytes = 10 * each).await;
     let mut body = json!({"rule": ELDERLY, "as_of": AS_OF, "explain": true}).to_string();
     body.push('\n');
     for person in fixture().into_iter().take(35) {

@@ -224,9 +224,10 @@ async fn a_diff_is_refused_as_an_evaluation_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explanations_past_the_bound_of_a_response_are_refused_up_front() {
     // ELDERLY's explanation is estimated at 761 bytes a beneficiary (64 for the decision, and per
-    // clause its text as JSON, 64, and 256 for its value): 20 beneficiaries fit in 15,220 bytes,
-    // 21 do not.
-    let h = start_with(Default::default(), |_| {}, |c| c.limits.max_explanation_bytes = 20 * 761).await;
+    // clause its text as JSON, 64, and 256 for its value) and its two clauses' words: 20
+    // beneficiaries fit, 21 do not.
+    let each = 761 + 2 * dci_eligibility::CLAUSE_WORDS_BYTES;
+    let h = start_with(Default::default(), |_| {}, move |c| c.limits.max_explanation_bytes = 20 * each).await;
     let contract = Contract::of(&h).await;
     let people = |n: usize| fixture().into_iter().take(n).collect::<Vec<_>>();
     let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "explain": true, "beneficiaries": people(20)})).await;
@@ -237,7 +238,7 @@ async fn explanations_past_the_bound_of_a_response_are_refused_up_front() {
     assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("max_explanation_bytes"), "{refused}");
     let (status, _) = h.evaluate(&json!({"rule": ELDERLY, "beneficiaries": people(21)})).await;
     assert_eq!(status, 200, "without explanations the bound does not apply");
-    // A diff explains both rules (OLDER's estimate is 761 bytes too).
+    // A diff explains both rules (OLDER's estimate is the same).
     let (status, refused) =
         answer(&h, &contract, "/v1/diff", &json!({"old": OLDER, "new": ELDERLY, "beneficiaries": people(11)})).await;
     assert_eq!((status, code(&refused)), (413, "too_many_beneficiaries"), "{refused}");
