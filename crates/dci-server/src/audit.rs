@@ -220,33 +220,37 @@ impl AuditLog {
         }
     }
 
-    /// Writes the record of a request by `caller` on `route` about to decide
-    /// `beneficiaries` by `rules` (reading registries); 503 `audit_unavailable`
-    /// when it cannot be written.
-    pub(crate) fn record<'a, I>(&self, request: Audited<'_, 'a, I>) -> Result<(), ApiError>
+    /// The record of a request by `caller` on `route` about to decide
+    /// `beneficiaries` by `rules` (reading registries) asking about `asked`
+    /// ([`asked_identifiers`]), its identifiers not yet hashed; `None` when the
+    /// rules read no registry. Cheap: the hashing and
+    /// the writing are [`AuditLog::write_pending`]'s, for the pool.
+    pub(crate) fn pending<'a, I>(&self, request: Audited<'_, 'a, I>, asked: &[(&str, &str)]) -> Option<Pending>
     where
-        I: Iterator<Item = &'a Beneficiary> + Clone + 'a,
+        I: Iterator<Item = &'a Beneficiary>,
     {
         if !reads_registries(request.rules) {
-            return Ok(());
+            return None;
         }
+        // Each registry once per person, however many of the rules read it.
+        let demanded = |of: fn(&Rule) -> &Vec<String>| {
+            request.rules.iter().flat_map(|rule| of(rule).iter().cloned()).collect::<std::collections::BTreeSet<_>>()
+        };
+        let (of_registrant, of_members) = (demanded(|r| &r.demand().registrant), demanded(|r| &r.demand().members));
         let mut registries: BTreeMap<String, RegistryCounts> = BTreeMap::new();
         let mut beneficiaries = 0;
-        for beneficiary in request.beneficiaries.clone() {
+        for beneficiary in request.beneficiaries {
             beneficiaries += 1;
-            for rule in request.rules {
-                let demand = rule.demand();
-                let asked = demand
-                    .registrant
-                    .iter()
-                    .map(|r| (r, 1))
-                    .chain(demand.members.iter().map(|r| (r, beneficiary.members.len())));
-                for (registry, persons) in asked {
-                    registries.entry(registry.clone()).or_default().persons += persons as u64;
-                }
+            let asked =
+                of_registrant.iter().map(|r| (r, 1)).chain(of_members.iter().map(|r| (r, beneficiary.members.len())));
+            for (registry, persons) in asked {
+                registries.entry(registry.clone()).or_default().persons += persons as u64;
             }
         }
-        let identifiers = self.identifier_hashes(request.rules, request.beneficiaries);
+        let asked = match self.secret {
+            Some(_) => asked.iter().map(|(kind, value)| ((*kind).to_owned(), (*value).to_owned())).collect(),
+            None => Vec::new(),
+        };
         let record = AuditRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             key: request.caller.name.clone(),
@@ -256,8 +260,20 @@ impl AuditLog {
             as_of: request.as_of.to_string(),
             beneficiaries,
             registries,
-            identifiers,
+            identifiers: Vec::new(),
         };
+        Some(Pending { record, asked })
+    }
+
+    /// Hashes the identifiers of `pending` (each once) and writes its record;
+    /// 503 `audit_unavailable` when it cannot be written. Blocking: run it on the pool.
+    pub(crate) fn write_pending(&self, pending: Pending) -> Result<(), ApiError> {
+        let Pending { mut record, asked } = pending;
+        if let Some(secret) = &self.secret {
+            let hashes: std::collections::BTreeSet<String> =
+                asked.iter().map(|(kind, value)| identifier_hash(secret, kind, value)).collect();
+            record.identifiers = hashes.into_iter().collect();
+        }
         self.write(&record).map_err(|error| {
             tracing::error!(target: "elig::audit", %error, "an audit record could not be written: the answer is withheld");
             ApiError::new(
@@ -283,19 +299,12 @@ impl AuditLog {
             }
         }
     }
+}
 
-    /// The keyed hashes of the identifiers `rules` ask about for `beneficiaries`, each once
-    /// (none without a secret): taken before the beneficiaries go to the engine.
-    pub(crate) fn identifier_hashes<'a>(
-        &self,
-        rules: &'a [Rule],
-        beneficiaries: impl IntoIterator<Item = &'a Beneficiary> + 'a,
-    ) -> Vec<String> {
-        let Some(secret) = &self.secret else { return Vec::new() };
-        let hashes: std::collections::BTreeSet<String> =
-            asked_identifiers(rules, beneficiaries).map(|(kind, value)| identifier_hash(secret, kind, value)).collect();
-        hashes.into_iter().collect()
-    }
+/// An audit record not written yet: the identifiers asked about, to hash.
+pub(crate) struct Pending {
+    record: AuditRecord,
+    asked: Vec<(String, String)>,
 }
 
 /// Whether any of `rules` reads a registry.

@@ -57,14 +57,22 @@ impl Asker {
             state.telemetry().lookups_refused(&self.caller.name);
             return Err(error);
         }
-        state.audit().record(Audited {
-            caller: &self.caller,
-            route: self.route,
-            request_id: self.request_id.as_deref(),
-            rules,
-            as_of,
-            beneficiaries,
-        })
+        let pending = state.audit().pending(
+            Audited {
+                caller: &self.caller,
+                route: self.route,
+                request_id: self.request_id.as_deref(),
+                rules,
+                as_of,
+                beneficiaries,
+            },
+            &asked,
+        );
+        // Hashing every identifier and writing the file are blocking work: on the pool.
+        let Some(pending) = pending else { return Ok(()) };
+        let state = state.clone();
+        crate::pool::on_pool(crate::pool::Lane::for_items(asked.len()), move || state.audit().write_pending(pending))
+            .await
     }
 }
 

@@ -195,7 +195,11 @@ async fn every_fact_reading_route_is_audited_without_identifiers_in_clear() {
     let requests = [
         ("/v1/evaluate", json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": people})),
         ("/v1/explain", json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiary": household("HH-0002")})),
-        ("/v1/diff", json!({"old": ELDERLY, "new": POOR, "as_of": AS_OF, "beneficiaries": people})),
+        // Two rules reading the CRVS, and one the IBR: each registry counted once per person.
+        (
+            "/v1/diff",
+            json!({"old": ELDERLY, "new": format!("{POOR} && {ELDERLY}"), "as_of": AS_OF, "beneficiaries": people}),
+        ),
         ("/v1/rules/export-test", json!({"rule": ELDERLY, "as_of": AS_OF, "beneficiaries": people})),
         // Reads no registry: no record.
         ("/v1/evaluate", json!({"rule": "age_years(r.birthdate) >= 60", "as_of": AS_OF, "beneficiaries": people})),
@@ -219,6 +223,7 @@ async fn every_fact_reading_route_is_audited_without_identifiers_in_clear() {
     assert_eq!(records[0]["beneficiaries"], 2);
     assert_eq!(records[0]["identifiers"].as_array().map(Vec::len), Some(2), "{}", records[0]);
     assert_eq!(records[0]["registries"], json!({"crvs": {"persons": 2}}), "{}", records[0]);
+    assert_eq!(records[2]["registries"], json!({"crvs": {"persons": 2}, "ibr": {"persons": 2}}), "{}", records[2]);
     assert_eq!(records[0]["rules_sha256"].as_array().map(Vec::len), Some(1));
     for person in ["800020000", "800030000", "800050000", "HH-0002"] {
         assert!(!text.contains(person), "{person} in clear in the audit log");
