@@ -131,7 +131,7 @@ fn a_malformed_line_is_reported_with_its_number_and_the_others_are_decided() {
     let input = dir.path().join("people.ndjson");
     std::fs::write(
         &input,
-        "{\"id\": \"A\", \"poverty_score\": 0.9}\n{\"id\": \"B\", \"poverty_score\": \n\n{\"poverty_score\": 0.1}\n{\"id\": \"D\", \"poverty_score\": 0.1}\n",
+        "{\"id\": \"A\", \"poverty_score\": 0.9}\n{\"id\": \"B\", \"poverty_score\": \n\n{\"poverty_score\": 0.1}\n{\"id\": \"D\", \"poverty_score\": 0.1}\n{\"id\": \"E\", \"poverty_score\": 0.9, \"members\": [{\"sex\": \"F\", \"sex\": \"M\"}]}\n",
     )
     .expect("write");
     let out = dir.path().join("decisions.csv");
@@ -150,7 +150,9 @@ fn a_malformed_line_is_reported_with_its_number_and_the_others_are_decided() {
     assert!(rows[2].contains("line 2") && rows[2].contains("invalid JSON"), "{}", rows[2]);
     assert!(rows[3].contains("line 4: id: is missing"), "{}", rows[3]);
     assert_eq!(rows[4], "D,ineligible,");
-    assert!(stderr(&output).contains("(2 unreadable)"), "{}", stderr(&output));
+    // The rule reads no member, yet a bad member is its household's error.
+    assert!(rows[5].contains("line 6: members[0].sex: is given twice"), "{}", rows[5]);
+    assert!(stderr(&output).contains("(3 unreadable)"), "{}", stderr(&output));
 
     let json = elig()
         .args(["eval", "--rule", "poverty_score >= 0.7", "--format", "json", "--explain", "--beneficiaries"])
@@ -158,7 +160,7 @@ fn a_malformed_line_is_reported_with_its_number_and_the_others_are_decided() {
         .output()
         .expect("runs");
     let array: Value = serde_json::from_str(&stdout(&json)).expect("a JSON array");
-    assert_eq!(array.as_array().map(Vec::len), Some(4));
+    assert_eq!(array.as_array().map(Vec::len), Some(5));
     assert_eq!(array[1]["line"], 2);
     assert_eq!(array[0]["outcomes"]["rule"]["clauses"][0]["value"], true);
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use dci_eligibility::diff::{Change, ChangedBeneficiary, DiffCounts, DiffEntry, DiffReport, UnreadItem};
 use dci_eligibility::io::csv_field;
+use dci_eligibility::stream::member_reading;
 use dci_eligibility::{BatchStats, Cancellation, EvaluationOptions};
 use serde_json::Value;
 
@@ -129,7 +130,7 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
         if interrupted.is_cancelled() {
             break;
         }
-        let items = chunk.read().await;
+        let items = chunk.read(member_reading(&rules)).await;
         let count = items.len();
         let result = engine.evaluate_batch(&rules, items, &options).await;
         stats.absorb(&result.stats);

@@ -50,7 +50,7 @@ pub async fn run(rule: &Rule, sources: &[DataSource], beneficiaries: &[Beneficia
             let Some(source) = sources.iter().find(|s| s.registry.as_str() == registry) else { continue };
             let persons: Vec<&Beneficiary> = match level {
                 Level::Registrant => vec![beneficiary],
-                Level::Member => beneficiary.members.iter().collect(),
+                Level::Member => beneficiary.members().iter().collect(),
             };
             for person in persons {
                 let Some(identifier) = source.pick_identifier(&person.identifiers) else { continue };

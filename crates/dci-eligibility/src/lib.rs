@@ -34,7 +34,7 @@ pub mod report;
 pub mod rules;
 
 pub use config::{EngineConfig, EngineError};
-pub use data::beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS};
+pub use data::beneficiary::{Beneficiary, BeneficiaryError, MAX_ID_BYTES, MAX_IDENTIFIERS, MAX_MEMBERS, MemberReading};
 pub use data::{io, stream};
 pub use engine::batch::{Engine, EvaluationOptions, WITHHELD_ERROR};
 pub use engine::evaluate::MAX_SHOWN_VALUE_BYTES;

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{MemoryRegistry, as_of, engine, person};
-use dci_eligibility::{Engine, EvaluationOptions, ItemResult, Outcome, Severity};
+use dci_eligibility::{Beneficiary, Engine, EvaluationOptions, ItemResult, MemberReading, Outcome, Severity};
 use dci_metrics::{MetricValue, RegistryResolver, crvs_spec, dr_spec, ibr_spec};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -122,8 +122,19 @@ fn batch_outcomes(
     items: &[Value],
     demand_driven: bool,
 ) -> Vec<(Outcome, Option<String>)> {
-    let options = EvaluationOptions { demand_driven, ..EvaluationOptions::new(as_of()) };
     let items = items.iter().map(|data| Ok(person(data.clone()))).collect();
+    decide(engine, runtime, rule, items, demand_driven)
+}
+
+/// The outcome and error of each of `items` under `rule`.
+fn decide(
+    engine: &Engine,
+    runtime: &tokio::runtime::Runtime,
+    rule: &dci_eligibility::Rule,
+    items: Vec<Result<Beneficiary, dci_eligibility::BeneficiaryError>>,
+    demand_driven: bool,
+) -> Vec<(Outcome, Option<String>)> {
+    let options = EvaluationOptions { demand_driven, ..EvaluationOptions::new(as_of()) };
     let result = runtime.block_on(engine.evaluate_batch(std::slice::from_ref(rule), items, &options));
     result
         .items
@@ -149,6 +160,22 @@ proptest! {
         let everything = batch_outcomes(&test_engine(), &runtime, &rule, &data, false);
         let demand_driven = batch_outcomes(&test_engine(), &runtime, &rule, &data, true);
         prop_assert_eq!(demand_driven, everything, "{}", expr.standard);
+    }
+
+    #[test]
+    fn members_read_on_demand_decide_as_members_read_at_once(
+        expr in expression(),
+        data in proptest::collection::vec(beneficiary(), 1..4),
+    ) {
+        let runtime = runtime();
+        let Ok(rule) = test_engine().compiler().compile("t", &expr.standard) else { return Ok(()) };
+        let read = |reading| {
+            data.iter().map(|b| Beneficiary::from_json_str_reading(&b.to_string(), reading)).collect::<Vec<_>>()
+        };
+        // On demand even where the rule reads the members: they are then built as they are read.
+        let eager = decide(&test_engine(), &runtime, &rule, read(MemberReading::Eager), true);
+        let on_demand = decide(&test_engine(), &runtime, &rule, read(MemberReading::OnDemand), true);
+        prop_assert_eq!(on_demand, eager, "{}", expr.standard);
     }
 
     #[test]

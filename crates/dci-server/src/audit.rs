@@ -242,7 +242,7 @@ impl AuditLog {
         for beneficiary in request.beneficiaries {
             beneficiaries += 1;
             let asked =
-                of_registrant.iter().map(|r| (r, 1)).chain(of_members.iter().map(|r| (r, beneficiary.members.len())));
+                of_registrant.iter().map(|r| (r, 1)).chain(of_members.iter().map(|r| (r, beneficiary.member_count())));
             for (registry, persons) in asked {
                 registries.entry(registry.clone()).or_default().persons += persons as u64;
             }
@@ -334,7 +334,7 @@ pub(crate) fn asked_identifiers<'a>(
     let members = rules.iter().any(|rule| !rule.demand().members.is_empty());
     beneficiaries.into_iter().flat_map(move |beneficiary| {
         let own = registrant.then_some(beneficiary).into_iter();
-        let theirs = beneficiary.members.iter().filter(move |_| members);
+        let theirs = beneficiary.members().iter().filter(move |_| members);
         own.chain(theirs).flat_map(|person| {
             person.identifiers.iter().map(|id| (id.identifier_type.as_str(), id.identifier_value.as_str()))
         })

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use compact_str::{CompactString, format_compact};
 use dci_protocol::records::Identifier;
@@ -18,20 +18,52 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A beneficiary (registrant or household member).
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Beneficiary {
     /// The caller's id for this person (held inline up to 24 bytes).
     pub id: CompactString,
     /// Identifiers, in the order given.
     pub identifiers: Vec<Identifier>,
-    /// Household members; always empty for a member.
-    pub members: Vec<Beneficiary>,
+    /// Household members ([`Beneficiary::members`]); none for a member.
+    members: Members,
     /// Whether the household's members were given (`"members": [...]`, empty
     /// or not). Absent or `null`, the household is unknown: a rule that reads
     /// `members` is undetermined (`missing_field`), as for any absent field.
     pub members_known: bool,
     source: Arc<str>,
     fields: Vec<Field>,
+}
+
+/// How a household's members are read with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MemberReading {
+    /// Built as the household is read.
+    #[default]
+    Eager,
+    /// Checked as the household is read (a bad member is the household's
+    /// error, as when eager), built only when first asked for: for rules that
+    /// never read the members, which then cost a scan of their text and no
+    /// allocation.
+    OnDemand,
+}
+
+/// A household's members: built, or checked and kept as text until asked for.
+#[derive(Clone, Default)]
+struct Members {
+    built: OnceLock<Vec<Beneficiary>>,
+    /// The members' JSON list in the source, while not built.
+    text: Option<Range<u32>>,
+    count: u32,
+    /// The household's id, for members without one (the id itself may be
+    /// taken from the household before its members are built).
+    parent: CompactString,
+}
+
+impl Members {
+    fn built(members: Vec<Beneficiary>) -> Self {
+        let count = members.len() as u32;
+        Members { built: OnceLock::from(members), text: None, count, parent: CompactString::default() }
+    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -56,9 +88,19 @@ impl fmt::Debug for Beneficiary {
             .field("id", &self.id)
             .field("identifiers", &self.identifiers)
             .field("fields", &fields)
-            .field("members", &self.members)
+            .field("members", &self.members())
             .field("members_known", &self.members_known)
             .finish()
+    }
+}
+
+impl PartialEq for Beneficiary {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.identifiers == other.identifiers
+            && self.members_known == other.members_known
+            && self.fields().eq(other.fields())
+            && self.members() == other.members()
     }
 }
 
@@ -405,7 +447,8 @@ impl<'de> Deserialize<'de> for IdentifierText<'de> {
 struct PersonText<'a> {
     id: Option<Text<'a>>,
     identifiers: Option<Capped<IdentifierText<'a>, MAX_IDENTIFIERS>>,
-    members: Option<Capped<PersonText<'a>, MAX_MEMBERS>>,
+    /// The members' list, read by [`Beneficiary::read_fast`] as the plan says.
+    members: Option<&'a RawValue>,
     fields: Vec<(Text<'a>, &'a RawValue)>,
 }
 
@@ -435,6 +478,88 @@ impl<'de> Deserialize<'de> for PersonText<'de> {
             }
         }
         deserializer.deserialize_map(PersonVisitor)
+    }
+}
+
+/// Whether an id, identifier type or identifier value is one the fast path takes.
+fn plain_id(text: &str) -> bool {
+    !text.trim().is_empty() && text.len() <= MAX_ID_BYTES
+}
+
+/// The most fields a member may have for [`MemberCheck`] to check it (more
+/// goes to the eager read, which builds the member).
+const CHECKED_FIELDS: usize = 32;
+
+/// A household member the fast path would read, checked without being built:
+/// no allocation for text without escapes. It takes a subset of what
+/// [`Beneficiary::read_fast`] reads (names with escapes and members of many
+/// fields are left to it), so a member it takes is read later as it would
+/// have been at once.
+struct MemberCheck;
+
+/// An identifier [`MemberCheck`] takes.
+struct IdentifierCheck;
+
+impl<'de> Deserialize<'de> for IdentifierCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let identifier = IdentifierText::deserialize(deserializer)?;
+        match plain_id(&identifier.kind.0) && plain_id(&identifier.value.0) {
+            true => Ok(IdentifierCheck),
+            false => Err(serde::de::Error::custom("an identifier for the careful path")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MemberCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MemberCheckVisitor;
+        impl<'de> Visitor<'de> for MemberCheckVisitor {
+            type Value = MemberCheck;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a household member")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MemberCheck, A::Error> {
+                let refuse = |why: &str| Err(serde::de::Error::custom(why));
+                let mut names = [""; CHECKED_FIELDS];
+                let (mut named, mut id, mut identifiers, mut members) = (0, false, false, false);
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    let Cow::Borrowed(key) = key else { return refuse("a name with escapes") };
+                    let seen = match key {
+                        "id" => std::mem::replace(&mut id, true),
+                        "identifiers" => std::mem::replace(&mut identifiers, true),
+                        "members" => std::mem::replace(&mut members, true),
+                        _ => false,
+                    };
+                    if seen {
+                        return refuse("a repeated key");
+                    }
+                    match key {
+                        "id" if !plain_id(&map.next_value::<Text<'de>>()?.0) => return refuse("an unusual id"),
+                        "id" => {}
+                        "identifiers" => {
+                            map.next_value::<Option<Capped<IdentifierCheck, MAX_IDENTIFIERS>>>()?;
+                        }
+                        "members" if map.next_value::<&RawValue>()?.get() != "null" => {
+                            return refuse("a member with members");
+                        }
+                        "members" => {}
+                        _ => {
+                            let value = map.next_value::<&RawValue>()?;
+                            if named == CHECKED_FIELDS || names[..named].contains(&key) {
+                                return refuse("a repeated or uncounted name");
+                            }
+                            if value_problem(value.get()).is_some() {
+                                return refuse("a value for the careful path");
+                            }
+                            names[named] = key;
+                            named += 1;
+                        }
+                    }
+                }
+                Ok(MemberCheck)
+            }
+        }
+        deserializer.deserialize_map(MemberCheckVisitor)
     }
 }
 
@@ -532,9 +657,14 @@ impl Beneficiary {
     /// `members` a list of beneficiaries without members (a member without an
     /// `id` gets `<parent id>/members[<index>]`). Errors name the field.
     pub fn from_json_str(text: &str) -> Result<Self, BeneficiaryError> {
+        Self::from_json_str_reading(text, MemberReading::Eager)
+    }
+
+    /// [`Beneficiary::from_json_str`], with the members read as `reading` says.
+    pub fn from_json_str_reading(text: &str, reading: MemberReading) -> Result<Self, BeneficiaryError> {
         let source: Arc<str> = Arc::from(text.trim());
         if let Ok(person) = serde_json::from_str::<PersonText<'_>>(&source)
-            && let Some(beneficiary) = Self::read_fast(&source, person, None)
+            && let Some(beneficiary) = Self::read_fast(&source, person, None, reading)
         {
             return Ok(beneficiary);
         }
@@ -565,10 +695,13 @@ impl Beneficiary {
     }
 
     /// The fast path: `None` when anything needs the careful path's checks or messages.
-    fn read_fast(source: &Arc<str>, person: PersonText<'_>, member: Option<usize>) -> Option<Self> {
-        let text = |Text(text): Text<'_>| -> Option<CompactString> {
-            (!text.trim().is_empty() && text.len() <= MAX_ID_BYTES).then(|| text.into())
-        };
+    fn read_fast(
+        source: &Arc<str>,
+        person: PersonText<'_>,
+        member: Option<usize>,
+        reading: MemberReading,
+    ) -> Option<Self> {
+        let text = |Text(text): Text<'_>| -> Option<CompactString> { plain_id(&text).then(|| text.into()) };
         // A member without an id gets `<parent id>/members[<index>]`, set by the parent.
         let id = match person.id {
             Some(id) => text(id)?,
@@ -585,20 +718,15 @@ impl Beneficiary {
         let members_known = person.members.is_some();
         let members = match person.members {
             Some(_) if member.is_some() => return None, // a member cannot have members
-            Some(Capped(members)) => {
-                let mut members = members
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, member)| Self::read_fast(source, member, Some(index)))
-                    .collect::<Option<Vec<_>>>()?;
-                for (index, member) in members.iter_mut().enumerate() {
-                    if member.id.is_empty() {
-                        member.id = format_compact!("{id}/members[{index}]");
-                    }
-                }
-                members
+            Some(list) if reading == MemberReading::Eager => {
+                Members::built(Self::read_members_fast(source, list, &id)?)
             }
-            None => Vec::new(),
+            Some(list) => {
+                let Capped(checked) = serde_json::from_str::<Capped<MemberCheck, MAX_MEMBERS>>(list.get()).ok()?;
+                let (text, count) = (Some(span(source, list.get())), checked.len() as u32);
+                Members { built: OnceLock::new(), text, count, parent: id.clone() }
+            }
+            None => Members::default(),
         };
         if person.fields.iter().any(|(_, raw)| value_problem(raw.get()).is_some()) {
             return None;
@@ -619,6 +747,33 @@ impl Beneficiary {
             })
             .collect();
         Some(Beneficiary { id, identifiers, members, members_known, source: source.clone(), fields })
+    }
+
+    /// The members in `list` (a household's `members`) by the fast path; `None` when one needs
+    /// the careful path. Members without an id get `<parent>/members[<index>]`.
+    fn read_members_fast(source: &Arc<str>, list: &RawValue, parent: &str) -> Option<Vec<Self>> {
+        let Capped(members) = serde_json::from_str::<Capped<PersonText<'_>, MAX_MEMBERS>>(list.get()).ok()?;
+        let mut members = members
+            .into_iter()
+            .enumerate()
+            .map(|(index, member)| Self::read_fast(source, member, Some(index), MemberReading::Eager))
+            .collect::<Option<Vec<_>>>()?;
+        for (index, member) in members.iter_mut().enumerate() {
+            if member.id.is_empty() {
+                member.id = format_compact!("{parent}/members[{index}]");
+            }
+        }
+        Some(members)
+    }
+
+    /// Members kept as text ([`MemberReading::OnDemand`]), built.
+    fn build_members(&self, list: &Range<u32>) -> Vec<Self> {
+        let parent = &self.members.parent;
+        let Ok(list) = serde_json::from_str::<&RawValue>(self.text(list)) else { return Vec::new() };
+        // The check took only members the fast path reads: the careful path is not expected here.
+        Self::read_members_fast(&self.source, list, parent)
+            .or_else(|| Self::read_members(&self.source, list, "members".to_owned(), Some(parent)).ok())
+            .unwrap_or_default()
     }
 
     fn read(
@@ -677,6 +832,7 @@ impl Beneficiary {
                 member.id = format_compact!("{id}/members[{index}]");
             }
         }
+        let members = Members::built(members);
         Ok(Beneficiary { id, identifiers: found_identifiers, members, members_known, source: source.clone(), fields })
     }
 
@@ -754,14 +910,28 @@ impl Beneficiary {
         self.fields().filter_map(|(name, raw)| Some((name.to_owned(), serde_json::from_str(raw).ok()?))).collect()
     }
 
+    /// The household's members (none for a member); built when first asked
+    /// for if they were read [`MemberReading::OnDemand`].
+    pub fn members(&self) -> &[Beneficiary] {
+        match &self.members.text {
+            Some(list) => self.members.built.get_or_init(|| self.build_members(list)),
+            None => self.members.built.get().map_or(&[], Vec::as_slice),
+        }
+    }
+
+    /// How many members the household has, without building them.
+    pub fn member_count(&self) -> usize {
+        self.members.count as usize
+    }
+
     /// The person at `index`: 0 is this beneficiary, `k` its member `k - 1`.
     pub fn person(&self, index: usize) -> Option<&Beneficiary> {
-        if index == 0 { Some(self) } else { self.members.get(index - 1) }
+        if index == 0 { Some(self) } else { self.members().get(index - 1) }
     }
 
     /// The number of persons: this beneficiary and its members.
     pub fn persons(&self) -> usize {
-        1 + self.members.len()
+        1 + self.member_count()
     }
 }
 
@@ -890,7 +1060,7 @@ mod tests {
             "members: more than 10000 household members; at most 10000 are read"
         );
         let ok = Beneficiary::from_json_str(&json!({"id": "A", "members": vec![json!({}); MAX_MEMBERS]}).to_string());
-        assert_eq!(ok.map(|b| b.members.len()), Ok(MAX_MEMBERS));
+        assert_eq!(ok.map(|b| b.members().len()), Ok(MAX_MEMBERS));
         let identifiers = vec![json!({"type": "UIN", "value": "1"}); MAX_IDENTIFIERS + 1];
         assert_eq!(
             error(json!({"id": "A", "members": [{"identifiers": identifiers}]})),
@@ -916,13 +1086,13 @@ mod tests {
         assert_eq!(b.identifiers, vec![Identifier::new("UIN", "1")]);
         assert_eq!(b.field("poverty_score"), Some("0.8"));
         assert_eq!(b.field_value("poverty_score"), Some(json!(0.8)));
-        assert_eq!(b.members[0].id, "HH-1/members[0]");
-        assert_eq!(b.members[0].identifiers, vec![Identifier::new("BRN", "42")]);
-        assert_eq!(b.members[0].field("age"), Some("5"));
+        assert_eq!(b.members()[0].id, "HH-1/members[0]");
+        assert_eq!(b.members()[0].identifiers, vec![Identifier::new("BRN", "42")]);
+        assert_eq!(b.members()[0].field("age"), Some("5"));
         assert_eq!(b.persons(), 2);
         let from_text =
             Beneficiary::from_json_str(r#"{"members": [{"age": 1}], "id": "X", "na\u006de": "A"}"#).expect("valid");
-        assert_eq!(from_text.members[0].id, "X/members[0]", "members read before the id get it too");
+        assert_eq!(from_text.members()[0].id, "X/members[0]", "members read before the id get it too");
         assert_eq!(from_text.field("name"), Some("\"A\""), "escaped names are unescaped");
     }
 
@@ -941,7 +1111,54 @@ mod tests {
             assert_eq!(format!("{fast:?}"), format!("{careful:?}"));
         }
         let fast = Beneficiary::from_json_str(r#"{"members": [{"age": 1}], "id": "X"}"#).expect("valid");
-        assert_eq!(fast.members[0].id, "X/members[0]");
+        assert_eq!(fast.members()[0].id, "X/members[0]");
+    }
+
+    #[test]
+    fn members_read_on_demand_are_the_members_read_at_once() {
+        let deep = format!(r#"{{"id": "X", "members": [{{"v": {}1{}}}]}}"#, "[".repeat(70), "]".repeat(70));
+        let many_fields = format!(
+            r#"{{"id": "X", "members": [{{{}}}]}}"#,
+            (0..40).map(|i| format!(r#""f{i}": {i}"#)).collect::<Vec<_>>().join(", ")
+        );
+        let lines = [
+            r#"{"id": "HH-1", "members": [{"id": "M", "identifiers": [{"type": "UIN", "value": "1"}], "age": 5}]}"#,
+            r#"{"members": [{"age": 1}, {"id": "M", "identifiers": null, "members": null}], "id": "X"}"#,
+            r#"{"id": "X", "members": [{"na\u006de": "A", "identifiers": [{"type": "UIN", "value": 7}]}]}"#,
+            r#"{"id": "X", "members": [{"id": 12, "identifiers": [{"identifier_type": "BRN", "identifier_value": "7"}]}]}"#,
+            r#"{"id": "X", "members": [{"id": "M\u0031", "x": "\ud83d\ude00"}]}"#,
+            r#"{"id": "X", "members": [{"sex": "F", "sex": "M"}]}"#,
+            r#"{"id": "X", "members": [{"id": "A", "id": "B"}]}"#,
+            r#"{"id": "X", "members": [{"identifiers": [], "identifiers": []}]}"#,
+            r#"{"id": "X", "members": [{"members": []}]}"#,
+            r#"{"id": "X", "members": [{"x": "\ud800"}]}"#,
+            r#"{"id": "X", "members": [{"x": 1e400}]}"#,
+            r#"{"id": "X", "members": [{"x": {"a": 1, "a": 2}}]}"#,
+            r#"{"id": "X", "members": [{"id": " "}]}"#,
+            r#"{"id": "X", "members": [{"id": true}]}"#,
+            r#"{"id": "X", "members": [{"identifiers": [{"type": "UIN", "value": 8.5}]}]}"#,
+            r#"{"id": "X", "members": [{"identifiers": [{"type": "UIN"}]}]}"#,
+            r#"{"id": "X", "members": [3]}"#,
+            r#"{"id": "X", "members": 3}"#,
+            r#"{"id": "X", "members": null}"#,
+            r#"{"id": "X", "members": []}"#,
+            &deep,
+            &many_fields,
+        ];
+        for line in lines {
+            let eager = Beneficiary::from_json_str_reading(line, MemberReading::Eager).map_err(|e| e.to_string());
+            let on_demand = Beneficiary::from_json_str_reading(line, MemberReading::OnDemand);
+            if let Ok(b) = &on_demand {
+                assert_eq!(b.member_count(), b.members().len(), "{line}");
+            }
+            assert_eq!(on_demand.map_err(|e| e.to_string()), eager, "{line}");
+        }
+        let mut household = Beneficiary::from_json_str_reading(lines[1], MemberReading::OnDemand).expect("valid");
+        assert!(household.members.built.get().is_none(), "kept as text");
+        assert_eq!((household.persons(), household.member_count()), (3, 2), "counted without being built");
+        let id = std::mem::take(&mut household.id);
+        assert_eq!((id.as_str(), household.members()[0].id.as_str()), ("X", "X/members[0]"), "the id taken first");
+        assert_eq!(household.person(2).map(|m| m.id.as_str()), Some("M"));
     }
 
     #[test]

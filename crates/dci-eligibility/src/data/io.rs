@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::data::beneficiary::{Beneficiary, BeneficiaryError};
+use crate::data::beneficiary::{Beneficiary, BeneficiaryError, MemberReading};
 use crate::report::results::{Decision, ItemResult};
 use crate::rules::compile::Rule;
 
@@ -54,8 +54,15 @@ impl Line {
 
 /// Parses an NDJSON line; errors carry its line number.
 pub fn parse_line(line: &Line) -> Result<Beneficiary, BeneficiaryError> {
+    parse_line_reading(line, MemberReading::Eager)
+}
+
+/// [`parse_line`], with the household's members read as `reading` says.
+pub fn parse_line_reading(line: &Line, reading: MemberReading) -> Result<Beneficiary, BeneficiaryError> {
     match line {
-        Line::Text(number, text) => Beneficiary::from_json_str(text).map_err(|error| error.at_line(*number)),
+        Line::Text(number, text) => {
+            Beneficiary::from_json_str_reading(text, reading).map_err(|error| error.at_line(*number))
+        }
         Line::Unreadable(number, problem) => {
             Err(BeneficiaryError { line: Some(*number), path: "beneficiary".into(), problem: problem.clone() })
         }

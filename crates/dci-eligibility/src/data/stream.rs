@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use crate::data::beneficiary::{Beneficiary, BeneficiaryError};
-use crate::data::io::{Format, Line, Writer, parse_line};
+use crate::data::beneficiary::{Beneficiary, BeneficiaryError, MemberReading};
+use crate::data::io::{Format, Line, Writer, parse_line_reading};
 use crate::engine::batch::{Engine, EvaluationOptions};
 use crate::engine::pool::{Lane, on_pool};
 use crate::report::results::{BatchResult, BatchStats};
@@ -24,12 +24,25 @@ pub enum Input {
 }
 
 impl Input {
-    /// The chunk's beneficiaries, in order: lines parsed on the rayon pool.
-    pub async fn read(self) -> Vec<Result<Beneficiary, BeneficiaryError>> {
+    /// The chunk's beneficiaries, in order: lines parsed on the rayon pool,
+    /// their members read as `reading` says.
+    pub async fn read(self, reading: MemberReading) -> Vec<Result<Beneficiary, BeneficiaryError>> {
         match self {
-            Input::Lines(lines) => on_pool(Lane::Bulk, move || lines.par_iter().map(parse_line).collect()).await,
+            Input::Lines(lines) => {
+                let parse = move || lines.par_iter().map(|line| parse_line_reading(line, reading)).collect();
+                on_pool(Lane::Bulk, parse).await
+            }
             Input::Items(items) => items,
         }
+    }
+}
+
+/// How to read the members of households for `rules`: members no rule reads
+/// are checked, not built.
+pub fn member_reading(rules: &[Rule]) -> MemberReading {
+    match rules.iter().any(Rule::reads_members) {
+        true => MemberReading::Eager,
+        false => MemberReading::OnDemand,
     }
 }
 
@@ -88,9 +101,10 @@ pub async fn evaluate_lines_when(
 ) -> StreamStats {
     let (parsed_sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<Result<Beneficiary, BeneficiaryError>>>(1);
     let (evaluated_sender, mut evaluated) = tokio::sync::mpsc::channel::<BatchResult>(1);
+    let reading = member_reading(rules);
     let parse = async move {
         while let Some(chunk) = input.recv().await {
-            let items = chunk.read().await;
+            let items = chunk.read(reading).await;
             if parsed_sender.send(items).await.is_err() {
                 break;
             }

@@ -247,7 +247,7 @@ impl Batch {
                 choose(PersonRef { beneficiary, person: 0 }, &mut persons);
             }
             if needs.member_registries.contains(registry) {
-                for member in 0..self.beneficiaries[beneficiary.0].members.len() {
+                for member in 0..self.beneficiaries[beneficiary.0].member_count() {
                     if needs.members & (1 << member.min(63)) != 0 {
                         choose(PersonRef { beneficiary, person: member + 1 }, &mut persons);
                     }

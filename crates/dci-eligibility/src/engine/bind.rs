@@ -466,7 +466,7 @@ struct MembersVal<'a> {
 
 impl<'a> MembersVal<'a> {
     fn new(scope: Scope<'a>) -> Self {
-        let count = scope.household.beneficiary.members.len();
+        let count = scope.household.beneficiary.member_count();
         MembersVal { members: (1..=count).map(|person| PersonVal::new(scope, person)).collect() }
     }
 }

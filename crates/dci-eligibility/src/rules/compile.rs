@@ -164,6 +164,12 @@ impl Rule {
     pub fn fields(&self) -> &[String] {
         &self.inner.fields
     }
+
+    /// Whether the rule reads the household's members (`members`, or a
+    /// member's registry metric).
+    pub fn reads_members(&self) -> bool {
+        !self.inner.demand.members.is_empty() || self.inner.fields.iter().any(|field| field == "members")
+    }
     /// Warnings found while compiling.
     pub fn warnings(&self) -> &[RuleDiagnostic] {
         &self.inner.warnings

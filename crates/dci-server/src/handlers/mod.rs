@@ -244,13 +244,13 @@ pub(crate) fn check_members(
     path: impl FnOnce() -> String,
 ) -> Result<Beneficiary, BeneficiaryError> {
     let beneficiary = item?;
-    if beneficiary.members.len() > max_members {
+    if beneficiary.member_count() > max_members {
         return Err(BeneficiaryError {
             line: None,
             path: path(),
             problem: format!(
                 "{} household members; at most {max_members} are accepted per beneficiary",
-                beneficiary.members.len()
+                beneficiary.member_count()
             ),
         });
     }
