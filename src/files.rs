@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use dci_eligibility::EngineConfig;
-use dci_eligibility::io::{is_json_array, parse_document, read_lines};
+use dci_eligibility::io::{is_json_array, parse_document, read_block};
 use dci_eligibility::rule_tests::RuleTestFile;
 use dci_eligibility::stream::Input;
 
@@ -54,7 +54,7 @@ pub fn read_in_chunks(path: &Path, chunk_size: usize) -> Result<ChunkedInput> {
         } else {
             let mut line = 0;
             loop {
-                let lines = read_lines(&mut reader, &mut line, chunk_size)
+                let lines = read_block(&mut reader, &mut line, chunk_size)
                     .with_context(|| format!("{source_name}: line {}", line + 1))?;
                 if lines.is_empty() || sender.blocking_send(Input::Lines(lines)).is_err() {
                     break;

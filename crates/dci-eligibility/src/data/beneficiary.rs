@@ -663,27 +663,42 @@ impl Beneficiary {
     /// [`Beneficiary::from_json_str`], with the members read as `reading` says.
     pub fn from_json_str_reading(text: &str, reading: MemberReading) -> Result<Self, BeneficiaryError> {
         let source: Arc<str> = Arc::from(text.trim());
-        if let Ok(person) = serde_json::from_str::<PersonText<'_>>(&source)
-            && let Some(beneficiary) = Self::read_fast(&source, person, None, reading)
+        Self::from_shared_text(&source, 0..source.len(), reading)
+    }
+
+    /// Reads the beneficiary whose JSON text is `source[line]`. The beneficiary
+    /// keeps `source`, which may hold the text of many (a block of input
+    /// lines), rather than a copy of its own; `source` must be shorter than 4 GiB.
+    pub fn from_shared_text(
+        source: &Arc<str>,
+        line: Range<usize>,
+        reading: MemberReading,
+    ) -> Result<Self, BeneficiaryError> {
+        if u32::try_from(source.len()).is_err() {
+            return Err(problem("beneficiary", "its text is longer than 4 GiB"));
+        }
+        let Some(text) = source.get(line) else { return Err(problem("beneficiary", "lies outside its text")) };
+        if let Ok(person) = serde_json::from_str::<PersonText<'_>>(text)
+            && let Some(beneficiary) = Self::read_fast(source, person, None, reading)
         {
             return Ok(beneficiary);
         }
-        Self::read_carefully(source)
+        Self::read_carefully(source, text)
     }
 
-    /// The careful path: checks every field and names what is wrong.
-    fn read_carefully(source: Arc<str>) -> Result<Self, BeneficiaryError> {
-        let entries: Entries<'_> = serde_json::from_str(&source).map_err(|e| {
-            if e.is_data() && !source.starts_with('{') {
+    /// The careful path: checks every field of `text` (within `source`) and names what is wrong.
+    fn read_carefully(source: &Arc<str>, text: &str) -> Result<Self, BeneficiaryError> {
+        let entries: Entries<'_> = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() && !text.starts_with('{') {
                 problem("beneficiary", "must be a JSON object")
-            } else if e.is_syntax() && half_characters(source.as_bytes()) {
+            } else if e.is_syntax() && half_characters(text.as_bytes()) {
                 // An escape of half a character in a name: the text is JSON, the name no text.
                 problem("beneficiary", unreadable(&e))
             } else {
                 problem(format!("column {}", e.column()), format!("invalid JSON: {e}"))
             }
         })?;
-        Self::read(&source, entries, "", None)
+        Self::read(source, entries, "", None)
     }
 
     /// Reads a beneficiary from a JSON value.
@@ -1106,7 +1121,8 @@ mod tests {
             r#"{"id": 12, "identifiers": [{"type": "UIN", "value": 42}]}"#,
         ] {
             let fast = Beneficiary::from_json_str(text).expect("valid");
-            let careful = Beneficiary::read_carefully(Arc::from(text)).expect("valid");
+            let source: Arc<str> = Arc::from(text);
+            let careful = Beneficiary::read_carefully(&source, &source).expect("valid");
             assert_eq!(fast, careful, "{text}");
             assert_eq!(format!("{fast:?}"), format!("{careful:?}"));
         }

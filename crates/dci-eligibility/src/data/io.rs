@@ -2,6 +2,10 @@
 //! (NDJSON, CSV or JSON), for the command line and the HTTP API.
 
 use std::io::{BufRead, Write};
+use std::ops::Range;
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -20,27 +24,91 @@ pub enum Line {
     Unreadable(usize, String),
 }
 
-/// Reads up to `max` non-blank lines. A line that is not UTF-8 is kept as
-/// [`Line::Unreadable`]: only an I/O error stops the reading.
-pub fn read_lines(reader: &mut impl BufRead, next_line: &mut usize, max: usize) -> std::io::Result<Vec<Line>> {
+/// Non-blank NDJSON lines read as one block of text: a beneficiary read from
+/// it shares the block rather than holding a copy of its line, so a chunk of
+/// input is one allocation, not one per line.
+#[derive(Clone, Debug, Default)]
+pub struct LineBlock {
+    text: Arc<str>,
+    lines: Vec<BlockLine>,
+}
+
+#[derive(Clone, Debug)]
+enum BlockLine {
+    /// A line's number (from 1) and where its text, trimmed, is in the block.
+    Text(usize, Range<usize>),
+    /// A line's number and why it cannot be read.
+    Unreadable(usize, String),
+}
+
+/// The most text a [`LineBlock`] takes: the block ends with the line that
+/// reaches it (a beneficiary's places in its text are 32-bit).
+pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+
+/// The longest line read, in bytes; a longer one is that line's error.
+pub const MAX_LINE_BYTES: usize = 1 << 30;
+
+/// A line's text, or why it cannot be read.
+fn line_text(bytes: &[u8]) -> Result<&str, String> {
+    if bytes.len() > MAX_LINE_BYTES {
+        return Err(format!("the line is {} bytes long; at most {MAX_LINE_BYTES} are read", bytes.len()));
+    }
+    std::str::from_utf8(bytes)
+        .map_err(|error| format!("the line is not UTF-8 text (invalid byte at column {})", error.valid_up_to() + 1))
+}
+
+/// Reads up to `max` non-blank lines (fewer once [`MAX_BLOCK_BYTES`] are
+/// read). A line that is not UTF-8 is kept as that line's error: only an I/O
+/// error stops the reading.
+pub fn read_block(reader: &mut impl BufRead, next_line: &mut usize, max: usize) -> std::io::Result<LineBlock> {
+    let mut text = String::new();
     let mut lines = Vec::with_capacity(max.min(65_536));
     let mut bytes = Vec::new();
-    while lines.len() < max {
+    while lines.len() < max && text.len() < MAX_BLOCK_BYTES {
         bytes.clear();
         if reader.read_until(b'\n', &mut bytes)? == 0 {
             break;
         }
         *next_line += 1;
-        match std::str::from_utf8(&bytes) {
-            Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => lines.push(Line::Text(*next_line, text.trim().to_owned())),
-            Err(error) => lines.push(Line::Unreadable(
-                *next_line,
-                format!("the line is not UTF-8 text (invalid byte at column {})", error.valid_up_to() + 1),
-            )),
+        match line_text(&bytes).map(str::trim) {
+            Ok("") => {}
+            Ok(line) => {
+                lines.push(BlockLine::Text(*next_line, text.len()..text.len() + line.len()));
+                text.push_str(line);
+            }
+            Err(problem) => lines.push(BlockLine::Unreadable(*next_line, problem)),
         }
     }
-    Ok(lines)
+    Ok(LineBlock { text: Arc::from(text), lines })
+}
+
+impl LineBlock {
+    /// How many lines the block holds.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the block holds no line.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The beneficiaries of the block's lines, in order, read in parallel on
+    /// the current rayon pool; errors carry their line numbers.
+    pub fn parse(&self, reading: MemberReading) -> Vec<Result<Beneficiary, BeneficiaryError>> {
+        self.lines
+            .par_iter()
+            .map(|line| match line {
+                BlockLine::Text(number, range) => Beneficiary::from_shared_text(&self.text, range.clone(), reading)
+                    .map_err(|error| error.at_line(*number)),
+                BlockLine::Unreadable(number, problem) => Err(unreadable_line(*number, problem)),
+            })
+            .collect()
+    }
+}
+
+fn unreadable_line(number: usize, problem: &str) -> BeneficiaryError {
+    BeneficiaryError { line: Some(number), path: "beneficiary".into(), problem: problem.to_owned() }
 }
 
 impl Line {
@@ -63,9 +131,7 @@ pub fn parse_line_reading(line: &Line, reading: MemberReading) -> Result<Benefic
         Line::Text(number, text) => {
             Beneficiary::from_json_str_reading(text, reading).map_err(|error| error.at_line(*number))
         }
-        Line::Unreadable(number, problem) => {
-            Err(BeneficiaryError { line: Some(*number), path: "beneficiary".into(), problem: problem.clone() })
-        }
+        Line::Unreadable(number, problem) => Err(unreadable_line(*number, problem)),
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use crate::data::beneficiary::{Beneficiary, BeneficiaryError, MemberReading};
-use crate::data::io::{Format, Line, Writer, parse_line_reading};
+use crate::data::io::{Format, LineBlock, Writer};
 use crate::engine::batch::{Engine, EvaluationOptions};
 use crate::engine::pool::{Lane, on_pool};
 use crate::report::results::{BatchResult, BatchStats};
@@ -18,7 +18,7 @@ use crate::rules::compile::Rule;
 #[derive(Debug)]
 pub enum Input {
     /// NDJSON lines, parsed on the rayon pool.
-    Lines(Vec<Line>),
+    Lines(LineBlock),
     /// Beneficiaries already read (e.g. from a JSON array).
     Items(Vec<Result<Beneficiary, BeneficiaryError>>),
 }
@@ -28,10 +28,7 @@ impl Input {
     /// their members read as `reading` says.
     pub async fn read(self, reading: MemberReading) -> Vec<Result<Beneficiary, BeneficiaryError>> {
         match self {
-            Input::Lines(lines) => {
-                let parse = move || lines.par_iter().map(|line| parse_line_reading(line, reading)).collect();
-                on_pool(Lane::Bulk, parse).await
-            }
+            Input::Lines(block) => on_pool(Lane::Bulk, move || block.parse(reading)).await,
             Input::Items(items) => items,
         }
     }
