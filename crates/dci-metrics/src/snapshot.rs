@@ -130,6 +130,7 @@ impl MetricStore {
         let mut report = SnapshotReport::default();
         let usable = self.usable_registries(&mut reader, &mut report)?;
         let now = unix_now();
+        let mut entries = Vec::new();
         while !reader.is_empty() {
             let key = reader.text()?;
             let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
@@ -144,9 +145,10 @@ impl MetricStore {
                 report.expired += 1;
                 continue;
             }
-            self.cache.insert(CacheKey::from(key), cached);
-            report.entries += 1;
+            entries.push((CacheKey::from(key), cached));
         }
+        report.entries = entries.len() as u64;
+        self.cache.insert_all(entries);
         Ok(report)
     }
 
