@@ -1,6 +1,12 @@
-//! Parse cost of beneficiary lines: `cargo run --release -p dci-bench --example parse_cost -- beneficiaries.ndjson`
+//! Parse cost of beneficiary lines against the parsing floor (serde_json into `IgnoredAny`), on one
+//! thread, in blocks of 10,000 lines as `elig eval` reads them:
+//! `cargo run --release -p dci-bench --example parse_cost -- beneficiaries.ndjson`
 
+use std::io::Cursor;
 use std::time::Instant;
+
+use dci_eligibility::MemberReading;
+use dci_eligibility::io::{LineBlock, read_block};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -8,33 +14,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let path = std::env::args().nth(1).expect("give an NDJSON file");
     let text = std::fs::read_to_string(path).expect("reads");
-    let lines: Vec<dci_eligibility::io::Line> =
-        text.lines().enumerate().map(|(i, l)| dci_eligibility::io::Line::Text(i + 1, l.to_owned())).collect();
-    // The same line again and again: allocations are reused, caches are hot.
-    let started = Instant::now();
-    for _ in 0..100_000 {
-        let value: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or_default()).expect("json");
-        std::hint::black_box(value);
+    let mut reader = Cursor::new(text.as_bytes());
+    let (mut blocks, mut line) = (Vec::<LineBlock>::new(), 0);
+    loop {
+        let block = read_block(&mut reader, &mut line, 10_000).expect("reads");
+        if block.is_empty() {
+            break;
+        }
+        blocks.push(block);
     }
-    println!("one line, repeated: {:.0} ns", started.elapsed().as_nanos() as f64 / 100_000.0);
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
     for _ in 0..3 {
         let started = Instant::now();
-        let parsed: Vec<_> = lines.iter().map(dci_eligibility::io::parse_line).collect();
-        let parse_ns = started.elapsed().as_nanos() as f64 / lines.len() as f64;
-        let started = Instant::now();
-        let copy = parsed.clone();
-        let clone_ns = started.elapsed().as_nanos() as f64 / lines.len() as f64;
-        drop(copy);
-        let started = Instant::now();
-        drop(parsed);
-        println!(
-            "all lines kept: {parse_ns:.0} ns/line, clone {clone_ns:.0} ns/line, drop {:.0} ns/line",
-            started.elapsed().as_nanos() as f64 / lines.len() as f64
-        );
-        let started = Instant::now();
-        for line in &lines {
-            std::hint::black_box(dci_eligibility::io::parse_line(line).ok());
+        for line in text.lines() {
+            let _: serde::de::IgnoredAny = serde_json::from_str(line).expect("JSON");
         }
-        println!("each dropped at once: {:.0} ns/line", started.elapsed().as_nanos() as f64 / lines.len() as f64);
+        let floor = started.elapsed().as_secs_f64();
+        print!("{line} lines: IgnoredAny {floor:.3} s");
+        for reading in [MemberReading::Eager, MemberReading::OnDemand] {
+            let started = Instant::now();
+            one_thread.install(|| blocks.iter().for_each(|block| drop(block.parse(reading))));
+            let seconds = started.elapsed().as_secs_f64();
+            print!(", {reading:?} {seconds:.3} s ({:.2}×)", seconds / floor);
+        }
+        println!();
     }
 }
