@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use dci_eligibility::EngineConfig;
-use dci_eligibility::io::{is_json_array, parse_document, read_block};
+use dci_eligibility::io::{BlockReader, is_json_array, parse_document};
 use dci_eligibility::rule_tests::RuleTestFile;
 use dci_eligibility::stream::Input;
 
@@ -52,10 +52,11 @@ pub fn read_in_chunks(path: &Path, chunk_size: usize) -> Result<ChunkedInput> {
                 }
             }
         } else {
-            let mut line = 0;
+            let mut blocks = BlockReader::new(reader);
             loop {
-                let lines = read_block(&mut reader, &mut line, chunk_size)
-                    .with_context(|| format!("{source_name}: line {}", line + 1))?;
+                let lines = blocks
+                    .next_block(chunk_size)
+                    .with_context(|| format!("{source_name}: after line {}", blocks.lines_read()))?;
                 if lines.is_empty() || sender.blocking_send(Input::Lines(lines)).is_err() {
                     break;
                 }

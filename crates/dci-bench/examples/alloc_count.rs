@@ -9,7 +9,7 @@ use std::io::Cursor;
 
 use dci_bench::{Population, SEED_RULES, as_of};
 use dci_eligibility::EvaluationOptions;
-use dci_eligibility::io::{Format, Writer, read_block};
+use dci_eligibility::io::{BlockReader, Format, Writer};
 use dci_eligibility::stream::member_reading;
 
 #[global_allocator]
@@ -44,10 +44,10 @@ async fn main() {
     for rule in &rules {
         let rule = std::slice::from_ref(rule);
         let (mut read, mut decide, mut write) = ((0, 0), (0, 0), (0, 0));
-        let (mut reader, mut line) = (Cursor::new(text.as_slice()), 0);
+        let mut reader = BlockReader::new(Cursor::new(text.as_slice()));
         loop {
             let start = allocated();
-            let block = read_block(&mut reader, &mut line, 10_000).expect("reads");
+            let block = reader.next_block(10_000).expect("reads");
             let items = block.parse(member_reading(rule));
             count(start, &mut read);
             if items.is_empty() {

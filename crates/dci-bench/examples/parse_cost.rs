@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::time::Instant;
 
 use dci_eligibility::MemberReading;
-use dci_eligibility::io::{LineBlock, read_block};
+use dci_eligibility::io::{BlockReader, LineBlock};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -14,10 +14,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let path = std::env::args().nth(1).expect("give an NDJSON file");
     let text = std::fs::read_to_string(path).expect("reads");
-    let mut reader = Cursor::new(text.as_bytes());
-    let (mut blocks, mut line) = (Vec::<LineBlock>::new(), 0);
+    let mut reader = BlockReader::new(Cursor::new(text.as_bytes()));
+    let mut blocks = Vec::<LineBlock>::new();
     loop {
-        let block = read_block(&mut reader, &mut line, 10_000).expect("reads");
+        let block = reader.next_block(10_000).expect("reads");
         if block.is_empty() {
             break;
         }
@@ -30,7 +30,7 @@ fn main() {
             let _: serde::de::IgnoredAny = serde_json::from_str(line).expect("JSON");
         }
         let floor = started.elapsed().as_secs_f64();
-        print!("{line} lines: IgnoredAny {floor:.3} s");
+        print!("{} lines: IgnoredAny {floor:.3} s", reader.lines_read());
         for reading in [MemberReading::Eager, MemberReading::OnDemand] {
             let started = Instant::now();
             one_thread.install(|| blocks.iter().for_each(|block| drop(block.parse(reading))));

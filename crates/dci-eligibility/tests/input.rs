@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use dci_eligibility::Beneficiary;
 use dci_eligibility::MemberReading;
-use dci_eligibility::io::read_block;
+use dci_eligibility::io::{BlockReader, MAX_LINE_BYTES};
 
 #[test]
 fn a_value_nested_too_deep_is_an_error_naming_the_field() {
@@ -42,9 +42,9 @@ fn numbers_out_of_range_are_an_error_naming_the_field() {
 #[test]
 fn a_line_that_is_not_text_is_that_lines_error_and_the_others_are_read() {
     let input = b"{\"id\":\"A\"}\n{\"id\":\"B\xff\"}\n\n{\"id\":\"C\"}\n".to_vec();
-    let mut line = 0;
-    let lines = read_block(&mut Cursor::new(input), &mut line, 100).expect("read");
-    assert_eq!((lines.len(), line), (3, 4));
+    let mut reader = BlockReader::new(Cursor::new(input));
+    let lines = reader.next_block(100).expect("read");
+    assert_eq!((lines.len(), reader.lines_read()), (3, 4));
     let parsed = lines.parse(MemberReading::Eager);
     assert_eq!(parsed[0].as_ref().expect("A").id, "A");
     let error = parsed[1].as_ref().expect_err("B");
@@ -56,18 +56,71 @@ fn a_line_that_is_not_text_is_that_lines_error_and_the_others_are_read() {
 #[test]
 fn lines_read_as_one_block_keep_their_own_fields_and_numbers() {
     let input = "  {\"id\":\"A\",\"x\":1,\"members\":[{\"y\":\"a\"}]}\n\n{\"id\":\"B\",\"x\":2,\"members\":[{\"y\":\"b\"}]}\r\n{\"id\":\"C\"}";
-    let mut reader = Cursor::new(input.as_bytes().to_vec());
-    let mut line = 0;
-    let first = read_block(&mut reader, &mut line, 2).expect("read");
-    assert_eq!((first.len(), line), (2, 3), "a blank line is counted, not kept");
+    let mut reader = BlockReader::new(Cursor::new(input.as_bytes().to_vec()));
+    let first = reader.next_block(3).expect("read");
+    assert_eq!((first.len(), reader.lines_read()), (2, 3), "a blank line is counted, not kept");
     for (reading, parsed) in [MemberReading::Eager, MemberReading::OnDemand].map(|r| (r, first.parse(r))) {
         let (a, b) = (parsed[0].as_ref().expect("A"), parsed[1].as_ref().expect("B"));
         assert_eq!((a.field("x"), b.field("x")), (Some("1"), Some("2")), "{reading:?}");
         assert_eq!(b.members()[0].field("y"), Some("\"b\""), "{reading:?}");
         assert_eq!(b.members()[0].id, "B/members[0]", "{reading:?}");
     }
-    let rest = read_block(&mut reader, &mut line, 2).expect("read");
-    assert_eq!((rest.len(), line), (1, 4));
+    let rest = reader.next_block(3).expect("read");
+    assert_eq!((rest.len(), reader.lines_read()), (1, 4));
     assert_eq!(rest.parse(MemberReading::Eager)[0].as_ref().expect("C").id, "C");
-    assert!(read_block(&mut reader, &mut line, 2).expect("read").is_empty());
+    assert!(reader.next_block(3).expect("read").is_empty());
+}
+
+#[test]
+fn blocks_end_at_line_ends_whatever_the_reads_and_a_line_too_long_is_its_error() {
+    // Lines of many sizes, blank ones and one not UTF-8 among them, read in blocks of 7 lines.
+    let mut input = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..3_000usize {
+        match n % 97 {
+            13 => input.extend_from_slice(b"   \n"),
+            50 => input.extend_from_slice(b"{\"id\": \"bad\xff\"}\n"),
+            _ => {
+                let line = format!("{{\"id\": \"P{n}\", \"pad\": \"{}\"}}", "x".repeat(n * 37 % 2_000));
+                input.extend_from_slice(line.as_bytes());
+                input.extend_from_slice(if n % 5 == 0 { b"\r\n" } else { b"\n" });
+                expected.push((n + 1, format!("P{n}")));
+            }
+        }
+    }
+    let mut reader = BlockReader::new(Cursor::new(input));
+    let (mut read, mut unreadable) = (Vec::new(), Vec::new());
+    loop {
+        let block = reader.next_block(7).expect("read");
+        if block.is_empty() {
+            break;
+        }
+        assert!(block.len() <= 7);
+        for item in block.parse(MemberReading::Eager) {
+            match item {
+                Ok(person) => read.push(person.id.to_string()),
+                Err(error) => unreadable.push(error.line.expect("a line")),
+            }
+        }
+    }
+    assert_eq!(read, expected.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>());
+    assert_eq!(unreadable, (0..3_000).filter(|n| n % 97 == 50).map(|n| n + 1).collect::<Vec<_>>());
+    assert_eq!(reader.lines_read(), 3_000);
+
+    let mut long = b"{\"id\": \"A\"}\n{\"id\": \"".to_vec();
+    long.resize(long.len() + MAX_LINE_BYTES + (2 << 20), b'x');
+    long.extend_from_slice(b"\"}\n{\"id\": \"C\"}\n");
+    let mut reader = BlockReader::new(Cursor::new(long));
+    let mut items = Vec::new();
+    while let Ok(block) = reader.next_block(100)
+        && !block.is_empty()
+    {
+        items.extend(block.parse(MemberReading::Eager));
+    }
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0].as_ref().map(|b| b.id.as_str()), Ok("A"));
+    let error = items[1].as_ref().expect_err("too long");
+    assert_eq!(error.line, Some(2));
+    assert!(error.problem.contains("longer than"), "{error:?}");
+    assert_eq!(items[2].as_ref().map(|b| b.id.as_str()), Ok("C"));
 }

@@ -1,7 +1,7 @@
 //! Reading beneficiary lists (NDJSON or a JSON array) and writing decisions
 //! (NDJSON, CSV or JSON), for the command line and the HTTP API.
 
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -41,45 +41,152 @@ enum BlockLine {
     Unreadable(usize, String),
 }
 
-/// The most text a [`LineBlock`] takes: the block ends with the line that
-/// reaches it (a beneficiary's places in its text are 32-bit).
+/// The text a [`LineBlock`] takes before it ends at the next line's end (a
+/// beneficiary's places in its text are 32-bit).
 pub const MAX_BLOCK_BYTES: usize = 64 << 20;
 
-/// The longest line read, in bytes; a longer one is that line's error.
-pub const MAX_LINE_BYTES: usize = 1 << 30;
+/// The longest line read, in bytes; a longer one is that line's error (and is
+/// not held: it is skipped as it is read).
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
-/// A line's text, or why it cannot be read.
-fn line_text(bytes: &[u8]) -> Result<&str, String> {
-    if bytes.len() > MAX_LINE_BYTES {
-        return Err(format!("the line is {} bytes long; at most {MAX_LINE_BYTES} are read", bytes.len()));
-    }
-    std::str::from_utf8(bytes)
-        .map_err(|error| format!("the line is not UTF-8 text (invalid byte at column {})", error.valid_up_to() + 1))
+/// How much is asked of the reader at a time.
+const READ_BYTES: usize = 512 << 10;
+
+/// Reads NDJSON in [`LineBlock`]s: the input is read in large pieces straight
+/// into the block's text, which is then split at line ends (no copy per line).
+#[derive(Debug)]
+pub struct BlockReader<R> {
+    reader: R,
+    /// Input read past the last block's end: the start of its next line.
+    carry: Vec<u8>,
+    /// The lines before `carry`.
+    lines_before: usize,
 }
 
-/// Reads up to `max` non-blank lines (fewer once [`MAX_BLOCK_BYTES`] are
-/// read). A line that is not UTF-8 is kept as that line's error: only an I/O
-/// error stops the reading.
-pub fn read_block(reader: &mut impl BufRead, next_line: &mut usize, max: usize) -> std::io::Result<LineBlock> {
-    let mut text = String::new();
-    let mut lines = Vec::with_capacity(max.min(65_536));
-    let mut bytes = Vec::new();
-    while lines.len() < max && text.len() < MAX_BLOCK_BYTES {
-        bytes.clear();
-        if reader.read_until(b'\n', &mut bytes)? == 0 {
-            break;
-        }
-        *next_line += 1;
-        match line_text(&bytes).map(str::trim) {
-            Ok("") => {}
-            Ok(line) => {
-                lines.push(BlockLine::Text(*next_line, text.len()..text.len() + line.len()));
-                text.push_str(line);
+impl<R: Read> BlockReader<R> {
+    /// Reads `reader` from its first line.
+    pub fn new(reader: R) -> Self {
+        BlockReader { reader, carry: Vec::new(), lines_before: 0 }
+    }
+
+    /// The number of the last line given in a block (0 before the first).
+    pub fn lines_read(&self) -> usize {
+        self.lines_before
+    }
+
+    /// The next lines: at most `max` (blank ones count; they are not kept),
+    /// fewer at the end of the input or past [`MAX_BLOCK_BYTES`]; none at the
+    /// end. A line that is not UTF-8 or longer than [`MAX_LINE_BYTES`] is that
+    /// line's error: only an I/O error stops the reading.
+    pub fn next_block(&mut self, max: usize) -> std::io::Result<LineBlock> {
+        let max = max.max(1);
+        let mut bytes = std::mem::take(&mut self.carry);
+        let (mut ends, mut last_end, mut scanned, mut too_long) = (0, 0, 0, Vec::new());
+        let cut = loop {
+            // Where each complete line ends, until the block has its lines.
+            for at in memchr::memchr_iter(b'\n', &bytes[scanned..]) {
+                (ends, last_end) = (ends + 1, scanned + at + 1);
+                if ends == max {
+                    break;
+                }
             }
-            Err(problem) => lines.push(BlockLine::Unreadable(*next_line, problem)),
+            if ends == max {
+                break last_end;
+            }
+            scanned = bytes.len();
+            if bytes.len() >= MAX_BLOCK_BYTES && last_end > 0 {
+                break last_end;
+            }
+            if bytes.len() - last_end > MAX_LINE_BYTES {
+                // Skipped, an empty line keeping its place: its number is its error.
+                too_long.push(self.lines_before + ends + 1);
+                bytes.truncate(last_end);
+                bytes.push(b'\n');
+                (ends, last_end, scanned) = (ends + 1, bytes.len(), bytes.len());
+                self.skip_line()?;
+                bytes.append(&mut self.carry);
+                if ends == max {
+                    break last_end;
+                }
+                continue;
+            }
+            if (&mut self.reader).take(READ_BYTES as u64).read_to_end(&mut bytes)? == 0 {
+                break bytes.len();
+            }
+        };
+        self.carry = bytes.split_off(cut);
+        Ok(self.split(bytes, &too_long))
+    }
+
+    /// Reads past the end of the current line; what follows it is left in `carry`.
+    fn skip_line(&mut self) -> std::io::Result<()> {
+        let mut piece = Vec::with_capacity(READ_BYTES);
+        loop {
+            piece.clear();
+            if (&mut self.reader).take(READ_BYTES as u64).read_to_end(&mut piece)? == 0 {
+                return Ok(());
+            }
+            if let Some(end) = memchr::memchr(b'\n', &piece) {
+                self.carry = piece.split_off(end + 1);
+                return Ok(());
+            }
         }
     }
-    Ok(LineBlock { text: Arc::from(text), lines })
+
+    /// `bytes` (whole lines) as a block; the lines numbered in `too_long` are
+    /// held as empty lines and given their error.
+    fn split(&mut self, bytes: Vec<u8>, too_long: &[usize]) -> LineBlock {
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => return self.split_checking_each(error.into_bytes(), too_long),
+        };
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while start < text.len() {
+            let end = memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |at| start + at);
+            self.lines_before += 1;
+            let line = &text[start..end];
+            let trimmed = line.trim();
+            if too_long.contains(&self.lines_before) || line.len() > MAX_LINE_BYTES {
+                lines.push(BlockLine::Unreadable(self.lines_before, line_too_long()));
+            } else if !trimmed.is_empty() {
+                let at = start + (trimmed.as_ptr() as usize - line.as_ptr() as usize);
+                lines.push(BlockLine::Text(self.lines_before, at..at + trimmed.len()));
+            }
+            start = end + 1;
+        }
+        LineBlock { text: Arc::from(text), lines }
+    }
+
+    /// [`BlockReader::split`] of bytes that are not all UTF-8: each line
+    /// checked, the block's text made of those that are.
+    fn split_checking_each(&mut self, bytes: Vec<u8>, too_long: &[usize]) -> LineBlock {
+        let (mut text, mut lines) = (String::with_capacity(bytes.len()), Vec::new());
+        let content = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        for line in content.split(|&b| b == b'\n') {
+            self.lines_before += 1;
+            if too_long.contains(&self.lines_before) || line.len() > MAX_LINE_BYTES {
+                lines.push(BlockLine::Unreadable(self.lines_before, line_too_long()));
+                continue;
+            }
+            match std::str::from_utf8(line).map(str::trim) {
+                Ok("") => {}
+                Ok(line) => {
+                    lines.push(BlockLine::Text(self.lines_before, text.len()..text.len() + line.len()));
+                    text.push_str(line);
+                }
+                Err(error) => lines.push(BlockLine::Unreadable(
+                    self.lines_before,
+                    format!("the line is not UTF-8 text (invalid byte at column {})", error.valid_up_to() + 1),
+                )),
+            }
+        }
+        LineBlock { text: Arc::from(text), lines }
+    }
+}
+
+fn line_too_long() -> String {
+    format!("the line is longer than {MAX_LINE_BYTES} bytes")
 }
 
 impl LineBlock {
