@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use compact_str::{CompactString, format_compact};
 use dci_protocol::records::Identifier;
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -447,14 +447,33 @@ impl<'de> Deserialize<'de> for IdentifierText<'de> {
 struct PersonText<'a> {
     id: Option<Text<'a>>,
     identifiers: Option<Capped<IdentifierText<'a>, MAX_IDENTIFIERS>>,
-    /// The members' list, read by [`Beneficiary::read_fast`] as the plan says.
-    members: Option<&'a RawValue>,
+    members: Option<MembersText<'a>>,
     fields: Vec<(Text<'a>, &'a RawValue)>,
 }
 
+/// A household's members as the fast path's one pass read them.
+enum MembersText<'a> {
+    /// Read as persons ([`MemberReading::Eager`]).
+    Read(Vec<PersonText<'a>>),
+    /// Their list's text, and how many they are, each checked ([`MemberReading::OnDemand`]).
+    Checked(&'a RawValue, usize),
+}
+
+/// Reads a [`PersonText`], its members as the reading says (a member's own
+/// `members`, which the fast path refuses, are read eagerly).
+struct PersonSeed(MemberReading);
+
 impl<'de> Deserialize<'de> for PersonText<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PersonVisitor;
+        PersonSeed(MemberReading::Eager).deserialize(deserializer)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for PersonSeed {
+    type Value = PersonText<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PersonText<'de>, D::Error> {
+        struct PersonVisitor(MemberReading);
         impl<'de> Visitor<'de> for PersonVisitor {
             type Value = PersonText<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -463,21 +482,50 @@ impl<'de> Deserialize<'de> for PersonText<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut person =
                     PersonText { id: None, identifiers: None, members: None, fields: Vec::with_capacity(8) };
+                // `null` is no value, but a key given twice is still refused: seen, not set.
+                let (mut id, mut identifiers, mut members) = (false, false, false);
                 while let Some(key) = map.next_key::<Text<'de>>()? {
-                    match key.0.as_ref() {
-                        "id" if person.id.is_none() => person.id = Some(map.next_value()?),
-                        "identifiers" if person.identifiers.is_none() => person.identifiers = map.next_value()?,
-                        "members" if person.members.is_none() => person.members = map.next_value()?,
-                        "id" | "identifiers" | "members" => {
-                            return Err(serde::de::Error::custom("a repeated key"));
+                    let seen = match key.0.as_ref() {
+                        "id" => &mut id,
+                        "identifiers" => &mut identifiers,
+                        "members" => &mut members,
+                        _ => {
+                            person.fields.push((key, map.next_value()?));
+                            continue;
                         }
-                        _ => person.fields.push((key, map.next_value()?)),
+                    };
+                    if std::mem::replace(seen, true) {
+                        return Err(serde::de::Error::custom("a repeated key"));
+                    }
+                    match key.0.as_ref() {
+                        "id" => person.id = Some(map.next_value()?),
+                        "identifiers" => person.identifiers = map.next_value()?,
+                        _ => person.members = members_text(&mut map, self.0)?,
                     }
                 }
                 Ok(person)
             }
         }
-        deserializer.deserialize_map(PersonVisitor)
+        deserializer.deserialize_map(PersonVisitor(self.0))
+    }
+}
+
+/// The value of a `members` key, read as `reading` says.
+fn members_text<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    reading: MemberReading,
+) -> Result<Option<MembersText<'de>>, A::Error> {
+    match reading {
+        MemberReading::Eager => Ok(map
+            .next_value::<Option<Capped<PersonText<'de>, MAX_MEMBERS>>>()?
+            .map(|Capped(list)| MembersText::Read(list))),
+        MemberReading::OnDemand => {
+            let Some(list) = map.next_value::<Option<&'de RawValue>>()? else { return Ok(None) };
+            match serde_json::from_str::<Capped<MemberCheck, MAX_MEMBERS>>(list.get()) {
+                Ok(Capped(checked)) => Ok(Some(MembersText::Checked(list, checked.len()))),
+                Err(_) => Err(serde::de::Error::custom("members for the careful path")),
+            }
+        }
     }
 }
 
@@ -678,8 +726,10 @@ impl Beneficiary {
             return Err(problem("beneficiary", "its text is longer than 4 GiB"));
         }
         let Some(text) = source.get(line) else { return Err(problem("beneficiary", "lies outside its text")) };
-        if let Ok(person) = serde_json::from_str::<PersonText<'_>>(text)
-            && let Some(beneficiary) = Self::read_fast(source, person, None, reading)
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        if let Ok(person) = PersonSeed(reading).deserialize(&mut deserializer)
+            && deserializer.end().is_ok()
+            && let Some(beneficiary) = Self::read_fast(source, person, None)
         {
             return Ok(beneficiary);
         }
@@ -710,12 +760,7 @@ impl Beneficiary {
     }
 
     /// The fast path: `None` when anything needs the careful path's checks or messages.
-    fn read_fast(
-        source: &Arc<str>,
-        person: PersonText<'_>,
-        member: Option<usize>,
-        reading: MemberReading,
-    ) -> Option<Self> {
+    fn read_fast(source: &Arc<str>, person: PersonText<'_>, member: Option<usize>) -> Option<Self> {
         let text = |Text(text): Text<'_>| -> Option<CompactString> { plain_id(&text).then(|| text.into()) };
         // A member without an id gets `<parent id>/members[<index>]`, set by the parent.
         let id = match person.id {
@@ -733,12 +778,9 @@ impl Beneficiary {
         let members_known = person.members.is_some();
         let members = match person.members {
             Some(_) if member.is_some() => return None, // a member cannot have members
-            Some(list) if reading == MemberReading::Eager => {
-                Members::built(Self::read_members_fast(source, list, &id)?)
-            }
-            Some(list) => {
-                let Capped(checked) = serde_json::from_str::<Capped<MemberCheck, MAX_MEMBERS>>(list.get()).ok()?;
-                let (text, count) = (Some(span(source, list.get())), checked.len() as u32);
+            Some(MembersText::Read(list)) => Members::built(Self::members_fast(source, list, &id)?),
+            Some(MembersText::Checked(list, count)) => {
+                let (text, count) = (Some(span(source, list.get())), count as u32);
                 Members { built: OnceLock::new(), text, count, parent: id.clone() }
             }
             None => Members::default(),
@@ -768,10 +810,15 @@ impl Beneficiary {
     /// the careful path. Members without an id get `<parent>/members[<index>]`.
     fn read_members_fast(source: &Arc<str>, list: &RawValue, parent: &str) -> Option<Vec<Self>> {
         let Capped(members) = serde_json::from_str::<Capped<PersonText<'_>, MAX_MEMBERS>>(list.get()).ok()?;
+        Self::members_fast(source, members, parent)
+    }
+
+    /// The members read by the first pass, built; `None` when one needs the careful path.
+    fn members_fast(source: &Arc<str>, members: Vec<PersonText<'_>>, parent: &str) -> Option<Vec<Self>> {
         let mut members = members
             .into_iter()
             .enumerate()
-            .map(|(index, member)| Self::read_fast(source, member, Some(index), MemberReading::Eager))
+            .map(|(index, member)| Self::read_fast(source, member, Some(index)))
             .collect::<Option<Vec<_>>>()?;
         for (index, member) in members.iter_mut().enumerate() {
             if member.id.is_empty() {
@@ -1008,6 +1055,15 @@ mod tests {
         let read = |text: &str| Beneficiary::from_json_str(text).map_err(|e| e.to_string());
         assert_eq!(read(r#"{"id": "A", "age": 70, "age": 20}"#).expect_err("refused"), "age: is given twice");
         assert_eq!(read(r#"{"id": "A", "id": "B"}"#).expect_err("refused"), "id: is given twice");
+        for reading in [MemberReading::Eager, MemberReading::OnDemand] {
+            for (text, name) in [
+                (r#"{"id": "A", "members": null, "members": [{"age": 1}]}"#, "members"),
+                (r#"{"id": "A", "identifiers": null, "identifiers": [{"type": "UIN", "value": "1"}]}"#, "identifiers"),
+            ] {
+                let error = Beneficiary::from_json_str_reading(text, reading).expect_err("refused").to_string();
+                assert_eq!(error, format!("{name}: is given twice"), "{reading:?}: a null first does not hide it");
+            }
+        }
         assert_eq!(
             read(r#"{"id": "A", "members": [{"sex": "F", "sex": "M"}]}"#).expect_err("refused"),
             "members[0].sex: is given twice"
