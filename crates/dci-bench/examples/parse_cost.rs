@@ -1,6 +1,6 @@
 //! Parse cost of beneficiary lines against the parsing floor (serde_json into `IgnoredAny`), on one
 //! thread, in blocks of 10,000 lines as `elig eval` reads them:
-//! `cargo run --release -p dci-bench --example parse_cost -- beneficiaries.ndjson`
+//! `cargo run --release -p dci-bench --example parse_cost -- beneficiaries.ndjson [eager|on-demand]`
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -13,6 +13,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let path = std::env::args().nth(1).expect("give an NDJSON file");
+    // A second argument, `eager` or `on-demand`, measures that reading only.
+    let only = std::env::args().nth(2).map(|reading| match reading.as_str() {
+        "eager" => MemberReading::Eager,
+        _ => MemberReading::OnDemand,
+    });
     let text = std::fs::read_to_string(path).expect("reads");
     let mut reader = BlockReader::new(Cursor::new(text.as_bytes()));
     let mut blocks = Vec::<LineBlock>::new();
@@ -32,6 +37,9 @@ fn main() {
         let floor = started.elapsed().as_secs_f64();
         print!("{} lines: IgnoredAny {floor:.3} s", reader.lines_read());
         for reading in [MemberReading::Eager, MemberReading::OnDemand] {
+            if only.is_some_and(|only| only != reading) {
+                continue;
+            }
             let started = Instant::now();
             one_thread.install(|| blocks.iter().for_each(|block| drop(block.parse(reading))));
             let seconds = started.elapsed().as_secs_f64();

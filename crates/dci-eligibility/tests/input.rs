@@ -66,6 +66,7 @@ fn lines_read_as_one_block_keep_their_own_fields_and_numbers() {
         assert_eq!(b.members()[0].id, "B/members[0]", "{reading:?}");
     }
     let rest = reader.next_block(3).expect("read");
+    // (Blank lines alone in a block's reach are no end of the input: see below.)
     assert_eq!((rest.len(), reader.lines_read()), (1, 4));
     assert_eq!(rest.parse(MemberReading::Eager)[0].as_ref().expect("C").id, "C");
     assert!(reader.next_block(3).expect("read").is_empty());
@@ -106,6 +107,13 @@ fn blocks_end_at_line_ends_whatever_the_reads_and_a_line_too_long_is_its_error()
     assert_eq!(read, expected.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>());
     assert_eq!(unreadable, (0..3_000).filter(|n| n % 97 == 50).map(|n| n + 1).collect::<Vec<_>>());
     assert_eq!(reader.lines_read(), 3_000);
+
+    let mut blanks = BlockReader::new(Cursor::new(b"{\"id\":\"A\"}\n\n\n \n\n{\"id\":\"B\"}\n\n".to_vec()));
+    let (first, second) = (blanks.next_block(1).expect("read"), blanks.next_block(1).expect("read"));
+    assert_eq!((first.len(), second.len()), (1, 1), "a run of blank lines does not end the input");
+    assert_eq!(second.parse(MemberReading::Eager)[0].as_ref().map(|b| b.id.as_str()), Ok("B"));
+    assert!(blanks.next_block(1).expect("read").is_empty());
+    assert_eq!(blanks.lines_read(), 7);
 
     let mut long = b"{\"id\": \"A\"}\n{\"id\": \"".to_vec();
     long.resize(long.len() + MAX_LINE_BYTES + (2 << 20), b'x');

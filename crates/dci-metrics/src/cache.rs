@@ -121,21 +121,6 @@ impl FactCache {
         self.cache.insert(key, cached);
     }
 
-    /// Stores `entries` (as many as there are threads at once): each
-    /// shard's table grown once for them, not doubled as they come.
-    pub(crate) fn insert_all(&self, mut entries: Vec<(CacheKey, Cached)>) {
-        self.cache.reserve(entries.len().min(usize::try_from(self.cache.capacity()).unwrap_or(usize::MAX)));
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-        let share = entries.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            while entries.len() > share {
-                let part = entries.split_off(entries.len() - share);
-                scope.spawn(move || part.into_iter().for_each(|(key, cached)| self.insert(key, cached)));
-            }
-            entries.into_iter().for_each(|(key, cached)| self.insert(key, cached));
-        });
-    }
-
     /// How many entries are held.
     pub(crate) fn entry_count(&self) -> u64 {
         self.cache.len() as u64
@@ -162,21 +147,6 @@ impl FactCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entries_stored_together_are_each_held() {
-        let ttls = Ttls { found: vec![Duration::from_secs(60)], not_found: vec![Duration::from_secs(60)] };
-        let cache = FactCache::new(10_000, ttls, Arc::new(AtomicU64::new(0)));
-        let now = unix_now();
-        let key = |n: usize| format!("0UIN\u{1f}{n}");
-        cache.insert_all(
-            (0..5_001).map(|n| (CacheKey::from(key(n)), Cached { facts: None, fetched_at: now })).collect(),
-        );
-        assert_eq!(cache.entry_count(), 5_001);
-        assert!((0..5_001).all(|n| cache.get(&key(n), now).is_some()));
-        cache.insert_all(Vec::new());
-        assert_eq!(cache.entry_count(), 5_001);
-    }
 
     #[test]
     fn expired_entries_are_misses_and_are_swept() {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::catalog::Catalog;
 use crate::codec::{CodecError, Reader, put_bytes, put_cached};
-use crate::entry::{CacheKey, registry_of_key, unix_now};
+use crate::entry::{CacheKey, Cached, registry_of_key, unix_now};
 use crate::store::MetricStore;
 
 const MAGIC: &[u8] = b"ELIG-FACTS 5\n";
@@ -80,6 +80,9 @@ fn registry_line(catalog: &Catalog) -> String {
         .join(" ")
 }
 
+/// Entries handed at a time to the thread that stores a loaded file's facts.
+const LOAD_BATCH: usize = 16_384;
+
 impl MetricStore {
     /// Writes every cached fact to `path` (replacing it), readable by its
     /// owner only, and sealed when an encryption key is configured.
@@ -129,8 +132,35 @@ impl MetricStore {
         }
         let mut report = SnapshotReport::default();
         let usable = self.usable_registries(&mut reader, &mut report)?;
+        // Decoded here and stored by a second thread, in order: the file's order is kept (a later
+        // entry of a key wins, and eviction past the capacity is as one after another), and the
+        // batches in between are few.
+        std::thread::scope(|scope| {
+            let (sender, batches) = std::sync::mpsc::sync_channel::<Vec<(CacheKey, Cached)>>(2);
+            scope.spawn(move || batches.into_iter().flatten().for_each(|(key, cached)| self.cache.insert(key, cached)));
+            let mut batch = Vec::with_capacity(LOAD_BATCH);
+            let decoded = self.decode_entries(&mut reader, &usable, &mut report, |key, cached| {
+                batch.push((key, cached));
+                if batch.len() == LOAD_BATCH {
+                    // The storing thread ends only with this one: the batch is always received.
+                    let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
+                }
+            });
+            let _ = sender.send(batch);
+            decoded
+        })?;
+        Ok(report)
+    }
+
+    /// The entries after the header, each fresh one of a usable registry given to `store`.
+    fn decode_entries(
+        &self,
+        reader: &mut Reader<'_>,
+        usable: &[bool],
+        report: &mut SnapshotReport,
+        mut store: impl FnMut(CacheKey, Cached),
+    ) -> Result<(), SnapshotError> {
         let now = unix_now();
-        let mut entries = Vec::new();
         while !reader.is_empty() {
             let key = reader.text()?;
             let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
@@ -145,11 +175,10 @@ impl MetricStore {
                 report.expired += 1;
                 continue;
             }
-            entries.push((CacheKey::from(key), cached));
+            store(CacheKey::from(key), cached);
+            report.entries += 1;
         }
-        report.entries = entries.len() as u64;
-        self.cache.insert_all(entries);
-        Ok(report)
+        Ok(())
     }
 
     /// The body of a snapshot file: after its header, opened with the

@@ -334,7 +334,8 @@ pub(crate) fn asked_identifiers<'a>(
     let members = rules.iter().any(|rule| !rule.demand().members.is_empty());
     beneficiaries.into_iter().flat_map(move |beneficiary| {
         let own = registrant.then_some(beneficiary).into_iter();
-        let theirs = beneficiary.members().iter().filter(move |_| members);
+        // Members are built only where a rule reads them.
+        let theirs = if members { beneficiary.members() } else { &[] }.iter();
         own.chain(theirs).flat_map(|person| {
             person.identifiers.iter().map(|id| (id.identifier_type.as_str(), id.identifier_value.as_str()))
         })

@@ -418,11 +418,20 @@ impl<'de> Deserialize<'de> for IdentifierText<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let (mut kind, mut value) = (None, None);
+                // Other keys are ignored, but each given once, as the careful path checks.
+                let (mut others, mut other_count) = ([""; 8], 0);
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     let slot = match key.as_ref() {
                         "type" | "identifier_type" => &mut kind,
                         "value" | "identifier_value" => &mut value,
                         _ => {
+                            let Cow::Borrowed(key) = key else {
+                                return Err(serde::de::Error::custom("an escaped key"));
+                            };
+                            if other_count == others.len() || others[..other_count].contains(&key) {
+                                return Err(serde::de::Error::custom("a repeated or uncounted key"));
+                            }
+                            (others[other_count], other_count) = (key, other_count + 1);
                             map.next_value::<serde::de::IgnoredAny>()?;
                             continue;
                         }
@@ -888,9 +897,10 @@ impl Beneficiary {
             Some(id) => id,
             None => return Err(problem(path("id"), "is missing")),
         };
-        // Members read before the id was seen got an empty parent id.
+        // Members without an id of their own, read before the household's id, have none yet
+        // (an id given is never empty).
         for (index, member) in members.iter_mut().enumerate() {
-            if member.id.starts_with("/members[") {
+            if member.id.is_empty() {
                 member.id = format_compact!("{id}/members[{index}]");
             }
         }
@@ -935,7 +945,7 @@ impl Beneficiary {
                     source,
                     entries,
                     &here,
-                    Some(format_compact!("{}/{here}", parent.cloned().unwrap_or_default())),
+                    Some(parent.map(|parent| format_compact!("{parent}/{here}")).unwrap_or_default()),
                 )
             })
             .collect()
@@ -1022,6 +1032,11 @@ mod tests {
             read(r#"{"id": "A", "identifiers": [["UIN", "1"]]}"#).expect_err("refused"),
             "identifiers[0]: must be an object {type, value}"
         );
+        for reading in [MemberReading::Eager, MemberReading::OnDemand] {
+            let text = r#"{"id": "A", "identifiers": [{"type": "UIN", "value": "1", "x": 1, "x": 2}]}"#;
+            let error = Beneficiary::from_json_str_reading(text, reading).expect_err("refused").to_string();
+            assert_eq!(error, "identifiers[0].x: is given twice", "{reading:?}: other keys once too");
+        }
         let named = read(r#"{"id": "A", "identifiers": [{"identifier_type": "UIN", "identifier_value": "1"}]}"#);
         assert_eq!(named.map(|b| b.identifiers[0].identifier_value.to_string()), Ok("1".to_owned()));
     }
@@ -1211,6 +1226,9 @@ mod tests {
             r#"{"id": "X", "members": [{"identifiers": [{"type": "UIN", "value": 8.5}]}]}"#,
             r#"{"id": "X", "members": [{"identifiers": [{"type": "UIN"}]}]}"#,
             r#"{"id": "X", "members": [3]}"#,
+            r#"{"id": "X", "members": [{"id": "/members[7]", "n\u0061me": "A"}, {"age": 2}]}"#,
+            r#"{"members": [{"id": "/members[7]"}, {"age": 2, "n\u0061me": "B"}], "id": "X"}"#,
+            r#"{"id": "X", "members": [{"identifiers": [{"type": "U", "value": "1", "x": 1, "x": 2}]}]}"#,
             r#"{"id": "X", "members": 3}"#,
             r#"{"id": "X", "members": null}"#,
             r#"{"id": "X", "members": []}"#,
@@ -1224,6 +1242,11 @@ mod tests {
                 assert_eq!(b.member_count(), b.members().len(), "{line}");
             }
             assert_eq!(on_demand.map_err(|e| e.to_string()), eager, "{line}");
+        }
+        for line in lines.iter().filter(|line| line.contains("/members[7]")) {
+            let ids = Beneficiary::from_json_str_reading(line, MemberReading::OnDemand)
+                .map(|b| b.members().iter().map(|m| m.id.to_string()).collect::<Vec<_>>());
+            assert_eq!(ids, Ok(vec!["/members[7]".to_owned(), "X/members[1]".to_owned()]), "an id given is kept");
         }
         let mut household = Beneficiary::from_json_str_reading(lines[1], MemberReading::OnDemand).expect("valid");
         assert!(household.members.built.get().is_none(), "kept as text");

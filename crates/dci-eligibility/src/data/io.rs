@@ -57,16 +57,19 @@ const READ_BYTES: usize = 512 << 10;
 #[derive(Debug)]
 pub struct BlockReader<R> {
     reader: R,
-    /// Input read past the last block's end: the start of its next line.
+    /// Input read past the last block's end, from `start`: the beginning of its next line.
     carry: Vec<u8>,
-    /// The lines before `carry`.
+    start: usize,
+    /// Whether the reader has given all it has.
+    ended: bool,
+    /// The lines before `carry[start..]`.
     lines_before: usize,
 }
 
 impl<R: Read> BlockReader<R> {
     /// Reads `reader` from its first line.
     pub fn new(reader: R) -> Self {
-        BlockReader { reader, carry: Vec::new(), lines_before: 0 }
+        BlockReader { reader, carry: Vec::new(), start: 0, ended: false, lines_before: 0 }
     }
 
     /// The number of the last line given in a block (0 before the first).
@@ -75,13 +78,23 @@ impl<R: Read> BlockReader<R> {
     }
 
     /// The next lines: at most `max` (blank ones count; they are not kept),
-    /// fewer at the end of the input or past [`MAX_BLOCK_BYTES`]; none at the
-    /// end. A line that is not UTF-8 or longer than [`MAX_LINE_BYTES`] is that
-    /// line's error: only an I/O error stops the reading.
+    /// fewer at the end of the input or past [`MAX_BLOCK_BYTES`]; none only
+    /// at the end. A line that is not UTF-8 or longer than [`MAX_LINE_BYTES`]
+    /// is that line's error: only an I/O error stops the reading.
     pub fn next_block(&mut self, max: usize) -> std::io::Result<LineBlock> {
-        let max = max.max(1);
+        loop {
+            let block = self.next_lines(max.max(1))?;
+            // Lines that were all blank are no end of the input.
+            if !block.is_empty() || (self.ended && self.start == self.carry.len()) {
+                return Ok(block);
+            }
+        }
+    }
+
+    fn next_lines(&mut self, max: usize) -> std::io::Result<LineBlock> {
         let mut bytes = std::mem::take(&mut self.carry);
-        let (mut ends, mut last_end, mut scanned, mut too_long) = (0, 0, 0, Vec::new());
+        let mut start = std::mem::take(&mut self.start);
+        let (mut ends, mut last_end, mut scanned, mut too_long) = (0, start, start, Vec::new());
         let cut = loop {
             // Where each complete line ends, until the block has its lines.
             for at in memchr::memchr_iter(b'\n', &bytes[scanned..]) {
@@ -94,7 +107,7 @@ impl<R: Read> BlockReader<R> {
                 break last_end;
             }
             scanned = bytes.len();
-            if bytes.len() >= MAX_BLOCK_BYTES && last_end > 0 {
+            if bytes.len() - start >= MAX_BLOCK_BYTES && last_end > start {
                 break last_end;
             }
             if bytes.len() - last_end > MAX_LINE_BYTES {
@@ -110,12 +123,30 @@ impl<R: Read> BlockReader<R> {
                 }
                 continue;
             }
+            if self.ended {
+                break bytes.len();
+            }
+            // What was given before is dropped before reading more (what is left of it is short).
+            if start > 0 {
+                bytes.drain(..start);
+                (last_end, scanned, start) = (last_end - start, scanned - start, 0);
+            }
             if (&mut self.reader).take(READ_BYTES as u64).read_to_end(&mut bytes)? == 0 {
+                self.ended = true;
                 break bytes.len();
             }
         };
-        self.carry = bytes.split_off(cut);
-        Ok(self.split(bytes, &too_long))
+        // The shorter of the block and the rest is copied, so small blocks cost no more than large ones.
+        let block = if cut - start < bytes.len() - cut {
+            let block = bytes[start..cut].to_vec();
+            (self.carry, self.start) = (bytes, cut);
+            block
+        } else {
+            self.carry = bytes.split_off(cut);
+            bytes.drain(..start);
+            bytes
+        };
+        Ok(self.split(block, &too_long))
     }
 
     /// Reads past the end of the current line; what follows it is left in `carry`.
@@ -124,6 +155,7 @@ impl<R: Read> BlockReader<R> {
         loop {
             piece.clear();
             if (&mut self.reader).take(READ_BYTES as u64).read_to_end(&mut piece)? == 0 {
+                self.ended = true;
                 return Ok(());
             }
             if let Some(end) = memchr::memchr(b'\n', &piece) {

@@ -13,8 +13,9 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use dci_eligibility::io::{Format, Line, parse_line};
-use dci_eligibility::stream::{Input, Rendered, evaluate_lines};
+use dci_eligibility::MemberReading;
+use dci_eligibility::io::{Format, Line, parse_line_reading};
+use dci_eligibility::stream::{Input, Rendered, evaluate_lines, member_reading};
 use dci_eligibility::{Beneficiary, BeneficiaryError};
 use futures::StreamExt;
 use rayon::prelude::*;
@@ -130,9 +131,10 @@ impl Lines {
     }
 }
 
-/// Reads and checks one line (CPU: on the pool).
-fn read_line(line: Line, max_members: usize) -> Result<Beneficiary, BeneficiaryError> {
-    check_members(parse_line(&line), max_members, || "members".to_owned()).map_err(|error| error.at_line(line.number()))
+/// Reads and checks one line (CPU: on the pool), its members as `reading` says.
+fn read_line(line: Line, max_members: usize, reading: MemberReading) -> Result<Beneficiary, BeneficiaryError> {
+    check_members(parse_line_reading(&line, reading), max_members, || "members".to_owned())
+        .map_err(|error| error.at_line(line.number()))
 }
 
 /// Reads the rest of the body in chunks and sends them, read, to the evaluation. Returns the
@@ -142,6 +144,7 @@ async fn read_chunks(
     input: mpsc::Sender<Input>,
     chunk: usize,
     max_members: usize,
+    reading: MemberReading,
     gate: impl AsyncFn(&[Result<Beneficiary, BeneficiaryError>]) -> Result<(), ApiError>,
 ) -> Option<ApiError> {
     let mut pending: Vec<Line> = Vec::new();
@@ -158,9 +161,10 @@ async fn read_chunks(
         };
         if flush && !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
-            let items: Vec<Result<Beneficiary, BeneficiaryError>> =
-                on_pool(Lane::Bulk, move || batch.into_par_iter().map(|line| read_line(line, max_members)).collect())
-                    .await;
+            let items: Vec<Result<Beneficiary, BeneficiaryError>> = on_pool(Lane::Bulk, move || {
+                batch.into_par_iter().map(|line| read_line(line, max_members, reading)).collect()
+            })
+            .await;
             // The key's lookup bound and the audit record come before the chunk reads any fact.
             if let Err(error) = gate(&items).await {
                 return Some(error);
@@ -242,7 +246,8 @@ pub(crate) async fn evaluate(
         let gate = async move |items: &[Result<Beneficiary, BeneficiaryError>]| {
             asker.admit(&gate_state, &gate_rules, as_of, items.iter().filter_map(|item| item.as_ref().ok())).await
         };
-        let reading = read_chunks(lines, input_sender, chunk, limits.max_members, gate);
+        let members = member_reading(&rules);
+        let reading = read_chunks(lines, input_sender, chunk, limits.max_members, members, gate);
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {
             mark.store(started.elapsed().as_secs(), std::sync::atomic::Ordering::Relaxed);
         });
