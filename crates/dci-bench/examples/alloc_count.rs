@@ -1,6 +1,8 @@
 //! Heap allocations of a warm run, per beneficiary and by phase (reading the
 //! lines, deciding, writing the decisions), for each seed rule; the list is
-//! read and decided in chunks of 10,000 as `elig eval` does:
+//! read and decided in chunks of 10,000 as `elig eval` does. The last column
+//! reads it as `elig eval` did before it read in blocks: line by line, each
+//! line copied, every household's members built.
 //! `cargo run --release -p dci-bench --example alloc_count -- 20000`
 //! (argument: households). Counted by dhat's allocator, which also slows the
 //! run: the counts are the figures, not the times.
@@ -9,7 +11,7 @@ use std::io::Cursor;
 
 use dci_bench::{Population, SEED_RULES, as_of};
 use dci_eligibility::EvaluationOptions;
-use dci_eligibility::io::{BlockReader, Format, Writer};
+use dci_eligibility::io::{BlockReader, Format, Line, Writer, parse_line};
 use dci_eligibility::stream::member_reading;
 
 #[global_allocator]
@@ -40,7 +42,7 @@ async fn main() {
     let text = std::fs::read(dir.join("beneficiaries.ndjson")).expect("the list");
     let _profiler = dhat::Profiler::builder().testing().trim_backtraces(Some(1)).build();
     println!("{households} households; allocations (bytes) per beneficiary");
-    println!("{:<30} {:>16} {:>16} {:>16}", "rule", "read", "decide", "write");
+    println!("{:<30} {:>16} {:>16} {:>16} {:>18}", "rule", "read", "decide", "write", "read line by line");
     for rule in &rules {
         let rule = std::slice::from_ref(rule);
         let (mut read, mut decide, mut write) = ((0, 0), (0, 0), (0, 0));
@@ -60,9 +62,15 @@ async fn main() {
             std::hint::black_box(Writer::<Vec<u8>>::render(Format::Ndjson, rule, &result.items, 0));
             count(start, &mut write);
         }
+        let (start, mut by_line) = (allocated(), (0, 0));
+        for (number, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+            std::hint::black_box(parse_line(&Line::Text(number + 1, line.trim().to_owned())).ok());
+        }
+        count(start, &mut by_line);
         let per = |(blocks, bytes): (u64, u64)| {
             format!("{:.1} ({:.0})", blocks as f64 / households as f64, bytes as f64 / households as f64)
         };
-        println!("{:<30} {:>16} {:>16} {:>16}", rule[0].name(), per(read), per(decide), per(write));
+        let (read, decide, write, by_line) = (per(read), per(decide), per(write), per(by_line));
+        println!("{:<30} {read:>16} {decide:>16} {write:>16} {by_line:>18}", rule[0].name());
     }
 }
