@@ -1,13 +1,14 @@
 //! Beneficiary input, as NDJSON lines and as a JSON document: each item read
-//! or refused with its error, and those read evaluated under a rule that
-//! reads fields, members and metrics.
+//! or refused with its error (the same with members read on demand as read
+//! at once), and those read evaluated under a rule that reads fields, members
+//! and metrics.
 #![no_main]
 
 use std::io::Cursor;
 use std::sync::LazyLock;
 
-use dci_eligibility::io::{parse_document, parse_line, read_lines};
-use dci_eligibility::{EvaluationOptions, Rule};
+use dci_eligibility::io::{BlockReader, parse_document};
+use dci_eligibility::{EvaluationOptions, MemberReading, Rule};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -26,9 +27,23 @@ static RULE: LazyLock<Rule> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let mut line = 0;
-    let Ok(lines) = read_lines(&mut Cursor::new(data), &mut line, usize::MAX) else { return };
-    let mut items: Vec<_> = lines.iter().map(parse_line).collect();
+    let mut reader = BlockReader::new(Cursor::new(data));
+    let mut items = Vec::new();
+    loop {
+        let Ok(block) = reader.next_block(16) else { return };
+        if block.is_empty() {
+            break;
+        }
+        let eager = block.parse(MemberReading::Eager);
+        for (on_demand, eager) in block.parse(MemberReading::OnDemand).iter().zip(&eager) {
+            match (on_demand, eager) {
+                (Ok(on_demand), Ok(eager)) => assert!(on_demand == eager, "{on_demand:?} != {eager:?}"),
+                (Err(on_demand), Err(eager)) => assert_eq!(on_demand, eager),
+                _ => panic!("on demand {on_demand:?}, eager {eager:?}"),
+            }
+        }
+        items.extend(eager);
+    }
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(document) = parse_document(text)
     {
