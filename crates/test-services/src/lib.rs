@@ -231,20 +231,34 @@ impl ChromeDriver {
             unavailable("chromium", "is not on PATH (Debian package chromium)");
             return None;
         };
-        let port = free_port().expect("a free loopback port");
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {address} within 20 s");
-            std::thread::sleep(Duration::from_millis(50));
+        // Tests start drivers side by side: a port found free may be taken by another driver
+        // before this one binds it (this one then exits while the other answers), so a driver
+        // counts as started only if it still runs once its port answers.
+        for _ in 0..5 {
+            let port = free_port().expect("a free loopback port");
+            let mut child = Command::new(&driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while child.try_wait().ok().flatten().is_none() {
+                if TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_ok() {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if child.try_wait().ok().flatten().is_none() {
+                        return Some(ChromeDriver { child, port, chromium });
+                    }
+                    break;
+                }
+                assert!(Instant::now() < deadline, "chromedriver did not listen on {address} within 20 s");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        Some(ChromeDriver { child, port, chromium })
+        panic!("chromedriver exited at each of five starts (ports taken?)");
     }
 
     /// The WebDriver endpoint, `http://127.0.0.1:<port>`.
