@@ -126,11 +126,12 @@ pub async fn run(args: DiffArgs) -> Result<ExitCode> {
     let mut report = DiffReport::default();
     let mut stats = BatchStats::default();
     let mut offset = 0;
+    let reading = member_reading(&rules);
     while let Some(chunk) = input.chunks.recv().await {
         if interrupted.is_cancelled() {
             break;
         }
-        let items = chunk.read(member_reading(&rules)).await;
+        let items = chunk.read(reading).await;
         let count = items.len();
         let result = engine.evaluate_batch(&rules, items, &options).await;
         stats.absorb(&result.stats);

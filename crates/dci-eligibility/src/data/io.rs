@@ -27,13 +27,13 @@ pub enum Line {
 /// Non-blank NDJSON lines read as one block of text: a beneficiary read from
 /// it shares the block rather than holding a copy of its line, so a chunk of
 /// input is one allocation, not one per line.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug)]
 pub struct LineBlock {
     text: Arc<str>,
     lines: Vec<BlockLine>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 enum BlockLine {
     /// A line's number (from 1) and where its text, trimmed, is in the block.
     Text(usize, Range<usize>),

@@ -170,6 +170,7 @@ impl Rule {
     pub fn reads_members(&self) -> bool {
         !self.inner.demand.members.is_empty() || self.inner.fields.iter().any(|field| field == "members")
     }
+
     /// Warnings found while compiling.
     pub fn warnings(&self) -> &[RuleDiagnostic] {
         &self.inner.warnings

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use dci_eligibility::MemberReading;
 use dci_eligibility::io::{Format, Line, parse_line_reading};
-use dci_eligibility::stream::{Input, Rendered, evaluate_lines, member_reading};
+use dci_eligibility::stream::{Input, Rendered, StreamStats, evaluate_lines, member_reading};
 use dci_eligibility::{Beneficiary, BeneficiaryError};
 use futures::StreamExt;
 use rayon::prelude::*;
@@ -251,32 +251,39 @@ pub(crate) async fn evaluate(
         let evaluating = evaluate_lines(&engine, &rules, &options, Format::Ndjson, input, output, move |_| {
             mark.store(started.elapsed().as_secs(), std::sync::atomic::Ordering::Relaxed);
         });
-        let stalled = async {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let last = taken.load(std::sync::atomic::Ordering::Relaxed);
-                if started.elapsed().as_secs().saturating_sub(last) > idle {
-                    break;
-                }
-            }
-        };
         let (cut_short, stats) = tokio::select! {
             done = async { tokio::join!(reading, evaluating) } => done,
-            () = stalled => {
+            () = until_stalled(&taken, started, idle) => {
                 options.cancel.cancel();
                 tracing::warn!(idle_secs = idle, "the NDJSON response was not read: evaluation stopped");
                 return;
             }
         };
         telemetry.record(&stats.batch);
-        let mut lines = cut_short.map(|error| error.to_line()).unwrap_or_default();
-        let summary = Summary::of_stream(&stats, options.as_of, started.elapsed().as_millis() as u64);
-        let _ = serde_json::to_writer(&mut lines, &EvaluateLine::Summary(SummaryLine { summary }));
-        lines.push(b'\n');
-        let _ = tail_sender.send(lines);
+        let _ = tail_sender.send(tail_lines(cut_short, &stats, options.as_of, started));
     });
 
     Ok(streamed(rendered, tail, cancel_on_drop))
+}
+
+/// Ends when no chunk has been taken (`taken`: seconds after `started`) for more than `idle` seconds.
+async fn until_stalled(taken: &std::sync::atomic::AtomicU64, started: Instant, idle: u64) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let last = taken.load(std::sync::atomic::Ordering::Relaxed);
+        if started.elapsed().as_secs().saturating_sub(last) > idle {
+            return;
+        }
+    }
+}
+
+/// The stream's last lines: the error that cut the input short, if any, then the summary.
+fn tail_lines(cut_short: Option<ApiError>, stats: &StreamStats, as_of: chrono::NaiveDate, started: Instant) -> Vec<u8> {
+    let mut lines = cut_short.map(|error| error.to_line()).unwrap_or_default();
+    let summary = Summary::of_stream(stats, as_of, started.elapsed().as_millis() as u64);
+    let _ = serde_json::to_writer(&mut lines, &EvaluateLine::Summary(SummaryLine { summary }));
+    lines.push(b'\n');
+    lines
 }
 
 /// The first line: the options object, arriving within the body read timeout.
