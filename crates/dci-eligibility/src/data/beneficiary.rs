@@ -465,35 +465,96 @@ enum MembersText<'a> {
     /// Read as persons ([`MemberReading::Eager`]).
     Read(Vec<PersonText<'a>>),
     /// Their list's text, and how many they are, each checked ([`MemberReading::OnDemand`]).
-    Checked(&'a RawValue, usize),
+    Checked(&'a str, usize),
 }
 
-/// Reads a [`PersonText`], its members as the reading says (a member's own
-/// `members`, which the fast path refuses, are read eagerly).
-struct PersonSeed(MemberReading);
+/// Reads a [`PersonText`], its members as `reading` says. Members read on
+/// demand are checked in the same pass, their list's place found from the
+/// keys around it in `object`, the whole text of the person being read; a
+/// member's own `members`, which the fast path refuses, are read eagerly.
+struct PersonSeed<'de> {
+    reading: MemberReading,
+    object: &'de str,
+}
 
 impl<'de> Deserialize<'de> for PersonText<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PersonSeed(MemberReading::Eager).deserialize(deserializer)
+        PersonSeed { reading: MemberReading::Eager, object: "" }.deserialize(deserializer)
     }
 }
 
-impl<'de> DeserializeSeed<'de> for PersonSeed {
+/// Where a key's value starts in `object`: after the key's closing quote,
+/// blanks, the colon and blanks. `key` must be borrowed from `object`.
+fn value_start(object: &str, key: &str) -> Option<usize> {
+    let after_key = (key.as_ptr() as usize).checked_sub(object.as_ptr() as usize)? + key.len();
+    let bytes = object.as_bytes();
+    let mut at = after_key;
+    let mut expect = |wanted: u8| {
+        let found = bytes.get(at) == Some(&wanted);
+        at += 1;
+        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        found
+    };
+    (expect(b'"') && expect(b':')).then_some(at)
+}
+
+/// Where a list value that started at `start` in `object` ends (just past its
+/// `]`), found backwards from `next`, the next key (its text, borrowed from
+/// `object`), or, with no next key, from the object's end: JSON allows only
+/// blanks and a comma (or the object's closing brace) after the value.
+fn list_end(object: &str, start: usize, next: Option<&str>) -> Option<usize> {
+    let bytes = object.as_bytes();
+    let before_blanks = |mut at: usize| {
+        while at > start && bytes[at - 1].is_ascii_whitespace() {
+            at -= 1;
+        }
+        at
+    };
+    let closing = match next {
+        Some(key) => {
+            let quote = (key.as_ptr() as usize).checked_sub(object.as_ptr() as usize)?.checked_sub(1)?;
+            if bytes.get(quote) != Some(&b'"') {
+                return None;
+            }
+            before_blanks(quote).checked_sub(1).filter(|&comma| bytes.get(comma) == Some(&b','))?
+        }
+        None => before_blanks(bytes.len()).checked_sub(1).filter(|&brace| bytes.get(brace) == Some(&b'}'))?,
+    };
+    let end = before_blanks(closing);
+    (end > start && bytes.get(start) == Some(&b'[') && bytes[end - 1] == b']').then_some(end)
+}
+
+impl<'de> DeserializeSeed<'de> for PersonSeed<'de> {
     type Value = PersonText<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PersonText<'de>, D::Error> {
-        struct PersonVisitor(MemberReading);
-        impl<'de> Visitor<'de> for PersonVisitor {
+        struct PersonVisitor<'de>(PersonSeed<'de>);
+        impl<'de> Visitor<'de> for PersonVisitor<'de> {
             type Value = PersonText<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let PersonSeed { reading, object } = self.0;
                 let mut person =
                     PersonText { id: None, identifiers: None, members: None, fields: Vec::with_capacity(8) };
                 // `null` is no value, but a key given twice is still refused: seen, not set.
                 let (mut id, mut identifiers, mut members) = (false, false, false);
+                // Members checked on demand: where their list starts, and how many, until the
+                // next key or the object's end shows where the list ends.
+                let mut open_list: Option<(usize, usize)> = None;
+                let close_list = |start: usize, count: usize, next: Option<&'de str>| {
+                    let list = list_end(object, start, next).and_then(|end| object.get(start..end));
+                    list.map(|list| MembersText::Checked(list, count))
+                        .ok_or_else(|| serde::de::Error::custom("a members' list not found in the text"))
+                };
                 while let Some(key) = map.next_key::<Text<'de>>()? {
+                    if let Some((start, count)) = open_list.take() {
+                        let Cow::Borrowed(next) = key.0 else { return Err(serde::de::Error::custom("an escaped key")) };
+                        person.members = Some(close_list(start, count, Some(next))?);
+                    }
                     let seen = match key.0.as_ref() {
                         "id" => &mut id,
                         "identifiers" => &mut identifiers,
@@ -506,35 +567,35 @@ impl<'de> DeserializeSeed<'de> for PersonSeed {
                     if std::mem::replace(seen, true) {
                         return Err(serde::de::Error::custom("a repeated key"));
                     }
-                    match key.0.as_ref() {
-                        "id" => person.id = Some(map.next_value()?),
-                        "identifiers" => person.identifiers = map.next_value()?,
-                        _ => person.members = members_text(&mut map, self.0)?,
+                    match (key.0.as_ref(), reading, &key.0) {
+                        ("id", ..) => person.id = Some(map.next_value()?),
+                        ("identifiers", ..) => person.identifiers = map.next_value()?,
+                        (_, MemberReading::Eager, _) => {
+                            person.members = map
+                                .next_value::<Option<Capped<PersonText<'de>, MAX_MEMBERS>>>()?
+                                .map(|Capped(list)| MembersText::Read(list));
+                        }
+                        (_, MemberReading::OnDemand, Cow::Borrowed(key)) => {
+                            let start = value_start(object, key)
+                                .ok_or_else(|| serde::de::Error::custom("a key not found in the text"))?;
+                            if let Some(Capped(checked)) =
+                                map.next_value::<Option<Capped<MemberCheck, MAX_MEMBERS>>>()?
+                            {
+                                open_list = Some((start, checked.len()));
+                            }
+                        }
+                        (_, MemberReading::OnDemand, Cow::Owned(_)) => {
+                            return Err(serde::de::Error::custom("an escaped key"));
+                        }
                     }
+                }
+                if let Some((start, count)) = open_list {
+                    person.members = Some(close_list(start, count, None)?);
                 }
                 Ok(person)
             }
         }
-        deserializer.deserialize_map(PersonVisitor(self.0))
-    }
-}
-
-/// The value of a `members` key, read as `reading` says.
-fn members_text<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    reading: MemberReading,
-) -> Result<Option<MembersText<'de>>, A::Error> {
-    match reading {
-        MemberReading::Eager => Ok(map
-            .next_value::<Option<Capped<PersonText<'de>, MAX_MEMBERS>>>()?
-            .map(|Capped(list)| MembersText::Read(list))),
-        MemberReading::OnDemand => {
-            let Some(list) = map.next_value::<Option<&'de RawValue>>()? else { return Ok(None) };
-            match serde_json::from_str::<Capped<MemberCheck, MAX_MEMBERS>>(list.get()) {
-                Ok(Capped(checked)) => Ok(Some(MembersText::Checked(list, checked.len()))),
-                Err(_) => Err(serde::de::Error::custom("members for the careful path")),
-            }
-        }
+        deserializer.deserialize_map(PersonVisitor(self))
     }
 }
 
@@ -736,7 +797,7 @@ impl Beneficiary {
         }
         let Some(text) = source.get(line) else { return Err(problem("beneficiary", "lies outside its text")) };
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        if let Ok(person) = PersonSeed(reading).deserialize(&mut deserializer)
+        if let Ok(person) = (PersonSeed { reading, object: text }).deserialize(&mut deserializer)
             && deserializer.end().is_ok()
             && let Some(beneficiary) = Self::read_fast(source, person, None)
         {
@@ -789,7 +850,7 @@ impl Beneficiary {
             Some(_) if member.is_some() => return None, // a member cannot have members
             Some(MembersText::Read(list)) => Members::built(Self::members_fast(source, list, &id)?),
             Some(MembersText::Checked(list, count)) => {
-                let (text, count) = (Some(span(source, list.get())), count as u32);
+                let (text, count) = (Some(span(source, list)), count as u32);
                 Members { built: OnceLock::new(), text, count, parent: id.clone() }
             }
             None => Members::default(),
@@ -1254,6 +1315,33 @@ mod tests {
         let id = std::mem::take(&mut household.id);
         assert_eq!((id.as_str(), household.members()[0].id.as_str()), ("X", "X/members[0]"), "the id taken first");
         assert_eq!(household.person(2).map(|m| m.id.as_str()), Some("M"));
+    }
+
+    #[test]
+    fn a_members_list_read_on_demand_is_found_in_its_text_wherever_it_stands() {
+        let member = r#"{"id": "M", "note": "a ], b } \" [", "identifiers": [{"type": "UIN", "value": "1"}]}"#;
+        let kept_as_text = [
+            format!(r#"{{"id": "X", "members": [{member}]}}"#),
+            format!(r#"{{"members":[{member},{{"age":2}}],"id":"X"}}"#),
+            format!("{{\"id\": \"X\", \"members\" \t:\r\n [ {member} ] \n ,\t \"note\": \"], }}\" }}"),
+            format!("{{\"id\": \"X\",\n \"members\": [{member}]\r\n }}  \r"),
+            format!(r#"{{"id": "X", "members": [{member}], "z": [1, [2]], "y": {{"a": "]"}}}}"#),
+        ];
+        for line in &kept_as_text {
+            let source: Arc<str> = Arc::from(line.as_str());
+            let household = Beneficiary::from_shared_text(&source, 0..source.len(), MemberReading::OnDemand)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert!(household.members.built.get().is_none(), "kept as text: {line}");
+            let list = household.members.text.clone().map(|span| household.text(&span).to_owned());
+            assert!(list.as_deref().is_some_and(|l| l.starts_with('[') && l.ends_with(']')), "{line}: {list:?}");
+            let eager = Beneficiary::from_json_str(line).expect("valid");
+            assert_eq!(household.members(), eager.members(), "{line}");
+            assert_eq!(household.fields().collect::<Vec<_>>(), eager.fields().collect::<Vec<_>>(), "{line}");
+        }
+        // A key after the list that is written with escapes: read at once, as the careful path reads it.
+        let escaped_next = format!(r#"{{"id": "X", "members": [{member}], "n\u0061me": "A"}}"#);
+        let household = Beneficiary::from_json_str_reading(&escaped_next, MemberReading::OnDemand).expect("valid");
+        assert_eq!(household.members(), Beneficiary::from_json_str(&escaped_next).expect("valid").members());
     }
 
     #[test]
