@@ -64,12 +64,14 @@ pub struct BlockReader<R> {
     ended: bool,
     /// The lines before `carry[start..]`.
     lines_before: usize,
+    /// The size of the last block, reserved at once for the next one.
+    last_block: usize,
 }
 
 impl<R: Read> BlockReader<R> {
     /// Reads `reader` from its first line.
     pub fn new(reader: R) -> Self {
-        BlockReader { reader, carry: Vec::new(), start: 0, ended: false, lines_before: 0 }
+        BlockReader { reader, carry: Vec::new(), start: 0, ended: false, lines_before: 0, last_block: 0 }
     }
 
     /// The number of the last line given in a block (0 before the first).
@@ -131,11 +133,15 @@ impl<R: Read> BlockReader<R> {
                 bytes.drain(..start);
                 (last_end, scanned, start) = (last_end - start, scanned - start, 0);
             }
+            // Room for a block like the last one: the block is not copied again as it grows.
+            let room = (self.last_block.min(MAX_BLOCK_BYTES) + READ_BYTES).max(bytes.len() + READ_BYTES);
+            bytes.reserve(room - bytes.len());
             if (&mut self.reader).take(READ_BYTES as u64).read_to_end(&mut bytes)? == 0 {
                 self.ended = true;
                 break bytes.len();
             }
         };
+        self.last_block = cut - start;
         // The shorter of the block and the rest is copied, so small blocks cost no more than large ones.
         let block = if cut - start < bytes.len() - cut {
             let block = bytes[start..cut].to_vec();
