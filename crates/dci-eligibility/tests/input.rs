@@ -7,6 +7,7 @@ use std::io::Cursor;
 use dci_eligibility::Beneficiary;
 use dci_eligibility::MemberReading;
 use dci_eligibility::io::{BlockReader, MAX_LINE_BYTES};
+use proptest::prelude::*;
 
 #[test]
 fn a_value_nested_too_deep_is_an_error_naming_the_field() {
@@ -131,4 +132,73 @@ fn blocks_end_at_line_ends_whatever_the_reads_and_a_line_too_long_is_its_error()
     assert_eq!(error.line, Some(2));
     assert!(error.problem.contains("longer than"), "{error:?}");
     assert_eq!(items[2].as_ref().map(|b| b.id.as_str()), Ok("C"));
+}
+
+/// JSON blanks, as the text around a household's values may have them.
+const BLANKS: &[&str] = &["", " ", "\t", "\r\n", "  \n "];
+
+/// A household's JSON text: its entries in the order given, and JSON blanks
+/// (from `blanks`, in turn) after every `{`, `[`, `:` and `,` outside strings,
+/// and before every `}` and `]`.
+fn household_text(entries: &[(String, String)], blanks: &[&'static str]) -> String {
+    let compact = format!(
+        "{{{}}}",
+        entries.iter().map(|(key, value)| format!("{}:{value}", serde_json::json!(key))).collect::<Vec<_>>().join(",")
+    );
+    let mut blanks = blanks.iter().cycle();
+    let (mut text, mut in_string, mut escaped) = (String::new(), false, false);
+    for c in compact.chars() {
+        if in_string {
+            text.push(c);
+            (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
+            continue;
+        }
+        if matches!(c, '}' | ']') {
+            text.push_str(blanks.next().unwrap_or(&""));
+        }
+        text.push(c);
+        if matches!(c, '{' | '[' | ':' | ',') {
+            text.push_str(blanks.next().unwrap_or(&""));
+        }
+        in_string = c == '"';
+    }
+    text
+}
+
+proptest! {
+    /// Members read on demand (their list's place found from the keys around
+    /// it) are the members read at once, wherever the list stands among the
+    /// household's keys, whatever the blanks and the text of the values around it.
+    #[test]
+    fn members_read_on_demand_are_read_at_once_wherever_the_list_stands(
+        members in prop::collection::vec((0u8..3, "[a-z\\], }{\"\\\\]{0,6}"), 0..4),
+        note in "[a-z\\], }{\"\\\\:]{0,8}",
+        order in Just((0..4).collect::<Vec<usize>>()).prop_shuffle(),
+        blanks in prop::collection::vec(prop::sample::select(BLANKS), 1..6),
+        members_null in any::<bool>(),
+    ) {
+        let member = |(kind, text): &(u8, String)| match kind {
+            0 => serde_json::json!({"id": "M", "note": text, "identifiers": [{"type": "UIN", "value": "7"}]}),
+            1 => serde_json::json!({"name": text, "scores": [1, [2.5, {"a": text}]]}),
+            _ => serde_json::json!({"identifiers": null, "members": null, "age": 3}),
+        };
+        let list = match members_null {
+            true => "null".to_owned(),
+            false => serde_json::Value::Array(members.iter().map(member).collect()).to_string(),
+        };
+        let entries = [
+            ("id".to_owned(), r#""HH-1""#.to_owned()),
+            ("members".to_owned(), list),
+            ("note".to_owned(), serde_json::json!(note).to_string()),
+            ("tags".to_owned(), serde_json::json!([note, {"k": [note]}]).to_string()),
+        ];
+        let ordered: Vec<_> = order.iter().map(|&i| entries[i].clone()).collect();
+        let text = household_text(&ordered, &blanks);
+        let eager = Beneficiary::from_json_str_reading(&text, MemberReading::Eager);
+        let on_demand = Beneficiary::from_json_str_reading(&text, MemberReading::OnDemand);
+        prop_assert!(eager.is_ok(), "{text}: {eager:?}");
+        prop_assert_eq!(&on_demand, &eager, "{}", text);
+        let on_demand = on_demand.expect("read");
+        prop_assert_eq!(on_demand.member_count(), if members_null { 0 } else { members.len() });
+    }
 }
