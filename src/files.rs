@@ -35,7 +35,8 @@ pub fn read_in_chunks(path: &Path, chunk_size: usize) -> Result<ChunkedInput> {
         (Box::new(file), size)
     };
     let read_bytes = Arc::new(AtomicU64::new(0));
-    // Small: the block reader's large reads then go past this buffer, straight into its blocks.
+    // Small: most of what the block reader asks for (reads past 64 KiB) then goes past this
+    // buffer, straight into its blocks, instead of being copied through it.
     let mut reader = BufReader::with_capacity(64 << 10, Counting { inner: reader, read: read_bytes.clone() });
     let (sender, chunks) = tokio::sync::mpsc::channel::<Input>(2);
     let source_name = path.display().to_string();

@@ -468,18 +468,32 @@ enum MembersText<'a> {
     Checked(&'a str, usize),
 }
 
-/// Reads a [`PersonText`], its members as `reading` says. Members read on
-/// demand are checked in the same pass, their list's place found from the
-/// keys around it in `object`, the whole text of the person being read; a
-/// member's own `members`, which the fast path refuses, are read eagerly.
-struct PersonSeed<'de> {
-    reading: MemberReading,
-    object: &'de str,
+/// Reads a [`PersonText`], its members as the [`MemberReading`] of the same
+/// name says (a member's own `members`, which the fast path refuses, are read
+/// eagerly).
+#[derive(Clone, Copy)]
+enum PersonSeed<'de> {
+    Eager,
+    /// Members checked in the same pass, their list's place found from the
+    /// keys around it in `object`, the whole text of the person being read.
+    OnDemand {
+        object: &'de str,
+    },
+}
+
+impl<'de> PersonSeed<'de> {
+    /// The seed for `reading` the person whose whole text is `object`.
+    fn new(reading: MemberReading, object: &'de str) -> Self {
+        match reading {
+            MemberReading::Eager => PersonSeed::Eager,
+            MemberReading::OnDemand => PersonSeed::OnDemand { object },
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PersonText<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PersonSeed { reading: MemberReading::Eager, object: "" }.deserialize(deserializer)
+        PersonSeed::Eager.deserialize(deserializer)
     }
 }
 
@@ -537,23 +551,22 @@ impl<'de> DeserializeSeed<'de> for PersonSeed<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let PersonSeed { reading, object } = self.0;
                 let mut person =
                     PersonText { id: None, identifiers: None, members: None, fields: Vec::with_capacity(8) };
                 // `null` is no value, but a key given twice is still refused: seen, not set.
                 let (mut id, mut identifiers, mut members) = (false, false, false);
-                // Members checked on demand: where their list starts, and how many, until the
-                // next key or the object's end shows where the list ends.
-                let mut open_list: Option<(usize, usize)> = None;
-                let close_list = |start: usize, count: usize, next: Option<&'de str>| {
+                // Members checked on demand: the person's text, where their list starts in it, and
+                // how many they are, until the next key or the object's end shows where it ends.
+                let mut open_list: Option<(&'de str, usize, usize)> = None;
+                let close_list = |(object, start, count): (&'de str, usize, usize), next: Option<&'de str>| {
                     let list = list_end(object, start, next).and_then(|end| object.get(start..end));
                     list.map(|list| MembersText::Checked(list, count))
                         .ok_or_else(|| serde::de::Error::custom("a members' list not found in the text"))
                 };
                 while let Some(key) = map.next_key::<Text<'de>>()? {
-                    if let Some((start, count)) = open_list.take() {
+                    if let Some(list) = open_list.take() {
                         let Cow::Borrowed(next) = key.0 else { return Err(serde::de::Error::custom("an escaped key")) };
-                        person.members = Some(close_list(start, count, Some(next))?);
+                        person.members = Some(close_list(list, Some(next))?);
                     }
                     let seen = match key.0.as_ref() {
                         "id" => &mut id,
@@ -567,30 +580,30 @@ impl<'de> DeserializeSeed<'de> for PersonSeed<'de> {
                     if std::mem::replace(seen, true) {
                         return Err(serde::de::Error::custom("a repeated key"));
                     }
-                    match (key.0.as_ref(), reading, &key.0) {
+                    match (key.0.as_ref(), self.0, &key.0) {
                         ("id", ..) => person.id = Some(map.next_value()?),
                         ("identifiers", ..) => person.identifiers = map.next_value()?,
-                        (_, MemberReading::Eager, _) => {
+                        (_, PersonSeed::Eager, _) => {
                             person.members = map
                                 .next_value::<Option<Capped<PersonText<'de>, MAX_MEMBERS>>>()?
                                 .map(|Capped(list)| MembersText::Read(list));
                         }
-                        (_, MemberReading::OnDemand, Cow::Borrowed(key)) => {
+                        (_, PersonSeed::OnDemand { object }, Cow::Borrowed(key)) => {
                             let start = value_start(object, key)
                                 .ok_or_else(|| serde::de::Error::custom("a key not found in the text"))?;
                             if let Some(Capped(checked)) =
                                 map.next_value::<Option<Capped<MemberCheck, MAX_MEMBERS>>>()?
                             {
-                                open_list = Some((start, checked.len()));
+                                open_list = Some((object, start, checked.len()));
                             }
                         }
-                        (_, MemberReading::OnDemand, Cow::Owned(_)) => {
+                        (_, PersonSeed::OnDemand { .. }, Cow::Owned(_)) => {
                             return Err(serde::de::Error::custom("an escaped key"));
                         }
                     }
                 }
-                if let Some((start, count)) = open_list {
-                    person.members = Some(close_list(start, count, None)?);
+                if let Some(list) = open_list {
+                    person.members = Some(close_list(list, None)?);
                 }
                 Ok(person)
             }
@@ -797,7 +810,7 @@ impl Beneficiary {
         }
         let Some(text) = source.get(line) else { return Err(problem("beneficiary", "lies outside its text")) };
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        if let Ok(person) = (PersonSeed { reading, object: text }).deserialize(&mut deserializer)
+        if let Ok(person) = PersonSeed::new(reading, text).deserialize(&mut deserializer)
             && deserializer.end().is_ok()
             && let Some(beneficiary) = Self::read_fast(source, person, None)
         {
