@@ -188,7 +188,6 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
     print_summary(&stats.batch, elapsed, args.out.as_ref());
     let cache_saved = match &args.cache_file {
         Some(path) => {
-            engine.store().sweep();
             if engine.store().stats().inserts == 0 && cache_expired == 0 && path.exists() {
                 // Nothing was fetched and nothing expired: the file already says it all.
                 eprintln!("registry facts unchanged: {} kept as it is", path.display());

@@ -78,6 +78,8 @@ type QuickCache = quick_cache::sync::Cache<CacheKey, Cached, quick_cache::UnitWe
 pub(crate) struct FactCache {
     cache: QuickCache,
     ttls: Ttls,
+    /// The most entries held.
+    capacity: u64,
 }
 
 impl FactCache {
@@ -97,7 +99,7 @@ impl FactCache {
             Hasher::default(),
             EvictionCounter(evictions),
         );
-        FactCache { cache, ttls }
+        FactCache { cache, ttls, capacity }
     }
 
     /// The TTLs entries live by.
@@ -119,6 +121,14 @@ impl FactCache {
     /// Stores `cached` under `key`.
     pub(crate) fn insert(&self, key: CacheKey, cached: Cached) {
         self.cache.insert(key, cached);
+    }
+
+    /// Makes room at once for `additional` more entries (at most the bound),
+    /// so that loading many does not grow the tables step by step, hashing
+    /// every key again at each step.
+    pub(crate) fn reserve(&self, additional: u64) {
+        let room = additional.min(self.capacity.saturating_sub(self.entry_count()));
+        self.cache.reserve(usize::try_from(room).unwrap_or(usize::MAX));
     }
 
     /// How many entries are held.

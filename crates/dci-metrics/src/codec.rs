@@ -106,6 +106,11 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
+    /// How many bytes are left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     pub(crate) fn bytes(&mut self, count: usize) -> Result<&'a [u8], CodecError> {
         if self.rest.len() < count {
             return Err(damaged("it ends in the middle of an entry"));

@@ -82,6 +82,9 @@ fn registry_line(catalog: &Catalog) -> String {
 
 /// Entries handed at a time to the thread that stores a loaded file's facts.
 const LOAD_BATCH: usize = 16_384;
+/// Entries decoded before the cache makes room for the whole file: fewer than
+/// [`LOAD_BATCH`], so that none is stored yet.
+const RESERVE_AFTER: u64 = 4_096;
 
 impl MetricStore {
     /// Writes every cached fact to `path` (replacing it), readable by its
@@ -161,6 +164,8 @@ impl MetricStore {
         mut store: impl FnMut(CacheKey, Cached),
     ) -> Result<(), SnapshotError> {
         let now = unix_now();
+        let total_bytes = reader.remaining();
+        let mut room_made = false;
         while !reader.is_empty() {
             let key = reader.text()?;
             let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
@@ -177,6 +182,14 @@ impl MetricStore {
             }
             store(CacheKey::from(key), cached);
             report.entries += 1;
+            if !room_made && report.entries == RESERVE_AFTER {
+                // The file does not say how many entries it holds: the first ones tell how
+                // many bytes an entry takes, which the rest of the file divides into.
+                room_made = true;
+                let consumed = (total_bytes - reader.remaining()).max(1) as u64;
+                let expected = RESERVE_AFTER.saturating_mul(total_bytes as u64) / consumed;
+                self.cache.reserve(expected.saturating_add(expected / 16));
+            }
         }
         Ok(())
     }

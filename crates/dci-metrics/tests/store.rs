@@ -263,6 +263,43 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     sim.shutdown().await;
 }
 
+/// A cache file of more entries than a store makes room for at once (it
+/// does after the first few thousand) is restored whole into a large
+/// store, and within the bound of a small one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_cache_file_is_restored_whole_or_within_the_bound() {
+    let sim = simulator().await;
+    let people: Vec<Identifier> = (0..10_000).map(uin).collect();
+    let dir = std::env::temp_dir().join(format!("elig-snapshot-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("facts.bin");
+    let first = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    first.fetch(crvs(&first), &people).await;
+    assert_eq!(first.save_snapshot(&path).expect("saves").entries, 10_000, "2,000 found, 8,000 not found");
+
+    let whole = store(&sim, CatalogConfig::default(), StoreConfig::default());
+    assert_eq!(whole.load_snapshot(&path).expect("loads").entries, 10_000);
+    let again = whole.fetch(crvs(&whole), &people).await;
+    assert_eq!(again.counts.cache_hits, 10_000);
+    let alive = whole.catalog().metric("dci.crvs.is_alive").expect("metric");
+    for (i, resolution) in again.resolutions.iter().enumerate() {
+        let read = resolution.read(whole.catalog(), alive, chrono::NaiveDate::MAX);
+        match i < PEOPLE {
+            true => assert_eq!(read, MetricRead::Value(&MetricValue::Bool(true)), "person {i}"),
+            false => assert!(matches!(resolution, Resolution::NotFound(_)), "person {i}: {resolution:?}"),
+        }
+    }
+
+    let bounded = store(&sim, CatalogConfig::default(), StoreConfig { max_entries: 6_000, ..Default::default() });
+    bounded.load_snapshot(&path).expect("loads");
+    bounded.sweep();
+    let stats = bounded.stats();
+    assert!(stats.cache_entries <= 6_000, "{} entries held, bound 6,000", stats.cache_entries);
+    assert!(stats.evictions >= 4_000, "{} evictions for 10,000 entries in 6,000 places", stats.evictions);
+    std::fs::remove_dir_all(&dir).ok();
+    sim.shutdown().await;
+}
+
 /// A cache file filled from one endpoint is not served for another
 /// configured under the same registry name (a test registry, then
 /// production), nor for a registry no longer configured.
