@@ -3,6 +3,8 @@
 //! rendering run on the rayon pool; while one chunk is evaluated the caller
 //! reads the next and writes the previous.
 
+use std::collections::VecDeque;
+
 use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
@@ -82,6 +84,33 @@ pub async fn evaluate_lines(
     evaluate_lines_when(async { true }, engine, rules, options, format, input, output, on_chunk).await
 }
 
+/// Chunks parsed while waiting for `ready` to evaluate (on top of the
+/// channels' few), so that reading goes on while a cache file is restored:
+/// a few tens of MiB at the default chunk size.
+const PARSED_WHILE_WAITING: usize = 8;
+
+/// Waits for `ready`, keeping the chunks parsed meanwhile (up to
+/// [`PARSED_WHILE_WAITING`]); `None` if it says `false`.
+async fn parse_while_waiting<Chunk>(
+    ready: impl Future<Output = bool>,
+    parsed: &mut Receiver<Chunk>,
+) -> Option<VecDeque<Chunk>> {
+    let mut waiting = VecDeque::new();
+    let mut input_open = true;
+    tokio::pin!(ready);
+    let go = loop {
+        tokio::select! {
+            biased;
+            go = &mut ready => break go,
+            chunk = parsed.recv(), if input_open && waiting.len() < PARSED_WHILE_WAITING => match chunk {
+                Some(items) => waiting.push_back(items),
+                None => input_open = false,
+            },
+        }
+    };
+    go.then_some(waiting)
+}
+
 /// [`evaluate_lines`], evaluating nothing before `ready` says `true` (input is
 /// read and parsed meanwhile), and nothing at all if it says `false`. For
 /// work that must finish first, such as restoring a cache snapshot.
@@ -108,10 +137,15 @@ pub async fn evaluate_lines_when(
         }
     };
     let evaluate = async move {
-        if !ready.await {
-            return;
-        }
-        while let Some(items) = parsed.recv().await {
+        let Some(mut waiting) = parse_while_waiting(ready, &mut parsed).await else { return };
+        loop {
+            let items = match waiting.pop_front() {
+                Some(items) => items,
+                None => match parsed.recv().await {
+                    Some(items) => items,
+                    None => break,
+                },
+            };
             if options.cancel.is_cancelled() {
                 break;
             }
@@ -156,4 +190,47 @@ pub async fn evaluate_lines_when(
     };
     tokio::join!(parse, evaluate, render);
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn chunks_parsed_while_waiting_are_kept_in_order_up_to_the_bound() {
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(32);
+        for chunk in 0..20 {
+            sender.send(chunk).await.expect("sent");
+        }
+        let (go, ready) = tokio::sync::oneshot::channel::<bool>();
+        let waiting = tokio::spawn(async move {
+            let kept = parse_while_waiting(async { ready.await.unwrap_or(false) }, &mut parsed).await;
+            (kept, parsed)
+        });
+        tokio::task::yield_now().await;
+        go.send(true).expect("still waiting");
+        let (kept, mut parsed) = waiting.await.expect("joined");
+        let kept: Vec<usize> = kept.expect("ready").into_iter().collect();
+        assert_eq!(kept, (0..PARSED_WHILE_WAITING).collect::<Vec<_>>());
+        assert_eq!(parsed.recv().await, Some(PARSED_WHILE_WAITING), "the rest wait in the channel, in order");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_kept_when_ready_at_once_and_nothing_evaluated_when_it_says_no() {
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(4);
+        sender.send(7).await.expect("sent");
+        drop(sender);
+        let kept = parse_while_waiting(async { true }, &mut parsed).await.expect("ready");
+        assert!(kept.is_empty(), "ready at once: the chunk waits in the channel");
+        assert_eq!(parsed.recv().await, Some(7));
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(4);
+        sender.send(7).await.expect("sent");
+        drop(sender);
+        let (go, ready) = tokio::sync::oneshot::channel::<bool>();
+        let waiting =
+            tokio::spawn(async move { parse_while_waiting(async { ready.await.unwrap_or(false) }, &mut parsed).await });
+        tokio::task::yield_now().await;
+        go.send(false).expect("still waiting");
+        assert!(waiting.await.expect("joined").is_none(), "not ready: nothing to evaluate");
+    }
 }
