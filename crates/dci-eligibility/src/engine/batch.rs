@@ -606,19 +606,19 @@ impl Engine {
                     let unknown = batch.unknown(&store, &table.facts, registry, persons);
                     // Counted below: a person asked under several identifiers is read again by the fetch.
                     let known = store.peek(registry, &unknown.identifiers);
+                    let answered = unknown.persons.into_iter().zip(known).map(|(person, known)| {
+                        // A person with several identifiers the registry accepts is asked under
+                        // each (the cache first) and the answers merged, by the fetch.
+                        (person, known.filter(|_| batch.other_identifier(&store, registry, person, 1).is_none()))
+                    });
                     // Persons without a usable identifier stay to be marked so by the fetch.
-                    unknown.persons.into_iter().zip(known).chain(unknown.unidentified.into_iter().map(|p| (p, None)))
+                    answered.chain(unknown.unidentified.into_iter().map(|p| (p, None)))
                 })
                 .collect();
             let mut rest = Vec::new();
             let mut hits = 0;
             for (person, known) in found {
                 match known {
-                    // A person with several identifiers the registry accepts is asked under each
-                    // (the cache first) and the answers merged, by the fetch.
-                    Some(_) if batch.other_identifier(&store, registry, person, 1).is_some() => {
-                        rest.push(person);
-                    }
                     Some(resolution) => {
                         table.facts.set(batch.row(person), registry, resolution);
                         hits += 1;
