@@ -84,26 +84,30 @@ pub async fn evaluate_lines(
     evaluate_lines_when(async { true }, engine, rules, options, format, input, output, on_chunk).await
 }
 
-/// Chunks parsed while waiting for `ready` to evaluate (on top of the
-/// channels' few), so that reading goes on while a cache file is restored:
-/// a few tens of MiB at the default chunk size.
-const PARSED_WHILE_WAITING: usize = 8;
+/// Beneficiaries parsed while waiting for `ready` to evaluate (on top of the
+/// channels' few chunks), so that reading goes on while a cache file is
+/// restored: counted in items, not chunks, so that large chunks do not
+/// multiply it (about 130 MiB with members read at once).
+const PARSED_WHILE_WAITING: usize = 65_536;
 
-/// Waits for `ready`, keeping the chunks parsed meanwhile (up to
-/// [`PARSED_WHILE_WAITING`]); `None` if it says `false`.
-async fn parse_while_waiting<Chunk>(
+/// Waits for `ready`, keeping the chunks parsed meanwhile (until they hold
+/// [`PARSED_WHILE_WAITING`] items); `None` if it says `false`.
+async fn parse_while_waiting<Item>(
     ready: impl Future<Output = bool>,
-    parsed: &mut Receiver<Chunk>,
-) -> Option<VecDeque<Chunk>> {
+    parsed: &mut Receiver<Vec<Item>>,
+) -> Option<VecDeque<Vec<Item>>> {
     let mut waiting = VecDeque::new();
-    let mut input_open = true;
+    let (mut kept, mut input_open) = (0, true);
     tokio::pin!(ready);
     let go = loop {
         tokio::select! {
             biased;
             go = &mut ready => break go,
-            chunk = parsed.recv(), if input_open && waiting.len() < PARSED_WHILE_WAITING => match chunk {
-                Some(items) => waiting.push_back(items),
+            chunk = parsed.recv(), if input_open && kept < PARSED_WHILE_WAITING => match chunk {
+                Some(items) => {
+                    kept += items.len();
+                    waiting.push_back(items);
+                }
                 None => input_open = false,
             },
         }
@@ -198,9 +202,10 @@ mod tests {
 
     #[tokio::test]
     async fn chunks_parsed_while_waiting_are_kept_in_order_up_to_the_bound() {
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(32);
+        const CHUNK: usize = 10_000;
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(32);
         for chunk in 0..20 {
-            sender.send(chunk).await.expect("sent");
+            sender.send(vec![chunk; CHUNK]).await.expect("sent");
         }
         let (go, ready) = tokio::sync::oneshot::channel::<bool>();
         let waiting = tokio::spawn(async move {
@@ -210,21 +215,23 @@ mod tests {
         tokio::task::yield_now().await;
         go.send(true).expect("still waiting");
         let (kept, mut parsed) = waiting.await.expect("joined");
-        let kept: Vec<usize> = kept.expect("ready").into_iter().collect();
-        assert_eq!(kept, (0..PARSED_WHILE_WAITING).collect::<Vec<_>>());
-        assert_eq!(parsed.recv().await, Some(PARSED_WHILE_WAITING), "the rest wait in the channel, in order");
+        let kept: Vec<usize> = kept.expect("ready").into_iter().map(|chunk| chunk[0]).collect();
+        let chunks = PARSED_WHILE_WAITING.div_ceil(CHUNK);
+        assert_eq!(kept, (0..chunks).collect::<Vec<_>>(), "whole chunks, until they hold the bound");
+        let next = parsed.recv().await.map(|chunk| chunk[0]);
+        assert_eq!(next, Some(chunks), "the rest wait in the channel, in order");
     }
 
     #[tokio::test]
     async fn nothing_is_kept_when_ready_at_once_and_nothing_evaluated_when_it_says_no() {
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(4);
-        sender.send(7).await.expect("sent");
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(4);
+        sender.send(vec![7]).await.expect("sent");
         drop(sender);
         let kept = parse_while_waiting(async { true }, &mut parsed).await.expect("ready");
         assert!(kept.is_empty(), "ready at once: the chunk waits in the channel");
-        assert_eq!(parsed.recv().await, Some(7));
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<usize>(4);
-        sender.send(7).await.expect("sent");
+        assert_eq!(parsed.recv().await, Some(vec![7]));
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(4);
+        sender.send(vec![7]).await.expect("sent");
         drop(sender);
         let (go, ready) = tokio::sync::oneshot::channel::<bool>();
         let waiting =
