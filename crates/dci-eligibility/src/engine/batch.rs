@@ -270,7 +270,8 @@ impl Batch {
     }
 
     /// Of `persons`, those not known yet in `registry`: with the identifier
-    /// the registry knows them by, or without a usable one.
+    /// the registry knows them by (and whether it accepts another), or
+    /// without a usable one.
     fn unknown(
         &self,
         store: &MetricStore,
@@ -278,7 +279,8 @@ impl Batch {
         registry: RegistryIndex,
         persons: &[PersonRef],
     ) -> Unknown<'_> {
-        let mut unknown = Unknown { persons: Vec::new(), identifiers: Vec::new(), unidentified: Vec::new() };
+        let mut unknown =
+            Unknown { persons: Vec::new(), identifiers: Vec::new(), several: Vec::new(), unidentified: Vec::new() };
         for &person in persons {
             if !facts.get(self.row(person), registry).is_fetchable() {
                 continue;
@@ -288,6 +290,7 @@ impl Batch {
                 Some(identifier) => {
                     unknown.persons.push(person);
                     unknown.identifiers.push(identifier);
+                    unknown.several.push(store.nth_identifier(registry, identifiers, 1).is_some());
                 }
                 None => unknown.unidentified.push(person),
             }
@@ -308,6 +311,9 @@ struct Asking<'a> {
 struct Unknown<'a> {
     persons: Vec<PersonRef>,
     identifiers: Vec<&'a Identifier>,
+    /// Per person: whether the registry accepts another of their
+    /// identifiers, so that they are asked under each and the answers merged.
+    several: Vec<bool>,
     unidentified: Vec<PersonRef>,
 }
 
@@ -606,11 +612,11 @@ impl Engine {
                     let unknown = batch.unknown(&store, &table.facts, registry, persons);
                     // Counted below: a person asked under several identifiers is read again by the fetch.
                     let known = store.peek(registry, &unknown.identifiers);
-                    let answered = unknown.persons.into_iter().zip(known).map(|(person, known)| {
+                    let answered = unknown.persons.into_iter().zip(known).zip(unknown.several).map(
                         // A person with several identifiers the registry accepts is asked under
                         // each (the cache first) and the answers merged, by the fetch.
-                        (person, known.filter(|_| batch.other_identifier(&store, registry, person, 1).is_none()))
-                    });
+                        |((person, known), several)| (person, known.filter(|_| !several)),
+                    );
                     // Persons without a usable identifier stay to be marked so by the fetch.
                     answered.chain(unknown.unidentified.into_iter().map(|p| (p, None)))
                 })
@@ -744,10 +750,10 @@ impl Engine {
             let fetched = self.store.fetch(registry, &unknown.identifiers).await;
             usage.fetch.add(&fetched.counts);
             let mut several = Vec::new();
-            for ((person, resolution), first) in
-                unknown.persons.into_iter().zip(fetched.resolutions).zip(unknown.identifiers)
+            for (((person, resolution), first), asked_again) in
+                unknown.persons.into_iter().zip(fetched.resolutions).zip(unknown.identifiers).zip(unknown.several)
             {
-                if batch.other_identifier(&self.store, registry, person, 1).is_some() {
+                if asked_again {
                     several.push(Asking { person, first, so_far: resolution });
                 } else {
                     table.facts.set(batch.row(person), registry, resolution);
