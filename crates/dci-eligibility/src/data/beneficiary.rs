@@ -675,12 +675,9 @@ impl<'de> Deserialize<'de> for MemberCheck {
                         }
                         "members" => {}
                         _ => {
-                            let value = map.next_value::<&RawValue>()?;
+                            map.next_value_seed(ValueCheck { depth: 0 })?;
                             if named == CHECKED_FIELDS || names[..named].contains(&key) {
                                 return refuse("a repeated or uncounted name");
-                            }
-                            if value_problem(value.get()).is_some() {
-                                return refuse("a value for the careful path");
                             }
                             names[named] = key;
                             named += 1;
@@ -691,6 +688,80 @@ impl<'de> Deserialize<'de> for MemberCheck {
             }
         }
         deserializer.deserialize_map(MemberCheckVisitor)
+    }
+}
+
+/// A member's field value, checked in the one pass that reads past it: it
+/// fails on whatever [`value_problem`] finds (nesting deeper than
+/// [`MAX_VALUE_DEPTH`], a number out of range, an unpaired surrogate, a key
+/// given twice in an object, at any depth), so that a member it passes is
+/// read later as it would have been at once; and on keys with escapes, which
+/// the careful path reads.
+#[derive(Clone, Copy)]
+struct ValueCheck {
+    /// Lists and objects around the value.
+    depth: usize,
+}
+
+impl ValueCheck {
+    fn inner<E: serde::de::Error>(&self) -> Result<ValueCheck, E> {
+        match self.depth < MAX_VALUE_DEPTH {
+            true => Ok(ValueCheck { depth: self.depth + 1 }),
+            false => Err(E::custom("a value nested too deep")),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueCheck {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueCheck {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
+        match number.is_finite() {
+            true => Ok(()),
+            false => Err(E::custom("a number out of range")),
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while items.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        let mut keys: Vec<&'de str> = Vec::new();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            let Cow::Borrowed(key) = key else { return Err(serde::de::Error::custom("a name with escapes")) };
+            keys.push(key);
+            map.next_value_seed(inner)?;
+        }
+        match first_repeated(&keys, |key| key) {
+            Some(_) => Err(serde::de::Error::custom("a repeated key")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -1328,6 +1399,38 @@ mod tests {
         let id = std::mem::take(&mut household.id);
         assert_eq!((id.as_str(), household.members()[0].id.as_str()), ("X", "X/members[0]"), "the id taken first");
         assert_eq!(household.person(2).map(|m| m.id.as_str()), Some("M"));
+    }
+
+    #[test]
+    fn a_member_value_passes_the_one_pass_check_only_where_it_has_no_problem() {
+        let check = |text: &str| {
+            let mut reader = serde_json::Deserializer::from_str(text);
+            ValueCheck { depth: 0 }.deserialize(&mut reader).and_then(|()| reader.end()).is_ok()
+        };
+        let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        let cases: Vec<(String, bool)> = [
+            ("\"plain\"", true),
+            ("12", true),
+            ("-1.5e3", true),
+            ("null", true),
+            ("true", true),
+            ("1e400", false),
+            ("-1e400", false),
+            (r#""\ud83d\ude00""#, true),
+            (r#""\ud800""#, false),
+            (r#""x\udc00y""#, false),
+            (r#"{"a": 1, "b": [1, {"c": "\u00e9"}]}"#, true),
+            (r#"{"a": 1, "a": 2}"#, false),
+            (r#"[{"x": {"b": 1, "b": 2}}]"#, false),
+        ]
+        .into_iter()
+        .map(|(text, passes)| (text.to_owned(), passes))
+        .chain([(nested(MAX_VALUE_DEPTH), true), (nested(MAX_VALUE_DEPTH + 1), false)])
+        .collect();
+        for (text, passes) in cases {
+            assert_eq!(check(&text), passes, "{text}");
+            assert_eq!(value_problem(&text).is_none(), passes, "{text}: the careful path agrees");
+        }
     }
 
     #[test]
