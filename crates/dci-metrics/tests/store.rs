@@ -19,6 +19,14 @@ fn uin(i: usize) -> Identifier {
     Identifier::new("UIN", format!("U{i:05}"))
 }
 
+/// A fact file's path in a directory of its own (`name`, this process).
+fn fact_file(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("elig-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("facts.bin");
+    (dir, path)
+}
+
 async fn simulator() -> Simulator {
     let crvs = (0..PEOPLE)
         .map(|i| json!({"identifier": [{"identifier_type": "UIN", "identifier_value": format!("U{i:05}")}], "birth_date": "1950-01-01"}))
@@ -199,9 +207,7 @@ async fn registries_without_a_data_source_are_unavailable_not_false() {
 async fn a_saved_cache_restores_warm_and_keeps_expiry() {
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..300).map(uin).collect();
-    let dir = std::env::temp_dir().join(format!("elig-snapshot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("facts.bin");
+    let (dir, path) = fact_file("snapshot");
     {
         let store = store(&sim, CatalogConfig::default(), StoreConfig::default());
         store.fetch(crvs(&store), &people).await;
@@ -270,9 +276,7 @@ async fn a_saved_cache_restores_warm_and_keeps_expiry() {
 async fn a_large_cache_file_is_restored_whole_or_within_the_bound() {
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..10_000).map(uin).collect();
-    let dir = std::env::temp_dir().join(format!("elig-snapshot-large-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("facts.bin");
+    let (dir, path) = fact_file("snapshot-large");
     let first = store(&sim, CatalogConfig::default(), StoreConfig::default());
     first.fetch(crvs(&first), &people).await;
     assert_eq!(first.save_snapshot(&path).expect("saves").entries, 10_000, "2,000 found, 8,000 not found");
@@ -440,9 +444,7 @@ async fn what_is_known_is_read_from_any_thread() {
 async fn a_sealed_snapshot_opens_only_with_its_key() {
     let sim = simulator().await;
     let people: Vec<Identifier> = (0..100).map(uin).collect();
-    let dir = std::env::temp_dir().join(format!("elig-sealed-snapshot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("facts.bin");
+    let (dir, path) = fact_file("sealed-snapshot");
     let keyed = |key: Option<&str>| StoreConfig {
         encryption_key: key.map(|key| SecretSource::Value(key.to_owned())),
         ..Default::default()
