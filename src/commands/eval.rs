@@ -201,6 +201,7 @@ pub async fn run(args: EvalArgs) -> Result<ExitCode> {
         None => 0,
     };
     if let Some(path) = &args.stats_json {
+        engine.store().sweep(); // exact counts: facts that expired during the run are not held
         let report = serde_json::json!({
             "stats": stats,
             "wall_ms": elapsed.as_millis() as u64,

@@ -40,6 +40,20 @@ fn numbers_out_of_range_are_an_error_naming_the_field() {
         .expect("large but finite numbers are read");
 }
 
+/// serde_json and `str::parse` round a number just past `f64::MAX` differently: a member
+/// holding one is the same error whether members are read at once or on demand.
+#[test]
+fn a_member_number_at_the_edge_of_the_range_is_the_same_error_read_at_once_or_on_demand() {
+    for number in ["1.79769313486231581e308", "179769313486231581e291", "-1.79769313486231581e308"] {
+        let text = format!(r#"{{"id": "A", "members": [{{"id": "M", "y": {number}}}]}}"#);
+        let eager = Beneficiary::from_json_str_reading(&text, MemberReading::Eager);
+        let error = eager.as_ref().expect_err("out of range");
+        assert!(error.path.starts_with("members[0]") && error.problem.contains("out of range"), "{error:?}");
+        let on_demand = Beneficiary::from_json_str_reading(&text, MemberReading::OnDemand);
+        assert_eq!(on_demand, eager, "{text}");
+    }
+}
+
 #[test]
 fn a_line_that_is_not_text_is_that_lines_error_and_the_others_are_read() {
     let input = b"{\"id\":\"A\"}\n{\"id\":\"B\xff\"}\n\n{\"id\":\"C\"}\n".to_vec();

@@ -85,6 +85,7 @@ const LOAD_BATCH: usize = 16_384;
 /// Entries decoded before the cache makes room for the whole file: fewer than
 /// [`LOAD_BATCH`], so that none is stored yet.
 const RESERVE_AFTER: u64 = 4_096;
+const _: () = assert!(RESERVE_AFTER < LOAD_BATCH as u64);
 
 impl MetricStore {
     /// Writes every cached fact to `path` (replacing it), readable by its

@@ -692,7 +692,7 @@ impl<'de> Deserialize<'de> for MemberCheck {
 }
 
 /// A member's field value, checked in the one pass that reads past it: it
-/// fails on whatever [`value_problem`] finds (nesting deeper than
+/// fails on at least whatever [`value_problem`] finds (nesting deeper than
 /// [`MAX_VALUE_DEPTH`], a number out of range, an unpaired surrogate, a key
 /// given twice in an object, at any depth), so that a member it passes is
 /// read later as it would have been at once; and on keys with escapes, which
@@ -734,9 +734,12 @@ impl<'de> Visitor<'de> for ValueCheck {
         Ok(())
     }
     fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
-        match number.is_finite() {
+        // serde_json rounds a number near the top of the range otherwise than
+        // `str::parse` (which `value_problem` uses): one just past `f64::MAX`
+        // can read as finite here, so the last stretch below it is refused too.
+        match number.is_finite() && number.abs() < 1e308 {
             true => Ok(()),
-            false => Err(E::custom("a number out of range")),
+            false => Err(E::custom("a number out of range, or close to it")),
         }
     }
     fn visit_str<E>(self, _: &str) -> Result<(), E> {
@@ -1407,29 +1410,50 @@ mod tests {
             let mut reader = serde_json::Deserializer::from_str(text);
             ValueCheck { depth: 0 }.deserialize(&mut reader).and_then(|()| reader.end()).is_ok()
         };
-        let nested = |levels: usize| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
-        let cases: Vec<(String, bool)> = [
-            ("\"plain\"", true),
-            ("12", true),
-            ("-1.5e3", true),
-            ("null", true),
-            ("true", true),
-            ("1e400", false),
-            ("-1e400", false),
-            (r#""\ud83d\ude00""#, true),
-            (r#""\ud800""#, false),
-            (r#""x\udc00y""#, false),
-            (r#"{"a": 1, "b": [1, {"c": "\u00e9"}]}"#, true),
-            (r#"{"a": 1, "a": 2}"#, false),
-            (r#"[{"x": {"b": 1, "b": 2}}]"#, false),
+        let nested = |levels: usize, inside: &str| format!("{}{inside}{}", "[".repeat(levels), "]".repeat(levels));
+        let objects = |levels: usize| format!("{}{}", r#"{"a":"#.repeat(levels - 1) + "{}", "}".repeat(levels - 1));
+        // (text, passes the one-pass check, the careful path finds no problem)
+        let cases: Vec<(String, bool, bool)> = [
+            ("\"plain\"", true, true),
+            ("12", true, true),
+            ("-0", true, true),
+            ("-1.5e3", true, true),
+            ("1e-400", true, true),
+            ("null", true, true),
+            ("true", true, true),
+            ("1e400", false, false),
+            ("-1e400", false, false),
+            // Just past f64::MAX: `str::parse` says infinite, serde_json's rounding may not.
+            ("1.79769313486231581e308", false, false),
+            ("179769313486231581e291", false, false),
+            // Below it but close: refused here too (the careful path reads it).
+            ("1.5e308", false, true),
+            (r#""\ud83d\ude00""#, true, true),
+            (r#""\ud800""#, false, false),
+            (r#""x\udc00y""#, false, false),
+            (r#"[{"a": {"\ud800": 1}}]"#, false, false),
+            (r#"{"\u0061": 1}"#, false, true),
+            (r#"{"a": 1, "b": [1, {"c": "\u00e9"}]}"#, true, true),
+            (r#"{"a": 1, "a": 2}"#, false, false),
+            (r#"[{"x": {"b": 1, "b": 2}}]"#, false, false),
         ]
         .into_iter()
-        .map(|(text, passes)| (text.to_owned(), passes))
-        .chain([(nested(MAX_VALUE_DEPTH), true), (nested(MAX_VALUE_DEPTH + 1), false)])
+        .map(|(text, passes, no_problem)| (text.to_owned(), passes, no_problem))
+        .chain([
+            (nested(MAX_VALUE_DEPTH, "1"), true, true),
+            (nested(MAX_VALUE_DEPTH + 1, "1"), false, false),
+            (nested(MAX_VALUE_DEPTH - 1, "[]"), true, true),
+            (nested(MAX_VALUE_DEPTH, "[]"), false, false),
+            (objects(MAX_VALUE_DEPTH), true, true),
+            (objects(MAX_VALUE_DEPTH + 1), false, false),
+            ("9".repeat(300), true, true),
+            ("9".repeat(309), false, false),
+        ])
         .collect();
-        for (text, passes) in cases {
-            assert_eq!(check(&text), passes, "{text}");
-            assert_eq!(value_problem(&text).is_none(), passes, "{text}: the careful path agrees");
+        for (text, passes, no_problem) in cases {
+            assert_eq!(value_problem(&text).is_none(), no_problem, "{text}: the careful path");
+            assert_eq!(check(&text), passes, "{text}: the one-pass check");
+            assert!(!passes || no_problem, "{text}: passed here, so it must have no problem");
         }
     }
 
