@@ -203,62 +203,106 @@ fn value_problem(raw: &str) -> Option<String> {
         }
         index += 1;
     }
-    if objects && let Err(error) = serde_json::from_str::<KeysOnce>(raw) {
+    if objects && let Err(error) = ValueCheck::KEYS_ONCE.walk(raw) {
         return Some(error.to_string().split(" at line ").next().unwrap_or_default().to_owned());
     }
     None
 }
 
-/// A JSON value whose objects, at every depth, give each key once: a value such as
-/// `{"a": 1, "a": 2}` would be read as either, depending on the reader.
-struct KeysOnce;
+/// A JSON value walked in one pass. It fails where an object, at any depth,
+/// gives a key twice (a value such as `{"a": 1, "a": 2}` would be read as
+/// either, depending on the reader), and where lists and objects nest deeper
+/// than [`MAX_VALUE_DEPTH`]. Walking a member's field for the fast path
+/// ([`ValueCheck::MEMBER_FIELD`]), it also fails on numbers out of range or
+/// close to it and on keys with escapes (serde_json itself refuses unpaired
+/// surrogates): so it fails on at least whatever [`value_problem`] finds, and
+/// a member it passes is read later as it would have been at once.
+#[derive(Clone, Copy)]
+struct ValueCheck {
+    /// Lists and objects around the value.
+    depth: usize,
+    /// Whether the fast path's own conditions apply too.
+    member_field: bool,
+}
 
-impl<'de> Deserialize<'de> for KeysOnce {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeysOnceVisitor;
-        impl<'de> Visitor<'de> for KeysOnceVisitor {
-            type Value = KeysOnce;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_unit<E>(self) -> Result<KeysOnce, E> {
-                Ok(KeysOnce)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeysOnce, A::Error> {
-                while seq.next_element::<KeysOnce>()?.is_some() {}
-                Ok(KeysOnce)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeysOnce, A::Error> {
-                let mut keys: Vec<Cow<'de, str>> = Vec::new();
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    map.next_value::<KeysOnce>()?;
-                    keys.push(key);
-                }
-                match first_repeated(&keys, |key| key.as_ref()) {
-                    Some(index) => Err(serde::de::Error::custom(format_args!(
-                        "gives the key `{}` twice in one object",
-                        keys[index]
-                    ))),
-                    None => Ok(KeysOnce),
-                }
-            }
+impl ValueCheck {
+    /// Keys given once, at every depth.
+    const KEYS_ONCE: ValueCheck = ValueCheck { depth: 0, member_field: false };
+    /// A member's field, for the fast path.
+    const MEMBER_FIELD: ValueCheck = ValueCheck { depth: 0, member_field: true };
+
+    /// Walks the whole of `text`.
+    fn walk(self, text: &str) -> Result<(), serde_json::Error> {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        self.deserialize(&mut reader)?;
+        reader.end()
+    }
+
+    fn inner<E: serde::de::Error>(&self) -> Result<ValueCheck, E> {
+        match self.depth < MAX_VALUE_DEPTH {
+            true => Ok(ValueCheck { depth: self.depth + 1, ..*self }),
+            false => Err(E::custom(format_args!("nests deeper than {MAX_VALUE_DEPTH} levels of lists and objects"))),
         }
-        deserializer.deserialize_any(KeysOnceVisitor)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueCheck {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueCheck {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
+        // serde_json rounds a number near the top of the range otherwise than
+        // `str::parse` (which `value_problem` uses): one just past `f64::MAX`
+        // can read as finite here, so the last stretch below it is refused too.
+        match !self.member_field || (number.is_finite() && number.abs() < 1e308) {
+            true => Ok(()),
+            false => Err(E::custom("a number out of range, or close to it")),
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while items.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if self.member_field && matches!(key, Cow::Owned(_)) {
+                return Err(serde::de::Error::custom("a name with escapes"));
+            }
+            map.next_value_seed(inner)?;
+            keys.push(key);
+        }
+        match first_repeated(&keys, |key| key.as_ref()) {
+            Some(index) => {
+                Err(serde::de::Error::custom(format_args!("gives the key `{}` twice in one object", keys[index])))
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -675,7 +719,7 @@ impl<'de> Deserialize<'de> for MemberCheck {
                         }
                         "members" => {}
                         _ => {
-                            map.next_value_seed(ValueCheck { depth: 0 })?;
+                            map.next_value_seed(ValueCheck::MEMBER_FIELD)?;
                             if named == CHECKED_FIELDS || names[..named].contains(&key) {
                                 return refuse("a repeated or uncounted name");
                             }
@@ -688,83 +732,6 @@ impl<'de> Deserialize<'de> for MemberCheck {
             }
         }
         deserializer.deserialize_map(MemberCheckVisitor)
-    }
-}
-
-/// A member's field value, checked in the one pass that reads past it: it
-/// fails on at least whatever [`value_problem`] finds (nesting deeper than
-/// [`MAX_VALUE_DEPTH`], a number out of range, an unpaired surrogate, a key
-/// given twice in an object, at any depth), so that a member it passes is
-/// read later as it would have been at once; and on keys with escapes, which
-/// the careful path reads.
-#[derive(Clone, Copy)]
-struct ValueCheck {
-    /// Lists and objects around the value.
-    depth: usize,
-}
-
-impl ValueCheck {
-    fn inner<E: serde::de::Error>(&self) -> Result<ValueCheck, E> {
-        match self.depth < MAX_VALUE_DEPTH {
-            true => Ok(ValueCheck { depth: self.depth + 1 }),
-            false => Err(E::custom("a value nested too deep")),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ValueCheck {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueCheck {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
-        // serde_json rounds a number near the top of the range otherwise than
-        // `str::parse` (which `value_problem` uses): one just past `f64::MAX`
-        // can read as finite here, so the last stretch below it is refused too.
-        match number.is_finite() && number.abs() < 1e308 {
-            true => Ok(()),
-            false => Err(E::custom("a number out of range, or close to it")),
-        }
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let inner = self.inner()?;
-        while items.next_element_seed(inner)?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let inner = self.inner()?;
-        let mut keys: Vec<&'de str> = Vec::new();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            let Cow::Borrowed(key) = key else { return Err(serde::de::Error::custom("a name with escapes")) };
-            keys.push(key);
-            map.next_value_seed(inner)?;
-        }
-        match first_repeated(&keys, |key| key) {
-            Some(_) => Err(serde::de::Error::custom("a repeated key")),
-            None => Ok(()),
-        }
     }
 }
 
@@ -1409,10 +1376,7 @@ mod tests {
 
     #[test]
     fn a_member_value_passes_the_one_pass_check_only_where_it_has_no_problem() {
-        let check = |text: &str| {
-            let mut reader = serde_json::Deserializer::from_str(text);
-            ValueCheck { depth: 0 }.deserialize(&mut reader).and_then(|()| reader.end()).is_ok()
-        };
+        let check = |text: &str| ValueCheck::MEMBER_FIELD.walk(text).is_ok();
         let nested = |levels: usize, inside: &str| format!("{}{inside}{}", "[".repeat(levels), "]".repeat(levels));
         let objects = |levels: usize| format!("{}{}", r#"{"a":"#.repeat(levels - 1) + "{}", "}".repeat(levels - 1));
         // (text, passes the one-pass check, the careful path finds no problem)
