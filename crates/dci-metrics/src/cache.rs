@@ -78,8 +78,6 @@ type QuickCache = quick_cache::sync::Cache<CacheKey, Cached, quick_cache::UnitWe
 pub(crate) struct FactCache {
     cache: QuickCache,
     ttls: Ttls,
-    /// The most entries held.
-    capacity: u64,
 }
 
 impl FactCache {
@@ -99,7 +97,7 @@ impl FactCache {
             Hasher::default(),
             EvictionCounter(evictions),
         );
-        FactCache { cache, ttls, capacity }
+        FactCache { cache, ttls }
     }
 
     /// The TTLs entries live by.
@@ -127,7 +125,8 @@ impl FactCache {
     /// so that loading many does not grow the tables step by step, hashing
     /// every key again at each step.
     pub(crate) fn reserve(&self, additional: u64) {
-        let room = additional.min(self.capacity.saturating_sub(self.entry_count()));
+        // Each entry weighs one: the capacity is the bound on entries.
+        let room = additional.min(self.cache.capacity().saturating_sub(self.entry_count()));
         self.cache.reserve(usize::try_from(room).unwrap_or(usize::MAX));
     }
 

@@ -166,7 +166,6 @@ impl MetricStore {
     ) -> Result<(), SnapshotError> {
         let now = unix_now();
         let total_bytes = reader.remaining();
-        let mut room_made = false;
         while !reader.is_empty() {
             let key = reader.text()?;
             let Some(registry) = self.catalog().registry_indices().nth(registry_of_key(key)) else {
@@ -183,10 +182,9 @@ impl MetricStore {
             }
             store(CacheKey::from(key), cached);
             report.entries += 1;
-            if !room_made && report.entries == RESERVE_AFTER {
+            if report.entries == RESERVE_AFTER {
                 // The file does not say how many entries it holds: the first ones tell how
                 // many bytes an entry takes, which the rest of the file divides into.
-                room_made = true;
                 let consumed = (total_bytes - reader.remaining()).max(1) as u64;
                 let expected = RESERVE_AFTER.saturating_mul(total_bytes as u64) / consumed;
                 self.cache.reserve(expected.saturating_add(expected / 16));
