@@ -238,6 +238,11 @@ impl LineBlock {
         self.lines.is_empty()
     }
 
+    /// The bytes of text the block holds.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The beneficiaries of the block's lines, in order, read in parallel on
     /// the current rayon pool; errors carry their line numbers.
     pub fn parse(&self, reading: MemberReading) -> Vec<Result<Beneficiary, BeneficiaryError>> {

@@ -26,6 +26,14 @@ pub enum Input {
 }
 
 impl Input {
+    /// The bytes of NDJSON text the chunk holds (none for items already read).
+    pub fn text_len(&self) -> usize {
+        match self {
+            Input::Lines(block) => block.text_len(),
+            Input::Items(_) => 0,
+        }
+    }
+
     /// The chunk's beneficiaries, in order: lines parsed on the rayon pool,
     /// their members read as `reading` says.
     pub async fn read(self, reading: MemberReading) -> Vec<Result<Beneficiary, BeneficiaryError>> {
@@ -84,18 +92,23 @@ pub async fn evaluate_lines(
     evaluate_lines_when(async { true }, engine, rules, options, format, input, output, on_chunk).await
 }
 
-/// Beneficiaries parsed while waiting for `ready` to evaluate (on top of the
-/// channels' few chunks), so that reading goes on while a cache file is
-/// restored: counted in items, not chunks, so that large chunks do not
-/// multiply it (about 130 MiB with members read at once).
-const PARSED_WHILE_WAITING: usize = 65_536;
+/// Bytes of NDJSON text parsed while waiting for `ready` to evaluate (on top
+/// of the channels' few chunks), so that reading goes on while a cache file is
+/// restored: counted in the text's bytes, not chunks or lines, so that neither
+/// large chunks nor long lines multiply it (at ~490 bytes a household, 65,000
+/// of them: about 130 MiB with members read at once). Items already read
+/// (a JSON array's) weigh nothing: they are in memory either way.
+const PARSED_WHILE_WAITING: usize = 32 << 20;
 
-/// Waits for `ready`, keeping the chunks parsed meanwhile (until they hold
-/// [`PARSED_WHILE_WAITING`] items); `None` if it says `false`.
-async fn parse_while_waiting<Item>(
+/// A chunk's beneficiaries, and the bytes of text they were read from.
+type Parsed = (Vec<Result<Beneficiary, BeneficiaryError>>, usize);
+
+/// Waits for `ready`, keeping the chunks parsed meanwhile (until their text
+/// reaches [`PARSED_WHILE_WAITING`] bytes); `None` if it says `false`.
+async fn parse_while_waiting<Chunk>(
     ready: impl Future<Output = bool>,
-    parsed: &mut Receiver<Vec<Item>>,
-) -> Option<VecDeque<Vec<Item>>> {
+    parsed: &mut Receiver<(Chunk, usize)>,
+) -> Option<VecDeque<(Chunk, usize)>> {
     let mut waiting = VecDeque::new();
     let (mut kept, mut input_open) = (0, true);
     tokio::pin!(ready);
@@ -104,9 +117,9 @@ async fn parse_while_waiting<Item>(
             biased;
             go = &mut ready => break go,
             chunk = parsed.recv(), if input_open && kept < PARSED_WHILE_WAITING => match chunk {
-                Some(items) => {
-                    kept += items.len();
-                    waiting.push_back(items);
+                Some((chunk, text_len)) => {
+                    kept += text_len;
+                    waiting.push_back((chunk, text_len));
                 }
                 None => input_open = false,
             },
@@ -129,13 +142,14 @@ pub async fn evaluate_lines_when(
     output: Sender<Rendered>,
     mut on_chunk: impl FnMut(&StreamStats),
 ) -> StreamStats {
-    let (parsed_sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<Result<Beneficiary, BeneficiaryError>>>(1);
+    let (parsed_sender, mut parsed) = tokio::sync::mpsc::channel::<Parsed>(1);
     let (evaluated_sender, mut evaluated) = tokio::sync::mpsc::channel::<BatchResult>(1);
     let reading = member_reading(rules);
     let parse = async move {
         while let Some(chunk) = input.recv().await {
+            let text_len = chunk.text_len();
             let items = chunk.read(reading).await;
-            if parsed_sender.send(items).await.is_err() {
+            if parsed_sender.send((items, text_len)).await.is_err() {
                 break;
             }
         }
@@ -143,10 +157,10 @@ pub async fn evaluate_lines_when(
     let evaluate = async move {
         let Some(mut waiting) = parse_while_waiting(ready, &mut parsed).await else { return };
         loop {
-            let items = match waiting.pop_front() {
-                Some(items) => items,
+            let (items, _) = match waiting.pop_front() {
+                Some(parsed) => parsed,
                 None => match parsed.recv().await {
-                    Some(items) => items,
+                    Some(parsed) => parsed,
                     None => break,
                 },
             };
@@ -201,11 +215,12 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn chunks_parsed_while_waiting_are_kept_in_order_up_to_the_bound() {
-        const CHUNK: usize = 10_000;
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(32);
+    async fn chunks_parsed_while_waiting_are_kept_in_order_up_to_the_bound_in_text_bytes() {
+        // Chunks of 5 MB of text each, whatever their number of lines.
+        const CHUNK: usize = 5_000_000;
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<(usize, usize)>(32);
         for chunk in 0..20 {
-            sender.send(vec![chunk; CHUNK]).await.expect("sent");
+            sender.send((chunk, CHUNK)).await.expect("sent");
         }
         let (go, ready) = tokio::sync::oneshot::channel::<bool>();
         let waiting = tokio::spawn(async move {
@@ -215,23 +230,23 @@ mod tests {
         tokio::task::yield_now().await;
         go.send(true).expect("still waiting");
         let (kept, mut parsed) = waiting.await.expect("joined");
-        let kept: Vec<usize> = kept.expect("ready").into_iter().map(|chunk| chunk[0]).collect();
+        let kept: Vec<usize> = kept.expect("ready").into_iter().map(|(chunk, _)| chunk).collect();
         let chunks = PARSED_WHILE_WAITING.div_ceil(CHUNK);
-        assert_eq!(kept, (0..chunks).collect::<Vec<_>>(), "whole chunks, until they hold the bound");
-        let next = parsed.recv().await.map(|chunk| chunk[0]);
+        assert_eq!(kept, (0..chunks).collect::<Vec<_>>(), "whole chunks, until their text reaches the bound");
+        let next = parsed.recv().await.map(|(chunk, _)| chunk);
         assert_eq!(next, Some(chunks), "the rest wait in the channel, in order");
     }
 
     #[tokio::test]
     async fn nothing_is_kept_when_ready_at_once_and_nothing_evaluated_when_it_says_no() {
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(4);
-        sender.send(vec![7]).await.expect("sent");
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<(usize, usize)>(4);
+        sender.send((7, 100)).await.expect("sent");
         drop(sender);
         let kept = parse_while_waiting(async { true }, &mut parsed).await.expect("ready");
         assert!(kept.is_empty(), "ready at once: the chunk waits in the channel");
-        assert_eq!(parsed.recv().await, Some(vec![7]));
-        let (sender, mut parsed) = tokio::sync::mpsc::channel::<Vec<usize>>(4);
-        sender.send(vec![7]).await.expect("sent");
+        assert_eq!(parsed.recv().await, Some((7, 100)));
+        let (sender, mut parsed) = tokio::sync::mpsc::channel::<(usize, usize)>(4);
+        sender.send((7, 100)).await.expect("sent");
         drop(sender);
         let (go, ready) = tokio::sync::oneshot::channel::<bool>();
         let waiting =
