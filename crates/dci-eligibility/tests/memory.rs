@@ -10,28 +10,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{as_of, person};
+use common::{as_of, peak_growth, person};
 use dci_eligibility::{Compiler, Engine, EvaluationOptions, ItemResult, Limits, Outcome};
 use dci_metrics::{Catalog, MetricStore, StoreConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-
-/// A line of `/proc/self/status`, in bytes.
-fn status_bytes(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
-/// How far the peak resident memory rose while `work` ran; `None` where the
-/// peak cannot be reset (not Linux).
-fn peak_growth(work: impl FnOnce()) -> Option<u64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    let before = status_bytes("VmRSS:")?;
-    work();
-    Some(status_bytes("VmHWM:")?.saturating_sub(before))
-}
 
 const MAX_BYTES: u64 = 4 << 20;
 

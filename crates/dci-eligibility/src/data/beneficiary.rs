@@ -513,11 +513,15 @@ enum MembersText<'a> {
 }
 
 /// Reads a [`PersonText`], its members as the [`MemberReading`] of the same
-/// name says (a member's own `members`, which the fast path refuses, are read
-/// eagerly).
+/// name says.
 #[derive(Clone, Copy)]
 enum PersonSeed<'de> {
     Eager,
+    /// A household member: its own `members` must be absent or `null`.
+    /// Anything else fails the fast path unread (the careful path names it),
+    /// so that no list inside a member is built: lists of members inside
+    /// each of 10,000 members would otherwise be built whole first.
+    Member,
     /// Members checked in the same pass, their list's place found from the
     /// keys around it in `object`, the whole text of the person being read.
     OnDemand {
@@ -535,9 +539,10 @@ impl<'de> PersonSeed<'de> {
     }
 }
 
+/// Read as an element of a members' list.
 impl<'de> Deserialize<'de> for PersonText<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PersonSeed::Eager.deserialize(deserializer)
+        PersonSeed::Member.deserialize(deserializer)
     }
 }
 
@@ -644,6 +649,10 @@ impl<'de> DeserializeSeed<'de> for PersonSeed<'de> {
                         (_, PersonSeed::OnDemand { .. }, Cow::Owned(_)) => {
                             return Err(serde::de::Error::custom("an escaped key"));
                         }
+                        (_, PersonSeed::Member, _) if map.next_value::<&RawValue>()?.get() != "null" => {
+                            return Err(serde::de::Error::custom("a member with members"));
+                        }
+                        (_, PersonSeed::Member, _) => {}
                     }
                 }
                 if let Some(list) = open_list {

@@ -94,3 +94,19 @@ pub fn person(json: serde_json::Value) -> Beneficiary {
 pub fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
 }
+
+/// A line of `/proc/self/status`, in bytes.
+fn status_bytes(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// How far the peak resident memory rose while `work` ran; `None` where the
+/// peak cannot be reset (not Linux).
+pub fn peak_growth(work: impl FnOnce()) -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    let before = status_bytes("VmRSS:")?;
+    work();
+    Some(status_bytes("VmHWM:")?.saturating_sub(before))
+}
