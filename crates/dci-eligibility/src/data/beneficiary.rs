@@ -212,11 +212,12 @@ fn value_problem(raw: &str) -> Option<String> {
 /// A JSON value walked in one pass. It fails where an object, at any depth,
 /// gives a key twice (a value such as `{"a": 1, "a": 2}` would be read as
 /// either, depending on the reader), and where lists and objects nest deeper
-/// than [`MAX_VALUE_DEPTH`]. Walking a member's field for the fast path
-/// ([`ValueCheck::MEMBER_FIELD`]), it also fails on numbers out of range or
-/// close to it and on keys with escapes (serde_json itself refuses unpaired
-/// surrogates): so it fails on at least whatever [`value_problem`] finds, and
-/// a member it passes is read later as it would have been at once.
+/// than [`MAX_VALUE_DEPTH`] (serde_json itself refuses unpaired surrogates and
+/// what it reads as out of range). Walking a member's field for the fast path
+/// ([`ValueCheck::MEMBER_FIELD`]), it also fails on numbers close to the top
+/// of the range and on keys with escapes: so it fails on at least whatever
+/// [`value_problem`] finds, and a member it passes is read later as it would
+/// have been at once.
 #[derive(Clone, Copy)]
 struct ValueCheck {
     /// Lists and objects around the value.
@@ -268,9 +269,10 @@ impl<'de> Visitor<'de> for ValueCheck {
         Ok(())
     }
     fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
-        // serde_json rounds a number near the top of the range otherwise than
-        // `str::parse` (which `value_problem` uses): one just past `f64::MAX`
-        // can read as finite here, so the last stretch below it is refused too.
+        // serde_json refuses what it reads as out of range, but a number just
+        // past `f64::MAX` can read as finite here and as infinite to
+        // `str::parse` (which `number_problem` asks too): the last stretch
+        // below it is refused as well.
         match !self.member_field || (number.is_finite() && number.abs() < 1e308) {
             true => Ok(()),
             false => Err(E::custom("a number out of range, or close to it")),
@@ -306,10 +308,17 @@ impl<'de> Visitor<'de> for ValueCheck {
     }
 }
 
+/// Whether a number is out of range. Evaluation reads a field's own number
+/// with `str::parse` and one inside a list or object with serde_json, and the
+/// two round otherwise at the top of the range (`1.7976931348623158e308` is
+/// finite to the first, out of range to the second; `1.79769313486231581e308`
+/// the other way round): a number either cannot read as finite is refused,
+/// or it would be read as no value, or as infinity.
 fn number_problem(number: &str) -> Option<String> {
-    match number.parse::<f64>() {
-        Ok(value) if value.is_finite() => None,
-        _ => Some(format!("the number {} is out of range", shorten(number))),
+    let finite = |value: Option<f64>| value.is_some_and(f64::is_finite);
+    match finite(number.parse().ok()) && finite(serde_json::from_str(number).ok()) {
+        true => None,
+        false => Some(format!("the number {} is out of range", shorten(number))),
     }
 }
 
@@ -1404,6 +1413,9 @@ mod tests {
             ("179769313486231581e291", false, false),
             // Below it but close: refused here too (the careful path reads it).
             ("1.5e308", false, true),
+            // Just below f64::MAX to `str::parse`, out of range to serde_json.
+            ("1.7976931348623158e308", false, false),
+            (r#"[1, {"a": [1.7976931348623158e308]}]"#, false, false),
             (r#""\ud83d\ude00""#, true, true),
             (r#""\ud800""#, false, false),
             (r#""x\udc00y""#, false, false),
