@@ -381,7 +381,8 @@ fn capped_elements<const N: usize>(raw: &RawValue) -> Result<Vec<&RawValue>, Opt
     }
 }
 
-fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError> {
+/// An id or identifier value: `value` read from its JSON text `raw`.
+fn id_text(raw: &str, value: &Value, path: &str) -> Result<CompactString, BeneficiaryError> {
     match value {
         Value::String(s) if s.len() > MAX_ID_BYTES => {
             Err(problem(path, format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len())))
@@ -391,9 +392,9 @@ fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError>
         // identifier); a fraction, or a number too large to be held exactly (it would be
         // rounded to another person's), is refused.
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(format_compact!("{n}")),
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if x.fract() == 0.0 && x.abs() <= EXACT_WHOLE_NUMBERS => Ok(format_compact!("{}", x as i64)),
-            _ => Err(problem(
+        Value::Number(n) => match whole_number(raw.trim()) {
+            Some(whole) => Ok(format_compact!("{whole}")),
+            None => Err(problem(
                 path,
                 format!("is the number {n}, which is not a whole number held exactly: write it as text"),
             )),
@@ -403,9 +404,48 @@ fn id_text(value: &Value, path: &str) -> Result<CompactString, BeneficiaryError>
     }
 }
 
-/// Numbers with a fraction part or an exponent are held as `f64`: whole numbers up to this
-/// size (2^53) are exact.
-const EXACT_WHOLE_NUMBERS: f64 = 9_007_199_254_740_992.0;
+/// The largest whole number written with a fraction part or an exponent that is taken as
+/// an id (2^53): readers that hold such numbers as `f64` hold them exactly up to it.
+const EXACT_WHOLE_NUMBERS: u64 = 1 << 53;
+
+/// The whole number a JSON number's text denotes, if it is one of at most
+/// [`EXACT_WHOLE_NUMBERS`]; `None` for a fraction or a larger number. Read from the
+/// digits themselves: as an `f64` first, `800010000.00000001` would round to a whole
+/// number and `9007199254740993e0` to its neighbour, another person's id.
+fn whole_number(text: &str) -> Option<i64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // Digits before `point` make the whole part; any after it must be zeros.
+    let point = whole.len() as i64 + i64::from(exponent);
+    let mut value: u64 = 0;
+    for (index, digit) in whole.bytes().chain(fraction.bytes()).enumerate() {
+        let digit = u64::from(digit.checked_sub(b'0').filter(|digit| *digit <= 9)?);
+        if (index as i64) < point {
+            value = value.checked_mul(10)?.checked_add(digit)?;
+        } else if digit != 0 {
+            return None;
+        }
+        if value > EXACT_WHOLE_NUMBERS {
+            return None;
+        }
+    }
+    // Zeros the exponent adds after the digits written (none to add to zero).
+    let written = (whole.len() + fraction.len()) as i64;
+    if value != 0 {
+        for _ in written..point {
+            value = value.checked_mul(10).filter(|value| *value <= EXACT_WHOLE_NUMBERS)?;
+        }
+    }
+    let value = i64::try_from(value).ok()?;
+    Some(if negative { -value } else { value })
+}
 
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
@@ -834,7 +874,7 @@ fn identifiers(raw: &RawValue, path: &str) -> Result<Vec<Identifier>, Beneficiar
                     .find(|(name, _)| canonical(name) == wanted)
                     .ok_or_else(|| problem(&at, "is missing"))?;
                 let value: Value = serde_json::from_str(raw.get()).map_err(|error| problem(&at, unreadable(&error)))?;
-                id_text(&value, &at)
+                id_text(raw.get(), &value, &at)
             };
             Ok(Identifier::new(text("type")?, text("value")?))
         })
@@ -1004,7 +1044,7 @@ impl Beneficiary {
                 "id" => {
                     let value: Value =
                         serde_json::from_str(raw.get()).map_err(|error| problem(path("id"), unreadable(&error)))?;
-                    id = Some(id_text(&value, &path("id"))?);
+                    id = Some(id_text(raw.get(), &value, &path("id"))?);
                 }
                 "identifiers" => found_identifiers = identifiers(raw, &path("identifiers"))?,
                 "members" => {
@@ -1199,6 +1239,26 @@ mod tests {
         assert_eq!(read(r#"{"id": 1e3}"#).map(|b| b.id.to_string()), Ok("1000".to_owned()));
         assert_eq!(read(r#"{"id": -0.0}"#).map(|b| b.id.to_string()), Ok("0".to_owned()));
         assert_eq!(read(r#"{"id": -7}"#).map(|b| b.id.to_string()), Ok("-7".to_owned()));
+        // Decided from the digits written, not from a rounded `f64`.
+        for (written, taken) in [
+            ("8.0001e8", Some("800010000")),
+            ("100e-2", Some("1")),
+            ("-5.000", Some("-5")),
+            ("1E+2", Some("100")),
+            ("0e999999", Some("0")),
+            ("9007199254740992e0", Some("9007199254740992")),
+            ("800010000.00000001", None),
+            ("9007199254740993e0", None),
+            ("9007199254740993.0", None),
+            ("1e-2", None),
+            ("1e999999", None),
+        ] {
+            let text = format!(r#"{{"id": "A", "identifiers": [{{"type": "UIN", "value": {written}}}]}}"#);
+            let value = read(&text).map(|b| b.identifiers[0].identifier_value.to_string());
+            assert_eq!(value.as_deref().ok(), taken, "{written}: {value:?}");
+            let id = read(&format!(r#"{{"id": {written}}}"#)).map(|b| b.id.to_string());
+            assert_eq!(id.as_deref().ok(), taken, "{written} as the id: {id:?}");
+        }
     }
 
     #[test]
