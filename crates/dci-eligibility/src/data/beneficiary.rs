@@ -392,11 +392,14 @@ fn id_text(raw: &str, value: &Value, path: &str) -> Result<CompactString, Benefi
         // identifier); a fraction, or a number too large to be held exactly (it would be
         // rounded to another person's), is refused.
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(format_compact!("{n}")),
-        Value::Number(n) => match whole_number(raw.trim()) {
+        Value::Number(_) => match whole_number(raw.trim()) {
             Some(whole) => Ok(format_compact!("{whole}")),
             None => Err(problem(
                 path,
-                format!("is the number {n}, which is not a whole number held exactly: write it as text"),
+                format!(
+                    "is the number {}, which is not a whole number held exactly: write it as text",
+                    shorten(raw.trim())
+                ),
             )),
         },
         Value::String(_) => Err(problem(path, "is empty")),
@@ -409,7 +412,7 @@ fn id_text(raw: &str, value: &Value, path: &str) -> Result<CompactString, Benefi
 const EXACT_WHOLE_NUMBERS: u64 = 1 << 53;
 
 /// The whole number a JSON number's text denotes, if it is one of at most
-/// [`EXACT_WHOLE_NUMBERS`]; `None` for a fraction or a larger number. Read from the
+/// [`EXACT_WHOLE_NUMBERS`] in size; `None` for a fraction or a larger number. Read from the
 /// digits themselves: as an `f64` first, `800010000.00000001` would round to a whole
 /// number and `9007199254740993e0` to its neighbour, another person's id.
 fn whole_number(text: &str) -> Option<i64> {
@@ -417,8 +420,13 @@ fn whole_number(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
+    let zero = |mantissa: &str| mantissa.bytes().all(|digit| matches!(digit, b'0' | b'.'));
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        Some((mantissa, exponent)) => match exponent.parse::<i32>() {
+            Ok(exponent) => (mantissa, exponent),
+            // An exponent past any whole number of at most 2^53 but for zero.
+            Err(_) => return zero(mantissa).then_some(0),
+        },
         None => (unsigned, 0),
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -561,8 +569,8 @@ enum MembersText<'a> {
     Checked(&'a str, usize),
 }
 
-/// Reads a [`PersonText`], its members as the [`MemberReading`] of the same
-/// name says.
+/// Reads a [`PersonText`]: a beneficiary, its members as the [`MemberReading`]
+/// of the same name says, or a household member.
 #[derive(Clone, Copy)]
 enum PersonSeed<'de> {
     Eager,
@@ -1246,9 +1254,12 @@ mod tests {
             ("-5.000", Some("-5")),
             ("1E+2", Some("100")),
             ("0e999999", Some("0")),
+            ("0.0e99999999999", Some("0")),
+            ("1e-99999999999", None),
             ("9007199254740992e0", Some("9007199254740992")),
             ("800010000.00000001", None),
             ("9007199254740993e0", None),
+            ("-9007199254740992.0", Some("-9007199254740992")),
             ("9007199254740993.0", None),
             ("1e-2", None),
             ("1e999999", None),
@@ -1259,6 +1270,11 @@ mod tests {
             let id = read(&format!(r#"{{"id": {written}}}"#)).map(|b| b.id.to_string());
             assert_eq!(id.as_deref().ok(), taken, "{written} as the id: {id:?}");
         }
+        assert_eq!(
+            read(r#"{"id": 800010000.00000001}"#).expect_err("refused"),
+            "id: is the number 800010000.00000001, which is not a whole number held exactly: write it as text",
+            "the number as written, not as rounded"
+        );
     }
 
     #[test]
