@@ -42,10 +42,10 @@ fn numbers_out_of_range_are_an_error_naming_the_field() {
 }
 
 /// At the top of the range `str::parse` (which evaluation reads a field's own number with) and
-/// serde_json (numbers inside lists and objects) round otherwise, and serde_json rounds otherwise
-/// again with its `float_roundtrip` feature (on in the workspace's tests, through a
-/// dev-dependency; off in `elig`). Whatever the build: such a number is refused, or read as a
-/// finite number by the reader that evaluation uses for it, never as no value.
+/// serde_json (numbers inside lists and objects) agree only when serde_json rounds correctly (its
+/// `float_roundtrip` feature, on for the workspace). Whatever the build: such a number is
+/// refused, or read as a finite number by the reader that evaluation uses for it, never as no
+/// value.
 #[test]
 fn a_number_at_the_top_of_the_range_is_refused_or_read_as_a_number() {
     for number in ["1.7976931348623158e308", "1.7976931348623157e308", "1.79769313486231581e308"] {

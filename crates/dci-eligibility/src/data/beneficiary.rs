@@ -269,10 +269,10 @@ impl<'de> Visitor<'de> for ValueCheck {
         Ok(())
     }
     fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<(), E> {
-        // serde_json refuses what it reads as out of range, but a number just
-        // past `f64::MAX` can read as finite here and as infinite to
-        // `str::parse` (which `number_problem` asks too): the last stretch
-        // below it is refused as well.
+        // serde_json refuses what it reads as out of range; built without
+        // `float_roundtrip` it reads a number just past `f64::MAX` as finite,
+        // which `str::parse` (asked by `number_problem` too) reads as infinite:
+        // the last stretch below it is refused as well, whatever the build.
         match !self.member_field || (number.is_finite() && number.abs() < 1e308) {
             true => Ok(()),
             false => Err(E::custom("a number out of range, or close to it")),
@@ -309,11 +309,12 @@ impl<'de> Visitor<'de> for ValueCheck {
 }
 
 /// Whether a number is out of range. Evaluation reads a field's own number
-/// with `str::parse` and one inside a list or object with serde_json, and the
-/// two round otherwise at the top of the range (`1.7976931348623158e308` is
-/// finite to the first, out of range to the second; `1.79769313486231581e308`
-/// the other way round): a number either cannot read as finite is refused,
-/// or it would be read as no value, or as infinity.
+/// with `str::parse` and one inside a list or object with serde_json: a number
+/// either cannot read as finite is refused, or it would be read as no value, or
+/// as infinity. Both round correctly (serde_json's `float_roundtrip`, on for
+/// the workspace); without it serde_json rounds otherwise at the top of the
+/// range (`1.7976931348623158e308` out of range, `1.79769313486231581e308`
+/// finite), and asking both still keeps the check right.
 fn number_problem(number: &str) -> Option<String> {
     let finite = |value: Option<f64>| value.is_some_and(f64::is_finite);
     match finite(number.parse().ok()) && finite(serde_json::from_str(number).ok()) {
@@ -1490,8 +1491,8 @@ mod tests {
             ("179769313486231581e291", false, false),
             // Below it but close: refused here too (the careful path reads it).
             ("1.5e308", false, true),
-            // Just below f64::MAX to `str::parse`; out of range to serde_json as `elig` builds it,
-            // finite where a dependency turns on its `float_roundtrip` (the workspace's tests do).
+            // Just below f64::MAX to `str::parse`; to serde_json too with `float_roundtrip` (on for the
+            // workspace), out of range without it.
             ("1.7976931348623158e308", false, serde_reads_edge),
             ("[1, [1.7976931348623158e308]]", false, serde_reads_edge),
             (r#"[1, {"a": [1.7976931348623158e308]}]"#, false, serde_reads_edge),
